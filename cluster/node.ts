@@ -1,0 +1,44 @@
+/**
+ * The membership record every node gossips about itself: identity, role, addresses, weight,
+ * state and config hash. Directors build real-server lists and caches build sibling lists from
+ * these records.
+ *
+ * @module
+ */
+
+/** Roles a node can run. */
+export type NodeRole = "director" | "cache";
+
+/** Membership states (SWIM plus the operator's `draining`). */
+export type NodeState = "alive" | "suspect" | "dead" | "left" | "draining";
+
+/** What a node advertises about itself. */
+export interface NodeRecord {
+  /** Stable id (random, kept across restarts and address changes). */
+  id: string;
+  /** Human name (`--node-name`). */
+  name: string;
+  role: NodeRole;
+  /** Endpoints as `HOST:PORT`; absent when the node does not serve that protocol. */
+  addrs: {
+    gossip: string;
+    http?: string;
+    icp?: string;
+    admin?: string;
+  };
+  /** For DR: the MAC address and interface the director should send to. */
+  mac?: string;
+  iface?: string;
+  /** Director service name this cache serves (`cache.service`). */
+  service?: string;
+  /** VIP this cache accepts (DR/TUN), and how it expects packets. */
+  vip?: string;
+  forwarding?: "none" | "dr" | "tun";
+  /** Weight offered to directors. */
+  weight: number;
+  state: NodeState;
+  /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */
+  configHash: string;
+  /** SWIM incarnation number; only the node itself raises it. */
+  incarnation: number;
+}

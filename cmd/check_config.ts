@@ -1,0 +1,53 @@
+/**
+ * `webcache check-config [FILE]`: validates appliance.yaml and prints a summary, or every problem
+ * with its key path and value and exits with status 2.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { type Appliance, ConfigError, loadConfig } from "../config/mod.ts";
+import { printErr, printOut } from "../core/log.ts";
+import { EXIT_CONFIG } from "./_common.ts";
+
+function summary(file: string, cfg: Appliance): string {
+  const lines = [`${file}: OK`];
+  lines.push(
+    `  cluster ${cfg.cluster.name}: gossip ${cfg.cluster.gossipListen}, peers ${JSON.stringify(cfg.cluster.peers)}`,
+  );
+  lines.push(`  admin ${cfg.admin.listen}`);
+  for (const s of cfg.director.services) {
+    const vip = s.transparent ? `*:${s.port} (transparent)` : `${s.vip}:${s.port}`;
+    lines.push(
+      `  director service ${s.name ?? vip}: ${vip} ${s.scheduler} ${s.method}, ${s.reals.length} real server(s)` +
+        (s.persistence.timeoutS ? `, persistent ${s.persistence.timeoutS}s /${s.persistence.netmask}` : ""),
+    );
+  }
+  for (const l of cfg.cache.listen) lines.push(`  cache listener ${l.address} ${l.mode}`);
+  lines.push(
+    `  cache store: memory ${cfg.cache.memory.maxBytes} bytes, ${cfg.cache.store.dirs.length} dir(s), ${cfg.cache.store.policy}`,
+  );
+  lines.push(`  icp ${cfg.icp.enabled ? `port ${cfg.icp.port}` : "off"}`);
+  return lines.join("\n");
+}
+
+/** Builds the `check-config` subcommand. */
+export function checkConfigCommand(): Command {
+  return new Command("check-config")
+    .description("validate an appliance.yaml; exit status 2 on any problem")
+    .argument("[file]", "configuration file", "appliance.yaml")
+    .option("-q, --quiet", "print nothing when the file is valid")
+    .option("--json", "print the validated configuration, defaults filled in, as JSON")
+    .action(async (file: string, opts: { quiet?: boolean; json?: boolean }) => {
+      try {
+        const cfg = await loadConfig(file);
+        if (opts.json) printOut(JSON.stringify(cfg, null, 2));
+        else if (!opts.quiet) printOut(summary(file, cfg));
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          printErr(e.message);
+          Deno.exit(EXIT_CONFIG);
+        }
+        throw e;
+      }
+    });
+}

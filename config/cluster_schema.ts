@@ -1,0 +1,71 @@
+/**
+ * `cluster:` — SWIM membership gossip between all nodes (directors and caches).
+ *
+ * Timing defaults follow memberlist's LAN profile where the issue does not set them.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { count, hostPort, ipv4, port } from "./_types.ts";
+
+/** Schema of the `cluster` section. */
+export const ClusterSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default("webcache").describe(
+    "Cluster name, bound into every message: two clusters with different names never merge. Reload: no.",
+  ),
+  nodeName: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe(
+    "This node's name; default the host name (plus role and port when several nodes share a host). Reload: no.",
+  ),
+  gossipListen: hostPort().default("0.0.0.0:7946").describe(
+    "UDP and TCP address for gossip. Default port 7946 (as memberlist/serf). Reload: no.",
+  ),
+  advertise: hostPort().optional().describe(
+    "Address other nodes use to reach this one; default the listen address, or the first non-loopback address.",
+  ),
+  peers: z.union([z.literal("auto"), z.array(hostPort())]).default([]).describe(
+    "Seeds to join (HOST:PORT list) or auto (find the cluster by multicast on cluster.discovery). Empty: start alone.",
+  ),
+  secretKey: z.string().optional().describe(
+    "Base64 AES key (16, 24 or 32 bytes) that authenticates and encrypts every message. Prefer keyFile or the " +
+      "WEBCACHE_CLUSTER_KEY environment variable. Reload: no.",
+  ),
+  keyFile: z.string().optional().describe("File holding the base64 key (and older keys, one per line, for rotation)."),
+  keyRing: z.array(z.string()).default([]).describe(
+    "Older base64 keys still accepted on receive, for rotation; messages are sent with secretKey.",
+  ),
+  insecure: z.boolean().default(false).describe(
+    "Allow running without a key (messages in clear, unauthenticated). Never in production. Reload: no.",
+  ),
+  probeIntervalMs: count(10).default(1000).describe(
+    "Milliseconds between failure-detection probes. Lower detects failures faster at more traffic. Reload: no.",
+  ),
+  probeTimeoutMs: count(5).default(500).describe("Milliseconds to wait for a direct ack before indirect probes."),
+  indirectProbes: count(0).default(3).describe("Members asked to probe a target that missed its direct ack."),
+  suspicionMult: count(1).default(4).describe(
+    "Suspect time is mult × log10(max(1,n)) × probe interval (memberlist); higher means fewer false deaths, slower failover.",
+  ),
+  suspicionMaxTimeoutMult: count(1).default(6).describe(
+    "Lifeguard: an unconfirmed suspicion lasts up to this × the minimum suspect time; confirmations shrink it.",
+  ),
+  retransmitMult: count(1).default(4).describe(
+    "Each update is piggybacked retransmitMult × log10(n+1) times (memberlist's lambda).",
+  ),
+  gossipIntervalMs: count(10).default(200).describe("Milliseconds between gossip rounds to gossipNodes members."),
+  gossipNodes: count(1).default(3).describe("Members sent queued updates each gossip round."),
+  pushPullIntervalMs: count(0).default(30000).describe(
+    "Milliseconds between full-state TCP exchanges with one member (anti-entropy); 0 disables.",
+  ),
+  deadReclaimMs: count(0).default(30000).describe("Milliseconds a dead or left member is remembered, then forgotten."),
+  discovery: z.strictObject({
+    group: ipv4().default("239.255.77.46").describe(
+      "Multicast group for --peers auto announcements (organisation-local scope, RFC 2365).",
+    ),
+    port: port().default(7947).describe("UDP port of the discovery group."),
+    intervalMs: count(100).default(1000).describe("Milliseconds between announcements while looking for peers."),
+    interface: z.string().optional().describe("IPv4 address of the interface to join on; default any."),
+    ttl: count(0).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
+  }).prefault({}),
+  configSync: z.boolean().default(false).describe(
+    "Fetch a newer signed appliance.yaml from a peer and apply the keys that may change at run time.",
+  ),
+}).prefault({});

@@ -1,0 +1,103 @@
+/**
+ * `director:` — the layer-4 load balancer: virtual services, real servers, schedulers,
+ * persistence, connection table and forwarding.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { count, host, ipv4, port } from "./_types.ts";
+import { HealthCheckSchema } from "./health_schema.ts";
+
+/** IPVS scheduler names (`ipvsadm -s`), plus mh for Maglev hashing. */
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "sed", "nq", "lblc", "lblcr", "dh", "sh", "mh"] as const;
+/** Forwarding methods: LVS direct routing, IP-in-IP tunnel, or a user-space TCP proxy. */
+export const METHODS = ["proxy", "dr", "tun"] as const;
+
+/** Schema of one real server. */
+export const RealServerSchema = z.strictObject({
+  address: host().describe("Address of the real server (cache)."),
+  port: port().optional().describe("Port on the real server; default the service port (DR/TUN require equal ports)."),
+  weight: count(0).max(65535).default(1).describe("Relative weight; 0 takes no new connections (quiesced)."),
+  method: z.enum(METHODS).optional().describe("Forwarding method for this server; default the service's."),
+  upperThreshold: count(0).default(0).describe(
+    "Upper connection threshold (ipvsadm -x): no new connections while active+inactive reach it. 0: none.",
+  ),
+});
+
+/** Schema of one virtual service. */
+export const ServiceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe(
+    "Service name; caches that serve it advertise it in membership. Default VIP:PORT.",
+  ),
+  vip: ipv4().optional().describe("Virtual IP address. Omit only for a transparent service."),
+  port: port().default(80).describe("Virtual port (TCP)."),
+  transparent: z.boolean().default(false).describe(
+    "Match every destination on this port (IPVS fwmark service): a transparent proxy cluster.",
+  ),
+  scheduler: z.enum(SCHEDULERS).default("wlc").describe("Scheduler (IPVS default wlc)."),
+  method: z.enum(METHODS).default("proxy").describe(
+    "Default forwarding method: proxy (unprivileged TCP proxy), dr (direct routing), tun (IP-in-IP).",
+  ),
+  listen: z.string().optional().describe(
+    "proxy method: local address to accept on instead of the VIP (e.g. 127.0.0.1 for the demo).",
+  ),
+  persistence: z.strictObject({
+    timeoutS: count(0).default(0).describe(
+      "Seconds a client sticks to its server after its last connection (ipvsadm -p; 300 is its usual value). 0: off.",
+    ),
+    netmask: count(0).max(32).default(32).describe(
+      "Prefix length grouping clients for persistence (ipvsadm -M); 24 keeps a /24 on one server.",
+    ),
+  }).prefault({}),
+  proxyProtocol: z.boolean().default(false).describe("proxy method: send a PROXY protocol v2 header to the server."),
+  reals: z.array(RealServerSchema).default([]).describe("Real servers listed by address."),
+  fromMembership: z.boolean().default(false).describe(
+    "Add live cache members that serve this service (by name) as real servers (--peers auto).",
+  ),
+  health: HealthCheckSchema,
+  sorryServer: z.string().optional().describe("HOST:PORT that gets connections while every real server is down."),
+}).superRefine((s, ctx) => {
+  if (!s.transparent && !s.vip) {
+    ctx.addIssue({ code: "custom", path: ["vip"], message: "is required unless transparent is true" });
+  }
+});
+
+/** Schema of the `director` section. */
+export const DirectorSchema = z.strictObject({
+  interface: z.string().optional().describe("Network interface for DR/TUN packet I/O (e.g. eth0)."),
+  vipMode: z.enum(["arp", "nft"]).default("arp").describe(
+    "How the director owns the VIP in DR/TUN: arp (answer ARP from user space, VIP not on the host; preferred) or " +
+      "nft (VIP on the interface plus an nftables drop rule so the kernel never RSTs).",
+  ),
+  maxConnections: count(1).default(1_000_000).describe(
+    "Connection table bound; when full, new flows are scheduled statelessly by consistent hash and counted.",
+  ),
+  expireQuiescentTemplate: z.boolean().default(true).describe(
+    "Expire persistence templates to a server that went down or to weight 0 (IPVS expire_quiescent_template).",
+  ),
+  timeouts: z.strictObject({
+    establishedS: count(1).default(900).describe("TCP ESTABLISHED timeout, seconds (IPVS 900)."),
+    synRecvS: count(1).default(60).describe("SYN_RECV timeout, seconds (IPVS 60)."),
+    finWaitS: count(1).default(120).describe("FIN_WAIT timeout, seconds (IPVS 120)."),
+    timeWaitS: count(1).default(120).describe("TIME_WAIT timeout, seconds (IPVS 120)."),
+    closeS: count(1).default(10).describe("CLOSE (after RST) timeout, seconds (IPVS 10)."),
+  }).prefault({}),
+  proxy: z.strictObject({
+    connectTimeoutMs: count(1).default(3000).describe("proxy method: connect timeout to the real server."),
+    idleTimeoutMs: count(1).default(900_000).describe("proxy method: close a spliced connection idle this long."),
+  }).prefault({}),
+  services: z.array(ServiceSchema).default([]).describe("Virtual services."),
+}).superRefine((d, ctx) => {
+  const seen = new Map<string, number>();
+  d.services.forEach((s, i) => {
+    const key = s.transparent ? `*:${s.port}` : `${s.vip}:${s.port}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["services", i],
+        message: `duplicate virtual service ${key} (also services[${prev}])`,
+      });
+    } else seen.set(key, i);
+  });
+}).prefault({});

@@ -1,0 +1,39 @@
+/**
+ * webcache: a web cache cluster in one executable. `main.ts` parses argv and starts a subcommand;
+ * each subcommand lives in `cmd/` and only wires modules together.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import { checkConfigCommand } from "./cmd/check_config.ts";
+import { EXIT_CONFIG } from "./cmd/_common.ts";
+import { versionCommand } from "./cmd/version.ts";
+import { VERSION } from "./core/version.ts";
+
+/** Builds the whole command tree (exported for tests and documentation). */
+export function buildProgram(): Command {
+  const program = new Command("webcache")
+    .description(
+      "A web cache cluster in one executable: an LVS-style director (DR, TUN or proxy forwarding)\n" +
+        "in front of HTTP caching proxies that peer over ICP, joined by authenticated gossip.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(versionCommand());
+  program.addCommand(checkConfigCommand());
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(Deno.args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 2, like bad configs.
+      Deno.exit(e.exitCode === 0 ? 0 : EXIT_CONFIG);
+    }
+    throw e;
+  }
+}
