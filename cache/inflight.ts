@@ -44,11 +44,8 @@ export class Inflight {
   done = false;
   /** Keep every chunk (late joiners); cleared when the object turns out not storable. */
   retainAll = true;
-  /** Number of requests that joined besides the leader. */
-  followers = 0;
   #chunks: Uint8Array[] = [];
   #base = 0;
-  #unread = 0;
   #readers = new Set<Reader>();
   #wake: (() => void)[] = [];
   #drain: (() => void)[] = [];
@@ -101,17 +98,16 @@ export class Inflight {
   }
 
   /**
-   * Waits for the head (or failure) at most `timeoutMs`.
+   * Waits for the head (or failure) at most `timeoutMs` (forever when omitted).
    *
    * @returns the head, or undefined on timeout or failure
    */
-  async waitHead(timeoutMs: number): Promise<InflightHead | undefined> {
+  async waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
     if (this.head || this.error) return this.head;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      new Promise<void>((r) => this.#headWaiters.push(r)),
-      new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
-    ]);
+    const waits = [new Promise<void>((r) => this.#headWaiters.push(r))];
+    if (timeoutMs !== undefined) waits.push(new Promise<void>((r) => timer = setTimeout(r, timeoutMs)));
+    await Promise.race(waits);
     clearTimeout(timer);
     return this.error ? undefined : this.head;
   }
@@ -149,7 +145,6 @@ export class Inflight {
     for (const r of this.#readers) min = Math.min(min, r.index);
     let n = 0;
     for (let i = min - this.#base; i < this.#chunks.length; i++) n += this.#chunks[i].length;
-    this.#unread = n;
     return n;
   }
 
