@@ -14,6 +14,7 @@ import { AccessLog } from "./access_log.ts";
 import { CacheHandler, type Invalidator } from "./cache_handler.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
+import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import type { Store, StoreStats } from "./store/store.ts";
 
@@ -30,6 +31,8 @@ export interface CacheServiceOptions {
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
+  /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
+  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
 
 /** A snapshot of one worker for /status and metrics. */
@@ -75,13 +78,16 @@ export class CacheService {
    * @throws {Deno.errors.AddrInUse} when a port is taken
    */
   start(): this {
-    for (const l of this.#cfg.listen) {
+    const listeners = this.#opts.listeners ?? this.#cfg.listen.map((l) => {
       const hp = parseHostPort(l.address);
+      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol };
+    });
+    for (const l of listeners) {
       const server = new HttpServer({
-        hostname: hp.host,
-        port: hp.port,
+        hostname: l.hostname,
+        port: l.port,
         reusePort: this.#opts.reusePort,
-        proxyProtocol: l.proxyProtocol || this.#cfg.proxyProtocol,
+        proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
