@@ -312,6 +312,8 @@ export class CacheHandler {
     );
     if (route.kind === "error") {
       out.status = route.status;
+      // After a refused CONNECT the client may already be sending tunnel bytes: close.
+      if (req.method === "CONNECT") res.close = true;
       if (route.status === 403) {
         out.code = "TCP_DENIED";
         out.result = "denied";
@@ -542,6 +544,7 @@ export class CacheHandler {
 
   async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {
     out.url = `${target.hostname}:${target.port}`;
+    res.close = true; // on any error below; a tunnel takes the connection anyway
     if (!this.#cfg.acl.connectPorts.includes(target.port)) {
       out.code = "TCP_DENIED";
       out.result = "denied";
