@@ -92,8 +92,8 @@ export function cacheCommand(): Command {
     const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
 
     if (isWorkerContext()) {
-      await runWorker((invalidate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate }).start())
+      await runWorker((invalidate, replicate) =>
+        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate }).start())
       );
       return;
     }
@@ -105,6 +105,7 @@ export function cacheCommand(): Command {
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+      replicate: workers > 1 ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();
