@@ -174,6 +174,8 @@ export function parseCacheControl(value: string | null | undefined): CacheContro
   if (!value) return cc;
   let noCacheUnqualified = false;
   let privateUnqualified = false;
+  let noCacheFields: string[] | undefined;
+  let privateFields: string[] | undefined;
   for (const [name, arg] of directives(value)) {
     switch (name) {
       case "max-age":
@@ -184,24 +186,16 @@ export function parseCacheControl(value: string | null | undefined): CacheContro
         break;
       case "no-cache":
         cc.noCache = true;
-        if (arg === undefined || noCacheUnqualified) {
-          noCacheUnqualified = true;
-          cc.noCacheFields = undefined;
-        } else {
-          cc.noCacheFields = [...(cc.noCacheFields ?? []), ...fieldList(arg)];
-        }
+        if (arg === undefined) noCacheUnqualified = true;
+        else noCacheFields = [...(noCacheFields ?? []), ...fieldList(arg)];
         break;
       case "no-store":
         cc.noStore = true;
         break;
       case "private":
         cc.private = true;
-        if (arg === undefined || privateUnqualified) {
-          privateUnqualified = true;
-          cc.privateFields = undefined;
-        } else {
-          cc.privateFields = [...(cc.privateFields ?? []), ...fieldList(arg)];
-        }
+        if (arg === undefined) privateUnqualified = true;
+        else privateFields = [...(privateFields ?? []), ...fieldList(arg)];
         break;
       case "public":
         cc.public = true;
@@ -252,5 +246,7 @@ export function parseCacheControl(value: string | null | undefined): CacheContro
         cc.extensions[name] = arg ?? true;
     }
   }
+  if (noCacheFields !== undefined && !noCacheUnqualified) cc.noCacheFields = noCacheFields;
+  if (privateFields !== undefined && !privateUnqualified) cc.privateFields = privateFields;
   return cc;
 }
