@@ -107,3 +107,12 @@ Deno.test("parseDeltaSeconds() accepts only digits", () => {
     strictEqual(parseDeltaSeconds(bad), undefined);
   }
 });
+
+Deno.test("parseCacheControl() returns frozen results, memoised by value", () => {
+  const a = parseCacheControl('max-age=5, private="x"');
+  strictEqual(parseCacheControl('max-age=5, private="x"'), a);
+  strictEqual(Object.isFrozen(a), true);
+  strictEqual(Object.isFrozen(a.privateFields), true);
+  strictEqual(Object.isFrozen(a.extensions), true);
+  strictEqual(Object.isFrozen(parseCacheControl(null)), true);
+});

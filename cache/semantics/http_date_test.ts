@@ -78,3 +78,10 @@ Deno.test("formatHttpDate() returns the memoised string within one second and a 
 Deno.test("formatHttpDate() rejects a non-finite time", () => {
   throws(() => formatHttpDate(Number.NaN), RangeError);
 });
+
+Deno.test("parseHttpDate() gives the same answers from its memo", () => {
+  for (let i = 0; i < 3; i++) {
+    strictEqual(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), SUN_06_NOV_1994);
+    strictEqual(parseHttpDate("garbage"), undefined);
+  }
+});

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { Memo } from "./_memo.ts";
 import { getHeader, type HeaderInput } from "./header_getter.ts";
 
 /**
@@ -62,6 +63,14 @@ const KNOWN_CODINGS = ["br", "gzip", "zstd"];
  */
 export function normalizeAcceptEncoding(value: string | null | undefined): string | null {
   if (!value) return null;
+  const hit = AE_MEMO.get(value);
+  if (hit !== undefined) return hit;
+  return AE_MEMO.set(value, reduceAcceptEncoding(value));
+}
+
+const AE_MEMO = new Memo<string | null>(1024);
+
+function reduceAcceptEncoding(value: string): string | null {
   const q = new Map<string, number>();
   let star: number | undefined;
   for (const part of value.split(",")) {
