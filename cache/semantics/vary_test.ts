@@ -19,15 +19,19 @@ for (const c of varyCases) {
 
 const aeCases: { name: string; input: string | null; want: string | null }[] = [
   { name: "keeps gzip", input: "gzip", want: "gzip" },
-  { name: "sorts and drops unknown codings", input: "gzip, deflate, br", want: "br,gzip" },
+  { name: "sorts the accepted set", input: "gzip, deflate, br", want: "br,deflate,gzip" },
+  { name: "drops q-values of accepted codings", input: "deflate;q=0.5, gzip, br;q=0.9", want: "br,deflate,gzip" },
   { name: "drops codings with q=0", input: "gzip;q=0, br", want: "br" },
-  { name: "counts x-gzip as gzip", input: "x-gzip", want: "gzip" },
-  { name: "expands * to every known coding", input: "*", want: "br,gzip,zstd" },
-  { name: "lets explicit q=0 beat *", input: "*, br;q=0", want: "gzip,zstd" },
-  { name: "ignores case and whitespace", input: " GZIP ; q=0.5 ,BR", want: "br,gzip" },
-  { name: "returns null for identity only", input: "identity", want: null },
+  { name: "counts x-gzip as gzip", input: "x-gzip, gzip", want: "gzip" },
+  { name: "keeps * and the codings refused beside it", input: "*, br;q=0", want: "*,!br" },
+  { name: "keeps an explicit identity refusal", input: "gzip, identity;q=0", want: "gzip,!identity" },
+  { name: "keeps a refusal of * (nothing but what is listed)", input: "gzip, *;q=0", want: "gzip,!*" },
+  { name: "treats a duplicate with q=0 as refused", input: "gzip, gzip;q=0", want: "" },
+  { name: "ignores case and whitespace", input: " GZIP ; Q=0.5 ,BR", want: "br,gzip" },
+  { name: "gives an empty set for identity only", input: "identity", want: "" },
+  { name: "gives an empty set for an empty value", input: "", want: "" },
   { name: "returns null when absent", input: null, want: null },
-  { name: "treats a malformed q as 0", input: "gzip;q=x", want: null },
+  { name: "treats a malformed q as 0", input: "gzip;q=x", want: "" },
 ];
 for (const c of aeCases) {
   Deno.test(`normalizeAcceptEncoding() ${c.name}`, () => strictEqual(normalizeAcceptEncoding(c.input), c.want));
@@ -54,12 +58,19 @@ Deno.test("varyKey() keeps value case (values are case-sensitive)", () => {
   strictEqual(varyKey(["x-a"], [["x-a", "Foo"]]) === varyKey(["x-a"], [["x-a", "foo"]]), false);
 });
 
-Deno.test("varyKey() collapses browser Accept-Encoding spellings into one variant", () => {
+Deno.test("varyKey() collapses Accept-Encoding spellings of one set into one variant", () => {
   const k1 = varyKey(["accept-encoding"], [["accept-encoding", "gzip, deflate, br"]]);
-  const k2 = varyKey(["accept-encoding"], [["accept-encoding", "br;q=1.0, gzip;q=0.8, *;q=0.1"]]);
-  strictEqual(k1, "accept-encoding:br,gzip");
-  strictEqual(k2, "accept-encoding:br,gzip,zstd");
-  strictEqual(varyKey(["accept-encoding"], [["accept-encoding", "deflate"]]), "accept-encoding");
+  const k2 = varyKey(["accept-encoding"], [["Accept-Encoding", "br;q=1.0,deflate;q=0.5"], ["accept-encoding", "GZIP"]]);
+  strictEqual(k1, "accept-encoding:br,deflate,gzip");
+  strictEqual(k2, k1);
+});
+
+Deno.test("varyKey() keeps clients that accept different codings apart", () => {
+  const gzipOnly = varyKey(["accept-encoding"], [["accept-encoding", "gzip"]]);
+  const withDeflate = varyKey(["accept-encoding"], [["accept-encoding", "gzip, deflate"]]);
+  const none = varyKey(["accept-encoding"], []);
+  const identity = varyKey(["accept-encoding"], [["accept-encoding", "identity"]]);
+  strictEqual(new Set([gzipOnly, withDeflate, none, identity]).size, 4);
 });
 
 Deno.test("varyKey() joins several names in the order given", () => {
