@@ -17,7 +17,8 @@
  *   `stale-while-revalidate` and `stale-if-error` arguments are ignored (no relaxation granted).
  * - delta-seconds above 2^31 are clamped to 2^31 (RFC 9111 §1.2.2).
  * - `no-cache` and `private` with a field-name list are "qualified"; the list is kept lower-case.
- *   A qualified and an unqualified occurrence together mean unqualified.
+ *   A qualified and an unqualified occurrence together mean unqualified, and so does an empty
+ *   list (`no-cache=""`).
  * - Unknown directives are kept in `extensions` (name → argument, or `true`).
  *
  * @module
@@ -205,7 +206,7 @@ function parse(value: string): CacheControl {
         break;
       case "no-cache":
         cc.noCache = true;
-        if (arg === undefined) noCacheUnqualified = true;
+        if (arg === undefined || fieldList(arg).length === 0) noCacheUnqualified = true;
         else noCacheFields = [...(noCacheFields ?? []), ...fieldList(arg)];
         break;
       case "no-store":
@@ -213,7 +214,7 @@ function parse(value: string): CacheControl {
         break;
       case "private":
         cc.private = true;
-        if (arg === undefined) privateUnqualified = true;
+        if (arg === undefined || fieldList(arg).length === 0) privateUnqualified = true;
         else privateFields = [...(privateFields ?? []), ...fieldList(arg)];
         break;
       case "public":

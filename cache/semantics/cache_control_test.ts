@@ -35,6 +35,7 @@ const cases: { name: string; input: string | null; want: Partial<CacheControl> }
     input: 'no-cache="set-cookie", no-cache',
     want: { noCache: true },
   },
+  { name: "treats an empty no-cache field list as unqualified", input: 'no-cache=""', want: { noCache: true } },
   { name: "parses unqualified private", input: "private", want: { private: true } },
   {
     name: "parses qualified private",

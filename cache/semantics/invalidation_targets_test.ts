@@ -10,6 +10,7 @@ const cases: { name: string; method: string; status: number; headers?: HeaderLis
   { name: "invalidates after an unknown unsafe method", method: "PATCH", status: 200, want: [URL_A] },
   { name: "invalidates after a 3xx", method: "POST", status: 303, want: [URL_A] },
   { name: "does not invalidate after GET", method: "GET", status: 200, want: [] },
+  { name: "treats a lower-case get as an unknown, unsafe method", method: "get", status: 200, want: [URL_A] },
   { name: "does not invalidate after HEAD", method: "HEAD", status: 200, want: [] },
   { name: "does not invalidate after OPTIONS", method: "OPTIONS", status: 200, want: [] },
   { name: "does not invalidate after a 4xx", method: "POST", status: 403, want: [] },

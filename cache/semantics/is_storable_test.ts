@@ -132,6 +132,16 @@ const cases: {
     want: no("useless"),
   },
   {
+    name: "refuses no-cache without a validator (every use would refetch)",
+    res: [["cache-control", "no-cache, max-age=3600"]],
+    want: no("useless"),
+  },
+  {
+    name: "stores no-cache with an ETag (revalidated on each use)",
+    res: [["cache-control", "no-cache"], ["etag", '"a"']],
+    want: ok(),
+  },
+  {
     name: "stores max-age=0 with stale-if-error",
     res: [["cache-control", "max-age=0, stale-if-error=60"]],
     want: ok(),
