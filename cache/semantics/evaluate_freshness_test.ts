@@ -231,6 +231,14 @@ const cases: {
     reason: "request-no-cache",
   },
   {
+    name: "does not stretch a request's max-stale=N with stale-while-revalidate",
+    res: [["cache-control", "max-age=600, stale-while-revalidate=30"]],
+    req: [["cache-control", "max-stale=5"]],
+    ageS: 610,
+    want: "revalidate",
+    reason: "stale",
+  },
+  {
     name: "answers only-if-cached from a fresh response",
     res: [["cache-control", "max-age=60"]],
     req: [["cache-control", "only-if-cached"]],
