@@ -263,7 +263,8 @@ function parse(value: string): CacheControl {
         cc.mustUnderstand = true;
         break;
       default:
-        cc.extensions[name] = arg ?? true;
+        // `__proto__` would replace the object's prototype rather than add a key.
+        if (name !== "__proto__") cc.extensions[name] = arg ?? true;
     }
   }
   if (noCacheFields !== undefined && !noCacheUnqualified) cc.noCacheFields = noCacheFields;
