@@ -176,9 +176,10 @@ export class CacheDir implements Store {
     const fail = (what: string, e: unknown): never => {
       throw new Error(`Cannot use cache directory "${path}": ${what}: ${(e as Error).message}`, { cause: e });
     };
-    await Deno.mkdir(path, { recursive: true }).catch((e) => fail("cannot create it", e));
+    const before = await Deno.stat(path).catch(() => undefined);
+    if (before && !before.isDirectory) throw new Error(`Cannot use cache directory "${path}": it is not a directory`);
+    if (!before) await Deno.mkdir(path, { recursive: true }).catch((e) => fail("cannot create it", e));
     const st = await Deno.stat(path).catch((e) => fail("cannot stat it", e));
-    if (!st.isDirectory) throw new Error(`Cannot use cache directory "${path}": it is not a directory`);
     const probe = `${path}/.probe-${Deno.pid}-${u32hex()}`;
     await Deno.writeTextFile(probe, "webcache").catch((e) => fail("not writable", e));
     await Deno.remove(probe).catch((e) => fail("not writable", e));
@@ -384,7 +385,11 @@ export class CacheDir implements Store {
     log.info("Rebuilding cache directory index from object files", { dir: this.path });
     let lastLog = Date.now();
     const l1s = await Array.fromAsync(Deno.readDir(this.path));
-    for (const d1 of l1s.filter((e) => e.isDirectory && /^[0-9A-F]{2}$/.test(e.name)).sort()) {
+    for (
+      const d1 of l1s.filter((e) => e.isDirectory && /^[0-9A-F]{2}$/.test(e.name)).sort((a, b) =>
+        a.name < b.name ? -1 : 1
+      )
+    ) {
       const l2s = await Array.fromAsync(Deno.readDir(`${this.path}/${d1.name}`)).catch(() => []);
       for (const d2 of l2s.filter((e) => e.isDirectory && /^[0-9A-F]{2}$/.test(e.name))) {
         const sub = `${d1.name}/${d2.name}`;
