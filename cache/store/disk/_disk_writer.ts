@@ -173,9 +173,12 @@ export class DiskWriter implements StoreWriter {
           o += c.length;
         }
         this.#chunks = [];
-        const f = await Deno.open(this.#temp, { createNew: true, write: true });
+        // Small objects: synchronous calls, which on the page cache take microseconds, where each
+        // async file op costs a round trip through the runtime's blocking thread pool.
+        const f = Deno.openSync(this.#temp, { createNew: true, write: true });
         try {
-          await writeAll(f, all);
+          let o = 0;
+          while (o < all.length) o += f.writeSync(all.subarray(o));
         } finally {
           f.close();
         }

@@ -23,9 +23,11 @@ export function hash128(s: string): string {
   return createHash("sha256").update(s).digest("hex").slice(0, 32);
 }
 
+const EMPTY_VARIANT_HASH = hash128("");
+
 /** The file name of an object, from its keys. */
 export function objectName(primary: string, variant: string): string {
-  return `${hash128(primary)}-${hash128(variant)}`;
+  return `${hash128(primary)}-${variant === "" ? EMPTY_VARIANT_HASH : hash128(variant)}`;
 }
 
 /** Splits an object name into its primary and variant hashes; `undefined` if it is not one. */

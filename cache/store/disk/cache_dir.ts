@@ -37,7 +37,7 @@ import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts"
 import { crc32c } from "./crc32c.ts";
 import { encodeEntryHeader, EntryDecodeError, type EntryHeader, insanity, validatorsOf } from "./entry_format.ts";
 import { DiskWriter, StoreWriteError, writeAll, type WriteFailureReason } from "./_disk_writer.ts";
-import { CHUNK_BYTES, fileBodyStream, readEntryHeader, readFull } from "./_body_stream.ts";
+import { CHUNK_BYTES, fileBodyStream, readEntryHeader, readEntryHeaderSync, readFull } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import * as m from "./metrics.ts";
 
@@ -479,10 +479,13 @@ export class CacheDir implements Store {
   // ---- Store ----
 
   async #load(name: string, key?: ObjectKey): Promise<StoredObject | undefined> {
+    // Synchronous open/fstat/read of at most SMALL_READ_BYTES: microseconds on the page cache,
+    // where each async file op is a trip through the blocking thread pool. Bodies beyond that
+    // stream asynchronously (fileBodyStream).
     const path = this.#pathOf(name);
     let f: Deno.FsFile;
     try {
-      f = await Deno.open(path, { read: true });
+      f = Deno.openSync(path, { read: true });
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
@@ -494,9 +497,9 @@ export class CacheDir implements Store {
     let headerBytes: number;
     let body: Uint8Array | undefined;
     try {
-      const size = (await f.stat()).size;
+      const size = f.statSync().size;
       let buf: Uint8Array;
-      ({ header, headerBytes, buf } = await readEntryHeader(f, SMALL_READ_BYTES));
+      ({ header, headerBytes, buf } = readEntryHeaderSync(f, Math.min(size, SMALL_READ_BYTES)));
       const why = insanity(header, headerBytes, size);
       if (why) throw new EntryDecodeError(`Cannot load object: ${why}`, 0);
       if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) return undefined;
@@ -507,14 +510,14 @@ export class CacheDir implements Store {
         }
       }
     } catch (e) {
+      f.close();
       if (e instanceof SyntaxError) {
         await this.#damaged(name, path, (e as Error).message);
         return undefined;
       }
       throw e;
-    } finally {
-      f.close();
     }
+    f.close();
     const expect = {
       headerBytes,
       bodyBytes: header.meta.bodyBytes,
@@ -595,15 +598,20 @@ export class CacheDir implements Store {
     );
   }
 
-  async #install(temp: string, name: string): Promise<void> {
+  #install(temp: string, name: string): Promise<void> {
     const to = this.#pathOf(name);
     try {
-      await Deno.rename(temp, to);
+      Deno.renameSync(temp, to);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
-      await Deno.rename(temp, to);
+      if (!(e instanceof Deno.errors.NotFound)) return Promise.reject(e);
+      try {
+        Deno.mkdirSync(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+        Deno.renameSync(temp, to);
+      } catch (e2) {
+        return Promise.reject(e2);
+      }
     }
+    return Promise.resolve();
   }
 
   #committed(name: string, h: EntryHeader, fileBytes: number): void {
