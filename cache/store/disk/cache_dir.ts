@@ -103,6 +103,19 @@ function u32hex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
 }
 
+/**
+ * Removes temporary files of processes that are gone (a worker killed mid-write and restarted by
+ * its parent; the instance's first process empties `tmp/` anyway). Names end in `.<pid>.<seq>`.
+ */
+async function removeDeadTempFiles(tmp: string): Promise<void> {
+  for await (const e of Deno.readDir(tmp)) {
+    const pid = Number(/\.(\d+)\.\d+$/.exec(e.name)?.[1]);
+    if (pid && pid !== Deno.pid && !(await exists(`/proc/${pid}`))) {
+      await Deno.remove(`${tmp}/${e.name}`).catch(() => {});
+    }
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -220,6 +233,7 @@ export class CacheDir implements Store {
         await lock.markReady();
       } else {
         index = await DiskIndex.open(kvPath, onError);
+        await removeDeadTempFiles(`${path}/tmp`);
       }
     } catch (e) {
       await lock.release();
