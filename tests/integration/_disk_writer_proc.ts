@@ -20,7 +20,7 @@ const dir = await CacheDir.open({
   l1: 4,
   l2: 4,
   instance,
-  ownerPid: Number(owner),
+  ownerPid: Number(owner) || undefined,
   evictor: evictor === "1",
 });
 
