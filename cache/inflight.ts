@@ -44,11 +44,8 @@ export class Inflight {
   done = false;
   /** Keep every chunk (late joiners); cleared when the object turns out not storable. */
   retainAll = true;
-  /** Number of requests that joined besides the leader. */
-  followers = 0;
   #chunks: Uint8Array[] = [];
   #base = 0;
-  #unread = 0;
   #readers = new Set<Reader>();
   #wake: (() => void)[] = [];
   #drain: (() => void)[] = [];
@@ -101,30 +98,49 @@ export class Inflight {
   }
 
   /**
-   * Waits for the head (or failure) at most `timeoutMs`.
+   * Waits for the head (or failure) at most `timeoutMs` (forever when omitted).
    *
    * @returns the head, or undefined on timeout or failure
    */
-  async waitHead(timeoutMs: number): Promise<InflightHead | undefined> {
+  async waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
     if (this.head || this.error) return this.head;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      new Promise<void>((r) => this.#headWaiters.push(r)),
-      new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
-    ]);
+    const waits = [new Promise<void>((r) => this.#headWaiters.push(r))];
+    if (timeoutMs !== undefined) waits.push(new Promise<void>((r) => timer = setTimeout(r, timeoutMs)));
+    await Promise.race(waits);
     clearTimeout(timer);
     return this.error ? undefined : this.head;
   }
 
   /**
-   * Reads the body from its first byte. Only valid while all chunks are retained or for the first
-   * reader registered before any chunk was dropped.
+   * Registers a reader before the body starts, so no chunk is dropped before it reads; pass the
+   * handle to {@link Inflight.read} or give it back with {@link Inflight.unreserve}.
+   */
+  reserve(): object {
+    const r: Reader = { index: this.#base };
+    this.#readers.add(r);
+    return r;
+  }
+
+  /** Gives back a reservation that will not be read. */
+  unreserve(handle: object): void {
+    this.#readers.delete(handle as Reader);
+    this.#drainAll();
+  }
+
+  /**
+   * Reads the body from its first byte. Without a reservation this is only valid while all chunks
+   * are retained.
    *
+   * @param handle a reservation from {@link Inflight.reserve}
    * @throws the fetch's error when the origin fails mid-body
    */
-  async *read(): AsyncGenerator<Uint8Array> {
-    if (this.#base > 0) throw new RangeError("Cannot read inflight body: its beginning was already dropped");
-    const r: Reader = { index: 0 };
+  async *read(handle?: object): AsyncGenerator<Uint8Array> {
+    const r: Reader = (handle as Reader | undefined) ?? { index: 0 };
+    if (r.index < this.#base) {
+      this.#readers.delete(r);
+      throw new RangeError("Cannot read inflight body: its beginning was already dropped");
+    }
     this.#readers.add(r);
     try {
       while (true) {
@@ -149,7 +165,6 @@ export class Inflight {
     for (const r of this.#readers) min = Math.min(min, r.index);
     let n = 0;
     for (let i = min - this.#base; i < this.#chunks.length; i++) n += this.#chunks[i].length;
-    this.#unread = n;
     return n;
   }
 
