@@ -277,3 +277,31 @@ Deno.test("CacheDir workers of one instance share a directory; only the evictor 
     await other.close();
   });
 });
+
+Deno.test("CacheDir rebuilds the index of a copied directory (the KV names the original's inode)", async () => {
+  await withDir(async (path) => {
+    const d1 = await open(path);
+    await fill(d1, 10, 500);
+    await d1.close();
+    const copy = `${path}-copy`;
+    const cp = await new Deno.Command("cp", { args: ["-a", path, copy] }).output();
+    ok(cp.success);
+    try {
+      const lines: string[] = [];
+      setLogSink((l) => lines.push(l));
+      configureLogging({ components: { "cache.store": "info" } });
+      const d2 = await open(copy);
+      try {
+        ok(lines.some((l) => l.includes("index belongs to another directory")), lines.join("\n"));
+        strictEqual(d2.status().rebuild?.indexed, 10);
+        assertEquals(await readAll((await d2.get(key(3)))!.openBody()), testBody("3", 500));
+      } finally {
+        await d2.close();
+        setLogSink();
+        configureLogging({ components: { "cache.store": "warn" } });
+      }
+    } finally {
+      await Deno.remove(copy, { recursive: true });
+    }
+  });
+});
