@@ -16,6 +16,7 @@ import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
+import { createPolicy } from "./store/eviction/mod.ts";
 import type { Store, StoredMeta, StoreStats } from "./store/store.ts";
 
 const log = getLogger("cache");
@@ -63,7 +64,12 @@ export class CacheService {
   constructor(cfg: Appliance["cache"], opts: CacheServiceOptions) {
     this.#cfg = cfg;
     this.#opts = opts;
-    this.store = opts.store ?? new MemoryStore({ maxBytes: cfg.memory.maxBytes, maxObjectBytes: cfg.maxObjectBytes });
+    this.store = opts.store ??
+      new MemoryStore({
+        maxBytes: cfg.memory.maxBytes,
+        maxObjectBytes: cfg.maxObjectBytes,
+        policy: createPolicy(cfg.store.policy),
+      });
     this.pool = new OriginPool(cfg.origin);
     this.accessLog = new AccessLog(cfg.accessLog);
     this.handler = new CacheHandler({

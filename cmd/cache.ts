@@ -18,6 +18,7 @@ import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
+import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -28,6 +29,8 @@ interface CacheOptions extends SharedOptions {
   listen?: string[];
   workers?: string;
   accessLog?: string;
+  cacheDir?: string;
+  cacheSize?: string;
 }
 
 /**
@@ -68,11 +71,15 @@ export function cacheCommand(): Command {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
-    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)");
+    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
-    if (opts.origin !== undefined) overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    if (opts.origin !== undefined) {
+      overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    }
     if (opts.listen?.length) {
       try {
         overrides.push({ path: ["cache", "listen"], value: opts.listen.map(parseListenFlag), flag: "--listen" });
@@ -87,25 +94,60 @@ export function cacheCommand(): Command {
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
+    if ((opts.cacheDir === undefined) !== (opts.cacheSize === undefined)) {
+      printErr(
+        "Cannot start cache: --cache-dir and --cache-size go together, e.g. --cache-dir /var/cache/webcache --cache-size 1GiB",
+      );
+      Deno.exit(EXIT_CONFIG);
+    }
+    if (opts.cacheDir !== undefined) {
+      overrides.push({
+        path: ["cache", "store", "dirs"],
+        value: [{ path: opts.cacheDir, size: opts.cacheSize }],
+        flag: "--cache-dir/--cache-size",
+      });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
     const node = nodeName(cfg.cluster.nodeName);
     const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    // With a disk tier every worker sees every object on disk; copying into each memory tier
+    // would write them to disk again.
+    const memoryOnly = cfg.cache.store.dirs.length === 0;
 
     if (isWorkerContext()) {
-      await runWorker((invalidate, replicate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate }).start())
-      );
+      // Worker threads join the main thread's lock on the cache directories (same process
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
+      await runWorker(async (invalidate, replicate) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        return new CacheService(cfg.cache, {
+          node,
+          reusePort: true,
+          invalidate,
+          store,
+          replicate: memoryOnly ? replicate : undefined,
+        }).start();
+      });
       return;
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    let store;
+    try {
+      // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
+      // writable or is locked by another instance. The main thread evicts.
+      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      Deno.exit(1);
+    }
     const pool = new WorkerPool(workers - 1);
     const service: CacheService = new CacheService(cfg.cache, {
       node,
+      store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      replicate: workers > 1 ? (meta, body) => pool.replicate(meta, body) : undefined,
+      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();
@@ -127,6 +169,7 @@ export function cacheCommand(): Command {
       role: "cache",
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    admin.status("store", () => storeStatus(store));
     admin.start();
     // --peers auto / ICP: the integrator wires cluster membership and cache/peering here, e.g.
     //   service.handler.setPeerSelector(new IcpPeerSelector(...)); (one selector per worker)

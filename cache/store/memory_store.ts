@@ -17,7 +17,7 @@ import type {
   StoreStats,
   StoreWriter,
 } from "./store.ts";
-import { LruPolicy } from "./_lru.ts";
+import { LruPolicy } from "./eviction/lru.ts";
 
 /** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
 export const ENTRY_OVERHEAD_BYTES = 256;
