@@ -64,6 +64,13 @@ import { connectTarget, runTunnel } from "./tunnel.ts";
 
 const log = getLogger("cache");
 
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** Deletes keys in every worker's stores; returns how many objects went. */
 export type Invalidator = (keys: string[]) => Promise<number>;
 
@@ -927,18 +934,31 @@ export class CacheHandler {
       keepAlive10: req.minor === 0 && !res.close,
     }));
     out.status = head.status;
-    try {
-      await res.write(bytes);
-    } catch {
+    if (noBody) {
+      try {
+        await res.write(bytes);
+      } catch { /* client gone */ }
       return;
     }
-    if (noBody) return;
     const chunked = framing.kind === "chunked";
+    // The head goes out together with the first body chunk (one write for small responses).
+    let pending: Uint8Array | undefined = bytes;
     try {
-      for await (const chunk of f.read(slot)) await res.write(chunked ? encodeChunk(chunk) : chunk);
-      if (chunked) await res.write(LAST_CHUNK);
+      for await (const chunk of f.read(slot)) {
+        const data = chunked ? encodeChunk(chunk) : chunk;
+        if (pending) {
+          await res.write(pending.length + data.length <= 64 * 1024 ? concatBytes(pending, data) : pending);
+          if (pending.length + data.length > 64 * 1024) await res.write(data);
+          pending = undefined;
+        } else {
+          await res.write(data);
+        }
+      }
+      if (pending) await res.write(chunked ? concatBytes(pending, LAST_CHUNK) : pending);
+      else if (chunked) await res.write(LAST_CHUNK);
     } catch {
       // The client went away or the origin failed mid-body: the client sees a truncated response.
+      if (pending && !res.broken) await res.write(pending).catch(() => {});
       res.close = true;
     }
   }

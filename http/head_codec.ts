@@ -100,6 +100,9 @@ export function latin1Decode(bytes: Uint8Array): string {
   return out;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+const ENCODER = new TextEncoder();
+
 /**
  * Encodes a string as ISO-8859-1; chars above 0xFF become `?`.
  *
@@ -107,6 +110,8 @@ export function latin1Decode(bytes: Uint8Array): string {
  * @returns one byte per char
  */
 export function latin1Encode(s: string): Uint8Array {
+  // Heads are nearly always ASCII, where UTF-8 and ISO-8859-1 agree and the native encoder wins.
+  if (ASCII.test(s)) return ENCODER.encode(s);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
