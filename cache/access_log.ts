@@ -47,6 +47,7 @@ export function formatAccessLogLine(e: AccessLogEntry): string {
   const ms = String(Math.floor(e.time % 1000)).padStart(3, "0");
   const elapsed = String(Math.max(0, Math.round(e.elapsedMs))).padStart(6, " ");
   const status = String(e.status).padStart(3, "0");
+  // deno-lint-ignore no-control-regex -- control characters are what is being matched
   const clean = (s: string) => s.length === 0 ? "-" : s.replace(/[\s\x00-\x1f]/g, "%20");
   return `${secs}.${ms} ${elapsed} ${clean(e.client)} ${e.code}/${status} ${e.bytes} ${clean(e.method)} ${
     clean(e.url)

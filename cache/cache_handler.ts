@@ -27,15 +27,15 @@
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
-import { HeaderList } from "../http/header_list.ts";
+import type { HeaderList } from "../http/header_list.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
 import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
-import { counters, countOriginFailure, countRequest, observeOriginLatency, type CacheResult } from "./metrics.ts";
+import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { clientHead, type ClientFraming, PreparedHit } from "./response_head.ts";
+import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -772,7 +772,10 @@ export class CacheHandler {
       const f = this.#collapser.get(key);
       if (f) {
         const head = await f.waitHead(this.#cfg.collapse.waitMs);
-        if (head && head.kind === "response" && head.shareable && head.vary !== "*" && varyKey(head.vary, req.headers) === head.variant) {
+        if (
+          head && head.kind === "response" && head.shareable && head.vary !== "*" &&
+          varyKey(head.vary, req.headers) === head.variant
+        ) {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head.status;
@@ -851,7 +854,15 @@ export class CacheHandler {
     if (head.kind === "not-modified") {
       if (task) await task;
       const fresh = await this.#o.store.get({ primary: obj.meta.primary, variant: obj.meta.variant });
-      return await this.#serveStored(req, res, fresh ?? obj, "REVALIDATED", "TCP_REFRESH_UNMODIFIED", "revalidated", out);
+      return await this.#serveStored(
+        req,
+        res,
+        fresh ?? obj,
+        "REVALIDATED",
+        "TCP_REFRESH_UNMODIFIED",
+        "revalidated",
+        out,
+      );
     }
     out.status = head.status;
     const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
@@ -985,7 +996,9 @@ export class CacheHandler {
     }
     const responseTime = Date.now();
     const status = r.head.status;
-    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) => k !== "content-length" && k !== "transfer-encoding");
+    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) =>
+      k !== "content-length" && k !== "transfer-encoding"
+    );
     if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(responseTime)]);
 
     if (status === 304 && plan.revalidating) {

@@ -84,7 +84,10 @@ export class WorkerPool {
       this.#slots.push(slot);
       starts.push(
         new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`Cache worker ${i + 1} did not start in ${timeoutMs} ms`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new Error(`Cache worker ${i + 1} did not start in ${timeoutMs} ms`)),
+            timeoutMs,
+          );
           worker.onerror = (e) => {
             e.preventDefault();
             clearTimeout(timer);
@@ -206,7 +209,7 @@ export async function runWorker(
     });
     return local + others;
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
+  const stats: { timer?: ReturnType<typeof setInterval> } = {};
   scope.onmessage = async (e: MessageEvent<Msg>) => {
     const m = e.data;
     if (m.t === "inv") {
@@ -218,7 +221,7 @@ export async function runWorker(
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
     } else if (m.t === "close") {
-      clearInterval(timer);
+      clearInterval(stats.timer);
       await service?.close();
       scope.postMessage({ t: "closed" });
       scope.close();
@@ -233,7 +236,7 @@ export async function runWorker(
     scope.close();
     return;
   }
-  timer = setInterval(() => scope.postMessage({ t: "stats", stats: service!.stats() }), 1000);
+  stats.timer = setInterval(() => scope.postMessage({ t: "stats", stats: service!.stats() }), 1000);
   scope.postMessage({ t: "stats", stats: service.stats() });
   scope.postMessage({ t: "ready" });
 }

@@ -99,7 +99,9 @@ export class ConnReader {
     let notified = false;
     while (true) {
       // Tolerate CRLF between pipelined messages (RFC 9112 2.2).
-      while (checked === 0 && this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)) {
+      while (
+        checked === 0 && this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)
+      ) {
         this.#start++;
       }
       if (this.#end > this.#start) {

@@ -100,6 +100,7 @@ export function latin1Decode(bytes: Uint8Array): string {
   return out;
 }
 
+// deno-lint-ignore no-control-regex -- control characters are what is being matched
 const ASCII = /^[\x00-\x7f]*$/;
 const ENCODER = new TextEncoder();
 
@@ -204,7 +205,10 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
   }
   const method = first.slice(0, sp1);
   const target = first.slice(sp1 + 1, sp2);
-  if (!isToken(method)) throw new HttpParseError(`Cannot parse request: method ${JSON.stringify(method)} is not a token`);
+  if (!isToken(method)) {
+    throw new HttpParseError(`Cannot parse request: method ${JSON.stringify(method)} is not a token`);
+  }
+  // deno-lint-ignore no-control-regex -- control characters are what is being matched
   if (target.length === 0 || /[\s\x00-\x1f\x7f]/.test(target)) {
     throw new HttpParseError(`Cannot parse request: bad request target ${JSON.stringify(target.slice(0, 200))}`);
   }
@@ -371,7 +375,11 @@ export function serializeResponseHead(
  * @param headers fields in order
  * @returns the head text, ending with CRLF CRLF
  */
-export function serializeRequestHead(method: string, target: string, headers: Iterable<readonly [string, string]>): string {
+export function serializeRequestHead(
+  method: string,
+  target: string,
+  headers: Iterable<readonly [string, string]>,
+): string {
   let s = `${method} ${target} HTTP/1.1\r\n`;
   for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
   return s + "\r\n";

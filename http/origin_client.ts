@@ -11,8 +11,8 @@ import {
   HttpParseError,
   latin1Encode,
   parseResponseHead,
-  type ResponseHead,
   responseFraming,
+  type ResponseHead,
   serializeRequestHead,
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
@@ -138,9 +138,13 @@ export class OriginPool {
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
       if (ac.signal.aborted) {
-        throw new OriginError(`Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`, "timeout", {
-          cause: e,
-        });
+        throw new OriginError(
+          `Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`,
+          "timeout",
+          {
+            cause: e,
+          },
+        );
       }
       const reason = e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect";
       throw new OriginError(`Cannot connect to origin ${where}: ${(e as Error).message}`, reason, { cause: e });

@@ -18,7 +18,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import { ConnReader } from "./conn_reader.ts";
-import { HeaderList } from "./header_list.ts";
+import type { HeaderList } from "./header_list.ts";
 import {
   type BodyFraming,
   HttpParseError,

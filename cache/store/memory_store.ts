@@ -8,15 +8,7 @@
  *
  * @module
  */
-import type {
-  EvictionPolicy,
-  ObjectKey,
-  Store,
-  StoredMeta,
-  StoredObject,
-  StoreStats,
-  StoreWriter,
-} from "./store.ts";
+import type { EvictionPolicy, ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store.ts";
 import { LruPolicy } from "./eviction/lru.ts";
 
 /** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
