@@ -140,6 +140,9 @@ const CLIENT_ONLY = new Set([
 
 const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via"]);
 
+/** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
+const BUFFERED_BODY_BYTES = 1024 * 1024;
+
 /** A fetch the miss path or a revalidation starts. */
 interface FetchPlan {
   method: string;
@@ -152,7 +155,7 @@ interface FetchPlan {
   headers: [string, string][];
   /** The client's request fields (for storability and Vary). */
   reqHeaders: HeaderList;
-  body?: AsyncIterable<Uint8Array>;
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
   /** May the response be stored. */
   store: boolean;
   /** The stored object being revalidated. */
@@ -368,7 +371,15 @@ export class CacheHandler {
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = this.#forwardHeaders(req, route.host, false);
-      if (req.framing.kind !== "none") plan.body = req.body();
+      if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
+        // Small bodies are read first and sent with Content-Length (origins that refuse chunked
+        // requests keep working, and a retry on a stale pooled connection stays possible).
+        const parts: Uint8Array[] = [];
+        for await (const c of req.body()) parts.push(c);
+        plan.body = parts.length === 1 ? parts[0] : parts.reduce((a, b) => concatBytes(a, b), new Uint8Array(0));
+      } else if (req.framing.kind !== "none") {
+        plan.body = req.body();
+      }
       return await this.#pass(req, res, plan, out);
     }
     return await this.#cacheable(req, res, plan, out);
@@ -939,7 +950,8 @@ export class CacheHandler {
       headers: head.headers,
       node: this.#o.node,
       xCache,
-      age: "0",
+      // A fresh answer has no Age of its own; one an upstream cache sent is passed on.
+      age: head.headers.find(([k]) => k === "age")?.[1],
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,

@@ -174,3 +174,39 @@ Deno.test("cache accel: Squid native access.log lines and store statistics", asy
     await Deno.remove(file);
   }
 });
+
+Deno.test("cache accel: an upstream Age is passed on by the miss and grows on later hits", async () => {
+  const origin = new TestOrigin(() => cacheable("aged", { age: "30", "cache-control": "max-age=600" }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const a = await request(cache.port, "/aged");
+    assertEquals(a.headers.get("age"), "30");
+    const b = await request(cache.port, "/aged");
+    assertEquals(b.headers.get("x-cache"), "HIT from testcache");
+    assert(Number(b.headers.get("age")) >= 30, `age ${b.headers.get("age")}`);
+    const plain = await request(cache.port, "/aged?fresh", {});
+    assertEquals(plain.headers.get("age"), "30");
+  } finally {
+    await cache.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache accel: small request bodies reach the origin with Content-Length", async () => {
+  const origin = new TestOrigin(() => new Response("created", { status: 201 }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const r = await request(cache.port, "/items", {
+      method: "POST",
+      body: "name=x",
+      headers: { "Content-Type": "text/plain" },
+    });
+    assertEquals(r.status, 201);
+    assertEquals(origin.seen[0].body, "name=x");
+    assertEquals(origin.seen[0].headers.get("content-length"), "6");
+    assertEquals(origin.seen[0].headers.get("transfer-encoding"), null);
+  } finally {
+    await cache.close();
+    await origin.close();
+  }
+});
