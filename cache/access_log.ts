@@ -19,12 +19,19 @@
 export interface AccessLogEntry {
   /** When the request finished, ms since epoch. */
   time: number;
+  /** Time taken, ms. */
   elapsedMs: number;
+  /** Client address. */
   client: string;
+  /** Squid result code such as `TCP_MISS`. */
   code: string;
+  /** HTTP status sent. */
   status: number;
+  /** Bytes sent to the client. */
   bytes: number;
+  /** Request method. */
   method: string;
+  /** Request URL. */
   url: string;
   /** Authenticated user, `-` when none. */
   user?: string;
@@ -62,9 +69,12 @@ export class AccessLog {
   #bytes = 0;
   #timer?: ReturnType<typeof setInterval>;
   #pending: Promise<void> = Promise.resolve();
+  /** Whether lines are written anywhere. */
   readonly enabled: boolean;
 
   /**
+   * Opens the log.
+   *
    * @param target `none`, `stdout`, or a file path (opened for append, created if missing)
    * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when the file cannot be opened
    */

@@ -79,13 +79,21 @@ export type StoredHook = (meta: StoredMeta, body: Uint8Array) => void;
 
 /** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
 export interface CacheHandlerConfig {
+  /** Accelerator sites: Host → origin URL. */
   origins: Record<string, string>;
+  /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
+  /** Who may forward-proxy and PURGE, and the ports CONNECT may reach. */
   acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  /** Larger responses are streamed but not stored. */
   maxObjectBytes: number;
+  /** Heuristic freshness percentage of (Date − Last-Modified). */
   heuristicPercent: number;
+  /** Cap of heuristic freshness, seconds. */
   heuristicMaxS: number;
+  /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
+  /** Origin connect timeout (also for CONNECT targets). */
   origin: { connectTimeoutMs: number };
 }
 
@@ -93,10 +101,15 @@ export interface CacheHandlerConfig {
 export interface CacheHandlerOptions {
   /** Node name for Via and X-Cache. */
   node: string;
+  /** Where objects are stored. */
   store: Store;
+  /** Connections to origins and peers. */
   pool: OriginPool;
+  /** Squid access log; none when omitted. */
   accessLog?: AccessLog;
+  /** The `cache` settings used per request. */
   config: CacheHandlerConfig;
+  /** Where misses go; default the origin. */
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
@@ -176,7 +189,11 @@ export class CacheHandler {
   readonly #keys = new Map<string, string>();
   #peers: PeerSelector;
 
-  /** @param opts store, origin pool, config and hooks */
+  /**
+   * Creates the handler.
+   *
+   * @param opts store, origin pool, config and hooks
+   */
   constructor(opts: CacheHandlerOptions) {
     this.#o = opts;
     this.#cfg = opts.config;

@@ -34,7 +34,9 @@ export type Route =
 
 /** Configuration {@link resolveRoute} needs. */
 export interface RouteConfig {
+  /** Accelerator sites: Host → origin URL. */
   origins: Record<string, string>;
+  /** Origin for other hosts. */
   defaultOrigin?: string;
 }
 

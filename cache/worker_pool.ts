@@ -63,7 +63,11 @@ export class WorkerPool {
   #nextId = 1;
   #local?: CacheService;
 
-  /** @param count workers to start besides the main one */
+  /**
+   * Creates the pool; `start()` launches the workers.
+   *
+   * @param count workers to start besides the main one
+   */
   constructor(count: number) {
     this.#count = count;
   }
@@ -142,7 +146,7 @@ export class WorkerPool {
    *
    * @returns how many objects were deleted
    */
-  async invalidate(keys: string[], except?: Slot): Promise<number> {
+  async invalidate(keys: string[], except?: object): Promise<number> {
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -158,7 +162,7 @@ export class WorkerPool {
    * Copies a stored object into the main service (unless it came from there) and every worker but
    * the one it came from.
    */
-  replicate(meta: StoredMeta, body: Uint8Array, from?: Slot): void {
+  replicate(meta: StoredMeta, body: Uint8Array, from?: object): void {
     if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
     for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
   }

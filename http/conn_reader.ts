@@ -10,6 +10,7 @@ import { type BodyFraming, findHeadEnd, HttpParseError } from "./head_codec.ts";
 
 /** Something to read bytes from (a `Deno.Conn` or a test double). */
 export interface ByteSource {
+  /** Reads into `p`; resolves to the byte count or null at end of stream. */
   read(p: Uint8Array): Promise<number | null>;
 }
 
@@ -24,7 +25,11 @@ export class ConnReader {
   /** Whether the peer closed its sending side. */
   eof = false;
 
-  /** @param src the connection */
+  /**
+   * Wraps a connection.
+   *
+   * @param src the connection
+   */
   constructor(src: ByteSource) {
     this.#src = src;
   }

@@ -36,6 +36,8 @@ export class HttpParseError extends SyntaxError {
   /** HTTP status to answer with. */
   readonly status: number;
   /**
+   * Creates the error.
+   *
    * @param message what was wrong, e.g. `Cannot parse request: header name "a b" is not a token`
    * @param status response status for the peer
    */
@@ -48,19 +50,25 @@ export class HttpParseError extends SyntaxError {
 
 /** A parsed request head. */
 export interface RequestHead {
+  /** Request method, case-sensitive (`GET`). */
   method: string;
   /** request-target as sent: origin-form `/p?q`, absolute-form `http://h/p`, authority-form `h:443` or `*`. */
   target: string;
   /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
+  /** Fields in wire order, names lower-case. */
   headers: HeaderList;
 }
 
 /** A parsed response head. */
 export interface ResponseHead {
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
+  /** Status code. */
   status: number;
+  /** Reason phrase (may be empty). */
   reason: string;
+  /** Fields in wire order, names lower-case. */
   headers: HeaderList;
 }
 

@@ -65,7 +65,11 @@ export class MemoryStore implements Store {
   #evictions = 0;
   readonly #failures: Record<string, number> = {};
 
-  /** @param opts size limits and policy */
+  /**
+   * Creates an empty memory store.
+   *
+   * @param opts size limits and policy
+   */
   constructor(opts: MemoryStoreOptions) {
     this.#opts = opts;
     this.#policy = opts.policy ?? new LruPolicy<string>();
