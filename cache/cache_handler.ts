@@ -316,17 +316,15 @@ export class CacheHandler {
     const gr = store.get({ primary, variant: "" });
     const obj = gr instanceof Promise ? await gr : gr;
     if (!obj || !obj.body) return false;
-    const cc = obj.meta.headers.find(([k]) => k === "cache-control");
-    if (cc && /no-cache/i.test(cc[1])) return false;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    const age = ageHeaderValue(currentAgeMs(obj.meta, now));
+    if (prep.noCache) return false;
+    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
       for (const b of prep.bytes(age)) await res.write(b);
     } catch {
       res.close = true;
     }
-    const type = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     this.#finish(req, res, {
       code: "TCP_MEM_HIT",
       result: "hit",
@@ -334,7 +332,7 @@ export class CacheHandler {
       url: primary,
       hierarchy: "HIER_NONE",
       peer: "-",
-      type,
+      type: prep.contentType,
     });
     return true;
   }
