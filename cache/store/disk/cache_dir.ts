@@ -38,6 +38,7 @@ import { crc32c } from "./crc32c.ts";
 import {
   decodeEntryHeader,
   encodeEntryHeader,
+  ENTRY_PEEK_BYTES,
   EntryDecodeError,
   type EntryHeader,
   entryHeaderLength,
@@ -512,7 +513,7 @@ export class CacheDir implements Store {
 
   // ---- Store ----
 
-  async #load(name: string, key?: ObjectKey): Promise<StoredObject | undefined> {
+  async #load(name: string, key?: ObjectKey, headerOnly = false): Promise<StoredObject | undefined> {
     // Synchronous open/fstat/read of at most SMALL_READ_BYTES: microseconds on the page cache,
     // where each async file op is a trip through the blocking thread pool. Bodies beyond that
     // stream asynchronously (fileBodyStream).
@@ -533,8 +534,9 @@ export class CacheDir implements Store {
     try {
       // One read into a scratch buffer: a read shorter than the buffer reached the end of a
       // regular file, so small objects need no fstat (open, read, close: three syscalls).
-      let n = f.readSync(SCRATCH) ?? 0;
-      let size = n < SCRATCH.length ? n : f.statSync().size;
+      const into = headerOnly ? SCRATCH.subarray(0, ENTRY_PEEK_BYTES) : SCRATCH;
+      let n = f.readSync(into) ?? 0;
+      let size = n < into.length ? n : f.statSync().size;
       headerBytes = entryHeaderLength(SCRATCH.subarray(0, n));
       let head = SCRATCH.subarray(0, n);
       if (headerBytes > n) {
@@ -556,7 +558,7 @@ export class CacheDir implements Store {
         f.close();
         return undefined;
       }
-      if (size <= n) {
+      if (size <= n && !headerOnly) {
         body = head.slice(headerBytes, size);
         if (crc32c(body) !== header.bodyCrc) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
@@ -595,13 +597,18 @@ export class CacheDir implements Store {
     };
   }
 
-  /** Returns the stored variants of a URL, read from their files. */
+  /**
+   * Returns the stored variants of a URL, read from their files. Fast path: a URL whose response
+   * has no Vary has one object, under variant `""`, found by its path without asking the index.
+   */
   async variants(primary: string): Promise<StoredMeta[]> {
+    const plain = await this.#load(objectName(primary, ""), { primary, variant: "" }, true);
+    if (plain && plain.meta.vary.length === 0) return [plain.meta];
     const ph = hash128(primary);
     const names = new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])]);
     const out: StoredMeta[] = [];
     for (const name of names) {
-      const obj = await this.#load(name);
+      const obj = await this.#load(name, undefined, true);
       if (!obj) {
         const p = parseObjectName(name)!;
         this.#index.remove(p.ph, p.vh);
