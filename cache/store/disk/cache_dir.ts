@@ -11,6 +11,7 @@
  * DIR/index.kv[-wal]    the Deno KV index (disk_index.ts)
  * DIR/tmp/              objects being written; emptied at start
  * DIR/0A/3F/<ph>-<vh>   object files (entry_format.ts), path from _paths.ts
+ * DIR/0A/3F/<ph>-vary   empty marker: the URL has Vary'd variants (ask the index for them)
  * ```
  *
  * Several processes (the cache's workers, SO_REUSEPORT) open one directory. Lookups go straight
@@ -132,6 +133,15 @@ async function removeDeadTempFiles(tmp: string): Promise<void> {
     if (pid && pid !== Deno.pid && !(await exists(`/proc/${pid}`))) {
       await Deno.remove(`${tmp}/${e.name}`).catch(() => {});
     }
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -605,6 +615,9 @@ export class CacheDir implements Store {
     const plain = await this.#load(objectName(primary, ""), { primary, variant: "" }, true);
     if (plain && plain.meta.vary.length === 0) return [plain.meta];
     const ph = hash128(primary);
+    // Without a plain object and without a Vary marker the URL has nothing stored: a miss costs
+    // two failed opens, not an index query.
+    if (!plain && !this.#unflushed.has(ph) && !existsSync(this.#varyMarker(ph))) return [];
     const names = new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])]);
     const out: StoredMeta[] = [];
     for (const name of names) {
@@ -674,8 +687,27 @@ export class CacheDir implements Store {
     return Promise.resolve();
   }
 
+  /**
+   * Path of the Vary marker of a URL: an empty file `<ph>-vary` beside its objects, created when
+   * a variant other than `""` is stored (Squid keeps a "vary object" for the same reason), so
+   * `variants()` asks the index only for URLs that have variants.
+   */
+  #varyMarker(ph: string): string {
+    return `${this.path}/${subdirOf(ph, this.#o.l1, this.#o.l2)}/${ph}-vary`;
+  }
+
   #committed(name: string, h: EntryHeader, fileBytes: number): void {
     const p = parseObjectName(name)!;
+    if (h.meta.variant !== "") {
+      const marker = this.#varyMarker(p.ph);
+      if (!existsSync(marker)) {
+        try {
+          Deno.writeFileSync(marker, new Uint8Array(0));
+        } catch (e) {
+          log.warn("Cannot write Vary marker", { dir: this.path, file: marker, error: e });
+        }
+      }
+    }
     const now = Date.now();
     this.#index.put(p.ph, p.vh, { b: fileBytes, e: h.meta.expiresAt, a: now, n: 1, t: h.storedTime });
     let set = this.#unflushed.get(p.ph);
@@ -775,6 +807,7 @@ export class CacheDir implements Store {
       ? [objectName(primary, variant)]
       : [...new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])])];
     let n = 0;
+    if (variant === undefined) await Deno.remove(this.#varyMarker(ph)).catch(() => {});
     for (const name of names) {
       try {
         await Deno.remove(this.#pathOf(name));
