@@ -162,7 +162,11 @@ function readUrl(bytes: Uint8Array, start: number, end: number): string {
   for (let i = 0; i < raw.length; i++) {
     // Control characters and spaces never appear in a URL on the wire (Squid answers ERR for them).
     if (raw[i] <= 0x20 || raw[i] === 0x7f) {
-      throw new IcpDecodeError(`URL has byte 0x${raw[i].toString(16).padStart(2, "0")} at ${start + i}`, start + i, "bad_url");
+      throw new IcpDecodeError(
+        `URL has byte 0x${raw[i].toString(16).padStart(2, "0")} at ${start + i}`,
+        start + i,
+        "bad_url",
+      );
     }
   }
   try {
@@ -259,8 +263,8 @@ function checkU32(v: number, field: string): void {
  */
 export function encodeIcpMessage(
   msg:
-    & Omit<IcpQuery, "options" | "optionData" | "senderAddress" | "requesterAddress">
-    & Partial<Pick<IcpQuery, "options" | "optionData" | "senderAddress" | "requesterAddress">>
+    | Omit<IcpQuery, "options" | "optionData" | "senderAddress" | "requesterAddress">
+      & Partial<Pick<IcpQuery, "options" | "optionData" | "senderAddress" | "requesterAddress">>
     | Omit<IcpReply, "options" | "optionData" | "senderAddress"> & Partial<IcpHeader>,
 ): Uint8Array {
   if (msg.opcode !== IcpOpcode.QUERY && !REPLY_OPCODES.has(msg.opcode)) {
