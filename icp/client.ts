@@ -265,7 +265,6 @@ export class IcpClient {
     const tally = new IcpReplyTally<IcpPeer>(expected);
     const answers: IcpLookup["answers"] = [];
     return new Promise<IcpLookup>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (reason: "answered" | "timeout") => {
         if (!this.#pending.has(reqnum)) return;
         this.#pending.delete(reqnum);
@@ -277,7 +276,7 @@ export class IcpClient {
       };
       const onAbort = () => done("timeout");
       this.#pending.set(reqnum, { url, sentAt, tally, answers, expected, done, probe });
-      timer = setTimeout(() => done("timeout"), timeoutMs);
+      const timer = setTimeout(() => done("timeout"), timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       if (expected === 0 && !probe) {
         // Only dead peers were asked: do not wait for them.
