@@ -95,7 +95,7 @@ export class IcpServer {
       throw e;
     }
     server.#loop = server.#run();
-    log.info("Listening", { addr: `${server.addr.hostname}:${server.addr.port}`, group: opts.multicast?.group });
+    log.debug("Listening", { addr: `${server.addr.hostname}:${server.addr.port}`, group: opts.multicast?.group });
     return server;
   }
 
