@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
+import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { versionCommand } from "./cmd/version.ts";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
+  program.addCommand(cacheCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
