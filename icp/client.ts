@@ -217,7 +217,8 @@ export class IcpClient {
     const mcast = this.#opts.multicast;
     const useMcast = mcast !== undefined && [...this.#peers.values()].some((s) => s.peer.multicastResponder);
     if (useMcast) {
-      expected += Math.round(this.#mcastMembers);
+      // Until a probe has counted the members, wait for the whole timeout (a HIT still ends it early).
+      expected += this.#mcastProbes === 0 ? Number.POSITIVE_INFINITY : Math.round(this.#mcastMembers);
       if (this.#mcastRttMs !== undefined) rtts.push(this.#mcastRttMs);
     }
     if (targets.length === 0 && !useMcast) {
