@@ -83,7 +83,9 @@ export function cacheCommand(): Command {
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
-    if (opts.origin !== undefined) overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    if (opts.origin !== undefined) {
+      overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    }
     if (opts.listen?.length) {
       try {
         overrides.push({ path: ["cache", "listen"], value: opts.listen.map(parseListenFlag), flag: "--listen" });
