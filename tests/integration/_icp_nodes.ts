@@ -111,6 +111,7 @@ export class CacheNode {
     }, 3000);
     await this.#proc.status;
     clearTimeout(t);
+    if (Deno.env.get("WCIC_DEBUG")) console.error(`--- ${this.name}\n${this.lines.join("\n")}`);
     await this.#reader.catch(() => {});
     this.#ready.catch(() => {});
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
@@ -120,7 +121,9 @@ export class CacheNode {
 /** Runs a command and throws with its stderr when it fails. */
 export async function sh(...argv: string[]): Promise<string> {
   const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${argv.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`${argv.join(" ")}: exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return new TextDecoder().decode(out.stdout);
 }
 
@@ -130,7 +133,7 @@ export async function curlIn(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const args = ["-s", "-D", "-", "--max-time", "10", url];
+  const args = ["-sS", "-D", "-", "--max-time", "10", url];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   const cmd = netns ? ["ip", "netns", "exec", netns, "curl", ...args] : ["curl", ...args];
   const text = await sh(...cmd);

@@ -8,6 +8,7 @@ import { CacheNode, curlIn, NetnsLan, sh } from "./_icp_nodes.ts";
 
 const HOST = "www.icp-mcast.test";
 
+// deno-lint-ignore no-explicit-any
 async function status(ns: string): Promise<Record<string, any>> {
   return JSON.parse(
     await sh("ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "http://127.0.0.1:9090/status"),
