@@ -312,6 +312,8 @@ export class CacheHandler {
     );
     if (route.kind === "error") {
       out.status = route.status;
+      // After a refused CONNECT the client may already be sending tunnel bytes: close.
+      if (req.method === "CONNECT") res.close = true;
       if (route.status === 403) {
         out.code = "TCP_DENIED";
         out.result = "denied";
@@ -542,6 +544,7 @@ export class CacheHandler {
 
   async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {
     out.url = `${target.hostname}:${target.port}`;
+    res.close = true; // on any error below; a tunnel takes the connection anyway
     if (!this.#cfg.acl.connectPorts.includes(target.port)) {
       out.code = "TCP_DENIED";
       out.result = "denied";
@@ -767,14 +770,16 @@ export class CacheHandler {
     }
     if (reqCc.noStore) plan.store = false;
     const f = collapse && plan.store ? this.#collapser.lead(key) : new Inflight();
+    const slot = req.method !== "HEAD" ? f.reserve() : undefined;
     const task = this.#runFetch(f, plan, req.method !== "HEAD", out);
     const head = await f.waitHead();
     if (!head) {
+      if (slot) f.unreserve(slot);
       await task;
       return await this.#originError(req, res, f.error ?? new Error("fetch failed"), out);
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
     await Promise.all([p, task]);
   }
 
@@ -801,16 +806,23 @@ export class CacheHandler {
       else f = undefined; // timed out, failed, not shareable or another variant: go alone
     }
     let task: Promise<void> | undefined;
+    let slot: object | undefined;
     if (!f) {
       plan.revalidating = obj.meta;
       plan.headers.push(...conditionalHeadersFor(obj.meta));
       f = this.#cfg.collapse.enabled && plan.store ? this.#collapser.lead(key) : new Inflight();
+      if (req.method !== "HEAD") slot = f.reserve();
       task = this.#runFetch(f, plan, req.method !== "HEAD", out);
       head = await f.waitHead();
     }
     const now = Date.now();
     const failed = !head || (head.kind === "response" && head.status >= 500 && head.status <= 504);
-    if (failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts())) {
+    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts());
+    if (slot && (useStale || !head || head.kind === "not-modified")) {
+      f.unreserve(slot);
+      slot = undefined;
+    }
+    if (useStale) {
       await this.#serveStored(req, res, obj, "STALE", "TCP_REFRESH_FAIL_OLD", "stale", out);
       if (task) await task;
       return;
@@ -825,7 +837,7 @@ export class CacheHandler {
       return await this.#serveStored(req, res, fresh ?? obj, "REVALIDATED", "TCP_REFRESH_UNMODIFIED", "revalidated", out);
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -853,6 +865,23 @@ export class CacheHandler {
     head: InflightHead,
     xCache: string,
     out: Outcome,
+    slot?: object,
+  ): Promise<void> {
+    try {
+      await this.#sendInflight(req, res, f, head, xCache, out, slot);
+    } finally {
+      if (slot) f.unreserve(slot);
+    }
+  }
+
+  async #sendInflight(
+    req: ServerRequest,
+    res: ServerResponse,
+    f: Inflight,
+    head: InflightHead,
+    xCache: string,
+    out: Outcome,
+    slot?: object,
   ): Promise<void> {
     out.type = head.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     if (head.status >= 200 && head.status < 300) {
@@ -896,7 +925,7 @@ export class CacheHandler {
     if (noBody) return;
     const chunked = framing.kind === "chunked";
     try {
-      for await (const chunk of f.read()) await res.write(chunked ? encodeChunk(chunk) : chunk);
+      for await (const chunk of f.read(slot)) await res.write(chunked ? encodeChunk(chunk) : chunk);
       if (chunked) await res.write(LAST_CHUNK);
     } catch {
       // The client went away or the origin failed mid-body: the client sees a truncated response.

@@ -128,7 +128,15 @@ export class CacheService {
     const s = this.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;
-    return { counters: { ...counters, pendingLatencies: [] }, store: s };
+    return {
+      counters: {
+        ...counters,
+        requests: { ...counters.requests },
+        originFailures: { ...counters.originFailures },
+        pendingLatencies: [],
+      },
+      store: s,
+    };
   }
 
   /** Stops listening, closes connections, the pool, the access log and the store. */

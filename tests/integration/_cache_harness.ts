@@ -6,10 +6,13 @@
  * @module
  */
 import { validateConfig } from "../../config/mod.ts";
+import { configureLogging } from "../../core/log.ts";
 import { CacheService } from "../../cache/cache_service.ts";
 import type { ListenerMode } from "../../cache/route.ts";
 import { ChunkedDecoder } from "../../http/chunked.ts";
 import { findHeadEnd, latin1Decode, parseResponseHead } from "../../http/head_codec.ts";
+
+configureLogging({ level: "warn" });
 
 /** A request the origin received. */
 export interface SeenRequest {
