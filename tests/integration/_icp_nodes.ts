@@ -8,9 +8,19 @@
 import { stringify } from "yaml";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
 
-/** A random high port (tests retry or rely on the low collision odds). */
+/** A port that was free a moment ago for both TCP and UDP (the kernel picked it). */
 export function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 40000);
+  for (;;) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = l.addr.port;
+    l.close();
+    try {
+      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // UDP side taken: try another
+    }
+  }
 }
 
 /** A running `webcache cache`. */
@@ -133,6 +143,7 @@ export async function curlIn(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  if (!netns) return await rawGet(url, headers);
   const args = ["-sS", "-D", "-", "--max-time", "10", url];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   const cmd = netns ? ["ip", "netns", "exec", netns, "curl", ...args] : ["curl", ...args];
@@ -146,6 +157,40 @@ export async function curlIn(
     h[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
   }
   return { status, headers: h, body: text.slice(split + 4) };
+}
+
+/** GET over a fresh TCP connection with exactly the given headers (fetch() would replace Host). */
+async function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  try {
+    const lines = [`GET ${u.pathname}${u.search} HTTP/1.1`, "connection: close"];
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) lines.push(`host: ${u.host}`);
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    await conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    const split = text.indexOf("\r\n\r\n");
+    const head = text.slice(0, split).split("\r\n");
+    const h: Record<string, string> = {};
+    for (const l of head.slice(1)) {
+      const i = l.indexOf(":");
+      h[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    if (h["transfer-encoding"]) throw new Error(`rawGet: chunked response from ${url} not supported`);
+    return { status: Number(head[0].split(" ")[1]), headers: h, body: text.slice(split + 4) };
+  } finally {
+    conn.close();
+  }
 }
 
 /**

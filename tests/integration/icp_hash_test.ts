@@ -42,9 +42,18 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
             peers, // the same list on every cache; each finds itself in it
             peering: { mode: "hash" },
           },
-          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 600 },
+          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 1500 },
         }),
       );
+    }
+    // Wait until every cache sees the other two alive (they started one after the other).
+    for (let k = 0; k < 100; k++) {
+      const alive = await Promise.all(ports.map(async (p) => {
+        const st = await (await fetch(`http://127.0.0.1:${p.admin}/status`)).json();
+        return (st.peering.members as { alive: boolean }[]).filter((m) => m.alive).length;
+      }));
+      if (alive.every((n) => n === 3)) break;
+      await new Promise((r) => setTimeout(r, 100));
     }
     // Each URL asked twice, through two different caches.
     for (const [k, path] of URLS.entries()) {
@@ -54,7 +63,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
         assert.equal(r.body, `body ${path}\n`);
       }
     }
-    assert.deepEqual([...seen.values()].filter((n) => n !== 1), [], "each URL came from the origin once");
+    assert.deepEqual([...seen].filter(([, n]) => n !== 1), [], "each URL came from the origin once");
     const owner = new Map<string, number>();
     for (const path of URLS) {
       const h = await holders(path, [0, 1, 2]);
@@ -67,7 +76,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
     // Stop cache 2; after icp.deadPeerMs the others take over its URLs and only those.
     await nodes[2]!.stop();
     nodes[2] = undefined;
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 3500));
     for (const [k, path] of URLS.entries()) {
       const r = await curlIn(undefined, `http://127.0.0.1:${ports[k % 2].http}${path}`, { host: HOST });
       assert.equal(r.status, 200);
