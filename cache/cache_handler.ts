@@ -67,6 +67,9 @@ const log = getLogger("cache");
 /** Deletes keys in every worker's stores; returns how many objects went. */
 export type Invalidator = (keys: string[]) => Promise<number>;
 
+/** Receives every object this worker stored (to copy it into the other workers' memory tiers). */
+export type StoredHook = (meta: StoredMeta, body: Uint8Array) => void;
+
 /** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
 export interface CacheHandlerConfig {
   origins: Record<string, string>;
@@ -90,6 +93,8 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
+  /** Called after an object was stored. */
+  onStored?: StoredHook;
 }
 
 /** What the access log and counters record about one request. */
@@ -157,6 +162,8 @@ export class CacheHandler {
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
+  /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
+  readonly #keys = new Map<string, string>();
   #peers: PeerSelector;
 
   /** @param opts store, origin pool, config and hooks */
@@ -261,12 +268,16 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
     const host = req.headers.get("host");
     if (host === null) return false;
-    const url = `http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`;
-    let primary: string;
-    try {
-      primary = cacheKey(url);
-    } catch {
-      return false;
+    const url = `http://${host}${req.target}`;
+    let primary = this.#keys.get(url);
+    if (primary === undefined) {
+      try {
+        primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
+      } catch {
+        return false;
+      }
+      if (this.#keys.size >= 100_000) this.#keys.clear();
+      this.#keys.set(url, primary);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -1066,20 +1077,27 @@ export class CacheHandler {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer) await this.#commit(writer, key);
+    if (writer && await this.#commit(writer, key) && this.#o.onStored) {
+      const body = f.wholeBody();
+      const meta = (await this.#o.store.variants(key)).find((m) => m.variant === variant);
+      if (body && meta) this.#o.onStored(meta, body);
+    }
     f.finish();
     this.#collapser.release(key, f);
   }
 
-  async #commit(writer: StoreWriter, key: string): Promise<void> {
+  async #commit(writer: StoreWriter, key: string): Promise<boolean> {
+    let ok = true;
     try {
       await writer.commit();
     } catch (e) {
       log.debug("Commit failed", { url: key, error: e });
       await writer.abort();
+      ok = false;
     }
     const s = this.#o.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;
+    return ok;
   }
 }

@@ -54,6 +54,22 @@ export class Inflight {
   /** Total body bytes pushed so far. */
   bytes = 0;
 
+  /**
+   * The whole body as one buffer (a copy), when every chunk was retained.
+   *
+   * @returns the body, or undefined when chunks were dropped
+   */
+  wholeBody(): Uint8Array | undefined {
+    if (this.#base > 0) return undefined;
+    const out = new Uint8Array(this.bytes);
+    let off = 0;
+    for (const c of this.#chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return off === this.bytes ? out : undefined;
+  }
+
   /** Publishes the head. */
   setHead(head: InflightHead): void {
     this.head = head;
