@@ -156,6 +156,10 @@ if (outDir) {
   await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(
     `${outDir}/peering_zipf.json`,
-    JSON.stringify({ date: new Date().toISOString(), S, REQUESTS, DISTINCT, OBJECT_BYTES, CACHE_MEM, results }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), S, REQUESTS, DISTINCT, OBJECT_BYTES, CACHE_MEM, results },
+      null,
+      2,
+    ),
   );
 }

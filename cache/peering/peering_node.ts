@@ -168,7 +168,9 @@ export class PeeringNode {
 
   #track(p: Promise<unknown>): void {
     if (this.#closed) return;
-    const t = p.catch((e) => log.debug("Background ICP task failed", { error: e })).finally(() => this.#tasks.delete(t));
+    const t = p.catch((e) => log.debug("Background ICP task failed", { error: e })).finally(() =>
+      this.#tasks.delete(t)
+    );
     this.#tasks.add(t);
   }
 
