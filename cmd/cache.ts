@@ -19,6 +19,7 @@ import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
+import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -32,6 +33,8 @@ interface CacheOptions extends SharedOptions {
   icpPort?: string;
   peer?: string[];
   peering?: string;
+  cacheDir?: string;
+  cacheSize?: string;
 }
 
 /**
@@ -79,7 +82,9 @@ export function cacheCommand(): Command {
       "peer cache (repeatable; cache.peers); ICP port default 3130, 0 = no ICP; type default sibling",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)");
+    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
@@ -99,6 +104,19 @@ export function cacheCommand(): Command {
     }
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
+    }
+    if ((opts.cacheDir === undefined) !== (opts.cacheSize === undefined)) {
+      printErr(
+        "Cannot start cache: --cache-dir and --cache-size go together, e.g. --cache-dir /var/cache/webcache --cache-size 1GiB",
+      );
+      Deno.exit(EXIT_CONFIG);
+    }
+    if (opts.cacheDir !== undefined) {
+      overrides.push({
+        path: ["cache", "store", "dirs"],
+        value: [{ path: opts.cacheDir, size: opts.cacheSize }],
+        flag: "--cache-dir/--cache-size",
+      });
     }
     if (opts.icpPort !== undefined) {
       overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
@@ -123,22 +141,44 @@ export function cacheCommand(): Command {
       log.info("Peering is on: serving with one worker", { requested: workers });
       workers = 1;
     }
+    // With a disk tier every worker sees every object on disk; copying into each memory tier
+    // would write them to disk again.
+    const memoryOnly = cfg.cache.store.dirs.length === 0;
 
     if (isWorkerContext()) {
-      await runWorker((invalidate, replicate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate }).start())
-      );
+      // Worker threads join the main thread's lock on the cache directories (same process
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
+      await runWorker(async (invalidate, replicate) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        return new CacheService(cfg.cache, {
+          node,
+          reusePort: true,
+          invalidate,
+          store,
+          replicate: memoryOnly ? replicate : undefined,
+        }).start();
+      });
       return;
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    let store;
+    try {
+      // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
+      // writable or is locked by another instance. The main thread evicts.
+      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      Deno.exit(1);
+    }
     const pool = new WorkerPool(workers - 1);
     const service: CacheService = new CacheService(cfg.cache, {
       node,
+      store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      replicate: workers > 1 ? (meta, body) => pool.replicate(meta, body) : undefined,
+      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();
@@ -176,6 +216,7 @@ export function cacheCommand(): Command {
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
     if (peering) admin.status("peering", () => peering.status());
+    admin.status("store", () => storeStatus(store));
     admin.start();
     // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
     log.info("Cache started", { node, workers });

@@ -8,16 +8,8 @@
  *
  * @module
  */
-import type {
-  EvictionPolicy,
-  ObjectKey,
-  Store,
-  StoredMeta,
-  StoredObject,
-  StoreStats,
-  StoreWriter,
-} from "./store.ts";
-import { LruPolicy } from "./_lru.ts";
+import type { EvictionPolicy, ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store.ts";
+import { LruPolicy } from "./eviction/lru.ts";
 
 /** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
 export const ENTRY_OVERHEAD_BYTES = 256;
@@ -73,7 +65,11 @@ export class MemoryStore implements Store {
   #evictions = 0;
   readonly #failures: Record<string, number> = {};
 
-  /** @param opts size limits and policy */
+  /**
+   * Creates an empty memory store.
+   *
+   * @param opts size limits and policy
+   */
   constructor(opts: MemoryStoreOptions) {
     this.#opts = opts;
     this.#policy = opts.policy ?? new LruPolicy<string>();

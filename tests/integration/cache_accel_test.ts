@@ -163,7 +163,8 @@ Deno.test("cache accel: Squid native access.log lines and store statistics", asy
     await cache.service.accessLog.flush();
     const lines = (await Deno.readTextFile(file)).trim().split("\n");
     assertEquals(lines.length, 2);
-    const re = /^\d{10}\.\d{3} +\d+ 127\.0\.0\.1 (TCP_MISS|TCP_MEM_HIT)\/200 \d+ GET http:\/\/test\.example\/log - (HIER_DIRECT\/127\.0\.0\.1|HIER_NONE\/-) text\/html$/;
+    const re =
+      /^\d{10}\.\d{3} +\d+ 127\.0\.0\.1 (TCP_MISS|TCP_MEM_HIT)\/200 \d+ GET http:\/\/test\.example\/log - (HIER_DIRECT\/127\.0\.0\.1|HIER_NONE\/-) text\/html$/;
     assertMatch(lines[0], re);
     assertMatch(lines[0], / TCP_MISS\/200 .* HIER_DIRECT\//);
     assertMatch(lines[1], / TCP_MEM_HIT\/200 .* HIER_NONE\/- /);
@@ -171,5 +172,41 @@ Deno.test("cache accel: Squid native access.log lines and store statistics", asy
     await cache.close();
     await origin.close();
     await Deno.remove(file);
+  }
+});
+
+Deno.test("cache accel: an upstream Age is passed on by the miss and grows on later hits", async () => {
+  const origin = new TestOrigin(() => cacheable("aged", { age: "30", "cache-control": "max-age=600" }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const a = await request(cache.port, "/aged");
+    assertEquals(a.headers.get("age"), "30");
+    const b = await request(cache.port, "/aged");
+    assertEquals(b.headers.get("x-cache"), "HIT from testcache");
+    assert(Number(b.headers.get("age")) >= 30, `age ${b.headers.get("age")}`);
+    const plain = await request(cache.port, "/aged?fresh", {});
+    assertEquals(plain.headers.get("age"), "30");
+  } finally {
+    await cache.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache accel: small request bodies reach the origin with Content-Length", async () => {
+  const origin = new TestOrigin(() => new Response("created", { status: 201 }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const r = await request(cache.port, "/items", {
+      method: "POST",
+      body: "name=x",
+      headers: { "Content-Type": "text/plain" },
+    });
+    assertEquals(r.status, 201);
+    assertEquals(origin.seen[0].body, "name=x");
+    assertEquals(origin.seen[0].headers.get("content-length"), "6");
+    assertEquals(origin.seen[0].headers.get("transfer-encoding"), null);
+  } finally {
+    await cache.close();
+    await origin.close();
   }
 });
