@@ -692,6 +692,7 @@ export class CacheHandler {
       } catch (e) {
         if (e instanceof OriginError) countOriginFailure(e.reason);
         log.debug("Peer failed; going to the origin", { peer: choice.name, error: e });
+        this.#peers.peerFailed?.(choice, e as Error);
       }
     }
     out.hierarchy = "HIER_DIRECT";

@@ -225,6 +225,18 @@ export class PeeringSelector {
     };
   }
 
+  /**
+   * Told by the cache when a chosen peer could not be reached over HTTP: the peer is marked dead
+   * (hash modes then pick another owner at once; ICP stops waiting for it) until it answers ICP again.
+   *
+   * @param choice the peer that failed
+   */
+  peerFailed(choice: { hostname: string; port: number }): void {
+    const p = this.#peers.find((x) => x.host === choice.hostname && x.httpPort === choice.port);
+    if (!p || p.icpPort === 0 || !this.#opts.icp) return;
+    if (this.#opts.icp.markDead(peerKey(p))) log.info("Peer failed over HTTP; marked dead", { peer: memberId(p) });
+  }
+
   /** State for `/status`. */
   status(): Record<string, unknown> {
     return {
