@@ -151,7 +151,7 @@ const CLIENT_ONLY = new Set([
   "if-unmodified-since",
 ]);
 
-const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via"]);
+const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via", "expect"]);
 
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
@@ -323,17 +323,15 @@ export class CacheHandler {
     const gr = store.get({ primary, variant: "" });
     const obj = gr instanceof Promise ? await gr : gr;
     if (!obj || !obj.body) return false;
-    const cc = obj.meta.headers.find(([k]) => k === "cache-control");
-    if (cc && /no-cache/i.test(cc[1])) return false;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    const age = ageHeaderValue(currentAgeMs(obj.meta, now));
+    if (prep.noCache) return false;
+    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
       for (const b of prep.bytes(age)) await res.write(b);
     } catch {
       res.close = true;
     }
-    const type = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     this.#finish(req, res, {
       code: "TCP_MEM_HIT",
       result: "hit",
@@ -341,7 +339,7 @@ export class CacheHandler {
       url: primary,
       hierarchy: "HIER_NONE",
       peer: "-",
-      type,
+      type: prep.contentType,
     });
     return true;
   }
@@ -395,6 +393,10 @@ export class CacheHandler {
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = this.#forwardHeaders(req, route.host, false);
+      if (req.framing.kind !== "none" && /^100-continue$/i.test(req.headers.get("expect") ?? "")) {
+        // The cache reads the body itself, so it answers the expectation (RFC 9110 10.1.1).
+        await res.write(latin1Encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
       if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
         // Small bodies are read first and sent with Content-Length (origins that refuse chunked
         // requests keep working, and a retry on a stale pooled connection stays possible).
