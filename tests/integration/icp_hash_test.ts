@@ -42,7 +42,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
             peers, // the same list on every cache; each finds itself in it
             peering: { mode: "hash" },
           },
-          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 1500 },
+          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 3000 },
         }),
       );
     }
@@ -76,7 +76,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
     // Stop cache 2; after icp.deadPeerMs the others take over its URLs and only those.
     await nodes[2]!.stop();
     nodes[2] = undefined;
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 6500));
     for (const [k, path] of URLS.entries()) {
       const r = await curlIn(undefined, `http://127.0.0.1:${ports[k % 2].http}${path}`, { host: HOST });
       assert.equal(r.status, 200);
@@ -113,7 +113,7 @@ Deno.test("hash+icp peering: a returning cache takes its objects back from their
       peers,
       peering: { mode: "hash+icp", warmupMs: 20000 },
     },
-    icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 1000, deadPeerMs: 1500 },
+    icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 1000, deadPeerMs: 3000 },
   });
   const get = (i: number, path: string, extra: Record<string, string> = {}) =>
     curlIn(undefined, `http://127.0.0.1:${ports[i].http}${path}`, { host: HOST, ...extra });
@@ -151,7 +151,7 @@ Deno.test("hash+icp peering: a returning cache takes its objects back from their
     // Cache 2 leaves: its URLs get stand-in owners among 0 and 1, which fetch them once.
     await nodes[2]!.stop();
     nodes[2] = undefined;
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 6500));
     for (const [k, path] of share2.entries()) assert.equal((await get(k % 2, path)).status, 200);
     for (const path of share2) assert.equal(seen.get(path), 2, path);
 
