@@ -16,7 +16,7 @@ async function withHttp(
   }
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -37,7 +37,7 @@ Deno.test("TcpChecker.check() succeeds on a listening port and reports refused o
     await accepting;
     l.close();
   }
-  const bad = await new TcpChecker().check({ address: "127.0.0.1", port: await freePort() }, 1000);
+  const bad = await new TcpChecker().check({ address: "127.0.0.1", port: freePort() }, 1000);
   assert.deepEqual([bad.ok, bad.reason], [false, "refused"]);
 });
 
