@@ -38,13 +38,13 @@ const status: DirectorStatus = {
 
 Deno.test("formatStatus() prints ipvsadm -Ln with forward names and persistence mask", () => {
   const text = formatStatus(status, "list");
-  assert.match(text, /^TCP  10\.0\.0\.100:80 wlc persistent 300 mask 255\.255\.255\.0$/m);
+  assert.match(text, /^TCP {2}10\.0\.0\.100:80 wlc persistent 300 mask 255\.255\.255\.0$/m);
   assert.match(text, /^ {2}-> 10\.0\.0\.11:80 {17}Route {3}2 {6}12 {9}40$/m);
 });
 
 Deno.test("formatStatus() prints --stats with K/M/G for large counters", () => {
   const text = formatStatus(status, "stats");
-  assert.match(text, /^TCP  10\.0\.0\.100:80 +12 +340 +0 +123456M +0$/m);
+  assert.match(text, /^TCP {2}10\.0\.0\.100:80 +12 +340 +0 +123456M +0$/m);
   assert.match(formatStatus(status, "stats", true), / 123456789012 /);
 });
 
