@@ -323,6 +323,16 @@ export class Dispatcher {
 
   #freeServer(s: RealServer): void {
     if (this.#servers[s.id] !== s) return;
+    // Templates must not follow the id to whichever server reuses it.
+    const svc = this.#services[s.serviceId];
+    if (svc) {
+      for (const [k, t] of svc.templates) {
+        if (t.server === s.id) {
+          svc.templates.delete(k);
+          this.#templateCount--;
+        }
+      }
+    }
     this.#servers[s.id] = undefined;
     this.#freeIds.push(s.id);
   }

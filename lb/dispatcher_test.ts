@@ -189,3 +189,17 @@ Deno.test("Dispatcher logs a full table at most once a second", async () => {
     setLogSink();
   }
 });
+
+Deno.test("Dispatcher drops templates of a server removed by reload, so a reused id does not inherit them", () => {
+  const d = new Dispatcher({ maxConnections: 100 });
+  const svc = (reals: string[]) =>
+    three({ persistence: { timeoutS: 300, netmask: 32 }, reals: reals.map((address) => ({ address })) });
+  d.configure([svc(["10.0.0.11"])]);
+  const a = d.schedule(f("5.5.5.6"), TCP_SYN, 0)!;
+  d.schedule(f("5.5.5.6"), TCP_RST, 1); // stays SYN_RECV (60 s), as IPVS; the template lives 300 s
+  d.configure([svc(["10.0.0.14"])]); // .11 leaves but keeps its id while its entry lives
+  d.expire(100_000); // entry gone → .11 freed
+  d.configure([svc(["10.0.0.14", "10.0.0.15"])]);
+  assert.equal(d.services[0].servers[1].id, a, ".15 reuses the id");
+  assert.equal(d.route(f("5.5.5.6", 9), 100_001).reason, "scheduler", "no template points at .15");
+});
