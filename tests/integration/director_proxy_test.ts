@@ -30,9 +30,10 @@ interface Status {
   services: { key: string; name: string; servers: StatusServer[] }[];
 }
 
-const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 200, rise: 1, fall: 2 }";
+// A generous timeout: on a loaded machine a live backend must never look dead. A killed one refuses at once.
+const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 2 }";
 /** fall × interval + timeout. */
-const FAILOVER_BOUND_MS = 2 * 200 + 200;
+const FAILOVER_BOUND_MS = 2 * 200 + 1000;
 
 function config(admin: number, ports: Record<string, number>, b: Backend[], proxyBackend: number, extra = ""): string {
   const reals = (weights = [1, 1, 1]) =>
