@@ -5,7 +5,8 @@
  * Tolerances: rr and wrr are exact (every connection counted, sequence known); wlc within 40 % of
  * the even share (wlc balances load, not counts: a backend that answers more slowly holds more
  * active connections and rightly gets fewer new ones, and all three share one busy test process); sh, mh and persistence keep every connection of a client address on one backend,
- * and each backend gets at least 15 % of the clients.
+ * and each backend gets at least 15 % of the clients (sh, mh: fixed addresses, deterministic) or
+ * 10 % (persistence over wlc, load-dependent).
  */
 import { assert, assertEquals, assertGreater, assertLess } from "../_assert.ts";
 import { runWebcache, spawnWebcache } from "../_bin.ts";
@@ -159,7 +160,7 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
         for (const n of ["cache1", "cache2", "cache3"]) {
           assertGreater(
             clients[n] ?? 0,
-            perClient.size * 0.15,
+            perClient.size * (svc === "persist" ? 0.1 : 0.15),
             `${svc} clients per backend ${JSON.stringify(clients)}`,
           );
         }
