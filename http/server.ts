@@ -74,6 +74,14 @@ export interface ServerResponse {
   /** Whether the client connection failed. */
   readonly broken: boolean;
   /**
+   * A buffer of at least `size` bytes owned by this connection and reused by its responses, so
+   * building a small response allocates nothing. Its contents stay valid only until the next
+   * `write()` on this connection resolves; write it (or a view of it) before building another.
+   *
+   * @param size bytes needed
+   */
+  scratch(size: number): Uint8Array;
+  /**
    * Takes over the raw connection (CONNECT). The server stops managing it; the caller must close it.
    *
    * @returns the connection and bytes already read past the head
@@ -109,6 +117,8 @@ export interface HttpServerOptions {
 interface ConnState {
   conn: Deno.Conn;
   deadline: number;
+  /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
+  scratch?: Uint8Array;
 }
 
 const TE = new TextEncoder();
@@ -310,6 +320,10 @@ export class HttpServer {
               st.deadline = Infinity;
               written += off;
             }
+          },
+          scratch: (size: number) => {
+            if (!st.scratch || st.scratch.length < size) st.scratch = new Uint8Array(Math.max(size, 4096));
+            return st.scratch;
           },
           hijack: () => {
             hijacked = true;
