@@ -151,7 +151,7 @@ const CLIENT_ONLY = new Set([
   "if-unmodified-since",
 ]);
 
-const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via"]);
+const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via", "expect"]);
 
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
@@ -321,7 +321,7 @@ export class CacheHandler {
     if (prep.noCache) return false;
     const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
-      for (const b of prep.bytes(age)) await res.write(b);
+      for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
       res.close = true;
     }
@@ -386,6 +386,10 @@ export class CacheHandler {
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = this.#forwardHeaders(req, route.host, false);
+      if (req.framing.kind !== "none" && /^100-continue$/i.test(req.headers.get("expect") ?? "")) {
+        // The cache reads the body itself, so it answers the expectation (RFC 9110 10.1.1).
+        await res.write(latin1Encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
       if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
         // Small bodies are read first and sent with Content-Length (origins that refuse chunked
         // requests keep working, and a retry on a stale pooled connection stays possible).
