@@ -119,10 +119,10 @@ export class PreparedHit {
    * age builds a buffer of its own that later hits of that second reuse as it is (hot objects).
    *
    * @param age the `Age` in whole seconds
-   * @param scratch gives a reusable buffer of at least the requested size (see `ServerResponse.scratch`)
+   * @param scratch gives a reusable buffer of at least the requested size (a `ServerResponse`)
    * @returns head and body (one buffer for small bodies; head then body for large ones)
    */
-  bytes(age: number, scratch?: (size: number) => Uint8Array): Uint8Array[] {
+  bytes(age: number, scratch?: { scratch(size: number): Uint8Array }): Uint8Array[] {
     const inline = this.#body.length <= INLINE_BODY_BYTES;
     if (age === this.#age && this.#bytes) return inline ? [this.#bytes] : [this.#bytes, this.#body];
     const digits = String(age);
@@ -130,7 +130,7 @@ export class PreparedHit {
     const total = headLen + (inline ? this.#body.length : 0);
     const reuse = scratch !== undefined && age !== this.#seenAge;
     this.#seenAge = age;
-    const out = reuse ? scratch(total).subarray(0, total) : new Uint8Array(total);
+    const out = reuse ? scratch.scratch(total).subarray(0, total) : new Uint8Array(total);
     out.set(this.#prefix);
     let at = this.#prefix.length;
     for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
