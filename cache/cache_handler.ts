@@ -42,6 +42,7 @@ import {
   cacheKey,
   conditionalHeadersFor,
   contentRangeHeader,
+  correctedInitialAgeMs,
   currentAgeMs,
   evaluateClientConditional,
   evaluateFreshness,
@@ -722,11 +723,13 @@ export class CacheHandler {
     out.code = "TCP_MISS";
     out.result = "pass";
     let r: OriginResponse;
+    const requestTime = Date.now();
     try {
       r = await this.#send(plan, out);
     } catch (e) {
       return await this.#originError(req, res, e as Error, out);
     }
+    const responseTime = Date.now();
     const headers = stripHopByHop(r.head.headers.fields);
     const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
     if (targets.length) {
@@ -735,7 +738,11 @@ export class CacheHandler {
     }
     out.status = r.head.status;
     out.type = r.head.headers.get("content-type") ?? "-";
-    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`);
+    // An upstream Age is kept, corrected by the response delay (RFC 9111 §4.2.3); a first-hand
+    // answer (no Age, current Date) gets none, as it was generated for this request (§5.1).
+    const ageMs = correctedInitialAgeMs({ headers: r.head.headers.fields, requestTime, responseTime });
+    const age = r.head.headers.get("age") !== null || ageMs >= 1000 ? ageHeaderValue(ageMs) : undefined;
+    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`, age);
   }
 
   /** Streams an origin response to the client without storing it. */
@@ -745,6 +752,7 @@ export class CacheHandler {
     r: OriginResponse,
     headers: [string, string][],
     xCache: string,
+    age?: string,
   ): Promise<void> {
     const framing = this.#framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
     const head = latin1Encode(clientHead({
@@ -753,6 +761,7 @@ export class CacheHandler {
       headers,
       node: this.#o.node,
       xCache,
+      age,
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
@@ -991,8 +1000,11 @@ export class CacheHandler {
       headers: head.headers,
       node: this.#o.node,
       xCache,
-      // A fresh answer has no Age of its own; one an upstream cache sent is passed on.
-      age: head.headers.find(([k]) => k === "age")?.[1],
+      // Its age when it arrived (an upstream cache's Age plus the response delay, or the apparent
+      // age from Date) plus the time since: a parent cache's copy must not look new downstream.
+      age: head.initialAgeMs === undefined || head.responseTime === undefined
+        ? undefined
+        : ageHeaderValue(head.initialAgeMs + Math.max(0, Date.now() - head.responseTime)),
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
@@ -1118,6 +1130,8 @@ export class CacheHandler {
       vary,
       variant,
       shareable: writer !== undefined,
+      initialAgeMs: correctedInitialAgeMs({ headers: r.head.headers.fields, requestTime, responseTime }),
+      responseTime,
     });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {

@@ -1,0 +1,77 @@
+/**
+ * How the cache handler uses the RFC 9111/5861 semantics on relayed and revalidated responses:
+ * `Age` on misses, collapsed and passed-through responses (§4.2.3, §5.1), which origin statuses
+ * count as errors for `stale-if-error` (RFC 5861 §4), which stored response a 304 freshens
+ * (§4.3.3, §4.3.4) and a 304 that changes `Vary` (§4.1).
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { cacheable, request, sleep, startCache, TestOrigin } from "./_cache_harness.ts";
+
+const HTTP_DATE = (ms: number) => new Date(ms).toUTCString();
+
+async function withCache(
+  handler: (req: Request, n: number) => Response | Promise<Response>,
+  fn: (port: number, origin: TestOrigin) => Promise<void>,
+): Promise<void> {
+  const origin = new TestOrigin(handler);
+  const c = startCache({ defaultOrigin: origin.url });
+  try {
+    await fn(c.port, origin);
+  } finally {
+    await c.service.handler.settle();
+    await c.close();
+    await origin.close();
+  }
+}
+
+function age(r: { headers: Headers }): number {
+  const v = r.headers.get("age");
+  assert(v !== null, "an Age field is sent");
+  return Number(v);
+}
+
+Deno.test("cache age: misses and collapsed responses carry the corrected initial age and hits count from it", async () => {
+  const now = Date.now();
+  await withCache(async (req) => {
+    const p = new URL(req.url).pathname;
+    if (p === "/slow") {
+      // A parent cache's copy, 50 s old, that took over a second to arrive: corrected age ≥ 51 s.
+      await sleep(1100);
+      return cacheable("slow", { age: "50", "cache-control": "max-age=600" });
+    }
+    // No Age, but a Date 30 s in the past: apparent age 30 s.
+    return cacheable("dated", { date: HTTP_DATE(now - 30_000), "cache-control": "max-age=600" });
+  }, async (port, origin) => {
+    const [a, b] = await Promise.all([request(port, "/slow"), sleep(300).then(() => request(port, "/slow"))]);
+    assertEquals(origin.count("/slow"), 1, "the second request was collapsed onto the first");
+    assert(age(a) >= 51, `miss Age ${age(a)} includes the response delay`);
+    assert(age(b) >= 51, `collapsed Age ${age(b)} includes the response delay`);
+    const hit = await request(port, "/slow");
+    assertEquals(hit.headers.get("x-cache"), "HIT from testcache");
+    assert(age(hit) >= 51, `hit Age ${age(hit)} counts from the corrected initial age`);
+
+    const d = await request(port, "/dated");
+    assert(age(d) >= 30 && age(d) < 40, `miss Age ${age(d)} is the apparent age`);
+    const dh = await request(port, "/dated");
+    assertEquals(dh.headers.get("x-cache"), "HIT from testcache");
+    assert(age(dh) >= 30 && age(dh) < 40, `hit Age ${age(dh)} counts from the apparent age`);
+  });
+});
+
+Deno.test("cache age: passed-through responses keep the upstream Age, corrected by the response delay", async () => {
+  await withCache(async (req) => {
+    await sleep(1100);
+    if (req.method === "POST") return new Response("posted", { headers: { age: "50" } });
+    return new Response("ab", {
+      status: 206,
+      headers: { age: "50", "content-range": "bytes 0-1/10", "cache-control": "max-age=600" },
+    });
+  }, async (port) => {
+    const post = await request(port, "/p", { method: "POST", body: "x" });
+    assertEquals(post.text, "posted");
+    assert(age(post) >= 51, `POST Age ${age(post)}`);
+    const range = await request(port, "/r", { headers: { Range: "bytes=0-1" } });
+    assertEquals(range.status, 206);
+    assert(age(range) >= 51, `Range pass Age ${age(range)}`);
+  });
+});
