@@ -154,6 +154,9 @@ const CLIENT_ONLY = new Set([
 
 const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via", "expect"]);
 
+/** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
+const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
 
@@ -897,7 +900,7 @@ export class CacheHandler {
       head = await f.waitHead();
     }
     const now = Date.now();
-    const failed = !head || (head.kind === "response" && head.status >= 500 && head.status <= 504);
+    const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
     const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts());
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);

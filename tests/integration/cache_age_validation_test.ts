@@ -75,3 +75,25 @@ Deno.test("cache age: passed-through responses keep the upstream Age, corrected 
     assert(age(range) >= 51, `Range pass Age ${age(range)}`);
   });
 });
+
+Deno.test("cache stale-if-error: a 501 is relayed, while 500/502/503/504 serve the stale copy (RFC 5861 §4)", async () => {
+  let fail = 0;
+  await withCache((req) => {
+    const status = Number(new URL(req.url).pathname.slice(1));
+    if (fail && req.headers.get("if-none-match")) return new Response("origin says " + status, { status });
+    return new Response("good", { headers: { "cache-control": "max-age=0, stale-if-error=60", etag: '"g"' } });
+  }, async (port) => {
+    for (const s of [500, 501, 502, 503, 504]) await request(port, `/${s}`);
+    fail = 1;
+    for (const s of [500, 502, 503, 504]) {
+      const r = await request(port, `/${s}`);
+      assertEquals([r.status, r.text, r.headers.get("x-cache")], [200, "good", "STALE from testcache"], `${s}`);
+    }
+    const r = await request(port, "/501");
+    assertEquals(
+      [r.status, r.text],
+      [501, "origin says 501"],
+      "501 Not Implemented is not an error for stale-if-error",
+    );
+  });
+});
