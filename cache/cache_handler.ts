@@ -48,6 +48,7 @@ import {
   evaluateFreshness,
   expiresAtMs,
   formatHttpDate,
+  getHeader,
   invalidationTargets,
   isStorable,
   mergeHeadersFrom304,
@@ -55,6 +56,7 @@ import {
   parseCacheControl,
   parseRange,
   parseVary,
+  select304Targets,
   staleIfErrorAllowed,
   stripHopByHop,
   varyKey,
@@ -177,6 +179,12 @@ interface FetchPlan {
   store: boolean;
   /** The stored object being revalidated. */
   revalidating?: StoredMeta;
+}
+
+/** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
+function unconditional(plan: FetchPlan): FetchPlan {
+  const headers = plan.headers.filter(([k]) => k !== "if-none-match" && k !== "if-modified-since");
+  return { ...plan, headers, revalidating: undefined };
 }
 
 /** The cache request handler; see the module doc. */
@@ -1072,7 +1080,27 @@ export class CacheHandler {
     if (status === 304 && plan.revalidating) {
       r.abort();
       const old = plan.revalidating;
+      if (select304Targets([old], r.head.headers.fields).length === 0) {
+        // The 304's validator does not select the stored response (RFC 9111 §4.3.4; e.g. the
+        // origin's ETag changed under a stale If-Modified-Since): it must not be freshened with
+        // this 304. Ask again without conditions (§4.3.3); that answer replaces it.
+        log.debug("304 does not match the stored response; refetching", { url: key });
+        return await this.#runFetch(f, unconditional(plan), leaderReads, out);
+      }
       const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime });
+      const newVary = parseVary(getHeader(merged, "vary"));
+      if (newVary === "*" || newVary.join(",") !== old.vary.join(",")) {
+        // The 304 changed Vary. Keeping the old `vary`/variant key would serve this body to
+        // requests the origin now tells apart (RFC 9111 §4.1). Every stored variant of the URL is
+        // keyed by the old Vary, and the new fields' values in the requests that stored them were
+        // never kept, so they cannot be re-keyed; this one could be (under this request's values)
+        // but the Store has no rename, so that means copying the body anyway. Simpler and correct:
+        // drop the URL's variants and store a fresh answer fetched without conditions, keyed by
+        // the new Vary and this request — one body transfer on a rare event.
+        log.debug("304 changed Vary; replacing the stored variants", { url: key });
+        await this.#invalidate([old.primary]);
+        return await this.#runFetch(f, unconditional(plan), leaderReads, out);
+      }
       const meta: StoredMeta = { ...old, headers: merged, requestTime, responseTime, expiresAt: 0 };
       meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
       await this.#o.store.updateMeta(meta);

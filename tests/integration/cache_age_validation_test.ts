@@ -97,3 +97,48 @@ Deno.test("cache stale-if-error: a 501 is relayed, while 500/502/503/504 serve t
     );
   });
 });
+
+Deno.test("cache 304: a 304 whose validator does not match the stored response leads to an unconditional refetch", async () => {
+  await withCache((req, n) => {
+    if (req.headers.get("if-none-match")) {
+      return new Response(null, { status: 304, headers: { etag: '"other"', "cache-control": "max-age=60" } });
+    }
+    return new Response(`version ${n}`, { headers: { etag: `"e${n}"`, "cache-control": "max-age=0" } });
+  }, async (port, origin) => {
+    assertEquals((await request(port, "/m")).text, "version 1");
+    const b = await request(port, "/m");
+    assertEquals(origin.count("/m"), 3, "conditional request, then an unconditional one");
+    assertEquals(origin.seen[1].headers.get("if-none-match"), '"e1"');
+    assertEquals(origin.seen[2].headers.get("if-none-match"), null);
+    assertEquals(origin.seen[2].headers.get("if-modified-since"), null);
+    assertEquals([b.status, b.text, b.headers.get("etag")], [200, "version 3", '"e3"']);
+  });
+});
+
+Deno.test("cache 304: a 304 that changes Vary does not leave the stored response keyed by the old Vary", async () => {
+  let varied = false;
+  await withCache((req, n) => {
+    const lang = req.headers.get("accept-language") ?? "";
+    if (!varied) {
+      return new Response(`body ${n} ${lang}`, { headers: { etag: '"x"', "cache-control": "max-age=0" } });
+    }
+    const headers = { etag: '"x"', "cache-control": "max-age=60", vary: "accept-language" };
+    if (req.headers.get("if-none-match") === '"x"') return new Response(null, { status: 304, headers });
+    return new Response(`body ${n} ${lang}`, { headers });
+  }, async (port, origin) => {
+    const en = { "Accept-Language": "en" };
+    assertEquals((await request(port, "/v", { headers: en })).text, "body 1 en");
+    varied = true;
+    const b = await request(port, "/v", { headers: en });
+    assertEquals(b.status, 200);
+    assert(b.text.endsWith(" en"), b.text);
+    const seen = origin.count("/v");
+    const fr = await request(port, "/v", { headers: { "Accept-Language": "fr" } });
+    assertEquals(origin.count("/v"), seen + 1, "another Accept-Language is another variant now");
+    assert(fr.text.endsWith(" fr"), `French request got ${JSON.stringify(fr.text)}`);
+    const again = await request(port, "/v", { headers: en });
+    assertEquals(again.headers.get("x-cache"), "HIT from testcache");
+    assert(again.text.endsWith(" en"), again.text);
+    assertEquals(origin.count("/v"), seen + 1);
+  });
+});
