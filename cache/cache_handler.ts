@@ -10,8 +10,11 @@
  *                                    ├─ max-stale ─── STALE
  *                                    ├─ swr ───────── STALE + background revalidation
  *                                    ├─ stale ─────── revalidate (conditional, collapsed) ─┬─ 304 → REVALIDATED
+ *                                    │                                                    ├─ 304 not selecting it (§4.3.4) or changing Vary
+ *                                    │                                                    │    → unconditional refetch → MISS (replaced)
  *                                    │                                                    ├─ 200 → MISS (replaced)
- *                                    │                                                    └─ error → STALE (stale-if-error) or 502/504
+ *                                    │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
+ *                                    │                                                       if stale-if-error allows, else relayed / 502/504
  *                                    ├─ not stored + only-if-cached → 504
  *                                    ├─ Range, not stored → pass (206 relayed, never stored)
  *                                    └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
