@@ -41,7 +41,7 @@ import {
   SOL_SOCKET,
 } from "./_constants.ts";
 import { addressOf, check, EACCES, EAGAIN, EINTR, EPERM, errno, libc, OsError, setU64 } from "./_libc.ts";
-import { interfaceInfo, type InterfaceInfo } from "./interface_info.ts";
+import { type InterfaceInfo, interfaceInfo } from "./interface_info.ts";
 import { missingNetCapabilities, PrivilegeError, privilegeMessage } from "./privileges.ts";
 
 /** Options of {@link PacketSocket.open}. */
@@ -227,7 +227,9 @@ export class PacketBatch {
    * @param headroom bytes kept free before each frame
    */
   constructor(slots: number, slotBytes: number, headroom = 0) {
-    if (headroom >= slotBytes) throw new RangeError(`Cannot make packet batch: headroom ${headroom} ≥ slot ${slotBytes}`);
+    if (headroom >= slotBytes) {
+      throw new RangeError(`Cannot make packet batch: headroom ${headroom} ≥ slot ${slotBytes}`);
+    }
     this.slots = slots;
     this.slotBytes = slotBytes;
     this.headroom = headroom;

@@ -5,16 +5,11 @@
  *
  * @module
  */
-import type { DispatchServiceSpec } from "./dispatch.ts";
+import type { ServiceSpec } from "../dispatcher.ts";
+import type { TcpTimeouts } from "../tcp_state.ts";
 
-/** TCP state timeouts in seconds (IPVS defaults: 900/60/120/120/10). */
-export interface DataplaneTimeouts {
-  establishedS: number;
-  synRecvS: number;
-  finWaitS: number;
-  timeWaitS: number;
-  closeS: number;
-}
+/** TCP state timeouts in seconds (the director's). */
+export type DataplaneTimeouts = TcpTimeouts;
 
 /** How frames reach one real server's address. */
 export interface NextHop {
@@ -27,7 +22,7 @@ export interface NextHop {
 /** The whole configuration. */
 export interface DataplaneConfig {
   /** Virtual services in the director's config shape; their index is their counter slot. */
-  services: DispatchServiceSpec[];
+  services: ServiceSpec[];
   /** Connection-table bound; beyond it new flows are hashed statelessly. */
   maxConnections: number;
   /** TCP state timeouts. */
@@ -36,13 +31,18 @@ export interface DataplaneConfig {
   expireQuiescentTemplate: boolean;
   /** Next hop per real-server address. */
   nextHops: Record<string, NextHop>;
+  /** Control-plane state applied after the services: health verdicts, drains, membership. */
+  serverState: ServerState[];
 }
 
-/** IPVS's default TCP timeouts. */
-export const DEFAULT_TIMEOUTS: DataplaneTimeouts = {
-  establishedS: 900,
-  synRecvS: 60,
-  finWaitS: 120,
-  timeWaitS: 120,
-  closeS: 10,
-};
+/** Health, drain and membership state of servers, set on the main thread and replayed in the Worker. */
+export interface ServerState {
+  /** `ADDR:PORT` or `ADDR`, as the director's `findServers()` matches. */
+  target: string;
+  /** Health-check verdict. */
+  up?: boolean;
+  /** Operator drain. */
+  drained?: boolean;
+  /** Cluster membership state. */
+  member?: "alive" | "suspect" | "dead" | "left" | "draining";
+}

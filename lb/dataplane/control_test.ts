@@ -1,12 +1,19 @@
 import { assertEquals } from "../../tests/_assert.ts";
-import { DEFAULT_TIMEOUTS } from "./config.ts";
+import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
 import { ControlBlock, REAL, SVC } from "./control.ts";
 
 Deno.test("ControlBlock carries config from one view to another over the same SharedArrayBuffer", () => {
   const main = new ControlBlock();
   const worker = new ControlBlock(main.sab);
   assertEquals(worker.readConfig(), undefined);
-  const cfg = { services: [], timeouts: DEFAULT_TIMEOUTS, maxConnections: 10, expireQuiescentTemplate: true, nextHops: {} };
+  const cfg = {
+    services: [],
+    timeouts: { ...DEFAULT_TCP_TIMEOUTS },
+    maxConnections: 10,
+    expireQuiescentTemplate: true,
+    nextHops: {},
+    serverState: [],
+  };
   const seq = main.writeConfig(cfg);
   assertEquals(seq, 2);
   assertEquals(worker.readConfig(), { config: cfg, sequence: 2 });

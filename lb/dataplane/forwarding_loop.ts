@@ -19,7 +19,14 @@
  * @module
  */
 import { ipv4ToInt } from "../../core/addr.ts";
-import { arpReplyFrame, arpRequestFrame, ARP_REPLY, ARP_REQUEST, decodeArp, gratuitousArpFrame } from "../packet/arp.ts";
+import {
+  ARP_REPLY,
+  ARP_REQUEST,
+  arpReplyFrame,
+  arpRequestFrame,
+  decodeArp,
+  gratuitousArpFrame,
+} from "../packet/arp.ts";
 import type { SockFilter } from "../packet/bpf.ts";
 import { vipFilterProgram } from "../packet/bpf.ts";
 import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../packet/ethernet.ts";
@@ -31,7 +38,8 @@ import { ETH_P_ARP } from "../../netctl/_constants.ts";
 import { PacketBatch, PacketSocket, Poller } from "../../netctl/packet_socket.ts";
 import type { DataplaneConfig } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STATE_STOPPED, SVC } from "./control.ts";
-import type { FlowKey, PacketDispatcher } from "./dispatch.ts";
+import { Dispatcher } from "../dispatcher.ts";
+import type { FlowKey } from "../scheduler/mod.ts";
 
 /** What the Worker is started with. */
 export interface LoopInit {
@@ -84,16 +92,15 @@ export function filterFor(cfg: DataplaneConfig): SockFilter[] {
  * Runs the loop until the control block asks to stop. Synchronous: blocks its thread.
  *
  * @param init interface, VIP mode, shared memory
- * @param dispatcher the director's dispatcher (one per Worker)
  * @param report called with the server table after each configuration change
  * @throws {PrivilegeError} when the sockets cannot be opened for lack of capabilities
  */
 export function runForwardingLoop(
   init: LoopInit,
-  dispatcher: PacketDispatcher,
   report: (servers: ServerInfo[]) => void,
 ): void {
   const ctl = new ControlBlock(init.sab);
+  let dispatcher: Dispatcher | undefined;
   const C = ctl.counters;
   const pkt = PacketSocket.open(init.ifname, { filter: DROP_ALL, vnetHeader: true, ignoreOutgoing: true });
   let arpSock: PacketSocket | undefined;
@@ -142,14 +149,27 @@ export function runForwardingLoop(
     };
 
     const applyConfig = (cfg: DataplaneConfig) => {
-      dispatcher.configure(cfg.services);
+      const opts = {
+        maxConnections: cfg.maxConnections,
+        timeouts: cfg.timeouts,
+        expireQuiescentTemplate: cfg.expireQuiescentTemplate,
+      };
+      if (!dispatcher) dispatcher = new Dispatcher(opts);
+      else dispatcher.setOptions(opts);
+      const d = dispatcher;
+      d.configure(cfg.services);
+      for (const st of cfg.serverState) {
+        if (st.member !== undefined) d.setMembership(st.target, st.member);
+        if (st.drained !== undefined) d.drain(st.target, st.drained);
+        if (st.up !== undefined) { for (const s of d.findServers(st.target)) d.setHealth(s.id, st.up); }
+      }
       pkt.setFilter(filterFor(cfg));
       vips = new Set(cfg.services.filter((s) => !s.transparent && s.vip).map((s) => ipv4ToInt(s.vip!)));
       const servers: ServerInfo[] = [];
       const byId: ServerInfo[] = [];
       const wanted = new Set<number>();
       for (let id = 0; id < MAX_REALS; id++) {
-        const s = dispatcher.server(id);
+        const s = d.server(id);
         if (!s) continue;
         const info = { id, serviceId: s.serviceId, address: s.address, port: s.port, method: s.method };
         servers.push(info);
@@ -220,6 +240,7 @@ export function runForwardingLoop(
     };
 
     const housekeeping = (now: number) => {
+      if (!dispatcher) return;
       dispatcher.expire(now);
       for (let id = 0; id < hopOf.length; id++) {
         const h = hopOf[id];
@@ -285,7 +306,7 @@ export function runForwardingLoop(
           key.sport = flow.srcPort;
           key.daddr = flow.dst;
           key.dport = flow.dstPort;
-          const id = dispatcher.schedule(key, flow.flags, now);
+          const id = dispatcher ? dispatcher.schedule(key, flow.flags, now) : undefined;
           if (id === undefined) {
             C[GLOBAL.dropNoServer]++;
             continue;
@@ -297,6 +318,7 @@ export function runForwardingLoop(
             continue;
           }
           const svc = svcOf[id];
+          dispatcher!.account(id, 1, flow.totalLength, 0, 0);
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;

@@ -13,9 +13,10 @@ import { addAddress, removeAddress } from "../../netctl/ip_command.ts";
 import { installTable, vipDropRuleset } from "../../netctl/nft.ts";
 import { PrivilegeError, privilegeMessage, requireNetCapabilities } from "../../netctl/privileges.ts";
 import { SysctlGuard } from "../../netctl/sysctl.ts";
-import { type DataplaneConfig, DEFAULT_TIMEOUTS, type DataplaneTimeouts, type NextHop } from "./config.ts";
+import type { ServiceSpec } from "../dispatcher.ts";
+import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
+import type { DataplaneConfig, DataplaneTimeouts, NextHop, ServerState } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_SERVICES, REAL, STATE_RUNNING, SVC } from "./control.ts";
-import type { DispatchServiceSpec } from "./dispatch.ts";
 import type { LoopInit, ServerInfo } from "./forwarding_loop.ts";
 import { DATAPLANE_WORKER_NAME } from "./worker.ts";
 
@@ -68,9 +69,10 @@ export class PacketForwarder {
   #worker: Worker | undefined;
   #undo: (() => Promise<void>)[] = [];
   #servers: ServerInfo[] = [];
-  #services: DispatchServiceSpec[] = [];
+  #services: ServiceSpec[] = [];
   #stopped: Promise<void> | undefined;
   #failure: Error | undefined;
+  #serverState = new Map<string, ServerState>();
 
   /** @param opts interface, VIP mode, table limits */
   constructor(opts: PacketForwarderOptions) {
@@ -84,7 +86,7 @@ export class PacketForwarder {
    * @throws {PrivilegeError} without CAP_NET_RAW/CAP_NET_ADMIN (the message names them and `--method proxy`)
    * @throws {Error} when the interface does not exist or set-up fails (everything done so far is undone)
    */
-  async start(services: readonly DispatchServiceSpec[]): Promise<void> {
+  async start(services: readonly ServiceSpec[]): Promise<void> {
     const ifname = this.#opts.interface;
     const what = `Cannot start DR/TUN forwarding on "${ifname}"`;
     requireNetCapabilities(what);
@@ -108,7 +110,7 @@ export class PacketForwarder {
     }
   }
 
-  async #ownVipsWithNft(services: readonly DispatchServiceSpec[]): Promise<void> {
+  async #ownVipsWithNft(services: readonly ServiceSpec[]): Promise<void> {
     const ifname = this.#opts.interface;
     for (const vip of new Set(services.filter((s) => !s.transparent && s.vip).map((s) => s.vip!))) {
       if (await addAddress(ifname, vip)) this.#undo.push(() => removeAddress(ifname, vip));
@@ -118,7 +120,7 @@ export class PacketForwarder {
     this.#undo.push(await installTable(table, vipDropRuleset(table, targets)));
   }
 
-  async #config(services: readonly DispatchServiceSpec[]): Promise<DataplaneConfig> {
+  async #config(services: readonly ServiceSpec[]): Promise<DataplaneConfig> {
     const nextHops: Record<string, NextHop> = {};
     for (const s of services) {
       for (const r of s.reals) {
@@ -131,13 +133,16 @@ export class PacketForwarder {
         nextHops[r.address] = { nextHop, mac: nextHop === r.address ? this.#opts.macs?.[r.address] : undefined };
       }
     }
-    if (services.length > MAX_SERVICES) throw new RangeError(`Cannot forward ${services.length} services: at most ${MAX_SERVICES}`);
+    if (services.length > MAX_SERVICES) {
+      throw new RangeError(`Cannot forward ${services.length} services: at most ${MAX_SERVICES}`);
+    }
     return {
       services: services.map((s) => ({ ...s, reals: s.reals.map((r) => ({ ...r })) })),
       maxConnections: this.#opts.maxConnections ?? 1_000_000,
-      timeouts: { ...DEFAULT_TIMEOUTS, ...this.#opts.timeouts },
+      timeouts: { ...DEFAULT_TCP_TIMEOUTS, ...this.#opts.timeouts },
       expireQuiescentTemplate: this.#opts.expireQuiescentTemplate ?? true,
       nextHops,
+      serverState: [...this.#serverState.values()],
     };
   }
 
@@ -194,7 +199,7 @@ export class PacketForwarder {
    * @param services the new DR/TUN services
    * @returns once the Worker has applied them (or after 2 s)
    */
-  async update(services: readonly DispatchServiceSpec[]): Promise<void> {
+  async update(services: readonly ServiceSpec[]): Promise<void> {
     if (!this.#worker) throw new Error("Cannot update the packet forwarder: it is not running");
     const cfg = await this.#config(services);
     this.#services = [...services];
@@ -203,6 +208,19 @@ export class PacketForwarder {
     while (this.#ctl.appliedSequence < seq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Let the "servers" message that follows the change arrive.
     await new Promise((r) => setTimeout(r, 0));
+  }
+
+  /**
+   * Records control-plane state for servers matching `target` (`ADDR:PORT` or `ADDR`) and passes
+   * it to the Worker's dispatcher: a health verdict, a drain, or a membership state.
+   *
+   * @param target the server(s)
+   * @param state what changed
+   */
+  async setServerState(target: string, state: Omit<ServerState, "target">): Promise<void> {
+    const prev = this.#serverState.get(target) ?? { target };
+    this.#serverState.set(target, { ...prev, ...state });
+    if (this.#worker) await this.update(this.#services);
   }
 
   /** The failure that stopped the Worker, if any. */

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { InterimDispatcher } from "./_interim_dispatcher.ts";
 import { type LoopInit, runForwardingLoop } from "./forwarding_loop.ts";
 
 /** Name given to the data-plane Worker. */
@@ -30,7 +29,7 @@ function start(): void {
   scope.onmessage = (e) => {
     scope.onmessage = null;
     try {
-      runForwardingLoop(e.data, new InterimDispatcher(), (servers) => scope.postMessage({ type: "servers", servers }));
+      runForwardingLoop(e.data, (servers) => scope.postMessage({ type: "servers", servers }));
       scope.postMessage({ type: "stopped" });
     } catch (err) {
       const error = err as Error & { missing?: string[] };
