@@ -268,16 +268,16 @@ export class PacketBatch {
   /**
    * Receives up to `slots` frames without blocking.
    *
-   * @param sock the socket
+   * @param sock the socket (any datagram/raw socket: a packet socket or a raw IP socket)
    * @returns frames received (0 when none were queued)
    * @throws {OsError} on errors other than EAGAIN/EINTR
    */
-  recv(sock: PacketSocket): number {
+  recv(sock: { readonly fd: number }): number {
     const n = libc().recvmmsg(sock.fd, this.#rxMsgs, this.slots, MSG_DONTWAIT | MSG_TRUNC, null);
     if (n < 0) {
       const err = errno();
       if (err === EAGAIN || err === EINTR) return 0;
-      throw new OsError(`Cannot receive on "${sock.iface.name}"`, err);
+      throw new OsError(`Cannot receive on socket ${sock.fd}`, err);
     }
     const v = this.#rxView;
     for (let i = 0; i < n; i++) {
