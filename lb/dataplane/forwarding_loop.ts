@@ -57,6 +57,10 @@ export interface LoopInit {
 export interface ServerInfo {
   id: number;
   serviceId: number;
+  /** The service's key, `VIP:PORT` or `*:PORT`. */
+  serviceKey: string;
+  /** The server's key, `ADDR:PORT`. */
+  key: string;
   address: string;
   port: number;
   method: string;
@@ -166,14 +170,19 @@ export function runForwardingLoop(
       pkt.setFilter(filterFor(cfg));
       vips = new Set(cfg.services.filter((s) => !s.transparent && s.vip).map((s) => ipv4ToInt(s.vip!)));
       const servers: ServerInfo[] = [];
-      const byId: ServerInfo[] = [];
       const wanted = new Set<number>();
-      for (let id = 0; id < MAX_REALS; id++) {
-        const s = d.server(id);
-        if (!s) continue;
-        const info = { id, serviceId: s.serviceId, address: s.address, port: s.port, method: s.method };
-        servers.push(info);
-        byId[id] = info;
+      for (const svc of d.services) {
+        for (const s of svc.servers) {
+          servers.push({
+            id: s.id,
+            serviceId: svc.id,
+            serviceKey: svc.key,
+            key: s.key,
+            address: s.address,
+            port: s.port,
+            method: s.method,
+          });
+        }
       }
       hopOf = [];
       tunDst = new Uint32Array(MAX_REALS);
@@ -196,6 +205,7 @@ export function runForwardingLoop(
         tunDst[s.id] = ipv4ToInt(s.address);
         isTun[s.id] = s.method === "tun" ? 1 : 0;
         svcOf[s.id] = s.serviceId < MAX_SERVICES ? s.serviceId : -1;
+        if (s.id >= MAX_REALS) throw new RangeError(`Cannot forward to more than ${MAX_REALS} real servers`);
       }
       for (const ip of [...hops.keys()]) if (!wanted.has(ip)) hops.delete(ip);
       learnStatic();

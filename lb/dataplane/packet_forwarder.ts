@@ -223,6 +223,17 @@ export class PacketForwarder {
     if (this.#worker) await this.update(this.#services);
   }
 
+  /**
+   * Replaces all recorded server state at once (the director's forwarder adapter mirrors its
+   * main-thread dispatcher this way).
+   *
+   * @param states the full list
+   */
+  async replaceServerState(states: readonly ServerState[]): Promise<void> {
+    this.#serverState = new Map(states.map((s) => [s.target, { ...s }]));
+    if (this.#worker) await this.update(this.#services);
+  }
+
   /** The failure that stopped the Worker, if any. */
   get failure(): Error | undefined {
     return this.#failure;
@@ -232,14 +243,18 @@ export class PacketForwarder {
   stats(): ForwarderStats {
     const c = this.#ctl.counters;
     const global = Object.fromEntries(Object.entries(GLOBAL).map(([k, i]) => [k, c[i]])) as ForwarderStats["global"];
-    const services = this.#services.map((s, slot) => ({
-      slot,
-      name: s.name ?? `${s.transparent ? "*" : s.vip}:${s.port}`,
-      conns: 0,
-      inPkts: c[this.#ctl.serviceIndex(slot, SVC.packets)],
-      inBytes: c[this.#ctl.serviceIndex(slot, SVC.bytes)],
-      drops: c[this.#ctl.serviceIndex(slot, SVC.drops)],
-    }));
+    const services: ForwarderStats["services"] = [];
+    for (const s of this.#servers) {
+      if (services.some((x) => x.slot === s.serviceId)) continue;
+      services.push({
+        slot: s.serviceId,
+        name: s.serviceKey,
+        conns: 0,
+        inPkts: c[this.#ctl.serviceIndex(s.serviceId, SVC.packets)],
+        inBytes: c[this.#ctl.serviceIndex(s.serviceId, SVC.bytes)],
+        drops: c[this.#ctl.serviceIndex(s.serviceId, SVC.drops)],
+      });
+    }
     const servers = this.#servers.map((s) => ({
       ...s,
       conns: c[this.#ctl.realIndex(s.id, REAL.conns)],
@@ -249,7 +264,10 @@ export class PacketForwarder {
       inactConns: c[this.#ctl.realIndex(s.id, REAL.inactive)],
       macKnown: c[this.#ctl.realIndex(s.id, REAL.macKnown)] === 1,
     }));
-    for (const s of servers) if (services[s.serviceId]) services[s.serviceId].conns += s.conns;
+    for (const s of servers) {
+      const svc = services.find((x) => x.slot === s.serviceId);
+      if (svc) svc.conns += s.conns;
+    }
     return { global, services, servers };
   }
 

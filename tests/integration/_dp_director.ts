@@ -1,28 +1,32 @@
 /**
- * Test helper process: runs the DR/TUN {@link PacketForwarder} with services given as JSON in
- * argv[0] (`{interface, vipMode, services}`) until SIGTERM, printing "ready" once forwarding and
- * the forwarder's stats as JSON on SIGUSR2 and at exit. Used by the data-plane integration tests
- * and benchmarks.
+ * Test helper process: runs the director runtime (`lb/director.ts`) with the DR/TUN data plane
+ * registered, from a `director:` config section given as JSON in argv[0], until SIGTERM. Prints
+ * "ready" once forwarding, the director's status as one JSON line on SIGUSR2 and at exit, and
+ * "error: ..." (exit 1) when it cannot start. Used by the data-plane integration tests and
+ * benchmarks until `webcache director` wires the data plane in.
  *
  * @module
  */
-import { PacketForwarder } from "../../lb/dataplane/packet_forwarder.ts";
+import "../../lb/dataplane/mod.ts";
+import { validateConfig } from "../../config/load.ts";
+import { Director } from "../../lb/director.ts";
 
-const spec = JSON.parse(Deno.args[0]);
-const fwd = new PacketForwarder({ interface: spec.interface, vipMode: spec.vipMode ?? "arp", macs: spec.macs });
+let director: Director;
 try {
-  await fwd.start(spec.services);
+  const cfg = validateConfig({ director: JSON.parse(Deno.args[0]) }, { source: "argv" });
+  director = new Director(cfg.director);
+  await director.start();
 } catch (e) {
-  console.error(`error: ${(e as Error).message}`);
+  console.log(`error: ${(e as Error).message}`);
   Deno.exit(1);
 }
 const done = Promise.withResolvers<void>();
 Deno.addSignalListener("SIGTERM", () => done.resolve());
 Deno.addSignalListener("SIGINT", () => done.resolve());
-Deno.addSignalListener("SIGUSR2", () => console.log(JSON.stringify(fwd.stats())));
+Deno.addSignalListener("SIGUSR2", () => console.log(JSON.stringify(director.status())));
 console.log("ready");
 await done.promise;
-const stats = fwd.stats();
-await fwd.stop();
-console.log(JSON.stringify(stats));
+const status = director.status();
+await director.stop();
+console.log(JSON.stringify(status));
 Deno.exit(0);
