@@ -160,7 +160,7 @@ export async function curl(
 }
 
 /** Starts a persistent HTTP connection; `request()` sends one GET on it and returns the body line. */
-export async function keepAlive(lab: Lab, host: Host, port = 80) {
+export function keepAlive(lab: Lab, host: Host, port = 80) {
   const proc = start(lab, host.ns, [...DENO, `${HERE}_keepalive_client.ts`, VIP, String(port)], true);
   const w = proc.p.stdin.getWriter();
   let seen = 0;

@@ -4,10 +4,11 @@
  * dr|tun [--director IP]` it first prepares the host with `setupRealServer()` and undoes it on
  * SIGTERM. Prints "ready" when serving; on exit prints the set-up report as JSON.
  *
- * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP --no-mss-clamp]
+ * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP --no-mss-clamp --intercept PORT:TOPORT]
  *
  * @module
  */
+import { installTable, redirectRuleset } from "../../netctl/nft.ts";
 import { setupRealServer } from "../../netctl/real_server.ts";
 
 const [portText, name, ...rest] = Deno.args;
@@ -23,6 +24,10 @@ const setup = vip
     director: opt("--director"),
     mssClamp: !rest.includes("--no-mss-clamp"),
   })
+  : undefined;
+const intercept = opt("--intercept")?.split(":").map(Number);
+const removeIntercept = intercept
+  ? await installTable("webcache_intercept", redirectRuleset("webcache_intercept", intercept[0], intercept[1]))
   : undefined;
 const ac = new AbortController();
 const handler = async (req: Request) => {
@@ -41,6 +46,7 @@ const stop = async () => {
   await Promise.all(servers.map((s) => s.finished));
   const report = await setup?.report();
   await setup?.undo();
+  await removeIntercept?.();
   console.log(JSON.stringify({ decap: setup?.decap, report }));
   Deno.exit(0);
 };
