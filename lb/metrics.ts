@@ -31,7 +31,12 @@ export function bindDirectorMetrics(getter: () => Director | undefined): void {
 
 const perServer = ["service", "server"] as const;
 
-function eachServer(fn: (labels: { service: string; server: string }, s: ReturnType<Director["status"]>["services"][number]["servers"][number]) => void): void {
+function eachServer(
+  fn: (
+    labels: { service: string; server: string },
+    s: ReturnType<Director["status"]>["services"][number]["servers"][number],
+  ) => void,
+): void {
   const d = current?.();
   if (!d) return;
   for (const svc of d.status().services) {

@@ -68,7 +68,9 @@ export function formatStatus(st: DirectorStatus, mode: StatusMode, exact = false
       out.push(serviceLine(s));
       for (const r of s.servers) {
         out.push(
-          `  -> ${serverName(r).padEnd(28)} ${(FORWARD[r.method] ?? r.method).padEnd(7)} ${String(r.weight).padEnd(6)} ` +
+          `  -> ${serverName(r).padEnd(28)} ${(FORWARD[r.method] ?? r.method).padEnd(7)} ${
+            String(r.weight).padEnd(6)
+          } ` +
             `${String(r.activeConns).padEnd(10)} ${r.inactConns}`,
         );
       }

@@ -113,7 +113,10 @@ export class ProxyForwarder implements Forwarder {
       };
       l.done = this.#acceptLoop(l);
       this.#listeners.set(key, l);
-      log.info("Proxy listening", { vip: l.service, listen: `${(listener.addr as Deno.NetAddr).hostname}:${listener.addr.port}` });
+      log.info("Proxy listening", {
+        vip: l.service,
+        listen: `${(listener.addr as Deno.NetAddr).hostname}:${listener.addr.port}`,
+      });
     }
     return Promise.resolve();
   }

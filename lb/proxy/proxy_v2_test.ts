@@ -31,6 +31,9 @@ for (const { description, input, expect } of table) {
 }
 
 Deno.test("encodeProxyV2() rejects a port out of range and a non-address", () => {
-  assert.throws(() => encodeProxyV2({ srcAddr: "1.2.3.4", srcPort: 70000, dstAddr: "1.2.3.4", dstPort: 1 }), RangeError);
+  assert.throws(
+    () => encodeProxyV2({ srcAddr: "1.2.3.4", srcPort: 70000, dstAddr: "1.2.3.4", dstPort: 1 }),
+    RangeError,
+  );
   assert.throws(() => encodeProxyV2({ srcAddr: "host", srcPort: 1, dstAddr: "::1", dstPort: 1 }), TypeError);
 });
