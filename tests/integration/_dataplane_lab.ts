@@ -2,11 +2,12 @@
  * The data-plane integration lab on a {@link Topology}: a client (tx offloads off, like a host
  * behind a wire), a second client, a director and three caches on one bridge, subnet 10.77.0.0/24,
  * VIP 10.77.0.100. Helpers start caches (`_name_server.ts` with the real-server set-up), the
- * director (`_dp_director.ts`), curl, persistent connections and packet captures, all as
+ * director (`webcache director` from the bundle), curl, persistent connections and packet captures, all as
  * processes inside the namespaces, collected by the topology for clean-up.
  *
  * @module
  */
+import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
 import { type Host, Topology } from "./_topology.ts";
 
 /** The VIP used by every lab. */
@@ -68,12 +69,22 @@ export interface Lab {
   director: Host;
   caches: Host[];
   procs: Proc[];
+  /** Temporary files to remove. */
+  files: string[];
 }
 
 /** Builds the topology (caller must `destroyLab` in finally). */
 export async function buildLab(): Promise<Lab> {
   const topo = await Topology.create("wcdp");
-  const lab: Lab = { topo, client: undefined!, client2: undefined!, director: undefined!, caches: [], procs: [] };
+  const lab: Lab = {
+    topo,
+    client: undefined!,
+    client2: undefined!,
+    director: undefined!,
+    caches: [],
+    procs: [],
+    files: [],
+  };
   try {
     lab.client = await topo.addHost("cli", "10.77.0.10", { txChecksumOffload: false });
     lab.client2 = await topo.addHost("cli2", "10.77.0.20", { txChecksumOffload: false });
@@ -90,6 +101,7 @@ export async function buildLab(): Promise<Lab> {
 export async function destroyLab(lab: Lab): Promise<void> {
   await lab.topo.destroy();
   await Promise.all(lab.procs.map((p) => p.out.done));
+  for (const f of lab.files) await Deno.remove(f).catch(() => {});
 }
 
 function start(lab: Lab, ns: string, cmd: string[], stdin = false): Proc {
@@ -134,11 +146,45 @@ export async function startCache(
   return proc;
 }
 
-/** Starts the director with a `director:` section; resolves once it forwards. */
+/**
+ * Starts `webcache director` (the bundle) with a `director:` section written to a config file;
+ * resolves once it forwards. Its log lines (stderr) are in the returned `out`.
+ *
+ * @throws {Error} with its output when it exits instead
+ */
 export async function startDirector(lab: Lab, section: Record<string, unknown>): Promise<Proc> {
-  const proc = start(lab, lab.director.ns, [...DENO, `${HERE}_dp_director.ts`, JSON.stringify(section)]);
-  const line = await proc.out.waitFor((l) => l === "ready" || l.startsWith("error:"), 20_000);
-  if (line !== "ready") throw new Error(`Director did not start: ${line}`);
+  await ensureBundle();
+  const file = await Deno.makeTempFile({ prefix: "wcdp-director-", suffix: ".yaml" });
+  lab.files.push(file);
+  await Deno.writeTextFile(file, JSON.stringify({ director: section })); // JSON is YAML
+  const p = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      lab.director.ns,
+      Deno.execPath(),
+      ...DENO_FLAGS.slice(1),
+      BUNDLE,
+      "director",
+      "--config",
+      file,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const proc = { p, out: new Lines(p.stderr) };
+  lab.procs.push(proc);
+  lab.topo.adopt(p);
+  const ready = proc.out.waitFor((l) => l.includes('"Director started"'), 20_000);
+  const exited = p.status.then((s) => {
+    throw new Error(`Director exited ${s.code}: ${proc.out.lines.join("\n")}`);
+  });
+  await Promise.race([ready, exited]).catch(async (e) => {
+    exited.catch(() => {});
+    throw e;
+  });
+  exited.catch(() => {});
   return proc;
 }
 

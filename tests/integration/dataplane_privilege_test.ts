@@ -4,6 +4,7 @@
  * setpriv(1) (from the bounding set, so the exec'd deno has none of them even as root).
  */
 import { assertEquals, assertStringIncludes } from "../_assert.ts";
+import { BUNDLE, ensureBundle } from "../_bin.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const hasSetpriv = await new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
@@ -32,11 +33,21 @@ for (const method of ["dr", "tun"]) {
     name: `director with method ${method} and no CAP_NET_RAW/CAP_NET_ADMIN fails naming them and the proxy method`,
     ignore: !hasSetpriv || Deno.uid() !== 0,
     async fn() {
-      const section = {
-        interface: "lo",
-        services: [{ vip: "127.0.0.100", port: 80, method, reals: [{ address: "127.0.0.1" }] }],
-      };
-      const r = await runWithoutNetCaps([`${HERE}_dp_director.ts`, JSON.stringify(section)]);
+      await ensureBundle();
+      const r = await runWithoutNetCaps([
+        BUNDLE,
+        "director",
+        "--service",
+        "127.0.0.100:80",
+        "--method",
+        method,
+        "--interface",
+        "lo",
+        "--real",
+        "127.0.0.1:80",
+        "--admin",
+        `127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`,
+      ]);
       assertEquals(r.code, 1, r.text);
       assertStringIncludes(r.text, 'Cannot start DR/TUN forwarding on "lo"');
       assertStringIncludes(r.text, "missing CAP_NET_RAW and CAP_NET_ADMIN");
