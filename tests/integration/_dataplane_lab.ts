@@ -180,7 +180,7 @@ export async function startDirector(lab: Lab, section: Record<string, unknown>):
   const exited = p.status.then((s) => {
     throw new Error(`Director exited ${s.code}: ${proc.out.lines.join("\n")}`);
   });
-  await Promise.race([ready, exited]).catch(async (e) => {
+  await Promise.race([ready, exited]).catch((e) => {
     exited.catch(() => {});
     throw e;
   });
