@@ -46,6 +46,7 @@ const TOUCH_EVERY_MS = 5000;
 /** The unprivileged full-proxy forwarder. */
 export class ProxyForwarder implements Forwarder {
   readonly methods: readonly ForwardMethod[] = ["proxy"];
+  /** Failures by reason. */
   readonly failures: ProxyFailures = { noServer: 0, connect: 0 };
   readonly #dispatcher: Dispatcher;
   readonly #connectTimeoutMs: number;
@@ -54,6 +55,11 @@ export class ProxyForwarder implements Forwarder {
   readonly #sessions = new Set<Promise<void>>();
   readonly #ac = new AbortController();
 
+  /**
+   * Creates a forwarder; listeners open in {@link start}.
+   *
+   * @param ctx the dispatcher and the `director` section (proxy timeouts)
+   */
   constructor(ctx: ForwarderContext) {
     this.#dispatcher = ctx.dispatcher;
     this.#connectTimeoutMs = ctx.director.proxy.connectTimeoutMs;
@@ -155,12 +161,9 @@ export class ProxyForwarder implements Forwarder {
       return;
     }
     let server: Deno.TcpConn;
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.#connectTimeoutMs);
-    const stop = () => ac.abort();
-    this.#ac.signal.addEventListener("abort", stop, { once: true });
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#connectTimeoutMs), this.#ac.signal]);
     try {
-      server = await Deno.connect({ hostname: rs.address, port: rs.port, signal: ac.signal });
+      server = await Deno.connect({ hostname: rs.address, port: rs.port, signal });
     } catch (e) {
       this.failures.connect++;
       d.schedule(flow, TCP_RST, Date.now());
@@ -168,14 +171,14 @@ export class ProxyForwarder implements Forwarder {
         vip: l.service,
         backend: rs.key,
         from: `${ra.hostname}:${ra.port}`,
-        error: ac.signal.aborted ? "timeout" : e,
+        error: signal.aborted ? "timeout" : e,
       });
       client.close();
       return;
-    } finally {
-      clearTimeout(timer);
-      this.#ac.signal.removeEventListener("abort", stop);
     }
+    // Small writes (HTTP heads) must not wait for Nagle's algorithm on either leg.
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     d.schedule(flow, TCP_ACK, Date.now());
     let lastTouch = Date.now();
     const touch = () => {
