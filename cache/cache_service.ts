@@ -11,12 +11,13 @@ import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
-import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { CacheHandler, type Invalidator, type StoredHook } from "./cache_handler.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
-import type { Store, StoreStats } from "./store/store.ts";
+import { createPolicy } from "./store/eviction/mod.ts";
+import type { Store, StoredMeta, StoreStats } from "./store/store.ts";
 
 const log = getLogger("cache");
 
@@ -28,37 +29,57 @@ export interface CacheServiceOptions {
   reusePort: boolean;
   /** Store to use instead of a new memory store (tests, tiered stores). */
   store?: Store;
+  /** Peer selection for misses (ICP, `--peers auto`). */
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
+  /**
+   * Called after this worker stored an object of at most `cache.memory.maxObjectBytes`, to copy it
+   * into the other workers' memory tiers (so an object fetched by one worker is a hit in all).
+   */
+  replicate?: StoredHook;
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
   listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
 
 /** A snapshot of one worker for /status and metrics. */
 export interface WorkerStats {
+  /** Request, byte and origin counters. */
   counters: CacheCounters;
+  /** Store statistics. */
   store: StoreStats;
 }
 
 /** One worker's cache; see the module doc. */
 export class CacheService {
+  /** This worker's store. */
   readonly store: Store;
+  /** Origin connection pool. */
   readonly pool: OriginPool;
+  /** The request state machine. */
   readonly handler: CacheHandler;
+  /** The access log. */
   readonly accessLog: AccessLog;
+  /** One server per listener, once started. */
   readonly servers: HttpServer[] = [];
   readonly #cfg: Appliance["cache"];
   readonly #opts: CacheServiceOptions;
 
   /**
+   * Creates the service; nothing listens before `start()`.
+   *
    * @param cfg the `cache` config section
    * @param opts node name and worker settings
    */
   constructor(cfg: Appliance["cache"], opts: CacheServiceOptions) {
     this.#cfg = cfg;
     this.#opts = opts;
-    this.store = opts.store ?? new MemoryStore({ maxBytes: cfg.memory.maxBytes, maxObjectBytes: cfg.maxObjectBytes });
+    this.store = opts.store ??
+      new MemoryStore({
+        maxBytes: cfg.memory.maxBytes,
+        maxObjectBytes: cfg.maxObjectBytes,
+        policy: createPolicy(cfg.store.policy),
+      });
     this.pool = new OriginPool(cfg.origin);
     this.accessLog = new AccessLog(cfg.accessLog);
     this.handler = new CacheHandler({
@@ -69,6 +90,11 @@ export class CacheService {
       config: cfg,
       peers: opts.peers,
       invalidate: opts.invalidate,
+      onStored: opts.replicate
+        ? (meta, body) => {
+          if (body.length <= cfg.memory.maxObjectBytes) opts.replicate!(meta, body);
+        }
+        : undefined,
     });
   }
 
@@ -123,6 +149,23 @@ export class CacheService {
     return n;
   }
 
+  /**
+   * Stores a copy of an object another worker fetched (replaces an older copy).
+   *
+   * @param meta its metadata
+   * @param body its body
+   */
+  async putLocal(meta: StoredMeta, body: Uint8Array): Promise<void> {
+    if (this.store instanceof MemoryStore) return this.store.put(meta, body);
+    const w = await this.store.openWrite(meta);
+    try {
+      await w.write(body);
+      await w.commit();
+    } catch {
+      await w.abort();
+    }
+  }
+
   /** This worker's counters and store statistics. */
   stats(): WorkerStats {
     const s = this.store.stats();
@@ -133,7 +176,6 @@ export class CacheService {
         ...counters,
         requests: { ...counters.requests },
         originFailures: { ...counters.originFailures },
-        pendingLatencies: [],
       },
       store: s,
     };

@@ -19,6 +19,7 @@ import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
+import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -33,6 +34,8 @@ interface CacheOptions extends SharedOptions {
   forwarding?: "none" | "dr" | "tun";
   director?: string[];
   checkVip?: boolean;
+  cacheDir?: string;
+  cacheSize?: string;
 }
 
 /**
@@ -74,6 +77,8 @@ export function cacheCommand(): Command {
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
     .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB")
     .option("--vip <addr>", "VIP served through a DR/TUN director (cache.vip): set up on lo, undone on exit")
     .addOption(
       new Option("--forwarding <method>", "real-server set-up for the director (cache.forwarding)").choices([
@@ -112,6 +117,19 @@ export function cacheCommand(): Command {
     if (opts.forwarding !== undefined) {
       overrides.push({ path: ["cache", "forwarding"], value: opts.forwarding, flag: "--forwarding" });
     }
+    if ((opts.cacheDir === undefined) !== (opts.cacheSize === undefined)) {
+      printErr(
+        "Cannot start cache: --cache-dir and --cache-size go together, e.g. --cache-dir /var/cache/webcache --cache-size 1GiB",
+      );
+      Deno.exit(EXIT_CONFIG);
+    }
+    if (opts.cacheDir !== undefined) {
+      overrides.push({
+        path: ["cache", "store", "dirs"],
+        value: [{ path: opts.cacheDir, size: opts.cacheSize }],
+        flag: "--cache-dir/--cache-size",
+      });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
     if (opts.checkVip) {
       if (!cfg.cache.vip || cfg.cache.forwarding === "none") {
@@ -124,11 +142,23 @@ export function cacheCommand(): Command {
     }
     const node = nodeName(cfg.cluster.nodeName);
     const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    // With a disk tier every worker sees every object on disk; copying into each memory tier
+    // would write them to disk again.
+    const memoryOnly = cfg.cache.store.dirs.length === 0;
 
     if (isWorkerContext()) {
-      await runWorker((invalidate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate }).start())
-      );
+      // Worker threads join the main thread's lock on the cache directories (same process
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
+      await runWorker(async (invalidate, replicate) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        return new CacheService(cfg.cache, {
+          node,
+          reusePort: true,
+          invalidate,
+          store,
+          replicate: memoryOnly ? replicate : undefined,
+        }).start();
+      });
       return;
     }
 
@@ -151,12 +181,24 @@ export function cacheCommand(): Command {
         Deno.exit(1);
       }
     }
+    let store;
+    try {
+      // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
+      // writable or is locked by another instance. The main thread evicts.
+      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     const pool = new WorkerPool(workers - 1);
     const service: CacheService = new CacheService(cfg.cache, {
       node,
+      store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();
@@ -179,6 +221,7 @@ export function cacheCommand(): Command {
       role: "cache",
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    admin.status("store", () => storeStatus(store));
     admin.start();
     // --peers auto / ICP: the integrator wires cluster membership and cache/peering here, e.g.
     //   service.handler.setPeerSelector(new IcpPeerSelector(...)); (one selector per worker)

@@ -27,7 +27,7 @@ async function waitHealthy(port: number, child: Deno.ChildProcess): Promise<void
   throw new Error(`webcache cache did not start: ${new TextDecoder().decode(out.stderr)}`);
 }
 
-Deno.test("cache cli: two workers share the port, PURGE reaches both, /status and /metrics add them up", async () => {
+Deno.test("cache cli: two workers share the port and each other's objects, PURGE reaches both, /status adds up", async () => {
   const origin = new TestOrigin(() => cacheable("from origin"));
   const port = freePort();
   const admin = freePort();
@@ -47,19 +47,21 @@ Deno.test("cache cli: two workers share the port, PURGE reaches both, /status an
   ], { stdout: "null" });
   try {
     await waitHealthy(admin, child);
-    for (let i = 0; i < 20; i++) assertEquals((await request(port, "/w")).text, "from origin");
-    const fetched = origin.count("/w");
-    assert(fetched >= 1 && fetched <= 2, `one origin request per worker at most, got ${fetched}`);
+    assertEquals((await request(port, "/w")).text, "from origin");
+    await sleep(200); // the object is copied into the other worker's memory tier
+    for (let i = 0; i < 19; i++) assertEquals((await request(port, "/w")).text, "from origin");
+    assertEquals(origin.count("/w"), 1, "the other worker answers from its copy");
     const purge = await request(port, "/w", { method: "PURGE" });
     assertEquals(purge.status, 200);
-    assertEquals(purge.text.trim(), `Purged ${fetched} object(s)`);
+    assertEquals(purge.text.trim(), "Purged 2 object(s)");
     for (let i = 0; i < 20; i++) await request(port, "/w");
-    assertEquals(origin.count("/w"), fetched + fetched, "every worker fetched again after the PURGE");
+    const after = origin.count("/w");
+    assert(after === 2 || after === 3, `fetched again after the PURGE (${after})`);
     await sleep(1200); // workers report statistics every second
     const status = await (await fetch(`http://127.0.0.1:${admin}/status`)).json();
     assertEquals(status.role, "cache");
     assertEquals(status.cache.workers, 2);
-    assertEquals(status.cache.objects, fetched);
+    assertEquals(status.cache.objects, 2);
     assertEquals(status.cache.requests.hit + status.cache.requests.miss, 40);
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     assertMatch(metrics, /webcache_cache_requests_total\{result="hit"\} \d+/);
