@@ -371,6 +371,8 @@ export function runForwardingLoop(
         const sent = batch.flush(pkt);
         C[GLOBAL.txPackets] += sent;
         C[GLOBAL.dropSendFailed] += queued - sent;
+        // A short batch means the queue is empty: skip the recvmmsg that would only say EAGAIN.
+        if (n < batch.slots) break;
       }
       if (now - lastHousekeeping >= 1000) {
         lastHousekeeping = now;
