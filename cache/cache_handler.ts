@@ -321,7 +321,7 @@ export class CacheHandler {
     if (prep.noCache) return false;
     const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
-      for (const b of prep.bytes(age)) await res.write(b);
+      for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
       res.close = true;
     }
