@@ -28,8 +28,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
-  program.addCommand(directorCommand());
   program.addCommand(cacheCommand());
+  program.addCommand(directorCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -208,6 +208,13 @@ export class CacheHandler {
     this.#peers = sel;
   }
 
+  #originObserver: ((url: string, ok: boolean) => void) | undefined;
+
+  /** Tells `fn` the outcome of each origin request (its absolute URL, answered or not); for ICP MISS_NOFETCH. */
+  setOriginObserver(fn: (url: string, ok: boolean) => void): void {
+    this.#originObserver = fn;
+  }
+
   /** Waits for background revalidations (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.#background.size) await Promise.allSettled([...this.#background]);
@@ -680,12 +687,14 @@ export class CacheHandler {
         if (!(choice.onlyIfCached && r.head.status === 504)) {
           out.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
           out.peer = choice.name;
+          if (choice.store === false) plan.store = false;
           return r;
         }
         r.abort();
       } catch (e) {
         if (e instanceof OriginError) countOriginFailure(e.reason);
         log.debug("Peer failed; going to the origin", { peer: choice.name, error: e });
+        this.#peers.peerFailed?.(choice, e as Error);
       }
     }
     out.hierarchy = "HIER_DIRECT";
@@ -699,9 +708,11 @@ export class CacheHandler {
         body: plan.body,
       });
       observeOriginLatency((performance.now() - t0) / 1000);
+      this.#originObserver?.(plan.url, true);
       return r;
     } catch (e) {
       if (e instanceof OriginError) countOriginFailure(e.reason);
+      this.#originObserver?.(plan.url, false);
       throw e;
     }
   }

@@ -24,6 +24,8 @@ export type ForwardChoice =
     onlyIfCached: boolean;
     /** `sibling` or `parent`, for the access log hierarchy code. */
     type: "sibling" | "parent";
+    /** false: do not keep a copy here (hash peering: the owner stores it); default true. */
+    store?: boolean;
   };
 
 /** What a selector may look at. */
@@ -46,6 +48,11 @@ export interface PeerSelector {
    * @returns origin or a peer; may take up to the ICP timeout
    */
   select(key: string, req: PeerRequest): ForwardChoice | Promise<ForwardChoice>;
+  /**
+   * Optional: told when a chosen peer could not be reached over HTTP (connect error, reset,
+   * timeout), so the selector can stop choosing it before ICP notices.
+   */
+  peerFailed?(choice: Extract<ForwardChoice, { kind: "peer" }>, error: Error): void;
 }
 
 /** Always the origin. */

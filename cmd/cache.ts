@@ -19,6 +19,7 @@ import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
+import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
@@ -34,6 +35,9 @@ interface CacheOptions extends SharedOptions {
   forwarding?: "none" | "dr" | "tun";
   director?: string[];
   checkVip?: boolean;
+  icpPort?: string;
+  peer?: string[];
+  peering?: string;
   cacheDir?: string;
   cacheSize?: string;
 }
@@ -77,6 +81,13 @@ export function cacheCommand(): Command {
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
     .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)")
+    .option("--icp-port <port>", "UDP port of the ICP server (icp.port, default 3130)")
+    .option(
+      "--peer <host:http[:icp][/sibling|/parent]>",
+      "peer cache (repeatable; cache.peers); ICP port default 3130, 0 = no ICP; type default sibling",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)")
     .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
     .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB")
     .option("--vip <addr>", "VIP served through a DR/TUN director (cache.vip): set up on lo, undone on exit")
@@ -130,6 +141,20 @@ export function cacheCommand(): Command {
         flag: "--cache-dir/--cache-size",
       });
     }
+    if (opts.icpPort !== undefined) {
+      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+    }
+    if (opts.peer?.length) {
+      try {
+        overrides.push({ path: ["cache", "peers"], value: opts.peer.map(parsePeerFlag), flag: "--peer" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.peering !== undefined) {
+      overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
     if (opts.checkVip) {
       if (!cfg.cache.vip || cfg.cache.forwarding === "none") {
@@ -141,7 +166,13 @@ export function cacheCommand(): Command {
       Deno.exit(items.every((i) => i.ok) ? 0 : 1);
     }
     const node = nodeName(cfg.cluster.nodeName);
-    const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
+    const peeringOn = cfg.cache.peering.mode !== "none" && (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto");
+    if (peeringOn && workers > 1 && !isWorkerContext()) {
+      log.info("Peering is on: serving with one worker", { requested: workers });
+      workers = 1;
+    }
     // With a disk tier every worker sees every object on disk; copying into each memory tier
     // would write them to disk again.
     const memoryOnly = cfg.cache.store.dirs.length === 0;
@@ -210,6 +241,22 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
+    let peering: PeeringNode | undefined;
+    // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
+    if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
+      try {
+        peering = await PeeringNode.start(cfg, { lookupFresh: (url) => service.handler.lookupFresh(url) });
+      } catch (e) {
+        printErr(`Cannot start peering: ${(e as Error).message}`);
+        await pool.close();
+        await service.close();
+        await realServer?.undo();
+        Deno.exit(1);
+      }
+      service.handler.setPeerSelector(peering.selector);
+      const guard = peering.guard;
+      service.handler.setOriginObserver((url, ok) => guard.originResult(url, ok));
+    }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
     const ahp = parseHostPort(cfg.admin.listen);
     const admin = new AdminServer({
@@ -221,14 +268,15 @@ export function cacheCommand(): Command {
       role: "cache",
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
-    // --peers auto / ICP: the integrator wires cluster membership and cache/peering here, e.g.
-    //   service.handler.setPeerSelector(new IcpPeerSelector(...)); (one selector per worker)
+    // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
     log.info("Cache started", { node, workers });
     const stop = async () => {
       log.info("Cache stopping", { node });
       await admin.stop();
+      await peering?.close();
       await pool.close();
       await service.close();
       await realServer?.undo();
