@@ -329,6 +329,7 @@ export function runForwardingLoop(
           }
           const svc = svcOf[id];
           dispatcher!.account(id, 1, flow.totalLength, 0, 0);
+          C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;

@@ -73,20 +73,26 @@ Deno.test({
         const rx = /webcache_dataplane_frames_total\{direction="rx"\} (\d+)/.exec(m.stdout);
         assert(rx && Number(rx[1]) >= 9 * 5, `frames: ${rx?.[0]}`);
         assertStringIncludes(m.stdout, 'webcache_dataplane_drops_total{reason="no_mac"}');
-        const st = await lab.topo.exec(lab.director.ns, [
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--unstable-kv",
-          "--unstable-net",
-          BUNDLE,
-          "director",
-          "status",
-          "--stats",
-        ]);
-        for (const c of lab.caches) {
-          assert(new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(st.stdout), st.stdout);
+        // The director mirrors the Worker's counters once a second.
+        let text = "";
+        for (let i = 0; i < 30; i++) {
+          const st = await lab.topo.exec(lab.director.ns, [
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--unstable-kv",
+            "--unstable-net",
+            BUNDLE,
+            "director",
+            "status",
+            "--stats",
+          ]);
+          text = st.stdout;
+          const ok = lab.caches.every((c) => new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(text));
+          if (ok) break;
+          await new Promise((r) => setTimeout(r, 200));
         }
+        for (const c of lab.caches) assert(new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(text), text);
       });
 
       await t.step("persistence keeps each client on one cache", async () => {
