@@ -70,6 +70,12 @@ export interface MembersDocument {
   members: (NodeRecord & { configDiffers: boolean })[];
 }
 
+/** Parses `cluster.gossipListen`, which (unlike other endpoints) may use port 0. */
+function parseListen(s: string): { host: string; port: number } {
+  if (s.endsWith(":0")) return { host: parseHostPort(s.slice(0, -2) + ":1").host, port: 0 };
+  return parseHostPort(s);
+}
+
 function pickAdvertise(listenHost: string): string {
   if (listenHost !== "0.0.0.0" && listenHost !== "::") return listenHost;
   for (const i of Deno.networkInterfaces()) {
@@ -124,7 +130,7 @@ export class Membership extends EventTarget {
     }
     if (keys.length === 0) log.warn("Cluster gossip runs without authentication (cluster.insecure: true)");
     const keyring = await Keyring.create(keys, c.name);
-    const listen = parseHostPort(c.gossipListen);
+    const listen = parseListen(c.gossipListen);
     let swim: Swim | undefined;
     let m: Membership | undefined;
     const transport = NetTransport.listen({
