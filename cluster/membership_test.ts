@@ -47,10 +47,17 @@ Deno.test("Membership: three nodes join over UDP/TCP, see updates, and a leave",
     const a = await Membership.start({ cfg: cfg(), record: { name: "a", role: "director", weight: 1 } });
     nodes.push(a);
     const seed = [`127.0.0.1:${a.addr.port}`];
-    nodes.push(await Membership.start({ cfg: cfg({ peers: seed }), record: { name: "b", role: "cache", weight: 100 } }));
-    nodes.push(await Membership.start({ cfg: cfg({ peers: seed }), record: { name: "c", role: "cache", weight: 100 } }));
+    nodes.push(
+      await Membership.start({ cfg: cfg({ peers: seed }), record: { name: "b", role: "cache", weight: 100 } }),
+    );
+    nodes.push(
+      await Membership.start({ cfg: cfg({ peers: seed }), record: { name: "c", role: "cache", weight: 100 } }),
+    );
     const [, b, c] = nodes;
-    await until("full membership", () => nodes.every((n) => n.members().filter((r) => r.state === "alive").length === 3));
+    await until(
+      "full membership",
+      () => nodes.every((n) => n.members().filter((r) => r.state === "alive").length === 3),
+    );
     let changes = 0;
     const off = a.onChange(() => changes++);
     b.update({ weight: 7, state: "draining", service: "web" });
@@ -91,7 +98,10 @@ Deno.test("Membership: a node with another key never joins, and its packets are 
 });
 
 Deno.test("Membership: garbage datagrams are dropped and counted, never fatal", async () => {
-  const a = await Membership.start({ cfg: cfg({ insecure: true, secretKey: undefined }), record: { name: "a", role: "cache", weight: 1 } });
+  const a = await Membership.start({
+    cfg: cfg({ insecure: true, secretKey: undefined }),
+    record: { name: "a", role: "cache", weight: 1 },
+  });
   const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   try {
     const short = await counter("webcache_cluster_messages_dropped_total", { reason: "short" });

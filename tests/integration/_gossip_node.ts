@@ -1,8 +1,10 @@
 /**
  * A gossip-only node for the cluster integration tests: starts a {@link Membership} and an
  * {@link AdminServer} (`/members`) from a config given as JSON, prints one JSON line
- * `{"gossip":PORT,"admin":PORT,"id":ID}` on stdout when ready, and on SIGTERM announces its leave
- * and exits 0. The cluster key comes from `WEBCACHE_CLUSTER_KEY`, never from argv.
+ * `{"gossip":PORT,"admin":PORT,"id":ID}` on stdout when ready, then one line
+ * `{"members":{NAME:STATE,...}}` after each `change` event (so tests inside network namespaces
+ * can watch it), and on SIGTERM announces its leave and exits 0. The cluster key comes from
+ * `WEBCACHE_CLUSTER_KEY`, never from argv.
  *
  * Usage: `deno run -A --unstable-net _gossip_node.ts '<config json>' '<record json>'`
  *
@@ -32,3 +34,7 @@ Deno.addSignalListener("SIGTERM", async () => {
   Deno.exit(0);
 });
 printOut(JSON.stringify({ gossip: m.addr.port, admin: admin.addr.port, id: m.local.id }));
+const report = () =>
+  printOut(JSON.stringify({ members: Object.fromEntries(m.members().map((r) => [r.name, r.state])) }));
+m.onChange(report);
+report();
