@@ -26,7 +26,21 @@ Deno.test("cluster: a partition made with nftables marks the other side dead, th
   try {
     nsB = await makeNetns();
     const tag = nsA.slice(4, 10);
-    await sh("ip", "link", "add", `wccl${tag}a`, "netns", nsA, "type", "veth", "peer", "name", `wccl${tag}b`, "netns", nsB);
+    await sh(
+      "ip",
+      "link",
+      "add",
+      `wccl${tag}a`,
+      "netns",
+      nsA,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `wccl${tag}b`,
+      "netns",
+      nsB,
+    );
     for (const [ns, dev, ip] of [[nsA, `wccl${tag}a`, "10.77.0.1/24"], [nsB, `wccl${tag}b`, "10.77.0.2/24"]]) {
       await sh("ip", "-n", ns, "addr", "add", ip, "dev", dev);
       await sh("ip", "-n", ns, "link", "set", dev, "up");
@@ -53,9 +67,13 @@ Deno.test("cluster: a partition made with nftables marks the other side dead, th
       await sh("ip", "netns", "exec", ns, "nft", `add rule inet ${table} in ip saddr ${other} drop`);
     }
     const [na1, na2, nb1, nb2] = nodes;
-    await until("each side marks the other dead", () =>
-      [na1, na2].every((n) => n.view.b1 === "dead" && n.view.b2 === "dead") &&
-      [nb1, nb2].every((n) => n.view.a1 === "dead" && n.view.a2 === "dead"), 20_000).catch((e) => {
+    await until(
+      "each side marks the other dead",
+      () =>
+        [na1, na2].every((n) => n.view.b1 === "dead" && n.view.b2 === "dead") &&
+        [nb1, nb2].every((n) => n.view.a1 === "dead" && n.view.a2 === "dead"),
+      20_000,
+    ).catch((e) => {
       throw new Error(`${e.message}: ${JSON.stringify(nodes.map((n) => [n.name, n.view]))}`);
     });
     assert.equal(na1.view.a2, "alive");
