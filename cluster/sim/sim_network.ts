@@ -1,8 +1,10 @@
 /**
  * An in-memory network for the SWIM engine: each node gets a {@link SwimTransport} whose
  * datagrams are delivered after a random latency and lost with a given probability; streams
- * (push-pull, TCP ping) are reliable but fail fast against a stopped node, like a refused TCP
- * connection. Used by unit tests of the protocol logic and by the simulator (`bench/cluster_sim.ts`).
+ * (push-pull, TCP ping) are reliable, but each of their four segments (SYN, SYN-ACK, request,
+ * reply) is lost with the same probability and then retransmitted after Linux's initial timeouts
+ * (1 s for SYN and SYN-ACK, 200 ms for data), so a lossy network delays them as it would TCP.
+ * A stream to a stopped node fails. Used by unit tests of the protocol logic and by the simulator (`bench/cluster_sim.ts`).
  *
  * @module
  */
@@ -49,6 +51,20 @@ export class SimNetwork {
     this.#o = { minLatencyMs: 1, maxLatencyMs: 5, ...o };
   }
 
+  /** Time a TCP exchange takes: four one-way segments, each retransmitted after its RTO when lost. */
+  #streamMs(): number {
+    let ms = 0;
+    for (const rto of [1000, 1000, 200, 200]) {
+      ms += this.#latency();
+      let backoff = rto;
+      while (this.#o.random() < this.#o.loss && backoff < 60_000) {
+        ms += backoff;
+        backoff *= 2;
+      }
+    }
+    return ms;
+  }
+
   #latency(): number {
     const { minLatencyMs: a, maxLatencyMs: b } = this.#o;
     return a + this.#o.random() * (b - a);
@@ -78,19 +94,20 @@ export class SimNetwork {
       },
       pushPull: (to, msg, cb) => {
         this.stats.streams++;
-        this.#clock.setTimer(this.#latency(), () => {
+        const total = this.#streamMs();
+        this.#clock.setTimer(total / 2, () => {
           const peer = this.#reachable(addr, to);
-          if (!peer) return void this.#clock.setTimer(this.#latency(), () => cb(undefined));
+          if (!peer) return void this.#clock.setTimer(5000, () => cb(undefined)); // connect timeout
           const reply = peer.handlePushPull(msg);
-          this.#clock.setTimer(this.#latency(), () => cb(this.#nodes.has(addr) ? reply : undefined));
+          this.#clock.setTimer(total / 2, () => cb(this.#nodes.has(addr) ? reply : undefined));
         });
       },
       streamPing: (to, ping, timeoutMs, cb) => {
         this.stats.streams++;
-        const rtt = 2 * this.#latency();
-        this.#clock.setTimer(Math.min(rtt, timeoutMs), () => {
+        const total = this.#streamMs();
+        this.#clock.setTimer(Math.min(total, timeoutMs), () => {
           const peer = this.#reachable(addr, to);
-          cb(rtt < timeoutMs && peer !== undefined && peer.handleStreamPing(ping));
+          cb(total < timeoutMs && peer !== undefined && peer.handleStreamPing(ping));
         });
       },
     };
