@@ -7,7 +7,7 @@
 import { Command } from "commander";
 import { type Appliance, ConfigError, loadConfig } from "../config/mod.ts";
 import { printErr, printOut } from "../core/log.ts";
-import { EXIT_CONFIG } from "./_common.ts";
+import { EXIT_CONFIG, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 function summary(file: string, cfg: Appliance): string {
   const lines = [`${file}: OK`];
@@ -35,11 +35,18 @@ export function checkConfigCommand(): Command {
   return new Command("check-config")
     .description("validate an appliance.yaml; exit status 2 on any problem")
     .argument("[file]", "configuration file", "appliance.yaml")
+    .addHelpText(
+      "after",
+      "\nFlags override the file exactly as they do for the roles, so the effective configuration is checked.",
+    )
     .option("-q, --quiet", "print nothing when the file is valid")
     .option("--json", "print the validated configuration, defaults filled in, as JSON")
-    .action(async (file: string, opts: { quiet?: boolean; json?: boolean }) => {
+    .option("--peers <list>", "check with this cluster.peers, as a role given the flag would run")
+    .option("--admin <addr:port>", "check with this admin.listen")
+    .option("--log-level <level>", "check with this log.level")
+    .action(async (file: string, opts: SharedOptions & { quiet?: boolean; json?: boolean }) => {
       try {
-        const cfg = await loadConfig(file);
+        const cfg = await loadConfig(file, sharedOverrides(opts));
         if (opts.json) printOut(JSON.stringify(cfg, null, 2));
         else if (!opts.quiet) printOut(summary(file, cfg));
       } catch (e) {

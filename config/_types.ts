@@ -20,7 +20,7 @@ export const hostPort = () =>
     try {
       parseHostPort(v);
     } catch (e) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not HOST:PORT: ${(e as Error).message}` });
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
     }
   });
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type Appliance, ApplianceSchema } from "./schema.ts";
 
@@ -193,11 +193,9 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown, source: (path:
       }
       return [problem(`${formatValue(value)} is not valid here`)];
     }
-    case "custom": {
-      const msg = issue.message;
-      if (msg.startsWith('"') || msg.startsWith("duplicate") || value === undefined) return [problem(msg)];
-      return [problem(`${formatValue(value)}: ${msg}`)];
-    }
+    case "custom":
+      // Custom checks (config/_types.ts and the section refinements) write complete messages.
+      return [problem(issue.message)];
     default:
       return [problem(`${formatValue(value)}: ${issue.message}`)];
   }
@@ -251,10 +249,11 @@ export function validateConfig(
  * @throws {ConfigError} on YAML syntax errors, with line and column
  */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
       return { source, path: "", message: `invalid YAML: ${where}${e.message.split("\n")[0]}` };
     }));

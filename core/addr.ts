@@ -63,8 +63,8 @@ export function parseHostPort(s: string, defaultHost = "0.0.0.0"): HostPort {
   }
   if (!/^\d+$/.test(portText)) throw new SyntaxError(`"${s}" is not HOST:PORT: port "${portText}" is not a number`);
   const port = Number(portText);
-  if (port < 1 || port > 65535) throw new RangeError(`"${s}": port ${port} is not in 1-65535`);
-  if (!isHost(host)) throw new SyntaxError(`"${s}": "${host}" is not a host name or IP address`);
+  if (port < 1 || port > 65535) throw new RangeError(`"${s}" is not HOST:PORT: port ${port} is not in 1-65535`);
+  if (!isHost(host)) throw new SyntaxError(`"${s}" is not HOST:PORT: "${host}" is not a host name or IP address`);
   return { host, port };
 }
 

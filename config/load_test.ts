@@ -1,0 +1,170 @@
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "../tests/_assert.ts";
+import { ConfigError, loadConfig, parseYaml, validateConfig } from "./mod.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("loadConfig() parses every section of the example appliance.yaml", async () => {
+  const cfg = await loadConfig(`${ROOT}appliance.yaml`);
+  assertEquals(cfg.cluster.name, "campus-cache");
+  assertEquals(cfg.cluster.peers, "auto");
+  assertEquals(cfg.cluster.discovery.group, "239.255.77.46");
+  assertEquals(cfg.admin.listen, "127.0.0.1:9090");
+  assertEquals(cfg.log.components["lb.health"], "info");
+  assertEquals(cfg.director.vipMode, "arp");
+  assertEquals(cfg.director.timeouts.establishedS, 900);
+  assertEquals(cfg.director.services.length, 2);
+  const web = cfg.director.services[0];
+  assertEquals([web.vip, web.port, web.scheduler, web.method], ["10.10.0.100", 80, "wlc", "dr"]);
+  assertEquals(web.persistence, { timeoutS: 300, netmask: 32 });
+  assertEquals(web.reals[1], { address: "10.10.0.12", weight: 1, upperThreshold: 5000 });
+  assertEquals(web.health.type, "http");
+  assertEquals(web.health.fall, 3);
+  assertEquals(cfg.director.services[1].transparent, true);
+  assertEquals(cfg.cache.listen.map((l) => l.mode), ["accel", "forward"]);
+  assertEquals(cfg.cache.origins["www.example.org"], "http://10.20.0.5:8080");
+  assertEquals(cfg.cache.maxObjectBytes, 64 * 1024 * 1024);
+  assertEquals(cfg.cache.memory.maxBytes, 512 * 1024 * 1024);
+  assertEquals(cfg.cache.store.dirs[0], { path: "/var/cache/webcache/d1", size: 20 * 1024 ** 3, l1: 16, l2: 256 });
+  assertEquals(cfg.cache.store.policy, "sieve");
+  assertEquals(cfg.cache.peers[0].type, "sibling");
+  assertEquals(cfg.cache.peering.mode, "icp");
+  assertEquals(cfg.icp.port, 3130);
+  assertEquals(cfg.icp.multicast.group, "239.255.77.47");
+  assert(Object.isFrozen(cfg.director.services[0].reals));
+});
+
+Deno.test("validateConfig() fills every default for an empty document", () => {
+  const cfg = validateConfig(null);
+  assertEquals(cfg.admin.listen, "127.0.0.1:9090");
+  assertEquals(cfg.admin.allow, ["127.0.0.0/8", "::1/128"]);
+  assertEquals(cfg.cluster.gossipListen, "0.0.0.0:7946");
+  assertEquals(cfg.cluster.insecure, false);
+  assertEquals(cfg.director.services, []);
+  assertEquals(cfg.cache.acl.forward, ["127.0.0.0/8", "::1/128"]);
+  assertEquals(cfg.icp.timeoutMs, 2000);
+});
+
+/** Bad configurations and the exact message each must give. */
+const BAD: { description: string; yaml: string; message: string }[] = [
+  {
+    description: "bad YAML syntax",
+    yaml: "cluster:\n  name: [unclosed\n",
+    message: "bad.yaml: invalid YAML: line 3, column 1:",
+  },
+  {
+    description: "an unknown key, with a suggestion",
+    yaml: "admin:\n  lisen: 127.0.0.1:9090\n",
+    message: 'bad.yaml: admin.lisen: unknown key (did you mean "listen"?)',
+  },
+  {
+    description: "an unknown top-level section",
+    yaml: "directors: {}\n",
+    message: 'bad.yaml: directors: unknown key (did you mean "director"?)',
+  },
+  {
+    description: "a wrong type",
+    yaml: "icp:\n  port: three\n",
+    message: 'bad.yaml: icp.port: "three" is a string, expected number',
+  },
+  {
+    description: "an out-of-range port",
+    yaml: "director:\n  services:\n    - vip: 10.0.0.1\n      port: 70000\n",
+    message: "bad.yaml: director.services[0].port: 70000 is above the maximum 65535",
+  },
+  {
+    description: "an unknown scheduler",
+    yaml: "director:\n  services:\n    - vip: 10.0.0.1\n      scheduler: rrr\n",
+    message:
+      'bad.yaml: director.services[0].scheduler: "rrr" is not one of rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh',
+  },
+  {
+    description: "a duplicate VIP",
+    yaml: "director:\n  services:\n    - vip: 10.0.0.1\n      port: 80\n    - vip: 10.0.0.1\n      port: 80\n",
+    message: "bad.yaml: director.services[1]: duplicate virtual service 10.0.0.1:80 (also services[0])",
+  },
+  {
+    description: "a service without VIP that is not transparent",
+    yaml: "director:\n  services:\n    - port: 80\n",
+    message: "bad.yaml: director.services[0].vip: is required unless transparent is true",
+  },
+  {
+    description: "a bad endpoint",
+    yaml: "admin:\n  listen: localhost\n",
+    message: 'bad.yaml: admin.listen: "localhost" is not HOST:PORT',
+  },
+  {
+    description: "a bad CIDR in an ACL",
+    yaml: "cache:\n  acl:\n    forward: [10.0.0.0/33]\n",
+    message: 'bad.yaml: cache.acl.forward[0]: "10.0.0.0/33": prefix /33 is longer than 32',
+  },
+  {
+    description: "a bad size",
+    yaml: "cache:\n  memory:\n    maxBytes: 12QB\n",
+    message: 'bad.yaml: cache.memory.maxBytes: "12QB" is not a size such as 512MiB or 1GiB',
+  },
+  {
+    description: "a non-http origin",
+    yaml: "cache:\n  defaultOrigin: ftp://example.org/\n",
+    message: 'bad.yaml: cache.defaultOrigin: "ftp://example.org/" is not an http:// URL',
+  },
+  {
+    description: "watermarks the wrong way round",
+    yaml: "cache:\n  store:\n    lowWatermark: 0.97\n    highWatermark: 0.9\n",
+    message: "bad.yaml: cache.store.lowWatermark: 0.97 is above highWatermark 0.9",
+  },
+  {
+    description: "a negative weight",
+    yaml:
+      "director:\n  services:\n    - vip: 10.0.0.1\n      reals:\n        - address: 10.0.0.2\n          weight: -1\n",
+    message: "bad.yaml: director.services[0].reals[0].weight: -1 is below the minimum 0",
+  },
+  {
+    description: "a document that is a list",
+    yaml: "- a\n- b\n",
+    message: "bad.yaml: the document is not a mapping",
+  },
+  {
+    description: "a duplicate key",
+    yaml: "icp:\n  port: 1\n  port: 2\n",
+    message: "bad.yaml: invalid YAML: line 3, column 3: Map keys must be unique",
+  },
+];
+
+for (const c of BAD) {
+  Deno.test(`validateConfig() rejects ${c.description} with its key path and value`, () => {
+    const e = assertThrows(() => validateConfig(parseYaml(c.yaml, "bad.yaml"), { source: "bad.yaml" }), ConfigError);
+    assertStringIncludes(e.message, c.message);
+  });
+}
+
+Deno.test("validateConfig() applies command-line overrides over the file and names the flag in errors", () => {
+  const raw = parseYaml("admin:\n  listen: 127.0.0.1:9090\ncluster:\n  peers: [10.0.0.1:7946]\n", "f.yaml");
+  const cfg = validateConfig(raw, {
+    source: "f.yaml",
+    overrides: [
+      { path: ["admin", "listen"], value: "127.0.0.1:9191", flag: "--admin" },
+      { path: ["cluster", "peers"], value: "auto", flag: "--peers" },
+    ],
+  });
+  assertEquals(cfg.admin.listen, "127.0.0.1:9191");
+  assertEquals(cfg.cluster.peers, "auto");
+  const e = assertThrows(
+    () =>
+      validateConfig(raw, {
+        source: "f.yaml",
+        overrides: [{ path: ["log", "level"], value: "loud", flag: "--log-level" }],
+      }),
+    ConfigError,
+  );
+  assertStringIncludes(e.message, '--log-level: log.level: "loud" is not one of debug, info, warn, error, silent');
+});
+
+Deno.test("loadConfig() reports a missing file by name", async () => {
+  try {
+    await loadConfig("/nonexistent/appliance.yaml");
+    throw new Error("expected a ConfigError");
+  } catch (e) {
+    assert(e instanceof ConfigError);
+    assertEquals(e.message, "/nonexistent/appliance.yaml: cannot read config: file not found");
+  }
+});
