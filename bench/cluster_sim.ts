@@ -68,7 +68,17 @@ const median = (xs: number[]) => {
 const rows: Row[] = [];
 for (const n of SIZES) {
   for (const loss of LOSSES) {
-    const row: Row = { n, loss, conv: [], failed: 0, falseDeaths: 0, falseSuspicions: 0, simS: 0, cpuMs: 0, packets: 0 };
+    const row: Row = {
+      n,
+      loss,
+      conv: [],
+      failed: 0,
+      falseDeaths: 0,
+      falseSuspicions: 0,
+      simS: 0,
+      cpuMs: 0,
+      packets: 0,
+    };
     for (let t = 0; t < TRIALS; t++) {
       const cpu = performance.now();
       const c = new SimCluster({ n, loss, swim: opts, seed: 1000 * t + n + Math.round(loss * 100) });
@@ -91,7 +101,9 @@ for (const n of SIZES) {
     printOut(
       `n=${n} loss=${loss * 100}%: convergence median ${fmtS(median(row.conv))} s ` +
         `(max ${fmtS(Math.max(...row.conv))} s, ${row.failed} not converged), false deaths ${row.falseDeaths}, ` +
-        `suspect events ${row.falseSuspicions}, memberlist suspicion ${fmtS(minS)}-${fmtS(opts.suspicionMaxTimeoutMult * minS)} s, ` +
+        `suspect events ${row.falseSuspicions}, memberlist suspicion ${fmtS(minS)}-${
+          fmtS(opts.suspicionMaxTimeoutMult * minS)
+        } s, ` +
         `${row.simS.toFixed(0)} sim-s in ${(row.cpuMs / 1000).toFixed(1)} CPU-s`,
     );
   }
@@ -104,7 +116,9 @@ printOut(
   "| nodes | loss | convergence median (max) | not converged | false deaths | suspect events (live nodes) | " +
     "memberlist bound: suspicion min–max | + probe + gossip |",
 );
-printOut("|------:|-----:|-------------------------:|--------------:|-------------:|-----------------:|------:|------:|");
+printOut(
+  "|------:|-----:|-------------------------:|--------------:|-------------:|-----------------:|------:|------:|",
+);
 for (const r of rows) {
   const minS = suspicionTimeoutMs(opts.suspicionMult, r.n, opts.probeIntervalMs);
   const maxS = opts.suspicionMaxTimeoutMult * minS;

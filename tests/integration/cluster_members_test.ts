@@ -1,23 +1,14 @@
 /**
  * `webcache members` against running nodes: the table like `serf members`, `--json`, the config
- * hash mark, and the exit status when no node answers. Runs the bundle (`deno task build`) when it
- * exists, else main.ts.
+ * hash mark, and the exit status when no node answers. Runs the bundle (tests/_bin.ts).
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { runWebcache } from "../_bin.ts";
 import { FAST, type NodeProc, randomKey, startNode, stopAll, until } from "./_cluster_harness.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = existsSync(`${ROOT}dist/webcache.js`) ? `${ROOT}dist/webcache.js` : `${ROOT}main.ts`;
-
 async function webcache(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", "--unstable-net", BIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: o.code, out: d.decode(o.stdout), err: d.decode(o.stderr) };
+  const r = await runWebcache(args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 Deno.test("webcache members lists the cluster and marks a node whose config differs", async () => {
