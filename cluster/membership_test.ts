@@ -119,6 +119,26 @@ Deno.test("Membership: garbage datagrams are dropped and counted, never fatal", 
   }
 });
 
+Deno.test("Membership: oversized and garbage TCP frames are dropped and counted", async () => {
+  const a = await Membership.start({ cfg: cfg(), record: { name: "a", role: "cache", weight: 1 } });
+  try {
+    const oversized = await counter("webcache_cluster_messages_dropped_total", { reason: "oversized" });
+    const auth = await counter("webcache_cluster_messages_dropped_total", { reason: "auth" });
+    for (const frame of [Uint8Array.of(0xff, 0xff, 0xff, 0xff), Uint8Array.of(0, 0, 0, 40, 1, ...new Uint8Array(39))]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.addr.port });
+      await conn.write(frame);
+      const buf = new Uint8Array(16);
+      assert.equal(await conn.read(buf), null, "server closes without answering");
+      conn.close();
+    }
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "oversized" }), oversized + 1);
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "auth" }), auth + 1);
+    assert.equal(a.members().length, 1);
+  } finally {
+    await a.stop();
+  }
+});
+
 Deno.test("Membership.start() refuses to run without a key unless cluster.insecure is set", async () => {
   await assert.rejects(
     Membership.start({ cfg: cfg({ secretKey: undefined }), record: { role: "cache", weight: 1 }, envKey: "" }),
