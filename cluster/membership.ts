@@ -24,6 +24,7 @@ import { Discovery } from "./discovery.ts";
 import { Keyring, resolveClusterKeys } from "./keyring.ts";
 import {
   awarenessGauge,
+  conflictsTotal,
   deathsTotal,
   membersGauge,
   messagesDroppedTotal,
@@ -58,7 +59,11 @@ export interface MembershipOptions {
   keyFile?: string;
   /** Key from the environment; default `WEBCACHE_CLUSTER_KEY`. */
   envKey?: string;
-  /** File keeping the stable node id; without it and without `record.id` the id is random per start. */
+  /**
+   * File keeping the stable node id (created with a random id). Without it and without `record.id`
+   * the id is derived from cluster name, role and node name, which survives restarts and address
+   * changes as long as the name stays.
+   */
   idFile?: string;
   /** Config hash to gossip; default {@link configHash} of `cfg`. */
   configHash?: string;
@@ -87,6 +92,12 @@ export interface MembersDocument {
   cluster: string;
   configHash: string;
   members: (NodeRecord & { configDiffers: boolean })[];
+}
+
+/** A stable id from cluster name, role and node name: the first 16 hex digits of their SHA-256. */
+async function derivedNodeId(cluster: string, role: string, name: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${cluster}\0${role}\0${name}`));
+  return [...new Uint8Array(d)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Parses `cluster.gossipListen`, which (unlike other endpoints) may use port 0. */
@@ -200,9 +211,10 @@ export class Membership extends EventTarget {
     try {
       const port = transport.addr.port;
       const adv = c.advertise ? parseHostPort(c.advertise) : { host: pickAdvertise(listen.host), port };
-      const id = opts.record.id ?? (opts.idFile ? await loadOrCreateNodeId(opts.idFile) : crypto.randomUUID());
       const name = c.nodeName ?? opts.record.name ??
         (port === 7946 ? Deno.hostname() : `${Deno.hostname()}-${opts.record.role}-${port}`);
+      const id = opts.record.id ??
+        (opts.idFile ? await loadOrCreateNodeId(opts.idFile) : await derivedNodeId(c.name, opts.record.role, name));
       const local: NodeRecord = {
         ...opts.record,
         id,
@@ -236,6 +248,13 @@ export class Membership extends EventTarget {
           },
           onChange: () => changed(),
           onDrop: (reason) => messagesDroppedTotal.inc({ reason }),
+          onConflict: (other) => {
+            conflictsTotal.inc();
+            log.error("Another node uses this node's id; give every node its own --node-name", {
+              node: other.name,
+              peer: other.addrs.gossip,
+            });
+          },
         },
       });
       m = new Membership(cfg, swim, transport, keyring, opts.signal, opts.configFile, configText);

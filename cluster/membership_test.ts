@@ -139,6 +139,29 @@ Deno.test("Membership: oversized and garbage TCP frames are dropped and counted"
   }
 });
 
+Deno.test("Membership derives a stable id from the name and reports two nodes sharing one", async () => {
+  const a = await Membership.start({ cfg: cfg(), record: { name: "same", role: "cache", weight: 1 } });
+  const id = a.local.id;
+  const before = await counter("webcache_cluster_id_conflicts_total");
+  let b: Membership | undefined;
+  try {
+    assert.match(id, /^[0-9a-f]{16}$/);
+    b = await Membership.start({
+      cfg: cfg({ peers: [`127.0.0.1:${a.addr.port}`] }),
+      record: { name: "same", role: "cache", weight: 1 },
+    });
+    assert.equal(b.local.id, id, "same name, same id");
+    const end = Date.now() + 3000;
+    while (await counter("webcache_cluster_id_conflicts_total") === before && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(await counter("webcache_cluster_id_conflicts_total") > before, "conflict not counted");
+  } finally {
+    await b?.stop();
+    await a.stop();
+  }
+});
+
 Deno.test("Membership.start() refuses to run without a key unless cluster.insecure is set", async () => {
   await assert.rejects(
     Membership.start({ cfg: cfg({ secretKey: undefined }), record: { role: "cache", weight: 1 }, envKey: "" }),
