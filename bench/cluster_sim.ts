@@ -97,7 +97,7 @@ for (const n of SIZES) {
       row.packets += c.net.stats.packets;
     }
     rows.push(row);
-    const minS = suspicionTimeoutMs(opts.suspicionMult, n, opts.probeIntervalMs);
+    const minS = suspicionTimeoutMs(n, { mult: opts.suspicionMult, probeIntervalMs: opts.probeIntervalMs });
     printOut(
       `n=${n} loss=${loss * 100}%: convergence median ${fmtS(median(row.conv))} s ` +
         `(max ${fmtS(Math.max(...row.conv))} s, ${row.failed} not converged), false deaths ${row.falseDeaths}, ` +
@@ -120,7 +120,7 @@ printOut(
   "|------:|-----:|-------------------------:|--------------:|-------------:|-----------------:|------:|------:|",
 );
 for (const r of rows) {
-  const minS = suspicionTimeoutMs(opts.suspicionMult, r.n, opts.probeIntervalMs);
+  const minS = suspicionTimeoutMs(r.n, { mult: opts.suspicionMult, probeIntervalMs: opts.probeIntervalMs });
   const maxS = opts.suspicionMaxTimeoutMult * minS;
   printOut(
     `| ${r.n} | ${r.loss * 100}% | ${fmtS(median(r.conv))} s (${fmtS(Math.max(...r.conv))} s) | ${r.failed} | ` +

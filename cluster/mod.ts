@@ -16,6 +16,9 @@
  * | `transport.ts`        | UDP + TCP on one port                                              |
  * | `discovery.ts`        | `--peers auto` by multicast (239.255.77.46:7947 by default)        |
  * | `config_hash.ts`      | the config hash gossiped in records                                |
+ * | `config_sync.ts`      | `cluster.configSync`: checking and classifying a peer's config     |
+ * | `node_id.ts`          | the stable node id file                                            |
+ * | `clock.ts`            | real time, or simulated time for `sim/`                            |
  * | `metrics.ts`          | `webcache_cluster_*` metrics                                       |
  * | `sim/`                | in-memory network and fake clock for the simulator                 |
  *

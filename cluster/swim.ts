@@ -474,7 +474,7 @@ export class Swim {
     const n = this.numAlive();
     let k = o.suspicionMult - 2;
     if (n - 2 < k) k = 0;
-    const minMs = suspicionTimeoutMs(o.suspicionMult, n, o.probeIntervalMs);
+    const minMs = suspicionTimeoutMs(n, { mult: o.suspicionMult, probeIntervalMs: o.probeIntervalMs });
     m.suspicion = new Suspicion({
       from,
       k,
