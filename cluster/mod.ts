@@ -16,6 +16,7 @@
  * | `transport.ts`        | UDP + TCP on one port                                              |
  * | `discovery.ts`        | `--peers auto` by multicast (239.255.77.46:7947 by default)        |
  * | `config_hash.ts`      | the config hash gossiped in records                                |
+ * | `select.ts`           | live members for a role (siblings, real servers)                   |
  * | `config_sync.ts`      | `cluster.configSync`: checking and classifying a peer's config     |
  * | `node_id.ts`          | the stable node id file                                            |
  * | `clock.ts`            | real time, or simulated time for `sim/`                            |
@@ -38,3 +39,4 @@ export { loadOrCreateNodeId } from "./node_id.ts";
 export { decodeKey, Keyring, parseKeyFile, resolveClusterKeys } from "./keyring.ts";
 export { suspicionTimeoutMs } from "./suspicion.ts";
 export { retransmitLimit } from "./broadcast_queue.ts";
+export { liveMembers, type MemberFilter } from "./select.ts";
