@@ -493,7 +493,7 @@ export class Swim {
 
   #dead(incarnation: number, node: string, from: string): void {
     if (node === this.#local.id) {
-      if (!this.#leaving) this.#refute(incarnation);
+      if (!this.#leaving && incarnation >= this.#local.incarnation) this.#refute(incarnation);
       return;
     }
     const m = this.#members.get(node);
