@@ -23,6 +23,22 @@
  * | `metrics.ts`          | `webcache_cluster_*` metrics                                       |
  * | `sim/`                | in-memory network and fake clock for the simulator                 |
  *
+ * ## Operating it
+ *
+ * - Key: `head -c 32 /dev/urandom | base64 > /etc/webcache/cluster.key` (mode 0600), then
+ *   `cluster.keyFile` or `--cluster-key-file`, or the `WEBCACHE_CLUSTER_KEY` environment variable;
+ *   never a key on a command line. Without a key a node with peers refuses to start unless
+ *   `cluster.insecure: true`.
+ * - Rotation without a split (three rolling restarts, like `serf keys`): (1) append the new key
+ *   as a second line of the key file on every node; (2) move it to the first line (primary) on
+ *   every node; (3) remove the old line.
+ * - Ports: UDP and TCP `cluster.gossipListen` (default 7946) between all nodes; UDP 7947 to the
+ *   multicast group 239.255.77.46 for `--peers auto` (TTL 1: one link).
+ * - Failure detection time ≈ one probe interval + the suspicion time: `suspicionMult ×
+ *   max(1, log10 n) × probeIntervalMs` with enough independent confirmations, up to
+ *   `suspicionMaxTimeoutMult` times that with none (4 s to 24 s for 10 nodes at the defaults).
+ * - `webcache members` lists the cluster as one node sees it; `*` marks other config hashes.
+ *
  * @module
  */
 export type { NodeRecord, NodeRole, NodeState } from "./node.ts";
