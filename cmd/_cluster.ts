@@ -22,7 +22,7 @@ import type { Command } from "commander";
 import type { AdminServer } from "../admin/server.ts";
 import { type LocalRecord, Membership, type NodeRole } from "../cluster/mod.ts";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
-import { getLogger, printErr } from "../core/log.ts";
+import { configureLogging, getLogger, printErr } from "../core/log.ts";
 import { EXIT_CONFIG } from "./_common.ts";
 
 const log = getLogger("cluster");
@@ -98,6 +98,12 @@ export async function startRoleMembership(
       signal: role.signal,
     });
     if (role.admin) m.registerAdmin(role.admin);
+    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys.
+    m.onConfig(({ cfg: next, reloadable }) => {
+      if (reloadable.some((k) => k.startsWith("log."))) {
+        configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+      }
+    });
     return m;
   } catch (e) {
     const msg = (e as Error).message;
