@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { checkConfigCommand } from "./cmd/check_config.ts";
+import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
+  program.addCommand(directorCommand());
   program.addCommand(membersCommand());
   for (const c of program.commands) c.exitOverride();
   return program;

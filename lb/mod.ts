@@ -1,0 +1,45 @@
+/**
+ * The director's decisions and forwarding: virtual services, real servers, IPVS schedulers
+ * (`scheduler/`), persistence templates, the connection table with TCP state tracking, the
+ * {@link Dispatcher} that combines them (pure, Worker-safe), and the forwarders (`proxy/` here;
+ * `packet/` and `dataplane/` for DR/TUN belong to the data plane).
+ *
+ * The data plane uses only {@link Dispatcher}: `schedule(flow, tcpFlags, nowMs) → server id | undefined`,
+ * `server(id)`, `account(...)` and `expire(nowMs)`.
+ *
+ * @module
+ */
+export { CONN_ENTRY_BYTES, ConnTable } from "./conn_table.ts";
+export {
+  addrNumber,
+  Dispatcher,
+  type DispatcherCounters,
+  type DispatcherOptions,
+  Reason,
+  REASON_NAMES,
+  type RouteDecision,
+  type ServiceSpec,
+} from "./dispatcher.ts";
+export { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
+export * from "./tcp_state.ts";
+export { type Template, VirtualService } from "./virtual_service.ts";
+export {
+  createScheduler,
+  type FlowKey,
+  type SchedDest,
+  type Scheduler,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from "./scheduler/mod.ts";
+export type { DirectorConfig, ServiceConfig } from "../config/director_schema.ts";
+export { Director, type DirectorStatus, type MemberView, type ServerStatus, type ServiceStatus } from "./director.ts";
+export {
+  type Forwarder,
+  type ForwarderContext,
+  type ForwarderFactory,
+  MissingForwarderError,
+  registerForwarder,
+} from "./forwarder.ts";
+export { type ProxyFailures, ProxyForwarder } from "./proxy/proxy_forwarder.ts";
+export { MaglevHashing } from "./scheduler/mh.ts";
+export { Estimator, type Rates, type Totals } from "./estimator.ts";
