@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
+import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
+  program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
   program.addCommand(membersCommand());
   for (const c of program.commands) c.exitOverride();

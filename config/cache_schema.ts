@@ -34,9 +34,13 @@ export const CacheDirSchema = z.strictObject({
 export const PeerSchema = z.strictObject({
   host: host().describe("Peer address."),
   httpPort: port().describe("Peer HTTP port."),
-  icpPort: port().default(3130).describe("Peer ICP port; 0 disables ICP to it."),
+  icpPort: z.number().int().min(0).max(65535).default(3130).describe("Peer ICP port; 0 disables ICP to it."),
   type: z.enum(["sibling", "parent"]).default("sibling").describe(
     "sibling: only asked for hits; parent: may fetch misses for us.",
+  ),
+  multicastResponder: z.boolean().default(false).describe(
+    "The peer is a member of icp.multicast.group: queried through the group, its unicast replies accepted " +
+      "(Squid's multicast-responder). Reload: yes.",
   ),
 });
 
@@ -57,6 +61,20 @@ export const CacheSchema = z.strictObject({
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
     ),
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    connectPorts: z.array(port()).default([443]).describe(
+      "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
+    ),
+  }).prefault({}),
+  client: z.strictObject({
+    idleTimeoutMs: count(1).default(60000).describe(
+      "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
+    ),
+    headerTimeoutMs: count(1).default(10000).describe(
+      "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
+    ),
+    sendTimeoutMs: count(1).default(60000).describe(
+      "Close a client connection when a response write makes no progress this long (ms).",
+    ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
     "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
@@ -100,6 +118,14 @@ export const CacheSchema = z.strictObject({
   peering: z.strictObject({
     mode: z.enum(["none", "icp", "hash", "hash+icp"]).default("icp").describe(
       "icp: ask siblings on a miss; hash: each URL has one owner cache; hash+icp: ask ICP when the owner is unsure.",
+    ),
+    self: hostPort().optional().describe(
+      "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
+        "that is one of this cache's listeners, else the first listener. Reload: no.",
+    ),
+    warmupMs: count(0).default(30000).describe(
+      "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
+        "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),
   }).prefault({}),
 }).superRefine((c, ctx) => {

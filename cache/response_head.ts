@@ -1,0 +1,148 @@
+/**
+ * Building the response heads the cache sends to clients, and {@link PreparedHit}: a stored
+ * response's head kept serialised so a plain hit costs one buffer copy and one write.
+ *
+ * Fields the cache always owns on the way out: `Content-Length`/`Transfer-Encoding` (framing to
+ * this client), `Age` (computed per response), `Via` (this node appended), `X-Cache`, and
+ * `Connection` (keep-alive or close for this client); the stored or received values of those are
+ * dropped.
+ *
+ * @module
+ */
+import { latin1Encode, STATUS_TEXT } from "../http/head_codec.ts";
+import type { StoredObject } from "./store/store.ts";
+import { appendVia } from "./semantics/mod.ts";
+
+const OWNED = new Set(["content-length", "transfer-encoding", "age", "via", "x-cache", "connection", "keep-alive"]);
+
+/** How the body of a client response is framed. */
+export type ClientFraming =
+  | { kind: "length"; length: number }
+  | { kind: "chunked" }
+  | { kind: "close" }
+  | { kind: "none" };
+
+/** Inputs of {@link clientHead}. */
+export interface ClientHeadInput {
+  status: number;
+  reason?: string;
+  /** Response fields (hop-by-hop already removed). */
+  headers: readonly (readonly [string, string])[];
+  /** This node's name, for `Via`. */
+  node: string;
+  /** `X-Cache` value, e.g. `HIT from cache1`. */
+  xCache: string;
+  /** `Age` in seconds, when the response comes from cache. */
+  age?: string;
+  /** Extra fields (e.g. `content-range`). */
+  extra?: readonly (readonly [string, string])[];
+  framing: ClientFraming;
+  /** Close the connection after this response. */
+  close: boolean;
+  /** The client is HTTP/1.0 and asked for keep-alive (send `Connection: keep-alive`). */
+  keepAlive10?: boolean;
+}
+
+/**
+ * Serialises a response head for a client.
+ *
+ * @param h status, fields and framing
+ * @returns the head text ending with CRLF CRLF
+ */
+export function clientHead(h: ClientHeadInput): string {
+  let s = `HTTP/1.1 ${h.status} ${h.reason || STATUS_TEXT[h.status] || ""}\r\n`;
+  let via: string | null = null;
+  for (const [k, v] of h.headers) {
+    if (OWNED.has(k)) {
+      if (k === "via") via = via === null ? v : `${via}, ${v}`;
+      continue;
+    }
+    s += `${k}: ${v}\r\n`;
+  }
+  for (const [k, v] of h.extra ?? []) s += `${k}: ${v}\r\n`;
+  if (h.age !== undefined) s += `age: ${h.age}\r\n`;
+  s += `via: ${appendVia(via, "1.1", h.node)}\r\nx-cache: ${h.xCache}\r\n`;
+  if (h.framing.kind === "length") s += `content-length: ${h.framing.length}\r\n`;
+  else if (h.framing.kind === "chunked") s += "transfer-encoding: chunked\r\n";
+  if (h.close) s += "connection: close\r\n";
+  else if (h.keepAlive10) s += "connection: keep-alive\r\n";
+  return s + "\r\n";
+}
+
+/** Bodies up to this size are copied behind the head so a hit is one write; larger ones are a second write. */
+export const INLINE_BODY_BYTES = 64 * 1024;
+
+/**
+ * A stored 2xx response ready to send as a plain `GET` hit to an HTTP/1.1 keep-alive client: the
+ * head minus `Age` is serialised and encoded once; a hit copies it, writes the age digits and
+ * appends the body (one buffer for bodies up to {@link INLINE_BODY_BYTES}). The last buffer is
+ * reused while the age (in seconds) stays the same.
+ */
+export class PreparedHit {
+  readonly #prefix: Uint8Array;
+  readonly #body: Uint8Array;
+  #age = -1;
+  #seenAge = -1;
+  #bytes?: Uint8Array;
+  /** The response's `Content-Type`, `-` when none (for the access log). */
+  readonly contentType: string;
+  /** Whether the stored response says `no-cache` (then it may never be served without revalidation). */
+  readonly noCache: boolean;
+
+  /**
+   * Serialises the head of a stored object.
+   *
+   * @param obj a stored object whose body is in memory
+   * @param node this node's name
+   * @param xCache the `X-Cache` value
+   */
+  constructor(obj: StoredObject, node: string, xCache: string) {
+    this.#body = obj.body!;
+    const head = clientHead({
+      status: obj.meta.status,
+      headers: obj.meta.headers,
+      node,
+      xCache,
+      framing: { kind: "length", length: this.#body.length },
+      close: false,
+    });
+    this.#prefix = latin1Encode(head.slice(0, -2) + "age: ");
+    this.contentType = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    this.noCache = obj.meta.headers.some(([k, v]) => k === "cache-control" && /no-cache/i.test(v));
+  }
+
+  /**
+   * The bytes to write for a hit of the given age.
+   *
+   * The first hit at a new age is built in `scratch` (the connection's reusable buffer), so
+   * objects hit rarely (most of a large working set) allocate nothing; a second hit at the same
+   * age builds a buffer of its own that later hits of that second reuse as it is (hot objects).
+   *
+   * @param age the `Age` in whole seconds
+   * @param scratch gives a reusable buffer of at least the requested size (a `ServerResponse`)
+   * @returns head and body (one buffer for small bodies; head then body for large ones)
+   */
+  bytes(age: number, scratch?: { scratch(size: number): Uint8Array }): Uint8Array[] {
+    const inline = this.#body.length <= INLINE_BODY_BYTES;
+    if (age === this.#age && this.#bytes) return inline ? [this.#bytes] : [this.#bytes, this.#body];
+    const digits = String(age);
+    const headLen = this.#prefix.length + digits.length + 4;
+    const total = headLen + (inline ? this.#body.length : 0);
+    const reuse = scratch !== undefined && age !== this.#seenAge;
+    this.#seenAge = age;
+    const out = reuse ? scratch.scratch(total).subarray(0, total) : new Uint8Array(total);
+    out.set(this.#prefix);
+    let at = this.#prefix.length;
+    for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
+    out[at++] = 13;
+    out[at++] = 10;
+    out[at++] = 13;
+    out[at++] = 10;
+    if (inline) out.set(this.#body, at);
+    if (!reuse) {
+      this.#bytes = out;
+      this.#age = age;
+    }
+    return inline ? [out] : [out, this.#body];
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * `webcache cache`: the caching proxy role. Starts the HTTP listeners (accelerator, forward and
+ * transparent modes), `cache.workers` workers sharing the ports with SO_REUSEPORT, and the admin
+ * endpoint with a `cache` section in `/status`.
+ *
+ * Peering plugs in here: build a `PeerSelector` (ICP, `cache/peering/`) and pass it as `peers`
+ * to each `CacheService`; with `--peers auto` the cluster membership (`cluster/`) supplies the
+ * sibling caches to that selector. `service.handler.lookupFresh(url)` answers ICP queries.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import type { ConfigOverride } from "../config/mod.ts";
+import { AdminServer } from "../admin/server.ts";
+import { parseHostPort } from "../core/addr.ts";
+import { getLogger, printErr } from "../core/log.ts";
+import { buildInfo } from "../core/metrics.ts";
+import { CacheService, statusSection } from "../cache/cache_service.ts";
+import { counters, setCounterSources } from "../cache/metrics.ts";
+import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
+import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
+import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
+import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+
+const log = getLogger("cache");
+
+/** Options of `webcache cache`. */
+interface CacheOptions extends SharedOptions {
+  origin?: string;
+  listen?: string[];
+  workers?: string;
+  accessLog?: string;
+  icpPort?: string;
+  peer?: string[];
+  peering?: string;
+  cacheDir?: string;
+  cacheSize?: string;
+}
+
+/**
+ * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy]` value.
+ *
+ * @param v the flag value
+ * @returns a listener entry for `cache.listen`
+ * @throws {SyntaxError} for an unknown option
+ */
+export function parseListenFlag(v: string): { address: string; mode: string; proxyProtocol: boolean } {
+  const [address, ...opts] = v.split(",").map((s) => s.trim());
+  const out = { address, mode: "accel", proxyProtocol: false };
+  for (const o of opts) {
+    if (o.startsWith("mode=")) out.mode = o.slice(5);
+    else if (o === "proxy" || o === "proxy-protocol") out.proxyProtocol = true;
+    else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
+  }
+  return out;
+}
+
+function nodeName(cfgName: string | undefined): string {
+  if (cfgName) return cfgName;
+  try {
+    return Deno.hostname();
+  } catch {
+    return "webcache";
+  }
+}
+
+/** Builds the `cache` subcommand. */
+export function cacheCommand(): Command {
+  const cmd = new Command("cache")
+    .description("run the HTTP caching proxy (accelerator, forward and transparent modes)")
+    .option("--origin <url>", "default origin for the accelerator (cache.defaultOrigin), e.g. http://10.0.0.5:8080")
+    .option(
+      "--listen <addr:port[,mode=M][,proxy]>",
+      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
+    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)")
+    .option("--icp-port <port>", "UDP port of the ICP server (icp.port, default 3130)")
+    .option(
+      "--peer <host:http[:icp][/sibling|/parent]>",
+      "peer cache (repeatable; cache.peers); ICP port default 3130, 0 = no ICP; type default sibling",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
+  addSharedOptions(cmd);
+  return cmd.action(async (opts: CacheOptions) => {
+    const overrides: ConfigOverride[] = sharedOverrides(opts);
+    if (opts.origin !== undefined) {
+      overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    }
+    if (opts.listen?.length) {
+      try {
+        overrides.push({ path: ["cache", "listen"], value: opts.listen.map(parseListenFlag), flag: "--listen" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.workers !== undefined) {
+      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+    }
+    if (opts.accessLog !== undefined) {
+      overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
+    }
+    if ((opts.cacheDir === undefined) !== (opts.cacheSize === undefined)) {
+      printErr(
+        "Cannot start cache: --cache-dir and --cache-size go together, e.g. --cache-dir /var/cache/webcache --cache-size 1GiB",
+      );
+      Deno.exit(EXIT_CONFIG);
+    }
+    if (opts.cacheDir !== undefined) {
+      overrides.push({
+        path: ["cache", "store", "dirs"],
+        value: [{ path: opts.cacheDir, size: opts.cacheSize }],
+        flag: "--cache-dir/--cache-size",
+      });
+    }
+    if (opts.icpPort !== undefined) {
+      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+    }
+    if (opts.peer?.length) {
+      try {
+        overrides.push({ path: ["cache", "peers"], value: opts.peer.map(parsePeerFlag), flag: "--peer" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.peering !== undefined) {
+      overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
+    }
+    const cfg = await loadOrExit(opts.config, overrides);
+    const node = nodeName(cfg.cluster.nodeName);
+    let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
+    const peeringOn = cfg.cache.peering.mode !== "none" && (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto");
+    if (peeringOn && workers > 1 && !isWorkerContext()) {
+      log.info("Peering is on: serving with one worker", { requested: workers });
+      workers = 1;
+    }
+    // With a disk tier every worker sees every object on disk; copying into each memory tier
+    // would write them to disk again.
+    const memoryOnly = cfg.cache.store.dirs.length === 0;
+
+    if (isWorkerContext()) {
+      // Worker threads join the main thread's lock on the cache directories (same process
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
+      await runWorker(async (invalidate, replicate) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        return new CacheService(cfg.cache, {
+          node,
+          reusePort: true,
+          invalidate,
+          store,
+          replicate: memoryOnly ? replicate : undefined,
+        }).start();
+      });
+      return;
+    }
+
+    buildInfo.set({ version: "", role: "cache" }, 1);
+    let store;
+    try {
+      // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
+      // writable or is locked by another instance. The main thread evicts.
+      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      Deno.exit(1);
+    }
+    const pool = new WorkerPool(workers - 1);
+    const service: CacheService = new CacheService(cfg.cache, {
+      node,
+      store,
+      reusePort: workers > 1,
+      invalidate: async (keys: string[]): Promise<number> =>
+        (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
+    });
+    try {
+      service.start();
+      await pool.start(service);
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await pool.close();
+      await service.close();
+      Deno.exit(1);
+    }
+    let peering: PeeringNode | undefined;
+    // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
+    if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
+      try {
+        peering = await PeeringNode.start(cfg, { lookupFresh: (url) => service.handler.lookupFresh(url) });
+      } catch (e) {
+        printErr(`Cannot start peering: ${(e as Error).message}`);
+        await pool.close();
+        await service.close();
+        Deno.exit(1);
+      }
+      service.handler.setPeerSelector(peering.selector);
+      const guard = peering.guard;
+      service.handler.setOriginObserver((url, ok) => guard.originResult(url, ok));
+    }
+    setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
+    const ahp = parseHostPort(cfg.admin.listen);
+    const admin = new AdminServer({
+      hostname: ahp.host,
+      port: ahp.port,
+      allow: cfg.admin.allow,
+      token: cfg.admin.token,
+      node,
+      role: "cache",
+    });
+    admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    if (peering) admin.status("peering", () => peering.status());
+    admin.status("store", () => storeStatus(store));
+    admin.start();
+    // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
+    log.info("Cache started", { node, workers });
+    const stop = async () => {
+      log.info("Cache stopping", { node });
+      await admin.stop();
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGINT", stop);
+  });
+}
