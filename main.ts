@@ -9,6 +9,7 @@ import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
+import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
 // Background Workers (the DR/TUN data plane, the IP-in-IP decapsulator) run this same bundle under
 // their own name; these modules start them then, and the CLI below must not run.
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   program.addCommand(checkConfigCommand());
   program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
+  program.addCommand(membersCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

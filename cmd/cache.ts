@@ -12,7 +12,7 @@
 import { Command, Option } from "commander";
 import type { ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
-import { parseHostPort } from "../core/addr.ts";
+import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
@@ -22,11 +22,19 @@ import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServ
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addClusterOptions,
+  advertiseHost,
+  type ClusterOptions,
+  clusterOverrides,
+  siblingPeers,
+  startRoleMembership,
+} from "./_cluster.ts";
 
 const log = getLogger("cache");
 
 /** Options of `webcache cache`. */
-interface CacheOptions extends SharedOptions {
+interface CacheOptions extends SharedOptions, ClusterOptions {
   origin?: string;
   listen?: string[];
   workers?: string;
@@ -105,8 +113,9 @@ export function cacheCommand(): Command {
     )
     .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit");
   addSharedOptions(cmd);
+  addClusterOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
-    const overrides: ConfigOverride[] = sharedOverrides(opts);
+    const overrides: ConfigOverride[] = [...sharedOverrides(opts), ...clusterOverrides(opts)];
     if (opts.origin !== undefined) {
       overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
     }
@@ -168,7 +177,9 @@ export function cacheCommand(): Command {
     const node = nodeName(cfg.cluster.nodeName);
     let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
     // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
-    const peeringOn = cfg.cache.peering.mode !== "none" && (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto");
+    // Cluster members (seeds or --peers auto) supply siblings too.
+    const peeringOn = cfg.cache.peering.mode !== "none" &&
+      (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
     if (peeringOn && workers > 1 && !isWorkerContext()) {
       log.info("Peering is on: serving with one worker", { requested: workers });
       workers = 1;
@@ -271,10 +282,37 @@ export function cacheCommand(): Command {
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
-    // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
+    // Cluster membership: advertise this cache (directors make it a real server of cache.service)
+    // and take the live caches of the cluster as siblings.
+    const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;
+    const membership = await startRoleMembership(cfg, opts, {
+      role: "cache",
+      record: {
+        weight: cfg.cache.weight,
+        service: cfg.cache.service,
+        vip: cfg.cache.vip,
+        forwarding: cfg.cache.forwarding,
+        addrs: {
+          ...(http ? { http: formatHostPort({ host: advertiseHost(http.host, cfg), port: http.port }) } : {}),
+          ...(cfg.icp.enabled
+            ? { icp: formatHostPort({ host: advertiseHost(cfg.icp.listen, cfg), port: cfg.icp.port }) }
+            : {}),
+          admin: cfg.admin.listen,
+        },
+      },
+      admin,
+    });
+    if (membership && peering) {
+      const p = peering;
+      const feed = () => p.setPeers(siblingPeers(membership.members(), membership.local.id));
+      feed();
+      membership.onChange(feed);
+    }
     log.info("Cache started", { node, workers });
     const stop = async () => {
       log.info("Cache stopping", { node });
+      await membership?.leave(); // directors stop sending new connections at once
+      await membership?.stop();
       await admin.stop();
       await peering?.close();
       await pool.close();

@@ -1,0 +1,178 @@
+/**
+ * Cluster flags shared by the role subcommands (`webcache cache`, `webcache director`):
+ * `--gossip-listen ADDR:PORT`, `--node-name NAME` and `--cluster-key-file FILE` (`--peers` is in
+ * `_common.ts`). The key itself is never a flag: process lists are visible to every user, so it
+ * comes from a file or the `WEBCACHE_CLUSTER_KEY` environment variable.
+ *
+ * Wiring in a role:
+ *
+ * ```ts
+ * addClusterOptions(addSharedOptions(cmd)).action(async (opts) => {
+ *   const cfg = await loadOrExit(opts.config, [...sharedOverrides(opts), ...clusterOverrides(opts)]);
+ *   // ... start the role and its AdminServer ...
+ *   const membership = await startRoleMembership(cfg, opts, { role: "cache", record: { weight, service, addrs }, admin });
+ *   membership?.onChange((members) => useMembers(members));
+ *   const stop = async () => { await membership?.leave(); await membership?.stop(); ...; Deno.exit(0); };
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import type { AdminServer } from "../admin/server.ts";
+import { liveMembers, type LocalRecord, Membership, type NodeRecord, type NodeRole } from "../cluster/mod.ts";
+import { parseHostPort } from "../core/addr.ts";
+import type { Appliance, ConfigOverride } from "../config/mod.ts";
+import { configureLogging, getLogger, printErr } from "../core/log.ts";
+import { EXIT_CONFIG } from "./_common.ts";
+
+const log = getLogger("cluster");
+
+/** The cluster flags as commander parses them. */
+export interface ClusterOptions {
+  /** `--gossip-listen` */
+  gossipListen?: string;
+  /** `--node-name` */
+  nodeName?: string;
+  /** `--cluster-key-file` */
+  clusterKeyFile?: string;
+}
+
+/** Adds the cluster flags to a role command. */
+export function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .option("--gossip-listen <addr:port>", "UDP+TCP address for membership gossip (default 0.0.0.0:7946)")
+    .option("--node-name <name>", "this node's name in the cluster (default the host name)")
+    .option(
+      "--cluster-key-file <file>",
+      "file with the base64 cluster key (first line; older keys on later lines); or set WEBCACHE_CLUSTER_KEY",
+    );
+}
+
+/** Turns the cluster flags into config overrides (the key file is passed to `Membership.start`). */
+export function clusterOverrides(opts: ClusterOptions): ConfigOverride[] {
+  const out: ConfigOverride[] = [];
+  if (opts.gossipListen !== undefined) {
+    out.push({ path: ["cluster", "gossipListen"], value: opts.gossipListen, flag: "--gossip-listen" });
+  }
+  if (opts.nodeName !== undefined) {
+    out.push({ path: ["cluster", "nodeName"], value: opts.nodeName, flag: "--node-name" });
+  }
+  return out;
+}
+
+/** What a role tells {@link startRoleMembership}. */
+export interface RoleMembership {
+  /** The role this node runs. */
+  role: NodeRole;
+  /** The role's part of the record: weight, service, addresses (http, icp, admin), vip, mac... */
+  record?: Partial<Omit<LocalRecord, "role">>;
+  /** Gets `/members` and a `cluster` status section. */
+  admin?: AdminServer;
+  /** Aborting it stops membership. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts cluster membership for a role, or nothing when the node is standalone (no `cluster.peers`
+ * and no key configured). Exits with status 2 on a key problem (no key while peers are set and
+ * `cluster.insecure` is off, unreadable key file, malformed key) and 1 when the gossip port cannot
+ * be bound.
+ *
+ * @param cfg the validated config (with `clusterOverrides` applied)
+ * @param opts the parsed flags (`--cluster-key-file`, `--config` for the config stamp and sync)
+ */
+export async function startRoleMembership(
+  cfg: Appliance,
+  opts: ClusterOptions & { config?: string },
+  role: RoleMembership,
+): Promise<Membership | undefined> {
+  const c = cfg.cluster;
+  const env = Deno.env.get("WEBCACHE_CLUSTER_KEY") || undefined;
+  const anyKey = opts.clusterKeyFile ?? c.keyFile ?? c.secretKey ?? env ?? (c.keyRing.length ? "ring" : undefined);
+  const wantsCluster = c.peers === "auto" || c.peers.length > 0;
+  if (!wantsCluster && !anyKey && !c.insecure) {
+    log.info("Cluster membership off: no cluster.peers and no key (standalone node)");
+    return undefined;
+  }
+  try {
+    const m = await Membership.start({
+      cfg,
+      record: { weight: 100, ...role.record, role: role.role },
+      keyFile: opts.clusterKeyFile,
+      configFile: opts.config,
+      signal: role.signal,
+    });
+    if (role.admin) m.registerAdmin(role.admin);
+    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys.
+    m.onConfig(({ cfg: next, reloadable }) => {
+      if (reloadable.some((k) => k.startsWith("log."))) {
+        configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+      }
+    });
+    return m;
+  } catch (e) {
+    const msg = (e as Error).message;
+    printErr(`Cannot start cluster membership: ${msg}`);
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) Deno.exit(1);
+    Deno.exit(EXIT_CONFIG);
+  }
+}
+
+/** A sibling cache as the peering code takes it (structurally `PeeringPeer` of `cache/peering/`). */
+export interface SiblingPeer {
+  /** Host of its HTTP address. */
+  host: string;
+  /** Its HTTP port. */
+  httpPort: number;
+  /** 0: the member runs no ICP server. */
+  icpPort: number;
+  /** Always a sibling: cluster caches do not fetch misses for each other. */
+  type: "sibling";
+  /** Node name. */
+  name: string;
+  /** Advertised weight (hash share). */
+  weight: number;
+}
+
+/**
+ * The live caches other than this node, as ICP/hash siblings: the cache role passes this to its
+ * peering on every membership change.
+ *
+ * @example
+ * ```ts
+ * membership.onChange((members) => peering.setPeers(siblingPeers(members, membership.local.id)));
+ * ```
+ */
+export function siblingPeers(members: readonly NodeRecord[], selfId: string): SiblingPeer[] {
+  return liveMembers(members, { role: "cache", exclude: selfId }).flatMap((m) => {
+    if (!m.addrs.http) return [];
+    const http = parseHostPort(m.addrs.http);
+    const icpPort = m.addrs.icp ? parseHostPort(m.addrs.icp).port : 0;
+    return [{
+      host: http.host,
+      httpPort: http.port,
+      icpPort,
+      type: "sibling" as const,
+      name: m.name,
+      weight: m.weight,
+    }];
+  });
+}
+
+/**
+ * The host other nodes should use for a service bound to `listenHost`: the host itself when it is
+ * specific, else `cluster.advertise`, else the gossip listen host when specific, else the first
+ * non-loopback IPv4 address, else 127.0.0.1.
+ */
+export function advertiseHost(listenHost: string, cfg: Appliance): string {
+  if (listenHost !== "0.0.0.0" && listenHost !== "::") return listenHost;
+  const c = cfg.cluster;
+  if (c.advertise) return parseHostPort(c.advertise).host;
+  const gossipHost = c.gossipListen.slice(0, c.gossipListen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  if (gossipHost && gossipHost !== "0.0.0.0" && gossipHost !== "::") return gossipHost;
+  for (const i of Deno.networkInterfaces()) {
+    if (i.family === "IPv4" && !i.address.startsWith("127.")) return i.address;
+  }
+  return "127.0.0.1";
+}
