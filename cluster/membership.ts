@@ -127,6 +127,7 @@ export class Membership extends EventTarget {
   readonly #configFile?: string;
   #configText?: string;
   #syncing = false;
+  #restartNeeded: string[] = [];
   readonly #syncFailed = new Set<string>();
   readonly #transport: NetTransport;
   readonly #keyring: Keyring;
@@ -365,7 +366,7 @@ export class Membership extends EventTarget {
 
   /**
    * Calls `cb` after `cluster.configSync` adopted a newer config from a peer; the role applies the
-   * `reloadable` keys (the others are logged as needing a restart).
+   * `reloadable` keys it supports and reports the rest through {@link restartNeeded}.
    *
    * @returns a function that unsubscribes
    */
@@ -449,9 +450,6 @@ export class Membership extends EventTarget {
         reloadable: changes.reloadable.join(","),
         restartNeeded: changes.restart.join(","),
       });
-      if (changes.restart.length) {
-        log.warn("Synced config changes keys that need a restart", { keys: changes.restart.join(",") });
-      }
       const detail: ConfigEventDetail = { cfg, ...changes, from: peer.name };
       this.dispatchEvent(new CustomEvent("config", { detail }));
     } catch (e) {
@@ -478,6 +476,19 @@ export class Membership extends EventTarget {
     };
   }
 
+  /**
+   * The key paths whose running value differs from the config in effect and that take a restart
+   * (the role sets them after each synced config); shown as `restartNeeded` in the `cluster`
+   * status section.
+   */
+  get restartNeeded(): readonly string[] {
+    return this.#restartNeeded;
+  }
+
+  set restartNeeded(keys: readonly string[]) {
+    this.#restartNeeded = [...keys];
+  }
+
   /** Adds `/members` and a `cluster` section of `/status` to an admin endpoint. */
   registerAdmin(admin: AdminServer): void {
     admin.route("/members", () => Response.json(this.document()));
@@ -485,7 +496,13 @@ export class Membership extends EventTarget {
       const doc = this.document();
       const counts: Record<string, number> = {};
       for (const m of doc.members) counts[m.state] = (counts[m.state] ?? 0) + 1;
-      return { name: doc.cluster, self: this.local.name, configHash: doc.configHash, members: counts };
+      return {
+        name: doc.cluster,
+        self: this.local.name,
+        configHash: doc.configHash,
+        members: counts,
+        restartNeeded: this.#restartNeeded,
+      };
     });
   }
 

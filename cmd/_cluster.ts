@@ -20,7 +20,15 @@
  */
 import type { Command } from "commander";
 import type { AdminServer } from "../admin/server.ts";
-import { liveMembers, type LocalRecord, Membership, type NodeRecord, type NodeRole } from "../cluster/mod.ts";
+import {
+  diffConfig,
+  isReloadable,
+  liveMembers,
+  type LocalRecord,
+  Membership,
+  type NodeRecord,
+  type NodeRole,
+} from "../cluster/mod.ts";
 import { parseHostPort } from "../core/addr.ts";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { configureLogging, getLogger, printErr } from "../core/log.ts";
@@ -71,6 +79,30 @@ export interface RoleMembership {
   admin?: AdminServer;
   /** Aborting it stops membership. */
   signal?: AbortSignal;
+  /**
+   * `cluster.configSync`: what the role changes at run time besides `log.*`. `handles` says which
+   * `Reload: yes` key paths `apply` puts into effect; every other changed key is reported as
+   * needing a restart.
+   */
+  reload?: {
+    /** Whether `apply` puts the key at this dotted path into effect. */
+    handles: (path: string) => boolean;
+    /** Applies a synced config (e.g. the director's SIGHUP reload); logs its own failures. */
+    apply: (next: Appliance) => Promise<void>;
+  };
+}
+
+/**
+ * The changed keys a synced config cannot put into effect in this process: those that differ
+ * from the config the process started with and are either `Reload: no` or not applied by the role
+ * (`log.*` is applied by every role).
+ *
+ * @param boot the config the process started with
+ * @param next the config in effect now
+ * @param handles whether the role applies a reloadable key at run time
+ */
+export function restartNeededKeys(boot: Appliance, next: Appliance, handles?: (path: string) => boolean): string[] {
+  return diffConfig(boot, next).filter((k) => !(isReloadable(k) && (k.startsWith("log.") || handles?.(k))));
 }
 
 /**
@@ -104,11 +136,28 @@ export async function startRoleMembership(
       signal: role.signal,
     });
     if (role.admin) m.registerAdmin(role.admin);
-    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys.
-    m.onConfig(({ cfg: next, reloadable }) => {
-      if (reloadable.some((k) => k.startsWith("log."))) {
-        configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
-      }
+    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys;
+    // the rest is logged once and shown as cluster.restartNeeded in /status.
+    let applying = Promise.resolve();
+    m.onConfig(({ cfg: next, reloadable, from }) => {
+      applying = applying.then(async () => {
+        if (reloadable.some((k) => k.startsWith("log."))) {
+          configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+        }
+        if (role.reload && reloadable.some(role.reload.handles)) {
+          try {
+            await role.reload.apply(next);
+          } catch (e) {
+            log.error("Cannot apply the synced config", { peer: from, error: e as Error });
+          }
+        }
+        const pending = restartNeededKeys(cfg, next, role.reload?.handles);
+        const fresh = pending.filter((k) => !m.restartNeeded.includes(k));
+        m.restartNeeded = pending;
+        if (fresh.length) {
+          log.warn("Synced config changes keys that need a restart", { peer: from, keys: fresh.join(",") });
+        }
+      });
     });
     return m;
   } catch (e) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
-import { advertiseHost, siblingPeers, startRoleMembership } from "./_cluster.ts";
+import { advertiseHost, restartNeededKeys, siblingPeers, startRoleMembership } from "./_cluster.ts";
 
 setLogSink(() => {});
 
@@ -95,4 +95,22 @@ Deno.test("advertiseHost() prefers the listen host, then cluster.advertise, then
     assert.equal(advertiseHost(listen, validateConfig({ cluster })), want, JSON.stringify(cluster));
   }
   assert.match(advertiseHost("0.0.0.0", validateConfig({})), /^\d+\.\d+\.\d+\.\d+$/);
+});
+
+Deno.test("restartNeededKeys() lists changed keys the role cannot apply at run time", () => {
+  const boot = validateConfig({ director: { services: [{ vip: "10.0.0.1", reals: [{ address: "10.0.0.2" }] }] } });
+  const next = validateConfig({
+    log: { level: "debug" },
+    admin: { allow: ["10.0.0.0/8"] },
+    cluster: { probeTimeoutMs: 900 },
+    director: { maxConnections: 1000, services: [{ vip: "10.0.0.1", reals: [{ address: "10.0.0.3" }] }] },
+  });
+  const director = (p: string) => p.startsWith("director.");
+  const table: [string, ((p: string) => boolean) | undefined, string[]][] = [
+    // log.* is applied by every role; admin.allow is `Reload: yes` but nobody applies it yet.
+    ["director", director, ["admin.allow", "cluster.probeTimeoutMs", "director.maxConnections"]],
+    ["cache", undefined, ["admin.allow", "cluster.probeTimeoutMs", "director.maxConnections", "director.services"]],
+  ];
+  for (const [role, handles, want] of table) assert.deepEqual(restartNeededKeys(boot, next, handles), want, role);
+  assert.deepEqual(restartNeededKeys(boot, boot, director), [], "a change reverted needs nothing");
 });

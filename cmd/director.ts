@@ -10,7 +10,9 @@
  * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
  * ```
  *
- * SIGHUP reloads appliance.yaml (services, servers, weights, health, timeouts) in place.
+ * SIGHUP reloads appliance.yaml (services, servers, weights, health, timeouts) in place; so does a
+ * newer config adopted from a peer with `cluster.configSync` (other changed keys are logged and
+ * shown as `cluster.restartNeeded` in `/status`).
  *
  * @module
  */
@@ -117,6 +119,25 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   return out;
 }
 
+/**
+ * Reloads the director's services, servers, weights, health checks and timeouts in place from
+ * `next()` (SIGHUP and `cluster.configSync` both come here); on any error it logs and keeps the
+ * running configuration. Established connections stay on their servers.
+ */
+export async function reloadDirector(
+  director: Director,
+  source: string,
+  next: () => Promise<Appliance>,
+): Promise<void> {
+  try {
+    const cfg = await next();
+    await director.reload(cfg.director);
+    log.info("Configuration reloaded", { from: source });
+  } catch (e) {
+    log.error("Reload failed, keeping the running configuration", { from: source, error: (e as Error).message });
+  }
+}
+
 async function runDirector(o: RunOptions): Promise<void> {
   let overrides: ConfigOverride[];
   try {
@@ -155,36 +176,36 @@ async function runDirector(o: RunOptions): Promise<void> {
     await admin.stop();
     Deno.exit(1);
   }
+  // One reload path for SIGHUP and cluster.configSync, one reload at a time.
+  let reloading = Promise.resolve();
+  const reload = (source: string, next: () => Promise<Appliance>): Promise<void> => {
+    const run = reloading.then(() => reloadDirector(director, source, next));
+    reloading = run;
+    return run;
+  };
   // Cluster membership: live caches of a `fromMembership` service become its real servers.
   const membership = await startRoleMembership(cfg, o, {
     role: "director",
     record: { addrs: { admin: cfg.admin.listen } },
     admin,
+    reload: {
+      handles: (path) => path.startsWith("director."),
+      // The synced text is in --config by now; reading it back keeps the command-line overrides.
+      apply: (synced) =>
+        reload("cluster.configSync", () => o.config ? loadConfig(o.config, overrides) : Promise.resolve(synced)),
+    },
   });
   if (membership) {
     director.setMembers(membership.members());
     membership.onChange((members) => director.setMembers(members));
   }
-  let reloading = Promise.resolve();
   const onHup = () => {
-    reloading = reloading.then(async () => {
-      if (!o.config) {
-        log.warn("SIGHUP ignored: no --config file to reload");
-        return;
-      }
-      let next: Appliance;
-      try {
-        next = await loadConfig(o.config, overrides);
-      } catch (e) {
-        log.error("Reload failed, keeping the running configuration", { error: (e as Error).message });
-        return;
-      }
-      try {
-        await director.reload(next.director);
-      } catch (e) {
-        log.error("Reload failed, keeping the running configuration", { error: (e as Error).message });
-      }
-    });
+    if (!o.config) {
+      log.warn("SIGHUP ignored: no --config file to reload");
+      return;
+    }
+    const file = o.config;
+    void reload("SIGHUP", () => loadConfig(file, overrides));
   };
   Deno.addSignalListener("SIGHUP", onHup);
   await new Promise<void>((resolve) => {

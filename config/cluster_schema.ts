@@ -74,6 +74,8 @@ export const ClusterSchema = z.strictObject({
     ttl: count(0).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
   }).prefault({}),
   configSync: z.boolean().default(false).describe(
-    "Fetch a newer signed appliance.yaml from a peer and apply the keys that may change at run time.",
+    "Fetch a newer signed appliance.yaml from a peer (written over --config) and apply the keys that may " +
+      "change at run time: log.* everywhere, director.* on a director as SIGHUP does; other changed keys are " +
+      "logged and listed in /status cluster.restartNeeded. Needs a cluster key. Reload: no.",
   ),
 }).prefault({});

@@ -97,11 +97,22 @@ export interface StartNode {
   record?: Record<string, unknown>;
   /** Run inside this network namespace. */
   netns?: string;
+  /** Other config sections (director, ...) beside `cluster` and `log`. */
+  config?: Record<string, unknown>;
+  /**
+   * Write the config to this file and start the node from it (served to peers with
+   * `cluster.configSync`; its modification time is the config stamp).
+   */
+  configFile?: string;
 }
 
 /** Starts a node and waits until it is listening. */
 export async function startNode(o: StartNode): Promise<NodeProc> {
-  const cfg = { cluster: { gossipListen: "127.0.0.1:0", nodeName: o.name, ...o.cluster }, log: { level: "warn" } };
+  const cfg = {
+    ...o.config,
+    cluster: { gossipListen: "127.0.0.1:0", nodeName: o.name, ...o.cluster },
+    log: { level: "warn" },
+  };
   const args = [
     "run",
     "-A",
@@ -111,6 +122,10 @@ export async function startNode(o: StartNode): Promise<NodeProc> {
     JSON.stringify(cfg),
     JSON.stringify(o.record ?? {}),
   ];
+  if (o.configFile) {
+    await Deno.writeTextFile(o.configFile, JSON.stringify(cfg)); // JSON is YAML
+    args.push(o.configFile);
+  }
   const cmd = o.netns
     ? new Deno.Command("ip", {
       args: ["netns", "exec", o.netns, Deno.execPath(), ...args],

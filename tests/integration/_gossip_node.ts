@@ -6,7 +6,9 @@
  * can watch it), and on SIGTERM announces its leave and exits 0. The cluster key comes from
  * `WEBCACHE_CLUSTER_KEY`, never from argv.
  *
- * Usage: `deno run -A --unstable-net _gossip_node.ts '<config json>' '<record json>'`
+ * Usage: `deno run -A --unstable-net _gossip_node.ts '<config json>' '<record json>' [appliance.yaml]`
+ * (with the file, which must hold the same config, its text and modification time are what
+ * `cluster.configSync` offers to peers).
  *
  * @module
  */
@@ -18,7 +20,7 @@ import { configureLogging, printOut } from "../../core/log.ts";
 const cfg = validateConfig(JSON.parse(Deno.args[0]));
 const record = JSON.parse(Deno.args[1] ?? "{}");
 configureLogging({ level: cfg.log.level, components: cfg.log.components });
-const m = await Membership.start({ cfg, record: { role: "cache", weight: 100, ...record } });
+const m = await Membership.start({ cfg, record: { role: "cache", weight: 100, ...record }, configFile: Deno.args[2] });
 const admin = new AdminServer({
   hostname: "127.0.0.1",
   port: 0,
