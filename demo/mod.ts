@@ -16,3 +16,6 @@ export {
 } from "./origin.ts";
 export { type Random, seededRandom } from "./random.ts";
 export { type ZipfOptions, ZipfSampler } from "./zipf.ts";
+export { type CacheVerdict, cacheVerdict, lastViaNode, parseXCache, type XCacheEntry } from "./cache_header.ts";
+export { type LoadOptions, type LoadProgress, type LoadReport, type NodeLoad, quantile, runLoad } from "./load.ts";
+export { ProgressBar, type ProgressOptions, renderBar } from "./progress.ts";
