@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
+import { statusCommand } from "./cmd/status.ts";
 import { versionCommand } from "./cmd/version.ts";
 import { VERSION } from "./core/version.ts";
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
+  program.addCommand(statusCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,0 +1,164 @@
+/**
+ * Reads cache and director figures out of a node's `/status` document. The roles own their
+ * sections; this is the one place that knows their field names, and it accepts the few spellings
+ * in use so one role renaming a field degrades to a 0, not a crash.
+ *
+ * Expected sections (the first spelling is the documented one):
+ *
+ * ```
+ * cache:    { requests, hits, misses, objects, bytes, siblingHits?, topUrls?: [{url, requests}] }
+ *           (objects/bytes may instead be under cache.store / cache.memory + cache.disk)
+ * icp:      { queriesSent, siblingHits }                       (cache nodes with peering)
+ * director: { connections, services: [{ name, address | vip+port, scheduler,
+ *             persistence: { timeoutS, entries }, servers: [{ address, node?, method, weight,
+ *             health, activeConns, inactiveConns, connections, packetsIn, packetsOut,
+ *             bytesIn, bytesOut }] }] }
+ * ```
+ *
+ * @module
+ */
+import type { CacheFigures, DirectorFigures, ServerRow, ServiceRow, TopUrl } from "./cluster_status.ts";
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Value at a dotted path, or undefined. */
+function at(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split(".")) {
+    if (!isObj(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+/** First finite number among the paths, else `fallback`. */
+function num(obj: unknown, paths: string[], fallback = 0): number {
+  for (const p of paths) {
+    const v = at(obj, p);
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+    if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  }
+  return fallback;
+}
+
+function str(obj: unknown, paths: string[], fallback = ""): string {
+  for (const p of paths) {
+    const v = at(obj, p);
+    if (typeof v === "string" && v !== "") return v;
+    if (typeof v === "number") return String(v);
+  }
+  return fallback;
+}
+
+/** Sum of numbers found under each of several prefixes (memory + disk tiers). */
+function sumTiers(obj: unknown, field: string): number | undefined {
+  let found = false;
+  let total = 0;
+  for (const tier of ["cache.memory", "cache.disk"]) {
+    const v = at(obj, `${tier}.${field}`);
+    if (typeof v === "number" && Number.isFinite(v)) {
+      total += v;
+      found = true;
+    }
+  }
+  return found ? total : undefined;
+}
+
+function topUrls(v: unknown): TopUrl[] {
+  if (!Array.isArray(v)) return [];
+  const out: TopUrl[] = [];
+  for (const e of v) {
+    if (Array.isArray(e) && typeof e[0] === "string") out.push({ url: e[0], requests: Number(e[1]) || 0 });
+    else if (isObj(e) && typeof e.url === "string") {
+      out.push({ url: e.url, requests: num(e, ["requests", "count", "hits"]) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Cache figures from a cache node's `/status`, or undefined when it has no `cache` section.
+ *
+ * @param doc the parsed `/status` document
+ */
+export function extractCache(doc: unknown): CacheFigures | undefined {
+  if (!isObj(at(doc, "cache"))) return undefined;
+  const hits = num(doc, ["cache.hits", "cache.requests.hit", "cache.results.HIT"]);
+  const misses = num(doc, ["cache.misses", "cache.requests.miss", "cache.results.MISS"]);
+  const requests = num(doc, ["cache.requests", "cache.requests.total"], hits + misses);
+  const objects = num(doc, ["cache.objects", "cache.store.objects"], sumTiers(doc, "objects") ?? 0);
+  const bytes = num(doc, ["cache.bytes", "cache.store.bytes"], sumTiers(doc, "bytes") ?? 0);
+  return {
+    requests,
+    hits,
+    misses,
+    hitRatio: hits + misses > 0 ? hits / (hits + misses) : null,
+    objects,
+    bytes,
+    icpQueries: num(doc, ["icp.queriesSent", "icp.queries.sent", "icp.sent.queries", "icp.queries"]),
+    siblingHits: num(doc, [
+      "icp.siblingHits",
+      "cache.siblingHits",
+      "cache.peering.siblingHits",
+      "peering.siblingHits",
+      "icp.hitsReceived",
+    ]),
+    topUrls: topUrls(at(doc, "cache.topUrls")),
+  };
+}
+
+function serverRow(s: unknown): ServerRow {
+  return {
+    address: str(s, ["address", "server", "real", "addr"], "?"),
+    node: str(s, ["node", "name"]) || undefined,
+    method: str(s, ["method", "forward", "forwarding"], "?"),
+    weight: num(s, ["weight"]),
+    health: str(s, ["health", "state", "status"], "unknown"),
+    activeConns: num(s, ["activeConns", "active", "activeConnections"]),
+    inactiveConns: num(s, ["inactiveConns", "inactive", "inactiveConnections"]),
+    connections: num(s, ["connections", "conns", "stats.connections", "stats.conns"]),
+    packetsIn: num(s, ["packetsIn", "inPkts", "stats.packetsIn", "stats.inPkts"]),
+    packetsOut: num(s, ["packetsOut", "outPkts", "stats.packetsOut", "stats.outPkts"]),
+    bytesIn: num(s, ["bytesIn", "inBytes", "stats.bytesIn", "stats.inBytes"]),
+    bytesOut: num(s, ["bytesOut", "outBytes", "stats.bytesOut", "stats.outBytes"]),
+    share: 0,
+  };
+}
+
+function serviceRow(s: unknown): ServiceRow {
+  const vip = str(s, ["vip", "address.vip"]);
+  const port = str(s, ["port"]);
+  const address = str(s, ["address", "service"]) || (vip ? `${vip}:${port || "?"}` : `*:${port || "?"}`);
+  const rawServers = at(s, "servers") ?? at(s, "reals") ?? at(s, "realServers");
+  const servers = Array.isArray(rawServers) ? rawServers.map(serverRow) : [];
+  const total = servers.reduce((n, r) => n + r.connections, 0);
+  for (const r of servers) r.share = total > 0 ? r.connections / total : 0;
+  return {
+    name: str(s, ["name"], address),
+    address,
+    scheduler: str(s, ["scheduler"], "?"),
+    persistenceS: num(s, ["persistence.timeoutS", "persistenceS", "persistence"]),
+    persistenceEntries: num(s, ["persistence.entries", "persistence.templates", "persistenceEntries", "templates"]),
+    servers,
+  };
+}
+
+/**
+ * Director figures from a director node's `/status`, or undefined when it has no `director` section.
+ *
+ * @param doc the parsed `/status` document
+ */
+export function extractDirector(doc: unknown): DirectorFigures | undefined {
+  const d = at(doc, "director");
+  if (!isObj(d)) return undefined;
+  const services = Array.isArray(d.services) ? d.services.map(serviceRow) : [];
+  const fallback = services.reduce((n, s) => n + s.servers.reduce((m, r) => m + r.activeConns + r.inactiveConns, 0), 0);
+  return {
+    services,
+    connections: num(d, ["connections", "connectionTable.entries", "table.entries", "conntrack.entries"], fallback),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Where the aggregator finds the cluster: gossip records (`NodeRecord`, from a node's `/members`)
+ * or a plain list of admin addresses. Both become {@link MemberRef}s.
+ *
+ * @module
+ */
+import type { NodeRecord, NodeRole, NodeState } from "../cluster/node.ts";
+
+/** A member to ask for its `/status`. */
+export interface MemberRef {
+  /** Stable id (gossip id, or the admin address). */
+  id: string;
+  name: string;
+  role: NodeRole | "unknown";
+  state: NodeState | "unknown";
+  /** Admin endpoint `HOST:PORT`, empty when the member advertises none. */
+  admin: string;
+}
+
+/** Lists the members to ask; called on every collection. */
+export type MemberSource = () => Promise<MemberRef[]>;
+
+const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
+
+function hostOf(hostPort: string): string {
+  const i = hostPort.lastIndexOf(":");
+  return i > 0 ? hostPort.slice(0, i) : hostPort;
+}
+
+function portOf(hostPort: string): string {
+  const i = hostPort.lastIndexOf(":");
+  return i > 0 ? hostPort.slice(i + 1) : "";
+}
+
+/**
+ * Turns gossip records into member refs. An admin address bound to the wildcard is reached at
+ * the host of the member's gossip address.
+ *
+ * @param records membership records as `/members` returns them
+ */
+export function memberRefsFromRecords(records: readonly NodeRecord[]): MemberRef[] {
+  return records.map((r) => {
+    let admin = r.addrs?.admin ?? "";
+    if (admin && WILDCARD.has(hostOf(admin))) {
+      const gossipHost = r.addrs?.gossip ? hostOf(r.addrs.gossip) : "127.0.0.1";
+      admin = `${WILDCARD.has(gossipHost) ? "127.0.0.1" : gossipHost}:${portOf(admin)}`;
+    }
+    return { id: r.id, name: r.name, role: r.role, state: r.state, admin };
+  });
+}
+
+/**
+ * Member refs for a plain list of admin addresses (no gossip): names and roles come from each
+ * node's `/status` once asked.
+ *
+ * @param addrs `HOST:PORT` admin addresses
+ * @throws {TypeError} for an address without a port
+ */
+export function memberRefsFromAddresses(addrs: readonly string[]): MemberRef[] {
+  return addrs.map((a) => {
+    if (!/^.+:\d{1,5}$/.test(a)) throw new TypeError(`Cannot use admin address "${a}": expected HOST:PORT`);
+    return { id: a, name: a, role: "unknown", state: "unknown", admin: a };
+  });
+}
+
+/** A source that always returns the same refs (tests, the demo, `--member` lists). */
+export function staticMembers(refs: readonly MemberRef[]): MemberSource {
+  return () => Promise.resolve(refs.map((r) => ({ ...r })));
+}
+
+function isRecordList(v: unknown): v is NodeRecord[] {
+  return Array.isArray(v) && v.every((r) => typeof r === "object" && r !== null && "id" in r && "role" in r);
+}
+
+/**
+ * A source that asks a node's admin endpoint for `/members` (registered by the cluster module).
+ * A node without membership (404) is a cluster of one: itself.
+ *
+ * @param admin `HOST:PORT` of the node to ask
+ * @param opts.token bearer token for nodes outside admin.allow; opts.timeoutMs per request (default 2000)
+ */
+export function adminMembers(admin: string, opts: { token?: string; timeoutMs?: number } = {}): MemberSource {
+  return async () => {
+    const headers: HeadersInit = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+    const res = await fetch(`http://${admin}/members`, {
+      headers,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return memberRefsFromAddresses([admin]);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`Cannot list members from ${admin}: HTTP ${res.status}`);
+    }
+    const body: unknown = await res.json();
+    const list = isRecordList(body) ? body : (body as { members?: unknown })?.members;
+    if (!isRecordList(list)) throw new TypeError(`Cannot list members from ${admin}: /members is not a member list`);
+    return memberRefsFromRecords(list);
+  };
+}
