@@ -15,6 +15,11 @@
  *             bytesIn, bytesOut }] }] }
  * ```
  *
+ * The director role serves the full table at `/director/status` (`services[].servers[]` with
+ * `address`, `port`, `up`, `drained`, `activeConns`, `inactConns`, `totals: {conns, inPkts,
+ * outPkts, inBytes, outBytes}`, and `table: {entries, templates}`); its `/status` section holds
+ * only counts, so the aggregator reads `/director/status` from directors.
+ *
  * @module
  */
 import type { CacheFigures, DirectorFigures, ServerRow, ServiceRow, TopUrl } from "./cluster_status.ts";
@@ -89,7 +94,12 @@ export function extractCache(doc: unknown): CacheFigures | undefined {
   if (!isObj(at(doc, "cache"))) return undefined;
   const hits = num(doc, ["cache.hits", "cache.requests.hit", "cache.results.HIT"]);
   const misses = num(doc, ["cache.misses", "cache.requests.miss", "cache.results.MISS"]);
-  const requests = num(doc, ["cache.requests", "cache.requests.total"], hits + misses);
+  // `cache.requests` is a number, or requests by result ({hit, miss, stale, ...}) to be summed.
+  const byResult = at(doc, "cache.requests");
+  const summed = isObj(byResult)
+    ? Object.values(byResult).reduce<number>((n, v) => n + (typeof v === "number" ? v : 0), 0)
+    : undefined;
+  const requests = num(doc, ["cache.requests", "cache.requests.total"], summed ?? hits + misses);
   const objects = num(doc, ["cache.objects", "cache.store.objects"], sumTiers(doc, "objects") ?? 0);
   const bytes = num(doc, ["cache.bytes", "cache.store.bytes"], sumTiers(doc, "bytes") ?? 0);
   return {
@@ -111,28 +121,40 @@ export function extractCache(doc: unknown): CacheFigures | undefined {
   };
 }
 
+function serverHealth(s: unknown): string {
+  const named = str(s, ["health", "state", "status"]);
+  if (named) return named;
+  if (at(s, "removed") === true) return "removed";
+  if (at(s, "drained") === true) return "draining";
+  if (at(s, "overloaded") === true) return "overloaded";
+  if (typeof at(s, "up") === "boolean") return at(s, "up") ? "up" : "down";
+  return "unknown";
+}
+
 function serverRow(s: unknown): ServerRow {
+  const addr = str(s, ["key", "address", "server", "real", "addr"], "?");
+  const port = str(s, ["port"]);
   return {
-    address: str(s, ["address", "server", "real", "addr"], "?"),
+    address: port && !addr.endsWith(`:${port}`) ? `${addr}:${port}` : addr,
     node: str(s, ["node", "name"]) || undefined,
     method: str(s, ["method", "forward", "forwarding"], "?"),
     weight: num(s, ["weight"]),
-    health: str(s, ["health", "state", "status"], "unknown"),
+    health: serverHealth(s),
     activeConns: num(s, ["activeConns", "active", "activeConnections"]),
-    inactiveConns: num(s, ["inactiveConns", "inactive", "inactiveConnections"]),
-    connections: num(s, ["connections", "conns", "stats.connections", "stats.conns"]),
-    packetsIn: num(s, ["packetsIn", "inPkts", "stats.packetsIn", "stats.inPkts"]),
-    packetsOut: num(s, ["packetsOut", "outPkts", "stats.packetsOut", "stats.outPkts"]),
-    bytesIn: num(s, ["bytesIn", "inBytes", "stats.bytesIn", "stats.inBytes"]),
-    bytesOut: num(s, ["bytesOut", "outBytes", "stats.bytesOut", "stats.outBytes"]),
+    inactiveConns: num(s, ["inactiveConns", "inactConns", "inactive", "inactiveConnections"]),
+    connections: num(s, ["connections", "conns", "totals.conns", "stats.connections", "stats.conns"]),
+    packetsIn: num(s, ["packetsIn", "inPkts", "totals.inPkts", "stats.packetsIn", "stats.inPkts"]),
+    packetsOut: num(s, ["packetsOut", "outPkts", "totals.outPkts", "stats.packetsOut", "stats.outPkts"]),
+    bytesIn: num(s, ["bytesIn", "inBytes", "totals.inBytes", "stats.bytesIn", "stats.inBytes"]),
+    bytesOut: num(s, ["bytesOut", "outBytes", "totals.outBytes", "stats.bytesOut", "stats.outBytes"]),
     share: 0,
   };
 }
 
-function serviceRow(s: unknown): ServiceRow {
+function serviceRow(s: unknown, tableTemplates: number | undefined): ServiceRow {
   const vip = str(s, ["vip", "address.vip"]);
   const port = str(s, ["port"]);
-  const address = str(s, ["address", "service"]) || (vip ? `${vip}:${port || "?"}` : `*:${port || "?"}`);
+  const address = str(s, ["address", "service", "key"]) || (vip ? `${vip}:${port || "?"}` : `*:${port || "?"}`);
   const rawServers = at(s, "servers") ?? at(s, "reals") ?? at(s, "realServers");
   const servers = Array.isArray(rawServers) ? rawServers.map(serverRow) : [];
   const total = servers.reduce((n, r) => n + r.connections, 0);
@@ -142,23 +164,36 @@ function serviceRow(s: unknown): ServiceRow {
     address,
     scheduler: str(s, ["scheduler"], "?"),
     persistenceS: num(s, ["persistence.timeoutS", "persistenceS", "persistence"]),
-    persistenceEntries: num(s, ["persistence.entries", "persistence.templates", "persistenceEntries", "templates"]),
+    persistenceEntries: num(
+      s,
+      ["persistence.entries", "persistence.templates", "persistenceEntries", "templates"],
+      at(s, "persistence") ? tableTemplates ?? 0 : 0,
+    ),
     servers,
   };
 }
 
+/** Whether a director's `/status` section lacks the service table (so `/director/status` must be read). */
+export function needsDirectorTable(doc: unknown): boolean {
+  return isObj(at(doc, "director")) && !Array.isArray(at(doc, "director.services"));
+}
+
 /**
- * Director figures from a director node's `/status`, or undefined when it has no `director` section.
+ * Director figures from a director node's `/status` (or `{director: <the /director/status document>}`),
+ * or undefined when it has no `director` section.
  *
- * @param doc the parsed `/status` document
+ * @param doc the parsed document
  */
 export function extractDirector(doc: unknown): DirectorFigures | undefined {
   const d = at(doc, "director");
   if (!isObj(d)) return undefined;
-  const services = Array.isArray(d.services) ? d.services.map(serviceRow) : [];
+  const templates = at(d, "table.templates");
+  const services = Array.isArray(d.services)
+    ? d.services.map((s) => serviceRow(s, typeof templates === "number" ? templates : undefined))
+    : [];
   const fallback = services.reduce((n, s) => n + s.servers.reduce((m, r) => m + r.activeConns + r.inactiveConns, 0), 0);
   return {
     services,
-    connections: num(d, ["connections", "connectionTable.entries", "table.entries", "conntrack.entries"], fallback),
+    connections: num(d, ["connections", "table.entries", "connectionTable.entries", "conntrack.entries"], fallback),
   };
 }

@@ -78,3 +78,60 @@ Deno.test("extractDirector() reads services, servers and shares", () => {
   ]);
   assertEquals(extractDirector({ cache: {} }), undefined);
 });
+
+Deno.test("extractCache() sums requests by result as the cache role reports them", () => {
+  const f = extractCache({
+    cache: { requests: { hit: 5, miss: 3, stale: 1, pass: 1 }, hits: 6, misses: 3, objects: 3, bytes: 9 },
+  });
+  assertEquals([f?.requests, f?.hits, f?.misses], [10, 6, 3]);
+});
+
+Deno.test("extractDirector() reads the director role's /director/status layout", () => {
+  const f = extractDirector({
+    director: {
+      services: [{
+        key: "127.0.0.1:8080",
+        name: "web",
+        scheduler: "wlc",
+        method: "proxy",
+        persistence: { timeoutS: 300, netmask: 32 },
+        servers: [
+          {
+            key: "127.0.0.1:3128",
+            address: "127.0.0.1",
+            port: 3128,
+            method: "proxy",
+            weight: 1,
+            activeConns: 2,
+            inactConns: 5,
+            up: true,
+            drained: false,
+            totals: { conns: 30, inPkts: 1, outPkts: 2, inBytes: 300, outBytes: 9000 },
+          },
+          {
+            address: "127.0.0.1",
+            port: 3129,
+            method: "proxy",
+            weight: 0,
+            up: true,
+            drained: true,
+            totals: { conns: 10 },
+          },
+          { address: "127.0.0.1", port: 3130, method: "proxy", weight: 1, up: false, totals: { conns: 0 } },
+        ],
+      }],
+      table: { entries: 7, templates: 4 },
+    },
+  });
+  assertEquals(f?.connections, 7);
+  const s = f!.services[0];
+  assertEquals([s.name, s.address, s.persistenceS, s.persistenceEntries], ["web", "127.0.0.1:8080", 300, 4]);
+  assertEquals(
+    s.servers.map((r) => [r.address, r.health, r.activeConns, r.inactiveConns, r.connections, r.bytesOut, r.share]),
+    [
+      ["127.0.0.1:3128", "up", 2, 5, 30, 9000, 0.75],
+      ["127.0.0.1:3129", "draining", 0, 0, 10, 0, 0.25],
+      ["127.0.0.1:3130", "down", 0, 0, 0, 0, 0],
+    ],
+  );
+});

@@ -11,7 +11,7 @@
  * @module
  */
 import { getLogger } from "../core/log.ts";
-import { extractCache, extractDirector } from "./_extract.ts";
+import { extractCache, extractDirector, needsDirectorTable } from "./_extract.ts";
 import {
   type ArrayTotals,
   CLUSTER_STATUS_VERSION,
@@ -100,15 +100,23 @@ export class ClusterAggregator {
     if (!ref.admin) return { ...base, error: "no admin address advertised" };
     if (ref.state === "dead" || ref.state === "left") return { ...base, error: `member is ${ref.state}` };
     try {
-      const res = await fetch(`http://${ref.admin}/status`, {
-        headers: this.#opts.token ? { authorization: `Bearer ${this.#opts.token}` } : {},
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 2000),
-      });
+      const get = (path: string) =>
+        fetch(`http://${ref.admin}${path}`, {
+          headers: this.#opts.token ? { authorization: `Bearer ${this.#opts.token}` } : {},
+          signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 2000),
+        });
+      const res = await get("/status");
       if (!res.ok) {
         await res.body?.cancel();
         return { ...base, error: `HTTP ${res.status}` };
       }
       const doc = await res.json() as Record<string, unknown>;
+      if (needsDirectorTable(doc)) {
+        // The director's /status section holds counts only; its service table is at /director/status.
+        const table = await get("/director/status");
+        if (table.ok) doc.director = await table.json();
+        else await table.body?.cancel();
+      }
       const role = doc.role === "cache" || doc.role === "director" ? doc.role : ref.role;
       return {
         ...base,

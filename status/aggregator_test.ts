@@ -137,3 +137,29 @@ Deno.test("adminMembers() treats a node without /members as a cluster of one", a
     await c1.stop();
   }
 });
+
+Deno.test("ClusterAggregator reads a director's service table from /director/status", async () => {
+  const d = startFakeNode("d1", "director", { section: { services: 1, table: { entries: 2, templates: 1 } } });
+  d.admin.route("/director/status", () =>
+    Response.json({
+      services: [{
+        key: "127.0.0.1:8080",
+        name: "web",
+        scheduler: "rr",
+        servers: [{ address: "127.0.0.1", port: 3128, method: "proxy", weight: 1, up: true, totals: { conns: 4 } }],
+      }],
+      table: { entries: 2, templates: 1 },
+    }));
+  try {
+    const doc = await new ClusterAggregator({ members: staticMembers(memberRefsFromAddresses([d.addr])) }).collect();
+    const dir = doc.members[0].director!;
+    assertEquals([dir.connections, dir.services[0].scheduler, dir.services[0].servers[0].address], [
+      2,
+      "rr",
+      "127.0.0.1:3128",
+    ]);
+    assertEquals(dir.services[0].servers[0].connections, 4);
+  } finally {
+    await d.stop();
+  }
+});
