@@ -19,3 +19,11 @@ export { type ZipfOptions, ZipfSampler } from "./zipf.ts";
 export { type CacheVerdict, cacheVerdict, lastViaNode, parseXCache, type XCacheEntry } from "./cache_header.ts";
 export { type LoadOptions, type LoadProgress, type LoadReport, type NodeLoad, quantile, runLoad } from "./load.ts";
 export { ProgressBar, type ProgressOptions, renderBar } from "./progress.ts";
+export {
+  buildSummary,
+  type CacheSummary,
+  type DemoMode,
+  type DemoSummary,
+  renderSummary,
+  type SummaryInput,
+} from "./summary.ts";
