@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
+import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { statusCommand } from "./cmd/status.ts";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
   program.addCommand(statusCommand());
+  program.addCommand(cacheCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

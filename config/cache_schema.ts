@@ -57,6 +57,20 @@ export const CacheSchema = z.strictObject({
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
     ),
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    connectPorts: z.array(port()).default([443]).describe(
+      "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
+    ),
+  }).prefault({}),
+  client: z.strictObject({
+    idleTimeoutMs: count(1).default(60000).describe(
+      "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
+    ),
+    headerTimeoutMs: count(1).default(10000).describe(
+      "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
+    ),
+    sendTimeoutMs: count(1).default(60000).describe(
+      "Close a client connection when a response write makes no progress this long (ms).",
+    ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
     "Responses larger than this are passed through, not stored (Squid maximum_object_size).",

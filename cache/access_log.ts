@@ -1,0 +1,108 @@
+/**
+ * Squid's native `access.log` format, one line per request:
+ *
+ * ```
+ * time        elapsed client     code/status   bytes method URL                       user hierarchy/peer        type
+ * 1064749418.434  178 127.0.0.1 TCP_MISS/200  2489 GET    http://www.example.com/    -    HIER_DIRECT/192.0.2.1 text/html
+ * ```
+ *
+ * time is seconds.milliseconds since the epoch when the request completed; elapsed is milliseconds,
+ * right-aligned in 6 columns (Squid's `%9d.%03d %6d`); bytes are those sent to the client (head and
+ * body). Codes used: TCP_HIT, TCP_MEM_HIT, TCP_MISS, TCP_REFRESH_UNMODIFIED, TCP_REFRESH_MODIFIED,
+ * TCP_REFRESH_FAIL_OLD, TCP_STALE_HIT, TCP_CLIENT_REFRESH_MISS, TCP_IMS_HIT, TCP_DENIED, TCP_TUNNEL,
+ * TCP_MISS_ABORTED, NONE (errors before forwarding).
+ *
+ * @module
+ */
+
+/** One access log record. */
+export interface AccessLogEntry {
+  /** When the request finished, ms since epoch. */
+  time: number;
+  elapsedMs: number;
+  client: string;
+  code: string;
+  status: number;
+  bytes: number;
+  method: string;
+  url: string;
+  /** Authenticated user, `-` when none. */
+  user?: string;
+  /** Hierarchy code such as `HIER_DIRECT`, `HIER_NONE`, `SIBLING_HIT`, `PARENT_HIT`. */
+  hierarchy: string;
+  /** Peer or origin address, `-` when none. */
+  peer: string;
+  /** Response Content-Type, `-` when none. */
+  type: string;
+}
+
+/**
+ * Formats one line (without newline) in Squid's native format.
+ *
+ * @param e the record
+ * @returns the line
+ */
+export function formatAccessLogLine(e: AccessLogEntry): string {
+  const secs = Math.floor(e.time / 1000);
+  const ms = String(Math.floor(e.time % 1000)).padStart(3, "0");
+  const elapsed = String(Math.max(0, Math.round(e.elapsedMs))).padStart(6, " ");
+  const status = String(e.status).padStart(3, "0");
+  const clean = (s: string) => s.length === 0 ? "-" : s.replace(/[\s\x00-\x1f]/g, "%20");
+  return `${secs}.${ms} ${elapsed} ${clean(e.client)} ${e.code}/${status} ${e.bytes} ${clean(e.method)} ${
+    clean(e.url)
+  } ${clean(e.user ?? "-")} ${e.hierarchy}/${clean(e.peer)} ${clean(e.type.split(";")[0].trim() || "-")}`;
+}
+
+/** Where access log lines go: a file (appended), stdout, or nowhere. */
+export class AccessLog {
+  readonly #file?: Deno.FsFile;
+  readonly #stdout: boolean;
+  #buf: string[] = [];
+  #bytes = 0;
+  #timer?: ReturnType<typeof setInterval>;
+  #pending: Promise<void> = Promise.resolve();
+  readonly enabled: boolean;
+
+  /**
+   * @param target `none`, `stdout`, or a file path (opened for append, created if missing)
+   * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when the file cannot be opened
+   */
+  constructor(target: string) {
+    this.#stdout = target === "stdout";
+    this.enabled = target !== "none" && target !== "";
+    if (this.enabled && !this.#stdout) {
+      this.#file = Deno.openSync(target, { append: true, create: true, write: true });
+    }
+    if (this.enabled) this.#timer = setInterval(() => this.flush(), 1000);
+  }
+
+  /** Queues one record; lines are written at least every second and when 64 KiB are buffered. */
+  log(e: AccessLogEntry): void {
+    if (!this.enabled) return;
+    const line = formatAccessLogLine(e) + "\n";
+    this.#buf.push(line);
+    this.#bytes += line.length;
+    if (this.#bytes >= 64 * 1024) this.flush();
+  }
+
+  /** Writes buffered lines. */
+  flush(): Promise<void> {
+    if (this.#buf.length === 0) return this.#pending;
+    const data = new TextEncoder().encode(this.#buf.join(""));
+    this.#buf = [];
+    this.#bytes = 0;
+    this.#pending = this.#pending.then(async () => {
+      let off = 0;
+      const w = this.#file ?? Deno.stdout;
+      while (off < data.length) off += await w.write(data.subarray(off));
+    }).catch(() => {});
+    return this.#pending;
+  }
+
+  /** Flushes and closes the file. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+    this.#file?.close();
+  }
+}

@@ -1,0 +1,1055 @@
+/**
+ * `CacheHandler`: the request state machine of the cache role, after Squid's client-side and
+ * Varnish's vcl states:
+ *
+ * ```
+ *            ┌─ PURGE ────────────────────────────── ACL cache.acl.purge → delete everywhere → 200/404
+ * request ──>├─ CONNECT (forward listeners) ───────── ACL cache.acl.forward → tunnel
+ *            ├─ other methods ── pass ─────────────── forward, then invalidate URL/Location (unsafe methods)
+ *            └─ GET/HEAD ── lookup ──┬─ fresh ─────── HIT (304/412/206/416/HEAD from the stored object)
+ *                                    ├─ max-stale ─── STALE
+ *                                    ├─ swr ───────── STALE + background revalidation
+ *                                    ├─ stale ─────── revalidate (conditional, collapsed) ─┬─ 304 → REVALIDATED
+ *                                    │                                                    ├─ 200 → MISS (replaced)
+ *                                    │                                                    └─ error → STALE (stale-if-error) or 502/504
+ *                                    ├─ not stored + only-if-cached → 504
+ *                                    ├─ Range, not stored → pass (206 relayed, never stored)
+ *                                    └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
+ *                                                     stream to every waiting client while storing
+ * ```
+ *
+ * Objects above `cache.maxObjectBytes` (by Content-Length, or once the stream passes it) are not
+ * stored but still streamed. A client that goes away stops reading; the fetch and the store write
+ * continue, so the stored object is complete or absent, never partial.
+ *
+ * @module
+ */
+import { Acl } from "../core/addr.ts";
+import { getLogger } from "../core/log.ts";
+import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
+import { HeaderList } from "../http/header_list.ts";
+import { latin1Encode } from "../http/head_codec.ts";
+import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
+import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
+import type { AccessLog } from "./access_log.ts";
+import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
+import { counters, countOriginFailure, countRequest, observeOriginLatency, type CacheResult } from "./metrics.ts";
+import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
+import { clientHead, type ClientFraming, PreparedHit } from "./response_head.ts";
+import { type ListenerMode, resolveRoute } from "./route.ts";
+import {
+  ageHeaderValue,
+  cacheKey,
+  conditionalHeadersFor,
+  contentRangeHeader,
+  currentAgeMs,
+  evaluateClientConditional,
+  evaluateFreshness,
+  expiresAtMs,
+  formatHttpDate,
+  invalidationTargets,
+  isStorable,
+  mergeHeadersFrom304,
+  notModifiedHeaders,
+  parseCacheControl,
+  parseRange,
+  parseVary,
+  staleIfErrorAllowed,
+  stripHopByHop,
+  varyKey,
+  varyMatches,
+} from "./semantics/mod.ts";
+import type { Store, StoredMeta, StoredObject, StoreWriter } from "./store/store.ts";
+import { connectTarget, runTunnel } from "./tunnel.ts";
+
+const log = getLogger("cache");
+
+/** Deletes keys in every worker's stores; returns how many objects went. */
+export type Invalidator = (keys: string[]) => Promise<number>;
+
+/** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
+export interface CacheHandlerConfig {
+  origins: Record<string, string>;
+  defaultOrigin?: string;
+  acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  maxObjectBytes: number;
+  heuristicPercent: number;
+  heuristicMaxS: number;
+  collapse: { enabled: boolean; waitMs: number };
+  origin: { connectTimeoutMs: number };
+}
+
+/** Options of {@link CacheHandler}. */
+export interface CacheHandlerOptions {
+  /** Node name for Via and X-Cache. */
+  node: string;
+  store: Store;
+  pool: OriginPool;
+  accessLog?: AccessLog;
+  config: CacheHandlerConfig;
+  peers?: PeerSelector;
+  /** Invalidation across workers; default deletes from `store` only. */
+  invalidate?: Invalidator;
+}
+
+/** What the access log and counters record about one request. */
+interface Outcome {
+  code: string;
+  result: CacheResult;
+  status: number;
+  url: string;
+  hierarchy: string;
+  peer: string;
+  type: string;
+}
+
+/** Request fields that make a GET leave the fast hit path. */
+const SLOW_FIELDS = new Set([
+  "range",
+  "if-range",
+  "if-none-match",
+  "if-modified-since",
+  "if-match",
+  "if-unmodified-since",
+  "cache-control",
+  "pragma",
+  "authorization",
+]);
+
+/** Fields never forwarded to the origin on a cacheable fetch (the cache evaluates them itself). */
+const CLIENT_ONLY = new Set([
+  "range",
+  "if-range",
+  "if-none-match",
+  "if-modified-since",
+  "if-match",
+  "if-unmodified-since",
+]);
+
+const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via"]);
+
+/** A fetch the miss path or a revalidation starts. */
+interface FetchPlan {
+  method: string;
+  url: string;
+  primary: string;
+  origin: Endpoint;
+  host: string;
+  path: string;
+  /** Request fields to send (hop-by-hop and client-only removed, Host/Via/X-F-F added). */
+  headers: [string, string][];
+  /** The client's request fields (for storability and Vary). */
+  reqHeaders: HeaderList;
+  body?: AsyncIterable<Uint8Array>;
+  /** May the response be stored. */
+  store: boolean;
+  /** The stored object being revalidated. */
+  revalidating?: StoredMeta;
+}
+
+/** The cache request handler; see the module doc. */
+export class CacheHandler {
+  readonly #o: CacheHandlerOptions;
+  readonly #cfg: CacheHandlerConfig;
+  readonly #forwardAcl: Acl;
+  readonly #purgeAcl: Acl;
+  readonly #collapser = new Collapser();
+  readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
+  readonly #background = new Set<Promise<void>>();
+  readonly #xHit: string;
+  #peers: PeerSelector;
+
+  /** @param opts store, origin pool, config and hooks */
+  constructor(opts: CacheHandlerOptions) {
+    this.#o = opts;
+    this.#cfg = opts.config;
+    this.#forwardAcl = new Acl(opts.config.acl.forward);
+    this.#purgeAcl = new Acl(opts.config.acl.purge);
+    this.#peers = opts.peers ?? DIRECT;
+    this.#xHit = `HIT from ${opts.node}`;
+  }
+
+  /** Replaces the peer selector (ICP, `--peers auto`). */
+  setPeerSelector(sel: PeerSelector): void {
+    this.#peers = sel;
+  }
+
+  /** Waits for background revalidations (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.#background.size) await Promise.allSettled([...this.#background]);
+  }
+
+  /**
+   * Whether a fresh response for `url` is stored (any variant), for ICP's `ICP_OP_HIT`.
+   *
+   * @param url absolute URL
+   */
+  async lookupFresh(url: string): Promise<boolean> {
+    let primary: string;
+    try {
+      primary = cacheKey(url);
+    } catch {
+      return false;
+    }
+    const now = Date.now();
+    for (const meta of await this.#o.store.variants(primary)) {
+      const d = evaluateFreshness([], meta, now, this.#freshOpts());
+      if (d.action === "serve") return true;
+    }
+    return false;
+  }
+
+  #freshOpts() {
+    return { shared: true, heuristicPercent: this.#cfg.heuristicPercent, heuristicMaxS: this.#cfg.heuristicMaxS };
+  }
+
+  /**
+   * Handles one request on a listener.
+   *
+   * @param req the request
+   * @param res where to write the response
+   * @param mode the listener's mode
+   */
+  async handle(req: ServerRequest, res: ServerResponse, mode: ListenerMode): Promise<void> {
+    // Fast path: a plain GET hit of a stored 2xx without Vary, HTTP/1.1 keep-alive.
+    if (req.method === "GET" && req.minor === 1 && !res.close && mode === "accel" && req.target.charCodeAt(0) === 47) {
+      if (await this.#fastHit(req, res)) return;
+    }
+    const out: Outcome = {
+      code: "NONE",
+      result: "error",
+      status: 0,
+      url: req.target,
+      hierarchy: "HIER_NONE",
+      peer: "-",
+      type: "-",
+    };
+    try {
+      await this.#route(req, res, mode, out);
+    } catch (e) {
+      log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
+      if (res.bytesWritten === 0 && !res.broken) {
+        out.status = 500;
+        out.result = "error";
+        await this.#error(req, res, 500, "Internal error", out).catch(() => {});
+      } else {
+        res.close = true;
+      }
+    }
+    this.#finish(req, res, out);
+  }
+
+  #finish(req: ServerRequest, res: ServerResponse, out: Outcome): void {
+    countRequest(out.result);
+    counters.clientBytes += res.bytesWritten;
+    this.#o.accessLog?.log({
+      time: Date.now(),
+      elapsedMs: Date.now() - req.receivedAt,
+      client: req.client.hostname,
+      code: out.code,
+      status: out.status,
+      bytes: res.bytesWritten,
+      method: req.method,
+      url: out.url,
+      hierarchy: out.hierarchy,
+      peer: out.peer,
+      type: out.type,
+    });
+  }
+
+  async #fastHit(req: ServerRequest, res: ServerResponse): Promise<boolean> {
+    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
+    const host = req.headers.get("host");
+    if (host === null) return false;
+    const url = `http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`;
+    let primary: string;
+    try {
+      primary = cacheKey(url);
+    } catch {
+      return false;
+    }
+    const store = this.#o.store;
+    const vr = store.variants(primary);
+    const variants = vr instanceof Promise ? await vr : vr;
+    if (variants.length !== 1 || variants[0].vary.length !== 0) return false;
+    const meta0 = variants[0];
+    const now = Date.now();
+    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return false;
+    const gr = store.get({ primary, variant: "" });
+    const obj = gr instanceof Promise ? await gr : gr;
+    if (!obj || !obj.body) return false;
+    const cc = obj.meta.headers.find(([k]) => k === "cache-control");
+    if (cc && /no-cache/i.test(cc[1])) return false;
+    let prep = this.#prepared.get(obj);
+    if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
+    const age = ageHeaderValue(currentAgeMs(obj.meta, now));
+    try {
+      for (const b of prep.bytes(age)) await res.write(b);
+    } catch {
+      res.close = true;
+    }
+    const type = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    this.#finish(req, res, {
+      code: "TCP_MEM_HIT",
+      result: "hit",
+      status: obj.meta.status,
+      url: primary,
+      hierarchy: "HIER_NONE",
+      peer: "-",
+      type,
+    });
+    return true;
+  }
+
+  async #route(req: ServerRequest, res: ServerResponse, mode: ListenerMode, out: Outcome): Promise<void> {
+    const client = req.client.hostname;
+    const forwardAllowed = this.#forwardAcl.allows(client);
+    if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
+    const route = resolveRoute(
+      { method: req.method, target: req.target, host: req.headers.get("host") },
+      mode,
+      { origins: this.#cfg.origins, defaultOrigin: this.#cfg.defaultOrigin, forwardAllowed },
+    );
+    if (route.kind === "error") {
+      out.status = route.status;
+      if (route.status === 403) {
+        out.code = "TCP_DENIED";
+        out.result = "denied";
+        log.info("Denied proxy request", { from: client, target: req.target.slice(0, 200) });
+      }
+      return await this.#error(req, res, route.status, route.message, out);
+    }
+    if (route.kind === "connect") return await this.#connect(req, res, route.target, out);
+    out.url = route.url;
+    let primary: string;
+    try {
+      primary = cacheKey(route.url);
+    } catch {
+      out.status = 400;
+      return await this.#error(req, res, 400, `Bad URL "${route.url.slice(0, 200)}"`, out);
+    }
+    out.url = primary;
+    const viaOwn = `1.1 ${this.#o.node}`;
+    const via = req.headers.get("via");
+    if (via && via.split(",").some((v) => v.trim() === viaOwn)) {
+      out.status = 508;
+      return await this.#error(req, res, 508, "Forwarding loop detected (this cache is already in Via)", out);
+    }
+    const plan: FetchPlan = {
+      method: req.method,
+      url: route.url,
+      primary,
+      origin: route.origin,
+      host: route.host,
+      path: route.path,
+      headers: [],
+      reqHeaders: req.headers,
+      store: false,
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      plan.headers = this.#forwardHeaders(req, route.host, false);
+      if (req.framing.kind !== "none") plan.body = req.body();
+      return await this.#pass(req, res, plan, out);
+    }
+    return await this.#cacheable(req, res, plan, out);
+  }
+
+  #forwardHeaders(req: ServerRequest, host: string, cacheable: boolean): [string, string][] {
+    const h: [string, string][] = [["host", host]];
+    for (const [k, v] of stripHopByHop(req.headers.fields)) {
+      if (HOP_EXTRA.has(k)) continue;
+      if (cacheable && CLIENT_ONLY.has(k)) continue;
+      h.push([k, v]);
+    }
+    h.push(["via", [req.headers.get("via"), `1.1 ${this.#o.node}`].filter(Boolean).join(", ")]);
+    const xff = req.headers.get("x-forwarded-for");
+    h.push(["x-forwarded-for", xff ? `${xff}, ${req.client.hostname}` : req.client.hostname]);
+    return h;
+  }
+
+  async #cacheable(req: ServerRequest, res: ServerResponse, plan: FetchPlan, out: Outcome): Promise<void> {
+    const store = this.#o.store;
+    const reqCc = parseCacheControl(req.headers.get("cache-control"));
+    const now = Date.now();
+    // Lookup: the stored variant whose Vary'd request fields match this request.
+    let obj: StoredObject | undefined;
+    for (const meta of await store.variants(plan.primary)) {
+      if (varyMatches(meta, req.headers)) {
+        obj = await store.get({ primary: meta.primary, variant: meta.variant });
+        if (obj) break;
+      }
+    }
+    if (obj) {
+      const d = evaluateFreshness(req.headers, obj.meta, now, this.#freshOpts());
+      switch (d.action) {
+        case "serve":
+          return await this.#serveStored(req, res, obj, "HIT", "TCP_MEM_HIT", "hit", out);
+        case "serve-stale":
+          return await this.#serveStored(req, res, obj, "STALE", "TCP_STALE_HIT", "stale", out);
+        case "serve-stale-revalidate":
+          this.#backgroundRevalidate(req, plan, obj.meta);
+          return await this.#serveStored(req, res, obj, "STALE", "TCP_STALE_HIT", "stale", out);
+        case "miss-only-if-cached":
+          out.result = "only_if_cached";
+          out.status = 504;
+          return await this.#error(req, res, 504, "Not cached (only-if-cached)", out);
+        case "revalidate":
+          return await this.#revalidate(req, res, plan, obj, out);
+      }
+    }
+    if (reqCc.onlyIfCached) {
+      out.result = "only_if_cached";
+      out.status = 504;
+      return await this.#error(req, res, 504, "Not cached (only-if-cached)", out);
+    }
+    if (req.headers.has("range")) {
+      // A partial answer must never become the stored object: relay the range as a pass.
+      plan.headers = this.#forwardHeaders(req, plan.host, false);
+      plan.method = req.method;
+      return await this.#pass(req, res, plan, out);
+    }
+    plan.headers = this.#forwardHeaders(req, plan.host, true);
+    plan.store = true;
+    return await this.#miss(req, res, plan, out);
+  }
+
+  async #serveStored(
+    req: ServerRequest,
+    res: ServerResponse,
+    obj: StoredObject,
+    x: "HIT" | "STALE" | "REVALIDATED",
+    code: string,
+    result: CacheResult,
+    out: Outcome,
+  ): Promise<void> {
+    const meta = obj.meta;
+    const age = ageHeaderValue(currentAgeMs(meta, Date.now()));
+    const xCache = `${x} from ${this.#o.node}`;
+    out.code = code;
+    out.result = result;
+    out.type = meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    const cond = evaluateClientConditional(req.method, req.headers, meta.headers, meta.status);
+    if (cond === 304) {
+      out.status = 304;
+      if (code === "TCP_MEM_HIT") out.code = "TCP_IMS_HIT";
+      const head = clientHead({
+        status: 304,
+        headers: notModifiedHeaders(meta.headers),
+        node: this.#o.node,
+        xCache,
+        age,
+        framing: { kind: "none" },
+        close: res.close,
+        keepAlive10: req.minor === 0 && !res.close,
+      });
+      return await res.write(latin1Encode(head));
+    }
+    if (cond === 412) {
+      out.status = 412;
+      return await this.#error(req, res, 412, "Precondition failed", out);
+    }
+    let status = meta.status;
+    const extra: [string, string][] = [];
+    let range: { start: number; end: number } | undefined;
+    if (req.method === "GET" && meta.status === 200 && req.headers.has("range")) {
+      const r = parseRange(req.headers.get("range"), req.headers.get("if-range"), meta, meta.bodyBytes);
+      if (r.kind === "unsatisfiable") {
+        out.status = 416;
+        return await this.#error(req, res, 416, "Range not satisfiable", out, [
+          ["content-range", contentRangeHeader(null, meta.bodyBytes)],
+        ]);
+      }
+      if (r.kind === "partial") {
+        status = 206;
+        range = { start: r.start, end: r.end };
+        extra.push(["content-range", contentRangeHeader(range, meta.bodyBytes)]);
+      }
+    }
+    out.status = status;
+    const length = range ? range.end - range.start + 1 : meta.bodyBytes;
+    const head = latin1Encode(clientHead({
+      status,
+      headers: meta.headers,
+      node: this.#o.node,
+      xCache,
+      age,
+      extra,
+      framing: { kind: "length", length },
+      close: res.close,
+      keepAlive10: req.minor === 0 && !res.close,
+    }));
+    if (req.method === "HEAD") return await res.write(head);
+    if (obj.body) {
+      const body = range ? obj.body.subarray(range.start, range.end + 1) : obj.body;
+      if (body.length <= 64 * 1024) {
+        const buf = new Uint8Array(head.length + body.length);
+        buf.set(head);
+        buf.set(body, head.length);
+        return await res.write(buf);
+      }
+      await res.write(head);
+      return await res.write(body);
+    }
+    await res.write(head);
+    const reader = obj.openBody(range).getReader();
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await res.write(value);
+      }
+    } catch (e) {
+      res.close = true;
+      throw e;
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #purge(req: ServerRequest, res: ServerResponse, mode: ListenerMode, out: Outcome): Promise<void> {
+    out.url = req.target;
+    if (!this.#purgeAcl.allows(req.client.hostname)) {
+      out.code = "TCP_DENIED";
+      out.result = "denied";
+      out.status = 403;
+      log.info("Denied PURGE", { from: req.client.hostname, url: req.target.slice(0, 200) });
+      return await this.#error(req, res, 403, "PURGE is not allowed from this client", out);
+    }
+    const route = resolveRoute({ method: "GET", target: req.target, host: req.headers.get("host") }, mode, {
+      origins: this.#cfg.origins,
+      defaultOrigin: this.#cfg.defaultOrigin ?? "http://127.0.0.1:80",
+      forwardAllowed: true,
+    });
+    if (route.kind !== "http") {
+      out.status = 400;
+      return await this.#error(req, res, 400, "Bad PURGE target", out);
+    }
+    const key = cacheKey(route.url);
+    out.url = key;
+    const n = await this.#invalidate([key]);
+    out.result = "purge";
+    out.code = "TCP_MISS";
+    out.status = n > 0 ? 200 : 404;
+    return await this.#error(req, res, out.status, n > 0 ? `Purged ${n} object(s)` : "Not in cache", out);
+  }
+
+  async #invalidate(keys: string[]): Promise<number> {
+    if (this.#o.invalidate) return await this.#o.invalidate(keys);
+    let n = 0;
+    for (const k of keys) n += await this.#o.store.delete(k);
+    return n;
+  }
+
+  async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {
+    out.url = `${target.hostname}:${target.port}`;
+    if (!this.#cfg.acl.connectPorts.includes(target.port)) {
+      out.code = "TCP_DENIED";
+      out.result = "denied";
+      out.status = 403;
+      return await this.#error(req, res, 403, `CONNECT to port ${target.port} is not allowed`, out);
+    }
+    let upstream: Deno.TcpConn;
+    try {
+      upstream = await connectTarget(target, this.#cfg.origin.connectTimeoutMs);
+    } catch (e) {
+      out.status = 502;
+      countOriginFailure(e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect");
+      return await this.#error(req, res, 502, `Cannot connect to ${out.url}: ${(e as Error).message}`, out);
+    }
+    out.code = "TCP_TUNNEL";
+    out.result = "tunnel";
+    out.status = 200;
+    out.hierarchy = "HIER_DIRECT";
+    out.peer = target.hostname;
+    try {
+      await res.write(latin1Encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+    } catch {
+      closeQuietly(upstream);
+      return;
+    }
+    const { conn, buffered } = res.hijack();
+    const r = await runTunnel(conn, upstream, buffered);
+    counters.clientBytes += r.down;
+  }
+
+  async #error(
+    req: ServerRequest,
+    res: ServerResponse,
+    status: number,
+    message: string,
+    out: Outcome,
+    extra: [string, string][] = [],
+  ): Promise<void> {
+    out.status = status;
+    const body = new TextEncoder().encode(message + "\n");
+    const head = clientHead({
+      status,
+      headers: [["content-type", "text/plain; charset=utf-8"], ["cache-control", "no-store"]],
+      node: this.#o.node,
+      xCache: `MISS from ${this.#o.node}`,
+      extra,
+      framing: { kind: "length", length: body.length },
+      close: res.close,
+      keepAlive10: req.minor === 0 && !res.close,
+    });
+    const h = latin1Encode(head);
+    if (req.method === "HEAD") return await res.write(h);
+    const buf = new Uint8Array(h.length + body.length);
+    buf.set(h);
+    buf.set(body, h.length);
+    await res.write(buf);
+  }
+
+  // ---- origin side ----------------------------------------------------------------------------
+
+  async #choose(plan: FetchPlan): Promise<ForwardChoice> {
+    try {
+      return await this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
+    } catch (e) {
+      log.warn("Peer selection failed; going to the origin", { url: plan.url, error: e });
+      return { kind: "origin" };
+    }
+  }
+
+  /** Sends the plan's request to a peer or the origin; records hierarchy and latency. */
+  async #send(plan: FetchPlan, out: { hierarchy: string; peer: string }): Promise<OriginResponse> {
+    const choice = plan.body ? { kind: "origin" as const } : await this.#choose(plan);
+    const method = plan.method === "HEAD" && plan.store ? "GET" : plan.method;
+    if (choice.kind === "peer") {
+      const headers = plan.headers.filter(([k]) => k !== "cache-control" || !choice.onlyIfCached);
+      if (choice.onlyIfCached) headers.push(["cache-control", "only-if-cached"]);
+      const t0 = performance.now();
+      try {
+        const r = await this.#o.pool.request({ hostname: choice.hostname, port: choice.port }, {
+          method,
+          target: plan.url,
+          headers,
+        });
+        observeOriginLatency((performance.now() - t0) / 1000);
+        if (!(choice.onlyIfCached && r.head.status === 504)) {
+          out.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
+          out.peer = choice.name;
+          return r;
+        }
+        r.abort();
+      } catch (e) {
+        if (e instanceof OriginError) countOriginFailure(e.reason);
+        log.debug("Peer failed; going to the origin", { peer: choice.name, error: e });
+      }
+    }
+    out.hierarchy = "HIER_DIRECT";
+    out.peer = plan.origin.hostname;
+    const t0 = performance.now();
+    try {
+      const r = await this.#o.pool.request(plan.origin, {
+        method,
+        target: plan.path,
+        headers: plan.headers,
+        body: plan.body,
+      });
+      observeOriginLatency((performance.now() - t0) / 1000);
+      return r;
+    } catch (e) {
+      if (e instanceof OriginError) countOriginFailure(e.reason);
+      throw e;
+    }
+  }
+
+  /** Pass: forward without storing, stream the answer, invalidate after unsafe methods. */
+  async #pass(req: ServerRequest, res: ServerResponse, plan: FetchPlan, out: Outcome): Promise<void> {
+    out.code = "TCP_MISS";
+    out.result = "pass";
+    let r: OriginResponse;
+    try {
+      r = await this.#send(plan, out);
+    } catch (e) {
+      return await this.#originError(req, res, e as Error, out);
+    }
+    const headers = stripHopByHop(r.head.headers.fields);
+    const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
+    if (targets.length) {
+      // Location/Content-Location keys are resolved against the request URL (same host only).
+      await this.#invalidate(targets);
+    }
+    out.status = r.head.status;
+    out.type = r.head.headers.get("content-type") ?? "-";
+    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`);
+  }
+
+  /** Streams an origin response to the client without storing it. */
+  async #relay(
+    req: ServerRequest,
+    res: ServerResponse,
+    r: OriginResponse,
+    headers: [string, string][],
+    xCache: string,
+  ): Promise<void> {
+    const framing = this.#framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
+    const head = latin1Encode(clientHead({
+      status: r.head.status,
+      reason: r.head.reason,
+      headers,
+      node: this.#o.node,
+      xCache,
+      framing,
+      close: res.close,
+      keepAlive10: req.minor === 0 && !res.close,
+    }));
+    try {
+      await res.write(head);
+    } catch {
+      r.abort();
+      return;
+    }
+    if (r.framing.kind === "none" || req.method === "HEAD") {
+      r.abort();
+      return;
+    }
+    let complete = false;
+    try {
+      for await (const chunk of r.body()) {
+        counters.originBytes += chunk.length;
+        await res.write(framing.kind === "chunked" ? encodeChunk(chunk) : chunk);
+      }
+      complete = true;
+      if (framing.kind === "chunked") await res.write(LAST_CHUNK);
+    } catch {
+      r.abort();
+      res.close = true;
+    }
+    if (!complete) res.close = true;
+  }
+
+  #framingFor(req: ServerRequest, res: ServerResponse, length: number | undefined, r?: OriginResponse): ClientFraming {
+    if (r && r.framing.kind === "none") {
+      return length !== undefined ? { kind: "length", length } : { kind: "none" };
+    }
+    if (length !== undefined) return { kind: "length", length };
+    if (req.method === "HEAD") return { kind: "none" };
+    if (req.minor === 1) return { kind: "chunked" };
+    res.close = true;
+    return { kind: "close" };
+  }
+
+  async #originError(req: ServerRequest, res: ServerResponse, e: Error, out: Outcome): Promise<void> {
+    const timeout = e instanceof OriginError && e.reason === "timeout";
+    const status = timeout ? 504 : 502;
+    out.status = status;
+    out.result = "error";
+    log.debug("Origin failed", { url: out.url, error: e });
+    return await this.#error(req, res, status, `${timeout ? "Gateway timeout" : "Bad gateway"}: ${e.message}`, out);
+  }
+
+  /** Miss: join or lead a collapsed fetch and stream from it. */
+  async #miss(req: ServerRequest, res: ServerResponse, plan: FetchPlan, out: Outcome): Promise<void> {
+    out.code = "TCP_MISS";
+    out.result = "miss";
+    const key = plan.primary;
+    const reqCc = parseCacheControl(req.headers.get("cache-control"));
+    const collapse = this.#cfg.collapse.enabled;
+    if (collapse) {
+      const f = this.#collapser.get(key);
+      if (f) {
+        const head = await f.waitHead(this.#cfg.collapse.waitMs);
+        if (head && head.kind === "response" && head.shareable && head.vary !== "*" && varyKey(head.vary, req.headers) === head.variant) {
+          counters.collapsed++;
+          out.hierarchy = "HIER_NONE";
+          out.status = head.status;
+          return await this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+        }
+        if (head && head.kind === "not-modified") {
+          counters.collapsed++;
+          return await this.#cacheable(req, res, plan, out);
+        }
+        // Timed out, failed, not shareable or another variant: go alone.
+      }
+    }
+    if (reqCc.noStore) plan.store = false;
+    const f = collapse && plan.store ? this.#collapser.lead(key) : new Inflight();
+    const task = this.#runFetch(f, plan, req.method !== "HEAD", out);
+    const head = await f.waitHead();
+    if (!head) {
+      await task;
+      return await this.#originError(req, res, f.error ?? new Error("fetch failed"), out);
+    }
+    out.status = head.status;
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    await Promise.all([p, task]);
+  }
+
+  /** Revalidation of a stale stored object (collapsed like misses). */
+  async #revalidate(
+    req: ServerRequest,
+    res: ServerResponse,
+    plan: FetchPlan,
+    obj: StoredObject,
+    out: Outcome,
+  ): Promise<void> {
+    out.code = "TCP_REFRESH_MODIFIED";
+    out.result = "miss";
+    const key = plan.primary;
+    plan.headers = this.#forwardHeaders(req, plan.host, true);
+    plan.store = !parseCacheControl(req.headers.get("cache-control")).noStore;
+    let f = this.#cfg.collapse.enabled ? this.#collapser.get(key) : undefined;
+    let head: InflightHead | undefined;
+    if (f) {
+      head = await f.waitHead(this.#cfg.collapse.waitMs);
+      const usable = head && (head.kind === "not-modified" ||
+        (head.shareable && head.vary !== "*" && varyKey(head.vary, req.headers) === head.variant));
+      if (usable) counters.collapsed++;
+      else f = undefined; // timed out, failed, not shareable or another variant: go alone
+    }
+    let task: Promise<void> | undefined;
+    if (!f) {
+      plan.revalidating = obj.meta;
+      plan.headers.push(...conditionalHeadersFor(obj.meta));
+      f = this.#cfg.collapse.enabled && plan.store ? this.#collapser.lead(key) : new Inflight();
+      task = this.#runFetch(f, plan, req.method !== "HEAD", out);
+      head = await f.waitHead();
+    }
+    const now = Date.now();
+    const failed = !head || (head.kind === "response" && head.status >= 500 && head.status <= 504);
+    if (failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts())) {
+      await this.#serveStored(req, res, obj, "STALE", "TCP_REFRESH_FAIL_OLD", "stale", out);
+      if (task) await task;
+      return;
+    }
+    if (!head) {
+      if (task) await task;
+      return await this.#originError(req, res, f.error ?? new Error("revalidation failed"), out);
+    }
+    if (head.kind === "not-modified") {
+      if (task) await task;
+      const fresh = await this.#o.store.get({ primary: obj.meta.primary, variant: obj.meta.variant });
+      return await this.#serveStored(req, res, fresh ?? obj, "REVALIDATED", "TCP_REFRESH_UNMODIFIED", "revalidated", out);
+    }
+    out.status = head.status;
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    await Promise.all(task ? [p, task] : [p]);
+  }
+
+  #backgroundRevalidate(req: ServerRequest, plan: FetchPlan, meta: StoredMeta): void {
+    if (this.#collapser.get(plan.primary)) return;
+    const p: FetchPlan = {
+      ...plan,
+      method: "GET",
+      headers: [...this.#forwardHeaders(req, plan.host, true), ...conditionalHeadersFor(meta)],
+      store: true,
+      revalidating: meta,
+    };
+    const f = this.#collapser.lead(plan.primary);
+    const task = this.#runFetch(f, p, false, { hierarchy: "", peer: "" }).catch(() => {}).finally(() => {
+      this.#background.delete(task);
+    });
+    this.#background.add(task);
+  }
+
+  /** Sends an inflight response to one client. */
+  async #fromInflight(
+    req: ServerRequest,
+    res: ServerResponse,
+    f: Inflight,
+    head: InflightHead,
+    xCache: string,
+    out: Outcome,
+  ): Promise<void> {
+    out.type = head.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    if (head.status >= 200 && head.status < 300) {
+      const cond = evaluateClientConditional(req.method, req.headers, head.headers, head.status);
+      if (cond === 304 || cond === 412) {
+        out.status = cond;
+        if (cond === 412) return await this.#error(req, res, 412, "Precondition failed", out);
+        return await res.write(latin1Encode(clientHead({
+          status: 304,
+          headers: notModifiedHeaders(head.headers),
+          node: this.#o.node,
+          xCache,
+          framing: { kind: "none" },
+          close: res.close,
+          keepAlive10: req.minor === 0 && !res.close,
+        })));
+      }
+    }
+    const noBody = req.method === "HEAD" || head.status === 204 || head.status === 304 ||
+      (head.status >= 100 && head.status < 200);
+    const framing: ClientFraming = noBody
+      ? (head.bodyBytes !== undefined ? { kind: "length", length: head.bodyBytes } : { kind: "none" })
+      : this.#framingFor(req, res, head.bodyBytes);
+    const bytes = latin1Encode(clientHead({
+      status: head.status,
+      reason: head.reason,
+      headers: head.headers,
+      node: this.#o.node,
+      xCache,
+      age: "0",
+      framing,
+      close: res.close,
+      keepAlive10: req.minor === 0 && !res.close,
+    }));
+    out.status = head.status;
+    try {
+      await res.write(bytes);
+    } catch {
+      return;
+    }
+    if (noBody) return;
+    const chunked = framing.kind === "chunked";
+    try {
+      for await (const chunk of f.read()) await res.write(chunked ? encodeChunk(chunk) : chunk);
+      if (chunked) await res.write(LAST_CHUNK);
+    } catch {
+      // The client went away or the origin failed mid-body: the client sees a truncated response.
+      res.close = true;
+    }
+  }
+
+  /**
+   * Fetches from the origin into an inflight: publishes the head, streams chunks, stores the
+   * object when allowed. Never throws; failures end up in `f.error`.
+   */
+  async #runFetch(
+    f: Inflight,
+    plan: FetchPlan,
+    leaderReads: boolean,
+    out: { hierarchy: string; peer: string },
+  ): Promise<void> {
+    const key = plan.primary;
+    const requestTime = Date.now();
+    let r: OriginResponse;
+    try {
+      r = await this.#send(plan, out);
+    } catch (e) {
+      f.fail(e as Error);
+      this.#collapser.release(key, f);
+      return;
+    }
+    const responseTime = Date.now();
+    const status = r.head.status;
+    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) => k !== "content-length" && k !== "transfer-encoding");
+    if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(responseTime)]);
+
+    if (status === 304 && plan.revalidating) {
+      r.abort();
+      const old = plan.revalidating;
+      const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime });
+      const meta: StoredMeta = { ...old, headers: merged, requestTime, responseTime, expiresAt: 0 };
+      meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
+      await this.#o.store.updateMeta(meta);
+      f.setHead({
+        kind: "not-modified",
+        status: 304,
+        reason: "Not Modified",
+        headers: merged,
+        vary: old.vary,
+        variant: old.variant,
+        shareable: true,
+      });
+      f.finish();
+      this.#collapser.release(key, f);
+      return;
+    }
+
+    const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
+    const vary = parseVary(r.head.headers.get("vary"));
+    const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
+    let storable = false;
+    if (plan.store && !(plan.revalidating && status >= 500)) {
+      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, {
+        shared: true,
+        heuristicPercent: this.#cfg.heuristicPercent,
+        heuristicMaxS: this.#cfg.heuristicMaxS,
+      });
+      storable = d.storable && (length === undefined || length <= this.#cfg.maxObjectBytes);
+      if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
+    }
+    let writer: StoreWriter | undefined;
+    if (storable) {
+      const meta: StoredMeta = {
+        primary: key,
+        variant,
+        status,
+        headers,
+        vary: vary === "*" ? ["*"] : vary,
+        requestTime,
+        responseTime,
+        expiresAt: 0,
+        bodyBytes: length ?? -1,
+      };
+      meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
+      try {
+        writer = await this.#o.store.openWrite(meta);
+      } catch (e) {
+        log.debug("Store refused object", { url: key, error: e });
+      }
+    }
+    f.retainAll = writer !== undefined;
+    f.setHead({
+      kind: "response",
+      status,
+      reason: r.head.reason,
+      headers,
+      bodyBytes: length,
+      vary,
+      variant,
+      shareable: writer !== undefined,
+    });
+    if (!writer) this.#collapser.release(key, f);
+    if (r.framing.kind === "none") {
+      r.abort();
+      if (writer) await this.#commit(writer, key);
+      f.finish();
+      this.#collapser.release(key, f);
+      return;
+    }
+    if (!writer && !leaderReads) {
+      r.abort();
+      f.finish();
+      return;
+    }
+    let hadReader = false;
+    try {
+      for await (const chunk of r.body()) {
+        counters.originBytes += chunk.length;
+        if (writer) {
+          try {
+            await writer.write(chunk);
+          } catch (e) {
+            log.debug("Object not stored", { url: key, error: e });
+            await writer.abort();
+            writer = undefined;
+            f.retainAll = false;
+            this.#collapser.release(key, f);
+          }
+        }
+        await f.push(chunk);
+        if (!f.unread) hadReader = true;
+        if (!writer && hadReader && f.unread) {
+          // Nobody reads and nothing is stored: stop fetching.
+          r.abort();
+          f.fail(new Error("All clients went away"));
+          return;
+        }
+      }
+    } catch (e) {
+      if (writer) await writer.abort();
+      f.fail(e as Error);
+      this.#collapser.release(key, f);
+      return;
+    }
+    if (writer) await this.#commit(writer, key);
+    f.finish();
+    this.#collapser.release(key, f);
+  }
+
+  async #commit(writer: StoreWriter, key: string): Promise<void> {
+    try {
+      await writer.commit();
+    } catch (e) {
+      log.debug("Commit failed", { url: key, error: e });
+      await writer.abort();
+    }
+    const s = this.#o.store.stats();
+    counters.storedObjects = s.objects;
+    counters.storedBytes = s.bytes;
+  }
+}

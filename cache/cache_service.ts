@@ -1,0 +1,190 @@
+/**
+ * `CacheService`: one worker's cache — the memory store, the origin pool, the request handler and
+ * an {@link HttpServer} per configured listener (with SO_REUSEPORT when several workers share the
+ * ports). The main process runs one and {@link WorkerPool} runs the others.
+ *
+ * @module
+ */
+import type { Appliance } from "../config/mod.ts";
+import { parseHostPort } from "../core/addr.ts";
+import { getLogger } from "../core/log.ts";
+import { OriginPool } from "../http/origin_client.ts";
+import { HttpServer } from "../http/server.ts";
+import { AccessLog } from "./access_log.ts";
+import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { type CacheCounters, counters, countRequest } from "./metrics.ts";
+import type { PeerSelector } from "./peer_selector.ts";
+import type { ListenerMode } from "./route.ts";
+import { MemoryStore } from "./store/memory_store.ts";
+import type { Store, StoreStats } from "./store/store.ts";
+
+const log = getLogger("cache");
+
+/** Options of {@link CacheService}. */
+export interface CacheServiceOptions {
+  /** Node name for Via/X-Cache. */
+  node: string;
+  /** Share the listening ports with other workers. */
+  reusePort: boolean;
+  /** Store to use instead of a new memory store (tests, tiered stores). */
+  store?: Store;
+  peers?: PeerSelector;
+  /** Invalidation across workers (set by the worker plumbing). */
+  invalidate?: Invalidator;
+  /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
+  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
+}
+
+/** A snapshot of one worker for /status and metrics. */
+export interface WorkerStats {
+  counters: CacheCounters;
+  store: StoreStats;
+}
+
+/** One worker's cache; see the module doc. */
+export class CacheService {
+  readonly store: Store;
+  readonly pool: OriginPool;
+  readonly handler: CacheHandler;
+  readonly accessLog: AccessLog;
+  readonly servers: HttpServer[] = [];
+  readonly #cfg: Appliance["cache"];
+  readonly #opts: CacheServiceOptions;
+
+  /**
+   * @param cfg the `cache` config section
+   * @param opts node name and worker settings
+   */
+  constructor(cfg: Appliance["cache"], opts: CacheServiceOptions) {
+    this.#cfg = cfg;
+    this.#opts = opts;
+    this.store = opts.store ?? new MemoryStore({ maxBytes: cfg.memory.maxBytes, maxObjectBytes: cfg.maxObjectBytes });
+    this.pool = new OriginPool(cfg.origin);
+    this.accessLog = new AccessLog(cfg.accessLog);
+    this.handler = new CacheHandler({
+      node: opts.node,
+      store: this.store,
+      pool: this.pool,
+      accessLog: this.accessLog,
+      config: cfg,
+      peers: opts.peers,
+      invalidate: opts.invalidate,
+    });
+  }
+
+  /**
+   * Starts every listener.
+   *
+   * @throws {Deno.errors.AddrInUse} when a port is taken
+   */
+  start(): this {
+    const listeners = this.#opts.listeners ?? this.#cfg.listen.map((l) => {
+      const hp = parseHostPort(l.address);
+      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol };
+    });
+    for (const l of listeners) {
+      const server = new HttpServer({
+        hostname: l.hostname,
+        port: l.port,
+        reusePort: this.#opts.reusePort,
+        proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+        maxHeaderBytes: this.#cfg.maxHeaderBytes,
+        idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
+        headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
+        sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
+        onBadRequest: (client, status, e) => {
+          countRequest("error");
+          this.accessLog.log({
+            time: Date.now(),
+            elapsedMs: 0,
+            client: client.hostname,
+            code: "NONE",
+            status,
+            bytes: 0,
+            method: "NONE",
+            url: "error:invalid-request",
+            hierarchy: "HIER_NONE",
+            peer: "-",
+            type: "-",
+          });
+          log.debug("Bad request", { from: client.hostname, status, error: e });
+        },
+      }, (req, res) => this.handler.handle(req, res, l.mode));
+      this.servers.push(server.start());
+      log.info("Cache listening", { listen: `${server.addr.hostname}:${server.addr.port}`, mode: l.mode });
+    }
+    return this;
+  }
+
+  /** Deletes keys from this worker's store. */
+  async invalidateLocal(keys: string[]): Promise<number> {
+    let n = 0;
+    for (const k of keys) n += await this.store.delete(k);
+    return n;
+  }
+
+  /** This worker's counters and store statistics. */
+  stats(): WorkerStats {
+    const s = this.store.stats();
+    counters.storedObjects = s.objects;
+    counters.storedBytes = s.bytes;
+    return {
+      counters: {
+        ...counters,
+        requests: { ...counters.requests },
+        originFailures: { ...counters.originFailures },
+        pendingLatencies: [],
+      },
+      store: s,
+    };
+  }
+
+  /** Stops listening, closes connections, the pool, the access log and the store. */
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.close()));
+    await this.handler.settle();
+    this.pool.close();
+    await this.accessLog.close();
+    await this.store.close();
+  }
+}
+
+/**
+ * Sums worker snapshots into the `/status` `cache` section.
+ *
+ * @param list one snapshot per worker
+ * @returns objects, bytes, hits, misses, requests by result and more
+ */
+export function statusSection(list: WorkerStats[]): Record<string, unknown> {
+  const requests: Record<string, number> = {};
+  let objects = 0, bytes = 0, maxBytes = 0, evictions = 0, collapsed = 0, clientBytes = 0, originBytes = 0;
+  const originFailures: Record<string, number> = {};
+  for (const w of list) {
+    for (const [k, v] of Object.entries(w.counters.requests)) requests[k] = (requests[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(w.counters.originFailures)) originFailures[k] = (originFailures[k] ?? 0) + v;
+    objects += w.store.objects;
+    bytes += w.store.bytes;
+    maxBytes += w.store.maxBytes;
+    evictions += w.store.evictions;
+    collapsed += w.counters.collapsed;
+    clientBytes += w.counters.clientBytes;
+    originBytes += w.counters.originBytes;
+  }
+  const hits = (requests.hit ?? 0) + (requests.stale ?? 0) + (requests.revalidated ?? 0);
+  const misses = requests.miss ?? 0;
+  return {
+    workers: list.length,
+    objects,
+    bytes,
+    maxBytes,
+    hits,
+    misses,
+    hitRatio: hits + misses > 0 ? Number((hits / (hits + misses)).toFixed(4)) : 0,
+    evictions,
+    collapsed,
+    clientBytes,
+    originBytes,
+    requests,
+    originFailures,
+  };
+}

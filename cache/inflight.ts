@@ -1,0 +1,207 @@
+/**
+ * `Inflight`: one origin response being received, read by any number of clients while it is
+ * stored (bodies stream: clients get each chunk as it arrives, not after the object is complete).
+ *
+ * The fetch loop (not any client) drives it: `setHead()`, then `push()` per chunk, then `finish()`
+ * or `fail()`. Readers iterate {@link Inflight.read}; a reader that stops (its client went away)
+ * just unregisters, the fetch and the store write go on. While `retainAll` is set (the object is
+ * being stored, so late joiners need every chunk) all chunks are kept; otherwise chunks every
+ * reader has passed are dropped and {@link Inflight.push} waits (back-pressure) while more than
+ * {@link MAX_UNREAD_BYTES} are unread by the slowest reader.
+ *
+ * @module
+ */
+
+/** Unread bytes a slow reader may hold up before a non-retaining fetch waits for it. */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
+
+/** The response head shared with collapsed requests. */
+export interface InflightHead {
+  /** `response`: stream the body; `not-modified`: the stored object was refreshed, look it up again. */
+  kind: "response" | "not-modified";
+  status: number;
+  reason: string;
+  /** Response fields to send (hop-by-hop removed). */
+  headers: [string, string][];
+  /** Body length when known. */
+  bodyBytes?: number;
+  /** Vary field names of the response and the variant key it was stored under. */
+  vary: string[] | "*";
+  variant: string;
+  /** Whether the response may be shared with other requests (storable). */
+  shareable: boolean;
+}
+
+interface Reader {
+  index: number;
+}
+
+/** A response in flight; see the module doc. */
+export class Inflight {
+  head?: InflightHead;
+  /** Set by `fail()`. */
+  error?: Error;
+  done = false;
+  /** Keep every chunk (late joiners); cleared when the object turns out not storable. */
+  retainAll = true;
+  #chunks: Uint8Array[] = [];
+  #base = 0;
+  #readers = new Set<Reader>();
+  #wake: (() => void)[] = [];
+  #drain: (() => void)[] = [];
+  #headWaiters: (() => void)[] = [];
+
+  /** Total body bytes pushed so far. */
+  bytes = 0;
+
+  /** Publishes the head. */
+  setHead(head: InflightHead): void {
+    this.head = head;
+    this.#notifyHead();
+  }
+
+  /** Ends the inflight with an error before or during the body. */
+  fail(e: Error): void {
+    this.error = e;
+    this.done = true;
+    this.#notifyHead();
+    this.#wakeAll();
+    this.#drainAll();
+  }
+
+  /** Marks the body complete. */
+  finish(): void {
+    this.done = true;
+    this.#wakeAll();
+  }
+
+  /** Whether nobody is reading (and nobody can join). */
+  get unread(): boolean {
+    return this.#readers.size === 0;
+  }
+
+  /**
+   * Appends a body chunk; resolves when readers have caught up enough (see the module doc).
+   *
+   * @param chunk body bytes
+   */
+  async push(chunk: Uint8Array): Promise<void> {
+    this.#chunks.push(chunk);
+    this.bytes += chunk.length;
+    this.#wakeAll();
+    if (this.retainAll) return;
+    this.#trim();
+    while (this.#unreadBytes() > MAX_UNREAD_BYTES && this.#readers.size > 0 && !this.done) {
+      await new Promise<void>((r) => this.#drain.push(r));
+      this.#trim();
+    }
+  }
+
+  /**
+   * Waits for the head (or failure) at most `timeoutMs` (forever when omitted).
+   *
+   * @returns the head, or undefined on timeout or failure
+   */
+  async waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
+    if (this.head || this.error) return this.head;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waits = [new Promise<void>((r) => this.#headWaiters.push(r))];
+    if (timeoutMs !== undefined) waits.push(new Promise<void>((r) => timer = setTimeout(r, timeoutMs)));
+    await Promise.race(waits);
+    clearTimeout(timer);
+    return this.error ? undefined : this.head;
+  }
+
+  /**
+   * Reads the body from its first byte. Only valid while all chunks are retained or for the first
+   * reader registered before any chunk was dropped.
+   *
+   * @throws the fetch's error when the origin fails mid-body
+   */
+  async *read(): AsyncGenerator<Uint8Array> {
+    if (this.#base > 0) throw new RangeError("Cannot read inflight body: its beginning was already dropped");
+    const r: Reader = { index: 0 };
+    this.#readers.add(r);
+    try {
+      while (true) {
+        while (r.index < this.#base + this.#chunks.length) {
+          const c = this.#chunks[r.index - this.#base];
+          r.index++;
+          this.#drainAll();
+          yield c;
+        }
+        if (this.error) throw this.error;
+        if (this.done) return;
+        await new Promise<void>((res) => this.#wake.push(res));
+      }
+    } finally {
+      this.#readers.delete(r);
+      this.#drainAll();
+    }
+  }
+
+  #unreadBytes(): number {
+    let min = this.#base + this.#chunks.length;
+    for (const r of this.#readers) min = Math.min(min, r.index);
+    let n = 0;
+    for (let i = min - this.#base; i < this.#chunks.length; i++) n += this.#chunks[i].length;
+    return n;
+  }
+
+  #trim(): void {
+    let min = this.#base + this.#chunks.length;
+    for (const r of this.#readers) min = Math.min(min, r.index);
+    const drop = min - this.#base;
+    if (drop > 0) {
+      this.#chunks.splice(0, drop);
+      this.#base = min;
+    }
+  }
+
+  #notifyHead(): void {
+    const w = this.#headWaiters;
+    this.#headWaiters = [];
+    for (const f of w) f();
+  }
+
+  #wakeAll(): void {
+    const w = this.#wake;
+    this.#wake = [];
+    for (const f of w) f();
+  }
+
+  #drainAll(): void {
+    const w = this.#drain;
+    this.#drain = [];
+    for (const f of w) f();
+  }
+}
+
+/** In-progress fetches by key, for request collapsing (Squid collapsed_forwarding, nginx proxy_cache_lock). */
+export class Collapser {
+  readonly #map = new Map<string, Inflight>();
+
+  /** The fetch in progress for `key`, if any that can still be joined. */
+  get(key: string): Inflight | undefined {
+    const f = this.#map.get(key);
+    if (!f || f.error || !f.retainAll) return undefined;
+    return f;
+  }
+
+  /** Registers a new fetch as the leader for `key`. */
+  lead(key: string): Inflight {
+    const f = new Inflight();
+    this.#map.set(key, f);
+    return f;
+  }
+
+  /** Removes the fetch once it can no longer be joined (done, failed or not shareable). */
+  release(key: string, f: Inflight): void {
+    if (this.#map.get(key) === f) this.#map.delete(key);
+  }
+
+  /** Number of fetches in progress. */
+  get size(): number {
+    return this.#map.size;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Cache metrics. The hot path counts into a plain {@link CacheCounters} object (no label lookups
+ * per request); the Prometheus metrics read the sums of every worker's counters when scraped, so
+ * `/metrics` of the main process covers all workers.
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | `webcache_cache_requests_total` | counter | `result`: hit, stale, revalidated, miss, pass, tunnel, purge, denied, error, only_if_cached |
+ * | `webcache_cache_client_bytes_total` | counter | bytes sent to clients |
+ * | `webcache_cache_origin_bytes_total` | counter | body bytes received from origins and peers |
+ * | `webcache_cache_collapsed_requests_total` | counter | requests served by another request's origin fetch |
+ * | `webcache_cache_origin_failures_total` | counter | `reason`: connect, refused, timeout, reset, protocol |
+ * | `webcache_cache_origin_latency_seconds` | histogram | time to the origin's response head |
+ * | `webcache_cache_stored_objects` / `webcache_cache_stored_bytes` | gauge | memory tier contents |
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, registry } from "../core/metrics.ts";
+
+/** Request results, the `result` label values (and `/status` keys). */
+export const RESULTS = [
+  "hit",
+  "stale",
+  "revalidated",
+  "miss",
+  "pass",
+  "tunnel",
+  "purge",
+  "denied",
+  "error",
+  "only_if_cached",
+] as const;
+/** A request result. */
+export type CacheResult = typeof RESULTS[number];
+
+/** Plain counters of one worker. */
+export interface CacheCounters {
+  requests: Record<string, number>;
+  clientBytes: number;
+  originBytes: number;
+  collapsed: number;
+  originFailures: Record<string, number>;
+  /** Origin latencies (seconds) not yet observed by the histogram. */
+  pendingLatencies: number[];
+  storedObjects: number;
+  storedBytes: number;
+}
+
+/** Creates zeroed counters. */
+export function newCounters(): CacheCounters {
+  return {
+    requests: {},
+    clientBytes: 0,
+    originBytes: 0,
+    collapsed: 0,
+    originFailures: {},
+    pendingLatencies: [],
+    storedObjects: 0,
+    storedBytes: 0,
+  };
+}
+
+/** This worker's counters. */
+export const counters: CacheCounters = newCounters();
+
+let sources: () => CacheCounters[] = () => [counters];
+
+/**
+ * Sets where the Prometheus collectors read counters from (the main process adds its workers').
+ *
+ * @param fn returns every worker's latest counters
+ */
+export function setCounterSources(fn: () => CacheCounters[]): void {
+  sources = fn;
+}
+
+/** Sums counters of several workers. */
+export function sumCounters(list: CacheCounters[]): CacheCounters {
+  const out = newCounters();
+  for (const c of list) {
+    for (const [k, v] of Object.entries(c.requests)) out.requests[k] = (out.requests[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.originFailures)) out.originFailures[k] = (out.originFailures[k] ?? 0) + v;
+    out.clientBytes += c.clientBytes;
+    out.originBytes += c.originBytes;
+    out.collapsed += c.collapsed;
+    out.storedObjects += c.storedObjects;
+    out.storedBytes += c.storedBytes;
+  }
+  return out;
+}
+
+/** Counts one request result. */
+export function countRequest(result: CacheResult): void {
+  counters.requests[result] = (counters.requests[result] ?? 0) + 1;
+}
+
+/** Counts one origin failure. */
+export function countOriginFailure(reason: string): void {
+  counters.originFailures[reason] = (counters.originFailures[reason] ?? 0) + 1;
+}
+
+/** Records one origin latency (seconds); observed by the histogram of this process. */
+export function observeOriginLatency(seconds: number): void {
+  originLatency.observe(seconds);
+}
+
+/** Requests by result. */
+export const requestsTotal = new Counter({
+  name: "webcache_cache_requests_total",
+  help: "Client requests by result (hit, stale, revalidated, miss, pass, tunnel, purge, denied, error).",
+  labelNames: ["result"],
+  registers: [registry],
+  collect() {
+    const s = sumCounters(sources());
+    this.reset();
+    for (const [k, v] of Object.entries(s.requests)) this.inc({ result: k }, v);
+  },
+});
+
+/** Bytes to clients. */
+export const clientBytesTotal = new Counter({
+  name: "webcache_cache_client_bytes_total",
+  help: "Bytes written to clients (heads and bodies).",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sumCounters(sources()).clientBytes);
+  },
+});
+
+/** Body bytes from origins. */
+export const originBytesTotal = new Counter({
+  name: "webcache_cache_origin_bytes_total",
+  help: "Body bytes received from origin servers and peers.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sumCounters(sources()).originBytes);
+  },
+});
+
+/** Collapsed requests. */
+export const collapsedTotal = new Counter({
+  name: "webcache_cache_collapsed_requests_total",
+  help: "Requests answered from another request's origin fetch (collapsed forwarding).",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sumCounters(sources()).collapsed);
+  },
+});
+
+/** Origin failures by reason. */
+export const originFailuresTotal = new Counter({
+  name: "webcache_cache_origin_failures_total",
+  help: "Origin requests that failed, by reason (connect, refused, timeout, reset, protocol).",
+  labelNames: ["reason"],
+  registers: [registry],
+  collect() {
+    const s = sumCounters(sources());
+    this.reset();
+    for (const [k, v] of Object.entries(s.originFailures)) this.inc({ reason: k }, v);
+  },
+});
+
+/** Origin latency. */
+export const originLatency = new Histogram({
+  name: "webcache_cache_origin_latency_seconds",
+  help: "Time from sending a request to an origin until its response head arrived, in seconds.",
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+/** Stored objects. */
+export const storedObjects = new Gauge({
+  name: "webcache_cache_stored_objects",
+  help: "Objects in the memory tier (all workers).",
+  registers: [registry],
+  collect() {
+    this.set(sumCounters(sources()).storedObjects);
+  },
+});
+
+/** Stored bytes. */
+export const storedBytes = new Gauge({
+  name: "webcache_cache_stored_bytes",
+  help: "Bytes held by the memory tier (all workers), bodies plus headers and overhead.",
+  registers: [registry],
+  collect() {
+    this.set(sumCounters(sources()).storedBytes);
+  },
+});

@@ -1,0 +1,109 @@
+/**
+ * Freshness lifetime of a response (RFC 9111 §4.2.1, §4.2.2).
+ *
+ * ```
+ * shared cache and s-maxage present  → s-maxage
+ * else max-age present               → max-age
+ * else Expires present               → Expires − Date      (invalid Expires → 0: already expired)
+ * else heuristic allowed             → min(percent × (Date − Last-Modified), heuristicMaxS)
+ * else                               → 0
+ * ```
+ *
+ * `Date` defaults to the response time when absent or invalid (RFC 9110 §6.6.1: a recipient
+ * with a clock records the receipt time as the date).
+ *
+ * @module
+ */
+
+import { type CacheControl, parseCacheControl } from "./cache_control.ts";
+import { getHeader, type HeaderInput } from "./header_getter.ts";
+import { parseHttpDate } from "./http_date.ts";
+
+/**
+ * Status codes that are heuristically cacheable by default (RFC 9110 §15.1). 206 is in the RFC
+ * list but partial responses are never stored here (ranges are served from complete objects).
+ */
+export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
+
+/** Defaults of {@link FreshnessOptions}, matching Squid's `refresh_pattern . 0 10% 1440`-like behaviour. */
+export const DEFAULT_HEURISTIC_PERCENT = 10;
+/** Default cap of a heuristic lifetime: one day, in seconds (RFC 9111 §4.2.2 suggests a bound). */
+export const DEFAULT_HEURISTIC_MAX_S = 86_400;
+
+/** Options of {@link freshnessLifetimeMs}. */
+export interface FreshnessOptions {
+  /** True for a shared cache (honours `s-maxage`). */
+  shared: boolean;
+  /** Heuristic lifetime as a percentage of (Date − Last-Modified); default 10. 0 disables heuristics. */
+  heuristicPercent?: number;
+  /** Upper bound of a heuristic lifetime in seconds; default 86400. */
+  heuristicMaxS?: number;
+  /** When the response arrived (ms since epoch); stands in for a missing `Date`. */
+  responseTime: number;
+  /** Response status; heuristics apply only to heuristically cacheable statuses or `public`. Default 200. */
+  status?: number;
+  /** Statuses for which heuristics apply; default {@link HEURISTICALLY_CACHEABLE_STATUSES}. */
+  heuristicStatuses?: ReadonlySet<number>;
+  /** Already parsed response `Cache-Control`, to avoid parsing it twice on hot paths. */
+  cacheControl?: CacheControl;
+}
+
+/** Result of {@link freshnessLifetimeMs}. */
+export interface FreshnessLifetime {
+  /** Freshness lifetime in milliseconds (≥ 0). */
+  lifetimeMs: number;
+  /** True when the lifetime comes from the heuristic of RFC 9111 §4.2.2. */
+  heuristic: boolean;
+  /** Where the lifetime came from. */
+  source: "s-maxage" | "max-age" | "expires" | "heuristic" | "none";
+}
+
+/**
+ * Computes a response's freshness lifetime (RFC 9111 §4.2.1, heuristics §4.2.2).
+ *
+ * @param headers the response header fields
+ * @param opts shared/private cache, heuristic parameters, response time and status
+ * @returns the lifetime in ms, whether it is heuristic, and its source
+ * @example
+ * ```ts
+ * freshnessLifetimeMs([["cache-control", "max-age=60"]], { shared: true, responseTime: 0 }).lifetimeMs; // 60000
+ * ```
+ */
+export function freshnessLifetimeMs(headers: HeaderInput, opts: FreshnessOptions): FreshnessLifetime {
+  const cc = opts.cacheControl ?? parseCacheControl(getHeader(headers, "cache-control"));
+  if (opts.shared && cc.sMaxAge !== undefined) {
+    return { lifetimeMs: cc.sMaxAge * 1000, heuristic: false, source: "s-maxage" };
+  }
+  if (cc.maxAge !== undefined) return { lifetimeMs: cc.maxAge * 1000, heuristic: false, source: "max-age" };
+  const expires = getHeader(headers, "expires");
+  if (expires !== null) {
+    const expiresMs = parseHttpDate(expires);
+    if (expiresMs === undefined) return { lifetimeMs: 0, heuristic: false, source: "expires" };
+    const date = parseHttpDate(getHeader(headers, "date")) ?? opts.responseTime;
+    return { lifetimeMs: Math.max(0, expiresMs - date), heuristic: false, source: "expires" };
+  }
+  const percent = opts.heuristicPercent ?? DEFAULT_HEURISTIC_PERCENT;
+  const statuses = opts.heuristicStatuses ?? HEURISTICALLY_CACHEABLE_STATUSES;
+  if (percent > 0 && (statuses.has(opts.status ?? 200) || cc.public)) {
+    const lastModified = parseHttpDate(getHeader(headers, "last-modified"));
+    if (lastModified !== undefined) {
+      const date = parseHttpDate(getHeader(headers, "date")) ?? opts.responseTime;
+      const maxMs = (opts.heuristicMaxS ?? DEFAULT_HEURISTIC_MAX_S) * 1000;
+      const ms = Math.floor(Math.max(0, date - lastModified) * percent / 100);
+      return { lifetimeMs: Math.min(ms, maxMs), heuristic: true, source: "heuristic" };
+    }
+  }
+  return { lifetimeMs: 0, heuristic: false, source: "none" };
+}

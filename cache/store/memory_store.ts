@@ -1,0 +1,235 @@
+/**
+ * `MemoryStore`: the memory tier. Objects live in the JS heap as one `Uint8Array` each, found by
+ * URL then variant, with byte accounting and eviction by an {@link EvictionPolicy}.
+ *
+ * Size of an object = body bytes + header bytes + {@link ENTRY_OVERHEAD_BYTES}; the store evicts
+ * until the sum is at most `maxBytes` after every commit. Writes are buffered per writer and become
+ * visible only on `commit()`; `abort()` drops them, so a failed fetch never leaves a partial object.
+ *
+ * @module
+ */
+import type {
+  EvictionPolicy,
+  ObjectKey,
+  Store,
+  StoredMeta,
+  StoredObject,
+  StoreStats,
+  StoreWriter,
+} from "./store.ts";
+import { LruPolicy } from "./_lru.ts";
+
+/** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Total size limit. */
+  maxBytes: number;
+  /** Largest single object accepted; larger writes fail. */
+  maxObjectBytes: number;
+  /** Eviction policy over `primary \n variant` keys; default LRU. */
+  policy?: EvictionPolicy<string>;
+}
+
+interface Entry {
+  obj: StoredObject;
+  size: number;
+}
+
+function sizeOf(meta: StoredMeta, bodyBytes: number): number {
+  let n = ENTRY_OVERHEAD_BYTES + bodyBytes + meta.primary.length + meta.variant.length;
+  for (const [k, v] of meta.headers) n += k.length + v.length + 4;
+  return n;
+}
+
+function makeObject(meta: StoredMeta, body: Uint8Array): StoredObject {
+  return {
+    meta,
+    body,
+    openBody(range?: { start: number; end: number }): ReadableStream<Uint8Array> {
+      const part = range ? body.subarray(range.start, range.end + 1) : body;
+      return new ReadableStream({
+        start(c) {
+          if (part.length) c.enqueue(part);
+          c.close();
+        },
+      });
+    },
+  };
+}
+
+/** The in-memory {@link Store}. */
+export class MemoryStore implements Store {
+  readonly name = "memory";
+  readonly #opts: MemoryStoreOptions;
+  readonly #policy: EvictionPolicy<string>;
+  readonly #byPrimary = new Map<string, Map<string, Entry>>();
+  readonly #metaLists = new Map<string, StoredMeta[]>();
+  #bytes = 0;
+  #objects = 0;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+  readonly #failures: Record<string, number> = {};
+
+  /** @param opts size limits and policy */
+  constructor(opts: MemoryStoreOptions) {
+    this.#opts = opts;
+    this.#policy = opts.policy ?? new LruPolicy<string>();
+  }
+
+  /** The variants of a URL; the returned array is shared, do not modify it. */
+  variants(primary: string): StoredMeta[] {
+    let list = this.#metaLists.get(primary);
+    if (list) return list;
+    const m = this.#byPrimary.get(primary);
+    if (!m) return [];
+    list = [...m.values()].map((e) => e.obj.meta);
+    this.#metaLists.set(primary, list);
+    return list;
+  }
+
+  /** Looks an object up, counting a hit or miss. */
+  get(key: ObjectKey): StoredObject | undefined {
+    const e = this.#byPrimary.get(key.primary)?.get(key.variant);
+    if (!e) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    this.#policy.touch(key.primary + "\n" + key.variant);
+    return e.obj;
+  }
+
+  /** Starts buffering an object; see the module doc. */
+  openWrite(meta: StoredMeta): StoreWriter {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let state: "open" | "done" = "open";
+    const limit = Math.min(this.#opts.maxObjectBytes, this.#opts.maxBytes);
+    return {
+      write: (chunk: Uint8Array) => {
+        if (state !== "open") throw new TypeError("Cannot write to memory store: writer is closed");
+        total += chunk.length;
+        if (total > limit) {
+          state = "done";
+          chunks.length = 0;
+          this.#failures.toobig = (this.#failures.toobig ?? 0) + 1;
+          throw new RangeError(`Cannot store object: ${total} bytes exceeds the limit of ${limit}`);
+        }
+        chunks.push(chunk);
+      },
+      commit: () => {
+        if (state !== "open") throw new TypeError("Cannot commit to memory store: writer is closed");
+        state = "done";
+        if (meta.bodyBytes >= 0 && meta.bodyBytes !== total) {
+          throw new RangeError(`Cannot commit object: wrote ${total} bytes, expected ${meta.bodyBytes}`);
+        }
+        let body: Uint8Array;
+        if (chunks.length === 1) body = chunks[0];
+        else {
+          body = new Uint8Array(total);
+          let off = 0;
+          for (const c of chunks) {
+            body.set(c, off);
+            off += c.length;
+          }
+        }
+        this.#insert({ ...meta, bodyBytes: total }, body);
+      },
+      abort: () => {
+        state = "done";
+        chunks.length = 0;
+      },
+    };
+  }
+
+  /**
+   * Stores a complete object at once (used by tests and by tiers promoting objects).
+   *
+   * @param meta metadata; `bodyBytes` is taken from `body`
+   * @param body the body
+   */
+  put(meta: StoredMeta, body: Uint8Array): void {
+    this.#insert({ ...meta, bodyBytes: body.length }, body);
+  }
+
+  #insert(meta: StoredMeta, body: Uint8Array): void {
+    const size = sizeOf(meta, body.length);
+    this.#remove(meta.primary, meta.variant);
+    let m = this.#byPrimary.get(meta.primary);
+    if (!m) this.#byPrimary.set(meta.primary, m = new Map());
+    m.set(meta.variant, { obj: makeObject(meta, body), size });
+    this.#metaLists.delete(meta.primary);
+    this.#bytes += size;
+    this.#objects++;
+    const key = meta.primary + "\n" + meta.variant;
+    this.#policy.insert(key, size);
+    while (this.#bytes > this.#opts.maxBytes) {
+      const victim = this.#policy.evict();
+      if (victim === undefined) break;
+      const nl = victim.indexOf("\n");
+      if (this.#remove(victim.slice(0, nl), victim.slice(nl + 1), false)) this.#evictions++;
+    }
+  }
+
+  #remove(primary: string, variant: string, tellPolicy = true): boolean {
+    const m = this.#byPrimary.get(primary);
+    const e = m?.get(variant);
+    if (!m || !e) return false;
+    m.delete(variant);
+    if (m.size === 0) this.#byPrimary.delete(primary);
+    this.#metaLists.delete(primary);
+    this.#bytes -= e.size;
+    this.#objects--;
+    if (tellPolicy) this.#policy.remove(primary + "\n" + variant);
+    return true;
+  }
+
+  /** Replaces an object's metadata (after a 304), keeping its body. */
+  updateMeta(meta: StoredMeta): boolean {
+    const e = this.#byPrimary.get(meta.primary)?.get(meta.variant);
+    if (!e) return false;
+    const body = e.obj.body!;
+    this.#insert({ ...meta, bodyBytes: body.length }, body);
+    return true;
+  }
+
+  /** Deletes one variant or all variants of a URL. */
+  delete(primary: string, variant?: string): number {
+    if (variant !== undefined) return this.#remove(primary, variant) ? 1 : 0;
+    const m = this.#byPrimary.get(primary);
+    if (!m) return 0;
+    let n = 0;
+    for (const v of [...m.keys()]) if (this.#remove(primary, v)) n++;
+    return n;
+  }
+
+  /** Iterates every object's metadata. */
+  async *entries(): AsyncIterable<StoredMeta> {
+    for (const m of this.#byPrimary.values()) for (const e of m.values()) yield e.obj.meta;
+  }
+
+  /** Counters for /status. */
+  stats(): StoreStats {
+    return {
+      objects: this.#objects,
+      bytes: this.#bytes,
+      maxBytes: this.#opts.maxBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      writeFailures: { ...this.#failures },
+    };
+  }
+
+  /** Drops everything. */
+  close(): Promise<void> {
+    this.#byPrimary.clear();
+    this.#metaLists.clear();
+    this.#bytes = 0;
+    this.#objects = 0;
+    return Promise.resolve();
+  }
+}

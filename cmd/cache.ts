@@ -1,0 +1,143 @@
+/**
+ * `webcache cache`: the caching proxy role. Starts the HTTP listeners (accelerator, forward and
+ * transparent modes), `cache.workers` workers sharing the ports with SO_REUSEPORT, and the admin
+ * endpoint with a `cache` section in `/status`.
+ *
+ * Peering plugs in here: build a `PeerSelector` (ICP, `cache/peering/`) and pass it as `peers`
+ * to each `CacheService`; with `--peers auto` the cluster membership (`cluster/`) supplies the
+ * sibling caches to that selector. `service.handler.lookupFresh(url)` answers ICP queries.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import type { ConfigOverride } from "../config/mod.ts";
+import { AdminServer } from "../admin/server.ts";
+import { parseHostPort } from "../core/addr.ts";
+import { getLogger, printErr } from "../core/log.ts";
+import { buildInfo } from "../core/metrics.ts";
+import { CacheService, statusSection } from "../cache/cache_service.ts";
+import { counters, setCounterSources } from "../cache/metrics.ts";
+import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
+import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+
+const log = getLogger("cache");
+
+/** Options of `webcache cache`. */
+interface CacheOptions extends SharedOptions {
+  origin?: string;
+  listen?: string[];
+  workers?: string;
+  accessLog?: string;
+}
+
+/**
+ * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy]` value.
+ *
+ * @param v the flag value
+ * @returns a listener entry for `cache.listen`
+ * @throws {SyntaxError} for an unknown option
+ */
+export function parseListenFlag(v: string): { address: string; mode: string; proxyProtocol: boolean } {
+  const [address, ...opts] = v.split(",").map((s) => s.trim());
+  const out = { address, mode: "accel", proxyProtocol: false };
+  for (const o of opts) {
+    if (o.startsWith("mode=")) out.mode = o.slice(5);
+    else if (o === "proxy" || o === "proxy-protocol") out.proxyProtocol = true;
+    else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
+  }
+  return out;
+}
+
+function nodeName(cfgName: string | undefined): string {
+  if (cfgName) return cfgName;
+  try {
+    return Deno.hostname();
+  } catch {
+    return "webcache";
+  }
+}
+
+/** Builds the `cache` subcommand. */
+export function cacheCommand(): Command {
+  const cmd = new Command("cache")
+    .description("run the HTTP caching proxy (accelerator, forward and transparent modes)")
+    .option("--origin <url>", "default origin for the accelerator (cache.defaultOrigin), e.g. http://10.0.0.5:8080")
+    .option(
+      "--listen <addr:port[,mode=M][,proxy]>",
+      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
+    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)");
+  addSharedOptions(cmd);
+  return cmd.action(async (opts: CacheOptions) => {
+    const overrides: ConfigOverride[] = sharedOverrides(opts);
+    if (opts.origin !== undefined) overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    if (opts.listen?.length) {
+      try {
+        overrides.push({ path: ["cache", "listen"], value: opts.listen.map(parseListenFlag), flag: "--listen" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.workers !== undefined) {
+      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+    }
+    if (opts.accessLog !== undefined) {
+      overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
+    }
+    const cfg = await loadOrExit(opts.config, overrides);
+    const node = nodeName(cfg.cluster.nodeName);
+    const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+
+    if (isWorkerContext()) {
+      await runWorker((invalidate) =>
+        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate }).start())
+      );
+      return;
+    }
+
+    buildInfo.set({ version: "", role: "cache" }, 1);
+    const pool = new WorkerPool(workers - 1);
+    const service: CacheService = new CacheService(cfg.cache, {
+      node,
+      reusePort: workers > 1,
+      invalidate: async (keys: string[]): Promise<number> =>
+        (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+    });
+    try {
+      service.start();
+      await pool.start(service);
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await pool.close();
+      await service.close();
+      Deno.exit(1);
+    }
+    setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
+    const ahp = parseHostPort(cfg.admin.listen);
+    const admin = new AdminServer({
+      hostname: ahp.host,
+      port: ahp.port,
+      allow: cfg.admin.allow,
+      token: cfg.admin.token,
+      node,
+      role: "cache",
+    });
+    admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    admin.start();
+    // --peers auto / ICP: the integrator wires cluster membership and cache/peering here, e.g.
+    //   service.handler.setPeerSelector(new IcpPeerSelector(...)); (one selector per worker)
+    log.info("Cache started", { node, workers });
+    const stop = async () => {
+      log.info("Cache stopping", { node });
+      await admin.stop();
+      await pool.close();
+      await service.close();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGINT", stop);
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * `OriginPool`: an HTTP/1.1 client for origin servers and parent caches with a keep-alive
+ * connection pool per `host:port`, connect and response-header timeouts, and one transparent retry
+ * when a reused idle connection turns out to have been closed by the origin.
+ *
+ * @module
+ */
+import { ConnReader } from "./conn_reader.ts";
+import {
+  type BodyFraming,
+  HttpParseError,
+  latin1Encode,
+  parseResponseHead,
+  type ResponseHead,
+  responseFraming,
+  serializeRequestHead,
+} from "./head_codec.ts";
+import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
+import { closeQuietly, type Endpoint } from "./server.ts";
+
+/** Why an origin request failed (the `reason` label of the failure metric). */
+export type OriginFailure = "connect" | "refused" | "timeout" | "reset" | "protocol";
+
+/** An origin request failed before a usable response head arrived. */
+export class OriginError extends Error {
+  /** Failure class. */
+  readonly reason: OriginFailure;
+  /**
+   * @param message what failed, e.g. `Cannot connect to origin 10.0.0.1:80: connection refused`
+   * @param reason failure class
+   * @param options error cause
+   */
+  constructor(message: string, reason: OriginFailure, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OriginError";
+    this.reason = reason;
+  }
+}
+
+/** One request to send. */
+export interface OriginRequestInit {
+  method: string;
+  /** Request target as sent (origin-form for origins, absolute-form for parent proxies). */
+  target: string;
+  /** Fields to send, Host included; hop-by-hop fields already removed. */
+  headers: [string, string][];
+  /** Body: bytes (replayable, sent with Content-Length) or a stream (sent chunked). */
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
+}
+
+/** A response whose head has arrived. */
+export interface OriginResponse {
+  head: ResponseHead;
+  framing: BodyFraming;
+  /** Reads the body; the connection returns to the pool after the last byte. */
+  body(): AsyncIterable<Uint8Array>;
+  /** Closes the connection (e.g. the body is not wanted); safe after `body()` ended. */
+  abort(): void;
+}
+
+/** Options of {@link OriginPool}. */
+export interface OriginPoolOptions {
+  connectTimeoutMs: number;
+  /** Time allowed for the response head after the request was sent. */
+  readTimeoutMs: number;
+  /** Idle keep-alive connections kept per origin. */
+  maxIdlePerHost: number;
+}
+
+interface PooledConn {
+  conn: Deno.TcpConn;
+  reader: ConnReader;
+}
+
+/** The origin client with its connection pool. */
+export class OriginPool {
+  readonly #opts: OriginPoolOptions;
+  readonly #idle = new Map<string, PooledConn[]>();
+  readonly #busy = new Set<PooledConn>();
+  #closed = false;
+
+  /** @param opts timeouts and pool size */
+  constructor(opts: OriginPoolOptions) {
+    this.#opts = opts;
+  }
+
+  /** Number of idle pooled connections (for tests and status). */
+  get idleCount(): number {
+    let n = 0;
+    for (const l of this.#idle.values()) n += l.length;
+    return n;
+  }
+
+  /**
+   * Sends a request and waits for the response head (1xx responses are skipped).
+   *
+   * @param to origin address
+   * @param init request
+   * @returns the response; read or abort its body
+   * @throws {OriginError} on connect failure, timeout, reset or a malformed response
+   */
+  async request(to: Endpoint, init: OriginRequestInit): Promise<OriginResponse> {
+    const key = `${to.hostname}:${to.port}`;
+    const replayable = init.body === undefined || init.body instanceof Uint8Array;
+    for (let attempt = 0;; attempt++) {
+      const idle = this.#idle.get(key);
+      const pooled = idle?.pop();
+      const pc = pooled ?? await this.#connect(to);
+      this.#busy.add(pc);
+      try {
+        return await this.#exchange(key, pc, init);
+      } catch (e) {
+        this.#busy.delete(pc);
+        closeQuietly(pc.conn);
+        const early = e instanceof OriginError && e.reason === "reset";
+        if (pooled && early && replayable && attempt === 0) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Closes every pooled connection, idle or busy. */
+  close(): void {
+    this.#closed = true;
+    for (const l of this.#idle.values()) for (const pc of l) closeQuietly(pc.conn);
+    this.#idle.clear();
+    for (const pc of this.#busy) closeQuietly(pc.conn);
+    this.#busy.clear();
+  }
+
+  async #connect(to: Endpoint): Promise<PooledConn> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.#opts.connectTimeoutMs);
+    try {
+      const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal: ac.signal });
+      conn.setNoDelay(true);
+      return { conn, reader: new ConnReader(conn) };
+    } catch (e) {
+      const where = `${to.hostname}:${to.port}`;
+      if (ac.signal.aborted) {
+        throw new OriginError(`Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`, "timeout", {
+          cause: e,
+        });
+      }
+      const reason = e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect";
+      throw new OriginError(`Cannot connect to origin ${where}: ${(e as Error).message}`, reason, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #exchange(key: string, pc: PooledConn, init: OriginRequestInit): Promise<OriginResponse> {
+    const headers = init.headers.filter(([k]) => k !== "content-length" && k !== "transfer-encoding");
+    if (init.body instanceof Uint8Array) headers.push(["content-length", String(init.body.length)]);
+    else if (init.body) headers.push(["transfer-encoding", "chunked"]);
+    const head = latin1Encode(serializeRequestHead(init.method, init.target, headers));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(pc.conn);
+    }, this.#opts.readTimeoutMs);
+    let gotBytes = false;
+    try {
+      if (init.body instanceof Uint8Array) {
+        await writeAll(pc.conn, concat(head, init.body));
+      } else {
+        await writeAll(pc.conn, head);
+        if (init.body) {
+          for await (const c of init.body) if (c.length) await writeAll(pc.conn, encodeChunk(c));
+          await writeAll(pc.conn, LAST_CHUNK);
+        }
+      }
+      let resHead: ResponseHead;
+      while (true) {
+        const bytes = await pc.reader.readHead(64 * 1024, () => {
+          gotBytes = true;
+        });
+        if (bytes === null) throw new OriginError(`Origin ${key} closed the connection without a response`, "reset");
+        resHead = parseResponseHead(bytes);
+        if (resHead.status >= 200 || resHead.status === 101) break;
+      }
+      clearTimeout(timer);
+      const framing = responseFraming(resHead, init.method);
+      const conn = resHead.headers.get("connection")?.toLowerCase() ?? "";
+      const reusable = framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
+      let finished = false;
+      const release = (ok: boolean) => {
+        if (finished) return;
+        finished = true;
+        this.#busy.delete(pc);
+        const list = this.#idle.get(key) ?? [];
+        if (ok && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
+          list.push(pc);
+          this.#idle.set(key, list);
+        } else {
+          closeQuietly(pc.conn);
+        }
+      };
+      if (framing.kind === "none") release(true);
+      return {
+        head: resHead,
+        framing,
+        body: () => {
+          const it = pc.reader.body(framing);
+          return (async function* () {
+            let ok = false;
+            try {
+              for await (const c of it) yield c;
+              ok = true;
+            } catch (e) {
+              throw new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
+                cause: e,
+              });
+            } finally {
+              release(ok);
+            }
+          })();
+        },
+        abort: () => release(false),
+      };
+    } catch (e) {
+      clearTimeout(timer);
+      if (e instanceof OriginError) throw e;
+      if (timedOut) {
+        throw new OriginError(`Origin ${key} sent no response head in ${this.#opts.readTimeoutMs} ms`, "timeout", {
+          cause: e,
+        });
+      }
+      if (e instanceof HttpParseError) {
+        if (!gotBytes) throw new OriginError(`Origin ${key} closed the connection: ${e.message}`, "reset");
+        throw new OriginError(`Bad response from origin ${key}: ${e.message}`, "protocol", { cause: e });
+      }
+      throw new OriginError(`Origin ${key} failed: ${(e as Error).message}`, gotBytes ? "protocol" : "reset", {
+        cause: e,
+      });
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,367 @@
+/**
+ * `HttpServer`: an HTTP/1.1 server over `Deno.listen` with exact control of the wire, needed for
+ * CONNECT tunnels, the PROXY protocol and precise error answers (which `Deno.serve` hides).
+ *
+ * - Keep-alive and pipelining: requests on one connection are answered strictly in order; the
+ *   next head is parsed only after the previous response is written, so pipelined bytes simply
+ *   wait in the buffer (no response reordering, no unbounded queue).
+ * - Timeouts: a connection waiting for a new request is closed after `idleTimeoutMs`; once a head
+ *   has started it must complete within `headerTimeoutMs`; a response write that makes no progress
+ *   for `sendTimeoutMs` closes the connection. One timer per server checks every connection, so
+ *   slow clients cost nothing per request and never block others (each connection is its own task).
+ * - Errors: malformed heads get 400, oversized heads 431, ambiguous body framing 400 (request
+ *   smuggling), then the connection is closed.
+ * - PROXY protocol v1/v2: when enabled the first bytes must be a PROXY header; the client address
+ *   it carries replaces the socket peer address.
+ *
+ * @module
+ */
+import { getLogger } from "../core/log.ts";
+import { ConnReader } from "./conn_reader.ts";
+import { HeaderList } from "./header_list.ts";
+import {
+  type BodyFraming,
+  HttpParseError,
+  latin1Encode,
+  parseRequestHead,
+  requestFraming,
+  serializeResponseHead,
+} from "./head_codec.ts";
+import { decodeProxyHeader } from "./proxy_protocol.ts";
+
+const log = getLogger("http.server");
+
+/** A host and port. */
+export interface Endpoint {
+  hostname: string;
+  port: number;
+}
+
+/** One request as the handler sees it. */
+export interface ServerRequest {
+  method: string;
+  target: string;
+  minor: 0 | 1;
+  headers: HeaderList;
+  framing: BodyFraming;
+  /** The client (from the PROXY header when one was received). */
+  client: Endpoint;
+  /** The address the client connected to (the PROXY header's destination when present). */
+  local: Endpoint;
+  /** Whether the client allows the connection to stay open after this response. */
+  keepAlive: boolean;
+  /** When the head was complete, ms since epoch. */
+  receivedAt: number;
+  /** Reads the request body (once). */
+  body(): AsyncIterable<Uint8Array>;
+}
+
+/** Writes the response of one request. */
+export interface ServerResponse {
+  /** Writes bytes; rejects when the client went away. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Set to close the connection after this response. */
+  close: boolean;
+  /** Bytes written so far (for access logs). */
+  readonly bytesWritten: number;
+  /** Whether the client connection failed. */
+  readonly broken: boolean;
+  /**
+   * Takes over the raw connection (CONNECT). The server stops managing it; the caller must close it.
+   *
+   * @returns the connection and bytes already read past the head
+   */
+  hijack(): { conn: Deno.Conn; buffered: Uint8Array };
+}
+
+/** Handles one request; must write a complete response (or hijack) before resolving. */
+export type RequestHandler = (req: ServerRequest, res: ServerResponse) => Promise<void>;
+
+/** Options of {@link HttpServer}. */
+export interface HttpServerOptions {
+  hostname: string;
+  port: number;
+  /** SO_REUSEPORT, so several workers can listen on one port. */
+  reusePort?: boolean;
+  /** Expect a PROXY protocol header on every connection. */
+  proxyProtocol?: boolean;
+  /** Largest request head; above it 431. */
+  maxHeaderBytes: number;
+  idleTimeoutMs?: number;
+  headerTimeoutMs?: number;
+  sendTimeoutMs?: number;
+  /** Called for connection-level errors (bad heads), for metrics and access logs. */
+  onBadRequest?: (client: Endpoint, status: number, error: Error) => void;
+}
+
+interface ConnState {
+  conn: Deno.Conn;
+  deadline: number;
+}
+
+const TE = new TextEncoder();
+
+/** The HTTP/1.1 server. */
+export class HttpServer {
+  readonly #opts: Required<Omit<HttpServerOptions, "onBadRequest">> & Pick<HttpServerOptions, "onBadRequest">;
+  readonly #handler: RequestHandler;
+  #listener?: Deno.TcpListener;
+  readonly #conns = new Set<ConnState>();
+  readonly #tasks = new Set<Promise<void>>();
+  #timer?: ReturnType<typeof setInterval>;
+  #acceptLoop?: Promise<void>;
+  #closed = false;
+
+  /**
+   * @param opts listen address and limits
+   * @param handler called for each request
+   */
+  constructor(opts: HttpServerOptions, handler: RequestHandler) {
+    this.#opts = {
+      reusePort: false,
+      proxyProtocol: false,
+      idleTimeoutMs: 60_000,
+      headerTimeoutMs: 10_000,
+      sendTimeoutMs: 60_000,
+      ...opts,
+    };
+    this.#handler = handler;
+  }
+
+  /** The bound address. */
+  get addr(): Deno.NetAddr {
+    if (!this.#listener) throw new Error("Cannot read address: server not started");
+    return this.#listener.addr;
+  }
+
+  /**
+   * Starts listening and accepting.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  start(): this {
+    const o = this.#opts;
+    this.#listener = o.reusePort
+      ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
+      : Deno.listen({ hostname: o.hostname, port: o.port });
+    this.#timer = setInterval(() => this.#sweep(), 250);
+    this.#acceptLoop = this.#accept();
+    return this;
+  }
+
+  /** Stops accepting, closes every connection and waits for their tasks. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+    await this.#acceptLoop;
+    for (const c of this.#conns) closeQuietly(c.conn);
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const c of this.#conns) {
+      if (now > c.deadline) {
+        closeQuietly(c.conn);
+        this.#conns.delete(c);
+      }
+    }
+  }
+
+  async #accept(): Promise<void> {
+    const l = this.#listener!;
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await l.accept();
+      } catch (e) {
+        if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        log.warn("Accept failed", { error: e });
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      try {
+        (conn as Deno.TcpConn).setNoDelay?.(true);
+      } catch { /* not TCP */ }
+      const st: ConnState = { conn, deadline: Date.now() + this.#opts.idleTimeoutMs };
+      this.#conns.add(st);
+      const task = this.#serve(st).catch((e) => log.debug("Connection failed", { error: e })).finally(() => {
+        this.#tasks.delete(task);
+      });
+      this.#tasks.add(task);
+    }
+  }
+
+  async #serve(st: ConnState): Promise<void> {
+    const o = this.#opts;
+    const conn = st.conn;
+    const reader = new ConnReader(conn);
+    let hijacked = false;
+    const peer = conn.remoteAddr as Deno.NetAddr;
+    let client: Endpoint = { hostname: peer.hostname, port: peer.port };
+    const la = conn.localAddr as Deno.NetAddr;
+    let local: Endpoint = { hostname: la.hostname, port: la.port };
+    try {
+      if (o.proxyProtocol) {
+        st.deadline = Date.now() + o.headerTimeoutMs;
+        while (true) {
+          let res;
+          try {
+            res = decodeProxyHeader(reader.peek());
+          } catch (e) {
+            this.#opts.onBadRequest?.(client, 400, e as Error);
+            log.debug("Bad PROXY header", { from: client.hostname, error: e });
+            return;
+          }
+          if (res) {
+            reader.consume(res.consumed);
+            if (res.header.source) client = res.header.source;
+            if (res.header.destination) local = res.header.destination;
+            break;
+          }
+          if (!(await reader.fill(4096))) return;
+        }
+      }
+      while (!this.#closed) {
+        st.deadline = Date.now() + o.idleTimeoutMs;
+        let headBytes: Uint8Array | null;
+        let framing: BodyFraming;
+        let head;
+        try {
+          headBytes = await reader.readHead(o.maxHeaderBytes, () => {
+            st.deadline = Date.now() + o.headerTimeoutMs;
+          });
+          if (headBytes === null) return;
+          head = parseRequestHead(headBytes);
+          framing = requestFraming(head);
+        } catch (e) {
+          if (e instanceof HttpParseError) {
+            this.#opts.onBadRequest?.(client, e.status, e);
+            await writeError(conn, e.status, e.message).catch(() => {});
+            return;
+          }
+          return; // connection closed by timeout or peer
+        }
+        st.deadline = Infinity;
+        const connection = head.headers.get("connection")?.toLowerCase() ?? "";
+        const keepAlive = head.minor === 1 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+        let bodyStarted = false;
+        let bodyDone = framing.kind === "none";
+        const req: ServerRequest = {
+          method: head.method,
+          target: head.target,
+          minor: head.minor,
+          headers: head.headers,
+          framing,
+          client,
+          local,
+          keepAlive,
+          receivedAt: Date.now(),
+          body: () => {
+            if (bodyStarted) throw new TypeError("Cannot read request body: already read");
+            bodyStarted = true;
+            const it = reader.body(framing);
+            return (async function* () {
+              for await (const c of it) yield c;
+              bodyDone = true;
+            })();
+          },
+        };
+        let written = 0;
+        let broken = false;
+        const res: ServerResponse = {
+          close: !keepAlive,
+          get bytesWritten() {
+            return written;
+          },
+          get broken() {
+            return broken;
+          },
+          write: async (bytes: Uint8Array) => {
+            if (broken) throw new Deno.errors.BrokenPipe("Cannot write response: client went away");
+            let off = 0;
+            try {
+              while (off < bytes.length) {
+                st.deadline = Date.now() + o.sendTimeoutMs;
+                off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
+              }
+            } catch (e) {
+              broken = true;
+              throw e;
+            } finally {
+              st.deadline = Infinity;
+              written += off;
+            }
+          },
+          hijack: () => {
+            hijacked = true;
+            this.#conns.delete(st);
+            return { conn, buffered: reader.takeBuffered().slice() };
+          },
+        };
+        await this.#handler(req, res);
+        if (hijacked) return;
+        if (res.close || broken) return;
+        if (!bodyDone) {
+          // Drain an unread request body so the next head is found; large ones close the connection.
+          if (framing.kind === "length" && framing.length - reader.buffered <= 64 * 1024 && !bodyStarted) {
+            st.deadline = Date.now() + o.headerTimeoutMs;
+            try {
+              for await (const _ of reader.body(framing)) { /* discard */ }
+            } catch {
+              return;
+            }
+          } else {
+            return;
+          }
+        }
+      }
+    } finally {
+      if (!hijacked) {
+        this.#conns.delete(st);
+        closeQuietly(conn);
+      }
+    }
+  }
+}
+
+/**
+ * Builds a small complete error response (text body, `Connection: close`).
+ *
+ * @param status status code
+ * @param message body text (one line)
+ * @param extra more header fields
+ * @returns the bytes to write
+ */
+export function errorResponseBytes(status: number, message: string, extra: [string, string][] = []): Uint8Array {
+  const body = TE.encode(message.replace(/[\r\n]+/g, " ") + "\n");
+  const head = serializeResponseHead(status, [
+    ["content-type", "text/plain; charset=utf-8"],
+    ["content-length", String(body.length)],
+    ["cache-control", "no-store"],
+    ...extra,
+    ["connection", "close"],
+  ]);
+  const h = latin1Encode(head);
+  const out = new Uint8Array(h.length + body.length);
+  out.set(h);
+  out.set(body, h.length);
+  return out;
+}
+
+async function writeError(conn: Deno.Conn, status: number, message: string): Promise<void> {
+  const bytes = errorResponseBytes(status, message);
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** Closes a connection, ignoring "already closed". */
+export function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* already closed */ }
+}
