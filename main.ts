@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
+import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { statusCommand } from "./cmd/status.ts";
 import { versionCommand } from "./cmd/version.ts";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(checkConfigCommand());
   program.addCommand(statusCommand());
   program.addCommand(cacheCommand());
+  program.addCommand(directorCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -101,3 +101,8 @@ export const DirectorSchema = z.strictObject({
     } else seen.set(key, i);
   });
 }).prefault({});
+
+/** A validated `director` section. */
+export type DirectorConfig = z.output<typeof DirectorSchema>;
+/** A validated virtual service. */
+export type ServiceConfig = z.output<typeof ServiceSchema>;

@@ -31,3 +31,6 @@ export const HealthCheckSchema = z.strictObject({
     "On failure set weight 0 (keeps connections, takes none new) instead of removing the server. Reload: yes.",
   ),
 }).prefault({});
+
+/** A validated health check setting. */
+export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;

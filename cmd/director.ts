@@ -1,0 +1,358 @@
+/**
+ * `webcache director`: the layer-4 load balancer role, and its operator subcommands.
+ *
+ * ```text
+ * webcache director [--config appliance.yaml] [--service VIP:PORT --scheduler NAME [--persistence S]
+ *                   [--netmask N] [--method proxy|dr|tun] [--listen ADDR] [--proxy-protocol]
+ *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...]
+ * webcache director status [--stats|--rate|--connections] [--json] [--exact] [--admin ADDR:PORT]
+ * webcache director drain SERVER [--undo] [--wait SECONDS] [--admin ADDR:PORT]
+ * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
+ * ```
+ *
+ * SIGHUP reloads appliance.yaml (services, servers, weights, health, timeouts) in place.
+ *
+ * @module
+ */
+import { Command, Option } from "commander";
+import { AdminServer } from "../admin/server.ts";
+import { type Appliance, ConfigError, type ConfigOverride, loadConfig } from "../config/mod.ts";
+import { SCHEDULERS } from "../config/director_schema.ts";
+import { parseHostPort } from "../core/addr.ts";
+import { getLogger, printErr, printOut } from "../core/log.ts";
+import { buildInfo } from "../core/metrics.ts";
+import { VERSION } from "../core/version.ts";
+import { registerDirectorRoutes } from "../lb/admin_routes.ts";
+import { Director, type DirectorStatus } from "../lb/director.ts";
+import { bindDirectorMetrics } from "../lb/metrics.ts";
+import { formatStatus } from "../lb/status_format.ts";
+import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+
+const log = getLogger("lb.director");
+
+interface RunOptions extends SharedOptions {
+  service?: string;
+  scheduler?: string;
+  persistence?: string;
+  netmask?: string;
+  method?: "proxy" | "dr" | "tun";
+  listen?: string;
+  proxyProtocol?: boolean;
+  health?: "http" | "tcp" | "none";
+  real: string[];
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Parses `HOST:PORT[:WEIGHT]`. */
+export function parseRealFlag(s: string): { address: string; port: number; weight?: number } {
+  const m = /^(.*):(\d+)$/.exec(s);
+  let text = s;
+  let weight: number | undefined;
+  if (m && /:\d+$/.test(m[1]) && !m[1].startsWith("[")) {
+    text = m[1];
+    weight = Number(m[2]);
+  }
+  const hp = parseHostPort(text);
+  return { address: hp.host, port: hp.port, weight };
+}
+
+/** Turns the single-service flags into config overrides. */
+export function directorOverrides(o: RunOptions): ConfigOverride[] {
+  const out = sharedOverrides(o);
+  if (o.service === undefined) {
+    const stray = ["scheduler", "persistence", "netmask", "method", "listen", "health"].filter((k) =>
+      (o as unknown as Record<string, unknown>)[k] !== undefined
+    );
+    if (stray.length || o.real.length) {
+      throw new ConfigError([{
+        source: "command line",
+        path: "--service",
+        message: `--${stray[0] ?? "real"} needs --service VIP:PORT`,
+      }]);
+    }
+    return out;
+  }
+  const vip = parseHostPort(o.service);
+  const svc: Record<string, unknown> = {
+    vip: vip.host,
+    port: vip.port,
+    reals: o.real.map((r) => {
+      try {
+        const x = parseRealFlag(r);
+        return x.weight === undefined ? { address: x.address, port: x.port } : x;
+      } catch (e) {
+        throw new ConfigError([{ source: "--real", path: "--real", value: r, message: (e as Error).message }]);
+      }
+    }),
+  };
+  if (o.scheduler) svc.scheduler = o.scheduler;
+  if (o.method) svc.method = o.method;
+  if (o.listen) svc.listen = o.listen;
+  if (o.proxyProtocol) svc.proxyProtocol = true;
+  if (o.health) svc.health = { type: o.health };
+  if (o.persistence !== undefined || o.netmask !== undefined) {
+    svc.persistence = {
+      timeoutS: o.persistence === undefined ? 300 : Number(o.persistence),
+      ...(o.netmask === undefined ? {} : { netmask: Number(o.netmask) }),
+    };
+  }
+  out.push({ path: ["director", "services"], value: [svc], flag: "--service" });
+  return out;
+}
+
+async function runDirector(o: RunOptions): Promise<void> {
+  let overrides: ConfigOverride[];
+  try {
+    overrides = directorOverrides(o);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof SyntaxError || e instanceof RangeError) {
+      printErr((e as Error).message);
+      Deno.exit(EXIT_CONFIG);
+    }
+    throw e;
+  }
+  const cfg = await loadOrExit(o.config, overrides);
+  if (cfg.director.services.length === 0) {
+    printErr("No virtual service: give --service VIP:PORT --real HOST:PORT ... or director.services in --config");
+    Deno.exit(EXIT_CONFIG);
+  }
+  const director = new Director(cfg.director);
+  bindDirectorMetrics(() => director);
+  buildInfo.set({ version: VERSION, role: "director" }, 1);
+  const adminAddr = parseHostPort(cfg.admin.listen);
+  const admin = new AdminServer({
+    hostname: adminAddr.host,
+    port: adminAddr.port,
+    allow: cfg.admin.allow,
+    token: cfg.admin.token,
+    node: cfg.cluster.nodeName ?? Deno.hostname(),
+    role: "director",
+  });
+  registerDirectorRoutes(admin, () => director);
+  try {
+    await director.start();
+    admin.start();
+  } catch (e) {
+    printErr(`Cannot start director: ${(e as Error).message}`);
+    await director.stop();
+    await admin.stop();
+    Deno.exit(1);
+  }
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      if (!o.config) {
+        log.warn("SIGHUP ignored: no --config file to reload");
+        return;
+      }
+      let next: Appliance;
+      try {
+        next = await loadConfig(o.config, overrides);
+      } catch (e) {
+        log.error("Reload failed, keeping the running configuration", { error: (e as Error).message });
+        return;
+      }
+      try {
+        await director.reload(next.director);
+      } catch (e) {
+        log.error("Reload failed, keeping the running configuration", { error: (e as Error).message });
+      }
+    });
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  log.info("Director stopping");
+  await reloading;
+  await director.stop();
+  await admin.stop();
+  Deno.exit(0);
+}
+
+interface AdminClientOptions {
+  admin?: string;
+  config?: string;
+}
+
+async function adminTarget(o: AdminClientOptions): Promise<{ base: string; headers: HeadersInit }> {
+  let cfg: Appliance | undefined;
+  if (o.config) cfg = await loadOrExit(o.config, []);
+  const addr = o.admin ?? cfg?.admin.listen ?? "127.0.0.1:9090";
+  const hp = parseHostPort(addr);
+  const host = hp.host === "0.0.0.0" ? "127.0.0.1" : hp.host.includes(":") ? `[${hp.host}]` : hp.host;
+  const token = Deno.env.get("WEBCACHE_ADMIN_TOKEN") ?? cfg?.admin.token;
+  return { base: `http://${host}:${hp.port}`, headers: token ? { authorization: `Bearer ${token}` } : {} };
+}
+
+async function adminFetch(o: AdminClientOptions, path: string, init: RequestInit = {}): Promise<Response> {
+  const t = await adminTarget(o);
+  try {
+    return await fetch(t.base + path, { ...init, headers: t.headers });
+  } catch (e) {
+    throw new Error(`Cannot reach the director's admin endpoint at ${t.base}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function fetchJson<T>(o: AdminClientOptions, path: string, init?: RequestInit): Promise<T> {
+  const res = await adminFetch(o, path, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.trim()}`);
+  return JSON.parse(text) as T;
+}
+
+function failed(e: unknown): never {
+  printErr((e as Error).message);
+  Deno.exit(1);
+}
+
+function statusCommand(): Command {
+  return new Command("status")
+    .description("print the virtual server table like ipvsadm -Ln, read from the running director")
+    .option("--stats", "counters: connections, packets and bytes in and out (ipvsadm --stats)")
+    .option("--rate", "rates per second, 2-second samples smoothed as IPVS does (ipvsadm --rate)")
+    .option("--connections", "the connection table (ipvsadm -Lnc), first 1000 entries")
+    .option("--exact", "print counters in full, without K/M/G")
+    .option("--json", "print JSON")
+    .option("--admin <addr:port>", "admin endpoint of the director (default from --config, else 127.0.0.1:9090)")
+    .option("-c, --config <file>", "appliance.yaml to read admin.listen and admin.token from")
+    .action(
+      async (_o: unknown, cmd: Command) => {
+        // optsWithGlobals: `director --admin X status` and `director status --admin X` both work.
+        const o = cmd.optsWithGlobals<
+          AdminClientOptions & {
+            stats?: boolean;
+            rate?: boolean;
+            json?: boolean;
+            exact?: boolean;
+            connections?: boolean;
+          }
+        >();
+        try {
+          if (o.connections) {
+            const list = await fetchJson<
+              { client: string; vip: string; server: string; state: string; expiresInS: number }[]
+            >(
+              o,
+              "/director/connections",
+            );
+            if (o.json) return printOut(JSON.stringify(list, null, 2));
+            printOut("Pro expire state       source                  virtual                 destination");
+            for (const c of list) {
+              const exp = `${String(Math.floor(c.expiresInS / 60)).padStart(2, "0")}:${
+                String(c.expiresInS % 60).padStart(2, "0")
+              }`;
+              printOut(`TCP ${exp}  ${c.state.padEnd(11)} ${c.client.padEnd(23)} ${c.vip.padEnd(23)} ${c.server}`);
+            }
+            return;
+          }
+          const st = await fetchJson<DirectorStatus>(o, "/director/status");
+          if (o.json) printOut(JSON.stringify(st, null, 2));
+          else printOut(formatStatus(st, o.stats ? "stats" : o.rate ? "rate" : "list", o.exact));
+        } catch (e) {
+          failed(e);
+        }
+      },
+    );
+}
+
+function drainCommand(): Command {
+  return new Command("drain")
+    .description("set a real server's weight to 0 (no new connections) and report its connections counting down")
+    .argument("<server>", "real server ADDR:PORT or ADDR (every service it is in)")
+    .option("--undo", "restore the configured weight")
+    .option("--wait <seconds>", "poll until its active connections reach 0, at most this long", "0")
+    .option("--admin <addr:port>", "admin endpoint of the director (default from --config, else 127.0.0.1:9090)")
+    .option("-c, --config <file>", "appliance.yaml to read admin.listen and admin.token from")
+    .action(async (server: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<AdminClientOptions & { undo?: boolean; wait: string }>();
+      try {
+        const q = `/director/drain?server=${encodeURIComponent(server)}${o.undo ? "&undo=1" : ""}`;
+        type S = { key: string; weight: number; activeConns: number; inactConns: number };
+        const list = await fetchJson<S[]>(o, q, { method: "POST" });
+        const line = (s: S) => `${s.key}: weight ${s.weight}, active ${s.activeConns}, inactive ${s.inactConns}`;
+        for (const s of list) printOut(`${o.undo ? "undrained" : "drained"} ${line(s)}`);
+        const deadline = Date.now() + Number(o.wait) * 1000;
+        let remaining = list.reduce((a, s) => a + s.activeConns, 0);
+        while (!o.undo && remaining > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const st = await fetchJson<DirectorStatus>(o, "/director/status");
+          const now = st.services.flatMap((v) => v.servers).filter((s) => list.some((x) => x.key === s.key));
+          remaining = now.reduce((a, s) => a + s.activeConns, 0);
+          for (const s of now) printOut(line(s));
+        }
+        if (Number(o.wait) > 0 && remaining > 0) {
+          printErr(`${remaining} active connection(s) left after ${o.wait} s`);
+          Deno.exit(1);
+        }
+      } catch (e) {
+        failed(e);
+      }
+    });
+}
+
+function routeCommand(): Command {
+  return new Command("route")
+    .description("say which real server a flow would get and why (live from the director, else from --config)")
+    .argument("<client>", "client IP:PORT")
+    .argument("<vip>", "virtual service VIP:PORT")
+    .option("--json", "print JSON")
+    .option("--offline", "compute from --config (every server up, no connections) without asking the director")
+    .option("--admin <addr:port>", "admin endpoint of the director (default from --config, else 127.0.0.1:9090)")
+    .option("-c, --config <file>", "appliance.yaml")
+    .action(async (client: string, vip: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<AdminClientOptions & { json?: boolean; offline?: boolean }>();
+      type R = { service?: string; server?: string; reason: string; detail: string; state?: string; method?: string };
+      let r: R;
+      let source = "live";
+      try {
+        if (o.offline) throw new Error("offline");
+        r = await fetchJson<R>(
+          o,
+          `/director/route?client=${encodeURIComponent(client)}&vip=${encodeURIComponent(vip)}`,
+        );
+      } catch (e) {
+        if (!o.config) failed(o.offline ? new Error("--offline needs --config FILE") : e);
+        const cfg = await loadOrExit(o.config, []);
+        const d = new Director(cfg.director);
+        d.dispatcher.configure(cfg.director.services);
+        try {
+          r = d.route(client, vip);
+        } catch (err) {
+          failed(err);
+        }
+        source = `offline from ${o.config}: every server up, no connections`;
+      }
+      if (o.json) return printOut(JSON.stringify({ ...r, source }, null, 2));
+      printOut(`${client} -> ${vip}: ${r.server ? `${r.server} (${r.method})` : "no server"}`);
+      printOut(`  reason: ${r.reason}: ${r.detail}`);
+      if (r.state) printOut(`  state after a SYN: ${r.state}`);
+      printOut(`  (${source})`);
+      if (!r.server) Deno.exit(1);
+    });
+}
+
+/** Builds the `director` command with its subcommands. */
+export function directorCommand(): Command {
+  const cmd = new Command("director")
+    .description("run the layer-4 load balancer (LVS-style virtual services, schedulers, health checks)")
+    .option("--service <vip:port>", "one virtual service from flags (instead of director.services)")
+    .addOption(new Option("--scheduler <name>", "scheduler").choices([...SCHEDULERS]))
+    .option("--persistence <seconds>", "persistence timeout (ipvsadm -p)")
+    .option("--netmask <bits>", "persistence netmask as a prefix length (ipvsadm -M), default 32")
+    .addOption(new Option("--method <method>", "forwarding method").choices(["proxy", "dr", "tun"]))
+    .option("--listen <addr>", "proxy method: accept on this local address instead of the VIP")
+    .option("--proxy-protocol", "proxy method: send a PROXY v2 header to the real servers")
+    .addOption(new Option("--health <type>", "health check type").choices(["http", "tcp", "none"]))
+    .option("--real <host:port[:weight]>", "a real server (repeatable)", collect, [] as string[]);
+  addSharedOptions(cmd);
+  cmd.action((o: RunOptions) => runDirector(o));
+  cmd.addCommand(statusCommand());
+  cmd.addCommand(drainCommand());
+  cmd.addCommand(routeCommand());
+  for (const c of cmd.commands) c.exitOverride();
+  return cmd;
+}

@@ -1,0 +1,247 @@
+/**
+ * The connection table: a chained hash table over structure-of-arrays typed storage, so a million
+ * entries cost a few dozen bytes each and the garbage collector sees a handful of objects.
+ *
+ * Per entry (bytes): saddr 4, daddr 4, ports 4 (`sport << 16 | dport`), service 2, server 2,
+ * state 1, flags 1, expiry 8 (ms, float64), chain link 4, plus one 4-byte bucket head per entry
+ * (load factor ≤ 1): 34 bytes. Storage grows by doubling up to `maxEntries` and never shrinks.
+ *
+ * Only TCP is tracked, so the protocol is not part of the key. Slots are integers; callers read and
+ * write fields through the methods. No I/O, no allocation on lookup.
+ *
+ * @module
+ */
+
+/** Bytes of typed storage per entry at full size, bucket head included. */
+export const CONN_ENTRY_BYTES = 4 + 4 + 4 + 2 + 2 + 1 + 1 + 8 + 4 + 4;
+
+const INITIAL = 1024;
+
+/** The connection table. */
+export class ConnTable {
+  /** Upper bound on entries. */
+  readonly maxEntries: number;
+  #cap = 0;
+  #size = 0;
+  #high = 0;
+  #free = -1;
+  #mask = 0;
+  #buckets = new Int32Array(0);
+  #next = new Int32Array(0);
+  #saddr = new Uint32Array(0);
+  #daddr = new Uint32Array(0);
+  #ports = new Uint32Array(0);
+  /** Service id + 1; 0 marks a free slot. */
+  #svc = new Uint16Array(0);
+  #dest = new Uint16Array(0);
+  #state = new Uint8Array(0);
+  #flags = new Uint8Array(0);
+  #expires = new Float64Array(0);
+
+  /**
+   * @param maxEntries the memory bound (`director.maxConnections`)
+   * @throws {RangeError} when it is not a positive integer
+   */
+  constructor(maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(`Cannot create connection table: maxEntries ${maxEntries} is not a positive integer`);
+    }
+    this.maxEntries = maxEntries;
+    this.#grow(Math.min(INITIAL, maxEntries));
+  }
+
+  /** Entries in use. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Allocated entry slots. */
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  /** Whether no entry can be added. */
+  get full(): boolean {
+    return this.#size >= this.maxEntries;
+  }
+
+  /** Bytes held by the typed arrays. */
+  get bytes(): number {
+    return this.#cap * (CONN_ENTRY_BYTES - 4) + this.#buckets.byteLength;
+  }
+
+  #hash(saddr: number, daddr: number, ports: number): number {
+    let h = Math.imul(saddr ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ daddr, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ ports, 0x27d4eb2f);
+    return (h ^ (h >>> 15)) & this.#mask;
+  }
+
+  /**
+   * Finds an entry.
+   *
+   * @returns the slot, or -1
+   */
+  lookup(saddr: number, daddr: number, ports: number): number {
+    let i = this.#buckets[this.#hash(saddr, daddr, ports)];
+    while (i >= 0) {
+      if (this.#saddr[i] === saddr && this.#ports[i] === ports && this.#daddr[i] === daddr) return i;
+      i = this.#next[i];
+    }
+    return -1;
+  }
+
+  /**
+   * Adds an entry (the caller has checked it is absent).
+   *
+   * @returns the slot, or -1 when the table is full
+   */
+  insert(
+    saddr: number,
+    daddr: number,
+    ports: number,
+    svc: number,
+    dest: number,
+    state: number,
+    expiresMs: number,
+  ): number {
+    if (this.#size >= this.maxEntries) return -1;
+    let i: number;
+    if (this.#free >= 0) {
+      i = this.#free;
+      this.#free = this.#next[i];
+    } else {
+      if (this.#high >= this.#cap) this.#grow(Math.min(this.#cap * 2, this.maxEntries));
+      i = this.#high++;
+    }
+    this.#saddr[i] = saddr;
+    this.#daddr[i] = daddr;
+    this.#ports[i] = ports;
+    this.#svc[i] = svc + 1;
+    this.#dest[i] = dest;
+    this.#state[i] = state;
+    this.#flags[i] = 0;
+    this.#expires[i] = expiresMs;
+    const b = this.#hash(saddr, daddr, ports);
+    this.#next[i] = this.#buckets[b];
+    this.#buckets[b] = i;
+    this.#size++;
+    return i;
+  }
+
+  /** Removes the entry in `slot`. */
+  remove(slot: number): void {
+    if (this.#svc[slot] === 0) return;
+    const b = this.#hash(this.#saddr[slot], this.#daddr[slot], this.#ports[slot]);
+    let i = this.#buckets[b];
+    let prev = -1;
+    while (i >= 0 && i !== slot) {
+      prev = i;
+      i = this.#next[i];
+    }
+    if (i < 0) return;
+    if (prev < 0) this.#buckets[b] = this.#next[slot];
+    else this.#next[prev] = this.#next[slot];
+    this.#svc[slot] = 0;
+    this.#next[slot] = this.#free;
+    this.#free = slot;
+    this.#size--;
+  }
+
+  /** Whether `slot` holds an entry. */
+  used(slot: number): boolean {
+    return slot < this.#high && this.#svc[slot] !== 0;
+  }
+  /** One past the highest slot ever used (iteration bound). */
+  get highWater(): number {
+    return this.#high;
+  }
+  /** Service id of an entry. */
+  service(slot: number): number {
+    return this.#svc[slot] - 1;
+  }
+  /** Server id of an entry. */
+  server(slot: number): number {
+    return this.#dest[slot];
+  }
+  /** Moves an entry to another server. */
+  setServer(slot: number, dest: number): void {
+    this.#dest[slot] = dest;
+  }
+  /** TCP state of an entry. */
+  state(slot: number): number {
+    return this.#state[slot];
+  }
+  /** Sets the TCP state. */
+  setState(slot: number, state: number): void {
+    this.#state[slot] = state;
+  }
+  /** Caller-defined flag bits (the dispatcher marks persistence-controlled entries). */
+  flags(slot: number): number {
+    return this.#flags[slot];
+  }
+  /** Sets caller-defined flag bits. */
+  setFlags(slot: number, flags: number): void {
+    this.#flags[slot] = flags;
+  }
+  /** Expiry time in ms. */
+  expires(slot: number): number {
+    return this.#expires[slot];
+  }
+  /** Sets the expiry time in ms. */
+  setExpires(slot: number, ms: number): void {
+    this.#expires[slot] = ms;
+  }
+  /** Client address of an entry. */
+  saddr(slot: number): number {
+    return this.#saddr[slot];
+  }
+  /** Virtual address of an entry. */
+  daddr(slot: number): number {
+    return this.#daddr[slot];
+  }
+  /** `sport << 16 | dport` of an entry. */
+  ports(slot: number): number {
+    return this.#ports[slot];
+  }
+
+  #grow(cap: number): void {
+    if (cap <= this.#cap) return;
+    const copy = <T extends Uint32Array | Int32Array | Uint16Array | Uint8Array | Float64Array>(
+      old: T,
+      make: (n: number) => T,
+    ): T => {
+      const a = make(cap);
+      a.set(old);
+      return a;
+    };
+    this.#next = copy(this.#next, (n) => new Int32Array(n));
+    this.#saddr = copy(this.#saddr, (n) => new Uint32Array(n));
+    this.#daddr = copy(this.#daddr, (n) => new Uint32Array(n));
+    this.#ports = copy(this.#ports, (n) => new Uint32Array(n));
+    this.#svc = copy(this.#svc, (n) => new Uint16Array(n));
+    this.#dest = copy(this.#dest, (n) => new Uint16Array(n));
+    this.#state = copy(this.#state, (n) => new Uint8Array(n));
+    this.#flags = copy(this.#flags, (n) => new Uint8Array(n));
+    this.#expires = copy(this.#expires, (n) => new Float64Array(n));
+    this.#cap = cap;
+    let nb = 1;
+    while (nb < cap) nb <<= 1;
+    this.#mask = nb - 1;
+    this.#buckets = new Int32Array(nb).fill(-1);
+    for (let i = 0; i < this.#high; i++) {
+      if (this.#svc[i] === 0) continue;
+      const b = this.#hash(this.#saddr[i], this.#daddr[i], this.#ports[i]);
+      this.#next[i] = this.#buckets[b];
+      this.#buckets[b] = i;
+    }
+    // Rebuild the free list (links were overwritten by the rehash only for used slots).
+    this.#free = -1;
+    for (let i = this.#high - 1; i >= 0; i--) {
+      if (this.#svc[i] === 0) {
+        this.#next[i] = this.#free;
+        this.#free = i;
+      }
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The plug-in point between decisions and packets: a {@link Forwarder} moves traffic for the
+ * services of one forwarding method. `ProxyForwarder` (`proxy/`) is the unprivileged full proxy;
+ * the DR/TUN packet forwarder of the data plane registers itself for `dr` and `tun` with
+ * {@link registerForwarder}. Starting a service whose method has no forwarder fails with
+ * {@link MissingForwarderError}.
+ *
+ * @module
+ */
+import type { Dispatcher, ServiceSpec } from "./dispatcher.ts";
+import type { ForwardMethod } from "./real_server.ts";
+
+/** What a forwarder gets at start. */
+export interface ForwarderContext {
+  /** The director's dispatcher (main thread). A Worker-based forwarder may run its own copy. */
+  dispatcher: Dispatcher;
+  /** The whole `director` config section (interface, vipMode, timeouts, proxy settings...). */
+  director: Readonly<Record<string, unknown>> & {
+    proxy: { connectTimeoutMs: number; idleTimeoutMs: number };
+    interface?: string;
+  };
+}
+
+/** Moves traffic for the services of one method. */
+export interface Forwarder {
+  /** Methods it serves. */
+  readonly methods: readonly ForwardMethod[];
+  /**
+   * Starts forwarding for these services (already filtered to its methods).
+   *
+   * @throws when it cannot (missing privileges, address in use): the director refuses to start
+   */
+  start(services: readonly ServiceSpec[]): Promise<void>;
+  /** Applies a reload: new, changed and removed services; established connections survive. */
+  update(services: readonly ServiceSpec[]): Promise<void>;
+  /** Stops accepting and waits for its work to end (established proxied connections are closed). */
+  stop(): Promise<void>;
+}
+
+/** Builds a forwarder. */
+export type ForwarderFactory = (ctx: ForwarderContext) => Forwarder;
+
+const factories = new Map<ForwardMethod, ForwarderFactory>();
+
+/** Registers the forwarder for `method` (the data plane calls this for `dr` and `tun`). */
+export function registerForwarder(method: ForwardMethod, factory: ForwarderFactory): void {
+  factories.set(method, factory);
+}
+
+/** The registered factory for a method, if any. */
+export function forwarderFactory(method: ForwardMethod): ForwarderFactory | undefined {
+  return factories.get(method);
+}
+
+/** A service needs a forwarding method this build does not have. */
+export class MissingForwarderError extends Error {
+  constructor(service: string, method: ForwardMethod) {
+    super(
+      `Cannot start service ${service} with method ${method}: no ${method} forwarder is registered. ` +
+        `DR/TUN forwarding needs the packet data plane (lb/dataplane, AF_PACKET through FFI, root or ` +
+        `CAP_NET_RAW) and it is not part of this build; the proxy method works unprivileged`,
+    );
+    this.name = "MissingForwarderError";
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The director's decisions and forwarding: virtual services, real servers, IPVS schedulers
+ * (`scheduler/`), persistence templates, the connection table with TCP state tracking, the
+ * {@link Dispatcher} that combines them (pure, Worker-safe), and the forwarders (`proxy/` here;
+ * `packet/` and `dataplane/` for DR/TUN belong to the data plane).
+ *
+ * The data plane uses only {@link Dispatcher}: `schedule(flow, tcpFlags, nowMs) → server id | undefined`,
+ * `server(id)`, `account(...)` and `expire(nowMs)`.
+ *
+ * @module
+ */
+export { CONN_ENTRY_BYTES, ConnTable } from "./conn_table.ts";
+export {
+  addrNumber,
+  Dispatcher,
+  type DispatcherCounters,
+  type DispatcherOptions,
+  Reason,
+  REASON_NAMES,
+  type RouteDecision,
+  type ServiceSpec,
+} from "./dispatcher.ts";
+export { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
+export * from "./tcp_state.ts";
+export { type Template, VirtualService } from "./virtual_service.ts";
+export { createScheduler, type FlowKey, SCHEDULER_NAMES, type SchedulerName } from "./scheduler/mod.ts";

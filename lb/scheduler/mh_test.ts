@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { makeDests } from "../../tests/conformance/scheduler_suite.ts";
+import { MaglevHashing, populateMaglev } from "./mh.ts";
+
+Deno.test("populateMaglev() fills every slot, shares by weight within 2 %", () => {
+  const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 0 }]);
+  const table = new Int32Array(65537);
+  assert.equal(populateMaglev(d, table), 3);
+  const counts = [0, 0, 0, 0];
+  for (const t of table) counts[t]++;
+  assert.equal(counts[3], 0);
+  assert.equal(counts[0] + counts[1] + counts[2], 65537);
+  for (const [i, share] of [[0, 0.25], [1, 0.5], [2, 0.25]]) {
+    assert.ok(Math.abs(counts[i] / 65537 - share) < 0.02, `server ${i}: ${counts[i]}`);
+  }
+});
+
+Deno.test("MaglevHashing.update() moves few slots of the remaining servers when one leaves", () => {
+  const d = makeDests([{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]);
+  const s = new MaglevHashing();
+  s.update(d);
+  const before = s.slots();
+  const rest = d.filter((x) => x.id !== 4);
+  s.update(rest);
+  const after = s.slots();
+  let kept = 0;
+  let movedFromOthers = 0;
+  for (let i = 0; i < before.length; i++) {
+    if (before[i] === 4) continue;
+    kept++;
+    if (after[i] !== before[i]) movedFromOthers++;
+  }
+  // The paper reports small disruption; with 10 servers at M = 65537 it is a few percent at most.
+  assert.ok(movedFromOthers / kept < 0.05, `${movedFromOthers} of ${kept} moved`);
+  for (const t of after) assert.notEqual(t, 4);
+});
+
+Deno.test("MaglevHashing constructor rejects a table size below 2", () => {
+  assert.throws(() => new MaglevHashing(1), RangeError);
+});
