@@ -1,0 +1,48 @@
+/**
+ * What the main thread tells the forwarding Worker: the virtual services with their real
+ * servers, as plain JSON-able data (it crosses threads through a SharedArrayBuffer, see
+ * `control.ts`).
+ *
+ * @module
+ */
+import type { ServiceSpec } from "../dispatcher.ts";
+import type { TcpTimeouts } from "../tcp_state.ts";
+
+/** TCP state timeouts in seconds (the director's). */
+export type DataplaneTimeouts = TcpTimeouts;
+
+/** How frames reach one real server's address. */
+export interface NextHop {
+  /** On-link IPv4 address whose MAC frames go to: the server itself, or the gateway towards it (TUN). */
+  nextHop: string;
+  /** Known MAC of the next hop (e.g. from membership); otherwise the Worker resolves it with ARP. */
+  mac?: string;
+}
+
+/** The whole configuration. */
+export interface DataplaneConfig {
+  /** Virtual services in the director's config shape; their index is their counter slot. */
+  services: ServiceSpec[];
+  /** Connection-table bound; beyond it new flows are hashed statelessly. */
+  maxConnections: number;
+  /** TCP state timeouts. */
+  timeouts: DataplaneTimeouts;
+  /** Expire persistence templates to weight-0 servers (IPVS expire_quiescent_template). */
+  expireQuiescentTemplate: boolean;
+  /** Next hop per real-server address. */
+  nextHops: Record<string, NextHop>;
+  /** Control-plane state applied after the services: health verdicts, drains, membership. */
+  serverState: ServerState[];
+}
+
+/** Health, drain and membership state of servers, set on the main thread and replayed in the Worker. */
+export interface ServerState {
+  /** `ADDR:PORT` or `ADDR`, as the director's `findServers()` matches. */
+  target: string;
+  /** Health-check verdict. */
+  up?: boolean;
+  /** Operator drain. */
+  drained?: boolean;
+  /** Cluster membership state. */
+  member?: "alive" | "suspect" | "dead" | "left" | "draining";
+}

@@ -1,0 +1,301 @@
+/**
+ * The DR/TUN packet forwarder on the main thread: prepares the host (capability check, VIP
+ * ownership by ARP or nftables, per-interface forwarding off), resolves next hops, starts the
+ * forwarding Worker and talks to it through the {@link ControlBlock}. It implements the director's
+ * `Forwarder` life cycle: `start(services)`, `update(services)`, `stop()`.
+ *
+ * @module
+ */
+import { getLogger } from "../../core/log.ts";
+import { interfaceInfo } from "../../netctl/interface_info.ts";
+import { routeGet } from "../../netctl/ip_command.ts";
+import { addAddress, removeAddress } from "../../netctl/ip_command.ts";
+import { installTable, vipDropRuleset } from "../../netctl/nft.ts";
+import { PrivilegeError, privilegeMessage, requireNetCapabilities } from "../../netctl/privileges.ts";
+import { SysctlGuard } from "../../netctl/sysctl.ts";
+import type { ServiceSpec } from "../dispatcher.ts";
+import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
+import type { DataplaneConfig, DataplaneTimeouts, NextHop, ServerState } from "./config.ts";
+import { ControlBlock, GLOBAL, MAX_SERVICES, REAL, STATE_RUNNING, SVC } from "./control.ts";
+import type { LoopInit, ServerInfo } from "./forwarding_loop.ts";
+import { DATAPLANE_WORKER_NAME } from "./worker.ts";
+
+const log = getLogger("lb.dataplane");
+
+/** Options of {@link PacketForwarder}. */
+export interface PacketForwarderOptions {
+  /** Interface the VIP traffic arrives on and leaves from. */
+  interface: string;
+  /** arp (answer ARP for the VIP from user space; preferred) or nft (VIP on the interface + drop rule). */
+  vipMode?: "arp" | "nft";
+  maxConnections?: number;
+  timeouts?: Partial<DataplaneTimeouts>;
+  expireQuiescentTemplate?: boolean;
+  /** Known MACs by real-server address (e.g. from membership records). */
+  macs?: Record<string, string>;
+  /** Frames per batch. */
+  batchSize?: number;
+}
+
+/** Per-server counters as `ipvsadm -Ln --stats` shows them (in direction only: DR/TUN never see replies). */
+export interface ForwarderServerStats extends ServerInfo {
+  conns: number;
+  inPkts: number;
+  inBytes: number;
+  activeConns: number;
+  inactConns: number;
+  macKnown: boolean;
+}
+
+/** Snapshot of the forwarder's counters. */
+export interface ForwarderStats {
+  global: Record<keyof typeof GLOBAL, number>;
+  services: { slot: number; name: string; conns: number; inPkts: number; inBytes: number; drops: number }[];
+  servers: ForwarderServerStats[];
+}
+
+function workerUrl(): string {
+  const here = import.meta.url;
+  // From source this file sits beside worker.ts; in the bundle everything is one file, which is
+  // then the Worker's script too (worker.ts's code starts the loop when run under its name).
+  return here.endsWith("/packet_forwarder.ts") ? new URL("./worker.ts", here).href : here;
+}
+
+/** The DR/TUN forwarder (see module doc). */
+export class PacketForwarder {
+  readonly #opts: PacketForwarderOptions;
+  readonly #ctl = new ControlBlock();
+  readonly #sysctls = new SysctlGuard();
+  #worker: Worker | undefined;
+  #undo: (() => Promise<void>)[] = [];
+  #servers: ServerInfo[] = [];
+  #services: ServiceSpec[] = [];
+  #stopped: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #serverState = new Map<string, ServerState>();
+
+  /** @param opts interface, VIP mode, table limits */
+  constructor(opts: PacketForwarderOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * Prepares the host and starts forwarding.
+   *
+   * @param services the DR/TUN services
+   * @throws {PrivilegeError} without CAP_NET_RAW/CAP_NET_ADMIN (the message names them and `--method proxy`)
+   * @throws {Error} when the interface does not exist or set-up fails (everything done so far is undone)
+   */
+  async start(services: readonly ServiceSpec[]): Promise<void> {
+    const ifname = this.#opts.interface;
+    const what = `Cannot start DR/TUN forwarding on "${ifname}"`;
+    requireNetCapabilities(what);
+    const iface = interfaceInfo(ifname);
+    if (services.some((s) => (s.method ?? "dr") === "tun" || s.reals.some((r) => r.method === "tun"))) {
+      if (!iface.address) throw new Error(`${what}: it has no IPv4 address to use as the tunnel source`);
+    }
+    try {
+      // Packets the director receives for the VIP must never be routed by its kernel.
+      this.#sysctls.set(`net.ipv4.conf.${ifname}.forwarding`, "0");
+      if ((this.#opts.vipMode ?? "arp") === "nft") await this.#ownVipsWithNft(services);
+      const cfg = await this.#config(services);
+      this.#services = [...services];
+      this.#ctl.writeConfig(cfg);
+      await this.#startWorker();
+      log.info("Forwarding", { iface: ifname, vipMode: this.#opts.vipMode ?? "arp", services: services.length });
+    } catch (e) {
+      await this.#teardown();
+      if (e instanceof PrivilegeError) throw e;
+      throw e;
+    }
+  }
+
+  async #ownVipsWithNft(services: readonly ServiceSpec[]): Promise<void> {
+    const ifname = this.#opts.interface;
+    for (const vip of new Set(services.filter((s) => !s.transparent && s.vip).map((s) => s.vip!))) {
+      if (await addAddress(ifname, vip)) this.#undo.push(() => removeAddress(ifname, vip));
+    }
+    const table = `webcache_dp_${ifname.replace(/[^A-Za-z0-9_]/g, "_")}`.slice(0, 32);
+    const targets = services.map((s) => ({ vip: s.transparent ? undefined : s.vip, port: s.port }));
+    this.#undo.push(await installTable(table, vipDropRuleset(table, targets)));
+  }
+
+  async #config(services: readonly ServiceSpec[]): Promise<DataplaneConfig> {
+    const nextHops: Record<string, NextHop> = {};
+    for (const s of services) {
+      for (const r of s.reals) {
+        if (nextHops[r.address]) continue;
+        let nextHop = r.address;
+        try {
+          const route = await routeGet(r.address);
+          if (route.gateway) nextHop = route.gateway;
+        } catch { /* unroutable: try on-link */ }
+        nextHops[r.address] = { nextHop, mac: nextHop === r.address ? this.#opts.macs?.[r.address] : undefined };
+      }
+    }
+    if (services.length > MAX_SERVICES) {
+      throw new RangeError(`Cannot forward ${services.length} services: at most ${MAX_SERVICES}`);
+    }
+    return {
+      services: services.map((s) => ({ ...s, reals: s.reals.map((r) => ({ ...r })) })),
+      maxConnections: this.#opts.maxConnections ?? 1_000_000,
+      timeouts: { ...DEFAULT_TCP_TIMEOUTS, ...this.#opts.timeouts },
+      expireQuiescentTemplate: this.#opts.expireQuiescentTemplate ?? true,
+      nextHops,
+      serverState: [...this.#serverState.values()],
+    };
+  }
+
+  async #startWorker(): Promise<void> {
+    const worker = new Worker(workerUrl(), { type: "module", name: DATAPLANE_WORKER_NAME });
+    this.#worker = worker;
+    let resolveStopped!: () => void;
+    this.#stopped = new Promise((r) => resolveStopped = r);
+    const ready = Promise.withResolvers<void>();
+    worker.onmessage = (e: MessageEvent) => {
+      const m = e.data as { type: string; servers?: ServerInfo[]; name?: string; message?: string; missing?: string[] };
+      if (m.type === "servers") {
+        this.#servers = m.servers!;
+        ready.resolve();
+      } else if (m.type === "stopped") {
+        resolveStopped();
+      } else if (m.type === "error") {
+        const err = m.name === "PrivilegeError"
+          ? new PrivilegeError(m.message!, m.missing ?? [])
+          : new Error(`Data-plane worker failed: ${m.message}`);
+        this.#failure = err;
+        log.error("Data-plane worker failed", { error: m.message });
+        ready.reject(err);
+        resolveStopped();
+      }
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      const err = new Error(`Data-plane worker failed: ${e.message}`);
+      this.#failure = err;
+      ready.reject(err);
+      resolveStopped();
+    };
+    const init: LoopInit = {
+      sab: this.#ctl.sab,
+      ifname: this.#opts.interface,
+      vipMode: this.#opts.vipMode ?? "arp",
+      batchSize: this.#opts.batchSize,
+    };
+    worker.postMessage(init);
+    const timer = setTimeout(() => ready.reject(new Error("Data-plane worker did not start within 10 s")), 10_000);
+    try {
+      await ready.promise;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#ctl.state !== STATE_RUNNING) throw this.#failure ?? new Error("Data-plane worker is not running");
+  }
+
+  /**
+   * Applies a new set of services (weights, servers, added or removed services) without
+   * dropping established connections to servers that stay.
+   *
+   * @param services the new DR/TUN services
+   * @returns once the Worker has applied them (or after 2 s)
+   */
+  async update(services: readonly ServiceSpec[]): Promise<void> {
+    if (!this.#worker) throw new Error("Cannot update the packet forwarder: it is not running");
+    const cfg = await this.#config(services);
+    this.#services = [...services];
+    const seq = this.#ctl.writeConfig(cfg);
+    const deadline = Date.now() + 2000;
+    while (this.#ctl.appliedSequence < seq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // Let the "servers" message that follows the change arrive.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+
+  /**
+   * Records control-plane state for servers matching `target` (`ADDR:PORT` or `ADDR`) and passes
+   * it to the Worker's dispatcher: a health verdict, a drain, or a membership state.
+   *
+   * @param target the server(s)
+   * @param state what changed
+   */
+  async setServerState(target: string, state: Omit<ServerState, "target">): Promise<void> {
+    const prev = this.#serverState.get(target) ?? { target };
+    this.#serverState.set(target, { ...prev, ...state });
+    if (this.#worker) await this.update(this.#services);
+  }
+
+  /**
+   * Replaces all recorded server state at once (the director's forwarder adapter mirrors its
+   * main-thread dispatcher this way).
+   *
+   * @param states the full list
+   */
+  async replaceServerState(states: readonly ServerState[]): Promise<void> {
+    this.#serverState = new Map(states.map((s) => [s.target, { ...s }]));
+    if (this.#worker) await this.update(this.#services);
+  }
+
+  /** The failure that stopped the Worker, if any. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Counters: global, per service and per server. */
+  stats(): ForwarderStats {
+    const c = this.#ctl.counters;
+    const global = Object.fromEntries(Object.entries(GLOBAL).map(([k, i]) => [k, c[i]])) as ForwarderStats["global"];
+    const services: ForwarderStats["services"] = [];
+    for (const s of this.#servers) {
+      if (services.some((x) => x.slot === s.serviceId)) continue;
+      services.push({
+        slot: s.serviceId,
+        name: s.serviceKey,
+        conns: 0,
+        inPkts: c[this.#ctl.serviceIndex(s.serviceId, SVC.packets)],
+        inBytes: c[this.#ctl.serviceIndex(s.serviceId, SVC.bytes)],
+        drops: c[this.#ctl.serviceIndex(s.serviceId, SVC.drops)],
+      });
+    }
+    const servers = this.#servers.map((s) => ({
+      ...s,
+      conns: c[this.#ctl.realIndex(s.id, REAL.conns)],
+      inPkts: c[this.#ctl.realIndex(s.id, REAL.packets)],
+      inBytes: c[this.#ctl.realIndex(s.id, REAL.bytes)],
+      activeConns: c[this.#ctl.realIndex(s.id, REAL.active)],
+      inactConns: c[this.#ctl.realIndex(s.id, REAL.inactive)],
+      macKnown: c[this.#ctl.realIndex(s.id, REAL.macKnown)] === 1,
+    }));
+    for (const s of servers) {
+      const svc = services.find((x) => x.slot === s.serviceId);
+      if (svc) svc.conns += s.conns;
+    }
+    return { global, services, servers };
+  }
+
+  /** Stops the Worker and undoes the host changes (VIP, nftables table, sysctls). */
+  async stop(): Promise<void> {
+    const w = this.#worker;
+    this.#worker = undefined;
+    if (w) {
+      this.#ctl.requestStop();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.#stopped, new Promise((r) => timer = setTimeout(r, 2000))]);
+      clearTimeout(timer);
+      w.terminate();
+    }
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    for (const undo of this.#undo.reverse()) {
+      try {
+        await undo();
+      } catch (e) {
+        log.warn("Cannot undo a host change", { error: (e as Error).message });
+      }
+    }
+    this.#undo = [];
+    for (const e of this.#sysctls.restore()) log.warn("Cannot restore sysctl", { error: e.message });
+  }
+}
+
+export { privilegeMessage };

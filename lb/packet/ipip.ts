@@ -1,0 +1,101 @@
+/**
+ * IP-in-IP encapsulation (RFC 2003), as LVS/TUN sends it: an outer IPv4 header with protocol 4
+ * from the director to the real server, directly in front of the unchanged inner packet.
+ *
+ * ```text
+ * +--------------------------+---------------------------------------------+
+ * | outer IPv4 (20 bytes)    | inner IPv4 packet, unchanged                |
+ * | proto 4, src DIP, dst RIP| (client -> VIP, TCP ...)                    |
+ * +--------------------------+---------------------------------------------+
+ * ```
+ *
+ * Outer fields as IPVS's `ip_vs_tunnel_xmit` sets them: TOS copied from the inner header, DF
+ * copied from the inner header (so path MTU discovery keeps working end to end), TTL 64, a fresh
+ * identification, protocol 4, and the RFC 1071 checksum.
+ *
+ * The forwarder encapsulates in place: it receives each frame with {@link IPIP_OVERHEAD_BYTES}
+ * of headroom and writes the outer header into it, so no payload is copied.
+ *
+ * @module
+ */
+import {
+  decodeIpv4Header,
+  IPPROTO_IPIP,
+  IPV4_DF,
+  IPV4_HEADER_BYTES,
+  type Ipv4Header,
+  writeIpv4Header,
+} from "./ipv4.ts";
+
+/** Bytes added by the outer header. */
+export const IPIP_OVERHEAD_BYTES = IPV4_HEADER_BYTES;
+
+/**
+ * Writes the outer header at `innerOffset - 20`, in front of the inner IPv4 packet.
+ *
+ * @param buf buffer holding headroom plus the inner packet
+ * @param innerOffset where the inner IPv4 header starts (≥ 20)
+ * @param opts.src the director's address (outer source)
+ * @param opts.dst the real server's address (outer destination)
+ * @param opts.id outer identification
+ * @returns the outer packet's length (inner total length + 20)
+ * @throws {RangeError} when there is no headroom or the result would exceed 65535 bytes
+ * @throws {SyntaxError} when the inner header is malformed
+ */
+export function encapsulateIpip(
+  buf: Uint8Array,
+  innerOffset: number,
+  opts: { src: number; dst: number; id: number },
+): number {
+  if (innerOffset < IPIP_OVERHEAD_BYTES) {
+    throw new RangeError(`Cannot encapsulate: ${innerOffset} bytes of headroom, need ${IPIP_OVERHEAD_BYTES}`);
+  }
+  const inner = new DataView(buf.buffer, buf.byteOffset + innerOffset, IPV4_HEADER_BYTES);
+  if (buf.length - innerOffset < IPV4_HEADER_BYTES || inner.getUint8(0) >> 4 !== 4) {
+    throw new SyntaxError("Cannot encapsulate: the inner packet is not IPv4");
+  }
+  const innerLength = inner.getUint16(2);
+  const total = innerLength + IPIP_OVERHEAD_BYTES;
+  if (total > 0xffff) throw new RangeError(`Cannot encapsulate: outer length ${total} exceeds 65535`);
+  writeIpv4Header(buf, innerOffset - IPIP_OVERHEAD_BYTES, {
+    tos: inner.getUint8(1),
+    totalLength: total,
+    id: opts.id & 0xffff,
+    df: (inner.getUint16(6) & IPV4_DF) !== 0,
+    ttl: 64,
+    protocol: IPPROTO_IPIP,
+    src: opts.src,
+    dst: opts.dst,
+  });
+  return total;
+}
+
+/** Result of {@link decapsulateIpip}. */
+export interface Decapsulated {
+  /** The outer header. */
+  outer: Ipv4Header;
+  /** The inner packet (a view into the input, trimmed to its total length). */
+  inner: Uint8Array;
+}
+
+/**
+ * Splits an IP-in-IP packet (as a raw IPPROTO_IPIP socket receives it: outer header included).
+ *
+ * @param packet the outer IPv4 packet
+ * @throws {SyntaxError} when the outer header is not protocol 4, or the inner packet is not a whole IPv4 packet
+ */
+export function decapsulateIpip(packet: Uint8Array): Decapsulated {
+  const outer = decodeIpv4Header(packet);
+  if (outer.protocol !== IPPROTO_IPIP) {
+    throw new SyntaxError(`Cannot decapsulate: outer protocol ${outer.protocol} is not 4 (IP-in-IP)`);
+  }
+  const end = Math.min(outer.totalLength, packet.length);
+  const innerBytes = packet.subarray(outer.headerBytes, end);
+  const inner = decodeIpv4Header(innerBytes, 0, { verifyChecksum: false });
+  if (inner.totalLength > innerBytes.length) {
+    throw new SyntaxError(
+      `Cannot decapsulate: inner total length ${inner.totalLength} exceeds the ${innerBytes.length} bytes carried`,
+    );
+  }
+  return { outer, inner: innerBytes.subarray(0, inner.totalLength) };
+}

@@ -1,0 +1,80 @@
+/**
+ * The user-space IP-in-IP decapsulator's loop (runs in a Worker on a TUN real server): poll the
+ * raw protocol-4 socket, drain it with recvmmsg, check each outer source against the allowed
+ * directors, strip the outer header and write the inner packet to the TUN device, from which the
+ * kernel delivers it to the local VIP as if it had arrived on that interface.
+ *
+ * Shared counters (Float64Array over a SharedArrayBuffer, one writer):
+ *
+ * ```text
+ * [0] packets decapsulated   [1] bytes (inner)   [2] dropped: outer source not allowed
+ * [3] dropped: malformed     [4] dropped: TUN write failed   [5] running (1) / stopped (0)
+ * [6] stop request (main thread sets 1)
+ * ```
+ *
+ * @module
+ */
+import { decapsulateIpip } from "../lb/packet/ipip.ts";
+import { PacketBatch, Poller } from "./packet_socket.ts";
+import { writePacket } from "./tun_device.ts";
+
+/** Counter indexes. */
+export const DECAP = { packets: 0, bytes: 1, dropSource: 2, dropMalformed: 3, dropWrite: 4, running: 5, stop: 6 };
+/** Number of counter words. */
+export const DECAP_WORDS = 8;
+
+/** What the decapsulator Worker is started with. */
+export interface DecapInit {
+  sab: SharedArrayBuffer;
+  rawFd: number;
+  tunFd: number;
+  /** Allowed outer sources (directors) as unsigned 32-bit numbers; empty allows any. */
+  allowed: number[];
+}
+
+/**
+ * Runs until `counters[DECAP.stop]` becomes 1. Synchronous: blocks its thread.
+ *
+ * @param init descriptors, allowed sources and shared counters
+ */
+export function runDecapLoop(init: DecapInit): void {
+  const c = new Float64Array(init.sab);
+  const allowed = new Set(init.allowed);
+  const batch = new PacketBatch(64, 65536, 0);
+  const poller = new Poller([init.rawFd]);
+  const sock = { fd: init.rawFd };
+  c[DECAP.running] = 1;
+  try {
+    while (c[DECAP.stop] !== 1) {
+      poller.wait(100);
+      for (let rounds = 0; rounds < 64; rounds++) {
+        const n = batch.recv(sock);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) {
+          const off = batch.dataOffset(i);
+          const pkt = batch.buffer.subarray(off, off + batch.lengths[i]);
+          let inner: Uint8Array;
+          try {
+            const d = decapsulateIpip(pkt);
+            if (allowed.size && !allowed.has(d.outer.src)) {
+              c[DECAP.dropSource]++;
+              continue;
+            }
+            inner = d.inner;
+          } catch {
+            c[DECAP.dropMalformed]++;
+            continue;
+          }
+          if (writePacket(init.tunFd, inner) < 0) {
+            c[DECAP.dropWrite]++;
+            continue;
+          }
+          c[DECAP.packets]++;
+          c[DECAP.bytes] += inner.length;
+        }
+      }
+    }
+  } finally {
+    c[DECAP.running] = 0;
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The real-server (cache) side of LVS/DR and LVS/TUN: prepare the host so it accepts packets for
+ * the VIP without ever answering ARP for it, and undo everything on exit.
+ *
+ * DR: `VIP/32` on `lo`; `arp_ignore=1` (answer ARP only for addresses on the receiving interface)
+ * and `arp_announce=2` (never use the VIP as ARP source) on `all`, where the kernel takes the
+ * maximum of `all` and each interface.
+ *
+ * TUN: the same, plus decapsulation: the kernel's `tunl0` where the ipip module exists, else the
+ * user-space decapsulator (raw protocol-4 socket → TUN device); `rp_filter=0` on `all` and the
+ * tunnel device, because the packet arrives on the tunnel while the route back to the client is
+ * via the real interface (the kernel takes the maximum of `all` and the device). An nftables rule
+ * clamps the MSS of SYN-ACKs from the VIP to MTU − 60 so no client segment needs the director's
+ * ICMP fragmentation-needed (see {@link mssClampRuleset}).
+ *
+ * @module
+ */
+import { interfaceInfo } from "./interface_info.ts";
+import { addAddress, hasAddress, linkExists, removeAddress, routeGet, runCommand } from "./ip_command.ts";
+import { IpipDecapsulator } from "./ipip_decapsulator.ts";
+import { installTable, mssClampRuleset, tableExists } from "./nft.ts";
+import { missingNetCapabilities } from "./privileges.ts";
+import { readSysctl, SysctlGuard } from "./sysctl.ts";
+
+/** Options of {@link setupRealServer}. */
+export interface RealServerOptions {
+  /** The virtual IP this cache serves. */
+  vip: string;
+  /** How the director sends packets. */
+  forwarding: "dr" | "tun";
+  /** TUN: director addresses accepted as outer source (user-space decapsulator); empty accepts any. */
+  director?: string | string[];
+  /** TUN: name of the user-space TUN device (default `wctun0`). */
+  tunName?: string;
+  /** TUN: clamp the MSS of SYN-ACKs from the VIP (default true). */
+  mssClamp?: boolean;
+  /** TUN: force the user-space decapsulator even where the ipip module exists. */
+  userSpaceDecap?: boolean;
+}
+
+/** One line of a set-up or check report. */
+export interface CheckItem {
+  /** What was checked, e.g. `net.ipv4.conf.all.arp_ignore`. */
+  name: string;
+  ok: boolean;
+  /** The value found. */
+  value: string;
+  /** The value DR/TUN needs. */
+  expected: string;
+  /** Why it matters when it is wrong. */
+  hint?: string;
+}
+
+/** What {@link setupRealServer} returns. */
+export interface RealServerSetup {
+  /** How TUN packets are decapsulated (`kernel`, `user-space`), or `none` for DR. */
+  readonly decap: "none" | "kernel" | "user-space";
+  /** Undoes every change (addresses, sysctls, nftables table, decapsulator), in reverse order. */
+  undo(): Promise<void>;
+  /** The current settings, checked. */
+  report(): Promise<CheckItem[]>;
+}
+
+const MSS_TABLE = "webcache_mss";
+
+/** Whether the kernel can do IP-in-IP itself (tunl0 exists or the ipip module loads). */
+export async function kernelIpipAvailable(): Promise<boolean> {
+  if (await linkExists("tunl0")) return true;
+  try {
+    await runCommand(["modprobe", "ipip"]);
+  } catch {
+    return false;
+  }
+  return await linkExists("tunl0");
+}
+
+/**
+ * Prepares this host as a DR or TUN real server for `vip`.
+ *
+ * @param opts VIP, forwarding method, TUN options
+ * @returns a handle to undo the changes and report the settings
+ * @throws {Error} when a step fails (the steps done so far are undone first)
+ */
+export async function setupRealServer(opts: RealServerOptions): Promise<RealServerSetup> {
+  const sysctls = new SysctlGuard();
+  const undos: (() => Promise<void>)[] = [];
+  let decap: RealServerSetup["decap"] = "none";
+  let decapsulator: IpipDecapsulator | undefined;
+  let tunDev: string | undefined;
+  const undo = async () => {
+    for (const u of undos.reverse()) {
+      try {
+        await u();
+      } catch { /* keep undoing */ }
+    }
+    undos.length = 0;
+    sysctls.restore();
+  };
+  try {
+    if (await addAddress("lo", opts.vip)) undos.push(() => removeAddress("lo", opts.vip));
+    sysctls.set("net.ipv4.conf.all.arp_ignore", "1");
+    sysctls.set("net.ipv4.conf.all.arp_announce", "2");
+    if (opts.forwarding === "tun") {
+      const directors = opts.director === undefined ? [] : [opts.director].flat();
+      if (!opts.userSpaceDecap && await kernelIpipAvailable()) {
+        decap = "kernel";
+        tunDev = "tunl0";
+        await runCommand(["ip", "link", "set", "tunl0", "up"]);
+      } else {
+        decap = "user-space";
+        decapsulator = await IpipDecapsulator.start({ tunName: opts.tunName, directors });
+        tunDev = decapsulator.tunName;
+        const d = decapsulator;
+        undos.push(() => d.stop());
+      }
+      sysctls.set("net.ipv4.conf.all.rp_filter", "0");
+      sysctls.set(`net.ipv4.conf.${tunDev}.rp_filter`, "0");
+      if (opts.mssClamp !== false) {
+        // MSS = path MTU − 20 (outer IP) − 20 (IP) − 20 (TCP), from the route's device towards a director.
+        let mtu = 1500;
+        try {
+          const dev = directors.length ? (await routeGet(directors[0])).dev : undefined;
+          if (dev) mtu = interfaceInfo(dev).mtu;
+        } catch { /* default 1500 */ }
+        undos.push(await installTable(MSS_TABLE, mssClampRuleset(MSS_TABLE, opts.vip, mtu - 60)));
+      }
+    }
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  return {
+    decap,
+    undo,
+    report: () => checkRealServer({ vip: opts.vip, forwarding: opts.forwarding, tunDevice: tunDev, decap }),
+  };
+}
+
+/**
+ * Checks the settings DR/TUN real servers need and names the usual reasons a set-up fails
+ * (`webcache cache --check-vip`).
+ *
+ * @param opts.vip the VIP
+ * @param opts.forwarding dr or tun
+ * @param opts.tunDevice TUN: the decapsulating device to check (default tunl0 if present)
+ * @param opts.decap TUN: how decapsulation is done, if known
+ */
+export async function checkRealServer(
+  opts: { vip: string; forwarding: "dr" | "tun"; tunDevice?: string; decap?: string },
+): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  const onLo = await hasAddress("lo", opts.vip).catch(() => false);
+  items.push({
+    name: `VIP ${opts.vip}/32 on lo`,
+    ok: onLo,
+    value: onLo ? "present" : "absent",
+    expected: "present",
+    hint: "without it the kernel drops packets for the VIP (DR) or decapsulated packets (TUN)",
+  });
+  const num = (name: string) => Number(readSysctl(name) ?? "0");
+  const eff = (key: string) => {
+    // The kernel uses max(all, interface) for arp_ignore, arp_announce and rp_filter.
+    let max = num(`net.ipv4.conf.all.${key}`);
+    let dev = "all";
+    for (const d of listInterfaces()) {
+      const v = num(`net.ipv4.conf.${d}.${key}`);
+      if (v > max && d !== "lo") [max, dev] = [v, d];
+    }
+    return { max, dev };
+  };
+  const ai = eff("arp_ignore");
+  items.push({
+    name: "arp_ignore (max of all and interfaces)",
+    ok: ai.max >= 1,
+    value: `${ai.max} (${ai.dev})`,
+    expected: "1",
+    hint: "0 lets this host answer ARP for the VIP, stealing the director's traffic",
+  });
+  const aa = eff("arp_announce");
+  items.push({
+    name: "arp_announce (max of all and interfaces)",
+    ok: aa.max >= 2,
+    value: `${aa.max} (${aa.dev})`,
+    expected: "2",
+    hint: "below 2 the host may send ARP requests with the VIP as source and poison clients' caches",
+  });
+  const missing = missingNetCapabilities();
+  if (opts.forwarding === "tun") {
+    const dev = opts.tunDevice ?? ((await linkExists("tunl0")) ? "tunl0" : undefined);
+    items.push({
+      name: "IP-in-IP decapsulation",
+      ok: dev !== undefined,
+      value: opts.decap ?? (dev ? `kernel (${dev})` : "none"),
+      expected: "kernel tunl0 or user-space TUN device",
+      hint: "no ipip module: webcache cache --forwarding tun starts a user-space decapsulator (needs /dev/net/tun)",
+    });
+    if (!dev) {
+      const tun = await Deno.stat("/dev/net/tun").then(() => true, () => false);
+      items.push({
+        name: "/dev/net/tun",
+        ok: tun,
+        value: tun ? "present" : "absent",
+        expected: "present",
+        hint: "the user-space decapsulator needs it (modprobe tun)",
+      });
+    }
+    const rpAll = num("net.ipv4.conf.all.rp_filter");
+    const rpDev = dev ? num(`net.ipv4.conf.${dev}.rp_filter`) : 0;
+    const rp = Math.max(rpAll, rpDev);
+    items.push({
+      name: `rp_filter (max of all${dev ? ` and ${dev}` : ""})`,
+      ok: rp === 0,
+      value: String(rp),
+      expected: "0",
+      hint:
+        "strict reverse-path filtering drops decapsulated packets: they arrive on the tunnel, the client route is elsewhere",
+    });
+    const clamp = await tableExists(MSS_TABLE).catch(() => false);
+    items.push({
+      name: "MSS clamp for the VIP (nftables)",
+      ok: clamp,
+      value: clamp ? "installed" : "absent",
+      expected: "installed (or path MTU discovery working)",
+      hint: "without it full-size client segments exceed the tunnel MTU and rely on ICMP frag-needed from the director",
+    });
+  }
+  items.push({
+    name: "capabilities",
+    ok: missing.length === 0,
+    value: missing.length ? `missing ${missing.join(", ")}` : "CAP_NET_ADMIN, CAP_NET_RAW",
+    expected: "CAP_NET_ADMIN, CAP_NET_RAW",
+    hint: "needed to add the VIP, set sysctls and run the decapsulator",
+  });
+  return items;
+}
+
+function listInterfaces(): string[] {
+  try {
+    return [...Deno.readDirSync("/proc/sys/net/ipv4/conf")].map((e) => e.name).filter((n) =>
+      n !== "all" && n !== "default"
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Formats check items as aligned text lines (`ok`/`FAIL`, name, value, expected, hint on failure).
+ *
+ * @param items the checks
+ */
+export function formatCheckReport(items: readonly CheckItem[]): string {
+  const w = Math.max(...items.map((i) => i.name.length));
+  return items.map((i) =>
+    `${i.ok ? "ok  " : "FAIL"}  ${i.name.padEnd(w)}  ${i.value}` +
+    (i.ok ? "" : `  (need ${i.expected}: ${i.hint ?? ""})`)
+  ).join("\n");
+}
