@@ -10,6 +10,7 @@ import { checkConfigCommand } from "./cmd/check_config.ts";
 import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { statusCommand } from "./cmd/status.ts";
+import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
 import { VERSION } from "./core/version.ts";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand());
   program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
+  program.addCommand(membersCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseHostPort } from "../core/addr.ts";
 import { count, hostPort, ipv4, port } from "./_types.ts";
 
 /** Schema of the `cluster` section. */
@@ -16,8 +17,15 @@ export const ClusterSchema = z.strictObject({
   nodeName: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe(
     "This node's name; default the host name (plus role and port when several nodes share a host). Reload: no.",
   ),
-  gossipListen: hostPort().default("0.0.0.0:7946").describe(
-    "UDP and TCP address for gossip. Default port 7946 (as memberlist/serf). Reload: no.",
+  gossipListen: z.string().superRefine((v, ctx) => {
+    try {
+      parseHostPort(v.replace(/:0$/, ":1"));
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not HOST:PORT: ${(e as Error).message}` });
+    }
+  }).default("0.0.0.0:7946").describe(
+    "UDP and TCP address for gossip (one port for both). Default port 7946 (as memberlist/serf); port 0 picks a " +
+      "free port (tests). Reload: no.",
   ),
   advertise: hostPort().optional().describe(
     "Address other nodes use to reach this one; default the listen address, or the first non-loopback address.",

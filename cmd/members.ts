@@ -1,0 +1,83 @@
+/**
+ * `webcache members [--admin ADDR:PORT] [--json]`: lists the cluster as a running node sees it,
+ * like `serf members`, by asking that node's admin endpoint (`/members`). Nodes whose config hash
+ * differs from the asked node's are marked with `*`.
+ *
+ * The admin address comes from `--admin`, else `admin.listen` of `--config`, else
+ * 127.0.0.1:9090; a bearer token (for addresses outside `admin.allow`) from
+ * `WEBCACHE_ADMIN_TOKEN` or `admin.token`.
+ *
+ * Exit status: 0 listed, 1 the node could not be asked, 2 bad usage or config.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import type { MembersDocument } from "../cluster/mod.ts";
+import { parseHostPort } from "../core/addr.ts";
+import { printErr, printOut } from "../core/log.ts";
+import { EXIT_CONFIG, loadOrExit } from "./_common.ts";
+
+/** Formats the `/members` document as a table. */
+export function formatMembers(doc: MembersDocument): string {
+  const rows = [["Node", "Address", "Role", "Status", "Weight", "Service", "Config"]];
+  const [self, ...others] = doc.members;
+  const sorted = [self, ...others.sort((a, b) => a.name.localeCompare(b.name))].filter(Boolean);
+  for (const m of sorted) {
+    rows.push([
+      m.name,
+      m.addrs.gossip,
+      m.role,
+      m.state,
+      String(m.weight),
+      m.service ?? "-",
+      m.configHash + (m.configDiffers ? " *" : ""),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  if (sorted.some((m) => m.configDiffers)) {
+    lines.push("", `* config differs from ${self.name}'s (${doc.configHash})`);
+  }
+  return lines.join("\n");
+}
+
+/** Builds the `members` subcommand. */
+export function membersCommand(): Command {
+  return new Command("members")
+    .description("list the cluster members a running node knows (asks its admin endpoint)")
+    .option("--admin <addr:port>", "admin endpoint of the node to ask (default admin.listen, or 127.0.0.1:9090)")
+    .option("-c, --config <file>", "appliance.yaml to read admin.listen and admin.token from")
+    .option("--json", "print the member list as JSON")
+    .action(async (opts: { admin?: string; config?: string; json?: boolean }) => {
+      const cfg = opts.config ? await loadOrExit(opts.config, []) : undefined;
+      const addr = opts.admin ?? cfg?.admin.listen ?? "127.0.0.1:9090";
+      let host: string;
+      let port: number;
+      try {
+        ({ host, port } = parseHostPort(addr));
+      } catch (e) {
+        printErr(`--admin: ${(e as Error).message}`);
+        Deno.exit(EXIT_CONFIG);
+      }
+      if (host === "0.0.0.0") host = "127.0.0.1";
+      if (host === "::") host = "::1";
+      const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/members`;
+      const token = Deno.env.get("WEBCACHE_ADMIN_TOKEN") ?? cfg?.admin.token;
+      let doc: MembersDocument;
+      try {
+        const res = await fetch(url, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          signal: AbortSignal.timeout(5000),
+        });
+        if (!res.ok) {
+          await res.body?.cancel();
+          throw new Error(`HTTP ${res.status}${res.status === 404 ? " (the node runs no cluster membership)" : ""}`);
+        }
+        doc = await res.json();
+      } catch (e) {
+        printErr(`Cannot list members: asking ${url} failed: ${(e as Error).message}`);
+        Deno.exit(1);
+      }
+      printOut(opts.json ? JSON.stringify(doc, null, 2) : formatMembers(doc));
+    });
+}
