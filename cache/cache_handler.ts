@@ -629,6 +629,7 @@ export class CacheHandler {
         if (!(choice.onlyIfCached && r.head.status === 504)) {
           out.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
           out.peer = choice.name;
+          if (choice.store === false) plan.store = false;
           return r;
         }
         r.abort();

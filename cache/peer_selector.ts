@@ -24,6 +24,8 @@ export type ForwardChoice =
     onlyIfCached: boolean;
     /** `sibling` or `parent`, for the access log hierarchy code. */
     type: "sibling" | "parent";
+    /** false: do not keep a copy here (hash peering: the owner stores it); default true. */
+    store?: boolean;
   };
 
 /** What a selector may look at. */

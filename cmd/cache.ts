@@ -18,6 +18,7 @@ import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
+import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -28,6 +29,9 @@ interface CacheOptions extends SharedOptions {
   listen?: string[];
   workers?: string;
   accessLog?: string;
+  icpPort?: string;
+  peer?: string[];
+  peering?: string;
 }
 
 /**
@@ -68,7 +72,14 @@ export function cacheCommand(): Command {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
-    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)");
+    .option("--access-log <path|stdout|none>", "Squid native access.log destination (cache.accessLog)")
+    .option("--icp-port <port>", "UDP port of the ICP server (icp.port, default 3130)")
+    .option(
+      "--peer <host:http[:icp][/sibling|/parent]>",
+      "peer cache (repeatable; cache.peers); ICP port default 3130, 0 = no ICP; type default sibling",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)");
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
@@ -87,9 +98,29 @@ export function cacheCommand(): Command {
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
+    if (opts.icpPort !== undefined) {
+      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+    }
+    if (opts.peer?.length) {
+      try {
+        overrides.push({ path: ["cache", "peers"], value: opts.peer.map(parsePeerFlag), flag: "--peer" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.peering !== undefined) {
+      overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
     const node = nodeName(cfg.cluster.nodeName);
-    const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
+    // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
+    const peeringOn = cfg.cache.peering.mode !== "none" && (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto");
+    if (peeringOn && workers > 1 && !isWorkerContext()) {
+      log.info("Peering is on: serving with one worker", { requested: workers });
+      workers = 1;
+    }
 
     if (isWorkerContext()) {
       await runWorker((invalidate) =>
@@ -115,6 +146,19 @@ export function cacheCommand(): Command {
       await service.close();
       Deno.exit(1);
     }
+    let peering: PeeringNode | undefined;
+    // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
+    if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
+      try {
+        peering = await PeeringNode.start(cfg, { lookupFresh: (url) => service.handler.lookupFresh(url) });
+      } catch (e) {
+        printErr(`Cannot start peering: ${(e as Error).message}`);
+        await pool.close();
+        await service.close();
+        Deno.exit(1);
+      }
+      service.handler.setPeerSelector(peering.selector);
+    }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
     const ahp = parseHostPort(cfg.admin.listen);
     const admin = new AdminServer({
@@ -126,13 +170,14 @@ export function cacheCommand(): Command {
       role: "cache",
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    if (peering) admin.status("peering", () => peering.status());
     admin.start();
-    // --peers auto / ICP: the integrator wires cluster membership and cache/peering here, e.g.
-    //   service.handler.setPeerSelector(new IcpPeerSelector(...)); (one selector per worker)
+    // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
     log.info("Cache started", { node, workers });
     const stop = async () => {
       log.info("Cache stopping", { node });
       await admin.stop();
+      await peering?.close();
       await pool.close();
       await service.close();
       Deno.exit(0);

@@ -38,6 +38,10 @@ export const PeerSchema = z.strictObject({
   type: z.enum(["sibling", "parent"]).default("sibling").describe(
     "sibling: only asked for hits; parent: may fetch misses for us.",
   ),
+  multicastResponder: z.boolean().default(false).describe(
+    "The peer is a member of icp.multicast.group: queried through the group, its unicast replies accepted " +
+      "(Squid's multicast-responder). Reload: yes.",
+  ),
 });
 
 /** Schema of the `cache` section. */
@@ -114,6 +118,14 @@ export const CacheSchema = z.strictObject({
   peering: z.strictObject({
     mode: z.enum(["none", "icp", "hash", "hash+icp"]).default("icp").describe(
       "icp: ask siblings on a miss; hash: each URL has one owner cache; hash+icp: ask ICP when the owner is unsure.",
+    ),
+    self: hostPort().optional().describe(
+      "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
+        "that is one of this cache's listeners, else the first listener. Reload: no.",
+    ),
+    warmupMs: count(0).default(30000).describe(
+      "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
+        "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),
   }).prefault({}),
 }).superRefine((c, ctx) => {

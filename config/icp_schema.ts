@@ -17,6 +17,10 @@ export const IcpSchema = z.strictObject({
   timeoutMs: count(10).default(2000).describe(
     "Upper bound of the adaptive query timeout (about 2 × recent peer round trip). Squid: icp_query_timeout.",
   ),
+  minTimeoutMs: count(1).default(5).describe(
+    "Lower bound of the adaptive query timeout, ms (Squid minimum_icp_query_timeout); raise it on loaded " +
+      "hosts where 2 × RTT is too tight. Reload: no.",
+  ),
   deadPeerMs: count(100).default(10000).describe(
     "A peer that answered nothing for this long is dead (not queried) until it answers again. Squid: dead_peer_timeout.",
   ),
@@ -24,5 +28,25 @@ export const IcpSchema = z.strictObject({
     group: ipv4().optional().describe("Multicast group to send queries to and join; unset disables multicast."),
     ttl: count(0).default(1).describe("TTL of multicast queries; 1 keeps them on the local link."),
     interface: z.string().optional().describe("IPv4 address of the interface to send and join on."),
+    probeIntervalMs: count(1000).default(60000).describe(
+      "How often to count the group's members with a probe query (Squid counts every 15 min); the average " +
+        "is how many replies a multicast query waits for. Reload: no.",
+    ),
   }).prefault({}),
+}).superRefine((c, ctx) => {
+  const first = Number(c.multicast.group?.split(".")[0]);
+  if (c.multicast.group && !(first >= 224 && first <= 239)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["multicast", "group"],
+      message: `"${c.multicast.group}" is not a multicast address (224.0.0.0-239.255.255.255)`,
+    });
+  }
+  if (c.multicast.group && c.listen !== "0.0.0.0") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["listen"],
+      message: `"${c.listen}" cannot receive multicast: with icp.multicast.group set, icp.listen must be 0.0.0.0`,
+    });
+  }
 }).prefault({});

@@ -1,0 +1,14 @@
+/**
+ * The cache's peer selection on a miss: ICP sibling/parent queries (`icp/`), URL-hash ownership by
+ * rendezvous hashing, and both (`cache.peering.mode`). `PeeringNode` wires it from the config;
+ * `PeeringSelector` is the `PeerSelector` the miss path consults; `setPeers()` takes the cluster's
+ * live caches for `--peers auto`.
+ *
+ * @module
+ */
+export * from "./rendezvous.ts";
+export * from "./peering_selector.ts";
+export * from "./peering_node.ts";
+export * from "./peer_flag.ts";
+export * from "./load_guard.ts";
+export * from "./metrics.ts";
