@@ -17,11 +17,14 @@
  *   `stale-while-revalidate` and `stale-if-error` arguments are ignored (no relaxation granted).
  * - delta-seconds above 2^31 are clamped to 2^31 (RFC 9111 §1.2.2).
  * - `no-cache` and `private` with a field-name list are "qualified"; the list is kept lower-case.
- *   A qualified and an unqualified occurrence together mean unqualified.
+ *   A qualified and an unqualified occurrence together mean unqualified, and so does an empty
+ *   list (`no-cache=""`).
  * - Unknown directives are kept in `extensions` (name → argument, or `true`).
  *
  * @module
  */
+
+import { Memo } from "./_memo.ts";
 
 /** Largest delta-seconds value a cache must represent (RFC 9111 §1.2.2). */
 export const MAX_DELTA_SECONDS = 2147483648;
@@ -29,46 +32,48 @@ export const MAX_DELTA_SECONDS = 2147483648;
 /** Parsed `Cache-Control` directives of a request or a response. Times are in seconds. */
 export interface CacheControl {
   /** `max-age=N` (response: freshness lifetime; request: maximum acceptable age). */
-  maxAge?: number;
+  readonly maxAge?: number;
   /** `s-maxage=N` (response, shared caches only; implies `proxy-revalidate`). */
-  sMaxAge?: number;
+  readonly sMaxAge?: number;
   /** `no-cache` present, qualified or not. */
-  noCache: boolean;
+  readonly noCache: boolean;
   /** Field names of a qualified `no-cache="a, b"`; `undefined` when unqualified or absent. */
-  noCacheFields?: string[];
+  readonly noCacheFields?: readonly string[];
   /** `no-store`. */
-  noStore: boolean;
+  readonly noStore: boolean;
   /** `private` present, qualified or not. */
-  private: boolean;
+  readonly private: boolean;
   /** Field names of a qualified `private="a"`; `undefined` when unqualified or absent. */
-  privateFields?: string[];
+  readonly privateFields?: readonly string[];
   /** `public`. */
-  public: boolean;
+  readonly public: boolean;
   /** `must-revalidate`. */
-  mustRevalidate: boolean;
+  readonly mustRevalidate: boolean;
   /** `proxy-revalidate`. */
-  proxyRevalidate: boolean;
+  readonly proxyRevalidate: boolean;
   /** Request `max-stale[=N]`; `Infinity` when present without a value. */
-  maxStale?: number;
+  readonly maxStale?: number;
   /** Request `min-fresh=N`. */
-  minFresh?: number;
+  readonly minFresh?: number;
   /** Request `only-if-cached`. */
-  onlyIfCached: boolean;
+  readonly onlyIfCached: boolean;
   /** `no-transform`. */
-  noTransform: boolean;
+  readonly noTransform: boolean;
   /** Response `immutable` (RFC 8246). */
-  immutable: boolean;
+  readonly immutable: boolean;
   /** `stale-while-revalidate=N` (RFC 5861 §3). */
-  staleWhileRevalidate?: number;
+  readonly staleWhileRevalidate?: number;
   /** `stale-if-error=N` (RFC 5861 §4), request or response. */
-  staleIfError?: number;
+  readonly staleIfError?: number;
   /** Response `must-understand`. */
-  mustUnderstand: boolean;
+  readonly mustUnderstand: boolean;
   /** Directives not listed above: lower-case name → argument (unquoted) or `true`. */
-  extensions: Record<string, string | true>;
+  readonly extensions: Readonly<Record<string, string | true>>;
 }
 
-function empty(): CacheControl {
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function empty(): Mutable<CacheControl> & { extensions: Record<string, string | true> } {
   return {
     noCache: false,
     noStore: false,
@@ -159,7 +164,8 @@ function* directives(value: string): Generator<[string, string | undefined]> {
 
 /**
  * Parses a `Cache-Control` field value (request or response) into its directives.
- * Never throws: malformed parts are handled as the module doc describes.
+ * Never throws: malformed parts are handled as the module doc describes. Results are frozen and
+ * memoised by value (the same few values repeat on every hit).
  *
  * @param value the field value (several field lines joined with `", "`), or `null` when absent
  * @returns the directives; all flags false when `value` is `null` or empty
@@ -170,10 +176,26 @@ function* directives(value: string): Generator<[string, string | undefined]> {
  * ```
  */
 export function parseCacheControl(value: string | null | undefined): CacheControl {
+  if (!value) return EMPTY;
+  return MEMO.get(value) ?? MEMO.set(value, parse(value));
+}
+
+const EMPTY: CacheControl = deepFreeze(empty());
+const MEMO = new Memo<CacheControl>(1024);
+
+function deepFreeze(cc: CacheControl): CacheControl {
+  Object.freeze(cc.extensions);
+  if (cc.noCacheFields) Object.freeze(cc.noCacheFields);
+  if (cc.privateFields) Object.freeze(cc.privateFields);
+  return Object.freeze(cc);
+}
+
+function parse(value: string): CacheControl {
   const cc = empty();
-  if (!value) return cc;
   let noCacheUnqualified = false;
   let privateUnqualified = false;
+  let noCacheFields: string[] | undefined;
+  let privateFields: string[] | undefined;
   for (const [name, arg] of directives(value)) {
     switch (name) {
       case "max-age":
@@ -184,24 +206,16 @@ export function parseCacheControl(value: string | null | undefined): CacheContro
         break;
       case "no-cache":
         cc.noCache = true;
-        if (arg === undefined || noCacheUnqualified) {
-          noCacheUnqualified = true;
-          cc.noCacheFields = undefined;
-        } else {
-          cc.noCacheFields = [...(cc.noCacheFields ?? []), ...fieldList(arg)];
-        }
+        if (arg === undefined || fieldList(arg).length === 0) noCacheUnqualified = true;
+        else noCacheFields = [...(noCacheFields ?? []), ...fieldList(arg)];
         break;
       case "no-store":
         cc.noStore = true;
         break;
       case "private":
         cc.private = true;
-        if (arg === undefined || privateUnqualified) {
-          privateUnqualified = true;
-          cc.privateFields = undefined;
-        } else {
-          cc.privateFields = [...(cc.privateFields ?? []), ...fieldList(arg)];
-        }
+        if (arg === undefined || fieldList(arg).length === 0) privateUnqualified = true;
+        else privateFields = [...(privateFields ?? []), ...fieldList(arg)];
         break;
       case "public":
         cc.public = true;
@@ -252,5 +266,7 @@ export function parseCacheControl(value: string | null | undefined): CacheContro
         cc.extensions[name] = arg ?? true;
     }
   }
-  return cc;
+  if (noCacheFields !== undefined && !noCacheUnqualified) cc.noCacheFields = noCacheFields;
+  if (privateFields !== undefined && !privateUnqualified) cc.privateFields = privateFields;
+  return deepFreeze(cc);
 }

@@ -11,7 +11,9 @@
  * 6. stale, and serving stale is not prohibited by `must-revalidate`, or in a shared cache by
  *    `proxy-revalidate` or `s-maxage` (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10):
  *    a. request `max-stale[=N]` covers the staleness     → serve-stale
- *    b. response `stale-while-revalidate=N` covers it    → serve-stale-revalidate (RFC 5861 §3)
+ *    b. response `stale-while-revalidate=N` covers it    → serve-stale-revalidate (RFC 5861 §3),
+ *       unless the request set its own limit with `max-stale=N` (and 6a did not apply): a client
+ *       that accepts "no more than N seconds stale" is not given more
  * 7. otherwise                                           → revalidate
  *
  * Whenever the outcome is "revalidate" and the request says `only-if-cached`, the action is
@@ -164,7 +166,10 @@ export function evaluateFreshness(
   } else if (reqCc.maxStale !== undefined && staleMs <= reqCc.maxStale * 1000) {
     action = "serve-stale";
     reason = "request-max-stale";
-  } else if (resCc.staleWhileRevalidate !== undefined && staleMs <= resCc.staleWhileRevalidate * 1000) {
+  } else if (
+    reqCc.maxStale === undefined && resCc.staleWhileRevalidate !== undefined &&
+    staleMs <= resCc.staleWhileRevalidate * 1000
+  ) {
     action = "serve-stale-revalidate";
     reason = "stale-while-revalidate";
   } else {

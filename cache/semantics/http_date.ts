@@ -12,6 +12,8 @@
  * @module
  */
 
+import { Memo } from "./_memo.ts";
+
 const MONTHS: Record<string, number> = {
   Jan: 0,
   Feb: 1,
@@ -53,7 +55,8 @@ function build(year: number, mon: string, day: number, h: number, m: number, s: 
  * Two-digit rfc850 years are resolved as RFC 9110 §5.6.7 says: a date that appears to be more
  * than 50 years in the future is taken to be in the most recent past year with the same last
  * two digits. Without `nowMs` the reference year is taken from the parsed value itself with the
- * usual POSIX pivot (`70`-`99` → 19xx, `00`-`69` → 20xx).
+ * usual POSIX pivot (`70`-`99` → 19xx, `00`-`69` → 20xx). Results are memoised by value when
+ * `nowMs` is not given (a hot object's `Date` and `Last-Modified` are parsed on every hit).
  *
  * @param value the field value, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`
  * @param nowMs current time (ms since epoch), only needed for rfc850 two-digit years
@@ -65,6 +68,18 @@ function build(year: number, mon: string, day: number, h: number, m: number, s: 
  */
 export function parseHttpDate(value: string | null | undefined, nowMs?: number): number | undefined {
   if (value == null) return undefined;
+  if (nowMs !== undefined) return parse(value, nowMs);
+  const hit = MEMO.get(value);
+  if (hit !== undefined) return Number.isNaN(hit) ? undefined : hit;
+  const ms = parse(value, undefined);
+  MEMO.set(value, ms ?? INVALID);
+  return ms;
+}
+
+const INVALID = Number.NaN;
+const MEMO = new Memo<number>(1024);
+
+function parse(value: string, nowMs: number | undefined): number | undefined {
   const s = value.trim();
   let m = IMF_FIXDATE.exec(s);
   if (m !== null) return build(+m[3], m[2], +m[1], +m[4], +m[5], +m[6]);

@@ -19,7 +19,7 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTION
 /**
  * Returns the primary keys to invalidate after a request (see the module doc).
  *
- * @param method request method
+ * @param method request method (case-sensitive, RFC 9110 §9.1: `get` is not GET)
  * @param requestUrl the absolute target URI
  * @param status the response status
  * @param responseHeaders the response header fields (`Location`, `Content-Location`)
@@ -36,7 +36,7 @@ export function invalidationTargets(
   status: number,
   responseHeaders: HeaderInput,
 ): string[] {
-  if (SAFE_METHODS.has(method.toUpperCase()) || status < 200 || status > 399) return [];
+  if (SAFE_METHODS.has(method) || status < 200 || status > 399) return [];
   const target = new URL(requestUrl);
   const keys = [cacheKey(target)];
   for (const field of ["location", "content-location"]) {

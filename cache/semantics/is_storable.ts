@@ -16,7 +16,7 @@
  * | `vary-star`           | `Vary: *`: it can never match a later request (§4.1), so storing it only wastes space |
  * | `set-cookie`          | shared cache, `Set-Cookie` present, policy `pass` (default) and the response neither names `set-cookie` in `private=`/`no-cache=` nor is `public`/`s-maxage` — as Varnish's builtin VCL (hit-for-pass) and most CDNs do, to never hand one user's cookie to another |
  * | `no-freshness`        | none of: `public`, `private` (private cache only), `max-age`, `s-maxage` (shared), `Expires`, or a heuristically cacheable status (§3 last bullet) |
- * | `useless`             | with `requireUseful` (default): the freshness lifetime is 0 and there is neither a validator (ETag, Last-Modified) nor a `stale-while-revalidate`/`stale-if-error` window, so every reuse would be a full refetch |
+ * | `useless`             | with `requireUseful` (default): there is no validator (ETag, Last-Modified) and either unqualified `no-cache` or a freshness lifetime of 0 without a `stale-while-revalidate`/`stale-if-error` window, so every reuse would be a full refetch |
  *
  * When storable, `stripFields` lists header fields to remove before storing: the fields named by
  * a qualified `private="..."` (shared cache, §5.2.2.7) or `no-cache="..."` (§5.2.2.4: they must
@@ -173,9 +173,10 @@ export function isStorable(
       cacheControl: cc,
     };
     const hasValidator = getHeader(res.headers, "etag") !== null || getHeader(res.headers, "last-modified") !== null;
+    const alwaysRevalidate = cc.noCache && cc.noCacheFields === undefined;
     if (
-      !hasValidator && !cc.staleWhileRevalidate && !cc.staleIfError &&
-      freshnessLifetimeMs(res.headers, lifeOpts).lifetimeMs <= 0
+      !hasValidator && (alwaysRevalidate ||
+        (!cc.staleWhileRevalidate && !cc.staleIfError && freshnessLifetimeMs(res.headers, lifeOpts).lifetimeMs <= 0))
     ) {
       return no("useless");
     }

@@ -16,7 +16,7 @@
  * | find the object                    | {@link cacheKey}, {@link varyMatches} (or {@link varyKey}), {@link normalizeAcceptEncoding} |
  * | decide whether the hit may be used | {@link evaluateFreshness} (→ serve, serve-stale, serve-stale-revalidate, revalidate, miss-only-if-cached) |
  * | serve it                           | {@link evaluateClientConditional} (304/412), {@link notModifiedHeaders}, {@link parseRange}, {@link contentRangeHeader}, {@link currentAgeMs}, {@link ageHeaderValue}, {@link formatHttpDate}, {@link xCacheValue} |
- * | revalidate                         | {@link conditionalHeadersFor}, then {@link select304Targets} and {@link mergeHeadersFrom304} on a 304 |
+ * | revalidate                         | {@link conditionalHeadersFor}, then {@link select304Targets} and {@link mergeHeadersFrom304} on a 304; {@link freshenFromHead} after an inbound HEAD |
  * | origin failed                      | {@link staleIfErrorAllowed} |
  * | store the response                 | {@link isStorable} (and its `stripFields`), {@link parseVary}, {@link varyKey}, {@link expiresAtMs} |
  * | after unsafe methods               | {@link invalidationTargets} |
@@ -37,6 +37,7 @@ export * from "./cache_key.ts";
 export * from "./entity_tag.ts";
 export * from "./conditional_request.ts";
 export * from "./merge_headers_from_304.ts";
+export * from "./freshen_from_head.ts";
 export * from "./range.ts";
 export * from "./hop_by_hop.ts";
 export * from "./via.ts";

@@ -88,10 +88,9 @@ export function parseRange(
     end = length - 1;
   } else {
     start = Number(first);
-    end = last === "" ? length - 1 : Number(last);
-    if (end < start) return FULL;
+    if (last !== "" && Number(last) < start) return FULL;
     if (start >= length) return ifRangeOk(ifRangeHeader, meta) ? { kind: "unsatisfiable" } : FULL;
-    end = Math.min(end, length - 1);
+    end = last === "" ? length - 1 : Math.min(Number(last), length - 1);
   }
   if (!ifRangeOk(ifRangeHeader, meta)) return FULL;
   return { kind: "partial", start, end };

@@ -15,16 +15,20 @@
  * semantically equivalent forms):
  * - several field lines are combined with `","`; leading/trailing whitespace is removed,
  *   whitespace around commas is removed and other runs of whitespace become one space;
- * - `Accept-Encoding` is reduced the way Varnish does it: to the known content codings the client
- *   accepts (q > 0) in a fixed order (`br,gzip,zstd`; `x-gzip` counts as gzip; `*` as all), or
- *   absent when none — so the thousands of browser spellings collapse into a handful of
- *   variants. For this to be correct the cache MUST send the normalised value to the origin
- *   (see {@link normalizeAcceptEncoding}); otherwise the origin may pick a coding (deflate, say)
- *   for one client that another client sharing the variant does not accept.
+ * - `Accept-Encoding` is reduced to the *set* of codings the client accepts (RFC 9110 §12.5.3):
+ *   names lower-cased, `x-gzip` counted as `gzip`, q-values dropped, members with q=0 left out,
+ *   sorted and de-duplicated; codings refused explicitly are kept as `!name` when they matter
+ *   (`identity;q=0`, or any refusal beside `*`). So `gzip, deflate, br`, `br,gzip ,deflate` and
+ *   `deflate;q=0.5, gzip, br;q=0.9` share one variant `br,deflate,gzip`.
+ *   Unlike Varnish, which rewrites the header to just `gzip` (and must then send that rewritten
+ *   value to the backend), this needs no cooperation from the forwarding code: whatever coding the
+ *   origin picks for one client is one that every client with the same set accepts, so sharing the
+ *   variant is always correct. Browsers send only a handful of distinct sets.
  *
  * @module
  */
 
+import { Memo } from "./_memo.ts";
 import { getHeader, type HeaderInput } from "./header_getter.ts";
 
 /**
@@ -45,42 +49,58 @@ export function parseVary(value: string | null | undefined): string[] | "*" {
   return names.sort();
 }
 
-const KNOWN_CODINGS = ["br", "gzip", "zstd"];
-
 /**
- * Normalises an `Accept-Encoding` value to the known codings the client accepts (RFC 9110
- * §12.5.3): `br`, `gzip` (also `x-gzip`) and `zstd` with q > 0, sorted and comma-joined; `*`
- * accepts each coding not listed explicitly. Send the result to the origin instead of the
- * client's value when the response may vary on it.
+ * Normalises an `Accept-Encoding` value to the set of content codings the client accepts (see
+ * the module doc). Memoised by value.
  *
  * @param value the client's `Accept-Encoding`, or `null`
- * @returns e.g. `"br,gzip"`, or `null` when the client accepts none of them (send no header)
+ * @returns e.g. `"br,deflate,gzip"`; `""` when the field is present but accepts nothing
+ *   beyond identity; `null` when absent
  * @example
  * ```ts
- * normalizeAcceptEncoding("gzip, deflate, br;q=0.9"); // "br,gzip"
+ * normalizeAcceptEncoding("gzip, deflate, br;q=0.9"); // "br,deflate,gzip"
  * ```
  */
 export function normalizeAcceptEncoding(value: string | null | undefined): string | null {
-  if (!value) return null;
-  const q = new Map<string, number>();
-  let star: number | undefined;
+  if (value == null) return null;
+  const hit = AE_MEMO.get(value);
+  if (hit !== undefined) return hit;
+  return AE_MEMO.set(value, reduceAcceptEncoding(value));
+}
+
+const AE_MEMO = new Memo<string>(1024);
+
+function reduceAcceptEncoding(value: string): string {
+  const accepted: string[] = [];
+  const refused: string[] = [];
   for (const part of value.split(",")) {
-    const [rawName, ...params] = part.split(";");
-    let name = rawName.trim().toLowerCase();
+    const semi = part.indexOf(";");
+    let name = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase();
+    if (name.length === 0) continue;
     if (name === "x-gzip") name = "gzip";
+    else if (name === "x-compress") name = "compress";
     let weight = 1;
-    for (const p of params) {
-      const [k, v] = p.split("=");
-      if (k.trim().toLowerCase() === "q") {
-        const n = Number(v?.trim());
-        weight = Number.isFinite(n) ? n : 0;
+    if (semi >= 0) {
+      for (const p of part.slice(semi + 1).split(";")) {
+        const eq = p.indexOf("=");
+        if (eq >= 0 && p.slice(0, eq).trim().toLowerCase() === "q") {
+          const n = Number(p.slice(eq + 1).trim());
+          weight = Number.isFinite(n) ? n : 0;
+        }
       }
     }
-    if (name === "*") star = weight;
-    else if (KNOWN_CODINGS.includes(name)) q.set(name, Math.min(q.get(name) ?? weight, weight));
+    if (weight > 0) {
+      if (!accepted.includes(name)) accepted.push(name);
+    } else if (!refused.includes(name)) {
+      refused.push(name);
+    }
   }
-  const accepted = KNOWN_CODINGS.filter((c) => (q.get(c) ?? star ?? 0) > 0);
-  return accepted.length > 0 ? accepted.join(",") : null;
+  // A coding both accepted and refused (duplicates) counts as refused: the conservative reading.
+  const acc = accepted.filter((c) => !refused.includes(c)).sort();
+  const star = acc.includes("*");
+  const out = acc.filter((c) => c !== "identity");
+  for (const r of refused.sort()) if (star || r === "identity" || r === "*") out.push(`!${r}`);
+  return out.join(",");
 }
 
 /**
