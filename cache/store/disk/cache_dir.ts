@@ -1,0 +1,802 @@
+/**
+ * One cache directory (Squid's `cache_dir ufs DIR MB L1 L2`): object files under L1/L2
+ * subdirectories, an index in Deno KV, a lock shared by the worker processes of one instance,
+ * and eviction between low and high watermarks.
+ *
+ * Layout:
+ *
+ * ```text
+ * DIR/LOCK              instance lock (dir_lock.ts)
+ * DIR/GENERATION        random id written when the directory is first used
+ * DIR/index.kv[-wal]    the Deno KV index (disk_index.ts)
+ * DIR/tmp/              objects being written; emptied at start
+ * DIR/0A/3F/<ph>-<vh>   object files (entry_format.ts), path from _paths.ts
+ * ```
+ *
+ * Several processes (the cache's workers, SO_REUSEPORT) open one directory. Lookups go straight
+ * to the file at the hashed path, so every worker sees every other worker's objects at once;
+ * writes are atomic renames; the index in KV is a hint kept by batched writes. Eviction is done
+ * by one process only, the one opened with `evictor: true` (worker 0): the others report what
+ * they store, hit and delete through a journal in KV, which the evictor replays into its policy.
+ * So the policy sees every access, and two processes never pick victims concurrently.
+ *
+ * Start-up: the first process of an instance takes the lock, empties `tmp/` and checks the
+ * index. When the KV file is missing, belongs to another directory (its `generation` or the
+ * directory's device/inode differ: a copied directory or a foreign index) or the previous
+ * instance died holding the lock (its last batched index writes may be lost), the index is
+ * emptied and rebuilt by scanning the object files in the background while the directory serves;
+ * progress goes to the log and to {@link CacheDir.status}.
+ *
+ * @module
+ */
+import { getLogger } from "../../../core/log.ts";
+import { createPolicy, type SizedEvictionPolicy } from "../eviction/mod.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
+import { acquireDirLock, type DirLock } from "./dir_lock.ts";
+import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts";
+import { crc32c } from "./crc32c.ts";
+import { encodeEntryHeader, EntryDecodeError, type EntryHeader, insanity, validatorsOf } from "./entry_format.ts";
+import { DiskWriter, StoreWriteError, writeAll, type WriteFailureReason } from "./_disk_writer.ts";
+import { CHUNK_BYTES, fileBodyStream, readEntryHeader, readEntryHeaderSync, readFull } from "./_body_stream.ts";
+import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
+import * as m from "./metrics.ts";
+
+const log = getLogger("cache.store.disk");
+
+/** Files up to this size are read whole on lookup (and their body checked at once). */
+export const SMALL_READ_BYTES = 64 * 1024;
+
+/** Options of {@link CacheDir.open}. */
+export interface CacheDirOptions {
+  /** The directory; created if missing. */
+  path: string;
+  /** Size limit in bytes. */
+  maxBytes: number;
+  /** First-level subdirectories (default 16). */
+  l1?: number;
+  /** Second-level subdirectories (default 256). */
+  l2?: number;
+  /** Eviction policy name (default `sieve`). */
+  policy?: string;
+  /** Evict down to this fraction of `maxBytes` (default 0.9). */
+  lowWatermark?: number;
+  /** Start evicting above this fraction (default 0.95). */
+  highWatermark?: number;
+  /** Largest body stored (default `maxBytes / 4`). */
+  maxObjectBytes?: number;
+  /** Instance id shared by the worker processes of one cache (default: a new random id). */
+  instance?: string;
+  /** Pid whose liveness keeps the lock (the workers' parent; default this process). */
+  ownerPid?: number;
+  /** Whether this process evicts (exactly one per instance, e.g. worker 0; default true). */
+  evictor?: boolean;
+  /** Index batch interval in ms (default 20). */
+  flushMs?: number;
+  /** How long storing pauses after ENOSPC, ms (default 5000). */
+  noSpaceBackoffMs?: number;
+}
+
+/** What `/status` shows for a cache directory. */
+export interface CacheDirStatus {
+  path: string;
+  /** `loading` (reading the index), `rebuilding` (scanning files) or `ready`. */
+  state: "loading" | "rebuilding" | "ready";
+  instance: string;
+  evictor: boolean;
+  policy: string;
+  objects: number;
+  bytes: number;
+  maxBytes: number;
+  rebuild?: { scannedFiles: number; indexed: number; damaged: number; startedAt: string; elapsedMs: number };
+  noSpace: boolean;
+}
+
+interface RebuildProgress {
+  scannedFiles: number;
+  indexed: number;
+  damaged: number;
+  startedAt: number;
+  endedAt?: number;
+}
+
+function u32hex(): string {
+  return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** A cache directory; see the module doc. Open with {@link CacheDir.open}. */
+export class CacheDir implements Store {
+  /** `disk:<path>`. */
+  readonly name: string;
+  /** The directory path. */
+  readonly path: string;
+  readonly #o: Required<Omit<CacheDirOptions, "path">>;
+  readonly #lock: DirLock;
+  readonly #index: DiskIndex;
+  readonly #policy: SizedEvictionPolicy<string>;
+  readonly #records = new Map<string, IndexRecord>();
+  readonly #dirtyRecords = new Set<string>();
+  readonly #unflushed = new Map<string, Set<string>>();
+  readonly #abort = new AbortController();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #tickRunning: Promise<void> | undefined;
+  #lastJournalPoll = 0;
+  #lastStatRead = 0;
+  #background: Promise<void> = Promise.resolve();
+  #state: CacheDirStatus["state"] = "ready";
+  #rebuild: RebuildProgress | undefined;
+  #seq = 0;
+  #noSpaceUntil = 0;
+  #noSpaceLogged = false;
+  #shared = { objects: 0, bytes: 0 };
+  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
+
+  private constructor(path: string, o: Required<Omit<CacheDirOptions, "path">>, lock: DirLock, index: DiskIndex) {
+    this.path = path;
+    this.name = `disk:${path}`;
+    this.#o = o;
+    this.#lock = lock;
+    this.#index = index;
+    this.#policy = createPolicy<string>(o.policy);
+  }
+
+  /**
+   * Opens (creating if needed) a cache directory, takes or joins its lock and starts loading or
+   * rebuilding its index in the background.
+   *
+   * @throws {Error} with the path in the message when the directory cannot be created, is not
+   *   writable, or is locked by another instance ({@link DirLockedError})
+   */
+  static async open(opts: CacheDirOptions): Promise<CacheDir> {
+    const o: Required<Omit<CacheDirOptions, "path">> = {
+      maxBytes: opts.maxBytes,
+      l1: opts.l1 ?? 16,
+      l2: opts.l2 ?? 256,
+      policy: opts.policy ?? "sieve",
+      lowWatermark: opts.lowWatermark ?? 0.9,
+      highWatermark: opts.highWatermark ?? 0.95,
+      maxObjectBytes: opts.maxObjectBytes ?? Math.floor(opts.maxBytes / 4),
+      instance: opts.instance ?? crypto.randomUUID(),
+      ownerPid: opts.ownerPid ?? Deno.pid,
+      evictor: opts.evictor ?? true,
+      flushMs: opts.flushMs ?? 20,
+      noSpaceBackoffMs: opts.noSpaceBackoffMs ?? 5000,
+    };
+    createPolicy(o.policy); // validate the name before touching the disk
+    const path = opts.path.replace(/\/+$/, "") || "/";
+    const fail = (what: string, e: unknown): never => {
+      throw new Error(`Cannot use cache directory "${path}": ${what}: ${(e as Error).message}`, { cause: e });
+    };
+    const before = await Deno.stat(path).catch(() => undefined);
+    if (before && !before.isDirectory) throw new Error(`Cannot use cache directory "${path}": it is not a directory`);
+    if (!before) await Deno.mkdir(path, { recursive: true }).catch((e) => fail("cannot create it", e));
+    const st = await Deno.stat(path).catch((e) => fail("cannot stat it", e));
+    const probe = `${path}/.probe-${Deno.pid}-${u32hex()}`;
+    await Deno.writeTextFile(probe, "webcache").catch((e) => fail("not writable", e));
+    await Deno.remove(probe).catch((e) => fail("not writable", e));
+
+    const lock = await acquireDirLock(path, { instance: o.instance, ownerPid: o.ownerPid });
+    const kvPath = `${path}/index.kv`;
+    const onError = (e: unknown) => log.warn("Cannot write index batch", { dir: path, error: e });
+    let index: DiskIndex;
+    try {
+      if (lock.taker) {
+        await Deno.remove(`${path}/tmp`, { recursive: true }).catch(() => {});
+        await Deno.mkdir(`${path}/tmp`, { recursive: true });
+        let generation = await Deno.readTextFile(`${path}/GENERATION`).then((s) => s.trim()).catch(() => "");
+        let reason = "";
+        if (!generation) {
+          generation = crypto.randomUUID();
+          await Deno.writeTextFile(`${path}/GENERATION`, generation + "\n");
+          reason = "new directory";
+        }
+        const dirId = `${st.dev}:${st.ino}`;
+        if (!reason && !(await exists(kvPath))) reason = "index file missing";
+        if (!reason && lock.crashed) reason = "previous instance did not shut down cleanly";
+        index = await DiskIndex.open(kvPath, onError);
+        if (!reason) {
+          const meta = await index.meta();
+          if (!meta) reason = "index has no metadata";
+          else if (meta.generation !== `${generation}@${dirId}`) reason = "index belongs to another directory";
+          else if (meta.l1 !== o.l1 || meta.l2 !== o.l2) reason = `L1/L2 changed from ${meta.l1}/${meta.l2}`;
+          else if (meta.rebuild === "pending") reason = "previous rebuild did not finish";
+        }
+        if (reason) {
+          index.kv.close();
+          for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(kvPath + suffix).catch(() => {});
+          index = await DiskIndex.open(kvPath, onError);
+          await index.setMeta({ generation: `${generation}@${dirId}`, l1: o.l1, l2: o.l2, rebuild: "pending" });
+          log.info("Cache directory index will be rebuilt", { dir: path, reason });
+        }
+        await lock.markReady();
+      } else {
+        index = await DiskIndex.open(kvPath, onError);
+      }
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+    const dir = new CacheDir(path, o, lock, index);
+    dir.#start();
+    return dir;
+  }
+
+  #start(): void {
+    if (this.#o.evictor) {
+      this.#state = "loading";
+      this.#background = this.#loadOrRebuild(this.#abort.signal).catch((e) => {
+        log.error("Cannot load cache directory index", { dir: this.path, error: e });
+        this.#state = "ready";
+      });
+    }
+    this.#timer = setInterval(() => {
+      if (!this.#tickRunning) this.#tickRunning = this.#tick().finally(() => this.#tickRunning = undefined);
+    }, this.#o.flushMs);
+    log.info("Cache directory opened", {
+      dir: this.path,
+      instance: this.#o.instance,
+      evictor: this.#o.evictor,
+      maxBytes: this.#o.maxBytes,
+      policy: this.#policy.name,
+    });
+  }
+
+  // ---- paths, events, accounting ----
+
+  #pathOf(name: string): string {
+    return `${this.path}/${objectRelPath(name, this.#o.l1, this.#o.l2)}`;
+  }
+
+  #event(ev: JournalEvent & { e?: number; t?: number }): void {
+    if (this.#o.evictor) this.#apply(ev);
+    else this.#index.journal(ev);
+  }
+
+  #apply(ev: JournalEvent & { e?: number; t?: number }): void {
+    const now = Date.now();
+    if (ev.o === "i") {
+      this.#policy.insert(ev.k, ev.b);
+      this.#records.set(ev.k, { b: ev.b, e: ev.e ?? Infinity, a: now, n: 1, t: ev.t ?? now });
+    } else if (ev.o === "t") {
+      const rec = this.#records.get(ev.k);
+      if (!rec) return;
+      this.#policy.touch(ev.k);
+      rec.a = now;
+      rec.n = Math.min(255, rec.n + 1);
+      this.#dirtyRecords.add(ev.k);
+    } else {
+      this.#policy.remove(ev.k);
+      this.#records.delete(ev.k);
+      this.#dirtyRecords.delete(ev.k);
+    }
+  }
+
+  #forget(name: string): void {
+    const p = parseObjectName(name)!;
+    this.#index.remove(p.ph, p.vh);
+    this.#unflushed.get(p.ph)?.delete(name);
+    this.#event({ o: "d", k: name });
+  }
+
+  async #damaged(name: string, path: string, reason: string): Promise<void> {
+    this.#stats.damaged++;
+    m.diskDamaged.inc({ dir: this.path });
+    log.warn("Deleted damaged object file", { dir: this.path, file: path, reason });
+    await Deno.remove(path).catch(() => {});
+    this.#forget(name);
+  }
+
+  // ---- the periodic tick: journal, touches, watermarks, index flush ----
+
+  async #tick(): Promise<void> {
+    const now = Date.now();
+    try {
+      if (this.#o.evictor) {
+        if (now - this.#lastJournalPoll >= 200) {
+          this.#lastJournalPoll = now;
+          for (const ev of await this.#index.takeJournal()) this.#apply(ev as JournalEvent & { e?: number });
+        }
+        for (const k of this.#dirtyRecords) {
+          const rec = this.#records.get(k);
+          const p = parseObjectName(k);
+          if (rec && p) this.#index.put(p.ph, p.vh, rec);
+        }
+        this.#dirtyRecords.clear();
+        await this.#evictIfNeeded();
+        if (now - this.#lastStatRead >= 1000) {
+          this.#lastStatRead = now;
+          await this.#index.kv.set(["stat"], { bytes: this.#policy.bytes, objects: this.#policy.size, at: now });
+        }
+        m.diskBytes.set({ dir: this.path }, this.#policy.bytes);
+        m.diskObjects.set({ dir: this.path }, this.#policy.size);
+      } else if (now - this.#lastStatRead >= 1000) {
+        this.#lastStatRead = now;
+        const s = (await this.#index.kv.get<{ bytes: number; objects: number }>(["stat"])).value;
+        if (s) this.#shared = s;
+      }
+      await this.#index.flush();
+      this.#unflushed.clear();
+    } catch (e) {
+      if (!this.#abort.signal.aborted) log.warn("Cache directory housekeeping failed", { dir: this.path, error: e });
+    }
+  }
+
+  async #evictIfNeeded(): Promise<void> {
+    const high = this.#o.maxBytes * this.#o.highWatermark;
+    if (this.#policy.bytes <= high) return;
+    const low = this.#o.maxBytes * this.#o.lowWatermark;
+    let n = 0;
+    while (this.#policy.bytes > low) {
+      const victim = this.#policy.evict();
+      if (victim === undefined) break;
+      this.#records.delete(victim);
+      const p = parseObjectName(victim)!;
+      await Deno.remove(this.#pathOf(victim)).catch(() => {});
+      this.#index.remove(p.ph, p.vh);
+      n++;
+    }
+    this.#stats.evictions += n;
+    m.diskEvictions.inc({ dir: this.path }, n);
+    log.debug("Evicted", { dir: this.path, objects: n, bytes: this.#policy.bytes });
+  }
+
+  // ---- background: load the index or rebuild it from the files ----
+
+  async #loadOrRebuild(signal: AbortSignal): Promise<void> {
+    const meta = await this.#index.meta();
+    if (meta?.rebuild === "pending") {
+      await this.#rebuildIndex(signal);
+      return;
+    }
+    const started = performance.now();
+    const all: { name: string; rec: IndexRecord }[] = [];
+    for await (const r of this.#index.records()) {
+      if (signal.aborted) return;
+      all.push(r);
+    }
+    all.sort((a, b) => a.rec.a - b.rec.a);
+    for (const { name, rec } of all) {
+      if (this.#records.has(name)) continue;
+      this.#policy.insert(name, rec.b);
+      this.#records.set(name, rec);
+      for (let i = 1; i < Math.min(rec.n, 8); i++) this.#policy.touch(name);
+    }
+    this.#state = "ready";
+    log.info("Cache directory index loaded", {
+      dir: this.path,
+      objects: this.#policy.size,
+      bytes: this.#policy.bytes,
+      ms: Math.round(performance.now() - started),
+    });
+  }
+
+  async #rebuildIndex(signal: AbortSignal): Promise<void> {
+    this.#state = "rebuilding";
+    const r: RebuildProgress = this.#rebuild = { scannedFiles: 0, indexed: 0, damaged: 0, startedAt: Date.now() };
+    log.info("Rebuilding cache directory index from object files", { dir: this.path });
+    let lastLog = Date.now();
+    const l1s = await Array.fromAsync(Deno.readDir(this.path));
+    for (
+      const d1 of l1s.filter((e) => e.isDirectory && /^[0-9A-F]{2}$/.test(e.name)).sort((a, b) =>
+        a.name < b.name ? -1 : 1
+      )
+    ) {
+      const l2s = await Array.fromAsync(Deno.readDir(`${this.path}/${d1.name}`)).catch(() => []);
+      for (const d2 of l2s.filter((e) => e.isDirectory && /^[0-9A-F]{2}$/.test(e.name))) {
+        const sub = `${d1.name}/${d2.name}`;
+        const files = await Array.fromAsync(Deno.readDir(`${this.path}/${sub}`)).catch(() => []);
+        for (const f of files) {
+          if (signal.aborted) return;
+          const p = parseObjectName(f.name);
+          if (!f.isFile || !p) continue;
+          r.scannedFiles++;
+          await this.#indexFile(
+            `${this.path}/${sub}/${f.name}`,
+            f.name,
+            sub !== subdirOf(p.ph, this.#o.l1, this.#o.l2),
+          );
+          if (r.scannedFiles % 500 === 0) await this.#index.flush();
+          if (Date.now() - lastLog > 5000) {
+            lastLog = Date.now();
+            log.info("Rebuilding cache directory index", {
+              dir: this.path,
+              scanned: r.scannedFiles,
+              indexed: r.indexed,
+            });
+          }
+        }
+      }
+    }
+    await this.#index.flush();
+    const meta = await this.#index.meta();
+    if (meta) await this.#index.setMeta({ ...meta, rebuild: "done" });
+    r.endedAt = Date.now();
+    this.#state = "ready";
+    log.info("Cache directory index rebuilt", {
+      dir: this.path,
+      scanned: r.scannedFiles,
+      indexed: r.indexed,
+      damaged: r.damaged,
+      bytes: this.#policy.bytes,
+      ms: r.endedAt - r.startedAt,
+    });
+  }
+
+  async #indexFile(path: string, name: string, misplaced: boolean): Promise<void> {
+    const r = this.#rebuild!;
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { read: true });
+    } catch {
+      return; // deleted meanwhile
+    }
+    let header: EntryHeader;
+    let size: number;
+    try {
+      size = (await f.stat()).size;
+      let headerBytes: number;
+      ({ header, headerBytes } = await readEntryHeader(f));
+      const why = insanity(header, headerBytes, size);
+      if (why) throw new EntryDecodeError(why, 0);
+    } catch (e) {
+      f.close();
+      if (e instanceof SyntaxError) {
+        r.damaged++;
+        await this.#damaged(name, path, (e as Error).message);
+      }
+      return;
+    }
+    f.close();
+    if (objectName(header.meta.primary, header.meta.variant) !== name) {
+      r.damaged++;
+      await this.#damaged(name, path, "file name does not match its key");
+      return;
+    }
+    if (misplaced) {
+      const to = this.#pathOf(name);
+      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+      await Deno.rename(path, to);
+    }
+    const p = parseObjectName(name)!;
+    const rec: IndexRecord = { b: size, e: header.meta.expiresAt, a: header.storedTime, n: 1, t: header.storedTime };
+    this.#index.put(p.ph, p.vh, rec);
+    if (!this.#records.has(name)) {
+      this.#records.set(name, rec);
+      this.#policy.insert(name, size);
+    }
+    r.indexed++;
+  }
+
+  // ---- Store ----
+
+  async #load(name: string, key?: ObjectKey): Promise<StoredObject | undefined> {
+    // Synchronous open/fstat/read of at most SMALL_READ_BYTES: microseconds on the page cache,
+    // where each async file op is a trip through the blocking thread pool. Bodies beyond that
+    // stream asynchronously (fileBodyStream).
+    const path = this.#pathOf(name);
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(path, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
+        return undefined;
+      }
+      throw e;
+    }
+    let header: EntryHeader;
+    let headerBytes: number;
+    let body: Uint8Array | undefined;
+    try {
+      const size = f.statSync().size;
+      let buf: Uint8Array;
+      ({ header, headerBytes, buf } = readEntryHeaderSync(f, Math.min(size, SMALL_READ_BYTES)));
+      const why = insanity(header, headerBytes, size);
+      if (why) throw new EntryDecodeError(`Cannot load object: ${why}`, 0);
+      if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) return undefined;
+      if (size <= buf.length) {
+        body = buf.subarray(headerBytes, size);
+        if (crc32c(body) !== header.bodyCrc) {
+          throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
+        }
+      }
+    } catch (e) {
+      f.close();
+      if (e instanceof SyntaxError) {
+        await this.#damaged(name, path, (e as Error).message);
+        return undefined;
+      }
+      throw e;
+    }
+    f.close();
+    const expect = {
+      headerBytes,
+      bodyBytes: header.meta.bodyBytes,
+      bodyCrc: header.bodyCrc,
+      storedTime: header.storedTime,
+    };
+    return {
+      meta: header.meta,
+      body,
+      openBody: (range) => {
+        if (body) {
+          const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
+          return new ReadableStream({
+            start(c) {
+              if (part.length) c.enqueue(part);
+              c.close();
+            },
+          });
+        }
+        return fileBodyStream(path, expect, range, (reason) => void this.#damaged(name, path, reason));
+      },
+    };
+  }
+
+  /** Returns the stored variants of a URL, read from their files. */
+  async variants(primary: string): Promise<StoredMeta[]> {
+    const ph = hash128(primary);
+    const names = new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])]);
+    const out: StoredMeta[] = [];
+    for (const name of names) {
+      const obj = await this.#load(name);
+      if (!obj) {
+        const p = parseObjectName(name)!;
+        this.#index.remove(p.ph, p.vh);
+      } else if (obj.meta.primary === primary) out.push(obj.meta);
+    }
+    return out;
+  }
+
+  /** Looks an object up by its hashed path; counts a hit or miss and tells the evictor. */
+  async get(key: ObjectKey): Promise<StoredObject | undefined> {
+    const name = objectName(key.primary, key.variant);
+    const obj = await this.#load(name, key);
+    if (!obj) {
+      this.#stats.misses++;
+      m.diskMisses.inc({ dir: this.path });
+      return undefined;
+    }
+    this.#stats.hits++;
+    m.diskHits.inc({ dir: this.path });
+    this.#event({ o: "t", k: name });
+    return obj;
+  }
+
+  /** Starts writing an object to a temporary file; see `_disk_writer.ts`. */
+  openWrite(meta: StoredMeta): StoreWriter {
+    const name = objectName(meta.primary, meta.variant);
+    if (Date.now() < this.#noSpaceUntil) {
+      const err = new StoreWriteError(`Cannot store object: cache directory "${this.path}" is full`, "nospace");
+      let counted = false;
+      const refuse = () => {
+        if (!counted) this.#countFailure("nospace");
+        counted = true;
+        return Promise.reject(err);
+      };
+      return { write: refuse, commit: refuse, abort: () => {} };
+    }
+    return new DiskWriter(
+      {
+        maxObjectBytes: this.#o.maxObjectBytes,
+        tempPath: (n) => `${this.path}/tmp/${n}.${Deno.pid}.${++this.#seq}`,
+        install: (temp, n) => this.#install(temp, n),
+        committed: (n, h, fileBytes) => this.#committed(n, h, fileBytes),
+        failed: (reason, e) => this.#failed(reason, e),
+      },
+      name,
+      meta,
+    );
+  }
+
+  #install(temp: string, name: string): Promise<void> {
+    const to = this.#pathOf(name);
+    try {
+      Deno.renameSync(temp, to);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) return Promise.reject(e);
+      try {
+        Deno.mkdirSync(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+        Deno.renameSync(temp, to);
+      } catch (e2) {
+        return Promise.reject(e2);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  #committed(name: string, h: EntryHeader, fileBytes: number): void {
+    const p = parseObjectName(name)!;
+    const now = Date.now();
+    this.#index.put(p.ph, p.vh, { b: fileBytes, e: h.meta.expiresAt, a: now, n: 1, t: h.storedTime });
+    let set = this.#unflushed.get(p.ph);
+    if (!set) this.#unflushed.set(p.ph, set = new Set());
+    set.add(name);
+    this.#event({ o: "i", k: name, b: fileBytes, e: h.meta.expiresAt, t: h.storedTime });
+    m.diskWrites.inc({ dir: this.path });
+    if (this.#noSpaceLogged) {
+      this.#noSpaceLogged = false;
+      log.info("Cache directory accepts objects again", { dir: this.path });
+    }
+  }
+
+  #countFailure(reason: WriteFailureReason): void {
+    this.#stats.writeFailures[reason] = (this.#stats.writeFailures[reason] ?? 0) + 1;
+    m.diskWriteFailures.inc({ dir: this.path, reason });
+  }
+
+  #failed(reason: WriteFailureReason, e: unknown): void {
+    this.#countFailure(reason);
+    if (reason === "nospace") {
+      this.#noSpaceUntil = Date.now() + this.#o.noSpaceBackoffMs;
+      if (!this.#noSpaceLogged) {
+        this.#noSpaceLogged = true;
+        log.warn("Cache directory is full (ENOSPC): storing paused, serving continues", {
+          dir: this.path,
+          retryMs: this.#o.noSpaceBackoffMs,
+          error: e,
+        });
+      }
+    } else if (reason === "io") {
+      log.warn("Cannot store object", { dir: this.path, error: e });
+    }
+  }
+
+  /** Rewrites an object's header (new headers and times, same body) through a temporary file. */
+  async updateMeta(meta: StoredMeta): Promise<boolean> {
+    const name = objectName(meta.primary, meta.variant);
+    const path = this.#pathOf(name);
+    let src: Deno.FsFile;
+    try {
+      src = await Deno.open(path, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    const temp = `${this.path}/tmp/${name}.${Deno.pid}.${++this.#seq}`;
+    let dst: Deno.FsFile | undefined;
+    try {
+      const size = (await src.stat()).size;
+      const { header, headerBytes } = await readEntryHeader(src);
+      const why = insanity(header, headerBytes, size);
+      if (why) throw new EntryDecodeError(why, 0);
+      if (header.meta.primary !== meta.primary || header.meta.variant !== meta.variant) return false;
+      const next: EntryHeader = {
+        meta: { ...meta, bodyBytes: header.meta.bodyBytes },
+        storedTime: Date.now(),
+        bodyCrc: header.bodyCrc,
+        ...validatorsOf(meta.headers),
+      };
+      const bytes = encodeEntryHeader(next);
+      dst = await Deno.open(temp, { createNew: true, write: true });
+      await writeAll(dst, bytes);
+      await src.seek(headerBytes, Deno.SeekMode.Start);
+      let crc = 0;
+      for (let left = header.meta.bodyBytes; left > 0;) {
+        const buf = new Uint8Array(Math.min(CHUNK_BYTES, left));
+        if (await readFull(src, buf) < buf.length) throw new EntryDecodeError("file is truncated", 0);
+        crc = crc32c(buf, crc);
+        await writeAll(dst, buf);
+        left -= buf.length;
+      }
+      if (crc !== header.bodyCrc) throw new EntryDecodeError("body checksum mismatch", 0);
+      dst.close();
+      dst = undefined;
+      await this.#install(temp, name);
+      this.#committed(name, next, bytes.length + header.meta.bodyBytes);
+      return true;
+    } catch (e) {
+      if (e instanceof SyntaxError) {
+        await this.#damaged(name, path, (e as Error).message);
+        return false;
+      }
+      if (e instanceof Error && (e as { code?: string }).code) this.#failed("io", e);
+      throw e;
+    } finally {
+      src.close();
+      dst?.close();
+      await Deno.remove(temp).catch(() => {});
+    }
+  }
+
+  /** Deletes one variant, or every variant of `primary`; returns how many files were removed. */
+  async delete(primary: string, variant?: string): Promise<number> {
+    const ph = hash128(primary);
+    const names = variant !== undefined
+      ? [objectName(primary, variant)]
+      : [...new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])])];
+    let n = 0;
+    for (const name of names) {
+      try {
+        await Deno.remove(this.#pathOf(name));
+        n++;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      this.#forget(name);
+    }
+    return n;
+  }
+
+  /** Iterates the metadata of every indexed object, read from its file. */
+  async *entries(): AsyncIterable<StoredMeta> {
+    await this.#index.flush();
+    for await (const { name } of this.#index.records()) {
+      const obj = await this.#load(name);
+      if (obj) yield obj.meta;
+    }
+  }
+
+  /** Counters; objects and bytes as known to the evicting process. */
+  stats(): StoreStats {
+    const ev = this.#o.evictor;
+    return {
+      objects: ev ? this.#policy.size : this.#shared.objects,
+      bytes: ev ? this.#policy.bytes : this.#shared.bytes,
+      maxBytes: this.#o.maxBytes,
+      hits: this.#stats.hits,
+      misses: this.#stats.misses,
+      evictions: this.#stats.evictions,
+      damaged: this.#stats.damaged,
+      writeFailures: { ...this.#stats.writeFailures },
+    };
+  }
+
+  /** State for `/status`: loading, rebuilding (with progress) or ready. */
+  status(): CacheDirStatus {
+    const s = this.stats();
+    const r = this.#rebuild;
+    return {
+      path: this.path,
+      state: this.#state,
+      instance: this.#o.instance,
+      evictor: this.#o.evictor,
+      policy: this.#policy.name,
+      objects: s.objects,
+      bytes: s.bytes,
+      maxBytes: s.maxBytes,
+      rebuild: r && {
+        scannedFiles: r.scannedFiles,
+        indexed: r.indexed,
+        damaged: r.damaged,
+        startedAt: new Date(r.startedAt).toISOString(),
+        elapsedMs: (r.endedAt ?? Date.now()) - r.startedAt,
+      },
+      noSpace: Date.now() < this.#noSpaceUntil,
+    };
+  }
+
+  /** Resolves when the background index load or rebuild has finished (for tests and tools). */
+  whenReady(): Promise<void> {
+    return this.#background;
+  }
+
+  /** Stops the background work, flushes the index and releases the lock. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    clearInterval(this.#timer);
+    await this.#background;
+    await this.#tickRunning;
+    if (this.#o.evictor) {
+      await this.#index.kv.set(["stat"], { bytes: this.#policy.bytes, objects: this.#policy.size, at: Date.now() })
+        .catch(() => {});
+    }
+    for (const k of this.#dirtyRecords) {
+      const rec = this.#records.get(k);
+      const p = parseObjectName(k);
+      if (rec && p) this.#index.put(p.ph, p.vh, rec);
+    }
+    await this.#index.close();
+    await this.#lock.release();
+    log.info("Cache directory closed", { dir: this.path });
+  }
+}

@@ -1,0 +1,269 @@
+import { deepStrictEqual as assertEquals, ok, rejects, strictEqual } from "node:assert/strict";
+import { configureLogging, setLogSink } from "../../../core/log.ts";
+import { put, readAll, testBody, testMeta } from "../../../tests/conformance/store_suite.ts";
+import { CacheDir, type CacheDirOptions } from "./cache_dir.ts";
+import { DirLockedError } from "./dir_lock.ts";
+import { objectName, objectRelPath } from "./_paths.ts";
+
+configureLogging({ components: { "cache.store": "warn" } });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+async function withDir(fn: (path: string) => Promise<void>): Promise<void> {
+  const path = await Deno.makeTempDir({ prefix: "webcache-disk-" });
+  try {
+    await fn(path);
+  } finally {
+    await Deno.remove(path, { recursive: true });
+  }
+}
+
+async function open(path: string, over: Partial<CacheDirOptions> = {}): Promise<CacheDir> {
+  const d = await CacheDir.open({ path, maxBytes: 32 << 20, l1: 4, l2: 8, ...over });
+  await d.whenReady();
+  return d;
+}
+
+const key = (i: number | string) => ({ primary: `http://o/${i}`, variant: "" });
+const fileOf = (path: string, i: number | string) => `${path}/${objectRelPath(objectName(`http://o/${i}`, ""), 4, 8)}`;
+
+async function fill(d: CacheDir, n: number, size: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) await put(d, testMeta(`http://o/${i}`, size), testBody(String(i), size));
+}
+
+Deno.test("CacheDir puts objects under L1/L2 directories named by the key hash", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await fill(d, 3, 10);
+      for (let i = 0; i < 3; i++) ok((await Deno.stat(fileOf(path, i))).isFile);
+      assertEquals([...Deno.readDirSync(`${path}/tmp`)], []);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir deletes and counts a file with a damaged body and never serves it", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await fill(d, 2, 5000);
+      const f = fileOf(path, 0);
+      const bytes = await Deno.readFile(f);
+      bytes[bytes.length - 10] ^= 0x01;
+      await Deno.writeFile(f, bytes);
+      strictEqual(await d.get(key(0)), undefined);
+      strictEqual(d.stats().damaged, 1);
+      await rejects(Deno.stat(f), Deno.errors.NotFound);
+      ok(await d.get(key(1)));
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir errors the body stream of a damaged large file before its last chunk", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      const body = testBody("L", 500_000);
+      await put(d, testMeta("http://o/L", body.length), body);
+      const f = fileOf(path, "L");
+      const bytes = await Deno.readFile(f);
+      bytes[bytes.length - 200_000] ^= 0x40;
+      await Deno.writeFile(f, bytes);
+      const got = await d.get(key("L"));
+      ok(got); // the header is fine; the body is checked while streaming
+      let received = 0;
+      await rejects(async () => {
+        for await (const c of got.openBody()) received += c.length;
+      }, /checksum mismatch/);
+      ok(received < body.length);
+      strictEqual(d.stats().damaged, 1);
+      await rejects(Deno.stat(f), Deno.errors.NotFound);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir treats truncated, extended and garbage files as damaged", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await fill(d, 3, 3000);
+      const f0 = fileOf(path, 0);
+      await Deno.truncate(f0, 2000);
+      const f1 = fileOf(path, 1);
+      await Deno.writeFile(f1, new Uint8Array([1, 2, 3]), { append: true });
+      await Deno.writeFile(fileOf(path, 2), testBody("garbage", 4000));
+      for (let i = 0; i < 3; i++) strictEqual(await d.get(key(i)), undefined);
+      strictEqual(d.stats().damaged, 3);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir leaves nothing behind for an aborted or failed write", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { maxObjectBytes: 200_000 });
+    try {
+      const w = d.openWrite(testMeta("http://o/a", 150_000));
+      await w.write(testBody("a", 100_000)); // spilled to tmp/
+      ok([...Deno.readDirSync(`${path}/tmp`)].length === 1);
+      await w.abort();
+      const big = d.openWrite(testMeta("http://o/b", -1));
+      await big.write(testBody("b", 150_000));
+      await rejects(Promise.resolve(big.write(testBody("b", 100_000))), {
+        name: "StoreWriteError",
+        reason: "toolarge",
+      });
+      assertEquals([...Deno.readDirSync(`${path}/tmp`)], []);
+      strictEqual(await d.get(key("a")), undefined);
+      assertEquals(d.stats().writeFailures, { toolarge: 1 });
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir restarts from its KV index without rescanning", async () => {
+  await withDir(async (path) => {
+    const lines: string[] = [];
+    const d1 = await open(path);
+    await fill(d1, 20, 1000);
+    await d1.close();
+    setLogSink((l) => lines.push(l));
+    configureLogging({ components: { "cache.store": "info" } });
+    try {
+      const d2 = await open(path);
+      try {
+        strictEqual(d2.status().state, "ready");
+        strictEqual(d2.status().rebuild, undefined);
+        strictEqual(d2.stats().objects, 20);
+        ok(lines.some((l) => l.includes("index loaded") && l.includes('"objects":20')));
+        assertEquals(await readAll((await d2.get(key(7)))!.openBody()), testBody("7", 1000));
+      } finally {
+        await d2.close();
+      }
+    } finally {
+      setLogSink();
+      configureLogging({ components: { "cache.store": "warn" } });
+    }
+  });
+});
+
+for (
+  const [what, damage] of [
+    ["a missing KV file", (p: string) => Deno.remove(`${p}/index.kv`)],
+    ["a stale lock of a killed instance", (p: string) =>
+      Deno.writeTextFile(
+        `${p}/LOCK`,
+        JSON.stringify({ instance: "gone", pid: 2 ** 22 + 7, hostname: "h", startedAt: "x", ready: true }),
+      )],
+    ["a KV file from another directory", async (p: string) => {
+      await Deno.writeTextFile(`${p}/GENERATION`, crypto.randomUUID());
+    }],
+  ] as const
+) {
+  Deno.test(`CacheDir rebuilds its index in the background after ${what}`, async () => {
+    await withDir(async (path) => {
+      const d1 = await open(path);
+      await fill(d1, 30, 2000);
+      await d1.delete("http://o/3");
+      await d1.close();
+      await damage(path);
+      const d2 = await CacheDir.open({ path, maxBytes: 32 << 20, l1: 4, l2: 8 });
+      try {
+        // Served while rebuilding: lookups go to the files.
+        ok(await d2.get(key(5)));
+        await d2.whenReady();
+        const st = d2.status();
+        strictEqual(st.state, "ready");
+        strictEqual(st.rebuild?.scannedFiles, 29);
+        strictEqual(st.rebuild?.indexed, 29);
+        strictEqual(d2.stats().objects, 29);
+        strictEqual(await d2.get(key(3)), undefined);
+        assertEquals((await d2.variants("http://o/9")).length, 1);
+      } finally {
+        await d2.close();
+      }
+    });
+  });
+}
+
+Deno.test("CacheDir keeps its size between the watermarks and keeps hot objects (SIEVE)", async () => {
+  await withDir(async (path) => {
+    const size = 10_000;
+    const d = await open(path, { maxBytes: 50 * (size + 200), lowWatermark: 0.8, highWatermark: 0.9 });
+    try {
+      await fill(d, 10, size); // 0..9, hot
+      for (let round = 0; round < 8; round++) {
+        for (let i = 0; i < 10; i++) ok(await d.get(key(i)));
+        await fill(d, 10, size, 100 + round * 10);
+        await sleep(50); // one housekeeping tick evicts
+      }
+      const st = d.stats();
+      ok(st.bytes <= 0.9 * 50 * (size + 200), `bytes ${st.bytes}`);
+      ok(st.evictions > 0);
+      for (let i = 0; i < 10; i++) ok(await d.get(key(i)), `hot object ${i} was evicted`);
+      let files = 0;
+      for (const l1 of Deno.readDirSync(path)) {
+        if (!/^[0-9A-F]{2}$/.test(l1.name)) continue;
+        for (const l2 of Deno.readDirSync(`${path}/${l1.name}`)) {
+          files += [...Deno.readDirSync(`${path}/${l1.name}/${l2.name}`)].length;
+        }
+      }
+      strictEqual(files, st.objects);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir refuses a directory locked by another live instance", async () => {
+  await withDir(async (path) => {
+    const lock = { instance: "other", pid: 1, hostname: "h", startedAt: "2026-01-01T00:00:00Z", ready: true };
+    await Deno.writeTextFile(`${path}/LOCK`, JSON.stringify(lock));
+    await rejects(
+      CacheDir.open({ path, maxBytes: 1 << 20 }),
+      (e: Error) => e instanceof DirLockedError && /used by instance other \(pid 1/.test(e.message),
+    );
+  });
+});
+
+Deno.test("CacheDir refuses a path that is a file", async () => {
+  await withDir(async (path) => {
+    await Deno.writeTextFile(`${path}/f`, "x");
+    await rejects(CacheDir.open({ path: `${path}/f`, maxBytes: 1 << 20 }), /"[^"]+\/f": it is not a directory/);
+  });
+});
+
+Deno.test("CacheDir workers of one instance share a directory; only the evictor evicts", async () => {
+  await withDir(async (path) => {
+    const instance = crypto.randomUUID();
+    const size = 5000;
+    const maxBytes = 40 * (size + 200);
+    const w0 = await open(path, { instance, evictor: true, maxBytes });
+    const w1 = await open(path, { instance, evictor: false, maxBytes });
+    try {
+      await fill(w1, 10, size);
+      // w0 sees w1's objects at once (same files), and learns of them through the journal.
+      assertEquals(await readAll((await w0.get(key(4)))!.openBody()), testBody("4", size));
+      await fill(w1, 60, size, 10);
+      await sleep(400);
+      ok(w0.stats().objects > 0 && w0.stats().bytes <= 0.95 * maxBytes, JSON.stringify(w0.stats()));
+      ok(w0.stats().evictions > 0);
+      strictEqual(w1.stats().evictions, 0);
+    } finally {
+      await w1.close();
+      await w0.close();
+    }
+    // A clean close released the lock: another instance may now open it.
+    const other = await open(path, { instance: "next" });
+    await other.close();
+  });
+});
