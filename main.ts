@@ -9,6 +9,7 @@ import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
+import { demoCommand } from "./cmd/demo.ts";
 import { statusCommand } from "./cmd/status.ts";
 import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
   program.addCommand(statusCommand());
+  program.addCommand(demoCommand());
   program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
   program.addCommand(membersCommand());

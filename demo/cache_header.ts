@@ -9,6 +9,14 @@
  *
  * The last `X-Cache` entry belongs to the cache that answered the client. A response that this
  * cache missed but an earlier entry shows as a HIT from another node was served by a sibling.
+ * webcache replaces the sibling's `X-Cache` with its own, so for it a miss whose `Via` names
+ * another proxy before the answering cache was fetched through that proxy (in the demo: a
+ * sibling's hit, since siblings are asked with `only-if-cached`):
+ *
+ * ```
+ * Via: 1.1 cache-2, 1.1 cache-3
+ * X-Cache: MISS from cache-3        -> answered by cache-3, served by sibling cache-2
+ * ```
  *
  * @module
  */
@@ -51,16 +59,25 @@ export function parseXCache(values: readonly string[]): XCacheEntry[] {
 }
 
 /**
- * Names the node of the last `Via` entry (`1.1 name (comment)` or `name` alone).
+ * Names the proxies in `Via`, in order (`1.1 name (comment)` or `name` alone per entry).
+ *
+ * @param values Via header values
+ */
+export function viaNodes(values: readonly string[]): string[] {
+  const parts = values.join(",").split(",").map((s) => s.replace(/\(.*?\)/g, "").trim()).filter(Boolean);
+  return parts.map((p) => {
+    const words = p.split(/\s+/);
+    return words.length >= 2 ? words[1] : words[0];
+  });
+}
+
+/**
+ * Names the node of the last `Via` entry.
  *
  * @param values Via header values
  */
 export function lastViaNode(values: readonly string[]): string | undefined {
-  const parts = values.join(",").split(",").map((s) => s.replace(/\(.*?\)/g, "").trim()).filter(Boolean);
-  const last = parts.at(-1);
-  if (!last) return undefined;
-  const words = last.split(/\s+/);
-  return words.length >= 2 ? words[1] : words[0];
+  return viaNodes(values).at(-1);
 }
 
 /**
@@ -71,11 +88,12 @@ export function lastViaNode(values: readonly string[]): string | undefined {
 export function cacheVerdict(headers: readonly [string, string][]): CacheVerdict {
   const entries = parseXCache(headers.filter(([k]) => k === "x-cache").map(([, v]) => v));
   const last = entries.at(-1);
-  const via = lastViaNode(headers.filter(([k]) => k === "via").map(([, v]) => v));
-  const verdict: CacheVerdict = { result: last?.result ?? "NONE", node: last?.node ?? via ?? "unknown" };
+  const vias = viaNodes(headers.filter(([k]) => k === "via").map(([, v]) => v));
+  const verdict: CacheVerdict = { result: last?.result ?? "NONE", node: last?.node ?? vias.at(-1) ?? "unknown" };
   if (last && !last.result.includes("HIT")) {
     const sib = entries.slice(0, -1).reverse().find((e) => e.result.includes("HIT") && e.node !== last.node);
     if (sib) verdict.sibling = sib.node;
+    else if (vias.length >= 2 && vias.at(-1) === last.node && vias.at(-2) !== last.node) verdict.sibling = vias.at(-2);
   }
   return verdict;
 }

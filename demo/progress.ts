@@ -96,7 +96,8 @@ export class ProgressBar {
       this.#lastDraw = -Infinity;
       this.update(fraction, detail);
       this.#write("\n");
-    } else {
+    } else if (this.#lastDecile < 10) {
+      // The final line, unless the 100% line was just printed.
       this.#lastDecile = -1;
       this.update(fraction, detail);
     }

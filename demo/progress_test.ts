@@ -18,10 +18,15 @@ Deno.test("ProgressBar prints one plain line per 10% when not on a terminal", ()
   const bar = new ProgressBar({ label: "load", tty: false, write: (t) => out.push(t), width: 4 });
   for (let i = 0; i <= 100; i++) bar.update(i / 100, `${i}`);
   bar.done(1, "end");
-  assertEquals(out.length, 12);
+  assertEquals(out.length, 11, "no second 100% line");
   assertEquals(out[0], "load [░░░░]   0%  0\n");
   assertEquals(out[5], "load [██░░]  50%  50\n");
-  assertEquals(out[11], "load [████] 100%  end\n");
+  assertEquals(out[10], "load [████] 100%  100\n");
+  const early: string[] = [];
+  const stopped = new ProgressBar({ label: "load", tty: false, write: (t) => early.push(t), width: 4 });
+  stopped.update(0.42, "a");
+  stopped.done(0.42, "stopped");
+  assertEquals(early, ["load [██░░]  42%  a\n", "load [██░░]  42%  stopped\n"]);
 });
 
 Deno.test("ProgressBar redraws in place on a terminal, at most every redrawMs", () => {

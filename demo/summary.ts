@@ -67,8 +67,19 @@ export interface DemoSummary {
     /** Misses a sibling served, as the client saw in X-Cache. */
     siblingHits: number;
   };
-  /** Sum of the caches' own counters over the load. */
-  array: { requests: number; hits: number; misses: number; hitRatio: number | null; siblingHits: number };
+  /**
+   * The array as clients see it: of `clientRequests`, `localHits` were hits of the cache that
+   * answered (X-Cache), `siblingHits` misses that a sibling served (the caches' counters);
+   * hitRatio = (localHits + siblingHits) / clientRequests. `counters` sums the caches' own
+   * counters, which also count the requests siblings sent each other.
+   */
+  array: {
+    clientRequests: number;
+    localHits: number;
+    siblingHits: number;
+    hitRatio: number | null;
+    counters: { requests: number; hits: number; misses: number };
+  };
   caches: CacheSummary[];
   origin: { requests: number; distinctObjects: number; objects: number; bytes: number };
   director: {
@@ -207,11 +218,11 @@ export function buildSummary(
       siblingHits: load.siblingHits,
     },
     array: {
-      requests: sum("requests"),
-      hits: sum("hits"),
-      misses: sum("misses"),
-      hitRatio: ratio(sum("hits"), sum("hits") + sum("misses")),
+      clientRequests: load.responses,
+      localHits: load.hits,
       siblingHits: sum("siblingHits"),
+      hitRatio: ratio(load.hits + sum("siblingHits"), load.responses),
+      counters: { requests: sum("requests"), hits: sum("hits"), misses: sum("misses") },
     },
     caches,
     origin: {
@@ -248,14 +259,19 @@ export function renderSummary(s: DemoSummary): string {
       (l.errors ? ` (${Object.entries(l.errorsByReason).map(([k, v]) => `${k} ${v}`).join(", ")})` : "") +
       `, latency p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms`,
   );
+  const a = s.array;
   out.push(
-    `  array hit ratio ${formatPercent(s.array.hitRatio)} by the caches' counters ` +
-      `(${n(s.array.hits)} hits / ${n(s.array.hits + s.array.misses)}); client saw ${formatPercent(l.hitRatio)} ` +
-      `X-Cache HITs (${n(l.hits)})`,
+    `  array hit ratio ${formatPercent(a.hitRatio)}: ${n(a.localHits)} local hits + ${n(a.siblingHits)} sibling hits ` +
+      `of ${n(a.clientRequests)} client requests`,
   );
   out.push(
-    `  sibling hits    ${n(s.array.siblingHits)} misses served by a sibling cache instead of the origin` +
-      (l.siblingHits ? ` (client saw ${n(l.siblingHits)})` : ""),
+    `  sibling hits    ${n(a.siblingHits)} misses served by a sibling cache (ICP HIT) instead of the origin` +
+      (l.siblingHits ? `; the client got ${n(l.siblingHits)} responses through a sibling (Via)` : ""),
+  );
+  out.push(
+    `  cache counters  ${n(a.counters.requests)} requests (${n(a.clientRequests)} from clients, ` +
+      `${n(Math.max(0, a.counters.requests - a.clientRequests))} from siblings), ${n(a.counters.hits)} hits, ` +
+      `${n(a.counters.misses)} misses`,
   );
   const saved = l.responses > 0 ? 1 - s.origin.requests / l.responses : 0;
   out.push(
@@ -266,16 +282,28 @@ export function renderSummary(s: DemoSummary): string {
   );
   out.push("");
   out.push(table(
-    ["  CACHE", "CONNS", "SPLIT", "ANSWERED", "REQUESTS", "HITS", "HIT%", "SIBLING-HITS", "ICP-Q", "OBJECTS", "STORED"],
+    [
+      "  CACHE",
+      "CONNS",
+      "SPLIT",
+      "ANSWERED",
+      "LOCAL-HIT%",
+      "SIBLING-HITS",
+      "REQUESTS",
+      "HITS",
+      "ICP-Q",
+      "OBJECTS",
+      "STORED",
+    ],
     s.caches.map((c) => [
       `  ${c.name}`,
       n(c.connections),
       formatPercent(c.share),
       n(c.responses),
+      formatPercent(c.responses ? c.clientHits / c.responses : null),
+      n(c.siblingHits),
       n(c.requests),
       n(c.hits),
-      formatPercent(c.hitRatio),
-      n(c.siblingHits),
       n(c.icpQueries),
       n(c.objects),
       formatBytes(c.bytes),

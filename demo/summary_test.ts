@@ -125,7 +125,13 @@ Deno.test("buildSummary() takes node counters as differences over the load and p
     },
     { cacheAddress: (name) => (name === "c1" ? "10.0.0.11:3128" : "10.0.0.12:3128") },
   );
-  assertEquals(s.array, { requests: 100, hits: 70, misses: 30, hitRatio: 0.7, siblingHits: 5 });
+  assertEquals(s.array, {
+    clientRequests: 100,
+    localHits: 70,
+    siblingHits: 5,
+    hitRatio: 0.75,
+    counters: { requests: 100, hits: 70, misses: 30 },
+  });
   assertEquals(s.caches.map((c) => [c.name, c.connections, c.share, c.responses, c.requests, c.hits]), [
     ["c1", 60, 0.6, 50, 50, 40],
     ["c2", 40, 0.4, 50, 50, 30],
@@ -136,7 +142,8 @@ Deno.test("buildSummary() takes node counters as differences over the load and p
   assertEquals(s.directReturn, { proven: true, responseBytesAtClient: 1000, directorBytesOut: 0 });
   const text = renderSummary(s);
   assertStringIncludes(text, "DR forwarding, netns: running as root");
-  assertStringIncludes(text, "array hit ratio 70.0% by the caches' counters (70 hits / 100)");
+  assertStringIncludes(text, "array hit ratio 75.0%: 70 local hits + 5 sibling hits of 100 client requests");
+  assertStringIncludes(text, "cache counters  100 requests (100 from clients, 0 from siblings), 70 hits, 30 misses");
   assertStringIncludes(text, "direct return   PROVEN");
   assertStringIncludes(text, "origin          25 requests");
 });

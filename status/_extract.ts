@@ -20,6 +20,9 @@
  * outPkts, inBytes, outBytes}`, and `table: {entries, templates}`); its `/status` section holds
  * only counts, so the aggregator reads `/director/status` from directors.
  *
+ * ICP queries and sibling hits are taken from a cache's `/metrics` when it has them
+ * (`webcache_icp_queries_sent_total`, `webcache_cache_peering_choices_total{choice="hit"}`).
+ *
  * @module
  */
 import type { CacheFigures, DirectorFigures, ServerRow, ServiceRow, TopUrl } from "./cluster_status.ts";

@@ -12,6 +12,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import { extractCache, extractDirector, needsDirectorTable } from "./_extract.ts";
+import { parsePromText, sumSamples } from "./_prom.ts";
 import {
   type ArrayTotals,
   CLUSTER_STATUS_VERSION,
@@ -118,6 +119,17 @@ export class ClusterAggregator {
         else await table.body?.cancel();
       }
       const role = doc.role === "cache" || doc.role === "director" ? doc.role : ref.role;
+      const cache = extractCache(doc);
+      if (cache) {
+        // ICP queries and sibling hits are counted as metrics by the peering code.
+        const metrics = await get("/metrics").catch(() => undefined);
+        if (metrics?.ok) {
+          const samples = parsePromText(await metrics.text());
+          cache.icpQueries = sumSamples(samples, "webcache_icp_queries_sent_total") ?? cache.icpQueries;
+          cache.siblingHits = sumSamples(samples, "webcache_cache_peering_choices_total", { choice: "hit" }) ??
+            cache.siblingHits;
+        } else await metrics?.body?.cancel();
+      }
       return {
         ...base,
         name: ref.name === ref.admin && typeof doc.node === "string" ? doc.node : ref.name,
@@ -126,7 +138,7 @@ export class ClusterAggregator {
         reachable: true,
         version: typeof doc.version === "string" ? doc.version : undefined,
         uptimeS: typeof doc.uptimeS === "number" ? doc.uptimeS : undefined,
-        cache: extractCache(doc),
+        cache,
         director: extractDirector(doc),
       };
     } catch (e) {

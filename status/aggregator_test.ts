@@ -163,3 +163,33 @@ Deno.test("ClusterAggregator reads a director's service table from /director/sta
     await d.stop();
   }
 });
+
+Deno.test("ClusterAggregator takes ICP queries and sibling hits from a cache's /metrics", async () => {
+  const { Counter, registry } = await import("../core/metrics.ts");
+  const queries = new Counter({
+    name: "webcache_icp_queries_sent_total",
+    help: "test",
+    labelNames: ["peer"],
+    registers: [registry],
+  });
+  const choices = new Counter({
+    name: "webcache_cache_peering_choices_total",
+    help: "test",
+    labelNames: ["mode", "choice"],
+    registers: [registry],
+  });
+  queries.inc({ peer: "a" }, 7);
+  queries.inc({ peer: "b" }, 5);
+  choices.inc({ mode: "icp", choice: "hit" }, 3);
+  choices.inc({ mode: "icp", choice: "origin" }, 9);
+  const c1 = startFakeNode("c1", "cache", { section: cacheSection(10, 4) });
+  try {
+    const doc = await new ClusterAggregator({ members: staticMembers(memberRefsFromAddresses([c1.addr])) }).collect();
+    assertEquals([doc.members[0].cache!.icpQueries, doc.members[0].cache!.siblingHits], [12, 3]);
+    assertEquals([doc.totals.icpQueries, doc.totals.siblingHits], [12, 3]);
+  } finally {
+    registry.removeSingleMetric("webcache_icp_queries_sent_total");
+    registry.removeSingleMetric("webcache_cache_peering_choices_total");
+    await c1.stop();
+  }
+});

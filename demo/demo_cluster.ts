@@ -1,0 +1,65 @@
+/**
+ * What the demo needs from a running cluster, whichever way it was built (loopback processes or
+ * network namespaces): its nodes, how to run the client load against the VIP, the origin's
+ * counters, and a stop that removes everything.
+ *
+ * @module
+ */
+import type { MemberRef } from "../status/members.ts";
+import type { LoadOptions, LoadReport } from "./load.ts";
+import type { NodeProcess } from "./node_process.ts";
+import type { OriginStats } from "./origin.ts";
+import type { DemoMode } from "./summary.ts";
+
+/** One webcache node of the demo. */
+export interface DemoNode {
+  name: string;
+  role: "cache" | "director";
+  /** Admin endpoint `HOST:PORT` as the demo process reaches it. */
+  admin: string;
+  /** Cache: HTTP listener `HOST:PORT` (as the director knows it). */
+  http?: string;
+  /** Cache: ICP port. */
+  icpPort?: number;
+  proc: NodeProcess;
+}
+
+/** A running demo cluster. */
+export interface DemoCluster {
+  readonly mode: DemoMode;
+  /** The address clients use (the VIP, or the proxy listener on loopback). */
+  readonly vip: { hostname: string; port: number };
+  /** The origin's base URL as the caches reach it. */
+  readonly originUrl: string;
+  readonly nodes: readonly DemoNode[];
+  /** Folder holding configs and logs (removed by stop()). */
+  readonly workDir: string;
+  /** Members for the status aggregator. */
+  members(): MemberRef[];
+  /** The origin's counters now. */
+  originStats(): Promise<OriginStats>;
+  /** Runs the client load against the VIP (target and host are filled in). */
+  runLoad(opts: Omit<LoadOptions, "target">): Promise<LoadReport>;
+  /** Stops every process and removes everything the demo made. */
+  stop(): Promise<void>;
+}
+
+/** Common options of the cluster builders. */
+export interface DemoClusterOptions {
+  /** Number of caches; default 3. */
+  caches?: number;
+  /** Objects on the origin; default 3000. */
+  objects?: number;
+  /** Seed of object sizes; default 1. */
+  seed?: number;
+  /** Peering between the caches; default icp. */
+  peering?: "icp" | "hash" | "hash+icp" | "none";
+  /** Director scheduler; default wlc. */
+  scheduler?: string;
+  /** Persistence timeout, seconds; default 0 (off, so the connection split shows the scheduler). */
+  persistenceS?: number;
+  /** Log level of the nodes; default warn. */
+  logLevel?: string;
+  /** Called with progress messages while starting. */
+  onStep?: (msg: string) => void;
+}

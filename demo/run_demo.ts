@@ -1,0 +1,221 @@
+/**
+ * `webcache demo` from start to end: choose the mode, start the cluster, serve a dashboard for it,
+ * drive the Zipf load through the VIP with a progress bar, print the summary, stay up until Ctrl-C
+ * (or `durationS`, or not at all with `once`), then remove everything it made.
+ *
+ * @module
+ */
+import { AdminServer } from "../admin/server.ts";
+import { registerDashboard } from "../admin/dashboard.ts";
+import { printErr, printOut } from "../core/log.ts";
+import { ClusterAggregator } from "../status/aggregator.ts";
+import { staticMembers } from "../status/members.ts";
+import type { DemoCluster, DemoClusterOptions } from "./demo_cluster.ts";
+import { freeTcpPort } from "./free_port.ts";
+import { LoopbackCluster } from "./loopback_cluster.ts";
+import { ProgressBar } from "./progress.ts";
+import { buildSummary, type DemoMode, type DemoSummary, renderSummary } from "./summary.ts";
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions extends DemoClusterOptions {
+  /** Forwarding method; default dr as root (network namespaces), else proxy on loopback. */
+  method?: "proxy" | "dr" | "tun";
+  /** Client requests to send; default 20,000 (ends earlier at `loadSeconds`). */
+  requests?: number;
+  /** Upper bound of the load phase in seconds; default 120. */
+  loadSeconds?: number;
+  /** Requests in flight; default 16. */
+  concurrency?: number;
+  /** Zipf exponent; default 0.8. */
+  zipf?: number;
+  /** Print the summary as JSON (with the nodes' addresses) instead of text. */
+  json?: boolean;
+  /** Exit right after the summary. */
+  once?: boolean;
+  /** Stay up this many seconds after the summary, then exit (default: until Ctrl-C). */
+  durationS?: number;
+  /** Whether this process runs as root; default from the effective uid. */
+  root?: boolean;
+}
+
+/** What `--json` prints. */
+export interface DemoJson {
+  summary: DemoSummary;
+  /** Where each node's admin endpoint is, for checking the summary against them. */
+  nodes: { name: string; role: string; admin: string; http?: string }[];
+  originUrl: string;
+  vip: string;
+  dashboard: string;
+}
+
+/**
+ * Decides the demo's mode (pure).
+ *
+ * @param requested the `--method` flag
+ * @param root whether the process runs as root
+ * @returns the mode, or an error message when the request cannot be met
+ */
+export function chooseMode(requested: DemoOptions["method"], root: boolean): DemoMode | { error: string } {
+  if (requested === "dr" || requested === "tun") {
+    if (!root) {
+      return {
+        error: `--method ${requested} needs root (network namespaces, raw sockets); without root use --method proxy`,
+      };
+    }
+    return {
+      error: `--method ${requested}: 'webcache director' does not forward by DR/TUN yet in this build ` +
+        `(its data plane is not wired into the director command); use --method proxy`,
+    };
+  }
+  if (root) {
+    return {
+      method: "proxy",
+      network: "loopback",
+      reason: requested === "proxy"
+        ? "--method proxy asked for"
+        : "running as root, but this build's 'webcache director' does not forward by DR/TUN yet, so the " +
+          "unprivileged proxy method on loopback is used",
+    };
+  }
+  return {
+    method: "proxy",
+    network: "loopback",
+    reason: requested === "proxy"
+      ? "--method proxy asked for"
+      : "not running as root: DR/TUN need network namespaces and raw sockets, so everything runs on " +
+        "127.0.0.1 and the director proxies TCP",
+  };
+}
+
+function isRoot(): boolean {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Runs the demo.
+ *
+ * @param opts see {@link DemoOptions}
+ * @returns the exit status (0 ok, 1 failure, 2 bad usage)
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<number> {
+  // In JSON mode stdout carries only the document; people's messages go to stderr.
+  const say = opts.json ? printErr : printOut;
+  const mode = chooseMode(opts.method, opts.root ?? isRoot());
+  if ("error" in mode) {
+    printErr(mode.error);
+    return 2;
+  }
+  say(`webcache demo: ${mode.method.toUpperCase()} forwarding on ${mode.network}: ${mode.reason}.`);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let cluster: DemoCluster | undefined;
+  let dashboard: AdminServer | undefined;
+  let poller: ReturnType<typeof setInterval> | undefined;
+  try {
+    cluster = await LoopbackCluster.start(mode, { ...opts, onStep: (m) => say(`  started ${m}`) });
+    if (stop.signal.aborted) return 130;
+    const members = staticMembers(cluster.members());
+    // A dashboard for the whole demo cluster, served by the demo process on its own admin port.
+    dashboard = new AdminServer({
+      hostname: "127.0.0.1",
+      port: freeTcpPort(),
+      allow: ["127.0.0.0/8", "::1/128"],
+      node: "demo",
+      role: "demo",
+    });
+    const live = registerDashboard(dashboard, { node: "demo", members });
+    dashboard.start();
+    const dashboardUrl = `http://127.0.0.1:${dashboard.addr.port}/dashboard`;
+    // Sample every 2 s so the charts have history from the start.
+    poller = setInterval(() => live.collect().catch(() => {}), 2000);
+    say(`  dashboard ${dashboardUrl}`);
+
+    const sampler = new ClusterAggregator({ members, minIntervalMs: 0 });
+    const before = await sampler.collect();
+    const originBefore = await cluster.originStats();
+    const requests = opts.requests ?? 20_000;
+    say(
+      `\nLoad: ${requests.toLocaleString("en-US")} requests for ${(opts.objects ?? 3000).toLocaleString("en-US")} ` +
+        `objects (Zipf s=${opts.zipf ?? 0.8}), ${opts.concurrency ?? 16} at a time, each on a new connection to ` +
+        `${cluster.vip.hostname}:${cluster.vip.port}`,
+    );
+    const bar = new ProgressBar({
+      label: "load",
+      tty: opts.json ? Deno.stderr.isTerminal() : Deno.stdout.isTerminal(),
+      write: opts.json ? (t) => Deno.stderr.writeSync(encoder.encode(t)) : undefined,
+    });
+    const detail = (p: { done: number; hits: number; errors: number; elapsedMs: number }) =>
+      `${p.done.toLocaleString("en-US")}/${requests.toLocaleString("en-US")}  ` +
+      `${Math.round(p.done / Math.max(0.001, p.elapsedMs / 1000))} req/s  ` +
+      `hit ${p.done ? ((p.hits / p.done) * 100).toFixed(1) : "0.0"}%` + (p.errors ? `  ${p.errors} errors` : "");
+    let last = { done: 0, hits: 0, errors: 0, elapsedMs: 0, fraction: 0 };
+    const load = await cluster.runLoad({
+      objects: opts.objects ?? 3000,
+      exponent: opts.zipf ?? 0.8,
+      seed: opts.seed ?? 1,
+      requests,
+      durationMs: (opts.loadSeconds ?? 120) * 1000,
+      concurrency: opts.concurrency ?? 16,
+      signal: stop.signal,
+      onProgress: (p) => {
+        last = p;
+        bar.update(p.fraction, detail(p));
+      },
+    });
+    bar.done(last.fraction, detail(last));
+    const after = await sampler.collect();
+    const originAfter = await cluster.originStats();
+    const summary = buildSummary({ mode, load, before, after, originBefore, originAfter }, {
+      cacheAddress: (name) => cluster?.nodes.find((n) => n.name === name)?.http,
+    });
+    if (opts.json) {
+      const doc: DemoJson = {
+        summary,
+        nodes: cluster.nodes.map((n) => ({ name: n.name, role: n.role, admin: n.admin, http: n.http })),
+        originUrl: cluster.originUrl,
+        vip: `${cluster.vip.hostname}:${cluster.vip.port}`,
+        dashboard: dashboardUrl,
+      };
+      printOut(JSON.stringify(doc));
+    } else {
+      printOut("\n" + renderSummary(summary));
+    }
+    if (!opts.once && !stop.signal.aborted) {
+      const director = cluster.nodes.find((n) => n.role === "director");
+      say(
+        `\nThe cluster stays up ${opts.durationS !== undefined ? `for ${opts.durationS} s` : "until Ctrl-C"}. Try:\n` +
+          `  open ${dashboardUrl}\n` +
+          `  curl -si http://${cluster.vip.hostname}:${cluster.vip.port}/obj/1 | grep -i x-cache\n` +
+          (director ? `  webcache status --admin ${cluster.nodes.find((n) => n.role === "cache")?.admin}\n` : "") +
+          (director ? `  webcache director status --stats --admin ${director.admin}\n` : ""),
+      );
+      await new Promise<void>((resolve) => {
+        const t = opts.durationS !== undefined ? setTimeout(resolve, opts.durationS * 1000) : undefined;
+        stop.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    }
+    return 0;
+  } catch (e) {
+    printErr(`webcache demo failed: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    clearInterval(poller);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (cluster) say("Stopping the cluster and removing what the demo made...");
+    await dashboard?.stop();
+    await cluster?.stop();
+    if (cluster) say(`Removed ${cluster.workDir} and stopped ${cluster.nodes.length} nodes and the origin.`);
+  }
+}
