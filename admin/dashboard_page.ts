@@ -131,7 +131,10 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
     if (m.state === "suspect" || m.state === "draining") return "s-warn";
     return "s-ok";
   }
-  function healthText(m) { return m.reachable ? m.state : (m.state === "unknown" ? "down" : m.state + " (unreachable)"); }
+  function healthText(m) {
+    if (m.reachable) return m.state;
+    return m.state === "unknown" || m.state === "alive" ? "down" : m.state + " (unreachable)";
+  }
   var HEALTH_COLOR = { "s-ok": "#3fb950", "s-warn": "#d29922", "s-bad": "#f85149" };
 
   function drawMap(doc) {

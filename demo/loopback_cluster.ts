@@ -179,6 +179,7 @@ export class LoopbackCluster implements DemoCluster {
       name: this.nodes[i].name,
       role: this.nodes[i].role,
       state: this.nodes[i].proc.exited ? "dead" : "alive",
+      http: this.nodes[i].http,
     }));
   }
 

@@ -9,7 +9,6 @@ import { AdminServer } from "../admin/server.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { printErr, printOut } from "../core/log.ts";
 import { ClusterAggregator } from "../status/aggregator.ts";
-import { staticMembers } from "../status/members.ts";
 import type { DemoCluster, DemoClusterOptions } from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { LoopbackCluster } from "./loopback_cluster.ts";
@@ -42,7 +41,9 @@ export interface DemoOptions extends DemoClusterOptions {
 export interface DemoJson {
   summary: DemoSummary;
   /** Where each node's admin endpoint is, for checking the summary against them. */
-  nodes: { name: string; role: string; admin: string; http?: string }[];
+  nodes: { name: string; role: string; admin: string; http?: string; pid: number }[];
+  /** The folder with configs and logs (removed when the demo ends). */
+  workDir: string;
   originUrl: string;
   vip: string;
   dashboard: string;
@@ -122,7 +123,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   try {
     cluster = await LoopbackCluster.start(mode, { ...opts, onStep: (m) => say(`  started ${m}`) });
     if (stop.signal.aborted) return 130;
-    const members = staticMembers(cluster.members());
+    // Asked on every collection, so a node that exits shows as dead.
+    const running = cluster;
+    const members = () => Promise.resolve(running.members());
     // A dashboard for the whole demo cluster, served by the demo process on its own admin port.
     dashboard = new AdminServer({
       hostname: "127.0.0.1",
@@ -179,7 +182,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     if (opts.json) {
       const doc: DemoJson = {
         summary,
-        nodes: cluster.nodes.map((n) => ({ name: n.name, role: n.role, admin: n.admin, http: n.http })),
+        nodes: cluster.nodes.map((n) => ({
+          name: n.name,
+          role: n.role,
+          admin: n.admin,
+          http: n.http,
+          pid: n.proc.pid,
+        })),
+        workDir: cluster.workDir,
         originUrl: cluster.originUrl,
         vip: `${cluster.vip.hostname}:${cluster.vip.port}`,
         dashboard: dashboardUrl,

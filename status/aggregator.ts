@@ -152,6 +152,13 @@ export class ClusterAggregator {
     const refs = await this.#opts.members();
     const members = await Promise.all(refs.map((r) => this.#fetchStatus(r)));
     members.sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name) : a.role === "director" ? -1 : 1));
+    // Directors know real servers by address: name them after the cache members listening there.
+    const byHttp = new Map(refs.filter((r) => r.http).map((r) => [r.http!, r.name]));
+    for (const m of members) {
+      for (const svc of m.director?.services ?? []) {
+        for (const r of svc.servers) r.node ??= byHttp.get(r.address);
+      }
+    }
     const intervalMs = this.#prevAt === undefined ? undefined : now - this.#prevAt;
     const totals: ArrayTotals = {
       members: members.length,

@@ -151,8 +151,17 @@ Deno.test("ClusterAggregator reads a director's service table from /director/sta
       table: { entries: 2, templates: 1 },
     }));
   try {
-    const doc = await new ClusterAggregator({ members: staticMembers(memberRefsFromAddresses([d.addr])) }).collect();
+    const refs = [...memberRefsFromAddresses([d.addr]), {
+      id: "c",
+      name: "cache-9",
+      role: "cache" as const,
+      state: "dead" as const,
+      admin: "127.0.0.1:1",
+      http: "127.0.0.1:3128",
+    }];
+    const doc = await new ClusterAggregator({ members: staticMembers(refs) }).collect();
     const dir = doc.members[0].director!;
+    assertEquals(dir.services[0].servers[0].node, "cache-9", "named after the member listening there");
     assertEquals([dir.connections, dir.services[0].scheduler, dir.services[0].servers[0].address], [
       2,
       "rr",

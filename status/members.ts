@@ -15,6 +15,8 @@ export interface MemberRef {
   state: NodeState | "unknown";
   /** Admin endpoint `HOST:PORT`, empty when the member advertises none. */
   admin: string;
+  /** Cache: its HTTP `HOST:PORT`, to name it in directors' server tables. */
+  http?: string;
 }
 
 /** Lists the members to ask; called on every collection. */
@@ -45,7 +47,7 @@ export function memberRefsFromRecords(records: readonly NodeRecord[]): MemberRef
       const gossipHost = r.addrs?.gossip ? hostOf(r.addrs.gossip) : "127.0.0.1";
       admin = `${WILDCARD.has(gossipHost) ? "127.0.0.1" : gossipHost}:${portOf(admin)}`;
     }
-    return { id: r.id, name: r.name, role: r.role, state: r.state, admin };
+    return { id: r.id, name: r.name, role: r.role, state: r.state, admin, http: r.addrs?.http };
   });
 }
 

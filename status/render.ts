@@ -51,7 +51,7 @@ export function table(header: string[], rows: string[][], indent = ""): string {
 }
 
 function health(m: MemberStatus): string {
-  if (!m.reachable) return m.state === "unknown" ? "unreachable" : `${m.state}!`;
+  if (!m.reachable) return m.state === "unknown" || m.state === "alive" ? "down" : `${m.state}!`;
   return m.state;
 }
 

@@ -109,7 +109,7 @@ Deno.test({
       await caches[2].stop();
       await waitFor(async () => (await page.getAttribute("#healthy-count", "data-value")) === "3", "3 healthy members");
       const row = await page.textContent('#members tr[data-node="cache-3"]');
-      assert(row?.includes("unreachable"), `cache-3 row: ${row}`);
+      assert(row?.includes("down"), `cache-3 row: ${row}`);
       assertEquals(errors, [], "no console errors");
     } finally {
       await browser?.close();
