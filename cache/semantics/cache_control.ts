@@ -112,10 +112,10 @@ function fieldList(arg: string): string[] {
 const min = (a: number | undefined, b: number): number => (a === undefined || b < a ? b : a);
 
 /**
- * Splits a comma-separated field value into `[name, argument]` pairs, honouring quoted strings
- * (with backslash escapes) so that `no-cache="a, b"` stays one directive.
+ * Splits a comma-separated field value into `(name, argument)` pairs and hands each to `visit`,
+ * honouring quoted strings (with backslash escapes) so that `no-cache="a, b"` stays one directive.
  */
-function* directives(value: string): Generator<[string, string | undefined]> {
+function forEachDirective(value: string, visit: (name: string, arg: string | undefined) => void): void {
   const len = value.length;
   let i = 0;
   while (i < len) {
@@ -125,7 +125,8 @@ function* directives(value: string): Generator<[string, string | undefined]> {
     if (i >= len) return;
     const nameStart = i;
     while (i < len && (c = value.charCodeAt(i)) !== 61 && c !== 44) i++;
-    const name = value.slice(nameStart, i).trim().toLowerCase();
+    let name = value.slice(nameStart, i);
+    if (name.charCodeAt(name.length - 1) <= 32) name = name.trimEnd();
     let arg: string | undefined;
     if (i < len && c === 61) {
       i++;
@@ -135,19 +136,23 @@ function* directives(value: string): Generator<[string, string | undefined]> {
         i++;
         let s = "";
         let closed = false;
+        let runStart = i;
         while (i < len) {
           c = value.charCodeAt(i);
           if (c === 92 && i + 1 < len) {
-            s += value[i + 1];
+            s += value.slice(runStart, i) + value[i + 1];
             i += 2;
+            runStart = i;
           } else if (c === 34) {
+            s += value.slice(runStart, i);
             i++;
             closed = true;
             break;
           } else {
-            s += value[i++];
+            i++;
           }
         }
+        if (!closed) s += value.slice(runStart, i);
         arg = s;
         // Skip anything after the closing quote up to the next comma; an unterminated quote
         // swallows the rest of the value, which is the conservative reading.
@@ -155,10 +160,11 @@ function* directives(value: string): Generator<[string, string | undefined]> {
       } else {
         const argStart = i;
         while (i < len && value.charCodeAt(i) !== 44) i++;
-        arg = value.slice(argStart, i).trim();
+        arg = value.slice(argStart, i);
+        if (arg.charCodeAt(arg.length - 1) <= 32) arg = arg.trimEnd();
       }
     }
-    if (name.length > 0) yield [name, arg];
+    if (name.length > 0) visit(/[A-Z]/.test(name) ? name.toLowerCase() : name, arg);
   }
 }
 
@@ -196,7 +202,7 @@ function parse(value: string): CacheControl {
   let privateUnqualified = false;
   let noCacheFields: string[] | undefined;
   let privateFields: string[] | undefined;
-  for (const [name, arg] of directives(value)) {
+  forEachDirective(value, (name, arg) => {
     switch (name) {
       case "max-age":
         cc.maxAge = min(cc.maxAge, parseDeltaSeconds(arg) ?? 0);
@@ -263,9 +269,10 @@ function parse(value: string): CacheControl {
         cc.mustUnderstand = true;
         break;
       default:
-        cc.extensions[name] = arg ?? true;
+        // `__proto__` would replace the object's prototype rather than add a key.
+        if (name !== "__proto__") cc.extensions[name] = arg ?? true;
     }
-  }
+  });
   if (noCacheFields !== undefined && !noCacheUnqualified) cc.noCacheFields = noCacheFields;
   if (privateFields !== undefined && !privateUnqualified) cc.privateFields = privateFields;
   return deepFreeze(cc);

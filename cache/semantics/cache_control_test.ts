@@ -91,6 +91,11 @@ const cases: { name: string; input: string | null; want: Partial<CacheControl> }
     input: 'foo="abc, no-store',
     want: { extensions: { foo: "abc, no-store" } },
   },
+  {
+    name: "does not let __proto__ change the extensions object",
+    input: "__proto__=x, a",
+    want: { extensions: { a: true } },
+  },
   { name: "skips empty list members", input: ",,, no-store ,,", want: { noStore: true } },
 ];
 

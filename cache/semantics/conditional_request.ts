@@ -10,8 +10,9 @@
  * 2. else `If-Unmodified-Since` (valid date, stored `Last-Modified` known): modified after it → 412.
  * 3. `If-None-Match` present: true when no member weakly matches (`*` matches anything); when false
  *    → 304 for GET/HEAD, 412 otherwise.
- * 4. else for GET/HEAD, `If-Modified-Since` (single valid date, stored `Last-Modified` known):
- *    not modified since → 304.
+ * 4. else for GET/HEAD, `If-Modified-Since` (single valid date): the stored `Last-Modified` is not
+ *    later → 304. Without a stored `Last-Modified` the stored `Date` is used, or else the time the
+ *    response was received, as RFC 9111 §4.3.2 asks of a cache.
  *
  * @module
  */
@@ -71,6 +72,7 @@ function storedTag(storedHeaders: HeaderInput): EntityTag | undefined {
  * @param reqHeaders the client's request header fields
  * @param storedHeaders the stored response's header fields
  * @param storedStatus the stored response's status
+ * @param opts `responseTime` of the stored response, the last resort for `If-Modified-Since`
  * @returns `304` (answer Not Modified, see {@link notModifiedHeaders}), `412` (Precondition
  *   Failed), or `undefined` (serve the stored response normally)
  */
@@ -79,6 +81,7 @@ export function evaluateClientConditional(
   reqHeaders: HeaderInput,
   storedHeaders: HeaderInput,
   storedStatus: number,
+  opts: { responseTime?: number } = {},
 ): 304 | 412 | undefined {
   if (storedStatus < 200 || storedStatus > 299) return undefined;
   const getOrHead = reqMethod === "GET" || reqMethod === "HEAD";
@@ -112,7 +115,8 @@ export function evaluateClientConditional(
     // (an IMF-fixdate has exactly one comma, after the day name).
     if (imsValue !== null && imsValue.indexOf(",") === imsValue.lastIndexOf(",")) {
       const ims = parseHttpDate(imsValue);
-      const lm = parseHttpDate(getHeader(storedHeaders, "last-modified"));
+      const lm = parseHttpDate(getHeader(storedHeaders, "last-modified")) ??
+        parseHttpDate(getHeader(storedHeaders, "date")) ?? opts.responseTime;
       if (ims !== undefined && lm !== undefined && lm <= ims) return 304;
     }
   }

@@ -73,7 +73,19 @@ const cases: {
     want: undefined,
   },
   {
-    name: "ignores If-Modified-Since without a stored Last-Modified",
+    name: "uses the stored Date for If-Modified-Since without a stored Last-Modified",
+    req: [["if-modified-since", at(0)]],
+    stored: [["etag", '"v1"'], ["date", at(0)]],
+    want: 304,
+  },
+  {
+    name: "serves when the stored Date is after If-Modified-Since",
+    req: [["if-modified-since", at(-1)]],
+    stored: [["etag", '"v1"'], ["date", at(0)]],
+    want: undefined,
+  },
+  {
+    name: "ignores If-Modified-Since with neither Last-Modified, Date nor response time",
     req: [["if-modified-since", at(0)]],
     stored: [["etag", '"v1"']],
     want: undefined,
@@ -124,6 +136,14 @@ for (const c of cases) {
     );
   });
 }
+
+Deno.test("evaluateClientConditional() falls back to the response time for If-Modified-Since", () => {
+  strictEqual(evaluateClientConditional("GET", [["if-modified-since", at(0)]], [], 200, { responseTime: T0 }), 304);
+  strictEqual(
+    evaluateClientConditional("GET", [["if-modified-since", at(0)]], [], 200, { responseTime: T0 + 1000 }),
+    undefined,
+  );
+});
 
 Deno.test("notModifiedHeaders() keeps the fields RFC 9110 §15.4.5 lists", () => {
   const stored: HeaderList = [

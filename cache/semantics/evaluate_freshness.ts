@@ -75,6 +75,7 @@ export interface EvaluateOptions {
 
 /** Result of {@link evaluateFreshness}. */
 export interface FreshnessDecision {
+  /** What to do (see {@link FreshnessAction}). */
   action: FreshnessAction;
   /** Current age of the stored response (RFC 9111 §4.2.3), ms. */
   ageMs: number;

@@ -100,7 +100,9 @@ export function mergeHeadersFrom304(
 
 /** A stored response as {@link select304Targets} sees it (a `StoredMeta` fits). */
 export interface Selectable {
+  /** Stored response header fields. */
   headers: HeaderInput;
+  /** When it was received, ms since epoch (the most recent weak match wins). */
   responseTime: number;
 }
 

@@ -17,7 +17,8 @@
  * | decide whether the hit may be used | {@link evaluateFreshness} (→ serve, serve-stale, serve-stale-revalidate, revalidate, miss-only-if-cached) |
  * | serve it                           | {@link evaluateClientConditional} (304/412), {@link notModifiedHeaders}, {@link parseRange}, {@link contentRangeHeader}, {@link currentAgeMs}, {@link ageHeaderValue}, {@link formatHttpDate}, {@link xCacheValue} |
  * | revalidate                         | {@link conditionalHeadersFor}, then {@link select304Targets} and {@link mergeHeadersFrom304} on a 304; {@link freshenFromHead} after an inbound HEAD |
- * | origin failed                      | {@link staleIfErrorAllowed} |
+ * | relay an origin/peer response      | `Age: ageHeaderValue(correctedInitialAgeMs(...))` — never `0` when upstream sent an `Age` (a parent cache's copy is not new) |
+ * | origin failed                      | {@link staleIfErrorAllowed} (errors: no response, or 500, 502, 503, 504 — not 501) |
  * | store the response                 | {@link isStorable} (and its `stripFields`), {@link parseVary}, {@link varyKey}, {@link expiresAtMs} |
  * | after unsafe methods               | {@link invalidationTargets} |
  *

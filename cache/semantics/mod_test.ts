@@ -1,8 +1,10 @@
 /**
  * Scenario tests: the functions of this module chained the way the request state machine uses
- * them, with a clock advanced by hand (varnishtest-style sequences, no I/O).
+ * them, with a clock advanced by hand (varnishtest-style sequences, no I/O). At the end, a
+ * robustness test: the parsers and decision functions never throw on malformed header values;
+ * inputs come from a seeded PRNG, so a failure is reproducible from the printed seed and index.
  */
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
   ageHeaderValue,
   cacheKey,
@@ -12,10 +14,15 @@ import {
   evaluateFreshness,
   expiresAtMs,
   formatHttpDate,
+  freshnessLifetimeMs,
   type HeaderList,
   invalidationTargets,
   isStorable,
   mergeHeadersFrom304,
+  normalizeAcceptEncoding,
+  parseCacheControl,
+  parseEntityTagList,
+  parseHttpDate,
   parseRange,
   parseVary,
   select304Targets,
@@ -142,4 +149,96 @@ Deno.test("semantics: an old Age from a parent cache makes the object stale soon
   strictEqual(currentAgeMs(meta, T0), 50_000);
   strictEqual(meta.expiresAt, T0 + 10_000);
   strictEqual(evaluateFreshness([], meta, T0 + 10_001, OPTS).action, "revalidate");
+});
+
+const SEED = 0x9111;
+const ALPHABET = [
+  ..."abcdefgmnoprstvwxyzAMGTW0123456789",
+  ...' \t,;="\\/-*:',
+  "max-age",
+  "s-maxage",
+  "no-cache",
+  "private",
+  "max-stale",
+  "bytes=",
+  "W/",
+  "GMT",
+  "Sun, 06 Nov 1994 08:49:37 GMT",
+  "\u00ff",
+  "\u2028",
+  "99999999999999999999",
+];
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function junk(rand: () => number): string {
+  let out = "";
+  const n = Math.floor(rand() * 12);
+  for (let i = 0; i < n; i++) out += ALPHABET[Math.floor(rand() * ALPHABET.length)];
+  return out;
+}
+
+const FIELDS = [
+  "cache-control",
+  "expires",
+  "date",
+  "last-modified",
+  "age",
+  "etag",
+  "vary",
+  "connection",
+  "location",
+  "pragma",
+  "if-none-match",
+  "if-modified-since",
+  "if-match",
+  "if-unmodified-since",
+  "accept-encoding",
+  "set-cookie",
+  "authorization",
+];
+
+function headers(rand: () => number): HeaderList {
+  const out: HeaderList = [];
+  const n = Math.floor(rand() * 6);
+  for (let i = 0; i < n; i++) out.push([FIELDS[Math.floor(rand() * FIELDS.length)], junk(rand)]);
+  return out;
+}
+
+Deno.test("semantics: parsers and decisions never throw on 5000 random header sets", () => {
+  const rand = prng(SEED);
+  const T0 = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < 5000; i++) {
+    const s = junk(rand);
+    const req = headers(rand);
+    const res = headers(rand);
+    const meta = { status: 200, headers: res, requestTime: T0, responseTime: T0 + 10, vary: [], variant: "" };
+    try {
+      parseCacheControl(s);
+      parseHttpDate(s);
+      parseHttpDate(s, T0);
+      parseVary(s);
+      parseEntityTagList(s);
+      normalizeAcceptEncoding(s);
+      parseRange(s, junk(rand), meta, Math.floor(rand() * 100));
+      freshnessLifetimeMs(res, { shared: true, responseTime: T0 });
+      const d = evaluateFreshness(req, meta, T0 + Math.floor(rand() * 1e6), { shared: true });
+      ok(Number.isFinite(d.ageMs) && d.ageMs >= 0 && d.freshnessMs >= 0 && d.staleMs >= 0);
+      isStorable({ method: "GET", headers: req }, { status: 200, headers: res }, { shared: true });
+      evaluateClientConditional("GET", req, res, 200);
+      mergeHeadersFrom304(res, req, { responseTime: T0 });
+      select304Targets([meta], req);
+      stripHopByHop(res);
+      varyKey(["accept-encoding", "x"], req);
+      invalidationTargets("POST", "http://a.example/x", 200, res);
+    } catch (e) {
+      throw new Error(`Case ${i} (seed ${SEED}) threw for ${JSON.stringify({ s, req, res })}`, { cause: e });
+    }
+  }
 });
