@@ -67,6 +67,9 @@ const log = getLogger("cache");
 /** Deletes keys in every worker's stores; returns how many objects went. */
 export type Invalidator = (keys: string[]) => Promise<number>;
 
+/** Receives every object this worker stored (to copy it into the other workers' memory tiers). */
+export type StoredHook = (meta: StoredMeta, body: Uint8Array) => void;
+
 /** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
 export interface CacheHandlerConfig {
   origins: Record<string, string>;
@@ -90,6 +93,8 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
+  /** Called after an object was stored. */
+  onStored?: StoredHook;
 }
 
 /** What the access log and counters record about one request. */
@@ -157,6 +162,8 @@ export class CacheHandler {
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
+  /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
+  readonly #keys = new Map<string, string>();
   #peers: PeerSelector;
 
   /** @param opts store, origin pool, config and hooks */
@@ -261,12 +268,16 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
     const host = req.headers.get("host");
     if (host === null) return false;
-    const url = `http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`;
-    let primary: string;
-    try {
-      primary = cacheKey(url);
-    } catch {
-      return false;
+    const url = `http://${host}${req.target}`;
+    let primary = this.#keys.get(url);
+    if (primary === undefined) {
+      try {
+        primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
+      } catch {
+        return false;
+      }
+      if (this.#keys.size >= 100_000) this.#keys.clear();
+      this.#keys.set(url, primary);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -312,6 +323,8 @@ export class CacheHandler {
     );
     if (route.kind === "error") {
       out.status = route.status;
+      // After a refused CONNECT the client may already be sending tunnel bytes: close.
+      if (req.method === "CONNECT") res.close = true;
       if (route.status === 403) {
         out.code = "TCP_DENIED";
         out.result = "denied";
@@ -542,6 +555,7 @@ export class CacheHandler {
 
   async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {
     out.url = `${target.hostname}:${target.port}`;
+    res.close = true; // on any error below; a tunnel takes the connection anyway
     if (!this.#cfg.acl.connectPorts.includes(target.port)) {
       out.code = "TCP_DENIED";
       out.result = "denied";
@@ -767,14 +781,16 @@ export class CacheHandler {
     }
     if (reqCc.noStore) plan.store = false;
     const f = collapse && plan.store ? this.#collapser.lead(key) : new Inflight();
+    const slot = req.method !== "HEAD" ? f.reserve() : undefined;
     const task = this.#runFetch(f, plan, req.method !== "HEAD", out);
     const head = await f.waitHead();
     if (!head) {
+      if (slot) f.unreserve(slot);
       await task;
       return await this.#originError(req, res, f.error ?? new Error("fetch failed"), out);
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
     await Promise.all([p, task]);
   }
 
@@ -801,16 +817,23 @@ export class CacheHandler {
       else f = undefined; // timed out, failed, not shareable or another variant: go alone
     }
     let task: Promise<void> | undefined;
+    let slot: object | undefined;
     if (!f) {
       plan.revalidating = obj.meta;
       plan.headers.push(...conditionalHeadersFor(obj.meta));
       f = this.#cfg.collapse.enabled && plan.store ? this.#collapser.lead(key) : new Inflight();
+      if (req.method !== "HEAD") slot = f.reserve();
       task = this.#runFetch(f, plan, req.method !== "HEAD", out);
       head = await f.waitHead();
     }
     const now = Date.now();
     const failed = !head || (head.kind === "response" && head.status >= 500 && head.status <= 504);
-    if (failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts())) {
+    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts());
+    if (slot && (useStale || !head || head.kind === "not-modified")) {
+      f.unreserve(slot);
+      slot = undefined;
+    }
+    if (useStale) {
       await this.#serveStored(req, res, obj, "STALE", "TCP_REFRESH_FAIL_OLD", "stale", out);
       if (task) await task;
       return;
@@ -825,7 +848,7 @@ export class CacheHandler {
       return await this.#serveStored(req, res, fresh ?? obj, "REVALIDATED", "TCP_REFRESH_UNMODIFIED", "revalidated", out);
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -853,6 +876,23 @@ export class CacheHandler {
     head: InflightHead,
     xCache: string,
     out: Outcome,
+    slot?: object,
+  ): Promise<void> {
+    try {
+      await this.#sendInflight(req, res, f, head, xCache, out, slot);
+    } finally {
+      if (slot) f.unreserve(slot);
+    }
+  }
+
+  async #sendInflight(
+    req: ServerRequest,
+    res: ServerResponse,
+    f: Inflight,
+    head: InflightHead,
+    xCache: string,
+    out: Outcome,
+    slot?: object,
   ): Promise<void> {
     out.type = head.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     if (head.status >= 200 && head.status < 300) {
@@ -896,7 +936,7 @@ export class CacheHandler {
     if (noBody) return;
     const chunked = framing.kind === "chunked";
     try {
-      for await (const chunk of f.read()) await res.write(chunked ? encodeChunk(chunk) : chunk);
+      for await (const chunk of f.read(slot)) await res.write(chunked ? encodeChunk(chunk) : chunk);
       if (chunked) await res.write(LAST_CHUNK);
     } catch {
       // The client went away or the origin failed mid-body: the client sees a truncated response.
@@ -1037,20 +1077,27 @@ export class CacheHandler {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer) await this.#commit(writer, key);
+    if (writer && await this.#commit(writer, key) && this.#o.onStored) {
+      const body = f.wholeBody();
+      const meta = (await this.#o.store.variants(key)).find((m) => m.variant === variant);
+      if (body && meta) this.#o.onStored(meta, body);
+    }
     f.finish();
     this.#collapser.release(key, f);
   }
 
-  async #commit(writer: StoreWriter, key: string): Promise<void> {
+  async #commit(writer: StoreWriter, key: string): Promise<boolean> {
+    let ok = true;
     try {
       await writer.commit();
     } catch (e) {
       log.debug("Commit failed", { url: key, error: e });
       await writer.abort();
+      ok = false;
     }
     const s = this.#o.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;
+    return ok;
   }
 }

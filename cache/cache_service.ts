@@ -11,12 +11,12 @@ import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
-import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { CacheHandler, type Invalidator, type StoredHook } from "./cache_handler.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
-import type { Store, StoreStats } from "./store/store.ts";
+import type { Store, StoredMeta, StoreStats } from "./store/store.ts";
 
 const log = getLogger("cache");
 
@@ -31,6 +31,11 @@ export interface CacheServiceOptions {
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
+  /**
+   * Called after this worker stored an object of at most `cache.memory.maxObjectBytes`, to copy it
+   * into the other workers' memory tiers (so an object fetched by one worker is a hit in all).
+   */
+  replicate?: StoredHook;
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
   listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
@@ -69,6 +74,11 @@ export class CacheService {
       config: cfg,
       peers: opts.peers,
       invalidate: opts.invalidate,
+      onStored: opts.replicate
+        ? (meta, body) => {
+          if (body.length <= cfg.memory.maxObjectBytes) opts.replicate!(meta, body);
+        }
+        : undefined,
     });
   }
 
@@ -121,6 +131,23 @@ export class CacheService {
     let n = 0;
     for (const k of keys) n += await this.store.delete(k);
     return n;
+  }
+
+  /**
+   * Stores a copy of an object another worker fetched (replaces an older copy).
+   *
+   * @param meta its metadata
+   * @param body its body
+   */
+  async putLocal(meta: StoredMeta, body: Uint8Array): Promise<void> {
+    if (this.store instanceof MemoryStore) return this.store.put(meta, body);
+    const w = await this.store.openWrite(meta);
+    try {
+      await w.write(body);
+      await w.commit();
+    } catch {
+      await w.abort();
+    }
   }
 
   /** This worker's counters and store statistics. */

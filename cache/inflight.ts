@@ -54,6 +54,22 @@ export class Inflight {
   /** Total body bytes pushed so far. */
   bytes = 0;
 
+  /**
+   * The whole body as one buffer (a copy), when every chunk was retained.
+   *
+   * @returns the body, or undefined when chunks were dropped
+   */
+  wholeBody(): Uint8Array | undefined {
+    if (this.#base > 0) return undefined;
+    const out = new Uint8Array(this.bytes);
+    let off = 0;
+    for (const c of this.#chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return off === this.bytes ? out : undefined;
+  }
+
   /** Publishes the head. */
   setHead(head: InflightHead): void {
     this.head = head;
@@ -113,14 +129,34 @@ export class Inflight {
   }
 
   /**
-   * Reads the body from its first byte. Only valid while all chunks are retained or for the first
-   * reader registered before any chunk was dropped.
+   * Registers a reader before the body starts, so no chunk is dropped before it reads; pass the
+   * handle to {@link Inflight.read} or give it back with {@link Inflight.unreserve}.
+   */
+  reserve(): object {
+    const r: Reader = { index: this.#base };
+    this.#readers.add(r);
+    return r;
+  }
+
+  /** Gives back a reservation that will not be read. */
+  unreserve(handle: object): void {
+    this.#readers.delete(handle as Reader);
+    this.#drainAll();
+  }
+
+  /**
+   * Reads the body from its first byte. Without a reservation this is only valid while all chunks
+   * are retained.
    *
+   * @param handle a reservation from {@link Inflight.reserve}
    * @throws the fetch's error when the origin fails mid-body
    */
-  async *read(): AsyncGenerator<Uint8Array> {
-    if (this.#base > 0) throw new RangeError("Cannot read inflight body: its beginning was already dropped");
-    const r: Reader = { index: 0 };
+  async *read(handle?: object): AsyncGenerator<Uint8Array> {
+    const r: Reader = (handle as Reader | undefined) ?? { index: 0 };
+    if (r.index < this.#base) {
+      this.#readers.delete(r);
+      throw new RangeError("Cannot read inflight body: its beginning was already dropped");
+    }
     this.#readers.add(r);
     try {
       while (true) {

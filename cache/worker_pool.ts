@@ -15,6 +15,7 @@
  * | worker → main | `{t:"ready"}` / `{t:"fail", error}` | listeners up / start failed |
  * | worker → main | `{t:"stats", stats}` | counters and store statistics, every second |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
+ * | both ways | `{t:"put", meta, body}` | an object one worker stored: copy it into the others' memory |
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
@@ -23,6 +24,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
+import type { StoredMeta } from "./store/store.ts";
 
 const log = getLogger("cache.workers");
 
@@ -32,6 +34,7 @@ type Msg =
   | { t: "stats"; stats: WorkerStats }
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
+  | { t: "put"; meta: StoredMeta; body: Uint8Array }
   | { t: "close" }
   | { t: "closed" };
 
@@ -41,7 +44,7 @@ export function isWorkerContext(): boolean {
 }
 
 interface WorkerScope {
-  postMessage(m: Msg): void;
+  postMessage(m: Msg, transfer?: Transferable[]): void;
   onmessage: ((e: MessageEvent<Msg>) => void) | null;
   close(): void;
 }
@@ -112,6 +115,9 @@ export class WorkerPool {
       case "inv":
         this.invalidate(m.keys, slot).then((n) => slot.worker.postMessage({ t: "invdone", id: m.id, n }));
         break;
+      case "put":
+        this.replicate(m.meta, m.body, slot);
+        break;
       case "invdone": {
         const p = this.#pending.get(m.id);
         if (!p) break;
@@ -145,6 +151,15 @@ export class WorkerPool {
     return n;
   }
 
+  /**
+   * Copies a stored object into the main service (unless it came from there) and every worker but
+   * the one it came from.
+   */
+  replicate(meta: StoredMeta, body: Uint8Array, from?: Slot): void {
+    if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
+    for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
+  }
+
   /** The latest snapshot of every worker (main excluded). */
   snapshots(): WorkerStats[] {
     return this.#slots.flatMap((s) => s.stats ? [s.stats] : []);
@@ -173,7 +188,10 @@ export class WorkerPool {
  * @param start creates and starts this worker's service, given the cross-worker invalidator
  */
 export async function runWorker(
-  start: (invalidate: (keys: string[]) => Promise<number>) => Promise<CacheService>,
+  start: (
+    invalidate: (keys: string[]) => Promise<number>,
+    replicate: (meta: StoredMeta, body: Uint8Array) => void,
+  ) => Promise<CacheService>,
 ): Promise<void> {
   const scope = globalThis as unknown as WorkerScope;
   const pending = new Map<number, (n: number) => void>();
@@ -194,6 +212,8 @@ export async function runWorker(
     if (m.t === "inv") {
       const n = service ? await service.invalidateLocal(m.keys) : 0;
       scope.postMessage({ t: "invdone", id: m.id, n });
+    } else if (m.t === "put") {
+      await service?.putLocal(m.meta, m.body);
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
@@ -205,7 +225,9 @@ export async function runWorker(
     }
   };
   try {
-    service = await start(invalidate);
+    const replicate = (meta: StoredMeta, body: Uint8Array) =>
+      scope.postMessage({ t: "put", meta, body }, [body.buffer as ArrayBuffer]);
+    service = await start(invalidate, replicate);
   } catch (e) {
     scope.postMessage({ t: "fail", error: (e as Error).message });
     scope.close();

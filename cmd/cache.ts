@@ -123,8 +123,8 @@ export function cacheCommand(): Command {
     }
 
     if (isWorkerContext()) {
-      await runWorker((invalidate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate }).start())
+      await runWorker((invalidate, replicate) =>
+        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate }).start())
       );
       return;
     }
@@ -136,6 +136,7 @@ export function cacheCommand(): Command {
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+      replicate: workers > 1 ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();

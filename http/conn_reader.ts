@@ -94,20 +94,20 @@ export class ConnReader {
    * @throws {HttpParseError} 431 when the head exceeds `maxBytes`; 400 when the stream ends inside it
    */
   async readHead(maxBytes: number, onFirstByte?: () => void): Promise<Uint8Array | null> {
-    let scanned = this.#start;
+    // `checked`: bytes after #start already searched (relative, because fill() may move data).
+    let checked = 0;
     let notified = false;
     while (true) {
       // Tolerate CRLF between pipelined messages (RFC 9112 2.2).
-      while (this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)) {
+      while (checked === 0 && this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)) {
         this.#start++;
-        scanned = Math.max(scanned, this.#start);
       }
       if (this.#end > this.#start) {
         if (!notified && onFirstByte) {
           notified = true;
           onFirstByte();
         }
-        const at = findHeadEnd(this.#buf, Math.max(scanned - 3, this.#start), this.#end);
+        const at = findHeadEnd(this.#buf, this.#start + Math.max(3, checked), this.#end);
         if (at !== -1) {
           if (at - this.#start > maxBytes) {
             throw new HttpParseError(`Cannot parse head: larger than ${maxBytes} bytes`, 431);
@@ -116,8 +116,8 @@ export class ConnReader {
           this.#start = at;
           return head;
         }
-        scanned = this.#end;
-        if (this.#end - this.#start > maxBytes) {
+        checked = this.#end - this.#start;
+        if (checked > maxBytes) {
           throw new HttpParseError(`Cannot parse head: larger than ${maxBytes} bytes`, 431);
         }
       }

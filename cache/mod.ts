@@ -1,0 +1,52 @@
+/**
+ * The cache role: an HTTP/1.1 caching proxy in the spirit of Squid, with RFC 9111 semantics
+ * (`semantics/`), a memory tier (`store/memory_store.ts`; the disk tier lives in `store/disk*`),
+ * request collapsing, streaming, PURGE, the Squid access log and `webcache_cache_*` metrics.
+ *
+ * | file | what |
+ * |---|---|
+ * | `cache_handler.ts` | the request state machine (lookup → hit / revalidate / miss / pass) |
+ * | `cache_service.ts` | one worker: store, origin pool, handler, listeners |
+ * | `worker_pool.ts` | more workers on the same ports (SO_REUSEPORT), invalidation and copies between them |
+ * | `route.ts` | where a request goes per listener mode (accel, forward, transparent) |
+ * | `inflight.ts` | a response being fetched, read by every collapsed client while it is stored |
+ * | `response_head.ts` | client response heads; pre-serialised hits |
+ * | `tunnel.ts` | CONNECT tunnels |
+ * | `peer_selector.ts` | peering hooks: where a miss goes (ICP, `--peers auto`), local lookups for ICP |
+ * | `access_log.ts` | Squid native access.log |
+ * | `metrics.ts` | Prometheus metrics |
+ *
+ * ## Transparent proxying on a cache node
+ *
+ * A transparent listener takes origin-form requests that a firewall redirected to it and finds
+ * the origin from `Host`. On the cache node (or the router in front of it), redirect port 80 to
+ * the transparent listener with nftables, e.g. for `cache.listen: [{address: "0.0.0.0:3128",
+ * mode: transparent}]`:
+ *
+ * ```
+ * nft -f - <<'EOF'
+ * table ip webcache {
+ *   chain prerouting {
+ *     type nat hook prerouting priority dstnat; policy accept;
+ *     tcp dport 80 redirect to :3128
+ *   }
+ * }
+ * EOF
+ * ```
+ *
+ * Add `iifname "eth1"` (the client-facing interface) before `tcp dport` to limit it to clients,
+ * and list the client networks in `cache.acl.forward` (default loopback only, so a redirected
+ * client from elsewhere gets 403 until it is listed). Traffic the cache node sends itself does not
+ * pass `prerouting`, so its own origin fetches to port 80 are not redirected back.
+ * `tests/integration/cache_transparent_netns_test.ts` exercises exactly this rule in a namespace.
+ *
+ * @module
+ */
+export { CacheHandler, type CacheHandlerConfig, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
+export { CacheService, type CacheServiceOptions, statusSection, type WorkerStats } from "./cache_service.ts";
+export { isWorkerContext, runWorker, WorkerPool } from "./worker_pool.ts";
+export { type ListenerMode, resolveRoute, type Route } from "./route.ts";
+export { Collapser, Inflight, type InflightHead } from "./inflight.ts";
+export { DIRECT, type ForwardChoice, type LocalLookup, type PeerRequest, type PeerSelector } from "./peer_selector.ts";
+export { AccessLog, type AccessLogEntry, formatAccessLogLine } from "./access_log.ts";
+export { MemoryStore } from "./store/memory_store.ts";

@@ -1,0 +1,49 @@
+import { assertEquals } from "../tests/_assert.ts";
+import { ConnReader } from "./conn_reader.ts";
+import { latin1Decode, latin1Encode } from "./head_codec.ts";
+
+/** A byte source that returns the given pieces one per read. */
+function source(pieces: string[]) {
+  let i = 0;
+  let rest: Uint8Array | undefined;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (!rest || rest.length === 0) {
+        if (i >= pieces.length) return Promise.resolve(null);
+        rest = latin1Encode(pieces[i++]);
+      }
+      const n = Math.min(p.length, rest.length);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    },
+  };
+}
+
+Deno.test("ConnReader.readHead() finds every pipelined head, also after its buffer is compacted", async () => {
+  const req = (n: number) => `GET /${"x".repeat(n % 97)} HTTP/1.1\r\nHost: h\r\n\r\n`;
+  const all: string[] = [];
+  for (let n = 0; n < 2000; n++) all.push(req(n));
+  // Feed in odd-sized pieces so heads straddle reads and the 16 KiB buffer wraps many times.
+  const text = all.join("");
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; i += 777) pieces.push(text.slice(i, i + 777));
+  const r = new ConnReader(source(pieces));
+  for (let n = 0; n < 2000; n++) {
+    const head = await r.readHead(8192);
+    assertEquals(head === null ? null : latin1Decode(head), req(n), `head ${n}`);
+  }
+  assertEquals(await r.readHead(8192), null);
+});
+
+Deno.test("ConnReader.body() reads length-delimited and chunked bodies and leaves the next message", async () => {
+  const r = new ConnReader(source(["POST / HTTP/1.1\r\nHost: h\r\n\r\nhel", "lo5\r\nworld\r\n0\r\n\r\nNEXT"]));
+  await r.readHead(1024);
+  let a = "";
+  for await (const c of r.body({ kind: "length", length: 5 })) a += latin1Decode(c);
+  assertEquals(a, "hello");
+  let b = "";
+  for await (const c of r.body({ kind: "chunked" })) b += latin1Decode(c);
+  assertEquals(b, "world");
+  assertEquals(latin1Decode(r.peek()), "NEXT");
+});

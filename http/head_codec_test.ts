@@ -1,0 +1,142 @@
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
+import {
+  findHeadEnd,
+  HttpParseError,
+  latin1Decode,
+  latin1Encode,
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  responseFraming,
+  serializeResponseHead,
+} from "./head_codec.ts";
+
+function throwsNamed<E extends Error>(name: string, fn: () => unknown, Cls: new (...a: never[]) => E): E {
+  try {
+    return assertThrows(fn, Cls);
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
+}
+
+
+const b = (s: string) => latin1Encode(s);
+
+Deno.test("parseRequestHead() and requestFraming() accept valid requests", () => {
+  const table: { name: string; raw: string; method: string; target: string; framing: unknown }[] = [
+    { name: "origin-form", raw: "GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n", method: "GET", target: "/a?b", framing: { kind: "none" } },
+    {
+      name: "absolute-form",
+      raw: "GET http://h:8/p HTTP/1.1\r\nHost: h:8\r\n\r\n",
+      method: "GET",
+      target: "http://h:8/p",
+      framing: { kind: "none" },
+    },
+    { name: "authority-form", raw: "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", method: "CONNECT", target: "h:443", framing: { kind: "none" } },
+    { name: "HTTP/1.0 without Host", raw: "GET / HTTP/1.0\r\n\r\n", method: "GET", target: "/", framing: { kind: "none" } },
+    {
+      name: "Content-Length body",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n",
+      method: "POST",
+      target: "/",
+      framing: { kind: "length", length: 12 },
+    },
+    {
+      name: "repeated equal Content-Length",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\n",
+      method: "POST",
+      target: "/",
+      framing: { kind: "length", length: 3 },
+    },
+    {
+      name: "chunked",
+      raw: "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+      method: "PUT",
+      target: "/",
+      framing: { kind: "chunked" },
+    },
+    {
+      name: "OWS around values",
+      raw: "GET / HTTP/1.1\r\nHost:   x  \r\nX-E:\r\n\r\n",
+      method: "GET",
+      target: "/",
+      framing: { kind: "none" },
+    },
+  ];
+  for (const row of table) {
+    const h = parseRequestHead(b(row.raw));
+    assertEquals(h.method, row.method, row.name);
+    assertEquals(h.target, row.target, row.name);
+    assertEquals(requestFraming(h), row.framing, row.name);
+  }
+  const h = parseRequestHead(b("GET / HTTP/1.1\r\nHost:   x  \r\nX-E:\r\nX-A: 1\r\nx-a: 2\r\n\r\n"));
+  assertEquals(h.headers.get("host"), "x");
+  assertEquals(h.headers.get("x-e"), "");
+  assertEquals(h.headers.get("X-A"), "1, 2");
+});
+
+Deno.test("parseRequestHead() and requestFraming() reject malformed and smuggling requests", () => {
+  const table: { name: string; raw: string; status: number }[] = [
+    { name: "no version", raw: "GET /\r\nHost: x\r\n\r\n", status: 400 },
+    { name: "lower-case version", raw: "GET / http/1.1\r\nHost: x\r\n\r\n", status: 400 },
+    { name: "HTTP/2.0", raw: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", status: 505 },
+    { name: "method not a token", raw: "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", status: 400 },
+    { name: "control char in target", raw: "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", status: 400 },
+    { name: "no Host in 1.1", raw: "GET / HTTP/1.1\r\n\r\n", status: 400 },
+    { name: "two Hosts", raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", status: 400 },
+    { name: "space before colon", raw: "GET / HTTP/1.1\r\nHost : x\r\n\r\n", status: 400 },
+    { name: "empty name", raw: "GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", status: 400 },
+    { name: "obs-fold", raw: "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n\t2\r\n\r\n", status: 400 },
+    { name: "bare LF inside", raw: "GET / HTTP/1.1\r\nHost: x\nA: 1\r\n\r\n", status: 400 },
+    { name: "NUL in value", raw: "GET / HTTP/1.1\r\nHost: x\r\nA: a\x00b\r\n\r\n", status: 400 },
+    { name: "CL and TE", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400 },
+    { name: "different CLs", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", status: 400 },
+    { name: "CL list differing", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n", status: 400 },
+    { name: "negative CL", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", status: 400 },
+    { name: "CL with sign", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n", status: 400 },
+    { name: "TE not final chunked", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", status: 400 },
+    { name: "TE chunked twice", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", status: 400 },
+    { name: "unknown coding", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\n\r\n", status: 501 },
+    { name: "TE in HTTP/1.0", raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400 },
+  ];
+  for (const row of table) {
+    const e = throwsNamed(row.name, () => requestFraming(parseRequestHead(b(row.raw))), HttpParseError);
+    assertEquals(e.status, row.status, row.name);
+  }
+});
+
+Deno.test("parseResponseHead() and responseFraming() handle status lines and body framing", () => {
+  const table: { raw: string; method: string; status: number; framing: unknown }[] = [
+    { raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", method: "GET", status: 200, framing: { kind: "length", length: 5 } },
+    { raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", method: "HEAD", status: 200, framing: { kind: "none" } },
+    { raw: "HTTP/1.1 304 Not Modified\r\n\r\n", method: "GET", status: 304, framing: { kind: "none" } },
+    { raw: "HTTP/1.1 204 No Content\r\n\r\n", method: "GET", status: 204, framing: { kind: "none" } },
+    { raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", method: "GET", status: 200, framing: { kind: "chunked" } },
+    { raw: "HTTP/1.0 200\r\n\r\n", method: "GET", status: 200, framing: { kind: "close" } },
+    { raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", method: "GET", status: 200, framing: { kind: "close" } },
+  ];
+  for (const row of table) {
+    const h = parseResponseHead(b(row.raw));
+    assertEquals(h.status, row.status);
+    assertEquals(responseFraming(h, row.method), row.framing, row.raw);
+  }
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 2000 OK\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("ICY 200 OK\r\n\r\n")), HttpParseError);
+  assertThrows(
+    () => responseFraming(parseResponseHead(b("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")), "GET"),
+    HttpParseError,
+  );
+});
+
+Deno.test("findHeadEnd() finds the blank line across split input", () => {
+  const s = b("GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY");
+  assertEquals(findHeadEnd(s, 0, s.length), s.length - 4);
+  assertEquals(findHeadEnd(s, 0, s.length - 5), -1);
+  assertEquals(findHeadEnd(s, 20, s.length), s.length - 4);
+});
+
+Deno.test("serializeResponseHead() and latin1 round trip keep every octet", () => {
+  assertEquals(serializeResponseHead(200, [["a", "1"]]), "HTTP/1.1 200 OK\r\na: 1\r\n\r\n");
+  const all = new Uint8Array(256).map((_, i) => i);
+  assertEquals(latin1Encode(latin1Decode(all)), all);
+});
