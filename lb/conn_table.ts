@@ -2,10 +2,12 @@
  * The connection table: a chained hash table over structure-of-arrays typed storage, so a million
  * entries cost a few dozen bytes each and the garbage collector sees a handful of objects.
  *
- * Per entry (bytes): saddr 4, daddr 4, ports 4 (`sport << 16 | dport`), service 2, server 2,
- * state 1, flags 1, expiry 8 (ms, float64), chain link 4, plus one 4-byte bucket head per entry
+ * Per entry (bytes): saddr 4, daddr 4, ports 4 (`sport << 16 | dport`) and chain link 4
+ * interleaved in one 16-byte record (one cache line per probe), service 2, server 2, state 1,
+ * flags 1, expiry 8 (ms, float64), plus one 4-byte bucket head per entry
  * (load factor ≤ 1): 34 bytes. Storage grows by doubling up to `maxEntries` and never shrinks.
  *
+ * Addresses and ports are taken as unsigned 32-bit (`>>> 0`), so signed results of `<<` work too.
  * Only TCP is tracked, so the protocol is not part of the key. Slots are integers; callers read and
  * write fields through the methods. No I/O, no allocation on lookup.
  *
@@ -27,10 +29,8 @@ export class ConnTable {
   #free = -1;
   #mask = 0;
   #buckets = new Int32Array(0);
-  #next = new Int32Array(0);
-  #saddr = new Uint32Array(0);
-  #daddr = new Uint32Array(0);
-  #ports = new Uint32Array(0);
+  /** Interleaved per entry: saddr, daddr, ports, next (int32), so a probe touches one cache line. */
+  #keys = new Int32Array(0);
   /** Service id + 1; 0 marks a free slot. */
   #svc = new Uint16Array(0);
   #dest = new Uint16Array(0);
@@ -83,10 +83,15 @@ export class ConnTable {
    * @returns the slot, or -1
    */
   lookup(saddr: number, daddr: number, ports: number): number {
+    saddr |= 0;
+    daddr |= 0;
+    ports |= 0;
+    const k = this.#keys;
     let i = this.#buckets[this.#hash(saddr, daddr, ports)];
     while (i >= 0) {
-      if (this.#saddr[i] === saddr && this.#ports[i] === ports && this.#daddr[i] === daddr) return i;
-      i = this.#next[i];
+      const o = i << 2;
+      if (k[o] === saddr && k[o + 2] === ports && k[o + 1] === daddr) return i;
+      i = k[o + 3];
     }
     return -1;
   }
@@ -106,24 +111,28 @@ export class ConnTable {
     expiresMs: number,
   ): number {
     if (this.#size >= this.maxEntries) return -1;
+    saddr |= 0;
+    daddr |= 0;
+    ports |= 0;
     let i: number;
     if (this.#free >= 0) {
       i = this.#free;
-      this.#free = this.#next[i];
+      this.#free = this.#keys[(i << 2) + 3];
     } else {
       if (this.#high >= this.#cap) this.#grow(Math.min(this.#cap * 2, this.maxEntries));
       i = this.#high++;
     }
-    this.#saddr[i] = saddr;
-    this.#daddr[i] = daddr;
-    this.#ports[i] = ports;
+    const o = i << 2;
+    this.#keys[o] = saddr;
+    this.#keys[o + 1] = daddr;
+    this.#keys[o + 2] = ports;
     this.#svc[i] = svc + 1;
     this.#dest[i] = dest;
     this.#state[i] = state;
     this.#flags[i] = 0;
     this.#expires[i] = expiresMs;
     const b = this.#hash(saddr, daddr, ports);
-    this.#next[i] = this.#buckets[b];
+    this.#keys[o + 3] = this.#buckets[b];
     this.#buckets[b] = i;
     this.#size++;
     return i;
@@ -132,18 +141,20 @@ export class ConnTable {
   /** Removes the entry in `slot`. */
   remove(slot: number): void {
     if (this.#svc[slot] === 0) return;
-    const b = this.#hash(this.#saddr[slot], this.#daddr[slot], this.#ports[slot]);
+    const k = this.#keys;
+    const so = slot << 2;
+    const b = this.#hash(k[so], k[so + 1], k[so + 2]);
     let i = this.#buckets[b];
     let prev = -1;
     while (i >= 0 && i !== slot) {
       prev = i;
-      i = this.#next[i];
+      i = k[(i << 2) + 3];
     }
     if (i < 0) return;
-    if (prev < 0) this.#buckets[b] = this.#next[slot];
-    else this.#next[prev] = this.#next[slot];
+    if (prev < 0) this.#buckets[b] = k[so + 3];
+    else k[(prev << 2) + 3] = k[so + 3];
     this.#svc[slot] = 0;
-    this.#next[slot] = this.#free;
+    k[so + 3] = this.#free;
     this.#free = slot;
     this.#size--;
   }
@@ -194,20 +205,20 @@ export class ConnTable {
   }
   /** Client address of an entry. */
   saddr(slot: number): number {
-    return this.#saddr[slot];
+    return this.#keys[slot << 2] >>> 0;
   }
   /** Virtual address of an entry. */
   daddr(slot: number): number {
-    return this.#daddr[slot];
+    return this.#keys[(slot << 2) + 1] >>> 0;
   }
   /** `sport << 16 | dport` of an entry. */
   ports(slot: number): number {
-    return this.#ports[slot];
+    return this.#keys[(slot << 2) + 2] >>> 0;
   }
 
   #grow(cap: number): void {
     if (cap <= this.#cap) return;
-    const copy = <T extends Uint32Array | Int32Array | Uint16Array | Uint8Array | Float64Array>(
+    const copy = <T extends Uint16Array | Uint8Array | Float64Array>(
       old: T,
       make: (n: number) => T,
     ): T => {
@@ -215,10 +226,9 @@ export class ConnTable {
       a.set(old);
       return a;
     };
-    this.#next = copy(this.#next, (n) => new Int32Array(n));
-    this.#saddr = copy(this.#saddr, (n) => new Uint32Array(n));
-    this.#daddr = copy(this.#daddr, (n) => new Uint32Array(n));
-    this.#ports = copy(this.#ports, (n) => new Uint32Array(n));
+    const keys = new Int32Array(cap * 4);
+    keys.set(this.#keys);
+    this.#keys = keys;
     this.#svc = copy(this.#svc, (n) => new Uint16Array(n));
     this.#dest = copy(this.#dest, (n) => new Uint16Array(n));
     this.#state = copy(this.#state, (n) => new Uint8Array(n));
@@ -231,15 +241,16 @@ export class ConnTable {
     this.#buckets = new Int32Array(nb).fill(-1);
     for (let i = 0; i < this.#high; i++) {
       if (this.#svc[i] === 0) continue;
-      const b = this.#hash(this.#saddr[i], this.#daddr[i], this.#ports[i]);
-      this.#next[i] = this.#buckets[b];
+      const o = i << 2;
+      const b = this.#hash(keys[o], keys[o + 1], keys[o + 2]);
+      keys[o + 3] = this.#buckets[b];
       this.#buckets[b] = i;
     }
     // Rebuild the free list (links were overwritten by the rehash only for used slots).
     this.#free = -1;
     for (let i = this.#high - 1; i >= 0; i--) {
       if (this.#svc[i] === 0) {
-        this.#next[i] = this.#free;
+        keys[(i << 2) + 3] = this.#free;
         this.#free = i;
       }
     }

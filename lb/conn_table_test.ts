@@ -31,3 +31,11 @@ Deno.test("ConnTable.remove() frees slots for reuse and keeps chains intact", ()
 Deno.test("ConnTable constructor rejects a bound below 1", () => {
   assert.throws(() => new ConnTable(0), RangeError);
 });
+
+Deno.test("ConnTable.lookup() treats keys as unsigned 32-bit", () => {
+  const t = new ConnTable(10);
+  const ports = (0xc000 << 16) | 80; // negative as int32
+  assert.ok(ports < 0);
+  t.insert(0xc0000201, 0x0a000064, ports, 0, 1, 1, 0);
+  assert.ok(t.lookup(0xc0000201 | 0, 0x0a000064, ports >>> 0) >= 0);
+});

@@ -170,3 +170,22 @@ Deno.test("Dispatcher matches a transparent service on any destination, after ex
   assert.equal(addr(d, d.schedule(f("1.1.1.1", 1, "93.184.216.34"), TCP_SYN, 0)), "10.0.0.21");
   assert.notEqual(addr(d, d.schedule(f("1.1.1.1", 1, VIP), TCP_SYN, 0)), "10.0.0.21");
 });
+
+Deno.test("Dispatcher logs a full table at most once a second", async () => {
+  const { setLogSink } = await import("../core/log.ts");
+  const lines: string[] = [];
+  setLogSink((l) => lines.push(l));
+  try {
+    const d = new Dispatcher({ maxConnections: 5 });
+    d.configure([three()]);
+    for (let i = 0; i < 2000; i++) {
+      d.schedule(f("9.9.9.9", i + 1), TCP_SYN, Math.floor(i / 1000) * 1000 + (i % 1000) / 2);
+    }
+    const warns = lines.filter((l) => l.includes("Connection table full"));
+    assert.equal(warns.length, 2, "one line per second of flooding");
+    assert.equal(d.counters.overflow, 1995);
+    assert.match(warns[1], /"flows":1000[,}]/, "the second line counts the flows since the first");
+  } finally {
+    setLogSink();
+  }
+});

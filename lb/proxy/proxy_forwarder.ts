@@ -155,12 +155,9 @@ export class ProxyForwarder implements Forwarder {
       return;
     }
     let server: Deno.TcpConn;
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.#connectTimeoutMs);
-    const stop = () => ac.abort();
-    this.#ac.signal.addEventListener("abort", stop, { once: true });
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#connectTimeoutMs), this.#ac.signal]);
     try {
-      server = await Deno.connect({ hostname: rs.address, port: rs.port, signal: ac.signal });
+      server = await Deno.connect({ hostname: rs.address, port: rs.port, signal });
     } catch (e) {
       this.failures.connect++;
       d.schedule(flow, TCP_RST, Date.now());
@@ -168,14 +165,14 @@ export class ProxyForwarder implements Forwarder {
         vip: l.service,
         backend: rs.key,
         from: `${ra.hostname}:${ra.port}`,
-        error: ac.signal.aborted ? "timeout" : e,
+        error: signal.aborted ? "timeout" : e,
       });
       client.close();
       return;
-    } finally {
-      clearTimeout(timer);
-      this.#ac.signal.removeEventListener("abort", stop);
     }
+    // Small writes (HTTP heads) must not wait for Nagle's algorithm on either leg.
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     d.schedule(flow, TCP_ACK, Date.now());
     let lastTouch = Date.now();
     const touch = () => {

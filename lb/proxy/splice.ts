@@ -24,6 +24,20 @@ export interface SpliceOptions {
 /** How a splice ended. */
 export type SpliceEnd = "closed" | "idle" | "error" | "aborted";
 
+/** Default bytes per read buffer. */
+export const SPLICE_BUFFER_BYTES = 32 * 1024;
+const POOL_MAX = 256;
+const pool: Uint8Array[] = [];
+
+/** A read buffer from the pool (allocating zeroed memory per connection is a large part of its cost). */
+function takeBuffer(size: number): Uint8Array {
+  return size === SPLICE_BUFFER_BYTES ? pool.pop() ?? new Uint8Array(size) : new Uint8Array(size);
+}
+
+function giveBuffer(buf: Uint8Array): void {
+  if (buf.length === SPLICE_BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
+}
+
 async function writeAll(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
   let off = 0;
   while (off < buf.length) off += await conn.write(buf.subarray(off));
@@ -61,9 +75,9 @@ export async function splice(client: Deno.TcpConn, server: Deno.TcpConn, opts: S
   const onAbort = () => closeBoth("aborted");
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
-  const size = opts.bufferBytes ?? 64 * 1024;
+  const size = opts.bufferBytes ?? SPLICE_BUFFER_BYTES;
   const pump = async (from: Deno.TcpConn, to: Deno.TcpConn, count?: (n: number) => void) => {
-    const buf = new Uint8Array(size);
+    const buf = takeBuffer(size);
     try {
       while (true) {
         const n = await from.read(buf);
@@ -75,6 +89,8 @@ export async function splice(client: Deno.TcpConn, server: Deno.TcpConn, opts: S
       if (!closed) await to.closeWrite();
     } catch {
       closeBoth("error");
+    } finally {
+      giveBuffer(buf);
     }
   };
   try {

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { directorOverrides, parseRealFlag } from "./director.ts";
+
+Deno.test("parseRealFlag() reads HOST:PORT and HOST:PORT:WEIGHT", () => {
+  assert.deepEqual(parseRealFlag("10.0.0.11:80"), { address: "10.0.0.11", port: 80, weight: undefined });
+  assert.deepEqual(parseRealFlag("10.0.0.11:80:3"), { address: "10.0.0.11", port: 80, weight: 3 });
+  assert.deepEqual(parseRealFlag("cache1:8080:0"), { address: "cache1", port: 8080, weight: 0 });
+  assert.throws(() => parseRealFlag("10.0.0.11"), SyntaxError);
+});
+
+Deno.test("directorOverrides() builds one service from flags", () => {
+  const o = directorOverrides({
+    service: "10.0.0.100:80",
+    scheduler: "sh",
+    persistence: "60",
+    netmask: "24",
+    real: ["10.0.0.11:80:2", "10.0.0.12:80"],
+  });
+  const [svc] = o.find((x) => x.flag === "--service")!.value as Record<string, unknown>[];
+  assert.deepEqual(svc, {
+    vip: "10.0.0.100",
+    port: 80,
+    scheduler: "sh",
+    persistence: { timeoutS: 60, netmask: 24 },
+    reals: [{ address: "10.0.0.11", port: 80, weight: 2 }, { address: "10.0.0.12", port: 80 }],
+  });
+});
+
+Deno.test("directorOverrides() rejects --real without --service", () => {
+  assert.throws(() => directorOverrides({ real: ["10.0.0.11:80"] }), /--real needs --service/);
+});
