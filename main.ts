@@ -13,6 +13,10 @@ import { demoCommand } from "./cmd/demo.ts";
 import { statusCommand } from "./cmd/status.ts";
 import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
+// Background Workers (the DR/TUN data plane, the IP-in-IP decapsulator) run this same bundle under
+// their own name; these modules start them then, and the CLI below must not run.
+import { isDataplaneWorker } from "./lb/dataplane/worker.ts";
+import { isDecapWorker } from "./netctl/decap_worker.ts";
 import { VERSION } from "./core/version.ts";
 
 /** Builds the whole command tree (exported for tests and documentation). */
@@ -36,7 +40,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (import.meta.main) {
+if (import.meta.main && !isDataplaneWorker() && !isDecapWorker()) {
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {

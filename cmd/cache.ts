@@ -9,16 +9,17 @@
  *
  * @module
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import type { ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { parseHostPort } from "../core/addr.ts";
-import { getLogger, printErr } from "../core/log.ts";
+import { getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
+import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -32,6 +33,10 @@ interface CacheOptions extends SharedOptions {
   icpPort?: string;
   peer?: string[];
   peering?: string;
+  vip?: string;
+  forwarding?: "none" | "dr" | "tun";
+  director?: string[];
+  checkVip?: boolean;
 }
 
 /**
@@ -79,11 +84,27 @@ export function cacheCommand(): Command {
       "peer cache (repeatable; cache.peers); ICP port default 3130, 0 = no ICP; type default sibling",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)");
+    .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)")
+    .option("--vip <addr>", "VIP served through a DR/TUN director (cache.vip): set up on lo, undone on exit")
+    .addOption(
+      new Option("--forwarding <method>", "real-server set-up for the director (cache.forwarding)").choices([
+        "none",
+        "dr",
+        "tun",
+      ]),
+    )
+    .option(
+      "--director <addr>",
+      "tun: director address accepted as IP-in-IP outer source (repeatable; default any)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit");
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
-    if (opts.origin !== undefined) overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    if (opts.origin !== undefined) {
+      overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
+    }
     if (opts.listen?.length) {
       try {
         overrides.push({ path: ["cache", "listen"], value: opts.listen.map(parseListenFlag), flag: "--listen" });
@@ -112,7 +133,20 @@ export function cacheCommand(): Command {
     if (opts.peering !== undefined) {
       overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
     }
+    if (opts.vip !== undefined) overrides.push({ path: ["cache", "vip"], value: opts.vip, flag: "--vip" });
+    if (opts.forwarding !== undefined) {
+      overrides.push({ path: ["cache", "forwarding"], value: opts.forwarding, flag: "--forwarding" });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
+    if (opts.checkVip) {
+      if (!cfg.cache.vip || cfg.cache.forwarding === "none") {
+        printErr("--check-vip needs cache.vip (--vip ADDR) and cache.forwarding dr|tun (--forwarding)");
+        Deno.exit(EXIT_CONFIG);
+      }
+      const items = await checkRealServer({ vip: cfg.cache.vip, forwarding: cfg.cache.forwarding });
+      printOut(formatCheckReport(items));
+      Deno.exit(items.every((i) => i.ok) ? 0 : 1);
+    }
     const node = nodeName(cfg.cluster.nodeName);
     let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
     // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
@@ -130,6 +164,24 @@ export function cacheCommand(): Command {
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    let realServer: RealServerSetup | undefined;
+    if (cfg.cache.vip && cfg.cache.forwarding !== "none") {
+      try {
+        realServer = await setupRealServer({
+          vip: cfg.cache.vip,
+          forwarding: cfg.cache.forwarding,
+          director: opts.director,
+        });
+        log.info("Real-server set-up done", {
+          vip: cfg.cache.vip,
+          forwarding: cfg.cache.forwarding,
+          decap: realServer.decap,
+        });
+      } catch (e) {
+        printErr(`Cannot prepare this host as a ${cfg.cache.forwarding} real server: ${(e as Error).message}`);
+        Deno.exit(1);
+      }
+    }
     const pool = new WorkerPool(workers - 1);
     const service: CacheService = new CacheService(cfg.cache, {
       node,
@@ -145,6 +197,7 @@ export function cacheCommand(): Command {
       printErr(`Cannot start cache: ${(e as Error).message}`);
       await pool.close();
       await service.close();
+      await realServer?.undo();
       Deno.exit(1);
     }
     let peering: PeeringNode | undefined;
@@ -181,6 +234,7 @@ export function cacheCommand(): Command {
       await peering?.close();
       await pool.close();
       await service.close();
+      await realServer?.undo();
       Deno.exit(0);
     };
     Deno.addSignalListener("SIGTERM", stop);

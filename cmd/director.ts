@@ -23,6 +23,7 @@ import { getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
 import { registerDirectorRoutes } from "../lb/admin_routes.ts";
+import "../lb/dataplane/mod.ts"; // registers the dr and tun forwarders (AF_PACKET data plane)
 import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
 import { formatStatus } from "../lb/status_format.ts";
@@ -40,6 +41,8 @@ interface RunOptions extends SharedOptions {
   proxyProtocol?: boolean;
   health?: "http" | "tcp" | "none";
   real: string[];
+  interface?: string;
+  vipMode?: "arp" | "nft";
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -60,6 +63,8 @@ export function parseRealFlag(s: string): { address: string; port: number; weigh
 /** Turns the single-service flags into config overrides. */
 export function directorOverrides(o: RunOptions): ConfigOverride[] {
   const out = sharedOverrides(o);
+  if (o.interface !== undefined) out.push({ path: ["director", "interface"], value: o.interface, flag: "--interface" });
+  if (o.vipMode !== undefined) out.push({ path: ["director", "vipMode"], value: o.vipMode, flag: "--vip-mode" });
   if (o.service === undefined) {
     const stray = ["scheduler", "persistence", "netmask", "method", "listen", "health"].filter((k) =>
       (o as unknown as Record<string, unknown>)[k] !== undefined
@@ -347,7 +352,14 @@ export function directorCommand(): Command {
     .option("--listen <addr>", "proxy method: accept on this local address instead of the VIP")
     .option("--proxy-protocol", "proxy method: send a PROXY v2 header to the real servers")
     .addOption(new Option("--health <type>", "health check type").choices(["http", "tcp", "none"]))
-    .option("--real <host:port[:weight]>", "a real server (repeatable)", collect, [] as string[]);
+    .option("--real <host:port[:weight]>", "a real server (repeatable)", collect, [] as string[])
+    .option("--interface <ifname>", "dr/tun: interface the VIP traffic arrives on (director.interface)")
+    .addOption(
+      new Option("--vip-mode <mode>", "dr/tun: own the VIP by user-space ARP or VIP + nftables drop").choices([
+        "arp",
+        "nft",
+      ]),
+    );
   addSharedOptions(cmd);
   cmd.action((o: RunOptions) => runDirector(o));
   cmd.addCommand(statusCommand());

@@ -9,7 +9,12 @@ import { type DecapInit, runDecapLoop } from "./decap_loop.ts";
 /** Name given to the decapsulator Worker. */
 export const DECAP_WORKER_NAME = "webcache-decap";
 
-if ((globalThis as { name?: string }).name === DECAP_WORKER_NAME && "postMessage" in globalThis) {
+/** Whether this isolate is the decapsulator Worker. */
+export function isDecapWorker(): boolean {
+  return (globalThis as { name?: string }).name === DECAP_WORKER_NAME && "postMessage" in globalThis;
+}
+
+if (isDecapWorker()) {
   const scope = globalThis as unknown as {
     onmessage: ((e: MessageEvent<DecapInit>) => void) | null;
     postMessage(msg: unknown): void;

@@ -6,6 +6,9 @@
  *   kernel answers ARP), and a prerouting hook at priority −300 (before conntrack at −200) drops
  *   VIP traffic so the kernel never answers it with a RST; the AF_PACKET tap runs earlier and
  *   still sees every frame.
+ * - {@link redirectRuleset}: on a cache in a transparent cluster, redirects every TCP packet to
+ *   `port` (any destination address, as the director's transparent service delivers them by DR)
+ *   to the local proxy port, like Squid's `http_port ... intercept` set-up.
  * - {@link mssClampRuleset}: on a TUN real server, clamps the MSS of SYN-ACKs from the VIP so
  *   clients never send segments that do not fit the 20-byte IP-in-IP overhead.
  *
@@ -60,6 +63,29 @@ export function mssClampRuleset(table: string, vip: string, mss = 1440): string 
     "  chain out {",
     "    type filter hook output priority mangle; policy accept;",
     `    ip saddr ${vip} tcp flags & (syn | ack) == (syn | ack) tcp option maxseg size set ${mss}`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The ruleset text that redirects TCP to `port` (any destination) to local `toPort`.
+ *
+ * @param table table name
+ * @param port intercepted port (e.g. 80)
+ * @param toPort local listening port of the proxy
+ */
+export function redirectRuleset(table: string, port: number, toPort: number): string {
+  checkTable(table);
+  for (const p of [port, toPort]) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`Cannot use port ${p}`);
+  }
+  return [
+    `table ip ${table} {`,
+    "  chain pre {",
+    "    type nat hook prerouting priority dstnat; policy accept;",
+    `    tcp dport ${port} redirect to :${toPort}`,
     "  }",
     "}",
     "",

@@ -62,6 +62,8 @@ export interface RealServerSetup {
 }
 
 const MSS_TABLE = "webcache_mss";
+/** Default name of the user-space decapsulator's TUN device. */
+export const DEFAULT_TUN = "wctun0";
 
 /** Whether the kernel can do IP-in-IP itself (tunl0 exists or the ipip module loads). */
 export async function kernelIpipAvailable(): Promise<boolean> {
@@ -108,7 +110,7 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
         await runCommand(["ip", "link", "set", "tunl0", "up"]);
       } else {
         decap = "user-space";
-        decapsulator = await IpipDecapsulator.start({ tunName: opts.tunName, directors });
+        decapsulator = await IpipDecapsulator.start({ tunName: opts.tunName ?? DEFAULT_TUN, directors });
         tunDev = decapsulator.tunName;
         const d = decapsulator;
         undos.push(() => d.stop());
@@ -186,11 +188,16 @@ export async function checkRealServer(
   });
   const missing = missingNetCapabilities();
   if (opts.forwarding === "tun") {
-    const dev = opts.tunDevice ?? ((await linkExists("tunl0")) ? "tunl0" : undefined);
+    let dev = opts.tunDevice;
+    let how = opts.decap;
+    if (!dev && await linkExists("tunl0")) [dev, how] = ["tunl0", "kernel (tunl0)"];
+    if (!dev && await linkExists(DEFAULT_TUN) && rawIpipSocketOpen()) {
+      [dev, how] = [DEFAULT_TUN, `user-space (${DEFAULT_TUN} + raw IP-in-IP socket)`];
+    }
     items.push({
       name: "IP-in-IP decapsulation",
       ok: dev !== undefined,
-      value: opts.decap ?? (dev ? `kernel (${dev})` : "none"),
+      value: how ?? "none",
       expected: "kernel tunl0 or user-space TUN device",
       hint: "no ipip module: webcache cache --forwarding tun starts a user-space decapsulator (needs /dev/net/tun)",
     });
@@ -232,6 +239,17 @@ export async function checkRealServer(
     hint: "needed to add the VIP, set sysctls and run the decapsulator",
   });
   return items;
+}
+
+/** Whether some process holds a raw protocol-4 socket (/proc/net/raw lists its local "port" as the protocol). */
+function rawIpipSocketOpen(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/net/raw").split("\n").slice(1).some((l) =>
+      /^\s*\d+: [0-9A-F]{8}:0004 /.test(l)
+    );
+  } catch {
+    return false;
+  }
 }
 
 function listInterfaces(): string[] {

@@ -31,12 +31,15 @@ export class TestOrigin {
 
   constructor(handler: (req: Request, n: number) => Response | Promise<Response>) {
     this.handler = handler;
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: this.#ac.signal, onListen: () => {} }, async (req) => {
-      const u = new URL(req.url);
-      const body = req.body ? await req.text() : "";
-      this.seen.push({ method: req.method, path: u.pathname + u.search, headers: req.headers, body });
-      return await this.handler(req, this.seen.length);
-    });
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: this.#ac.signal, onListen: () => {} },
+      async (req) => {
+        const u = new URL(req.url);
+        const body = req.body ? await req.text() : "";
+        this.seen.push({ method: req.method, path: u.pathname + u.search, headers: req.headers, body });
+        return await this.handler(req, this.seen.length);
+      },
+    );
   }
 
   get port(): number {
@@ -68,12 +71,14 @@ export class RawOrigin {
     this.#loop = (async () => {
       for await (const c of listener) {
         this.#conns.add(c);
-        this.#tasks.push(onConn(c).catch(() => {}).finally(() => {
-          this.#conns.delete(c);
-          try {
-            c.close();
-          } catch { /* closed */ }
-        }));
+        this.#tasks.push(
+          onConn(c).catch(() => {}).finally(() => {
+            this.#conns.delete(c);
+            try {
+              c.close();
+            } catch { /* closed */ }
+          }),
+        );
       }
     })().catch(() => {});
   }
@@ -234,7 +239,13 @@ export function parseRaw(bytes: Uint8Array, method = "GET"): RawResponse {
     }
     body = out;
   } else if (headers.has("content-length")) body = body.subarray(0, Number(headers.get("content-length")));
-  return { status: h.status, headers, body, text: new TextDecoder().decode(body), head: latin1Decode(bytes.subarray(0, end)) };
+  return {
+    status: h.status,
+    headers,
+    body,
+    text: new TextDecoder().decode(body),
+    head: latin1Decode(bytes.subarray(0, end)),
+  };
 }
 
 /** Sleeps. */

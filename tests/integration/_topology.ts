@@ -168,6 +168,11 @@ export class Topology {
     return p;
   }
 
+  /** Makes {@link destroy} kill a process started elsewhere in one of these namespaces. */
+  adopt(p: Deno.ChildProcess): void {
+    this.#procs.push(p);
+  }
+
   /**
    * Stops a process started by {@link spawn} (SIGTERM, then SIGKILL after `graceMs`) and awaits it.
    *

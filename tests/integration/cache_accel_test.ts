@@ -163,7 +163,8 @@ Deno.test("cache accel: Squid native access.log lines and store statistics", asy
     await cache.service.accessLog.flush();
     const lines = (await Deno.readTextFile(file)).trim().split("\n");
     assertEquals(lines.length, 2);
-    const re = /^\d{10}\.\d{3} +\d+ 127\.0\.0\.1 (TCP_MISS|TCP_MEM_HIT)\/200 \d+ GET http:\/\/test\.example\/log - (HIER_DIRECT\/127\.0\.0\.1|HIER_NONE\/-) text\/html$/;
+    const re =
+      /^\d{10}\.\d{3} +\d+ 127\.0\.0\.1 (TCP_MISS|TCP_MEM_HIT)\/200 \d+ GET http:\/\/test\.example\/log - (HIER_DIRECT\/127\.0\.0\.1|HIER_NONE\/-) text\/html$/;
     assertMatch(lines[0], re);
     assertMatch(lines[0], / TCP_MISS\/200 .* HIER_DIRECT\//);
     assertMatch(lines[1], / TCP_MEM_HIT\/200 .* HIER_NONE\/- /);

@@ -44,7 +44,11 @@ Deno.test("cache errors: malformed and smuggling requests are rejected before re
       raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
       status: 400,
     },
-    { name: "header section above maxHeaderBytes", raw: `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(3000)}\r\n\r\n`, status: 431 },
+    {
+      name: "header section above maxHeaderBytes",
+      raw: `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(3000)}\r\n\r\n`,
+      status: 431,
+    },
   ];
   try {
     for (const row of table) {
@@ -55,7 +59,10 @@ Deno.test("cache errors: malformed and smuggling requests are rejected before re
     assertEquals(origin.count(), 0);
     // Repeated equal Content-Length values are fine.
     const ok = parseRaw(
-      await rawExchange(c.port, enc("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nConnection: close\r\n\r\nabc")),
+      await rawExchange(
+        c.port,
+        enc("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nConnection: close\r\n\r\nabc"),
+      ),
     );
     assertEquals(ok.status, 200);
     assertEquals(origin.seen[0].body, "abc");

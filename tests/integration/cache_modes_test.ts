@@ -4,7 +4,16 @@
  */
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { encodeProxyV2 } from "../../http/proxy_protocol.ts";
-import { cacheable, parseRaw, rawExchange, RawOrigin, request, startCache, TestOrigin, writeText } from "./_cache_harness.ts";
+import {
+  cacheable,
+  parseRaw,
+  rawExchange,
+  RawOrigin,
+  request,
+  startCache,
+  TestOrigin,
+  writeText,
+} from "./_cache_harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -34,7 +43,9 @@ Deno.test("cache forward: clients outside cache.acl.forward get 403 and nothing 
   try {
     assertEquals((await request(c.ports[0], `${origin.url}/x`)).status, 403);
     assertEquals((await request(c.ports[1], "/x", { host: `127.0.0.1:${origin.port}` })).status, 403);
-    const connect = parseRaw(await rawExchange(c.ports[0], enc(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: a\r\n\r\n`)));
+    const connect = parseRaw(
+      await rawExchange(c.ports[0], enc(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: a\r\n\r\n`)),
+    );
     assertEquals(connect.status, 403);
     assertEquals(origin.count(), 0);
   } finally {
@@ -125,13 +136,19 @@ Deno.test("cache proxy protocol: v1 and v2 headers give the real client address 
     both.set(req, v2.length);
     assertEquals(parseRaw(await rawExchange(c.ports[0], both)).text, "pp");
     assertEquals(origin.seen[0].headers.get("x-forwarded-for"), "10.9.8.7");
-    const v1 = enc("PROXY TCP4 10.9.8.6 192.0.2.1 4444 80\r\nGET /pp2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const v1 = enc(
+      "PROXY TCP4 10.9.8.6 192.0.2.1 4444 80\r\nGET /pp2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assertEquals(parseRaw(await rawExchange(c.ports[0], v1)).status, 200);
     assertEquals(origin.seen[1].headers.get("x-forwarded-for"), "10.9.8.6");
     // The forward ACL admits 10.9.8.0/24 (the PROXY source), not loopback.
-    const fwd = enc(`PROXY TCP4 10.9.8.5 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const fwd = enc(
+      `PROXY TCP4 10.9.8.5 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     assertEquals(parseRaw(await rawExchange(c.ports[1], fwd)).status, 200);
-    const direct = enc(`PROXY TCP4 127.0.0.1 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const direct = enc(
+      `PROXY TCP4 127.0.0.1 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     assertEquals(parseRaw(await rawExchange(c.ports[1], direct)).status, 403);
     // Without a PROXY header the connection is dropped.
     assertEquals((await rawExchange(c.ports[0], req)).length, 0);

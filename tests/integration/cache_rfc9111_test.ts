@@ -32,25 +32,51 @@ async function twice(port: number, origin: TestOrigin, path: string, headers: Re
 }
 
 Deno.test("cache rfc9111: storability of responses", async () => {
-  const table: { path: string; headers: Record<string, string>; status?: number; req?: Record<string, string>; stored: boolean }[] = [
+  const table: {
+    path: string;
+    headers: Record<string, string>;
+    status?: number;
+    req?: Record<string, string>;
+    stored: boolean;
+  }[] = [
     { path: "/maxage", headers: { "cache-control": "max-age=60" }, stored: true },
     { path: "/nostore", headers: { "cache-control": "no-store" }, stored: false },
     { path: "/private", headers: { "cache-control": "private, max-age=60" }, stored: false },
     { path: "/auth", headers: { "cache-control": "max-age=60" }, req: { Authorization: "Basic YTpi" }, stored: false },
-    { path: "/auth-public", headers: { "cache-control": "public, max-age=60" }, req: { Authorization: "Basic YTpi" }, stored: true },
-    { path: "/auth-smaxage", headers: { "cache-control": "s-maxage=60" }, req: { Authorization: "Basic YTpi" }, stored: true },
+    {
+      path: "/auth-public",
+      headers: { "cache-control": "public, max-age=60" },
+      req: { Authorization: "Basic YTpi" },
+      stored: true,
+    },
+    {
+      path: "/auth-smaxage",
+      headers: { "cache-control": "s-maxage=60" },
+      req: { Authorization: "Basic YTpi" },
+      stored: true,
+    },
     {
       path: "/auth-mustreval",
       headers: { "cache-control": "max-age=60, must-revalidate" },
       req: { Authorization: "Basic YTpi" },
       stored: true,
     },
-    { path: "/404-heuristic", headers: { "last-modified": HTTP_DATE(Date.now() - 86400_000) }, status: 404, stored: true },
+    {
+      path: "/404-heuristic",
+      headers: { "last-modified": HTTP_DATE(Date.now() - 86400_000) },
+      status: 404,
+      stored: true,
+    },
     { path: "/302-plain", headers: {}, status: 302, stored: false },
     { path: "/302-explicit", headers: { "cache-control": "max-age=60" }, status: 302, stored: true },
     { path: "/500-plain", headers: {}, status: 500, stored: false },
     { path: "/vary-star", headers: { "cache-control": "max-age=60", vary: "*" }, stored: false },
-    { path: "/request-no-store", headers: { "cache-control": "max-age=60" }, req: { "Cache-Control": "no-store" }, stored: false },
+    {
+      path: "/request-no-store",
+      headers: { "cache-control": "max-age=60" },
+      req: { "Cache-Control": "no-store" },
+      stored: false,
+    },
   ];
   await withCache((req) => {
     const p = new URL(req.url).pathname;
@@ -83,7 +109,9 @@ Deno.test("cache rfc9111: max-age expiry, s-maxage over max-age, Expires, Age fr
     if (p === "/expires") {
       return new Response("e", { headers: { date: HTTP_DATE(now), expires: HTTP_DATE(now + 60_000) } });
     }
-    if (p === "/expired") return new Response("e", { headers: { date: HTTP_DATE(now), expires: HTTP_DATE(now - 1000) } });
+    if (p === "/expired") {
+      return new Response("e", { headers: { date: HTTP_DATE(now), expires: HTTP_DATE(now - 1000) } });
+    }
     if (p === "/aged") return new Response("a", { headers: { "cache-control": "max-age=10", age: "10" } });
     return new Response("x", { status: 404 });
   }, async (port, origin) => {
@@ -114,37 +142,43 @@ Deno.test("cache rfc9111: heuristic freshness is 10% of the Last-Modified age", 
 });
 
 Deno.test("cache rfc9111: request max-age, min-fresh, max-stale, no-cache and only-if-cached", async () => {
-  await withCache(() => new Response("r", { headers: { "cache-control": "max-age=3", etag: '"r1"' } }), async (port, origin) => {
-    await request(port, "/r");
-    await sleep(1100); // age ≈ 1 s of 2 s
-    const ma = await request(port, "/r", { headers: { "Cache-Control": "max-age=0" } });
-    assertEquals(origin.count("/r"), 2, "max-age=0 forces revalidation");
-    assertEquals(ma.status, 200);
-    await request(port, "/r");
-    assertEquals(origin.count("/r"), 2, "fresh again after the refetch");
-    await request(port, "/r", { headers: { "Cache-Control": "min-fresh=5" } });
-    assertEquals(origin.count("/r"), 3, "min-fresh beyond the remaining lifetime revalidates");
-    await request(port, "/r", { headers: { "Cache-Control": "no-cache" } });
-    assertEquals(origin.count("/r"), 4, "no-cache revalidates");
-    await request(port, "/r", { headers: { Pragma: "no-cache" } });
-    assertEquals(origin.count("/r"), 5, "Pragma: no-cache revalidates");
-    await sleep(3100); // stale now
-    const ms = await request(port, "/r", { headers: { "Cache-Control": "max-stale=60" } });
-    assertEquals(ms.headers.get("x-cache"), "STALE from testcache");
-    assertEquals(origin.count("/r"), 5, "max-stale serves the stale copy");
-    const oic = await request(port, "/r", { headers: { "Cache-Control": "only-if-cached" } });
-    assertEquals(oic.status, 504, "stale + only-if-cached");
-    const none = await request(port, "/never", { headers: { "Cache-Control": "only-if-cached" } });
-    assertEquals(none.status, 504, "not stored + only-if-cached");
-    assertEquals(origin.count("/never"), 0);
-  });
+  await withCache(
+    () => new Response("r", { headers: { "cache-control": "max-age=3", etag: '"r1"' } }),
+    async (port, origin) => {
+      await request(port, "/r");
+      await sleep(1100); // age ≈ 1 s of 2 s
+      const ma = await request(port, "/r", { headers: { "Cache-Control": "max-age=0" } });
+      assertEquals(origin.count("/r"), 2, "max-age=0 forces revalidation");
+      assertEquals(ma.status, 200);
+      await request(port, "/r");
+      assertEquals(origin.count("/r"), 2, "fresh again after the refetch");
+      await request(port, "/r", { headers: { "Cache-Control": "min-fresh=5" } });
+      assertEquals(origin.count("/r"), 3, "min-fresh beyond the remaining lifetime revalidates");
+      await request(port, "/r", { headers: { "Cache-Control": "no-cache" } });
+      assertEquals(origin.count("/r"), 4, "no-cache revalidates");
+      await request(port, "/r", { headers: { Pragma: "no-cache" } });
+      assertEquals(origin.count("/r"), 5, "Pragma: no-cache revalidates");
+      await sleep(3100); // stale now
+      const ms = await request(port, "/r", { headers: { "Cache-Control": "max-stale=60" } });
+      assertEquals(ms.headers.get("x-cache"), "STALE from testcache");
+      assertEquals(origin.count("/r"), 5, "max-stale serves the stale copy");
+      const oic = await request(port, "/r", { headers: { "Cache-Control": "only-if-cached" } });
+      assertEquals(oic.status, 504, "stale + only-if-cached");
+      const none = await request(port, "/never", { headers: { "Cache-Control": "only-if-cached" } });
+      assertEquals(none.status, 504, "not stored + only-if-cached");
+      assertEquals(origin.count("/never"), 0);
+    },
+  );
 });
 
 Deno.test("cache rfc9111: revalidation with If-None-Match/If-Modified-Since; 304 updates headers", async () => {
   const lm = HTTP_DATE(Date.now() - 3600_000);
   await withCache((req, n) => {
     if (req.headers.get("if-none-match") === '"v1"') {
-      return new Response(null, { status: 304, headers: { "cache-control": "max-age=60", etag: '"v1"', "x-version": `${n}` } });
+      return new Response(null, {
+        status: 304,
+        headers: { "cache-control": "max-age=60", etag: '"v1"', "x-version": `${n}` },
+      });
     }
     return new Response("validated body", {
       headers: { "cache-control": "max-age=0", etag: '"v1"', "last-modified": lm, "x-version": `${n}` },
@@ -167,12 +201,15 @@ Deno.test("cache rfc9111: revalidation with If-None-Match/If-Modified-Since; 304
 });
 
 Deno.test("cache rfc9111: a 200 answer to revalidation replaces the stored object", async () => {
-  await withCache((_req, n) => new Response(`version ${n}`, { headers: { "cache-control": "max-age=0", etag: `"e${n}"` } }), async (port) => {
-    assertEquals((await request(port, "/rep")).text, "version 1");
-    const b = await request(port, "/rep");
-    assertEquals(b.text, "version 2");
-    assertEquals(b.headers.get("x-cache"), "MISS from testcache");
-  });
+  await withCache(
+    (_req, n) => new Response(`version ${n}`, { headers: { "cache-control": "max-age=0", etag: `"e${n}"` } }),
+    async (port) => {
+      assertEquals((await request(port, "/rep")).text, "version 1");
+      const b = await request(port, "/rep");
+      assertEquals(b.text, "version 2");
+      assertEquals(b.headers.get("x-cache"), "MISS from testcache");
+    },
+  );
 });
 
 Deno.test("cache rfc9111: clients' conditional requests are answered from cache (304, 412)", async () => {

@@ -1,0 +1,143 @@
+/**
+ * LVS/DR through the user-space data plane, over real TCP in network namespaces: correct
+ * responses, a director that only ever sees client-to-VIP packets, persistence, a director
+ * restart that keeps established flows, failover within the health-check bound while other
+ * connections survive, the nftables VIP mode, and clean-up of every host change.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
+import { canBuildTopology } from "./_topology.ts";
+import {
+  buildLab,
+  capture,
+  curl,
+  destroyLab,
+  keepAlive,
+  type Lab,
+  type Proc,
+  startCache,
+  startDirector,
+  stopProc,
+  VIP,
+} from "./_dataplane_lab.ts";
+
+const root = await canBuildTopology();
+const HEALTH = { type: "http", intervalMs: 300, timeoutMs: 300, fall: 2, rise: 1 };
+
+function directorSection(lab: Lab, extra: Record<string, unknown> = {}) {
+  const reals = lab.caches.map((c) => ({ address: c.ip }));
+  return {
+    interface: "eth0",
+    services: [
+      { vip: VIP, port: 80, method: "dr", scheduler: "rr", health: HEALTH, reals },
+      { vip: VIP, port: 81, method: "dr", scheduler: "wlc", persistence: { timeoutS: 300 }, health: HEALTH, reals },
+      { vip: VIP, port: 82, method: "dr", scheduler: "mh", health: HEALTH, reals },
+    ],
+    ...extra,
+  };
+}
+
+Deno.test({
+  name: "DR forwarding: responses, capture, persistence, restart, failover, nft VIP mode and clean-up",
+  ignore: !root,
+  async fn(t) {
+    const lab = await buildLab();
+    try {
+      const caches: Proc[] = [];
+      for (const c of lab.caches) caches.push(await startCache(lab, c, "dr", { ports: "80,81,82" }));
+      let director = await startDirector(lab, directorSection(lab));
+
+      await t.step("responses through the VIP come from every cache in turn (rr)", async () => {
+        const names = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await curl(lab, lab.client, `http://${VIP}/`);
+          assertEquals(r.code, 0, `curl failed: ${r.body}`);
+          names.push(r.body.split(" ")[0]);
+        }
+        assertEquals(new Set(names), new Set(["rs1", "rs2", "rs3"]));
+      });
+
+      await t.step("the director captures client-to-VIP packets only, no server-to-client packet", async () => {
+        // Everything but the director's own health checks (from its address 10.77.0.2).
+        const cap = await capture(lab, lab.director, `tcp and not host ${lab.director.ip}`);
+        for (let i = 0; i < 3; i++) assertEquals((await curl(lab, lab.client, `http://${VIP}/`)).code, 0);
+        const lines = (await cap.stop()).filter((l) => / > \d+\.\d+\.\d+\.\d+\.\d+: Flags/.test(l));
+        assert(lines.length >= 3 * 5, `expected client packets, got ${lines.length}: ${lines.join("\n")}`);
+        for (const l of lines) assertStringIncludes(l, `10.77.0.10.`, `not from the client: ${l}`);
+        for (const l of lines) assertStringIncludes(l, `> ${VIP}.80:`, `not to the VIP: ${l}`);
+        assertEquals(lines.filter((l) => l.includes(`${VIP}.80 >`)).length, 0);
+      });
+
+      await t.step("persistence keeps each client on one cache", async () => {
+        for (const client of [lab.client, lab.client2]) {
+          const names = new Set<string>();
+          for (let i = 0; i < 5; i++) names.add((await curl(lab, client, `http://${VIP}:81/`)).body.split(" ")[0]);
+          assertEquals(names.size, 1, `client ${client.ip} saw ${[...names]}`);
+        }
+      });
+
+      await t.step("restarting the director keeps an established connection working", async () => {
+        const conn = await keepAlive(lab, lab.client, 82);
+        const first = await conn.request();
+        assert(/^rs\d$/.test(first.split(" ")[0]), first);
+        await stopProc(lab, director);
+        director = await startDirector(lab, directorSection(lab));
+        const second = await conn.request();
+        assertEquals(second.split(" ")[0], first.split(" ")[0]);
+        await conn.close();
+      });
+
+      await t.step("killing a cache moves new connections within the health-check bound; others survive", async () => {
+        // An established connection to a surviving cache (rs1 or rs2).
+        let conn;
+        for (let i = 0; i < 6; i++) {
+          const c = await keepAlive(lab, lab.client2, 80);
+          const name = (await c.request()).split(" ")[0];
+          if (name !== "rs3") {
+            conn = { c, name };
+            break;
+          }
+          await c.close();
+        }
+        assert(conn, "never got a connection to rs1 or rs2");
+        await stopProc(lab, caches[2]);
+        const killedAt = Date.now();
+        // Bound: fall × interval + timeout = 900 ms; allow scheduling slack.
+        await new Promise((r) => setTimeout(r, 2 * 300 + 300 + 700));
+        const names = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await curl(lab, lab.client, `http://${VIP}/`);
+          assertEquals(r.code, 0, `curl failed ${Date.now() - killedAt} ms after the kill`);
+          names.push(r.body.split(" ")[0]);
+        }
+        assertEquals(new Set(names), new Set(["rs1", "rs2"]));
+        assertEquals((await conn.c.request()).split(" ")[0], conn.name);
+        await conn.c.close();
+        caches[2] = await startCache(lab, lab.caches[2], "dr", { ports: "80,81,82" });
+      });
+
+      await t.step("vipMode nft: VIP on the interface plus a prerouting drop rule, both removed on stop", async () => {
+        await stopProc(lab, director);
+        director = await startDirector(lab, directorSection(lab, { vipMode: "nft" }));
+        const tables = await lab.topo.exec(lab.director.ns, ["nft", "list", "tables"]);
+        assertStringIncludes(tables.stdout, "webcache_dp_eth0");
+        const r = await curl(lab, lab.client, `http://${VIP}/`);
+        assertEquals(r.code, 0);
+        await stopProc(lab, director);
+        assertEquals((await lab.topo.exec(lab.director.ns, ["nft", "list", "tables"])).stdout.trim(), "");
+        const addrs = await lab.topo.exec(lab.director.ns, ["ip", "-4", "addr", "show", "dev", "eth0"]);
+        assertEquals(addrs.stdout.includes(VIP), false);
+      });
+
+      await t.step("stopping a cache undoes its VIP and sysctls", async () => {
+        const ns = lab.caches[0].ns;
+        assertEquals((await lab.topo.exec(ns, ["sysctl", "-n", "net.ipv4.conf.all.arp_ignore"])).stdout.trim(), "1");
+        await stopProc(lab, caches[0]);
+        assertEquals((await lab.topo.exec(ns, ["sysctl", "-n", "net.ipv4.conf.all.arp_ignore"])).stdout.trim(), "0");
+        assertEquals((await lab.topo.exec(ns, ["sysctl", "-n", "net.ipv4.conf.all.arp_announce"])).stdout.trim(), "0");
+        assertEquals((await lab.topo.exec(ns, ["ip", "addr", "show", "dev", "lo"])).stdout.includes(VIP), false);
+      });
+    } finally {
+      await destroyLab(lab);
+    }
+  },
+});
