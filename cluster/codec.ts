@@ -33,7 +33,12 @@
  * dead          7 | incarnation u32 | node id str8 | from id str8      (from = node: it left)
  * pushPull      8 | join u8 (0|1) | entries u16 | entries × (state u8 | record blob16)
  * announce      9 | node id str8 | gossip addr str8                    (--peers auto discovery)
+ * configRequest 10 | (no body)                                          (cluster.configSync, TCP only)
+ * config       11 | stamp hi u32 | stamp lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
  * ```
+ *
+ * `stamp` is the config file's modification time in milliseconds since the epoch (hi × 2³² + lo);
+ * a higher stamp is a newer config.
  *
  * A record is the node's {@link NodeRecord} as UTF-8 JSON, at most {@link MAX_RECORD_BYTES},
  * validated field by field on decode; its `incarnation` is the SWIM incarnation of the update.
@@ -63,6 +68,8 @@ export const MESSAGE_TYPE = {
   dead: 7,
   pushPull: 8,
   announce: 9,
+  configRequest: 10,
+  config: 11,
 } as const;
 
 /** SWIM state of a member as carried in push-pull (wire values). */
@@ -137,6 +144,21 @@ export interface AnnounceMessage {
   addr: string;
 }
 
+/** Asks a peer for its config (TCP). */
+export interface ConfigRequestMessage {
+  type: "configRequest";
+}
+/** A peer's config file, authenticated by the envelope's key (cluster.configSync). */
+export interface ConfigMessage {
+  type: "config";
+  /** Modification time of the file, ms since the epoch. */
+  stamp: number;
+  /** Its config hash (config_hash.ts). */
+  hash: string;
+  /** The YAML text. */
+  text: string;
+}
+
 /** Any gossip message. */
 export type Message =
   | PingMessage
@@ -147,7 +169,9 @@ export type Message =
   | AliveMessage
   | DeadMessage
   | PushPullMessage
-  | AnnounceMessage;
+  | AnnounceMessage
+  | ConfigRequestMessage
+  | ConfigMessage;
 
 /** Why a message could not be decoded: also the `reason` label of the dropped-messages counter. */
 export type DecodeReason = "short" | "oversized" | "version" | "type" | "garbled";
@@ -339,6 +363,9 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
   for (const k of ["http", "icp", "admin"]) if (!optStr(a[k])) throw bad(`addrs.${k} is not a string`);
   for (const k of ["mac", "iface", "service", "vip"]) if (!optStr(o[k])) throw bad(`${k} is not a string`);
   if (o.forwarding !== undefined && !FORWARDING.has(o.forwarding as string)) throw bad("forwarding is unknown");
+  if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {
+    throw bad("configStamp is not a time in milliseconds");
+  }
   return o as unknown as NodeRecord;
 }
 
@@ -385,6 +412,18 @@ function writeMessage(w: Writer, m: Message): void {
       w.str8(m.node, "node");
       w.str8(m.addr, "address");
       break;
+    case "configRequest":
+      break;
+    case "config": {
+      if (!Number.isSafeInteger(m.stamp) || m.stamp < 0) throw new RangeError(`Cannot encode config stamp ${m.stamp}`);
+      w.u32(Math.floor(m.stamp / 2 ** 32));
+      w.u32(m.stamp >>> 0);
+      w.str8(m.hash, "hash");
+      const b = enc.encode(m.text);
+      w.u32(b.length);
+      w.bytes(b);
+      break;
+    }
   }
 }
 
@@ -481,6 +520,20 @@ function readMessage(r: Reader): Message {
     }
     case "announce":
       return { type, node: r.str8("node"), addr: r.str8("address") };
+    case "configRequest":
+      return { type };
+    case "config": {
+      const stamp = r.u32("stamp") * 2 ** 32 + r.u32("stamp");
+      const hash = r.str8("hash");
+      const n = r.u32("text length");
+      const at = r.offset;
+      const b = r.bytes(n, "config text");
+      try {
+        return { type, stamp, hash, text: dec.decode(b) };
+      } catch {
+        throw new ClusterDecodeError("Cannot decode gossip message: config text is not UTF-8", "garbled", at);
+      }
+    }
     default:
       throw new ClusterDecodeError(`Cannot decode gossip message: type ${t} is unknown`, "type", at);
   }

@@ -73,6 +73,8 @@ Deno.test("decodePacket() round-trips every message type", () => {
     { type: "dead", incarnation: 9, node: "n", from: "n" },
     { type: "pushPull", join: true, entries: [{ state: "alive", record: REC }, { state: "left", record: REC }] },
     { type: "announce", node: "n", addr: "[::1]:7946" },
+    { type: "configRequest" },
+    { type: "config", stamp: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
   ];
   assert.deepEqual(decodePacket(encodePacket(msgs), 1 << 20), msgs);
 });
@@ -98,6 +100,12 @@ Deno.test("decodePacket() rejects truncated, oversized and garbled input with a 
     { description: "alive with a JSON array", input: "0101 0005 06 0002 5b5d", reason: "garbled" },
     { description: "push-pull with unknown state", input: "0101 0005 08 00 0001 09", reason: "garbled" },
     { description: "push-pull count beyond data", input: "0101 0004 08 00 0005", reason: "short" },
+    {
+      description: "config text beyond data",
+      input: "0101 000f 0b 00000000 00000001 0161 00000010 41",
+      reason: "short",
+    },
+    { description: "config request with a body", input: "0101 0002 0a 00", reason: "garbled" },
   ];
   for (const c of cases) {
     assert.throws(() => decodePacket(hex(c.input)), (e: unknown) => {

@@ -18,10 +18,13 @@ import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { realClock } from "./clock.ts";
 import { configHash } from "./config_hash.ts";
+import { acceptConfig } from "./config_sync.ts";
+import type { ConfigMessage } from "./codec.ts";
 import { Discovery } from "./discovery.ts";
 import { Keyring, resolveClusterKeys } from "./keyring.ts";
 import {
   awarenessGauge,
+  conflictsTotal,
   deathsTotal,
   membersGauge,
   messagesDroppedTotal,
@@ -56,10 +59,31 @@ export interface MembershipOptions {
   keyFile?: string;
   /** Key from the environment; default `WEBCACHE_CLUSTER_KEY`. */
   envKey?: string;
-  /** File keeping the stable node id; without it and without `record.id` the id is random per start. */
+  /**
+   * File keeping the stable node id (created with a random id). Without it and without `record.id`
+   * the id is derived from cluster name, role and node name, which survives restarts and address
+   * changes as long as the name stays.
+   */
   idFile?: string;
   /** Config hash to gossip; default {@link configHash} of `cfg`. */
   configHash?: string;
+  /**
+   * The appliance.yaml `cfg` was loaded from: its modification time is gossiped as the config
+   * stamp, and with `cluster.configSync` it is served to peers and replaced by a newer peer config.
+   */
+  configFile?: string;
+}
+
+/** Detail of the `config` event (cluster.configSync adopted a newer config from a peer). */
+export interface ConfigEventDetail {
+  /** The new config, this node's node-local keys kept. */
+  cfg: Appliance;
+  /** Changed keys a running node may apply (the role applies them). */
+  reloadable: string[];
+  /** Changed keys that take effect only after a restart. */
+  restart: string[];
+  /** Name of the peer it came from. */
+  from: string;
 }
 
 /** The status section and `/members` document. */
@@ -68,6 +92,12 @@ export interface MembersDocument {
   cluster: string;
   configHash: string;
   members: (NodeRecord & { configDiffers: boolean })[];
+}
+
+/** A stable id from cluster name, role and node name: the first 16 hex digits of their SHA-256. */
+async function derivedNodeId(cluster: string, role: string, name: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${cluster}\0${role}\0${name}`));
+  return [...new Uint8Array(d)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Parses `cluster.gossipListen`, which (unlike other endpoints) may use port 0. */
@@ -86,8 +116,12 @@ function pickAdvertise(listenHost: string): string {
 
 /** Cluster membership of this process. */
 export class Membership extends EventTarget {
-  readonly #cfg: Appliance;
+  #cfg: Appliance;
   readonly #swim: Swim;
+  readonly #configFile?: string;
+  #configText?: string;
+  #syncing = false;
+  readonly #syncFailed = new Set<string>();
   readonly #transport: NetTransport;
   readonly #keyring: Keyring;
   #discovery?: Discovery;
@@ -96,8 +130,18 @@ export class Membership extends EventTarget {
   #onAbort?: () => void;
   readonly #signal?: AbortSignal;
 
-  private constructor(cfg: Appliance, swim: Swim, transport: NetTransport, keyring: Keyring, signal?: AbortSignal) {
+  private constructor(
+    cfg: Appliance,
+    swim: Swim,
+    transport: NetTransport,
+    keyring: Keyring,
+    signal?: AbortSignal,
+    configFile?: string,
+    configText?: string,
+  ) {
     super();
+    this.#configFile = configFile;
+    this.#configText = configText;
     this.#cfg = cfg;
     this.#swim = swim;
     this.#transport = transport;
@@ -130,6 +174,15 @@ export class Membership extends EventTarget {
     }
     if (keys.length === 0) log.warn("Cluster gossip runs without authentication (cluster.insecure: true)");
     const keyring = await Keyring.create(keys, c.name);
+    if (c.configSync && !keyring.secure) {
+      log.warn("cluster.configSync is off: without a key, peer configs cannot be authenticated");
+    }
+    let configText: string | undefined;
+    let configStamp: number | undefined;
+    if (opts.configFile) {
+      configText = await Deno.readTextFile(opts.configFile);
+      configStamp = Math.floor((await Deno.stat(opts.configFile)).mtime?.getTime() ?? 0);
+    }
     const listen = parseListen(c.gossipListen);
     let swim: Swim | undefined;
     let m: Membership | undefined;
@@ -148,6 +201,7 @@ export class Membership extends EventTarget {
           return swim!.handlePushPull(req);
         },
         streamPing: (p) => swim?.handleStreamPing(p) ?? false,
+        config: () => m?.configMessage(),
         drop: (reason, from, error) => {
           messagesDroppedTotal.inc({ reason });
           log.debug("Dropped gossip input", { from, reason, error });
@@ -157,9 +211,10 @@ export class Membership extends EventTarget {
     try {
       const port = transport.addr.port;
       const adv = c.advertise ? parseHostPort(c.advertise) : { host: pickAdvertise(listen.host), port };
-      const id = opts.record.id ?? (opts.idFile ? await loadOrCreateNodeId(opts.idFile) : crypto.randomUUID());
       const name = c.nodeName ?? opts.record.name ??
         (port === 7946 ? Deno.hostname() : `${Deno.hostname()}-${opts.record.role}-${port}`);
+      const id = opts.record.id ??
+        (opts.idFile ? await loadOrCreateNodeId(opts.idFile) : await derivedNodeId(c.name, opts.record.role, name));
       const local: NodeRecord = {
         ...opts.record,
         id,
@@ -167,6 +222,7 @@ export class Membership extends EventTarget {
         addrs: { ...opts.record.addrs, gossip: formatHostPort(adv) },
         state: opts.record.state ?? "alive",
         configHash: opts.configHash ?? await configHash(cfg),
+        ...(configStamp !== undefined ? { configStamp } : {}),
         // Seconds since the epoch: a restarted node outranks what the cluster remembers of it.
         incarnation: Math.floor(Date.now() / 1000) >>> 0,
       };
@@ -192,9 +248,16 @@ export class Membership extends EventTarget {
           },
           onChange: () => changed(),
           onDrop: (reason) => messagesDroppedTotal.inc({ reason }),
+          onConflict: (other) => {
+            conflictsTotal.inc();
+            log.error("Another node uses this node's id; give every node its own --node-name", {
+              node: other.name,
+              peer: other.addrs.gossip,
+            });
+          },
         },
       });
-      m = new Membership(cfg, swim, transport, keyring, opts.signal);
+      m = new Membership(cfg, swim, transport, keyring, opts.signal, opts.configFile, configText);
       swim.start();
       m.#updateGauges();
       log.info("Cluster membership started", { node: name, id, listen: `${listen.host}:${port}`, cluster: c.name });
@@ -295,6 +358,18 @@ export class Membership extends EventTarget {
   }
 
   /**
+   * Calls `cb` after `cluster.configSync` adopted a newer config from a peer; the role applies the
+   * `reloadable` keys (the others are logged as needing a restart).
+   *
+   * @returns a function that unsubscribes
+   */
+  onConfig(cb: (detail: ConfigEventDetail) => void): () => void {
+    const l = (e: Event) => cb((e as CustomEvent<ConfigEventDetail>).detail);
+    this.addEventListener("config", l);
+    return () => this.removeEventListener("config", l);
+  }
+
+  /**
    * Calls `cb` (within a second, coalesced) after any change of the member list.
    *
    * @returns a function that unsubscribes
@@ -311,8 +386,72 @@ export class Membership extends EventTarget {
     this.#changeTimer = setTimeout(() => {
       this.#changeTimer = undefined;
       this.#updateGauges();
-      if (!this.#stopped) this.dispatchEvent(new Event("change"));
+      if (this.#stopped) return;
+      this.dispatchEvent(new Event("change"));
+      this.#maybeSync();
     }, 50);
+  }
+
+  /** Our config for a peer that asks (only with a key: the envelope is the signature). */
+  private configMessage(): ConfigMessage | undefined {
+    if (!this.#keyring.secure || this.#configText === undefined) return undefined;
+    return {
+      type: "config",
+      stamp: this.local.configStamp ?? 0,
+      hash: this.local.configHash,
+      text: this.#configText,
+    };
+  }
+
+  #maybeSync(): void {
+    if (!this.#cfg.cluster.configSync || !this.#keyring.secure || this.#syncing) return;
+    const mine = this.local;
+    const newer = this.#swim.others()
+      .filter((m) =>
+        m.state === "alive" && m.record.configHash !== mine.configHash &&
+        (m.record.configStamp ?? 0) > (mine.configStamp ?? 0) && !this.#syncFailed.has(m.record.configHash)
+      )
+      .sort((a, b) => (b.record.configStamp ?? 0) - (a.record.configStamp ?? 0))[0];
+    if (!newer) return;
+    this.#syncing = true;
+    this.#sync(newer.record).finally(() => {
+      this.#syncing = false;
+    });
+  }
+
+  async #sync(peer: NodeRecord): Promise<void> {
+    try {
+      const msg = await this.#transport.fetchConfig(peer.addrs.gossip);
+      if (!msg) throw new Error("the peer did not send its config");
+      if (msg.hash !== peer.configHash) {
+        throw new Error(`it sent config ${msg.hash}, not the gossiped ${peer.configHash}`);
+      }
+      const { cfg, changes } = await acceptConfig(msg.text, msg.hash, this.#cfg);
+      if (this.#stopped) return;
+      if (this.#configFile) {
+        const tmp = `${this.#configFile}.sync-${crypto.randomUUID().slice(0, 8)}`;
+        await Deno.writeTextFile(tmp, msg.text);
+        await Deno.rename(tmp, this.#configFile);
+        await Deno.utime(this.#configFile, new Date(), new Date(msg.stamp));
+      }
+      this.#cfg = cfg;
+      this.#configText = msg.text;
+      this.#swim.update({ configHash: msg.hash, configStamp: msg.stamp });
+      log.info("Adopted a newer config from a peer", {
+        peer: peer.name,
+        configHash: msg.hash,
+        reloadable: changes.reloadable.join(","),
+        restartNeeded: changes.restart.join(","),
+      });
+      if (changes.restart.length) {
+        log.warn("Synced config changes keys that need a restart", { keys: changes.restart.join(",") });
+      }
+      const detail: ConfigEventDetail = { cfg, ...changes, from: peer.name };
+      this.dispatchEvent(new CustomEvent("config", { detail }));
+    } catch (e) {
+      this.#syncFailed.add(peer.configHash);
+      log.warn("Cannot adopt a peer's config", { peer: peer.name, configHash: peer.configHash, error: e as Error });
+    }
   }
 
   #updateGauges(): void {

@@ -119,6 +119,49 @@ Deno.test("Membership: garbage datagrams are dropped and counted, never fatal", 
   }
 });
 
+Deno.test("Membership: oversized and garbage TCP frames are dropped and counted", async () => {
+  const a = await Membership.start({ cfg: cfg(), record: { name: "a", role: "cache", weight: 1 } });
+  try {
+    const oversized = await counter("webcache_cluster_messages_dropped_total", { reason: "oversized" });
+    const auth = await counter("webcache_cluster_messages_dropped_total", { reason: "auth" });
+    for (const frame of [Uint8Array.of(0xff, 0xff, 0xff, 0xff), Uint8Array.of(0, 0, 0, 40, 1, ...new Uint8Array(39))]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.addr.port });
+      await conn.write(frame);
+      const buf = new Uint8Array(16);
+      assert.equal(await conn.read(buf), null, "server closes without answering");
+      conn.close();
+    }
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "oversized" }), oversized + 1);
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "auth" }), auth + 1);
+    assert.equal(a.members().length, 1);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("Membership derives a stable id from the name and reports two nodes sharing one", async () => {
+  const a = await Membership.start({ cfg: cfg(), record: { name: "same", role: "cache", weight: 1 } });
+  const id = a.local.id;
+  const before = await counter("webcache_cluster_id_conflicts_total");
+  let b: Membership | undefined;
+  try {
+    assert.match(id, /^[0-9a-f]{16}$/);
+    b = await Membership.start({
+      cfg: cfg({ peers: [`127.0.0.1:${a.addr.port}`] }),
+      record: { name: "same", role: "cache", weight: 1 },
+    });
+    assert.equal(b.local.id, id, "same name, same id");
+    const end = Date.now() + 3000;
+    while (await counter("webcache_cluster_id_conflicts_total") === before && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(await counter("webcache_cluster_id_conflicts_total") > before, "conflict not counted");
+  } finally {
+    await b?.stop();
+    await a.stop();
+  }
+});
+
 Deno.test("Membership.start() refuses to run without a key unless cluster.insecure is set", async () => {
   await assert.rejects(
     Membership.start({ cfg: cfg({ secretKey: undefined }), record: { role: "cache", weight: 1 }, envKey: "" }),
@@ -144,5 +187,58 @@ Deno.test("Membership serves /members and a cluster section of /status on the ad
     ac.abort();
     await admin.stop();
     await a.stop();
+  }
+});
+
+Deno.test("Membership with cluster.configSync adopts a newer config from a peer and rewrites its file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wccl-sync-" });
+  const nodes: Membership[] = [];
+  try {
+    const base = `cluster:\n  name: t\n  gossipListen: "127.0.0.1:0"\n  secretKey: "${KEY}"\n  configSync: true\n` +
+      `  probeIntervalMs: 100\n  probeTimeoutMs: 50\n  gossipIntervalMs: 30\n`;
+    const oldText = base + "log:\n  level: info\n";
+    const newText = base.replace("probeTimeoutMs: 50", "probeTimeoutMs: 60") + "log:\n  level: warn\n";
+    await Deno.writeTextFile(`${dir}/old.yaml`, oldText);
+    await Deno.utime(`${dir}/old.yaml`, new Date(), new Date(Date.now() - 60_000));
+    await Deno.writeTextFile(`${dir}/new.yaml`, newText);
+    const { loadConfig } = await import("../config/load.ts");
+    const a = await Membership.start({
+      cfg: await loadConfig(`${dir}/new.yaml`),
+      configFile: `${dir}/new.yaml`,
+      record: { name: "a", role: "cache", weight: 1 },
+    });
+    nodes.push(a);
+    const oldCfg = await loadConfig(`${dir}/old.yaml`, [{
+      path: ["cluster", "peers"],
+      value: [`127.0.0.1:${a.addr.port}`],
+      flag: "--peers",
+    }]);
+    const b = await Membership.start({
+      cfg: oldCfg,
+      configFile: `${dir}/old.yaml`,
+      record: { name: "b", role: "cache", weight: 1 },
+    });
+    nodes.push(b);
+    assert.notEqual(a.local.configHash, b.local.configHash);
+    const events: unknown[] = [];
+    b.onConfig((d) =>
+      events.push({ reloadable: d.reloadable, restart: d.restart, from: d.from, level: d.cfg.log.level })
+    );
+    await until("b adopts a's config", () => b.local.configHash === a.local.configHash, 5000);
+    await until("config event", () => events.length === 1, 1000);
+    assert.deepEqual(events[0], {
+      reloadable: ["log.level"],
+      restart: ["cluster.probeTimeoutMs"],
+      from: "a",
+      level: "warn",
+    });
+    assert.equal(await Deno.readTextFile(`${dir}/old.yaml`), newText);
+    assert.deepEqual(b.config.cluster.peers, [`127.0.0.1:${a.addr.port}`], "node-local keys kept");
+    // a does not take b's older config back
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await Deno.readTextFile(`${dir}/new.yaml`), newText);
+  } finally {
+    for (const n of nodes) await n.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

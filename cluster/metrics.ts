@@ -12,6 +12,7 @@
  * | `webcache_cluster_messages_dropped_total`     | counter | reason  | input dropped: auth, short, garbled, ...  |
  * | `webcache_cluster_push_pulls_total`           | counter | result  | full-state exchanges: ok, failed          |
  * | `webcache_cluster_awareness_score`            | gauge   |         | Lifeguard health score (0 is healthy)     |
+ * | `webcache_cluster_id_conflicts_total`         | counter |         | other nodes seen claiming this node's id  |
  *
  * @module
  */
@@ -83,5 +84,12 @@ export const pushPullsTotal = new Counter({
 export const awarenessGauge = new Gauge({
   name: "webcache_cluster_awareness_score",
   help: "Lifeguard local health score: 0 healthy; each step stretches probe intervals and timeouts by one more factor.",
+  registers: [registry],
+});
+
+/** Id conflicts. */
+export const conflictsTotal = new Counter({
+  name: "webcache_cluster_id_conflicts_total",
+  help: "Alive messages about this node's id from another address: two nodes share a name or an id file.",
   registers: [registry],
 });

@@ -22,7 +22,14 @@
  * @module
  */
 export type { NodeRecord, NodeRole, NodeState } from "./node.ts";
-export { type LocalRecord, type MembersDocument, Membership, type MembershipOptions } from "./membership.ts";
+export {
+  type ConfigEventDetail,
+  type LocalRecord,
+  type MembersDocument,
+  Membership,
+  type MembershipOptions,
+} from "./membership.ts";
+export { acceptConfig, classifyChanges, type ConfigChanges, diffConfig, isReloadable } from "./config_sync.ts";
 export { configHash, NODE_LOCAL_KEYS, normalisedConfig } from "./config_hash.ts";
 export { loadOrCreateNodeId } from "./node_id.ts";
 export { decodeKey, Keyring, parseKeyFile, resolveClusterKeys } from "./keyring.ts";

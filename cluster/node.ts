@@ -39,6 +39,11 @@ export interface NodeRecord {
   state: NodeState;
   /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */
   configHash: string;
+  /**
+   * Modification time (ms since the epoch) of that config file, when the node knows its file; with
+   * `cluster.configSync` the highest stamp wins. Optional, so older records stay valid.
+   */
+  configStamp?: number;
   /** SWIM incarnation number; only the node itself raises it. */
   incarnation: number;
 }

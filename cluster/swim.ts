@@ -58,6 +58,8 @@ export interface SwimHooks {
   onChange?(): void;
   /** A message was ignored (e.g. a ping for another node). */
   onDrop?(reason: string): void;
+  /** Another node claims this node's id from another address (misconfigured names or id files). */
+  onConflict?(other: NodeRecord): void;
 }
 
 /** Timing and fan-out parameters (see `config/cluster_schema.ts` for meaning and defaults). */
@@ -422,6 +424,7 @@ export class Swim {
   #alive(r: NodeRecord): void {
     if (r.id === this.#local.id) {
       if (this.#leaving) return;
+      if (r.addrs.gossip !== this.#local.addrs.gossip) this.#hooks.onConflict?.(r);
       if (r.incarnation >= this.#local.incarnation && JSON.stringify(r) !== JSON.stringify(this.#local)) {
         this.#refute(r.incarnation);
       }

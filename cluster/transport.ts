@@ -25,6 +25,7 @@ import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import {
   ClusterDecodeError,
+  type ConfigMessage,
   decodePacket,
   encodePacket,
   MAX_PACKET_BYTES,
@@ -49,6 +50,8 @@ export interface TransportHandler {
   pushPull(req: PushPullMessage, from: string): PushPullMessage;
   /** A TCP ping arrived; true when it is for us. */
   streamPing(ping: PingMessage): boolean;
+  /** A peer asks for our config (cluster.configSync); undefined when we do not share it. */
+  config?(): ConfigMessage | undefined;
   /** Input was dropped; `reason` labels the metric. */
   drop(reason: string, from: string, error?: Error): void;
 }
@@ -232,6 +235,9 @@ export class NetTransport implements SwimTransport {
       if (first.type === "pushPull") {
         const reply = this.#o.handler.pushPull(first, from);
         await writeFrame(conn, await this.#o.keyring.seal(encodePacket([reply])));
+      } else if (first.type === "configRequest") {
+        const cfg = this.#o.handler.config?.();
+        if (cfg) await writeFrame(conn, await this.#o.keyring.seal(encodePacket([cfg])));
       } else if (first.type === "ping") {
         if (this.#o.handler.streamPing(first)) {
           await writeFrame(conn, await this.#o.keyring.seal(encodePacket([{ type: "ack", seq: first.seq }])));
@@ -319,6 +325,12 @@ export class NetTransport implements SwimTransport {
       }
       if (!this.#closed) cb(reply);
     })());
+  }
+
+  /** Asks a peer for its config over TCP. */
+  async fetchConfig(addr: string): Promise<ConfigMessage | undefined> {
+    const msgs = await this.#exchange(addr, encodePacket([{ type: "configRequest" }]), true);
+    return msgs?.[0]?.type === "config" ? msgs[0] : undefined;
   }
 
   /** TCP fallback ping. */

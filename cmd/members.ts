@@ -1,7 +1,7 @@
 /**
- * `webcache members [--admin ADDR:PORT] [--json]`: lists the cluster as a running node sees it,
- * like `serf members`, by asking that node's admin endpoint (`/members`). Nodes whose config hash
- * differs from the asked node's are marked with `*`.
+ * `webcache members [--admin ADDR:PORT] [--json] [--status STATE] [--role ROLE]`: lists the
+ * cluster as a running node sees it, like `serf members`, by asking that node's admin endpoint
+ * (`/members`). Nodes whose config hash differs from the asked node's are marked with `*`.
  *
  * The admin address comes from `--admin`, else `admin.listen` of `--config`, else
  * 127.0.0.1:9090; a bearer token (for addresses outside `admin.allow`) from
@@ -17,11 +17,16 @@ import { parseHostPort } from "../core/addr.ts";
 import { printErr, printOut } from "../core/log.ts";
 import { EXIT_CONFIG, loadOrExit } from "./_common.ts";
 
-/** Formats the `/members` document as a table. */
-export function formatMembers(doc: MembersDocument): string {
+/**
+ * Formats the `/members` document as a table: the asked node first, the others by name.
+ *
+ * @param doc the document from `/members`
+ * @param self the asked node, when filtering removed it from `doc.members` (default the first)
+ */
+export function formatMembers(doc: MembersDocument, self = doc.members[0]): string {
   const rows = [["Node", "Address", "Role", "Status", "Weight", "Service", "Config"]];
-  const [self, ...others] = doc.members;
-  const sorted = [self, ...others.sort((a, b) => a.name.localeCompare(b.name))].filter(Boolean);
+  const others = doc.members.filter((m) => m !== self).sort((a, b) => a.name.localeCompare(b.name));
+  const sorted = doc.members.includes(self) ? [self, ...others] : others;
   for (const m of sorted) {
     rows.push([
       m.name,
@@ -48,7 +53,9 @@ export function membersCommand(): Command {
     .option("--admin <addr:port>", "admin endpoint of the node to ask (default admin.listen, or 127.0.0.1:9090)")
     .option("-c, --config <file>", "appliance.yaml to read admin.listen and admin.token from")
     .option("--json", "print the member list as JSON")
-    .action(async (opts: { admin?: string; config?: string; json?: boolean }) => {
+    .option("--status <state>", "only members in this state (alive, suspect, dead, left, draining)")
+    .option("--role <role>", "only members of this role (director, cache)")
+    .action(async (opts: { admin?: string; config?: string; json?: boolean; status?: string; role?: string }) => {
       const cfg = opts.config ? await loadOrExit(opts.config, []) : undefined;
       const addr = opts.admin ?? cfg?.admin.listen ?? "127.0.0.1:9090";
       let host: string;
@@ -78,6 +85,12 @@ export function membersCommand(): Command {
         printErr(`Cannot list members: asking ${url} failed: ${(e as Error).message}`);
         Deno.exit(1);
       }
-      printOut(opts.json ? JSON.stringify(doc, null, 2) : formatMembers(doc));
+      const [self, ...rest] = doc.members;
+      const keep = (m: MembersDocument["members"][number]) =>
+        (!opts.status || m.state === opts.status) && (!opts.role || m.role === opts.role);
+      const filtered = { ...doc, members: [self, ...rest.filter(keep)] };
+      if (!keep(self)) filtered.members = rest.filter(keep);
+      if (opts.json) printOut(JSON.stringify(filtered, null, 2));
+      else printOut(filtered.members.length ? formatMembers(filtered, self) : "no members match");
     });
 }

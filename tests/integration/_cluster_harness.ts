@@ -12,10 +12,10 @@ export function randomKey(): string {
   return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 }
 
-/** Fast timing for tests. */
+/** Fast timing for tests (with room for a machine loaded by parallel test suites). */
 export const FAST = {
-  probeIntervalMs: 250,
-  probeTimeoutMs: 150,
+  probeIntervalMs: 300,
+  probeTimeoutMs: 200,
   indirectProbes: 3,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
@@ -146,10 +146,18 @@ export async function stopAll(nodes: Iterable<NodeProc | undefined>): Promise<vo
  * @returns milliseconds waited
  * @throws {Error} naming `what` after `ms`
  */
-export async function until(what: string, fn: () => boolean, ms: number): Promise<number> {
+export async function until(
+  what: string,
+  fn: () => boolean,
+  ms: number,
+  nodes?: readonly (NodeProc | undefined)[],
+): Promise<number> {
   const start = Date.now();
   while (!fn()) {
-    if (Date.now() - start > ms) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() - start > ms) {
+      const views = nodes ? `; views: ${JSON.stringify(nodes.map((n) => n && [n.name, n.view]))}` : "";
+      throw new Error(`Timed out after ${ms} ms waiting for ${what}${views}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   return Date.now() - start;

@@ -40,6 +40,10 @@ Deno.test("webcache members lists the cluster and marks a node whose config diff
     assert.match(lines[3], /^gamma\s+.*[0-9a-f]{16} \*$/);
     assert.match(table.out, /\* config differs from alpha's \([0-9a-f]{16}\)/);
 
+    const dir = await webcache("members", "--admin", `127.0.0.1:${a.admin}`, "--role", "director");
+    assert.equal(dir.out.trim().split("\n").length, 2, dir.out);
+    assert.match(dir.out, /alpha/);
+
     const json = await webcache("members", "--admin", `127.0.0.1:${a.admin}`, "--json");
     assert.equal(json.code, 0, json.err);
     const doc = JSON.parse(json.out);

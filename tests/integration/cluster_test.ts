@@ -24,7 +24,7 @@ Deno.test("cluster: ten nodes; kill -9 one, all others mark it dead within the b
       ),
     );
     const all = () => nodes.filter((n): n is NodeProc => n !== undefined);
-    await until("ten alive everywhere", () => all().every((n) => alive(n) === 10), 15_000);
+    await until("ten alive everywhere", () => all().every((n) => alive(n) === 10), 30_000, nodes);
 
     const victim = nodes[4]!;
     const victimId = victim.id;
@@ -37,7 +37,12 @@ Deno.test("cluster: ten nodes; kill -9 one, all others mark it dead within the b
     const n = 10;
     const bound = n * FAST.probeIntervalMs +
       FAST.suspicionMaxTimeoutMult * FAST.suspicionMult * Math.max(1, Math.log10(n)) * FAST.probeIntervalMs + 1000;
-    const took = await until("every other node marks n4 dead", () => all().every((x) => x.view.n4 === "dead"), bound);
+    const took = await until(
+      "every other node marks n4 dead",
+      () => all().every((x) => x.view.n4 === "dead"),
+      bound,
+      nodes,
+    );
     console.log(`    kill -9 detected by all 9 nodes in ${took} ms (bound ${bound} ms)`);
 
     nodes[4] = await startNode({ name: "n4", cluster: { name: "ten", peers, ...FAST }, key, record: { id: victimId } });

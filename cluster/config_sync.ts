@@ -1,0 +1,122 @@
+/**
+ * `cluster.configSync`: pieces for adopting a newer config from a peer.
+ *
+ * A node whose record shows a config with a higher `configStamp` (the file's modification time)
+ * and another `configHash` asks that peer over TCP (`configRequest` → `config`, codec.ts). The
+ * exchange is sealed with the cluster key like all gossip, which is what makes the config
+ * *signed*: only holders of the cluster key can produce it, and in insecure mode sync is refused.
+ * The receiver checks that the text validates and hashes to the advertised hash, keeps its own
+ * node-local keys ({@link NODE_LOCAL_KEYS}), and sorts the changed keys into those a running node
+ * may change (their schema description says `Reload: yes`) and those that need a restart.
+ *
+ * @module
+ */
+import { ApplianceSchema } from "../config/schema.ts";
+import { type Appliance, parseYaml, validateConfig } from "../config/mod.ts";
+import { configHash, NODE_LOCAL_KEYS } from "./config_hash.ts";
+
+/** Changed key paths, sorted by whether a running node may apply them. */
+export interface ConfigChanges {
+  /** Keys whose schema says `Reload: yes`. */
+  reloadable: string[];
+  /** Keys that take effect only after a restart (`Reload: no`, or not stated). */
+  restart: string[];
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Lists the key paths whose values differ; lists are compared whole (`director.services`).
+ *
+ * @example
+ * ```ts
+ * diffConfig({ a: { b: 1, c: 2 } }, { a: { b: 1, c: 3 } }); // ["a.c"]
+ * ```
+ */
+export function diffConfig(a: unknown, b: unknown, path = ""): string[] {
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => diffConfig(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+// deno-lint-ignore no-explicit-any
+type AnySchema = any;
+
+function unwrap(s: AnySchema): AnySchema {
+  let cur = s;
+  for (let i = 0; i < 10 && cur?._zod?.def?.innerType; i++) cur = cur._zod.def.innerType;
+  return cur;
+}
+
+/**
+ * Whether a running node may change the key at `path`, as its schema description says
+ * (`Reload: yes`); the nearest described ancestor decides when the key itself says nothing, and
+ * no statement at all means a restart.
+ */
+export function isReloadable(path: string): boolean {
+  let node: AnySchema = ApplianceSchema;
+  let verdict = false;
+  for (const seg of path.split(".")) {
+    const shape = unwrap(node)?._zod?.def?.shape;
+    if (!shape || !(seg in shape)) break;
+    node = shape[seg];
+    const m = /Reload: (yes|no)/i.exec(node.description ?? unwrap(node)?.description ?? "");
+    if (m) verdict = m[1].toLowerCase() === "yes";
+  }
+  return verdict;
+}
+
+/** Sorts changed paths into reloadable and restart-needing ones. */
+export function classifyChanges(paths: readonly string[]): ConfigChanges {
+  const out: ConfigChanges = { reloadable: [], restart: [] };
+  for (const p of paths) (isReloadable(p) ? out.reloadable : out.restart).push(p);
+  return out;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const segs = path.split(".");
+  let cur = obj;
+  for (const s of segs.slice(0, -1)) {
+    if (!isObj(cur[s])) cur[s] = {};
+    cur = cur[s] as Record<string, unknown>;
+  }
+  if (value === undefined) delete cur[segs[segs.length - 1]];
+  else cur[segs[segs.length - 1]] = value;
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const s of path.split(".")) cur = isObj(cur) ? cur[s] : undefined;
+  return cur;
+}
+
+/** A peer's config, checked and merged with this node's local keys. */
+export interface ReceivedConfig {
+  cfg: Appliance;
+  changes: ConfigChanges;
+}
+
+/**
+ * Validates a received config text against its advertised hash and merges in this node's
+ * node-local keys.
+ *
+ * @param text the YAML received
+ * @param hash the hash the peer advertised
+ * @param current this node's running config
+ * @throws {ConfigError} when the text does not validate
+ * @throws {Error} when its hash differs from the advertised one
+ */
+export async function acceptConfig(text: string, hash: string, current: Appliance): Promise<ReceivedConfig> {
+  const raw = parseYaml(text, "peer config");
+  const parsed = validateConfig(raw, { source: "peer config" });
+  const got = await configHash(parsed);
+  if (got !== hash) throw new Error(`Cannot accept peer config: its hash ${got} is not the advertised ${hash}`);
+  const merged = structuredClone(parsed) as unknown as Record<string, unknown>;
+  for (const k of NODE_LOCAL_KEYS) setPath(merged, k, structuredClone(getPath(current, k)));
+  const cfg = Object.freeze(merged) as unknown as Appliance;
+  return { cfg, changes: classifyChanges(diffConfig(current, cfg)) };
+}
