@@ -12,10 +12,11 @@ import { crc32c } from "../cache/store/disk/crc32c.ts";
 
 configureLogging({ level: "warn" });
 
-const base = Deno.env.get("WEBCACHE_BENCH_DIR") ?? Deno.makeTempDirSync({ prefix: "webcache-bench-" });
+const given = Deno.env.get("WEBCACHE_BENCH_DIR");
+const base = given ?? Deno.makeTempDirSync({ prefix: "webcache-bench-" });
 const dir = await CacheDir.open({ path: `${base}/d`, maxBytes: 2 * 1024 ** 3, l1: 16, l2: 256 });
 globalThis.addEventListener("unload", () => {
-  Deno.removeSync(`${base}/d`, { recursive: true });
+  Deno.removeSync(given ? `${base}/d` : base, { recursive: true });
 });
 
 const meta = (primary: string, bodyBytes: number) => ({

@@ -20,6 +20,7 @@ import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
+import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -37,6 +38,8 @@ interface CacheOptions extends SharedOptions {
   forwarding?: "none" | "dr" | "tun";
   director?: string[];
   checkVip?: boolean;
+  cacheDir?: string;
+  cacheSize?: string;
 }
 
 /**
@@ -98,7 +101,9 @@ export function cacheCommand(): Command {
       "tun: director address accepted as IP-in-IP outer source (repeatable; default any)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit");
+    .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
   addSharedOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = sharedOverrides(opts);
@@ -137,6 +142,19 @@ export function cacheCommand(): Command {
     if (opts.forwarding !== undefined) {
       overrides.push({ path: ["cache", "forwarding"], value: opts.forwarding, flag: "--forwarding" });
     }
+    if ((opts.cacheDir === undefined) !== (opts.cacheSize === undefined)) {
+      printErr(
+        "Cannot start cache: --cache-dir and --cache-size go together, e.g. --cache-dir /var/cache/webcache --cache-size 1GiB",
+      );
+      Deno.exit(EXIT_CONFIG);
+    }
+    if (opts.cacheDir !== undefined) {
+      overrides.push({
+        path: ["cache", "store", "dirs"],
+        value: [{ path: opts.cacheDir, size: opts.cacheSize }],
+        flag: "--cache-dir/--cache-size",
+      });
+    }
     const cfg = await loadOrExit(opts.config, overrides);
     if (opts.checkVip) {
       if (!cfg.cache.vip || cfg.cache.forwarding === "none") {
@@ -157,9 +175,12 @@ export function cacheCommand(): Command {
     }
 
     if (isWorkerContext()) {
-      await runWorker((invalidate, replicate) =>
-        Promise.resolve(new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate }).start())
-      );
+      // Worker threads join the main thread's lock on the cache directories (same process
+      // instance id) and leave eviction to it.
+      await runWorker(async (invalidate, replicate) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        return new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate, store }).start();
+      });
       return;
     }
 
@@ -182,9 +203,20 @@ export function cacheCommand(): Command {
         Deno.exit(1);
       }
     }
+    let store;
+    try {
+      // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
+      // writable or is locked by another instance. The main thread evicts.
+      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     const pool = new WorkerPool(workers - 1);
     const service: CacheService = new CacheService(cfg.cache, {
       node,
+      store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
@@ -225,6 +257,7 @@ export function cacheCommand(): Command {
     });
     admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
     if (peering) admin.status("peering", () => peering.status());
+    admin.status("store", () => storeStatus(store));
     admin.start();
     // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
     log.info("Cache started", { node, workers });

@@ -32,7 +32,7 @@ export function testMeta(primary: string, bodyBytes: number, over: Partial<Store
 }
 
 /** A body whose bytes are derived from a seed, so corruption and mix-ups show. */
-export function testBody(seed: string, bytes: number): Uint8Array {
+export function testBody(seed: string, bytes: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes);
   let h = 2166136261;
   for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);

@@ -32,7 +32,7 @@
 import { getLogger } from "../../../core/log.ts";
 import { createPolicy, type SizedEvictionPolicy } from "../eviction/mod.ts";
 import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
-import { acquireDirLock, type DirLock } from "./dir_lock.ts";
+import { acquireDirLock, type DirLock, processInstanceId } from "./dir_lock.ts";
 import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts";
 import { crc32c } from "./crc32c.ts";
 import { encodeEntryHeader, EntryDecodeError, type EntryHeader, insanity, validatorsOf } from "./entry_format.ts";
@@ -64,7 +64,10 @@ export interface CacheDirOptions {
   highWatermark?: number;
   /** Largest body stored (default `maxBytes / 4`). */
   maxObjectBytes?: number;
-  /** Instance id shared by the worker processes of one cache (default: a new random id). */
+  /**
+   * Instance id shared by the workers of one cache. Default: this process's pid and start time,
+   * which every worker thread of the process shares.
+   */
   instance?: string;
   /** Pid whose liveness keeps the lock (the workers' parent; default this process). */
   ownerPid?: number;
@@ -103,6 +106,19 @@ function u32hex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
 }
 
+/**
+ * Removes temporary files of processes that are gone (a worker killed mid-write and restarted by
+ * its parent; the instance's first process empties `tmp/` anyway). Names end in `.<pid>.<seq>`.
+ */
+async function removeDeadTempFiles(tmp: string): Promise<void> {
+  for await (const e of Deno.readDir(tmp)) {
+    const pid = Number(/\.(\d+)\.[0-9a-fx]+$/.exec(e.name)?.[1]);
+    if (pid && pid !== Deno.pid && !(await exists(`/proc/${pid}`))) {
+      await Deno.remove(`${tmp}/${e.name}`).catch(() => {});
+    }
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -135,6 +151,8 @@ export class CacheDir implements Store {
   #state: CacheDirStatus["state"] = "ready";
   #rebuild: RebuildProgress | undefined;
   #seq = 0;
+  /** Distinguishes temp files of worker threads that share a pid. */
+  readonly #token = u32hex();
   #noSpaceUntil = 0;
   #noSpaceLogged = false;
   #shared = { objects: 0, bytes: 0 };
@@ -165,7 +183,7 @@ export class CacheDir implements Store {
       lowWatermark: opts.lowWatermark ?? 0.9,
       highWatermark: opts.highWatermark ?? 0.95,
       maxObjectBytes: opts.maxObjectBytes ?? Math.floor(opts.maxBytes / 4),
-      instance: opts.instance ?? crypto.randomUUID(),
+      instance: opts.instance ?? processInstanceId(),
       ownerPid: opts.ownerPid ?? Deno.pid,
       evictor: opts.evictor ?? true,
       flushMs: opts.flushMs ?? 20,
@@ -220,6 +238,7 @@ export class CacheDir implements Store {
         await lock.markReady();
       } else {
         index = await DiskIndex.open(kvPath, onError);
+        await removeDeadTempFiles(`${path}/tmp`);
       }
     } catch (e) {
       await lock.release();
@@ -588,7 +607,7 @@ export class CacheDir implements Store {
     return new DiskWriter(
       {
         maxObjectBytes: this.#o.maxObjectBytes,
-        tempPath: (n) => `${this.path}/tmp/${n}.${Deno.pid}.${++this.#seq}`,
+        tempPath: (n) => `${this.path}/tmp/${n}.${Deno.pid}.${this.#token}x${++this.#seq}`,
         install: (temp, n) => this.#install(temp, n),
         committed: (n, h, fileBytes) => this.#committed(n, h, fileBytes),
         failed: (reason, e) => this.#failed(reason, e),
@@ -662,7 +681,7 @@ export class CacheDir implements Store {
       if (e instanceof Deno.errors.NotFound) return false;
       throw e;
     }
-    const temp = `${this.path}/tmp/${name}.${Deno.pid}.${++this.#seq}`;
+    const temp = `${this.path}/tmp/${name}.${Deno.pid}.${this.#token}x${++this.#seq}`;
     let dst: Deno.FsFile | undefined;
     try {
       const size = (await src.stat()).size;
@@ -736,13 +755,17 @@ export class CacheDir implements Store {
     }
   }
 
-  /** Counters; objects and bytes as known to the evicting process. */
+  /**
+   * Counters. Objects, bytes and maxBytes are the directory's in the evicting process and 0 in
+   * the other workers, so that sums over all workers count the shared directory once; see
+   * {@link CacheDir.status} for the directory's figures from any worker.
+   */
   stats(): StoreStats {
     const ev = this.#o.evictor;
     return {
-      objects: ev ? this.#policy.size : this.#shared.objects,
-      bytes: ev ? this.#policy.bytes : this.#shared.bytes,
-      maxBytes: this.#o.maxBytes,
+      objects: ev ? this.#policy.size : 0,
+      bytes: ev ? this.#policy.bytes : 0,
+      maxBytes: ev ? this.#o.maxBytes : 0,
       hits: this.#stats.hits,
       misses: this.#stats.misses,
       evictions: this.#stats.evictions,
@@ -753,7 +776,12 @@ export class CacheDir implements Store {
 
   /** State for `/status`: loading, rebuilding (with progress) or ready. */
   status(): CacheDirStatus {
-    const s = this.stats();
+    const ev = this.#o.evictor;
+    const s = {
+      objects: ev ? this.#policy.size : this.#shared.objects,
+      bytes: ev ? this.#policy.bytes : this.#shared.bytes,
+      maxBytes: this.#o.maxBytes,
+    };
     const r = this.#rebuild;
     return {
       path: this.path,

@@ -9,6 +9,15 @@ configureLogging({ components: { "cache.store": "warn" } });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` until it holds (housekeeping runs on a timer), failing after `ms`. */
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 async function withDir(fn: (path: string) => Promise<void>): Promise<void> {
   const path = await Deno.makeTempDir({ prefix: "webcache-disk-" });
@@ -204,7 +213,8 @@ Deno.test("CacheDir keeps its size between the watermarks and keeps hot objects 
       for (let round = 0; round < 8; round++) {
         for (let i = 0; i < 10; i++) ok(await d.get(key(i)));
         await fill(d, 10, size, 100 + round * 10);
-        await sleep(50); // one housekeeping tick evicts
+        // the next housekeeping tick evicts down to the low watermark
+        await waitFor(() => d.stats().bytes <= 0.9 * 50 * (size + 200), "eviction");
       }
       const st = d.stats();
       ok(st.bytes <= 0.9 * 50 * (size + 200), `bytes ${st.bytes}`);
@@ -254,7 +264,7 @@ Deno.test("CacheDir workers of one instance share a directory; only the evictor 
       // w0 sees w1's objects at once (same files), and learns of them through the journal.
       assertEquals(await readAll((await w0.get(key(4)))!.openBody()), testBody("4", size));
       await fill(w1, 60, size, 10);
-      await sleep(400);
+      await waitFor(() => w0.stats().evictions > 0 && w0.stats().bytes <= 0.95 * maxBytes, "eviction by w0");
       ok(w0.stats().objects > 0 && w0.stats().bytes <= 0.95 * maxBytes, JSON.stringify(w0.stats()));
       ok(w0.stats().evictions > 0);
       strictEqual(w1.stats().evictions, 0);
@@ -265,5 +275,33 @@ Deno.test("CacheDir workers of one instance share a directory; only the evictor 
     // A clean close released the lock: another instance may now open it.
     const other = await open(path, { instance: "next" });
     await other.close();
+  });
+});
+
+Deno.test("CacheDir rebuilds the index of a copied directory (the KV names the original's inode)", async () => {
+  await withDir(async (path) => {
+    const d1 = await open(path);
+    await fill(d1, 10, 500);
+    await d1.close();
+    const copy = `${path}-copy`;
+    const cp = await new Deno.Command("cp", { args: ["-a", path, copy] }).output();
+    ok(cp.success);
+    try {
+      const lines: string[] = [];
+      setLogSink((l) => lines.push(l));
+      configureLogging({ components: { "cache.store": "info" } });
+      const d2 = await open(copy);
+      try {
+        ok(lines.some((l) => l.includes("index belongs to another directory")), lines.join("\n"));
+        strictEqual(d2.status().rebuild?.indexed, 10);
+        assertEquals(await readAll((await d2.get(key(3)))!.openBody()), testBody("3", 500));
+      } finally {
+        await d2.close();
+        setLogSink();
+        configureLogging({ components: { "cache.store": "warn" } });
+      }
+    } finally {
+      await Deno.remove(copy, { recursive: true });
+    }
   });
 });

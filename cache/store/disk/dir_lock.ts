@@ -56,6 +56,21 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
+/**
+ * The default instance id of this process: its pid and start time (from `/proc/self/stat`), so
+ * every worker thread of one process shares it and a later process with a recycled pid does not.
+ */
+export function processInstanceId(): string {
+  let start = "";
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  } catch {
+    start = String(Date.now());
+  }
+  return `pid${Deno.pid}-${start}`;
+}
+
 function alive(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);

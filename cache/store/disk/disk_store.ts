@@ -36,9 +36,11 @@ export class DiskStore implements Store {
   readonly name = "disk";
   /** The directories, in configuration order. */
   readonly dirs: readonly CacheDir[];
+  readonly #weights: number[];
 
-  private constructor(dirs: CacheDir[]) {
+  private constructor(dirs: CacheDir[], weights: number[]) {
     this.dirs = dirs;
+    this.#weights = weights;
   }
 
   /**
@@ -57,7 +59,7 @@ export class DiskStore implements Store {
       for (const d of opened) await d.close();
       throw e;
     }
-    return new DiskStore(opened);
+    return new DiskStore(opened, dirs.map((d) => d.size));
   }
 
   /** The directory that holds (or would hold) objects of `primary`. */
@@ -65,13 +67,13 @@ export class DiskStore implements Store {
     if (this.dirs.length === 1) return this.dirs[0];
     let best = this.dirs[0];
     let bestScore = -Infinity;
-    for (const d of this.dirs) {
-      const score = -d.stats().maxBytes / Math.log(unitHash(`${d.path}\n${primary}`));
+    this.dirs.forEach((d, i) => {
+      const score = -this.#weights[i] / Math.log(unitHash(`${d.path}\n${primary}`));
       if (score > bestScore) {
         bestScore = score;
         best = d;
       }
-    }
+    });
     return best;
   }
 

@@ -1,0 +1,133 @@
+/**
+ * Helpers for tests that run `webcache cache` with a disk directory as a process: a free
+ * loopback port, an origin whose bodies are derived from their paths, and start/stop of the cache.
+ *
+ * @module
+ */
+import { spawnWebcache } from "../_bin.ts";
+import { testBody } from "../conformance/store_suite.ts";
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Origin: `GET /o/<name>?size=N` returns N bytes derived from the path, cacheable for an hour. */
+export class DerivedOrigin {
+  requests = 0;
+  #ac = new AbortController();
+  #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor() {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: this.#ac.signal, onListen: () => {} },
+      (req) => {
+        this.requests++;
+        const u = new URL(req.url);
+        const size = Number(u.searchParams.get("size") ?? "1000");
+        return new Response(testBody(u.pathname, size), {
+          headers: { "cache-control": "public, max-age=3600", etag: `"${u.pathname}-${size}"` },
+        });
+      },
+    );
+  }
+
+  /** `http://127.0.0.1:PORT` */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Stops the origin. */
+  async close(): Promise<void> {
+    this.#ac.abort();
+    await this.#server.finished;
+  }
+}
+
+/** A running `webcache cache` process. */
+export interface CacheProc {
+  proc: Deno.ChildProcess;
+  port: number;
+  adminPort: number;
+  /** stderr (logs) collected so far. */
+  logs(): string;
+  /** Waits for exit (after a kill) and drains the pipes. */
+  done(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts `webcache cache --cache-dir DIR --cache-size SIZE` and waits until it answers. Pass the
+ * previous `port` on restarts: in accelerator mode the Host (with its port) is part of the key.
+ *
+ * @throws {Error} with its logs when it exits or does not answer in time
+ */
+export async function startCache(
+  dir: string,
+  origin: string,
+  opts: { port?: number; extra?: string[] } = {},
+): Promise<CacheProc> {
+  const port = opts.port ?? freePort();
+  const adminPort = freePort();
+  const proc = await spawnWebcache([
+    "cache",
+    "--cache-dir",
+    dir,
+    "--cache-size",
+    "64MiB",
+    "--origin",
+    origin,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--admin",
+    `127.0.0.1:${adminPort}`,
+    "--workers",
+    "2",
+    ...(opts.extra ?? []),
+  ], { stdout: "null" });
+  let log = "";
+  const drained = (async () => {
+    for await (const c of proc.stderr.pipeThrough(new TextDecoderStream())) log += c;
+  })();
+  let exited = false;
+  const status = proc.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const cp: CacheProc = {
+    proc,
+    port,
+    adminPort,
+    logs: () => log,
+    done: async () => {
+      const s = await status;
+      await drained;
+      return s;
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  while (!/"Cache started"/.test(log)) {
+    if (exited || Date.now() > deadline) {
+      if (!exited) proc.kill("SIGKILL");
+      await cp.done();
+      throw new Error(`Cache did not start:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cp;
+}
+
+/** GETs `/o/<name>?size=N` through the cache; returns body and X-Cache. */
+export async function fetchObject(port: number, name: string, size: number) {
+  const res = await fetch(`http://127.0.0.1:${port}/o/${name}?size=${size}`);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return { status: res.status, body, xcache: res.headers.get("x-cache") ?? "" };
+}
+
+/** Whether `body` is exactly what the origin sends for `name` and `size`. */
+export function isExpected(name: string, size: number, body: Uint8Array): boolean {
+  const want = testBody(`/o/${name}`, size);
+  return body.length === want.length && body.every((v, i) => v === want[i]);
+}
