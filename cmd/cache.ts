@@ -21,6 +21,8 @@ import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts"
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
+import { registerDashboard } from "../admin/dashboard.ts";
+import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 const log = getLogger("cache");
@@ -255,7 +257,14 @@ export function cacheCommand(): Command {
       node,
       role: "cache",
     });
-    admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    // Top URLs for `webcache status` and the dashboard (main thread's requests; one worker with peering).
+    const topUrls = new TopUrls();
+    trackTopUrls(service.accessLog, topUrls);
+    admin.status(
+      "cache",
+      () => ({ ...statusSection([service.stats(), ...pool.snapshots()]), topUrls: topUrls.top(10) }),
+    );
+    registerDashboard(admin, { node, token: cfg.admin.token });
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
