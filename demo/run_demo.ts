@@ -12,6 +12,7 @@ import { ClusterAggregator } from "../status/aggregator.ts";
 import type { DemoCluster, DemoClusterOptions } from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { LoopbackCluster } from "./loopback_cluster.ts";
+import { NetnsCluster } from "./netns_cluster.ts";
 import { ProgressBar } from "./progress.ts";
 import { buildSummary, type DemoMode, type DemoSummary, renderSummary } from "./summary.ts";
 
@@ -53,39 +54,55 @@ export interface DemoJson {
  * Decides the demo's mode (pure).
  *
  * @param requested the `--method` flag
- * @param root whether the process runs as root
+ * @param env whether the process runs as root, and whether `ip netns` works here
  * @returns the mode, or an error message when the request cannot be met
  */
-export function chooseMode(requested: DemoOptions["method"], root: boolean): DemoMode | { error: string } {
+export function chooseMode(
+  requested: DemoOptions["method"],
+  env: { root: boolean; netns: boolean },
+): DemoMode | { error: string } {
   if (requested === "dr" || requested === "tun") {
-    if (!root) {
+    if (!env.root) {
       return {
         error: `--method ${requested} needs root (network namespaces, raw sockets); without root use --method proxy`,
       };
     }
+    if (!env.netns) {
+      return { error: `--method ${requested} needs network namespaces ('ip netns' from iproute2), which fail here` };
+    }
     return {
-      error: `--method ${requested}: 'webcache director' does not forward by DR/TUN yet in this build ` +
-        `(its data plane is not wired into the director command); use --method proxy`,
+      method: requested,
+      network: "netns",
+      reason: `--method ${requested} asked for; the director and caches run in network namespaces`,
     };
   }
-  if (root) {
+  if (requested === "proxy") return { method: "proxy", network: "loopback", reason: "--method proxy asked for" };
+  if (env.root && env.netns) {
     return {
-      method: "proxy",
-      network: "loopback",
-      reason: requested === "proxy"
-        ? "--method proxy asked for"
-        : "running as root, but this build's 'webcache director' does not forward by DR/TUN yet, so the " +
-          "unprivileged proxy method on loopback is used",
+      method: "dr",
+      network: "netns",
+      reason: "running as root, so the director and caches run in network namespaces and the caches answer " +
+        "clients directly (--method tun for IP-in-IP, --method proxy for loopback)",
     };
   }
   return {
     method: "proxy",
     network: "loopback",
-    reason: requested === "proxy"
-      ? "--method proxy asked for"
+    reason: env.root
+      ? "running as root, but 'ip netns' does not work here (is iproute2 installed?), so everything runs on " +
+        "127.0.0.1 and the director proxies TCP"
       : "not running as root: DR/TUN need network namespaces and raw sockets, so everything runs on " +
         "127.0.0.1 and the director proxies TCP",
   };
+}
+
+async function netnsWorks(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "null", stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
 }
 
 function isRoot(): boolean {
@@ -107,7 +124,8 @@ const encoder = new TextEncoder();
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   // In JSON mode stdout carries only the document; people's messages go to stderr.
   const say = opts.json ? printErr : printOut;
-  const mode = chooseMode(opts.method, opts.root ?? isRoot());
+  const root = opts.root ?? isRoot();
+  const mode = chooseMode(opts.method, { root, netns: root && await netnsWorks() });
   if ("error" in mode) {
     printErr(mode.error);
     return 2;
@@ -121,7 +139,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   let dashboard: AdminServer | undefined;
   let poller: ReturnType<typeof setInterval> | undefined;
   try {
-    cluster = await LoopbackCluster.start(mode, { ...opts, onStep: (m) => say(`  started ${m}`) });
+    const clusterOpts = { ...opts, onStep: (m: string) => say(`  started ${m}`) };
+    cluster = mode.network === "netns"
+      ? await NetnsCluster.start(mode, clusterOpts)
+      : await LoopbackCluster.start(mode, clusterOpts);
     if (stop.signal.aborted) return 130;
     // Asked on every collection, so a node that exits shows as dead.
     const running = cluster;
