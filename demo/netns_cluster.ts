@@ -93,7 +93,8 @@ export class NetnsCluster implements DemoCluster {
       const logLevel = opts.logLevel ?? "warn";
       // The demo process (on hostIp) reads every admin endpoint; nobody else may.
       const admin = { listen: `0.0.0.0:${ADMIN_PORT}`, allow: ["127.0.0.0/8", `${topo.hostIp}/32`] };
-      await Promise.all(cacheHosts.map(async (h, i) => {
+      // One after the other: each sets up its VIP (and for TUN a decapsulator Worker) on start.
+      for (const [i, h] of cacheHosts.entries()) {
         const name = `cache-${i + 1}`;
         const cfg = {
           cluster: { nodeName: name },
@@ -131,7 +132,7 @@ export class NetnsCluster implements DemoCluster {
         cluster.nodes.push(node);
         await waitHealthy(node.admin, { proc });
         step(`${name} ${h.ip}:${HTTP_PORT} in ${h.ns}, VIP on lo (${mode.method}), ICP udp/${ICP_PORT}`);
-      }));
+      }
       const dcfg = {
         cluster: { nodeName: "director-1" },
         admin,

@@ -9,6 +9,7 @@ import { AdminServer } from "../admin/server.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { printErr, printOut } from "../core/log.ts";
 import { ClusterAggregator } from "../status/aggregator.ts";
+import type { ClusterStatus } from "../status/cluster_status.ts";
 import type { DemoCluster, DemoClusterOptions } from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { LoopbackCluster } from "./loopback_cluster.ts";
@@ -45,6 +46,8 @@ export interface DemoJson {
   nodes: { name: string; role: string; admin: string; http?: string; pid: number }[];
   /** The folder with configs and logs (removed when the demo ends). */
   workDir: string;
+  /** Namespaced mode: the prefix of every namespace and link it made. */
+  netnsPrefix?: string;
   originUrl: string;
   vip: string;
   dashboard: string;
@@ -103,6 +106,31 @@ async function netnsWorks(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function directorConnections(doc: ClusterStatus): number {
+  return doc.members.reduce(
+    (n, m) =>
+      n + (m.director?.services ?? []).reduce((k, s) => k + s.servers.reduce((j, r) => j + r.connections, 0), 0),
+    0,
+  );
+}
+
+/**
+ * Samples until the director's connection counters reach `expected` or stay unchanged for three
+ * seconds (at most 12 s): the DR/TUN data plane reports its counters to the director's main
+ * thread about once a second, later when the machine is busy.
+ */
+async function settled(sampler: ClusterAggregator, expected: number): Promise<ClusterStatus> {
+  let doc = await sampler.collect();
+  let still = 0;
+  for (let i = 0; i < 12 && directorConnections(doc) < expected && still < 3; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const next = await sampler.collect();
+    still = directorConnections(next) === directorConnections(doc) ? still + 1 : 0;
+    doc = next;
+  }
+  return doc;
 }
 
 function isRoot(): boolean {
@@ -195,7 +223,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       },
     });
     bar.done(last.fraction, detail(last));
-    const after = await sampler.collect();
+    // The director's data plane hands its counters to the main thread every second or so: wait
+    // until they stop moving, so the summary counts every connection of the load.
+    const after = await settled(sampler, load.requests - (load.errors.refused ?? 0));
     const originAfter = await cluster.originStats();
     const summary = buildSummary({ mode, load, before, after, originBefore, originAfter }, {
       cacheAddress: (name) => cluster?.nodes.find((n) => n.name === name)?.http,
@@ -211,6 +241,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
           pid: n.proc.pid,
         })),
         workDir: cluster.workDir,
+        netnsPrefix: cluster instanceof NetnsCluster ? cluster.prefix : undefined,
         originUrl: cluster.originUrl,
         vip: `${cluster.vip.hostname}:${cluster.vip.port}`,
         dashboard: dashboardUrl,
