@@ -97,7 +97,7 @@ for (const n of SIZES) {
       row.packets += c.net.stats.packets;
     }
     rows.push(row);
-    const minS = suspicionTimeoutMs(opts.suspicionMult, n, opts.probeIntervalMs);
+    const minS = suspicionTimeoutMs(n, { mult: opts.suspicionMult, probeIntervalMs: opts.probeIntervalMs });
     printOut(
       `n=${n} loss=${loss * 100}%: convergence median ${fmtS(median(row.conv))} s ` +
         `(max ${fmtS(Math.max(...row.conv))} s, ${row.failed} not converged), false deaths ${row.falseDeaths}, ` +
@@ -120,11 +120,33 @@ printOut(
   "|------:|-----:|-------------------------:|--------------:|-------------:|-----------------:|------:|------:|",
 );
 for (const r of rows) {
-  const minS = suspicionTimeoutMs(opts.suspicionMult, r.n, opts.probeIntervalMs);
+  const minS = suspicionTimeoutMs(r.n, { mult: opts.suspicionMult, probeIntervalMs: opts.probeIntervalMs });
   const maxS = opts.suspicionMaxTimeoutMult * minS;
   printOut(
     `| ${r.n} | ${r.loss * 100}% | ${fmtS(median(r.conv))} s (${fmtS(Math.max(...r.conv))} s) | ${r.failed} | ` +
       `${r.falseDeaths} | ${r.falseSuspicions} | ${fmtS(minS)}–${fmtS(maxS)} s | ` +
       `≤ ${fmtS(maxS + opts.probeIntervalMs + 1000)} s |`,
   );
+}
+
+// Lifeguard: one overloaded node that reads its socket 1.25 probe intervals late, with and
+// without local health awareness (awarenessMax 1 disables it), no loss, 120 simulated seconds.
+if (!Deno.args.includes("--no-lifeguard")) {
+  printOut("");
+  printOut("Lifeguard local health awareness: one node reads its socket 1.25 × probe interval late, 120 s:");
+  printOut("");
+  printOut("| nodes | awareness | suspicions raised by the slow node | false deaths (any node) |");
+  printOut("|------:|----------:|-----------------------------------:|------------------------:|");
+  for (const n of SIZES.filter((x) => x <= 100)) {
+    for (const awarenessMax of [1, 8]) {
+      const c = new SimCluster({ n, loss: 0, swim: { ...opts, awarenessMax }, seed: 99 });
+      c.joinAll(300_000);
+      c.net.slow(c.nodes[1].addr, 1.25 * opts.probeIntervalMs);
+      c.clock.advance(120_000);
+      c.stop();
+      printOut(
+        `| ${n} | ${awarenessMax === 1 ? "off" : "on (max 8)"} | ${c.accusations.get("n1") ?? 0} | ${c.falseDeaths} |`,
+      );
+    }
+  }
 }

@@ -35,12 +35,15 @@ function isObj(v: unknown): v is Record<string, unknown> {
  * diffConfig({ a: { b: 1, c: 2 } }, { a: { b: 1, c: 3 } }); // ["a.c"]
  * ```
  */
-export function diffConfig(a: unknown, b: unknown, path = ""): string[] {
-  if (isObj(a) && isObj(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((k) => diffConfig(a[k], b[k], path ? `${path}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+export function diffConfig(a: unknown, b: unknown): string[] {
+  const walk = (x: unknown, y: unknown, path: string): string[] => {
+    if (isObj(x) && isObj(y)) {
+      const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
+      return keys.flatMap((k) => walk(x[k], y[k], path ? `${path}.${k}` : k));
+    }
+    return JSON.stringify(x) === JSON.stringify(y) ? [] : [path];
+  };
+  return walk(a, b, "");
 }
 
 // deno-lint-ignore no-explicit-any

@@ -16,8 +16,28 @@
  * | `transport.ts`        | UDP + TCP on one port                                              |
  * | `discovery.ts`        | `--peers auto` by multicast (239.255.77.46:7947 by default)        |
  * | `config_hash.ts`      | the config hash gossiped in records                                |
+ * | `select.ts`           | live members for a role (siblings, real servers)                   |
+ * | `config_sync.ts`      | `cluster.configSync`: checking and classifying a peer's config     |
+ * | `node_id.ts`          | the stable node id file                                            |
+ * | `clock.ts`            | real time, or simulated time for `sim/`                            |
  * | `metrics.ts`          | `webcache_cluster_*` metrics                                       |
  * | `sim/`                | in-memory network and fake clock for the simulator                 |
+ *
+ * ## Operating it
+ *
+ * - Key: `head -c 32 /dev/urandom | base64 > /etc/webcache/cluster.key` (mode 0600), then
+ *   `cluster.keyFile` or `--cluster-key-file`, or the `WEBCACHE_CLUSTER_KEY` environment variable;
+ *   never a key on a command line. Without a key a node with peers refuses to start unless
+ *   `cluster.insecure: true`.
+ * - Rotation without a split (three rolling restarts, like `serf keys`): (1) append the new key
+ *   as a second line of the key file on every node; (2) move it to the first line (primary) on
+ *   every node; (3) remove the old line.
+ * - Ports: UDP and TCP `cluster.gossipListen` (default 7946) between all nodes; UDP 7947 to the
+ *   multicast group 239.255.77.46 for `--peers auto` (TTL 1: one link).
+ * - Failure detection time ≈ one probe interval + the suspicion time: `suspicionMult ×
+ *   max(1, log10 n) × probeIntervalMs` with enough independent confirmations, up to
+ *   `suspicionMaxTimeoutMult` times that with none (4 s to 24 s for 10 nodes at the defaults).
+ * - `webcache members` lists the cluster as one node sees it; `*` marks other config hashes.
  *
  * @module
  */
@@ -35,3 +55,4 @@ export { loadOrCreateNodeId } from "./node_id.ts";
 export { decodeKey, Keyring, parseKeyFile, resolveClusterKeys } from "./keyring.ts";
 export { suspicionTimeoutMs } from "./suspicion.ts";
 export { retransmitLimit } from "./broadcast_queue.ts";
+export { liveMembers, type MemberFilter } from "./select.ts";

@@ -20,20 +20,34 @@ import type { Clock, TimerHandle } from "./clock.ts";
  *
  * @example
  * ```ts
- * suspicionTimeoutMs(4, 100, 1000); // 8000
+ * suspicionTimeoutMs(100, { mult: 4, probeIntervalMs: 1000 }); // 8000
  * ```
  */
-export function suspicionTimeoutMs(mult: number, n: number, probeIntervalMs: number): number {
+export function suspicionTimeoutMs(n: number, o: { mult: number; probeIntervalMs: number }): number {
+  const { mult, probeIntervalMs } = o;
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
   return mult * scale * probeIntervalMs;
 }
 
+/** Inputs of {@link remainingSuspicionMs}. */
+export interface SuspicionTiming {
+  /** Confirmations so far (C). */
+  confirmations: number;
+  /** Confirmations expected (K). */
+  k: number;
+  /** Time since the suspicion started. */
+  elapsedMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
 /**
- * Time left of a suspicion after `elapsedMs` with `c` of `k` confirmations.
+ * Time left of a suspicion after `elapsedMs` with C of K confirmations.
  *
  * @returns milliseconds, possibly ≤ 0 when the suspicion has expired
  */
-export function remainingSuspicionMs(c: number, k: number, elapsedMs: number, minMs: number, maxMs: number): number {
+export function remainingSuspicionMs(t: SuspicionTiming): number {
+  const { confirmations: c, k, elapsedMs, minMs, maxMs } = t;
   if (k < 1) return minMs - elapsedMs;
   const frac = Math.log(c + 1) / Math.log(k + 1);
   const timeout = Math.max(minMs, Math.floor(maxMs - frac * (maxMs - minMs)));
@@ -83,7 +97,13 @@ export class Suspicion {
     if (this.#done || this.confirmations >= this.#o.k || this.#confirmers.has(from)) return false;
     this.#confirmers.add(from);
     const o = this.#o;
-    const left = remainingSuspicionMs(this.confirmations, o.k, o.clock.now() - this.#start, o.minMs, o.maxMs);
+    const left = remainingSuspicionMs({
+      confirmations: this.confirmations,
+      k: o.k,
+      elapsedMs: o.clock.now() - this.#start,
+      minMs: o.minMs,
+      maxMs: o.maxMs,
+    });
     o.clock.clearTimer(this.#timer);
     if (left > 0) this.#timer = o.clock.setTimer(left, () => this.#fire());
     else this.#fire();

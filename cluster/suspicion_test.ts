@@ -10,16 +10,18 @@ Deno.test("suspicionTimeoutMs() is mult × max(1, log10(n)) × interval", () => 
     [4, 1000, 200, 2400],
     [5, 0, 1000, 5000],
   ];
-  for (const [mult, n, iv, want] of cases) assert.equal(Math.round(suspicionTimeoutMs(mult, n, iv)), want);
+  for (const [mult, n, iv, want] of cases) {
+    assert.equal(Math.round(suspicionTimeoutMs(n, { mult, probeIntervalMs: iv })), want);
+  }
 });
 
 Deno.test("remainingSuspicionMs() shrinks from max to min with confirmations (Lifeguard)", () => {
   // K = 3, min 2000, max 12000
-  assert.equal(remainingSuspicionMs(0, 3, 0, 2000, 12000), 12000);
-  assert.equal(remainingSuspicionMs(1, 3, 0, 2000, 12000), 7000); // 12000 − 10000·log2/log4
-  assert.equal(remainingSuspicionMs(3, 3, 0, 2000, 12000), 2000);
-  assert.equal(remainingSuspicionMs(3, 3, 2500, 2000, 12000), -500);
-  assert.equal(remainingSuspicionMs(0, 0, 100, 2000, 12000), 1900);
+  assert.equal(remainingSuspicionMs({ confirmations: 0, k: 3, elapsedMs: 0, minMs: 2000, maxMs: 12000 }), 12000);
+  assert.equal(remainingSuspicionMs({ confirmations: 1, k: 3, elapsedMs: 0, minMs: 2000, maxMs: 12000 }), 7000); // 12000 − 10000·log2/log4
+  assert.equal(remainingSuspicionMs({ confirmations: 3, k: 3, elapsedMs: 0, minMs: 2000, maxMs: 12000 }), 2000);
+  assert.equal(remainingSuspicionMs({ confirmations: 3, k: 3, elapsedMs: 2500, minMs: 2000, maxMs: 12000 }), -500);
+  assert.equal(remainingSuspicionMs({ confirmations: 0, k: 0, elapsedMs: 100, minMs: 2000, maxMs: 12000 }), 1900);
 });
 
 Deno.test("Suspicion fires at max without confirmations and sooner with them", () => {

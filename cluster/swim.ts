@@ -474,7 +474,7 @@ export class Swim {
     const n = this.numAlive();
     let k = o.suspicionMult - 2;
     if (n - 2 < k) k = 0;
-    const minMs = suspicionTimeoutMs(o.suspicionMult, n, o.probeIntervalMs);
+    const minMs = suspicionTimeoutMs(n, { mult: o.suspicionMult, probeIntervalMs: o.probeIntervalMs });
     m.suspicion = new Suspicion({
       from,
       k,
@@ -493,7 +493,7 @@ export class Swim {
 
   #dead(incarnation: number, node: string, from: string): void {
     if (node === this.#local.id) {
-      if (!this.#leaving) this.#refute(incarnation);
+      if (!this.#leaving && incarnation >= this.#local.incarnation) this.#refute(incarnation);
       return;
     }
     const m = this.#members.get(node);

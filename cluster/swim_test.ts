@@ -143,3 +143,24 @@ Deno.test("Swim: with 5% loss no live node is declared dead in two minutes", () 
     c.stop();
   }
 });
+
+Deno.test("Swim: Lifeguard awareness keeps an overloaded node from accusing healthy ones", () => {
+  const run = (awarenessMax: number) => {
+    const c = new SimCluster({ n: 8, loss: 0, swim: { ...FAST, awarenessMax }, seed: 3 });
+    try {
+      c.joinAll();
+      c.net.slow(c.nodes[5].addr, 250); // reads its socket 250 ms late: beyond the 200 ms interval
+      c.clock.advance(60_000);
+      return { accusations: c.accusations.get("n5") ?? 0, falseDeaths: c.falseDeaths };
+    } finally {
+      c.stop();
+    }
+  };
+  const without = run(1);
+  const withLifeguard = run(8);
+  assert.ok(without.accusations > 20, `without awareness: ${JSON.stringify(without)}`);
+  assert.ok(
+    withLifeguard.accusations * 4 < without.accusations,
+    `with awareness ${JSON.stringify(withLifeguard)}, without ${JSON.stringify(without)}`,
+  );
+});

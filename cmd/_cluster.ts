@@ -9,16 +9,23 @@
  * ```ts
  * addClusterOptions(addSharedOptions(cmd)).action(async (opts) => {
  *   const cfg = await loadOrExit(opts.config, [...sharedOverrides(opts), ...clusterOverrides(opts)]);
- *   const membership = await Membership.start({ cfg, record, keyFile: opts.clusterKeyFile, signal });
- *   membership.registerAdmin(admin);
- *   Deno.addSignalListener("SIGTERM", async () => { await membership.leave(); ...; Deno.exit(0); });
+ *   // ... start the role and its AdminServer ...
+ *   const membership = await startRoleMembership(cfg, opts, { role: "cache", record: { weight, service, addrs }, admin });
+ *   membership?.onChange((members) => useMembers(members));
+ *   const stop = async () => { await membership?.leave(); await membership?.stop(); ...; Deno.exit(0); };
  * });
  * ```
  *
  * @module
  */
 import type { Command } from "commander";
-import type { ConfigOverride } from "../config/mod.ts";
+import type { AdminServer } from "../admin/server.ts";
+import { type LocalRecord, Membership, type NodeRole } from "../cluster/mod.ts";
+import type { Appliance, ConfigOverride } from "../config/mod.ts";
+import { configureLogging, getLogger, printErr } from "../core/log.ts";
+import { EXIT_CONFIG } from "./_common.ts";
+
+const log = getLogger("cluster");
 
 /** The cluster flags as commander parses them. */
 export interface ClusterOptions {
@@ -48,4 +55,60 @@ export function clusterOverrides(opts: ClusterOptions): ConfigOverride[] {
     out.push({ path: ["cluster", "nodeName"], value: opts.nodeName, flag: "--node-name" });
   }
   return out;
+}
+
+/** What a role tells {@link startRoleMembership}. */
+export interface RoleMembership {
+  role: NodeRole;
+  /** The role's part of the record: weight, service, addresses (http, icp, admin), vip, mac... */
+  record?: Partial<Omit<LocalRecord, "role">>;
+  /** Gets `/members` and a `cluster` status section. */
+  admin?: AdminServer;
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts cluster membership for a role, or nothing when the node is standalone (no `cluster.peers`
+ * and no key configured). Exits with status 2 on a key problem (no key while peers are set and
+ * `cluster.insecure` is off, unreadable key file, malformed key) and 1 when the gossip port cannot
+ * be bound.
+ *
+ * @param cfg the validated config (with `clusterOverrides` applied)
+ * @param opts the parsed flags (`--cluster-key-file`, `--config` for the config stamp and sync)
+ */
+export async function startRoleMembership(
+  cfg: Appliance,
+  opts: ClusterOptions & { config?: string },
+  role: RoleMembership,
+): Promise<Membership | undefined> {
+  const c = cfg.cluster;
+  const env = Deno.env.get("WEBCACHE_CLUSTER_KEY") || undefined;
+  const anyKey = opts.clusterKeyFile ?? c.keyFile ?? c.secretKey ?? env ?? (c.keyRing.length ? "ring" : undefined);
+  const wantsCluster = c.peers === "auto" || c.peers.length > 0;
+  if (!wantsCluster && !anyKey && !c.insecure) {
+    log.info("Cluster membership off: no cluster.peers and no key (standalone node)");
+    return undefined;
+  }
+  try {
+    const m = await Membership.start({
+      cfg,
+      record: { weight: 100, ...role.record, role: role.role },
+      keyFile: opts.clusterKeyFile,
+      configFile: opts.config,
+      signal: role.signal,
+    });
+    if (role.admin) m.registerAdmin(role.admin);
+    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys.
+    m.onConfig(({ cfg: next, reloadable }) => {
+      if (reloadable.some((k) => k.startsWith("log."))) {
+        configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+      }
+    });
+    return m;
+  } catch (e) {
+    const msg = (e as Error).message;
+    printErr(`Cannot start cluster membership: ${msg}`);
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) Deno.exit(1);
+    Deno.exit(EXIT_CONFIG);
+  }
 }

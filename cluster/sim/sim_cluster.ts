@@ -37,6 +37,8 @@ export class SimCluster {
   falseDeaths = 0;
   /** Suspicions raised about nodes that were running at the time. */
   falseSuspicions = 0;
+  /** Suspicions each node raised itself (after its own probe failed), by node id. */
+  readonly accusations = new Map<string, number>();
   readonly #o: SimClusterOptions;
 
   constructor(o: SimClusterOptions) {
@@ -69,8 +71,9 @@ export class SimCluster {
       clock: this.clock,
       random: this.random,
       hooks: {
-        onSuspect: (id) => {
+        onSuspect: (id, from) => {
           if (this.byId(id)?.alive) this.falseSuspicions++;
+          if (from === node.id) this.accusations.set(node.id, (this.accusations.get(node.id) ?? 0) + 1);
         },
         onDead: (id, from, left) => {
           // Count each false death once, where it was declared (by the suspicion timeout).

@@ -43,6 +43,7 @@ export class SimNetwork {
   readonly #o: Required<SimNetworkOptions>;
   readonly #nodes = new Map<string, SimEndpoint>();
   readonly #blocked = new Set<string>();
+  readonly #slow = new Map<string, number>();
   /** Traffic counters. */
   readonly stats: SimNetworkStats = { packets: 0, lost: 0, messages: 0, streams: 0 };
 
@@ -70,6 +71,12 @@ export class SimNetwork {
     return a + this.#o.random() * (b - a);
   }
 
+  /** Delays everything delivered to `addr` by `ms` (an overloaded node that reads its socket late). */
+  slow(addr: string, ms: number): void {
+    if (ms > 0) this.#slow.set(addr, ms);
+    else this.#slow.delete(addr);
+  }
+
   /** Cuts (or restores) the link between two addresses in both directions. */
   block(a: string, b: string, blocked = true): void {
     for (const k of [`${a}|${b}`, `${b}|${a}`]) blocked ? this.#blocked.add(k) : this.#blocked.delete(k);
@@ -90,11 +97,12 @@ export class SimNetwork {
           this.stats.lost++;
           return;
         }
-        this.#clock.setTimer(this.#latency(), () => this.#reachable(addr, to)?.handlePacket(msgs));
+        const delay = this.#latency() + (this.#slow.get(to) ?? 0);
+        this.#clock.setTimer(delay, () => this.#reachable(addr, to)?.handlePacket(msgs));
       },
       pushPull: (to, msg, cb) => {
         this.stats.streams++;
-        const total = this.#streamMs();
+        const total = this.#streamMs() + (this.#slow.get(to) ?? 0) + (this.#slow.get(addr) ?? 0);
         this.#clock.setTimer(total / 2, () => {
           const peer = this.#reachable(addr, to);
           if (!peer) return void this.#clock.setTimer(5000, () => cb(undefined)); // connect timeout
@@ -104,7 +112,7 @@ export class SimNetwork {
       },
       streamPing: (to, ping, timeoutMs, cb) => {
         this.stats.streams++;
-        const total = this.#streamMs();
+        const total = this.#streamMs() + (this.#slow.get(to) ?? 0) + (this.#slow.get(addr) ?? 0);
         this.#clock.setTimer(Math.min(total, timeoutMs), () => {
           const peer = this.#reachable(addr, to);
           cb(total < timeoutMs && peer !== undefined && peer.handleStreamPing(ping));

@@ -4,6 +4,7 @@
  * 239.255.77.46:7947. Every namespace (and its nft table) is removed in `finally`.
  */
 import assert from "node:assert/strict";
+import { printOut } from "../../core/log.ts";
 import {
   delNetns,
   FAST,
@@ -81,7 +82,7 @@ Deno.test("cluster: a partition made with nftables marks the other side dead, th
 
     for (const ns of [nsA, nsB]) await sh("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", table);
     const healed = await until("partition healed", () => nodes.every((n) => alive(n) === 4), 20_000);
-    console.log(`    healed ${healed} ms after the nft rules were removed`);
+    printOut(`    healed ${healed} ms after the nft rules were removed`);
   } finally {
     await stopAll(nodes);
     await delNetns(nsA);

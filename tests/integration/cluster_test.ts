@@ -4,6 +4,7 @@
  * kept out, graceful leave on SIGTERM.
  */
 import assert from "node:assert/strict";
+import { printOut } from "../../core/log.ts";
 import { FAST, type NodeProc, randomKey, startNode, stopAll, until } from "./_cluster_harness.ts";
 
 const alive = (n: NodeProc) => Object.values(n.view).filter((s) => s === "alive").length;
@@ -43,7 +44,7 @@ Deno.test("cluster: ten nodes; kill -9 one, all others mark it dead within the b
       bound,
       nodes,
     );
-    console.log(`    kill -9 detected by all 9 nodes in ${took} ms (bound ${bound} ms)`);
+    printOut(`    kill -9 detected by all 9 nodes in ${took} ms (bound ${bound} ms)`);
 
     nodes[4] = await startNode({ name: "n4", cluster: { name: "ten", peers, ...FAST }, key, record: { id: victimId } });
     await until(
