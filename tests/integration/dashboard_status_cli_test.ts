@@ -3,7 +3,7 @@
  * from WEBCACHE_ADMIN_TOKEN, and a clear error for an unreachable node.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
-import { runWebcache } from "../_bin.ts";
+import { runWebcache, spawnWebcache } from "../_bin.ts";
 import { registerDashboard } from "../../admin/dashboard.ts";
 import { configureLogging } from "../../core/log.ts";
 import { type FakeNode, recordOf, serveMembers, startFakeNode } from "../../status/_fake_nodes.ts";
@@ -103,4 +103,32 @@ Deno.test("webcache status fails clearly when the node cannot be reached", async
   const r = await runWebcache(["status", "--admin", `127.0.0.1:${port}`]);
   assertEquals(r.code, 1);
   assertStringIncludes(r.stderr, `Cannot reach the admin endpoint at 127.0.0.1:${port}`);
+});
+
+Deno.test("webcache status --watch refreshes until interrupted", async () => {
+  const c = cluster();
+  const child = await spawnWebcache(["status", "--admin", c.director.addr, "--watch", "0.5", "--json"]);
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (text.split("\n").filter(Boolean).length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const docs = text.split("\n").filter(Boolean).slice(0, 3).map((l) => JSON.parse(l));
+    assertEquals(docs.map((d) => d.totals.members), [3, 3, 3]);
+    assert(new Set(docs.map((d) => d.at)).size >= 2, "each refresh is a new sample");
+    assert(docs.slice(1).some((d) => d.sampleIntervalMs !== undefined), "later samples have rates");
+    child.kill("SIGINT");
+    assertEquals((await child.status).code, 0);
+    await reader.cancel();
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+    await c.stop();
+  }
 });
