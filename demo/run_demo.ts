@@ -256,7 +256,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
         `\nThe cluster stays up ${opts.durationS !== undefined ? `for ${opts.durationS} s` : "until Ctrl-C"}. Try:\n` +
           `  open ${dashboardUrl}\n` +
           `  curl -si http://${cluster.vip.hostname}:${cluster.vip.port}/obj/1 | grep -i x-cache\n` +
-          (director ? `  webcache status --admin ${cluster.nodes.find((n) => n.role === "cache")?.admin}\n` : "") +
+          `  webcache status --admin 127.0.0.1:${dashboard.addr.port}      (the whole cluster, as the dashboard sees it)\n` +
           (director ? `  webcache director status --stats --admin ${director.admin}\n` : ""),
       );
       await new Promise<void>((resolve) => {

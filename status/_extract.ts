@@ -197,6 +197,10 @@ export function extractDirector(doc: unknown): DirectorFigures | undefined {
   const fallback = services.reduce((n, s) => n + s.servers.reduce((m, r) => m + r.activeConns + r.inactiveConns, 0), 0);
   return {
     services,
-    connections: num(d, ["connections", "table.entries", "connectionTable.entries", "conntrack.entries"], fallback),
+    // A DR/TUN data plane keeps its own table; the per-server active + inactive counts cover it.
+    connections: Math.max(
+      num(d, ["connections", "table.entries", "connectionTable.entries", "conntrack.entries"], fallback),
+      fallback,
+    ),
   };
 }
