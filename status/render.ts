@@ -92,7 +92,7 @@ function serviceTable(director: string, s: ServiceRow): string {
   return head + "\n" +
     table(
       [
-        "  RemoteAddress",
+        "-> RemoteAddress",
         "Fwd",
         "Weight",
         "Health",
