@@ -262,7 +262,7 @@ Deno.test({
   // playwright-core's pipes to Chromium are closed in finally; the browser part owns them.
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () => checkDemo("proxy", 600, true),
+  fn: () => checkDemo("proxy", 400, true),
 });
 
 const netns = await canUseNetns();
@@ -273,3 +273,18 @@ for (const method of ["dr", "tun"] as const) {
     fn: () => checkDemo(method, 300, false),
   });
 }
+
+Deno.test("webcache demo rejects bad flags with status 2 and names the flag", async () => {
+  const { runWebcache } = await import("../_bin.ts");
+  const cases: [string[], string][] = [
+    [["--requests", "0"], `--requests: "0" is not a positive integer`],
+    [["--concurrency", "2.5"], `--concurrency: "2.5" is not a positive integer`],
+    [["--zipf", "-1"], `--zipf: "-1" is not a positive number`],
+    [["--method", "nat"], "argument 'nat' is invalid"],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await runWebcache(["demo", ...args]);
+    assertEquals(r.code, 2, args.join(" "));
+    assert(r.stderr.includes(msg), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
