@@ -19,12 +19,19 @@
 export interface AccessLogEntry {
   /** When the request finished, ms since epoch. */
   time: number;
+  /** Time taken, ms. */
   elapsedMs: number;
+  /** Client address. */
   client: string;
+  /** Squid result code such as `TCP_MISS`. */
   code: string;
+  /** HTTP status sent. */
   status: number;
+  /** Bytes sent to the client. */
   bytes: number;
+  /** Request method. */
   method: string;
+  /** Request URL. */
   url: string;
   /** Authenticated user, `-` when none. */
   user?: string;
@@ -47,6 +54,7 @@ export function formatAccessLogLine(e: AccessLogEntry): string {
   const ms = String(Math.floor(e.time % 1000)).padStart(3, "0");
   const elapsed = String(Math.max(0, Math.round(e.elapsedMs))).padStart(6, " ");
   const status = String(e.status).padStart(3, "0");
+  // deno-lint-ignore no-control-regex -- control characters are what is being matched
   const clean = (s: string) => s.length === 0 ? "-" : s.replace(/[\s\x00-\x1f]/g, "%20");
   return `${secs}.${ms} ${elapsed} ${clean(e.client)} ${e.code}/${status} ${e.bytes} ${clean(e.method)} ${
     clean(e.url)
@@ -61,9 +69,12 @@ export class AccessLog {
   #bytes = 0;
   #timer?: ReturnType<typeof setInterval>;
   #pending: Promise<void> = Promise.resolve();
+  /** Whether lines are written anywhere. */
   readonly enabled: boolean;
 
   /**
+   * Opens the log.
+   *
    * @param target `none`, `stdout`, or a file path (opened for append, created if missing)
    * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when the file cannot be opened
    */

@@ -15,7 +15,10 @@ Deno.test("formatAccessLogLine() writes Squid's native format", () => {
     peer: "192.0.2.1",
     type: "text/html; charset=utf-8",
   });
-  assertEquals(line, "1064749418.434    178 127.0.0.1 TCP_MISS/200 2489 GET http://www.example.com/ - HIER_DIRECT/192.0.2.1 text/html");
+  assertEquals(
+    line,
+    "1064749418.434    178 127.0.0.1 TCP_MISS/200 2489 GET http://www.example.com/ - HIER_DIRECT/192.0.2.1 text/html",
+  );
   const odd = formatAccessLogLine({
     time: 5,
     elapsedMs: 1234567,
@@ -37,7 +40,19 @@ Deno.test("AccessLog appends lines to a file", async () => {
   try {
     await Deno.writeTextFile(file, "old\n");
     const log = new AccessLog(file);
-    log.log({ time: 1000, elapsedMs: 1, client: "c", code: "TCP_HIT", status: 200, bytes: 1, method: "GET", url: "u", hierarchy: "HIER_NONE", peer: "-", type: "-" });
+    log.log({
+      time: 1000,
+      elapsedMs: 1,
+      client: "c",
+      code: "TCP_HIT",
+      status: 200,
+      bytes: 1,
+      method: "GET",
+      url: "u",
+      hierarchy: "HIER_NONE",
+      peer: "-",
+      type: "-",
+    });
     await log.close();
     assertEquals(await Deno.readTextFile(file), "old\n1.000      1 c TCP_HIT/200 1 GET u - HIER_NONE/- -\n");
     const none = new AccessLog("none");

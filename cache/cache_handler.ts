@@ -27,15 +27,15 @@
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
-import { HeaderList } from "../http/header_list.ts";
+import type { HeaderList } from "../http/header_list.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
 import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
-import { counters, countOriginFailure, countRequest, observeOriginLatency, type CacheResult } from "./metrics.ts";
+import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { clientHead, type ClientFraming, PreparedHit } from "./response_head.ts";
+import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -64,6 +64,13 @@ import { connectTarget, runTunnel } from "./tunnel.ts";
 
 const log = getLogger("cache");
 
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** Deletes keys in every worker's stores; returns how many objects went. */
 export type Invalidator = (keys: string[]) => Promise<number>;
 
@@ -72,13 +79,21 @@ export type StoredHook = (meta: StoredMeta, body: Uint8Array) => void;
 
 /** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
 export interface CacheHandlerConfig {
+  /** Accelerator sites: Host → origin URL. */
   origins: Record<string, string>;
+  /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
+  /** Who may forward-proxy and PURGE, and the ports CONNECT may reach. */
   acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  /** Larger responses are streamed but not stored. */
   maxObjectBytes: number;
+  /** Heuristic freshness percentage of (Date − Last-Modified). */
   heuristicPercent: number;
+  /** Cap of heuristic freshness, seconds. */
   heuristicMaxS: number;
+  /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
+  /** Origin connect timeout (also for CONNECT targets). */
   origin: { connectTimeoutMs: number };
 }
 
@@ -86,10 +101,15 @@ export interface CacheHandlerConfig {
 export interface CacheHandlerOptions {
   /** Node name for Via and X-Cache. */
   node: string;
+  /** Where objects are stored. */
   store: Store;
+  /** Connections to origins and peers. */
   pool: OriginPool;
+  /** Squid access log; none when omitted. */
   accessLog?: AccessLog;
+  /** The `cache` settings used per request. */
   config: CacheHandlerConfig;
+  /** Where misses go; default the origin. */
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
@@ -131,7 +151,10 @@ const CLIENT_ONLY = new Set([
   "if-unmodified-since",
 ]);
 
-const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via"]);
+const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via", "expect"]);
+
+/** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
+const BUFFERED_BODY_BYTES = 1024 * 1024;
 
 /** A fetch the miss path or a revalidation starts. */
 interface FetchPlan {
@@ -145,7 +168,7 @@ interface FetchPlan {
   headers: [string, string][];
   /** The client's request fields (for storability and Vary). */
   reqHeaders: HeaderList;
-  body?: AsyncIterable<Uint8Array>;
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
   /** May the response be stored. */
   store: boolean;
   /** The stored object being revalidated. */
@@ -166,7 +189,11 @@ export class CacheHandler {
   readonly #keys = new Map<string, string>();
   #peers: PeerSelector;
 
-  /** @param opts store, origin pool, config and hooks */
+  /**
+   * Creates the handler.
+   *
+   * @param opts store, origin pool, config and hooks
+   */
   constructor(opts: CacheHandlerOptions) {
     this.#o = opts;
     this.#cfg = opts.config;
@@ -289,17 +316,15 @@ export class CacheHandler {
     const gr = store.get({ primary, variant: "" });
     const obj = gr instanceof Promise ? await gr : gr;
     if (!obj || !obj.body) return false;
-    const cc = obj.meta.headers.find(([k]) => k === "cache-control");
-    if (cc && /no-cache/i.test(cc[1])) return false;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    const age = ageHeaderValue(currentAgeMs(obj.meta, now));
+    if (prep.noCache) return false;
+    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
       for (const b of prep.bytes(age)) await res.write(b);
     } catch {
       res.close = true;
     }
-    const type = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     this.#finish(req, res, {
       code: "TCP_MEM_HIT",
       result: "hit",
@@ -307,7 +332,7 @@ export class CacheHandler {
       url: primary,
       hierarchy: "HIER_NONE",
       peer: "-",
-      type,
+      type: prep.contentType,
     });
     return true;
   }
@@ -361,7 +386,19 @@ export class CacheHandler {
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = this.#forwardHeaders(req, route.host, false);
-      if (req.framing.kind !== "none") plan.body = req.body();
+      if (req.framing.kind !== "none" && /^100-continue$/i.test(req.headers.get("expect") ?? "")) {
+        // The cache reads the body itself, so it answers the expectation (RFC 9110 10.1.1).
+        await res.write(latin1Encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
+      if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
+        // Small bodies are read first and sent with Content-Length (origins that refuse chunked
+        // requests keep working, and a retry on a stale pooled connection stays possible).
+        const parts: Uint8Array[] = [];
+        for await (const c of req.body()) parts.push(c);
+        plan.body = parts.length === 1 ? parts[0] : parts.reduce((a, b) => concatBytes(a, b), new Uint8Array(0));
+      } else if (req.framing.kind !== "none") {
+        plan.body = req.body();
+      }
       return await this.#pass(req, res, plan, out);
     }
     return await this.#cacheable(req, res, plan, out);
@@ -766,7 +803,10 @@ export class CacheHandler {
       const f = this.#collapser.get(key);
       if (f) {
         const head = await f.waitHead(this.#cfg.collapse.waitMs);
-        if (head && head.kind === "response" && head.shareable && head.vary !== "*" && varyKey(head.vary, req.headers) === head.variant) {
+        if (
+          head && head.kind === "response" && head.shareable && head.vary !== "*" &&
+          varyKey(head.vary, req.headers) === head.variant
+        ) {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head.status;
@@ -845,7 +885,15 @@ export class CacheHandler {
     if (head.kind === "not-modified") {
       if (task) await task;
       const fresh = await this.#o.store.get({ primary: obj.meta.primary, variant: obj.meta.variant });
-      return await this.#serveStored(req, res, fresh ?? obj, "REVALIDATED", "TCP_REFRESH_UNMODIFIED", "revalidated", out);
+      return await this.#serveStored(
+        req,
+        res,
+        fresh ?? obj,
+        "REVALIDATED",
+        "TCP_REFRESH_UNMODIFIED",
+        "revalidated",
+        out,
+      );
     }
     out.status = head.status;
     const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
@@ -922,24 +970,38 @@ export class CacheHandler {
       headers: head.headers,
       node: this.#o.node,
       xCache,
-      age: "0",
+      // A fresh answer has no Age of its own; one an upstream cache sent is passed on.
+      age: head.headers.find(([k]) => k === "age")?.[1],
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
     }));
     out.status = head.status;
-    try {
-      await res.write(bytes);
-    } catch {
+    if (noBody) {
+      try {
+        await res.write(bytes);
+      } catch { /* client gone */ }
       return;
     }
-    if (noBody) return;
     const chunked = framing.kind === "chunked";
+    // The head goes out together with the first body chunk (one write for small responses).
+    let pending: Uint8Array | undefined = bytes;
     try {
-      for await (const chunk of f.read(slot)) await res.write(chunked ? encodeChunk(chunk) : chunk);
-      if (chunked) await res.write(LAST_CHUNK);
+      for await (const chunk of f.read(slot)) {
+        const data = chunked ? encodeChunk(chunk) : chunk;
+        if (pending) {
+          await res.write(pending.length + data.length <= 64 * 1024 ? concatBytes(pending, data) : pending);
+          if (pending.length + data.length > 64 * 1024) await res.write(data);
+          pending = undefined;
+        } else {
+          await res.write(data);
+        }
+      }
+      if (pending) await res.write(chunked ? concatBytes(pending, LAST_CHUNK) : pending);
+      else if (chunked) await res.write(LAST_CHUNK);
     } catch {
       // The client went away or the origin failed mid-body: the client sees a truncated response.
+      if (pending && !res.broken) await res.write(pending).catch(() => {});
       res.close = true;
     }
   }
@@ -966,7 +1028,9 @@ export class CacheHandler {
     }
     const responseTime = Date.now();
     const status = r.head.status;
-    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) => k !== "content-length" && k !== "transfer-encoding");
+    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) =>
+      k !== "content-length" && k !== "transfer-encoding"
+    );
     if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(responseTime)]);
 
     if (status === 304 && plan.revalidating) {

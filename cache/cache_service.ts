@@ -16,6 +16,7 @@ import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
+import { createPolicy } from "./store/eviction/mod.ts";
 import type { Store, StoredMeta, StoreStats } from "./store/store.ts";
 
 const log = getLogger("cache");
@@ -28,6 +29,7 @@ export interface CacheServiceOptions {
   reusePort: boolean;
   /** Store to use instead of a new memory store (tests, tiered stores). */
   store?: Store;
+  /** Peer selection for misses (ICP, `--peers auto`). */
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
@@ -42,28 +44,42 @@ export interface CacheServiceOptions {
 
 /** A snapshot of one worker for /status and metrics. */
 export interface WorkerStats {
+  /** Request, byte and origin counters. */
   counters: CacheCounters;
+  /** Store statistics. */
   store: StoreStats;
 }
 
 /** One worker's cache; see the module doc. */
 export class CacheService {
+  /** This worker's store. */
   readonly store: Store;
+  /** Origin connection pool. */
   readonly pool: OriginPool;
+  /** The request state machine. */
   readonly handler: CacheHandler;
+  /** The access log. */
   readonly accessLog: AccessLog;
+  /** One server per listener, once started. */
   readonly servers: HttpServer[] = [];
   readonly #cfg: Appliance["cache"];
   readonly #opts: CacheServiceOptions;
 
   /**
+   * Creates the service; nothing listens before `start()`.
+   *
    * @param cfg the `cache` config section
    * @param opts node name and worker settings
    */
   constructor(cfg: Appliance["cache"], opts: CacheServiceOptions) {
     this.#cfg = cfg;
     this.#opts = opts;
-    this.store = opts.store ?? new MemoryStore({ maxBytes: cfg.memory.maxBytes, maxObjectBytes: cfg.maxObjectBytes });
+    this.store = opts.store ??
+      new MemoryStore({
+        maxBytes: cfg.memory.maxBytes,
+        maxObjectBytes: cfg.maxObjectBytes,
+        policy: createPolicy(cfg.store.policy),
+      });
     this.pool = new OriginPool(cfg.origin);
     this.accessLog = new AccessLog(cfg.accessLog);
     this.handler = new CacheHandler({
@@ -160,7 +176,6 @@ export class CacheService {
         ...counters,
         requests: { ...counters.requests },
         originFailures: { ...counters.originFailures },
-        pendingLatencies: [],
       },
       store: s,
     };

@@ -19,7 +19,9 @@ export const MAX_UNREAD_BYTES = 1024 * 1024;
 export interface InflightHead {
   /** `response`: stream the body; `not-modified`: the stored object was refreshed, look it up again. */
   kind: "response" | "not-modified";
+  /** Response status. */
   status: number;
+  /** Reason phrase. */
   reason: string;
   /** Response fields to send (hop-by-hop removed). */
   headers: [string, string][];
@@ -27,6 +29,7 @@ export interface InflightHead {
   bodyBytes?: number;
   /** Vary field names of the response and the variant key it was stored under. */
   vary: string[] | "*";
+  /** Variant key the response was stored under. */
   variant: string;
   /** Whether the response may be shared with other requests (storable). */
   shareable: boolean;
@@ -38,9 +41,11 @@ interface Reader {
 
 /** A response in flight; see the module doc. */
 export class Inflight {
+  /** The head once it arrived. */
   head?: InflightHead;
   /** Set by `fail()`. */
   error?: Error;
+  /** Whether the body is complete (or failed). */
   done = false;
   /** Keep every chunk (late joiners); cleared when the object turns out not storable. */
   retainAll = true;

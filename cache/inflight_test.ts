@@ -1,7 +1,15 @@
 import { assertEquals, assertRejects } from "../tests/_assert.ts";
 import { Collapser, Inflight, MAX_UNREAD_BYTES } from "./inflight.ts";
 
-const head = { kind: "response" as const, status: 200, reason: "OK", headers: [], vary: [], variant: "", shareable: true };
+const head = {
+  kind: "response" as const,
+  status: 200,
+  reason: "OK",
+  headers: [],
+  vary: [],
+  variant: "",
+  shareable: true,
+};
 const chunk = (s: string) => new TextEncoder().encode(s);
 
 async function readAll(it: AsyncIterable<Uint8Array>): Promise<string> {

@@ -18,7 +18,18 @@
 import { Counter, Gauge, Histogram, registry } from "../core/metrics.ts";
 
 /** Request results, the `result` label values (and `/status` keys). */
-export const RESULTS = [
+export const RESULTS: readonly [
+  "hit",
+  "stale",
+  "revalidated",
+  "miss",
+  "pass",
+  "tunnel",
+  "purge",
+  "denied",
+  "error",
+  "only_if_cached",
+] = [
   "hit",
   "stale",
   "revalidated",
@@ -35,14 +46,19 @@ export type CacheResult = typeof RESULTS[number];
 
 /** Plain counters of one worker. */
 export interface CacheCounters {
+  /** Requests by result (`hit`, `miss`, ...). */
   requests: Record<string, number>;
+  /** Bytes written to clients. */
   clientBytes: number;
+  /** Body bytes received from origins and peers. */
   originBytes: number;
+  /** Requests served from another request's fetch. */
   collapsed: number;
+  /** Origin failures by reason. */
   originFailures: Record<string, number>;
-  /** Origin latencies (seconds) not yet observed by the histogram. */
-  pendingLatencies: number[];
+  /** Objects in the memory tier. */
   storedObjects: number;
+  /** Bytes in the memory tier. */
   storedBytes: number;
 }
 
@@ -54,7 +70,6 @@ export function newCounters(): CacheCounters {
     originBytes: 0,
     collapsed: 0,
     originFailures: {},
-    pendingLatencies: [],
     storedObjects: 0,
     storedBytes: 0,
   };

@@ -42,10 +42,26 @@
  *
  * @module
  */
-export { CacheHandler, type CacheHandlerConfig, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
+export {
+  CacheHandler,
+  type CacheHandlerConfig,
+  type CacheHandlerOptions,
+  type Invalidator,
+  type StoredHook,
+} from "./cache_handler.ts";
+export { type CacheCounters, type CacheResult, RESULTS } from "./metrics.ts";
+export type {
+  EvictionPolicy,
+  ObjectKey,
+  Store,
+  StoredMeta,
+  StoredObject,
+  StoreStats,
+  StoreWriter,
+} from "./store/store.ts";
 export { CacheService, type CacheServiceOptions, statusSection, type WorkerStats } from "./cache_service.ts";
 export { isWorkerContext, runWorker, WorkerPool } from "./worker_pool.ts";
-export { type ListenerMode, resolveRoute, type Route } from "./route.ts";
+export { type ListenerMode, resolveRoute, type Route, type RouteAccess, type RouteConfig } from "./route.ts";
 export { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 export { DIRECT, type ForwardChoice, type LocalLookup, type PeerRequest, type PeerSelector } from "./peer_selector.ts";
 export { AccessLog, type AccessLogEntry, formatAccessLogLine } from "./access_log.ts";

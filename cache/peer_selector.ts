@@ -30,15 +30,19 @@ export type ForwardChoice =
 
 /** What a selector may look at. */
 export interface PeerRequest {
+  /** Request method. */
   method: string;
   /** Absolute URL. */
   url: string;
+  /** Request fields. */
   headers: { get(name: string): string | null };
 }
 
 /** Chooses the source of a miss. */
 export interface PeerSelector {
   /**
+   * Chooses where to fetch a miss from.
+   *
    * @param key the primary cache key
    * @param req the client request
    * @returns origin or a peer; may take up to the ICP timeout
@@ -52,6 +56,8 @@ export const DIRECT: PeerSelector = { select: () => ({ kind: "origin" }) };
 /** In-process lookup for ICP: whether a URL could be answered from this cache as a fresh hit. */
 export interface LocalLookup {
   /**
+   * Tells whether a fresh response for `url` is stored.
+   *
    * @param url absolute URL as sent in an ICP query
    * @returns true when a fresh response for it is stored (any variant)
    */

@@ -74,16 +74,23 @@ export const INLINE_BODY_BYTES = 64 * 1024;
 
 /**
  * A stored 2xx response ready to send as a plain `GET` hit to an HTTP/1.1 keep-alive client: the
- * head minus `Age` is serialised once; the full bytes are rebuilt only when the age (in seconds)
- * changes.
+ * head minus `Age` is serialised and encoded once; a hit copies it, writes the age digits and
+ * appends the body (one buffer for bodies up to {@link INLINE_BODY_BYTES}). The last buffer is
+ * reused while the age (in seconds) stays the same.
  */
 export class PreparedHit {
-  readonly #prefix: string;
+  readonly #prefix: Uint8Array;
   readonly #body: Uint8Array;
   #age = -1;
   #bytes?: Uint8Array;
+  /** The response's `Content-Type`, `-` when none (for the access log). */
+  readonly contentType: string;
+  /** Whether the stored response says `no-cache` (then it may never be served without revalidation). */
+  readonly noCache: boolean;
 
   /**
+   * Serialises the head of a stored object.
+   *
    * @param obj a stored object whose body is in memory
    * @param node this node's name
    * @param xCache the `X-Cache` value
@@ -98,30 +105,34 @@ export class PreparedHit {
       framing: { kind: "length", length: this.#body.length },
       close: false,
     });
-    this.#prefix = head.slice(0, -2);
+    this.#prefix = latin1Encode(head.slice(0, -2) + "age: ");
+    this.contentType = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    this.noCache = obj.meta.headers.some(([k, v]) => k === "cache-control" && /no-cache/i.test(v));
   }
 
   /**
    * The bytes to write for a hit of the given age.
    *
-   * @param age the `Age` value in seconds
+   * @param age the `Age` in whole seconds
    * @returns head and body (one buffer for small bodies; head then body for large ones)
    */
-  bytes(age: string): Uint8Array[] {
-    const n = Number(age);
-    if (n === this.#age && this.#bytes) {
-      return this.#body.length > INLINE_BODY_BYTES ? [this.#bytes, this.#body] : [this.#bytes];
-    }
-    const head = latin1Encode(`${this.#prefix}age: ${age}\r\n\r\n`);
-    if (this.#body.length > INLINE_BODY_BYTES) {
-      this.#bytes = head;
-    } else {
-      const out = new Uint8Array(head.length + this.#body.length);
-      out.set(head);
-      out.set(this.#body, head.length);
+  bytes(age: number): Uint8Array[] {
+    const inline = this.#body.length <= INLINE_BODY_BYTES;
+    if (age !== this.#age || !this.#bytes) {
+      const digits = String(age);
+      const headLen = this.#prefix.length + digits.length + 4;
+      const out = new Uint8Array(headLen + (inline ? this.#body.length : 0));
+      out.set(this.#prefix);
+      let at = this.#prefix.length;
+      for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
+      out[at++] = 13;
+      out[at++] = 10;
+      out[at++] = 13;
+      out[at++] = 10;
+      if (inline) out.set(this.#body, at);
       this.#bytes = out;
+      this.#age = age;
     }
-    this.#age = n;
-    return this.#body.length > INLINE_BODY_BYTES ? [this.#bytes, this.#body] : [this.#bytes];
+    return inline ? [this.#bytes] : [this.#bytes, this.#body];
   }
 }

@@ -34,7 +34,9 @@ export type Route =
 
 /** Configuration {@link resolveRoute} needs. */
 export interface RouteConfig {
+  /** Accelerator sites: Host → origin URL. */
   origins: Record<string, string>;
+  /** Origin for other hosts. */
   defaultOrigin?: string;
 }
 
@@ -73,8 +75,12 @@ export function resolveRoute(
   cfg: RouteConfig & RouteAccess,
 ): Route {
   if (req.method === "CONNECT") {
-    if (mode !== "forward") return { kind: "error", status: 405, message: "CONNECT is only allowed on forward listeners" };
-    if (!cfg.forwardAllowed) return { kind: "error", status: 403, message: "Forward proxying is not allowed from this client" };
+    if (mode !== "forward") {
+      return { kind: "error", status: 405, message: "CONNECT is only allowed on forward listeners" };
+    }
+    if (!cfg.forwardAllowed) {
+      return { kind: "error", status: 403, message: "Forward proxying is not allowed from this client" };
+    }
     const ep = splitHostPort(req.target, -1);
     if (!ep || ep.port === -1) return { kind: "error", status: 400, message: `Bad CONNECT target "${req.target}"` };
     return { kind: "connect", target: ep };

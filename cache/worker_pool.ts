@@ -63,7 +63,11 @@ export class WorkerPool {
   #nextId = 1;
   #local?: CacheService;
 
-  /** @param count workers to start besides the main one */
+  /**
+   * Creates the pool; `start()` launches the workers.
+   *
+   * @param count workers to start besides the main one
+   */
   constructor(count: number) {
     this.#count = count;
   }
@@ -84,7 +88,10 @@ export class WorkerPool {
       this.#slots.push(slot);
       starts.push(
         new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`Cache worker ${i + 1} did not start in ${timeoutMs} ms`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new Error(`Cache worker ${i + 1} did not start in ${timeoutMs} ms`)),
+            timeoutMs,
+          );
           worker.onerror = (e) => {
             e.preventDefault();
             clearTimeout(timer);
@@ -139,7 +146,7 @@ export class WorkerPool {
    *
    * @returns how many objects were deleted
    */
-  async invalidate(keys: string[], except?: Slot): Promise<number> {
+  async invalidate(keys: string[], except?: object): Promise<number> {
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -155,7 +162,7 @@ export class WorkerPool {
    * Copies a stored object into the main service (unless it came from there) and every worker but
    * the one it came from.
    */
-  replicate(meta: StoredMeta, body: Uint8Array, from?: Slot): void {
+  replicate(meta: StoredMeta, body: Uint8Array, from?: object): void {
     if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
     for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
   }
@@ -206,7 +213,7 @@ export async function runWorker(
     });
     return local + others;
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
+  const stats: { timer?: ReturnType<typeof setInterval> } = {};
   scope.onmessage = async (e: MessageEvent<Msg>) => {
     const m = e.data;
     if (m.t === "inv") {
@@ -218,7 +225,7 @@ export async function runWorker(
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
     } else if (m.t === "close") {
-      clearInterval(timer);
+      clearInterval(stats.timer);
       await service?.close();
       scope.postMessage({ t: "closed" });
       scope.close();
@@ -233,7 +240,7 @@ export async function runWorker(
     scope.close();
     return;
   }
-  timer = setInterval(() => scope.postMessage({ t: "stats", stats: service!.stats() }), 1000);
+  stats.timer = setInterval(() => scope.postMessage({ t: "stats", stats: service!.stats() }), 1000);
   scope.postMessage({ t: "stats", stats: service.stats() });
   scope.postMessage({ t: "ready" });
 }

@@ -175,13 +175,22 @@ export function cacheCommand(): Command {
       log.info("Peering is on: serving with one worker", { requested: workers });
       workers = 1;
     }
+    // With a disk tier every worker sees every object on disk; copying into each memory tier
+    // would write them to disk again.
+    const memoryOnly = cfg.cache.store.dirs.length === 0;
 
     if (isWorkerContext()) {
       // Worker threads join the main thread's lock on the cache directories (same process
-      // instance id) and leave eviction to it.
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
       await runWorker(async (invalidate, replicate) => {
         const store = await createStoreFromConfig(cfg.cache, { evictor: false });
-        return new CacheService(cfg.cache, { node, reusePort: true, invalidate, replicate, store }).start();
+        return new CacheService(cfg.cache, {
+          node,
+          reusePort: true,
+          invalidate,
+          store,
+          replicate: memoryOnly ? replicate : undefined,
+        }).start();
       });
       return;
     }
@@ -222,7 +231,7 @@ export function cacheCommand(): Command {
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      replicate: workers > 1 ? (meta, body) => pool.replicate(meta, body) : undefined,
+      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
     try {
       service.start();

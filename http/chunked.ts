@@ -96,7 +96,9 @@ export class ChunkedDecoder {
         }
         case St.Ext:
           if (c === 13) this.#st = St.SizeLf;
-          else if (c === 10 || c === 0) throw new HttpParseError("Cannot decode chunked body: bare LF in chunk extension");
+          else if (c === 10 || c === 0) {
+            throw new HttpParseError("Cannot decode chunked body: bare LF in chunk extension");
+          }
           i++;
           if (++this.#lineBytes > MAX_CHUNK_LINE_BYTES) {
             throw new HttpParseError("Cannot decode chunked body: chunk size line too long");

@@ -10,11 +10,12 @@ function throwsNamed<E extends Error>(name: string, fn: () => unknown, Cls: new 
   }
 }
 
-
 function decodeAll(input: string, split = 0): { data: string; rest: string; done: boolean } {
   const d = new ChunkedDecoder();
   const bytes = latin1Encode(input);
-  const parts = split > 0 ? Array.from({ length: Math.ceil(bytes.length / split) }, (_, i) => bytes.subarray(i * split, (i + 1) * split)) : [bytes];
+  const parts = split > 0
+    ? Array.from({ length: Math.ceil(bytes.length / split) }, (_, i) => bytes.subarray(i * split, (i + 1) * split))
+    : [bytes];
   let data = "";
   let rest = "";
   let done = false;
@@ -59,7 +60,9 @@ Deno.test("ChunkedDecoder rejects malformed chunked bodies", () => {
     { name: "size too large", input: "fffffffffffffff\r\n" },
     { name: "bare LF in trailer", input: "0\r\nX: 1\n\r\n" },
   ];
-  for (const row of table) throwsNamed(row.name, () => new ChunkedDecoder().push(latin1Encode(row.input)), HttpParseError);
+  for (const row of table) {
+    throwsNamed(row.name, () => new ChunkedDecoder().push(latin1Encode(row.input)), HttpParseError);
+  }
 });
 
 Deno.test("encodeChunk() and LAST_CHUNK round-trip through the decoder", () => {

@@ -10,6 +10,7 @@ import { type BodyFraming, findHeadEnd, HttpParseError } from "./head_codec.ts";
 
 /** Something to read bytes from (a `Deno.Conn` or a test double). */
 export interface ByteSource {
+  /** Reads into `p`; resolves to the byte count or null at end of stream. */
   read(p: Uint8Array): Promise<number | null>;
 }
 
@@ -24,7 +25,11 @@ export class ConnReader {
   /** Whether the peer closed its sending side. */
   eof = false;
 
-  /** @param src the connection */
+  /**
+   * Wraps a connection.
+   *
+   * @param src the connection
+   */
   constructor(src: ByteSource) {
     this.#src = src;
   }
@@ -99,7 +104,9 @@ export class ConnReader {
     let notified = false;
     while (true) {
       // Tolerate CRLF between pipelined messages (RFC 9112 2.2).
-      while (checked === 0 && this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)) {
+      while (
+        checked === 0 && this.#end > this.#start && (this.#buf[this.#start] === 13 || this.#buf[this.#start] === 10)
+      ) {
         this.#start++;
       }
       if (this.#end > this.#start) {

@@ -36,6 +36,8 @@ export class HttpParseError extends SyntaxError {
   /** HTTP status to answer with. */
   readonly status: number;
   /**
+   * Creates the error.
+   *
    * @param message what was wrong, e.g. `Cannot parse request: header name "a b" is not a token`
    * @param status response status for the peer
    */
@@ -48,19 +50,25 @@ export class HttpParseError extends SyntaxError {
 
 /** A parsed request head. */
 export interface RequestHead {
+  /** Request method, case-sensitive (`GET`). */
   method: string;
   /** request-target as sent: origin-form `/p?q`, absolute-form `http://h/p`, authority-form `h:443` or `*`. */
   target: string;
   /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
+  /** Fields in wire order, names lower-case. */
   headers: HeaderList;
 }
 
 /** A parsed response head. */
 export interface ResponseHead {
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
+  /** Status code. */
   status: number;
+  /** Reason phrase (may be empty). */
   reason: string;
+  /** Fields in wire order, names lower-case. */
   headers: HeaderList;
 }
 
@@ -100,6 +108,10 @@ export function latin1Decode(bytes: Uint8Array): string {
   return out;
 }
 
+// deno-lint-ignore no-control-regex -- control characters are what is being matched
+const ASCII = /^[\x00-\x7f]*$/;
+const ENCODER = new TextEncoder();
+
 /**
  * Encodes a string as ISO-8859-1; chars above 0xFF become `?`.
  *
@@ -107,6 +119,8 @@ export function latin1Decode(bytes: Uint8Array): string {
  * @returns one byte per char
  */
 export function latin1Encode(s: string): Uint8Array {
+  // Heads are nearly always ASCII, where UTF-8 and ISO-8859-1 agree and the native encoder wins.
+  if (ASCII.test(s)) return ENCODER.encode(s);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -199,7 +213,10 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
   }
   const method = first.slice(0, sp1);
   const target = first.slice(sp1 + 1, sp2);
-  if (!isToken(method)) throw new HttpParseError(`Cannot parse request: method ${JSON.stringify(method)} is not a token`);
+  if (!isToken(method)) {
+    throw new HttpParseError(`Cannot parse request: method ${JSON.stringify(method)} is not a token`);
+  }
+  // deno-lint-ignore no-control-regex -- control characters are what is being matched
   if (target.length === 0 || /[\s\x00-\x1f\x7f]/.test(target)) {
     throw new HttpParseError(`Cannot parse request: bad request target ${JSON.stringify(target.slice(0, 200))}`);
   }
@@ -366,7 +383,11 @@ export function serializeResponseHead(
  * @param headers fields in order
  * @returns the head text, ending with CRLF CRLF
  */
-export function serializeRequestHead(method: string, target: string, headers: Iterable<readonly [string, string]>): string {
+export function serializeRequestHead(
+  method: string,
+  target: string,
+  headers: Iterable<readonly [string, string]>,
+): string {
   let s = `${method} ${target} HTTP/1.1\r\n`;
   for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
   return s + "\r\n";

@@ -19,12 +19,17 @@ function throwsNamed<E extends Error>(name: string, fn: () => unknown, Cls: new 
   }
 }
 
-
 const b = (s: string) => latin1Encode(s);
 
 Deno.test("parseRequestHead() and requestFraming() accept valid requests", () => {
   const table: { name: string; raw: string; method: string; target: string; framing: unknown }[] = [
-    { name: "origin-form", raw: "GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n", method: "GET", target: "/a?b", framing: { kind: "none" } },
+    {
+      name: "origin-form",
+      raw: "GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n",
+      method: "GET",
+      target: "/a?b",
+      framing: { kind: "none" },
+    },
     {
       name: "absolute-form",
       raw: "GET http://h:8/p HTTP/1.1\r\nHost: h:8\r\n\r\n",
@@ -32,8 +37,20 @@ Deno.test("parseRequestHead() and requestFraming() accept valid requests", () =>
       target: "http://h:8/p",
       framing: { kind: "none" },
     },
-    { name: "authority-form", raw: "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", method: "CONNECT", target: "h:443", framing: { kind: "none" } },
-    { name: "HTTP/1.0 without Host", raw: "GET / HTTP/1.0\r\n\r\n", method: "GET", target: "/", framing: { kind: "none" } },
+    {
+      name: "authority-form",
+      raw: "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+      method: "CONNECT",
+      target: "h:443",
+      framing: { kind: "none" },
+    },
+    {
+      name: "HTTP/1.0 without Host",
+      raw: "GET / HTTP/1.0\r\n\r\n",
+      method: "GET",
+      target: "/",
+      framing: { kind: "none" },
+    },
     {
       name: "Content-Length body",
       raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n",
@@ -89,14 +106,34 @@ Deno.test("parseRequestHead() and requestFraming() reject malformed and smugglin
     { name: "obs-fold", raw: "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n\t2\r\n\r\n", status: 400 },
     { name: "bare LF inside", raw: "GET / HTTP/1.1\r\nHost: x\nA: 1\r\n\r\n", status: 400 },
     { name: "NUL in value", raw: "GET / HTTP/1.1\r\nHost: x\r\nA: a\x00b\r\n\r\n", status: 400 },
-    { name: "CL and TE", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400 },
-    { name: "different CLs", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", status: 400 },
+    {
+      name: "CL and TE",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      status: 400,
+    },
+    {
+      name: "different CLs",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+      status: 400,
+    },
     { name: "CL list differing", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n", status: 400 },
     { name: "negative CL", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", status: 400 },
     { name: "CL with sign", raw: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n", status: 400 },
-    { name: "TE not final chunked", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", status: 400 },
-    { name: "TE chunked twice", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", status: 400 },
-    { name: "unknown coding", raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\n\r\n", status: 501 },
+    {
+      name: "TE not final chunked",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      status: 400,
+    },
+    {
+      name: "TE chunked twice",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+      status: 400,
+    },
+    {
+      name: "unknown coding",
+      raw: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\n\r\n",
+      status: 501,
+    },
     { name: "TE in HTTP/1.0", raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400 },
   ];
   for (const row of table) {
@@ -107,13 +144,28 @@ Deno.test("parseRequestHead() and requestFraming() reject malformed and smugglin
 
 Deno.test("parseResponseHead() and responseFraming() handle status lines and body framing", () => {
   const table: { raw: string; method: string; status: number; framing: unknown }[] = [
-    { raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", method: "GET", status: 200, framing: { kind: "length", length: 5 } },
+    {
+      raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+      method: "GET",
+      status: 200,
+      framing: { kind: "length", length: 5 },
+    },
     { raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", method: "HEAD", status: 200, framing: { kind: "none" } },
     { raw: "HTTP/1.1 304 Not Modified\r\n\r\n", method: "GET", status: 304, framing: { kind: "none" } },
     { raw: "HTTP/1.1 204 No Content\r\n\r\n", method: "GET", status: 204, framing: { kind: "none" } },
-    { raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", method: "GET", status: 200, framing: { kind: "chunked" } },
+    {
+      raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+      method: "GET",
+      status: 200,
+      framing: { kind: "chunked" },
+    },
     { raw: "HTTP/1.0 200\r\n\r\n", method: "GET", status: 200, framing: { kind: "close" } },
-    { raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", method: "GET", status: 200, framing: { kind: "close" } },
+    {
+      raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+      method: "GET",
+      status: 200,
+      framing: { kind: "close" },
+    },
   ];
   for (const row of table) {
     const h = parseResponseHead(b(row.raw));
@@ -123,7 +175,11 @@ Deno.test("parseResponseHead() and responseFraming() handle status lines and bod
   assertThrows(() => parseResponseHead(b("HTTP/1.1 2000 OK\r\n\r\n")), HttpParseError);
   assertThrows(() => parseResponseHead(b("ICY 200 OK\r\n\r\n")), HttpParseError);
   assertThrows(
-    () => responseFraming(parseResponseHead(b("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")), "GET"),
+    () =>
+      responseFraming(
+        parseResponseHead(b("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")),
+        "GET",
+      ),
     HttpParseError,
   );
 });

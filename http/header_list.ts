@@ -12,6 +12,8 @@ export class HeaderList {
   readonly fields: [string, string][];
 
   /**
+   * Creates a list from wire-order fields.
+   *
    * @param fields initial fields; names must already be lower-case
    */
   constructor(fields: [string, string][] = []) {

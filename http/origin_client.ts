@@ -11,8 +11,8 @@ import {
   HttpParseError,
   latin1Encode,
   parseResponseHead,
-  type ResponseHead,
   responseFraming,
+  type ResponseHead,
   serializeRequestHead,
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
@@ -26,6 +26,8 @@ export class OriginError extends Error {
   /** Failure class. */
   readonly reason: OriginFailure;
   /**
+   * Creates the error.
+   *
    * @param message what failed, e.g. `Cannot connect to origin 10.0.0.1:80: connection refused`
    * @param reason failure class
    * @param options error cause
@@ -39,6 +41,7 @@ export class OriginError extends Error {
 
 /** One request to send. */
 export interface OriginRequestInit {
+  /** Request method. */
   method: string;
   /** Request target as sent (origin-form for origins, absolute-form for parent proxies). */
   target: string;
@@ -50,7 +53,9 @@ export interface OriginRequestInit {
 
 /** A response whose head has arrived. */
 export interface OriginResponse {
+  /** The response status line and fields. */
   head: ResponseHead;
+  /** How its body is delimited. */
   framing: BodyFraming;
   /** Reads the body; the connection returns to the pool after the last byte. */
   body(): AsyncIterable<Uint8Array>;
@@ -60,6 +65,7 @@ export interface OriginResponse {
 
 /** Options of {@link OriginPool}. */
 export interface OriginPoolOptions {
+  /** Time allowed to establish a connection (ms). */
   connectTimeoutMs: number;
   /** Time allowed for the response head after the request was sent. */
   readTimeoutMs: number;
@@ -79,7 +85,11 @@ export class OriginPool {
   readonly #busy = new Set<PooledConn>();
   #closed = false;
 
-  /** @param opts timeouts and pool size */
+  /**
+   * Creates an empty pool.
+   *
+   * @param opts timeouts and pool size
+   */
   constructor(opts: OriginPoolOptions) {
     this.#opts = opts;
   }
@@ -138,9 +148,13 @@ export class OriginPool {
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
       if (ac.signal.aborted) {
-        throw new OriginError(`Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`, "timeout", {
-          cause: e,
-        });
+        throw new OriginError(
+          `Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`,
+          "timeout",
+          {
+            cause: e,
+          },
+        );
       }
       const reason = e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect";
       throw new OriginError(`Cannot connect to origin ${where}: ${(e as Error).message}`, reason, { cause: e });

@@ -48,10 +48,11 @@ export const PROXY_V2_SIGNATURE: Uint8Array = new Uint8Array([
 /** Longest v1 line including CRLF (spec section 2.1). */
 export const MAX_PROXY_V1_BYTES = 107;
 /** Largest v2 header accepted (16-byte fixed part plus length); TLVs beyond this are refused. */
-export const MAX_PROXY_V2_BYTES = 16 + 2048;
+export const MAX_PROXY_V2_BYTES: number = 16 + 2048;
 
 /** A decoded PROXY header. */
 export interface ProxyHeader {
+  /** Protocol version the header used. */
   version: 1 | 2;
   /** `proxy`: addresses are the real client's; `local`: use the connection's own addresses. */
   command: "proxy" | "local";
@@ -63,7 +64,9 @@ export interface ProxyHeader {
 
 /** A decoded header and how many input bytes it took. */
 export interface ProxyDecodeResult {
+  /** The decoded header. */
   header: ProxyHeader;
+  /** Bytes the header took at the start of the input. */
   consumed: number;
 }
 

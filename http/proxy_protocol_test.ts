@@ -9,7 +9,6 @@ function throwsNamed<E extends Error>(name: string, fn: () => unknown, Cls: new 
   }
 }
 
-
 const hex = (s: string) => new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((h) => parseInt(h, 16)));
 const txt = (s: string) => new TextEncoder().encode(s);
 
@@ -48,7 +47,9 @@ Deno.test("decodeProxyHeader() decodes v1 and v2 headers", () => {
     },
     {
       name: "v2 TCP6",
-      input: hex("0d0a0d0a000d0a515549540a 21 21 0024 20010db8000000000000000000000001 20010db8000000000000000000000002 1000 0050"),
+      input: hex(
+        "0d0a0d0a000d0a515549540a 21 21 0024 20010db8000000000000000000000001 20010db8000000000000000000000002 1000 0050",
+      ),
       consumed: 52,
       src: "2001:db8::1:4096",
       dst: "2001:db8::2:80",

@@ -18,7 +18,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import { ConnReader } from "./conn_reader.ts";
-import { HeaderList } from "./header_list.ts";
+import type { HeaderList } from "./header_list.ts";
 import {
   type BodyFraming,
   HttpParseError,
@@ -33,16 +33,23 @@ const log = getLogger("http.server");
 
 /** A host and port. */
 export interface Endpoint {
+  /** Host name or IP address. */
   hostname: string;
+  /** TCP port. */
   port: number;
 }
 
 /** One request as the handler sees it. */
 export interface ServerRequest {
+  /** Request method. */
   method: string;
+  /** Request target as sent. */
   target: string;
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
+  /** Request fields, names lower-case. */
   headers: HeaderList;
+  /** How the request body is delimited. */
   framing: BodyFraming;
   /** The client (from the PROXY header when one was received). */
   client: Endpoint;
@@ -79,7 +86,9 @@ export type RequestHandler = (req: ServerRequest, res: ServerResponse) => Promis
 
 /** Options of {@link HttpServer}. */
 export interface HttpServerOptions {
+  /** Address to listen on. */
   hostname: string;
+  /** Port; 0 for an ephemeral one. */
   port: number;
   /** SO_REUSEPORT, so several workers can listen on one port. */
   reusePort?: boolean;
@@ -87,8 +96,11 @@ export interface HttpServerOptions {
   proxyProtocol?: boolean;
   /** Largest request head; above it 431. */
   maxHeaderBytes: number;
+  /** Close a connection idle between requests this long (ms); default 60000. */
   idleTimeoutMs?: number;
+  /** Time to complete a started request head (ms); default 10000. */
   headerTimeoutMs?: number;
+  /** Close a connection whose response write stalls this long (ms); default 60000. */
   sendTimeoutMs?: number;
   /** Called for connection-level errors (bad heads), for metrics and access logs. */
   onBadRequest?: (client: Endpoint, status: number, error: Error) => void;
@@ -113,6 +125,8 @@ export class HttpServer {
   #closed = false;
 
   /**
+   * Creates the server; call `start()` to listen.
+   *
    * @param opts listen address and limits
    * @param handler called for each request
    */

@@ -8,16 +8,8 @@
  *
  * @module
  */
-import type {
-  EvictionPolicy,
-  ObjectKey,
-  Store,
-  StoredMeta,
-  StoredObject,
-  StoreStats,
-  StoreWriter,
-} from "./store.ts";
-import { LruPolicy } from "./_lru.ts";
+import type { EvictionPolicy, ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store.ts";
+import { LruPolicy } from "./eviction/lru.ts";
 
 /** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
 export const ENTRY_OVERHEAD_BYTES = 256;
@@ -35,6 +27,8 @@ export interface MemoryStoreOptions {
 interface Entry {
   obj: StoredObject;
   size: number;
+  /** `primary \n variant`, the policy key (kept so a hit does not build and hash a new string). */
+  key: string;
 }
 
 function sizeOf(meta: StoredMeta, bodyBytes: number): number {
@@ -73,7 +67,11 @@ export class MemoryStore implements Store {
   #evictions = 0;
   readonly #failures: Record<string, number> = {};
 
-  /** @param opts size limits and policy */
+  /**
+   * Creates an empty memory store.
+   *
+   * @param opts size limits and policy
+   */
   constructor(opts: MemoryStoreOptions) {
     this.#opts = opts;
     this.#policy = opts.policy ?? new LruPolicy<string>();
@@ -98,7 +96,7 @@ export class MemoryStore implements Store {
       return undefined;
     }
     this.#hits++;
-    this.#policy.touch(key.primary + "\n" + key.variant);
+    this.#policy.touch(e.key);
     return e.obj;
   }
 
@@ -160,11 +158,11 @@ export class MemoryStore implements Store {
     this.#remove(meta.primary, meta.variant);
     let m = this.#byPrimary.get(meta.primary);
     if (!m) this.#byPrimary.set(meta.primary, m = new Map());
-    m.set(meta.variant, { obj: makeObject(meta, body), size });
+    const key = meta.primary + "\n" + meta.variant;
+    m.set(meta.variant, { obj: makeObject(meta, body), size, key });
     this.#metaLists.delete(meta.primary);
     this.#bytes += size;
     this.#objects++;
-    const key = meta.primary + "\n" + meta.variant;
     this.#policy.insert(key, size);
     while (this.#bytes > this.#opts.maxBytes) {
       const victim = this.#policy.evict();

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../../tests/_assert.ts";
 import { ENTRY_OVERHEAD_BYTES, MemoryStore } from "./memory_store.ts";
+import { LruPolicy } from "./eviction/lru.ts";
 import type { StoredMeta } from "./store.ts";
 
 const meta = (primary: string, variant = "", bodyBytes = -1): StoredMeta => ({
@@ -69,7 +70,7 @@ Deno.test("MemoryStore keeps variants apart, deletes one or all, and updates met
 
 Deno.test("MemoryStore evicts least recently used objects to stay within maxBytes", () => {
   const each = ENTRY_OVERHEAD_BYTES + 100 + "http://x/0".length + "content-type".length + "text/plain".length + 4;
-  const s = new MemoryStore({ maxBytes: each * 3, maxObjectBytes: 1 << 20 });
+  const s = new MemoryStore({ maxBytes: each * 3, maxObjectBytes: 1 << 20, policy: new LruPolicy<string>() });
   for (let i = 0; i < 3; i++) s.put(meta(`http://x/${i}`), new Uint8Array(100));
   assertEquals(s.stats().objects, 3);
   s.get({ primary: "http://x/0", variant: "" }); // 0 is now most recently used

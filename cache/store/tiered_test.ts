@@ -56,15 +56,15 @@ Deno.test("TieredStore answers hot objects from memory and the rest from disk", 
 });
 
 Deno.test("TieredStore keeps objects above memory.maxObjectBytes on disk only and promotes streamed ones", async () => {
-  const fx = await makeTiered(4 << 20, 200_000);
+  const fx = await makeTiered(4 << 20, 400_000);
   try {
     await put(fx.store, testMeta("http://t/big", 500_000), testBody("big", 500_000));
     strictEqual(fx.store.memory.stats().objects, 0);
-    await put(fx.store, testMeta("http://t/mid", 150_000), testBody("mid", 150_000));
+    await put(fx.store, testMeta("http://t/mid", 300_000), testBody("mid", 300_000));
     await fx.store.memory.delete("http://t/mid");
     const got = await fx.store.get({ primary: "http://t/mid", variant: "" });
     strictEqual(got?.body, undefined); // read from disk as a stream
-    assertEquals(await readAll(got!.openBody()), testBody("mid", 150_000));
+    assertEquals(await readAll(got!.openBody()), testBody("mid", 300_000));
     strictEqual(fx.store.stats().promotions, 1);
     ok(await fx.store.memory.get({ primary: "http://t/mid", variant: "" }));
     assertEquals(

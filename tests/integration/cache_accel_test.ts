@@ -3,7 +3,7 @@
  * hop-by-hop fields, loops, PURGE, access log, /status counters.
  */
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { cacheable, request, sleep, startCache, TestOrigin } from "./_cache_harness.ts";
+import { cacheable, request, sleep, startCache, TestOrigin, writeText } from "./_cache_harness.ts";
 
 Deno.test("cache accel: a miss is fetched once, then served as a HIT with Age, Via and X-Cache", async () => {
   const origin = new TestOrigin(() => cacheable("hello", { etag: '"v1"' }));
@@ -172,5 +172,70 @@ Deno.test("cache accel: Squid native access.log lines and store statistics", asy
     await cache.close();
     await origin.close();
     await Deno.remove(file);
+  }
+});
+
+Deno.test("cache accel: an upstream Age is passed on by the miss and grows on later hits", async () => {
+  const origin = new TestOrigin(() => cacheable("aged", { age: "30", "cache-control": "max-age=600" }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const a = await request(cache.port, "/aged");
+    assertEquals(a.headers.get("age"), "30");
+    const b = await request(cache.port, "/aged");
+    assertEquals(b.headers.get("x-cache"), "HIT from testcache");
+    assert(Number(b.headers.get("age")) >= 30, `age ${b.headers.get("age")}`);
+    const plain = await request(cache.port, "/aged?fresh", {});
+    assertEquals(plain.headers.get("age"), "30");
+  } finally {
+    await cache.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache accel: small request bodies reach the origin with Content-Length", async () => {
+  const origin = new TestOrigin(() => new Response("created", { status: 201 }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  try {
+    const r = await request(cache.port, "/items", {
+      method: "POST",
+      body: "name=x",
+      headers: { "Content-Type": "text/plain" },
+    });
+    assertEquals(r.status, 201);
+    assertEquals(origin.seen[0].body, "name=x");
+    assertEquals(origin.seen[0].headers.get("content-length"), "6");
+    assertEquals(origin.seen[0].headers.get("transfer-encoding"), null);
+  } finally {
+    await cache.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache accel: Expect: 100-continue is answered by the cache before it reads the body", async () => {
+  const origin = new TestOrigin(() => new Response("stored", { status: 201 }));
+  const cache = startCache({ defaultOrigin: origin.url });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: cache.port });
+  try {
+    await writeText(
+      conn,
+      "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    );
+    const buf = new Uint8Array(1024);
+    const n = await conn.read(buf);
+    assertMatch(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    await writeText(conn, "data");
+    let rest = "";
+    while (true) {
+      const m = await conn.read(buf);
+      if (m === null) break;
+      rest += new TextDecoder().decode(buf.subarray(0, m));
+    }
+    assertMatch(rest, /HTTP\/1\.1 201 /);
+    assertEquals(origin.seen[0].body, "data");
+    assertEquals(origin.seen[0].headers.get("expect"), null);
+  } finally {
+    conn.close();
+    await cache.close();
+    await origin.close();
   }
 });

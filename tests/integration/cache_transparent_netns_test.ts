@@ -13,7 +13,12 @@ import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
 import { parseRaw, sleep } from "./_cache_harness.ts";
 
 async function run(cmd: string[], stdin?: string): Promise<void> {
-  const p = new Deno.Command(cmd[0], { args: cmd.slice(1), stdin: stdin ? "piped" : "null", stdout: "piped", stderr: "piped" })
+  const p = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
     .spawn();
   if (stdin) {
     const w = p.stdin.getWriter();
@@ -92,7 +97,19 @@ Deno.test({
         `cluster:\n  nodeName: ${ns}\ncache:\n  listen:\n    - address: 0.0.0.0:3128\n      mode: transparent\n  acl:\n    forward: ["${cidr}"]\n`,
       );
       child = new Deno.Command("ip", {
-        args: ["netns", "exec", ns, Deno.execPath(), ...DENO_FLAGS, BUNDLE, "cache", "--config", cfgFile, "--workers", "1"],
+        args: [
+          "netns",
+          "exec",
+          ns,
+          Deno.execPath(),
+          ...DENO_FLAGS,
+          BUNDLE,
+          "cache",
+          "--config",
+          cfgFile,
+          "--workers",
+          "1",
+        ],
         stdout: "null",
         stderr: "piped",
       }).spawn();

@@ -45,24 +45,6 @@ export function readFullSync(f: Deno.FsFile, buf: Uint8Array): number {
   return o;
 }
 
-/**
- * Synchronously reads and decodes the header block at the start of an open file, reading at most
- * `limit` bytes (the file's size, so no read is wasted on end-of-file).
- */
-export function readEntryHeaderSync(f: Deno.FsFile, limit: number) {
-  let buf = new Uint8Array(Math.max(12, limit));
-  let n = readFullSync(f, buf);
-  const headerBytes = entryHeaderLength(buf.subarray(0, n));
-  if (headerBytes > n && n === buf.length) {
-    const more = new Uint8Array(headerBytes);
-    more.set(buf);
-    n += readFullSync(f, more.subarray(n));
-    buf = more;
-  }
-  const header = decodeEntryHeader(buf.subarray(0, n));
-  return { header, headerBytes, buf: buf.subarray(0, n) };
-}
-
 /** Reads and decodes the header block at the start of an open file. */
 export async function readEntryHeader(f: Deno.FsFile, peek = ENTRY_PEEK_BYTES) {
   let buf = new Uint8Array(peek);

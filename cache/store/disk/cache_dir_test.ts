@@ -263,6 +263,16 @@ Deno.test("CacheDir workers of one instance share a directory; only the evictor 
       await fill(w1, 10, size);
       // w0 sees w1's objects at once (same files), and learns of them through the journal.
       assertEquals(await readAll((await w0.get(key(4)))!.openBody()), testBody("4", size));
+      // Vary'd variants stored by w1 are listed by w0 (Vary marker + index).
+      for (const v of ["gzip", "br"]) {
+        await put(w1, testMeta("http://o/v", 10, { variant: v, vary: ["accept-encoding"] }), testBody(v, 10));
+      }
+      let seen: string[] = [];
+      for (const end = Date.now() + 5000; seen.length < 2 && Date.now() < end; await sleep(10)) {
+        seen = (await w0.variants("http://o/v")).map((m) => m.variant).sort();
+      }
+      assertEquals(seen, ["br", "gzip"]);
+      strictEqual((await w0.variants("http://o/none")).length, 0);
       await fill(w1, 60, size, 10);
       await waitFor(() => w0.stats().evictions > 0 && w0.stats().bytes <= 0.95 * maxBytes, "eviction by w0");
       ok(w0.stats().objects > 0 && w0.stats().bytes <= 0.95 * maxBytes, JSON.stringify(w0.stats()));

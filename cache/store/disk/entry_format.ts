@@ -248,6 +248,18 @@ export function decodeEntryHeader(bytes: Uint8Array): EntryHeader {
     return s;
   };
   const text = (b: Uint8Array, what: string): string => {
+    // Keys and headers are nearly always short ASCII: build those directly (several times
+    // faster than TextDecoder for short strings); anything else goes through strict UTF-8.
+    if (b.length <= 256) {
+      let ascii = true;
+      for (let i = 0; i < b.length; i++) {
+        if (b[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
+    }
     try {
       return dec.decode(b);
     } catch (e) {

@@ -1,0 +1,83 @@
+import { assertEquals } from "../tests/_assert.ts";
+import { latin1Decode } from "../http/head_codec.ts";
+import { clientHead, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
+import type { StoredObject } from "./store/store.ts";
+
+function object(body: Uint8Array, headers: [string, string][]): StoredObject {
+  return {
+    meta: {
+      primary: "http://a/",
+      variant: "",
+      status: 200,
+      headers,
+      vary: [],
+      requestTime: 0,
+      responseTime: 0,
+      expiresAt: 0,
+      bodyBytes: body.length,
+    },
+    body,
+    openBody: () => new ReadableStream(),
+  };
+}
+
+Deno.test("clientHead() owns framing, Age, Via, X-Cache and Connection", () => {
+  const head = clientHead({
+    status: 200,
+    headers: [["content-type", "text/plain"], ["content-length", "99"], ["age", "5"], ["via", "1.0 up"], [
+      "connection",
+      "x",
+    ]],
+    node: "c1",
+    xCache: "HIT from c1",
+    age: "7",
+    framing: { kind: "length", length: 3 },
+    close: true,
+  });
+  assertEquals(
+    head,
+    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nage: 7\r\nvia: 1.0 up, 1.1 c1\r\nx-cache: HIT from c1\r\n" +
+      "content-length: 3\r\nconnection: close\r\n\r\n",
+  );
+  const chunked = clientHead({
+    status: 404,
+    headers: [],
+    node: "c1",
+    xCache: "MISS from c1",
+    framing: { kind: "chunked" },
+    close: false,
+    keepAlive10: true,
+  });
+  assertEquals(
+    chunked,
+    "HTTP/1.1 404 Not Found\r\nvia: 1.1 c1\r\nx-cache: MISS from c1\r\ntransfer-encoding: chunked\r\n" +
+      "connection: keep-alive\r\n\r\n",
+  );
+});
+
+Deno.test("PreparedHit writes the stored head with the current Age, in one buffer for small bodies", () => {
+  const p = new PreparedHit(
+    object(new TextEncoder().encode("body"), [["content-type", "text/x"]]),
+    "c1",
+    "HIT from c1",
+  );
+  const [a] = p.bytes(3);
+  assertEquals(
+    latin1Decode(a),
+    "HTTP/1.1 200 OK\r\ncontent-type: text/x\r\nvia: 1.1 c1\r\nx-cache: HIT from c1\r\ncontent-length: 4\r\n" +
+      "age: 3\r\n\r\nbody",
+  );
+  assertEquals(p.bytes(3)[0], a, "same age: the same buffer");
+  assertEquals(latin1Decode(p.bytes(12)[0]).includes("age: 12\r\n\r\nbody"), true);
+  assertEquals(p.contentType, "text/x");
+  assertEquals(p.noCache, false);
+  const big = new PreparedHit(
+    object(new Uint8Array(INLINE_BODY_BYTES + 1), [["cache-control", "no-cache"]]),
+    "c1",
+    "HIT",
+  );
+  const parts = big.bytes(0);
+  assertEquals(parts.length, 2);
+  assertEquals(parts[1].length, INLINE_BODY_BYTES + 1);
+  assertEquals(big.noCache, true);
+});

@@ -1,0 +1,38 @@
+/**
+ * The disk tier: cache directories (Squid's `cache_dir ufs DIR MB L1 L2`, nginx's
+ * `proxy_cache_path levels=1:2`) holding one file per object, indexed in Deno KV, surviving
+ * restarts and crashes.
+ *
+ * - `entry_format.ts`: the object file format (byte diagram, CRC-32C, `isSane()`), pure.
+ * - `crc32c.ts`: incremental CRC-32C, pure.
+ * - `cache_dir.ts`: one directory as a `Store` — paths, temp-file writes, verified reads,
+ *   streamed bodies, watermarks, background index rebuild, `/status`.
+ * - `disk_store.ts`: several directories behind one `Store` (weighted rendezvous hashing).
+ * - `disk_index.ts`: the KV index with batched writes and the eviction journal.
+ * - `dir_lock.ts`: the instance lock shared by the workers of one cache.
+ * - `metrics.ts`: `webcache_cache_disk_*`.
+ *
+ * Multi-worker safety, in short: object files are created by `rename()` (atomic), lookups go to
+ * the file at the key's hashed path (so every worker sees every object at once), the KV index is
+ * a hint written in batches, and exactly one process per instance (`evictor: true`) evicts,
+ * learning of the others' stores, hits and deletes from a journal in KV.
+ *
+ * @module
+ */
+export { CacheDir, type CacheDirOptions, type CacheDirStatus, SMALL_READ_BYTES } from "./cache_dir.ts";
+export { type DiskDirConfig, DiskStore, type DiskStoreOptions } from "./disk_store.ts";
+export { acquireDirLock, type DirLock, DirLockedError, type LockRecord, processInstanceId } from "./dir_lock.ts";
+export {
+  decodeEntryHeader,
+  encodeEntryHeader,
+  ENTRY_FORMAT_VERSION,
+  ENTRY_MAGIC,
+  EntryDecodeError,
+  type EntryHeader,
+  entryHeaderLength,
+  insanity,
+  isSane,
+  validatorsOf,
+} from "./entry_format.ts";
+export { crc32c } from "./crc32c.ts";
+export { StoreWriteError, type WriteFailureReason } from "./_disk_writer.ts";
