@@ -32,15 +32,25 @@ import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOv
 
 const log = getLogger("lb.director");
 
-interface RunOptions extends SharedOptions {
+/** Options of the `director` command as commander parses them. */
+export interface RunOptions extends SharedOptions {
+  /** `--service VIP:PORT`. */
   service?: string;
+  /** `--scheduler NAME`. */
   scheduler?: string;
+  /** `--persistence SECONDS`. */
   persistence?: string;
+  /** `--netmask BITS`. */
   netmask?: string;
+  /** `--method`. */
   method?: "proxy" | "dr" | "tun";
+  /** `--listen ADDR`. */
   listen?: string;
+  /** `--proxy-protocol`. */
   proxyProtocol?: boolean;
+  /** `--health TYPE`. */
   health?: "http" | "tcp" | "none";
+  /** `--real HOST:PORT[:WEIGHT]`, repeated. */
   real: string[];
   interface?: string;
   vipMode?: "arp" | "nft";

@@ -15,10 +15,14 @@ export const METHODS = ["proxy", "dr", "tun"] as const;
 
 /** Schema of one real server. */
 export const RealServerSchema = z.strictObject({
-  address: host().describe("Address of the real server (cache)."),
-  port: port().optional().describe("Port on the real server; default the service port (DR/TUN require equal ports)."),
-  weight: count(0).max(65535).default(1).describe("Relative weight; 0 takes no new connections (quiesced)."),
-  method: z.enum(METHODS).optional().describe("Forwarding method for this server; default the service's."),
+  address: host().describe("Address of the real server (cache). Reload: yes."),
+  port: port().optional().describe(
+    "Port on the real server; default the service port (DR/TUN require equal ports). Reload: yes.",
+  ),
+  weight: count(0).max(65535).default(1).describe(
+    "Relative weight; 0 takes no new connections (quiesced). Reload: yes.",
+  ),
+  method: z.enum(METHODS).optional().describe("Forwarding method for this server; default the service's. Reload: yes."),
   upperThreshold: count(0).default(0).describe(
     "Upper connection threshold (ipvsadm -x): no new connections while active+inactive reach it. 0: none.",
   ),
@@ -29,12 +33,12 @@ export const ServiceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe(
     "Service name; caches that serve it advertise it in membership. Default VIP:PORT.",
   ),
-  vip: ipv4().optional().describe("Virtual IP address. Omit only for a transparent service."),
-  port: port().default(80).describe("Virtual port (TCP)."),
+  vip: ipv4().optional().describe("Virtual IP address. Omit only for a transparent service. Reload: yes."),
+  port: port().default(80).describe("Virtual port (TCP). Reload: yes."),
   transparent: z.boolean().default(false).describe(
     "Match every destination on this port (IPVS fwmark service): a transparent proxy cluster.",
   ),
-  scheduler: z.enum(SCHEDULERS).default("wlc").describe("Scheduler (IPVS default wlc)."),
+  scheduler: z.enum(SCHEDULERS).default("wlc").describe("Scheduler (IPVS default wlc). Reload: yes."),
   method: z.enum(METHODS).default("proxy").describe(
     "Default forwarding method: proxy (unprivileged TCP proxy), dr (direct routing), tun (IP-in-IP).",
   ),
@@ -49,13 +53,17 @@ export const ServiceSchema = z.strictObject({
       "Prefix length grouping clients for persistence (ipvsadm -M); 24 keeps a /24 on one server.",
     ),
   }).prefault({}),
-  proxyProtocol: z.boolean().default(false).describe("proxy method: send a PROXY protocol v2 header to the server."),
-  reals: z.array(RealServerSchema).default([]).describe("Real servers listed by address."),
+  proxyProtocol: z.boolean().default(false).describe(
+    "proxy method: send a PROXY protocol v2 header to the server. Reload: yes.",
+  ),
+  reals: z.array(RealServerSchema).default([]).describe("Real servers listed by address. Reload: yes."),
   fromMembership: z.boolean().default(false).describe(
     "Add live cache members that serve this service (by name) as real servers (--peers auto).",
   ),
   health: HealthCheckSchema,
-  sorryServer: z.string().optional().describe("HOST:PORT that gets connections while every real server is down."),
+  sorryServer: z.string().optional().describe(
+    "HOST:PORT that gets connections while every real server is down. Reload: yes.",
+  ),
 }).superRefine((s, ctx) => {
   if (!s.transparent && !s.vip) {
     ctx.addIssue({ code: "custom", path: ["vip"], message: "is required unless transparent is true" });
@@ -70,23 +78,28 @@ export const DirectorSchema = z.strictObject({
       "nft (VIP on the interface plus an nftables drop rule so the kernel never RSTs).",
   ),
   maxConnections: count(1).default(1_000_000).describe(
-    "Connection table bound; when full, new flows are scheduled statelessly by consistent hash and counted.",
+    "Connection table bound (34 bytes per entry: 1,000,000 ≈ 33 MiB); when full, new flows are scheduled " +
+      "statelessly by a Maglev hash of the client and counted. Reload: no (restart).",
   ),
   expireQuiescentTemplate: z.boolean().default(true).describe(
     "Expire persistence templates to a server that went down or to weight 0 (IPVS expire_quiescent_template).",
   ),
   timeouts: z.strictObject({
-    establishedS: count(1).default(900).describe("TCP ESTABLISHED timeout, seconds (IPVS 900)."),
-    synRecvS: count(1).default(60).describe("SYN_RECV timeout, seconds (IPVS 60)."),
-    finWaitS: count(1).default(120).describe("FIN_WAIT timeout, seconds (IPVS 120)."),
-    timeWaitS: count(1).default(120).describe("TIME_WAIT timeout, seconds (IPVS 120)."),
-    closeS: count(1).default(10).describe("CLOSE (after RST) timeout, seconds (IPVS 10)."),
+    establishedS: count(1).default(900).describe("TCP ESTABLISHED timeout, seconds (IPVS 900). Reload: yes."),
+    synRecvS: count(1).default(60).describe("SYN_RECV timeout, seconds (IPVS 60). Reload: yes."),
+    finWaitS: count(1).default(120).describe("FIN_WAIT timeout, seconds (IPVS 120). Reload: yes."),
+    timeWaitS: count(1).default(120).describe("TIME_WAIT timeout, seconds (IPVS 120). Reload: yes."),
+    closeS: count(1).default(10).describe("CLOSE (after RST) timeout, seconds (IPVS 10). Reload: yes."),
   }).prefault({}),
   proxy: z.strictObject({
-    connectTimeoutMs: count(1).default(3000).describe("proxy method: connect timeout to the real server."),
-    idleTimeoutMs: count(1).default(900_000).describe("proxy method: close a spliced connection idle this long."),
+    connectTimeoutMs: count(1).default(3000).describe(
+      "proxy method: connect timeout to the real server, ms. Reload: no (restart).",
+    ),
+    idleTimeoutMs: count(1).default(900_000).describe(
+      "proxy method: close a spliced connection idle this long, ms. Reload: no (restart).",
+    ),
   }).prefault({}),
-  services: z.array(ServiceSchema).default([]).describe("Virtual services."),
+  services: z.array(ServiceSchema).default([]).describe("Virtual services. Reload: yes."),
 }).superRefine((d, ctx) => {
   const seen = new Map<string, number>();
   d.services.forEach((s, i) => {

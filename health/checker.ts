@@ -7,6 +7,7 @@
 
 /** Outcome of one probe. */
 export interface CheckResult {
+  /** Whether the server passed. */
   ok: boolean;
   /** Why it failed (`timeout`, `refused`, `status 503`, `digest mismatch`...). */
   reason?: string;
@@ -18,6 +19,7 @@ export interface CheckResult {
 export interface CheckTarget {
   /** Host name or IP address. */
   address: string;
+  /** Port to probe. */
   port: number;
 }
 

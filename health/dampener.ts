@@ -13,12 +13,16 @@
 
 /** Rise/fall state machine for one server. */
 export class Dampener {
+  /** Consecutive successes to come up. */
   readonly rise: number;
+  /** Consecutive failures to go down. */
   readonly fall: number;
   #up: boolean;
   #streak = 0;
 
   /**
+   * Creates a dampener.
+   *
    * @param opts.rise consecutive successes to come up (≥ 1)
    * @param opts.fall consecutive failures to go down (≥ 1)
    * @param opts.initiallyUp start state (keepalived starts servers up)

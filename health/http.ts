@@ -13,6 +13,7 @@ export const MAX_CHECK_RESPONSE_BYTES = 1 << 20;
 
 /** Options of {@link HttpChecker}. */
 export interface HttpCheckOptions {
+  /** Path to GET. */
   path: string;
   /** Host header; default the target address. */
   host?: string;
@@ -46,7 +47,11 @@ export class HttpChecker implements Checker {
   readonly #opts: HttpCheckOptions;
   readonly #range: [number, number];
 
-  /** @throws {SyntaxError} for a bad status range */
+  /**
+   * Creates an HTTP checker.
+   *
+   * @throws {SyntaxError} for a bad status range
+   */
   constructor(opts: HttpCheckOptions) {
     this.#opts = opts;
     this.#range = parseStatusRange(opts.expectStatus);

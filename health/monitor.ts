@@ -18,16 +18,23 @@ const log = getLogger("lb.health");
 export interface MonitorTarget {
   /** Unique key, e.g. `VIP:PORT/ADDR:PORT`. */
   key: string;
+  /** Host name or IP address to probe. */
   address: string;
+  /** Port to probe. */
   port: number;
+  /** The service's health check settings. */
   check: HealthCheckConfig;
 }
 
 /** What the monitor knows about a target. */
 export interface TargetState {
+  /** Dampened state. */
   up: boolean;
+  /** Probes run. */
   checks: number;
+  /** Probes failed. */
   failures: number;
+  /** The latest probe result. */
   last?: CheckResult;
 }
 
@@ -64,6 +71,8 @@ export class HealthMonitor {
   readonly #running = new Map<string, Running>();
 
   /**
+   * Creates a monitor without targets.
+   *
    * @param opts.onChange called when a target's dampened state flips
    * @param opts.onResult called after every probe (metrics)
    */

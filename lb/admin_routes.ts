@@ -16,7 +16,9 @@ import type { Director } from "./director.ts";
 
 /** The part of AdminServer used here (lb does not import admin/). */
 export interface RouteRegistry {
+  /** Adds a route for an exact path. */
   route(path: string, handler: (req: Request, client: string) => Response | Promise<Response>): void;
+  /** Adds a `/status` section. */
   status(name: string, fn: () => unknown): void;
 }
 

@@ -14,8 +14,8 @@
  * @module
  */
 
-/** Bytes of typed storage per entry at full size, bucket head included. */
-export const CONN_ENTRY_BYTES = 4 + 4 + 4 + 2 + 2 + 1 + 1 + 8 + 4 + 4;
+/** Bytes of typed storage per entry at full size, bucket head included (34). */
+export const CONN_ENTRY_BYTES: number = 4 + 4 + 4 + 2 + 2 + 1 + 1 + 8 + 4 + 4;
 
 const INITIAL = 1024;
 
@@ -39,6 +39,8 @@ export class ConnTable {
   #expires = new Float64Array(0);
 
   /**
+   * Creates an empty table that grows up to `maxEntries`.
+   *
    * @param maxEntries the memory bound (`director.maxConnections`)
    * @throws {RangeError} when it is not a positive integer
    */

@@ -26,52 +26,87 @@ registerForwarder("proxy", (ctx) => new ProxyForwarder(ctx));
 
 /** A server as `/director/status` reports it. */
 export interface ServerStatus {
+  /** Stable server id in the dispatcher. */
   id: number;
+  /** `ADDR:PORT` of the server, or `VIP:PORT` / `*:PORT` of the service. */
   key: string;
+  /** Host name or IP address. */
   address: string;
+  /** TCP port. */
   port: number;
+  /** Forwarding method (ipvsadm's Forward column). */
   method: ForwardMethod;
+  /** Effective weight: 0 when drained, inhibited or draining in membership. */
   weight: number;
+  /** Weight from the configuration. */
   configWeight: number;
+  /** Connection entries in ESTABLISHED (ipvsadm ActiveConn). */
   activeConns: number;
+  /** Connection entries in other states (ipvsadm InActConn). */
   inactConns: number;
+  /** Whether health checks and membership consider it alive. */
   up: boolean;
+  /** Set to weight 0 by `webcache director drain`. */
   drained: boolean;
+  /** Reached its upper connection threshold. */
   overloaded: boolean;
+  /** Gone from the configuration; listed until its connections end. */
   removed: boolean;
+  /** The service's sorry server. */
   sorry: boolean;
+  /** Counters since start. */
   totals: Totals;
+  /** Rates per second, 2-second samples smoothed as IPVS does. */
   rates: Rates;
 }
 
 /** A service as `/director/status` reports it. */
 export interface ServiceStatus {
+  /** `ADDR:PORT` of the server, or `VIP:PORT` / `*:PORT` of the service. */
   key: string;
+  /** Service name (`services[].name`, default the key) or node name. */
   name: string;
+  /** Scheduler name. */
   scheduler: string;
+  /** Default forwarding method of the service. */
   method: string;
+  /** Persistence, when on. */
   persistence?: { timeoutS: number; netmask: number };
+  /** Proxy method: the bound listen address. */
   listen?: string;
+  /** Counters since start. */
   totals: Totals;
+  /** Rates per second, 2-second samples smoothed as IPVS does. */
   rates: Rates;
+  /** Real servers, then the sorry server if any. */
   servers: ServerStatus[];
 }
 
 /** The whole `/director/status` document. */
 export interface DirectorStatus {
+  /** Virtual services in match order. */
   services: ServiceStatus[];
+  /** Connection table size, bound, typed-array bytes and persistence templates. */
   table: { entries: number; maxEntries: number; bytes: number; templates: number };
+  /** Dispatcher counters (new connections, overflow, failures). */
   counters: Dispatcher["counters"];
+  /** Proxy forwarder sessions and failures, when proxy services run. */
   proxy?: { sessions: number; failures: ProxyForwarder["failures"] };
 }
 
 /** A membership record as far as the director cares (subset of `cluster/node.ts` NodeRecord). */
 export interface MemberView {
+  /** Service name (`services[].name`, default the key) or node name. */
   name: string;
+  /** Node role; only `cache` members become real servers. */
   role: string;
+  /** Membership state. */
   state: MemberState;
+  /** Effective weight: 0 when drained, inhibited or draining in membership. */
   weight: number;
+  /** Director service name the cache serves. */
   service?: string;
+  /** The cache's HTTP endpoint `HOST:PORT`. */
   addrs: { http?: string };
 }
 
@@ -89,6 +124,7 @@ const sumTotals = (list: Totals[]): Totals =>
 
 /** The director runtime. */
 export class Director {
+  /** The dispatcher all forwarders consult. */
   readonly dispatcher: Dispatcher;
   #cfg: DirectorConfig;
   #forwarders = new Map<ForwardMethod, Forwarder>();
@@ -101,6 +137,11 @@ export class Director {
   /** Health checks run, by result (metrics). */
   readonly healthChecks = { ok: 0, failed: 0 };
 
+  /**
+   * Creates a director for a `director` config section (nothing starts before {@link start}).
+   *
+   * @param cfg the validated `director` section
+   */
   constructor(cfg: DirectorConfig) {
     this.#cfg = cfg;
     this.dispatcher = new Dispatcher({

@@ -91,23 +91,36 @@ const F_PERSIST = 1;
  * entry of appliance.yaml (so the main thread can post its config to a Worker unchanged).
  */
 export interface ServiceSpec {
+  /** Service name. */
   name?: string;
+  /** Virtual IPv4 address (absent for transparent services). */
   vip?: string;
+  /** Virtual port. */
   port: number;
+  /** Match every destination on the port. */
   transparent?: boolean;
+  /** Scheduler name, default wlc. */
   scheduler?: string;
+  /** Default forwarding method, default proxy. */
   method?: ForwardMethod;
+  /** Proxy method: listen address instead of the VIP. */
   listen?: string;
+  /** Proxy method: send PROXY v2. */
   proxyProtocol?: boolean;
+  /** Persistence timeout (0: off) and netmask. */
   persistence?: { timeoutS: number; netmask: number };
+  /** Real servers. */
   reals: {
     address: string;
     port?: number;
     weight?: number;
+    /** Default forwarding method, default proxy. */
     method?: ForwardMethod;
     upperThreshold?: number;
   }[];
+  /** Only `inhibitOnFailure` matters here: weight 0 instead of removal. */
   health?: { inhibitOnFailure?: boolean };
+  /** `HOST:PORT` used while every real server is down. */
   sorryServer?: string;
 }
 
@@ -127,7 +140,9 @@ export interface RouteDecision {
   service?: string;
   /** Chosen server `ADDR:PORT`. */
   server?: string;
+  /** Chosen server id. */
   serverId?: number;
+  /** Forwarding method of the chosen server. */
   method?: string;
   /** One of {@link REASON_NAMES}. */
   reason: string;
@@ -158,7 +173,9 @@ export interface DispatcherCounters {
 
 /** The dispatcher. */
 export class Dispatcher {
+  /** The connection table. */
   readonly table: ConnTable;
+  /** Counters for metrics. */
   readonly counters: DispatcherCounters = { newConns: 0, overflow: 0, noServer: 0, noService: 0, templateOverflow: 0 };
   /** Reason code of the last {@link schedule} call. */
   lastReason = 0;
@@ -174,6 +191,11 @@ export class Dispatcher {
   #lastOverflowLogMs = -Infinity;
   #overflowSinceLog = 0;
 
+  /**
+   * Creates a dispatcher without services.
+   *
+   * @param opts table bound, timeouts, quiescent-template policy
+   */
   constructor(opts: DispatcherOptions) {
     this.table = new ConnTable(opts.maxConnections);
     this.#timeoutsS = { ...DEFAULT_TCP_TIMEOUTS, ...opts.timeouts };
@@ -323,6 +345,16 @@ export class Dispatcher {
 
   #freeServer(s: RealServer): void {
     if (this.#servers[s.id] !== s) return;
+    // Templates must not follow the id to whichever server reuses it.
+    const svc = this.#services[s.serviceId];
+    if (svc) {
+      for (const [k, t] of svc.templates) {
+        if (t.server === s.id) {
+          svc.templates.delete(k);
+          this.#templateCount--;
+        }
+      }
+    }
     this.#servers[s.id] = undefined;
     this.#freeIds.push(s.id);
   }

@@ -189,3 +189,38 @@ Deno.test("Dispatcher logs a full table at most once a second", async () => {
     setLogSink();
   }
 });
+
+Deno.test("Dispatcher drops templates of a server removed by reload, so a reused id does not inherit them", () => {
+  const d = new Dispatcher({ maxConnections: 100 });
+  const svc = (reals: string[]) =>
+    three({ persistence: { timeoutS: 300, netmask: 32 }, reals: reals.map((address) => ({ address })) });
+  d.configure([svc(["10.0.0.11"])]);
+  const a = d.schedule(f("5.5.5.6"), TCP_SYN, 0)!;
+  d.schedule(f("5.5.5.6"), TCP_RST, 1); // stays SYN_RECV (60 s), as IPVS; the template lives 300 s
+  d.configure([svc(["10.0.0.14"])]); // .11 leaves but keeps its id while its entry lives
+  d.expire(100_000); // entry gone → .11 freed
+  d.configure([svc(["10.0.0.14", "10.0.0.15"])]);
+  assert.equal(d.services[0].servers[1].id, a, ".15 reuses the id");
+  assert.equal(d.route(f("5.5.5.6", 9), 100_001).reason, "scheduler", "no template points at .15");
+});
+
+Deno.test("Dispatcher respects upperThreshold: overloaded at the threshold, back below three quarters", () => {
+  const d = new Dispatcher({ maxConnections: 100 });
+  d.configure([
+    three({ scheduler: "rr", reals: [{ address: "10.0.0.11", upperThreshold: 4 }, { address: "10.0.0.12" }] }),
+  ]);
+  const a = d.findServers("10.0.0.11")[0];
+  // rr alternates: after 8 flows .11 holds 4 entries and is overloaded.
+  const flows = Array.from({ length: 8 }, (_, i) => f("1.1.1.1", i + 1));
+  const owner = flows.map((x) => addr(d, d.schedule(x, TCP_SYN, 0)));
+  assert.equal(a.totalConns, 4);
+  assert.equal(a.overloaded, true);
+  for (let i = 0; i < 5; i++) assert.equal(addr(d, d.schedule(f("2.2.2.2", 200 + i), TCP_SYN, 0)), "10.0.0.12");
+  // 3 entries: 3 * 4 = 12 is not below 4 * 3 = 12, still overloaded; at 2 it clears.
+  const mine = flows.filter((_, i) => owner[i] === "10.0.0.11");
+  d.forget(mine[0]);
+  assert.equal(a.overloaded, true);
+  d.forget(mine[1]);
+  assert.equal(a.overloaded, false);
+  assert.equal(addr(d, d.schedule(f("3.3.3.3"), TCP_SYN, 0)), "10.0.0.11");
+});

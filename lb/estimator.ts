@@ -14,19 +14,29 @@
 
 /** Counters of one server or service. */
 export interface Totals {
+  /** Connections scheduled. */
   conns: number;
+  /** Packets in. */
   inPkts: number;
+  /** Packets out. */
   outPkts: number;
+  /** Bytes in. */
   inBytes: number;
+  /** Bytes out. */
   outBytes: number;
 }
 
 /** Smoothed rates per second. */
 export interface Rates {
+  /** Connections per second. */
   cps: number;
+  /** Packets in per second. */
   inPps: number;
+  /** Packets out per second. */
   outPps: number;
+  /** Bytes in per second. */
   inBps: number;
+  /** Bytes out per second. */
   outBps: number;
 }
 
@@ -37,6 +47,7 @@ export const ESTIMATOR_PERIOD_MS = 2000;
 export class Estimator {
   #last?: Totals;
   #lastMs = 0;
+  /** The smoothed rates. */
   readonly rates: Rates = { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 
   /**

@@ -54,6 +54,12 @@ export function forwarderFactory(method: ForwardMethod): ForwarderFactory | unde
 
 /** A service needs a forwarding method this build does not have. */
 export class MissingForwarderError extends Error {
+  /**
+   * Creates the error for a service and its method.
+   *
+   * @param service the service key
+   * @param method the method without a forwarder
+   */
   constructor(service: string, method: ForwardMethod) {
     super(
       `Cannot start service ${service} with method ${method}: no ${method} forwarder is registered. ` +

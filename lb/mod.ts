@@ -23,4 +23,23 @@ export {
 export { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
 export * from "./tcp_state.ts";
 export { type Template, VirtualService } from "./virtual_service.ts";
-export { createScheduler, type FlowKey, SCHEDULER_NAMES, type SchedulerName } from "./scheduler/mod.ts";
+export {
+  createScheduler,
+  type FlowKey,
+  type SchedDest,
+  type Scheduler,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from "./scheduler/mod.ts";
+export type { DirectorConfig, ServiceConfig } from "../config/director_schema.ts";
+export { Director, type DirectorStatus, type MemberView, type ServerStatus, type ServiceStatus } from "./director.ts";
+export {
+  type Forwarder,
+  type ForwarderContext,
+  type ForwarderFactory,
+  MissingForwarderError,
+  registerForwarder,
+} from "./forwarder.ts";
+export { type ProxyFailures, ProxyForwarder } from "./proxy/proxy_forwarder.ts";
+export { MaglevHashing } from "./scheduler/mh.ts";
+export { Estimator, type Rates, type Totals } from "./estimator.ts";

@@ -29,14 +29,20 @@ export class RealServer implements SchedDest {
   /** `ADDR:PORT`. */
   readonly key: string;
   readonly addr: number;
+  /** Host name or IP address to connect or forward to. */
   readonly address: string;
+  /** TCP port on the server. */
   readonly port: number;
+  /** Id of the virtual service this server belongs to. */
   readonly serviceId: number;
   /** Whether this is the service's sorry server (used only while every real server is down). */
   readonly sorry: boolean;
+  /** Weight from the configuration. */
   configWeight: number;
   weight: number;
+  /** Upper connection threshold (ipvsadm -x); 0: none. */
   upperThreshold = 0;
+  /** Forwarding method. */
   method: ForwardMethod = "proxy";
   activeConns = 0;
   inactConns = 0;
@@ -55,11 +61,20 @@ export class RealServer implements SchedDest {
   removed = false;
   /** Connections scheduled to this server, ever. */
   conns = 0;
+  /** Packets from clients (proxy method: reads). */
   inPkts = 0;
+  /** Packets to clients (proxy method: reads from the server). */
   outPkts = 0;
+  /** Bytes from clients. */
   inBytes = 0;
+  /** Bytes to clients. */
   outBytes = 0;
 
+  /**
+   * Creates a server with the configured weight, up and not drained.
+   *
+   * @param init identity, address and configured weight
+   */
   constructor(init: {
     id: number;
     address: string;

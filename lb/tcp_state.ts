@@ -56,10 +56,15 @@ export const TCP_STATE_NAMES: readonly string[] = [
 
 /** Timeouts per state in seconds (defaults: IPVS's `tcp_timeouts`). */
 export interface TcpTimeouts {
+  /** ESTABLISHED, seconds. */
   establishedS: number;
+  /** SYN_RECV, seconds. */
   synRecvS: number;
+  /** FIN_WAIT, seconds. */
   finWaitS: number;
+  /** TIME_WAIT, seconds. */
   timeWaitS: number;
+  /** CLOSE, seconds. */
   closeS: number;
 }
 

@@ -17,6 +17,7 @@ import type { RealServer } from "./real_server.ts";
 export interface Template {
   /** Server id. */
   server: number;
+  /** When the template expires (ms), unless connections still use it. */
   expiresMs: number;
   /** Live connections placed through this template. */
   refs: number;
@@ -24,33 +25,54 @@ export interface Template {
 
 /** A virtual service. */
 export class VirtualService {
+  /** Stable service id (index in the dispatcher). */
   readonly id: number;
   /** `VIP:PORT`, or `*:PORT` for a transparent service. */
   readonly key: string;
+  /** Service name for status and logs. */
   name: string;
   /** VIP as u32 (0 for transparent). */
   vip: number;
+  /** Virtual port. */
   port: number;
+  /** Matches every destination on the port. */
   transparent: boolean;
+  /** The scheduler instance. */
   scheduler: Scheduler;
+  /** Its name. */
   schedulerName: string;
+  /** Persistence timeout in ms; 0: off. */
   persistTimeoutMs = 0;
+  /** Persistence prefix length. */
   persistNetmask = 32;
   /** `0xffffffff << (32 - netmask)`. */
   persistMask = 0xffffffff;
+  /** Default forwarding method. */
   method: string = "proxy";
+  /** Proxy method: send PROXY v2 to servers. */
   proxyProtocol = false;
+  /** Proxy method: listen address instead of the VIP. */
   listen?: string;
   /** Every configured server (including down ones), in configuration order. */
   servers: RealServer[] = [];
   /** What the scheduler sees: configured servers that are up or inhibited. */
   eligible: RealServer[] = [];
+  /** Takes new connections while every real server is down. */
   sorryServer?: RealServer;
+  /** Gone from the configuration; kept while connections reference it. */
   removed = false;
+  /** Persistence templates by `client & netmask`. */
   readonly templates = new Map<number, Template>();
   /** Consistent hash over `eligible`, for stateless scheduling when the connection table is full. */
   readonly overflow: MaglevHashing = new MaglevHashing(4099);
 
+  /**
+   * Creates a service without servers.
+   *
+   * @param id stable id
+   * @param key `VIP:PORT` or `*:PORT`
+   * @param scheduler the scheduler instance
+   */
   constructor(id: number, key: string, scheduler: Scheduler) {
     this.id = id;
     this.key = key;

@@ -46,6 +46,7 @@ const TOUCH_EVERY_MS = 5000;
 /** The unprivileged full-proxy forwarder. */
 export class ProxyForwarder implements Forwarder {
   readonly methods: readonly ForwardMethod[] = ["proxy"];
+  /** Failures by reason. */
   readonly failures: ProxyFailures = { noServer: 0, connect: 0 };
   readonly #dispatcher: Dispatcher;
   readonly #connectTimeoutMs: number;
@@ -54,6 +55,11 @@ export class ProxyForwarder implements Forwarder {
   readonly #sessions = new Set<Promise<void>>();
   readonly #ac = new AbortController();
 
+  /**
+   * Creates a forwarder; listeners open in {@link start}.
+   *
+   * @param ctx the dispatcher and the `director` section (proxy timeouts)
+   */
   constructor(ctx: ForwarderContext) {
     this.#dispatcher = ctx.dispatcher;
     this.#connectTimeoutMs = ctx.director.proxy.connectTimeoutMs;

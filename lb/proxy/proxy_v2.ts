@@ -41,9 +41,13 @@ export const PROXY_V2_SIGNATURE: Uint8Array = new Uint8Array([
 
 /** Endpoints of a proxied TCP connection. */
 export interface ProxiedAddrs {
+  /** Client address. */
   srcAddr: string;
+  /** Client port. */
   srcPort: number;
+  /** Address the client connected to (the VIP). */
   dstAddr: string;
+  /** Port the client connected to. */
   dstPort: number;
 }
 

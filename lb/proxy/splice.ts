@@ -10,6 +10,7 @@
 
 /** Options of {@link splice}. */
 export interface SpliceOptions {
+  /** Close both connections when no byte moved for this long. */
   idleTimeoutMs: number;
   /** Called per read from the client (a "packet" in the stats) with its byte count. */
   onIn?: (bytes: number) => void;

@@ -25,12 +25,15 @@ export const MH_TABLE_SIZE = 65537;
 /** Maglev-hashing scheduler. */
 export class MaglevHashing implements Scheduler {
   readonly name: string = "mh";
+  /** M, the lookup table size (prime). */
   readonly tableSize: number;
   /** Slot → index into the dests list of the last {@link update}, -1 when empty. */
   #table: Int32Array;
   #ids: Int32Array;
 
   /**
+   * Creates an empty table; {@link update} fills it.
+   *
    * @param tableSize a prime (not checked beyond being > 1; non-primes break the permutation)
    */
   constructor(tableSize = MH_TABLE_SIZE) {

@@ -29,9 +29,13 @@ export interface SchedDest {
 
 /** The addresses of a flow; IPv4 addresses as unsigned 32-bit numbers. Callers reuse one object. */
 export interface FlowKey {
+  /** Client address. */
   saddr: number;
+  /** Client port. */
   sport: number;
+  /** Destination (VIP, or any address for transparent services). */
   daddr: number;
+  /** Destination port. */
   dport: number;
 }
 

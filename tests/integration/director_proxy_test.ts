@@ -30,9 +30,10 @@ interface Status {
   services: { key: string; name: string; servers: StatusServer[] }[];
 }
 
-const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 200, rise: 1, fall: 2 }";
+// A generous timeout: on a loaded machine a live backend must never look dead. A killed one refuses at once.
+const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 2 }";
 /** fall × interval + timeout. */
-const FAILOVER_BOUND_MS = 2 * 200 + 200;
+const FAILOVER_BOUND_MS = 2 * 200 + 1000;
 
 function config(admin: number, ports: Record<string, number>, b: Backend[], proxyBackend: number, extra = ""): string {
   const reals = (weights = [1, 1, 1]) =>
@@ -112,6 +113,7 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
   await Deno.writeTextFile(file, config(adminPort, ports, backends, ppBackend.port));
   const director = await startDirector(["--config", file], admin);
   const held: KeepAlive[] = [];
+  let owners: string[] = [];
   try {
     await t.step("10,000 connections from many client addresses spread as each scheduler promises", async () => {
       const jobs: { svc: string; from: string }[] = [];
@@ -150,6 +152,11 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
       const rr = st.services.find((s) => s.name === "rr")!;
       assertEquals(rr.servers.map((s) => s.totals.conns), [600, 600, 600]);
       assert(rr.servers.every((s) => s.totals.inBytes > 0 && s.totals.outBytes > 0), "bytes counted");
+      const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+      const line = `webcache_director_connections_total{service="127.0.0.1:${ports.rr}",server="127.0.0.1:${
+        backends[0].port
+      }"} 600`;
+      assert(metrics.includes(line), `metrics lack ${line}`);
     });
 
     await t.step("PROXY v2 header carries the real client address to the server", async () => {
@@ -161,7 +168,7 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
       "killing a backend moves new connections within the health-check bound and keeps the others",
       async () => {
         for (let i = 0; i < 3; i++) held.push(await KeepAlive.open(addr(20, i), ports.rr));
-        const owners = await Promise.all(held.map((k) => k.get()));
+        owners = await Promise.all(held.map((k) => k.get()));
         assertEquals(new Set(owners).size, 3, `held connections on every backend: ${owners}`);
         const killedAt = Date.now();
         await backends[2].stop();
@@ -195,10 +202,27 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
       },
     );
 
-    await t.step("a drained backend gets nothing new (webcache director drain)", async () => {
-      const r = await runWebcache(["director", "drain", `127.0.0.1:${backends[1].port}`, "--admin", admin]);
+    await t.step("a drained backend gets nothing new; drain --wait reports its connections counting down", async () => {
+      const onB2 = owners.indexOf("cache2");
+      assert(onB2 >= 0, `a held connection on cache2: ${owners}`);
+      const closing = (async () => {
+        await new Promise((r) => setTimeout(r, 2500));
+        await held[onB2].close();
+      })();
+      const r = await runWebcache([
+        "director",
+        "drain",
+        `127.0.0.1:${backends[1].port}`,
+        "--wait",
+        "20",
+        "--admin",
+        admin,
+      ]);
+      await closing;
       assertEquals(r.code, 0, r.stderr);
-      assert(r.stdout.includes("weight 0"), r.stdout);
+      const lines = r.stdout.trim().split("\n");
+      assert(/^drained 127\.0\.0\.1:\d+: weight 0, active 1,/.test(lines[0]), r.stdout);
+      assert(/active 0,/.test(lines[lines.length - 1]), r.stdout);
       const got = await pool(Array.from({ length: 300 }, (_, i) => addr(22, i)), 32, (a) => requestFrom(a, ports.wrr));
       assertEquals(tally(got), { cache1: 300 });
       const status = await runWebcache(["director", "status", "--admin", admin]);
@@ -219,7 +243,8 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
         assert(Date.now() < deadline, "reload not applied");
         await new Promise((r) => setTimeout(r, 50));
       }
-      assertEquals(await held[0].get(), "cache1", "held connection survives the reload");
+      const keep = owners.indexOf("cache1");
+      assertEquals(await held[keep].get(), "cache1", "held connection survives the reload");
       const got = tally(
         await pool(Array.from({ length: 90 }, (_, i) => addr(23, i)), 16, (a) => requestFrom(a, ports.rr)),
       );
