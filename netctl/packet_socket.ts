@@ -27,6 +27,7 @@ import {
   MSG_DONTWAIT,
   MSG_TRUNC,
   PACKET_IGNORE_OUTGOING,
+  PACKET_QDISC_BYPASS,
   PACKET_VNET_HDR,
   POLLFD_BYTES,
   POLLIN,
@@ -56,6 +57,8 @@ export interface PacketSocketOptions {
   ignoreOutgoing?: boolean;
   /** SO_RCVBUFFORCE/SO_SNDBUFFORCE in bytes, default 8 MiB. */
   bufferBytes?: number;
+  /** Send straight to the driver, skipping the qdisc layer (PACKET_QDISC_BYPASS; generators). */
+  qdiscBypass?: boolean;
 }
 
 function setInt(fd: number, level: number, name: number, value: number, what: string): void {
@@ -120,6 +123,7 @@ export class PacketSocket {
       setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, buf, "Cannot set SO_RCVBUFFORCE");
       setInt(fd, SOL_SOCKET, SO_SNDBUFFORCE, buf, "Cannot set SO_SNDBUFFORCE");
       if (opts.vnetHeader) setInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1, "Cannot enable PACKET_VNET_HDR");
+      if (opts.qdiscBypass) setInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "Cannot enable PACKET_QDISC_BYPASS");
       if (opts.ignoreOutgoing) {
         setInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "Cannot enable PACKET_IGNORE_OUTGOING");
       }

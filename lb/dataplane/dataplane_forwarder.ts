@@ -11,6 +11,7 @@ import type { ServiceSpec } from "../dispatcher.ts";
 import type { Forwarder, ForwarderContext } from "../forwarder.ts";
 import type { ForwardMethod } from "../real_server.ts";
 import type { ServerState } from "./config.ts";
+import { trackForwarder } from "./metrics.ts";
 import { PacketForwarder } from "./packet_forwarder.ts";
 
 /** The DR/TUN forwarder plugged into the director (see module doc). */
@@ -21,6 +22,7 @@ export class DataplaneForwarder implements Forwarder {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastState = "";
   #syncing = false;
+  #untrack: (() => void) | undefined;
 
   /** @param ctx the director's dispatcher and config section */
   constructor(ctx: ForwarderContext) {
@@ -59,6 +61,7 @@ export class DataplaneForwarder implements Forwarder {
     });
     await fwd.start(services);
     this.#fwd = fwd;
+    this.#untrack = trackForwarder(fwd);
     this.#timer = setInterval(() => void this.#sync(), 1000);
     await this.#sync();
   }
@@ -75,6 +78,7 @@ export class DataplaneForwarder implements Forwarder {
     this.#timer = undefined;
     const f = this.#fwd;
     this.#fwd = undefined;
+    this.#untrack?.();
     await f?.stop();
   }
 

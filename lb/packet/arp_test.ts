@@ -4,7 +4,7 @@ import { fromHex, toHex } from "./_hex.ts";
 import { ARP_REPLY, ARP_REQUEST, arpReplyFrame, arpRequestFrame, decodeArp, gratuitousArpFrame } from "./arp.ts";
 import { formatMac, parseMac } from "./ethernet.ts";
 
-// A who-has 10.0.0.100 tell 10.0.0.10 as Linux sends it (see tests/fixtures/README.md, arp_request).
+// A who-has 10.0.0.100 tell 10.0.0.10 as Linux sends it (like tests/fixtures/arp_request_vip.hex).
 const WHO_HAS = "0001 0800 06 04 0001 020000000010 0a00000a 000000000000 0a000064";
 
 const DECODE: { description: string; input: string; expected: Record<string, unknown> | string }[] = [

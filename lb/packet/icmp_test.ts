@@ -3,7 +3,7 @@ import { ipv4ToInt } from "../../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import { decodeIcmp, encodeFragNeeded, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED } from "./icmp.ts";
 
-// Expected packet computed independently with Python's struct module (see tests/fixtures/README.md).
+// Expected packet computed independently with Python's struct module (see tests/fixtures/dataplane.md).
 const ORIGINAL = "45100028123440003f06151f0a00000a0a000064c350005000000001000000005002200000000000";
 const EXPECTED = "45c0003800000000400165fa0a0000020a00000a03043392000005c8" +
   "45100028123440003f06151f0a00000a0a000064c350005000000001";

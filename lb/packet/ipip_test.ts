@@ -3,7 +3,7 @@ import { ipv4ToInt } from "../../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import { decapsulateIpip, encapsulateIpip } from "./ipip.ts";
 
-// Expected values computed independently with Python's struct module (see tests/fixtures/README.md).
+// Expected values computed independently with Python's struct module (see tests/fixtures/dataplane.md).
 const INNER = "45100028123440003f06151f0a00000a0a000064 c350005000000001000000005002200000000000";
 const OUTER = "4510003c000740004004269b0a0000020a00000b";
 const DIP = ipv4ToInt("10.0.0.2");

@@ -101,7 +101,7 @@ export async function buildLab(): Promise<Lab> {
 export async function destroyLab(lab: Lab): Promise<void> {
   await lab.topo.destroy();
   await Promise.all(lab.procs.map((p) => p.out.done));
-  for (const f of lab.files) await Deno.remove(f).catch(() => {});
+  for (const f of lab.files) await Deno.remove(f, { recursive: true }).catch(() => {});
 }
 
 function start(lab: Lab, ns: string, cmd: string[], stdin = false): Proc {

@@ -5,6 +5,7 @@
  * connections survive, the nftables VIP mode, and clean-up of every host change.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
+import { BUNDLE } from "../_bin.ts";
 import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
@@ -65,6 +66,27 @@ Deno.test({
         for (const l of lines) assertStringIncludes(l, `10.77.0.10.`, `not from the client: ${l}`);
         for (const l of lines) assertStringIncludes(l, `> ${VIP}.80:`, `not to the VIP: ${l}`);
         assertEquals(lines.filter((l) => l.includes(`${VIP}.80 >`)).length, 0);
+      });
+
+      await t.step("director status and metrics show the data plane's counters", async () => {
+        const m = await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"]);
+        const rx = /webcache_dataplane_frames_total\{direction="rx"\} (\d+)/.exec(m.stdout);
+        assert(rx && Number(rx[1]) >= 9 * 5, `frames: ${rx?.[0]}`);
+        assertStringIncludes(m.stdout, 'webcache_dataplane_drops_total{reason="no_mac"}');
+        const st = await lab.topo.exec(lab.director.ns, [
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--unstable-kv",
+          "--unstable-net",
+          BUNDLE,
+          "director",
+          "status",
+          "--stats",
+        ]);
+        for (const c of lab.caches) {
+          assert(new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(st.stdout), st.stdout);
+        }
       });
 
       await t.step("persistence keeps each client on one cache", async () => {

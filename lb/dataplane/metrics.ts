@@ -1,0 +1,101 @@
+/**
+ * Prometheus metrics of the DR/TUN data plane, read from the running forwarders' shared counters
+ * at scrape time. Per-server connections, packets and bytes are the director's
+ * (`webcache_director_*`, fed by {@link DataplaneForwarder}); these are the data plane's own:
+ *
+ * - `webcache_dataplane_frames_total{direction="rx"|"tx"}` — frames received from the filter, sent.
+ * - `webcache_dataplane_drops_total{reason}` — frames not forwarded: `no_server`, `no_mac`,
+ *   `malformed`, `truncated`, `send_failed`, `too_big` (TUN, no DF), `tun_gso`.
+ * - `webcache_dataplane_arp_sent_total{kind="reply"|"request"|"gratuitous"}`.
+ * - `webcache_dataplane_frag_needed_sent_total` — ICMP fragmentation-needed sent to clients (TUN).
+ * - `webcache_dataplane_checksums_completed_total` — partial checksums finished before tunnelling.
+ *
+ * @module
+ */
+import { Counter, registry } from "../../core/metrics.ts";
+import type { PacketForwarder } from "./packet_forwarder.ts";
+
+const sources = new Set<PacketForwarder>();
+
+/** Adds a running forwarder to the scrape (removed with the returned function). */
+export function trackForwarder(f: PacketForwarder): () => void {
+  sources.add(f);
+  return () => sources.delete(f);
+}
+
+function sum(pick: (g: ReturnType<PacketForwarder["stats"]>["global"]) => number): number {
+  let n = 0;
+  for (const f of sources) n += pick(f.stats().global);
+  return n;
+}
+
+/** Frames in and out. */
+export const framesTotal = new Counter({
+  name: "webcache_dataplane_frames_total",
+  help: "Frames the DR/TUN data plane received from its BPF filter (rx) and sent (tx).",
+  labelNames: ["direction"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ direction: "rx" }, sum((g) => g.rxPackets));
+    this.inc({ direction: "tx" }, sum((g) => g.txPackets));
+  },
+});
+
+const DROPS: [string, keyof ReturnType<PacketForwarder["stats"]>["global"]][] = [
+  ["no_server", "dropNoServer"],
+  ["no_mac", "dropNoMac"],
+  ["malformed", "dropMalformed"],
+  ["truncated", "dropTruncated"],
+  ["send_failed", "dropSendFailed"],
+  ["too_big", "dropTooBig"],
+  ["tun_gso", "dropTunGso"],
+];
+
+/** Frames not forwarded, by reason. */
+export const dropsTotal = new Counter({
+  name: "webcache_dataplane_drops_total",
+  help: "Frames the DR/TUN data plane did not forward, by reason.",
+  labelNames: ["reason"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [reason, key] of DROPS) this.inc({ reason }, sum((g) => g[key]));
+  },
+});
+
+/** ARP frames sent. */
+export const arpSentTotal = new Counter({
+  name: "webcache_dataplane_arp_sent_total",
+  help: "ARP frames sent by the data plane: replies for the VIP, requests for next hops, gratuitous announcements.",
+  labelNames: ["kind"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ kind: "reply" }, sum((g) => g.arpRepliesSent));
+    this.inc({ kind: "request" }, sum((g) => g.arpRequestsSent));
+    this.inc({ kind: "gratuitous" }, sum((g) => g.garpSent));
+  },
+});
+
+/** ICMP fragmentation-needed messages sent. */
+export const fragNeededTotal = new Counter({
+  name: "webcache_dataplane_frag_needed_sent_total",
+  help: "ICMP fragmentation-needed messages sent to clients whose packets did not fit the tunnel (TUN).",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.fragNeededSent));
+  },
+});
+
+/** Partial checksums completed in software. */
+export const checksumsCompletedTotal = new Counter({
+  name: "webcache_dataplane_checksums_completed_total",
+  help: "CHECKSUM_PARTIAL frames whose TCP checksum the data plane completed before IP-in-IP encapsulation.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.checksumsCompleted));
+  },
+});
