@@ -109,6 +109,10 @@ export class Swim {
   readonly #hooks: SwimHooks;
   readonly #random: () => number;
   readonly #members = new Map<string, Member>();
+  /** The same members as an array, for sampling without copying the map. */
+  #list: Member[] = [];
+  /** Members alive or suspect (kept up to date so the cluster size costs nothing to read). */
+  #live = 0;
   readonly #acks = new Map<number, AckHandler>();
   readonly #queue: BroadcastQueue;
   readonly #awareness: Awareness;
@@ -169,9 +173,7 @@ export class Swim {
 
   /** Members alive or suspect, this node included (the n of the formulas). */
   numAlive(): number {
-    let n = 1;
-    for (const m of this.#members.values()) if (m.state === "alive" || m.state === "suspect") n++;
-    return n;
+    return 1 + this.#live;
   }
 
   /** Starts the probe, gossip, push-pull and reap loops. */
@@ -236,7 +238,17 @@ export class Swim {
   }
 
   #randomMembers(k: number, ok: (m: Member) => boolean): Member[] {
-    const pool = [...this.#members.values()].filter(ok);
+    const list = this.#list;
+    if (k * 4 < list.length) {
+      // Sample a few random members first: O(k) instead of O(n) per call in large clusters.
+      const picked = new Set<Member>();
+      for (let tries = 0; tries < 3 * k + 8 && picked.size < k; tries++) {
+        const m = list[Math.floor(this.#random() * list.length)];
+        if (ok(m)) picked.add(m);
+      }
+      if (picked.size === k) return [...picked];
+    }
+    const pool = list.filter(ok);
     for (let i = pool.length - 1; i > 0; i--) {
       const j = Math.floor(this.#random() * (i + 1));
       [pool[i], pool[j]] = [pool[j], pool[i]];
@@ -432,7 +444,10 @@ export class Swim {
     }
     const m = this.#members.get(r.id);
     if (!m) {
-      this.#members.set(r.id, { record: r, state: "alive", sinceMs: this.#clock.now() });
+      const m: Member = { record: r, state: "alive", sinceMs: this.#clock.now() };
+      this.#members.set(r.id, m);
+      this.#list.push(m);
+      this.#live++;
       this.#probeList.splice(Math.floor(this.#random() * (this.#probeList.length + 1)), 0, r.id);
       this.#broadcast(r.id, { type: "alive", record: r });
       this.#hooks.onAlive?.(r.id, true);
@@ -445,6 +460,7 @@ export class Swim {
     m.suspicion = undefined;
     m.record = r;
     if (!wasAlive) {
+      if (m.state === "dead" || m.state === "left") this.#live++;
       m.state = "alive";
       m.sinceMs = this.#clock.now();
       this.#hooks.onAlive?.(r.id, false);
@@ -502,6 +518,7 @@ export class Swim {
     if (m.state === "left" || (m.state === "dead" && !left)) return;
     m.suspicion?.stop();
     m.suspicion = undefined;
+    if (m.state === "alive" || m.state === "suspect") this.#live--;
     m.state = left ? "left" : "dead";
     m.record = { ...m.record, incarnation };
     m.sinceMs = this.#clock.now();
@@ -535,7 +552,10 @@ export class Swim {
         changed = true;
       }
     }
-    if (changed) this.#changed();
+    if (changed) {
+      this.#list = [...this.#members.values()];
+      this.#changed();
+    }
   }
 
   // ---- gossip and anti-entropy ----

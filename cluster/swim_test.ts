@@ -38,6 +38,7 @@ Deno.test("Swim: every node marks a killed node dead within the suspicion bound"
     const ms = c.runUntilDead(victim, bound);
     assert(ms !== undefined, `not every node marked the victim dead within ${bound} ms`);
     assert.deepEqual(c.falseDeaths, 0);
+    for (const n of c.nodes) if (n.alive) assert.equal(n.swim.numAlive(), 7);
   } finally {
     c.stop();
   }
@@ -53,6 +54,7 @@ Deno.test("Swim: a restarted node rejoins with a higher incarnation and is alive
     back.swim.join([c.nodes[0].addr]);
     c.clock.advance(5000);
     assert(c.converged((s) => s === "alive"), "restarted node not alive everywhere");
+    for (const n of c.nodes) assert.equal(n.swim.numAlive(), 6);
     assert(back.swim.local.incarnation > 1, "no refutation happened");
   } finally {
     c.stop();

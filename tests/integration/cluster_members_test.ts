@@ -19,11 +19,11 @@ Deno.test("webcache members lists the cluster and marks a node whose config diff
     nodes.push(a);
     const peers = [`127.0.0.1:${a.gossip}`];
     nodes.push(
-      await startNode({ name: "beta", cluster: { name: "m", peers, ...FAST }, key, record: { service: "web" } }),
-    );
-    // Another config: a different probe timeout gives a different config hash.
-    nodes.push(
-      await startNode({ name: "gamma", cluster: { name: "m", peers, ...FAST, probeTimeoutMs: 120 }, key }),
+      ...await Promise.all([
+        startNode({ name: "beta", cluster: { name: "m", peers, ...FAST }, key, record: { service: "web" } }),
+        // Another config: a different probe timeout gives a different config hash.
+        startNode({ name: "gamma", cluster: { name: "m", peers, ...FAST, probeTimeoutMs: 120 }, key }),
+      ]),
     );
     await until(
       "three together",

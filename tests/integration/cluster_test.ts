@@ -64,9 +64,11 @@ Deno.test("cluster: a node with a wrong key never joins", async () => {
     const a = await startNode({ name: "a", cluster: { name: "k", ...FAST }, key });
     nodes.push(a);
     const peers = [`127.0.0.1:${a.gossip}`];
-    nodes.push(await startNode({ name: "b", cluster: { name: "k", peers, ...FAST }, key }));
-    const intruder = await startNode({ name: "intruder", cluster: { name: "k", peers, ...FAST }, key: randomKey() });
-    nodes.push(intruder);
+    const [b, intruder] = await Promise.all([
+      startNode({ name: "b", cluster: { name: "k", peers, ...FAST }, key }),
+      startNode({ name: "intruder", cluster: { name: "k", peers, ...FAST }, key: randomKey() }),
+    ]);
+    nodes.push(b, intruder);
     await until("a and b together", () => alive(nodes[0]) === 2 && alive(nodes[1]) === 2, 5000);
     await new Promise((r) => setTimeout(r, 3 * FAST.pushPullIntervalMs));
     assert.deepEqual(Object.keys(nodes[0].view).sort(), ["a", "b"]);
@@ -84,13 +86,19 @@ Deno.test("cluster: two clusters with different names on one network stay apart"
   const key = randomKey(); // even with the same key
   const nodes: NodeProc[] = [];
   try {
-    const a1 = await startNode({ name: "a1", cluster: { name: "red", ...FAST }, key });
-    const b1 = await startNode({ name: "b1", cluster: { name: "blue", ...FAST }, key });
+    const [a1, b1] = await Promise.all([
+      startNode({ name: "a1", cluster: { name: "red", ...FAST }, key }),
+      startNode({ name: "b1", cluster: { name: "blue", ...FAST }, key }),
+    ]);
     nodes.push(a1, b1);
     // Each second node is seeded with BOTH clusters' nodes.
     const peers = [`127.0.0.1:${a1.gossip}`, `127.0.0.1:${b1.gossip}`];
-    nodes.push(await startNode({ name: "a2", cluster: { name: "red", peers, ...FAST }, key }));
-    nodes.push(await startNode({ name: "b2", cluster: { name: "blue", peers, ...FAST }, key }));
+    nodes.push(
+      ...await Promise.all([
+        startNode({ name: "a2", cluster: { name: "red", peers, ...FAST }, key }),
+        startNode({ name: "b2", cluster: { name: "blue", peers, ...FAST }, key }),
+      ]),
+    );
     await until("both pairs formed", () => nodes.every((n) => alive(n) === 2), 5000);
     await new Promise((r) => setTimeout(r, 3 * FAST.pushPullIntervalMs));
     assert.deepEqual(Object.keys(nodes[0].view).sort(), ["a1", "a2"]);
@@ -109,8 +117,12 @@ Deno.test("cluster: SIGTERM announces the leave and the others see `left` at onc
     const a = await startNode({ name: "a", cluster: { name: "l", ...FAST }, key });
     nodes.push(a);
     const peers = [`127.0.0.1:${a.gossip}`];
-    nodes.push(await startNode({ name: "b", cluster: { name: "l", peers, ...FAST }, key }));
-    nodes.push(await startNode({ name: "c", cluster: { name: "l", peers, ...FAST }, key }));
+    nodes.push(
+      ...await Promise.all([
+        startNode({ name: "b", cluster: { name: "l", peers, ...FAST }, key }),
+        startNode({ name: "c", cluster: { name: "l", peers, ...FAST }, key }),
+      ]),
+    );
     await until("three together", () => nodes.every((n) => alive(n) === 3), 5000);
     nodes[2].term();
     const status = await nodes[2].finished();
