@@ -41,8 +41,10 @@ async function rawRtts(sock: Deno.DatagramConn, to: { hostname: string; port: nu
   return out;
 }
 
-const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
-  new Response("x".repeat(1000), { headers: { "cache-control": "max-age=3600" } }));
+const origin = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () => new Response("x".repeat(1000), { headers: { "cache-control": "max-age=3600" } }),
+);
 const base = `http://127.0.0.1:${origin.addr.port}`;
 const w = { http: randomPort(), icp: randomPort(), admin: randomPort() };
 const sq = { http: randomPort(), icp: randomPort() };
@@ -68,7 +70,8 @@ if (hasSquid) {
       `access_log none\ncache_store_log none\nnetdb_filename none\npinger_enable off\ncoredump_dir ${dir}\n` +
       `shutdown_lifetime 0 seconds\nvisible_hostname squid-bench\nlog_icp_queries off\n`,
   );
-  squid = new Deno.Command("squid", { args: ["-N", "-f", `${dir}/squid.conf`], stdout: "null", stderr: "null" }).spawn();
+  squid = new Deno.Command("squid", { args: ["-N", "-f", `${dir}/squid.conf`], stdout: "null", stderr: "null" })
+    .spawn();
   await new Promise((r) => setTimeout(r, 1500));
 }
 
@@ -120,5 +123,8 @@ console.table(summary);
 const outDir = Deno.env.get("OUT_DIR");
 if (outDir) {
   await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(`${outDir}/icp_rtt.json`, JSON.stringify({ date: new Date().toISOString(), summary }, null, 2));
+  await Deno.writeTextFile(
+    `${outDir}/icp_rtt.json`,
+    JSON.stringify({ date: new Date().toISOString(), summary }, null, 2),
+  );
 }

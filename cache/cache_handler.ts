@@ -208,6 +208,13 @@ export class CacheHandler {
     this.#peers = sel;
   }
 
+  #originObserver: ((url: string, ok: boolean) => void) | undefined;
+
+  /** Tells `fn` the outcome of each origin request (its absolute URL, answered or not); for ICP MISS_NOFETCH. */
+  setOriginObserver(fn: (url: string, ok: boolean) => void): void {
+    this.#originObserver = fn;
+  }
+
   /** Waits for background revalidations (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.#background.size) await Promise.allSettled([...this.#background]);
@@ -700,9 +707,11 @@ export class CacheHandler {
         body: plan.body,
       });
       observeOriginLatency((performance.now() - t0) / 1000);
+      this.#originObserver?.(plan.url, true);
       return r;
     } catch (e) {
       if (e instanceof OriginError) countOriginFailure(e.reason);
+      this.#originObserver?.(plan.url, false);
       throw e;
     }
   }

@@ -255,6 +255,8 @@ export function cacheCommand(): Command {
         Deno.exit(1);
       }
       service.handler.setPeerSelector(peering.selector);
+      const guard = peering.guard;
+      service.handler.setOriginObserver((url, ok) => guard.originResult(url, ok));
     }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
     const ahp = parseHostPort(cfg.admin.listen);

@@ -34,7 +34,7 @@ export const CacheDirSchema = z.strictObject({
 export const PeerSchema = z.strictObject({
   host: host().describe("Peer address."),
   httpPort: port().describe("Peer HTTP port."),
-  icpPort: port().default(3130).describe("Peer ICP port; 0 disables ICP to it."),
+  icpPort: z.number().int().min(0).max(65535).default(3130).describe("Peer ICP port; 0 disables ICP to it."),
   type: z.enum(["sibling", "parent"]).default("sibling").describe(
     "sibling: only asked for hits; parent: may fetch misses for us.",
   ),

@@ -3,9 +3,9 @@
  * MISS (RFC 2186: "the peer ... is unwilling to fetch the object"; Squid sends it while its
  * store is rebuilding or when the origin looks unreachable). Here, any of:
  *
- * 1. the origin of the URL is failing: `originFailures` consecutive failures (connect, timeout,
- *    reset, 5xx from the transport) to its `host:port`, within the last `originWindowMs`;
- *    one success clears it;
+ * 1. the site of the URL is failing: `originFailures` consecutive failed origin requests (connect,
+ *    timeout, reset) for URLs of its `host:port`, the last within `originWindowMs`; one success
+ *    clears it;
  * 2. the process is overloaded: the event loop's smoothed lag exceeds `maxLagMs` (a timer that
  *    should fire every 100 ms is late by that much on average, EWMA 1/4);
  * 3. the store is still loading (`setLoading(true)` until the disk index is read).
@@ -14,6 +14,15 @@
  *
  * @module
  */
+
+function siteOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Options of {@link LoadGuard}. */
 export interface LoadGuardOptions {
@@ -60,10 +69,12 @@ export class LoadGuard {
   /**
    * Records the result of a request to an origin.
    *
-   * @param origin `host:port` of the origin
-   * @param ok whether it answered
+   * @param url the absolute URL requested
+   * @param ok whether the origin answered
    */
-  originResult(origin: string, ok: boolean): void {
+  originResult(url: string, ok: boolean): void {
+    const origin = siteOf(url);
+    if (origin === undefined) return;
     if (ok) {
       this.#origins.delete(origin);
       return;
@@ -88,14 +99,8 @@ export class LoadGuard {
   reason(url: string): "origin_failing" | "overloaded" | "loading" | undefined {
     if (this.#loading) return "loading";
     if (this.#lagMs > this.#o.maxLagMs) return "overloaded";
-    let hostPort: string;
-    try {
-      const u = new URL(url);
-      hostPort = `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
-    } catch {
-      return undefined;
-    }
-    const e = this.#origins.get(hostPort);
+    const site = siteOf(url);
+    const e = site === undefined ? undefined : this.#origins.get(site);
     if (e && e.failures >= this.#o.originFailures && this.#o.now() - e.lastAt < this.#o.originWindowMs) {
       return "origin_failing";
     }

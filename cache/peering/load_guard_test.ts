@@ -17,7 +17,7 @@ Deno.test("LoadGuard says origin_failing after consecutive failures, until a suc
   ];
   for (const [input, expected] of steps) {
     if (input === "tick") now += 1001;
-    else g.originResult("o.example:8080", input);
+    else g.originResult("http://o.example:8080/other/path", input);
     assert.equal(g.reason(url), expected);
   }
   assert.equal(g.reason("http://other.example/"), undefined);

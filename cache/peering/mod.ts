@@ -12,3 +12,4 @@ export * from "./peering_node.ts";
 export * from "./peer_flag.ts";
 export * from "./load_guard.ts";
 export * from "./metrics.ts";
+export * from "./members.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Appliance } from "../../config/mod.ts";
-import { Acl, parseHostPort } from "../../core/addr.ts";
+import { Acl, isIPv4, isIPv6, parseHostPort } from "../../core/addr.ts";
 import { getLogger } from "../../core/log.ts";
 import { IcpClient } from "../../icp/client.ts";
 import { IcpServer } from "../../icp/server.ts";
@@ -42,16 +42,20 @@ function localAddresses(): Set<string> {
  * Finds this cache's id in the hash (see the module doc).
  *
  * @param cfg the configuration
+ * @param peers the peer list to look for ourselves in (default `cache.peers`; pass resolved ones)
  * @returns `HOST:HTTP_PORT`
  */
-export function selfId(cfg: Pick<Appliance, "cache">): string {
+export function selfId(
+  cfg: Pick<Appliance, "cache">,
+  peers: readonly { host: string; httpPort: number }[] = cfg.cache.peers,
+): string {
   if (cfg.cache.peering.self) {
     const hp = parseHostPort(cfg.cache.peering.self);
     return memberId({ host: hp.host, httpPort: hp.port });
   }
   const listeners = cfg.cache.listen.map((l) => parseHostPort(l.address));
   const local = localAddresses();
-  for (const p of cfg.cache.peers) {
+  for (const p of peers) {
     for (const l of listeners) {
       const anyAddr = l.host === "0.0.0.0" || l.host === "::";
       if (l.port === p.httpPort && (l.host === p.host || (anyAddr && local.has(p.host)))) return memberId(p);
@@ -63,6 +67,30 @@ export function selfId(cfg: Pick<Appliance, "cache">): string {
     host = [...local].find((a) => a.includes(".") && !a.startsWith("127.")) ?? "127.0.0.1";
   }
   return memberId({ host, httpPort: first.port });
+}
+
+/**
+ * Resolves peer host names to IPv4 addresses: ICP replies are matched, and the default ICP access
+ * list built, by source address. `localhost` is 127.0.0.1; other names are looked up in DNS (A).
+ * A name that does not resolve is kept (and logged): HTTP to it still works, ICP replies from it
+ * will not be recognised.
+ *
+ * @param peers configured peers
+ * @returns the same peers with `host` an address and `name` the original `HOST:PORT`
+ */
+export async function resolvePeers(peers: readonly PeeringPeer[]): Promise<PeeringPeer[]> {
+  return await Promise.all(peers.map(async (p) => {
+    if (isIPv4(p.host) || isIPv6(p.host)) return p;
+    const name = p.name ?? `${p.host}:${p.httpPort}`;
+    if (p.host === "localhost") return { ...p, host: "127.0.0.1", name };
+    try {
+      const [addr] = await Deno.resolveDns(p.host, "A");
+      if (addr) return { ...p, host: addr, name };
+    } catch (e) {
+      log.warn("Cannot resolve peer; ICP replies from it will not be recognised", { peer: p.host, error: e });
+    }
+    return p;
+  }));
 }
 
 /** The running peering of one cache. */
@@ -110,7 +138,7 @@ export class PeeringNode {
       log.warn("ICP is disabled; peering mode downgraded", { from: mode, to });
       mode = to;
     }
-    const configured: PeeringPeer[] = cfg.cache.peers.map((p) => ({ ...p }));
+    const configured = await resolvePeers(cfg.cache.peers);
     const guard = new LoadGuard().start();
     let selector!: PeeringSelector;
     const acl = icpCfg.acl ? new Acl(icpCfg.acl) : undefined;
@@ -133,7 +161,7 @@ export class PeeringNode {
         multicast: g ? { group: g, port: icpCfg.port } : undefined,
       });
     }
-    const self = mode === "hash" || mode === "hash+icp" ? selfId(cfg) : undefined;
+    const self = mode === "hash" || mode === "hash+icp" ? selfId(cfg, configured) : undefined;
     try {
       selector = new PeeringSelector({ mode, self, icp: client, warmupMs: cfg.cache.peering.warmupMs });
     } catch (e) {
@@ -168,7 +196,9 @@ export class PeeringNode {
 
   #track(p: Promise<unknown>): void {
     if (this.#closed) return;
-    const t = p.catch((e) => log.debug("Background ICP task failed", { error: e })).finally(() => this.#tasks.delete(t));
+    const t = p.catch((e) => log.debug("Background ICP task failed", { error: e })).finally(() =>
+      this.#tasks.delete(t)
+    );
     this.#tasks.add(t);
   }
 

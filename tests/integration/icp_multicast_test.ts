@@ -30,7 +30,8 @@ Deno.test({
     });
     const group = `239.255.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     try {
-      for (let i = 1; i <= 3; i++) {
+      // Start the three caches in parallel (each in its namespace); keep every one that started.
+      const started = await Promise.allSettled([1, 2, 3].map((i) => {
         const peers = [1, 2, 3].filter((j) => j !== i).map((j) => ({
           host: lan.addr(j),
           httpPort: 3128,
@@ -38,28 +39,28 @@ Deno.test({
           type: "sibling",
           multicastResponder: true,
         }));
-        nodes.push(
-          await CacheNode.start(`cache${i}`, {
-            cluster: { nodeName: `cache${i}` },
-            log: { level: "info" },
-            admin: { listen: "127.0.0.1:9090" },
-            cache: {
-              listen: [{ address: `${lan.addr(i)}:3128`, mode: "accel" }],
-              defaultOrigin: `http://${lan.addr(254)}:${origin.addr.port}`,
-              workers: 1,
-              peers,
-              peering: { mode: "icp" },
-            },
-            icp: {
-              port: 3130,
-              listen: "0.0.0.0",
-              timeoutMs: 1500,
-              minTimeoutMs: 200,
-              multicast: { group, ttl: 1, interface: lan.addr(i), probeIntervalMs: 2000 },
-            },
-          }, { netns: lan.nodes[i - 1] }),
-        );
-      }
+        return CacheNode.start(`cache${i}`, {
+          cluster: { nodeName: `cache${i}` },
+          log: { level: "info" },
+          admin: { listen: "127.0.0.1:9090" },
+          cache: {
+            listen: [{ address: `${lan.addr(i)}:3128`, mode: "accel" }],
+            defaultOrigin: `http://${lan.addr(254)}:${origin.addr.port}`,
+            workers: 1,
+            peers,
+            peering: { mode: "icp" },
+          },
+          icp: {
+            port: 3130,
+            listen: "0.0.0.0",
+            timeoutMs: 1500,
+            minTimeoutMs: 200,
+            multicast: { group, ttl: 1, interface: lan.addr(i), probeIntervalMs: 2000 },
+          },
+        }, { netns: lan.nodes[i - 1] });
+      }));
+      for (const r of started) if (r.status === "fulfilled") nodes.push(r.value);
+      for (const r of started) if (r.status === "rejected") throw r.reason;
       // Wait until cache2 has counted the group's members (Squid-style multicast probe).
       let members = 0;
       for (let k = 0; k < 60 && members < 2; k++) {

@@ -122,6 +122,13 @@ Deno.test({
       assert.equal(await squidGet("/neither"), "origin body /neither\n");
       assert.equal(seen.get("/neither"), 1);
 
+      // webcache's ICP metrics saw Squid's queries and the HIT it got from Squid.
+      const metrics = await (await fetch(`http://127.0.0.1:${w.admin}/metrics`)).text();
+      const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+      assert.ok(metric(/^webcache_icp_messages_received_total\{opcode="QUERY"\} (\d+)/m) >= 2, metrics);
+      assert.ok(metric(/^webcache_icp_lookups_total\{outcome="hit"\} (\d+)/m) >= 1, metrics);
+      assert.ok(metric(/^webcache_icp_messages_sent_total\{opcode="HIT"\} (\d+)/m) >= 1, metrics);
+
       proc.kill("SIGTERM");
       await proc.status;
       proc = undefined;
