@@ -50,8 +50,8 @@ export function demoCommand(): Command {
         "tun",
       ]),
     )
-    .option("--requests <n>", "client requests to send", "20000")
-    .option("--load-seconds <s>", "upper bound of the load phase, seconds", "120")
+    .option("--requests <n>", "client requests to send", "10000")
+    .option("--load-seconds <s>", "upper bound of the load phase, seconds", "60")
     .option("--concurrency <n>", "requests in flight", "16")
     .option("--objects <n>", "objects on the origin", "3000")
     .option("--zipf <s>", "Zipf exponent of URL popularity", "0.8")

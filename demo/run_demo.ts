@@ -21,9 +21,9 @@ import { buildSummary, type DemoMode, type DemoSummary, renderSummary } from "./
 export interface DemoOptions extends DemoClusterOptions {
   /** Forwarding method; default dr as root (network namespaces), else proxy on loopback. */
   method?: "proxy" | "dr" | "tun";
-  /** Client requests to send; default 20,000 (ends earlier at `loadSeconds`). */
+  /** Client requests to send; default 10,000 (ends earlier at `loadSeconds`). */
   requests?: number;
-  /** Upper bound of the load phase in seconds; default 120. */
+  /** Upper bound of the load phase in seconds; default 60. */
   loadSeconds?: number;
   /** Requests in flight; default 16. */
   concurrency?: number;
@@ -193,7 +193,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const sampler = new ClusterAggregator({ members, minIntervalMs: 0 });
     const before = await sampler.collect();
     const originBefore = await cluster.originStats();
-    const requests = opts.requests ?? 20_000;
+    const requests = opts.requests ?? 10_000;
     say(
       `\nLoad: ${requests.toLocaleString("en-US")} requests for ${(opts.objects ?? 3000).toLocaleString("en-US")} ` +
         `objects (Zipf s=${opts.zipf ?? 0.8}), ${opts.concurrency ?? 16} at a time, each on a new connection to ` +
@@ -214,7 +214,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       exponent: opts.zipf ?? 0.8,
       seed: opts.seed ?? 1,
       requests,
-      durationMs: (opts.loadSeconds ?? 120) * 1000,
+      durationMs: (opts.loadSeconds ?? 60) * 1000,
       concurrency: opts.concurrency ?? 16,
       signal: stop.signal,
       onProgress: (p) => {
