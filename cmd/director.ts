@@ -29,11 +29,12 @@ import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
 import { formatStatus } from "../lb/status_format.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import { addClusterOptions, type ClusterOptions, clusterOverrides, startRoleMembership } from "./_cluster.ts";
 
 const log = getLogger("lb.director");
 
 /** Options of the `director` command as commander parses them. */
-export interface RunOptions extends SharedOptions {
+export interface RunOptions extends SharedOptions, ClusterOptions {
   /** `--service VIP:PORT`. */
   service?: string;
   /** `--scheduler NAME`. */
@@ -120,7 +121,7 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
 async function runDirector(o: RunOptions): Promise<void> {
   let overrides: ConfigOverride[];
   try {
-    overrides = directorOverrides(o);
+    overrides = [...directorOverrides(o), ...clusterOverrides(o)];
   } catch (e) {
     if (e instanceof ConfigError || e instanceof SyntaxError || e instanceof RangeError) {
       printErr((e as Error).message);
@@ -156,6 +157,16 @@ async function runDirector(o: RunOptions): Promise<void> {
     await admin.stop();
     Deno.exit(1);
   }
+  // Cluster membership: live caches of a `fromMembership` service become its real servers.
+  const membership = await startRoleMembership(cfg, o, {
+    role: "director",
+    record: { addrs: { admin: cfg.admin.listen } },
+    admin,
+  });
+  if (membership) {
+    director.setMembers(membership.members());
+    membership.onChange((members) => director.setMembers(members));
+  }
   let reloading = Promise.resolve();
   const onHup = () => {
     reloading = reloading.then(async () => {
@@ -184,6 +195,8 @@ async function runDirector(o: RunOptions): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
   });
   log.info("Director stopping");
+  await membership?.leave();
+  await membership?.stop();
   await reloading;
   await director.stop();
   await admin.stop();
@@ -373,6 +386,7 @@ export function directorCommand(): Command {
       ]),
     );
   addSharedOptions(cmd);
+  addClusterOptions(cmd);
   cmd.action((o: RunOptions) => runDirector(o));
   cmd.addCommand(statusCommand());
   cmd.addCommand(drainCommand());

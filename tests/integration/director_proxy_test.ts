@@ -7,7 +7,7 @@
  * and each backend gets at least 15 % of the clients.
  */
 import { assert, assertEquals, assertGreater, assertLess } from "../_assert.ts";
-import { runWebcache } from "../_bin.ts";
+import { runWebcache, spawnWebcache } from "../_bin.ts";
 import {
   type Backend,
   freePort,
@@ -31,9 +31,12 @@ interface Status {
 }
 
 // A generous timeout: on a loaded machine a live backend must never look dead. A killed one refuses at once.
-const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 1000, rise: 1, fall: 2 }";
+const HEALTH = "{ type: tcp, intervalMs: 200, timeoutMs: 2000, rise: 1, fall: 3 }";
 /** fall × interval + timeout. */
-const FAILOVER_BOUND_MS = 2 * 200 + 1000;
+const FAILOVER_BOUND_MS = 3 * 200 + 2000;
+
+/** Ports where nothing listens (the sorry service's real servers) and the sorry backend, fixed per run. */
+const sorry = { dead: [0, 0], port: 0 };
 
 function config(admin: number, ports: Record<string, number>, b: Backend[], proxyBackend: number, extra = ""): string {
   const reals = (weights = [1, 1, 1]) =>
@@ -56,6 +59,15 @@ ${svc("rr", "rr")}${svc("wrr", "wrr", "", [1, 2, 3])}${svc("wlc", "wlc")}${svc("
       health: { type: none }
       reals:
         - { address: 127.0.0.1, port: ${proxyBackend} }
+    - name: sorry
+      vip: 127.0.0.1
+      port: ${ports.sorry}
+      scheduler: wlc
+      health: ${HEALTH}
+      sorryServer: 127.0.0.1:${sorry.port}
+      reals:
+        - { address: 127.0.0.1, port: ${sorry.dead[0]} }
+        - { address: 127.0.0.1, port: ${sorry.dead[1]} }
 `;
 }
 
@@ -104,7 +116,10 @@ const addr = (block: number, i: number) => `127.${block}.${Math.floor(i / 250)}.
 Deno.test("director (proxy mode): schedulers spread 10,000 connections, persistence, failover, drain, reload", async (t) => {
   const backends = [startBackend("cache1"), startBackend("cache2"), startBackend("cache3")];
   const ppBackend = proxyProtocolBackend();
-  const names = ["rr", "wrr", "wlc", "sh", "mh", "persist", "pp"];
+  const names = ["rr", "wrr", "wlc", "sh", "mh", "persist", "pp", "sorry"];
+  const sorryBackend = startBackend("sorry");
+  sorry.port = sorryBackend.port;
+  sorry.dead = [freePort(), freePort()];
   const ports: Record<string, number> = Object.fromEntries(names.map((n) => [n, freePort()]));
   const adminPort = freePort();
   const admin = `127.0.0.1:${adminPort}`;
@@ -164,6 +179,19 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
       assert(/^127\.77\.1\.2:\d+$/.test(got), `backend saw ${got}`);
     });
 
+    await t.step("the sorry server answers while every real server is down", async () => {
+      const deadline = Date.now() + 10_000;
+      let got = "";
+      while (got !== "sorry") {
+        assert(Date.now() < deadline, `no sorry server answer, last: "${got}"`);
+        got = await requestFrom("127.78.0.1", ports.sorry);
+        if (got !== "sorry") await new Promise((r) => setTimeout(r, 100));
+      }
+      const st = await director.get<Status>("/director/status");
+      const svc = st.services.find((s) => s.name === "sorry")!;
+      assertEquals(svc.servers.map((s) => s.up), [false, false, true]);
+    });
+
     await t.step(
       "killing a backend moves new connections within the health-check bound and keeps the others",
       async () => {
@@ -205,11 +233,8 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
     await t.step("a drained backend gets nothing new; drain --wait reports its connections counting down", async () => {
       const onB2 = owners.indexOf("cache2");
       assert(onB2 >= 0, `a held connection on cache2: ${owners}`);
-      const closing = (async () => {
-        await new Promise((r) => setTimeout(r, 2500));
-        await held[onB2].close();
-      })();
-      const r = await runWebcache([
+      // Close the held connection only once the CLI reported it (the CLI may start slowly on a busy machine).
+      const child = await spawnWebcache([
         "director",
         "drain",
         `127.0.0.1:${backends[1].port}`,
@@ -218,11 +243,22 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
         "--admin",
         admin,
       ]);
-      await closing;
-      assertEquals(r.code, 0, r.stderr);
-      const lines = r.stdout.trim().split("\n");
-      assert(/^drained 127\.0\.0\.1:\d+: weight 0, active 1,/.test(lines[0]), r.stdout);
-      assert(/active 0,/.test(lines[lines.length - 1]), r.stdout);
+      let out = "";
+      const dec = new TextDecoder();
+      const errText = new Response(child.stderr).text();
+      let closed = false;
+      for await (const chunk of child.stdout) {
+        out += dec.decode(chunk);
+        if (!closed && out.includes("\n")) {
+          closed = true;
+          await held[onB2].close();
+        }
+      }
+      const code = (await child.status).code;
+      assertEquals(code, 0, await errText);
+      const lines = out.trim().split("\n");
+      assert(/^drained 127\.0\.0\.1:\d+: weight 0, active 1,/.test(lines[0]), out);
+      assert(/active 0,/.test(lines[lines.length - 1]), out);
       const got = await pool(Array.from({ length: 300 }, (_, i) => addr(22, i)), 32, (a) => requestFrom(a, ports.wrr));
       assertEquals(tally(got), { cache1: 300 });
       const status = await runWebcache(["director", "status", "--admin", admin]);
@@ -256,6 +292,7 @@ Deno.test("director (proxy mode): schedulers spread 10,000 connections, persiste
     await director.stop();
     for (const b of backends) await b.stop().catch(() => {});
     await ppBackend.stop();
+    await sorryBackend.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
