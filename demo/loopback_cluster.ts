@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
 import type { DemoCluster, DemoClusterOptions, DemoNode } from "./demo_cluster.ts";
 import { freePorts } from "./free_port.ts";
+import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
 import { NodeProcess, waitHealthy } from "./node_process.ts";
 import { DemoOrigin, type OriginStats } from "./origin.ts";
@@ -90,25 +91,18 @@ export class LoopbackCluster implements DemoCluster {
         admin: ports[2 * i + 1],
       }));
       const logLevel = opts.logLevel ?? "warn";
-      const starts = caches.map(async (c) => {
-        const cfg = {
-          cluster: { nodeName: c.name },
-          admin: { listen: `${HOST}:${c.admin}` },
-          log: { level: logLevel },
-          cache: {
-            listen: [{ address: `${HOST}:${c.http}`, mode: "accel" }],
-            workers: 1,
-            defaultOrigin: cluster.originUrl,
-            peers: opts.peering === "none" ? [] : caches.filter((p) => p !== c).map((p) => ({
-              host: HOST,
-              httpPort: p.http,
-              icpPort: p.http,
-              type: "sibling",
-            })),
-            peering: { mode: opts.peering ?? "icp", self: `${HOST}:${c.http}` },
-          },
-          icp: { enabled: opts.peering !== "none", port: c.http, listen: HOST },
-        };
+      const specs: CacheSpec[] = caches.map((c) => ({
+        name: c.name,
+        admin: `${HOST}:${c.admin}`,
+        listen: `${HOST}:${c.http}`,
+        self: `${HOST}:${c.http}`,
+        icpListen: HOST,
+        icpPort: c.http,
+      }));
+      const plan: ClusterPlan = { kind: "static" };
+      const peering = opts.peering ?? "icp";
+      const starts = caches.map(async (c, i) => {
+        const cfg = cacheConfig(specs[i], specs, { originUrl: cluster.originUrl, peering, logLevel, plan });
         const file = `${workDir}/${c.name}.yaml`;
         await Deno.writeTextFile(file, stringify(cfg));
         const proc = await NodeProcess.spawn({
@@ -130,24 +124,16 @@ export class LoopbackCluster implements DemoCluster {
       });
       await Promise.all(starts);
       const dirAdmin = ports[2 * n + 1];
-      const dcfg = {
-        cluster: { nodeName: "director-1" },
-        admin: { listen: `${HOST}:${dirAdmin}` },
-        log: { level: logLevel },
-        director: {
-          services: [{
-            name: "web",
-            vip: HOST,
-            port: cluster.vip.port,
-            listen: HOST,
-            method: "proxy",
-            scheduler: opts.scheduler ?? "wlc",
-            persistence: { timeoutS: opts.persistenceS ?? 0 },
-            health: { type: "tcp", intervalMs: 500, timeoutMs: 500, rise: 1, fall: 2 },
-            reals: caches.map((c) => ({ address: HOST, port: c.http })),
-          }],
-        },
-      };
+      const dcfg = directorConfig({
+        admin: `${HOST}:${dirAdmin}`,
+        vip: HOST,
+        port: cluster.vip.port,
+        listen: HOST,
+        method: "proxy",
+        scheduler: opts.scheduler ?? "wlc",
+        persistenceS: opts.persistenceS ?? 0,
+        reals: specs.map((c) => c.self),
+      }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));
       const dproc = await NodeProcess.spawn({

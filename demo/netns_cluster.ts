@@ -15,6 +15,7 @@ import { stringify } from "yaml";
 import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
 import type { DemoCluster, DemoClusterOptions, DemoNode } from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
+import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
 import { waitRealsUp } from "./loopback_cluster.ts";
 import { NetnsTopology, type NsHost } from "./netns_topology.ts";
@@ -93,29 +94,24 @@ export class NetnsCluster implements DemoCluster {
       const logLevel = opts.logLevel ?? "warn";
       // The demo process (on hostIp) reads every admin endpoint; nobody else may.
       const admin = { listen: `0.0.0.0:${ADMIN_PORT}`, allow: ["127.0.0.0/8", `${topo.hostIp}/32`] };
+      const plan: ClusterPlan = { kind: "static" };
+      const peering = opts.peering ?? "icp";
+      const specs: CacheSpec[] = cacheHosts.map((h, i) => ({
+        name: `cache-${i + 1}`,
+        admin: `0.0.0.0:${ADMIN_PORT}`,
+        adminAllow: admin.allow,
+        listen: `0.0.0.0:${HTTP_PORT}`,
+        self: `${h.ip}:${HTTP_PORT}`,
+        icpListen: h.ip,
+        icpPort: ICP_PORT,
+        gossip: `${h.ip}:7946`,
+        vip: cluster.vip.hostname,
+        forwarding: mode.method as "dr" | "tun",
+      }));
       // One after the other: each sets up its VIP (and for TUN a decapsulator Worker) on start.
       for (const [i, h] of cacheHosts.entries()) {
-        const name = `cache-${i + 1}`;
-        const cfg = {
-          cluster: { nodeName: name },
-          admin,
-          log: { level: logLevel },
-          cache: {
-            listen: [{ address: `0.0.0.0:${HTTP_PORT}`, mode: "accel" }],
-            workers: 1,
-            defaultOrigin: cluster.originUrl,
-            vip: cluster.vip.hostname,
-            forwarding: mode.method,
-            peers: opts.peering === "none" ? [] : cacheHosts.filter((p) => p !== h).map((p) => ({
-              host: p.ip,
-              httpPort: HTTP_PORT,
-              icpPort: ICP_PORT,
-              type: "sibling",
-            })),
-            peering: { mode: opts.peering ?? "icp", self: `${h.ip}:${HTTP_PORT}` },
-          },
-          icp: { enabled: opts.peering !== "none", port: ICP_PORT, listen: h.ip },
-        };
+        const name = specs[i].name;
+        const cfg = cacheConfig(specs[i], specs, { originUrl: cluster.originUrl, peering, logLevel, plan });
         const file = `${workDir}/${name}.yaml`;
         await Deno.writeTextFile(file, stringify(cfg));
         const args = ["cache", "--config", file];
@@ -133,24 +129,19 @@ export class NetnsCluster implements DemoCluster {
         await waitHealthy(node.admin, { proc });
         step(`${name} ${h.ip}:${HTTP_PORT} in ${h.ns}, VIP on lo (${mode.method}), ICP udp/${ICP_PORT}`);
       }
-      const dcfg = {
-        cluster: { nodeName: "director-1" },
-        admin,
-        log: { level: logLevel },
-        director: {
-          interface: "eth0",
-          services: [{
-            name: "web",
-            vip: cluster.vip.hostname,
-            port: HTTP_PORT,
-            method: mode.method,
-            scheduler: opts.scheduler ?? "wlc",
-            persistence: { timeoutS: opts.persistenceS ?? 0 },
-            health: { type: "tcp", intervalMs: 500, timeoutMs: 500, rise: 1, fall: 2 },
-            reals: cacheHosts.map((h) => ({ address: h.ip })),
-          }],
-        },
-      };
+      const dcfg = directorConfig({
+        admin: `0.0.0.0:${ADMIN_PORT}`,
+        adminAllow: admin.allow,
+        gossip: `${director.ip}:7946`,
+        ip: director.ip,
+        vip: cluster.vip.hostname,
+        port: HTTP_PORT,
+        method: mode.method,
+        interface: "eth0",
+        scheduler: opts.scheduler ?? "wlc",
+        persistenceS: opts.persistenceS ?? 0,
+        reals: specs.map((c) => c.self),
+      }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));
       const dproc = await NodeProcess.spawn({
