@@ -44,6 +44,22 @@ export interface DemoCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * Writes a fresh random cluster key (base64, 32 bytes) to `dir/cluster.key`, readable by the owner
+ * only, and returns its path.
+ */
+export async function writeClusterKey(dir: string): Promise<string> {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const file = `${dir}/cluster.key`;
+  await Deno.writeTextFile(file, btoa(String.fromCharCode(...key)) + "\n", { mode: 0o600 });
+  return file;
+}
+
+/** A cluster name of this demo's own, so two demos (or a test cluster) on one network never merge. */
+export function demoClusterName(): string {
+  return `demo-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /** Common options of the cluster builders. */
 export interface DemoClusterOptions {
   /** Number of caches; default 3. */
@@ -60,6 +76,11 @@ export interface DemoClusterOptions {
   persistenceS?: number;
   /** Log level of the nodes; default warn. */
   logLevel?: string;
+  /**
+   * Let the nodes find each other by gossip (`cluster.peers`, a fresh key, caches advertising the
+   * service) instead of static lists. Needs roles that start cluster membership.
+   */
+  membership?: boolean;
   /** Called with progress messages while starting. */
   onStep?: (msg: string) => void;
 }

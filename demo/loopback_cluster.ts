@@ -12,7 +12,13 @@
  */
 import { stringify } from "yaml";
 import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
-import type { DemoCluster, DemoClusterOptions, DemoNode } from "./demo_cluster.ts";
+import {
+  type DemoCluster,
+  demoClusterName,
+  type DemoClusterOptions,
+  type DemoNode,
+  writeClusterKey,
+} from "./demo_cluster.ts";
 import { freePorts } from "./free_port.ts";
 import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
@@ -81,7 +87,9 @@ export class LoopbackCluster implements DemoCluster {
     const origin = new DemoOrigin({ hostname: HOST, objects: opts.objects ?? 3000, seed: opts.seed ?? 1 }).start();
     const n = opts.caches ?? 3;
     // Per cache: HTTP (and ICP, same number), admin. Director: service, admin.
-    const ports = freePorts(2 * n + 2, HOST);
+    // Per node also a gossip port (UDP and TCP) when they find each other by membership.
+    const ports = freePorts(2 * n + 2 + (opts.membership ? n + 1 : 0), HOST);
+    const gossip = (i: number) => `${HOST}:${ports[2 * n + 2 + i]}`;
     const cluster = new LoopbackCluster(mode, workDir, origin, ports[2 * n]);
     try {
       step(`origin  http://${HOST}:${origin.addr.port} with ${origin.objects} objects`);
@@ -91,15 +99,20 @@ export class LoopbackCluster implements DemoCluster {
         admin: ports[2 * i + 1],
       }));
       const logLevel = opts.logLevel ?? "warn";
-      const specs: CacheSpec[] = caches.map((c) => ({
+      const specs: CacheSpec[] = caches.map((c, i) => ({
         name: c.name,
         admin: `${HOST}:${c.admin}`,
         listen: `${HOST}:${c.http}`,
         self: `${HOST}:${c.http}`,
         icpListen: HOST,
         icpPort: c.http,
+        gossip: opts.membership ? gossip(i) : undefined,
       }));
-      const plan: ClusterPlan = { kind: "static" };
+      // Membership on loopback: everyone joins through the first cache (multicast discovery would
+      // need a multicast route on lo).
+      const plan: ClusterPlan = opts.membership
+        ? { kind: "membership", name: demoClusterName(), keyFile: await writeClusterKey(workDir), peers: [gossip(0)] }
+        : { kind: "static" };
       const peering = opts.peering ?? "icp";
       const starts = caches.map(async (c, i) => {
         const cfg = cacheConfig(specs[i], specs, { originUrl: cluster.originUrl, peering, logLevel, plan });
@@ -133,6 +146,7 @@ export class LoopbackCluster implements DemoCluster {
         scheduler: opts.scheduler ?? "wlc",
         persistenceS: opts.persistenceS ?? 0,
         reals: specs.map((c) => c.self),
+        gossip: opts.membership ? gossip(n) : undefined,
       }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));

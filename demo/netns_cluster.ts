@@ -13,7 +13,13 @@
  */
 import { stringify } from "yaml";
 import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
-import type { DemoCluster, DemoClusterOptions, DemoNode } from "./demo_cluster.ts";
+import {
+  type DemoCluster,
+  demoClusterName,
+  type DemoClusterOptions,
+  type DemoNode,
+  writeClusterKey,
+} from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
@@ -94,7 +100,10 @@ export class NetnsCluster implements DemoCluster {
       const logLevel = opts.logLevel ?? "warn";
       // The demo process (on hostIp) reads every admin endpoint; nobody else may.
       const admin = { listen: `0.0.0.0:${ADMIN_PORT}`, allow: ["127.0.0.0/8", `${topo.hostIp}/32`] };
-      const plan: ClusterPlan = { kind: "static" };
+      // Membership in namespaces: --peers auto, multicast discovery on the bridge.
+      const plan: ClusterPlan = opts.membership
+        ? { kind: "membership", name: demoClusterName(), keyFile: await writeClusterKey(workDir), peers: "auto" }
+        : { kind: "static" };
       const peering = opts.peering ?? "icp";
       const specs: CacheSpec[] = cacheHosts.map((h, i) => ({
         name: `cache-${i + 1}`,
