@@ -33,7 +33,9 @@ export interface CacheVerdict {
 
 /** One `X-Cache` entry. */
 export interface XCacheEntry {
+  /** Result word, upper-cased (`HIT`, `MISS`, ...). */
   result: string;
+  /** Node that added the entry, or `unknown`. */
   node: string;
 }
 

@@ -13,7 +13,9 @@ import type { DemoMode } from "./summary.ts";
 
 /** One webcache node of the demo. */
 export interface DemoNode {
+  /** Node name (`cache-1`, `director-1`). */
   name: string;
+  /** Its role. */
   role: "cache" | "director";
   /** Admin endpoint `HOST:PORT` as the demo process reaches it. */
   admin: string;
@@ -21,16 +23,19 @@ export interface DemoNode {
   http?: string;
   /** Cache: ICP port. */
   icpPort?: number;
+  /** Its process. */
   proc: NodeProcess;
 }
 
 /** A running demo cluster. */
 export interface DemoCluster {
+  /** How it forwards and where it runs. */
   readonly mode: DemoMode;
   /** The address clients use (the VIP, or the proxy listener on loopback). */
   readonly vip: { hostname: string; port: number };
   /** The origin's base URL as the caches reach it. */
   readonly originUrl: string;
+  /** Every node, the director first. */
   readonly nodes: readonly DemoNode[];
   /** Folder holding configs and logs (removed by stop()). */
   readonly workDir: string;

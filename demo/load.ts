@@ -49,7 +49,9 @@ export interface LoadProgress {
   fraction: number;
   /** Requests answered with a cache HIT so far. */
   hits: number;
+  /** Requests that failed so far. */
   errors: number;
+  /** Milliseconds since the load started. */
   elapsedMs: number;
 }
 
@@ -85,6 +87,7 @@ export interface LoadReport {
   siblingHits: number;
   /** Body bytes received. */
   bytes: number;
+  /** Milliseconds since the load started. */
   elapsedMs: number;
   /** Latency percentiles of answered requests, milliseconds. */
   latencyMs: { p50: number; p90: number; p99: number; max: number };

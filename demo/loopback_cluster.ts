@@ -58,9 +58,11 @@ export async function waitRealsUp(admin: string, want: number, timeoutMs = 30_00
 
 /** A loopback demo cluster; build with {@link LoopbackCluster.start}. */
 export class LoopbackCluster implements DemoCluster {
+  /** How it forwards and where it runs. */
   readonly mode: DemoMode;
   readonly vip: { hostname: string; port: number };
   readonly originUrl: string;
+  /** Every node, the director first. */
   readonly nodes: DemoNode[] = [];
   readonly workDir: string;
   readonly #origin: DemoOrigin;

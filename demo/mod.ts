@@ -27,3 +27,24 @@ export {
   renderSummary,
   type SummaryInput,
 } from "./summary.ts";
+export { chooseMode, type DemoJson, type DemoOptions, runDemo } from "./run_demo.ts";
+export {
+  type DemoCluster,
+  demoClusterName,
+  type DemoClusterOptions,
+  type DemoNode,
+  writeClusterKey,
+} from "./demo_cluster.ts";
+export { LoopbackCluster, waitRealsUp } from "./loopback_cluster.ts";
+export { NetnsCluster } from "./netns_cluster.ts";
+export { NetnsTopology, type NsHost, pickSubnet } from "./netns_topology.ts";
+export { NodeProcess, type NodeSpawnOptions, waitHealthy, webcacheArgv } from "./node_process.ts";
+export { freePorts, freeTcpPort, freeUdpPort } from "./free_port.ts";
+export {
+  cacheConfig,
+  type CacheSpec,
+  type ClusterPlan,
+  DEMO_SERVICE,
+  directorConfig,
+  type DirectorSpec,
+} from "./node_config.ts";

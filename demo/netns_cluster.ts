@@ -35,9 +35,11 @@ const ADMIN_PORT = 9090;
 
 /** A namespaced demo cluster; build with {@link NetnsCluster.start}. */
 export class NetnsCluster implements DemoCluster {
+  /** How it forwards and where it runs. */
   readonly mode: DemoMode;
   readonly vip: { hostname: string; port: number };
   readonly originUrl: string;
+  /** Every node, the director first. */
   readonly nodes: DemoNode[] = [];
   readonly workDir: string;
   readonly #topo: NetnsTopology;

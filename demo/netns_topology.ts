@@ -21,6 +21,7 @@ import { runCommand } from "../netctl/ip_command.ts";
 
 /** One namespaced host. */
 export interface NsHost {
+  /** Short name (`dir`, `c1`). */
   name: string;
   /** Namespace name. */
   ns: string;
@@ -63,6 +64,7 @@ export class NetnsTopology {
   readonly net: string;
   /** The demo's own address on the bridge (`NET.1`). */
   readonly hostIp: string;
+  /** Hosts added, in order. */
   readonly hosts: NsHost[] = [];
   readonly #namespaces: string[] = [];
   #links = 0;

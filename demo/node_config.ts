@@ -30,9 +30,11 @@ export type ClusterPlan =
 
 /** One cache's part of the plan. */
 export interface CacheSpec {
+  /** Node name. */
   name: string;
   /** Admin `HOST:PORT` and the networks admitted without a token. */
   admin: string;
+  /** Networks admitted without a token; default admin.allow's. */
   adminAllow?: string[];
   /** HTTP listener `HOST:PORT`. */
   listen: string;
@@ -40,11 +42,13 @@ export interface CacheSpec {
   self: string;
   /** ICP address to bind and port. */
   icpListen: string;
+  /** ICP port. */
   icpPort: number;
   /** Gossip `HOST:PORT` (membership plan). */
   gossip?: string;
   /** DR/TUN: the VIP and how packets arrive. */
   vip?: string;
+  /** How packets for the VIP arrive. */
   forwarding?: "dr" | "tun";
 }
 
@@ -103,19 +107,27 @@ export function cacheConfig(
 
 /** The director's part of the plan. */
 export interface DirectorSpec {
+  /** Admin `HOST:PORT`. */
   admin: string;
+  /** Networks admitted without a token. */
   adminAllow?: string[];
+  /** Gossip `HOST:PORT` (membership plan). */
   gossip?: string;
   /** Its own address (discovery interface in namespaces). */
   ip?: string;
+  /** The VIP (proxy: an address to name the service by). */
   vip: string;
+  /** Virtual port. */
   port: number;
+  /** Forwarding method. */
   method: "proxy" | "dr" | "tun";
   /** proxy: local address to accept on. */
   listen?: string;
   /** DR/TUN: packet interface. */
   interface?: string;
+  /** Scheduler name. */
   scheduler: string;
+  /** Persistence timeout, seconds (0 off). */
   persistenceS: number;
   /** Real servers as `HOST:PORT` (static plan). */
   reals: string[];

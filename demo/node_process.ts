@@ -40,6 +40,7 @@ export class NodeProcess {
   readonly #child: Deno.ChildProcess;
   readonly #copied: Promise<void>;
   #exited?: Deno.CommandStatus;
+  /** Resolves with the exit status. */
   readonly status: Promise<Deno.CommandStatus>;
 
   private constructor(name: string, logFile: string, child: Deno.ChildProcess, copied: Promise<void>) {

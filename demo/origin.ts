@@ -95,6 +95,8 @@ export class DemoOrigin {
   #server?: Deno.HttpServer<Deno.NetAddr>;
 
   /**
+   * Builds the origin (objects are computed, nothing is served until start()).
+   *
    * @param opts address, object count, seed, freshness
    * @throws {RangeError} for an object count out of range
    */

@@ -58,6 +58,11 @@ export class ProgressBar {
   #lastDecile = -1;
   #finished = false;
 
+  /**
+   * Creates a bar; nothing is drawn until the first update.
+   *
+   * @param opts label, output and redraw settings
+   */
   constructor(opts: ProgressOptions) {
     this.#label = opts.label;
     this.#tty = opts.tty ?? Deno.stdout.isTerminal();

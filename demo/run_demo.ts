@@ -41,6 +41,7 @@ export interface DemoOptions extends DemoClusterOptions {
 
 /** What `--json` prints. */
 export interface DemoJson {
+  /** The summary. */
   summary: DemoSummary;
   /** Where each node's admin endpoint is, for checking the summary against them. */
   nodes: { name: string; role: string; admin: string; http?: string; pid: number }[];
@@ -48,8 +49,11 @@ export interface DemoJson {
   workDir: string;
   /** Namespaced mode: the prefix of every namespace and link it made. */
   netnsPrefix?: string;
+  /** Base URL of the origin. */
   originUrl: string;
+  /** `HOST:PORT` clients used. */
   vip: string;
+  /** URL of the demo's dashboard. */
   dashboard: string;
 }
 

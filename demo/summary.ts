@@ -26,6 +26,7 @@ export interface DemoMode {
 
 /** One cache in the summary. */
 export interface CacheSummary {
+  /** Cache node name. */
   name: string;
   /** Responses the load got from this cache (by X-Cache/Via). */
   responses: number;
@@ -37,8 +38,11 @@ export interface CacheSummary {
   share: number;
   /** The cache's own counters over the load. */
   requests: number;
+  /** Its own hit counter over the load (includes hits served to siblings). */
   hits: number;
+  /** Its own miss counter over the load. */
   misses: number;
+  /** hits / (hits + misses), null without requests. */
   hitRatio: number | null;
   /** Misses served by a sibling, as the cache counted them. */
   siblingHits: number;
@@ -46,12 +50,15 @@ export interface CacheSummary {
   icpQueries: number;
   /** What it stores at the end. */
   objects: number;
+  /** Bytes stored at the end. */
   bytes: number;
 }
 
 /** The whole summary. */
 export interface DemoSummary {
+  /** How the cluster forwarded and where it ran. */
   mode: DemoMode;
+  /** What the client saw. */
   load: {
     requests: number;
     responses: number;
@@ -80,8 +87,11 @@ export interface DemoSummary {
     hitRatio: number | null;
     counters: { requests: number; hits: number; misses: number };
   };
+  /** One row per cache. */
   caches: CacheSummary[];
+  /** The origin's own counters over the load. */
   origin: { requests: number; distinctObjects: number; objects: number; bytes: number };
+  /** The director's counters over the load (null without a director). */
   director: {
     name: string;
     method: string;
@@ -99,11 +109,17 @@ export interface DemoSummary {
 
 /** Inputs of {@link buildSummary}. */
 export interface SummaryInput {
+  /** How the cluster forwarded and where it ran. */
   mode: DemoMode;
+  /** What the client saw. */
   load: LoadReport;
+  /** Cluster sample taken just before the load. */
   before: ClusterStatus;
+  /** Cluster sample taken after the load (once counters settled). */
   after: ClusterStatus;
+  /** Origin counters before the load. */
   originBefore: OriginStats;
+  /** Origin counters after the load. */
   originAfter: OriginStats;
 }
 

@@ -32,6 +32,8 @@ export class ZipfSampler {
   readonly #random: Random;
 
   /**
+   * Precomputes the cumulative distribution.
+   *
    * @param n number of distinct items (1..10,000,000)
    * @param opts exponent and seed
    * @throws {RangeError} when n or the exponent is out of range

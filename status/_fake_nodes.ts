@@ -10,15 +10,19 @@ import type { NodeRecord, NodeRole, NodeState } from "../cluster/node.ts";
 
 /** A fake node; change `section` between collections, then `stop()`. */
 export interface FakeNode {
+  /** Its admin server. */
   admin: AdminServer;
   /** `127.0.0.1:PORT` of its admin endpoint. */
   addr: string;
+  /** Node name. */
   name: string;
+  /** Role reported in /status. */
   role: NodeRole;
   /** The section reported under `cache` or `director` in /status. */
   section: Record<string, unknown>;
   /** Extra top-level sections (e.g. `icp`). */
   extra: Record<string, unknown>;
+  /** Stops its admin server. */
   stop(): Promise<void>;
 }
 

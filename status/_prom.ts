@@ -12,8 +12,11 @@
 
 /** One sample line: metric name, labels, value. */
 export interface PromSample {
+  /** Metric name. */
   name: string;
+  /** Label values by name. */
   labels: Record<string, string>;
+  /** Sample value. */
   value: number;
 }
 

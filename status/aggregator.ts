@@ -61,6 +61,11 @@ export class ClusterAggregator {
   #prevAt?: number;
   #last?: { t: number; doc: Promise<ClusterStatus> };
 
+  /**
+   * Creates an aggregator; nothing is fetched until collect().
+   *
+   * @param opts member source, token, timeouts, history size
+   */
   constructor(opts: AggregatorOptions) {
     this.#opts = opts;
   }

@@ -20,6 +20,8 @@ export class ClusterStatusClient {
   #local?: ClusterAggregator;
 
   /**
+   * Creates a client for one node.
+   *
    * @param admin `HOST:PORT` of the node to ask
    * @param opts.token bearer token (admin.token) for nodes outside admin.allow; opts.timeoutMs per request
    */

@@ -41,7 +41,9 @@ export interface CacheFigures {
 
 /** One entry of a top-URL list. */
 export interface TopUrl {
+  /** Request URL as the cache logged it. */
   url: string;
+  /** Requests counted. */
   requests: number;
 }
 
@@ -53,14 +55,19 @@ export interface ServerRow {
   node?: string;
   /** Forwarding method: `dr`, `tun` or `proxy`. */
   method: string;
+  /** Scheduling weight (0: no new connections). */
   weight: number;
   /** Health as the director sees it (`up`, `down`, `draining`, ...). */
   health: string;
+  /** Connections in ESTABLISHED. */
   activeConns: number;
+  /** Connections in other states (closing, time-wait). */
   inactiveConns: number;
   /** Connections scheduled to this server since start. */
   connections: number;
+  /** Packets client -> server through the director. */
   packetsIn: number;
+  /** Packets server -> client through the director. */
   packetsOut: number;
   /** Bytes client -> server through the director. */
   bytesIn: number;
@@ -72,19 +79,23 @@ export interface ServerRow {
 
 /** One virtual service of a director. */
 export interface ServiceRow {
+  /** Service name. */
   name: string;
   /** `VIP:PORT` (or `*:PORT` for a transparent service). */
   address: string;
+  /** Scheduler name (`wlc`, `rr`, ...). */
   scheduler: string;
   /** Persistence timeout in seconds, 0 when off. */
   persistenceS: number;
   /** Persistence templates in the table now. */
   persistenceEntries: number;
+  /** Its real servers. */
   servers: ServerRow[];
 }
 
 /** Director figures of one director member. */
 export interface DirectorFigures {
+  /** Virtual services. */
   services: ServiceRow[];
   /** Entries in the connection table. */
   connections: number;
@@ -96,7 +107,9 @@ export interface DirectorFigures {
 export interface MemberStatus {
   /** Node id from gossip, or the admin address when not gossiped. */
   id: string;
+  /** Node name. */
   name: string;
+  /** Role from gossip or /status. */
   role: NodeRole | "unknown";
   /** Gossip state, or `alive` for a member known only by address that answered. */
   state: NodeState | "unknown";
@@ -106,29 +119,45 @@ export interface MemberStatus {
   reachable: boolean;
   /** Why it did not, when it did not. */
   error?: string;
+  /** webcache version the member runs. */
   version?: string;
+  /** Seconds since the member started. */
   uptimeS?: number;
+  /** Cache figures (cache members). */
   cache?: CacheFigures;
+  /** Director figures (director members). */
   director?: DirectorFigures;
 }
 
 /** Totals over the cache members. */
 export interface ArrayTotals {
+  /** Members counted. */
   members: number;
   /** Members whose state is alive (or draining) and whose /status answered. */
   healthy: number;
+  /** Cache members. */
   caches: number;
+  /** Director members. */
   directors: number;
+  /** Requests counted. */
   requests: number;
+  /** Hits summed over caches. */
   hits: number;
+  /** Misses summed over caches. */
   misses: number;
   /** Array hit ratio since start, null before any request. */
   hitRatio: number | null;
+  /** Array requests per second over the last interval. */
   requestRate?: number;
+  /** Array hit ratio over the last interval. */
   recentHitRatio?: number | null;
+  /** Objects stored over all caches. */
   objects: number;
+  /** Bytes stored over all caches. */
   bytes: number;
+  /** ICP queries sent over all caches. */
   icpQueries: number;
+  /** Misses served by siblings over all caches. */
   siblingHits: number;
 }
 
@@ -146,6 +175,7 @@ export interface HistoryPoint {
 
 /** The aggregated document. */
 export interface ClusterStatus {
+  /** Layout version of this document. */
   version: typeof CLUSTER_STATUS_VERSION;
   /** ISO time of the sample. */
   at: string;
@@ -153,7 +183,9 @@ export interface ClusterStatus {
   askedNode: string;
   /** Milliseconds since the previous sample (absent in the first, then rates are absent too). */
   sampleIntervalMs?: number;
+  /** Every member, directors first. */
   members: MemberStatus[];
+  /** Totals over the members. */
   totals: ArrayTotals;
   /** Top URLs over all caches (summed), most requested first. */
   topUrls: TopUrl[];

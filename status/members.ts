@@ -10,8 +10,11 @@ import type { NodeRecord, NodeRole, NodeState } from "../cluster/node.ts";
 export interface MemberRef {
   /** Stable id (gossip id, or the admin address). */
   id: string;
+  /** Node name (the admin address until its /status names it). */
   name: string;
+  /** Role, `unknown` until its /status says. */
   role: NodeRole | "unknown";
+  /** Gossip state, `unknown` without gossip. */
   state: NodeState | "unknown";
   /** Admin endpoint `HOST:PORT`, empty when the member advertises none. */
   admin: string;

@@ -10,6 +10,7 @@
 
 /** One tracked URL. */
 export interface TopUrlCount {
+  /** The URL (cut at MAX_TRACKED_URL_BYTES). */
   url: string;
   /** Estimated requests (never below the true count). */
   requests: number;
@@ -22,10 +23,13 @@ export const MAX_TRACKED_URL_BYTES = 512;
 
 /** A Space-Saving top-k tracker. */
 export class TopUrls {
+  /** Counters kept. */
   readonly capacity: number;
   readonly #counts = new Map<string, { requests: number; error: number }>();
 
   /**
+   * Creates an empty tracker.
+   *
    * @param capacity counters kept (default 256); more is more accurate for the same top 10
    * @throws {RangeError} when capacity is not an integer in 1-100000
    */
@@ -73,6 +77,7 @@ export class TopUrls {
 
 /** Something that logs each finished request with its URL (the cache's access log). */
 export interface RequestLog<E extends { url: string }> {
+  /** Logs one finished request. */
   log(entry: E): void;
 }
 
