@@ -103,6 +103,7 @@ export class ClusterAggregator {
       admin: ref.admin,
       reachable: false,
     };
+    if (ref.unreachableBecause) return { ...base, error: ref.unreachableBecause };
     if (!ref.admin) return { ...base, error: "no admin address advertised" };
     if (ref.state === "dead" || ref.state === "left") return { ...base, error: `member is ${ref.state}` };
     try {

@@ -202,3 +202,26 @@ Deno.test("ClusterAggregator takes ICP queries and sibling hits from a cache's /
     await c1.stop();
   }
 });
+
+Deno.test("ClusterAggregator reads /members with self and reports members it cannot reach", async () => {
+  const c1 = startFakeNode("c1", "cache", { section: cacheSection(2, 1) });
+  const far = {
+    ...recordOf(c1),
+    id: "id-far",
+    name: "far",
+    addrs: { gossip: "10.9.9.9:7946", admin: "127.0.0.1:9090" },
+  };
+  c1.admin.route(
+    "/members",
+    () => Response.json({ self: "id-c1", cluster: "x", configHash: "h", members: [recordOf(c1), far] }),
+  );
+  try {
+    const doc = await new ClusterAggregator({ members: adminMembers(c1.addr) }).collect();
+    const byName = Object.fromEntries(doc.members.map((m) => [m.name, m]));
+    assertEquals([byName.c1.reachable, byName.c1.admin], [true, c1.addr]);
+    assertEquals(byName.far.reachable, false);
+    assertEquals(byName.far.error, "its admin endpoint listens on 127.0.0.1:9090 only (admin.listen)");
+  } finally {
+    await c1.stop();
+  }
+});

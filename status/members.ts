@@ -20,6 +20,8 @@ export interface MemberRef {
   admin: string;
   /** Cache: its HTTP `HOST:PORT`, to name it in directors' server tables. */
   http?: string;
+  /** Why its admin endpoint cannot be asked from here, when it cannot. */
+  unreachableBecause?: string;
 }
 
 /** Lists the members to ask; called on every collection. */
@@ -37,20 +39,36 @@ function portOf(hostPort: string): string {
   return i > 0 ? hostPort.slice(i + 1) : "";
 }
 
+function isLoopback(host: string): boolean {
+  return host.startsWith("127.") || host === "::1" || host === "[::1]" || host === "localhost";
+}
+
 /**
  * Turns gossip records into member refs. An admin address bound to the wildcard is reached at
- * the host of the member's gossip address.
+ * the host of the member's gossip address. Another node's admin endpoint on loopback (the default
+ * `admin.listen`) cannot be reached from here: such a member is listed with the reason.
  *
  * @param records membership records as `/members` returns them
+ * @param opts.self id of the node that listed them; opts.selfAdmin the address it was reached at
  */
-export function memberRefsFromRecords(records: readonly NodeRecord[]): MemberRef[] {
+export function memberRefsFromRecords(
+  records: readonly NodeRecord[],
+  opts: { self?: string; selfAdmin?: string } = {},
+): MemberRef[] {
   return records.map((r) => {
     let admin = r.addrs?.admin ?? "";
-    if (admin && WILDCARD.has(hostOf(admin))) {
-      const gossipHost = r.addrs?.gossip ? hostOf(r.addrs.gossip) : "127.0.0.1";
+    const gossipHost = r.addrs?.gossip ? hostOf(r.addrs.gossip) : "127.0.0.1";
+    let unreachableBecause: string | undefined;
+    if (r.id === opts.self && opts.selfAdmin) {
+      admin = opts.selfAdmin;
+    } else if (admin && WILDCARD.has(hostOf(admin))) {
       admin = `${WILDCARD.has(gossipHost) ? "127.0.0.1" : gossipHost}:${portOf(admin)}`;
+    } else if (admin && isLoopback(hostOf(admin)) && !isLoopback(gossipHost) && !WILDCARD.has(gossipHost)) {
+      unreachableBecause = `its admin endpoint listens on ${admin} only (admin.listen)`;
     }
-    return { id: r.id, name: r.name, role: r.role, state: r.state, admin, http: r.addrs?.http };
+    const ref: MemberRef = { id: r.id, name: r.name, role: r.role, state: r.state, admin, http: r.addrs?.http };
+    if (unreachableBecause) ref.unreachableBecause = unreachableBecause;
+    return ref;
   });
 }
 
@@ -102,6 +120,7 @@ export function adminMembers(admin: string, opts: { token?: string; timeoutMs?: 
     const body: unknown = await res.json();
     const list = isRecordList(body) ? body : (body as { members?: unknown })?.members;
     if (!isRecordList(list)) throw new TypeError(`Cannot list members from ${admin}: /members is not a member list`);
-    return memberRefsFromRecords(list);
+    const self = (body as { self?: unknown })?.self;
+    return memberRefsFromRecords(list, { self: typeof self === "string" ? self : undefined, selfAdmin: admin });
   };
 }

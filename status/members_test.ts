@@ -31,3 +31,16 @@ Deno.test("memberRefsFromAddresses() rejects an address without a port", () => {
   assertEquals(memberRefsFromAddresses(["127.0.0.1:9090"])[0].admin, "127.0.0.1:9090");
   assertThrows(() => memberRefsFromAddresses(["localhost"]), TypeError, `"localhost": expected HOST:PORT`);
 });
+
+Deno.test("memberRefsFromRecords() knows the lister by its address and others' loopback admin is unreachable", () => {
+  const refs = memberRefsFromRecords([
+    rec("self", "10.0.0.5:7946", "127.0.0.1:9090"),
+    rec("other", "10.0.0.6:7946", "127.0.0.1:9090"),
+    rec("local", "127.0.0.1:7950", "127.0.0.1:9091"),
+  ], { self: "id-self", selfAdmin: "10.0.0.5:9090" });
+  assertEquals(refs.map((r) => [r.name, r.admin, r.unreachableBecause]), [
+    ["self", "10.0.0.5:9090", undefined],
+    ["other", "127.0.0.1:9090", "its admin endpoint listens on 127.0.0.1:9090 only (admin.listen)"],
+    ["local", "127.0.0.1:9091", undefined],
+  ]);
+});
