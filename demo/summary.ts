@@ -46,6 +46,8 @@ export interface CacheSummary {
   hitRatio: number | null;
   /** Misses served by a sibling, as the cache counted them. */
   siblingHits: number;
+  /** Misses it forwarded to the URL's owner (hash ownership). */
+  ownerFetches: number;
   /** ICP queries it sent. */
   icpQueries: number;
   /** What it stores at the end. */
@@ -75,16 +77,20 @@ export interface DemoSummary {
     siblingHits: number;
   };
   /**
-   * The array as clients see it: of `clientRequests`, `localHits` were hits of the cache that
-   * answered (X-Cache), `siblingHits` misses that a sibling served (the caches' counters);
-   * hitRatio = (localHits + siblingHits) / clientRequests. `counters` sums the caches' own
-   * counters, which also count the requests siblings sent each other.
+   * The array as clients see it. hitRatio = 1 − originRequests / clientRequests: the share of
+   * client requests the array answered without an origin fetch (local hits, siblings' or owners'
+   * copies, collapsed misses). `localHits` were hits of the cache that answered (X-Cache),
+   * `siblingHits` misses served by a sibling's copy (ICP), `ownerFetches` misses forwarded to the
+   * URL's owner (hash ownership), all from the caches' counters. `counters` sums the caches' own
+   * counters, which also count the requests caches send each other.
    */
   array: {
     clientRequests: number;
+    originRequests: number;
+    hitRatio: number | null;
     localHits: number;
     siblingHits: number;
-    hitRatio: number | null;
+    ownerFetches: number;
     counters: { requests: number; hits: number; misses: number };
   };
   /** One row per cache. */
@@ -181,7 +187,7 @@ export function buildSummary(
   for (const m of after.members) {
     if (m.role !== "cache" || !m.cache) continue;
     const prev = b.get(m.name)?.cache;
-    const d = (f: "requests" | "hits" | "misses" | "siblingHits" | "icpQueries") =>
+    const d = (f: "requests" | "hits" | "misses" | "siblingHits" | "ownerFetches" | "icpQueries") =>
       Math.max(0, m.cache![f] - (prev?.[f] ?? 0));
     const fromLoad = load.byNode[m.name];
     const key = dirKey(m.name);
@@ -196,6 +202,7 @@ export function buildSummary(
       misses: d("misses"),
       hitRatio: ratio(d("hits"), d("hits") + d("misses")),
       siblingHits: d("siblingHits"),
+      ownerFetches: d("ownerFetches"),
       icpQueries: d("icpQueries"),
       objects: m.cache.objects,
       bytes: m.cache.bytes,
@@ -218,6 +225,7 @@ export function buildSummary(
     };
   }
   const errors = Object.values(load.errors).reduce((n, v) => n + v, 0);
+  const originRequests = input.originAfter.requests - input.originBefore.requests;
   return {
     mode: input.mode,
     load: {
@@ -235,14 +243,16 @@ export function buildSummary(
     },
     array: {
       clientRequests: load.responses,
+      originRequests,
+      hitRatio: load.responses > 0 ? Math.max(0, 1 - originRequests / load.responses) : null,
       localHits: load.hits,
       siblingHits: sum("siblingHits"),
-      hitRatio: ratio(load.hits + sum("siblingHits"), load.responses),
+      ownerFetches: sum("ownerFetches"),
       counters: { requests: sum("requests"), hits: sum("hits"), misses: sum("misses") },
     },
     caches,
     origin: {
-      requests: input.originAfter.requests - input.originBefore.requests,
+      requests: originRequests,
       distinctObjects: input.originAfter.distinctObjects,
       objects: input.originAfter.objects,
       bytes: input.originAfter.bytes - input.originBefore.bytes,
@@ -277,26 +287,33 @@ export function renderSummary(s: DemoSummary): string {
   );
   const a = s.array;
   out.push(
-    `  array hit ratio ${formatPercent(a.hitRatio)}: ${n(a.localHits)} local hits + ${n(a.siblingHits)} sibling hits ` +
-      `of ${n(a.clientRequests)} client requests`,
+    `  array hit ratio ${formatPercent(a.hitRatio)}: ${n(Math.max(0, a.clientRequests - a.originRequests))} of ` +
+      `${n(a.clientRequests)} client requests needed no origin fetch`,
   );
-  out.push(
-    `  sibling hits    ${n(a.siblingHits)} misses served by a sibling cache (ICP HIT) instead of the origin` +
-      (l.siblingHits ? `; the client got ${n(l.siblingHits)} responses through a sibling (Via)` : ""),
-  );
+  out.push(`  local hits      ${n(a.localHits)} answered from the cache the director chose (X-Cache HIT)`);
+  if (a.siblingHits || a.ownerFetches === 0) {
+    out.push(
+      `  sibling hits    ${n(a.siblingHits)} misses served by a sibling's copy (ICP HIT) instead of the origin` +
+        (l.siblingHits ? `; ${n(l.siblingHits)} responses came through a sibling (Via)` : ""),
+    );
+  }
+  if (a.ownerFetches) {
+    out.push(
+      `  owner fetches   ${n(a.ownerFetches)} misses forwarded to the URL's owner cache (hash ownership), which ` +
+        `answers from its copy or fetches it once`,
+    );
+  }
   out.push(
     `  cache counters  ${n(a.counters.requests)} requests (${n(a.clientRequests)} from clients, ` +
-      `${n(Math.max(0, a.counters.requests - a.clientRequests))} from siblings), ${n(a.counters.hits)} hits, ` +
+      `${n(Math.max(0, a.counters.requests - a.clientRequests))} from other caches), ${n(a.counters.hits)} hits, ` +
       `${n(a.counters.misses)} misses`,
   );
-  const saved = l.responses > 0 ? 1 - s.origin.requests / l.responses : 0;
   out.push(
-    `  origin          ${n(s.origin.requests)} requests (${formatBytes(s.origin.bytes)}) for ${
-      n(s.origin.distinctObjects)
-    } ` +
-      `distinct objects of ${n(s.origin.objects)}; the array absorbed ${formatPercent(saved)} of client requests`,
+    `  origin          ${n(s.origin.requests)} requests (${formatBytes(s.origin.bytes)}) for ` +
+      `${n(s.origin.distinctObjects)} distinct objects of ${n(s.origin.objects)}`,
   );
   out.push("");
+  const owners = s.caches.some((c) => c.ownerFetches > 0);
   out.push(table(
     [
       "  CACHE",
@@ -305,6 +322,7 @@ export function renderSummary(s: DemoSummary): string {
       "ANSWERED",
       "LOCAL-HIT%",
       "SIBLING-HITS",
+      ...(owners ? ["OWNER-FETCHES"] : []),
       "REQUESTS",
       "HITS",
       "ICP-Q",
@@ -318,6 +336,7 @@ export function renderSummary(s: DemoSummary): string {
       n(c.responses),
       formatPercent(c.responses ? c.clientHits / c.responses : null),
       n(c.siblingHits),
+      ...(owners ? [n(c.ownerFetches)] : []),
       n(c.requests),
       n(c.hits),
       n(c.icpQueries),
@@ -325,6 +344,7 @@ export function renderSummary(s: DemoSummary): string {
       formatBytes(c.bytes),
     ]),
   ));
+
   if (s.director) {
     const d = s.director;
     out.push("");

@@ -21,6 +21,7 @@ function cache(name: string, requests: number, hits: number, siblingHits = 0): M
       bytes: 100,
       icpQueries: requests - hits,
       siblingHits,
+      ownerFetches: 0,
       topUrls: [],
     },
   };
@@ -80,6 +81,7 @@ function doc(members: MemberStatus[]): ClusterStatus {
       bytes: 0,
       icpQueries: 0,
       siblingHits: 0,
+      ownerFetches: 0,
     },
     topUrls: [],
   };
@@ -127,9 +129,11 @@ Deno.test("buildSummary() takes node counters as differences over the load and p
   );
   assertEquals(s.array, {
     clientRequests: 100,
+    originRequests: 25,
+    hitRatio: 0.75,
     localHits: 70,
     siblingHits: 5,
-    hitRatio: 0.75,
+    ownerFetches: 0,
     counters: { requests: 100, hits: 70, misses: 30 },
   });
   assertEquals(s.caches.map((c) => [c.name, c.connections, c.share, c.responses, c.requests, c.hits]), [
@@ -142,8 +146,13 @@ Deno.test("buildSummary() takes node counters as differences over the load and p
   assertEquals(s.directReturn, { proven: true, responseBytesAtClient: 1000, directorBytesOut: 0 });
   const text = renderSummary(s);
   assertStringIncludes(text, "DR forwarding, netns: running as root");
-  assertStringIncludes(text, "array hit ratio 75.0%: 70 local hits + 5 sibling hits of 100 client requests");
-  assertStringIncludes(text, "cache counters  100 requests (100 from clients, 0 from siblings), 70 hits, 30 misses");
+  assertStringIncludes(text, "array hit ratio 75.0%: 75 of 100 client requests needed no origin fetch");
+  assertStringIncludes(text, "local hits      70 answered from the cache the director chose");
+  assertStringIncludes(text, "sibling hits    5 misses served by a sibling's copy (ICP HIT)");
+  assertStringIncludes(
+    text,
+    "cache counters  100 requests (100 from clients, 0 from other caches), 70 hits, 30 misses",
+  );
   assertStringIncludes(text, "direct return   PROVEN");
   assertStringIncludes(text, "origin          25 requests");
 });

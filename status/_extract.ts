@@ -21,7 +21,7 @@
  * only counts, so the aggregator reads `/director/status` from directors.
  *
  * ICP queries and sibling hits are taken from a cache's `/metrics` when it has them
- * (`webcache_icp_queries_sent_total`, `webcache_cache_peering_choices_total{choice="hit"}`).
+ * (`webcache_icp_queries_sent_total`, `webcache_cache_peering_choices_total{choice="hit"}` and `{choice="owner"}`).
  *
  * @module
  */
@@ -120,6 +120,7 @@ export function extractCache(doc: unknown): CacheFigures | undefined {
       "peering.siblingHits",
       "icp.hitsReceived",
     ]),
+    ownerFetches: num(doc, ["peering.ownerFetches", "cache.ownerFetches"]),
     topUrls: topUrls(at(doc, "cache.topUrls")),
   };
 }

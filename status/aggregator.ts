@@ -134,6 +134,8 @@ export class ClusterAggregator {
           cache.icpQueries = sumSamples(samples, "webcache_icp_queries_sent_total") ?? cache.icpQueries;
           cache.siblingHits = sumSamples(samples, "webcache_cache_peering_choices_total", { choice: "hit" }) ??
             cache.siblingHits;
+          cache.ownerFetches = sumSamples(samples, "webcache_cache_peering_choices_total", { choice: "owner" }) ??
+            cache.ownerFetches;
         } else await metrics?.body?.cancel();
       }
       return {
@@ -179,6 +181,7 @@ export class ClusterAggregator {
       bytes: 0,
       icpQueries: 0,
       siblingHits: 0,
+      ownerFetches: 0,
     };
     let rate = 0, dHits = 0, dMisses = 0, anyRate = false;
     const perNode: Record<string, number> = {};
@@ -194,6 +197,7 @@ export class ClusterAggregator {
         totals.bytes += c.bytes;
         totals.icpQueries += c.icpQueries;
         totals.siblingHits += c.siblingHits;
+        totals.ownerFetches += c.ownerFetches;
         for (const u of c.topUrls) urls.set(u.url, (urls.get(u.url) ?? 0) + u.requests);
         if (prev && now > prev.t && c.requests >= prev.requests && c.hits >= prev.hits && c.misses >= prev.misses) {
           const dt = (now - prev.t) / 1000;

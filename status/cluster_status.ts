@@ -35,6 +35,8 @@ export interface CacheFigures {
   icpQueries: number;
   /** Local misses served by a sibling (ICP HIT or hash owner). */
   siblingHits: number;
+  /** Hash ownership: local misses forwarded to the URL's owner cache. */
+  ownerFetches: number;
   /** Most requested URLs this cache reports, if any. */
   topUrls: TopUrl[];
 }
@@ -159,6 +161,8 @@ export interface ArrayTotals {
   icpQueries: number;
   /** Misses served by siblings over all caches. */
   siblingHits: number;
+  /** Misses forwarded to their owner cache over all caches (hash ownership). */
+  ownerFetches: number;
 }
 
 /** One point of the history kept for the dashboard's charts. */

@@ -82,6 +82,7 @@ Deno.test("renderClusterStatus() shows members, problems, director services and 
           requestRate: 12,
           icpQueries: 10,
           siblingHits: 2,
+          ownerFetches: 0,
           topUrls: [],
         },
       },
@@ -110,6 +111,7 @@ Deno.test("renderClusterStatus() shows members, problems, director services and 
       bytes: 2048,
       icpQueries: 10,
       siblingHits: 2,
+      ownerFetches: 0,
     },
     topUrls: [{ url: "/obj/1", requests: 9 }],
   };
