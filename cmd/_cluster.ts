@@ -20,7 +20,8 @@
  */
 import type { Command } from "commander";
 import type { AdminServer } from "../admin/server.ts";
-import { type LocalRecord, Membership, type NodeRole } from "../cluster/mod.ts";
+import { liveMembers, type LocalRecord, Membership, type NodeRecord, type NodeRole } from "../cluster/mod.ts";
+import { parseHostPort } from "../core/addr.ts";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { configureLogging, getLogger, printErr } from "../core/log.ts";
 import { EXIT_CONFIG } from "./_common.ts";
@@ -111,4 +112,40 @@ export async function startRoleMembership(
     if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) Deno.exit(1);
     Deno.exit(EXIT_CONFIG);
   }
+}
+
+/** A sibling cache as the peering code takes it (structurally `PeeringPeer` of `cache/peering/`). */
+export interface SiblingPeer {
+  host: string;
+  httpPort: number;
+  /** 0: the member runs no ICP server. */
+  icpPort: number;
+  type: "sibling";
+  name: string;
+  weight: number;
+}
+
+/**
+ * The live caches other than this node, as ICP/hash siblings: the cache role passes this to its
+ * peering on every membership change.
+ *
+ * @example
+ * ```ts
+ * membership.onChange((members) => peering.setPeers(siblingPeers(members, membership.local.id)));
+ * ```
+ */
+export function siblingPeers(members: readonly NodeRecord[], selfId: string): SiblingPeer[] {
+  return liveMembers(members, { role: "cache", exclude: selfId }).flatMap((m) => {
+    if (!m.addrs.http) return [];
+    const http = parseHostPort(m.addrs.http);
+    const icpPort = m.addrs.icp ? parseHostPort(m.addrs.icp).port : 0;
+    return [{
+      host: http.host,
+      httpPort: http.port,
+      icpPort,
+      type: "sibling" as const,
+      name: m.name,
+      weight: m.weight,
+    }];
+  });
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
-import { startRoleMembership } from "./_cluster.ts";
+import { siblingPeers, startRoleMembership } from "./_cluster.ts";
 
 setLogSink(() => {});
 
@@ -57,4 +57,30 @@ Deno.test("startRoleMembership() exits 2 when peers are set but no key is", asyn
     new TextDecoder().decode(out.stderr),
     /Cannot start cluster membership: Refusing to start .* without a key/,
   );
+});
+
+Deno.test("siblingPeers() turns live cache members other than this node into peering siblings", () => {
+  const rec = (name: string, extra: Record<string, unknown>) => ({
+    id: name,
+    name,
+    role: "cache" as const,
+    addrs: { gossip: "x:1" },
+    weight: 3,
+    state: "alive" as const,
+    configHash: "",
+    incarnation: 1,
+    ...extra,
+  });
+  const peers = siblingPeers([
+    rec("me", { addrs: { gossip: "x:1", http: "10.0.0.1:3128" } }),
+    rec("b", { addrs: { gossip: "x:1", http: "10.0.0.2:3128", icp: "10.0.0.2:3130" } }),
+    rec("c", { addrs: { gossip: "x:1", http: "10.0.0.3:8080" } }),
+    rec("d", { addrs: { gossip: "x:1", http: "10.0.0.4:3128" }, state: "dead" }),
+    rec("e", { addrs: { gossip: "x:1" } }),
+    rec("f", { role: "director", addrs: { gossip: "x:1", http: "10.0.0.6:80" } }),
+  ], "me");
+  assert.deepEqual(peers, [
+    { host: "10.0.0.2", httpPort: 3128, icpPort: 3130, type: "sibling", name: "b", weight: 3 },
+    { host: "10.0.0.3", httpPort: 8080, icpPort: 0, type: "sibling", name: "c", weight: 3 },
+  ]);
 });
