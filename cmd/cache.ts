@@ -24,11 +24,12 @@ import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import { addClusterOptions, type ClusterOptions, clusterOverrides, siblingPeers, startRoleMembership } from "./_cluster.ts";
 
 const log = getLogger("cache");
 
 /** Options of `webcache cache`. */
-interface CacheOptions extends SharedOptions {
+interface CacheOptions extends SharedOptions, ClusterOptions {
   origin?: string;
   listen?: string[];
   workers?: string;
@@ -106,9 +107,9 @@ export function cacheCommand(): Command {
     .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit")
     .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
     .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
-  addSharedOptions(cmd);
+  addClusterOptions(addSharedOptions(cmd));
   return cmd.action(async (opts: CacheOptions) => {
-    const overrides: ConfigOverride[] = sharedOverrides(opts);
+    const overrides: ConfigOverride[] = [...sharedOverrides(opts), ...clusterOverrides(opts)];
     if (opts.origin !== undefined) {
       overrides.push({ path: ["cache", "defaultOrigin"], value: opts.origin, flag: "--origin" });
     }
@@ -170,7 +171,8 @@ export function cacheCommand(): Command {
     const node = nodeName(cfg.cluster.nodeName);
     let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
     // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
-    const peeringOn = cfg.cache.peering.mode !== "none" && (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto");
+    const peeringOn = cfg.cache.peering.mode !== "none" &&
+      (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
     if (peeringOn && workers > 1 && !isWorkerContext()) {
       log.info("Peering is on: serving with one worker", { requested: workers });
       workers = 1;
@@ -279,10 +281,44 @@ export function cacheCommand(): Command {
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
-    // --peers auto: the integrator feeds the live caches of the cluster to peering.setPeers([...]).
+    // Cluster membership: advertise this cache (its HTTP, ICP and admin addresses, service, weight)
+    // and take the live caches of the cluster as ICP/hash siblings.
+    const membership = await startRoleMembership(cfg, opts, {
+      role: "cache",
+      record: {
+        weight: cfg.cache.weight,
+        service: cfg.cache.service,
+        vip: cfg.cache.vip,
+        forwarding: cfg.cache.forwarding,
+        iface: cfg.cache.interface,
+      },
+      admin,
+    });
+    if (membership) {
+      // Wildcard listeners are advertised at the address the cluster reaches this node at.
+      const host = parseHostPort(membership.local.addrs.gossip).host;
+      const at = (hp: string) => {
+        const a = parseHostPort(hp);
+        return `${a.host === "0.0.0.0" || a.host === "::" ? host : a.host}:${a.port}`;
+      };
+      membership.update({
+        addrs: {
+          http: at(cfg.cache.listen[0].address),
+          icp: cfg.icp.enabled ? at(`${cfg.icp.listen}:${cfg.icp.port}`) : undefined,
+          admin: at(cfg.admin.listen),
+        },
+      });
+      if (peering) {
+        const p = peering;
+        p.setPeers(siblingPeers(membership.members(), membership.local.id));
+        membership.onChange((members) => p.setPeers(siblingPeers(members, membership.local.id)));
+      }
+    }
     log.info("Cache started", { node, workers });
     const stop = async () => {
       log.info("Cache stopping", { node });
+      await membership?.leave();
+      await membership?.stop();
       await admin.stop();
       await peering?.close();
       await pool.close();

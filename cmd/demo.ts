@@ -25,6 +25,7 @@ interface DemoFlags {
   once?: boolean;
   duration?: string;
   logLevel: string;
+  staticPeers?: boolean;
 }
 
 function positive(flag: string, v: string, opts: { integer?: boolean; max?: number } = {}): number {
@@ -77,6 +78,7 @@ export function demoCommand(): Command {
       ]).default("wlc"),
     )
     .option("--persistence <s>", "director persistence timeout, seconds (0 off)", "0")
+    .option("--static-peers", "list peers and real servers in each node's config instead of cluster membership")
     .option("--json", "print the summary (and node addresses) as one JSON document on stdout")
     .option("--once", "exit right after the summary")
     .option("--duration <s>", "stay up this many seconds after the summary (default: until Ctrl-C)")
@@ -106,6 +108,7 @@ export function demoCommand(): Command {
         once: f.once,
         durationS: f.duration === undefined ? undefined : positive("--duration", f.duration, { max: 86400 * 365 }),
         logLevel: f.logLevel,
+        membership: !f.staticPeers,
       });
       Deno.exit(code);
     });

@@ -59,7 +59,29 @@ export async function httpGet(
   addr: { hostname: string; port: number },
   opts: { path: string; host: string; signal?: AbortSignal },
 ): Promise<RawResponse> {
-  const conn = await Deno.connect({ hostname: addr.hostname, port: addr.port });
+  // Deno.connect takes no signal: race it, so an unanswered SYN ends at the timeout, not after
+  // the kernel's retries (about two minutes).
+  const connecting = Deno.connect({ hostname: addr.hostname, port: addr.port });
+  let conn: Deno.TcpConn;
+  if (opts.signal) {
+    const signal = opts.signal;
+    signal.throwIfAborted();
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      conn = await Promise.race([connecting, aborted]);
+    } catch (e) {
+      connecting.then((c) => c.close(), () => {});
+      throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    conn = await connecting;
+  }
   const onAbort = () => {
     try {
       conn.close();

@@ -168,8 +168,12 @@ export class LoopbackCluster implements DemoCluster {
       );
       return cluster;
     } catch (e) {
+      // Say why: the end of every node's log, before the folder goes.
+      const tails = await Promise.all(
+        cluster.nodes.map(async (n) => `--- ${n.name} (${n.proc.logFile}):\n${await n.proc.tail(8)}`),
+      );
       await cluster.stop();
-      throw e;
+      throw new Error(`${(e as Error).message}\n${tails.join("\n")}`, { cause: e });
     }
   }
 

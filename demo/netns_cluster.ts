@@ -152,6 +152,9 @@ export class NetnsCluster implements DemoCluster {
         scheduler: opts.scheduler ?? "wlc",
         persistenceS: opts.persistenceS ?? 0,
         reals: specs.map((c) => c.self),
+        // The director gossips too, but lists its real servers: its DR/TUN data plane does not
+        // forward to servers taken from membership in this build.
+        realsFromMembership: false,
       }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));
@@ -176,8 +179,12 @@ export class NetnsCluster implements DemoCluster {
       );
       return cluster;
     } catch (e) {
+      // Say why: the end of every node's log, before the folder goes.
+      const tails = await Promise.all(
+        cluster.nodes.map(async (n) => `--- ${n.name} (${n.proc.logFile}):\n${await n.proc.tail(8)}`),
+      );
       await cluster.stop();
-      throw e;
+      throw new Error(`${(e as Error).message}\n${tails.join("\n")}`, { cause: e });
     }
   }
 

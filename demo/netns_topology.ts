@@ -141,6 +141,8 @@ export class NetnsTopology {
     await this.exec(ns, ["ip", "link", "set", b, "name", "eth0"]);
     await this.exec(ns, ["ip", "addr", "add", `${ip}/24`, "dev", "eth0"]);
     await this.exec(ns, ["ip", "link", "set", "eth0", "up"]);
+    // Multicast (gossip discovery, ICP multicast) leaves by eth0, as on a host with a default route.
+    await this.exec(ns, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
     const host = { name, ns, ip };
     this.hosts.push(host);
     return host;

@@ -129,8 +129,10 @@ export interface DirectorSpec {
   scheduler: string;
   /** Persistence timeout, seconds (0 off). */
   persistenceS: number;
-  /** Real servers as `HOST:PORT` (static plan). */
+  /** Real servers as `HOST:PORT` (static plan, or when `realsFromMembership` is false). */
   reals: string[];
+  /** Membership plan: take the live caches as real servers (default true). */
+  realsFromMembership?: boolean;
 }
 
 /**
@@ -143,7 +145,7 @@ export function directorConfig(
   d: DirectorSpec,
   opts: { logLevel: string; plan: ClusterPlan },
 ): Record<string, unknown> {
-  const fromMembership = opts.plan.kind === "membership";
+  const fromMembership = opts.plan.kind === "membership" && d.realsFromMembership !== false;
   return {
     cluster: clusterSection("director-1", opts.plan, d.gossip, d.ip),
     admin: { listen: d.admin, ...(d.adminAllow ? { allow: d.adminAllow } : {}) },

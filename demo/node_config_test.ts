@@ -58,6 +58,15 @@ for (
   });
 }
 
+Deno.test("directorConfig() may list real servers while the nodes gossip", () => {
+  const plan: ClusterPlan = { kind: "membership", name: "demo-x", keyFile: "/tmp/k", peers: "auto" };
+  const d = validateConfig(directorConfig({ ...director, realsFromMembership: false }, { logLevel: "warn", plan }), {
+    source: "d.yaml",
+  });
+  assertEquals([d.director.services[0].fromMembership, d.director.services[0].reals.length], [false, 3]);
+  assertEquals(d.cluster.peers, "auto");
+});
+
 Deno.test("directorConfig() gives proxy real servers their ports", () => {
   const d = validateConfig(
     directorConfig({ ...director, method: "proxy", listen: "127.0.0.1", vip: "127.0.0.1", reals: ["127.0.0.1:4001"] }, {

@@ -171,7 +171,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   let dashboard: AdminServer | undefined;
   let poller: ReturnType<typeof setInterval> | undefined;
   try {
-    const clusterOpts = { ...opts, onStep: (m: string) => say(`  started ${m}`) };
+    const clusterOpts = { ...opts, membership: opts.membership ?? true, onStep: (m: string) => say(`  started ${m}`) };
+    if (clusterOpts.membership) {
+      say(
+        mode.network === "netns"
+          ? "  the caches and the director find each other by gossip (cluster.peers: auto, a fresh key)"
+          : "  the nodes find each other by gossip (seed: cache-1; multicast discovery needs a route on lo)",
+      );
+    }
     cluster = mode.network === "netns"
       ? await NetnsCluster.start(mode, clusterOpts)
       : await LoopbackCluster.start(mode, clusterOpts);
