@@ -100,8 +100,9 @@ export class NetnsCluster implements DemoCluster {
       const cacheHosts: NsHost[] = [];
       for (let i = 1; i <= n; i++) cacheHosts.push(await topo.addHost(`c${i}`, 10 + i));
       const logLevel = opts.logLevel ?? "warn";
-      // The demo process (on hostIp) reads every admin endpoint; nobody else may.
-      const admin = { listen: `0.0.0.0:${ADMIN_PORT}`, allow: ["127.0.0.0/8", `${topo.hostIp}/32`] };
+      // The demo process (on hostIp) and the nodes (asking each other for the cluster view) read
+      // the admin endpoints; nobody else may.
+      const admin = { listen: `0.0.0.0:${ADMIN_PORT}`, allow: ["127.0.0.0/8", `${topo.net}.0/24`] };
       // Membership in namespaces: --peers auto, multicast discovery on the bridge.
       const plan: ClusterPlan = opts.membership
         ? { kind: "membership", name: demoClusterName(), keyFile: await writeClusterKey(workDir), peers: "auto" }

@@ -181,6 +181,12 @@ async function checkDemo(method: "proxy" | "dr" | "tun", requests: number, withB
       assertEquals(s.directReturn, { proven: true, responseBytesAtClient: s.load.bytes, directorBytesOut: 0 });
     }
 
+    // The nodes found each other by gossip: any node's /cluster/status shows the whole cluster.
+    const view = await json<{ totals: { members: number; healthy: number; requests: number } }>(
+      `http://${director.admin}/cluster/status`,
+    );
+    assertEquals([view.totals.members, view.totals.healthy, view.totals.requests], [4, 4, sumReq]);
+
     // The origin's own counter.
     const origin = await json<{ requests: number; distinctObjects: number }>(`${doc.originUrl}/_origin/stats`);
     assertEquals([s.origin.requests, s.origin.distinctObjects], [origin.requests, origin.distinctObjects]);
