@@ -54,6 +54,7 @@ const heads = Array.from(
   (_, i) => new TextEncoder().encode(`GET /obj/${i}?size=1024 HTTP/1.1\r\nHost: bench.example\r\n\r\n`),
 );
 let written = 0;
+let scratch = new Uint8Array(4096);
 function call(bytes: Uint8Array): Promise<void> {
   const head = parseRequestHead(bytes);
   const req: ServerRequest = {
@@ -73,6 +74,7 @@ function call(bytes: Uint8Array): Promise<void> {
       written += b.length;
       return Promise.resolve();
     },
+    scratch: (size: number) => scratch.length >= size ? scratch : (scratch = new Uint8Array(size)),
     hijack: () => {
       throw new Error("no");
     },

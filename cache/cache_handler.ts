@@ -328,7 +328,7 @@ export class CacheHandler {
     if (prep.noCache) return false;
     const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
     try {
-      for (const b of prep.bytes(age)) await res.write(b);
+      for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
       res.close = true;
     }
@@ -694,6 +694,7 @@ export class CacheHandler {
       } catch (e) {
         if (e instanceof OriginError) countOriginFailure(e.reason);
         log.debug("Peer failed; going to the origin", { peer: choice.name, error: e });
+        this.#peers.peerFailed?.(choice, e as Error);
       }
     }
     out.hierarchy = "HIER_DIRECT";
@@ -756,26 +757,37 @@ export class CacheHandler {
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
     }));
-    try {
-      await res.write(head);
-    } catch {
-      r.abort();
-      return;
-    }
     if (r.framing.kind === "none" || req.method === "HEAD") {
       r.abort();
+      try {
+        await res.write(head);
+      } catch { /* client gone */ }
       return;
     }
+    // The head goes out with the first body chunk (one write for small responses).
+    let pending: Uint8Array | undefined = head;
     let complete = false;
     try {
       for await (const chunk of r.body()) {
         counters.originBytes += chunk.length;
-        await res.write(framing.kind === "chunked" ? encodeChunk(chunk) : chunk);
+        const data = framing.kind === "chunked" ? encodeChunk(chunk) : chunk;
+        if (pending) {
+          if (pending.length + data.length <= 64 * 1024) await res.write(concatBytes(pending, data));
+          else {
+            await res.write(pending);
+            await res.write(data);
+          }
+          pending = undefined;
+        } else {
+          await res.write(data);
+        }
       }
       complete = true;
-      if (framing.kind === "chunked") await res.write(LAST_CHUNK);
+      if (pending) await res.write(framing.kind === "chunked" ? concatBytes(pending, LAST_CHUNK) : pending);
+      else if (framing.kind === "chunked") await res.write(LAST_CHUNK);
     } catch {
       r.abort();
+      if (pending && !res.broken) await res.write(pending).catch(() => {});
       res.close = true;
     }
     if (!complete) res.close = true;

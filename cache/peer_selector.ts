@@ -48,6 +48,11 @@ export interface PeerSelector {
    * @returns origin or a peer; may take up to the ICP timeout
    */
   select(key: string, req: PeerRequest): ForwardChoice | Promise<ForwardChoice>;
+  /**
+   * Optional: told when a chosen peer could not be reached over HTTP (connect error, reset,
+   * timeout), so the selector can stop choosing it before ICP notices.
+   */
+  peerFailed?(choice: Extract<ForwardChoice, { kind: "peer" }>, error: Error): void;
 }
 
 /** Always the origin. */

@@ -82,6 +82,7 @@ export class PreparedHit {
   readonly #prefix: Uint8Array;
   readonly #body: Uint8Array;
   #age = -1;
+  #seenAge = -1;
   #bytes?: Uint8Array;
   /** The response's `Content-Type`, `-` when none (for the access log). */
   readonly contentType: string;
@@ -113,26 +114,35 @@ export class PreparedHit {
   /**
    * The bytes to write for a hit of the given age.
    *
+   * The first hit at a new age is built in `scratch` (the connection's reusable buffer), so
+   * objects hit rarely (most of a large working set) allocate nothing; a second hit at the same
+   * age builds a buffer of its own that later hits of that second reuse as it is (hot objects).
+   *
    * @param age the `Age` in whole seconds
+   * @param scratch gives a reusable buffer of at least the requested size (a `ServerResponse`)
    * @returns head and body (one buffer for small bodies; head then body for large ones)
    */
-  bytes(age: number): Uint8Array[] {
+  bytes(age: number, scratch?: { scratch(size: number): Uint8Array }): Uint8Array[] {
     const inline = this.#body.length <= INLINE_BODY_BYTES;
-    if (age !== this.#age || !this.#bytes) {
-      const digits = String(age);
-      const headLen = this.#prefix.length + digits.length + 4;
-      const out = new Uint8Array(headLen + (inline ? this.#body.length : 0));
-      out.set(this.#prefix);
-      let at = this.#prefix.length;
-      for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
-      out[at++] = 13;
-      out[at++] = 10;
-      out[at++] = 13;
-      out[at++] = 10;
-      if (inline) out.set(this.#body, at);
+    if (age === this.#age && this.#bytes) return inline ? [this.#bytes] : [this.#bytes, this.#body];
+    const digits = String(age);
+    const headLen = this.#prefix.length + digits.length + 4;
+    const total = headLen + (inline ? this.#body.length : 0);
+    const reuse = scratch !== undefined && age !== this.#seenAge;
+    this.#seenAge = age;
+    const out = reuse ? scratch.scratch(total).subarray(0, total) : new Uint8Array(total);
+    out.set(this.#prefix);
+    let at = this.#prefix.length;
+    for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
+    out[at++] = 13;
+    out[at++] = 10;
+    out[at++] = 13;
+    out[at++] = 10;
+    if (inline) out.set(this.#body, at);
+    if (!reuse) {
       this.#bytes = out;
       this.#age = age;
     }
-    return inline ? [this.#bytes] : [this.#bytes, this.#body];
+    return inline ? [out] : [out, this.#body];
   }
 }

@@ -81,3 +81,15 @@ Deno.test("PreparedHit writes the stored head with the current Age, in one buffe
   assertEquals(parts[1].length, INLINE_BODY_BYTES + 1);
   assertEquals(big.noCache, true);
 });
+
+Deno.test("PreparedHit builds the first hit of a second in the connection's scratch buffer", () => {
+  const p = new PreparedHit(object(new TextEncoder().encode("xyz"), []), "c1", "HIT from c1");
+  const scratch = new Uint8Array(4096);
+  const first = p.bytes(5, { scratch: () => scratch })[0];
+  assertEquals(first.buffer, scratch.buffer, "rare hit: no allocation");
+  assertEquals(latin1Decode(first).endsWith("age: 5\r\n\r\nxyz"), true);
+  const second = p.bytes(5, { scratch: () => scratch })[0];
+  assertEquals(second.buffer === scratch.buffer, false, "hit again in the same second: own buffer");
+  assertEquals(p.bytes(5, { scratch: () => scratch })[0], second, "and reused after that");
+  assertEquals(p.bytes(6, { scratch: () => scratch })[0].buffer, scratch.buffer);
+});

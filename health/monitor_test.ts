@@ -11,7 +11,7 @@ Deno.test("HealthMonitor reports a dead server down after fall checks and up aga
   })();
   const changes: string[] = [];
   const m = new HealthMonitor({ onChange: (key, up) => changes.push(`${key}:${up ? "up" : "down"}`) });
-  const check = HealthCheckSchema.parse({ type: "tcp", intervalMs: 50, timeoutMs: 200, fall: 2, rise: 2 });
+  const check = HealthCheckSchema.parse({ type: "tcp", intervalMs: 50, timeoutMs: 2000, fall: 2, rise: 2 });
   try {
     m.set([{ key: "a", address: "127.0.0.1", port, check }]);
     await new Promise((r) => setTimeout(r, 200));

@@ -76,7 +76,16 @@ export interface OriginPoolOptions {
 interface PooledConn {
   conn: Deno.TcpConn;
   reader: ConnReader;
+  /** When it last went back to the pool (ms since epoch). */
+  idleSince: number;
 }
+
+/**
+ * Idle connections older than this are closed instead of reused: most origins close idle
+ * keep-alive connections after 5 to 120 s, and a request on a connection the origin is closing
+ * costs a retry.
+ */
+export const MAX_IDLE_MS = 30_000;
 
 /** The origin client with its connection pool. */
 export class OriginPool {
@@ -113,8 +122,13 @@ export class OriginPool {
     const key = `${to.hostname}:${to.port}`;
     const replayable = init.body === undefined || init.body instanceof Uint8Array;
     for (let attempt = 0;; attempt++) {
-      const idle = this.#idle.get(key);
-      const pooled = idle?.pop();
+      // A retry always uses a new connection: the idle ones are probably as stale as the first.
+      const idle = attempt === 0 ? this.#idle.get(key) : undefined;
+      let pooled = idle?.pop();
+      while (pooled && Date.now() - pooled.idleSince > MAX_IDLE_MS) {
+        closeQuietly(pooled.conn);
+        pooled = idle?.pop();
+      }
       const pc = pooled ?? await this.#connect(to);
       this.#busy.add(pc);
       try {
@@ -123,7 +137,11 @@ export class OriginPool {
         this.#busy.delete(pc);
         closeQuietly(pc.conn);
         const early = e instanceof OriginError && e.reason === "reset";
-        if (pooled && early && replayable && attempt === 0) continue;
+        if (pooled && early && replayable && attempt === 0) {
+          // The origin closed an idle connection: drop the others idle since before it too.
+          for (const old of this.#idle.get(key)?.splice(0) ?? []) closeQuietly(old.conn);
+          continue;
+        }
         throw e;
       }
     }
@@ -144,7 +162,7 @@ export class OriginPool {
     try {
       const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal: ac.signal });
       conn.setNoDelay(true);
-      return { conn, reader: new ConnReader(conn) };
+      return { conn, reader: new ConnReader(conn), idleSince: 0 };
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
       if (ac.signal.aborted) {
@@ -204,6 +222,7 @@ export class OriginPool {
         this.#busy.delete(pc);
         const list = this.#idle.get(key) ?? [];
         if (ok && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
+          pc.idleSince = Date.now();
           list.push(pc);
           this.#idle.set(key, list);
         } else {

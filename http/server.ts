@@ -74,6 +74,14 @@ export interface ServerResponse {
   /** Whether the client connection failed. */
   readonly broken: boolean;
   /**
+   * A buffer of at least `size` bytes owned by this connection and reused by its responses, so
+   * building a small response allocates nothing. Its contents stay valid only until the next
+   * `write()` on this connection resolves; write it (or a view of it) before building another.
+   *
+   * @param size bytes needed
+   */
+  scratch(size: number): Uint8Array;
+  /**
    * Takes over the raw connection (CONNECT). The server stops managing it; the caller must close it.
    *
    * @returns the connection and bytes already read past the head
@@ -109,6 +117,8 @@ export interface HttpServerOptions {
 interface ConnState {
   conn: Deno.Conn;
   deadline: number;
+  /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
+  scratch?: Uint8Array;
 }
 
 const TE = new TextEncoder();
@@ -219,6 +229,11 @@ export class HttpServer {
     let client: Endpoint = { hostname: peer.hostname, port: peer.port };
     const la = conn.localAddr as Deno.NetAddr;
     let local: Endpoint = { hostname: la.hostname, port: la.port };
+    // One response object per connection, reset for each request (no closures per request).
+    const res = new ConnResponse(st, o.sendTimeoutMs, () => {
+      this.#conns.delete(st);
+      return { conn, buffered: reader.takeBuffered().slice() };
+    });
     try {
       if (o.proxyProtocol) {
         st.deadline = Date.now() + o.headerTimeoutMs;
@@ -285,41 +300,13 @@ export class HttpServer {
             })();
           },
         };
-        let written = 0;
-        let broken = false;
-        const res: ServerResponse = {
-          close: !keepAlive,
-          get bytesWritten() {
-            return written;
-          },
-          get broken() {
-            return broken;
-          },
-          write: async (bytes: Uint8Array) => {
-            if (broken) throw new Deno.errors.BrokenPipe("Cannot write response: client went away");
-            let off = 0;
-            try {
-              while (off < bytes.length) {
-                st.deadline = Date.now() + o.sendTimeoutMs;
-                off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
-              }
-            } catch (e) {
-              broken = true;
-              throw e;
-            } finally {
-              st.deadline = Infinity;
-              written += off;
-            }
-          },
-          hijack: () => {
-            hijacked = true;
-            this.#conns.delete(st);
-            return { conn, buffered: reader.takeBuffered().slice() };
-          },
-        };
+        res.reset(keepAlive);
         await this.#handler(req, res);
-        if (hijacked) return;
-        if (res.close || broken) return;
+        if (res.hijacked) {
+          hijacked = true;
+          return;
+        }
+        if (res.close || res.broken) return;
         if (!bodyDone) {
           // Drain an unread request body so the next head is found; large ones close the connection.
           if (framing.kind === "length" && framing.length - reader.buffered <= 64 * 1024 && !bodyStarted) {
@@ -340,6 +327,65 @@ export class HttpServer {
         closeQuietly(conn);
       }
     }
+  }
+}
+
+/** The {@link ServerResponse} of one connection, reused by its requests. */
+class ConnResponse implements ServerResponse {
+  close = false;
+  hijacked = false;
+  readonly #st: ConnState;
+  readonly #sendTimeoutMs: number;
+  readonly #takeOver: () => { conn: Deno.Conn; buffered: Uint8Array };
+  #written = 0;
+  #broken = false;
+
+  constructor(st: ConnState, sendTimeoutMs: number, takeOver: () => { conn: Deno.Conn; buffered: Uint8Array }) {
+    this.#st = st;
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.#takeOver = takeOver;
+  }
+
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  reset(keepAlive: boolean): void {
+    this.close = !keepAlive;
+    this.#written = 0;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.#broken) throw new Deno.errors.BrokenPipe("Cannot write response: client went away");
+    const st = this.#st;
+    let off = 0;
+    try {
+      while (off < bytes.length) {
+        st.deadline = Date.now() + this.#sendTimeoutMs;
+        off += await st.conn.write(off === 0 ? bytes : bytes.subarray(off));
+      }
+    } catch (e) {
+      this.#broken = true;
+      throw e;
+    } finally {
+      st.deadline = Infinity;
+      this.#written += off;
+    }
+  }
+
+  scratch(size: number): Uint8Array {
+    const st = this.#st;
+    if (!st.scratch || st.scratch.length < size) st.scratch = new Uint8Array(Math.max(size, 4096));
+    return st.scratch;
+  }
+
+  hijack(): { conn: Deno.Conn; buffered: Uint8Array } {
+    this.hijacked = true;
+    return this.#takeOver();
   }
 }
 

@@ -364,6 +364,23 @@ export class IcpClient {
     if (decision) p.done("answered");
   }
 
+  /**
+   * Marks a peer dead now (its HTTP side failed), as Squid does on connect failures. It is asked
+   * again after `deadPeerMs` and revived by its next answer.
+   *
+   * @param key the peer's `HOST:ICP_PORT`
+   * @returns false when no such peer
+   */
+  markDead(key: string): boolean {
+    const s = this.#peers.get(key);
+    if (!s) return false;
+    const now = this.#opts.now();
+    s.lastQueryAt = now;
+    s.lastReplyAt = Math.min(s.lastReplyAt, now - this.#opts.deadPeerMs);
+    this.#updateUp(s);
+    return true;
+  }
+
   /** Ends every lookup in progress (decision `none`); call before closing the socket. */
   close(): void {
     for (const p of [...this.#pending.values()]) p.done("timeout");

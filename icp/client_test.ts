@@ -139,3 +139,20 @@ Deno.test("IcpClient ignores replies from hosts that are not peers and replies w
     assert.deepEqual(r.decision, { kind: "none" });
   }, [stranger, liar]);
 });
+
+Deno.test("IcpClient.markDead() takes a peer out until it answers again", async () => {
+  const peer = await peerServer([]);
+  await withClient({ timeoutMs: 500, deadPeerMs: 60000 }, async (client) => {
+    client.setPeers([asPeer(peer)]);
+    assert.equal(client.markDead(`127.0.0.1:${peer.addr.port}`), true);
+    assert.equal(client.markDead("127.0.0.1:1"), false);
+    assert.equal(client.peers()[0].up, false);
+    const r = await client.lookup("http://o/while-dead");
+    assert.equal(r.outcome, "no_peers", "a dead peer queried less than deadPeerMs ago is not asked");
+    client.handleReply(
+      { opcode: IcpOpcode.MISS, requestNumber: 1, options: 0, optionData: 0, senderAddress: "0.0.0.0", url: "x" },
+      { hostname: "127.0.0.1", port: peer.addr.port },
+    );
+    assert.equal(client.peers()[0].up, true);
+  }, [peer]);
+});

@@ -18,6 +18,7 @@ import { Estimator, type Rates, type Totals } from "./estimator.ts";
 import { type Forwarder, forwarderFactory, MissingForwarderError, registerForwarder } from "./forwarder.ts";
 import { ProxyForwarder } from "./proxy/proxy_forwarder.ts";
 import type { ForwardMethod, MemberState, RealServer } from "./real_server.ts";
+import { route } from "./route.ts";
 import { TCP_STATE_NAMES } from "./tcp_state.ts";
 
 const log = getLogger("lb.director");
@@ -349,10 +350,7 @@ export class Director {
     for (const [what, hp] of [["client", c], ["VIP", v]] as const) {
       if (!isIPv4(hp.host)) throw new SyntaxError(`Cannot route: ${what} "${hp.host}" is not an IPv4 address`);
     }
-    return this.dispatcher.route(
-      { saddr: ipv4ToInt(c.host), sport: c.port, daddr: ipv4ToInt(v.host), dport: v.port },
-      Date.now(),
-    );
+    return route({ saddr: ipv4ToInt(c.host), sport: c.port, daddr: ipv4ToInt(v.host), dport: v.port }, this.dispatcher);
   }
 
   #serverStatus(rs: RealServer): ServerStatus {

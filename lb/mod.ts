@@ -23,6 +23,7 @@ export {
 export { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
 export * from "./tcp_state.ts";
 export { type Template, VirtualService } from "./virtual_service.ts";
+export { route } from "./route.ts";
 export {
   createScheduler,
   type FlowKey,

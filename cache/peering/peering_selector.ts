@@ -11,9 +11,11 @@
  *   fetches from the origin and stores; a non-owner fetches from the owner and does not store
  *   (`store: false`), so each object is stored once and the array's capacity is the sum of its
  *   stores. When a cache joins or leaves, only its share of URLs changes owner.
- * - `hash+icp`: as `hash`, but when the owner is unsure — it joined less than
- *   `cache.peering.warmupMs` ago, or the URL's first-choice owner is down so a stand-in owns it —
- *   ask ICP first; a HIT anywhere is fetched from there (only-if-cached).
+ * - `hash+icp`: as `hash`, but the owner, when it is unsure — it started less than
+ *   `cache.peering.warmupMs` ago, or it stands in for the URL's first-choice owner, which is down —
+ *   asks ICP before the origin; a HIT is fetched from that cache (only-if-cached) and stored here,
+ *   so the objects of a returning or failed cache move to their new owner instead of being fetched
+ *   again. Non-owners never ask ICP: they forward to the owner as in `hash`.
  *
  * Loops: in the hash modes a request that already passed a proxy (it carries `Via`) is fetched
  * from the origin directly, so an owner never forwards again and two caches that briefly disagree
@@ -92,8 +94,6 @@ export class PeeringSelector {
   readonly #startedAt: number;
   #peers: PeeringPeer[] = [];
   #byId = new Map<string, PeeringPeer>();
-  /** When each member id was (re)seen live; for warm-up. */
-  #liveSince = new Map<string, number>();
 
   /**
    * @param opts mode, self id, ICP client
@@ -131,10 +131,6 @@ export class PeeringSelector {
     const members = this.#peers.filter((p) => p.type === "sibling").map((p) => ({ id: memberId(p), weight: p.weight }));
     if (self) members.push({ id: self, weight: undefined });
     this.#ring.setMembers(members);
-    const now = this.#now();
-    for (const m of members) if (!this.#liveSince.has(m.id)) this.#liveSince.set(m.id, now);
-    for (const id of [...this.#liveSince.keys()]) if (!members.some((m) => m.id === id)) this.#liveSince.delete(id);
-    if (self) this.#liveSince.set(self, this.#startedAt);
   }
 
   /** The current peers (without self). */
@@ -148,10 +144,7 @@ export class PeeringSelector {
     if (!p) return false;
     if (!this.#opts.icp || p.icpPort === 0) return true;
     const st = this.#opts.icp.peers().find((s) => s.key === peerKey(p));
-    const up = st?.up ?? true;
-    if (!up) this.#liveSince.delete(id);
-    else if (!this.#liveSince.has(id)) this.#liveSince.set(id, this.#now());
-    return up;
+    return st?.up ?? true;
   }
 
   /**
@@ -184,33 +177,36 @@ export class PeeringSelector {
     const mode = this.#opts.mode;
     if (mode === "none" || (req.method !== "GET" && req.method !== "HEAD")) return { kind: "origin" };
     if (mode === "icp") return await this.#icp(req.url, true);
-    if (req.headers.get("via")) return { kind: "origin" };
     const owner = this.owner(key);
     const self = this.#opts.self!;
-    if (mode === "hash+icp") {
-      const firstChoice = this.#ring.owner(key);
-      const since = owner ? this.#liveSince.get(owner) : undefined;
-      const warm = this.#opts.warmupMs ?? 0;
-      const unsure = firstChoice !== owner || (since !== undefined && this.#now() - since < warm);
-      if (unsure) {
-        const r = await this.#icp(req.url, owner === self);
+    // A request that already passed a proxy (a non-owner forwarding to us) is never forwarded again.
+    const fromProxy = req.headers.get("via") !== null;
+    if (owner && owner !== self && !fromProxy) {
+      const p = this.#byId.get(owner)!;
+      return {
+        kind: "peer",
+        name: p.name ?? owner,
+        hostname: p.host,
+        port: p.httpPort,
+        onlyIfCached: false,
+        type: "parent",
+        store: false,
+      };
+    }
+    if (mode === "hash+icp" && owner === self) {
+      // The owner is unsure when it stands in for a first-choice owner that is down, or joined recently:
+      // a copy may sit on the cache that owned the URL before. Ask ICP; a HIT is fetched and kept here.
+      const standIn = this.#ring.owner(key) !== self;
+      const warm = this.#now() - this.#startedAt < (this.#opts.warmupMs ?? 0);
+      if (standIn || warm) {
+        const r = await this.#icp(req.url, true);
         if (r.kind === "peer" && r.onlyIfCached) {
-          log.debug("Owner unsure; ICP found a copy", { url: req.url, owner, peer: r.name });
+          log.debug("Owner unsure; ICP found a copy", { url: req.url, peer: r.name, standIn, warm });
           return r;
         }
       }
     }
-    if (!owner || owner === self) return { kind: "origin" };
-    const p = this.#byId.get(owner)!;
-    return {
-      kind: "peer",
-      name: p.name ?? owner,
-      hostname: p.host,
-      port: p.httpPort,
-      onlyIfCached: false,
-      type: "parent",
-      store: false,
-    };
+    return { kind: "origin" };
   }
 
   async #icp(url: string, store: boolean): Promise<PeeringChoice> {
@@ -227,6 +223,18 @@ export class PeeringSelector {
       type: p.type,
       store,
     };
+  }
+
+  /**
+   * Told by the cache when a chosen peer could not be reached over HTTP: the peer is marked dead
+   * (hash modes then pick another owner at once; ICP stops waiting for it) until it answers ICP again.
+   *
+   * @param choice the peer that failed
+   */
+  peerFailed(choice: { hostname: string; port: number }): void {
+    const p = this.#peers.find((x) => x.host === choice.hostname && x.httpPort === choice.port);
+    if (!p || p.icpPort === 0 || !this.#opts.icp) return;
+    if (this.#opts.icp.markDead(peerKey(p))) log.info("Peer failed over HTTP; marked dead", { peer: memberId(p) });
   }
 
   /** State for `/status`. */

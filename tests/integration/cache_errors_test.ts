@@ -158,3 +158,28 @@ Deno.test("cache errors: a chunked request body is forwarded to the origin", asy
     await origin.close();
   }
 });
+
+Deno.test("cache errors: idle origin connections the origin closed are retried on a new connection", async () => {
+  let conns = 0;
+  const origin = new RawOrigin(async (conn) => {
+    conns++;
+    const head = await readRequestHead(conn);
+    if (!head) return;
+    await sleep(100); // keep the five first requests in flight together
+    await writeText(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok");
+    await sleep(30); // then close the idle keep-alive connection, as origins do after their timeout
+  });
+  const c = startCache({ defaultOrigin: origin.url });
+  try {
+    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => request(c.port, `/p${i}`)));
+    for (const r of first) assertEquals(r.status, 200);
+    await sleep(100); // five stale connections sit in the pool now
+    const r = await request(c.port, "/after");
+    assertEquals(r.status, 200);
+    assertEquals(r.text, "ok");
+    assert(conns >= 6, `a new connection was opened (${conns})`);
+  } finally {
+    await c.close();
+    await origin.close();
+  }
+});

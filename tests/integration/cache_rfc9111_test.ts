@@ -236,22 +236,28 @@ Deno.test("cache rfc9111: clients' conditional requests are answered from cache 
   });
 });
 
-Deno.test("cache rfc9111: response no-cache and must-revalidate always go to the origin when needed", async () => {
+Deno.test("cache rfc9111: response no-cache, must-revalidate and proxy-revalidate go to the origin when needed", async () => {
   let up = true;
   await withCache((req) => {
     if (!up) return new Response("down", { status: 503 });
     const p = new URL(req.url).pathname;
     if (p === "/nc") return new Response("nc", { headers: { "cache-control": "no-cache", etag: '"n"' } });
+    if (p === "/pr") {
+      return new Response("pr", { headers: { "cache-control": "max-age=1, proxy-revalidate, stale-if-error=60" } });
+    }
     return new Response("mr", { headers: { "cache-control": "max-age=1, must-revalidate, stale-if-error=60" } });
   }, async (port, origin) => {
     await request(port, "/nc");
     await request(port, "/nc");
     assertEquals(origin.count("/nc"), 2, "no-cache: revalidated every time");
     await request(port, "/mr");
+    await request(port, "/pr");
     await sleep(1100);
     up = false;
     const r = await request(port, "/mr", { headers: { "Cache-Control": "max-stale=60" } });
     assertEquals(r.status, 503, "must-revalidate forbids serving stale, even with max-stale or stale-if-error");
+    const pr = await request(port, "/pr", { headers: { "Cache-Control": "max-stale=60" } });
+    assertEquals(pr.status, 503, "proxy-revalidate binds a shared cache the same way");
   });
 });
 

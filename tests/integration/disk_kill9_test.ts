@@ -13,7 +13,7 @@ import { readAll, testBody } from "../conformance/store_suite.ts";
 configureLogging({ components: { "cache.store": "warn" } });
 
 const PROC = new URL("./_disk_writer_proc.ts", import.meta.url).pathname;
-const ROUNDS = 10;
+const ROUNDS = 8;
 const MAX_BYTES = 6 * 1024 * 1024;
 
 function spawn(args: string[]): Deno.ChildProcess {

@@ -57,8 +57,7 @@ Deno.test("A cache directory locked by another live instance is a clear error at
     await sibling.close();
     proc.kill("SIGKILL");
     await proc.status;
-    reader.releaseLock();
-    await proc.stdout.cancel();
+    await reader.cancel();
     // Once the holder is gone its lock is stale and is taken over.
     const next = await CacheDir.open({ path, maxBytes: 4 << 20, l1: 4, l2: 4, instance: "next" });
     ok(next.status().state !== undefined);

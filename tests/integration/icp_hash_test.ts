@@ -42,7 +42,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
             peers, // the same list on every cache; each finds itself in it
             peering: { mode: "hash" },
           },
-          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 1500 },
+          icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 300, deadPeerMs: 3000 },
         }),
       );
     }
@@ -76,7 +76,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
     // Stop cache 2; after icp.deadPeerMs the others take over its URLs and only those.
     await nodes[2]!.stop();
     nodes[2] = undefined;
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 6500));
     for (const [k, path] of URLS.entries()) {
       const r = await curlIn(undefined, `http://127.0.0.1:${ports[k % 2].http}${path}`, { host: HOST });
       assert.equal(r.status, 200);
@@ -88,6 +88,83 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
       assert.equal(h.length, 1, `${path} stored on ${h}`);
       if (owner.get(path) !== 2) assert.equal(h[0], owner.get(path), `${path} moved`);
     }
+  } finally {
+    for (const n of nodes) await n?.stop();
+    await origin.shutdown();
+  }
+});
+
+Deno.test("hash+icp peering: a returning cache takes its objects back from their stand-in owners, not the origin", async () => {
+  const seen = new Map<string, number>();
+  const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const p = new URL(req.url).pathname;
+    seen.set(p, (seen.get(p) ?? 0) + 1);
+    return new Response(`body ${p}\n`, { headers: { "cache-control": "max-age=600" } });
+  });
+  const ports = [0, 1, 2].map(() => ({ http: randomPort(), icp: randomPort(), admin: randomPort() }));
+  const peers = ports.map((p) => ({ host: "127.0.0.1", httpPort: p.http, icpPort: p.icp, type: "sibling" }));
+  const config = (i: number) => ({
+    cluster: { nodeName: `hi${i}` },
+    admin: { listen: `127.0.0.1:${ports[i].admin}` },
+    cache: {
+      listen: [{ address: `127.0.0.1:${ports[i].http}`, mode: "accel" }],
+      defaultOrigin: `http://127.0.0.1:${origin.addr.port}`,
+      workers: 1,
+      peers,
+      peering: { mode: "hash+icp", warmupMs: 20000 },
+    },
+    icp: { port: ports[i].icp, listen: "127.0.0.1", timeoutMs: 1000, deadPeerMs: 3000 },
+  });
+  const get = (i: number, path: string, extra: Record<string, string> = {}) =>
+    curlIn(undefined, `http://127.0.0.1:${ports[i].http}${path}`, { host: HOST, ...extra });
+  const aliveCounts = () =>
+    Promise.all(ports.map(async (p) => {
+      try {
+        const st = await (await fetch(`http://127.0.0.1:${p.admin}/status`)).json();
+        return (st.peering.members as { alive: boolean }[]).filter((m) => m.alive).length;
+      } catch {
+        return 0;
+      }
+    }));
+  const waitAlive = async (want: number[]) => {
+    for (let k = 0; k < 150; k++) {
+      const a = await aliveCounts();
+      if (want.every((i) => a[i] === 3)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`caches ${want} never saw three live members: ${await aliveCounts()}`);
+  };
+  const nodes: (CacheNode | undefined)[] = [];
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await CacheNode.start(`hi${i}`, config(i)));
+    await waitAlive([0, 1, 2]);
+    for (const [k, path] of URLS.entries()) assert.equal((await get(k % 3, path)).status, 200);
+    const owner = new Map<string, number>();
+    for (const path of URLS) {
+      for (const i of [0, 1, 2]) {
+        if ((await get(i, path, { "cache-control": "only-if-cached" })).status === 200) owner.set(path, i);
+      }
+    }
+    const share2 = URLS.filter((p) => owner.get(p) === 2);
+    assert.ok(share2.length > 0);
+
+    // Cache 2 leaves: its URLs get stand-in owners among 0 and 1, which fetch them once.
+    await nodes[2]!.stop();
+    nodes[2] = undefined;
+    await new Promise((r) => setTimeout(r, 6500));
+    for (const [k, path] of share2.entries()) assert.equal((await get(k % 2, path)).status, 200);
+    for (const path of share2) assert.equal(seen.get(path), 2, path);
+
+    // Cache 2 returns (empty). It owns its share again and, while warming up, asks ICP before the origin.
+    nodes[2] = await CacheNode.start("hi2", config(2));
+    await waitAlive([0, 1, 2]);
+    for (const path of share2) {
+      const r = await get(2, path);
+      assert.equal(r.status, 200);
+      assert.equal(r.body, `body ${path}\n`);
+    }
+    for (const path of share2) assert.equal(seen.get(path), 2, `${path}: taken from a stand-in, not the origin`);
+    for (const path of share2) assert.equal((await get(2, path, { "cache-control": "only-if-cached" })).status, 200);
   } finally {
     for (const n of nodes) await n?.stop();
     await origin.shutdown();

@@ -173,12 +173,11 @@ export class DiskWriter implements StoreWriter {
           o += c.length;
         }
         this.#chunks = [];
-        // Small objects: synchronous calls, which on the page cache take microseconds, where each
-        // async file op costs a round trip through the runtime's blocking thread pool.
-        const f = Deno.openSync(this.#temp, { createNew: true, write: true });
+        // Asynchronous: creating and renaming files takes the file system's journal, which can
+        // stall for milliseconds when other processes fsync; the event loop must not wait on it.
+        const f = await Deno.open(this.#temp, { createNew: true, write: true });
         try {
-          let o = 0;
-          while (o < all.length) o += f.writeSync(all.subarray(o));
+          await writeAll(f, all);
         } finally {
           f.close();
         }

@@ -671,20 +671,15 @@ export class CacheDir implements Store {
     );
   }
 
-  #install(temp: string, name: string): Promise<void> {
+  async #install(temp: string, name: string): Promise<void> {
     const to = this.#pathOf(name);
     try {
-      Deno.renameSync(temp, to);
+      await Deno.rename(temp, to);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) return Promise.reject(e);
-      try {
-        Deno.mkdirSync(to.slice(0, to.lastIndexOf("/")), { recursive: true });
-        Deno.renameSync(temp, to);
-      } catch (e2) {
-        return Promise.reject(e2);
-      }
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+      await Deno.rename(temp, to);
     }
-    return Promise.resolve();
   }
 
   /**
