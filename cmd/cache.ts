@@ -254,6 +254,7 @@ export function cacheCommand(): Command {
         printErr(`Cannot start peering: ${(e as Error).message}`);
         await pool.close();
         await service.close();
+        await realServer?.undo();
         Deno.exit(1);
       }
       service.handler.setPeerSelector(peering.selector);

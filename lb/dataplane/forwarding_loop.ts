@@ -329,6 +329,7 @@ export function runForwardingLoop(
           }
           const svc = svcOf[id];
           dispatcher!.account(id, 1, flow.totalLength, 0, 0);
+          C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;
@@ -371,6 +372,8 @@ export function runForwardingLoop(
         const sent = batch.flush(pkt);
         C[GLOBAL.txPackets] += sent;
         C[GLOBAL.dropSendFailed] += queued - sent;
+        // A short batch means the queue is empty: skip the recvmmsg that would only say EAGAIN.
+        if (n < batch.slots) break;
       }
       if (now - lastHousekeeping >= 1000) {
         lastHousekeeping = now;

@@ -21,6 +21,8 @@ import type { LoopInit, ServerInfo } from "./forwarding_loop.ts";
 import { DATAPLANE_WORKER_NAME } from "./worker.ts";
 
 const log = getLogger("lb.dataplane");
+/** How long update() waits for the Worker to apply a configuration. */
+const UPDATE_TIMEOUT_MS = 10_000;
 
 /** Options of {@link PacketForwarder}. */
 export interface PacketForwarderOptions {
@@ -73,6 +75,7 @@ export class PacketForwarder {
   #stopped: Promise<void> | undefined;
   #failure: Error | undefined;
   #serverState = new Map<string, ServerState>();
+  #chain: Promise<void> = Promise.resolve();
 
   /** @param opts interface, VIP mode, table limits */
   constructor(opts: PacketForwarderOptions) {
@@ -197,15 +200,38 @@ export class PacketForwarder {
    * dropping established connections to servers that stay.
    *
    * @param services the new DR/TUN services
-   * @returns once the Worker has applied them (or after 2 s)
+   * @returns once the Worker has applied them
+   * @throws {Error} when the Worker failed or did not apply them within 10 s
    */
-  async update(services: readonly ServiceSpec[]): Promise<void> {
-    if (!this.#worker) throw new Error("Cannot update the packet forwarder: it is not running");
-    const cfg = await this.#config(services);
+  update(services: readonly ServiceSpec[]): Promise<void> {
+    if (!this.#worker) return Promise.reject(new Error("Cannot update the packet forwarder: it is not running"));
     this.#services = [...services];
+    return this.#publish();
+  }
+
+  /**
+   * Publishes the latest services and server state to the Worker. Publications run one at a time
+   * and each reads the state current when it runs, so a slow one (route look-ups) can never
+   * overwrite a newer change with older data.
+   */
+  #publish(): Promise<void> {
+    const run = this.#chain.then(() => this.#publishNow());
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #publishNow(): Promise<void> {
+    const cfg = await this.#config(this.#services);
     const seq = this.#ctl.writeConfig(cfg);
-    const deadline = Date.now() + 2000;
-    while (this.#ctl.appliedSequence < seq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // The Worker checks every wake-up (at least every 100 ms); a busy host can delay it.
+    const deadline = Date.now() + UPDATE_TIMEOUT_MS;
+    while (this.#ctl.appliedSequence < seq) {
+      if (this.#failure) throw this.#failure;
+      if (Date.now() > deadline) {
+        throw new Error(`Data-plane worker did not apply the new configuration within ${UPDATE_TIMEOUT_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
     // Let the "servers" message that follows the change arrive.
     await new Promise((r) => setTimeout(r, 0));
   }
@@ -220,7 +246,7 @@ export class PacketForwarder {
   async setServerState(target: string, state: Omit<ServerState, "target">): Promise<void> {
     const prev = this.#serverState.get(target) ?? { target };
     this.#serverState.set(target, { ...prev, ...state });
-    if (this.#worker) await this.update(this.#services);
+    if (this.#worker) await this.#publish();
   }
 
   /**
@@ -231,7 +257,7 @@ export class PacketForwarder {
    */
   async replaceServerState(states: readonly ServerState[]): Promise<void> {
     this.#serverState = new Map(states.map((s) => [s.target, { ...s }]));
-    if (this.#worker) await this.update(this.#services);
+    if (this.#worker) await this.#publish();
   }
 
   /** The failure that stopped the Worker, if any. */

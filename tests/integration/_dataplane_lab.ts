@@ -152,7 +152,7 @@ export async function startCache(
  *
  * @throws {Error} with its output when it exits instead
  */
-export async function startDirector(lab: Lab, section: Record<string, unknown>): Promise<Proc> {
+export async function startDirector(lab: Lab, section: Record<string, unknown>): Promise<Proc & { file: string }> {
   await ensureBundle();
   const file = await Deno.makeTempFile({ prefix: "wcdp-director-", suffix: ".yaml" });
   lab.files.push(file);
@@ -185,7 +185,7 @@ export async function startDirector(lab: Lab, section: Record<string, unknown>):
     throw e;
   });
   exited.catch(() => {});
-  return proc;
+  return { ...proc, file };
 }
 
 /** Stops a helper process with SIGTERM and waits for it. */

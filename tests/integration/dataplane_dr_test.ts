@@ -73,20 +73,26 @@ Deno.test({
         const rx = /webcache_dataplane_frames_total\{direction="rx"\} (\d+)/.exec(m.stdout);
         assert(rx && Number(rx[1]) >= 9 * 5, `frames: ${rx?.[0]}`);
         assertStringIncludes(m.stdout, 'webcache_dataplane_drops_total{reason="no_mac"}');
-        const st = await lab.topo.exec(lab.director.ns, [
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--unstable-kv",
-          "--unstable-net",
-          BUNDLE,
-          "director",
-          "status",
-          "--stats",
-        ]);
-        for (const c of lab.caches) {
-          assert(new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(st.stdout), st.stdout);
+        // The director mirrors the Worker's counters once a second.
+        let text = "";
+        for (let i = 0; i < 30; i++) {
+          const st = await lab.topo.exec(lab.director.ns, [
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--unstable-kv",
+            "--unstable-net",
+            BUNDLE,
+            "director",
+            "status",
+            "--stats",
+          ]);
+          text = st.stdout;
+          const ok = lab.caches.every((c) => new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(text));
+          if (ok) break;
+          await new Promise((r) => setTimeout(r, 200));
         }
+        for (const c of lab.caches) assert(new RegExp(`-> ${c.ip.replaceAll(".", "\\.")}:80 +[1-9]`).test(text), text);
       });
 
       await t.step("persistence keeps each client on one cache", async () => {
@@ -98,7 +104,7 @@ Deno.test({
       });
 
       await t.step("restarting the director keeps an established connection working", async () => {
-        const conn = await keepAlive(lab, lab.client, 82);
+        const conn = keepAlive(lab, lab.client, 82);
         const first = await conn.request();
         assert(/^rs\d$/.test(first.split(" ")[0]), first);
         await stopProc(lab, director);
@@ -112,7 +118,7 @@ Deno.test({
         // An established connection to a surviving cache (rs1 or rs2).
         let conn;
         for (let i = 0; i < 6; i++) {
-          const c = await keepAlive(lab, lab.client2, 80);
+          const c = keepAlive(lab, lab.client2, 80);
           const name = (await c.request()).split(" ")[0];
           if (name !== "rs3") {
             conn = { c, name };
@@ -135,6 +141,25 @@ Deno.test({
         assertEquals((await conn.c.request()).split(" ")[0], conn.name);
         await conn.c.close();
         caches[2] = await startCache(lab, lab.caches[2], "dr", { ports: "80,81,82" });
+      });
+
+      await t.step("SIGHUP reload sets a weight to 0: no new connections there, established ones stay", async () => {
+        const conn = keepAlive(lab, lab.client2, 80);
+        const before = (await conn.request()).split(" ")[0];
+        const section = directorSection(lab);
+        const target = lab.caches.find((c) => c.name === before)!;
+        for (const svc of section.services) {
+          svc.reals = svc.reals.map((r) => r.address === target.ip ? { ...r, weight: 0 } : r) as typeof svc.reals;
+        }
+        await Deno.writeTextFile(director.file, JSON.stringify({ director: section }));
+        director.p.kill("SIGHUP");
+        await director.out.waitFor((l) => l.includes('"Director reloaded"'), 10_000);
+        const names = new Set<string>();
+        for (let i = 0; i < 6; i++) names.add((await curl(lab, lab.client, `http://${VIP}/`)).body.split(" ")[0]);
+        assertEquals(names.has(before), false, `${before} still got new connections: ${[...names]}`);
+        assertEquals(names.size, 2);
+        assertEquals((await conn.request()).split(" ")[0], before);
+        await conn.close();
       });
 
       await t.step("vipMode nft: VIP on the interface plus a prerouting drop rule, both removed on stop", async () => {
