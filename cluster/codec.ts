@@ -79,77 +79,111 @@ export type WireState = keyof typeof WIRE_STATE;
 
 /** A direct probe. */
 export interface PingMessage {
+  /** Message type. */
   type: "ping";
+  /** Sequence number the ack echoes. */
   seq: number;
   /** Id of the node meant to answer; a node answers only probes addressed to it. */
   target: string;
+  /** Id of the prober. */
   from: string;
+  /** Where to send the ack (`HOST:PORT`). */
   fromAddr: string;
 }
 /** A request to probe `target` on the sender's behalf (SWIM ping-req). */
 export interface IndirectPingMessage {
+  /** Message type. */
   type: "indirectPing";
+  /** Sequence number (the ack or nack echoes it). */
   seq: number;
+  /** Id of the node to probe. */
   target: string;
+  /** Its gossip address. */
   targetAddr: string;
+  /** Id of the node that sent it. */
   from: string;
+  /** Where to answer (`HOST:PORT`). */
   fromAddr: string;
   /** Lifeguard: answer with a nack when the target stays silent. */
   nack: boolean;
 }
 /** Answer to a ping. */
 export interface AckMessage {
+  /** Message type. */
   type: "ack";
+  /** Sequence number (the ack or nack echoes it). */
   seq: number;
 }
 /** Lifeguard: the relay is alive but the target did not answer. */
 export interface NackMessage {
+  /** Message type. */
   type: "nack";
+  /** Sequence number (the ack or nack echoes it). */
   seq: number;
 }
 /** `from` suspects `node`. */
 export interface SuspectMessage {
+  /** Message type. */
   type: "suspect";
+  /** Incarnation of the node the message is about. */
   incarnation: number;
+  /** Id of the node the message is about. */
   node: string;
+  /** Id of the node that sent it. */
   from: string;
 }
 /** `record` is alive at `record.incarnation`. */
 export interface AliveMessage {
+  /** Message type. */
   type: "alive";
+  /** The record, with its incarnation. */
   record: NodeRecord;
 }
 /** `from` declares `node` dead; `from === node` means it left. */
 export interface DeadMessage {
+  /** Message type. */
   type: "dead";
+  /** Incarnation of the node the message is about. */
   incarnation: number;
+  /** Id of the node the message is about. */
   node: string;
+  /** Id of the node that sent it. */
   from: string;
 }
 /** One member in a push-pull exchange. */
 export interface PushPullEntry {
+  /** Its SWIM state. */
   state: WireState;
+  /** Its record (with its incarnation). */
   record: NodeRecord;
 }
 /** Full state, sent over TCP for joins and anti-entropy. */
 export interface PushPullMessage {
+  /** Message type. */
   type: "pushPull";
+  /** Sent by a node joining (informational). */
   join: boolean;
+  /** Every member the sender knows, itself first. */
   entries: PushPullEntry[];
 }
 /** A multicast discovery announcement. */
 export interface AnnounceMessage {
+  /** Message type. */
   type: "announce";
+  /** Id of the node the message is about. */
   node: string;
+  /** Its gossip address. */
   addr: string;
 }
 
 /** Asks a peer for its config (TCP). */
 export interface ConfigRequestMessage {
+  /** Message type. */
   type: "configRequest";
 }
 /** A peer's config file, authenticated by the envelope's key (cluster.configSync). */
 export interface ConfigMessage {
+  /** Message type. */
   type: "config";
   /** Modification time of the file, ms since the epoch. */
   stamp: number;
@@ -182,6 +216,12 @@ export class ClusterDecodeError extends SyntaxError {
   readonly reason: DecodeReason;
   /** Byte offset where the problem was found. */
   readonly offset: number;
+  /**
+   * Creates the error.
+   *
+   * @param reason the metric label
+   * @param offset where decoding stopped
+   */
   constructor(message: string, reason: DecodeReason, offset: number) {
     super(message);
     this.name = "ClusterDecodeError";

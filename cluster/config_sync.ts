@@ -99,7 +99,9 @@ function getPath(obj: unknown, path: string): unknown {
 
 /** A peer's config, checked and merged with this node's local keys. */
 export interface ReceivedConfig {
+  /** The merged config. */
   cfg: Appliance;
+  /** What changed compared with the running config. */
   changes: ConfigChanges;
 }
 

@@ -42,6 +42,11 @@ export type OpenReason = "auth" | "unencrypted" | "encrypted" | "cluster" | "sho
 export class EnvelopeError extends Error {
   /** Classification, used as the metric label. */
   readonly reason: OpenReason;
+  /**
+   * Creates the error.
+   *
+   * @param reason the metric label
+   */
   constructor(message: string, reason: OpenReason) {
     super(message);
     this.name = "EnvelopeError";

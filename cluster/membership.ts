@@ -51,7 +51,9 @@ export type LocalRecord = Omit<NodeRecord, "id" | "name" | "addrs" | "state" | "
 
 /** Options of {@link Membership.start}. */
 export interface MembershipOptions {
+  /** The validated config (the `cluster` section drives membership). */
   cfg: Appliance;
+  /** The role's part of this node's record. */
   record: LocalRecord;
   /** Aborting it stops the membership (without a leave announcement; call `leave()` first for that). */
   signal?: AbortSignal;
@@ -88,9 +90,13 @@ export interface ConfigEventDetail {
 
 /** The status section and `/members` document. */
 export interface MembersDocument {
+  /** Id of the node that answered. */
   self: string;
+  /** Cluster name. */
   cluster: string;
+  /** Config hash of the node that answered. */
   configHash: string;
+  /** Every member it knows, itself first; `configDiffers` when the hash is not its own. */
   members: (NodeRecord & { configDiffers: boolean })[];
 }
 

@@ -49,10 +49,36 @@ export {
   Membership,
   type MembershipOptions,
 } from "./membership.ts";
-export { acceptConfig, classifyChanges, type ConfigChanges, diffConfig, isReloadable } from "./config_sync.ts";
+export {
+  acceptConfig,
+  classifyChanges,
+  type ConfigChanges,
+  diffConfig,
+  isReloadable,
+  type ReceivedConfig,
+} from "./config_sync.ts";
 export { configHash, NODE_LOCAL_KEYS, normalisedConfig } from "./config_hash.ts";
 export { loadOrCreateNodeId } from "./node_id.ts";
-export { decodeKey, Keyring, parseKeyFile, resolveClusterKeys } from "./keyring.ts";
+export {
+  decodeKey,
+  EnvelopeError,
+  Keyring,
+  type KeySources,
+  type OpenReason,
+  parseKeyFile,
+  resolveClusterKeys,
+} from "./keyring.ts";
+export {
+  type MemberInfo,
+  type ProbeResult,
+  Swim,
+  type SwimHooks,
+  type SwimOptions,
+  type SwimState,
+  type SwimTransport,
+} from "./swim.ts";
+export { type Clock, realClock, type TimerHandle } from "./clock.ts";
+export * from "./codec.ts";
 export { suspicionTimeoutMs } from "./suspicion.ts";
 export { retransmitLimit } from "./broadcast_queue.ts";
 export { liveMembers, type MemberFilter } from "./select.ts";

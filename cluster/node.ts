@@ -18,6 +18,7 @@ export interface NodeRecord {
   id: string;
   /** Human name (`--node-name`). */
   name: string;
+  /** The role it runs. */
   role: NodeRole;
   /** Endpoints as `HOST:PORT`; absent when the node does not serve that protocol. */
   addrs: {
@@ -28,14 +29,17 @@ export interface NodeRecord {
   };
   /** For DR: the MAC address and interface the director should send to. */
   mac?: string;
+  /** For DR: the interface on the cache that holds the VIP. */
   iface?: string;
   /** Director service name this cache serves (`cache.service`). */
   service?: string;
   /** VIP this cache accepts (DR/TUN), and how it expects packets. */
   vip?: string;
+  /** How the director reaches it: none (proxy), dr or tun. */
   forwarding?: "none" | "dr" | "tun";
   /** Weight offered to directors. */
   weight: number;
+  /** SWIM state as this node sees it; a node declares only `alive` or `draining` itself. */
   state: NodeState;
   /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */
   configHash: string;

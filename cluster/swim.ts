@@ -49,10 +49,15 @@ export type ProbeResult = "ack" | "indirect" | "tcp" | "failed";
 
 /** Notifications from the engine (metrics, logs, simulation). */
 export interface SwimHooks {
+  /** A probe of `target` ended. */
   onProbe?(target: string, result: ProbeResult): void;
+  /** `node` became suspect, first suspected by `from`. */
   onSuspect?(node: string, from: string): void;
+  /** `node` was declared dead by `from`, or left. */
   onDead?(node: string, from: string, left: boolean): void;
+  /** `node` joined, or came back to life. */
   onAlive?(node: string, isNew: boolean): void;
+  /** This node refuted a suspicion and now runs at `incarnation`. */
   onRefute?(incarnation: number): void;
   /** Anything in the member list changed. */
   onChange?(): void;
@@ -64,15 +69,25 @@ export interface SwimHooks {
 
 /** Timing and fan-out parameters (see `config/cluster_schema.ts` for meaning and defaults). */
 export interface SwimOptions {
+  /** `cluster.probeIntervalMs` */
   probeIntervalMs: number;
+  /** `cluster.probeTimeoutMs` */
   probeTimeoutMs: number;
+  /** `cluster.indirectProbes` */
   indirectProbes: number;
+  /** `cluster.suspicionMult` */
   suspicionMult: number;
+  /** `cluster.suspicionMaxTimeoutMult` */
   suspicionMaxTimeoutMult: number;
+  /** `cluster.retransmitMult` */
   retransmitMult: number;
+  /** `cluster.gossipIntervalMs` */
   gossipIntervalMs: number;
+  /** `cluster.gossipNodes` */
   gossipNodes: number;
+  /** `cluster.pushPullIntervalMs` */
   pushPullIntervalMs: number;
+  /** `cluster.deadReclaimMs` */
   deadReclaimMs: number;
   /** Bytes available in one UDP packet before encryption (default 1400). */
   maxPacketBytes?: number;
@@ -85,7 +100,9 @@ export type SwimState = WireState;
 
 /** What the engine knows about one other member. */
 export interface MemberInfo {
+  /** Its latest record. */
   record: NodeRecord;
+  /** Its SWIM state. */
   state: SwimState;
   /** Clock time of the last state change. */
   sinceMs: number;
@@ -126,6 +143,8 @@ export class Swim {
   #seeds: string[] = [];
 
   /**
+   * Creates the engine; {@link Swim.start} starts its loops.
+   *
    * @param local this node's record; its `incarnation` is the starting incarnation
    * @param opts timing parameters
    * @param deps transport, clock, hooks and a random source (for reproducible simulations)

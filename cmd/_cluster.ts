@@ -30,8 +30,11 @@ const log = getLogger("cluster");
 
 /** The cluster flags as commander parses them. */
 export interface ClusterOptions {
+  /** `--gossip-listen` */
   gossipListen?: string;
+  /** `--node-name` */
   nodeName?: string;
+  /** `--cluster-key-file` */
   clusterKeyFile?: string;
 }
 
@@ -60,11 +63,13 @@ export function clusterOverrides(opts: ClusterOptions): ConfigOverride[] {
 
 /** What a role tells {@link startRoleMembership}. */
 export interface RoleMembership {
+  /** The role this node runs. */
   role: NodeRole;
   /** The role's part of the record: weight, service, addresses (http, icp, admin), vip, mac... */
   record?: Partial<Omit<LocalRecord, "role">>;
   /** Gets `/members` and a `cluster` status section. */
   admin?: AdminServer;
+  /** Aborting it stops membership. */
   signal?: AbortSignal;
 }
 
@@ -116,12 +121,17 @@ export async function startRoleMembership(
 
 /** A sibling cache as the peering code takes it (structurally `PeeringPeer` of `cache/peering/`). */
 export interface SiblingPeer {
+  /** Host of its HTTP address. */
   host: string;
+  /** Its HTTP port. */
   httpPort: number;
   /** 0: the member runs no ICP server. */
   icpPort: number;
+  /** Always a sibling: cluster caches do not fetch misses for each other. */
   type: "sibling";
+  /** Node name. */
   name: string;
+  /** Advertised weight (hash share). */
   weight: number;
 }
 

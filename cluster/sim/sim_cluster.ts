@@ -12,26 +12,37 @@ import { SimNetwork } from "./sim_network.ts";
 
 /** Options of a {@link SimCluster}. */
 export interface SimClusterOptions {
+  /** Number of nodes. */
   n: number;
   /** Datagram loss probability, 0-1. */
   loss: number;
+  /** Protocol timing. */
   swim: SwimOptions;
+  /** Random seed (default 1). */
   seed?: number;
 }
 
 /** One simulated node. */
 export interface SimNode {
+  /** Gossip address. */
   addr: string;
+  /** Node id (`n<i>`). */
   id: string;
+  /** Its engine. */
   swim: Swim;
+  /** False once killed. */
   alive: boolean;
 }
 
 /** A simulated cluster. */
 export class SimCluster {
+  /** Simulated time. */
   readonly clock: FakeClock = new FakeClock();
+  /** The network. */
   readonly net: SimNetwork;
+  /** Node `i` at index `i`. */
   readonly nodes: SimNode[] = [];
+  /** Seeded random source shared by all nodes. */
   readonly random: () => number;
   /** Deaths (failed, not left) declared about nodes that were running at the time. */
   falseDeaths = 0;
@@ -41,6 +52,7 @@ export class SimCluster {
   readonly accusations = new Map<string, number>();
   readonly #o: SimClusterOptions;
 
+  /** Creates and starts `o.n` nodes (not yet joined: see {@link SimCluster.joinAll}). */
   constructor(o: SimClusterOptions) {
     this.#o = o;
     this.random = seededRandom(o.seed ?? 1);

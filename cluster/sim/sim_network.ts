@@ -14,8 +14,11 @@ import type { FakeClock } from "./fake_clock.ts";
 
 /** What the network delivers to a node. */
 export interface SimEndpoint {
+  /** A datagram arrived. */
   handlePacket(msgs: readonly Message[]): void;
+  /** A push-pull request arrived; returns the reply. */
   handlePushPull(req: PushPullMessage): PushPullMessage;
+  /** A TCP ping arrived; true when it is for this node. */
   handleStreamPing(p: PingMessage): boolean;
 }
 
@@ -24,16 +27,23 @@ export interface SimNetworkOptions {
   /** Probability that a datagram is lost, 0-1. */
   loss: number;
   /** Latency range of one hop in milliseconds. */
+  /** Shortest one-way latency (default 1 ms). */
   minLatencyMs?: number;
+  /** Longest one-way latency (default 5 ms). */
   maxLatencyMs?: number;
+  /** Random source (seeded for reproducible runs). */
   random: () => number;
 }
 
 /** Counters of a {@link SimNetwork}. */
 export interface SimNetworkStats {
+  /** Datagrams sent. */
   packets: number;
+  /** Datagrams lost. */
   lost: number;
+  /** Messages in those datagrams. */
   messages: number;
+  /** TCP exchanges (push-pull, TCP ping). */
   streams: number;
 }
 
@@ -47,6 +57,7 @@ export class SimNetwork {
   /** Traffic counters. */
   readonly stats: SimNetworkStats = { packets: 0, lost: 0, messages: 0, streams: 0 };
 
+  /** Creates a network driven by `clock`. */
   constructor(clock: FakeClock, o: SimNetworkOptions) {
     this.#clock = clock;
     this.#o = { minLatencyMs: 1, maxLatencyMs: 5, ...o };
