@@ -24,7 +24,13 @@ import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
-import { addClusterOptions, type ClusterOptions, clusterOverrides, siblingPeers, startRoleMembership } from "./_cluster.ts";
+import {
+  addClusterOptions,
+  type ClusterOptions,
+  clusterOverrides,
+  siblingPeers,
+  startRoleMembership,
+} from "./_cluster.ts";
 
 const log = getLogger("cache");
 
