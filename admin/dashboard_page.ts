@@ -287,7 +287,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
       return { color: color(n), points: hist.map(function (p) { return [p.t, n in p.perNode ? p.perNode[n] : null]; }) };
     });
     series.push({ color: "#d8dee6", width: 2.4, points: hist.map(function (p) { return [p.t, p.requestRate]; }) });
-    drawChart($("rate-chart"), series, { now: now, spanMs: span, fmt: function (v) { return v >= 100 ? v.toFixed(0) : v.toFixed(1); } });
+    drawChart($("rate-chart"), series, { now: now, spanMs: span, fmt: function (v) { return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); } });
     $("rate-legend").innerHTML = '<span style="--c: #d8dee6">array</span>' + Object.keys(names).sort().map(function (n) {
       return '<span style="--c: ' + color(n) + '">' + esc(n) + "</span>";
     }).join("");
