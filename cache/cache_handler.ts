@@ -10,8 +10,11 @@
  *                                    ├─ max-stale ─── STALE
  *                                    ├─ swr ───────── STALE + background revalidation
  *                                    ├─ stale ─────── revalidate (conditional, collapsed) ─┬─ 304 → REVALIDATED
+ *                                    │                                                    ├─ 304 not selecting it (§4.3.4) or changing Vary
+ *                                    │                                                    │    → unconditional refetch → MISS (replaced)
  *                                    │                                                    ├─ 200 → MISS (replaced)
- *                                    │                                                    └─ error → STALE (stale-if-error) or 502/504
+ *                                    │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
+ *                                    │                                                       if stale-if-error allows, else relayed / 502/504
  *                                    ├─ not stored + only-if-cached → 504
  *                                    ├─ Range, not stored → pass (206 relayed, never stored)
  *                                    └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
@@ -42,11 +45,13 @@ import {
   cacheKey,
   conditionalHeadersFor,
   contentRangeHeader,
+  correctedInitialAgeMs,
   currentAgeMs,
   evaluateClientConditional,
   evaluateFreshness,
   expiresAtMs,
   formatHttpDate,
+  getHeader,
   invalidationTargets,
   isStorable,
   mergeHeadersFrom304,
@@ -54,6 +59,7 @@ import {
   parseCacheControl,
   parseRange,
   parseVary,
+  select304Targets,
   staleIfErrorAllowed,
   stripHopByHop,
   varyKey,
@@ -153,6 +159,9 @@ const CLIENT_ONLY = new Set([
 
 const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "via", "expect"]);
 
+/** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
+const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
 
@@ -173,6 +182,12 @@ interface FetchPlan {
   store: boolean;
   /** The stored object being revalidated. */
   revalidating?: StoredMeta;
+}
+
+/** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
+function unconditional(plan: FetchPlan): FetchPlan {
+  const headers = plan.headers.filter(([k]) => k !== "if-none-match" && k !== "if-modified-since");
+  return { ...plan, headers, revalidating: undefined };
 }
 
 /** The cache request handler; see the module doc. */
@@ -722,11 +737,13 @@ export class CacheHandler {
     out.code = "TCP_MISS";
     out.result = "pass";
     let r: OriginResponse;
+    const requestTime = Date.now();
     try {
       r = await this.#send(plan, out);
     } catch (e) {
       return await this.#originError(req, res, e as Error, out);
     }
+    const responseTime = Date.now();
     const headers = stripHopByHop(r.head.headers.fields);
     const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
     if (targets.length) {
@@ -735,7 +752,11 @@ export class CacheHandler {
     }
     out.status = r.head.status;
     out.type = r.head.headers.get("content-type") ?? "-";
-    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`);
+    // An upstream Age is kept, corrected by the response delay (RFC 9111 §4.2.3); a first-hand
+    // answer (no Age, current Date) gets none, as it was generated for this request (§5.1).
+    const ageMs = correctedInitialAgeMs({ headers: r.head.headers.fields, requestTime, responseTime });
+    const age = r.head.headers.get("age") !== null || ageMs >= 1000 ? ageHeaderValue(ageMs) : undefined;
+    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`, age);
   }
 
   /** Streams an origin response to the client without storing it. */
@@ -745,6 +766,7 @@ export class CacheHandler {
     r: OriginResponse,
     headers: [string, string][],
     xCache: string,
+    age?: string,
   ): Promise<void> {
     const framing = this.#framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
     const head = latin1Encode(clientHead({
@@ -753,6 +775,7 @@ export class CacheHandler {
       headers,
       node: this.#o.node,
       xCache,
+      age,
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
@@ -888,7 +911,7 @@ export class CacheHandler {
       head = await f.waitHead();
     }
     const now = Date.now();
-    const failed = !head || (head.kind === "response" && head.status >= 500 && head.status <= 504);
+    const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
     const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts());
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);
@@ -991,8 +1014,11 @@ export class CacheHandler {
       headers: head.headers,
       node: this.#o.node,
       xCache,
-      // A fresh answer has no Age of its own; one an upstream cache sent is passed on.
-      age: head.headers.find(([k]) => k === "age")?.[1],
+      // Its age when it arrived (an upstream cache's Age plus the response delay, or the apparent
+      // age from Date) plus the time since: a parent cache's copy must not look new downstream.
+      age: head.initialAgeMs === undefined || head.responseTime === undefined
+        ? undefined
+        : ageHeaderValue(head.initialAgeMs + Math.max(0, Date.now() - head.responseTime)),
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
@@ -1057,7 +1083,27 @@ export class CacheHandler {
     if (status === 304 && plan.revalidating) {
       r.abort();
       const old = plan.revalidating;
+      if (select304Targets([old], r.head.headers.fields).length === 0) {
+        // The 304's validator does not select the stored response (RFC 9111 §4.3.4; e.g. the
+        // origin's ETag changed under a stale If-Modified-Since): it must not be freshened with
+        // this 304. Ask again without conditions (§4.3.3); that answer replaces it.
+        log.debug("304 does not match the stored response; refetching", { url: key });
+        return await this.#runFetch(f, unconditional(plan), leaderReads, out);
+      }
       const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime });
+      const newVary = parseVary(getHeader(merged, "vary"));
+      if (newVary === "*" || newVary.join(",") !== old.vary.join(",")) {
+        // The 304 changed Vary. Keeping the old `vary`/variant key would serve this body to
+        // requests the origin now tells apart (RFC 9111 §4.1). Every stored variant of the URL is
+        // keyed by the old Vary, and the new fields' values in the requests that stored them were
+        // never kept, so they cannot be re-keyed; this one could be (under this request's values)
+        // but the Store has no rename, so that means copying the body anyway. Simpler and correct:
+        // drop the URL's variants and store a fresh answer fetched without conditions, keyed by
+        // the new Vary and this request — one body transfer on a rare event.
+        log.debug("304 changed Vary; replacing the stored variants", { url: key });
+        await this.#invalidate([old.primary]);
+        return await this.#runFetch(f, unconditional(plan), leaderReads, out);
+      }
       const meta: StoredMeta = { ...old, headers: merged, requestTime, responseTime, expiresAt: 0 };
       meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
       await this.#o.store.updateMeta(meta);
@@ -1118,6 +1164,8 @@ export class CacheHandler {
       vary,
       variant,
       shareable: writer !== undefined,
+      initialAgeMs: correctedInitialAgeMs({ headers: r.head.headers.fields, requestTime, responseTime }),
+      responseTime,
     });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {

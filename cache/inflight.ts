@@ -33,6 +33,13 @@ export interface InflightHead {
   variant: string;
   /** Whether the response may be shared with other requests (storable). */
   shareable: boolean;
+  /**
+   * The response's corrected initial age in ms (RFC 9111 §4.2.3: `max(apparent_age, age_value +
+   * response_delay)`), so each client's `Age` is this plus the time since {@link responseTime}.
+   */
+  initialAgeMs?: number;
+  /** When the response arrived, ms since epoch. */
+  responseTime?: number;
 }
 
 interface Reader {
