@@ -159,3 +159,20 @@ export function siblingPeers(members: readonly NodeRecord[], selfId: string): Si
     }];
   });
 }
+
+/**
+ * The host other nodes should use for a service bound to `listenHost`: the host itself when it is
+ * specific, else `cluster.advertise`, else the gossip listen host when specific, else the first
+ * non-loopback IPv4 address, else 127.0.0.1.
+ */
+export function advertiseHost(listenHost: string, cfg: Appliance): string {
+  if (listenHost !== "0.0.0.0" && listenHost !== "::") return listenHost;
+  const c = cfg.cluster;
+  if (c.advertise) return parseHostPort(c.advertise).host;
+  const gossipHost = c.gossipListen.slice(0, c.gossipListen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  if (gossipHost && gossipHost !== "0.0.0.0" && gossipHost !== "::") return gossipHost;
+  for (const i of Deno.networkInterfaces()) {
+    if (i.family === "IPv4" && !i.address.startsWith("127.")) return i.address;
+  }
+  return "127.0.0.1";
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
-import { siblingPeers, startRoleMembership } from "./_cluster.ts";
+import { advertiseHost, siblingPeers, startRoleMembership } from "./_cluster.ts";
 
 setLogSink(() => {});
 
@@ -83,4 +83,16 @@ Deno.test("siblingPeers() turns live cache members other than this node into pee
     { host: "10.0.0.2", httpPort: 3128, icpPort: 3130, type: "sibling", name: "b", weight: 3 },
     { host: "10.0.0.3", httpPort: 8080, icpPort: 0, type: "sibling", name: "c", weight: 3 },
   ]);
+});
+
+Deno.test("advertiseHost() prefers the listen host, then cluster.advertise, then the gossip host", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["10.0.0.5", {}, "10.0.0.5"],
+    ["0.0.0.0", { advertise: "192.0.2.1:7946" }, "192.0.2.1"],
+    ["0.0.0.0", { gossipListen: "198.51.100.7:7946" }, "198.51.100.7"],
+  ];
+  for (const [listen, cluster, want] of cases) {
+    assert.equal(advertiseHost(listen, validateConfig({ cluster })), want, JSON.stringify(cluster));
+  }
+  assert.match(advertiseHost("0.0.0.0", validateConfig({})), /^\d+\.\d+\.\d+\.\d+$/);
 });

@@ -12,7 +12,7 @@
 import { Command, Option } from "commander";
 import type { ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
-import { parseHostPort } from "../core/addr.ts";
+import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
@@ -26,6 +26,7 @@ import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import {
   addClusterOptions,
+  advertiseHost,
   type ClusterOptions,
   clusterOverrides,
   siblingPeers,
@@ -113,7 +114,8 @@ export function cacheCommand(): Command {
     .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit")
     .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
     .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
-  addClusterOptions(addSharedOptions(cmd));
+  addSharedOptions(cmd);
+  addClusterOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
     const overrides: ConfigOverride[] = [...sharedOverrides(opts), ...clusterOverrides(opts)];
     if (opts.origin !== undefined) {
@@ -177,6 +179,7 @@ export function cacheCommand(): Command {
     const node = nodeName(cfg.cluster.nodeName);
     let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
     // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
+    // Cluster members (seeds or --peers auto) supply siblings too.
     const peeringOn = cfg.cache.peering.mode !== "none" &&
       (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
     if (peeringOn && workers > 1 && !isWorkerContext()) {
@@ -288,8 +291,9 @@ export function cacheCommand(): Command {
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
-    // Cluster membership: advertise this cache (its HTTP, ICP and admin addresses, service, weight)
-    // and take the live caches of the cluster as ICP/hash siblings.
+    // Cluster membership: advertise this cache (directors make it a real server of cache.service)
+    // and take the live caches of the cluster as siblings.
+    const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;
     const membership = await startRoleMembership(cfg, opts, {
       role: "cache",
       record: {
@@ -298,33 +302,26 @@ export function cacheCommand(): Command {
         vip: cfg.cache.vip,
         forwarding: cfg.cache.forwarding,
         iface: cfg.cache.interface,
+        addrs: {
+          ...(http ? { http: formatHostPort({ host: advertiseHost(http.host, cfg), port: http.port }) } : {}),
+          ...(cfg.icp.enabled
+            ? { icp: formatHostPort({ host: advertiseHost(cfg.icp.listen, cfg), port: cfg.icp.port }) }
+            : {}),
+          admin: cfg.admin.listen,
+        },
       },
       admin,
     });
-    if (membership) {
-      // Wildcard listeners are advertised at the address the cluster reaches this node at.
-      const host = parseHostPort(membership.local.addrs.gossip).host;
-      const at = (hp: string) => {
-        const a = parseHostPort(hp);
-        return `${a.host === "0.0.0.0" || a.host === "::" ? host : a.host}:${a.port}`;
-      };
-      membership.update({
-        addrs: {
-          http: at(cfg.cache.listen[0].address),
-          icp: cfg.icp.enabled ? at(`${cfg.icp.listen}:${cfg.icp.port}`) : undefined,
-          admin: at(cfg.admin.listen),
-        },
-      });
-      if (peering) {
-        const p = peering;
-        p.setPeers(siblingPeers(membership.members(), membership.local.id));
-        membership.onChange((members) => p.setPeers(siblingPeers(members, membership.local.id)));
-      }
+    if (membership && peering) {
+      const p = peering;
+      const feed = () => p.setPeers(siblingPeers(membership.members(), membership.local.id));
+      feed();
+      membership.onChange(feed);
     }
     log.info("Cache started", { node, workers });
     const stop = async () => {
       log.info("Cache stopping", { node });
-      await membership?.leave();
+      await membership?.leave(); // directors stop sending new connections at once
       await membership?.stop();
       await admin.stop();
       await peering?.close();
