@@ -220,8 +220,13 @@ export class Director {
     this.#members = [...members];
     this.dispatcher.configure(this.#specs());
     for (const m of members) {
-      const host = m.addrs.http ? parseHostPort(m.addrs.http).host : undefined;
-      if (host) this.dispatcher.setMembership(host, m.state);
+      if (!m.addrs.http) continue;
+      // Match the member's own HTTP endpoint first: several caches may share one address (the
+      // demo and tests on loopback) and one's death must not take the others down. DR/TUN real
+      // servers use the service port, which may differ from the advertised one: then the host.
+      const hp = parseHostPort(m.addrs.http);
+      const exact = `${hp.host}:${hp.port}`;
+      this.dispatcher.setMembership(this.dispatcher.findServers(exact).length > 0 ? exact : hp.host, m.state);
     }
     this.#applyHealth();
   }

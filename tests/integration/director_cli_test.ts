@@ -2,7 +2,7 @@ import { assertEquals, assertStringIncludes } from "../_assert.ts";
 import { runWebcache } from "../_bin.ts";
 import { freePort } from "./_director_harness.ts";
 
-Deno.test("webcache director --method dr fails clearly while the packet data plane is missing", async () => {
+Deno.test("webcache director --method dr without an interface fails clearly, naming the setting", async () => {
   const r = await runWebcache([
     "director",
     "--service",
@@ -15,8 +15,7 @@ Deno.test("webcache director --method dr fails clearly while the packet data pla
     `127.0.0.1:${freePort()}`,
   ]);
   assertEquals(r.code, 1, r.stderr);
-  assertStringIncludes(r.stderr, "Cannot start service 10.0.0.100:80 with method dr: no dr forwarder is registered");
-  assertStringIncludes(r.stderr, "the proxy method works unprivileged");
+  assertStringIncludes(r.stderr, "Cannot start DR/TUN forwarding: director.interface (--interface IFNAME) is not set");
 });
 
 Deno.test("webcache director route --offline explains a decision from the config file", async () => {
