@@ -9,6 +9,8 @@ import { cacheCommand } from "./cmd/cache.ts";
 import { checkConfigCommand } from "./cmd/check_config.ts";
 import { directorCommand } from "./cmd/director.ts";
 import { EXIT_CONFIG } from "./cmd/_common.ts";
+import { demoCommand } from "./cmd/demo.ts";
+import { statusCommand } from "./cmd/status.ts";
 import { membersCommand } from "./cmd/members.ts";
 import { versionCommand } from "./cmd/version.ts";
 // Background Workers (the DR/TUN data plane, the IP-in-IP decapsulator) run this same bundle under
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(versionCommand());
   program.addCommand(checkConfigCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(demoCommand());
   program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
   program.addCommand(membersCommand());

@@ -18,9 +18,11 @@ import { buildInfo } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
-import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
+import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
+import { registerDashboard } from "../admin/dashboard.ts";
+import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import {
   addClusterOptions,
@@ -39,13 +41,13 @@ interface CacheOptions extends SharedOptions, ClusterOptions {
   listen?: string[];
   workers?: string;
   accessLog?: string;
+  icpPort?: string;
+  peer?: string[];
+  peering?: string;
   vip?: string;
   forwarding?: "none" | "dr" | "tun";
   director?: string[];
   checkVip?: boolean;
-  icpPort?: string;
-  peer?: string[];
-  peering?: string;
   cacheDir?: string;
   cacheSize?: string;
 }
@@ -96,8 +98,6 @@ export function cacheCommand(): Command {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--peering <mode>", "peer selection on a miss: none, icp, hash, hash+icp (cache.peering.mode)")
-    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
-    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB")
     .option("--vip <addr>", "VIP served through a DR/TUN director (cache.vip): set up on lo, undone on exit")
     .addOption(
       new Option("--forwarding <method>", "real-server set-up for the director (cache.forwarding)").choices([
@@ -111,7 +111,9 @@ export function cacheCommand(): Command {
       "tun: director address accepted as IP-in-IP outer source (repeatable; default any)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit");
+    .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit")
+    .option("--cache-dir <dir>", "one disk cache directory (replaces cache.store.dirs; needs --cache-size)")
+    .option("--cache-size <size>", "size limit of --cache-dir, e.g. 1GiB");
   addSharedOptions(cmd);
   addClusterOptions(cmd);
   return cmd.action(async (opts: CacheOptions) => {
@@ -133,6 +135,20 @@ export function cacheCommand(): Command {
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
+    if (opts.icpPort !== undefined) {
+      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+    }
+    if (opts.peer?.length) {
+      try {
+        overrides.push({ path: ["cache", "peers"], value: opts.peer.map(parsePeerFlag), flag: "--peer" });
+      } catch (e) {
+        printErr((e as Error).message);
+        Deno.exit(EXIT_CONFIG);
+      }
+    }
+    if (opts.peering !== undefined) {
+      overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
+    }
     if (opts.vip !== undefined) overrides.push({ path: ["cache", "vip"], value: opts.vip, flag: "--vip" });
     if (opts.forwarding !== undefined) {
       overrides.push({ path: ["cache", "forwarding"], value: opts.forwarding, flag: "--forwarding" });
@@ -149,20 +165,6 @@ export function cacheCommand(): Command {
         value: [{ path: opts.cacheDir, size: opts.cacheSize }],
         flag: "--cache-dir/--cache-size",
       });
-    }
-    if (opts.icpPort !== undefined) {
-      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
-    }
-    if (opts.peer?.length) {
-      try {
-        overrides.push({ path: ["cache", "peers"], value: opts.peer.map(parsePeerFlag), flag: "--peer" });
-      } catch (e) {
-        printErr((e as Error).message);
-        Deno.exit(EXIT_CONFIG);
-      }
-    }
-    if (opts.peering !== undefined) {
-      overrides.push({ path: ["cache", "peering", "mode"], value: opts.peering, flag: "--peering" });
     }
     const cfg = await loadOrExit(opts.config, overrides);
     if (opts.checkVip) {
@@ -278,7 +280,14 @@ export function cacheCommand(): Command {
       node,
       role: "cache",
     });
-    admin.status("cache", () => statusSection([service.stats(), ...pool.snapshots()]));
+    // Top URLs for `webcache status` and the dashboard (main thread's requests; one worker with peering).
+    const topUrls = new TopUrls();
+    trackTopUrls(service.accessLog, topUrls);
+    admin.status(
+      "cache",
+      () => ({ ...statusSection([service.stats(), ...pool.snapshots()]), topUrls: topUrls.top(10) }),
+    );
+    registerDashboard(admin, { node, token: cfg.admin.token });
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));
     admin.start();
@@ -292,6 +301,7 @@ export function cacheCommand(): Command {
         service: cfg.cache.service,
         vip: cfg.cache.vip,
         forwarding: cfg.cache.forwarding,
+        iface: cfg.cache.interface,
         addrs: {
           ...(http ? { http: formatHostPort({ host: advertiseHost(http.host, cfg), port: http.port }) } : {}),
           ...(cfg.icp.enabled

@@ -25,6 +25,7 @@ import { getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
 import { registerDirectorRoutes } from "../lb/admin_routes.ts";
+import { registerDashboard } from "../admin/dashboard.ts";
 import "../lb/dataplane/mod.ts"; // registers the dr and tun forwarders (AF_PACKET data plane)
 import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
@@ -167,6 +168,7 @@ async function runDirector(o: RunOptions): Promise<void> {
     role: "director",
   });
   registerDirectorRoutes(admin, () => director);
+  registerDashboard(admin, { node: cfg.cluster.nodeName ?? Deno.hostname(), token: cfg.admin.token });
   try {
     await director.start();
     admin.start();

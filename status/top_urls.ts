@@ -1,0 +1,97 @@
+/**
+ * The most requested URLs of a cache in bounded memory: the Space-Saving algorithm (Metwally,
+ * Agrawal, El Abbadi, "Efficient computation of frequent and top-k elements in data streams",
+ * 2005). It keeps `capacity` counters; a URL not tracked replaces the one with the smallest count
+ * and inherits that count plus one, so every URL requested more than N / capacity times (N = all
+ * requests) is tracked, and a reported count overestimates by at most the inherited `error`.
+ *
+ * @module
+ */
+
+/** One tracked URL. */
+export interface TopUrlCount {
+  /** The URL (cut at MAX_TRACKED_URL_BYTES). */
+  url: string;
+  /** Estimated requests (never below the true count). */
+  requests: number;
+  /** Upper bound of the overestimate. */
+  error: number;
+}
+
+/** Longest URL kept; longer ones are cut (they would only be shown truncated). */
+export const MAX_TRACKED_URL_BYTES = 512;
+
+/** A Space-Saving top-k tracker. */
+export class TopUrls {
+  /** Counters kept. */
+  readonly capacity: number;
+  readonly #counts = new Map<string, { requests: number; error: number }>();
+
+  /**
+   * Creates an empty tracker.
+   *
+   * @param capacity counters kept (default 256); more is more accurate for the same top 10
+   * @throws {RangeError} when capacity is not an integer in 1-100000
+   */
+  constructor(capacity = 256) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 100_000) {
+      throw new RangeError(`Cannot track top URLs: capacity ${capacity} is not an integer in 1-100000`);
+    }
+    this.capacity = capacity;
+  }
+
+  /** Counts one request for `url`. O(1) while tracked, O(capacity) to replace the minimum. */
+  record(url: string): void {
+    const key = url.length > MAX_TRACKED_URL_BYTES ? url.slice(0, MAX_TRACKED_URL_BYTES) : url;
+    const c = this.#counts.get(key);
+    if (c) {
+      c.requests++;
+      return;
+    }
+    if (this.#counts.size < this.capacity) {
+      this.#counts.set(key, { requests: 1, error: 0 });
+      return;
+    }
+    let minKey = "";
+    let min = Infinity;
+    for (const [k, v] of this.#counts) {
+      if (v.requests < min) {
+        min = v.requests;
+        minKey = k;
+      }
+    }
+    this.#counts.delete(minKey);
+    this.#counts.set(key, { requests: min + 1, error: min });
+  }
+
+  /**
+   * The `k` most requested URLs, most first (ties by URL).
+   *
+   * @param k how many (default 10)
+   */
+  top(k = 10): TopUrlCount[] {
+    return [...this.#counts].map(([url, v]) => ({ url, requests: v.requests, error: v.error }))
+      .sort((a, b) => b.requests - a.requests || a.url.localeCompare(b.url)).slice(0, k);
+  }
+}
+
+/** Something that logs each finished request with its URL (the cache's access log). */
+export interface RequestLog<E extends { url: string }> {
+  /** Logs one finished request. */
+  log(entry: E): void;
+}
+
+/**
+ * Feeds a tracker from every request a cache logs (whether or not the access log is written
+ * anywhere), by wrapping the log's `log` method.
+ *
+ * @param accessLog the cache's access log
+ * @param tracker the tracker to feed
+ */
+export function trackTopUrls<E extends { url: string }>(accessLog: RequestLog<E>, tracker: TopUrls): void {
+  const log = accessLog.log.bind(accessLog);
+  accessLog.log = (entry: E) => {
+    tracker.record(entry.url);
+    log(entry);
+  };
+}
