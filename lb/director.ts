@@ -224,14 +224,17 @@ export class Director {
   setMembers(members: readonly MemberView[]): void {
     this.#members = [...members];
     this.dispatcher.configure(this.#specs());
-    for (const m of members) {
-      if (!m.addrs.http) continue;
-      // Match the member's own HTTP endpoint first: several caches may share one address (the
-      // demo and tests on loopback) and one's death must not take the others down. DR/TUN real
-      // servers use the service port, which may differ from the advertised one: then the host.
-      const hp = parseHostPort(m.addrs.http);
+    // A member's state applies to the real servers at its own HTTP endpoint. DR/TUN real servers
+    // use the service port, which may differ from the advertised one: then its host, but only when
+    // no other member shares that host (several caches on one address, as in the demo and tests on
+    // loopback, must not take each other down).
+    const perHost = new Map<string, number>();
+    const endpoints = members.flatMap((m) => (m.addrs.http ? [{ m, hp: parseHostPort(m.addrs.http) }] : []));
+    for (const { hp } of endpoints) perHost.set(hp.host, (perHost.get(hp.host) ?? 0) + 1);
+    for (const { m, hp } of endpoints) {
       const exact = `${hp.host}:${hp.port}`;
-      this.dispatcher.setMembership(this.dispatcher.findServers(exact).length > 0 ? exact : hp.host, m.state);
+      if (this.dispatcher.findServers(exact).length > 0) this.dispatcher.setMembership(exact, m.state);
+      else if (perHost.get(hp.host) === 1) this.dispatcher.setMembership(hp.host, m.state);
     }
     this.#applyHealth();
     // DR/TUN: the data plane takes the member real servers and their advertised MACs (ARP stays

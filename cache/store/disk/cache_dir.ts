@@ -278,7 +278,9 @@ export class CacheDir implements Store {
   #start(): void {
     if (this.#o.evictor) {
       this.#state = "loading";
-      this.#background = this.#loadOrRebuild(this.#abort.signal).catch((e) => {
+      // A directory left above its limit (writers killed between eviction passes) is brought
+      // back under the watermark as soon as its index is known, before it reports ready.
+      this.#background = this.#loadOrRebuild(this.#abort.signal).then(() => this.#evictIfNeeded()).catch((e) => {
         log.error("Cannot load cache directory index", { dir: this.path, error: e });
         this.#state = "ready";
       });
