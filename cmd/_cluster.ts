@@ -32,6 +32,7 @@ import {
 import { parseHostPort } from "../core/addr.ts";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { configureLogging, getLogger, printErr } from "../core/log.ts";
+import { interfaceMac } from "../netctl/interface_info.ts";
 import { EXIT_CONFIG } from "./_common.ts";
 
 const log = getLogger("cluster");
@@ -224,4 +225,49 @@ export function advertiseHost(listenHost: string, cfg: Appliance): string {
     if (i.family === "IPv4" && !i.address.startsWith("127.")) return i.address;
   }
   return "127.0.0.1";
+}
+
+/** The link a cache advertises for DR: the interface and its MAC address (`NodeRecord.iface`/`mac`). */
+export interface AdvertisedLink {
+  /** Interface name. */
+  iface: string;
+  /** Its MAC address, `xx:xx:xx:xx:xx:xx`. */
+  mac: string;
+}
+
+/**
+ * The interface and MAC a cache puts into its membership record so directors forward DR frames to
+ * it without ARP: `cache.interface` when set; otherwise, with `cache.forwarding` dr or tun, the
+ * interface that holds the advertised address `host` (a wildcard or loopback host, or an interface
+ * without a hardware address, advertises nothing and the director falls back to ARP).
+ *
+ * @param cache `cache.interface` and `cache.forwarding`
+ * @param host the advertised host of the cache's HTTP endpoint (see {@link advertiseHost})
+ * @returns undefined when there is nothing to advertise
+ * @throws {Error} when `cache.interface` names an interface that does not exist
+ */
+export function advertisedLink(
+  cache: { interface?: string; forwarding?: "none" | "dr" | "tun" },
+  host: string | undefined,
+): AdvertisedLink | undefined {
+  if (cache.interface) {
+    try {
+      return { iface: cache.interface, mac: interfaceMac(cache.interface) };
+    } catch (e) {
+      throw new Error(`Cannot read the MAC address of cache.interface "${cache.interface}": ${(e as Error).message}`);
+    }
+  }
+  if (!cache.forwarding || cache.forwarding === "none" || !host) return undefined;
+  const link = Deno.networkInterfaces().find((i) => i.address === host);
+  if (!link || link.name === "lo") return undefined;
+  try {
+    const mac = interfaceMac(link.name);
+    return mac === "00:00:00:00:00:00" ? undefined : { iface: link.name, mac };
+  } catch (e) {
+    log.warn("Cannot read the MAC address of the advertised interface", {
+      iface: link.name,
+      error: (e as Error).message,
+    });
+    return undefined;
+  }
 }

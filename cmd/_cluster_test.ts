@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
-import { advertiseHost, restartNeededKeys, siblingPeers, startRoleMembership } from "./_cluster.ts";
+import { advertisedLink, advertiseHost, restartNeededKeys, siblingPeers, startRoleMembership } from "./_cluster.ts";
 
 setLogSink(() => {});
 
@@ -113,4 +113,67 @@ Deno.test("restartNeededKeys() lists changed keys the role cannot apply at run t
   ];
   for (const [role, handles, want] of table) assert.deepEqual(restartNeededKeys(boot, next, handles), want, role);
   assert.deepEqual(restartNeededKeys(boot, boot, director), [], "a change reverted needs nothing");
+});
+
+async function ip(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+Deno.test("advertisedLink() advertises the MAC of cache.interface, or of the interface holding the address for DR", async () => {
+  const name = `wcmac${Math.random().toString(36).slice(2, 8)}`;
+  const addr = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.7`;
+  await ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
+  try {
+    await ip("link", "set", name, "address", "02:5e:0c:aa:bb:cc");
+    await ip("addr", "add", `${addr}/32`, "dev", name);
+    // cache.interface wins, whatever the forwarding method.
+    assert.deepEqual(advertisedLink({ interface: name }, "127.0.0.1"), { iface: name, mac: "02:5e:0c:aa:bb:cc" });
+    // dr/tun without cache.interface: the interface that holds the advertised address.
+    assert.deepEqual(advertisedLink({ forwarding: "dr" }, addr), { iface: name, mac: "02:5e:0c:aa:bb:cc" });
+    assert.deepEqual(advertisedLink({ forwarding: "tun" }, addr), { iface: name, mac: "02:5e:0c:aa:bb:cc" });
+    // Proxy-only caches and loopback addresses advertise nothing (the director uses ARP or the proxy).
+    assert.equal(advertisedLink({ forwarding: "none" }, addr), undefined);
+    assert.equal(advertisedLink({}, addr), undefined);
+    assert.equal(advertisedLink({ forwarding: "dr" }, "127.0.0.1"), undefined);
+    assert.equal(advertisedLink({ forwarding: "dr" }, undefined), undefined);
+  } finally {
+    await ip("link", "del", name);
+  }
+  assert.throws(() => advertisedLink({ interface: name }, undefined), /cache\.interface "wcmac/);
+});
+
+Deno.test("startRoleMembership() gossips the advertised MAC and interface in /members", async () => {
+  const name = `wcmac${Math.random().toString(36).slice(2, 8)}`;
+  await ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
+  const file = await Deno.makeTempFile();
+  const admin = new AdminServer({ hostname: "127.0.0.1", port: 0, allow: ["127.0.0.0/8"], node: "x", role: "cache" })
+    .start();
+  let m: Awaited<ReturnType<typeof startRoleMembership>>;
+  try {
+    await ip("link", "set", name, "address", "02:5e:0c:01:02:03");
+    await Deno.writeTextFile(file, btoa("q".repeat(32)) + "\n");
+    const cfg = validateConfig({ cluster: { gossipListen: "127.0.0.1:0", nodeName: "x" } });
+    m = await startRoleMembership(cfg, { clusterKeyFile: file }, {
+      role: "cache",
+      record: {
+        service: "web",
+        forwarding: "dr",
+        addrs: { http: "127.0.0.1:3128" },
+        ...advertisedLink({ interface: name }, undefined),
+      },
+      admin,
+    });
+    assert.ok(m);
+    assert.equal(m.local.mac, "02:5e:0c:01:02:03");
+    const res = await fetch(`http://127.0.0.1:${admin.addr.port}/members`);
+    const doc = await res.json() as { members: { mac?: string; iface?: string }[] };
+    assert.equal(doc.members[0].mac, "02:5e:0c:01:02:03");
+    assert.equal(doc.members[0].iface, name);
+  } finally {
+    await m?.stop();
+    await admin.stop();
+    await Deno.remove(file);
+    await ip("link", "del", name);
+  }
 });

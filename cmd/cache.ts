@@ -26,6 +26,8 @@ import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import {
   addClusterOptions,
+  type AdvertisedLink,
+  advertisedLink,
   advertiseHost,
   type ClusterOptions,
   clusterOverrides,
@@ -294,6 +296,19 @@ export function cacheCommand(): Command {
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
     // and take the live caches of the cluster as siblings.
     const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;
+    const httpHost = http ? advertiseHost(http.host, cfg) : undefined;
+    let link: AdvertisedLink | undefined;
+    try {
+      link = advertisedLink(cfg.cache, httpHost); // DR: directors forward to this MAC without ARP
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await admin.stop();
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     const membership = await startRoleMembership(cfg, opts, {
       role: "cache",
       record: {
@@ -301,9 +316,9 @@ export function cacheCommand(): Command {
         service: cfg.cache.service,
         vip: cfg.cache.vip,
         forwarding: cfg.cache.forwarding,
-        iface: cfg.cache.interface,
+        ...link,
         addrs: {
-          ...(http ? { http: formatHostPort({ host: advertiseHost(http.host, cfg), port: http.port }) } : {}),
+          ...(http && httpHost ? { http: formatHostPort({ host: httpHost, port: http.port }) } : {}),
           ...(cfg.icp.enabled
             ? { icp: formatHostPort({ host: advertiseHost(cfg.icp.listen, cfg), port: cfg.icp.port }) }
             : {}),

@@ -111,7 +111,11 @@ export const CacheSchema = z.strictObject({
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
     "Real-server set-up for the director: dr (VIP on lo, arp_ignore/announce), tun (plus IP-in-IP decapsulation).",
   ),
-  interface: z.string().optional().describe("Interface advertised to the director for DR (its MAC address)."),
+  interface: z.string().optional().describe(
+    "Interface whose MAC address this cache advertises in its membership record, so directors forward " +
+      "DR frames to it without waiting for ARP. Default: with forwarding dr|tun, the interface holding the " +
+      "advertised HTTP address (none on loopback; directors then use ARP). Reload: restart.",
+  ),
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
   weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
   peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),

@@ -16,6 +16,7 @@ import { HealthMonitor, type MonitorTarget } from "../health/mod.ts";
 import { Dispatcher, type RouteDecision, type ServiceSpec } from "./dispatcher.ts";
 import { Estimator, type Rates, type Totals } from "./estimator.ts";
 import { type Forwarder, forwarderFactory, MissingForwarderError, registerForwarder } from "./forwarder.ts";
+import { memberMacs } from "./member_macs.ts";
 import { ProxyForwarder } from "./proxy/proxy_forwarder.ts";
 import type { ForwardMethod, MemberState, RealServer } from "./real_server.ts";
 import { route } from "./route.ts";
@@ -109,6 +110,8 @@ export interface MemberView {
   service?: string;
   /** The cache's HTTP endpoint `HOST:PORT`. */
   addrs: { http?: string };
+  /** MAC address of the cache's interface (DR next hop without ARP). */
+  mac?: string;
 }
 
 const sumTotals = (list: Totals[]): Totals =>
@@ -133,6 +136,8 @@ export class Director {
   #estimators = new Map<string, Estimator>();
   #timer?: ReturnType<typeof setInterval>;
   #members: MemberView[] = [];
+  /** Membership updates of the packet forwarders, one at a time. */
+  #memberSync: Promise<void> = Promise.resolve();
   /** Health target key → [service key, server key]. */
   #targets = new Map<string, [string, string]>();
   /** Health checks run, by result (metrics). */
@@ -232,6 +237,28 @@ export class Director {
       else if (perHost.get(hp.host) === 1) this.dispatcher.setMembership(hp.host, m.state);
     }
     this.#applyHealth();
+    // DR/TUN: the data plane takes the member real servers and their advertised MACs (ARP stays
+    // the fallback and refresher). The proxy forwarder consults the main dispatcher directly.
+    if ([...this.#forwarders.keys()].some((m) => m !== "proxy")) {
+      this.#memberSync = this.#memberSync.then(() => this.#syncPacketForwarders()).catch((e) =>
+        log.warn("Cannot apply membership to the packet forwarder", { error: (e as Error).message })
+      );
+    }
+  }
+
+  /** Waits for the membership updates handed to the packet forwarders so far (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.#memberSync;
+  }
+
+  async #syncPacketForwarders(): Promise<void> {
+    const macs = memberMacs(this.#members);
+    const specs = this.#specs();
+    for (const [m, f] of this.#forwarders) {
+      if (m === "proxy") continue;
+      f.setMacs?.(macs);
+      await f.update(specs.filter((s) => this.#forwarderKey(s) === m));
+    }
   }
 
   #specs(): ServiceSpec[] {
@@ -271,11 +298,16 @@ export class Director {
     }
   }
 
+  /** The forwarder a service runs on (one forwarder serves dr and tun when the same factory does). */
+  #forwarderKey(s: ServiceSpec): ForwardMethod {
+    const m = s.method ?? "proxy";
+    return m === "tun" && forwarderFactory("tun") === forwarderFactory("dr") ? "dr" : m;
+  }
+
   async #applyForwarders(specs: readonly ServiceSpec[]): Promise<void> {
     const byForwarder = new Map<ForwardMethod, ServiceSpec[]>();
     for (const s of specs) {
-      const m = s.method ?? "proxy";
-      const key: ForwardMethod = m === "tun" && forwarderFactory("tun") === forwarderFactory("dr") ? "dr" : m;
+      const key = this.#forwarderKey(s);
       byForwarder.set(key, [...(byForwarder.get(key) ?? []), s]);
     }
     for (const [m, f] of this.#forwarders) {
@@ -434,6 +466,7 @@ export class Director {
   /** Stops health checks, forwarders and housekeeping. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#memberSync;
     await this.#monitor.stop();
     await this.#stopForwarders();
   }

@@ -33,6 +33,11 @@ export interface Forwarder {
   start(services: readonly ServiceSpec[]): Promise<void>;
   /** Applies a reload: new, changed and removed services; established connections survive. */
   update(services: readonly ServiceSpec[]): Promise<void>;
+  /**
+   * Optional: known MACs by real-server address (from membership records), used from the next
+   * {@link update} on; the DR/TUN data plane forwards to them without waiting for ARP.
+   */
+  setMacs?(macs: Readonly<Record<string, string>>): void;
   /** Stops accepting and waits for its work to end (established proxied connections are closed). */
   stop(): Promise<void>;
 }

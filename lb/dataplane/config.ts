@@ -15,7 +15,11 @@ export type DataplaneTimeouts = TcpTimeouts;
 export interface NextHop {
   /** On-link IPv4 address whose MAC frames go to: the server itself, or the gateway towards it (TUN). */
   nextHop: string;
-  /** Known MAC of the next hop (e.g. from membership); otherwise the Worker resolves it with ARP. */
+  /**
+   * Known MAC of the next hop (e.g. from membership): used at once, while ARP keeps refreshing it
+   * (a reply with another MAC wins until the known one changes); without it the Worker resolves the
+   * hop with ARP before forwarding.
+   */
   mac?: string;
 }
 

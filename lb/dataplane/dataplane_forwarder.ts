@@ -23,6 +23,7 @@ export class DataplaneForwarder implements Forwarder {
   #lastState = "";
   #syncing = false;
   #untrack: (() => void) | undefined;
+  #macs: Record<string, string> = {};
 
   /** @param ctx the director's dispatcher and config section */
   constructor(ctx: ForwarderContext) {
@@ -58,12 +59,19 @@ export class DataplaneForwarder implements Forwarder {
       maxConnections: d.maxConnections,
       timeouts: d.timeouts,
       expireQuiescentTemplate: d.expireQuiescentTemplate,
+      macs: this.#macs,
     });
     await fwd.start(services);
     this.#fwd = fwd;
     this.#untrack = trackForwarder(fwd);
     this.#timer = setInterval(() => void this.#sync(), 1000);
     await this.#sync();
+  }
+
+  /** Known MACs by real-server address (membership records), applied from the next update. */
+  setMacs(macs: Readonly<Record<string, string>>): void {
+    this.#macs = { ...macs };
+    this.#fwd?.setMacs(this.#macs);
   }
 
   async update(services: readonly ServiceSpec[]): Promise<void> {

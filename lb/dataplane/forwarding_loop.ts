@@ -77,7 +77,8 @@ interface Hop {
   ip: number;
   mac: Uint8Array | undefined;
   lastRequest: number;
-  static: boolean;
+  /** The known MAC it was last seeded with (config/membership); ARP still refreshes and corrects it. */
+  seed: string | undefined;
 }
 
 /**
@@ -194,12 +195,14 @@ export function runForwardingLoop(
         wanted.add(ip);
         let h = hops.get(ip);
         if (!h) {
-          h = { ip, mac: undefined, lastRequest: 0, static: false };
+          h = { ip, mac: undefined, lastRequest: 0, seed: undefined };
           hops.set(ip, h);
         }
-        if (nh.mac) {
-          h.mac = parseMac(nh.mac);
-          h.static = true;
+        // A known MAC (membership) is a head start, applied when it is new or changed: forwarding
+        // starts without waiting for ARP, and ARP keeps refreshing (and correcting) it.
+        if (nh.mac !== h.seed) {
+          h.seed = nh.mac;
+          if (nh.mac) h.mac = parseMac(nh.mac);
         }
         hopOf[s.id] = h;
         tunDst[s.id] = ipv4ToInt(s.address);
@@ -227,7 +230,7 @@ export function runForwardingLoop(
           continue;
         }
         const h = hops.get(m.senderIp);
-        if (h && !h.static && (m.op === ARP_REPLY || m.op === ARP_REQUEST) && m.senderIp !== 0) {
+        if (h && (m.op === ARP_REPLY || m.op === ARP_REQUEST) && m.senderIp !== 0) {
           h.mac = m.senderMac;
         }
         if (m.op === ARP_REQUEST && init.vipMode === "arp" && vips.has(m.targetIp) && m.senderIp !== m.targetIp) {
@@ -264,7 +267,6 @@ export function runForwardingLoop(
         C[ctl.realIndex(id, REAL.macKnown)] = h.mac ? 1 : 0;
       }
       for (const h of hops.values()) {
-        if (h.static) continue;
         const every = h.mac ? ARP_REFRESH_MS : ARP_RETRY_MS;
         if (now - h.lastRequest >= every) requestHop(h, now);
       }

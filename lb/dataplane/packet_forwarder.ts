@@ -76,10 +76,21 @@ export class PacketForwarder {
   #failure: Error | undefined;
   #serverState = new Map<string, ServerState>();
   #chain: Promise<void> = Promise.resolve();
+  #macs: Record<string, string>;
 
   /** @param opts interface, VIP mode, table limits */
   constructor(opts: PacketForwarderOptions) {
     this.#opts = opts;
+    this.#macs = { ...opts.macs };
+  }
+
+  /**
+   * Replaces the known MACs by real-server address (e.g. from membership records); they take
+   * effect with the next {@link update}. Servers without one are resolved by ARP, and ARP keeps
+   * refreshing the known ones.
+   */
+  setMacs(macs: Readonly<Record<string, string>>): void {
+    this.#macs = { ...macs };
   }
 
   /**
@@ -133,7 +144,7 @@ export class PacketForwarder {
           const route = await routeGet(r.address);
           if (route.gateway) nextHop = route.gateway;
         } catch { /* unroutable: try on-link */ }
-        nextHops[r.address] = { nextHop, mac: nextHop === r.address ? this.#opts.macs?.[r.address] : undefined };
+        nextHops[r.address] = { nextHop, mac: nextHop === r.address ? this.#macs[r.address] : undefined };
       }
     }
     if (services.length > MAX_SERVICES) {

@@ -73,9 +73,13 @@ export interface Lab {
   files: string[];
 }
 
-/** Builds the topology (caller must `destroyLab` in finally). */
-export async function buildLab(): Promise<Lab> {
-  const topo = await Topology.create("wcdp");
+/**
+ * Builds the topology (caller must `destroyLab` in finally).
+ *
+ * @param prefix namespace/veth name prefix (unique per test area)
+ */
+export async function buildLab(prefix = "wcdp"): Promise<Lab> {
+  const topo = await Topology.create(prefix);
   const lab: Lab = {
     topo,
     client: undefined!,
@@ -152,11 +156,16 @@ export async function startCache(
  *
  * @throws {Error} with its output when it exits instead
  */
-export async function startDirector(lab: Lab, section: Record<string, unknown>): Promise<Proc & { file: string }> {
+export async function startDirector(
+  lab: Lab,
+  section: Record<string, unknown>,
+  /** Other top-level config sections (e.g. `cluster`). */
+  other: Record<string, unknown> = {},
+): Promise<Proc & { file: string }> {
   await ensureBundle();
   const file = await Deno.makeTempFile({ prefix: "wcdp-director-", suffix: ".yaml" });
   lab.files.push(file);
-  await Deno.writeTextFile(file, JSON.stringify({ director: section })); // JSON is YAML
+  await Deno.writeTextFile(file, JSON.stringify({ ...other, director: section })); // JSON is YAML
   const p = new Deno.Command("ip", {
     args: [
       "netns",
