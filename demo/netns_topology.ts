@@ -29,6 +29,9 @@ export interface NsHost {
   ip: string;
 }
 
+/** Metric of the demo subnet's blackhole route (below the connected route in preference). */
+const BLACKHOLE_METRIC = "4242";
+
 async function tryRun(cmd: string[]): Promise<boolean> {
   try {
     await runCommand(cmd);
@@ -101,6 +104,9 @@ export class NetnsTopology {
       }
       await t.exec(t.hub, ["ip", "link", "set", hubEnd, "master", "br0", "up"]);
       await runCommand(["ip", "addr", "add", `${t.hostIp}/24`, "dev", rootEnd]);
+      // A blackhole under the connected route: once the veth is gone, a late packet of the demo
+      // process to a node address dies here instead of leaving by the default route.
+      await runCommand(["ip", "route", "add", "blackhole", `${t.net}.0/24`, "metric", BLACKHOLE_METRIC]);
       await runCommand(["ip", "link", "set", rootEnd, "up"]);
       // Act like a host behind a wire: no partial checksums or TSO super-frames towards the director.
       await tryRun(["ethtool", "-K", rootEnd, "tx", "off", "tso", "off", "gso", "off"]);
@@ -163,5 +169,6 @@ export class NetnsTopology {
     for (const ns of this.#namespaces.splice(0).reverse()) await tryRun(["ip", "netns", "del", ns]);
     // The root end goes with its hub peer; remove it if it outlived a failed start.
     await tryRun(["ip", "link", "del", `${this.prefix}h`]);
+    await tryRun(["ip", "route", "del", "blackhole", `${this.net}.0/24`, "metric", BLACKHOLE_METRIC]);
   }
 }
