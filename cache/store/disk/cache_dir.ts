@@ -370,8 +370,16 @@ export class CacheDir implements Store {
         const s = (await this.#index.kv.get<{ bytes: number; objects: number }>(["stat"])).value;
         if (s) this.#shared = s;
       }
+      // Forget only the names queued before this flush: objects stored while it runs are still
+      // only in the queue, and lookups must keep finding them until the next flush.
+      const queued = [...this.#unflushed].map(([ph, set]) => [ph, [...set]] as const);
       await this.#index.flush();
-      this.#unflushed.clear();
+      for (const [ph, names] of queued) {
+        const set = this.#unflushed.get(ph);
+        if (!set) continue;
+        for (const name of names) set.delete(name);
+        if (set.size === 0) this.#unflushed.delete(ph);
+      }
     } catch (e) {
       if (!this.#abort.signal.aborted) log.warn("Cache directory housekeeping failed", { dir: this.path, error: e });
     }
