@@ -26,9 +26,12 @@
  * ```
  *
  * cmd 0 = LOCAL (health check from the proxy itself: use the real connection address), 1 = PROXY.
+ * The director's proxy forwarder sends v2 with {@link encodeProxyV2}; the cache's server reads v1
+ * and v2 with {@link decodeProxyHeader}. Both sides share this one codec.
  *
  * @module
  */
+import { ipv4ToInt, isIPv4, parseIPv6 } from "../core/addr.ts";
 
 /** The 12-byte v2 signature. */
 export const PROXY_V2_SIGNATURE: Uint8Array = new Uint8Array([
@@ -154,32 +157,71 @@ export function decodeProxyHeader(buf: Uint8Array): ProxyDecodeResult | undefine
   };
 }
 
+/** Endpoints of a proxied TCP connection. */
+export interface ProxiedAddrs {
+  /** Client address. */
+  srcAddr: string;
+  /** Client port. */
+  srcPort: number;
+  /** Address the client connected to (the VIP). */
+  dstAddr: string;
+  /** Port the client connected to. */
+  dstPort: number;
+}
+
+function v6Bytes(s: string): Uint8Array | undefined {
+  const g = parseIPv6(s);
+  if (!g) return undefined;
+  const b = new Uint8Array(16);
+  g.forEach((v, i) => {
+    b[i * 2] = v >> 8;
+    b[i * 2 + 1] = v & 255;
+  });
+  return b;
+}
+
+function v4AsV6(s: string): Uint8Array {
+  const b = new Uint8Array(16);
+  b[10] = 0xff;
+  b[11] = 0xff;
+  new DataView(b.buffer).setUint32(12, ipv4ToInt(s));
+  return b;
+}
+
 /**
- * Encodes a PROXY v2 header for TCP over IPv4 (what a proxy-method director sends; also used in tests).
+ * Encodes a PROXY v2 header for a TCP connection. Mixed families are sent as IPv6 (IPv4-mapped).
  *
- * @param source client address
- * @param destination address the client connected to
- * @returns 28 bytes
- * @throws {TypeError} when an address is not dotted-quad IPv4
+ * @throws {TypeError} when an address is not an IP literal
+ * @throws {RangeError} when a port is not 0-65535
  */
-export function encodeProxyV2(
-  source: { hostname: string; port: number },
-  destination: { hostname: string; port: number },
-): Uint8Array {
-  const out = new Uint8Array(28);
+export function encodeProxyV2(a: ProxiedAddrs): Uint8Array {
+  for (const p of [a.srcPort, a.dstPort]) {
+    if (!Number.isInteger(p) || p < 0 || p > 65535) {
+      throw new RangeError(`Cannot encode PROXY v2 header: port ${p} is not in 0-65535`);
+    }
+  }
+  const both4 = isIPv4(a.srcAddr) && isIPv4(a.dstAddr);
+  const out = new Uint8Array(16 + (both4 ? 12 : 36));
   out.set(PROXY_V2_SIGNATURE, 0);
   out[12] = 0x21;
-  out[13] = 0x11;
-  out[15] = 12;
-  const put = (ip: string, at: number) => {
-    const p = ip.split(".").map(Number);
-    if (p.length !== 4 || p.some((x) => !(x >= 0 && x <= 255))) throw new TypeError(`"${ip}" is not an IPv4 address`);
-    out.set(p, at);
-  };
-  put(source.hostname, 16);
-  put(destination.hostname, 20);
+  out[13] = both4 ? 0x11 : 0x21;
   const dv = new DataView(out.buffer);
-  dv.setUint16(24, source.port);
-  dv.setUint16(26, destination.port);
+  dv.setUint16(14, both4 ? 12 : 36);
+  if (both4) {
+    dv.setUint32(16, ipv4ToInt(a.srcAddr));
+    dv.setUint32(20, ipv4ToInt(a.dstAddr));
+    dv.setUint16(24, a.srcPort);
+    dv.setUint16(26, a.dstPort);
+  } else {
+    const conv = (s: string) => {
+      const b = isIPv4(s) ? v4AsV6(s) : v6Bytes(s);
+      if (!b) throw new TypeError(`Cannot encode PROXY v2 header: "${s}" is not an IP address`);
+      return b;
+    };
+    out.set(conv(a.srcAddr), 16);
+    out.set(conv(a.dstAddr), 32);
+    dv.setUint16(48, a.srcPort);
+    dv.setUint16(50, a.dstPort);
+  }
   return out;
 }

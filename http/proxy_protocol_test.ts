@@ -85,10 +85,10 @@ Deno.test("decodeProxyHeader() rejects bad headers", () => {
 });
 
 Deno.test("encodeProxyV2() output decodes to the same addresses", () => {
-  const bytes = encodeProxyV2({ hostname: "10.1.2.3", port: 1234 }, { hostname: "10.0.0.1", port: 80 });
+  const bytes = encodeProxyV2({ srcAddr: "10.1.2.3", srcPort: 1234, dstAddr: "10.0.0.1", dstPort: 80 });
   const r = decodeProxyHeader(bytes)!;
   assertEquals(r.consumed, 28);
   assertEquals(r.header.source, { hostname: "10.1.2.3", port: 1234 });
   assertEquals(r.header.destination, { hostname: "10.0.0.1", port: 80 });
-  assertThrows(() => encodeProxyV2({ hostname: "::1", port: 1 }, { hostname: "10.0.0.1", port: 80 }), TypeError);
+  assertThrows(() => encodeProxyV2({ srcAddr: "host", srcPort: 1, dstAddr: "10.0.0.1", dstPort: 80 }), TypeError);
 });

@@ -15,7 +15,7 @@ import type { Forwarder, ForwarderContext } from "../forwarder.ts";
 import type { ForwardMethod } from "../real_server.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../tcp_state.ts";
-import { encodeProxyV2 } from "./proxy_v2.ts";
+import { encodeProxyV2 } from "../../http/proxy_protocol.ts";
 import { splice } from "./splice.ts";
 
 const log = getLogger("lb.proxy");

@@ -130,7 +130,7 @@ Deno.test("cache proxy protocol: v1 and v2 headers give the real client address 
   ]);
   try {
     const req = enc("GET /pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    const v2 = encodeProxyV2({ hostname: "10.9.8.7", port: 5555 }, { hostname: "192.0.2.1", port: 80 });
+    const v2 = encodeProxyV2({ srcAddr: "10.9.8.7", srcPort: 5555, dstAddr: "192.0.2.1", dstPort: 80 });
     const both = new Uint8Array(v2.length + req.length);
     both.set(v2);
     both.set(req, v2.length);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeProxyV2 } from "./proxy_v2.ts";
+import { encodeProxyV2 } from "./proxy_protocol.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const SIG = "0d0a0d0a000d0a515549540a";
