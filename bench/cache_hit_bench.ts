@@ -1,6 +1,6 @@
 /**
  * In-process cost of the cache's request path without sockets: `deno bench -A bench/cache_hit_bench.ts`.
- * A stub response collects the bytes a client would get; the request head is parsed as the server
+ * A recording response collects the bytes a client would get; the request head is parsed as the server
  * does. Compares a hit of one hot object, hits spread over 10,000 objects, and head parsing alone.
  */
 import { CacheHandler } from "../cache/cache_handler.ts";

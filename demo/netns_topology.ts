@@ -5,11 +5,11 @@
  * dashboard) and the user's curl reach the VIP and the nodes' admin endpoints.
  *
  * ```
- *   root ns: wcdmXXXXXXh 10.78.N.1/24 ──┐
- *   wcdmXXXXXX-dir  eth0 10.78.N.2 ─────┤ br0 (in wcdmXXXXXX-hub)
- *   wcdmXXXXXX-c1   eth0 10.78.N.11 ────┤
- *   wcdmXXXXXX-c2   eth0 10.78.N.12 ────┤
- *   wcdmXXXXXX-c3   eth0 10.78.N.13 ────┘        VIP 10.78.N.100
+ *   root ns: wcdm<id>h 10.78.N.1/24 ──┐
+ *   wcdm<id>-dir  eth0 10.78.N.2 ─────┤ br0 (in wcdm<id>-hub)
+ *   wcdm<id>-c1   eth0 10.78.N.11 ────┤
+ *   wcdm<id>-c2   eth0 10.78.N.12 ────┤
+ *   wcdm<id>-c3   eth0 10.78.N.13 ────┘        VIP 10.78.N.100
  * ```
  *
  * Every name starts with the prefix `wcdm` plus random characters. {@link NetnsTopology.destroy}

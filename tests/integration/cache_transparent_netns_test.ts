@@ -5,7 +5,7 @@
  * in the host namespace and is found from the Host header.
  *
  * ```
- * host ns: client, origin (A.1:port) ── veth ── ns wctpXXXX: A.2, nft redirect 80 → 3128, webcache cache
+ * host ns: client, origin (A.1:port) ── veth ── ns wctp<id>: A.2, nft redirect 80 → 3128, webcache cache
  * ```
  */
 import { assertEquals, assertMatch } from "../_assert.ts";
