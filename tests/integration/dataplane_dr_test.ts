@@ -141,6 +141,13 @@ Deno.test({
         assertEquals((await conn.c.request()).split(" ")[0], conn.name);
         await conn.c.close();
         caches[2] = await startCache(lab, lab.caches[2], "dr", { ports: "80,81,82" });
+        // The next steps count on three healthy caches: wait until rs3 passes its rise checks.
+        let back = false;
+        for (let i = 0; i < 60 && !back; i++) {
+          back = (await curl(lab, lab.client, `http://${VIP}/`)).body.startsWith("rs3");
+          if (!back) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert(back, "rs3 never came back after its restart");
       });
 
       await t.step("SIGHUP reload sets a weight to 0: no new connections there, established ones stay", async () => {
