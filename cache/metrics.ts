@@ -104,6 +104,32 @@ export function sumCounters(list: CacheCounters[]): CacheCounters {
   return out;
 }
 
+/** Numeric (unlabelled) fields of {@link CacheCounters}, summed over every worker at scrape time. */
+type SummedField = "clientBytes" | "originBytes" | "collapsed" | "storedObjects" | "storedBytes";
+
+function summedCounter(name: string, help: string, field: SummedField) {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sumCounters(sources())[field]);
+    },
+  });
+}
+
+function summedGauge(name: string, help: string, field: SummedField) {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(sumCounters(sources())[field]);
+    },
+  });
+}
+
 /** Counts one request result. */
 export function countRequest(result: CacheResult): void {
   counters.requests[result] = (counters.requests[result] ?? 0) + 1;
@@ -133,37 +159,25 @@ export const requestsTotal = new Counter({
 });
 
 /** Bytes to clients. */
-export const clientBytesTotal = new Counter({
-  name: "webcache_cache_client_bytes_total",
-  help: "Bytes written to clients (heads and bodies).",
-  registers: [registry],
-  collect() {
-    this.reset();
-    this.inc(sumCounters(sources()).clientBytes);
-  },
-});
+export const clientBytesTotal = summedCounter(
+  "webcache_cache_client_bytes_total",
+  "Bytes written to clients (heads and bodies).",
+  "clientBytes",
+);
 
 /** Body bytes from origins. */
-export const originBytesTotal = new Counter({
-  name: "webcache_cache_origin_bytes_total",
-  help: "Body bytes received from origin servers and peers.",
-  registers: [registry],
-  collect() {
-    this.reset();
-    this.inc(sumCounters(sources()).originBytes);
-  },
-});
+export const originBytesTotal = summedCounter(
+  "webcache_cache_origin_bytes_total",
+  "Body bytes received from origin servers and peers.",
+  "originBytes",
+);
 
 /** Collapsed requests. */
-export const collapsedTotal = new Counter({
-  name: "webcache_cache_collapsed_requests_total",
-  help: "Requests answered from another request's origin fetch (collapsed forwarding).",
-  registers: [registry],
-  collect() {
-    this.reset();
-    this.inc(sumCounters(sources()).collapsed);
-  },
-});
+export const collapsedTotal = summedCounter(
+  "webcache_cache_collapsed_requests_total",
+  "Requests answered from another request's origin fetch (collapsed forwarding).",
+  "collapsed",
+);
 
 /** Origin failures by reason. */
 export const originFailuresTotal = new Counter({
@@ -187,21 +201,15 @@ export const originLatency = new Histogram({
 });
 
 /** Stored objects. */
-export const storedObjects = new Gauge({
-  name: "webcache_cache_stored_objects",
-  help: "Objects in the memory tier (all workers).",
-  registers: [registry],
-  collect() {
-    this.set(sumCounters(sources()).storedObjects);
-  },
-});
+export const storedObjects = summedGauge(
+  "webcache_cache_stored_objects",
+  "Objects in the memory tier (all workers).",
+  "storedObjects",
+);
 
 /** Stored bytes. */
-export const storedBytes = new Gauge({
-  name: "webcache_cache_stored_bytes",
-  help: "Bytes held by the memory tier (all workers), bodies plus headers and overhead.",
-  registers: [registry],
-  collect() {
-    this.set(sumCounters(sources()).storedBytes);
-  },
-});
+export const storedBytes = summedGauge(
+  "webcache_cache_stored_bytes",
+  "Bytes held by the memory tier (all workers), bodies plus headers and overhead.",
+  "storedBytes",
+);
