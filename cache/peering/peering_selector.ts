@@ -27,6 +27,7 @@
  *
  * @module
  */
+import type { ForwardChoice } from "../peer_selector.ts";
 import type { IcpClient } from "../../icp/client.ts";
 import { type IcpPeer, peerKey } from "../../icp/peer_select.ts";
 import { getLogger } from "../../core/log.ts";
@@ -46,20 +47,8 @@ export interface PeeringPeer extends IcpPeer {
   weight?: number;
 }
 
-/** Where a miss goes; structurally the `ForwardChoice` of `cache/peer_selector.ts`. */
-export type PeeringChoice =
-  | { kind: "origin" }
-  | {
-    kind: "peer";
-    name: string;
-    hostname: string;
-    port: number;
-    /** Ask with `Cache-Control: only-if-cached` and fall back to the origin on 504. */
-    onlyIfCached: boolean;
-    type: "sibling" | "parent";
-    /** false: do not store the response here (hash mode: the owner stores it). */
-    store: boolean;
-  };
+/** Where a miss goes: the cache handler's `ForwardChoice`, one type for both sides. */
+export type PeeringChoice = ForwardChoice;
 
 /** What the selector looks at in a request. */
 export interface PeeringRequest {
