@@ -16,6 +16,8 @@
  * | webcache_director_templates | gauge | | persistence templates |
  * | webcache_director_schedule_failures_total | counter | reason (no-server, no-service, connect, table-full) | events |
  * | webcache_director_health_checks_total | counter | result (ok, failed) | probes |
+ * | webcache_director_state_saves_total | counter | | connection-state snapshots written (`director.stateFile`) |
+ * | webcache_director_state_save_failures_total | counter | reason (encode, write) | snapshots not written |
  *
  * @module
  */
@@ -198,4 +200,19 @@ export const healthChecks = new Counter({
     this.inc({ result: "ok" }, d.healthChecks.ok);
     this.inc({ result: "failed" }, d.healthChecks.failed);
   },
+});
+
+/** Connection-state snapshots written (`lb/conn_state_file.ts` increments it). */
+export const stateSaves = new Counter({
+  name: "webcache_director_state_saves_total",
+  help: "Connection-state snapshots written to director.stateFile.",
+  registers: [registry],
+});
+
+/** Connection-state snapshots that could not be written, by reason. */
+export const stateSaveFailures = new Counter({
+  name: "webcache_director_state_save_failures_total",
+  help: "Connection-state snapshots not written to director.stateFile: encode, write (disk full, permissions).",
+  labelNames: ["reason"],
+  registers: [registry],
 });
