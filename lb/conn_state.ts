@@ -15,8 +15,10 @@
  * - templates of a service whose persistence was turned off or whose netmask changed are dropped;
  * - entries beyond `maxConnections` are dropped (counted as `full`).
  *
- * Pure and synchronous, for the data-plane Worker: the codec is `conn_state_codec.ts`, the file
- * `conn_state_file.ts`.
+ * Saving is split so the synchronous forwarding loop stalls as little as possible:
+ * {@link snapshotConnState} (in the Worker) copies the table's typed arrays as they are, and
+ * {@link compactConnState} (on the main thread) turns that into the saved form. Pure and
+ * synchronous: the codec is `conn_state_codec.ts`, the file `conn_state_file.ts`.
  *
  * @module
  */
@@ -29,6 +31,7 @@ import {
   newConnRecords,
   newTemplateRecords,
 } from "./conn_state_codec.ts";
+import type { ConnTableSlots } from "./conn_table.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { RealServer } from "./real_server.ts";
 import { timeoutTableMs } from "./tcp_state.ts";
@@ -55,80 +58,143 @@ export interface RestoreSummary {
 const clampRemaining = (ms: number) => Math.min(MAX_REMAINING_MS, Math.max(0, Math.round(ms)));
 
 /**
- * Takes a snapshot of every live connection entry and template.
+ * A dispatcher's state copied as it is (free slots, internal ids): cheap to take inside the
+ * data-plane Worker, turned into a {@link ConnState} by {@link compactConnState} elsewhere.
+ */
+export interface ConnSnapshot {
+  /** Wall-clock time of the snapshot, Unix ms. */
+  savedAtMs: number;
+  /** The dispatcher's clock at the snapshot. */
+  nowMs: number;
+  /** The table's slots. */
+  slots: ConnTableSlots;
+  /** Every server the dispatcher knows, by id: its key, service key and the service's netmask. */
+  servers: { id: number; key: string; serviceKey: string; netmask: number }[];
+  /** Live templates: `client & netmask`, server id, ms left (0 for one held by connections). */
+  templates: { client: Uint32Array; server: Uint16Array; remainingMs: Uint32Array };
+}
+
+/**
+ * Copies a dispatcher's connection table and templates (the data-plane Worker's share of a save:
+ * a few memcpys plus one pass over the templates).
  *
  * @param d the dispatcher
  * @param nowMs the dispatcher's clock now (the one its `schedule()` calls get)
  * @param savedAtMs the wall clock now (Unix ms), recorded so a restore can tell how much time passed
- * @returns the snapshot, with typed arrays sized exactly (transferable to another thread)
  */
-export function exportConnState(d: Dispatcher, nowMs: number, savedAtMs: number): ConnState {
-  const t = d.table;
-  const services: ConnStateService[] = [];
-  const servers: ConnStateServer[] = [];
-  const svcRef = new Map<number, number>();
-  const refOf = new Int32Array(MAX_STATE_SERVERS).fill(-1);
-  const ref = (s: RealServer): number => {
-    let r = refOf[s.id];
-    if (r >= 0) return r;
-    let sv = svcRef.get(s.serviceId);
-    if (sv === undefined) {
-      const svc = d.serviceById(s.serviceId)!;
-      sv = services.length;
-      services.push({ key: svc.key, netmask: svc.persistNetmask });
-      svcRef.set(s.serviceId, sv);
-    }
-    r = servers.length;
-    servers.push({ service: sv, key: s.key });
-    refOf[s.id] = r;
-    return r;
-  };
-  let conns = newConnRecords(t.size);
+export function snapshotConnState(d: Dispatcher, nowMs: number, savedAtMs: number): ConnSnapshot {
+  const servers: ConnSnapshot["servers"] = [];
+  for (let id = 0; id < d.serverIdBound; id++) {
+    const s = d.server(id);
+    if (!s) continue;
+    const svc = d.serviceById(s.serviceId);
+    if (svc) servers.push({ id, key: s.key, serviceKey: svc.key, netmask: svc.persistNetmask });
+  }
+  let n = 0;
+  for (const svc of d.services) n += svc.persistTimeoutMs > 0 ? svc.templates.size : 0;
+  const client = new Uint32Array(n), server = new Uint16Array(n), remainingMs = new Uint32Array(n);
   let k = 0;
-  const high = t.highWater;
-  for (let i = 0; i < high; i++) {
-    if (!t.used(i)) continue;
-    const left = t.expires(i) - nowMs;
-    const s = d.server(t.server(i));
-    if (left <= 0 || !s || !d.serviceById(s.serviceId)) continue;
-    conns.saddr[k] = t.saddr(i);
-    conns.daddr[k] = t.daddr(i);
-    conns.ports[k] = t.ports(i);
-    conns.server[k] = ref(s);
-    conns.state[k] = t.state(i);
-    conns.flags[k] = t.flags(i) & 1;
-    conns.remainingMs[k] = clampRemaining(left);
-    k++;
-  }
-  if (k < t.size) {
-    const c = conns;
-    conns = {
-      saddr: c.saddr.slice(0, k),
-      daddr: c.daddr.slice(0, k),
-      ports: c.ports.slice(0, k),
-      server: c.server.slice(0, k),
-      state: c.state.slice(0, k),
-      flags: c.flags.slice(0, k),
-      remainingMs: c.remainingMs.slice(0, k),
-    };
-  }
-  const live: { svc: VirtualService; client: number; s: RealServer; left: number }[] = [];
   for (const svc of d.services) {
     if (svc.persistTimeoutMs <= 0) continue;
-    for (const [client, tpl] of svc.templates) {
-      const s = d.server(tpl.server);
+    for (const [c, tpl] of svc.templates) {
       const left = tpl.expiresMs - nowMs;
-      if (!s || (left <= 0 && tpl.refs === 0)) continue;
-      live.push({ svc, client, s, left });
+      if (left <= 0 && tpl.refs === 0) continue;
+      client[k] = c >>> 0;
+      server[k] = tpl.server;
+      remainingMs[k] = clampRemaining(left);
+      k++;
     }
   }
-  const templates = newTemplateRecords(live.length);
-  live.forEach((x, i) => {
-    templates.client[i] = x.client >>> 0;
-    templates.server[i] = ref(x.s);
-    templates.remainingMs[i] = clampRemaining(x.left);
+  return {
+    savedAtMs,
+    nowMs,
+    slots: d.table.copySlots(),
+    servers,
+    templates: { client: client.slice(0, k), server: server.slice(0, k), remainingMs: remainingMs.slice(0, k) },
+  };
+}
+
+/** The ArrayBuffers of a snapshot, for `postMessage(..., transfer)`. */
+export function connSnapshotBuffers(s: ConnSnapshot): ArrayBuffer[] {
+  const t = s.slots, p = s.templates;
+  return [t.keys, t.service, t.server, t.state, t.flags, t.expiresMs, p.client, p.server, p.remainingMs]
+    .map((a) => a.buffer as ArrayBuffer);
+}
+
+/**
+ * Turns a snapshot into the saved form: live entries only, servers named by key, time as ms left.
+ * Entries already run out, and entries of servers the snapshot does not name, are left out.
+ *
+ * @param s the snapshot
+ * @returns the state for `encodeConnState()`
+ */
+export function compactConnState(s: ConnSnapshot): ConnState {
+  const services: ConnStateService[] = [];
+  const servers: ConnStateServer[] = [];
+  const svcRef = new Map<string, number>();
+  const refOf = new Int32Array(MAX_STATE_SERVERS).fill(-1);
+  for (const x of s.servers) {
+    let sv = svcRef.get(x.serviceKey);
+    if (sv === undefined) {
+      sv = services.length;
+      services.push({ key: x.serviceKey, netmask: x.netmask });
+      svcRef.set(x.serviceKey, sv);
+    }
+    refOf[x.id] = servers.length;
+    servers.push({ service: sv, key: x.key });
+  }
+  const t = s.slots;
+  let n = 0;
+  for (let i = 0; i < t.highWater; i++) if (t.service[i] !== 0) n++;
+  const c = newConnRecords(n);
+  let k = 0;
+  const now = s.nowMs;
+  for (let i = 0; i < t.highWater; i++) {
+    if (t.service[i] === 0) continue;
+    const left = t.expiresMs[i] - now;
+    const ref = refOf[t.server[i]];
+    if (left <= 0 || ref < 0) continue;
+    const o = i << 2;
+    c.saddr[k] = t.keys[o];
+    c.daddr[k] = t.keys[o + 1];
+    c.ports[k] = t.keys[o + 2];
+    c.server[k] = ref;
+    c.state[k] = t.state[i];
+    c.flags[k] = t.flags[i] & 1;
+    c.remainingMs[k] = left > MAX_REMAINING_MS ? MAX_REMAINING_MS : Math.round(left);
+    k++;
+  }
+  const conns = k === n ? c : {
+    saddr: c.saddr.slice(0, k),
+    daddr: c.daddr.slice(0, k),
+    ports: c.ports.slice(0, k),
+    server: c.server.slice(0, k),
+    state: c.state.slice(0, k),
+    flags: c.flags.slice(0, k),
+    remainingMs: c.remainingMs.slice(0, k),
+  };
+  const p = s.templates;
+  const keep: number[] = [];
+  for (let i = 0; i < p.client.length; i++) if (refOf[p.server[i]] >= 0) keep.push(i);
+  const templates = newTemplateRecords(keep.length);
+  keep.forEach((i, j) => {
+    templates.client[j] = p.client[i];
+    templates.server[j] = refOf[p.server[i]];
+    templates.remainingMs[j] = p.remainingMs[i];
   });
-  return { savedAtMs, services, servers, conns, templates };
+  return { savedAtMs: s.savedAtMs, services, servers, conns, templates };
+}
+
+/**
+ * Takes a snapshot of every live connection entry and template in the saved form
+ * ({@link snapshotConnState} then {@link compactConnState}).
+ *
+ * @param d the dispatcher
+ * @param nowMs the dispatcher's clock now
+ * @param savedAtMs the wall clock now (Unix ms)
+ */
+export function exportConnState(d: Dispatcher, nowMs: number, savedAtMs: number): ConnState {
+  return compactConnState(snapshotConnState(d, nowMs, savedAtMs));
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * Cost of `director.stateFile` at 100,000 and 1,000,000 connection entries (plus one template per
- * 8 clients): `exportConnState` is what the data-plane Worker pays per save (the forwarding loop
- * stalls that long), `encodeConnState` + write + rename run on the main thread, and
+ * 8 clients): `snapshotConnState` is what the data-plane Worker pays per save (the forwarding loop
+ * stalls that long), `compactConnState` + `encodeConnState` + write + rename run on the main thread, and
  * `decodeConnState` + `importConnState` once at start (the Worker's import runs before the first
  * packet is forwarded).
  *
  * Run: flock /tmp/webcache-bench.lock deno bench -A lb/conn_state_bench.ts
  */
-import { exportConnState, importConnState } from "./conn_state.ts";
+import { compactConnState, exportConnState, importConnState, snapshotConnState } from "./conn_state.ts";
 import { decodeConnState, encodeConnState } from "./conn_state_codec.ts";
 import { Dispatcher, type ServiceSpec } from "./dispatcher.ts";
 import { TCP_ACK, TCP_SYN } from "./tcp_state.ts";
@@ -39,8 +39,12 @@ for (const n of [100_000, 1_000_000]) {
     (bytes.length / 1e6).toFixed(1)
   } MB`;
   const opts = { n: n > 100_000 ? 8 : 30, warmup: 2 };
-  Deno.bench({ name: `exportConnState (Worker, per save) ${label}`, group: `${n}`, ...opts }, () => {
-    exportConnState(d, 0, Date.now());
+  Deno.bench({ name: `snapshotConnState (Worker stall per save) ${label}`, group: `${n}`, ...opts }, () => {
+    snapshotConnState(d, 0, Date.now());
+  });
+  const snap = snapshotConnState(d, 0, Date.now());
+  Deno.bench({ name: `compactConnState (main thread) ${label}`, group: `${n}`, ...opts }, () => {
+    compactConnState(snap);
   });
   Deno.bench({ name: `encodeConnState (main thread) ${label}`, group: `${n}`, ...opts }, () => {
     encodeConnState(state);

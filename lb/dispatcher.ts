@@ -237,6 +237,11 @@ export class Dispatcher {
     return this.#templateCount;
   }
 
+  /** One past the highest server id in use (iteration bound for {@link server}). */
+  get serverIdBound(): number {
+    return this.#servers.length;
+  }
+
   /** A service by id, including services removed from the config that still have connections. */
   serviceById(id: number): VirtualService | undefined {
     return this.#services[id];

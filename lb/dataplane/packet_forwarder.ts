@@ -16,6 +16,7 @@ import { SysctlGuard } from "../../netctl/sysctl.ts";
 import type { ServiceSpec } from "../dispatcher.ts";
 import { connStateBuffers } from "../conn_state_codec.ts";
 import { ConnStateFile } from "../conn_state_file.ts";
+import { compactConnState } from "../conn_state.ts";
 import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
 import type { DataplaneConfig, DataplaneTimeouts, NextHop, ServerState } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_SERVICES, REAL, STATE_RUNNING, SVC } from "./control.ts";
@@ -231,14 +232,16 @@ export class PacketForwarder {
       log.info("Restored the saved connection state", { file: file.path, ...m.summary, ms: Math.round(m.ms) });
       return;
     }
+    const state = compactConnState(m.snapshot);
     if (m.final) {
       log.info("Saving the connection state", {
         file: file.path,
-        conns: m.state.conns.saddr.length,
-        templates: m.state.templates.client.length,
+        conns: state.conns.saddr.length,
+        templates: state.templates.client.length,
+        workerMs: Math.round(m.exportMs * 10) / 10,
       });
     }
-    file.save(m.state);
+    file.save(state);
   }
 
   /**

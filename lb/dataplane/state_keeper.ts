@@ -1,22 +1,28 @@
 /**
  * The data-plane Worker's side of `director.stateFile`: restores the saved connection state into
  * the Worker's dispatcher right after its first configuration (before the first packet is
- * forwarded), and hands snapshots to the main thread, which encodes and writes them
- * (`lb/conn_state_file.ts`), so the synchronous forwarding loop only pays for copying the table
- * into flat typed arrays:
+ * forwarded), and hands snapshots to the main thread, which compacts, encodes and writes them
+ * (`compactConnState`, `lb/conn_state_file.ts`), so the synchronous forwarding loop only pays for
+ * copying the table's typed arrays (`snapshotConnState`):
  *
  * - every `saveIntervalMs` from housekeeping, when the table changed since the last snapshot
  *   (an unchanged table's saved remaining times are still exact: they are relative to the
  *   snapshot's wall-clock time);
  * - once more when the loop stops (SIGTERM/SIGINT), marked final.
  *
- * Messages posted: `{type: "restored", summary, ms}` and `{type: "state", state, exportMs, final}`
- * (the state's typed arrays are transferred, not copied).
+ * Messages posted: `{type: "restored", summary, ms}` and `{type: "state", snapshot, exportMs, final}`
+ * (the snapshot's typed arrays are transferred, not copied).
  *
  * @module
  */
-import { exportConnState, importConnState, type RestoreSummary } from "../conn_state.ts";
-import { type ConnState, connStateBuffers } from "../conn_state_codec.ts";
+import {
+  type ConnSnapshot,
+  connSnapshotBuffers,
+  importConnState,
+  type RestoreSummary,
+  snapshotConnState,
+} from "../conn_state.ts";
+import type { ConnState } from "../conn_state_codec.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 
 /** What the forwarding loop calls (the only coupling between the loop and state saving). */
@@ -32,7 +38,7 @@ export interface LoopStateHook {
 /** A message from the Worker about connection state. */
 export type StateMessage =
   | { type: "restored"; summary: RestoreSummary; ms: number }
-  | { type: "state"; state: ConnState; exportMs: number; final: boolean };
+  | { type: "state"; snapshot: ConnSnapshot; exportMs: number; final: boolean };
 
 /** Options of {@link StateKeeper}. */
 export interface StateKeeperOptions {
@@ -89,7 +95,7 @@ export class StateKeeper implements LoopStateHook {
     if (d.changes === this.#lastChanges) return;
     this.#lastChanges = d.changes;
     const t0 = performance.now();
-    const state = exportConnState(d, nowMs, Date.now());
-    this.#post({ type: "state", state, exportMs: performance.now() - t0, final }, connStateBuffers(state));
+    const snapshot = snapshotConnState(d, nowMs, Date.now());
+    this.#post({ type: "state", snapshot, exportMs: performance.now() - t0, final }, connSnapshotBuffers(snapshot));
   }
 }
