@@ -152,10 +152,9 @@ export class NetnsCluster implements DemoCluster {
         interface: "eth0",
         scheduler: opts.scheduler ?? "wlc",
         persistenceS: opts.persistenceS ?? 0,
+        // Static plan only: with membership the director takes the live caches (and their MACs) as
+        // real servers from gossip.
         reals: specs.map((c) => c.self),
-        // The director gossips too, but lists its real servers: its DR/TUN data plane does not
-        // forward to servers taken from membership in this build.
-        realsFromMembership: false,
       }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));
