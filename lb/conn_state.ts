@@ -241,6 +241,7 @@ export function importConnState(d: Dispatcher, s: ConnState, nowMs: number, wall
   }
   const timeouts = timeoutTableMs(d.timeouts);
   const c = s.conns;
+  d.table.reserve(d.table.size + c.saddr.length);
   const flow = { saddr: 0, daddr: 0, ports: 0 };
   for (let i = 0; i < c.saddr.length; i++) {
     const rs = srv[c.server[i]];

@@ -237,6 +237,15 @@ export class ConnTable {
   }
 
   /**
+   * Grows the storage to hold `n` entries (at most `maxEntries`) at once, so a bulk insert (a
+   * restore) does not rehash at every doubling.
+   */
+  reserve(n: number): void {
+    const want = Math.min(Math.max(n, this.#cap), this.maxEntries);
+    if (want > this.#cap) this.#grow(want);
+  }
+
+  /**
    * Copies the slots in use so far (`0 .. highWater`), free ones included, as flat typed arrays:
    * a handful of memcpys, so the data-plane Worker can hand a snapshot to another thread without
    * walking the entries (`conn_state.ts` compacts it there).
