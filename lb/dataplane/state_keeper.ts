@@ -8,7 +8,7 @@
  * - every `saveIntervalMs` from housekeeping, when the table changed since the last snapshot
  *   (an unchanged table's saved remaining times are still exact: they are relative to the
  *   snapshot's wall-clock time);
- * - once more when the loop stops (SIGTERM/SIGINT), marked final.
+ * - once more when the loop stops (SIGTERM/SIGINT), marked final, changed or not.
  *
  * Messages posted: `{type: "restored", summary, ms}` and `{type: "state", snapshot, exportMs, final}`
  * (the snapshot's typed arrays are transferred, not copied).
@@ -87,12 +87,13 @@ export class StateKeeper implements LoopStateHook {
   }
 
   stop(d: Dispatcher, nowMs: number): void {
+    // Always, changed or not: the stop then always ends with a fresh file and one log line.
     this.#snapshot(d, nowMs, true);
   }
 
   #snapshot(d: Dispatcher, nowMs: number, final: boolean): void {
     this.#lastMs = nowMs;
-    if (d.changes === this.#lastChanges) return;
+    if (!final && d.changes === this.#lastChanges) return;
     this.#lastChanges = d.changes;
     const t0 = performance.now();
     const snapshot = snapshotConnState(d, nowMs, Date.now());

@@ -64,4 +64,6 @@ Deno.test("StateKeeper snapshots at most once per interval, only when the table 
   assert.equal(posted.length, 2);
   const last = posted[1].msg;
   assert(last.type === "state" && last.final);
+  k.stop(d, t0 + 3300);
+  assert.equal(posted.length, 3, "a stop always saves, changed or not");
 });
