@@ -35,7 +35,6 @@ import type { ConnTableSlots } from "./conn_table.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { RealServer } from "./real_server.ts";
 import { timeoutTableMs } from "./tcp_state.ts";
-import type { VirtualService } from "./virtual_service.ts";
 
 /** What {@link importConnState} did. */
 export interface RestoreSummary {

@@ -32,6 +32,8 @@
  * +---------------------------------------------------------------+
  * S services:  netmask (u8) | key length L (u8) | L bytes UTF-8 key ("VIP:PORT" or "*:PORT")
  * R servers:   service index (u16) | key length L (u8) | L bytes UTF-8 key ("ADDR:PORT")
+ * 0-3 zero bytes, so the records start at a multiple of 4 (they are then read and written as
+ *   little-endian 32-bit words)
  * C connections, 20 bytes each:
  *   client addr (u32) | virtual addr (u32) | client port << 16 | virtual port (u32) |
  *   server index (u16) | TCP state (u8, tcp_state.ts numbers) | flags (u8, bit 0: placed by a
@@ -166,6 +168,23 @@ export function connStateBuffers(s: ConnState): ArrayBuffer[] {
 }
 
 const enc = new TextEncoder();
+/** Whether this host stores numbers little-endian (the file's byte order): then records move as words. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/**
+ * Reverses the byte order of each 32-bit word in place (the file is little-endian; a big-endian
+ * host reads and writes its records through this).
+ *
+ * @param w the words
+ */
+export function swapWords(w: Uint32Array): void {
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    w[i] = ((x & 0xff) << 24 | (x & 0xff00) << 8 | (x >>> 8) & 0xff00 | x >>> 24) >>> 0;
+  }
+}
+
+/** Zero bytes that bring `offset` to a multiple of 4. */
+const pad4 = (offset: number) => (4 - (offset & 3)) & 3;
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 function keyBytes(key: string, what: string): Uint8Array {
@@ -197,6 +216,8 @@ export function encodeConnState(s: ConnState): Uint8Array {
   let size = CONN_STATE_HEADER_BYTES + nC * CONN_RECORD_BYTES + nT * TEMPLATE_RECORD_BYTES + TRAILER_BYTES;
   for (const k of svcKeys) size += 2 + k.length;
   for (const k of srvKeys) size += 3 + k.length;
+  const keysEnd = size - nC * CONN_RECORD_BYTES - nT * TEMPLATE_RECORD_BYTES - TRAILER_BYTES;
+  size += pad4(keysEnd);
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   v.setUint32(0, CONN_STATE_MAGIC, true);
@@ -226,23 +247,26 @@ export function encodeConnState(s: ConnState): Uint8Array {
     out.set(srvKeys[i], o + 3);
     o += 3 + srvKeys[i].length;
   });
+  o += pad4(o);
   const c = s.conns;
-  for (let i = 0; i < nC; i++, o += CONN_RECORD_BYTES) {
-    v.setUint32(o, c.saddr[i], true);
-    v.setUint32(o + 4, c.daddr[i], true);
-    v.setUint32(o + 8, c.ports[i], true);
-    v.setUint16(o + 12, c.server[i], true);
-    out[o + 14] = c.state[i];
-    out[o + 15] = c.flags[i];
-    v.setUint32(o + 16, c.remainingMs[i], true);
-  }
   const t = s.templates;
-  for (let i = 0; i < nT; i++, o += TEMPLATE_RECORD_BYTES) {
-    v.setUint32(o, t.client[i], true);
-    v.setUint16(o + 4, t.server[i], true);
-    v.setUint16(o + 6, 0, true);
-    v.setUint32(o + 8, t.remainingMs[i], true);
+  // Word writes: the records are 4-aligned; big-endian hosts swap the words afterwards.
+  const w = new Uint32Array(out.buffer, o, (nC * CONN_RECORD_BYTES + nT * TEMPLATE_RECORD_BYTES) >> 2);
+  let j = 0;
+  for (let i = 0; i < nC; i++, j += 5) {
+    w[j] = c.saddr[i];
+    w[j + 1] = c.daddr[i];
+    w[j + 2] = c.ports[i];
+    w[j + 3] = c.server[i] | (c.state[i] << 16) | (c.flags[i] << 24);
+    w[j + 4] = c.remainingMs[i];
   }
+  for (let i = 0; i < nT; i++, j += 3) {
+    w[j] = t.client[i];
+    w[j + 1] = t.server[i];
+    w[j + 2] = t.remainingMs[i];
+  }
+  if (!LITTLE_ENDIAN) swapWords(w);
+  o += j << 2;
   v.setUint32(o, crc32c(out.subarray(0, o)), true);
   return out;
 }
@@ -323,6 +347,12 @@ export function decodeConnState(bytes: Uint8Array): ConnState {
     o += 3;
     servers.push({ service, key: key(len, `server ${i} key`) });
   }
+  const pad = pad4(o);
+  need(pad, "padding");
+  for (let i = 0; i < pad; i++) {
+    if (bytes[o + i] !== 0) throw new ConnStateDecodeError(`padding byte at offset ${o + i} is not zero`, o + i);
+  }
+  o += pad;
   const rest = end - o;
   const body = nC * CONN_RECORD_BYTES + nT * TEMPLATE_RECORD_BYTES;
   if (rest !== body) {
@@ -332,25 +362,37 @@ export function decodeConnState(bytes: Uint8Array): ConnState {
     );
   }
   const conns = newConnRecords(nC);
-  for (let i = 0; i < nC; i++, o += CONN_RECORD_BYTES) {
-    const server = v.getUint16(o + 12, true), state = bytes[o + 14];
-    if (server >= nR) throw new ConnStateDecodeError(`connection ${i} names server ${server} of ${nR}`, o + 12);
-    if (state > TcpState.CLOSE) throw new ConnStateDecodeError(`connection ${i} has TCP state ${state}`, o + 14);
-    conns.saddr[i] = v.getUint32(o, true);
-    conns.daddr[i] = v.getUint32(o + 4, true);
-    conns.ports[i] = v.getUint32(o + 8, true);
+  const templates = newTemplateRecords(nT);
+  // Word reads, over a copy when the input is not 4-aligned in memory or the host is big-endian.
+  const at = bytes.byteOffset + o;
+  const w = at % 4 === 0 && LITTLE_ENDIAN
+    ? new Uint32Array(bytes.buffer, at, body >> 2)
+    : new Uint32Array(bytes.slice(o, o + body).buffer);
+  if (!LITTLE_ENDIAN) swapWords(w);
+  let j = 0;
+  for (let i = 0; i < nC; i++, j += 5) {
+    const x = w[j + 3];
+    const server = x & 0xffff, state = (x >>> 16) & 0xff;
+    if (server >= nR) {
+      throw new ConnStateDecodeError(`connection ${i} names server ${server} of ${nR}`, o + j * 4 + 12);
+    }
+    if (state > TcpState.CLOSE) {
+      throw new ConnStateDecodeError(`connection ${i} has TCP state ${state}`, o + j * 4 + 14);
+    }
+    conns.saddr[i] = w[j];
+    conns.daddr[i] = w[j + 1];
+    conns.ports[i] = w[j + 2];
     conns.server[i] = server;
     conns.state[i] = state;
-    conns.flags[i] = bytes[o + 15];
-    conns.remainingMs[i] = v.getUint32(o + 16, true);
+    conns.flags[i] = x >>> 24;
+    conns.remainingMs[i] = w[j + 4];
   }
-  const templates = newTemplateRecords(nT);
-  for (let i = 0; i < nT; i++, o += TEMPLATE_RECORD_BYTES) {
-    const server = v.getUint16(o + 4, true);
-    if (server >= nR) throw new ConnStateDecodeError(`template ${i} names server ${server} of ${nR}`, o + 4);
-    templates.client[i] = v.getUint32(o, true);
+  for (let i = 0; i < nT; i++, j += 3) {
+    const server = w[j + 1] & 0xffff;
+    if (server >= nR) throw new ConnStateDecodeError(`template ${i} names server ${server} of ${nR}`, o + j * 4 + 4);
+    templates.client[i] = w[j];
     templates.server[i] = server;
-    templates.remainingMs[i] = v.getUint32(o + 8, true);
+    templates.remainingMs[i] = w[j + 2];
   }
   return { savedAtMs, services, servers, conns, templates };
 }

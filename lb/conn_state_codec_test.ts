@@ -7,6 +7,7 @@ import {
   encodeConnState,
   newConnRecords,
   newTemplateRecords,
+  swapWords,
 } from "./conn_state_codec.ts";
 
 const hex = (s: string) =>
@@ -52,6 +53,7 @@ const GOLDEN = seal(hex(`
   01 00 00 00 01 00 00 00    # 1 connection, 1 template
   20 0d ${ascii("10.0.0.100:80")}   # service: netmask 32, key length 13
   00 00 0c ${ascii("10.0.0.11:80")} # server: service 0, key length 12
+  00 00                      # padding: records start at offset 64
   05 00 00 0a 64 00 00 0a    # client 10.0.0.5, virtual 10.0.0.100
   50 00 40 9c                # client port 40000 << 16 | 80
   00 00 01 01                # server 0, ESTABLISHED, placed by a template
@@ -62,7 +64,7 @@ const GOLDEN = seal(hex(`
 
 /** Offsets in GOLDEN used by the damage cases. */
 const AT = { version: 4, header: 6, savedAt: 8, conns: 24, svcNetmask: 32, svcKey: 34, srvService: 47, srvKey: 50 };
-const CONN = 62;
+const CONN = 64;
 
 function mutate(f: (b: Uint8Array, v: DataView) => void, sealAgain = true): Uint8Array {
   const b = GOLDEN.slice();
@@ -115,12 +117,13 @@ Deno.test("encodeConnState() and decodeConnState() round-trip 10,000 entries ove
     s.templates.remainingMs[i] = i;
   }
   const bytes = encodeConnState(s);
-  assertEquals(
-    bytes.length,
-    32 + 2 * 2 + 13 + 6 + 300 * 3 + s.servers.reduce((a, x) => a + x.key.length, 0) +
-      n * 20 + (n / 10) * 12 + 4,
-  );
+  const keys = 32 + 2 * 2 + 13 + 6 + 300 * 3 + s.servers.reduce((a, x) => a + x.key.length, 0);
+  assertEquals(bytes.length, keys + ((4 - (keys % 4)) % 4) + n * 20 + (n / 10) * 12 + 4);
   assertEquals(decodeConnState(bytes), s);
+  // The same bytes at an odd offset in a larger buffer (records no longer word-aligned in memory).
+  const shifted = new Uint8Array(bytes.length + 3);
+  shifted.set(bytes, 3);
+  assertEquals(decodeConnState(shifted.subarray(3)), s);
 });
 
 const DAMAGED: { description: string; input: Uint8Array; error: string }[] = [
@@ -148,7 +151,7 @@ const DAMAGED: { description: string; input: Uint8Array; error: string }[] = [
   {
     description: "a connection count larger than the records",
     input: mutate((_, v) => v.setUint32(AT.conns, 2, true)),
-    error: "2 connections and 1 templates need 52 bytes at offset 62, found 32",
+    error: "2 connections and 1 templates need 52 bytes at offset 64, found 32",
   },
   {
     description: "a connection count of 4 billion",
@@ -181,6 +184,7 @@ const DAMAGED: { description: string; input: Uint8Array; error: string }[] = [
     input: mutate((_, v) => v.setUint16(CONN + 12, 1, true)),
     error: "connection 0 names server 1 of 1",
   },
+  { description: "a non-zero padding byte", input: mutate((b) => b[63] = 1), error: "padding byte at offset 63" },
   {
     description: "an unknown TCP state",
     input: mutate((b) => b[CONN + 14] = 9),
@@ -215,4 +219,12 @@ Deno.test("encodeConnState() rejects a key longer than 255 bytes", () => {
 Deno.test("encodeConnState() rejects a server of a missing service", () => {
   const s = { ...GOLDEN_STATE, servers: [{ service: 1, key: "10.0.0.11:80" }] };
   assertThrows(() => encodeConnState(s), RangeError);
+});
+
+Deno.test("swapWords() reverses the bytes of each word (the big-endian path) and undoes itself", () => {
+  const w = Uint32Array.of(0x11223344, 0xa0b0c0d0, 0, 0xffffffff);
+  swapWords(w);
+  assertEquals([...w], [0x44332211, 0xd0c0b0a0, 0, 0xffffffff]);
+  swapWords(w);
+  assertEquals([...w], [0x11223344, 0xa0b0c0d0, 0, 0xffffffff]);
 });
