@@ -16,7 +16,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import { type ConnState, decodeConnState, encodeConnState } from "./conn_state_codec.ts";
-import { stateSaveFailures, stateSaves } from "./metrics.ts";
+import { stateLastSave, stateSaveFailures, stateSaves } from "./metrics.ts";
 
 const log = getLogger("lb.state");
 
@@ -145,6 +145,7 @@ export class ConnStateFile {
       writeMs: t2 - t1,
     };
     stateSaves.inc();
+    stateLastSave.set(s.savedAtMs / 1000);
     if (this.#failing) {
       this.#failing = false;
       log.info("Saving the connection state works again", { file: this.path });

@@ -18,6 +18,8 @@
  * | webcache_director_health_checks_total | counter | result (ok, failed) | probes |
  * | webcache_director_state_saves_total | counter | | connection-state snapshots written (`director.stateFile`) |
  * | webcache_director_state_save_failures_total | counter | reason (encode, write) | snapshots not written |
+ * | webcache_director_state_last_save_timestamp_seconds | gauge | | Unix time of the last snapshot written |
+ * | webcache_director_state_restored_total | counter | result (connection, template, expired, unknown-server, full, template-dropped) | entries at start |
  *
  * @module
  */
@@ -214,5 +216,21 @@ export const stateSaveFailures = new Counter({
   name: "webcache_director_state_save_failures_total",
   help: "Connection-state snapshots not written to director.stateFile: encode, write (disk full, permissions).",
   labelNames: ["reason"],
+  registers: [registry],
+});
+
+/** Unix time of the last connection-state snapshot written. */
+export const stateLastSave = new Gauge({
+  name: "webcache_director_state_last_save_timestamp_seconds",
+  help: "Unix time (s) of the last connection-state snapshot written to director.stateFile.",
+  registers: [registry],
+});
+
+/** What the start-up restore of the connection state did, by result. */
+export const stateRestored = new Counter({
+  name: "webcache_director_state_restored_total",
+  help: "Saved entries at start: connection and template restored; expired, unknown-server (server no longer " +
+    "configured), full (table bound) and template-dropped not restored.",
+  labelNames: ["result"],
   registers: [registry],
 });

@@ -17,6 +17,7 @@ import type { ServiceSpec } from "../dispatcher.ts";
 import { connStateBuffers } from "../conn_state_codec.ts";
 import { ConnStateFile } from "../conn_state_file.ts";
 import { compactConnState } from "../conn_state.ts";
+import { stateRestored } from "../metrics.ts";
 import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
 import type { DataplaneConfig, DataplaneTimeouts, NextHop, ServerState } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_SERVICES, REAL, STATE_RUNNING, SVC } from "./control.ts";
@@ -229,7 +230,14 @@ export class PacketForwarder {
     const file = this.#stateFile;
     if (!file) return;
     if (m.type === "restored") {
-      log.info("Restored the saved connection state", { file: file.path, ...m.summary, ms: Math.round(m.ms) });
+      const r = m.summary;
+      log.info("Restored the saved connection state", { file: file.path, ...r, ms: Math.round(m.ms) });
+      stateRestored.inc({ result: "connection" }, r.conns);
+      stateRestored.inc({ result: "template" }, r.templates);
+      stateRestored.inc({ result: "expired" }, r.expired);
+      stateRestored.inc({ result: "unknown-server" }, r.unknownServer);
+      stateRestored.inc({ result: "full" }, r.full);
+      stateRestored.inc({ result: "template-dropped" }, r.templatesDropped);
       return;
     }
     const state = compactConnState(m.snapshot);

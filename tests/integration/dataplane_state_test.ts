@@ -106,6 +106,9 @@ Deno.test({
         assertEquals(r.conns, 6, JSON.stringify(r));
         assertEquals(r.unknownServer, 0);
         await assertSameCaches(conns);
+        const m = (await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+        assertStringIncludes(m, 'webcache_director_state_restored_total{result="connection"} 6');
+        assertStringIncludes(m, 'webcache_director_state_restored_total{result="unknown-server"} 0');
       });
 
       await t.step("new connections after the restart are still spread round-robin", async () => {
@@ -127,6 +130,15 @@ Deno.test({
         const r = await restoredLine(director);
         assert(r.conns >= conns.length, JSON.stringify(r));
         await assertSameCaches(conns);
+        // The new director saves on its own (it forwarded since): the file is newer than the restart.
+        const before = Date.now() / 1000;
+        let saved = 0;
+        for (let i = 0; i < 40 && saved < before; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const m = (await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+          saved = Number(/webcache_director_state_last_save_timestamp_seconds ([\d.e+]+)/.exec(m)?.[1] ?? 0);
+        }
+        assert(saved >= before - 1, `no save since the restart (last ${saved}, restart ${before})`);
       });
 
       await t.step("a damaged state file is ignored with a warning; the director forwards new flows", async () => {
