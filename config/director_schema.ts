@@ -89,8 +89,10 @@ export const DirectorSchema = z.strictObject({
       "(default): nothing is saved; after a restart mid-flow packets are scheduled afresh, which keeps flows " +
       "only with sh, dh and mh. Typical: /var/lib/webcache/director.state. Reload: no (restart).",
   ),
-  stateSaveIntervalMs: count(100).default(1000).describe(
-    "DR/TUN with stateFile: save the connection state this often (ms) while it changes, and at stop. " +
+  stateSaveIntervalMs: count(1000).default(1000).describe(
+    "DR/TUN with stateFile: save the connection state this often (ms) while it changes, and at stop; checked " +
+      "by the data plane's once-a-second housekeeping, so it is at least 1000. A kill -9 loses flows " +
+      "opened since the last save. " +
       "Each save stalls forwarding while the data-plane Worker copies the table (about 10-15 ms at 1,000,000 " +
       "entries); compacting, encoding (about 20 MB per 1,000,000 entries) and writing happen on the main thread. " +
       "Reload: no (restart).",

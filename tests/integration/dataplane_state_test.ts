@@ -31,7 +31,7 @@ function section(lab: Lab, stateFile: string) {
   return {
     interface: "eth0",
     stateFile,
-    stateSaveIntervalMs: 500,
+    stateSaveIntervalMs: 1000,
     services: [{
       vip: VIP,
       port: 80,
