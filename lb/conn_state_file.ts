@@ -114,6 +114,8 @@ export class ConnStateFile {
   }
 
   async #write(s: ConnState): Promise<void> {
+    // Encoding a big table takes tens of ms: let timers (health checks) run first.
+    await new Promise((r) => setTimeout(r, 0));
     const t0 = performance.now();
     let bytes: Uint8Array;
     try {
