@@ -32,6 +32,7 @@ import { vipFilterProgram } from "../packet/bpf.ts";
 import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../packet/ethernet.ts";
 import { FLOW_OK, newTcpFlow, parseTcpFlow } from "../packet/flow.ts";
 import { encodeFragNeeded } from "../packet/icmp.ts";
+import { fragmentIpv4 } from "../packet/fragment.ts";
 import { encapsulateIpip, IPIP_OVERHEAD_BYTES } from "../packet/ipip.ts";
 import { completePartialChecksum, VNET_F_NEEDS_CSUM, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
 import { ETH_P_ARP } from "../../netctl/_constants.ts";
@@ -252,6 +253,26 @@ export function runForwardingLoop(
       if (pkt.send(frame) > 0) C[GLOBAL.fragNeededSent]++;
     };
 
+    const sendFragments = (outerOff: number, outerLen: number, mac: Uint8Array) => {
+      // Keep the flow's order: whatever is queued goes out before the fragments.
+      const queued = batch.queued;
+      const sent = batch.flush(pkt);
+      C[GLOBAL.txPackets] += sent;
+      C[GLOBAL.dropSendFailed] += queued - sent;
+      for (const frag of fragmentIpv4(buf.subarray(outerOff, outerOff + outerLen), mtu)) {
+        const frame = new Uint8Array(VNET_HEADER_BYTES + ETH_HEADER_BYTES + frag.length);
+        const e = VNET_HEADER_BYTES;
+        frame.set(mac, e);
+        frame.set(ourMac, e + 6);
+        frame[e + 12] = ETHERTYPE_IPV4 >> 8;
+        frame[e + 13] = ETHERTYPE_IPV4 & 0xff;
+        frame.set(frag, e + ETH_HEADER_BYTES);
+        if (pkt.send(frame) > 0) C[GLOBAL.tunFragments]++;
+        else C[GLOBAL.dropSendFailed]++;
+      }
+      C[GLOBAL.tunFragmented]++;
+    };
+
     const housekeeping = (now: number) => {
       if (!dispatcher) return;
       dispatcher.expire(now);
@@ -335,8 +356,9 @@ export function runForwardingLoop(
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;
-            if (gso || ipLen + IPIP_OVERHEAD_BYTES > mtu) {
-              // IPVS ensure_mtu_ok(): tell the client the tunnel's MTU; without DF we cannot fragment here.
+            const tooBig = ipLen + IPIP_OVERHEAD_BYTES > mtu;
+            if (gso || (tooBig && flow.df)) {
+              // IPVS ensure_mtu_ok(): tell the client the tunnel's MTU (a GSO frame cannot be fragmented).
               if (flow.df) fragNeeded(eth, ip, ipLen);
               C[gso ? GLOBAL.dropTunGso : GLOBAL.dropTooBig]++;
               if (svc >= 0) C[ctl.serviceIndex(svc, SVC.drops)]++;
@@ -350,14 +372,19 @@ export function runForwardingLoop(
               C[GLOBAL.checksumsCompleted]++;
             }
             encapsulateIpip(buf, ip, { src: dip, dst: tunDst[id], id: ipId++ });
-            const start = base - HEADROOM;
-            buf.fill(0, start, start + VNET_HEADER_BYTES);
-            const e = start + VNET_HEADER_BYTES;
-            buf.set(hop.mac, e);
-            buf.set(ourMac, e + 6);
-            buf[e + 12] = ETHERTYPE_IPV4 >> 8;
-            buf[e + 13] = ETHERTYPE_IPV4 & 0xff;
-            batch.queue(start, VNET_HEADER_BYTES + ETH_HEADER_BYTES + IPIP_OVERHEAD_BYTES + ipLen);
+            if (tooBig) {
+              // No DF: fragment the outer packet as the IP layer does for IPVS; the real server reassembles it.
+              sendFragments(ip - IPIP_OVERHEAD_BYTES, ipLen + IPIP_OVERHEAD_BYTES, hop.mac);
+            } else {
+              const start = base - HEADROOM;
+              buf.fill(0, start, start + VNET_HEADER_BYTES);
+              const e = start + VNET_HEADER_BYTES;
+              buf.set(hop.mac, e);
+              buf.set(ourMac, e + 6);
+              buf[e + 12] = ETHERTYPE_IPV4 >> 8;
+              buf[e + 13] = ETHERTYPE_IPV4 & 0xff;
+              batch.queue(start, VNET_HEADER_BYTES + ETH_HEADER_BYTES + IPIP_OVERHEAD_BYTES + ipLen);
+            }
           } else {
             buf.set(hop.mac, eth);
             buf.set(ourMac, eth + 6);
