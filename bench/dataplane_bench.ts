@@ -32,7 +32,8 @@ const flag = (name: string) => {
   return i >= 0 ? Deno.args[i + 1] : undefined;
 };
 const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
-const METHODS = (flag("--methods") ?? "dr,tun").split(",") as ("dr" | "tun")[];
+// `tun-user`: TUN with the user-space decapsulator only (no eBPF at tcx ingress on rs1).
+const METHODS = (flag("--methods") ?? "dr,tun").split(",") as ("dr" | "tun" | "tun-user")[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
 const HERE = new URL(".", import.meta.url).pathname;
@@ -145,8 +146,9 @@ async function pktgen(lab: Lab, dirMac: string, rate: number, director: Proc, rs
 
 const progress = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-async function runMethod(method: "dr" | "tun") {
-  progress(`${method}: building the lab`);
+async function runMethod(variant: "dr" | "tun" | "tun-user") {
+  const method = variant === "dr" ? "dr" : "tun";
+  progress(`${variant}: building the lab`);
   const lab = await buildLab(PREFIX);
   try {
     const rs = lab.caches[0];
@@ -173,12 +175,13 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       method,
       "--director",
       lab.director.ip,
+      ...(variant === "tun-user" ? ["--no-ebpf-decap"] : []),
     ]);
     await setup.out.waitFor((l) => l === "ready", 20_000);
-    progress(`${method}: real server prepared`);
+    progress(`${variant}: real server prepared`);
     daemon(lab, rs, ["nginx", "-c", `${www}/nginx.conf`]);
     daemon(lab, rs, ["iperf3", "-s"]);
-    progress(`${method}: nginx and iperf3 started`);
+    progress(`${variant}: nginx and iperf3 started`);
     // A counting sink for the generator's packets on rs1 (before conntrack, no RSTs back).
     await lab.topo.exec(rs.ns, ["nft", "add", "table", "ip", "wcdp_sink"]);
     await lab.topo.exec(rs.ns, [
@@ -186,7 +189,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       "add chain ip wcdp_sink pre { type filter hook prerouting priority -300 ; }",
     ]);
     await lab.topo.exec(rs.ns, ["nft", "add rule ip wcdp_sink pre tcp dport 9 counter drop"]);
-    progress(`${method}: sink rule installed`);
+    progress(`${variant}: sink rule installed`);
     await new Promise((r) => setTimeout(r, 1000));
     const director = await startDirector(lab, {
       interface: "eth0",
@@ -199,7 +202,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         reals: [{ address: rs.ip }],
       })),
     });
-    progress(`${method}: director started`);
+    progress(`${variant}: director started`);
     await new Promise((r) => setTimeout(r, 1000));
     const direct = `http://${rs.ip}/1k`, via = `http://${VIP}/1k`;
     const nan = { directReqS: NaN, vipReqS: NaN, ratio: NaN, directorUsPerReq: NaN, decapUsPerReq: NaN };
@@ -237,7 +240,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         directorUsPerReq: dirTicks / TICKS / vipReqs * 1e6,
         decapUsPerReq: decapTicks / TICKS / vipReqs * 1e6,
       };
-      progress(`${method}: wrk done: ${JSON.stringify(http)}`);
+      progress(`${variant}: wrk done: ${JSON.stringify(http)}`);
     }
     const bulk = { directGbit: NaN, vipGbit: NaN, ratio: NaN };
     let upload = bulk, download = bulk, tso = bulk;
@@ -254,7 +257,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         await lab.topo.exec(lab.client.ns, ["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"]);
         tso = { directGbit: d, vipGbit: v, ratio: v / d };
       }
-      progress(`${method}: iperf3 done`);
+      progress(`${variant}: iperf3 done`);
     }
     const noPps = { sentPps: NaN, forwardedPps: NaN, directorCpuPercent: NaN };
     let max = noPps, fixed = noPps;
@@ -262,10 +265,10 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       const dirMac = lab.director.mac;
       max = await pktgen(lab, dirMac, 0, director, rs);
       fixed = await pktgen(lab, dirMac, 10_000, director, rs);
-      progress(`${method}: pps done: ${JSON.stringify({ max, fixed })}`);
+      progress(`${variant}: pps done: ${JSON.stringify({ max, fixed })}`);
     }
     return {
-      method,
+      method: variant,
       http,
       upload,
       download,
