@@ -36,6 +36,8 @@ const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
 const METHODS = (flag("--methods") ?? "dr,tun").split(",") as ("dr" | "tun" | "tun-user")[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
+// `--perf`: record the director with perf during the last VIP wrk run and print the top symbols.
+const PERF = Deno.args.includes("--perf");
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 const TICKS = 100; // USER_HZ
@@ -232,7 +234,39 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         vipReqs += r * SECONDS;
         return r;
       };
-      const d1 = await wrk(lab, direct), v1 = await viaRun(), d2 = await wrk(lab, direct), v2 = await viaRun();
+      const d1 = await wrk(lab, direct), v1 = await viaRun(), d2 = await wrk(lab, direct);
+      const perfFile = `/tmp/${PREFIX}-perf-${variant}.data`;
+      const perf = PERF
+        ? new Deno.Command("perf", {
+          args: [
+            "record",
+            "-F",
+            "999",
+            "-g",
+            "-p",
+            String(director.p.pid),
+            "-o",
+            perfFile,
+            "--",
+            "sleep",
+            String(SECONDS - 1),
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output()
+        : undefined;
+      const v2 = await viaRun();
+      if (perf) {
+        await perf;
+        const rep = await new Deno.Command("perf", {
+          args: ["report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", perfFile],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const top = new TextDecoder().decode(rep.stdout).split("\n").filter((l) => /^\s+\d/.test(l)).slice(0, 40);
+        progress(`${variant}: perf top symbols of the director:\n${top.join("\n")}`);
+        await Deno.remove(perfFile).catch(() => {});
+      }
       http = {
         directReqS: (d1 + d2) / 2,
         vipReqS: (v1 + v2) / 2,

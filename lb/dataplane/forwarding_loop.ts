@@ -33,7 +33,7 @@ import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../packet/ethernet.t
 import { FLOW_OK, newTcpFlow, parseTcpFlow } from "../packet/flow.ts";
 import { encodeFragNeeded } from "../packet/icmp.ts";
 import { fragmentIpv4 } from "../packet/fragment.ts";
-import { encapsulateIpip, IPIP_OVERHEAD_BYTES } from "../packet/ipip.ts";
+import { IPIP_OVERHEAD_BYTES, writeIpipHeader } from "../packet/ipip.ts";
 import { completePartialChecksum, VNET_F_NEEDS_CSUM, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
 import { ETH_P_ARP } from "../../netctl/_constants.ts";
 import { PacketBatch, PacketSocket, Poller } from "../../netctl/packet_socket.ts";
@@ -316,11 +316,12 @@ export function runForwardingLoop(
         const n = batch.recv(pkt);
         if (n === 0) break;
         drained += n;
+        C[GLOBAL.rxPackets] += n;
+        let rxBytes = 0;
         for (let i = 0; i < n; i++) {
           const base = batch.dataOffset(i);
           const len = batch.lengths[i];
-          C[GLOBAL.rxPackets]++;
-          C[GLOBAL.rxBytes] += len;
+          rxBytes += len;
           if (batch.truncated[i]) {
             C[GLOBAL.dropTruncated]++;
             continue;
@@ -339,6 +340,7 @@ export function runForwardingLoop(
           key.sport = flow.srcPort;
           key.daddr = flow.dst;
           key.dport = flow.dstPort;
+          const newConns = dispatcher ? dispatcher.counters.newConns : 0;
           const id = dispatcher ? dispatcher.schedule(key, flow.flags, now) : undefined;
           if (id === undefined) {
             C[GLOBAL.dropNoServer]++;
@@ -352,7 +354,10 @@ export function runForwardingLoop(
           }
           const svc = svcOf[id];
           dispatcher!.account(id, 1, flow.totalLength, 0, 0);
-          C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
+          // Connections change when one is made here (expiry updates them in housekeeping).
+          if (dispatcher!.counters.newConns !== newConns) {
+            C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
+          }
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;
@@ -371,7 +376,7 @@ export function runForwardingLoop(
               completePartialChecksum(buf.subarray(eth, ip + ipLen), csumStart, csumOffset);
               C[GLOBAL.checksumsCompleted]++;
             }
-            encapsulateIpip(buf, ip, { src: dip, dst: tunDst[id], id: ipId++ });
+            writeIpipHeader(view, ip, dip, tunDst[id], ipId++);
             if (tooBig) {
               // No DF: fragment the outer packet as the IP layer does for IPVS; the real server reassembles it.
               sendFragments(ip - IPIP_OVERHEAD_BYTES, ipLen + IPIP_OVERHEAD_BYTES, hop.mac);
@@ -397,6 +402,7 @@ export function runForwardingLoop(
             C[ctl.serviceIndex(svc, SVC.bytes)] += flow.totalLength;
           }
         }
+        C[GLOBAL.rxBytes] += rxBytes;
         const queued = batch.queued;
         const sent = batch.flush(pkt);
         C[GLOBAL.txPackets] += sent;

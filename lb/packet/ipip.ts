@@ -70,6 +70,38 @@ export function encapsulateIpip(
   return total;
 }
 
+/**
+ * {@link encapsulateIpip} for the forwarding loop's hot path: the same outer header, written through
+ * an existing DataView over the whole buffer without allocating. The caller has already parsed the
+ * inner header (IPv4, its total length); nothing is validated here.
+ *
+ * @param view a DataView over the buffer
+ * @param innerOffset where the inner IPv4 header starts (≥ 20 bytes of headroom before it)
+ * @param src the director's address
+ * @param dst the real server's address
+ * @param id outer identification
+ * @returns the outer packet's length
+ */
+export function writeIpipHeader(view: DataView, innerOffset: number, src: number, dst: number, id: number): number {
+  const o = innerOffset - IPIP_OVERHEAD_BYTES;
+  const total = view.getUint16(innerOffset + 2) + IPIP_OVERHEAD_BYTES;
+  view.setUint16(o, 0x4500 | view.getUint8(innerOffset + 1));
+  view.setUint16(o + 2, total);
+  view.setUint16(o + 4, id & 0xffff);
+  view.setUint16(o + 6, view.getUint16(innerOffset + 6) & IPV4_DF);
+  view.setUint16(o + 8, (64 << 8) | IPPROTO_IPIP);
+  view.setUint16(o + 10, 0);
+  view.setUint32(o + 12, src >>> 0);
+  view.setUint32(o + 16, dst >>> 0);
+  // RFC 1071 over the 10 header words, folded.
+  let sum = 0;
+  for (let i = 0; i < IPIP_OVERHEAD_BYTES; i += 2) sum += view.getUint16(o + i);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  view.setUint16(o + 10, ~sum & 0xffff);
+  return total;
+}
+
 /** Result of {@link decapsulateIpip}. */
 export interface Decapsulated {
   /** The outer header. */
