@@ -114,10 +114,12 @@ export interface Decapsulated {
  * Splits an IP-in-IP packet (as a raw IPPROTO_IPIP socket receives it: outer header included).
  *
  * @param packet the outer IPv4 packet
+ * @param opts.verifyOuterChecksum check the outer header checksum (default true; a raw socket's packets were
+ *   already checked by the kernel's ip_rcv, so the decapsulator skips it)
  * @throws {SyntaxError} when the outer header is not protocol 4, or the inner packet is not a whole IPv4 packet
  */
-export function decapsulateIpip(packet: Uint8Array): Decapsulated {
-  const outer = decodeIpv4Header(packet);
+export function decapsulateIpip(packet: Uint8Array, opts: { verifyOuterChecksum?: boolean } = {}): Decapsulated {
+  const outer = decodeIpv4Header(packet, 0, { verifyChecksum: opts.verifyOuterChecksum ?? true });
   if (outer.protocol !== IPPROTO_IPIP) {
     throw new SyntaxError(`Cannot decapsulate: outer protocol ${outer.protocol} is not 4 (IP-in-IP)`);
   }
