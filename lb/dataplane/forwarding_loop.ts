@@ -16,6 +16,10 @@
  * | virtio_net_hdr 10 (zero) | Ethernet 14 | outer IPv4 20 (proto 4) | inner IPv4 ... unchanged
  * ```
  *
+ * TUN and the MTU (IPVS `ensure_mtu_ok()`): a packet that no longer fits once encapsulated is answered
+ * with ICMP fragmentation-needed when it has DF (and dropped); without DF its outer packet is sent as
+ * IPv4 fragments (`fragmentIpv4()`), which the real server reassembles. GSO frames cannot be tunnelled.
+ *
  * @module
  */
 import { ipv4ToInt } from "../../core/addr.ts";
