@@ -1051,8 +1051,17 @@ export class CacheDir implements Store {
       await this.#index.kv.set(["stat"], { bytes: this.#policy.bytes, objects: this.#policy.size, at: Date.now() })
         .catch(() => {});
     }
-    if (this.#o.evictor) this.#queueAccessRecords();
-    else this.#journalTouches();
+    if (this.#o.evictor) {
+      // What the other workers reported since the last poll, so their hits reach the records.
+      try {
+        for (let evs = await this.#index.takeJournal(); evs.length; evs = await this.#index.takeJournal()) {
+          for (const ev of evs) this.#apply(ev);
+        }
+      } catch (e) {
+        log.warn("Cannot read the index journal", { dir: this.path, error: e });
+      }
+      this.#queueAccessRecords();
+    } else this.#journalTouches();
     this.#stash.clear();
     await this.#index.close();
     await this.#lock.release();
