@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { existsSync as pathExists } from "node:fs";
 import { getLogger } from "../../../core/log.ts";
 import { createPolicy, type SizedEvictionPolicy } from "../eviction/mod.ts";
 import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
@@ -92,10 +93,15 @@ const NAME_MEMO_MAX = 50_000;
 const ACCESS_FLUSH_MS = 30_000;
 /** Workers that do not evict report hits to the evictor this often, counted per object. */
 const TOUCH_JOURNAL_MS = 1_000;
-/** A synchronous object write slower than this switches writes to the thread pool for a while. */
-const SLOW_SYNC_WRITE_MS = 5;
+/**
+ * A synchronous object write slower than this switches writes to the thread pool for a while: a
+ * file system journal stalled by fsyncs elsewhere. Lower values mistake a busy CPU (a preempted
+ * write) for a stall and pay a thread-pool hop per file operation, which costs more than the
+ * operation itself on the page cache.
+ */
+const SLOW_SYNC_WRITE_MS = 50;
 /** How long writes stay asynchronous after a slow synchronous one, ms. */
-const ASYNC_WRITES_MS = 10_000;
+const ASYNC_WRITES_MS = 5_000;
 
 /** Options of {@link CacheDir.open}. */
 export interface CacheDirOptions {
@@ -156,6 +162,18 @@ interface RebuildProgress {
   endedAt?: number;
 }
 
+/**
+ * The object name and path of a URL's plain (variant `""`) object, and whether this process last
+ * saw its file. Lookups of names not known to exist ask `existsSync()` (an op that answers a
+ * boolean) before opening: a failed open throws, and building that error costs several times
+ * the system call, on every miss.
+ */
+interface PlainName {
+  name: string;
+  path: string;
+  known: boolean;
+}
+
 function u32hex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
 }
@@ -170,15 +188,6 @@ async function removeDeadTempFiles(tmp: string): Promise<void> {
     if (pid && pid !== Deno.pid && !(await exists(`/proc/${pid}`))) {
       await Deno.remove(`${tmp}/${e.name}`).catch(() => {});
     }
-  }
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -209,8 +218,8 @@ export class CacheDir implements Store {
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
   /** Verified file versions of bodies above ALWAYS_VERIFY_BYTES: name -> identity. */
   readonly #verified = new Map<string, string>();
-  /** primary -> [object name, path] of its plain (variant "") object. */
-  readonly #plain = new Map<string, [string, string]>();
+  /** primary -> name and path of its plain (variant "") object; see {@link PlainName}. */
+  readonly #plain = new Map<string, PlainName>();
   /** Hits not yet reported to the evictor (non-evicting workers): name -> count. */
   readonly #touched = new Map<string, number>();
   #lastTouchJournal = 0;
@@ -230,6 +239,8 @@ export class CacheDir implements Store {
   #noSpaceUntil = 0;
   #noSpaceLogged = false;
   #shared = { objects: 0, bytes: 0 };
+  /** Metric series of this directory (labelled once: prom-client hashes labels on every call). */
+  readonly #m: { hits: { inc(): void }; misses: { inc(): void }; writes: { inc(): void } };
   #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
 
   private constructor(path: string, o: Required<Omit<CacheDirOptions, "path">>, lock: DirLock, index: DiskIndex) {
@@ -239,6 +250,11 @@ export class CacheDir implements Store {
     this.#lock = lock;
     this.#index = index;
     this.#policy = createPolicy<string>(o.policy);
+    this.#m = {
+      hits: m.diskHits.labels({ dir: path }),
+      misses: m.diskMisses.labels({ dir: path }),
+      writes: m.diskWrites.labels({ dir: path }),
+    };
   }
 
   /**
@@ -615,12 +631,12 @@ export class CacheDir implements Store {
   // ---- Store ----
 
   /** The object name and path of a URL's plain (variant `""`) object, memoized. */
-  #plainOf(primary: string): [string, string] {
+  #plainOf(primary: string): PlainName {
     let e = this.#plain.get(primary);
     if (!e) {
       if (this.#plain.size >= NAME_MEMO_MAX) this.#plain.clear();
       const name = objectName(primary, "");
-      this.#plain.set(primary, e = [name, this.#pathOf(name)]);
+      this.#plain.set(primary, e = { name, path: this.#pathOf(name), known: false });
     }
     return e;
   }
@@ -642,18 +658,22 @@ export class CacheDir implements Store {
     return true;
   }
 
-  #load(name: string, key?: ObjectKey, headerOnly = false, path = this.#pathOf(name)): StoredObject | undefined {
+  #load(
+    name: string,
+    key?: ObjectKey,
+    headerOnly = false,
+    path = this.#pathOf(name),
+    probe = false,
+  ): StoredObject | undefined {
     // Synchronous open/read/close of at most SMALL_READ_BYTES: microseconds on the page cache,
     // where each async file op is a trip through the blocking thread pool. Bodies beyond that
     // stream asynchronously (fileBodyStream).
     let f: Deno.FsFile;
+    if (probe && !pathExists(path)) return this.#notFound(name);
     try {
       f = Deno.openSync(path, { read: true });
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
-        return undefined;
-      }
+      if (e instanceof Deno.errors.NotFound) return this.#notFound(name);
       throw e;
     }
     let header: EntryHeader;
@@ -725,14 +745,21 @@ export class CacheDir implements Store {
     };
   }
 
+  #notFound(name: string): undefined {
+    if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
+    return undefined;
+  }
+
   /**
    * Returns the stored variants of a URL, read from their files. Fast path (synchronous): a URL
    * whose response has no Vary has one object, under variant `""`, found by its path without
    * asking the index; the object read is kept for the `get()` that follows in the same lookup.
    */
   variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
-    const [name, path] = this.#plainOf(primary);
-    const plain = this.#load(name, { primary, variant: "" }, false, path);
+    const e = this.#plainOf(primary);
+    const name = e.name;
+    const plain = this.#load(name, { primary, variant: "" }, false, e.path, !e.known);
+    e.known = plain !== undefined;
     if (plain && plain.meta.vary.length === 0) {
       if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
       this.#stash.set(name, { obj: plain, at: Date.now() });
@@ -741,7 +768,7 @@ export class CacheDir implements Store {
     const ph = name.slice(0, 32);
     // Without a plain object and without a Vary marker the URL has nothing stored: a miss costs
     // two failed opens, not an index query.
-    if (!plain && !this.#unflushed.has(ph) && !existsSync(this.#varyMarker(ph))) return [];
+    if (!plain && !this.#unflushed.has(ph) && !pathExists(this.#varyMarker(ph))) return [];
     return this.#variantsFromIndex(primary, ph);
   }
 
@@ -762,7 +789,8 @@ export class CacheDir implements Store {
   get(key: ObjectKey): StoredObject | undefined {
     let name: string;
     let path: string;
-    if (key.variant === "") [name, path] = this.#plainOf(key.primary);
+    let plain: PlainName | undefined;
+    if (key.variant === "") ({ name, path } = plain = this.#plainOf(key.primary));
     else path = this.#pathOf(name = objectName(key.primary, key.variant));
     let obj: StoredObject | undefined;
     const stashed = this.#stash.get(name);
@@ -773,14 +801,17 @@ export class CacheDir implements Store {
         obj = stashed.obj;
       }
     }
-    obj ??= this.#load(name, key, false, path);
+    if (!obj) {
+      obj = this.#load(name, key, false, path, plain !== undefined && !plain.known);
+      if (plain) plain.known = obj !== undefined;
+    }
     if (!obj) {
       this.#stats.misses++;
-      m.diskMisses.inc({ dir: this.path });
+      this.#m.misses.inc();
       return undefined;
     }
     this.#stats.hits++;
-    m.diskHits.inc({ dir: this.path });
+    this.#m.hits.inc();
     this.#event({ o: "t", k: name });
     return obj;
   }
@@ -855,11 +886,12 @@ export class CacheDir implements Store {
 
   #committed(name: string, h: EntryHeader, fileBytes: number): void {
     const p = parseObjectName(name)!;
+    if (h.meta.variant === "") this.#plainOf(h.meta.primary).known = true;
     this.#stash.delete(name);
     this.#verified.delete(name);
     if (h.meta.variant !== "") {
       const marker = this.#varyMarker(p.ph);
-      if (!existsSync(marker)) {
+      if (!pathExists(marker)) {
         try {
           Deno.writeFileSync(marker, new Uint8Array(0));
         } catch (e) {
@@ -873,7 +905,7 @@ export class CacheDir implements Store {
     if (!set) this.#unflushed.set(p.ph, set = new Set());
     set.add(name);
     this.#event({ o: "i", k: name, b: fileBytes, e: h.meta.expiresAt, t: h.storedTime });
-    m.diskWrites.inc({ dir: this.path });
+    this.#m.writes.inc();
     if (this.#noSpaceLogged) {
       this.#noSpaceLogged = false;
       log.info("Cache directory accepts objects again", { dir: this.path });
