@@ -80,7 +80,9 @@ export class TieredStore implements Store {
     this.#diskHits++;
     if (obj.meta.bodyBytes > this.#maxMem) return obj;
     if (obj.body) {
-      await this.#promote(obj.meta, [obj.body]);
+      // A copy: the disk tier's body is a view into a read buffer shared with other lookups,
+      // which the memory tier would otherwise keep alive whole.
+      await this.#promote(obj.meta, [obj.body.slice()]);
       return obj;
     }
     return {

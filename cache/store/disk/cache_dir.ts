@@ -61,8 +61,19 @@ const log = getLogger("cache.store.disk");
  */
 export const SMALL_READ_BYTES = 256 * 1024;
 
-/** Read buffer of lookups (synchronous, so one per isolate suffices; bodies are copied out). */
-const SCRATCH = new Uint8Array(SMALL_READ_BYTES);
+/** Read buffer of header-only lookups (synchronous, so one per isolate suffices). */
+const SCRATCH = new Uint8Array(ENTRY_PEEK_BYTES);
+
+/**
+ * Whole-object reads go into a slab shared by consecutive lookups, and bodies are views into it:
+ * allocating a buffer per hit (or copying the body out of a scratch buffer) cost more than the
+ * read itself (each new ArrayBuffer is zeroed and counted as external memory by the GC). A slab
+ * is replaced when less than {@link SMALL_READ_BYTES} is left and freed by the GC once no body
+ * view refers to it, so a body kept long-term (a memory tier) should be copied.
+ */
+const SLAB_BYTES = 1024 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
 
 /**
  * Bodies up to this size have their CRC-32C checked on every read: checking 16 KiB costs about
@@ -680,13 +691,17 @@ export class CacheDir implements Store {
     let headerBytes: number;
     let body: Uint8Array | undefined;
     try {
-      // One read into a scratch buffer: a read shorter than the buffer reached the end of a
-      // regular file, so small objects need no fstat (open, read, close: three syscalls).
-      const into = headerOnly ? SCRATCH.subarray(0, ENTRY_PEEK_BYTES) : SCRATCH;
+      // One read into the slab: a read shorter than the buffer reached the end of a regular
+      // file, so small objects need no fstat (open, read, close: three syscalls).
+      if (!headerOnly && SLAB_BYTES - slabUsed < SMALL_READ_BYTES) {
+        slab = new Uint8Array(SLAB_BYTES);
+        slabUsed = 0;
+      }
+      const into = headerOnly ? SCRATCH : slab.subarray(slabUsed, slabUsed + SMALL_READ_BYTES);
       let n = f.readSync(into) ?? 0;
       let size = n < into.length ? n : f.statSync().size;
-      headerBytes = entryHeaderLength(SCRATCH.subarray(0, n));
-      let head = SCRATCH.subarray(0, n);
+      let head = into.subarray(0, n);
+      headerBytes = entryHeaderLength(head);
       if (headerBytes > n) {
         // Header block larger than the scratch buffer (huge headers): read it whole.
         const big = new Uint8Array(headerBytes);
@@ -707,10 +722,11 @@ export class CacheDir implements Store {
         return undefined;
       }
       if (size <= n && !headerOnly) {
-        body = head.slice(headerBytes, size);
+        body = head.subarray(headerBytes, size);
         if (!this.#bodyVerified(f, name, header, body)) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
         }
+        if (head.buffer === slab.buffer) slabUsed += (size + 7) & ~7;
       }
     } catch (e) {
       f.close();
