@@ -183,7 +183,19 @@ interface PlainName {
   name: string;
   path: string;
   known: boolean;
+  /**
+   * When `variants()` last found nothing stored for the URL (ms), so that the second lookup of
+   * one request (a fast path tried first, then the general one) costs nothing: see ABSENT_MS.
+   */
+  absentAt: number;
 }
+
+/**
+ * How long "nothing stored for this URL" is believed without looking again, ms. Objects this
+ * process stores end it at once; one stored by another worker within this window is found by
+ * the next lookup after it (at worst one extra origin fetch, as for two workers missing at once).
+ */
+const ABSENT_MS = 20;
 
 function u32hex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
@@ -647,7 +659,7 @@ export class CacheDir implements Store {
     if (!e) {
       if (this.#plain.size >= NAME_MEMO_MAX) this.#plain.clear();
       const name = objectName(primary, "");
-      this.#plain.set(primary, e = { name, path: this.#pathOf(name), known: false });
+      this.#plain.set(primary, e = { name, path: this.#pathOf(name), known: false, absentAt: -Infinity });
     }
     return e;
   }
@@ -774,17 +786,22 @@ export class CacheDir implements Store {
   variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
     const e = this.#plainOf(primary);
     const name = e.name;
+    const now = Date.now();
+    if (now - e.absentAt < ABSENT_MS) return [];
     const plain = this.#load(name, { primary, variant: "" }, false, e.path, !e.known);
     e.known = plain !== undefined;
     if (plain && plain.meta.vary.length === 0) {
       if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
-      this.#stash.set(name, { obj: plain, at: Date.now() });
+      this.#stash.set(name, { obj: plain, at: now });
       return [plain.meta];
     }
     const ph = name.slice(0, 32);
     // Without a plain object and without a Vary marker the URL has nothing stored: a miss costs
     // two failed opens, not an index query.
-    if (!plain && !this.#unflushed.has(ph) && !pathExists(this.#varyMarker(ph))) return [];
+    if (!plain && !this.#unflushed.has(ph) && !pathExists(this.#varyMarker(ph))) {
+      e.absentAt = now;
+      return [];
+    }
     return this.#variantsFromIndex(primary, ph);
   }
 
@@ -902,7 +919,9 @@ export class CacheDir implements Store {
 
   #committed(name: string, h: EntryHeader, fileBytes: number): void {
     const p = parseObjectName(name)!;
-    if (h.meta.variant === "") this.#plainOf(h.meta.primary).known = true;
+    const plain = this.#plainOf(h.meta.primary);
+    if (h.meta.variant === "") plain.known = true;
+    plain.absentAt = -Infinity;
     this.#stash.delete(name);
     this.#verified.delete(name);
     if (h.meta.variant !== "") {
