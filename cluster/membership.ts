@@ -180,7 +180,7 @@ export class Membership extends EventTarget {
       );
     }
     if (keys.length === 0) log.warn("Cluster gossip runs without authentication (cluster.insecure: true)");
-    const keyring = await Keyring.create(keys, c.name);
+    const keyring = await Keyring.create(keys, c.name, { replayWindowMs: c.replayWindowMs });
     if (c.configSync && !keyring.secure) {
       log.warn("cluster.configSync is off: without a key, peer configs cannot be authenticated");
     }

@@ -40,6 +40,7 @@ import type { DataplaneConfig } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STATE_STOPPED, SVC } from "./control.ts";
 import { Dispatcher } from "../dispatcher.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
+import type { LoopStateHook } from "./state_keeper.ts";
 
 /** What the Worker is started with. */
 export interface LoopInit {
@@ -98,11 +99,14 @@ export function filterFor(cfg: DataplaneConfig): SockFilter[] {
  *
  * @param init interface, VIP mode, shared memory
  * @param report called with the server table after each configuration change
+ * @param state restores the saved connection state after the first configuration and snapshots it
+ *   from housekeeping and at stop (`director.stateFile`)
  * @throws {PrivilegeError} when the sockets cannot be opened for lack of capabilities
  */
 export function runForwardingLoop(
   init: LoopInit,
   report: (servers: ServerInfo[]) => void,
+  state?: LoopStateHook,
 ): void {
   const ctl = new ControlBlock(init.sab);
   let dispatcher: Dispatcher | undefined;
@@ -255,6 +259,7 @@ export function runForwardingLoop(
     const housekeeping = (now: number) => {
       if (!dispatcher) return;
       dispatcher.expire(now);
+      state?.tick(dispatcher, now);
       for (let id = 0; id < hopOf.length; id++) {
         const h = hopOf[id];
         if (!h) continue;
@@ -285,6 +290,7 @@ export function runForwardingLoop(
         const got = ctl.readConfig();
         if (got) {
           applyConfig(got.config);
+          state?.configured(dispatcher!, now);
           seen = got.sequence;
           ctl.appliedSequence = got.sequence;
         }
@@ -382,6 +388,7 @@ export function runForwardingLoop(
         housekeeping(now);
       }
     }
+    if (dispatcher) state?.stop(dispatcher, Date.now());
   } finally {
     arpSock?.close();
     pkt.close();
