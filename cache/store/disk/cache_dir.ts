@@ -90,8 +90,12 @@ const MAX_VERIFIED = 100_000;
  * to the second halves the file reads of a hit without keeping bodies beyond the request.
  */
 const STASH_MS = 50;
-/** At most this many objects wait in the lookup stash (bounded by concurrent lookups). */
-const STASH_MAX = 256;
+/**
+ * At most this many objects wait in the lookup stash. `get()` follows `variants()` within the
+ * same task, so few wait at once; lookups without a `get()` (ICP queries) push the oldest out,
+ * and the bound also caps the read slabs that waiting bodies keep alive.
+ */
+const STASH_MAX = 32;
 
 /** Object names and paths of plain (non-Vary) URLs remembered, to skip hashing on each lookup. */
 const NAME_MEMO_MAX = 50_000;
