@@ -61,6 +61,31 @@ Deno.bench("look up a missing object", { group: "get" }, async () => {
   await dir.get({ primary: `http://bench/none/${g++}`, variant: "" });
 });
 
+Deno.bench("a hit as the cache serves it: variants() then get() (one file read)", { group: "get" }, async () => {
+  const primary = `http://bench/hot/${g++ % 100}`;
+  const [meta] = await dir.variants(primary);
+  const o = await dir.get({ primary, variant: meta.variant });
+  if (!o?.body) throw new Error("miss");
+});
+
+Deno.bench("a miss as the cache looks it up: variants() twice", { group: "get" }, async () => {
+  const primary = `http://bench/none/${g++}`;
+  await dir.variants(primary);
+  await dir.variants(primary);
+});
+
+for (let i = 0; i < 100; i++) {
+  const w = dir.openWrite(meta(`http://bench/hot100k/${i}`, body100k.length));
+  await w.write(body100k);
+  await w.commit();
+}
+Deno.bench("a 100 KiB hit: variants() then get() (body checked once per file version)", { group: "get" }, async () => {
+  const primary = `http://bench/hot100k/${g++ % 100}`;
+  const [meta] = await dir.variants(primary);
+  const o = await dir.get({ primary, variant: meta.variant });
+  if (o?.body?.length !== body100k.length) throw new Error("miss");
+});
+
 const header = {
   meta: meta("http://bench/codec", 1024),
   storedTime: Date.now(),

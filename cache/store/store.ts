@@ -45,7 +45,11 @@ export interface StoredMeta extends ObjectKey {
 /** A stored object found by a lookup. */
 export interface StoredObject {
   meta: StoredMeta;
-  /** The whole body when this tier holds it in memory (zero-copy; do not modify). */
+  /**
+   * The whole body when this tier holds it in memory or read it whole (zero-copy; do not modify).
+   * A disk tier's body is a view into a read buffer shared with other lookups: copy it to keep it
+   * beyond serving the request.
+   */
   body?: Uint8Array;
   /**
    * Opens the body (or the byte range `[start, end]`, inclusive) as a stream. Disk tiers stream

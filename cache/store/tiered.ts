@@ -57,21 +57,37 @@ export class TieredStore implements Store {
     this.#maxMem = opts.memoryMaxObjectBytes;
   }
 
-  /** Variants of a URL: from memory when it knows any, else from disk. */
-  async variants(primary: string): Promise<StoredMeta[]> {
-    const mem = await this.memory.variants(primary);
-    return mem.length > 0 ? mem : await this.disk.variants(primary);
+  /**
+   * Variants of a URL: from memory when it knows any, else from disk. Synchronous when both
+   * tiers answer synchronously (a memory tier and the disk's plain-URL fast path).
+   */
+  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
+    const mem = this.memory.variants(primary);
+    if (mem instanceof Promise) return mem.then((m) => m.length > 0 ? m : this.disk.variants(primary));
+    return mem.length > 0 ? mem : this.disk.variants(primary);
   }
 
-  /** Memory first, then disk (promoting what fits). */
-  async get(key: ObjectKey): Promise<StoredObject | undefined> {
-    const mem = await this.memory.get(key);
+  /** Memory first, then disk (promoting what fits); synchronous when the tiers are. */
+  get(key: ObjectKey): StoredObject | undefined | Promise<StoredObject | undefined> {
+    const mem = this.memory.get(key);
+    if (mem instanceof Promise) return mem.then((m) => this.#afterMemory(key, m));
+    return this.#afterMemory(key, mem);
+  }
+
+  #afterMemory(
+    key: ObjectKey,
+    mem: StoredObject | undefined,
+  ): StoredObject | undefined | Promise<StoredObject | undefined> {
     if (mem) {
       this.#hits++;
       this.#memoryHits++;
       return mem;
     }
-    const obj = await this.disk.get(key);
+    const d = this.disk.get(key);
+    return d instanceof Promise ? d.then((obj) => this.#fromDisk(obj)) : this.#fromDisk(d);
+  }
+
+  #fromDisk(obj: StoredObject | undefined): StoredObject | undefined | Promise<StoredObject | undefined> {
     if (!obj) {
       this.#misses++;
       return undefined;
@@ -80,8 +96,9 @@ export class TieredStore implements Store {
     this.#diskHits++;
     if (obj.meta.bodyBytes > this.#maxMem) return obj;
     if (obj.body) {
-      await this.#promote(obj.meta, [obj.body]);
-      return obj;
+      // A copy: the disk tier's body is a view into a read buffer shared with other lookups,
+      // which the memory tier would otherwise keep alive whole.
+      return this.#promote(obj.meta, [obj.body.slice()]).then(() => obj);
     }
     return {
       meta: obj.meta,

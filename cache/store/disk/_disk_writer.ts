@@ -3,7 +3,11 @@
  * disk store.
  *
  * Small bodies (up to {@link SPILL_BYTES}) are buffered and written with their header in one
- * write at commit; larger ones spill to the temporary file as they arrive, after a placeholder
+ * write at commit, synchronously (open, write, close, rename: tens of microseconds on the page
+ * cache, where four trips through the blocking thread pool cost more), unless the host asks for
+ * asynchronous writes (it does after a slow synchronous one: a file system journal stalled by
+ * other processes' fsyncs must not stall the event loop); larger ones spill to the temporary
+ * file as they arrive, after a placeholder
  * header of the same length, which is overwritten with the final body length and CRC-32C at
  * commit. The file becomes visible only through the final `rename()` (atomic on POSIX), so a
  * crash or an abort at any point leaves at most a file in `tmp/`, which the next start removes.
@@ -48,6 +52,12 @@ export interface WriterHost {
   tempPath(name: string): string;
   /** Renames the finished temporary file into place (creating subdirectories). */
   install(temp: string, name: string): Promise<void>;
+  /** {@link WriterHost.install}, synchronously. */
+  installSync(temp: string, name: string): void;
+  /** Whether buffered objects may be written synchronously now. */
+  syncWrites(): boolean;
+  /** Reports how long a synchronous write + install took, ms. */
+  wroteSync(ms: number): void;
   /** Called after a successful install. */
   committed(name: string, header: EntryHeader, fileBytes: number): void;
   /** Called once per failed write. */
@@ -156,6 +166,7 @@ export class DiskWriter implements StoreWriter {
     this.#done = true;
     const entry = this.#header(this.#length, this.#crc);
     let header: Uint8Array;
+    let installed = false;
     try {
       header = encodeEntryHeader(entry);
       if (this.#file) {
@@ -173,16 +184,29 @@ export class DiskWriter implements StoreWriter {
           o += c.length;
         }
         this.#chunks = [];
-        // Asynchronous: creating and renaming files takes the file system's journal, which can
-        // stall for milliseconds when other processes fsync; the event loop must not wait on it.
-        const f = await Deno.open(this.#temp, { createNew: true, write: true });
-        try {
-          await writeAll(f, all);
-        } finally {
-          f.close();
+        if (this.#host.syncWrites()) {
+          const t0 = performance.now();
+          const f = Deno.openSync(this.#temp, { createNew: true, write: true });
+          try {
+            for (let w = 0; w < all.length;) w += f.writeSync(all.subarray(w));
+          } finally {
+            f.close();
+          }
+          this.#host.installSync(this.#temp, this.#name);
+          this.#host.wroteSync(performance.now() - t0);
+          installed = true;
+        } else {
+          // Asynchronous: creating and renaming files takes the file system's journal, which can
+          // stall for milliseconds when other processes fsync; the event loop must not wait on it.
+          const f = await Deno.open(this.#temp, { createNew: true, write: true });
+          try {
+            await writeAll(f, all);
+          } finally {
+            f.close();
+          }
         }
       }
-      await this.#host.install(this.#temp, this.#name);
+      if (!installed) await this.#host.install(this.#temp, this.#name);
     } catch (e) {
       this.#done = false;
       await this.abort();

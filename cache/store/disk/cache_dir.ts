@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { existsSync as pathExists } from "node:fs";
 import { getLogger } from "../../../core/log.ts";
 import { createPolicy, type SizedEvictionPolicy } from "../eviction/mod.ts";
 import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
@@ -60,8 +61,62 @@ const log = getLogger("cache.store.disk");
  */
 export const SMALL_READ_BYTES = 256 * 1024;
 
-/** Read buffer of lookups (synchronous, so one per isolate suffices; bodies are copied out). */
-const SCRATCH = new Uint8Array(SMALL_READ_BYTES);
+/** Read buffer of header-only lookups (synchronous, so one per isolate suffices). */
+const SCRATCH = new Uint8Array(ENTRY_PEEK_BYTES);
+
+/**
+ * Whole-object reads go into a slab shared by consecutive lookups, and bodies are views into it:
+ * allocating a buffer per hit (or copying the body out of a scratch buffer) cost more than the
+ * read itself (each new ArrayBuffer is zeroed and counted as external memory by the GC). A slab
+ * is replaced when less than {@link SMALL_READ_BYTES} is left and freed by the GC once no body
+ * view refers to it, so a body kept long-term (a memory tier) should be copied.
+ */
+const SLAB_BYTES = 1024 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * Bodies up to this size have their CRC-32C checked on every read: checking 16 KiB costs about
+ * as much as the `fstat()` that would tell whether the file changed since it was last checked.
+ */
+export const ALWAYS_VERIFY_BYTES = 16 * 1024;
+
+/** File versions remembered as verified (name -> identity); the map is emptied when full. */
+const MAX_VERIFIED = 100_000;
+
+/**
+ * How long an object read by `variants()` is kept for the `get()` of the same request, ms. A
+ * lookup is `variants()` then `get()` of the chosen variant; handing the object read by the first
+ * to the second halves the file reads of a hit without keeping bodies beyond the request.
+ */
+const STASH_MS = 50;
+/**
+ * At most this many objects wait in the lookup stash. `get()` follows `variants()` within the
+ * same task, so few wait at once; lookups without a `get()` (ICP queries) push the oldest out,
+ * and the bound also caps the read slabs that waiting bodies keep alive.
+ */
+const STASH_MAX = 32;
+
+/** Object names and paths of plain (non-Vary) URLs remembered, to skip hashing on each lookup. */
+const NAME_MEMO_MAX = 50_000;
+
+/**
+ * Access records (last access, count) reach the KV index at most this often: they only order the
+ * eviction policy after a restart, so losing some on a crash costs little, while rewriting a KV
+ * record per hit cost a SQLite transaction (with fsync) per batch of hits.
+ */
+const ACCESS_FLUSH_MS = 30_000;
+/** Workers that do not evict report hits to the evictor this often, counted per object. */
+const TOUCH_JOURNAL_MS = 1_000;
+/**
+ * A synchronous object write slower than this switches writes to the thread pool for a while: a
+ * file system journal stalled by fsyncs elsewhere. Lower values mistake a busy CPU (a preempted
+ * write) for a stall and pay a thread-pool hop per file operation, which costs more than the
+ * operation itself on the page cache.
+ */
+const SLOW_SYNC_WRITE_MS = 50;
+/** How long writes stay asynchronous after a slow synchronous one, ms. */
+const ASYNC_WRITES_MS = 5_000;
 
 /** Options of {@link CacheDir.open}. */
 export interface CacheDirOptions {
@@ -90,7 +145,10 @@ export interface CacheDirOptions {
   ownerPid?: number;
   /** Whether this process evicts (exactly one per instance, e.g. worker 0; default true). */
   evictor?: boolean;
-  /** Index batch interval in ms (default 20). */
+  /**
+   * Index batch interval in ms (default 200): KV commits (each a SQLite transaction with an
+   * fsync) happen at most this often. Lookups do not wait for them (see the module doc).
+   */
   flushMs?: number;
   /** How long storing pauses after ENOSPC, ms (default 5000). */
   noSpaceBackoffMs?: number;
@@ -119,6 +177,30 @@ interface RebuildProgress {
   endedAt?: number;
 }
 
+/**
+ * The object name and path of a URL's plain (variant `""`) object, and whether this process last
+ * saw its file. Lookups of names not known to exist ask `existsSync()` (an op that answers a
+ * boolean) before opening: a failed open throws, and building that error costs several times
+ * the system call, on every miss.
+ */
+interface PlainName {
+  name: string;
+  path: string;
+  known: boolean;
+  /**
+   * When `variants()` last found nothing stored for the URL (ms), so that the second lookup of
+   * one request (a fast path tried first, then the general one) costs nothing: see ABSENT_MS.
+   */
+  absentAt: number;
+}
+
+/**
+ * How long "nothing stored for this URL" is believed without looking again, ms. Objects this
+ * process stores end it at once; one stored by another worker within this window is found by
+ * the next lookup after it (at worst one extra origin fetch, as for two workers missing at once).
+ */
+const ABSENT_MS = 20;
+
 function u32hex(): string {
   return crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
 }
@@ -133,15 +215,6 @@ async function removeDeadTempFiles(tmp: string): Promise<void> {
     if (pid && pid !== Deno.pid && !(await exists(`/proc/${pid}`))) {
       await Deno.remove(`${tmp}/${e.name}`).catch(() => {});
     }
-  }
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -168,6 +241,17 @@ export class CacheDir implements Store {
   readonly #records = new Map<string, IndexRecord>();
   readonly #dirtyRecords = new Set<string>();
   readonly #unflushed = new Map<string, Set<string>>();
+  /** Objects read by `variants()`, waiting for the `get()` of the same lookup (see STASH_MS). */
+  readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
+  /** Verified file versions of bodies above ALWAYS_VERIFY_BYTES: name -> identity. */
+  readonly #verified = new Map<string, string>();
+  /** primary -> name and path of its plain (variant "") object; see {@link PlainName}. */
+  readonly #plain = new Map<string, PlainName>();
+  /** Hits not yet reported to the evictor (non-evicting workers): name -> count. */
+  readonly #touched = new Map<string, number>();
+  #lastTouchJournal = 0;
+  #lastAccessFlush = Date.now();
+  #asyncWritesUntil = 0;
   readonly #abort = new AbortController();
   #timer: ReturnType<typeof setInterval> | undefined;
   #tickRunning: Promise<void> | undefined;
@@ -182,6 +266,8 @@ export class CacheDir implements Store {
   #noSpaceUntil = 0;
   #noSpaceLogged = false;
   #shared = { objects: 0, bytes: 0 };
+  /** Metric series of this directory (labelled once: prom-client hashes labels on every call). */
+  readonly #m: { hits: { inc(): void }; misses: { inc(): void }; writes: { inc(): void } };
   #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
 
   private constructor(path: string, o: Required<Omit<CacheDirOptions, "path">>, lock: DirLock, index: DiskIndex) {
@@ -191,6 +277,11 @@ export class CacheDir implements Store {
     this.#lock = lock;
     this.#index = index;
     this.#policy = createPolicy<string>(o.policy);
+    this.#m = {
+      hits: m.diskHits.labels({ dir: path }),
+      misses: m.diskMisses.labels({ dir: path }),
+      writes: m.diskWrites.labels({ dir: path }),
+    };
   }
 
   /**
@@ -212,7 +303,7 @@ export class CacheDir implements Store {
       instance: opts.instance ?? processInstanceId(),
       ownerPid: opts.ownerPid ?? Deno.pid,
       evictor: opts.evictor ?? true,
-      flushMs: opts.flushMs ?? 20,
+      flushMs: opts.flushMs ?? 200,
       noSpaceBackoffMs: opts.noSpaceBackoffMs ?? 5000,
     };
     createPolicy(o.policy); // validate the name before touching the disk
@@ -305,7 +396,27 @@ export class CacheDir implements Store {
 
   #event(ev: JournalEvent & { e?: number; t?: number }): void {
     if (this.#o.evictor) this.#apply(ev);
-    else this.#index.journal(ev);
+    else if (ev.o === "t") this.#touched.set(ev.k, (this.#touched.get(ev.k) ?? 0) + 1);
+    else {
+      if (ev.o === "d") this.#touched.delete(ev.k);
+      this.#index.journal(ev);
+    }
+  }
+
+  /** Reports the hits counted since the last call to the evictor (non-evicting workers). */
+  #journalTouches(): void {
+    for (const [k, c] of this.#touched) this.#index.journal(c === 1 ? { o: "t", k } : { o: "t", k, c });
+    this.#touched.clear();
+  }
+
+  /** Queues the access records changed by hits since the last call (evicting process). */
+  #queueAccessRecords(): void {
+    for (const k of this.#dirtyRecords) {
+      const rec = this.#records.get(k);
+      const p = parseObjectName(k);
+      if (rec && p) this.#index.put(p.ph, p.vh, rec);
+    }
+    this.#dirtyRecords.clear();
   }
 
   #apply(ev: JournalEvent & { e?: number; t?: number }): void {
@@ -316,9 +427,12 @@ export class CacheDir implements Store {
     } else if (ev.o === "t") {
       const rec = this.#records.get(ev.k);
       if (!rec) return;
-      this.#policy.touch(ev.k);
+      // A count comes from a worker that reports hits per object and period; frequency-based
+      // policies (GDSF, LFUDA) see each hit, up to 64 per report.
+      const c = ev.c ?? 1;
+      for (let i = Math.min(c, 64); i > 0; i--) this.#policy.touch(ev.k);
       rec.a = now;
-      rec.n = Math.min(255, rec.n + 1);
+      rec.n = Math.min(255, rec.n + c);
       this.#dirtyRecords.add(ev.k);
     } else {
       this.#policy.remove(ev.k);
@@ -331,14 +445,19 @@ export class CacheDir implements Store {
     const p = parseObjectName(name)!;
     this.#index.remove(p.ph, p.vh);
     this.#unflushed.get(p.ph)?.delete(name);
+    this.#stash.delete(name);
+    this.#verified.delete(name);
     this.#event({ o: "d", k: name });
   }
 
-  async #damaged(name: string, path: string, reason: string): Promise<void> {
+  /** Deletes and counts a damaged file (synchronously: rare, and callers must not see it again). */
+  #damaged(name: string, path: string, reason: string): void {
     this.#stats.damaged++;
     m.diskDamaged.inc({ dir: this.path });
     log.warn("Deleted damaged object file", { dir: this.path, file: path, reason });
-    await Deno.remove(path).catch(() => {});
+    try {
+      Deno.removeSync(path);
+    } catch { /* gone already */ }
     this.#forget(name);
   }
 
@@ -352,12 +471,10 @@ export class CacheDir implements Store {
           this.#lastJournalPoll = now;
           for (const ev of await this.#index.takeJournal()) this.#apply(ev as JournalEvent & { e?: number });
         }
-        for (const k of this.#dirtyRecords) {
-          const rec = this.#records.get(k);
-          const p = parseObjectName(k);
-          if (rec && p) this.#index.put(p.ph, p.vh, rec);
+        if (now - this.#lastAccessFlush >= ACCESS_FLUSH_MS) {
+          this.#lastAccessFlush = now;
+          this.#queueAccessRecords();
         }
-        this.#dirtyRecords.clear();
         await this.#evictIfNeeded();
         if (now - this.#lastStatRead >= 1000) {
           this.#lastStatRead = now;
@@ -365,11 +482,18 @@ export class CacheDir implements Store {
         }
         m.diskBytes.set({ dir: this.path }, this.#policy.bytes);
         m.diskObjects.set({ dir: this.path }, this.#policy.size);
-      } else if (now - this.#lastStatRead >= 1000) {
-        this.#lastStatRead = now;
-        const s = (await this.#index.kv.get<{ bytes: number; objects: number }>(["stat"])).value;
-        if (s) this.#shared = s;
+      } else {
+        if (now - this.#lastTouchJournal >= TOUCH_JOURNAL_MS) {
+          this.#lastTouchJournal = now;
+          this.#journalTouches();
+        }
+        if (now - this.#lastStatRead >= 1000) {
+          this.#lastStatRead = now;
+          const s = (await this.#index.kv.get<{ bytes: number; objects: number }>(["stat"])).value;
+          if (s) this.#shared = s;
+        }
       }
+      for (const [name, s] of this.#stash) if (now - s.at > STASH_MS) this.#stash.delete(name);
       // Forget only the names queued before this flush: objects stored while it runs are still
       // only in the queue, and lookups must keep finding them until the next flush.
       const queued = [...this.#unflushed].map(([ph, set]) => [ph, [...set]] as const);
@@ -506,14 +630,14 @@ export class CacheDir implements Store {
       f.close();
       if (e instanceof SyntaxError) {
         r.damaged++;
-        await this.#damaged(name, path, (e as Error).message);
+        this.#damaged(name, path, (e as Error).message);
       }
       return;
     }
     f.close();
     if (objectName(header.meta.primary, header.meta.variant) !== name) {
       r.damaged++;
-      await this.#damaged(name, path, "file name does not match its key");
+      this.#damaged(name, path, "file name does not match its key");
       return;
     }
     if (misplaced) {
@@ -533,32 +657,67 @@ export class CacheDir implements Store {
 
   // ---- Store ----
 
-  async #load(name: string, key?: ObjectKey, headerOnly = false): Promise<StoredObject | undefined> {
-    // Synchronous open/fstat/read of at most SMALL_READ_BYTES: microseconds on the page cache,
+  /** The object name and path of a URL's plain (variant `""`) object, memoized. */
+  #plainOf(primary: string): PlainName {
+    let e = this.#plain.get(primary);
+    if (!e) {
+      if (this.#plain.size >= NAME_MEMO_MAX) this.#plain.clear();
+      const name = objectName(primary, "");
+      this.#plain.set(primary, e = { name, path: this.#pathOf(name), known: false, absentAt: -Infinity });
+    }
+    return e;
+  }
+
+  /**
+   * Whether a body read whole matches its CRC-32C. Small bodies are checked on every read. A
+   * larger one is checked once per file version (inode, mtime, size, stored time, CRC; one
+   * `fstat()`): a torn or damaged file is caught the first time this process reads it, and a
+   * file changed through the file system afterwards is a new version, checked again.
+   */
+  #bodyVerified(f: Deno.FsFile, name: string, header: EntryHeader, body: Uint8Array): boolean {
+    if (body.length <= ALWAYS_VERIFY_BYTES) return crc32c(body) === header.bodyCrc;
+    const st = f.statSync();
+    const id = `${st.ino}:${st.mtime?.getTime()}:${st.size}:${header.storedTime}:${header.bodyCrc}`;
+    if (this.#verified.get(name) === id) return true;
+    if (crc32c(body) !== header.bodyCrc) return false;
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(name, id);
+    return true;
+  }
+
+  #load(
+    name: string,
+    key?: ObjectKey,
+    headerOnly = false,
+    path = this.#pathOf(name),
+    probe = false,
+  ): StoredObject | undefined {
+    // Synchronous open/read/close of at most SMALL_READ_BYTES: microseconds on the page cache,
     // where each async file op is a trip through the blocking thread pool. Bodies beyond that
     // stream asynchronously (fileBodyStream).
-    const path = this.#pathOf(name);
     let f: Deno.FsFile;
+    if (probe && !pathExists(path)) return this.#notFound(name);
     try {
       f = Deno.openSync(path, { read: true });
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
-        return undefined;
-      }
+      if (e instanceof Deno.errors.NotFound) return this.#notFound(name);
       throw e;
     }
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
     try {
-      // One read into a scratch buffer: a read shorter than the buffer reached the end of a
-      // regular file, so small objects need no fstat (open, read, close: three syscalls).
-      const into = headerOnly ? SCRATCH.subarray(0, ENTRY_PEEK_BYTES) : SCRATCH;
+      // One read into the slab: a read shorter than the buffer reached the end of a regular
+      // file, so small objects need no fstat (open, read, close: three syscalls).
+      if (!headerOnly && SLAB_BYTES - slabUsed < SMALL_READ_BYTES) {
+        slab = new Uint8Array(SLAB_BYTES);
+        slabUsed = 0;
+      }
+      const into = headerOnly ? SCRATCH : slab.subarray(slabUsed, slabUsed + SMALL_READ_BYTES);
       let n = f.readSync(into) ?? 0;
       let size = n < into.length ? n : f.statSync().size;
-      headerBytes = entryHeaderLength(SCRATCH.subarray(0, n));
-      let head = SCRATCH.subarray(0, n);
+      let head = into.subarray(0, n);
+      headerBytes = entryHeaderLength(head);
       if (headerBytes > n) {
         // Header block larger than the scratch buffer (huge headers): read it whole.
         const big = new Uint8Array(headerBytes);
@@ -579,15 +738,16 @@ export class CacheDir implements Store {
         return undefined;
       }
       if (size <= n && !headerOnly) {
-        body = head.slice(headerBytes, size);
-        if (crc32c(body) !== header.bodyCrc) {
+        body = head.subarray(headerBytes, size);
+        if (!this.#bodyVerified(f, name, header, body)) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
         }
+        if (head.buffer === slab.buffer) slabUsed += (size + 7) & ~7;
       }
     } catch (e) {
       f.close();
       if (e instanceof SyntaxError) {
-        await this.#damaged(name, path, (e as Error).message);
+        this.#damaged(name, path, (e as Error).message);
         return undefined;
       }
       throw e;
@@ -612,26 +772,48 @@ export class CacheDir implements Store {
             },
           });
         }
-        return fileBodyStream(path, expect, range, (reason) => void this.#damaged(name, path, reason));
+        return fileBodyStream(path, expect, range, (reason) => this.#damaged(name, path, reason));
       },
     };
   }
 
+  #notFound(name: string): undefined {
+    if (this.#o.evictor && this.#records.has(name)) this.#forget(name);
+    return undefined;
+  }
+
   /**
-   * Returns the stored variants of a URL, read from their files. Fast path: a URL whose response
-   * has no Vary has one object, under variant `""`, found by its path without asking the index.
+   * Returns the stored variants of a URL, read from their files. Fast path (synchronous): a URL
+   * whose response has no Vary has one object, under variant `""`, found by its path without
+   * asking the index; the object read is kept for the `get()` that follows in the same lookup.
    */
-  async variants(primary: string): Promise<StoredMeta[]> {
-    const plain = await this.#load(objectName(primary, ""), { primary, variant: "" }, true);
-    if (plain && plain.meta.vary.length === 0) return [plain.meta];
-    const ph = hash128(primary);
+  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
+    const e = this.#plainOf(primary);
+    const name = e.name;
+    const now = Date.now();
+    if (now - e.absentAt < ABSENT_MS) return [];
+    const plain = this.#load(name, { primary, variant: "" }, false, e.path, !e.known);
+    e.known = plain !== undefined;
+    if (plain && plain.meta.vary.length === 0) {
+      if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
+      this.#stash.set(name, { obj: plain, at: now });
+      return [plain.meta];
+    }
+    const ph = name.slice(0, 32);
     // Without a plain object and without a Vary marker the URL has nothing stored: a miss costs
     // two failed opens, not an index query.
-    if (!plain && !this.#unflushed.has(ph) && !existsSync(this.#varyMarker(ph))) return [];
+    if (!plain && !this.#unflushed.has(ph) && !pathExists(this.#varyMarker(ph))) {
+      e.absentAt = now;
+      return [];
+    }
+    return this.#variantsFromIndex(primary, ph);
+  }
+
+  async #variantsFromIndex(primary: string, ph: string): Promise<StoredMeta[]> {
     const names = new Set([...(await this.#index.variantNames(ph)), ...(this.#unflushed.get(ph) ?? [])]);
     const out: StoredMeta[] = [];
     for (const name of names) {
-      const obj = await this.#load(name, undefined, true);
+      const obj = this.#load(name, undefined, true);
       if (!obj) {
         const p = parseObjectName(name)!;
         this.#index.remove(p.ph, p.vh);
@@ -641,16 +823,32 @@ export class CacheDir implements Store {
   }
 
   /** Looks an object up by its hashed path; counts a hit or miss and tells the evictor. */
-  async get(key: ObjectKey): Promise<StoredObject | undefined> {
-    const name = objectName(key.primary, key.variant);
-    const obj = await this.#load(name, key);
+  get(key: ObjectKey): StoredObject | undefined {
+    let name: string;
+    let path: string;
+    let plain: PlainName | undefined;
+    if (key.variant === "") ({ name, path } = plain = this.#plainOf(key.primary));
+    else path = this.#pathOf(name = objectName(key.primary, key.variant));
+    let obj: StoredObject | undefined;
+    const stashed = this.#stash.get(name);
+    if (stashed) {
+      this.#stash.delete(name);
+      const meta = stashed.obj.meta;
+      if (Date.now() - stashed.at <= STASH_MS && meta.primary === key.primary && meta.variant === key.variant) {
+        obj = stashed.obj;
+      }
+    }
+    if (!obj) {
+      obj = this.#load(name, key, false, path, plain !== undefined && !plain.known);
+      if (plain) plain.known = obj !== undefined;
+    }
     if (!obj) {
       this.#stats.misses++;
-      m.diskMisses.inc({ dir: this.path });
+      this.#m.misses.inc();
       return undefined;
     }
     this.#stats.hits++;
-    m.diskHits.inc({ dir: this.path });
+    this.#m.hits.inc();
     this.#event({ o: "t", k: name });
     return obj;
   }
@@ -673,6 +871,17 @@ export class CacheDir implements Store {
         maxObjectBytes: this.#o.maxObjectBytes,
         tempPath: (n) => `${this.path}/tmp/${n}.${Deno.pid}.${this.#token}x${++this.#seq}`,
         install: (temp, n) => this.#install(temp, n),
+        installSync: (temp, n) => this.#installSync(temp, n),
+        syncWrites: () => Date.now() >= this.#asyncWritesUntil,
+        wroteSync: (ms) => {
+          if (ms > SLOW_SYNC_WRITE_MS) {
+            this.#asyncWritesUntil = Date.now() + ASYNC_WRITES_MS;
+            log.debug("Slow synchronous object write: writing through the thread pool for a while", {
+              dir: this.path,
+              ms: Math.round(ms),
+            });
+          }
+        },
         committed: (n, h, fileBytes) => this.#committed(n, h, fileBytes),
         failed: (reason, e) => this.#failed(reason, e),
       },
@@ -692,6 +901,17 @@ export class CacheDir implements Store {
     }
   }
 
+  #installSync(temp: string, name: string): void {
+    const to = this.#pathOf(name);
+    try {
+      Deno.renameSync(temp, to);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      Deno.mkdirSync(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+      Deno.renameSync(temp, to);
+    }
+  }
+
   /**
    * Path of the Vary marker of a URL: an empty file `<ph>-vary` beside its objects, created when
    * a variant other than `""` is stored (Squid keeps a "vary object" for the same reason), so
@@ -703,9 +923,14 @@ export class CacheDir implements Store {
 
   #committed(name: string, h: EntryHeader, fileBytes: number): void {
     const p = parseObjectName(name)!;
+    const plain = this.#plainOf(h.meta.primary);
+    if (h.meta.variant === "") plain.known = true;
+    plain.absentAt = -Infinity;
+    this.#stash.delete(name);
+    this.#verified.delete(name);
     if (h.meta.variant !== "") {
       const marker = this.#varyMarker(p.ph);
-      if (!existsSync(marker)) {
+      if (!pathExists(marker)) {
         try {
           Deno.writeFileSync(marker, new Uint8Array(0));
         } catch (e) {
@@ -719,7 +944,7 @@ export class CacheDir implements Store {
     if (!set) this.#unflushed.set(p.ph, set = new Set());
     set.add(name);
     this.#event({ o: "i", k: name, b: fileBytes, e: h.meta.expiresAt, t: h.storedTime });
-    m.diskWrites.inc({ dir: this.path });
+    this.#m.writes.inc();
     if (this.#noSpaceLogged) {
       this.#noSpaceLogged = false;
       log.info("Cache directory accepts objects again", { dir: this.path });
@@ -793,7 +1018,7 @@ export class CacheDir implements Store {
       return true;
     } catch (e) {
       if (e instanceof SyntaxError) {
-        await this.#damaged(name, path, (e as Error).message);
+        this.#damaged(name, path, (e as Error).message);
         return false;
       }
       if (e instanceof Error && (e as { code?: string }).code) this.#failed("io", e);
@@ -829,7 +1054,7 @@ export class CacheDir implements Store {
   async *entries(): AsyncIterable<StoredMeta> {
     await this.#index.flush();
     for await (const { name } of this.#index.records()) {
-      const obj = await this.#load(name);
+      const obj = this.#load(name);
       if (obj) yield obj.meta;
     }
   }
@@ -897,11 +1122,18 @@ export class CacheDir implements Store {
       await this.#index.kv.set(["stat"], { bytes: this.#policy.bytes, objects: this.#policy.size, at: Date.now() })
         .catch(() => {});
     }
-    for (const k of this.#dirtyRecords) {
-      const rec = this.#records.get(k);
-      const p = parseObjectName(k);
-      if (rec && p) this.#index.put(p.ph, p.vh, rec);
-    }
+    if (this.#o.evictor) {
+      // What the other workers reported since the last poll, so their hits reach the records.
+      try {
+        for (let evs = await this.#index.takeJournal(); evs.length; evs = await this.#index.takeJournal()) {
+          for (const ev of evs) this.#apply(ev);
+        }
+      } catch (e) {
+        log.warn("Cannot read the index journal", { dir: this.path, error: e });
+      }
+      this.#queueAccessRecords();
+    } else this.#journalTouches();
+    this.#stash.clear();
     await this.#index.close();
     await this.#lock.release();
     log.info("Cache directory closed", { dir: this.path });

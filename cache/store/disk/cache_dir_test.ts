@@ -73,6 +73,67 @@ Deno.test("CacheDir deletes and counts a file with a damaged body and never serv
   });
 });
 
+Deno.test("CacheDir checks a large body once per file version and a small body on every read", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      const big = testBody("B", 100_000);
+      await put(d, testMeta("http://o/B", big.length), big);
+      await put(d, testMeta("http://o/s", 4000), testBody("s", 4000));
+      const fb = fileOf(path, "B");
+      const fs = fileOf(path, "s");
+      assertEquals((await d.get(key("B")))?.body, big); // first read: checked, remembered
+      const { mtime } = await Deno.stat(fs);
+      // The small file is damaged in place with its mtime kept: still caught (checked on every read).
+      const small = await Deno.readFile(fs);
+      small[small.length - 1] ^= 0x01;
+      await Deno.writeFile(fs, small);
+      await Deno.utime(fs, mtime!, mtime!);
+      strictEqual(await d.get(key("s")), undefined);
+      strictEqual(d.stats().damaged, 1);
+      // The large file is damaged through the file system: a new version (mtime), checked again.
+      const bytes = await Deno.readFile(fb);
+      bytes[bytes.length - 10] ^= 0x01;
+      await Deno.writeFile(fb, bytes);
+      await Deno.utime(fb, new Date(), new Date(Date.now() + 10_000));
+      strictEqual(await d.get(key("B")), undefined);
+      strictEqual(d.stats().damaged, 2);
+      await rejects(Deno.stat(fb), Deno.errors.NotFound);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir hands the object read by variants() to the get() of the same lookup", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await fill(d, 1, 1000);
+      const [meta] = await d.variants("http://o/0");
+      strictEqual(meta.bodyBytes, 1000);
+      // The file goes away between the two calls: get() still answers from the read variants()
+      // made (one file read per hit), once; the next lookup reads the file again and misses.
+      await Deno.remove(fileOf(path, 0));
+      const got = await d.get(key(0));
+      strictEqual(got?.meta, meta);
+      assertEquals(got?.body, testBody("0", 1000));
+      strictEqual(await d.get(key(0)), undefined);
+      // A delete or a new version drops what variants() read.
+      await fill(d, 1, 1000, 1);
+      await d.variants("http://o/1");
+      await d.delete("http://o/1");
+      strictEqual(await d.get(key(1)), undefined);
+      await fill(d, 1, 1000, 2);
+      await d.variants("http://o/2");
+      await put(d, testMeta("http://o/2", 500), testBody("new", 500));
+      assertEquals((await d.get(key(2)))?.body, testBody("new", 500));
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 Deno.test("CacheDir errors the body stream of a damaged large file before its last chunk", async () => {
   await withDir(async (path) => {
     const d = await open(path);
@@ -220,14 +281,19 @@ Deno.test("CacheDir keeps its size between the watermarks and keeps hot objects 
       ok(st.bytes <= 0.9 * 50 * (size + 200), `bytes ${st.bytes}`);
       ok(st.evictions > 0);
       for (let i = 0; i < 10; i++) ok(await d.get(key(i)), `hot object ${i} was evicted`);
-      let files = 0;
-      for (const l1 of Deno.readDirSync(path)) {
-        if (!/^[0-9A-F]{2}$/.test(l1.name)) continue;
-        for (const l2 of Deno.readDirSync(`${path}/${l1.name}`)) {
-          files += [...Deno.readDirSync(`${path}/${l1.name}/${l2.name}`)].length;
+      const countFiles = () => {
+        let files = 0;
+        for (const l1 of Deno.readDirSync(path)) {
+          if (!/^[0-9A-F]{2}$/.test(l1.name)) continue;
+          for (const l2 of Deno.readDirSync(`${path}/${l1.name}`)) {
+            files += [...Deno.readDirSync(`${path}/${l1.name}/${l2.name}`)].length;
+          }
         }
-      }
-      strictEqual(files, st.objects);
+        return files;
+      };
+      // Victims leave the policy before their files are unlinked (asynchronously): wait for the
+      // eviction pass to finish.
+      await waitFor(() => countFiles() === d.stats().objects, `files = ${d.stats().objects} objects`);
     } finally {
       await d.close();
     }
@@ -285,6 +351,33 @@ Deno.test("CacheDir workers of one instance share a directory; only the evictor 
     // A clean close released the lock: another instance may now open it.
     const other = await open(path, { instance: "next" });
     await other.close();
+  });
+});
+
+Deno.test("CacheDir workers report their hits to the evictor, counted per object", async () => {
+  await withDir(async (path) => {
+    const instance = crypto.randomUUID();
+    const w0 = await open(path, { instance, evictor: true });
+    const w1 = await open(path, { instance, evictor: false });
+    try {
+      await fill(w0, 2, 100);
+      for (let i = 0; i < 5; i++) ok(await w1.get(key(0)));
+      ok(await w0.get(key(1)));
+    } finally {
+      await w1.close(); // reports the hits it counted
+      await w0.close(); // takes the journal, writes the access records
+    }
+    const kv = await Deno.openKv(`${path}/index.kv`);
+    try {
+      const n = new Map<string, number>();
+      for await (const e of kv.list<{ n: number }>({ prefix: ["o"] })) {
+        n.set(`${e.key[1] as string}-${e.key[2] as string}`, e.value.n);
+      }
+      strictEqual(n.get(objectName("http://o/0", "")), 6); // stored + 5 hits in w1
+      strictEqual(n.get(objectName("http://o/1", "")), 2); // stored + 1 hit in w0
+    } finally {
+      kv.close();
+    }
   });
 });
 

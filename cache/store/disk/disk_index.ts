@@ -37,8 +37,14 @@ export interface IndexRecord {
   t: number;
 }
 
-/** A change reported to the evicting process: insert (with bytes), touch, or delete. */
-export type JournalEvent = { o: "i"; k: string; b: number } | { o: "t"; k: string } | { o: "d"; k: string };
+/**
+ * A change reported to the evicting process: insert (with bytes), touch (`c` hits, default 1:
+ * workers report hits per object and period), or delete.
+ */
+export type JournalEvent =
+  | { o: "i"; k: string; b: number }
+  | { o: "t"; k: string; c?: number }
+  | { o: "d"; k: string };
 
 /** Index metadata of a directory. */
 export interface IndexMeta {

@@ -78,12 +78,12 @@ export class DiskStore implements Store {
   }
 
   /** Variants of a URL, from its directory. */
-  variants(primary: string): Promise<StoredMeta[]> {
+  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
     return this.dirFor(primary).variants(primary);
   }
 
   /** Looks an object up in its directory. */
-  get(key: ObjectKey): Promise<StoredObject | undefined> {
+  get(key: ObjectKey): StoredObject | undefined {
     return this.dirFor(key.primary).get(key);
   }
 

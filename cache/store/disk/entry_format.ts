@@ -101,6 +101,23 @@ const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 /**
+ * A text field ready to write: an ASCII string as is (its length is its UTF-8 length), anything
+ * else UTF-8 encoded. Keys and header fields are nearly always ASCII, and `TextEncoder` costs a
+ * runtime call per string, several times the copy below.
+ */
+type Utf8 = string | Uint8Array;
+
+function utf8(s: string): Utf8 {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return enc.encode(s);
+  return s;
+}
+
+function putUtf8(out: Uint8Array, o: number, f: Utf8): void {
+  if (typeof f !== "string") out.set(f, o);
+  else for (let i = 0; i < f.length; i++) out[o + i] = f.charCodeAt(i);
+}
+
+/**
  * Extracts the validators of a response from its headers (lower-case names).
  *
  * @returns the ETag (or `""`) and Last-Modified in ms (or `NaN`)
@@ -124,11 +141,11 @@ export function validatorsOf(headers: [string, string][]): { etag: string; lastM
  * @throws {RangeError} when a field does not fit the format
  */
 export function encodeEntryHeader(h: EntryHeader): Uint8Array {
-  const primary = enc.encode(h.meta.primary);
-  const variant = enc.encode(h.meta.variant);
-  const etag = enc.encode(h.etag);
-  const vary = h.meta.vary.map((v) => enc.encode(v));
-  const headers = h.meta.headers.map(([n, v]) => [enc.encode(n), enc.encode(v)] as const);
+  const primary = utf8(h.meta.primary);
+  const variant = utf8(h.meta.variant);
+  const etag = utf8(h.etag);
+  const vary = h.meta.vary.map(utf8);
+  const headers = h.meta.headers.map(([n, v]) => [utf8(n), utf8(v)] as const);
   if (vary.length > 0xffff) throw new RangeError(`Cannot encode entry: ${vary.length} Vary names exceed 65535`);
   if (headers.length > 0xffff) throw new RangeError(`Cannot encode entry: ${headers.length} headers exceed 65535`);
   let size = ENTRY_FIXED_BYTES + primary.length + variant.length + etag.length + 4;
@@ -169,22 +186,22 @@ export function encodeEntryHeader(h: EntryHeader): Uint8Array {
   dv.setUint16(76, vary.length, true);
   dv.setUint16(78, headers.length, true);
   let o = ENTRY_FIXED_BYTES;
-  out.set(primary, o);
+  putUtf8(out, o, primary);
   o += primary.length;
-  out.set(variant, o);
+  putUtf8(out, o, variant);
   o += variant.length;
-  out.set(etag, o);
+  putUtf8(out, o, etag);
   o += etag.length;
   for (const v of vary) {
     dv.setUint16(o, v.length, true);
-    out.set(v, o + 2);
+    putUtf8(out, o + 2, v);
     o += 2 + v.length;
   }
   for (const [n, v] of headers) {
     dv.setUint16(o, n.length, true);
     dv.setUint32(o + 2, v.length, true);
-    out.set(n, o + 6);
-    out.set(v, o + 6 + n.length);
+    putUtf8(out, o + 6, n);
+    putUtf8(out, o + 6 + n.length, v);
     o += 6 + n.length + v.length;
   }
   dv.setUint32(o, crc32c(out.subarray(0, o)), true);

@@ -12,6 +12,13 @@
  * - `dir_lock.ts`: the instance lock shared by the workers of one cache.
  * - `metrics.ts`: `webcache_cache_disk_*`.
  *
+ * A hit costs one `open`/`read`/`close` of the object file: `variants()` reads the whole file (into
+ * a shared slab; the body is a view) and hands it to the `get()` of the same lookup; the body's
+ * CRC-32C is checked on every read up to 16 KiB and once per file version above. A miss costs
+ * `existsSync()` calls (no thrown errors). Small objects are written with one synchronous
+ * write + rename; hits reach the KV index only as per-object counts (workers, every second) and
+ * access records (every 30 s).
+ *
  * Multi-worker safety, in short: object files are created by `rename()` (atomic), lookups go to
  * the file at the key's hashed path (so every worker sees every object at once), the KV index is
  * a hint written in batches, and exactly one process per instance (`evictor: true`) evicts,
