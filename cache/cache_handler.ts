@@ -36,6 +36,7 @@ import { OriginError, type OriginPool, type OriginResponse } from "../http/origi
 import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
+import type { SharedCollapse } from "./shared_collapse.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
 import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
@@ -121,6 +122,8 @@ export interface CacheHandlerOptions {
   invalidate?: Invalidator;
   /** Called after an object was stored. */
   onStored?: StoredHook;
+  /** Request collapsing across workers (several workers on one port). */
+  sharedCollapse?: SharedCollapse;
 }
 
 /** What the access log and counters record about one request. */
@@ -196,7 +199,9 @@ export class CacheHandler {
   readonly #cfg: CacheHandlerConfig;
   readonly #forwardAcl: Acl;
   readonly #purgeAcl: Acl;
-  readonly #collapser = new Collapser();
+  readonly #collapser: Collapser;
+  /** Requests that already waited for another worker's fetch (they do not wait twice). */
+  readonly #waitedElsewhere = new WeakSet<ServerRequest>();
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
@@ -212,6 +217,7 @@ export class CacheHandler {
   constructor(opts: CacheHandlerOptions) {
     this.#o = opts;
     this.#cfg = opts.config;
+    this.#collapser = new Collapser(opts.sharedCollapse);
     this.#forwardAcl = new Acl(opts.config.acl.forward);
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#peers = opts.peers ?? DIRECT;
@@ -864,6 +870,15 @@ export class CacheHandler {
       }
     }
     if (reqCc.noStore) plan.store = false;
+    if (collapse && plan.store && !this.#waitedElsewhere.has(req)) {
+      // Another worker is fetching this URL: wait for its object, then look it up again.
+      const wait = this.#collapser.claimOrWait(key, this.#cfg.collapse.waitMs);
+      if (wait) {
+        this.#waitedElsewhere.add(req);
+        if (await wait) counters.collapsed++;
+        return await this.#cacheable(req, res, plan, out);
+      }
+    }
     const f = collapse && plan.store ? this.#collapser.lead(key) : new Inflight();
     const slot = req.method !== "HEAD" ? f.reserve() : undefined;
     const task = this.#runFetch(f, plan, req.method !== "HEAD", out);

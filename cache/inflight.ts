@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { SharedCollapse } from "./shared_collapse.ts";
 
 /** Unread bytes a slow reader may hold up before a non-retaining fetch waits for it. */
 export const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -225,9 +226,34 @@ export class Inflight {
   }
 }
 
-/** In-progress fetches by key, for request collapsing (Squid collapsed_forwarding, nginx proxy_cache_lock). */
+/**
+ * In-progress fetches by key, for request collapsing (Squid collapsed_forwarding, nginx
+ * proxy_cache_lock). Within a worker, followers join the leader's {@link Inflight} and stream with
+ * it; across workers (with a {@link SharedCollapse} table) a follower waits for the other worker's
+ * object and then serves it from its own store.
+ */
 export class Collapser {
   readonly #map = new Map<string, Inflight>();
+  readonly #shared: SharedCollapse | undefined;
+
+  /**
+   * @param shared the cache's cross-worker claim table, when it has several workers
+   */
+  constructor(shared?: SharedCollapse) {
+    this.#shared = shared;
+  }
+
+  /**
+   * Before leading a fetch that may be stored: claims `key` across workers, or, when another worker
+   * is fetching it, returns a wait (see {@link SharedCollapse.claimOrWait}).
+   *
+   * @param key the primary cache key
+   * @param waitMs the wait bound
+   * @returns undefined to go ahead and lead; else resolves true when the object should be stored here now
+   */
+  claimOrWait(key: string, waitMs: number): Promise<boolean> | undefined {
+    return this.#shared?.claimOrWait(key, waitMs);
+  }
 
   /** The fetch in progress for `key`, if any that can still be joined. */
   get(key: string): Inflight | undefined {
@@ -245,7 +271,10 @@ export class Collapser {
 
   /** Removes the fetch once it can no longer be joined (done, failed or not shareable). */
   release(key: string, f: Inflight): void {
-    if (this.#map.get(key) === f) this.#map.delete(key);
+    if (this.#map.get(key) !== f) return;
+    this.#map.delete(key);
+    // Stored (or being stored) means waiters in other workers will find it; else they fetch it themselves.
+    this.#shared?.release(key, !f.error && f.retainAll && f.head?.kind === "response" && f.head.shareable);
   }
 
   /** Number of fetches in progress. */

@@ -75,6 +75,29 @@ export class TopUrls {
   }
 }
 
+/**
+ * Merges the top lists of several trackers (one per cache worker): counts of the same URL are
+ * added, as are their error bounds. A URL missing from one list may have been counted there below
+ * that list's cut-off, so merged counts can be low by at most that cut-off per list.
+ *
+ * @param lists one top list per tracker
+ * @param k how many to return (default 10)
+ * @returns the merged top `k`, most first (ties by URL)
+ */
+export function mergeTopUrls(lists: readonly (readonly TopUrlCount[])[], k = 10): TopUrlCount[] {
+  const sum = new Map<string, TopUrlCount>();
+  for (const list of lists) {
+    for (const e of list) {
+      const s = sum.get(e.url);
+      if (s) {
+        s.requests += e.requests;
+        s.error += e.error;
+      } else sum.set(e.url, { ...e });
+    }
+  }
+  return [...sum.values()].sort((a, b) => b.requests - a.requests || a.url.localeCompare(b.url)).slice(0, k);
+}
+
 /** Something that logs each finished request with its URL (the cache's access log). */
 export interface RequestLog<E extends { url: string }> {
   /** Logs one finished request. */

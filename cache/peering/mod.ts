@@ -13,3 +13,4 @@ export * from "./peer_flag.ts";
 export * from "./load_guard.ts";
 export * from "./metrics.ts";
 export * from "./members.ts";
+export * from "./remote_icp.ts";

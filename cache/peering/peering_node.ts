@@ -19,6 +19,7 @@ import { IcpClient } from "../../icp/client.ts";
 import { IcpServer } from "../../icp/server.ts";
 import { LoadGuard } from "./load_guard.ts";
 import { memberId, type PeeringMode, type PeeringPeer, PeeringSelector } from "./peering_selector.ts";
+import { type PeeringLink, type PeeringView, RemoteIcp } from "./remote_icp.ts";
 
 const log = getLogger("cache.peering");
 
@@ -104,6 +105,8 @@ export class PeeringNode {
   /** Origin failures, lag and loading: feeds MISS_NOFETCH. */
   readonly guard: LoadGuard;
   readonly #configured: PeeringPeer[];
+  readonly #warmupMs: number;
+  readonly #startedAt = Date.now();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #tasks = new Set<Promise<unknown>>();
   #closed = false;
@@ -114,7 +117,9 @@ export class PeeringNode {
     client: IcpClient | undefined,
     guard: LoadGuard,
     configured: PeeringPeer[],
+    warmupMs: number,
   ) {
+    this.#warmupMs = warmupMs;
     this.selector = selector;
     this.server = server;
     this.client = client;
@@ -170,7 +175,7 @@ export class PeeringNode {
       await server?.close();
       throw e;
     }
-    const node = new PeeringNode(selector, server, client, guard, configured);
+    const node = new PeeringNode(selector, server, client, guard, configured, cfg.cache.peering.warmupMs);
     selector.setPeers(configured);
     if (client && icpCfg.multicast.group) {
       const probeUrl = `http://${self ?? "webcache.invalid"}/webcache-icp-multicast-probe`;
@@ -211,6 +216,20 @@ export class PeeringNode {
     this.selector.setPeers([...this.#configured, ...peers]);
   }
 
+  /** The peers and their liveness, for the cache workers ({@link workerSelector}). */
+  view(): PeeringView {
+    const up: Record<string, boolean> = {};
+    for (const s of this.client?.peers() ?? []) up[s.key] = s.up;
+    return {
+      mode: this.selector.mode,
+      self: this.selector.self,
+      warmupMs: this.#warmupMs,
+      startedAt: this.#startedAt,
+      peers: [...this.selector.peers],
+      up,
+    };
+  }
+
   /** State for `/status`. */
   status(): Record<string, unknown> {
     return {
@@ -229,4 +248,36 @@ export class PeeringNode {
     await this.server?.close();
     this.guard.close();
   }
+}
+
+/**
+ * A cache worker's selector: decides hash ownership from the main process's {@link PeeringView}
+ * and sends ICP lookups to the main process (see `remote_icp.ts`).
+ *
+ * @param link the channel to the main process
+ * @param view the view at start
+ * @returns the selector and a function that applies each newer view
+ */
+export function workerSelector(
+  link: PeeringLink,
+  view: PeeringView,
+): { selector: PeeringSelector; update: (view: PeeringView) => void } {
+  const icp = new RemoteIcp(link, view);
+  const now = () => performance.now();
+  const selector = new PeeringSelector({
+    mode: view.mode,
+    self: view.self,
+    icp,
+    warmupMs: view.warmupMs,
+    now,
+    startedAt: now() - (Date.now() - view.startedAt),
+  });
+  selector.setPeers(view.peers);
+  return {
+    selector,
+    update: (v) => {
+      icp.update(v);
+      selector.setPeers(v.peers);
+    },
+  };
 }
