@@ -208,7 +208,7 @@ export class CacheService {
  * Sums worker snapshots into the `/status` `cache` section.
  *
  * @param list one snapshot per worker
- * @returns objects, bytes, hits, misses, requests by result and more
+ * @returns objects, bytes, hits, misses, requests by result, per-worker shares and more
  */
 export function statusSection(list: WorkerStats[]): Record<string, unknown> {
   const requests: Record<string, number> = {};
@@ -229,6 +229,13 @@ export function statusSection(list: WorkerStats[]): Record<string, unknown> {
   const misses = requests.miss ?? 0;
   return {
     workers: list.length,
+    // Each worker's share of the requests (the main process first): how SO_REUSEPORT spread them.
+    perWorker: list.map((w) => ({
+      requests: Object.values(w.counters.requests).reduce((a, b) => a + b, 0),
+      misses: w.counters.requests.miss ?? 0,
+      objects: w.store.objects,
+      bytes: w.store.bytes,
+    })),
     objects,
     bytes,
     maxBytes,
