@@ -198,7 +198,7 @@ export function cacheCommand(): Command {
       // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
       const top = new TopUrls();
       await runWorker(async (ctx) => {
-        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false, workers });
         const service = new CacheService(cfg.cache, {
           node,
           reusePort: true,
@@ -245,7 +245,7 @@ export function cacheCommand(): Command {
     try {
       // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
       // writable or is locked by another instance. The main thread evicts.
-      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+      store = await createStoreFromConfig(cfg.cache, { evictor: true, workers });
     } catch (e) {
       printErr(`Cannot start cache: ${(e as Error).message}`);
       await realServer?.undo();

@@ -157,3 +157,27 @@ Deno.test("cache workers: /metrics and /status count the requests of every worke
     await origin.server.shutdown();
   }
 });
+
+Deno.test("cache workers: cache.memory.maxBytes bounds the whole cache, every worker's copy included", async () => {
+  const body = "x".repeat(4096);
+  const origin = countingOrigin(() => new Response(body, { headers: { "cache-control": "max-age=600" } }));
+  const c = await startCache("wkmaxbytes", origin.url, { memory: { maxBytes: "64KiB" } });
+  try {
+    for (let i = 0; i < 48; i++) assert.equal((await c.get(`/big/${i}`)).body.length, 4096);
+    await sleep(200); // copies reach the other worker
+    const st = await waitRequests(c, 48);
+    assert.equal(st.cache.maxBytes, 64 * 1024, "the limit reported is the configured one");
+    assert.ok(st.cache.bytes <= 64 * 1024, `all workers hold ${st.cache.bytes} bytes`);
+    for (const w of st.cache.perWorker as { bytes: number; objects: number }[]) {
+      assert.ok(w.bytes <= 32 * 1024, `a worker holds ${w.bytes} bytes, over maxBytes / 2`);
+      assert.ok(w.objects > 0);
+    }
+    assert.ok(st.cache.evictions > 0);
+    // The newest object is still a hit on both workers.
+    const hits = await Promise.all(Array.from({ length: 8 }, () => c.get("/big/47")));
+    for (const h of hits) assert.match(h.headers["x-cache"], /^HIT/);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
