@@ -38,7 +38,7 @@ Deno.test("hash peering: three caches store each URL once; stopping one moves on
           cache: {
             listen: [{ address: `127.0.0.1:${ports[i].http}`, mode: "accel" }],
             defaultOrigin: `http://127.0.0.1:${origin.addr.port}`,
-            workers: 1,
+            workers: 2,
             peers, // the same list on every cache; each finds itself in it
             peering: { mode: "hash" },
           },
@@ -109,7 +109,7 @@ Deno.test("hash+icp peering: a returning cache takes its objects back from their
     cache: {
       listen: [{ address: `127.0.0.1:${ports[i].http}`, mode: "accel" }],
       defaultOrigin: `http://127.0.0.1:${origin.addr.port}`,
-      workers: 1,
+      workers: 2,
       peers,
       peering: { mode: "hash+icp", warmupMs: 20000 },
     },
