@@ -33,6 +33,9 @@ export const SLOT_WORDS = 4;
 /** Default number of slots (a power of two): 64 KiB of shared memory. */
 export const DEFAULT_SLOTS = 4096;
 
+/** How often a waiting worker re-checks its slot even without a wake-up (ms). */
+const RECHECK_MS = 50;
+
 const FETCHING = 0;
 const STORED = 1;
 const NOT_STORED = 2;
@@ -200,10 +203,18 @@ export class SharedCollapse {
         if (outcome !== FETCHING) break;
         const left = deadline - performance.now();
         if (left <= 0) return false;
-        const r = Atomics.waitAsync(w, base + 3, FETCHING, left);
+        // Woken by the release (notify), the copy's arrival, or a timer: Atomics.waitAsync alone
+        // does not keep the event loop alive, and the timer also re-checks in case a wake is missed.
+        const step = Math.min(left, RECHECK_MS);
+        const r = Atomics.waitAsync(w, base + 3, FETCHING, step);
         if (r.async) {
-          // Also wake when the object arrives (its copy may overtake the release).
-          await Promise.race([r.value, new Promise<void>((res) => wakeArrival = res)]);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([
+            r.value,
+            new Promise<void>((res) => wakeArrival = res),
+            new Promise<void>((res) => timer = setTimeout(res, step)),
+          ]);
+          clearTimeout(timer);
           wakeArrival = undefined;
         }
       }
