@@ -185,6 +185,8 @@ interface FetchPlan {
   store: boolean;
   /** The stored object being revalidated. */
   revalidating?: StoredMeta;
+  /** Already waited for another worker's fetch of this URL (does not wait twice). */
+  waitedElsewhere?: boolean;
 }
 
 /** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
@@ -200,8 +202,6 @@ export class CacheHandler {
   readonly #forwardAcl: Acl;
   readonly #purgeAcl: Acl;
   readonly #collapser: Collapser;
-  /** Requests that already waited for another worker's fetch (they do not wait twice). */
-  readonly #waitedElsewhere = new WeakSet<ServerRequest>();
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
@@ -870,11 +870,11 @@ export class CacheHandler {
       }
     }
     if (reqCc.noStore) plan.store = false;
-    if (collapse && plan.store && !this.#waitedElsewhere.has(req)) {
+    if (collapse && plan.store && !plan.waitedElsewhere) {
       // Another worker is fetching this URL: wait for its object, then look it up again.
       const wait = this.#collapser.claimOrWait(key, this.#cfg.collapse.waitMs);
       if (wait) {
-        this.#waitedElsewhere.add(req);
+        plan.waitedElsewhere = true;
         if (await wait) counters.collapsed++;
         return await this.#cacheable(req, res, plan, out);
       }
