@@ -85,6 +85,27 @@ Deno.test("cache workers: concurrent misses for one new slow URL over many conne
   }
 });
 
+Deno.test("cache workers: with a disk tier, concurrent misses on both workers make one origin request", async () => {
+  const origin = countingOrigin(async (p) => {
+    await sleep(400);
+    return new Response(`disk body of ${p}\n`, { headers: { "cache-control": "max-age=600" } });
+  });
+  const dir = await Deno.makeTempDir({ prefix: "wk-disk-" });
+  const c = await startCache("wkdisk", origin.url, { store: { dirs: [{ path: dir, size: "64MiB" }] } });
+  try {
+    const all = await Promise.all(Array.from({ length: 24 }, () => c.get("/disk-new")));
+    for (const r of all) assert.equal(r.body, "disk body of /disk-new\n");
+    assert.equal(origin.seen.get("/disk-new"), 1, "one origin request for 24 clients on 2 workers");
+    const st = await waitRequests(c, 24);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some of the burst: ${shares}`);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cache workers: a follower on another worker stops waiting after collapse.waitMs and fetches itself", async () => {
   const origin = countingOrigin(async (_p, n) => {
     if (n === 1) await sleep(1500);
