@@ -2,7 +2,7 @@
 # CPU per miss of `webcache cache` (whole process, every worker thread) for one or more bundles,
 # side by side in one run: pure misses (every URL new) from wrk against the shared bench origin.
 #
-#   bench/workers_miss_cpu.sh WORKERS BUNDLE...      e.g. 2 /tmp/main/dist/webcache.js dist/webcache.js
+#   [ROUNDS=2] bench/workers_miss_cpu.sh WORKERS BUNDLE...   e.g. 2 /tmp/main/dist/webcache.js dist/webcache.js
 #
 # Needs the bench origin (/work/shared/bench/serve.sh; ORIGIN=URL, default http://127.0.0.1:27080) and wrk. Run it under
 # `flock /tmp/webcache-bench.lock`. Prints per bundle: requests, CPU seconds, µs CPU per miss.
@@ -11,7 +11,7 @@ workers=$1; shift
 lua=/work/shared/bench/lua/bench.lua
 tck=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
   for bundle in "$@"; do
     port=$((20000 + RANDOM % 20000)); admin=$((40000 + RANDOM % 20000))
     deno run -A --unstable-kv --unstable-net "$bundle" cache --origin "${ORIGIN:-http://127.0.0.1:27080}" \
