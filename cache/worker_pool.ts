@@ -324,6 +324,8 @@ export interface WorkerContext {
   shared?: SharedArrayBuffer;
   /** The main process's peering, when it runs one. */
   peering?: WorkerPeeringLink;
+  /** Registers something to close after the service when the worker stops. */
+  onClose(fn: () => Promise<void> | void): void;
 }
 
 /**
@@ -342,6 +344,7 @@ export async function runWorker(
   let nextId = 1;
   let service: CacheService | undefined;
   let peering: WorkerPeeringLink | undefined;
+  const closers: (() => Promise<void> | void)[] = [];
   let gotInit!: (m: Extract<Msg, { t: "init" }>) => void;
   const init = new Promise<Extract<Msg, { t: "init" }>>((r) => gotInit = r);
   const invalidate = async (keys: string[]) => {
@@ -381,6 +384,7 @@ export async function runWorker(
       }
       lookups.clear();
       await service?.close();
+      for (const f of closers) await Promise.resolve(f()).catch(() => {});
       scope.postMessage({ t: "closed" });
       scope.close();
     }
@@ -412,7 +416,14 @@ export async function runWorker(
   try {
     const replicate = (meta: StoredMeta, body: Uint8Array) =>
       scope.postMessage({ t: "put", meta, body }, [body.buffer as ArrayBuffer]);
-    service = await start({ index: first.index, invalidate, replicate, shared: first.shared, peering });
+    service = await start({
+      index: first.index,
+      invalidate,
+      replicate,
+      shared: first.shared,
+      peering,
+      onClose: (f) => closers.push(f),
+    });
   } catch (e) {
     scope.postMessage({ t: "fail", error: (e as Error).message });
     scope.close();

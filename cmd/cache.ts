@@ -21,7 +21,7 @@ import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { SharedCollapse } from "../cache/shared_collapse.ts";
-import { parsePeerFlag, PeeringNode, workerSelector } from "../cache/peering/mod.ts";
+import { parsePeerFlag, PeeringNode, workerIcpClient, workerSelector } from "../cache/peering/mod.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
@@ -211,8 +211,11 @@ export function cacheCommand(): Command {
         });
         trackTopUrls(service.accessLog, top);
         if (ctx.peering) {
-          // Hash ownership decided here from the main process's view; ICP lookups go to it.
-          const { selector, update } = workerSelector(ctx.peering, ctx.peering.view);
+          // Hash ownership decided here from the main process's view; ICP lookups on this worker's
+          // own socket (or, with multicast, in the main process).
+          const icp = await workerIcpClient(cfg);
+          if (icp) ctx.onClose(icp.close);
+          const { selector, update } = workerSelector(ctx.peering, ctx.peering.view, icp?.client);
           service.handler.setPeerSelector(selector);
           service.handler.setOriginObserver(ctx.peering.originResult);
           ctx.peering.onView = update;

@@ -256,13 +256,15 @@ export class PeeringNode {
  *
  * @param link the channel to the main process
  * @param view the view at start
+ * @param local the worker's own ICP client for lookups ({@link workerIcpClient}), if any
  * @returns the selector and a function that applies each newer view
  */
 export function workerSelector(
   link: PeeringLink,
   view: PeeringView,
+  local?: IcpClient,
 ): { selector: PeeringSelector; update: (view: PeeringView) => void } {
-  const icp = new RemoteIcp(link, view);
+  const icp = new RemoteIcp(link, view, local);
   const now = () => performance.now();
   const selector = new PeeringSelector({
     mode: view.mode,
@@ -278,6 +280,39 @@ export function workerSelector(
     update: (v) => {
       icp.update(v);
       selector.setPeers(v.peers);
+    },
+  };
+}
+
+/**
+ * A cache worker's own ICP client: a UDP socket on an ephemeral port of `icp.listen` that sends
+ * this worker's ICP queries and receives their answers (it answers no queries itself). Not made
+ * with a multicast group (those lookups go to the main process, which tracks the group's members).
+ *
+ * @param cfg the configuration (`icp`)
+ * @returns the client and its socket, or undefined when ICP is off or multicast is configured
+ */
+export async function workerIcpClient(
+  cfg: Pick<Appliance, "icp">,
+): Promise<{ client: IcpClient; close: () => Promise<void> } | undefined> {
+  const icp = cfg.icp;
+  if (!icp.enabled || icp.multicast.group) return undefined;
+  const server = await IcpServer.listen({
+    hostname: icp.listen,
+    port: 0,
+    isFresh: () => false,
+    allows: () => false, // nobody queries this socket: only answers to our queries arrive here
+  });
+  const client = new IcpClient(server, {
+    timeoutMs: icp.timeoutMs,
+    minTimeoutMs: icp.minTimeoutMs,
+    deadPeerMs: icp.deadPeerMs,
+  });
+  return {
+    client,
+    close: async () => {
+      client.close();
+      await server.close();
     },
   };
 }
