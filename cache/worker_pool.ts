@@ -17,7 +17,7 @@
  * | worker → main | `{t:"ready"}` / `{t:"fail", error}` | listeners up / start failed |
  * | worker → main | `{t:"stats", stats}` | counters, store statistics, metrics and top URLs, every second |
  * | main → worker | `{t:"peering", view}` | peers and their liveness changed (see `cache/peering/remote_icp.ts`) |
- * | worker → main | `{t:"icpq", id, url}` | run an ICP lookup for a worker's miss; answered by `{t:"icpa", id, lookup}` |
+ * | worker → main | `{t:"icpq", id, url}` | run an ICP lookup for a worker's miss (multicast only); answered by `{t:"icpa", id, lookup}` |
  * | worker → main | `{t:"peerdead", key}` | a peer failed over HTTP in a worker: mark it dead |
  * | worker → main | `{t:"origin", url, ok}` | an origin began or stopped failing in a worker (ICP MISS_NOFETCH) |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
@@ -27,10 +27,10 @@
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
  *
  * Request collapsing across workers needs no message per miss: the workers share one
- * {@link SharedArrayBuffer} (a {@link SharedCollapse} table) that the main process creates and
+ * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
  * hands out in `init`. Peering (ICP server and client, liveness pings) runs in the main process; a
- * worker decides hash ownership locally from the mirrored view and sends only ICP lookups to it
- * (they wait for a network round trip anyway).
+ * worker decides hash ownership locally from the mirrored view and queries ICP on its own socket
+ * (with a multicast group it sends its ICP lookups to the main process).
  *
  * @module
  */
@@ -94,7 +94,7 @@ const PEERING_VIEW_INTERVAL_MS = 100;
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
-  /** Shared collapse table handed to every worker (see {@link SharedCollapse}). */
+  /** Shared collapse table handed to every worker (see `shared_collapse.ts`). */
   shared?: SharedArrayBuffer;
 }
 

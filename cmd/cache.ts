@@ -5,7 +5,7 @@
  *
  * Peering plugs in here: the main process runs the `PeeringNode` (ICP socket answering from its
  * store, which receives every worker's objects; ICP client; liveness); each worker gets a selector
- * that decides hash ownership from the main process's view and sends ICP lookups to it
+ * that decides hash ownership from the main process's view and sends ICP queries on its own socket
  * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
  * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
  *

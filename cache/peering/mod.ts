@@ -4,7 +4,7 @@
  * `PeeringSelector` is the `PeerSelector` the miss path consults; `setPeers()` takes the cluster's
  * live caches for `--peers auto`. With several cache workers, the main process runs the
  * `PeeringNode` and each worker a selector over a `RemoteIcp` (`workerSelector()`): liveness from
- * the main process's view, ICP lookups sent to it.
+ * the main process's view, ICP queries on the worker's own socket (`workerIcpClient()`).
  *
  * @module
  */

@@ -252,7 +252,7 @@ export class PeeringNode {
 
 /**
  * A cache worker's selector: decides hash ownership from the main process's {@link PeeringView}
- * and sends ICP lookups to the main process (see `remote_icp.ts`).
+ * and sends ICP lookups on `local` or, without it, to the main process (see `remote_icp.ts`).
  *
  * @param link the channel to the main process
  * @param view the view at start
