@@ -162,6 +162,13 @@ const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-for
 /** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
 const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
+/**
+ * Origin bodies with a Content-Length up to this size are read at once into one buffer (no
+ * per-chunk async iteration); larger or chunked ones stream. Small enough that holding one per
+ * concurrent miss costs little, large enough for typical small objects.
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024;
+
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
 
@@ -1031,6 +1038,16 @@ export class CacheHandler {
       return;
     }
     const chunked = framing.kind === "chunked";
+    const whole = chunked ? undefined : f.completeBody();
+    if (whole && whole.length <= 64 * 1024) {
+      // The body is already complete (a small response read at once): one buffer, one write.
+      try {
+        await res.write(concatBytes(bytes, whole));
+      } catch {
+        res.close = true;
+      }
+      return;
+    }
     // The head goes out together with the first body chunk (one write for small responses).
     let pending: Uint8Array | undefined = bytes;
     try {
@@ -1135,8 +1152,9 @@ export class CacheHandler {
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
     let writer: StoreWriter | undefined;
+    let meta: StoredMeta | undefined;
     if (storable) {
-      const meta: StoredMeta = {
+      meta = {
         primary: key,
         variant,
         status,
@@ -1180,6 +1198,9 @@ export class CacheHandler {
       f.finish();
       return;
     }
+    if (r.framing.kind === "length" && r.framing.length <= WHOLE_BODY_BYTES) {
+      return await this.#fetchWhole(f, r, key, writer, meta);
+    }
     let hadReader = false;
     try {
       for await (const chunk of r.body()) {
@@ -1195,7 +1216,8 @@ export class CacheHandler {
             this.#collapser.release(key, f);
           }
         }
-        await f.push(chunk);
+        const wait = f.push(chunk);
+        if (wait) await wait;
         if (!f.unread) hadReader = true;
         if (!writer && hadReader && f.unread) {
           // Nobody reads and nothing is stored: stop fetching.
@@ -1219,15 +1241,72 @@ export class CacheHandler {
     this.#collapser.release(key, f);
   }
 
-  async #commit(writer: StoreWriter, key: string): Promise<boolean> {
-    let ok = true;
+  /**
+   * The rest of {@link #runFetch} for a small length-delimited body: read it at once (usually
+   * already buffered with the head, so no await at all), store it, hand it to the readers as one
+   * chunk. A body cut short fails the inflight like a streamed one; the head was published already,
+   * so clients see a truncated response and a closed connection.
+   */
+  async #fetchWhole(
+    f: Inflight,
+    r: OriginResponse,
+    key: string,
+    writer: StoreWriter | undefined,
+    meta: StoredMeta | undefined,
+  ): Promise<void> {
+    let body: Uint8Array;
     try {
-      await writer.commit();
+      const got = r.readWhole();
+      body = got instanceof Promise ? await got : got;
     } catch (e) {
-      log.debug("Commit failed", { url: key, error: e });
-      await writer.abort();
-      ok = false;
+      if (writer) await writer.abort();
+      f.fail(e as Error);
+      this.#collapser.release(key, f);
+      return;
     }
+    counters.originBytes += body.length;
+    if (writer) {
+      try {
+        const w = writer.write(body);
+        if (w instanceof Promise) await w;
+      } catch (e) {
+        log.debug("Object not stored", { url: key, error: e });
+        await writer.abort();
+        writer = undefined;
+        f.retainAll = false;
+        this.#collapser.release(key, f);
+      }
+    }
+    f.push(body); // one chunk, within the back-pressure limit: never waits
+    if (writer) {
+      const c = this.#commit(writer, key);
+      const ok = c instanceof Promise ? await c : c;
+      // The hook may keep (or transfer) what it gets: give it a copy, not the stored buffer.
+      if (ok && meta && this.#o.onStored) this.#o.onStored(meta, body.slice());
+    }
+    f.finish();
+    this.#collapser.release(key, f);
+  }
+
+  /** Commits a store write; false (and aborted) when the store refused it. */
+  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+    let c: void | Promise<void>;
+    try {
+      c = writer.commit();
+    } catch (e) {
+      return this.#commitFailed(writer, key, e);
+    }
+    if (c instanceof Promise) return c.then(() => this.#committed(true), (e) => this.#commitFailed(writer, key, e));
+    return this.#committed(true);
+  }
+
+  async #commitFailed(writer: StoreWriter, key: string, e: unknown): Promise<boolean> {
+    log.debug("Commit failed", { url: key, error: e });
+    await writer.abort();
+    return this.#committed(false);
+  }
+
+  #committed(ok: boolean): boolean {
     const s = this.#o.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;
