@@ -134,6 +134,15 @@ interface Outcome {
   type: string;
 }
 
+/** A stored object the fast hit path can send (see `CacheHandler.handle`). */
+interface FastHit {
+  primary: string;
+  obj: StoredObject;
+  prep: PreparedHit;
+  /** When the lookup happened, ms since epoch (for Age). */
+  now: number;
+}
+
 /** Request fields that make a GET leave the fast hit path. */
 const SLOW_FIELDS = new Set([
   "range",
@@ -275,8 +284,12 @@ export class CacheHandler {
    */
   async handle(req: ServerRequest, res: ServerResponse, mode: ListenerMode): Promise<void> {
     // Fast path: a plain GET hit of a stored 2xx without Vary, HTTP/1.1 keep-alive.
+    let key: string | undefined;
     if (req.method === "GET" && req.minor === 1 && !res.close && mode === "accel" && req.target.charCodeAt(0) === 47) {
-      if (await this.#fastHit(req, res)) return;
+      let found = this.#fastLookup(req);
+      if (found instanceof Promise) found = await found;
+      if (typeof found === "object") return await this.#fastHit(req, res, found);
+      key = found;
     }
     const out: Outcome = {
       code: "NONE",
@@ -288,7 +301,7 @@ export class CacheHandler {
       type: "-",
     };
     try {
-      await this.#route(req, res, mode, out);
+      await this.#route(req, res, mode, out, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
       if (res.bytesWritten === 0 && !res.broken) {
@@ -320,35 +333,62 @@ export class CacheHandler {
     });
   }
 
-  async #fastHit(req: ServerRequest, res: ServerResponse): Promise<boolean> {
-    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
+  /**
+   * The lookup of the fast hit path, without a promise when the store answers synchronously (the
+   * memory store): the object when it can be sent as a plain hit; otherwise the request's primary
+   * key when it was computed (so the slow path does not parse the URL again), or undefined.
+   */
+  #fastLookup(req: ServerRequest): FastHit | string | undefined | Promise<FastHit | string | undefined> {
+    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
-    if (host === null) return false;
+    if (host === null) return undefined;
     const url = `http://${host}${req.target}`;
     let primary = this.#keys.get(url);
+    const known = primary !== undefined;
     if (primary === undefined) {
       try {
         primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
       } catch {
-        return false;
+        return undefined;
       }
-      if (this.#keys.size >= 100_000) this.#keys.clear();
-      this.#keys.set(url, primary);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
-    const variants = vr instanceof Promise ? await vr : vr;
-    if (variants.length !== 1 || variants[0].vary.length !== 0) return false;
+    if (vr instanceof Promise) return vr.then((v) => this.#fastLookupVariants(url, primary, known, v));
+    return this.#fastLookupVariants(url, primary, known, vr);
+  }
+
+  #fastLookupVariants(
+    url: string,
+    primary: string,
+    known: boolean,
+    variants: StoredMeta[],
+  ): FastHit | string | Promise<FastHit | string> {
+    if (variants.length !== 1 || variants[0].vary.length !== 0) return primary;
     const meta0 = variants[0];
     const now = Date.now();
-    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return false;
-    const gr = store.get({ primary, variant: "" });
-    const obj = gr instanceof Promise ? await gr : gr;
-    if (!obj || !obj.body) return false;
+    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return primary;
+    // Remember the key only for stored URLs: a miss would add an entry per new URL for nothing.
+    if (!known) {
+      if (this.#keys.size >= 100_000) this.#keys.clear();
+      this.#keys.set(url, primary);
+    }
+    const gr = this.#o.store.get({ primary, variant: "" });
+    if (gr instanceof Promise) return gr.then((obj) => this.#fastPrepared(primary, obj, now));
+    return this.#fastPrepared(primary, gr, now);
+  }
+
+  #fastPrepared(primary: string, obj: StoredObject | undefined, now: number): FastHit | string {
+    if (!obj || !obj.body) return primary;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    if (prep.noCache) return false;
-    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
+    if (prep.noCache) return primary;
+    return { primary, obj, prep, now };
+  }
+
+  async #fastHit(req: ServerRequest, res: ServerResponse, hit: FastHit): Promise<void> {
+    const { obj, prep } = hit;
+    const age = Math.floor(currentAgeMs(obj.meta, hit.now) / 1000);
     try {
       for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
@@ -358,15 +398,20 @@ export class CacheHandler {
       code: "TCP_MEM_HIT",
       result: "hit",
       status: obj.meta.status,
-      url: primary,
+      url: hit.primary,
       hierarchy: "HIER_NONE",
       peer: "-",
       type: prep.contentType,
     });
-    return true;
   }
 
-  async #route(req: ServerRequest, res: ServerResponse, mode: ListenerMode, out: Outcome): Promise<void> {
+  async #route(
+    req: ServerRequest,
+    res: ServerResponse,
+    mode: ListenerMode,
+    out: Outcome,
+    key?: string,
+  ): Promise<void> {
     const client = req.client.hostname;
     const forwardAllowed = this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
@@ -390,7 +435,8 @@ export class CacheHandler {
     out.url = route.url;
     let primary: string;
     try {
-      primary = cacheKey(route.url);
+      // The fast path computed the key of this same URL (accelerator, origin-form target).
+      primary = key ?? cacheKey(route.url);
     } catch {
       out.status = 400;
       return await this.#error(req, res, 400, `Bad URL "${route.url.slice(0, 200)}"`, out);
