@@ -9,6 +9,7 @@
 #   BUNDLES="old=/tmp/old/dist/webcache.js new=dist/webcache.js" ... bench/miss_cpu.sh   # A/B, interleaved
 #   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
 #   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
+#   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
 #
 # MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request, errors.
@@ -23,7 +24,8 @@ BUNDLES=${BUNDLES:-"webcache=$ROOT/dist/webcache.js"}
 EXTRA=${EXTRA:-}
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # serve.sh runs in its own process group (setsid): TERM the group so its `sleep` ends too.
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -31,7 +33,7 @@ trap cleanup EXIT
 # Own run dir and origin port: serve.sh refuses to start while another copy holds the default run dir.
 export RUN_DIR=${RUN_DIR:-/dev/shm/mp-cachebench} ORIGIN_PORT=${ORIGIN_PORT:-27580}
 ORIGIN=http://127.0.0.1:$ORIGIN_PORT
-SERVE_SECONDS=900 bash "$BENCH/serve.sh" ${NGINX:+nginx-cache} >/tmp/mp-serve.log 2>&1 &
+SERVE_SECONDS=900 setsid bash "$BENCH/serve.sh" ${NGINX:+nginx-cache} >/tmp/mp-serve.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   curl -fs -o /dev/null "$ORIGIN/__status" && break
@@ -61,11 +63,17 @@ measure() { # name "pids" url
   hz=$(getconf CLK_TCK)
   # shellcheck disable=SC2086
   c0=$(cpu_of $pid)
+  local perfpid=
+  if [[ -n ${PERF:-} ]]; then # PERF=file.data: also sample the target's stacks (kernel included)
+    perf record -e cpu-clock -F 499 -g -p "${pid%% *}" -o "$PERF" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    perfpid=$!
+  fi
   t0=$(date +%s%N)
   out=$(wrk -t1 -c64 -d"$DURATION" -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" | grep WRKJSON | sed 's/WRKJSON //')
   t1=$(date +%s%N)
   # shellcheck disable=SC2086
   c1=$(cpu_of $pid)
+  [[ -z $perfpid ]] || wait "$perfpid" || true
   python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" <<'EOF'
 import json, sys
 name, out, c0, c1, t0, t1, hz = sys.argv[1:]

@@ -15,7 +15,7 @@
  * | worker → main | `{t:"ready"}` / `{t:"fail", error}` | listeners up / start failed |
  * | worker → main | `{t:"stats", stats}` | counters and store statistics, every second |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
- * | both ways | `{t:"put", meta, body}` | an object one worker stored: copy it into the others' memory |
+ * | both ways | `{t:"puts", batch}` | objects one worker stored: copy them into the others' memory ({@link ReplicaBatcher}) |
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
@@ -24,6 +24,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
+import { type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
 import type { StoredMeta } from "./store/store.ts";
 
 const log = getLogger("cache.workers");
@@ -34,7 +35,7 @@ type Msg =
   | { t: "stats"; stats: WorkerStats }
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
-  | { t: "put"; meta: StoredMeta; body: Uint8Array }
+  | { t: "puts"; batch: ReplicaBatch }
   | { t: "close" }
   | { t: "closed" };
 
@@ -60,6 +61,8 @@ export class WorkerPool {
   readonly #count: number;
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, { left: number; n: number; done: (n: number) => void }>();
+  /** Copies of the objects the main service stores, on their way to every worker. */
+  readonly #copies = new ReplicaBatcher((batch, transfer) => this.#postPuts(batch, undefined, transfer));
   #nextId = 1;
   #local?: CacheService;
 
@@ -122,8 +125,8 @@ export class WorkerPool {
       case "inv":
         this.invalidate(m.keys, slot).then((n) => slot.worker.postMessage({ t: "invdone", id: m.id, n }));
         break;
-      case "put":
-        this.replicate(m.meta, m.body, slot);
+      case "puts":
+        this.#receivePuts(m.batch, slot);
         break;
       case "invdone": {
         const p = this.#pending.get(m.id);
@@ -147,6 +150,7 @@ export class WorkerPool {
    * @returns how many objects were deleted
    */
   async invalidate(keys: string[], except?: object): Promise<number> {
+    this.#copies.forget(keys); // a pending copy must not bring a deleted object back
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -159,12 +163,29 @@ export class WorkerPool {
   }
 
   /**
-   * Copies a stored object into the main service (unless it came from there) and every worker but
-   * the one it came from.
+   * Copies an object the main service stored into every worker (batched, see {@link ReplicaBatcher}).
+   *
+   * @param meta its metadata
+   * @param body its body (copied when the batch is sent)
    */
-  replicate(meta: StoredMeta, body: Uint8Array, from?: object): void {
-    if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
-    for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
+  replicate(meta: StoredMeta, body: Uint8Array): void {
+    if (this.#slots.length) this.#copies.add(meta, body);
+  }
+
+  /** Objects a worker stored: into the main service, and on to the other workers. */
+  #receivePuts(batch: ReplicaBatch, from: Slot): void {
+    if (this.#local) {
+      for (const [meta, body] of unpackReplicas(batch)) this.#local.putLocal(meta, body).catch(() => {});
+    }
+    this.#postPuts(batch, from);
+  }
+
+  #postPuts(batch: ReplicaBatch, except?: Slot, transfer?: ArrayBuffer[]): void {
+    const targets = this.#slots.filter((s) => s !== except);
+    // The buffer can be transferred only once, and only when nothing here uses it (our own batch).
+    targets.forEach((s, i) =>
+      s.worker.postMessage({ t: "puts", batch }, i === targets.length - 1 && transfer ? transfer : [])
+    );
   }
 
   /** The latest snapshot of every worker (main excluded). */
@@ -174,6 +195,7 @@ export class WorkerPool {
 
   /** Stops every worker (waits up to 5 s each, then terminates). */
   async close(): Promise<void> {
+    this.#copies.close();
     await Promise.all(this.#slots.map((s) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 5000);
@@ -204,7 +226,9 @@ export async function runWorker(
   const pending = new Map<number, (n: number) => void>();
   let nextId = 1;
   let service: CacheService | undefined;
+  const copies = new ReplicaBatcher((batch, transfer) => scope.postMessage({ t: "puts", batch }, transfer));
   const invalidate = async (keys: string[]) => {
+    copies.forget(keys); // a pending copy must not bring a deleted object back elsewhere
     const local = service ? await service.invalidateLocal(keys) : 0;
     const id = nextId++;
     const others = await new Promise<number>((resolve) => {
@@ -217,23 +241,24 @@ export async function runWorker(
   scope.onmessage = async (e: MessageEvent<Msg>) => {
     const m = e.data;
     if (m.t === "inv") {
+      copies.forget(m.keys);
       const n = service ? await service.invalidateLocal(m.keys) : 0;
       scope.postMessage({ t: "invdone", id: m.id, n });
-    } else if (m.t === "put") {
-      await service?.putLocal(m.meta, m.body);
+    } else if (m.t === "puts") {
+      for (const [meta, body] of unpackReplicas(m.batch)) await service?.putLocal(meta, body);
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
     } else if (m.t === "close") {
       clearInterval(stats.timer);
+      copies.close();
       await service?.close();
       scope.postMessage({ t: "closed" });
       scope.close();
     }
   };
   try {
-    const replicate = (meta: StoredMeta, body: Uint8Array) =>
-      scope.postMessage({ t: "put", meta, body }, [body.buffer as ArrayBuffer]);
+    const replicate = (meta: StoredMeta, body: Uint8Array) => copies.add(meta, body);
     service = await start(invalidate, replicate);
   } catch (e) {
     scope.postMessage({ t: "fail", error: (e as Error).message });
