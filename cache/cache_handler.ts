@@ -137,6 +137,15 @@ interface Outcome {
   type: string;
 }
 
+/** A stored object the fast hit path can send (see `CacheHandler.handle`). */
+interface FastHit {
+  primary: string;
+  obj: StoredObject;
+  prep: PreparedHit;
+  /** When the lookup happened, ms since epoch (for Age). */
+  now: number;
+}
+
 /** Request fields that make a GET leave the fast hit path. */
 const SLOW_FIELDS = new Set([
   "range",
@@ -164,6 +173,13 @@ const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-for
 
 /** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
 const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+/**
+ * Origin bodies with a Content-Length up to this size are read at once into one buffer (no
+ * per-chunk async iteration); larger or chunked ones stream. Small enough that holding one per
+ * concurrent miss costs little, large enough for typical small objects.
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024;
 
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
@@ -274,8 +290,12 @@ export class CacheHandler {
    */
   async handle(req: ServerRequest, res: ServerResponse, mode: ListenerMode): Promise<void> {
     // Fast path: a plain GET hit of a stored 2xx without Vary, HTTP/1.1 keep-alive.
+    let key: string | undefined;
     if (req.method === "GET" && req.minor === 1 && !res.close && mode === "accel" && req.target.charCodeAt(0) === 47) {
-      if (await this.#fastHit(req, res)) return;
+      let found = this.#fastLookup(req);
+      if (found instanceof Promise) found = await found;
+      if (typeof found === "object") return await this.#fastHit(req, res, found);
+      key = found;
     }
     const out: Outcome = {
       code: "NONE",
@@ -287,7 +307,7 @@ export class CacheHandler {
       type: "-",
     };
     try {
-      await this.#route(req, res, mode, out);
+      await this.#route(req, res, mode, out, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
       if (res.bytesWritten === 0 && !res.broken) {
@@ -319,35 +339,62 @@ export class CacheHandler {
     });
   }
 
-  async #fastHit(req: ServerRequest, res: ServerResponse): Promise<boolean> {
-    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
+  /**
+   * The lookup of the fast hit path, without a promise when the store answers synchronously (the
+   * memory store): the object when it can be sent as a plain hit; otherwise the request's primary
+   * key when it was computed (so the slow path does not parse the URL again), or undefined.
+   */
+  #fastLookup(req: ServerRequest): FastHit | string | undefined | Promise<FastHit | string | undefined> {
+    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
-    if (host === null) return false;
+    if (host === null) return undefined;
     const url = `http://${host}${req.target}`;
     let primary = this.#keys.get(url);
+    const known = primary !== undefined;
     if (primary === undefined) {
       try {
         primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
       } catch {
-        return false;
+        return undefined;
       }
-      if (this.#keys.size >= 100_000) this.#keys.clear();
-      this.#keys.set(url, primary);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
-    const variants = vr instanceof Promise ? await vr : vr;
-    if (variants.length !== 1 || variants[0].vary.length !== 0) return false;
+    if (vr instanceof Promise) return vr.then((v) => this.#fastLookupVariants(url, primary, known, v));
+    return this.#fastLookupVariants(url, primary, known, vr);
+  }
+
+  #fastLookupVariants(
+    url: string,
+    primary: string,
+    known: boolean,
+    variants: StoredMeta[],
+  ): FastHit | string | Promise<FastHit | string> {
+    if (variants.length !== 1 || variants[0].vary.length !== 0) return primary;
     const meta0 = variants[0];
     const now = Date.now();
-    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return false;
-    const gr = store.get({ primary, variant: "" });
-    const obj = gr instanceof Promise ? await gr : gr;
-    if (!obj || !obj.body) return false;
+    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return primary;
+    // Remember the key only for stored URLs: a miss would add an entry per new URL for nothing.
+    if (!known) {
+      if (this.#keys.size >= 100_000) this.#keys.clear();
+      this.#keys.set(url, primary);
+    }
+    const gr = this.#o.store.get({ primary, variant: "" });
+    if (gr instanceof Promise) return gr.then((obj) => this.#fastPrepared(primary, obj, now));
+    return this.#fastPrepared(primary, gr, now);
+  }
+
+  #fastPrepared(primary: string, obj: StoredObject | undefined, now: number): FastHit | string {
+    if (!obj || !obj.body) return primary;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    if (prep.noCache) return false;
-    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
+    if (prep.noCache) return primary;
+    return { primary, obj, prep, now };
+  }
+
+  async #fastHit(req: ServerRequest, res: ServerResponse, hit: FastHit): Promise<void> {
+    const { obj, prep } = hit;
+    const age = Math.floor(currentAgeMs(obj.meta, hit.now) / 1000);
     try {
       for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
@@ -357,15 +404,20 @@ export class CacheHandler {
       code: "TCP_MEM_HIT",
       result: "hit",
       status: obj.meta.status,
-      url: primary,
+      url: hit.primary,
       hierarchy: "HIER_NONE",
       peer: "-",
       type: prep.contentType,
     });
-    return true;
   }
 
-  async #route(req: ServerRequest, res: ServerResponse, mode: ListenerMode, out: Outcome): Promise<void> {
+  async #route(
+    req: ServerRequest,
+    res: ServerResponse,
+    mode: ListenerMode,
+    out: Outcome,
+    key?: string,
+  ): Promise<void> {
     const client = req.client.hostname;
     const forwardAllowed = this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
@@ -389,7 +441,8 @@ export class CacheHandler {
     out.url = route.url;
     let primary: string;
     try {
-      primary = cacheKey(route.url);
+      // The fast path computed the key of this same URL (accelerator, origin-form target).
+      primary = key ?? cacheKey(route.url);
     } catch {
       out.status = 400;
       return await this.#error(req, res, 400, `Bad URL "${route.url.slice(0, 200)}"`, out);
@@ -1046,6 +1099,16 @@ export class CacheHandler {
       return;
     }
     const chunked = framing.kind === "chunked";
+    const whole = chunked ? undefined : f.completeBody();
+    if (whole && whole.length <= 64 * 1024) {
+      // The body is already complete (a small response read at once): one buffer, one write.
+      try {
+        await res.write(concatBytes(bytes, whole));
+      } catch {
+        res.close = true;
+      }
+      return;
+    }
     // The head goes out together with the first body chunk (one write for small responses).
     let pending: Uint8Array | undefined = bytes;
     try {
@@ -1150,8 +1213,9 @@ export class CacheHandler {
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
     let writer: StoreWriter | undefined;
+    let meta: StoredMeta | undefined;
     if (storable) {
-      const meta: StoredMeta = {
+      meta = {
         primary: key,
         variant,
         status,
@@ -1195,6 +1259,9 @@ export class CacheHandler {
       f.finish();
       return;
     }
+    if (r.framing.kind === "length" && r.framing.length <= WHOLE_BODY_BYTES) {
+      return await this.#fetchWhole(f, r, key, writer, meta);
+    }
     let hadReader = false;
     try {
       for await (const chunk of r.body()) {
@@ -1210,7 +1277,8 @@ export class CacheHandler {
             this.#collapser.release(key, f);
           }
         }
-        await f.push(chunk);
+        const wait = f.push(chunk);
+        if (wait) await wait;
         if (!f.unread) hadReader = true;
         if (!writer && hadReader && f.unread) {
           // Nobody reads and nothing is stored: stop fetching.
@@ -1234,15 +1302,72 @@ export class CacheHandler {
     this.#collapser.release(key, f);
   }
 
-  async #commit(writer: StoreWriter, key: string): Promise<boolean> {
-    let ok = true;
+  /**
+   * The rest of {@link #runFetch} for a small length-delimited body: read it at once (usually
+   * already buffered with the head, so no await at all), store it, hand it to the readers as one
+   * chunk. A body cut short fails the inflight like a streamed one; the head was published already,
+   * so clients see a truncated response and a closed connection.
+   */
+  async #fetchWhole(
+    f: Inflight,
+    r: OriginResponse,
+    key: string,
+    writer: StoreWriter | undefined,
+    meta: StoredMeta | undefined,
+  ): Promise<void> {
+    let body: Uint8Array;
     try {
-      await writer.commit();
+      const got = r.readWhole();
+      body = got instanceof Promise ? await got : got;
     } catch (e) {
-      log.debug("Commit failed", { url: key, error: e });
-      await writer.abort();
-      ok = false;
+      if (writer) await writer.abort();
+      f.fail(e as Error);
+      this.#collapser.release(key, f);
+      return;
     }
+    counters.originBytes += body.length;
+    if (writer) {
+      try {
+        const w = writer.write(body);
+        if (w instanceof Promise) await w;
+      } catch (e) {
+        log.debug("Object not stored", { url: key, error: e });
+        await writer.abort();
+        writer = undefined;
+        f.retainAll = false;
+        this.#collapser.release(key, f);
+      }
+    }
+    f.push(body); // one chunk, within the back-pressure limit: never waits
+    if (writer) {
+      const c = this.#commit(writer, key);
+      const ok = c instanceof Promise ? await c : c;
+      // The hook may keep (or transfer) what it gets: give it a copy, not the stored buffer.
+      if (ok && meta && this.#o.onStored) this.#o.onStored(meta, body.slice());
+    }
+    f.finish();
+    this.#collapser.release(key, f);
+  }
+
+  /** Commits a store write; false (and aborted) when the store refused it. */
+  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+    let c: void | Promise<void>;
+    try {
+      c = writer.commit();
+    } catch (e) {
+      return this.#commitFailed(writer, key, e);
+    }
+    if (c instanceof Promise) return c.then(() => this.#committed(true), (e) => this.#commitFailed(writer, key, e));
+    return this.#committed(true);
+  }
+
+  async #commitFailed(writer: StoreWriter, key: string, e: unknown): Promise<boolean> {
+    log.debug("Commit failed", { url: key, error: e });
+    await writer.abort();
+    return this.#committed(false);
+  }
+
+  #committed(ok: boolean): boolean {
     const s = this.#o.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;

@@ -110,20 +110,38 @@ export class Inflight {
   }
 
   /**
-   * Appends a body chunk; resolves when readers have caught up enough (see the module doc).
+   * Appends a body chunk. Returns a promise only when the fetch must wait for slow readers
+   * (back-pressure, see the module doc); otherwise nothing, so a retaining fetch never waits.
    *
    * @param chunk body bytes
+   * @returns undefined, or a promise that resolves when readers have caught up enough
    */
-  async push(chunk: Uint8Array): Promise<void> {
+  push(chunk: Uint8Array): Promise<void> | undefined {
     this.#chunks.push(chunk);
     this.bytes += chunk.length;
     this.#wakeAll();
-    if (this.retainAll) return;
+    if (this.retainAll) return undefined;
     this.#trim();
+    if (this.#unreadBytes() > MAX_UNREAD_BYTES && this.#readers.size > 0 && !this.done) return this.#backOff();
+    return undefined;
+  }
+
+  async #backOff(): Promise<void> {
     while (this.#unreadBytes() > MAX_UNREAD_BYTES && this.#readers.size > 0 && !this.done) {
       await new Promise<void>((r) => this.#drain.push(r));
       this.#trim();
     }
+  }
+
+  /**
+   * The body, when it is complete and was pushed as one chunk that is still retained (a small
+   * response read at once): a reader can send it without iterating {@link Inflight.read}.
+   *
+   * @returns the body (shared, do not modify), or undefined
+   */
+  completeBody(): Uint8Array | undefined {
+    if (!this.done || this.error || this.#base !== 0 || this.#chunks.length !== 1) return undefined;
+    return this.#chunks[0];
   }
 
   /**

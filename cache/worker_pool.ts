@@ -21,7 +21,7 @@
  * | worker → main | `{t:"peerdead", key}` | a peer failed over HTTP in a worker: mark it dead |
  * | worker → main | `{t:"origin", url, ok}` | an origin began or stopped failing in a worker (ICP MISS_NOFETCH) |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
- * | both ways | `{t:"put", meta, body}` | an object one worker stored: copy it into the others' memory |
+ * | both ways | `{t:"puts", batch}` | objects one worker stored: copy them into the others' memory ({@link ReplicaBatcher}) |
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
@@ -36,6 +36,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
+import { type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
 import type { StoredMeta } from "./store/store.ts";
 import type { IcpLookup } from "../icp/client.ts";
 import type { PeeringView } from "./peering/remote_icp.ts";
@@ -56,7 +57,7 @@ type Msg =
   | { t: "stats"; stats: WorkerStats }
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
-  | { t: "put"; meta: StoredMeta; body: Uint8Array }
+  | { t: "puts"; batch: ReplicaBatch }
   | { t: "close" }
   | { t: "closed" };
 
@@ -104,6 +105,8 @@ export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, { left: number; n: number; done: (n: number) => void }>();
+  /** Copies of the objects the main service stores, on their way to every worker. */
+  readonly #copies = new ReplicaBatcher((batch, transfer) => this.#postPuts(batch, undefined, transfer));
   #nextId = 1;
   #local?: CacheService;
   #peering?: PeeringHost;
@@ -206,8 +209,8 @@ export class WorkerPool {
       case "inv":
         this.invalidate(m.keys, slot).then((n) => slot.worker.postMessage({ t: "invdone", id: m.id, n }));
         break;
-      case "put":
-        this.replicate(m.meta, m.body, slot);
+      case "puts":
+        this.#receivePuts(m.batch, slot);
         break;
       case "icpq": {
         const host = this.#peering;
@@ -252,6 +255,7 @@ export class WorkerPool {
    * @returns how many objects were deleted
    */
   async invalidate(keys: string[], except?: object): Promise<number> {
+    this.#copies.forget(keys); // a pending copy must not bring a deleted object back
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -264,12 +268,29 @@ export class WorkerPool {
   }
 
   /**
-   * Copies a stored object into the main service (unless it came from there) and every worker but
-   * the one it came from.
+   * Copies an object the main service stored into every worker (batched, see {@link ReplicaBatcher}).
+   *
+   * @param meta its metadata
+   * @param body its body (copied when the batch is sent)
    */
-  replicate(meta: StoredMeta, body: Uint8Array, from?: object): void {
-    if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
-    for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
+  replicate(meta: StoredMeta, body: Uint8Array): void {
+    if (this.#slots.length) this.#copies.add(meta, body);
+  }
+
+  /** Objects a worker stored: into the main service, and on to the other workers. */
+  #receivePuts(batch: ReplicaBatch, from: Slot): void {
+    if (this.#local) {
+      for (const [meta, body] of unpackReplicas(batch)) this.#local.putLocal(meta, body).catch(() => {});
+    }
+    this.#postPuts(batch, from);
+  }
+
+  #postPuts(batch: ReplicaBatch, except?: Slot, transfer?: ArrayBuffer[]): void {
+    const targets = this.#slots.filter((s) => s !== except);
+    // The buffer can be transferred only once, and only when nothing here uses it (our own batch).
+    targets.forEach((s, i) =>
+      s.worker.postMessage({ t: "puts", batch }, i === targets.length - 1 && transfer ? transfer : [])
+    );
   }
 
   /** The latest snapshot of every worker (main excluded). */
@@ -280,6 +301,7 @@ export class WorkerPool {
   /** Stops every worker (waits up to 5 s each, then terminates). */
   async close(): Promise<void> {
     clearInterval(this.#viewTimer);
+    this.#copies.close();
     await Promise.all(this.#slots.map((s) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 5000);
@@ -347,7 +369,9 @@ export async function runWorker(
   const closers: (() => Promise<void> | void)[] = [];
   let gotInit!: (m: Extract<Msg, { t: "init" }>) => void;
   const init = new Promise<Extract<Msg, { t: "init" }>>((r) => gotInit = r);
+  const copies = new ReplicaBatcher((batch, transfer) => scope.postMessage({ t: "puts", batch }, transfer));
   const invalidate = async (keys: string[]) => {
+    copies.forget(keys); // a pending copy must not bring a deleted object back elsewhere
     const local = service ? await service.invalidateLocal(keys) : 0;
     const id = nextId++;
     const others = await new Promise<number>((resolve) => {
@@ -362,10 +386,11 @@ export async function runWorker(
     if (m.t === "init") {
       gotInit(m);
     } else if (m.t === "inv") {
+      copies.forget(m.keys);
       const n = service ? await service.invalidateLocal(m.keys) : 0;
       scope.postMessage({ t: "invdone", id: m.id, n });
-    } else if (m.t === "put") {
-      await service?.putLocal(m.meta, m.body);
+    } else if (m.t === "puts") {
+      for (const [meta, body] of unpackReplicas(m.batch)) await service?.putLocal(meta, body);
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
@@ -383,6 +408,7 @@ export async function runWorker(
         done({ decision: { kind: "none" }, outcome: "no_peers", answers: [], expected: 0, waitedMs: 0 });
       }
       lookups.clear();
+      copies.close();
       await service?.close();
       for (const f of closers) await Promise.resolve(f()).catch(() => {});
       scope.postMessage({ t: "closed" });
@@ -414,8 +440,7 @@ export async function runWorker(
     };
   }
   try {
-    const replicate = (meta: StoredMeta, body: Uint8Array) =>
-      scope.postMessage({ t: "put", meta, body }, [body.buffer as ArrayBuffer]);
+    const replicate = (meta: StoredMeta, body: Uint8Array) => copies.add(meta, body);
     service = await start({
       index: first.index,
       invalidate,
