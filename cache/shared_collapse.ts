@@ -11,12 +11,16 @@
  * ```text
  *  word 0   key hash      32-bit FNV-1a of the primary cache key, forced odd; 0 = free
  *  word 1   owner         claiming worker's number + 1 (the main process is worker 0)
- *  word 2   claimed at    Date.now() / 16, mod 2^31 (for taking over claims older than staleMs)
+ *  word 2   claimed at    Date.now() / 16, mod 2^31 (claim time; release time once stored)
  *  word 3   outcome       0 fetching, 1 stored (the object is coming), 2 not stored (go yourself)
  * ```
  *
  * Claim: CAS word 0 from 0 to the hash; on success write words 1-3. Release: write the outcome to
- * word 3, `Atomics.notify` its waiters (`Atomics.waitAsync` on word 3), then CAS word 0 back to 0.
+ * word 3, `Atomics.notify` its waiters (`Atomics.waitAsync` on word 3), then CAS word 0 back to 0 —
+ * except after a stored object that is copied to the other workers: then the slot lingers
+ * ({@link LINGER_MS}) in state "stored", so a miss on another worker in the moment before the copy
+ * arrives (copies are batched) waits for the copy ({@link COPY_GRACE_MS} at most) instead of
+ * fetching again; after that the next miss takes the slot over (CAS of word 3).
  * A slot held by another key (a hash collision) is not shared: that miss is fetched without a
  * cross-worker claim (as before this table existed). A claim older than `staleMs` (a fetch that
  * never released, e.g. a worker that died) is taken over.
@@ -35,6 +39,14 @@ export const DEFAULT_SLOTS = 4096;
 
 /** How often a waiting worker re-checks its slot even without a wake-up (ms). */
 const RECHECK_MS = 50;
+
+/** How long a slot stays claimed after a stored object, while its copies are on their way (ms). */
+export const LINGER_MS = 100;
+
+/** How long a worker waits for the copy of an object another worker stored (ms). */
+export const COPY_GRACE_MS = 250;
+
+const LINGER_TICKS = Math.ceil(LINGER_MS / 16);
 
 const FETCHING = 0;
 const STORED = 1;
@@ -62,6 +74,11 @@ export interface SharedCollapseOptions {
   replicated: boolean;
   /** Claims older than this are taken over (ms); default 120 s. */
   staleMs?: number;
+  /**
+   * Largest object copied to the other workers (`cache.memory.maxObjectBytes` for memory-only
+   * caches); a larger stored object counts as not stored for them. Default: no limit.
+   */
+  copyMaxBytes?: number;
 }
 
 /** A claim this worker holds. */
@@ -77,6 +94,7 @@ export class SharedCollapse {
   readonly #me: number;
   readonly #replicated: boolean;
   readonly #staleTicks: number;
+  readonly #copyMaxBytes: number;
   readonly #held = new Map<string, Held>();
   readonly #arrivals = new Map<string, Set<() => void>>();
 
@@ -105,6 +123,7 @@ export class SharedCollapse {
     this.#me = opts.worker + 1;
     this.#replicated = opts.replicated;
     this.#staleTicks = Math.ceil((opts.staleMs ?? 120_000) / 16);
+    this.#copyMaxBytes = opts.copyMaxBytes ?? Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -130,6 +149,16 @@ export class SharedCollapse {
     if (prev !== hash) return undefined; // another key's slot: no cross-worker collapsing for this one
     const owner = Atomics.load(w, base + 1);
     const age = (tick() - Atomics.load(w, base + 2)) & 0x7fffffff;
+    if (Atomics.load(w, base + 3) === STORED) {
+      // Stored a moment ago by another worker: its copy is on the way.
+      if (owner !== this.#me && age <= LINGER_TICKS) {
+        return this.#wait(key, base, hash, Math.min(waitMs, COPY_GRACE_MS));
+      }
+      // Lingered long enough (the object is gone here again): claim it, unless another worker just did.
+      if (Atomics.compareExchange(w, base + 3, STORED, FETCHING) !== STORED) return this.#wait(key, base, hash, waitMs);
+      this.#take(key, base, hash);
+      return undefined;
+    }
     if (owner === this.#me || age > this.#staleTicks) {
       // Our own leftover, or a claim nobody released in time: take it over.
       this.#take(key, base, hash);
@@ -151,14 +180,23 @@ export class SharedCollapse {
    *
    * @param key the primary cache key
    * @param stored whether the object was stored (waiters then look it up instead of fetching)
+   * @param bodyBytes its size (objects above `copyMaxBytes` are not copied: not stored for others)
    */
-  release(key: string, stored: boolean): void {
+  release(key: string, stored: boolean, bodyBytes = 0): void {
     const h = this.#held.get(key);
     if (!h) return;
     this.#held.delete(key);
     const w = this.#words;
     if (Atomics.load(w, h.index) !== h.hash || Atomics.load(w, h.index + 1) !== this.#me) return; // taken over
-    Atomics.store(w, h.index + 3, stored ? STORED : NOT_STORED);
+    const forOthers = stored && bodyBytes <= this.#copyMaxBytes;
+    if (forOthers && this.#replicated) {
+      // Linger: the slot stays this key's until the copies have arrived (see the module doc).
+      Atomics.store(w, h.index + 2, tick());
+      Atomics.store(w, h.index + 3, STORED);
+      Atomics.notify(w, h.index + 3);
+      return;
+    }
+    Atomics.store(w, h.index + 3, forOthers ? STORED : NOT_STORED);
     Atomics.notify(w, h.index + 3);
     Atomics.compareExchange(w, h.index, h.hash, 0);
   }
@@ -222,7 +260,7 @@ export class SharedCollapse {
       if (outcome === NOT_STORED) return false;
       // Stored: on a shared disk tier it is there now; copied objects may still be on their way.
       if (!this.#replicated) return true;
-      const left = deadline - performance.now();
+      const left = Math.min(deadline, performance.now() + COPY_GRACE_MS) - performance.now();
       if (left <= 0) return false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((res) => {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
-import { keyHash, SharedCollapse } from "./shared_collapse.ts";
+import { COPY_GRACE_MS, keyHash, LINGER_MS, SharedCollapse } from "./shared_collapse.ts";
 
 function pair(replicated = true) {
   const buf = SharedCollapse.allocate(16);
@@ -33,9 +33,47 @@ Deno.test("SharedCollapse: the first worker claims, a second waits and learns th
   setTimeout(() => b.arrived("http://x/k"), 20);
   assertEquals(await wait, true);
   assertEquals(a.held, 0);
-  // Released: the next miss claims again.
-  assertEquals(b.claimOrWait("http://x/k", 1000), undefined);
-  b.release("http://x/k", false);
+});
+
+Deno.test("SharedCollapse: right after a stored release a miss elsewhere waits for the copy; after LINGER_MS it claims", async () => {
+  const { a, b } = pair();
+  a.claimOrWait("k2", 1000);
+  a.release("k2", true, 10);
+  const wait = b.claimOrWait("k2", 5000);
+  assert(wait, "lingering: the copy is on its way");
+  setTimeout(() => b.arrived("k2"), 10);
+  assertEquals(await wait, true);
+  await new Promise((r) => setTimeout(r, LINGER_MS + 40));
+  assertEquals(b.claimOrWait("k2", 1000), undefined, "lingered long enough: claimed");
+  assertEquals(b.held, 1);
+  b.release("k2", false);
+  assertEquals(a.claimOrWait("k2", 1000), undefined, "freed");
+  a.release("k2", false);
+});
+
+Deno.test("SharedCollapse: a copy that does not come ends the wait after COPY_GRACE_MS", async () => {
+  const { a, b } = pair();
+  a.claimOrWait("lost", 1000);
+  const wait = b.claimOrWait("lost", 10_000)!;
+  a.release("lost", true, 10);
+  const t0 = performance.now();
+  assertEquals(await wait, false);
+  const waited = performance.now() - t0;
+  assert(waited >= COPY_GRACE_MS - 20 && waited < 2000, `waited ${waited} ms`);
+});
+
+Deno.test("SharedCollapse: an object above copyMaxBytes is not stored for the other workers", async () => {
+  const buf = SharedCollapse.allocate(16);
+  const a = new SharedCollapse(buf, { worker: 0, replicated: true, copyMaxBytes: 100 });
+  const b = new SharedCollapse(buf, { worker: 1, replicated: true, copyMaxBytes: 100 });
+  a.claimOrWait("big", 1000);
+  const wait = b.claimOrWait("big", 10_000)!;
+  const t0 = performance.now();
+  a.release("big", true, 101);
+  assertEquals(await wait, false);
+  assert(performance.now() - t0 < 200, "at once, not after a grace");
+  assertEquals(b.claimOrWait("big", 1000), undefined, "freed at once");
+  b.release("big", false);
 });
 
 Deno.test("SharedCollapse: a waiter goes itself at once when the leader's answer was not stored", async () => {

@@ -192,6 +192,8 @@ export function cacheCommand(): Command {
     // With a disk tier every worker sees every object on disk; copying into each memory tier
     // would write them to disk again.
     const memoryOnly = cfg.cache.store.dirs.length === 0;
+    // Objects above this are not copied between workers (cache_service.ts): others fetch them themselves.
+    const copyMaxBytes = memoryOnly ? cfg.cache.memory.maxObjectBytes : Number.POSITIVE_INFINITY;
 
     if (isWorkerContext()) {
       // Worker threads join the main thread's lock on the cache directories (same process
@@ -206,7 +208,7 @@ export function cacheCommand(): Command {
           store,
           replicate: memoryOnly ? ctx.replicate : undefined,
           sharedCollapse: ctx.shared
-            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: memoryOnly })
+            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: memoryOnly, copyMaxBytes })
             : undefined,
         });
         trackTopUrls(service.accessLog, top);
@@ -258,7 +260,9 @@ export function cacheCommand(): Command {
     const shared = workers > 1 && cfg.cache.collapse.enabled ? SharedCollapse.allocate() : undefined;
     const pool = new WorkerPool(workers - 1, { shared });
     const service: CacheService = new CacheService(cfg.cache, {
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0, replicated: memoryOnly }) : undefined,
+      sharedCollapse: shared
+        ? new SharedCollapse(shared, { worker: 0, replicated: memoryOnly, copyMaxBytes })
+        : undefined,
       node,
       store,
       reusePort: workers > 1,
