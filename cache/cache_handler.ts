@@ -38,7 +38,7 @@ import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
+import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -413,7 +413,9 @@ export class CacheHandler {
     key?: string,
   ): Promise<void> {
     const client = req.client.hostname;
-    const forwardAllowed = this.#forwardAcl.allows(client);
+    // Only forward and transparent listeners consult the forward ACL (accelerators never proxy
+    // for the client), so accelerated requests skip parsing the client address.
+    const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
     const route = resolveRoute(
       { method: req.method, target: req.target, host: req.headers.get("host") },
@@ -1061,7 +1063,7 @@ export class CacheHandler {
     const framing: ClientFraming = noBody
       ? (head.bodyBytes !== undefined ? { kind: "length", length: head.bodyBytes } : { kind: "none" })
       : this.#framingFor(req, res, head.bodyBytes);
-    const bytes = latin1Encode(clientHead({
+    const text = clientHead({
       status: head.status,
       reason: head.reason,
       headers: head.headers,
@@ -1075,25 +1077,27 @@ export class CacheHandler {
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
-    }));
+    });
     out.status = head.status;
     if (noBody) {
       try {
-        await res.write(bytes);
+        await res.write(latin1Encode(text));
       } catch { /* client gone */ }
       return;
     }
     const chunked = framing.kind === "chunked";
     const whole = chunked ? undefined : f.completeBody();
-    if (whole && whole.length <= 64 * 1024) {
-      // The body is already complete (a small response read at once): one buffer, one write.
+    if (whole && whole.length <= INLINE_BODY_BYTES) {
+      // The body is already complete (a small response read at once): head and body encoded into
+      // the connection's reusable buffer, one write, no allocation.
       try {
-        await res.write(concatBytes(bytes, whole));
+        await res.write(headWithBody(text, whole, res));
       } catch {
         res.close = true;
       }
       return;
     }
+    const bytes = latin1Encode(text);
     // The head goes out together with the first body chunk (one write for small responses).
     let pending: Uint8Array | undefined = bytes;
     try {
