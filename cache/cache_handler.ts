@@ -500,9 +500,12 @@ export class CacheHandler {
     const now = Date.now();
     // Lookup: the stored variant whose Vary'd request fields match this request.
     let obj: StoredObject | undefined;
-    for (const meta of await store.variants(plan.primary)) {
+    // Memory stores answer synchronously: no await (and no microtask) unless a promise comes back.
+    const vr = store.variants(plan.primary);
+    for (const meta of vr instanceof Promise ? await vr : vr) {
       if (varyMatches(meta, req.headers)) {
-        obj = await store.get({ primary: meta.primary, variant: meta.variant });
+        const gr = store.get({ primary: meta.primary, variant: meta.variant });
+        obj = gr instanceof Promise ? await gr : gr;
         if (obj) break;
       }
     }
@@ -730,18 +733,24 @@ export class CacheHandler {
 
   // ---- origin side ----------------------------------------------------------------------------
 
-  async #choose(plan: FetchPlan): Promise<ForwardChoice> {
-    try {
-      return await this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
-    } catch (e) {
+  /** Where a miss goes; synchronous when the selector is (no peering). */
+  #choose(plan: FetchPlan): ForwardChoice | Promise<ForwardChoice> {
+    const failed = (e: unknown): ForwardChoice => {
       log.warn("Peer selection failed; going to the origin", { url: plan.url, error: e });
       return { kind: "origin" };
+    };
+    try {
+      const c = this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
+      return c instanceof Promise ? c.catch(failed) : c;
+    } catch (e) {
+      return failed(e);
     }
   }
 
   /** Sends the plan's request to a peer or the origin; records hierarchy and latency. */
   async #send(plan: FetchPlan, out: { hierarchy: string; peer: string }): Promise<OriginResponse> {
-    const choice = plan.body ? { kind: "origin" as const } : await this.#choose(plan);
+    let choice = plan.body ? { kind: "origin" as const } : this.#choose(plan);
+    if (choice instanceof Promise) choice = await choice;
     const method = plan.method === "HEAD" && plan.store ? "GET" : plan.method;
     if (choice.kind === "peer") {
       const headers = plan.headers.filter(([k]) => k !== "cache-control" || !choice.onlyIfCached);
@@ -930,7 +939,8 @@ export class CacheHandler {
     }
     out.status = head.status;
     const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
-    await Promise.all([p, task]);
+    await p; // then the fetch (it never rejects), without an array and Promise.all per miss
+    await task;
   }
 
   /** Revalidation of a stale stored object (collapsed like misses). */
@@ -1217,7 +1227,8 @@ export class CacheHandler {
       };
       meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
       try {
-        writer = await this.#o.store.openWrite(meta);
+        const w = this.#o.store.openWrite(meta);
+        writer = w instanceof Promise ? await w : w;
       } catch (e) {
         log.debug("Store refused object", { url: key, error: e });
       }
