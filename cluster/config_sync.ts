@@ -8,9 +8,12 @@
  * The receiver checks that the text validates and hashes to the advertised hash, keeps its own
  * node-local keys ({@link NODE_LOCAL_KEYS}), and sorts the changed keys into those a running node
  * may change (their schema description says `Reload: yes`) and those that need a restart.
+ * When it writes the adopted config to its own file ({@link mergeNodeLocalText}), the node-local
+ * keys stay those of its own file, so a restart comes back as the same node.
  *
  * @module
  */
+import { parseDocument } from "yaml";
 import { ApplianceSchema } from "../config/schema.ts";
 import { type Appliance, parseYaml, validateConfig } from "../config/mod.ts";
 import { configHash, NODE_LOCAL_KEYS } from "./config_hash.ts";
@@ -124,4 +127,32 @@ export async function acceptConfig(text: string, hash: string, current: Applianc
   for (const k of NODE_LOCAL_KEYS) setPath(merged, k, structuredClone(getPath(current, k)));
   const cfg = Object.freeze(merged) as unknown as Appliance;
   return { cfg, changes: classifyChanges(diffConfig(current, cfg)) };
+}
+
+/**
+ * The text a node writes to its own config file when it adopts a peer's config: the peer's YAML
+ * (comments and layout kept) with every node-local key ({@link NODE_LOCAL_KEYS}) set to this node's
+ * own file's value, or removed where its own file does not set it. Without this a restart would
+ * come back with the peer's node name, gossip address, admin listener and keys.
+ *
+ * @param peerText the YAML received from the peer
+ * @param ownText this node's current file ("" when it has none)
+ * @throws {SyntaxError} when either text is not YAML
+ */
+export function mergeNodeLocalText(peerText: string, ownText: string): string {
+  const peer = parseDocument(peerText);
+  const own = parseDocument(ownText);
+  for (const d of [[peer, "peer config"], [own, "own config"]] as const) {
+    if (d[0].errors.length) throw new SyntaxError(`Cannot merge ${d[1]}: ${d[0].errors[0].message}`);
+  }
+  for (const k of NODE_LOCAL_KEYS) {
+    const path = k.split(".");
+    if (own.hasIn(path)) {
+      const node = own.getIn(path, true);
+      peer.setIn(path, node && typeof node === "object" ? (node as { clone(): unknown }).clone() : node);
+    } else if (peer.hasIn(path)) {
+      peer.deleteIn(path);
+    }
+  }
+  return peer.toString();
 }

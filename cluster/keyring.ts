@@ -20,9 +20,17 @@
  * +---------------+---------------+----------------+-----------------------------------+
  * ```
  *
+ * The nonce is the sender's clock in milliseconds (48 bits, big-endian) followed by 6 random bytes.
+ * GCM authenticates it, so it cannot be altered: a receiver drops a sealed message whose time is
+ * more than `cluster.replayWindowMs` from its own clock (`reason="stale"`) and one whose nonce it
+ * has already accepted within that window (`reason="replay"`). A captured message therefore cannot
+ * be played back later (a "dead" or "leave" of a node, say), and a key alone is not enough to
+ * inject old state. Nodes' clocks must agree within the window (NTP), as for Kerberos.
+ *
  * A node with a key drops clear envelopes (`reason="unencrypted"`); a node without one drops
  * sealed envelopes (`reason="encrypted"`). Failed authentication is `reason="auth"`, a foreign
- * cluster name in a clear envelope `reason="cluster"`.
+ * cluster name in a clear envelope `reason="cluster"`. Clear envelopes have no replay protection
+ * (they have no authentication either).
  *
  * @module
  */
@@ -32,11 +40,33 @@ export const SEALED = 0x01;
 /** Envelope version byte of a clear (insecure) message. */
 export const CLEAR = 0x00;
 const NONCE_BYTES = 12;
+/** Bytes of the nonce that carry the sender's clock (milliseconds, big-endian). */
+const NONCE_TIME_BYTES = 6;
+/** Default `cluster.replayWindowMs`. */
+export const DEFAULT_REPLAY_WINDOW_MS = 120_000;
+/** Accepted nonces remembered at most (oldest forgotten first); far above any gossip rate × window. */
+const MAX_SEEN = 1 << 20;
 const TAG_BYTES = 16;
 const AAD_PREFIX = "webcache-gossip/1\0";
 
 /** Why an envelope was refused: also the `reason` label of the dropped-messages counter. */
-export type OpenReason = "auth" | "unencrypted" | "encrypted" | "cluster" | "short" | "version";
+export type OpenReason =
+  | "auth"
+  | "unencrypted"
+  | "encrypted"
+  | "cluster"
+  | "short"
+  | "version"
+  | "stale"
+  | "replay";
+
+/** Replay protection of sealed envelopes. */
+export interface ReplayOptions {
+  /** How far a sealed message's time may be from this node's clock, ms; 0 turns the checks off. */
+  replayWindowMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
 
 /** Raised when an envelope cannot be opened. */
 export class EnvelopeError extends Error {
@@ -86,9 +116,15 @@ export class Keyring {
   readonly #aad: Uint8Array<ArrayBuffer>;
   readonly #name: Uint8Array;
   readonly #clusterName: string;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  /** Accepted nonces (as strings) → when they may be forgotten, in arrival order. */
+  readonly #seen = new Map<string, number>();
 
-  private constructor(keys: CryptoKey[], clusterName: string) {
+  private constructor(keys: CryptoKey[], clusterName: string, replay: ReplayOptions) {
     this.#keys = keys;
+    this.#windowMs = replay.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS;
+    this.#now = replay.now ?? Date.now;
     this.#clusterName = clusterName;
     this.#aad = enc.encode(AAD_PREFIX + clusterName);
     this.#name = enc.encode(clusterName);
@@ -100,13 +136,14 @@ export class Keyring {
    *
    * @param keys base64 keys, primary first; empty means clear envelopes (insecure)
    * @param clusterName bound into every envelope
+   * @param replay replay protection (default: a 2-minute window)
    * @throws {SyntaxError|RangeError} for a malformed key
    */
-  static async create(keys: readonly string[], clusterName: string): Promise<Keyring> {
+  static async create(keys: readonly string[], clusterName: string, replay: ReplayOptions = {}): Promise<Keyring> {
     const imported = await Promise.all(
       keys.map((k) => crypto.subtle.importKey("raw", decodeKey(k), "AES-GCM", false, ["encrypt", "decrypt"])),
     );
-    return new Keyring(imported, clusterName);
+    return new Keyring(imported, clusterName, replay);
   }
 
   /** Whether messages are encrypted (false only in insecure mode). */
@@ -130,6 +167,8 @@ export class Keyring {
       return out;
     }
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const t = Math.max(0, Math.floor(this.#now()));
+    for (let i = NONCE_TIME_BYTES - 1, v = t; i >= 0; i--, v = Math.floor(v / 256)) nonce[i] = v % 256;
     const ct = new Uint8Array(
       await crypto.subtle.encrypt(
         { name: "AES-GCM", iv: nonce, additionalData: this.#aad, tagLength: TAG_BYTES * 8 },
@@ -180,8 +219,9 @@ export class Keyring {
     const nonce = env.slice(1, 1 + NONCE_BYTES);
     const ct = env.slice(1 + NONCE_BYTES);
     for (const key of this.#keys) {
+      let plain: Uint8Array;
       try {
-        return new Uint8Array(
+        plain = new Uint8Array(
           await crypto.subtle.decrypt(
             { name: "AES-GCM", iv: nonce, additionalData: this.#aad, tagLength: TAG_BYTES * 8 },
             key,
@@ -189,10 +229,40 @@ export class Keyring {
           ),
         );
       } catch {
-        // try the next key
+        continue; // try the next key
       }
+      this.#checkFresh(nonce);
+      return plain;
     }
     throw new EnvelopeError("Dropped gossip message: authentication failed with every key", "auth");
+  }
+
+  /** Replay protection of an authenticated nonce: its time within the window, and not seen before. */
+  #checkFresh(nonce: Uint8Array): void {
+    if (this.#windowMs <= 0) return;
+    let sent = 0;
+    for (let i = 0; i < NONCE_TIME_BYTES; i++) sent = sent * 256 + nonce[i];
+    const now = this.#now();
+    if (Math.abs(now - sent) > this.#windowMs) {
+      throw new EnvelopeError(
+        `Dropped gossip message sent at ${new Date(sent).toISOString()}: more than ${this.#windowMs} ms from this ` +
+          `node's clock (${new Date(now).toISOString()}); replayed, or the clocks differ`,
+        "stale",
+      );
+    }
+    const id = String.fromCharCode(...nonce);
+    if (this.#seen.has(id)) throw new EnvelopeError("Dropped gossip message: its nonce was seen before", "replay");
+    // Forget what the time check now rejects anyway (arrival order is close to time order).
+    for (const [k, until] of this.#seen) {
+      if (until >= now && this.#seen.size < MAX_SEEN) break;
+      this.#seen.delete(k);
+    }
+    this.#seen.set(id, sent + this.#windowMs);
+  }
+
+  /** Accepted nonces remembered for replay protection (tests, metrics). */
+  get rememberedNonces(): number {
+    return this.#seen.size;
   }
 }
 

@@ -92,3 +92,56 @@ Deno.test("resolveClusterKeys() prefers --cluster-key-file, then keyFile, secret
     await Deno.remove(file);
   }
 });
+
+Deno.test("Keyring.open() drops a replayed message and one outside the replay window", async () => {
+  const k = key();
+  let now = Date.UTC(2026, 10, 26, 12, 0, 0);
+  const clock = () => now;
+  const sender = await Keyring.create([k], "c", { now: clock });
+  const receiver = await Keyring.create([k], "c", { replayWindowMs: 60_000, now: clock });
+  const first = await sender.seal(data);
+  assert.equal(
+    (first[1] * 2 ** 40 + first[2] * 2 ** 32 + first[3] * 2 ** 24) + (first[4] << 16 | first[5] << 8 | first[6]),
+    now,
+    "the nonce starts with the sender's clock",
+  );
+  assert.deepEqual(await receiver.open(first), data);
+  assert.equal(await reason(receiver.open(first)), "replay", "the same datagram a second time");
+  assert.equal(await reason(receiver.open(first.slice())), "replay", "a copy of it");
+
+  const old = await sender.seal(data);
+  now += 60_001; // captured a minute ago, played back now
+  assert.equal(await reason(receiver.open(old)), "stale");
+  const fresh = await sender.seal(data);
+  assert.deepEqual(await receiver.open(fresh), data);
+
+  // A sender whose clock runs ahead by more than the window.
+  const ahead = await Keyring.create([k], "c", { now: () => now + 61_000 });
+  assert.equal(await reason(receiver.open(await ahead.seal(data))), "stale");
+  // ... and within it.
+  const skewed = await Keyring.create([k], "c", { now: () => now + 59_000 });
+  assert.deepEqual(await receiver.open(await skewed.seal(data)), data);
+
+  // The nonce's time is authenticated: rewriting it fails authentication, not the time check.
+  const forged = (await sender.seal(data)).slice();
+  forged[6] ^= 1;
+  assert.equal(await reason(receiver.open(forged)), "auth");
+});
+
+Deno.test("Keyring forgets nonces once the window rejects them anyway", async () => {
+  const k = key();
+  let now = 1_800_000_000_000;
+  const ring = await Keyring.create([k], "c", { replayWindowMs: 1000, now: () => now });
+  for (let i = 0; i < 50; i++) await ring.open(await ring.seal(data));
+  assert.equal(ring.rememberedNonces, 50);
+  now += 1001;
+  await ring.open(await ring.seal(data));
+  assert.equal(ring.rememberedNonces, 1);
+});
+
+Deno.test("Keyring with replayWindowMs 0 accepts repeats (checks off)", async () => {
+  const ring = await Keyring.create([key()], "c", { replayWindowMs: 0 });
+  const m = await ring.seal(data);
+  assert.deepEqual(await ring.open(m), data);
+  assert.deepEqual(await ring.open(m), data);
+});

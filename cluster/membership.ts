@@ -18,7 +18,7 @@ import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { realClock } from "./clock.ts";
 import { configHash } from "./config_hash.ts";
-import { acceptConfig } from "./config_sync.ts";
+import { acceptConfig, mergeNodeLocalText } from "./config_sync.ts";
 import type { ConfigMessage } from "./codec.ts";
 import { Discovery } from "./discovery.ts";
 import { Keyring, resolveClusterKeys } from "./keyring.ts";
@@ -180,7 +180,7 @@ export class Membership extends EventTarget {
       );
     }
     if (keys.length === 0) log.warn("Cluster gossip runs without authentication (cluster.insecure: true)");
-    const keyring = await Keyring.create(keys, c.name);
+    const keyring = await Keyring.create(keys, c.name, { replayWindowMs: c.replayWindowMs });
     if (c.configSync && !keyring.secure) {
       log.warn("cluster.configSync is off: without a key, peer configs cannot be authenticated");
     }
@@ -437,7 +437,8 @@ export class Membership extends EventTarget {
       if (this.#stopped) return;
       if (this.#configFile) {
         const tmp = `${this.#configFile}.sync-${crypto.randomUUID().slice(0, 8)}`;
-        await Deno.writeTextFile(tmp, msg.text);
+        const own = await Deno.readTextFile(this.#configFile).catch(() => "");
+        await Deno.writeTextFile(tmp, mergeNodeLocalText(msg.text, own));
         await Deno.rename(tmp, this.#configFile);
         await Deno.utime(this.#configFile, new Date(), new Date(msg.stamp));
       }

@@ -3,6 +3,7 @@ import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
 import { registry } from "../core/metrics.ts";
+import { Keyring } from "./keyring.ts";
 import { Membership } from "./membership.ts";
 import type { NodeRecord } from "./node.ts";
 
@@ -113,6 +114,28 @@ Deno.test("Membership: garbage datagrams are dropped and counted, never fatal", 
     assert.ok(await counter("webcache_cluster_messages_dropped_total", { reason: "short" }) > short);
     assert.ok(await counter("webcache_cluster_messages_dropped_total", { reason: "version" }) > garbled);
     assert.equal(a.members().length, 1);
+  } finally {
+    sock.close();
+    await a.stop();
+  }
+});
+
+Deno.test("Membership: a replayed or stale sealed datagram is dropped and counted", async () => {
+  const a = await Membership.start({ cfg: cfg(), record: { name: "a", role: "cache", weight: 1 } });
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const replay = await counter("webcache_cluster_messages_dropped_total", { reason: "replay" });
+    const stale = await counter("webcache_cluster_messages_dropped_total", { reason: "stale" });
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: a.addr.port };
+    // Captured traffic: sealed with the cluster key (its content does not matter to the envelope).
+    const captured = await (await Keyring.create([KEY], "t")).seal(Uint8Array.of(1, 2, 3));
+    await sock.send(captured, to);
+    await sock.send(captured, to);
+    const old = await (await Keyring.create([KEY], "t", { now: () => Date.now() - 600_000 })).seal(Uint8Array.of(1));
+    await sock.send(old, to);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "replay" }), replay + 1);
+    assert.equal(await counter("webcache_cluster_messages_dropped_total", { reason: "stale" }), stale + 1);
   } finally {
     sock.close();
     await a.stop();

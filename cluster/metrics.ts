@@ -67,7 +67,7 @@ export const messagesReceivedTotal = new Counter({
 export const messagesDroppedTotal = new Counter({
   name: "webcache_cluster_messages_dropped_total",
   help: "Gossip input dropped, by reason: auth, unencrypted, encrypted, cluster, short, oversized, version, type, " +
-    "garbled, wrong-node, error.",
+    "garbled, wrong-node, stale, replay, error.",
   labelNames: ["reason"],
   registers: [registry],
 });

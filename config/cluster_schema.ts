@@ -44,6 +44,11 @@ export const ClusterSchema = z.strictObject({
   insecure: z.boolean().default(false).describe(
     "Allow running without a key (messages in clear, unauthenticated). Never in production. Reload: no.",
   ),
+  replayWindowMs: count(0).max(86_400_000).default(120_000).describe(
+    "Replay protection of sealed gossip: a message whose sender clock is more than this many milliseconds from ours " +
+      "is dropped (reason stale), and so is a second copy of one already accepted (reason replay). Nodes' clocks " +
+      "must agree within it (NTP). 0 turns the checks off. Reload: no.",
+  ),
   probeIntervalMs: count(10).default(1000).describe(
     "Milliseconds between failure-detection probes. Lower detects failures faster at more traffic. Reload: no.",
   ),

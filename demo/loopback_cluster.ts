@@ -11,19 +11,13 @@
  * @module
  */
 import { stringify } from "yaml";
-import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
-import {
-  type DemoCluster,
-  demoClusterName,
-  type DemoClusterOptions,
-  type DemoNode,
-  writeClusterKey,
-} from "./demo_cluster.ts";
+import { demoClusterName, type DemoClusterOptions, type DemoNode, writeClusterKey } from "./demo_cluster.ts";
 import { freePorts } from "./free_port.ts";
 import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
 import { NodeProcess, waitHealthy } from "./node_process.ts";
-import { DemoOrigin, type OriginStats } from "./origin.ts";
+import { NodeCluster } from "./node_cluster.ts";
+import { DemoOrigin } from "./origin.ts";
 import type { DemoMode } from "./summary.ts";
 
 const HOST = "127.0.0.1";
@@ -57,23 +51,9 @@ export async function waitRealsUp(admin: string, want: number, timeoutMs = 30_00
 }
 
 /** A loopback demo cluster; build with {@link LoopbackCluster.start}. */
-export class LoopbackCluster implements DemoCluster {
-  /** How it forwards and where it runs. */
-  readonly mode: DemoMode;
-  readonly vip: { hostname: string; port: number };
-  readonly originUrl: string;
-  /** Every node, the director first. */
-  readonly nodes: DemoNode[] = [];
-  readonly workDir: string;
-  readonly #origin: DemoOrigin;
-  #stopped = false;
-
+export class LoopbackCluster extends NodeCluster {
   private constructor(mode: DemoMode, workDir: string, origin: DemoOrigin, vipPort: number) {
-    this.mode = mode;
-    this.workDir = workDir;
-    this.#origin = origin;
-    this.originUrl = `http://${HOST}:${origin.addr.port}`;
-    this.vip = { hostname: HOST, port: vipPort };
+    super(mode, workDir, origin, HOST, { hostname: HOST, port: vipPort });
   }
 
   /**
@@ -168,45 +148,12 @@ export class LoopbackCluster implements DemoCluster {
       );
       return cluster;
     } catch (e) {
-      // Say why: the end of every node's log, before the folder goes.
-      const tails = await Promise.all(
-        cluster.nodes.map(async (n) => `--- ${n.name} (${n.proc.logFile}):\n${await n.proc.tail(8)}`),
-      );
-      await cluster.stop();
-      throw new Error(`${(e as Error).message}\n${tails.join("\n")}`, { cause: e });
+      throw await cluster.failed(e);
     }
-  }
-
-  /** Members for the status aggregator: every node by admin address. */
-  members(): MemberRef[] {
-    return memberRefsFromAddresses(this.nodes.map((n) => n.admin)).map((r, i) => ({
-      ...r,
-      id: this.nodes[i].name,
-      name: this.nodes[i].name,
-      role: this.nodes[i].role,
-      state: this.nodes[i].proc.exited ? "dead" : "alive",
-      http: this.nodes[i].http,
-    }));
-  }
-
-  /** The origin's counters (in-process). */
-  originStats(): Promise<OriginStats> {
-    return Promise.resolve(this.#origin.stats());
   }
 
   /** Runs the load against the director's proxy port. */
   runLoad(opts: Omit<LoadOptions, "target">): Promise<LoadReport> {
     return runLoad({ ...opts, target: this.vip });
-  }
-
-  /** Stops the director first (no new connections), then the caches and the origin; removes the folder. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    const directors = this.nodes.filter((n) => n.role === "director");
-    await Promise.all(directors.map((n) => n.proc.stop()));
-    await Promise.all(this.nodes.filter((n) => n.role !== "director").map((n) => n.proc.stop()));
-    await this.#origin.stop();
-    await Deno.remove(this.workDir, { recursive: true }).catch(() => {});
   }
 }

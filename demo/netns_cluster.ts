@@ -12,21 +12,15 @@
  * @module
  */
 import { stringify } from "yaml";
-import { type MemberRef, memberRefsFromAddresses } from "../status/members.ts";
-import {
-  type DemoCluster,
-  demoClusterName,
-  type DemoClusterOptions,
-  type DemoNode,
-  writeClusterKey,
-} from "./demo_cluster.ts";
+import { demoClusterName, type DemoClusterOptions, type DemoNode, writeClusterKey } from "./demo_cluster.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { cacheConfig, type CacheSpec, type ClusterPlan, directorConfig } from "./node_config.ts";
 import { type LoadOptions, type LoadReport, runLoad } from "./load.ts";
 import { waitRealsUp } from "./loopback_cluster.ts";
 import { NetnsTopology, type NsHost } from "./netns_topology.ts";
 import { NodeProcess, waitHealthy } from "./node_process.ts";
-import { DemoOrigin, type OriginStats } from "./origin.ts";
+import { NodeCluster } from "./node_cluster.ts";
+import { DemoOrigin } from "./origin.ts";
 import type { DemoMode } from "./summary.ts";
 
 const HTTP_PORT = 80;
@@ -34,25 +28,12 @@ const ICP_PORT = 3130;
 const ADMIN_PORT = 9090;
 
 /** A namespaced demo cluster; build with {@link NetnsCluster.start}. */
-export class NetnsCluster implements DemoCluster {
-  /** How it forwards and where it runs. */
-  readonly mode: DemoMode;
-  readonly vip: { hostname: string; port: number };
-  readonly originUrl: string;
-  /** Every node, the director first. */
-  readonly nodes: DemoNode[] = [];
-  readonly workDir: string;
+export class NetnsCluster extends NodeCluster {
   readonly #topo: NetnsTopology;
-  readonly #origin: DemoOrigin;
-  #stopped = false;
 
   private constructor(mode: DemoMode, workDir: string, topo: NetnsTopology, origin: DemoOrigin) {
-    this.mode = mode;
-    this.workDir = workDir;
+    super(mode, workDir, origin, topo.hostIp, { hostname: `${topo.net}.100`, port: HTTP_PORT });
     this.#topo = topo;
-    this.#origin = origin;
-    this.originUrl = `http://${topo.hostIp}:${origin.addr.port}`;
-    this.vip = { hostname: `${topo.net}.100`, port: HTTP_PORT };
   }
 
   /** Prefix of the namespaces and links it made. */
@@ -152,10 +133,9 @@ export class NetnsCluster implements DemoCluster {
         interface: "eth0",
         scheduler: opts.scheduler ?? "wlc",
         persistenceS: opts.persistenceS ?? 0,
+        // Static plan only: with membership the director takes the live caches (and their MACs) as
+        // real servers from gossip.
         reals: specs.map((c) => c.self),
-        // The director gossips too, but lists its real servers: its DR/TUN data plane does not
-        // forward to servers taken from membership in this build.
-        realsFromMembership: false,
       }, { logLevel, plan });
       const dfile = `${workDir}/director-1.yaml`;
       await Deno.writeTextFile(dfile, stringify(dcfg));
@@ -180,30 +160,8 @@ export class NetnsCluster implements DemoCluster {
       );
       return cluster;
     } catch (e) {
-      // Say why: the end of every node's log, before the folder goes.
-      const tails = await Promise.all(
-        cluster.nodes.map(async (n) => `--- ${n.name} (${n.proc.logFile}):\n${await n.proc.tail(8)}`),
-      );
-      await cluster.stop();
-      throw new Error(`${(e as Error).message}\n${tails.join("\n")}`, { cause: e });
+      throw await cluster.failed(e);
     }
-  }
-
-  /** Members for the status aggregator. */
-  members(): MemberRef[] {
-    return memberRefsFromAddresses(this.nodes.map((n) => n.admin)).map((r, i) => ({
-      ...r,
-      id: this.nodes[i].name,
-      name: this.nodes[i].name,
-      role: this.nodes[i].role,
-      state: this.nodes[i].proc.exited ? "dead" : "alive",
-      http: this.nodes[i].http,
-    }));
-  }
-
-  /** The origin's counters (in-process). */
-  originStats(): Promise<OriginStats> {
-    return Promise.resolve(this.#origin.stats());
   }
 
   /** Runs the load from this host to the VIP. */
@@ -211,14 +169,8 @@ export class NetnsCluster implements DemoCluster {
     return runLoad({ ...opts, target: this.vip, host: this.vip.hostname });
   }
 
-  /** Stops the director, the caches (which undo their VIP set-up), the origin; deletes the network. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    await Promise.all(this.nodes.filter((n) => n.role === "director").map((n) => n.proc.stop()));
-    await Promise.all(this.nodes.filter((n) => n.role !== "director").map((n) => n.proc.stop()));
-    await this.#origin.stop();
-    await this.#topo.destroy();
-    await Deno.remove(this.workDir, { recursive: true }).catch(() => {});
+  /** Deletes the network (after the caches undid their VIP set-up). */
+  protected override cleanup(): Promise<void> {
+    return this.#topo.destroy();
   }
 }

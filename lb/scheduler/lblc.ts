@@ -8,16 +8,10 @@
  *
  * @module
  */
-import { findById, lblcOverloaded } from "./_lblc_overload.ts";
+import { findById, LBLC_EXPIRATION_MS, lblcOverloaded, LocalityTable } from "./_lblc_overload.ts";
 import { connOverhead, type FlowKey, type SchedDest, type Scheduler, weightedLeast } from "./scheduler.ts";
 
-/** IPVS `DEFAULT_EXPIRATION`: 24 hours. */
-export const LBLC_EXPIRATION_MS = 24 * 3600_000;
-/** IPVS `ENTRY_TIMEOUT` used when the table is over its size: 6 minutes. */
-export const LBLC_ENTRY_TIMEOUT_MS = 6 * 60_000;
-/** IPVS `16 * IP_VS_LBLC_TAB_SIZE`. */
-export const LBLC_MAX_ENTRIES = 16 * 1024;
-const SWEEP_EVERY_MS = 60_000;
+export { LBLC_EXPIRATION_MS };
 
 interface Entry {
   id: number;
@@ -27,13 +21,11 @@ interface Entry {
 /** Locality-based least-connection scheduler. */
 export class LocalityLeastConnection implements Scheduler {
   readonly name: string = "lblc";
-  #map = new Map<number, Entry>();
-  #lastSweepMs = 0;
-  readonly #expirationMs: number;
+  #map: LocalityTable<Entry>;
 
   /** @param expirationMs how long an unused binding lives */
   constructor(expirationMs = LBLC_EXPIRATION_MS) {
-    this.#expirationMs = expirationMs;
+    this.#map = new LocalityTable(expirationMs);
   }
 
   /** Bindings survive list changes; a binding to a missing server is replaced on use. */
@@ -41,8 +33,7 @@ export class LocalityLeastConnection implements Scheduler {
 
   /** The destination's server, or a new wlc choice. */
   schedule(dests: readonly SchedDest[], flow: FlowKey, nowMs: number): SchedDest | undefined {
-    if (nowMs - this.#lastSweepMs >= SWEEP_EVERY_MS) this.#sweep(nowMs);
-    const en = this.#map.get(flow.daddr);
+    const en = this.#map.get(flow.daddr, nowMs);
     if (en) {
       const d = findById(dests, en.id);
       if (d && d.weight > 0 && !d.overloaded && !lblcOverloaded(d, dests)) {
@@ -64,17 +55,10 @@ export class LocalityLeastConnection implements Scheduler {
     return this.#map.size;
   }
 
-  #sweep(nowMs: number): void {
-    this.#lastSweepMs = nowMs;
-    const idle = this.#map.size > LBLC_MAX_ENTRIES ? LBLC_ENTRY_TIMEOUT_MS : this.#expirationMs;
-    for (const [k, e] of this.#map) if (nowMs - e.lastUseMs > idle) this.#map.delete(k);
-  }
-
   /** A deep copy. */
   clone(): LocalityLeastConnection {
-    const c = new LocalityLeastConnection(this.#expirationMs);
-    for (const [k, e] of this.#map) c.#map.set(k, { ...e });
-    c.#lastSweepMs = this.#lastSweepMs;
+    const c = new LocalityLeastConnection(this.#map.expirationMs);
+    c.#map = this.#map.clone((e) => ({ ...e }));
     return c;
   }
 }

@@ -8,11 +8,8 @@
  *
  * @module
  */
-import { findById, lblcOverloaded } from "./_lblc_overload.ts";
+import { findById, LBLC_EXPIRATION_MS, lblcOverloaded, LocalityTable } from "./_lblc_overload.ts";
 import { connOverhead, type FlowKey, type SchedDest, type Scheduler, weightedLeast } from "./scheduler.ts";
-import { LBLC_ENTRY_TIMEOUT_MS, LBLC_EXPIRATION_MS, LBLC_MAX_ENTRIES } from "./lblc.ts";
-
-const SWEEP_EVERY_MS = 60_000;
 
 interface SetEntry {
   /** Server ids, most recently added first. */
@@ -24,13 +21,11 @@ interface SetEntry {
 /** Locality-based least-connection scheduler with replication. */
 export class LocalityLeastConnectionReplicated implements Scheduler {
   readonly name: string = "lblcr";
-  #map = new Map<number, SetEntry>();
-  #lastSweepMs = 0;
-  readonly #expirationMs: number;
+  #map: LocalityTable<SetEntry>;
 
   /** @param expirationMs idle time before a binding is dropped, and the set-shrink period */
   constructor(expirationMs = LBLC_EXPIRATION_MS) {
-    this.#expirationMs = expirationMs;
+    this.#map = new LocalityTable(expirationMs);
   }
 
   /** Sets survive list changes; members that left are skipped. */
@@ -38,12 +33,11 @@ export class LocalityLeastConnectionReplicated implements Scheduler {
 
   /** The set's least loaded server, or a new wlc choice added to the set. */
   schedule(dests: readonly SchedDest[], flow: FlowKey, nowMs: number): SchedDest | undefined {
-    if (nowMs - this.#lastSweepMs >= SWEEP_EVERY_MS) this.#sweep(nowMs);
-    const en = this.#map.get(flow.daddr);
+    const en = this.#map.get(flow.daddr, nowMs);
     if (en) {
       en.lastUseMs = nowMs;
       const min = this.#setMin(en, dests);
-      if (en.ids.length > 1 && nowMs - en.lastModMs > this.#expirationMs) {
+      if (en.ids.length > 1 && nowMs - en.lastModMs > this.#map.expirationMs) {
         const max = this.#setMax(en, dests);
         if (max) {
           en.ids.splice(en.ids.indexOf(max.id), 1);
@@ -67,7 +61,7 @@ export class LocalityLeastConnectionReplicated implements Scheduler {
 
   /** The servers bound to a destination address (tests and `route`). */
   members(daddr: number): number[] {
-    return [...(this.#map.get(daddr)?.ids ?? [])];
+    return [...(this.#map.peek(daddr)?.ids ?? [])];
   }
 
   /** `ip_vs_dest_set_min`: wlc over the set's present, not overloaded members with weight > 0. */
@@ -109,17 +103,10 @@ export class LocalityLeastConnectionReplicated implements Scheduler {
     return most;
   }
 
-  #sweep(nowMs: number): void {
-    this.#lastSweepMs = nowMs;
-    const idle = this.#map.size > LBLC_MAX_ENTRIES ? LBLC_ENTRY_TIMEOUT_MS : this.#expirationMs;
-    for (const [k, e] of this.#map) if (nowMs - e.lastUseMs > idle) this.#map.delete(k);
-  }
-
   /** A deep copy. */
   clone(): LocalityLeastConnectionReplicated {
-    const c = new LocalityLeastConnectionReplicated(this.#expirationMs);
-    for (const [k, e] of this.#map) c.#map.set(k, { ...e, ids: [...e.ids] });
-    c.#lastSweepMs = this.#lastSweepMs;
+    const c = new LocalityLeastConnectionReplicated(this.#map.expirationMs);
+    c.#map = this.#map.clone((e) => ({ ...e, ids: [...e.ids] }));
     return c;
   }
 }

@@ -3,9 +3,11 @@
  * appliance.yaml that quiesces one real server (weight 0), adds another and changes a restart-only
  * key. The director adopts it without a restart: new connections go to the added server, an
  * established proxied connection to the quiesced one keeps working, and the restart-only key is
- * logged once and listed as `cluster.restartNeeded` in `/status`.
+ * logged once and listed as `cluster.restartNeeded` in `/status`; the file it rewrites keeps the
+ * director's own node name, gossip and admin addresses.
  */
 import assert from "node:assert/strict";
+import { parseYaml } from "../../config/load.ts";
 import { spawnWebcache } from "../_bin.ts";
 import { FAST, type NodeProc, randomKey, startNode, stopAll } from "./_cluster_harness.ts";
 
@@ -199,6 +201,16 @@ Deno.test("director: a newer synced config changes real servers in place and rep
 
     const status = await getJson("/status");
     assert.deepEqual(status.cluster.restartNeeded, ["director.maxConnections"]);
+
+    // The file now holds the synced config with this node's own name, gossip and admin addresses,
+    // so a restart comes back as the same node.
+    const saved = parseYaml(await Deno.readTextFile(file), file) as typeof cfg & {
+      director: { maxConnections?: number };
+    };
+    assert.equal(saved.director.maxConnections, 500_000);
+    assert.equal(saved.cluster.nodeName, "lb");
+    assert.equal(saved.cluster.gossipListen, "127.0.0.1:0");
+    assert.deepEqual(saved.admin, { listen: `127.0.0.1:${adminPort}` });
     passed = true;
   } finally {
     try {
