@@ -39,7 +39,7 @@ import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
+import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -419,7 +419,9 @@ export class CacheHandler {
     key?: string,
   ): Promise<void> {
     const client = req.client.hostname;
-    const forwardAllowed = this.#forwardAcl.allows(client);
+    // Only forward and transparent listeners consult the forward ACL (accelerators never proxy
+    // for the client), so accelerated requests skip parsing the client address.
+    const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
     const route = resolveRoute(
       { method: req.method, target: req.target, host: req.headers.get("host") },
@@ -504,9 +506,12 @@ export class CacheHandler {
     const now = Date.now();
     // Lookup: the stored variant whose Vary'd request fields match this request.
     let obj: StoredObject | undefined;
-    for (const meta of await store.variants(plan.primary)) {
+    // Memory stores answer synchronously: no await (and no microtask) unless a promise comes back.
+    const vr = store.variants(plan.primary);
+    for (const meta of vr instanceof Promise ? await vr : vr) {
       if (varyMatches(meta, req.headers)) {
-        obj = await store.get({ primary: meta.primary, variant: meta.variant });
+        const gr = store.get({ primary: meta.primary, variant: meta.variant });
+        obj = gr instanceof Promise ? await gr : gr;
         if (obj) break;
       }
     }
@@ -734,18 +739,24 @@ export class CacheHandler {
 
   // ---- origin side ----------------------------------------------------------------------------
 
-  async #choose(plan: FetchPlan): Promise<ForwardChoice> {
-    try {
-      return await this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
-    } catch (e) {
+  /** Where a miss goes; synchronous when the selector is (no peering). */
+  #choose(plan: FetchPlan): ForwardChoice | Promise<ForwardChoice> {
+    const failed = (e: unknown): ForwardChoice => {
       log.warn("Peer selection failed; going to the origin", { url: plan.url, error: e });
       return { kind: "origin" };
+    };
+    try {
+      const c = this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
+      return c instanceof Promise ? c.catch(failed) : c;
+    } catch (e) {
+      return failed(e);
     }
   }
 
   /** Sends the plan's request to a peer or the origin; records hierarchy and latency. */
   async #send(plan: FetchPlan, out: { hierarchy: string; peer: string }): Promise<OriginResponse> {
-    const choice = plan.body ? { kind: "origin" as const } : await this.#choose(plan);
+    let choice = plan.body ? { kind: "origin" as const } : this.#choose(plan);
+    if (choice instanceof Promise) choice = await choice;
     const method = plan.method === "HEAD" && plan.store ? "GET" : plan.method;
     if (choice.kind === "peer") {
       const headers = plan.headers.filter(([k]) => k !== "cache-control" || !choice.onlyIfCached);
@@ -943,7 +954,8 @@ export class CacheHandler {
     }
     out.status = head.status;
     const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
-    await Promise.all([p, task]);
+    await p; // then the fetch (it never rejects), without an array and Promise.all per miss
+    await task;
   }
 
   /** Revalidation of a stale stored object (collapsed like misses). */
@@ -1076,7 +1088,7 @@ export class CacheHandler {
     const framing: ClientFraming = noBody
       ? (head.bodyBytes !== undefined ? { kind: "length", length: head.bodyBytes } : { kind: "none" })
       : this.#framingFor(req, res, head.bodyBytes);
-    const bytes = latin1Encode(clientHead({
+    const text = clientHead({
       status: head.status,
       reason: head.reason,
       headers: head.headers,
@@ -1090,25 +1102,27 @@ export class CacheHandler {
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
-    }));
+    });
     out.status = head.status;
     if (noBody) {
       try {
-        await res.write(bytes);
+        await res.write(latin1Encode(text));
       } catch { /* client gone */ }
       return;
     }
     const chunked = framing.kind === "chunked";
     const whole = chunked ? undefined : f.completeBody();
-    if (whole && whole.length <= 64 * 1024) {
-      // The body is already complete (a small response read at once): one buffer, one write.
+    if (whole && whole.length <= INLINE_BODY_BYTES) {
+      // The body is already complete (a small response read at once): head and body encoded into
+      // the connection's reusable buffer, one write, no allocation.
       try {
-        await res.write(concatBytes(bytes, whole));
+        await res.write(headWithBody(text, whole, res));
       } catch {
         res.close = true;
       }
       return;
     }
+    const bytes = latin1Encode(text);
     // The head goes out together with the first body chunk (one write for small responses).
     let pending: Uint8Array | undefined = bytes;
     try {
@@ -1228,7 +1242,8 @@ export class CacheHandler {
       };
       meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
       try {
-        writer = await this.#o.store.openWrite(meta);
+        const w = this.#o.store.openWrite(meta);
+        writer = w instanceof Promise ? await w : w;
       } catch (e) {
         log.debug("Store refused object", { url: key, error: e });
       }

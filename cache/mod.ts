@@ -8,6 +8,7 @@
  * | `cache_handler.ts` | the request state machine (lookup → hit / revalidate / miss / pass) |
  * | `cache_service.ts` | one worker: store, origin pool, handler, listeners |
  * | `worker_pool.ts` | more workers on the same ports (SO_REUSEPORT), invalidation and copies between them |
+ * | `replica_batch.ts` | those copies batched: one message per few ms instead of one per stored object |
  * | `route.ts` | where a request goes per listener mode (accel, forward, transparent) |
  * | `inflight.ts` | a response being fetched, read by every collapsed client while it is stored |
  * | `shared_collapse.ts` | collapsing across workers: a claim table in shared memory |

@@ -8,12 +8,11 @@
  * per-object cost falls to the clone of its metadata and one store insert (about 10 µs at 16 per
  * batch). The price is that a copy arrives up to {@link ReplicaBatcherOptions.delayMs} later.
  *
- * A batch ({@link ReplicaBatch}) carries the metadata of each object and all bodies back to back
- * in one `ArrayBuffer`, which is transferred (not copied) to the receiver:
+ * A batch ({@link ReplicaBatch}) carries the metadata of each object, flattened, and all bodies
+ * back to back in one `ArrayBuffer`, which is transferred (not copied) to the receiver:
  *
  * ```text
- * metas:  [ meta0 (bodyBytes = n0), meta1 (bodyBytes = n1), meta2 ... ]
- * bodies: | n0 bytes of body 0 | n1 bytes of body 1 | n2 bytes ... |
+ * bodies: | bodyBytes(0) bytes of body 0 | bodyBytes(1) bytes of body 1 | ... |
  * ```
  *
  * Ordering with invalidations: a PURGE (or an unsafe method) that deletes a key must not be undone
@@ -24,13 +23,27 @@
  */
 import type { StoredMeta } from "./store/store.ts";
 
-/** Objects sent together; see the module doc. */
+/**
+ * Objects sent together; see the module doc. The metadata is flattened into a list of strings and
+ * a list of numbers (structured clone then copies a few strings and one typed array instead of
+ * walking an object with named fields and nested arrays per object):
+ *
+ * ```text
+ * numbers, NUMBERS_PER_META per object: status requestTime responseTime expiresAt bodyBytes nHeaders nVary
+ * strings, per object:                  primary variant name1 value1 ... nameN valueN vary1 ... varyM
+ * ```
+ */
 export interface ReplicaBatch {
-  /** Metadata of each object, in order; `bodyBytes` is its body's length in `bodies`. */
-  metas: StoredMeta[];
+  /** Numeric fields of each object, {@link NUMBERS_PER_META} per object. */
+  numbers: Float64Array;
+  /** String fields of each object, in order. */
+  strings: string[];
   /** The bodies back to back. */
   bodies: Uint8Array;
 }
+
+/** Numbers per object in {@link ReplicaBatch.numbers}. */
+export const NUMBERS_PER_META = 7;
 
 /** Options of {@link ReplicaBatcher}. */
 export interface ReplicaBatcherOptions {
@@ -126,7 +139,7 @@ export class ReplicaBatcher {
       out.set(b, off);
       off += b.length;
     }
-    const batch: ReplicaBatch = { metas: this.#metas, bodies: out };
+    const batch = encodeBatch(this.#metas, out);
     this.#metas = [];
     this.#bodies = [];
     this.#bytes = 0;
@@ -148,6 +161,25 @@ export class ReplicaBatcher {
   }
 }
 
+function encodeBatch(metas: StoredMeta[], bodies: Uint8Array): ReplicaBatch {
+  const numbers = new Float64Array(metas.length * NUMBERS_PER_META);
+  const strings: string[] = [];
+  let n = 0;
+  for (const m of metas) {
+    numbers[n++] = m.status;
+    numbers[n++] = m.requestTime;
+    numbers[n++] = m.responseTime;
+    numbers[n++] = m.expiresAt;
+    numbers[n++] = m.bodyBytes;
+    numbers[n++] = m.headers.length;
+    numbers[n++] = m.vary.length;
+    strings.push(m.primary, m.variant);
+    for (const [k, v] of m.headers) strings.push(k, v);
+    for (const v of m.vary) strings.push(v);
+  }
+  return { numbers, strings, bodies };
+}
+
 /**
  * Splits a received batch into its objects. A body is a view of the batch's buffer when it is the
  * only object, else a copy (so a stored body does not keep the other objects' bytes alive after
@@ -155,24 +187,53 @@ export class ReplicaBatcher {
  *
  * @param batch a batch from {@link ReplicaBatcher}
  * @returns each object's metadata and body, in order
- * @throws {RangeError} when the bodies do not add up to the buffer's length
+ * @throws {RangeError} when the batch is inconsistent (field counts, body lengths)
  */
 export function unpackReplicas(batch: ReplicaBatch): [StoredMeta, Uint8Array][] {
+  const { numbers, strings, bodies } = batch;
+  if (numbers.length % NUMBERS_PER_META !== 0) {
+    throw new RangeError(
+      `Cannot unpack replica batch: ${numbers.length} numbers is not a multiple of ${NUMBERS_PER_META}`,
+    );
+  }
+  const count = numbers.length / NUMBERS_PER_META;
   const out: [StoredMeta, Uint8Array][] = [];
-  const single = batch.metas.length === 1;
   let off = 0;
-  for (const meta of batch.metas) {
-    const end = off + meta.bodyBytes;
-    if (meta.bodyBytes < 0 || end > batch.bodies.length) {
+  let s = 0;
+  for (let i = 0, n = 0; i < count; i++, n += NUMBERS_PER_META) {
+    const bodyBytes = numbers[n + 4], nHeaders = numbers[n + 5], nVary = numbers[n + 6];
+    const end = off + bodyBytes;
+    if (!(bodyBytes >= 0) || end > bodies.length) {
       throw new RangeError(
-        `Cannot unpack replica batch: body of ${meta.bodyBytes} bytes at ${off} exceeds ${batch.bodies.length}`,
+        `Cannot unpack replica batch: body of ${bodyBytes} bytes at ${off} exceeds ${bodies.length}`,
       );
     }
-    out.push([meta, single ? batch.bodies.subarray(off, end) : batch.bodies.slice(off, end)]);
+    if (!(nHeaders >= 0 && nVary >= 0) || s + 2 + 2 * nHeaders + nVary > strings.length) {
+      throw new RangeError(`Cannot unpack replica batch: object ${i} needs more than ${strings.length} strings`);
+    }
+    const primary = strings[s++], variant = strings[s++];
+    const headers: [string, string][] = new Array(nHeaders);
+    for (let h = 0; h < nHeaders; h++, s += 2) headers[h] = [strings[s], strings[s + 1]];
+    const vary = strings.slice(s, s + nVary);
+    s += nVary;
+    const meta: StoredMeta = {
+      primary,
+      variant,
+      status: numbers[n],
+      headers,
+      vary,
+      requestTime: numbers[n + 1],
+      responseTime: numbers[n + 2],
+      expiresAt: numbers[n + 3],
+      bodyBytes,
+    };
+    out.push([meta, count === 1 ? bodies.subarray(off, end) : bodies.slice(off, end)]);
     off = end;
   }
-  if (off !== batch.bodies.length) {
-    throw new RangeError(`Cannot unpack replica batch: bodies use ${off} of ${batch.bodies.length} bytes`);
+  if (off !== bodies.length || s !== strings.length) {
+    throw new RangeError(
+      `Cannot unpack replica batch: objects use ${off} of ${bodies.length} bytes and ${s} of ${strings.length} strings`,
+    );
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
-import { type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
+import { NUMBERS_PER_META, type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
 import type { StoredMeta } from "./store/store.ts";
 
 function meta(primary: string, bodyBytes: number): StoredMeta {
@@ -65,7 +65,21 @@ Deno.test("ReplicaBatcher copies bodies, so the caller's buffer stays its own", 
 Deno.test("ReplicaBatcher fixes bodyBytes that did not match the body", () => {
   const { b, sent } = collecting({ maxObjects: 1 });
   b.add(meta("http://h/u", -1), bytes("abc"));
-  assertEquals(sent[0].batch.metas[0].bodyBytes, 3);
+  assertEquals(unpackReplicas(sent[0].batch)[0][0].bodyBytes, 3);
+});
+
+Deno.test("ReplicaBatcher batches unpack to equal metadata: headers, Vary, variants, times", () => {
+  const { b, sent } = collecting({ maxObjects: 3 });
+  const metas: StoredMeta[] = [
+    { ...meta("http://h/v", 2), variant: "gzip\u0000en", vary: ["accept-encoding", "accept-language"] },
+    { ...meta("http://h/none", 0), headers: [], status: 204, expiresAt: 1.5e12 },
+    { ...meta("http://h/many", 1), headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["x-empty", ""]] },
+  ];
+  const bodies = [bytes("ab"), bytes(""), bytes("z")];
+  metas.forEach((m, i) => b.add(m, bodies[i]));
+  const got = unpackReplicas(sent[0].batch);
+  assertEquals(got.map(([m]) => m), metas);
+  assertEquals(got.map(([, body]) => text(body)), ["ab", "", "z"]);
 });
 
 Deno.test("ReplicaBatcher.forget() drops pending copies of deleted keys and keeps the others", async () => {
@@ -90,20 +104,42 @@ Deno.test("ReplicaBatcher.forget() of everything pending stops the timer; close(
   assertEquals(b.pending, 0);
 });
 
+/** A batch as the batcher would send it, built through a batcher. */
+function batchOf(entries: [StoredMeta, string][]): ReplicaBatch {
+  const { b, sent } = collecting({ maxObjects: entries.length });
+  for (const [m, body] of entries) b.add(m, bytes(body));
+  return sent[0].batch;
+}
+
 Deno.test("unpackReplicas() gives a single object a view and several objects copies", () => {
-  const one: ReplicaBatch = { metas: [meta("http://h/1", 3)], bodies: bytes("abc") };
+  const one = batchOf([[meta("http://h/1", 3), "abc"]]);
   assertEquals(unpackReplicas(one)[0][1].buffer, one.bodies.buffer);
-  const two: ReplicaBatch = { metas: [meta("http://h/1", 1), meta("http://h/2", 2)], bodies: bytes("abc") };
+  const two = batchOf([[meta("http://h/1", 1), "a"], [meta("http://h/2", 2), "bc"]]);
   const got = unpackReplicas(two);
   assertEquals(got.map(([, b]) => text(b)), ["a", "bc"]);
   for (const [, b] of got) assert(b.buffer !== two.bodies.buffer);
 });
 
-Deno.test("unpackReplicas() rejects bodies that do not add up to the buffer", () => {
+Deno.test("unpackReplicas() rejects batches whose parts do not fit together", () => {
+  const good = () => batchOf([[meta("http://h/1", 3), "abc"]]);
+  const withNumber = (i: number, v: number) => {
+    const g = good();
+    g.numbers[i] = v;
+    return g;
+  };
   const cases: [string, ReplicaBatch, string][] = [
-    ["too long", { metas: [meta("http://h/1", 5)], bodies: bytes("abc") }, "body of 5 bytes at 0 exceeds 3"],
-    ["bytes left over", { metas: [meta("http://h/1", 2)], bodies: bytes("abc") }, "bodies use 2 of 3 bytes"],
-    ["negative", { metas: [meta("http://h/1", -1)], bodies: bytes("") }, "body of -1 bytes"],
+    ["body too long", withNumber(4, 5), "body of 5 bytes at 0 exceeds 3"],
+    ["bytes left over", withNumber(4, 2), "objects use 2 of 3 bytes"],
+    ["negative body", withNumber(4, -1), "body of -1 bytes"],
+    ["too many headers", withNumber(5, 9), "needs more than 4 strings"],
+    ["strings left over", { ...good(), strings: [...good().strings, "extra"] }, "3 of 3 bytes and 4 of 5 strings"],
+    ["numbers cut", { ...good(), numbers: good().numbers.subarray(0, NUMBERS_PER_META - 1) }, "is not a multiple"],
   ];
-  for (const [, batch, msg] of cases) assertThrows(() => unpackReplicas(batch), RangeError, msg);
+  for (const [name, batch, msg] of cases) {
+    try {
+      assertThrows(() => unpackReplicas(batch), RangeError, msg);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  }
 });

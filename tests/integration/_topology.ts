@@ -214,6 +214,17 @@ export class Topology {
       }
     }
     this.#procs = [];
+    // Whatever still runs inside (an nginx worker whose master was killed, a daemon's child) would
+    // outlive the namespace and keep its inherited files open: kill it too.
+    for (const ns of this.#namespaces) {
+      const out = await new Deno.Command("ip", { args: ["netns", "pids", ns], stdout: "piped", stderr: "null" })
+        .output();
+      for (const pid of new TextDecoder().decode(out.stdout).split(/\s+/).filter(Boolean).map(Number)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* exited */ }
+      }
+    }
     for (const ns of this.#namespaces.reverse()) await run(["ip", "netns", "del", ns], false);
     this.#namespaces = [];
   }

@@ -110,10 +110,12 @@ Deno.test("cache cli: a PURGE right after the miss is not undone by the copy on 
     assertStringIncludes(raw, "version 2"); // version 1 answered /health
     assertStringIncludes(raw, "Purged 1 object(s)", "the copy never reached the other worker");
     await sleep(300);
-    // New connections land on both workers; none may still have version 2.
+    // New connections land on both workers; none may still have version 2. (A worker may fetch a
+    // version of its own before the other's copy arrives on a loaded machine: 3 or later is right.)
     for (let i = 0; i < 20; i++) {
       const r = await request(port, "/p");
-      assertEquals(r.text, "version 3", `request ${i}: ${r.headers.get("x-cache")}`);
+      const n = Number(/^version (\d+)$/.exec(r.text)?.[1]);
+      assert(n >= 3, `request ${i}: ${r.text} (${r.headers.get("x-cache")})`);
     }
   } finally {
     child.kill("SIGTERM");
