@@ -16,7 +16,7 @@
  */
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
-import { registry } from "../core/metrics.ts";
+import { registry, renderMetrics } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
 
 const log = getLogger("admin");
@@ -135,7 +135,7 @@ export class AdminServer {
       case "/healthz":
         return new Response("ok\n", { headers: { "content-type": "text/plain" } });
       case "/metrics":
-        return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
+        return new Response(await renderMetrics(), { headers: { "content-type": registry.contentType } });
       case "/status":
         return Response.json(await this.statusDocument());
     }

@@ -36,9 +36,10 @@ import { OriginError, type OriginPool, type OriginResponse } from "../http/origi
 import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
+import type { SharedCollapse } from "./shared_collapse.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { type ClientFraming, clientHead, PreparedHit } from "./response_head.ts";
+import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -121,6 +122,8 @@ export interface CacheHandlerOptions {
   invalidate?: Invalidator;
   /** Called after an object was stored. */
   onStored?: StoredHook;
+  /** Request collapsing across workers (several workers on one port). */
+  sharedCollapse?: SharedCollapse;
 }
 
 /** What the access log and counters record about one request. */
@@ -132,6 +135,15 @@ interface Outcome {
   hierarchy: string;
   peer: string;
   type: string;
+}
+
+/** A stored object the fast hit path can send (see `CacheHandler.handle`). */
+interface FastHit {
+  primary: string;
+  obj: StoredObject;
+  prep: PreparedHit;
+  /** When the lookup happened, ms since epoch (for Age). */
+  now: number;
 }
 
 /** Request fields that make a GET leave the fast hit path. */
@@ -162,6 +174,13 @@ const HOP_EXTRA = new Set(["host", "content-length", "transfer-encoding", "x-for
 /** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
 const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
+/**
+ * Origin bodies with a Content-Length up to this size are read at once into one buffer (no
+ * per-chunk async iteration); larger or chunked ones stream. Small enough that holding one per
+ * concurrent miss costs little, large enough for typical small objects.
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024;
+
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
 const BUFFERED_BODY_BYTES = 1024 * 1024;
 
@@ -182,6 +201,8 @@ interface FetchPlan {
   store: boolean;
   /** The stored object being revalidated. */
   revalidating?: StoredMeta;
+  /** Already waited for another worker's fetch of this URL (does not wait twice). */
+  waitedElsewhere?: boolean;
 }
 
 /** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
@@ -196,7 +217,7 @@ export class CacheHandler {
   readonly #cfg: CacheHandlerConfig;
   readonly #forwardAcl: Acl;
   readonly #purgeAcl: Acl;
-  readonly #collapser = new Collapser();
+  readonly #collapser: Collapser;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
@@ -212,6 +233,7 @@ export class CacheHandler {
   constructor(opts: CacheHandlerOptions) {
     this.#o = opts;
     this.#cfg = opts.config;
+    this.#collapser = new Collapser(opts.sharedCollapse);
     this.#forwardAcl = new Acl(opts.config.acl.forward);
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#peers = opts.peers ?? DIRECT;
@@ -268,8 +290,12 @@ export class CacheHandler {
    */
   async handle(req: ServerRequest, res: ServerResponse, mode: ListenerMode): Promise<void> {
     // Fast path: a plain GET hit of a stored 2xx without Vary, HTTP/1.1 keep-alive.
+    let key: string | undefined;
     if (req.method === "GET" && req.minor === 1 && !res.close && mode === "accel" && req.target.charCodeAt(0) === 47) {
-      if (await this.#fastHit(req, res)) return;
+      let found = this.#fastLookup(req);
+      if (found instanceof Promise) found = await found;
+      if (typeof found === "object") return await this.#fastHit(req, res, found);
+      key = found;
     }
     const out: Outcome = {
       code: "NONE",
@@ -281,7 +307,7 @@ export class CacheHandler {
       type: "-",
     };
     try {
-      await this.#route(req, res, mode, out);
+      await this.#route(req, res, mode, out, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
       if (res.bytesWritten === 0 && !res.broken) {
@@ -313,35 +339,62 @@ export class CacheHandler {
     });
   }
 
-  async #fastHit(req: ServerRequest, res: ServerResponse): Promise<boolean> {
-    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return false;
+  /**
+   * The lookup of the fast hit path, without a promise when the store answers synchronously (the
+   * memory store): the object when it can be sent as a plain hit; otherwise the request's primary
+   * key when it was computed (so the slow path does not parse the URL again), or undefined.
+   */
+  #fastLookup(req: ServerRequest): FastHit | string | undefined | Promise<FastHit | string | undefined> {
+    for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
-    if (host === null) return false;
+    if (host === null) return undefined;
     const url = `http://${host}${req.target}`;
     let primary = this.#keys.get(url);
+    const known = primary !== undefined;
     if (primary === undefined) {
       try {
         primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
       } catch {
-        return false;
+        return undefined;
       }
-      if (this.#keys.size >= 100_000) this.#keys.clear();
-      this.#keys.set(url, primary);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
-    const variants = vr instanceof Promise ? await vr : vr;
-    if (variants.length !== 1 || variants[0].vary.length !== 0) return false;
+    if (vr instanceof Promise) return vr.then((v) => this.#fastLookupVariants(url, primary, known, v));
+    return this.#fastLookupVariants(url, primary, known, vr);
+  }
+
+  #fastLookupVariants(
+    url: string,
+    primary: string,
+    known: boolean,
+    variants: StoredMeta[],
+  ): FastHit | string | Promise<FastHit | string> {
+    if (variants.length !== 1 || variants[0].vary.length !== 0) return primary;
     const meta0 = variants[0];
     const now = Date.now();
-    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return false;
-    const gr = store.get({ primary, variant: "" });
-    const obj = gr instanceof Promise ? await gr : gr;
-    if (!obj || !obj.body) return false;
+    if (now >= meta0.expiresAt || meta0.status < 200 || meta0.status > 299) return primary;
+    // Remember the key only for stored URLs: a miss would add an entry per new URL for nothing.
+    if (!known) {
+      if (this.#keys.size >= 100_000) this.#keys.clear();
+      this.#keys.set(url, primary);
+    }
+    const gr = this.#o.store.get({ primary, variant: "" });
+    if (gr instanceof Promise) return gr.then((obj) => this.#fastPrepared(primary, obj, now));
+    return this.#fastPrepared(primary, gr, now);
+  }
+
+  #fastPrepared(primary: string, obj: StoredObject | undefined, now: number): FastHit | string {
+    if (!obj || !obj.body) return primary;
     let prep = this.#prepared.get(obj);
     if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
-    if (prep.noCache) return false;
-    const age = Math.floor(currentAgeMs(obj.meta, now) / 1000);
+    if (prep.noCache) return primary;
+    return { primary, obj, prep, now };
+  }
+
+  async #fastHit(req: ServerRequest, res: ServerResponse, hit: FastHit): Promise<void> {
+    const { obj, prep } = hit;
+    const age = Math.floor(currentAgeMs(obj.meta, hit.now) / 1000);
     try {
       for (const b of prep.bytes(age, res)) await res.write(b);
     } catch {
@@ -351,17 +404,24 @@ export class CacheHandler {
       code: "TCP_MEM_HIT",
       result: "hit",
       status: obj.meta.status,
-      url: primary,
+      url: hit.primary,
       hierarchy: "HIER_NONE",
       peer: "-",
       type: prep.contentType,
     });
-    return true;
   }
 
-  async #route(req: ServerRequest, res: ServerResponse, mode: ListenerMode, out: Outcome): Promise<void> {
+  async #route(
+    req: ServerRequest,
+    res: ServerResponse,
+    mode: ListenerMode,
+    out: Outcome,
+    key?: string,
+  ): Promise<void> {
     const client = req.client.hostname;
-    const forwardAllowed = this.#forwardAcl.allows(client);
+    // Only forward and transparent listeners consult the forward ACL (accelerators never proxy
+    // for the client), so accelerated requests skip parsing the client address.
+    const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await this.#purge(req, res, mode, out);
     const route = resolveRoute(
       { method: req.method, target: req.target, host: req.headers.get("host") },
@@ -383,7 +443,8 @@ export class CacheHandler {
     out.url = route.url;
     let primary: string;
     try {
-      primary = cacheKey(route.url);
+      // The fast path computed the key of this same URL (accelerator, origin-form target).
+      primary = key ?? cacheKey(route.url);
     } catch {
       out.status = 400;
       return await this.#error(req, res, 400, `Bad URL "${route.url.slice(0, 200)}"`, out);
@@ -445,9 +506,12 @@ export class CacheHandler {
     const now = Date.now();
     // Lookup: the stored variant whose Vary'd request fields match this request.
     let obj: StoredObject | undefined;
-    for (const meta of await store.variants(plan.primary)) {
+    // Memory stores answer synchronously: no await (and no microtask) unless a promise comes back.
+    const vr = store.variants(plan.primary);
+    for (const meta of vr instanceof Promise ? await vr : vr) {
       if (varyMatches(meta, req.headers)) {
-        obj = await store.get({ primary: meta.primary, variant: meta.variant });
+        const gr = store.get({ primary: meta.primary, variant: meta.variant });
+        obj = gr instanceof Promise ? await gr : gr;
         if (obj) break;
       }
     }
@@ -675,18 +739,24 @@ export class CacheHandler {
 
   // ---- origin side ----------------------------------------------------------------------------
 
-  async #choose(plan: FetchPlan): Promise<ForwardChoice> {
-    try {
-      return await this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
-    } catch (e) {
+  /** Where a miss goes; synchronous when the selector is (no peering). */
+  #choose(plan: FetchPlan): ForwardChoice | Promise<ForwardChoice> {
+    const failed = (e: unknown): ForwardChoice => {
       log.warn("Peer selection failed; going to the origin", { url: plan.url, error: e });
       return { kind: "origin" };
+    };
+    try {
+      const c = this.#peers.select(plan.primary, { method: plan.method, url: plan.url, headers: plan.reqHeaders });
+      return c instanceof Promise ? c.catch(failed) : c;
+    } catch (e) {
+      return failed(e);
     }
   }
 
   /** Sends the plan's request to a peer or the origin; records hierarchy and latency. */
   async #send(plan: FetchPlan, out: { hierarchy: string; peer: string }): Promise<OriginResponse> {
-    const choice = plan.body ? { kind: "origin" as const } : await this.#choose(plan);
+    let choice = plan.body ? { kind: "origin" as const } : this.#choose(plan);
+    if (choice instanceof Promise) choice = await choice;
     const method = plan.method === "HEAD" && plan.store ? "GET" : plan.method;
     if (choice.kind === "peer") {
       const headers = plan.headers.filter(([k]) => k !== "cache-control" || !choice.onlyIfCached);
@@ -864,6 +934,15 @@ export class CacheHandler {
       }
     }
     if (reqCc.noStore) plan.store = false;
+    if (collapse && plan.store && !plan.waitedElsewhere) {
+      // Another worker is fetching this URL: wait for its object, then look it up again.
+      const wait = this.#collapser.claimOrWait(key, this.#cfg.collapse.waitMs);
+      if (wait) {
+        plan.waitedElsewhere = true;
+        if (await wait) counters.collapsed++;
+        return await this.#cacheable(req, res, plan, out);
+      }
+    }
     const f = collapse && plan.store ? this.#collapser.lead(key) : new Inflight();
     const slot = req.method !== "HEAD" ? f.reserve() : undefined;
     const task = this.#runFetch(f, plan, req.method !== "HEAD", out);
@@ -875,7 +954,8 @@ export class CacheHandler {
     }
     out.status = head.status;
     const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
-    await Promise.all([p, task]);
+    await p; // then the fetch (it never rejects), without an array and Promise.all per miss
+    await task;
   }
 
   /** Revalidation of a stale stored object (collapsed like misses). */
@@ -1008,7 +1088,7 @@ export class CacheHandler {
     const framing: ClientFraming = noBody
       ? (head.bodyBytes !== undefined ? { kind: "length", length: head.bodyBytes } : { kind: "none" })
       : this.#framingFor(req, res, head.bodyBytes);
-    const bytes = latin1Encode(clientHead({
+    const text = clientHead({
       status: head.status,
       reason: head.reason,
       headers: head.headers,
@@ -1022,15 +1102,27 @@ export class CacheHandler {
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
-    }));
+    });
     out.status = head.status;
     if (noBody) {
       try {
-        await res.write(bytes);
+        await res.write(latin1Encode(text));
       } catch { /* client gone */ }
       return;
     }
     const chunked = framing.kind === "chunked";
+    const whole = chunked ? undefined : f.completeBody();
+    if (whole && whole.length <= INLINE_BODY_BYTES) {
+      // The body is already complete (a small response read at once): head and body encoded into
+      // the connection's reusable buffer, one write, no allocation.
+      try {
+        await res.write(headWithBody(text, whole, res));
+      } catch {
+        res.close = true;
+      }
+      return;
+    }
+    const bytes = latin1Encode(text);
     // The head goes out together with the first body chunk (one write for small responses).
     let pending: Uint8Array | undefined = bytes;
     try {
@@ -1135,8 +1227,9 @@ export class CacheHandler {
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
     let writer: StoreWriter | undefined;
+    let meta: StoredMeta | undefined;
     if (storable) {
-      const meta: StoredMeta = {
+      meta = {
         primary: key,
         variant,
         status,
@@ -1149,7 +1242,8 @@ export class CacheHandler {
       };
       meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
       try {
-        writer = await this.#o.store.openWrite(meta);
+        const w = this.#o.store.openWrite(meta);
+        writer = w instanceof Promise ? await w : w;
       } catch (e) {
         log.debug("Store refused object", { url: key, error: e });
       }
@@ -1180,6 +1274,9 @@ export class CacheHandler {
       f.finish();
       return;
     }
+    if (r.framing.kind === "length" && r.framing.length <= WHOLE_BODY_BYTES) {
+      return await this.#fetchWhole(f, r, key, writer, meta);
+    }
     let hadReader = false;
     try {
       for await (const chunk of r.body()) {
@@ -1195,7 +1292,8 @@ export class CacheHandler {
             this.#collapser.release(key, f);
           }
         }
-        await f.push(chunk);
+        const wait = f.push(chunk);
+        if (wait) await wait;
         if (!f.unread) hadReader = true;
         if (!writer && hadReader && f.unread) {
           // Nobody reads and nothing is stored: stop fetching.
@@ -1219,15 +1317,72 @@ export class CacheHandler {
     this.#collapser.release(key, f);
   }
 
-  async #commit(writer: StoreWriter, key: string): Promise<boolean> {
-    let ok = true;
+  /**
+   * The rest of {@link #runFetch} for a small length-delimited body: read it at once (usually
+   * already buffered with the head, so no await at all), store it, hand it to the readers as one
+   * chunk. A body cut short fails the inflight like a streamed one; the head was published already,
+   * so clients see a truncated response and a closed connection.
+   */
+  async #fetchWhole(
+    f: Inflight,
+    r: OriginResponse,
+    key: string,
+    writer: StoreWriter | undefined,
+    meta: StoredMeta | undefined,
+  ): Promise<void> {
+    let body: Uint8Array;
     try {
-      await writer.commit();
+      const got = r.readWhole();
+      body = got instanceof Promise ? await got : got;
     } catch (e) {
-      log.debug("Commit failed", { url: key, error: e });
-      await writer.abort();
-      ok = false;
+      if (writer) await writer.abort();
+      f.fail(e as Error);
+      this.#collapser.release(key, f);
+      return;
     }
+    counters.originBytes += body.length;
+    if (writer) {
+      try {
+        const w = writer.write(body);
+        if (w instanceof Promise) await w;
+      } catch (e) {
+        log.debug("Object not stored", { url: key, error: e });
+        await writer.abort();
+        writer = undefined;
+        f.retainAll = false;
+        this.#collapser.release(key, f);
+      }
+    }
+    f.push(body); // one chunk, within the back-pressure limit: never waits
+    if (writer) {
+      const c = this.#commit(writer, key);
+      const ok = c instanceof Promise ? await c : c;
+      // The hook may keep (or transfer) what it gets: give it a copy, not the stored buffer.
+      if (ok && meta && this.#o.onStored) this.#o.onStored(meta, body.slice());
+    }
+    f.finish();
+    this.#collapser.release(key, f);
+  }
+
+  /** Commits a store write; false (and aborted) when the store refused it. */
+  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+    let c: void | Promise<void>;
+    try {
+      c = writer.commit();
+    } catch (e) {
+      return this.#commitFailed(writer, key, e);
+    }
+    if (c instanceof Promise) return c.then(() => this.#committed(true), (e) => this.#commitFailed(writer, key, e));
+    return this.#committed(true);
+  }
+
+  async #commitFailed(writer: StoreWriter, key: string, e: unknown): Promise<boolean> {
+    log.debug("Commit failed", { url: key, error: e });
+    await writer.abort();
+    return this.#committed(false);
+  }
+
+  #committed(ok: boolean): boolean {
     const s = this.#o.store.stats();
     counters.storedObjects = s.objects;
     counters.storedBytes = s.bytes;

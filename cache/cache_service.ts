@@ -6,6 +6,8 @@
  * @module
  */
 import type { Appliance } from "../config/mod.ts";
+import type { MetricSnapshot } from "../core/metrics.ts";
+import type { TopUrlCount } from "../status/top_urls.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
@@ -14,6 +16,7 @@ import { AccessLog } from "./access_log.ts";
 import { CacheHandler, type Invalidator, type StoredHook } from "./cache_handler.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
+import type { SharedCollapse } from "./shared_collapse.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import { createPolicy } from "./store/eviction/mod.ts";
@@ -38,6 +41,8 @@ export interface CacheServiceOptions {
    * into the other workers' memory tiers (so an object fetched by one worker is a hit in all).
    */
   replicate?: StoredHook;
+  /** The cross-worker collapse table (several workers). */
+  sharedCollapse?: SharedCollapse;
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
   listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
@@ -48,6 +53,10 @@ export interface WorkerStats {
   counters: CacheCounters;
   /** Store statistics. */
   store: StoreStats;
+  /** A worker's counters and histograms outside {@link CacheCounters} (summed into `/metrics`). */
+  metrics?: MetricSnapshot[];
+  /** A worker's most requested URLs (merged into `/status`). */
+  topUrls?: TopUrlCount[];
 }
 
 /** One worker's cache; see the module doc. */
@@ -90,6 +99,7 @@ export class CacheService {
       config: cfg,
       peers: opts.peers,
       invalidate: opts.invalidate,
+      sharedCollapse: opts.sharedCollapse,
       onStored: opts.replicate
         ? (meta, body) => {
           if (body.length <= cfg.memory.maxObjectBytes) opts.replicate!(meta, body);
@@ -156,14 +166,17 @@ export class CacheService {
    * @param body its body
    */
   async putLocal(meta: StoredMeta, body: Uint8Array): Promise<void> {
-    if (this.store instanceof MemoryStore) return this.store.put(meta, body);
-    const w = await this.store.openWrite(meta);
-    try {
-      await w.write(body);
-      await w.commit();
-    } catch {
-      await w.abort();
+    if (this.store instanceof MemoryStore) await this.store.put(meta, body);
+    else {
+      const w = await this.store.openWrite(meta);
+      try {
+        await w.write(body);
+        await w.commit();
+      } catch {
+        await w.abort();
+      }
     }
+    this.#opts.sharedCollapse?.arrived(meta.primary);
   }
 
   /** This worker's counters and store statistics. */
@@ -195,7 +208,7 @@ export class CacheService {
  * Sums worker snapshots into the `/status` `cache` section.
  *
  * @param list one snapshot per worker
- * @returns objects, bytes, hits, misses, requests by result and more
+ * @returns objects, bytes, hits, misses, requests by result, per-worker shares and more
  */
 export function statusSection(list: WorkerStats[]): Record<string, unknown> {
   const requests: Record<string, number> = {};
@@ -216,6 +229,13 @@ export function statusSection(list: WorkerStats[]): Record<string, unknown> {
   const misses = requests.miss ?? 0;
   return {
     workers: list.length,
+    // Each worker's share of the requests (the main process first): how SO_REUSEPORT spread them.
+    perWorker: list.map((w) => ({
+      requests: Object.values(w.counters.requests).reduce((a, b) => a + b, 0),
+      misses: w.counters.requests.miss ?? 0,
+      objects: w.store.objects,
+      bytes: w.store.bytes,
+    })),
     objects,
     bytes,
     maxBytes,

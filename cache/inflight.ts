@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { SharedCollapse } from "./shared_collapse.ts";
 
 /** Unread bytes a slow reader may hold up before a non-retaining fetch waits for it. */
 export const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -109,20 +110,38 @@ export class Inflight {
   }
 
   /**
-   * Appends a body chunk; resolves when readers have caught up enough (see the module doc).
+   * Appends a body chunk. Returns a promise only when the fetch must wait for slow readers
+   * (back-pressure, see the module doc); otherwise nothing, so a retaining fetch never waits.
    *
    * @param chunk body bytes
+   * @returns undefined, or a promise that resolves when readers have caught up enough
    */
-  async push(chunk: Uint8Array): Promise<void> {
+  push(chunk: Uint8Array): Promise<void> | undefined {
     this.#chunks.push(chunk);
     this.bytes += chunk.length;
     this.#wakeAll();
-    if (this.retainAll) return;
+    if (this.retainAll) return undefined;
     this.#trim();
+    if (this.#unreadBytes() > MAX_UNREAD_BYTES && this.#readers.size > 0 && !this.done) return this.#backOff();
+    return undefined;
+  }
+
+  async #backOff(): Promise<void> {
     while (this.#unreadBytes() > MAX_UNREAD_BYTES && this.#readers.size > 0 && !this.done) {
       await new Promise<void>((r) => this.#drain.push(r));
       this.#trim();
     }
+  }
+
+  /**
+   * The body, when it is complete and was pushed as one chunk that is still retained (a small
+   * response read at once): a reader can send it without iterating {@link Inflight.read}.
+   *
+   * @returns the body (shared, do not modify), or undefined
+   */
+  completeBody(): Uint8Array | undefined {
+    if (!this.done || this.error || this.#base !== 0 || this.#chunks.length !== 1) return undefined;
+    return this.#chunks[0];
   }
 
   /**
@@ -225,9 +244,34 @@ export class Inflight {
   }
 }
 
-/** In-progress fetches by key, for request collapsing (Squid collapsed_forwarding, nginx proxy_cache_lock). */
+/**
+ * In-progress fetches by key, for request collapsing (Squid collapsed_forwarding, nginx
+ * proxy_cache_lock). Within a worker, followers join the leader's {@link Inflight} and stream with
+ * it; across workers (with a {@link SharedCollapse} table) a follower waits for the other worker's
+ * object and then serves it from its own store.
+ */
 export class Collapser {
   readonly #map = new Map<string, Inflight>();
+  readonly #shared: SharedCollapse | undefined;
+
+  /**
+   * @param shared the cache's cross-worker claim table, when it has several workers
+   */
+  constructor(shared?: SharedCollapse) {
+    this.#shared = shared;
+  }
+
+  /**
+   * Before leading a fetch that may be stored: claims `key` across workers, or, when another worker
+   * is fetching it, returns a wait (see {@link SharedCollapse.claimOrWait}).
+   *
+   * @param key the primary cache key
+   * @param waitMs the wait bound
+   * @returns undefined to go ahead and lead; else resolves true when the object should be stored here now
+   */
+  claimOrWait(key: string, waitMs: number): Promise<boolean> | undefined {
+    return this.#shared?.claimOrWait(key, waitMs);
+  }
 
   /** The fetch in progress for `key`, if any that can still be joined. */
   get(key: string): Inflight | undefined {
@@ -245,7 +289,10 @@ export class Collapser {
 
   /** Removes the fetch once it can no longer be joined (done, failed or not shareable). */
   release(key: string, f: Inflight): void {
-    if (this.#map.get(key) === f) this.#map.delete(key);
+    if (this.#map.get(key) !== f) return;
+    this.#map.delete(key);
+    // Stored (or being stored) means waiters in other workers will find it; else they fetch it themselves.
+    this.#shared?.release(key, !f.error && f.retainAll && f.head?.kind === "response" && f.head.shareable, f.bytes);
   }
 
   /** Number of fetches in progress. */

@@ -13,6 +13,10 @@
  * | `webcache_cache_origin_latency_seconds` | histogram | time to the origin's response head |
  * | `webcache_cache_stored_objects` / `webcache_cache_stored_bytes` | gauge | memory tier contents |
  *
+ * Other counters and histograms that workers update (this histogram, peering choices, disk
+ * counters) reach `/metrics` as each worker's registry snapshot, sent with its statistics every
+ * second and summed by the main process (`renderMetrics` in `core/metrics.ts`).
+ *
  * @module
  */
 import { Counter, Gauge, Histogram, registry } from "../core/metrics.ts";
@@ -103,6 +107,18 @@ export function sumCounters(list: CacheCounters[]): CacheCounters {
   }
   return out;
 }
+
+/**
+ * Metrics the main process sums from every worker's {@link CacheCounters} itself; workers leave
+ * them out of the snapshots the main process adds to its registry (`threadMetricsSnapshot`).
+ */
+export const SUMMED_IN_MAIN: ReadonlySet<string> = new Set([
+  "webcache_cache_requests_total",
+  "webcache_cache_client_bytes_total",
+  "webcache_cache_origin_bytes_total",
+  "webcache_cache_collapsed_requests_total",
+  "webcache_cache_origin_failures_total",
+]);
 
 /** Numeric (unlabelled) fields of {@link CacheCounters}, summed over every worker at scrape time. */
 type SummedField = "clientBytes" | "originBytes" | "collapsed" | "storedObjects" | "storedBytes";

@@ -8,8 +8,10 @@
  * | `cache_handler.ts` | the request state machine (lookup → hit / revalidate / miss / pass) |
  * | `cache_service.ts` | one worker: store, origin pool, handler, listeners |
  * | `worker_pool.ts` | more workers on the same ports (SO_REUSEPORT), invalidation and copies between them |
+ * | `replica_batch.ts` | those copies batched: one message per few ms instead of one per stored object |
  * | `route.ts` | where a request goes per listener mode (accel, forward, transparent) |
  * | `inflight.ts` | a response being fetched, read by every collapsed client while it is stored |
+ * | `shared_collapse.ts` | collapsing across workers: a claim table in shared memory |
  * | `response_head.ts` | client response heads; pre-serialised hits |
  * | `tunnel.ts` | CONNECT tunnels |
  * | `peer_selector.ts` | peering hooks: where a miss goes (ICP, `--peers auto`), local lookups for ICP |
@@ -60,9 +62,18 @@ export type {
   StoreWriter,
 } from "./store/store.ts";
 export { CacheService, type CacheServiceOptions, statusSection, type WorkerStats } from "./cache_service.ts";
-export { isWorkerContext, runWorker, WorkerPool } from "./worker_pool.ts";
+export {
+  isWorkerContext,
+  type PeeringHost,
+  runWorker,
+  type WorkerContext,
+  type WorkerPeeringLink,
+  WorkerPool,
+  type WorkerPoolOptions,
+} from "./worker_pool.ts";
 export { type ListenerMode, resolveRoute, type Route, type RouteAccess, type RouteConfig } from "./route.ts";
 export { Collapser, Inflight, type InflightHead } from "./inflight.ts";
+export { keyHash, SharedCollapse, type SharedCollapseOptions } from "./shared_collapse.ts";
 export { DIRECT, type ForwardChoice, type LocalLookup, type PeerRequest, type PeerSelector } from "./peer_selector.ts";
 export { AccessLog, type AccessLogEntry, formatAccessLogLine } from "./access_log.ts";
 export { MemoryStore } from "./store/memory_store.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { latin1Encode, STATUS_TEXT } from "../http/head_codec.ts";
+import { latin1Encode, latin1EncodeInto, STATUS_TEXT } from "../http/head_codec.ts";
 import type { StoredObject } from "./store/store.ts";
 import { appendVia } from "./semantics/mod.ts";
 
@@ -67,6 +67,27 @@ export function clientHead(h: ClientHeadInput): string {
   if (h.close) s += "connection: close\r\n";
   else if (h.keepAlive10) s += "connection: keep-alive\r\n";
   return s + "\r\n";
+}
+
+/**
+ * A head and a small body in one buffer, for one write: built in `scratch` (the connection's
+ * reusable buffer, valid until its next write resolves) when given, so nothing is allocated.
+ *
+ * @param head the head text (from {@link clientHead})
+ * @param body the body
+ * @param scratch gives a reusable buffer of at least the requested size (a `ServerResponse`)
+ * @returns head bytes followed by the body
+ */
+export function headWithBody(
+  head: string,
+  body: Uint8Array,
+  scratch?: { scratch(size: number): Uint8Array },
+): Uint8Array {
+  const total = head.length + body.length; // ISO-8859-1: one byte per char
+  const out = scratch ? scratch.scratch(total).subarray(0, total) : new Uint8Array(total);
+  latin1EncodeInto(head, out);
+  out.set(body, head.length);
+  return out;
 }
 
 /** Bodies up to this size are copied behind the head so a hit is one write; larger ones are a second write. */

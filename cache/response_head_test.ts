@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
-import { clientHead, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
+import { clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
 
 function object(body: Uint8Array, headers: [string, string][]): StoredObject {
@@ -92,4 +92,23 @@ Deno.test("PreparedHit builds the first hit of a second in the connection's scra
   assertEquals(second.buffer === scratch.buffer, false, "hit again in the same second: own buffer");
   assertEquals(p.bytes(5, { scratch: () => scratch })[0], second, "and reused after that");
   assertEquals(p.bytes(6, { scratch: () => scratch })[0].buffer, scratch.buffer);
+});
+
+Deno.test("headWithBody() puts head and body in one buffer, in the scratch buffer when one is given", () => {
+  const head = clientHead({
+    status: 200,
+    headers: [["content-type", "text/plain"]],
+    node: "n1",
+    xCache: "MISS from n1",
+    framing: { kind: "length", length: 5 },
+    close: false,
+  });
+  const body = new TextEncoder().encode("hello");
+  const own = headWithBody(head, body);
+  assertEquals(new TextDecoder().decode(own), head + "hello");
+  const scratchBuf = new Uint8Array(4096);
+  const viaScratch = headWithBody(head, body, { scratch: () => scratchBuf });
+  assertEquals(viaScratch.buffer, scratchBuf.buffer);
+  assertEquals(viaScratch.length, head.length + 5);
+  assertEquals(new TextDecoder().decode(viaScratch), head + "hello");
 });

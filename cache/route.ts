@@ -55,9 +55,17 @@ function splitHostPort(authority: string, defPort: number): Endpoint | undefined
   return { hostname, port };
 }
 
+/** Parsed origin URLs: there are only the configured few, and every request needs one. */
+const ENDPOINTS = new Map<string, Endpoint>();
+
 function endpointOf(originUrl: string): Endpoint {
+  let ep = ENDPOINTS.get(originUrl);
+  if (ep) return ep;
   const u = new URL(originUrl);
-  return { hostname: u.hostname.replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 };
+  ep = Object.freeze({ hostname: u.hostname.replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 });
+  if (ENDPOINTS.size >= 1024) ENDPOINTS.clear();
+  ENDPOINTS.set(originUrl, ep);
+  return ep;
 }
 
 /**

@@ -12,29 +12,52 @@
  *
  * | direction | message | meaning |
  * |---|---|---|
+ * | worker → main | `{t:"hello"}` | the worker's handler is installed: send `init` |
+ * | main → worker | `{t:"init", index, shared, peering?}` | worker number, the shared collapse table, peering view |
  * | worker → main | `{t:"ready"}` / `{t:"fail", error}` | listeners up / start failed |
- * | worker → main | `{t:"stats", stats}` | counters and store statistics, every second |
+ * | worker → main | `{t:"stats", stats}` | counters, store statistics, metrics and top URLs, every second |
+ * | main → worker | `{t:"peering", view}` | peers and their liveness changed (see `cache/peering/remote_icp.ts`) |
+ * | worker → main | `{t:"icpq", id, url}` | run an ICP lookup for a worker's miss (multicast only); answered by `{t:"icpa", id, lookup}` |
+ * | worker → main | `{t:"peerdead", key}` | a peer failed over HTTP in a worker: mark it dead |
+ * | worker → main | `{t:"origin", url, ok}` | an origin began or stopped failing in a worker (ICP MISS_NOFETCH) |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
- * | both ways | `{t:"put", meta, body}` | an object one worker stored: copy it into the others' memory |
+ * | both ways | `{t:"puts", batch}` | objects one worker stored: copy them into the others' memory ({@link ReplicaBatcher}) |
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
+ *
+ * Request collapsing across workers needs no message per miss: the workers share one
+ * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
+ * hands out in `init`. Peering (ICP server and client, liveness pings) runs in the main process; a
+ * worker decides hash ownership locally from the mirrored view and queries ICP on its own socket
+ * (with a multicast group it sends its ICP lookups to the main process).
  *
  * @module
  */
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
+import { type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
 import type { StoredMeta } from "./store/store.ts";
+import type { IcpLookup } from "../icp/client.ts";
+import type { PeeringView } from "./peering/remote_icp.ts";
+import { siteOf } from "./peering/load_guard.ts";
 
 const log = getLogger("cache.workers");
 
 type Msg =
+  | { t: "hello" }
+  | { t: "init"; index: number; shared?: SharedArrayBuffer; peering?: PeeringView }
+  | { t: "peering"; view: PeeringView }
+  | { t: "icpq"; id: number; url: string }
+  | { t: "icpa"; id: number; lookup: IcpLookup }
+  | { t: "peerdead"; key: string }
+  | { t: "origin"; url: string; ok: boolean }
   | { t: "ready" }
   | { t: "fail"; error: string }
   | { t: "stats"; stats: WorkerStats }
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
-  | { t: "put"; meta: StoredMeta; body: Uint8Array }
+  | { t: "puts"; batch: ReplicaBatch }
   | { t: "close" }
   | { t: "closed" };
 
@@ -55,21 +78,65 @@ interface Slot {
   closed?: () => void;
 }
 
-/** The main side: starts workers, relays invalidations, collects statistics. */
+/** What the main process's peering offers the workers (see `cache/peering/remote_icp.ts`). */
+export interface PeeringHost {
+  /** The current peers and their liveness. */
+  view(): PeeringView;
+  /** Runs an ICP lookup for a worker's miss. */
+  lookup(url: string): Promise<IcpLookup>;
+  /** A worker could not reach this peer (`HOST:ICP_PORT`) over HTTP. */
+  markDead(key: string): void;
+  /** An origin failed for a worker, or answered again after failing. */
+  originResult(url: string, ok: boolean): void;
+}
+
+/** How often the main process checks whether the peering view changed (ms). */
+const PEERING_VIEW_INTERVAL_MS = 100;
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Shared collapse table handed to every worker (see `shared_collapse.ts`). */
+  shared?: SharedArrayBuffer;
+}
+
+/** The main side: starts workers, relays invalidations and objects, collects statistics. */
 export class WorkerPool {
   readonly #count: number;
+  readonly #opts: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, { left: number; n: number; done: (n: number) => void }>();
+  /** Copies of the objects the main service stores, on their way to every worker. */
+  readonly #copies = new ReplicaBatcher((batch, transfer) => this.#postPuts(batch, undefined, transfer));
   #nextId = 1;
   #local?: CacheService;
+  #peering?: PeeringHost;
+  #viewTimer?: ReturnType<typeof setInterval>;
+  #lastView = "";
 
   /**
    * Creates the pool; `start()` launches the workers.
    *
    * @param count workers to start besides the main one
+   * @param opts the shared collapse table
    */
-  constructor(count: number) {
+  constructor(count: number, opts: WorkerPoolOptions = {}) {
     this.#count = count;
+    this.#opts = opts;
+  }
+
+  /** Workers started besides the main one. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Lets workers use the main process's peering: they get its view at start and whenever it
+   * changes, and send it their ICP lookups. Call before {@link WorkerPool.start}.
+   *
+   * @param host the main process's peering
+   */
+  setPeering(host: PeeringHost): void {
+    this.#peering = host;
   }
 
   /**
@@ -99,7 +166,14 @@ export class WorkerPool {
           };
           worker.onmessage = (e: MessageEvent<Msg>) => {
             const m = e.data;
-            if (m.t === "ready") {
+            if (m.t === "hello") {
+              worker.postMessage({
+                t: "init",
+                index: i + 1,
+                shared: this.#opts.shared,
+                peering: this.#peering?.view(),
+              });
+            } else if (m.t === "ready") {
               clearTimeout(timer);
               resolve();
             } else if (m.t === "fail") {
@@ -111,7 +185,20 @@ export class WorkerPool {
       );
     }
     await Promise.all(starts);
+    if (this.#peering && this.#count > 0) {
+      const host = this.#peering;
+      this.#lastView = JSON.stringify(host.view());
+      this.#viewTimer = setInterval(() => this.#sendViewIfChanged(host), PEERING_VIEW_INTERVAL_MS);
+    }
     log.info("Cache workers started", { workers: this.#count + 1 });
+  }
+
+  #sendViewIfChanged(host: PeeringHost): void {
+    const view = host.view();
+    const text = JSON.stringify(view);
+    if (text === this.#lastView) return;
+    this.#lastView = text;
+    for (const s of this.#slots) s.worker.postMessage({ t: "peering", view });
   }
 
   #onMessage(slot: Slot, m: Msg): void {
@@ -122,8 +209,29 @@ export class WorkerPool {
       case "inv":
         this.invalidate(m.keys, slot).then((n) => slot.worker.postMessage({ t: "invdone", id: m.id, n }));
         break;
-      case "put":
-        this.replicate(m.meta, m.body, slot);
+      case "puts":
+        this.#receivePuts(m.batch, slot);
+        break;
+      case "icpq": {
+        const host = this.#peering;
+        if (!host) break;
+        host.lookup(m.url).then(
+          (lookup) => slot.worker.postMessage({ t: "icpa", id: m.id, lookup }),
+          () =>
+            slot.worker.postMessage({
+              t: "icpa",
+              id: m.id,
+              lookup: { decision: { kind: "none" }, outcome: "no_peers", answers: [], expected: 0, waitedMs: 0 },
+            }),
+        );
+        break;
+      }
+      case "origin":
+        this.#peering?.originResult(m.url, m.ok);
+        break;
+      case "peerdead":
+        this.#peering?.markDead(m.key);
+        if (this.#peering) this.#sendViewIfChanged(this.#peering);
         break;
       case "invdone": {
         const p = this.#pending.get(m.id);
@@ -147,6 +255,7 @@ export class WorkerPool {
    * @returns how many objects were deleted
    */
   async invalidate(keys: string[], except?: object): Promise<number> {
+    this.#copies.forget(keys); // a pending copy must not bring a deleted object back
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -159,12 +268,29 @@ export class WorkerPool {
   }
 
   /**
-   * Copies a stored object into the main service (unless it came from there) and every worker but
-   * the one it came from.
+   * Copies an object the main service stored into every worker (batched, see {@link ReplicaBatcher}).
+   *
+   * @param meta its metadata
+   * @param body its body (copied when the batch is sent)
    */
-  replicate(meta: StoredMeta, body: Uint8Array, from?: object): void {
-    if (from && this.#local) this.#local.putLocal(meta, body).catch(() => {});
-    for (const s of this.#slots) if (s !== from) s.worker.postMessage({ t: "put", meta, body });
+  replicate(meta: StoredMeta, body: Uint8Array): void {
+    if (this.#slots.length) this.#copies.add(meta, body);
+  }
+
+  /** Objects a worker stored: into the main service, and on to the other workers. */
+  #receivePuts(batch: ReplicaBatch, from: Slot): void {
+    if (this.#local) {
+      for (const [meta, body] of unpackReplicas(batch)) this.#local.putLocal(meta, body).catch(() => {});
+    }
+    this.#postPuts(batch, from);
+  }
+
+  #postPuts(batch: ReplicaBatch, except?: Slot, transfer?: ArrayBuffer[]): void {
+    const targets = this.#slots.filter((s) => s !== except);
+    // The buffer can be transferred only once, and only when nothing here uses it (our own batch).
+    targets.forEach((s, i) =>
+      s.worker.postMessage({ t: "puts", batch }, i === targets.length - 1 && transfer ? transfer : [])
+    );
   }
 
   /** The latest snapshot of every worker (main excluded). */
@@ -174,6 +300,8 @@ export class WorkerPool {
 
   /** Stops every worker (waits up to 5 s each, then terminates). */
   async close(): Promise<void> {
+    clearInterval(this.#viewTimer);
+    this.#copies.close();
     await Promise.all(this.#slots.map((s) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 5000);
@@ -189,22 +317,61 @@ export class WorkerPool {
   }
 }
 
+/** What a worker's peering gets from the main process (see `cache/peering/remote_icp.ts`). */
+export interface WorkerPeeringLink {
+  /** The view at start. */
+  view: PeeringView;
+  /** Runs an ICP lookup in the main process. */
+  lookup(url: string): Promise<IcpLookup>;
+  /** Tells the main process a peer failed over HTTP. */
+  markDead(key: string): void;
+  /**
+   * Tells the main process an origin result; only changes are sent (a failure, or the first answer
+   * after one), so a healthy origin costs no message.
+   */
+  originResult(url: string, ok: boolean): void;
+  /** Called with each new view. */
+  onView: ((view: PeeringView) => void) | undefined;
+}
+
+/** What {@link runWorker} gives the function that starts a worker's service. */
+export interface WorkerContext {
+  /** This worker's number (1 .. count; the main process is 0). */
+  index: number;
+  /** Deletes keys here and in every other worker. */
+  invalidate: (keys: string[]) => Promise<number>;
+  /** Copies a stored object into the other workers. */
+  replicate: (meta: StoredMeta, body: Uint8Array) => void;
+  /** The shared collapse table, when the main process made one. */
+  shared?: SharedArrayBuffer;
+  /** The main process's peering, when it runs one. */
+  peering?: WorkerPeeringLink;
+  /** Registers something to close after the service when the worker stops. */
+  onClose(fn: () => Promise<void> | void): void;
+}
+
 /**
  * The worker side: reports readiness and statistics, applies and forwards invalidations.
  *
- * @param start creates and starts this worker's service, given the cross-worker invalidator
+ * @param start creates and starts this worker's service
+ * @param extras adds to each statistics snapshot (metrics, top URLs)
  */
 export async function runWorker(
-  start: (
-    invalidate: (keys: string[]) => Promise<number>,
-    replicate: (meta: StoredMeta, body: Uint8Array) => void,
-  ) => Promise<CacheService>,
+  start: (ctx: WorkerContext) => Promise<CacheService>,
+  extras?: () => Promise<Partial<WorkerStats>>,
 ): Promise<void> {
   const scope = globalThis as unknown as WorkerScope;
   const pending = new Map<number, (n: number) => void>();
+  const lookups = new Map<number, (l: IcpLookup) => void>();
   let nextId = 1;
   let service: CacheService | undefined;
+  let peering: WorkerPeeringLink | undefined;
+  const closers: (() => Promise<void> | void)[] = [];
+  let gotInit!: (m: Extract<Msg, { t: "init" }>) => void;
+  const init = new Promise<Extract<Msg, { t: "init" }>>((r) => gotInit = r);
+  const copies = new ReplicaBatcher((batch, transfer) => scope.postMessage({ t: "puts", batch }, transfer));
   const invalidate = async (keys: string[]) => {
+    copies.forget(keys); // a pending copy must not bring a deleted object back elsewhere
     const local = service ? await service.invalidateLocal(keys) : 0;
     const id = nextId++;
     const others = await new Promise<number>((resolve) => {
@@ -216,31 +383,79 @@ export async function runWorker(
   const stats: { timer?: ReturnType<typeof setInterval> } = {};
   scope.onmessage = async (e: MessageEvent<Msg>) => {
     const m = e.data;
-    if (m.t === "inv") {
+    if (m.t === "init") {
+      gotInit(m);
+    } else if (m.t === "inv") {
+      copies.forget(m.keys);
       const n = service ? await service.invalidateLocal(m.keys) : 0;
       scope.postMessage({ t: "invdone", id: m.id, n });
-    } else if (m.t === "put") {
-      await service?.putLocal(m.meta, m.body);
+    } else if (m.t === "puts") {
+      for (const [meta, body] of unpackReplicas(m.batch)) await service?.putLocal(meta, body);
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
+    } else if (m.t === "icpa") {
+      lookups.get(m.id)?.(m.lookup);
+      lookups.delete(m.id);
+    } else if (m.t === "peering") {
+      if (peering) {
+        peering.view = m.view;
+        peering.onView?.(m.view);
+      }
     } else if (m.t === "close") {
       clearInterval(stats.timer);
+      for (const done of lookups.values()) {
+        done({ decision: { kind: "none" }, outcome: "no_peers", answers: [], expected: 0, waitedMs: 0 });
+      }
+      lookups.clear();
+      copies.close();
       await service?.close();
+      for (const f of closers) await Promise.resolve(f()).catch(() => {});
       scope.postMessage({ t: "closed" });
       scope.close();
     }
   };
+  scope.postMessage({ t: "hello" });
+  const first = await init;
+  if (first.peering) {
+    const failing = new Set<string>();
+    peering = {
+      view: first.peering,
+      lookup: (url) =>
+        new Promise<IcpLookup>((resolve) => {
+          const id = nextId++;
+          lookups.set(id, resolve);
+          scope.postMessage({ t: "icpq", id, url });
+        }),
+      markDead: (key) => scope.postMessage({ t: "peerdead", key }),
+      originResult: (url, ok) => {
+        if (ok && failing.size === 0) return; // the common case: no URL parsing, no message
+        const site = siteOf(url);
+        if (site === undefined || (ok && !failing.has(site))) return;
+        if (ok) failing.delete(site);
+        else failing.add(site);
+        scope.postMessage({ t: "origin", url, ok });
+      },
+      onView: undefined,
+    };
+  }
   try {
-    const replicate = (meta: StoredMeta, body: Uint8Array) =>
-      scope.postMessage({ t: "put", meta, body }, [body.buffer as ArrayBuffer]);
-    service = await start(invalidate, replicate);
+    const replicate = (meta: StoredMeta, body: Uint8Array) => copies.add(meta, body);
+    service = await start({
+      index: first.index,
+      invalidate,
+      replicate,
+      shared: first.shared,
+      peering,
+      onClose: (f) => closers.push(f),
+    });
   } catch (e) {
     scope.postMessage({ t: "fail", error: (e as Error).message });
     scope.close();
     return;
   }
-  stats.timer = setInterval(() => scope.postMessage({ t: "stats", stats: service!.stats() }), 1000);
-  scope.postMessage({ t: "stats", stats: service.stats() });
+  const report = async () => scope.postMessage({ t: "stats", stats: { ...service!.stats(), ...await extras?.() } });
+  stats.timer = setInterval(() => report().catch(() => {}), 1000);
+  await report();
   scope.postMessage({ t: "ready" });
 }

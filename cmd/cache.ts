@@ -3,9 +3,11 @@
  * transparent modes), `cache.workers` workers sharing the ports with SO_REUSEPORT, and the admin
  * endpoint with a `cache` section in `/status`.
  *
- * Peering plugs in here: build a `PeerSelector` (ICP, `cache/peering/`) and pass it as `peers`
- * to each `CacheService`; with `--peers auto` the cluster membership (`cluster/`) supplies the
- * sibling caches to that selector. `service.handler.lookupFresh(url)` answers ICP queries.
+ * Peering plugs in here: the main process runs the `PeeringNode` (ICP socket answering from its
+ * store, which receives every worker's objects; ICP client; liveness); each worker gets a selector
+ * that decides hash ownership from the main process's view and sends ICP queries on its own socket
+ * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
+ * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
  *
  * @module
  */
@@ -14,15 +16,16 @@ import type { ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
-import { buildInfo } from "../core/metrics.ts";
+import { buildInfo, setOtherThreadMetrics, threadMetricsSnapshot } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
-import { counters, setCounterSources } from "../cache/metrics.ts";
+import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
-import { parsePeerFlag, PeeringNode } from "../cache/peering/mod.ts";
+import { SharedCollapse } from "../cache/shared_collapse.ts";
+import { parsePeerFlag, PeeringNode, workerIcpClient, workerSelector } from "../cache/peering/mod.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
-import { TopUrls, trackTopUrls } from "../status/top_urls.ts";
+import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import {
   addClusterOptions,
@@ -36,6 +39,9 @@ import {
 } from "./_cluster.ts";
 
 const log = getLogger("cache");
+
+/** How many top URLs each worker reports to the main process (merged into `/status`'s top 10). */
+const TOP_URLS_SHARED = 50;
 
 /** Options of `webcache cache`. */
 interface CacheOptions extends SharedOptions, ClusterOptions {
@@ -179,32 +185,45 @@ export function cacheCommand(): Command {
       Deno.exit(items.every((i) => i.ok) ? 0 : 1);
     }
     const node = nodeName(cfg.cluster.nodeName);
-    let workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
-    // Peering (ICP answers, hash ownership) sees the main thread's store only: one worker while it is on.
+    const workers = cfg.cache.workers === 0 ? navigator.hardwareConcurrency || 1 : cfg.cache.workers;
     // Cluster members (seeds or --peers auto) supply siblings too.
     const peeringOn = cfg.cache.peering.mode !== "none" &&
       (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
-    if (peeringOn && workers > 1 && !isWorkerContext()) {
-      log.info("Peering is on: serving with one worker", { requested: workers });
-      workers = 1;
-    }
     // With a disk tier every worker sees every object on disk; copying into each memory tier
     // would write them to disk again.
     const memoryOnly = cfg.cache.store.dirs.length === 0;
+    // Objects above this are not copied between workers (cache_service.ts): others fetch them themselves.
+    const copyMaxBytes = memoryOnly ? cfg.cache.memory.maxObjectBytes : Number.POSITIVE_INFINITY;
 
     if (isWorkerContext()) {
       // Worker threads join the main thread's lock on the cache directories (same process
       // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
-      await runWorker(async (invalidate, replicate) => {
-        const store = await createStoreFromConfig(cfg.cache, { evictor: false });
-        return new CacheService(cfg.cache, {
+      const top = new TopUrls();
+      await runWorker(async (ctx) => {
+        const store = await createStoreFromConfig(cfg.cache, { evictor: false, workers });
+        const service = new CacheService(cfg.cache, {
           node,
           reusePort: true,
-          invalidate,
+          invalidate: ctx.invalidate,
           store,
-          replicate: memoryOnly ? replicate : undefined,
-        }).start();
-      });
+          replicate: memoryOnly ? ctx.replicate : undefined,
+          sharedCollapse: ctx.shared
+            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: memoryOnly, copyMaxBytes })
+            : undefined,
+        });
+        trackTopUrls(service.accessLog, top);
+        if (ctx.peering) {
+          // Hash ownership decided here from the main process's view; ICP lookups on this worker's
+          // own socket (or, with multicast, in the main process).
+          const icp = await workerIcpClient(cfg);
+          if (icp) ctx.onClose(icp.close);
+          const { selector, update } = workerSelector(ctx.peering, ctx.peering.view, icp?.client);
+          service.handler.setPeerSelector(selector);
+          service.handler.setOriginObserver(ctx.peering.originResult);
+          ctx.peering.onView = update;
+        }
+        return service.start();
+      }, async () => ({ metrics: await threadMetricsSnapshot(SUMMED_IN_MAIN), topUrls: top.top(TOP_URLS_SHARED) }));
       return;
     }
 
@@ -231,14 +250,19 @@ export function cacheCommand(): Command {
     try {
       // Opens (or rebuilds the index of) the disk directories; fails fast when one is not
       // writable or is locked by another instance. The main thread evicts.
-      store = await createStoreFromConfig(cfg.cache, { evictor: true });
+      store = await createStoreFromConfig(cfg.cache, { evictor: true, workers });
     } catch (e) {
       printErr(`Cannot start cache: ${(e as Error).message}`);
       await realServer?.undo();
       Deno.exit(1);
     }
-    const pool = new WorkerPool(workers - 1);
+    // Collapsing across workers: one shared claim table (no message per miss).
+    const shared = workers > 1 && cfg.cache.collapse.enabled ? SharedCollapse.allocate() : undefined;
+    const pool = new WorkerPool(workers - 1, { shared });
     const service: CacheService = new CacheService(cfg.cache, {
+      sharedCollapse: shared
+        ? new SharedCollapse(shared, { worker: 0, replicated: memoryOnly, copyMaxBytes })
+        : undefined,
       node,
       store,
       reusePort: workers > 1,
@@ -246,16 +270,6 @@ export function cacheCommand(): Command {
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
       replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
     });
-    try {
-      service.start();
-      await pool.start(service);
-    } catch (e) {
-      printErr(`Cannot start cache: ${(e as Error).message}`);
-      await pool.close();
-      await service.close();
-      await realServer?.undo();
-      Deno.exit(1);
-    }
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
     if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
@@ -263,7 +277,6 @@ export function cacheCommand(): Command {
         peering = await PeeringNode.start(cfg, { lookupFresh: (url) => service.handler.lookupFresh(url) });
       } catch (e) {
         printErr(`Cannot start peering: ${(e as Error).message}`);
-        await pool.close();
         await service.close();
         await realServer?.undo();
         Deno.exit(1);
@@ -271,8 +284,29 @@ export function cacheCommand(): Command {
       service.handler.setPeerSelector(peering.selector);
       const guard = peering.guard;
       service.handler.setOriginObserver((url, ok) => guard.originResult(url, ok));
+      const p = peering;
+      pool.setPeering({
+        view: () => p.view(),
+        lookup: (url) =>
+          p.client?.lookup(url) ??
+            Promise.resolve({ decision: { kind: "none" }, outcome: "no_peers", answers: [], expected: 0, waitedMs: 0 }),
+        markDead: (key) => p.client?.markDead(key),
+        originResult: (url, ok) => guard.originResult(url, ok),
+      });
+    }
+    try {
+      service.start();
+      await pool.start(service);
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
     }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
+    setOtherThreadMetrics(() => pool.snapshots().flatMap((s) => s.metrics ? [s.metrics] : []));
     const ahp = parseHostPort(cfg.admin.listen);
     const admin = new AdminServer({
       hostname: ahp.host,
@@ -282,13 +316,16 @@ export function cacheCommand(): Command {
       node,
       role: "cache",
     });
-    // Top URLs for `webcache status` and the dashboard (main thread's requests; one worker with peering).
+    // Top URLs for `webcache status` and the dashboard: this thread's merged with every worker's.
     const topUrls = new TopUrls();
     trackTopUrls(service.accessLog, topUrls);
-    admin.status(
-      "cache",
-      () => ({ ...statusSection([service.stats(), ...pool.snapshots()]), topUrls: topUrls.top(10) }),
-    );
+    admin.status("cache", () => {
+      const snaps = pool.snapshots();
+      return {
+        ...statusSection([service.stats(), ...snaps]),
+        topUrls: mergeTopUrls([topUrls.top(TOP_URLS_SHARED), ...snaps.map((s) => s.topUrls ?? [])]),
+      };
+    });
     registerDashboard(admin, { node, token: cfg.admin.token });
     if (peering) admin.status("peering", () => peering.status());
     admin.status("store", () => storeStatus(store));

@@ -80,7 +80,12 @@ export const CacheSchema = z.strictObject({
     "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
   ),
   memory: z.strictObject({
-    maxBytes: size().default(256 * 1024 * 1024).describe("Memory tier size (Squid cache_mem)."),
+    maxBytes: size().default(256 * 1024 * 1024).describe(
+      "Memory tier size of the whole cache, all workers together (like Varnish -s malloc; Squid's " +
+        "cache_mem is per worker unless memory_cache_shared). Every worker keeps its own copy of the " +
+        "memory tier (an object one worker stores is copied to the others), so each worker gets " +
+        "maxBytes / cache.workers, and that is also how many bytes of distinct objects stay in memory.",
+    ),
     maxObjectBytes: size().default(1024 * 1024).describe("Largest object kept in memory when a disk tier exists."),
   }).prefault({}),
   store: z.strictObject({

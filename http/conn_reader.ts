@@ -136,6 +136,42 @@ export class ConnReader {
   }
 
   /**
+   * Reads a whole length-delimited body into one new buffer: the buffered part is copied, the rest
+   * is read from the connection straight into the result (one copy, no async generator). Returns
+   * the buffer without waiting when the whole body is already buffered, the usual case for small
+   * responses that arrive with their head.
+   *
+   * @param length the body length (Content-Length)
+   * @returns the body
+   * @throws {HttpParseError} when the stream ends before `length` bytes
+   */
+  readFixed(length: number): Uint8Array | Promise<Uint8Array> {
+    const have = this.#end - this.#start;
+    if (have >= length) {
+      const out = this.#buf.slice(this.#start, this.#start + length);
+      this.consume(length);
+      return out;
+    }
+    const out = new Uint8Array(length);
+    out.set(this.#buf.subarray(this.#start, this.#end));
+    this.#start = this.#end = 0;
+    return this.#readInto(out, have);
+  }
+
+  async #readInto(out: Uint8Array, from: number): Promise<Uint8Array> {
+    let off = from;
+    while (off < out.length) {
+      const n = this.eof ? null : await this.#src.read(out.subarray(off));
+      if (n === null) {
+        this.eof = true;
+        throw new HttpParseError(`Cannot read body: connection closed with ${out.length - off} bytes missing`);
+      }
+      off += n;
+    }
+    return out;
+  }
+
+  /**
    * Reads a body by its framing, yielding copies of the data.
    *
    * @param framing how the body is delimited

@@ -130,6 +130,28 @@ export function latin1Encode(s: string): Uint8Array {
 }
 
 /**
+ * Encodes a string as ISO-8859-1 into `out` at `offset` (as {@link latin1Encode}, without
+ * allocating); `out` must have room for `s.length` bytes.
+ *
+ * @param s input
+ * @param out destination
+ * @param offset where to start in `out`
+ * @returns the number of bytes written (`s.length`)
+ * @throws {RangeError} when `out` is too small
+ */
+export function latin1EncodeInto(s: string, out: Uint8Array, offset = 0): number {
+  if (out.length - offset < s.length) {
+    throw new RangeError(`Cannot encode ${s.length} chars into ${out.length - offset} bytes`);
+  }
+  if (ASCII.test(s)) return ENCODER.encodeInto(s, offset ? out.subarray(offset) : out).written;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out[offset + i] = c > 0xff ? 0x3f : c;
+  }
+  return s.length;
+}
+
+/**
  * Finds the end of a head: the index just past the first CRLF CRLF in `buf[from, to)`.
  *
  * @param buf buffer

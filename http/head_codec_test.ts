@@ -4,6 +4,7 @@ import {
   HttpParseError,
   latin1Decode,
   latin1Encode,
+  latin1EncodeInto,
   parseRequestHead,
   parseResponseHead,
   requestFraming,
@@ -195,4 +196,15 @@ Deno.test("serializeResponseHead() and latin1 round trip keep every octet", () =
   assertEquals(serializeResponseHead(200, [["a", "1"]]), "HTTP/1.1 200 OK\r\na: 1\r\n\r\n");
   const all = new Uint8Array(256).map((_, i) => i);
   assertEquals(latin1Encode(latin1Decode(all)), all);
+});
+
+Deno.test("latin1EncodeInto() writes what latin1Encode() returns, at an offset, and refuses a short buffer", () => {
+  const all = latin1Decode(new Uint8Array(256).map((_, i) => i));
+  for (const s of ["", "HTTP/1.1 200 OK\r\n\r\n", all, "caf\u00e9 \u20ac"]) {
+    const out = new Uint8Array(s.length + 3).fill(7);
+    assertEquals(latin1EncodeInto(s, out, 2), s.length);
+    assertEquals(out.subarray(2, 2 + s.length), latin1Encode(s), JSON.stringify(s).slice(0, 40));
+    assertEquals([out[0], out[1], out[2 + s.length]], [7, 7, 7], "bytes around it untouched");
+  }
+  assertThrows(() => latin1EncodeInto("abcd", new Uint8Array(5), 2), RangeError, "4 chars into 3 bytes");
 });

@@ -3,6 +3,11 @@
  * connection pool per `host:port`, connect and response-header timeouts, and one transparent retry
  * when a reused idle connection turns out to have been closed by the origin.
  *
+ * The response-header timeout costs no timer per request: each waiting connection carries a
+ * deadline, and one interval timer per pool (running only while some request waits for its head)
+ * closes the connections whose deadline passed. A timeout therefore fires between
+ * `readTimeoutMs` and `readTimeoutMs` + one sweep period ({@link sweepPeriodMs}) after the request.
+ *
  * @module
  */
 import { ConnReader } from "./conn_reader.ts";
@@ -59,6 +64,15 @@ export interface OriginResponse {
   framing: BodyFraming;
   /** Reads the body; the connection returns to the pool after the last byte. */
   body(): AsyncIterable<Uint8Array>;
+  /**
+   * Reads a length-delimited body (`framing.kind === "length"`) into one buffer, instead of
+   * `body()`: no async iteration, and no promise at all when the body arrived with the head. The
+   * connection returns to the pool once it is read.
+   *
+   * @throws {OriginError} `reset` when the origin closes the connection before the last byte
+   * @throws {TypeError} for other framings
+   */
+  readWhole(): Uint8Array | Promise<Uint8Array>;
   /** Closes the connection (e.g. the body is not wanted); safe after `body()` ended. */
   abort(): void;
 }
@@ -78,6 +92,21 @@ interface PooledConn {
   reader: ConnReader;
   /** When it last went back to the pool (ms since epoch). */
   idleSince: number;
+  /** When the response head must have arrived (ms since epoch), while waiting for it. */
+  deadline: number;
+  /** Set by the sweep that closed it for missing its deadline. */
+  timedOut: boolean;
+}
+
+/**
+ * How often the pool checks response-header deadlines: a quarter of the timeout, between 10 and
+ * 250 ms (so a 30 s timeout fires at most 250 ms late, a 300 ms one at most 75 ms late).
+ *
+ * @param readTimeoutMs the response-header timeout
+ * @returns the sweep period in ms
+ */
+export function sweepPeriodMs(readTimeoutMs: number): number {
+  return Math.min(250, Math.max(10, Math.floor(readTimeoutMs / 4)));
 }
 
 /**
@@ -92,6 +121,9 @@ export class OriginPool {
   readonly #opts: OriginPoolOptions;
   readonly #idle = new Map<string, PooledConn[]>();
   readonly #busy = new Set<PooledConn>();
+  /** Connections waiting for a response head (checked by the sweep). */
+  readonly #waiting = new Set<PooledConn>();
+  #sweepTimer?: ReturnType<typeof setInterval>;
   #closed = false;
 
   /**
@@ -150,6 +182,8 @@ export class OriginPool {
   /** Closes every pooled connection, idle or busy. */
   close(): void {
     this.#closed = true;
+    this.#waiting.clear();
+    this.#stopSweep();
     for (const l of this.#idle.values()) for (const pc of l) closeQuietly(pc.conn);
     this.#idle.clear();
     for (const pc of this.#busy) closeQuietly(pc.conn);
@@ -162,7 +196,7 @@ export class OriginPool {
     try {
       const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal: ac.signal });
       conn.setNoDelay(true);
-      return { conn, reader: new ConnReader(conn), idleSince: 0 };
+      return { conn, reader: new ConnReader(conn), idleSince: 0, deadline: Infinity, timedOut: false };
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
       if (ac.signal.aborted) {
@@ -186,11 +220,7 @@ export class OriginPool {
     if (init.body instanceof Uint8Array) headers.push(["content-length", String(init.body.length)]);
     else if (init.body) headers.push(["transfer-encoding", "chunked"]);
     const head = latin1Encode(serializeRequestHead(init.method, init.target, headers));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      closeQuietly(pc.conn);
-    }, this.#opts.readTimeoutMs);
+    this.#wait(pc);
     let gotBytes = false;
     try {
       if (init.body instanceof Uint8Array) {
@@ -211,7 +241,7 @@ export class OriginPool {
         resHead = parseResponseHead(bytes);
         if (resHead.status >= 200 || resHead.status === 101) break;
       }
-      clearTimeout(timer);
+      this.#unwait(pc);
       const framing = responseFraming(resHead, init.method);
       const conn = resHead.headers.get("connection")?.toLowerCase() ?? "";
       const reusable = framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
@@ -249,12 +279,39 @@ export class OriginPool {
             }
           })();
         },
+        readWhole: () => {
+          if (framing.kind !== "length") {
+            throw new TypeError(`Cannot read ${framing.kind}-framed body at once: not length-delimited`);
+          }
+          const fail = (e: unknown) => {
+            release(false);
+            return new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
+              cause: e,
+            });
+          };
+          let got: Uint8Array | Promise<Uint8Array>;
+          try {
+            got = pc.reader.readFixed(framing.length);
+          } catch (e) {
+            throw fail(e);
+          }
+          if (!(got instanceof Promise)) {
+            release(true);
+            return got;
+          }
+          return got.then((b) => {
+            release(true);
+            return b;
+          }, (e) => {
+            throw fail(e);
+          });
+        },
         abort: () => release(false),
       };
     } catch (e) {
-      clearTimeout(timer);
+      this.#unwait(pc);
       if (e instanceof OriginError) throw e;
-      if (timedOut) {
+      if (pc.timedOut) {
         throw new OriginError(`Origin ${key} sent no response head in ${this.#opts.readTimeoutMs} ms`, "timeout", {
           cause: e,
         });
@@ -267,6 +324,39 @@ export class OriginPool {
         cause: e,
       });
     }
+  }
+
+  /** Starts the response-header deadline of a connection. */
+  #wait(pc: PooledConn): void {
+    pc.deadline = Date.now() + this.#opts.readTimeoutMs;
+    pc.timedOut = false;
+    this.#waiting.add(pc);
+    if (this.#sweepTimer === undefined) {
+      this.#sweepTimer = setInterval(() => this.#sweep(), sweepPeriodMs(this.#opts.readTimeoutMs));
+    }
+  }
+
+  /** Ends the deadline; the timer stops when nothing waits (so an idle pool holds no timer). */
+  #unwait(pc: PooledConn): void {
+    pc.deadline = Infinity;
+    if (this.#waiting.delete(pc) && this.#waiting.size === 0) this.#stopSweep();
+  }
+
+  #stopSweep(): void {
+    if (this.#sweepTimer === undefined) return;
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const pc of this.#waiting) {
+      if (now < pc.deadline) continue;
+      pc.timedOut = true;
+      this.#waiting.delete(pc);
+      closeQuietly(pc.conn);
+    }
+    if (this.#waiting.size === 0) this.#stopSweep();
   }
 }
 

@@ -38,4 +38,11 @@ export {
   staticMembers,
 } from "./members.ts";
 export { formatBytes, formatDuration, formatPercent, renderClusterStatus, table } from "./render.ts";
-export { MAX_TRACKED_URL_BYTES, type RequestLog, type TopUrlCount, TopUrls, trackTopUrls } from "./top_urls.ts";
+export {
+  MAX_TRACKED_URL_BYTES,
+  mergeTopUrls,
+  type RequestLog,
+  type TopUrlCount,
+  TopUrls,
+  trackTopUrls,
+} from "./top_urls.ts";

@@ -21,11 +21,19 @@ export interface TopUrlCount {
 /** Longest URL kept; longer ones are cut (they would only be shown truncated). */
 export const MAX_TRACKED_URL_BYTES = 512;
 
-/** A Space-Saving top-k tracker. */
+/**
+ * A Space-Saving top-k tracker. The counters sit in a binary min-heap by count, so replacing the
+ * smallest (every request for a URL not tracked, e.g. a stream of misses for new URLs) costs
+ * O(log capacity), not a scan of every counter.
+ */
 export class TopUrls {
   /** Counters kept. */
   readonly capacity: number;
-  readonly #counts = new Map<string, { requests: number; error: number }>();
+  /** Heap slot of each tracked URL. */
+  readonly #slot = new Map<string, number>();
+  readonly #urls: string[] = [];
+  readonly #counts: number[] = [];
+  readonly #errors: number[] = [];
 
   /**
    * Creates an empty tracker.
@@ -40,28 +48,31 @@ export class TopUrls {
     this.capacity = capacity;
   }
 
-  /** Counts one request for `url`. O(1) while tracked, O(capacity) to replace the minimum. */
+  /** Counts one request for `url`. O(log capacity). */
   record(url: string): void {
     const key = url.length > MAX_TRACKED_URL_BYTES ? url.slice(0, MAX_TRACKED_URL_BYTES) : url;
-    const c = this.#counts.get(key);
-    if (c) {
-      c.requests++;
+    const i = this.#slot.get(key);
+    if (i !== undefined) {
+      this.#counts[i]++;
+      this.#down(i);
       return;
     }
-    if (this.#counts.size < this.capacity) {
-      this.#counts.set(key, { requests: 1, error: 0 });
+    if (this.#urls.length < this.capacity) {
+      this.#urls.push(key);
+      this.#counts.push(1);
+      this.#errors.push(0);
+      this.#slot.set(key, this.#urls.length - 1);
+      this.#up(this.#urls.length - 1);
       return;
     }
-    let minKey = "";
-    let min = Infinity;
-    for (const [k, v] of this.#counts) {
-      if (v.requests < min) {
-        min = v.requests;
-        minKey = k;
-      }
-    }
-    this.#counts.delete(minKey);
-    this.#counts.set(key, { requests: min + 1, error: min });
+    // Replace the smallest counter (the heap's root); the newcomer inherits its count plus one.
+    this.#slot.delete(this.#urls[0]);
+    const min = this.#counts[0];
+    this.#urls[0] = key;
+    this.#errors[0] = min;
+    this.#counts[0] = min + 1;
+    this.#slot.set(key, 0);
+    this.#down(0);
   }
 
   /**
@@ -70,9 +81,69 @@ export class TopUrls {
    * @param k how many (default 10)
    */
   top(k = 10): TopUrlCount[] {
-    return [...this.#counts].map(([url, v]) => ({ url, requests: v.requests, error: v.error }))
+    return this.#urls.map((url, i) => ({ url, requests: this.#counts[i], error: this.#errors[i] }))
       .sort((a, b) => b.requests - a.requests || a.url.localeCompare(b.url)).slice(0, k);
   }
+
+  #swap(i: number, j: number): void {
+    const u = this.#urls, c = this.#counts, e = this.#errors;
+    const ui = u[i], ci = c[i], ei = e[i];
+    u[i] = u[j];
+    c[i] = c[j];
+    e[i] = e[j];
+    u[j] = ui;
+    c[j] = ci;
+    e[j] = ei;
+    this.#slot.set(u[i], i);
+    this.#slot.set(ui, j);
+  }
+
+  #up(i: number): void {
+    const c = this.#counts;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (c[parent] <= c[i]) return;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  #down(i: number): void {
+    const c = this.#counts;
+    const n = c.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const m = r < n && c[r] < c[l] ? r : l;
+      if (c[i] <= c[m]) return;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}
+
+/**
+ * Merges the top lists of several trackers (one per cache worker): counts of the same URL are
+ * added, as are their error bounds. A URL missing from one list may have been counted there below
+ * that list's cut-off, so merged counts can be low by at most that cut-off per list.
+ *
+ * @param lists one top list per tracker
+ * @param k how many to return (default 10)
+ * @returns the merged top `k`, most first (ties by URL)
+ */
+export function mergeTopUrls(lists: readonly (readonly TopUrlCount[])[], k = 10): TopUrlCount[] {
+  const sum = new Map<string, TopUrlCount>();
+  for (const list of lists) {
+    for (const e of list) {
+      const s = sum.get(e.url);
+      if (s) {
+        s.requests += e.requests;
+        s.error += e.error;
+      } else sum.set(e.url, { ...e });
+    }
+  }
+  return [...sum.values()].sort((a, b) => b.requests - a.requests || a.url.localeCompare(b.url)).slice(0, k);
 }
 
 /** Something that logs each finished request with its URL (the cache's access log). */

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
-import { TopUrls, trackTopUrls } from "./top_urls.ts";
+import { mergeTopUrls, TopUrls, trackTopUrls } from "./top_urls.ts";
 
 Deno.test("TopUrls counts exactly while under capacity", () => {
   const t = new TopUrls(10);
@@ -35,4 +35,13 @@ Deno.test("trackTopUrls() counts every logged request and still logs it", () => 
   log.log({ url: "/x" });
   assertEquals(logged, ["/x", "/x"]);
   assertEquals(t.top(), [{ url: "/x", requests: 2, error: 0 }]);
+});
+
+Deno.test("mergeTopUrls() adds the counts of each worker's list and keeps the top k", () => {
+  const merged = mergeTopUrls([
+    [{ url: "/a", requests: 5, error: 0 }, { url: "/b", requests: 4, error: 1 }],
+    [{ url: "/b", requests: 3, error: 0 }, { url: "/c", requests: 6, error: 0 }],
+    [],
+  ], 2);
+  assertEquals(merged, [{ url: "/b", requests: 7, error: 1 }, { url: "/c", requests: 6, error: 0 }]);
 });

@@ -15,7 +15,13 @@
  * @module
  */
 
-function siteOf(url: string): string | undefined {
+/**
+ * The site (`HOST:PORT`) of an absolute URL, the unit {@link LoadGuard} counts failures by.
+ *
+ * @param url absolute URL
+ * @returns `HOST:PORT`, or undefined when `url` does not parse
+ */
+export function siteOf(url: string): string | undefined {
   try {
     const u = new URL(url);
     return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;

@@ -19,6 +19,7 @@ import { IcpClient } from "../../icp/client.ts";
 import { IcpServer } from "../../icp/server.ts";
 import { LoadGuard } from "./load_guard.ts";
 import { memberId, type PeeringMode, type PeeringPeer, PeeringSelector } from "./peering_selector.ts";
+import { type PeeringLink, type PeeringView, RemoteIcp } from "./remote_icp.ts";
 
 const log = getLogger("cache.peering");
 
@@ -104,6 +105,8 @@ export class PeeringNode {
   /** Origin failures, lag and loading: feeds MISS_NOFETCH. */
   readonly guard: LoadGuard;
   readonly #configured: PeeringPeer[];
+  readonly #warmupMs: number;
+  readonly #startedAt = Date.now();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #tasks = new Set<Promise<unknown>>();
   #closed = false;
@@ -114,7 +117,9 @@ export class PeeringNode {
     client: IcpClient | undefined,
     guard: LoadGuard,
     configured: PeeringPeer[],
+    warmupMs: number,
   ) {
+    this.#warmupMs = warmupMs;
     this.selector = selector;
     this.server = server;
     this.client = client;
@@ -170,7 +175,7 @@ export class PeeringNode {
       await server?.close();
       throw e;
     }
-    const node = new PeeringNode(selector, server, client, guard, configured);
+    const node = new PeeringNode(selector, server, client, guard, configured, cfg.cache.peering.warmupMs);
     selector.setPeers(configured);
     if (client && icpCfg.multicast.group) {
       const probeUrl = `http://${self ?? "webcache.invalid"}/webcache-icp-multicast-probe`;
@@ -211,6 +216,20 @@ export class PeeringNode {
     this.selector.setPeers([...this.#configured, ...peers]);
   }
 
+  /** The peers and their liveness, for the cache workers ({@link workerSelector}). */
+  view(): PeeringView {
+    const up: Record<string, boolean> = {};
+    for (const s of this.client?.peers() ?? []) up[s.key] = s.up;
+    return {
+      mode: this.selector.mode,
+      self: this.selector.self,
+      warmupMs: this.#warmupMs,
+      startedAt: this.#startedAt,
+      peers: [...this.selector.peers],
+      up,
+    };
+  }
+
   /** State for `/status`. */
   status(): Record<string, unknown> {
     return {
@@ -229,4 +248,71 @@ export class PeeringNode {
     await this.server?.close();
     this.guard.close();
   }
+}
+
+/**
+ * A cache worker's selector: decides hash ownership from the main process's {@link PeeringView}
+ * and sends ICP lookups on `local` or, without it, to the main process (see `remote_icp.ts`).
+ *
+ * @param link the channel to the main process
+ * @param view the view at start
+ * @param local the worker's own ICP client for lookups ({@link workerIcpClient}), if any
+ * @returns the selector and a function that applies each newer view
+ */
+export function workerSelector(
+  link: PeeringLink,
+  view: PeeringView,
+  local?: IcpClient,
+): { selector: PeeringSelector; update: (view: PeeringView) => void } {
+  const icp = new RemoteIcp(link, view, local);
+  const now = () => performance.now();
+  const selector = new PeeringSelector({
+    mode: view.mode,
+    self: view.self,
+    icp,
+    warmupMs: view.warmupMs,
+    now,
+    startedAt: now() - (Date.now() - view.startedAt),
+  });
+  selector.setPeers(view.peers);
+  return {
+    selector,
+    update: (v) => {
+      icp.update(v);
+      selector.setPeers(v.peers);
+    },
+  };
+}
+
+/**
+ * A cache worker's own ICP client: a UDP socket on an ephemeral port of `icp.listen` that sends
+ * this worker's ICP queries and receives their answers (it answers no queries itself). Not made
+ * with a multicast group (those lookups go to the main process, which tracks the group's members).
+ *
+ * @param cfg the configuration (`icp`)
+ * @returns the client and its socket, or undefined when ICP is off or multicast is configured
+ */
+export async function workerIcpClient(
+  cfg: Pick<Appliance, "icp">,
+): Promise<{ client: IcpClient; close: () => Promise<void> } | undefined> {
+  const icp = cfg.icp;
+  if (!icp.enabled || icp.multicast.group) return undefined;
+  const server = await IcpServer.listen({
+    hostname: icp.listen,
+    port: 0,
+    isFresh: () => false,
+    allows: () => false, // nobody queries this socket: only answers to our queries arrive here
+  });
+  const client = new IcpClient(server, {
+    timeoutMs: icp.timeoutMs,
+    minTimeoutMs: icp.minTimeoutMs,
+    deadPeerMs: icp.deadPeerMs,
+  });
+  return {
+    client,
+    close: async () => {
+      client.close();
+      await server.close();
+    },
+  };
 }

@@ -28,7 +28,7 @@
  * @module
  */
 import type { ForwardChoice } from "../peer_selector.ts";
-import type { IcpClient } from "../../icp/client.ts";
+import type { IcpLookup, IcpPeerState } from "../../icp/client.ts";
 import { type IcpPeer, peerKey } from "../../icp/peer_select.ts";
 import { getLogger } from "../../core/log.ts";
 import { RendezvousHash } from "./rendezvous.ts";
@@ -57,17 +57,33 @@ export interface PeeringRequest {
   headers: { get(name: string): string | null };
 }
 
+/** What a {@link PeeringSelector} needs from an ICP client; `IcpClient` and a worker's `RemoteIcp` both have it. */
+export interface IcpQuerier {
+  /** Asks the peers about `url`. */
+  lookup(url: string): Promise<IcpLookup>;
+  /** Peers and their state. */
+  peers(): IcpPeerState[];
+  /** Replaces the peer list. */
+  setPeers(peers: readonly IcpPeer[]): void;
+  /** Marks a peer dead until it answers again. */
+  markDead(key: string): boolean;
+  /** Average number of multicast members answering a probe. */
+  readonly multicastMembers: number;
+}
+
 /** Options of {@link PeeringSelector}. */
 export interface PeeringSelectorOptions {
   mode: PeeringMode;
   /** This cache's id in the hash, `HOST:HTTP_PORT` as its peers know it. Required for hash modes. */
   self?: string;
-  /** ICP client (modes icp and hash+icp; liveness in hash). */
-  icp?: IcpClient;
+  /** ICP client (modes icp and hash+icp; liveness in hash); in a cache worker, a `RemoteIcp`. */
+  icp?: IcpQuerier;
   /** How long a cache that joined counts as unsure (hash+icp). */
   warmupMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** When peering started, on the `now` clock (default: now); workers pass the main process's start. */
+  startedAt?: number;
 }
 
 /** Identifies a member in the hash. */
@@ -97,13 +113,18 @@ export class PeeringSelector {
     }
     this.#opts = opts;
     this.#now = opts.now ?? (() => performance.now());
-    this.#startedAt = this.#now();
+    this.#startedAt = opts.startedAt ?? this.#now();
     this.setPeers([]);
   }
 
   /** The mode. */
   get mode(): PeeringMode {
     return this.#opts.mode;
+  }
+
+  /** This cache's id in the hash, when a hash mode is on. */
+  get self(): string | undefined {
+    return this.#opts.self;
   }
 
   /**

@@ -62,11 +62,22 @@ export function hopByHopNames(headers: readonly (readonly [string, string])[]): 
  * ```
  */
 export function stripHopByHop(headers: readonly (readonly [string, string])[]): HeaderList {
-  const drop = hopByHopNames(headers);
+  // Runs twice per miss: only the names Connection adds beyond HOP_BY_HOP_FIELDS are collected
+  // (usually none: "keep-alive" or "close"), so the common case copies no set.
+  let extra: string[] | undefined;
+  for (const [n, v] of headers) {
+    if (n.length !== 10 && n.length !== 16) continue;
+    const lower = n.toLowerCase();
+    if (lower !== "connection" && lower !== "proxy-connection") continue;
+    for (const opt of v.split(",")) {
+      const name = opt.trim().toLowerCase();
+      if (name.length > 0 && !PROTECTED_FIELDS.has(name) && !HOP_BY_HOP_FIELDS.has(name)) (extra ??= []).push(name);
+    }
+  }
   const out: HeaderList = [];
   for (const [n, v] of headers) {
     const name = n.toLowerCase();
-    if (!drop.has(name)) out.push([name, v]);
+    if (!HOP_BY_HOP_FIELDS.has(name) && (extra === undefined || !extra.includes(name))) out.push([name, v]);
   }
   return out;
 }

@@ -39,6 +39,16 @@ const cases: { name: string; input: HeaderList; want: HeaderList }[] = [
     input: [["set-cookie", "a=1"], ["ETag", '"x"'], ["set-cookie", "b=2"]],
     want: [["set-cookie", "a=1"], ["etag", '"x"'], ["set-cookie", "b=2"]],
   },
+  {
+    name: "removes the fields Proxy-Connection names, and keeps them when only keep-alive is named",
+    input: [["Proxy-Connection", "X-Old"], ["x-old", "1"], ["Connection", "keep-alive"], ["x-new", "2"]],
+    want: [["x-new", "2"]],
+  },
+  {
+    name: "keeps every end-to-end field when Connection names only standard hop-by-hop fields",
+    input: [["Connection", "keep-alive, Upgrade"], ["upgrade", "h2c"], ["keep-alive", "timeout=5"], ["etag", '"e"']],
+    want: [["etag", '"e"']],
+  },
   { name: "returns an empty list for an empty list", input: [], want: [] },
 ];
 

@@ -29,11 +29,17 @@ export interface StoreProcessOptions {
   ownerPid?: number;
   /** True in exactly one process per instance (worker 0): it evicts and rebuilds. Default true. */
   evictor?: boolean;
+  /**
+   * Workers of this cache (default 1). `cache.memory.maxBytes` is the limit of the whole cache, and
+   * every worker keeps its own copy of the memory tier, so each worker's memory tier gets
+   * `floor(maxBytes / workers)`.
+   */
+  workers?: number;
 }
 
 /**
  * Builds the store of the cache role: memory only when `cache.store.dirs` is empty, otherwise a
- * memory tier (`cache.memory.maxBytes`, `cache.memory.maxObjectBytes`) in front of the disk
+ * memory tier (`cache.memory.maxBytes / workers`, `cache.memory.maxObjectBytes`) in front of the disk
  * directories, all evicting with `cache.store.policy`.
  *
  * @param cache the validated `cache` section
@@ -52,7 +58,7 @@ export async function createStoreFromConfig(
 ): Promise<Store> {
   const s = cache.store;
   const memory = new MemoryStore({
-    maxBytes: cache.memory.maxBytes,
+    maxBytes: Math.floor(cache.memory.maxBytes / Math.max(1, opts.workers ?? 1)),
     maxObjectBytes: s.dirs.length ? cache.memory.maxObjectBytes : cache.maxObjectBytes,
     policy: createPolicy(s.policy),
   });

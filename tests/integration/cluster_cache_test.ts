@@ -43,7 +43,7 @@ Deno.test("cache: caches advertise themselves, take each other as siblings, and 
       log: { level: "warn" },
       cache: {
         listen: [{ address: `127.0.0.1:${c.http}`, mode: "accel" }],
-        workers: 1,
+        workers: 2,
         service: "web",
         weight: 7,
         peering: { mode: "hash" },

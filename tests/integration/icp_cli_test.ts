@@ -59,7 +59,7 @@ Deno.test("a cache whose origin keeps failing answers ICP queries for that site 
     cache: {
       listen: [{ address: `127.0.0.1:${http}` }],
       defaultOrigin: `http://127.0.0.1:${deadOrigin}`,
-      workers: 1,
+      workers: 2,
       peers: [{ host: "127.0.0.1", httpPort: 1, icpPort: sockPort }], // we are its peer: allowed to query
     },
     icp: { port: icp, listen: "127.0.0.1" },

@@ -46,7 +46,7 @@ Deno.test({
           cache: {
             listen: [{ address: `${lan.addr(i)}:3128`, mode: "accel" }],
             defaultOrigin: `http://${lan.addr(254)}:${origin.addr.port}`,
-            workers: 1,
+            workers: 2,
             peers,
             peering: { mode: "icp" },
           },

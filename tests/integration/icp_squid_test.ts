@@ -55,7 +55,7 @@ Deno.test({
         cache: {
           listen: [{ address: `127.0.0.1:${w.http}`, mode: "accel" }],
           defaultOrigin: base,
-          workers: 1,
+          workers: 2,
           peering: { mode: "icp" },
         },
         icp: { port: w.icp, listen: "127.0.0.1", timeoutMs: 2000 },

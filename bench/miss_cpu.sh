@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# CPU per request of webcache's cache role under the peer harness's miss load (or a hit load),
+# measured from /proc/<pid>/stat (utime + stime of the whole process, all workers), which moves far
+# less with machine load than req/s does. Starts the harness origin (../shared/bench/serve.sh, in a
+# run dir and on a port of its own), each bundle in turn, and wrk; stops everything at the end.
+#
+#   deno task build && flock /tmp/webcache-bench.lock bench/miss_cpu.sh      # misses, 2 workers
+#   MODE=hot WORKERS=1 flock /tmp/webcache-bench.lock bench/miss_cpu.sh
+#   BUNDLES="old=/tmp/old/dist/webcache.js new=dist/webcache.js" ... bench/miss_cpu.sh   # A/B, interleaved
+#   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
+#   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
+#   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
+#
+# MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
+# Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request, errors.
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=${BENCH:-/work/shared/bench}
+MODE=${MODE:-miss}
+WORKERS=${WORKERS:-2}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-1}
+BUNDLES=${BUNDLES:-"webcache=$ROOT/dist/webcache.js"}
+EXTRA=${EXTRA:-}
+pids=()
+cleanup() {
+  # serve.sh runs in its own process group (setsid): TERM the group so its `sleep` ends too.
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# Own run dir and origin port: serve.sh refuses to start while another copy holds the default run dir.
+export RUN_DIR=${RUN_DIR:-/dev/shm/mp-cachebench} ORIGIN_PORT=${ORIGIN_PORT:-27580}
+ORIGIN=http://127.0.0.1:$ORIGIN_PORT
+SERVE_SECONDS=900 setsid bash "$BENCH/serve.sh" ${NGINX:+nginx-cache} >/tmp/mp-serve.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fs -o /dev/null "$ORIGIN/__status" && break
+  sleep 0.1
+done
+curl -fs -o /dev/null "$ORIGIN/__status" || { cat /tmp/mp-serve.log; exit 1; }
+if [[ -n ${NGINX:-} ]]; then
+  for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:27103/obj/health?size=1024" && break; sleep 0.2; done
+fi
+
+cpu_of() { # PID... -> utime+stime ticks summed
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+measure() { # name "pids" url
+  local name=$1 pid=$2 url=$3 args=()
+  case $MODE in
+    miss) args=(unique /obj/miss- "mp$RANDOM$RANDOM" 1024) ;;
+    hot) args=(static); url="$url/obj/hot?size=1024" ;;
+    spread) args=(spread /obj/s 10000 1024) ;;
+  esac
+  if [[ $MODE != miss ]]; then # warm-up: every object stored before measuring
+    wrk -t1 -c64 -d3s -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
+  fi
+  local c0 c1 t0 t1 out hz
+  hz=$(getconf CLK_TCK)
+  # shellcheck disable=SC2086
+  c0=$(cpu_of $pid)
+  local perfpid=
+  if [[ -n ${PERF:-} ]]; then # PERF=file.data: also sample the target's stacks (kernel included)
+    perf record -e cpu-clock -F 499 -g -p "${pid%% *}" -o "$PERF" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    perfpid=$!
+  fi
+  t0=$(date +%s%N)
+  out=$(wrk -t1 -c64 -d"$DURATION" -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" | grep WRKJSON | sed 's/WRKJSON //')
+  t1=$(date +%s%N)
+  # shellcheck disable=SC2086
+  c1=$(cpu_of $pid)
+  [[ -z $perfpid ]] || wait "$perfpid" || true
+  python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" <<'EOF'
+import json, sys
+name, out, c0, c1, t0, t1, hz = sys.argv[1:]
+w = json.loads(out)
+cpu = (int(c1) - int(c0)) / int(hz)
+wall = (int(t1) - int(t0)) / 1e9
+errs = sum(w[k] for k in w if k.startswith("err_"))
+print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p99 {w['lat_p99_us']/1000:6.2f} ms"
+      f"  cores {cpu/wall:4.2f}  {cpu*1e6/max(1,w['requests']):6.1f} us CPU/req  errors {errs}", flush=True)
+EOF
+}
+run_bundle() { # name path
+  local port=$((28000 + RANDOM % 2000)) wc
+  # shellcheck disable=SC2086
+  deno run -A --unstable-kv --unstable-net $EXTRA "$2" cache --listen "127.0.0.1:$port" \
+    --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn &
+  wc=$!
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024" && break
+    sleep 0.1
+  done
+  measure "$1" "$wc" "http://127.0.0.1:$port"
+  kill "$wc"
+  wait "$wc" 2>/dev/null || true
+}
+echo "# $(date -u +%FT%TZ) mode=$MODE workers=$WORKERS duration=$DURATION load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for _ in $(seq "$ROUNDS"); do
+  for b in $BUNDLES; do run_bundle "${b%%=*}" "${b#*=}"; done
+  if [[ -n ${NGINX:-} ]]; then
+    master=$(pgrep -o -f "nginx-cache.conf")
+    measure "nginx-cache" "$master $(pgrep -P "$master" | tr '\n' ' ')" "http://127.0.0.1:27103"
+  fi
+done

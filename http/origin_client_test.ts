@@ -1,0 +1,173 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "../tests/_assert.ts";
+import { findHeadEnd, latin1Decode } from "./head_codec.ts";
+import { OriginError, OriginPool, sweepPeriodMs } from "./origin_client.ts";
+
+const TE = new TextEncoder();
+
+/** A raw TCP origin on port 0: `answer` scripts each request on each connection. */
+function rawOrigin(answer: (conn: Deno.Conn, head: string, n: number) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tasks: Promise<void>[] = [];
+  const conns = new Set<Deno.Conn>();
+  let requests = 0;
+  let accepted = 0;
+  const loop = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.add(conn);
+      tasks.push((async () => {
+        const buf = new Uint8Array(16384);
+        let have = 0;
+        try {
+          while (true) {
+            const n = await conn.read(buf.subarray(have));
+            if (n === null) return;
+            have += n;
+            const end = findHeadEnd(buf, 0, have);
+            if (end === -1) continue;
+            const head = latin1Decode(buf.subarray(0, end));
+            buf.copyWithin(0, end, have);
+            have -= end;
+            await answer(conn, head, ++requests);
+          }
+        } catch {
+          /* closed by the test or the client */
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })());
+    }
+  })();
+  return {
+    to: { hostname: "127.0.0.1", port: listener.addr.port },
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      listener.close();
+      await loop;
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await Promise.all(tasks);
+    },
+  };
+}
+
+async function write(conn: Deno.Conn, s: string): Promise<void> {
+  const b = TE.encode(s);
+  let off = 0;
+  while (off < b.length) off += await conn.write(b.subarray(off));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const OPTS = { connectTimeoutMs: 1000, readTimeoutMs: 1000, maxIdlePerHost: 4 };
+
+Deno.test("OriginPool readWhole() returns a body that came with its head at once and pools the connection", async () => {
+  const origin = rawOrigin((c, _h, n) => write(c, `HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nbody-${n}`));
+  const pool = new OriginPool(OPTS);
+  try {
+    for (const n of [1, 2]) {
+      const r = await pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+      assertEquals(r.framing, { kind: "length", length: 6 });
+      const got = r.readWhole();
+      assert(!(got instanceof Promise), "no promise for a buffered body");
+      assertEquals(latin1Decode(got), `body-${n}`);
+      assertEquals(pool.idleCount, 1);
+    }
+    assertEquals(origin.accepted, 1, "the second request reused the connection");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool readWhole() reads a body sent in several pieces after the head", async () => {
+  const body = "x".repeat(50_000);
+  const origin = rawOrigin(async (c) => {
+    await write(c, `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await sleep(20);
+    await write(c, body.slice(0, 20_000));
+    await sleep(20);
+    await write(c, body.slice(20_000));
+  });
+  const pool = new OriginPool(OPTS);
+  try {
+    const r = await pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+    assertEquals(latin1Decode(await r.readWhole()), body);
+    assertEquals(pool.idleCount, 1);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool readWhole() fails with reason reset when the origin cuts the body short", async () => {
+  const origin = rawOrigin(async (c) => {
+    await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part");
+    c.close();
+  });
+  const pool = new OriginPool(OPTS);
+  try {
+    const r = await pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+    const e = await assertRejects(async () => await r.readWhole(), OriginError, "91 bytes missing");
+    assertEquals(e.reason, "reset");
+    assertEquals(pool.idleCount, 0, "a broken connection is not pooled");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool readWhole() refuses chunked bodies, which body() reads", async () => {
+  const origin = rawOrigin((c) =>
+    write(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+  );
+  const pool = new OriginPool(OPTS);
+  try {
+    const r = await pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+    assertThrows(() => r.readWhole(), TypeError, "not length-delimited");
+    let text = "";
+    for await (const c of r.body()) text += latin1Decode(c);
+    assertEquals(text, "abc");
+    assertEquals(pool.idleCount, 1);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool times out a silent origin by its sweep, leaving answered requests alone", async () => {
+  // Request 1 is never answered; request 2 is answered after 150 ms (within the 300 ms timeout).
+  const origin = rawOrigin(async (c, head) => {
+    if (head.includes("/silent")) return void await c.read(new Uint8Array(1)); // silent until the client closes
+    await sleep(150);
+    await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  const pool = new OriginPool({ ...OPTS, readTimeoutMs: 300 });
+  try {
+    const t0 = Date.now();
+    const silent = pool.request(origin.to, { method: "GET", target: "/silent", headers: [["host", "h"]] });
+    const answered = pool.request(origin.to, { method: "GET", target: "/ok", headers: [["host", "h"]] });
+    const r = await answered;
+    assertEquals(latin1Decode(await r.readWhole()), "ok");
+    const e = await assertRejects(() => silent, OriginError, "no response head in 300 ms");
+    const took = Date.now() - t0;
+    assertEquals(e.reason, "timeout");
+    assert(took >= 300 && took < 300 + sweepPeriodMs(300) + 250, `timed out after ${took} ms`);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("sweepPeriodMs() is a quarter of the timeout within 10 and 250 ms", () => {
+  for (const [timeout, period] of [[20, 10], [300, 75], [1000, 250], [30_000, 250]]) {
+    assertEquals(sweepPeriodMs(timeout), period, `timeout ${timeout}`);
+  }
+});

@@ -1,0 +1,236 @@
+/**
+ * `webcache cache --workers 2` as a process (the bundle): request collapsing across workers
+ * (one origin request for a burst over many connections; the wait bound; an uncacheable answer),
+ * metrics and top URLs that cover every worker, and `cache.memory.maxBytes` as the limit of the
+ * whole cache. Requests go over many separate connections so SO_REUSEPORT spreads them over both
+ * workers; `/status` `perWorker` shows that it did.
+ */
+import assert from "node:assert/strict";
+import { CacheNode, curlIn, randomPort } from "./_icp_nodes.ts";
+
+const HOST = "www.workers.test";
+
+/** An origin that counts requests per path and answers through `answer`. */
+function countingOrigin(answer: (path: string, n: number) => Promise<Response> | Response) {
+  const seen = new Map<string, number>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const p = new URL(req.url).pathname;
+    const n = (seen.get(p) ?? 0) + 1;
+    seen.set(p, n);
+    return await answer(p, n);
+  });
+  return { seen, server, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startCache(name: string, origin: string, cache: Record<string, unknown> = {}) {
+  const http = randomPort();
+  const admin = randomPort();
+  const node = await CacheNode.start(name, {
+    cluster: { nodeName: name },
+    admin: { listen: `127.0.0.1:${admin}` },
+    cache: {
+      listen: [{ address: `127.0.0.1:${http}`, mode: "accel" }],
+      defaultOrigin: origin,
+      workers: 2,
+      ...cache,
+    },
+  });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    curlIn(undefined, `http://127.0.0.1:${http}${path}`, { host: HOST, ...headers });
+  // deno-lint-ignore no-explicit-any
+  const status = async (): Promise<any> => await (await fetch(`http://127.0.0.1:${admin}/status`)).json();
+  const metrics = async () => await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+  return { node, http, admin, get, status, metrics };
+}
+
+/** The value of one Prometheus sample line, e.g. `webcache_cache_requests_total{result="miss"}`. */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** Waits until the workers' per-second statistics include `n` requests in all. */
+async function waitRequests(c: Awaited<ReturnType<typeof startCache>>, n: number) {
+  for (let i = 0; i < 50; i++) {
+    const st = await c.status();
+    const total = (st.cache.perWorker as { requests: number }[]).reduce((a, w) => a + w.requests, 0);
+    if (total >= n) return st;
+    await sleep(100);
+  }
+  throw new Error(`workers never reported ${n} requests`);
+}
+
+Deno.test("cache workers: concurrent misses for one new slow URL over many connections make one origin request", async () => {
+  const origin = countingOrigin(async (p) => {
+    await sleep(400);
+    return new Response(`body of ${p}\n`, { headers: { "cache-control": "max-age=600" } });
+  });
+  const c = await startCache("wkcollapse", origin.url);
+  try {
+    const all = await Promise.all(Array.from({ length: 24 }, () => c.get("/slow-new")));
+    for (const r of all) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body, "body of /slow-new\n");
+    }
+    assert.equal(origin.seen.get("/slow-new"), 1, "one origin request for 24 clients on 2 workers");
+    const st = await waitRequests(c, 24);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some of the burst: ${shares}`);
+    // Most waited for the leader (a client slowed down by a loaded machine may come late and just hit).
+    assert.ok(st.cache.collapsed > 0, `collapsed ${st.cache.collapsed}`);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: with a disk tier, concurrent misses on both workers make one origin request", async () => {
+  const origin = countingOrigin(async (p) => {
+    await sleep(400);
+    return new Response(`disk body of ${p}\n`, { headers: { "cache-control": "max-age=600" } });
+  });
+  const dir = await Deno.makeTempDir({ prefix: "wk-disk-" });
+  const c = await startCache("wkdisk", origin.url, { store: { dirs: [{ path: dir, size: "64MiB" }] } });
+  try {
+    const all = await Promise.all(Array.from({ length: 24 }, () => c.get("/disk-new")));
+    for (const r of all) assert.equal(r.body, "disk body of /disk-new\n");
+    assert.equal(origin.seen.get("/disk-new"), 1, "one origin request for 24 clients on 2 workers");
+    const st = await waitRequests(c, 24);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some of the burst: ${shares}`);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cache workers: a follower on another worker stops waiting after collapse.waitMs and fetches itself", async () => {
+  const origin = countingOrigin(async (_p, n) => {
+    if (n === 1) await sleep(1500);
+    return new Response(`answer ${n}\n`, { headers: { "cache-control": "max-age=600" } });
+  });
+  const c = await startCache("wktimeout", origin.url, { collapse: { waitMs: 150 } });
+  try {
+    const first = c.get("/slow-first");
+    await sleep(100);
+    const t0 = performance.now();
+    const followers = await Promise.all(Array.from({ length: 12 }, () => c.get("/slow-first")));
+    const waited = performance.now() - t0;
+    for (const r of followers) assert.equal(r.status, 200);
+    assert.ok(waited < 1200, `followers waited ${Math.round(waited)} ms, not the leader's 1500 ms`);
+    assert.equal((await first).body, "answer 1\n");
+    assert.ok(origin.seen.get("/slow-first")! >= 2, "followers fetched themselves");
+    const st = await waitRequests(c, 13);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some: ${shares}`);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: when the first fetch turns out uncacheable, followers on other workers fetch at once", async () => {
+  const origin = countingOrigin(async () => {
+    await sleep(300);
+    return new Response("private\n", { headers: { "cache-control": "no-store" } });
+  });
+  // A long wait bound: followers must not sit it out when the answer cannot be shared.
+  const c = await startCache("wkuncache", origin.url, { collapse: { waitMs: 8000 } });
+  try {
+    const t0 = performance.now();
+    const all = await Promise.all(Array.from({ length: 16 }, () => c.get("/no-store")));
+    const took = performance.now() - t0;
+    for (const r of all) assert.equal(r.body, "private\n");
+    assert.ok(took < 4000, `took ${Math.round(took)} ms (the wait bound is 8000)`);
+    assert.equal(origin.seen.get("/no-store"), 16, "every client got its own answer");
+    const st = await waitRequests(c, 16);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some: ${shares}`);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: followers do not wait for an object too big to be copied to their worker", async () => {
+  const origin = countingOrigin(async () => {
+    await sleep(300);
+    return new Response("b".repeat(4096), { headers: { "cache-control": "max-age=600" } });
+  });
+  // Stored by the worker that fetched it, but above memory.maxObjectBytes: not copied to the other.
+  const c = await startCache("wkbig", origin.url, {
+    collapse: { waitMs: 8000 },
+    memory: { maxObjectBytes: "1KiB" },
+  });
+  try {
+    const t0 = performance.now();
+    const all = await Promise.all(Array.from({ length: 16 }, () => c.get("/big-object")));
+    const took = performance.now() - t0;
+    for (const r of all) assert.equal(r.body.length, 4096);
+    assert.ok(took < 4000, `took ${Math.round(took)} ms (the wait bound is 8000)`);
+    const st = await waitRequests(c, 16);
+    const shares = (st.cache.perWorker as { requests: number }[]).map((w) => w.requests);
+    assert.ok(shares.every((n) => n > 0), `both workers served some: ${shares}`);
+    assert.ok(origin.seen.get("/big-object")! <= 16);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: /metrics and /status count the requests of every worker", async () => {
+  const origin = countingOrigin((p) => new Response(`m ${p}\n`, { headers: { "cache-control": "max-age=600" } }));
+  const c = await startCache("wkmetrics", origin.url);
+  try {
+    const N = 30;
+    for (let i = 0; i < N; i++) assert.equal((await c.get(`/m/${i}`)).status, 200);
+    for (let i = 0; i < 10; i++) assert.equal((await c.get("/popular")).status, 200);
+    const st = await waitRequests(c, N + 10);
+    const shares = (st.cache.perWorker as { misses: number }[]).map((w) => w.misses);
+    assert.ok(shares.every((n) => n > 0), `both workers fetched misses: ${shares}`);
+    const text = await c.metrics();
+    assert.equal(sample(text, 'webcache_cache_requests_total{result="miss"}'), N + 1);
+    assert.equal(sample(text, 'webcache_cache_requests_total{result="hit"}'), 9);
+    // The origin latency histogram is observed by whichever worker fetched: it must hold all N + 1.
+    assert.equal(sample(text, "webcache_cache_origin_latency_seconds_count"), N + 1);
+    assert.equal(sample(text, 'webcache_cache_origin_latency_seconds_bucket{le="+Inf"}'), N + 1);
+    assert.equal(
+      origin.seen.get("/popular"),
+      1,
+      "requests right after the miss, on the other worker, wait for the copy",
+    );
+    const top = st.cache.topUrls as { url: string; requests: number }[];
+    assert.equal(top[0].url, `http://${HOST}/popular`);
+    assert.equal(top[0].requests, 10, "counted on both workers and merged");
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: cache.memory.maxBytes bounds the whole cache, every worker's copy included", async () => {
+  const body = "x".repeat(4096);
+  const origin = countingOrigin(() => new Response(body, { headers: { "cache-control": "max-age=600" } }));
+  const c = await startCache("wkmaxbytes", origin.url, { memory: { maxBytes: "64KiB" } });
+  try {
+    for (let i = 0; i < 48; i++) assert.equal((await c.get(`/big/${i}`)).body.length, 4096);
+    await sleep(200); // copies reach the other worker
+    const st = await waitRequests(c, 48);
+    assert.equal(st.cache.maxBytes, 64 * 1024, "the limit reported is the configured one");
+    assert.ok(st.cache.bytes <= 64 * 1024, `all workers hold ${st.cache.bytes} bytes`);
+    for (const w of st.cache.perWorker as { bytes: number; objects: number }[]) {
+      assert.ok(w.bytes <= 32 * 1024, `a worker holds ${w.bytes} bytes, over maxBytes / 2`);
+      assert.ok(w.objects > 0);
+    }
+    assert.ok(st.cache.evictions > 0);
+    // The newest object is still a hit on both workers.
+    const hits = await Promise.all(Array.from({ length: 8 }, () => c.get("/big/47")));
+    for (const h of hits) assert.match(h.headers["x-cache"], /^HIT/);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
