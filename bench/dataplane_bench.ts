@@ -9,9 +9,10 @@
  * - forwarded small packets/s at full speed from a sendmmsg generator, with the director's CPU;
  * - the director's CPU at a fixed 10,000 packets/s (CPU per 10 kpps).
  *
- * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS]`.
- * Needs wrk, nginx, iperf3, tcpdump-free. Writes bench/results/dataplane-<time>.json and prints a
- * Markdown table.
+ * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS] [--methods dr,tun]
+ * [--only http,bulk,pps] [--prefix NAME]`. Needs wrk, nginx, iperf3, ethtool. Writes
+ * bench/results/dataplane-<time>.json and prints a Markdown table. `--only` skips the other parts (for quick iterations);
+ * `--prefix` names the lab's namespaces (default `wcdp`).
  *
  * @module
  */
@@ -26,7 +27,17 @@ import {
 } from "../tests/integration/_dataplane_lab.ts";
 import type { Host } from "../tests/integration/_topology.ts";
 
-const SECONDS = Number(Deno.args[0] ?? 4);
+const flag = (name: string) => {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
+// `tun-user`: TUN with the user-space decapsulator only (no eBPF at tcx ingress on rs1).
+const METHODS = (flag("--methods") ?? "dr,tun").split(",") as ("dr" | "tun" | "tun-user")[];
+const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
+const PREFIX = flag("--prefix") ?? "wcdp";
+// `--perf`: record the director with perf during the last VIP wrk run and print the top symbols.
+const PERF = Deno.args.includes("--perf");
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 const TICKS = 100; // USER_HZ
@@ -58,6 +69,34 @@ async function cpuTicks(pid: number): Promise<number> {
   // Threads included: utime (14) + stime (15) of the whole process.
   const f = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
   return Number(f[11]) + Number(f[12]);
+}
+
+/** user and sys ticks of every thread of a process, by thread name. */
+async function threadTicks(pid: number): Promise<Record<string, [number, number]>> {
+  const out: Record<string, [number, number]> = {};
+  for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.split(") ")[1].split(" ");
+      const prev = out[name] ?? [0, 0];
+      out[name] = [prev[0] + Number(f[11]), prev[1] + Number(f[12])];
+    } catch { /* thread ended */ }
+  }
+  return out;
+}
+
+function diffTicks(a: Record<string, [number, number]>, b: Record<string, [number, number]>): string {
+  return Object.entries(b).map(([k, [u, s]]) => [k, u - (a[k]?.[0] ?? 0), s - (a[k]?.[1] ?? 0)] as const)
+    .filter(([, u, s]) => u + s > 0).map(([k, u, s]) => `${k} u${u} s${s}`).join(", ");
+}
+
+/** The director's data-plane counters from its admin endpoint (rx frames, loop wake-ups). */
+async function dataplaneCounters(lab: Lab): Promise<{ rx: number; wakeups: number }> {
+  const r = await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"], false);
+  const rx = Number(/webcache_dataplane_frames_total\{direction="rx"\} (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+  const wakeups = Number(/webcache_dataplane_loop_wakeups_total (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+  return { rx, wakeups };
 }
 
 async function wrk(lab: Lab, url: string): Promise<number> {
@@ -109,9 +148,10 @@ async function pktgen(lab: Lab, dirMac: string, rate: number, director: Proc, rs
 
 const progress = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-async function runMethod(method: "dr" | "tun") {
-  progress(`${method}: building the lab`);
-  const lab = await buildLab();
+async function runMethod(variant: "dr" | "tun" | "tun-user") {
+  const method = variant === "dr" ? "dr" : "tun";
+  progress(`${variant}: building the lab`);
+  const lab = await buildLab(PREFIX);
   try {
     const rs = lab.caches[0];
     const www = await Deno.makeTempDir({ prefix: "wcdp-www-" });
@@ -137,12 +177,13 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       method,
       "--director",
       lab.director.ip,
+      ...(variant === "tun-user" ? ["--no-ebpf-decap"] : []),
     ]);
     await setup.out.waitFor((l) => l === "ready", 20_000);
-    progress(`${method}: real server prepared`);
+    progress(`${variant}: real server prepared`);
     daemon(lab, rs, ["nginx", "-c", `${www}/nginx.conf`]);
     daemon(lab, rs, ["iperf3", "-s"]);
-    progress(`${method}: nginx and iperf3 started`);
+    progress(`${variant}: nginx and iperf3 started`);
     // A counting sink for the generator's packets on rs1 (before conntrack, no RSTs back).
     await lab.topo.exec(rs.ns, ["nft", "add", "table", "ip", "wcdp_sink"]);
     await lab.topo.exec(rs.ns, [
@@ -150,7 +191,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       "add chain ip wcdp_sink pre { type filter hook prerouting priority -300 ; }",
     ]);
     await lab.topo.exec(rs.ns, ["nft", "add rule ip wcdp_sink pre tcp dport 9 counter drop"]);
-    progress(`${method}: sink rule installed`);
+    progress(`${variant}: sink rule installed`);
     await new Promise((r) => setTimeout(r, 1000));
     const director = await startDirector(lab, {
       interface: "eth0",
@@ -163,32 +204,108 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         reals: [{ address: rs.ip }],
       })),
     });
-    progress(`${method}: director started`);
+    progress(`${variant}: director started`);
     await new Promise((r) => setTimeout(r, 1000));
     const direct = `http://${rs.ip}/1k`, via = `http://${VIP}/1k`;
-    await wrk(lab, direct); // warm-up
-    const d1 = await wrk(lab, direct), v1 = await wrk(lab, via), d2 = await wrk(lab, direct), v2 = await wrk(lab, via);
-    progress(`${method}: wrk done`);
-    const upDirect = await iperf(lab, rs.ip, false), upVia = await iperf(lab, VIP, false);
-    const downDirect = await iperf(lab, rs.ip, true), downVia = await iperf(lab, VIP, true);
-    // With the client's TSO and checksum offload on, GSO super-frames cross the director whole
-    // (PACKET_VNET_HDR). DR only: IP-in-IP cannot carry GSO, so TUN answers with frag-needed.
-    let tso = { directGbit: NaN, vipGbit: NaN, ratio: NaN };
-    if (method === "dr") {
-      await lab.topo.exec(lab.client.ns, ["ethtool", "-K", "eth0", "tx", "on", "tso", "on", "gso", "on"]);
-      const d = await iperf(lab, rs.ip, false), v = await iperf(lab, VIP, false);
-      await lab.topo.exec(lab.client.ns, ["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"]);
-      tso = { directGbit: d, vipGbit: v, ratio: v / d };
+    const nan = { directReqS: NaN, vipReqS: NaN, ratio: NaN, directorUsPerReq: NaN, decapUsPerReq: NaN };
+    let http = nan;
+    if (ONLY.has("http")) {
+      await wrk(lab, direct); // warm-up
+      // CPU per request through the VIP: the director's and (TUN) the real server's decapsulator's.
+      let vipReqs = 0, dirTicks = 0, decapTicks = 0;
+      const viaRun = async () => {
+        const [t0, u0] = [await cpuTicks(director.p.pid), await cpuTicks(setup.p.pid)];
+        const [th0, dh0, c0] = [
+          await threadTicks(director.p.pid),
+          await threadTicks(setup.p.pid),
+          await dataplaneCounters(lab),
+        ];
+        const r = await wrk(lab, via);
+        dirTicks += await cpuTicks(director.p.pid) - t0;
+        decapTicks += await cpuTicks(setup.p.pid) - u0;
+        const c1 = await dataplaneCounters(lab);
+        progress(
+          `${method}: ${r.toFixed(0)} req/s, ${((c1.rx - c0.rx) / (r * SECONDS)).toFixed(2)} frames/req, ` +
+            `${((c1.rx - c0.rx) / (c1.wakeups - c0.wakeups)).toFixed(2)} frames/wake-up; director ` +
+            `${diffTicks(th0, await threadTicks(director.p.pid))}; rs1 helper ${
+              diffTicks(dh0, await threadTicks(setup.p.pid))
+            }`,
+        );
+        vipReqs += r * SECONDS;
+        return r;
+      };
+      const d1 = await wrk(lab, direct), v1 = await viaRun(), d2 = await wrk(lab, direct);
+      const perfFile = `/tmp/${PREFIX}-perf-${variant}.data`;
+      const perf = PERF
+        ? new Deno.Command("perf", {
+          args: [
+            "record",
+            "-F",
+            "999",
+            "-g",
+            "-p",
+            String(director.p.pid),
+            "-o",
+            perfFile,
+            "--",
+            "sleep",
+            String(SECONDS - 1),
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output()
+        : undefined;
+      const v2 = await viaRun();
+      if (perf) {
+        await perf;
+        const rep = await new Deno.Command("perf", {
+          args: ["report", "--stdio", "--no-children", "--sort", "sym", "-g", "none", "-i", perfFile],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const top = new TextDecoder().decode(rep.stdout).split("\n").filter((l) => /^\s+\d/.test(l)).slice(0, 40);
+        progress(`${variant}: perf top symbols of the director:\n${top.join("\n")}`);
+        await Deno.remove(perfFile).catch(() => {});
+      }
+      http = {
+        directReqS: (d1 + d2) / 2,
+        vipReqS: (v1 + v2) / 2,
+        ratio: (v1 + v2) / (d1 + d2),
+        directorUsPerReq: dirTicks / TICKS / vipReqs * 1e6,
+        decapUsPerReq: decapTicks / TICKS / vipReqs * 1e6,
+      };
+      progress(`${variant}: wrk done: ${JSON.stringify(http)}`);
     }
-    progress(`${method}: iperf3 done`);
-    const dirMac = lab.director.mac;
-    const max = await pktgen(lab, dirMac, 0, director, rs);
-    const fixed = await pktgen(lab, dirMac, 10_000, director, rs);
+    const bulk = { directGbit: NaN, vipGbit: NaN, ratio: NaN };
+    let upload = bulk, download = bulk, tso = bulk;
+    if (ONLY.has("bulk")) {
+      const upDirect = await iperf(lab, rs.ip, false), upVia = await iperf(lab, VIP, false);
+      const downDirect = await iperf(lab, rs.ip, true), downVia = await iperf(lab, VIP, true);
+      upload = { directGbit: upDirect, vipGbit: upVia, ratio: upVia / upDirect };
+      download = { directGbit: downDirect, vipGbit: downVia, ratio: downVia / downDirect };
+      // With the client's TSO and checksum offload on, GSO super-frames cross the director whole
+      // (PACKET_VNET_HDR). DR only: IP-in-IP cannot carry GSO, so TUN answers with frag-needed.
+      if (method === "dr") {
+        await lab.topo.exec(lab.client.ns, ["ethtool", "-K", "eth0", "tx", "on", "tso", "on", "gso", "on"]);
+        const d = await iperf(lab, rs.ip, false), v = await iperf(lab, VIP, false);
+        await lab.topo.exec(lab.client.ns, ["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"]);
+        tso = { directGbit: d, vipGbit: v, ratio: v / d };
+      }
+      progress(`${variant}: iperf3 done`);
+    }
+    const noPps = { sentPps: NaN, forwardedPps: NaN, directorCpuPercent: NaN };
+    let max = noPps, fixed = noPps;
+    if (ONLY.has("pps")) {
+      const dirMac = lab.director.mac;
+      max = await pktgen(lab, dirMac, 0, director, rs);
+      fixed = await pktgen(lab, dirMac, 10_000, director, rs);
+      progress(`${variant}: pps done: ${JSON.stringify({ max, fixed })}`);
+    }
     return {
-      method,
-      http: { directReqS: (d1 + d2) / 2, vipReqS: (v1 + v2) / 2, ratio: (v1 + v2) / (d1 + d2) },
-      upload: { directGbit: upDirect, vipGbit: upVia, ratio: upVia / upDirect },
-      download: { directGbit: downDirect, vipGbit: downVia, ratio: downVia / downDirect },
+      method: variant,
+      http,
+      upload,
+      download,
       uploadTso: tso,
       maxRate: max,
       fixed10k: { ...fixed, cpuPer10kPps: fixed.directorCpuPercent * 10_000 / fixed.forwardedPps },
@@ -199,7 +316,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
 }
 
 const results = [];
-for (const m of ["dr", "tun"] as const) {
+for (const m of METHODS) {
   try {
     results.push(await runMethod(m));
   } catch (e) {
@@ -212,10 +329,11 @@ const f = (n: number, d = 0) => Number.isFinite(n) ? n.toFixed(d) : "n/a";
 const lines = [
   `Data-plane benchmark, ${SECONDS} s runs, load average ${load}`,
   "",
-  "| method | wrk 1 KiB req/s direct | via VIP | ratio | iperf3 up Gbit/s direct / VIP | ratio | down direct / VIP | ratio | up, client TSO on | ratio | max fwd pps (director CPU %) | CPU % per 10 kpps |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| method | wrk 1 KiB req/s direct | via VIP | ratio | director µs/req | decap µs/req | iperf3 up Gbit/s direct / VIP | ratio | down direct / VIP | ratio | up, client TSO on | ratio | max fwd pps (director CPU %) | CPU % per 10 kpps |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
     `| ${r.method} | ${f(r.http.directReqS)} | ${f(r.http.vipReqS)} | ${f(r.http.ratio * 100)} % | ` +
+    `${f(r.http.directorUsPerReq, 1)} | ${f(r.http.decapUsPerReq, 1)} | ` +
     `${f(r.upload.directGbit, 2)} / ${f(r.upload.vipGbit, 2)} | ${f(r.upload.ratio * 100)} % | ` +
     `${f(r.download.directGbit, 2)} / ${f(r.download.vipGbit, 2)} | ${f(r.download.ratio * 100)} % | ` +
     `${f(r.uploadTso.directGbit, 2)} / ${f(r.uploadTso.vipGbit, 2)} | ${f(r.uploadTso.ratio * 100)} % | ` +

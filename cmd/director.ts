@@ -4,7 +4,7 @@
  * ```text
  * webcache director [--config appliance.yaml] [--service VIP:PORT --scheduler NAME [--persistence S]
  *                   [--netmask N] [--method proxy|dr|tun] [--listen ADDR] [--proxy-protocol]
- *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...]
+ *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...] [--interface IF] [--state-file PATH]
  * webcache director status [--stats|--rate|--connections] [--json] [--exact] [--admin ADDR:PORT]
  * webcache director drain SERVER [--undo] [--wait SECONDS] [--admin ADDR:PORT]
  * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
@@ -57,6 +57,8 @@ export interface RunOptions extends SharedOptions, ClusterOptions {
   real: string[];
   interface?: string;
   vipMode?: "arp" | "nft";
+  /** `--state-file PATH`. */
+  stateFile?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -79,6 +81,9 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   const out = sharedOverrides(o);
   if (o.interface !== undefined) out.push({ path: ["director", "interface"], value: o.interface, flag: "--interface" });
   if (o.vipMode !== undefined) out.push({ path: ["director", "vipMode"], value: o.vipMode, flag: "--vip-mode" });
+  if (o.stateFile !== undefined) {
+    out.push({ path: ["director", "stateFile"], value: o.stateFile, flag: "--state-file" });
+  }
   if (o.service === undefined) {
     const stray = ["scheduler", "persistence", "netmask", "method", "listen", "health"].filter((k) =>
       (o as unknown as Record<string, unknown>)[k] !== undefined
@@ -405,6 +410,10 @@ export function directorCommand(): Command {
         "arp",
         "nft",
       ]),
+    )
+    .option(
+      "--state-file <path>",
+      "dr/tun: save the connection table here and restore it at start, so flows survive restarts (director.stateFile)",
     );
   addSharedOptions(cmd);
   addClusterOptions(cmd);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { validateConfig } from "../config/load.ts";
 import { directorOverrides, parseRealFlag } from "./director.ts";
 
 Deno.test("parseRealFlag() reads HOST:PORT and HOST:PORT:WEIGHT", () => {
@@ -28,4 +29,13 @@ Deno.test("directorOverrides() builds one service from flags", () => {
 
 Deno.test("directorOverrides() rejects --real without --service", () => {
   assert.throws(() => directorOverrides({ real: ["10.0.0.11:80"] }), /--real needs --service/);
+});
+
+Deno.test("directorOverrides() sets director.stateFile from --state-file; the schema defaults it off, saves every 1 s", () => {
+  const o = directorOverrides({ real: [], stateFile: "/var/lib/webcache/director.state" });
+  const cfg = validateConfig({}, { overrides: o });
+  assert.equal(cfg.director.stateFile, "/var/lib/webcache/director.state");
+  assert.equal(cfg.director.stateSaveIntervalMs, 1000);
+  assert.equal(validateConfig({}).director.stateFile, undefined);
+  assert.throws(() => validateConfig({ director: { stateSaveIntervalMs: 500 } }), /stateSaveIntervalMs/);
 });

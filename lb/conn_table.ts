@@ -19,6 +19,24 @@ export const CONN_ENTRY_BYTES: number = 4 + 4 + 4 + 2 + 2 + 1 + 1 + 8 + 4 + 4;
 
 const INITIAL = 1024;
 
+/** A copy of a table's slots (see {@link ConnTable.copySlots}). */
+export interface ConnTableSlots {
+  /** Slots copied. */
+  highWater: number;
+  /** Per slot: saddr, daddr, ports (`sport << 16 | dport`), chain link, as int32. */
+  keys: Int32Array;
+  /** Service id + 1 per slot; 0 marks a free slot. */
+  service: Uint16Array;
+  /** Server id per slot. */
+  server: Uint16Array;
+  /** TCP state per slot. */
+  state: Uint8Array;
+  /** Flag bits per slot. */
+  flags: Uint8Array;
+  /** Expiry per slot, ms. */
+  expiresMs: Float64Array;
+}
+
 /** The connection table. */
 export class ConnTable {
   /** Upper bound on entries. */
@@ -216,6 +234,33 @@ export class ConnTable {
   /** `sport << 16 | dport` of an entry. */
   ports(slot: number): number {
     return this.#keys[(slot << 2) + 2] >>> 0;
+  }
+
+  /**
+   * Grows the storage to hold `n` entries (at most `maxEntries`) at once, so a bulk insert (a
+   * restore) does not rehash at every doubling.
+   */
+  reserve(n: number): void {
+    const want = Math.min(Math.max(n, this.#cap), this.maxEntries);
+    if (want > this.#cap) this.#grow(want);
+  }
+
+  /**
+   * Copies the slots in use so far (`0 .. highWater`), free ones included, as flat typed arrays:
+   * a handful of memcpys, so the data-plane Worker can hand a snapshot to another thread without
+   * walking the entries (`conn_state.ts` compacts it there).
+   */
+  copySlots(): ConnTableSlots {
+    const h = this.#high;
+    return {
+      highWater: h,
+      keys: this.#keys.slice(0, h * 4),
+      service: this.#svc.slice(0, h),
+      server: this.#dest.slice(0, h),
+      state: this.#state.slice(0, h),
+      flags: this.#flags.slice(0, h),
+      expiresMs: this.#expires.slice(0, h),
+    };
   }
 
   #grow(cap: number): void {

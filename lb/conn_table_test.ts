@@ -39,3 +39,15 @@ Deno.test("ConnTable.lookup() treats keys as unsigned 32-bit", () => {
   t.insert(0xc0000201, 0x0a000064, ports, 0, 1, 1, 0);
   assert.ok(t.lookup(0xc0000201 | 0, 0x0a000064, ports >>> 0) >= 0);
 });
+
+Deno.test("ConnTable.reserve() grows once, keeps entries and never passes maxEntries", () => {
+  const t = new ConnTable(5000);
+  t.insert(1, 2, 3, 0, 4, 1, 10);
+  t.reserve(3000);
+  assert.equal(t.capacity, 3000);
+  assert.equal(t.server(t.lookup(1, 2, 3)), 4);
+  t.reserve(1 << 20);
+  assert.equal(t.capacity, 5000);
+  t.reserve(10);
+  assert.equal(t.capacity, 5000);
+});

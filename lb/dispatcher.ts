@@ -179,6 +179,11 @@ export class Dispatcher {
   readonly counters: DispatcherCounters = { newConns: 0, overflow: 0, noServer: 0, noService: 0, templateOverflow: 0 };
   /** Reason code of the last {@link schedule} call. */
   lastReason = 0;
+  /**
+   * Grows whenever a connection entry or template is added, touched, changed or removed, so a
+   * saver can skip snapshots of an unchanged table (`lb/dataplane/state_keeper.ts`).
+   */
+  changes = 0;
   #timeouts: Float64Array;
   #timeoutsS: TcpTimeouts;
   #expireQuiescent: boolean;
@@ -230,6 +235,65 @@ export class Dispatcher {
   /** Persistence templates in all services. */
   get templateCount(): number {
     return this.#templateCount;
+  }
+
+  /** One past the highest server id in use (iteration bound for {@link server}). */
+  get serverIdBound(): number {
+    return this.#servers.length;
+  }
+
+  /** A service by id, including services removed from the config that still have connections. */
+  serviceById(id: number): VirtualService | undefined {
+    return this.#services[id];
+  }
+
+  /**
+   * Re-creates a connection entry from saved state (`conn_state.ts`), before any packet is
+   * scheduled: counts it on its server and, when `persistent`, as a reference of the service's
+   * template for the client (if that template exists and points to the same server).
+   *
+   * @param s a configured server of `svc` (or its sorry server)
+   * @returns false when the flow already has an entry or the table is full
+   */
+  restoreConnection(
+    svc: VirtualService,
+    s: RealServer,
+    flow: { saddr: number; daddr: number; ports: number },
+    state: number,
+    persistent: boolean,
+    expiresMs: number,
+  ): boolean {
+    const t = this.table;
+    if (t.full || t.lookup(flow.saddr, flow.daddr, flow.ports) >= 0) return false;
+    const slot = t.insert(flow.saddr, flow.daddr, flow.ports, svc.id, s.id, state, expiresMs);
+    if (state === TcpState.ESTABLISHED) s.activeConns++;
+    else s.inactConns++;
+    s.refreshOverload();
+    if (persistent) {
+      const tpl = svc.templates.get((flow.saddr & svc.persistMask) | 0);
+      if (tpl && tpl.server === s.id) {
+        tpl.refs++;
+        t.setFlags(slot, F_PERSIST);
+      }
+    }
+    this.changes++;
+    return true;
+  }
+
+  /**
+   * Re-creates a persistence template from saved state (`conn_state.ts`); the caller has checked
+   * that the service is persistent with the same netmask.
+   *
+   * @param client `client address & netmask`
+   * @returns false when the client has a template already or the template bound is reached
+   */
+  restoreTemplate(svc: VirtualService, client: number, s: RealServer, expiresMs: number): boolean {
+    const key = client | 0;
+    if (svc.templates.has(key) || this.#templateCount >= this.table.maxEntries) return false;
+    svc.templates.set(key, { server: s.id, expiresMs, refs: 0 });
+    this.#templateCount++;
+    this.changes++;
+    return true;
   }
 
   /**
@@ -398,6 +462,7 @@ export class Dispatcher {
           if (s) this.#moveCount(s, st, ns);
         }
         t.setExpires(slot, nowMs + this.#timeouts[ns]);
+        this.changes++;
         this.lastReason = Reason.CONNECTION;
         return t.server(slot);
       }
@@ -421,6 +486,7 @@ export class Dispatcher {
     }
     const ns = nextTcpState(TcpState.NONE, tcpFlags);
     slot = t.insert(flow.saddr, flow.daddr, ports, svc.id, s.id, ns, nowMs + this.#timeouts[ns]);
+    this.changes++;
     this.counters.newConns++;
     s.conns++;
     if (ns === TcpState.ESTABLISHED) s.activeConns++;
@@ -466,6 +532,7 @@ export class Dispatcher {
     for (const svc of this.#services) {
       for (const [k, tpl] of svc.templates) {
         if (tpl.expiresMs > nowMs) continue;
+        this.changes++;
         if (tpl.refs > 0) tpl.expiresMs = nowMs + svc.persistTimeoutMs;
         else {
           svc.templates.delete(k);
@@ -486,6 +553,7 @@ export class Dispatcher {
 
   #removeConn(slot: number): void {
     const t = this.table;
+    this.changes++;
     const s = this.#servers[t.server(slot)];
     if (s) {
       if (t.state(slot) === TcpState.ESTABLISHED) s.activeConns--;

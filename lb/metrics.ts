@@ -16,6 +16,10 @@
  * | webcache_director_templates | gauge | | persistence templates |
  * | webcache_director_schedule_failures_total | counter | reason (no-server, no-service, connect, table-full) | events |
  * | webcache_director_health_checks_total | counter | result (ok, failed) | probes |
+ * | webcache_director_state_saves_total | counter | | connection-state snapshots written (`director.stateFile`) |
+ * | webcache_director_state_save_failures_total | counter | reason (encode, write) | snapshots not written |
+ * | webcache_director_state_last_save_timestamp_seconds | gauge | | Unix time of the last snapshot written |
+ * | webcache_director_state_restored_total | counter | result (connection, template, expired, unknown-server, full, template-dropped) | entries at start |
  *
  * @module
  */
@@ -198,4 +202,35 @@ export const healthChecks = new Counter({
     this.inc({ result: "ok" }, d.healthChecks.ok);
     this.inc({ result: "failed" }, d.healthChecks.failed);
   },
+});
+
+/** Connection-state snapshots written (`lb/conn_state_file.ts` increments it). */
+export const stateSaves = new Counter({
+  name: "webcache_director_state_saves_total",
+  help: "Connection-state snapshots written to director.stateFile.",
+  registers: [registry],
+});
+
+/** Connection-state snapshots that could not be written, by reason. */
+export const stateSaveFailures = new Counter({
+  name: "webcache_director_state_save_failures_total",
+  help: "Connection-state snapshots not written to director.stateFile: encode, write (disk full, permissions).",
+  labelNames: ["reason"],
+  registers: [registry],
+});
+
+/** Unix time of the last connection-state snapshot written. */
+export const stateLastSave = new Gauge({
+  name: "webcache_director_state_last_save_timestamp_seconds",
+  help: "Unix time (s) of the last connection-state snapshot written to director.stateFile.",
+  registers: [registry],
+});
+
+/** What the start-up restore of the connection state did, by result. */
+export const stateRestored = new Counter({
+  name: "webcache_director_state_restored_total",
+  help: "Saved entries at start: connection and template restored; expired, unknown-server (server no longer " +
+    "configured), full (table bound) and template-dropped not restored.",
+  labelNames: ["result"],
+  registers: [registry],
 });

@@ -7,9 +7,23 @@
  * The data plane uses only {@link Dispatcher}: `schedule(flow, tcpFlags, nowMs) → server id | undefined`,
  * `server(id)`, `account(...)` and `expire(nowMs)`.
  *
+ * Connection state across restarts (`director.stateFile`): `conn_state.ts` snapshots and restores a
+ * dispatcher's table and templates by server key, `conn_state_codec.ts` is the file format and
+ * `conn_state_file.ts` reads and atomically writes it.
+ *
  * @module
  */
 export { CONN_ENTRY_BYTES, ConnTable } from "./conn_table.ts";
+export { exportConnState, importConnState, type RestoreSummary } from "./conn_state.ts";
+export {
+  type ConnState,
+  ConnStateDecodeError,
+  type ConnStateServer,
+  type ConnStateService,
+  decodeConnState,
+  encodeConnState,
+} from "./conn_state_codec.ts";
+export { ConnStateFile } from "./conn_state_file.ts";
 export {
   addrNumber,
   Dispatcher,

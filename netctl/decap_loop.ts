@@ -1,5 +1,6 @@
 /**
- * The user-space IP-in-IP decapsulator's loop (runs in a Worker on a TUN real server): poll the
+ * The user-space IP-in-IP decapsulator's loop (runs in a Worker on a TUN real server; beside the eBPF
+ * decapsulator it only sees reassembled fragments): poll the
  * raw protocol-4 socket, drain it with recvmmsg, check each outer source against the allowed
  * directors, strip the outer header and write the inner packet to the TUN device, from which the
  * kernel delivers it to the local VIP as if it had arrived on that interface.
@@ -17,6 +18,9 @@
 import { decapsulateIpip } from "../lb/packet/ipip.ts";
 import { PacketBatch, Poller } from "./packet_socket.ts";
 import { writePacket } from "./tun_device.ts";
+
+// The kernel verified the outer header checksum before the raw socket got the packet.
+const NO_OUTER_CHECKSUM = { verifyOuterChecksum: false };
 
 /** Counter indexes. */
 export const DECAP = { packets: 0, bytes: 1, dropSource: 2, dropMalformed: 3, dropWrite: 4, running: 5, stop: 6 };
@@ -55,7 +59,7 @@ export function runDecapLoop(init: DecapInit): void {
           const pkt = batch.buffer.subarray(off, off + batch.lengths[i]);
           let inner: Uint8Array;
           try {
-            const d = decapsulateIpip(pkt);
+            const d = decapsulateIpip(pkt, NO_OUTER_CHECKSUM);
             if (allowed.size && !allowed.has(d.outer.src)) {
               c[DECAP.dropSource]++;
               continue;

@@ -1,7 +1,8 @@
 /**
  * netctl: the only code that touches the host's network (Seesaw's NCC idea). Deno FFI into libc
  * for AF_PACKET sockets with BPF filters and batched recvmmsg/sendmmsg, raw IP-in-IP sockets and
- * TUN devices (the user-space decapsulator); `ip` and `nft` commands for addresses, routes and
+ * TUN devices (the user-space decapsulator), eBPF through bpf(2) (the in-kernel decapsulator at
+ * tcx ingress); `ip` and `nft` commands for addresses, routes and
  * nftables tables; sysctls set and restored; capability checks with operator-facing messages; and
  * the DR/TUN real-server set-up the cache runs (`setupRealServer`, `checkRealServer`).
  * The director's data plane (`lb/dataplane/`) and `webcache cache --forwarding` both use it.
@@ -23,6 +24,8 @@ export { addAddress, hasAddress, removeAddress, routeGet, runCommand } from "./i
 export { installTable, mssClampRuleset, redirectRuleset, removeTable, vipDropRuleset } from "./nft.ts";
 export { closeFd, openIpipSocket, openTunDevice, writePacket } from "./tun_device.ts";
 export { type DecapStats, IpipDecapsulator } from "./ipip_decapsulator.ts";
+export { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
+export { ipipDecapProgram } from "./ipip_decap_program.ts";
 export {
   type CheckItem,
   checkRealServer,

@@ -6,8 +6,11 @@
  * and `arp_announce=2` (never use the VIP as ARP source) on `all`, where the kernel takes the
  * maximum of `all` and each interface.
  *
- * TUN: the same, plus decapsulation: the kernel's `tunl0` where the ipip module exists, else the
- * user-space decapsulator (raw protocol-4 socket → TUN device); `rp_filter=0` on `all` and the
+ * TUN: the same, plus decapsulation: the kernel's `tunl0` where the ipip module exists, else an eBPF
+ * program at tcx ingress of the interfaces facing the directors strips the outer header of whole
+ * packets in the kernel (`tc_decapsulator.ts`), and the user-space decapsulator (raw protocol-4
+ * socket → TUN device) takes what is left: reassembled fragments, or everything when the kernel
+ * refuses BPF or no director address is known; `rp_filter=0` on `all` and the
  * tunnel device, because the packet arrives on the tunnel while the route back to the client is
  * via the real interface (the kernel takes the maximum of `all` and the device). An nftables rule
  * clamps the MSS of SYN-ACKs from the VIP to MTU − 60 so no client segment needs the director's
@@ -18,9 +21,13 @@
 import { interfaceInfo } from "./interface_info.ts";
 import { addAddress, hasAddress, linkExists, removeAddress, routeGet, runCommand } from "./ip_command.ts";
 import { IpipDecapsulator } from "./ipip_decapsulator.ts";
+import { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
 import { installTable, mssClampRuleset, tableExists } from "./nft.ts";
 import { missingNetCapabilities } from "./privileges.ts";
 import { readSysctl, SysctlGuard } from "./sysctl.ts";
+import { getLogger } from "../core/log.ts";
+
+const log = getLogger("netctl.real_server");
 
 /** Options of {@link setupRealServer}. */
 export interface RealServerOptions {
@@ -36,6 +43,12 @@ export interface RealServerOptions {
   mssClamp?: boolean;
   /** TUN: force the user-space decapsulator even where the ipip module exists. */
   userSpaceDecap?: boolean;
+  /**
+   * TUN without the ipip module: also decapsulate whole packets in the kernel with an eBPF program at
+   * tcx ingress of the interfaces facing the directors (default true; needs `director`). The user-space
+   * decapsulator stays for fragmented outer packets and as the fallback when the kernel refuses BPF.
+   */
+  ebpfDecap?: boolean;
 }
 
 /** One line of a set-up or check report. */
@@ -53,8 +66,13 @@ export interface CheckItem {
 
 /** What {@link setupRealServer} returns. */
 export interface RealServerSetup {
-  /** How TUN packets are decapsulated (`kernel`, `user-space`), or `none` for DR. */
-  readonly decap: "none" | "kernel" | "user-space";
+  /**
+   * How TUN packets are decapsulated: `kernel` (tunl0), `ebpf` (eBPF at tcx ingress, with the user-space
+   * decapsulator for fragments), `user-space`, or `none` for DR.
+   */
+  readonly decap: "none" | "kernel" | "ebpf" | "user-space";
+  /** Packets the eBPF decapsulator handled (undefined without it). */
+  ebpfStats?(): TcDecapStats;
   /** Undoes every change (addresses, sysctls, nftables table, decapsulator), in reverse order. */
   undo(): Promise<void>;
   /** The current settings, checked. */
@@ -88,6 +106,7 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
   const undos: (() => Promise<void>)[] = [];
   let decap: RealServerSetup["decap"] = "none";
   let decapsulator: IpipDecapsulator | undefined;
+  let tcDecap: TcDecapsulator | undefined;
   let tunDev: string | undefined;
   const undo = async () => {
     for (const u of undos.reverse()) {
@@ -114,6 +133,20 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
         tunDev = decapsulator.tunName;
         const d = decapsulator;
         undos.push(() => d.stop());
+        if (opts.ebpfDecap !== false && directors.length) {
+          try {
+            const ifaces = new Set<string>();
+            for (const dir of directors) ifaces.add((await routeGet(dir)).dev);
+            const tc = TcDecapsulator.attach({ interfaces: [...ifaces], directors });
+            tcDecap = tc;
+            undos.push(() => Promise.resolve(tc.close()));
+            decap = "ebpf";
+          } catch (e) {
+            log.warn("Cannot decapsulate in the kernel with eBPF; the user-space decapsulator handles everything", {
+              error: (e as Error).message,
+            });
+          }
+        }
       }
       sysctls.set("net.ipv4.conf.all.rp_filter", "0");
       sysctls.set(`net.ipv4.conf.${tunDev}.rp_filter`, "0");
@@ -131,10 +164,14 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
     await undo();
     throw e;
   }
+  const how = tcDecap
+    ? `ebpf (tcx ingress of ${tcDecap.interfaces.join(", ")}) + user-space (${tunDev}) for fragments`
+    : decap;
   return {
     decap,
     undo,
-    report: () => checkRealServer({ vip: opts.vip, forwarding: opts.forwarding, tunDevice: tunDev, decap }),
+    ebpfStats: tcDecap ? () => tcDecap.stats() : undefined,
+    report: () => checkRealServer({ vip: opts.vip, forwarding: opts.forwarding, tunDevice: tunDev, decap: how }),
   };
 }
 

@@ -58,6 +58,8 @@ export const GLOBAL = {
   tableFull: 17,
   loopWakeups: 18,
   checksumsCompleted: 19,
+  tunFragmented: 20,
+  tunFragments: 21,
 } as const;
 /** Global counter words reserved. */
 export const GLOBAL_COUNTERS = 32;

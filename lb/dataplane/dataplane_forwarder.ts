@@ -46,6 +46,8 @@ export class DataplaneForwarder implements Forwarder {
       maxConnections?: number;
       timeouts?: Record<string, number>;
       expireQuiescentTemplate?: boolean;
+      stateFile?: string;
+      stateSaveIntervalMs?: number;
     };
     if (!d.interface) {
       throw new Error(
@@ -60,6 +62,8 @@ export class DataplaneForwarder implements Forwarder {
       timeouts: d.timeouts,
       expireQuiescentTemplate: d.expireQuiescentTemplate,
       macs: this.#macs,
+      stateFile: d.stateFile,
+      stateSaveIntervalMs: d.stateSaveIntervalMs,
     });
     await fwd.start(services);
     this.#fwd = fwd;

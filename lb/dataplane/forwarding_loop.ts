@@ -16,6 +16,10 @@
  * | virtio_net_hdr 10 (zero) | Ethernet 14 | outer IPv4 20 (proto 4) | inner IPv4 ... unchanged
  * ```
  *
+ * TUN and the MTU (IPVS `ensure_mtu_ok()`): a packet that no longer fits once encapsulated is answered
+ * with ICMP fragmentation-needed when it has DF (and dropped); without DF its outer packet is sent as
+ * IPv4 fragments (`fragmentIpv4()`), which the real server reassembles. GSO frames cannot be tunnelled.
+ *
  * @module
  */
 import { ipv4ToInt } from "../../core/addr.ts";
@@ -32,7 +36,8 @@ import { vipFilterProgram } from "../packet/bpf.ts";
 import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../packet/ethernet.ts";
 import { FLOW_OK, newTcpFlow, parseTcpFlow } from "../packet/flow.ts";
 import { encodeFragNeeded } from "../packet/icmp.ts";
-import { encapsulateIpip, IPIP_OVERHEAD_BYTES } from "../packet/ipip.ts";
+import { fragmentIpv4 } from "../packet/fragment.ts";
+import { IPIP_OVERHEAD_BYTES, writeIpipHeader } from "../packet/ipip.ts";
 import { completePartialChecksum, VNET_F_NEEDS_CSUM, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
 import { ETH_P_ARP } from "../../netctl/_constants.ts";
 import { PacketBatch, PacketSocket, Poller } from "../../netctl/packet_socket.ts";
@@ -40,6 +45,7 @@ import type { DataplaneConfig } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STATE_STOPPED, SVC } from "./control.ts";
 import { Dispatcher } from "../dispatcher.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
+import type { LoopStateHook } from "./state_keeper.ts";
 
 /** What the Worker is started with. */
 export interface LoopInit {
@@ -98,11 +104,14 @@ export function filterFor(cfg: DataplaneConfig): SockFilter[] {
  *
  * @param init interface, VIP mode, shared memory
  * @param report called with the server table after each configuration change
+ * @param state restores the saved connection state after the first configuration and snapshots it
+ *   from housekeeping and at stop (`director.stateFile`)
  * @throws {PrivilegeError} when the sockets cannot be opened for lack of capabilities
  */
 export function runForwardingLoop(
   init: LoopInit,
   report: (servers: ServerInfo[]) => void,
+  state?: LoopStateHook,
 ): void {
   const ctl = new ControlBlock(init.sab);
   let dispatcher: Dispatcher | undefined;
@@ -252,9 +261,30 @@ export function runForwardingLoop(
       if (pkt.send(frame) > 0) C[GLOBAL.fragNeededSent]++;
     };
 
+    const sendFragments = (outerOff: number, outerLen: number, mac: Uint8Array) => {
+      // Keep the flow's order: whatever is queued goes out before the fragments.
+      const queued = batch.queued;
+      const sent = batch.flush(pkt);
+      C[GLOBAL.txPackets] += sent;
+      C[GLOBAL.dropSendFailed] += queued - sent;
+      for (const frag of fragmentIpv4(buf.subarray(outerOff, outerOff + outerLen), mtu)) {
+        const frame = new Uint8Array(VNET_HEADER_BYTES + ETH_HEADER_BYTES + frag.length);
+        const e = VNET_HEADER_BYTES;
+        frame.set(mac, e);
+        frame.set(ourMac, e + 6);
+        frame[e + 12] = ETHERTYPE_IPV4 >> 8;
+        frame[e + 13] = ETHERTYPE_IPV4 & 0xff;
+        frame.set(frag, e + ETH_HEADER_BYTES);
+        if (pkt.send(frame) > 0) C[GLOBAL.tunFragments]++;
+        else C[GLOBAL.dropSendFailed]++;
+      }
+      C[GLOBAL.tunFragmented]++;
+    };
+
     const housekeeping = (now: number) => {
       if (!dispatcher) return;
       dispatcher.expire(now);
+      state?.tick(dispatcher, now);
       for (let id = 0; id < hopOf.length; id++) {
         const h = hopOf[id];
         if (!h) continue;
@@ -285,6 +315,7 @@ export function runForwardingLoop(
         const got = ctl.readConfig();
         if (got) {
           applyConfig(got.config);
+          state?.configured(dispatcher!, now);
           seen = got.sequence;
           ctl.appliedSequence = got.sequence;
         }
@@ -295,11 +326,12 @@ export function runForwardingLoop(
         const n = batch.recv(pkt);
         if (n === 0) break;
         drained += n;
+        C[GLOBAL.rxPackets] += n;
+        let rxBytes = 0;
         for (let i = 0; i < n; i++) {
           const base = batch.dataOffset(i);
           const len = batch.lengths[i];
-          C[GLOBAL.rxPackets]++;
-          C[GLOBAL.rxBytes] += len;
+          rxBytes += len;
           if (batch.truncated[i]) {
             C[GLOBAL.dropTruncated]++;
             continue;
@@ -318,6 +350,7 @@ export function runForwardingLoop(
           key.sport = flow.srcPort;
           key.daddr = flow.dst;
           key.dport = flow.dstPort;
+          const newConns = dispatcher ? dispatcher.counters.newConns : 0;
           const id = dispatcher ? dispatcher.schedule(key, flow.flags, now) : undefined;
           if (id === undefined) {
             C[GLOBAL.dropNoServer]++;
@@ -331,12 +364,16 @@ export function runForwardingLoop(
           }
           const svc = svcOf[id];
           dispatcher!.account(id, 1, flow.totalLength, 0, 0);
-          C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
+          // Connections change when one is made here (expiry updates them in housekeeping).
+          if (dispatcher!.counters.newConns !== newConns) {
+            C[ctl.realIndex(id, REAL.conns)] = dispatcher!.server(id)!.conns;
+          }
           if (isTun[id]) {
             const ipLen = flow.totalLength;
             const gso = buf[base + 1] !== 0;
-            if (gso || ipLen + IPIP_OVERHEAD_BYTES > mtu) {
-              // IPVS ensure_mtu_ok(): tell the client the tunnel's MTU; without DF we cannot fragment here.
+            const tooBig = ipLen + IPIP_OVERHEAD_BYTES > mtu;
+            if (gso || (tooBig && flow.df)) {
+              // IPVS ensure_mtu_ok(): tell the client the tunnel's MTU (a GSO frame cannot be fragmented).
               if (flow.df) fragNeeded(eth, ip, ipLen);
               C[gso ? GLOBAL.dropTunGso : GLOBAL.dropTooBig]++;
               if (svc >= 0) C[ctl.serviceIndex(svc, SVC.drops)]++;
@@ -349,15 +386,20 @@ export function runForwardingLoop(
               completePartialChecksum(buf.subarray(eth, ip + ipLen), csumStart, csumOffset);
               C[GLOBAL.checksumsCompleted]++;
             }
-            encapsulateIpip(buf, ip, { src: dip, dst: tunDst[id], id: ipId++ });
-            const start = base - HEADROOM;
-            buf.fill(0, start, start + VNET_HEADER_BYTES);
-            const e = start + VNET_HEADER_BYTES;
-            buf.set(hop.mac, e);
-            buf.set(ourMac, e + 6);
-            buf[e + 12] = ETHERTYPE_IPV4 >> 8;
-            buf[e + 13] = ETHERTYPE_IPV4 & 0xff;
-            batch.queue(start, VNET_HEADER_BYTES + ETH_HEADER_BYTES + IPIP_OVERHEAD_BYTES + ipLen);
+            writeIpipHeader(view, ip, dip, tunDst[id], ipId++);
+            if (tooBig) {
+              // No DF: fragment the outer packet as the IP layer does for IPVS; the real server reassembles it.
+              sendFragments(ip - IPIP_OVERHEAD_BYTES, ipLen + IPIP_OVERHEAD_BYTES, hop.mac);
+            } else {
+              const start = base - HEADROOM;
+              buf.fill(0, start, start + VNET_HEADER_BYTES);
+              const e = start + VNET_HEADER_BYTES;
+              buf.set(hop.mac, e);
+              buf.set(ourMac, e + 6);
+              buf[e + 12] = ETHERTYPE_IPV4 >> 8;
+              buf[e + 13] = ETHERTYPE_IPV4 & 0xff;
+              batch.queue(start, VNET_HEADER_BYTES + ETH_HEADER_BYTES + IPIP_OVERHEAD_BYTES + ipLen);
+            }
           } else {
             buf.set(hop.mac, eth);
             buf.set(ourMac, eth + 6);
@@ -370,6 +412,7 @@ export function runForwardingLoop(
             C[ctl.serviceIndex(svc, SVC.bytes)] += flow.totalLength;
           }
         }
+        C[GLOBAL.rxBytes] += rxBytes;
         const queued = batch.queued;
         const sent = batch.flush(pkt);
         C[GLOBAL.txPackets] += sent;
@@ -382,6 +425,7 @@ export function runForwardingLoop(
         housekeeping(now);
       }
     }
+    if (dispatcher) state?.stop(dispatcher, Date.now());
   } finally {
     arpSock?.close();
     pkt.close();

@@ -5,10 +5,15 @@
  *
  * - `webcache_dataplane_frames_total{direction="rx"|"tx"}` — frames received from the filter, sent.
  * - `webcache_dataplane_drops_total{reason}` — frames not forwarded: `no_server`, `no_mac`,
- *   `malformed`, `truncated`, `send_failed`, `too_big` (TUN, no DF), `tun_gso`.
+ *   `malformed`, `truncated`, `send_failed`, `too_big` (TUN, DF set: frag-needed sent instead), `tun_gso`.
  * - `webcache_dataplane_arp_sent_total{kind="reply"|"request"|"gratuitous"}`.
  * - `webcache_dataplane_frag_needed_sent_total` — ICMP fragmentation-needed sent to clients (TUN).
  * - `webcache_dataplane_checksums_completed_total` — partial checksums finished before tunnelling.
+ * - `webcache_dataplane_tun_fragmented_total{what="packets"|"fragments"}` — TUN packets without DF too big for
+ *   the MTU once encapsulated, sent as IPv4 fragments of the outer packet (as the IP layer does for IPVS), and
+ *   the fragments sent.
+ * - `webcache_dataplane_loop_wakeups_total` — returns from the forwarding loop's poll(); frames per
+ *   wake-up (rx / wake-ups) shows how well receive batches fill.
  *
  * @module
  */
@@ -97,5 +102,30 @@ export const checksumsCompletedTotal = new Counter({
   collect() {
     this.reset();
     this.inc(sum((g) => g.checksumsCompleted));
+  },
+});
+
+/** Wake-ups of the forwarding loop. */
+export const loopWakeupsTotal = new Counter({
+  name: "webcache_dataplane_loop_wakeups_total",
+  help: "Returns from the DR/TUN forwarding loop's poll(); received frames divided by this is the batch fill.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.loopWakeups));
+  },
+});
+
+/** TUN packets fragmented. */
+export const tunFragmentedTotal = new Counter({
+  name: "webcache_dataplane_tun_fragmented_total",
+  help:
+    "TUN packets without DF too big for the MTU once encapsulated (packets), sent as outer IPv4 fragments (fragments).",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ what: "packets" }, sum((g) => g.tunFragmented));
+    this.inc({ what: "fragments" }, sum((g) => g.tunFragments));
   },
 });

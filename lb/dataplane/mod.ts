@@ -16,7 +16,8 @@ export * from "./control.ts";
 export { DataplaneForwarder } from "./dataplane_forwarder.ts";
 export { filterFor, type LoopInit, type ServerInfo } from "./forwarding_loop.ts";
 export { type ForwarderServerStats, type ForwarderStats, PacketForwarder } from "./packet_forwarder.ts";
-export { DATAPLANE_WORKER_NAME, isDataplaneWorker } from "./worker.ts";
+export { DATAPLANE_WORKER_NAME, isDataplaneWorker, type WorkerInit } from "./worker.ts";
+export { type LoopStateHook, StateKeeper, type StateKeeperOptions, type StateMessage } from "./state_keeper.ts";
 
 const factory = (ctx: Parameters<typeof registerForwarder>[1] extends (c: infer C) => unknown ? C : never) =>
   new DataplaneForwarder(ctx);

@@ -14,11 +14,16 @@ import { installTable, vipDropRuleset } from "../../netctl/nft.ts";
 import { PrivilegeError, privilegeMessage, requireNetCapabilities } from "../../netctl/privileges.ts";
 import { SysctlGuard } from "../../netctl/sysctl.ts";
 import type { ServiceSpec } from "../dispatcher.ts";
+import { connStateBuffers } from "../conn_state_codec.ts";
+import { ConnStateFile } from "../conn_state_file.ts";
+import { compactConnState } from "../conn_state.ts";
+import { stateRestored } from "../metrics.ts";
 import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
 import type { DataplaneConfig, DataplaneTimeouts, NextHop, ServerState } from "./config.ts";
 import { ControlBlock, GLOBAL, MAX_SERVICES, REAL, STATE_RUNNING, SVC } from "./control.ts";
-import type { LoopInit, ServerInfo } from "./forwarding_loop.ts";
-import { DATAPLANE_WORKER_NAME } from "./worker.ts";
+import type { ServerInfo } from "./forwarding_loop.ts";
+import type { StateMessage } from "./state_keeper.ts";
+import { DATAPLANE_WORKER_NAME, type WorkerInit } from "./worker.ts";
 
 const log = getLogger("lb.dataplane");
 /** How long update() waits for the Worker to apply a configuration. */
@@ -37,6 +42,10 @@ export interface PacketForwarderOptions {
   macs?: Record<string, string>;
   /** Frames per batch. */
   batchSize?: number;
+  /** Connection-state file (`director.stateFile`): restored at start, saved while running and at stop. */
+  stateFile?: string;
+  /** Minimum ms between state saves while the table changes (default 1000). */
+  stateSaveIntervalMs?: number;
 }
 
 /** Per-server counters as `ipvsadm -Ln --stats` shows them (in direction only: DR/TUN never see replies). */
@@ -77,11 +86,18 @@ export class PacketForwarder {
   #serverState = new Map<string, ServerState>();
   #chain: Promise<void> = Promise.resolve();
   #macs: Record<string, string>;
+  readonly #stateFile: ConnStateFile | undefined;
 
-  /** @param opts interface, VIP mode, table limits */
+  /** @param opts interface, VIP mode, table limits, state file */
   constructor(opts: PacketForwarderOptions) {
     this.#opts = opts;
     this.#macs = { ...opts.macs };
+    this.#stateFile = opts.stateFile ? new ConnStateFile(opts.stateFile) : undefined;
+  }
+
+  /** The connection-state file, when `stateFile` is set. */
+  get stateFile(): ConnStateFile | undefined {
+    return this.#stateFile;
   }
 
   /**
@@ -171,6 +187,8 @@ export class PacketForwarder {
       if (m.type === "servers") {
         this.#servers = m.servers!;
         ready.resolve();
+      } else if (m.type === "state" || m.type === "restored") {
+        this.#onState(e.data as StateMessage);
       } else if (m.type === "stopped") {
         resolveStopped();
       } else if (m.type === "error") {
@@ -190,13 +208,15 @@ export class PacketForwarder {
       ready.reject(err);
       resolveStopped();
     };
-    const init: LoopInit = {
+    const restore = await this.#stateFile?.read();
+    const init: WorkerInit = {
       sab: this.#ctl.sab,
       ifname: this.#opts.interface,
       vipMode: this.#opts.vipMode ?? "arp",
       batchSize: this.#opts.batchSize,
+      state: this.#stateFile ? { restore, saveIntervalMs: this.#opts.stateSaveIntervalMs ?? 1000 } : undefined,
     };
-    worker.postMessage(init);
+    worker.postMessage(init, restore ? connStateBuffers(restore) : []);
     const timer = setTimeout(() => ready.reject(new Error("Data-plane worker did not start within 10 s")), 10_000);
     try {
       await ready.promise;
@@ -204,6 +224,32 @@ export class PacketForwarder {
       clearTimeout(timer);
     }
     if (this.#ctl.state !== STATE_RUNNING) throw this.#failure ?? new Error("Data-plane worker is not running");
+  }
+
+  #onState(m: StateMessage): void {
+    const file = this.#stateFile;
+    if (!file) return;
+    if (m.type === "restored") {
+      const r = m.summary;
+      log.info("Restored the saved connection state", { file: file.path, ...r, ms: Math.round(m.ms) });
+      stateRestored.inc({ result: "connection" }, r.conns);
+      stateRestored.inc({ result: "template" }, r.templates);
+      stateRestored.inc({ result: "expired" }, r.expired);
+      stateRestored.inc({ result: "unknown-server" }, r.unknownServer);
+      stateRestored.inc({ result: "full" }, r.full);
+      stateRestored.inc({ result: "template-dropped" }, r.templatesDropped);
+      return;
+    }
+    const state = compactConnState(m.snapshot);
+    if (m.final) {
+      log.info("Saving the connection state", {
+        file: file.path,
+        conns: state.conns.saddr.length,
+        templates: state.templates.client.length,
+        workerMs: Math.round(m.exportMs * 10) / 10,
+      });
+    }
+    file.save(state);
   }
 
   /**
@@ -315,9 +361,11 @@ export class PacketForwarder {
     if (w) {
       this.#ctl.requestStop();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.#stopped, new Promise((r) => timer = setTimeout(r, 2000))]);
+      // The Worker's final connection-state snapshot arrives before its "stopped" message.
+      await Promise.race([this.#stopped, new Promise((r) => timer = setTimeout(r, 5000))]);
       clearTimeout(timer);
       w.terminate();
+      await this.#stateFile?.flush();
     }
     await this.#teardown();
   }

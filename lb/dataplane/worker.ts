@@ -5,11 +5,19 @@
  * then its own Worker script and `main.ts` skips the CLI, see {@link isDataplaneWorker}).
  *
  * Messages to the main thread: `{type: "servers", servers}` after each configuration,
- * `{type: "stopped"}` at the end, `{type: "error", name, message, missing?}` on failure.
+ * `{type: "stopped"}` at the end, `{type: "error", name, message, missing?}` on failure, and with
+ * `state` in the init the connection-state messages of `state_keeper.ts` (`restored`, `state`).
  *
  * @module
  */
 import { type LoopInit, runForwardingLoop } from "./forwarding_loop.ts";
+import { StateKeeper, type StateKeeperOptions } from "./state_keeper.ts";
+
+/** What the Worker is started with: the loop's init plus the connection-state options. */
+export interface WorkerInit extends LoopInit {
+  /** Restore and save the connection state (`director.stateFile`); absent: neither. */
+  state?: StateKeeperOptions;
+}
 
 /** Name given to the data-plane Worker. */
 export const DATAPLANE_WORKER_NAME = "webcache-dataplane";
@@ -22,14 +30,16 @@ export function isDataplaneWorker(): boolean {
 
 function start(): void {
   const scope = globalThis as unknown as {
-    onmessage: ((e: MessageEvent<LoopInit>) => void) | null;
-    postMessage(msg: unknown): void;
+    onmessage: ((e: MessageEvent<WorkerInit>) => void) | null;
+    postMessage(msg: unknown, transfer?: Transferable[]): void;
     close(): void;
   };
   scope.onmessage = (e) => {
     scope.onmessage = null;
     try {
-      runForwardingLoop(e.data, (servers) => scope.postMessage({ type: "servers", servers }));
+      const keeper = e.data.state &&
+        new StateKeeper(e.data.state, (msg, transfer) => scope.postMessage(msg, transfer));
+      runForwardingLoop(e.data, (servers) => scope.postMessage({ type: "servers", servers }), keeper);
       scope.postMessage({ type: "stopped" });
     } catch (err) {
       const error = err as Error & { missing?: string[] };

@@ -70,6 +70,38 @@ export function encapsulateIpip(
   return total;
 }
 
+/**
+ * {@link encapsulateIpip} for the forwarding loop's hot path: the same outer header, written through
+ * an existing DataView over the whole buffer without allocating. The caller has already parsed the
+ * inner header (IPv4, its total length); nothing is validated here.
+ *
+ * @param view a DataView over the buffer
+ * @param innerOffset where the inner IPv4 header starts (≥ 20 bytes of headroom before it)
+ * @param src the director's address
+ * @param dst the real server's address
+ * @param id outer identification
+ * @returns the outer packet's length
+ */
+export function writeIpipHeader(view: DataView, innerOffset: number, src: number, dst: number, id: number): number {
+  const o = innerOffset - IPIP_OVERHEAD_BYTES;
+  const total = view.getUint16(innerOffset + 2) + IPIP_OVERHEAD_BYTES;
+  view.setUint16(o, 0x4500 | view.getUint8(innerOffset + 1));
+  view.setUint16(o + 2, total);
+  view.setUint16(o + 4, id & 0xffff);
+  view.setUint16(o + 6, view.getUint16(innerOffset + 6) & IPV4_DF);
+  view.setUint16(o + 8, (64 << 8) | IPPROTO_IPIP);
+  view.setUint16(o + 10, 0);
+  view.setUint32(o + 12, src >>> 0);
+  view.setUint32(o + 16, dst >>> 0);
+  // RFC 1071 over the 10 header words, folded.
+  let sum = 0;
+  for (let i = 0; i < IPIP_OVERHEAD_BYTES; i += 2) sum += view.getUint16(o + i);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  view.setUint16(o + 10, ~sum & 0xffff);
+  return total;
+}
+
 /** Result of {@link decapsulateIpip}. */
 export interface Decapsulated {
   /** The outer header. */
@@ -82,10 +114,12 @@ export interface Decapsulated {
  * Splits an IP-in-IP packet (as a raw IPPROTO_IPIP socket receives it: outer header included).
  *
  * @param packet the outer IPv4 packet
+ * @param opts.verifyOuterChecksum check the outer header checksum (default true; a raw socket's packets were
+ *   already checked by the kernel's ip_rcv, so the decapsulator skips it)
  * @throws {SyntaxError} when the outer header is not protocol 4, or the inner packet is not a whole IPv4 packet
  */
-export function decapsulateIpip(packet: Uint8Array): Decapsulated {
-  const outer = decodeIpv4Header(packet);
+export function decapsulateIpip(packet: Uint8Array, opts: { verifyOuterChecksum?: boolean } = {}): Decapsulated {
+  const outer = decodeIpv4Header(packet, 0, { verifyChecksum: opts.verifyOuterChecksum ?? true });
   if (outer.protocol !== IPPROTO_IPIP) {
     throw new SyntaxError(`Cannot decapsulate: outer protocol ${outer.protocol} is not 4 (IP-in-IP)`);
   }

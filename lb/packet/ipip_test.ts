@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows } from "../../tests/_assert.ts";
 import { ipv4ToInt } from "../../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
-import { decapsulateIpip, encapsulateIpip } from "./ipip.ts";
+import { decapsulateIpip, encapsulateIpip, writeIpipHeader } from "./ipip.ts";
 
 // Expected values computed independently with Python's struct module (see tests/fixtures/dataplane.md).
 const INNER = "45100028123440003f06151f0a00000a0a000064 c350005000000001000000005002200000000000";
@@ -16,6 +16,22 @@ Deno.test("encapsulateIpip() writes the outer header in the headroom, copying TO
   const len = encapsulateIpip(buf, 20, { src: DIP, dst: RIP, id: 7 });
   assertEquals(len, 60);
   assertEquals(toHex(buf), (OUTER + INNER).replace(/\s+/g, ""));
+});
+
+Deno.test("writeIpipHeader() writes the same outer header as encapsulateIpip() through a DataView", () => {
+  const inner = fromHex(INNER);
+  const buf = new Uint8Array(30 + inner.length);
+  buf.set(inner, 30);
+  assertEquals(writeIpipHeader(new DataView(buf.buffer), 30, DIP, RIP, 7), 60);
+  assertEquals(toHex(buf.subarray(10)), (OUTER + INNER).replace(/\s+/g, ""));
+  // DF clear and another TOS are copied too (checksum computed independently with Python).
+  const noDf = fromHex(INNER);
+  noDf[1] = 0;
+  noDf[6] = 0;
+  const b2 = new Uint8Array(20 + noDf.length);
+  b2.set(noDf, 20);
+  writeIpipHeader(new DataView(b2.buffer), 20, DIP, RIP, 0x10007);
+  assertEquals(toHex(b2.subarray(0, 20)), "4500003c00070000400466ab0a0000020a00000b");
 });
 
 Deno.test("encapsulateIpip() rejects missing headroom and non-IPv4 inner packets", () => {

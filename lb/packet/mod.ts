@@ -1,6 +1,6 @@
 /**
  * Pure packet codecs for the director's data plane: Ethernet, ARP, IPv4 with the RFC 1071
- * checksum, TCP ports and flags, IP-in-IP encapsulation, ICMP fragmentation-needed,
+ * checksum, TCP ports and flags, IP-in-IP encapsulation, IPv4 fragmentation, ICMP fragmentation-needed,
  * virtio_net_hdr, and classic BPF socket filters as data. Nothing here does I/O, reads a clock
  * or logs; `netctl/` and `lb/dataplane/` do.
  *
@@ -12,6 +12,7 @@ export * from "./arp.ts";
 export * from "./ipv4.ts";
 export * from "./tcp.ts";
 export * from "./ipip.ts";
+export * from "./fragment.ts";
 export * from "./icmp.ts";
 export * from "./vnet_header.ts";
 export * from "./bpf.ts";

@@ -4,7 +4,7 @@
  * dr|tun [--director IP]` it first prepares the host with `setupRealServer()` and undoes it on
  * SIGTERM. Prints "ready" when serving; on exit prints the set-up report as JSON.
  *
- * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP --no-mss-clamp --intercept PORT:TOPORT]
+ * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP --no-mss-clamp --no-ebpf-decap --intercept PORT:TOPORT]
  *
  * @module
  */
@@ -23,6 +23,7 @@ const setup = vip
     forwarding: (opt("--forwarding") ?? "dr") as "dr" | "tun",
     director: opt("--director"),
     mssClamp: !rest.includes("--no-mss-clamp"),
+    ebpfDecap: !rest.includes("--no-ebpf-decap"),
   })
   : undefined;
 const intercept = opt("--intercept")?.split(":").map(Number);
@@ -45,9 +46,10 @@ const stop = async () => {
   ac.abort();
   await Promise.all(servers.map((s) => s.finished));
   const report = await setup?.report();
+  const ebpf = setup?.ebpfStats?.();
   await setup?.undo();
   await removeIntercept?.();
-  console.log(JSON.stringify({ decap: setup?.decap, report }));
+  console.log(JSON.stringify({ decap: setup?.decap, ebpf, report }));
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGTERM", stop);

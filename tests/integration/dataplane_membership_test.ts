@@ -84,8 +84,14 @@ Deno.test({
         await new Promise((res) => setTimeout(res, 300));
       }
       assertEquals(r.code, 0, `curl through the VIP failed: ${r.body}`);
-      // The data plane did try ARP (refresher) and the cache dropped it: the MAC came from membership.
-      const rules = (await topo.exec(rs1.ns, ["nft", "list", "table", "arp", "wcmac"])).stdout;
+      // The data plane did try ARP (its refresher runs in the once-a-second housekeeping, so it may come just
+      // after the first forwarded request) and the cache dropped it: the MAC came from membership.
+      let rules = "";
+      for (const end = Date.now() + 5_000; Date.now() < end;) {
+        rules = (await topo.exec(rs1.ns, ["nft", "list", "table", "arp", "wcmac"])).stdout;
+        if (Number(/counter packets (\d+)/.exec(rules)?.[1] ?? 0) > 0) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
       const dropped = /counter packets (\d+)/.exec(rules);
       assert(dropped && Number(dropped[1]) > 0, rules);
       const neigh = (await topo.exec(director.ns, ["ip", "neigh", "show", rs1.ip])).stdout;

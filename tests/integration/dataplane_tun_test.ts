@@ -1,7 +1,8 @@
 /**
  * LVS/TUN through the user-space data plane and the user-space decapsulator (this kernel has no
  * ipip module), over real TCP in network namespaces: responses, a director that sees only
- * client-to-VIP packets and sends them IP-in-IP, path MTU by ICMP fragmentation-needed, MSS
+ * client-to-VIP packets and sends them IP-in-IP, path MTU by ICMP fragmentation-needed (DF) or
+ * fragmentation of the outer packet (no DF), MSS
  * clamping on the caches, and clean-up of the decapsulator, sysctls and nftables table.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
@@ -22,7 +23,7 @@ const root = await canBuildTopology();
 const HEALTH = { type: "http", intervalMs: 500, timeoutMs: 400, fall: 2, rise: 1 };
 
 Deno.test({
-  name: "TUN forwarding: responses, capture, frag-needed, MSS clamp and clean-up",
+  name: "TUN forwarding: responses, capture, frag-needed, fragmentation, MSS clamp and clean-up",
   ignore: !root,
   async fn(t) {
     const lab = await buildLab();
@@ -86,6 +87,31 @@ Deno.test({
         assertStringIncludes(route.stdout, "mtu 1480");
       });
 
+      await t.step("an upload without DF through a cache without MSS clamp is fragmented and completes", async () => {
+        // client2 sends full-size segments without DF: the director fragments the outer packet (as IPVS lets
+        // the IP layer do) instead of answering frag-needed, and rs1's kernel reassembles it.
+        const c2 = lab.client2.ns;
+        await lab.topo.exec(c2, ["sysctl", "-qw", "net.ipv4.ip_no_pmtu_disc=1"]);
+        const cap = await capture(lab, lab.director, `ip proto 4 and (ip[6:2] & 0x3fff) != 0`);
+        const r = await lab.topo.exec(c2, [
+          "sh",
+          "-c",
+          `head -c 300000 /dev/zero > /tmp/wcdp_up2.bin && curl -s -m 20 --data-binary @/tmp/wcdp_up2.bin http://${VIP}:83/; rm -f /tmp/wcdp_up2.bin`,
+        ], false);
+        const frags = await cap.stop();
+        assertEquals(r.stdout.trim(), `rs1 ${VIP}:83 300000`);
+        assert(frags.filter((l) => l.includes("proto IPIP (4)")).length >= 20, frags.slice(0, 6).join("\n"));
+        // Full-size client segments (1500 bytes) never fit once encapsulated, so they all crossed as fragments.
+        assert(frags.some((l) => l.includes("flags [+]")), "no first fragment with MF");
+        const route = await lab.topo.exec(c2, ["ip", "route", "get", VIP]);
+        assertEquals(route.stdout.includes("mtu 1480"), false, route.stdout);
+        const metrics = await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"], false);
+        const packets = Number(
+          /webcache_dataplane_tun_fragmented_total\{what="packets"\} (\d+)/.exec(metrics.stdout)?.[1],
+        );
+        assert(packets >= 150, `fragmented packets: ${packets}`);
+      });
+
       await t.step("a cache with MSS clamp answers SYNs with MSS 1440", async () => {
         const cap = await capture(lab, lab.client, `tcp and src host ${VIP} and tcp[tcpflags] & tcp-syn != 0`);
         assertEquals((await curl(lab, lab.client, `http://${VIP}:84/`)).body, `rs2 ${VIP}:84 0`);
@@ -98,7 +124,9 @@ Deno.test({
         assertStringIncludes((await lab.topo.exec(ns, ["ip", "link"])).stdout, "wctun0");
         await stopProc(lab, caches[1]);
         const report = JSON.parse(caches[1].out.lines.at(-1)!);
-        assertEquals(report.decap, "user-space");
+        // Whole packets were decapsulated in the kernel by the eBPF program, fragments by the user-space one.
+        assertEquals(report.decap, "ebpf");
+        assert(report.ebpf.packets >= 5, JSON.stringify(report.ebpf));
         assert(report.report.every((i: { ok: boolean }) => i.ok), JSON.stringify(report.report));
         assertEquals((await lab.topo.exec(ns, ["ip", "link"])).stdout.includes("wctun0"), false);
         assertEquals((await lab.topo.exec(ns, ["nft", "list", "tables"])).stdout.trim(), "");

@@ -1,0 +1,67 @@
+import { assertEquals } from "../tests/_assert.ts";
+import { fromHex, toHex } from "../lb/packet/_hex.ts";
+import { TcDecapsulator, TCX_NEXT, TCX_PASS } from "./tc_decapsulator.ts";
+
+// Frames built independently with Python's struct module (header checksums included).
+const ETH = "020000000011020000000002 0800";
+const INNER = "4500002800014000400625c80a4d000a0a4d0064c350005000000001000000005002200000000000";
+const FROM_DIRECTOR = "4500003c00074000400426110a4d00020a4d000b"; // 10.77.0.2 → 10.77.0.11, DF
+const FROM_OTHER = "4500003c00074000400426100a4d00030a4d000b"; // 10.77.0.3
+const FROM_HIGH = "4500003c0007400040046fb5c0a800020a4d000b"; // 192.168.0.2 (high bit set)
+const FRAGMENT = "4500003c00072000400446110a4d00020a4d000b"; // MF set
+
+const root = Deno.uid() === 0;
+
+const CASES: { description: string; frame: string; directors: string[]; decapsulated: boolean }[] = [
+  {
+    description: "an IP-in-IP packet from an allowed director",
+    frame: FROM_DIRECTOR,
+    directors: ["10.77.0.2"],
+    decapsulated: true,
+  },
+  {
+    description: "a director above 128.0.0.0 among several",
+    frame: FROM_HIGH,
+    directors: ["10.77.0.2", "192.168.0.2"],
+    decapsulated: true,
+  },
+  { description: "any source when no director is given", frame: FROM_OTHER, directors: [], decapsulated: true },
+  {
+    description: "an IP-in-IP packet from another source",
+    frame: FROM_OTHER,
+    directors: ["10.77.0.2"],
+    decapsulated: false,
+  },
+  {
+    description: "a fragment of an outer packet (left to reassembly)",
+    frame: FRAGMENT,
+    directors: ["10.77.0.2"],
+    decapsulated: false,
+  },
+  { description: "a plain TCP packet", frame: INNER.slice(0, 40), directors: ["10.77.0.2"], decapsulated: false },
+];
+
+for (const c of CASES) {
+  Deno.test({
+    name: `TcDecapsulator ${c.decapsulated ? "strips the outer header of" : "passes on"} ${c.description}`,
+    ignore: !root,
+    fn() {
+      const d = TcDecapsulator.attach({ interfaces: [], directors: c.directors });
+      try {
+        const frame = fromHex(ETH + c.frame + INNER);
+        const r = d.run(frame);
+        if (c.decapsulated) {
+          assertEquals(r.verdict, TCX_PASS);
+          assertEquals(toHex(r.frame), toHex(fromHex(ETH + INNER)));
+          assertEquals(d.stats(), { packets: 1, bytes: INNER.length / 2 });
+        } else {
+          assertEquals(r.verdict, TCX_NEXT);
+          assertEquals(toHex(r.frame), toHex(frame));
+          assertEquals(d.stats(), { packets: 0, bytes: 0 });
+        }
+      } finally {
+        d.close();
+      }
+    },
+  });
+}
