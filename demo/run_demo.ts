@@ -121,17 +121,27 @@ function directorConnections(doc: ClusterStatus): number {
 }
 
 /**
- * Samples until the director's connection counters reach `expected` or stay unchanged for three
- * seconds (at most 12 s): the DR/TUN data plane reports its counters to the director's main
- * thread about once a second, later when the machine is busy.
+ * Samples until the director's connection counters reach `want.connections` and the caches'
+ * request counters have grown by `want.requests`, or both stay unchanged for three seconds (at
+ * most 12 s): the DR/TUN data plane reports its counters to the director's main thread about once
+ * a second, and each cache worker its counters to its main thread once a second, later when the
+ * machine is busy.
  */
-async function settled(sampler: ClusterAggregator, expected: number): Promise<ClusterStatus> {
+async function settled(
+  sampler: ClusterAggregator,
+  before: ClusterStatus,
+  want: { connections: number; requests: number },
+): Promise<ClusterStatus> {
+  const short = (d: ClusterStatus) =>
+    directorConnections(d) < want.connections || d.totals.requests - before.totals.requests < want.requests;
   let doc = await sampler.collect();
   let still = 0;
-  for (let i = 0; i < 12 && directorConnections(doc) < expected && still < 3; i++) {
+  for (let i = 0; i < 12 && short(doc) && still < 3; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     const next = await sampler.collect();
-    still = directorConnections(next) === directorConnections(doc) ? still + 1 : 0;
+    const same = directorConnections(next) === directorConnections(doc) &&
+      next.totals.requests === doc.totals.requests;
+    still = same ? still + 1 : 0;
     doc = next;
   }
   return doc;
@@ -234,9 +244,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       },
     });
     bar.done(last.fraction, detail(last));
-    // The director's data plane hands its counters to the main thread every second or so: wait
-    // until they stop moving, so the summary counts every connection of the load.
-    const after = await settled(sampler, load.requests - (load.errors.refused ?? 0));
+    // The director's data plane and the caches' workers hand their counters to their main
+    // threads every second or so: wait until they stop moving, so the summary counts everything.
+    const after = await settled(sampler, before, {
+      connections: load.requests - (load.errors.refused ?? 0),
+      requests: load.responses,
+    });
     const originAfter = await cluster.originStats();
     const summary = buildSummary({ mode, load, before, after, originBefore, originAfter }, {
       cacheAddress: (name) => cluster?.nodes.find((n) => n.name === name)?.http,

@@ -122,9 +122,15 @@ Deno.test({
       assert.equal(await squidGet("/neither"), "origin body /neither\n");
       assert.equal(seen.get("/neither"), 1);
 
-      // webcache's ICP metrics saw Squid's queries and the HIT it got from Squid.
-      const metrics = await (await fetch(`http://127.0.0.1:${w.admin}/metrics`)).text();
+      // webcache's ICP metrics saw Squid's queries and the HIT it got from Squid (a worker's
+      // counters reach /metrics with its next snapshot, within a second).
+      let metrics = "";
       const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+      for (const end = Date.now() + 5000; Date.now() < end;) {
+        metrics = await (await fetch(`http://127.0.0.1:${w.admin}/metrics`)).text();
+        if (metric(/^webcache_icp_lookups_total\{outcome="hit"\} (\d+)/m) >= 1) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       assert.ok(metric(/^webcache_icp_messages_received_total\{opcode="QUERY"\} (\d+)/m) >= 2, metrics);
       assert.ok(metric(/^webcache_icp_lookups_total\{outcome="hit"\} (\d+)/m) >= 1, metrics);
       assert.ok(metric(/^webcache_icp_messages_sent_total\{opcode="HIT"\} (\d+)/m) >= 1, metrics);
