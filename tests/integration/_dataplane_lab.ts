@@ -214,6 +214,22 @@ export async function curl(
   return { code: r.code, body: r.stdout.trim() };
 }
 
+/**
+ * Sends `n` requests to the VIP from the client, each on a new connection, and returns the name
+ * of the cache that answered each (the first word of its body).
+ *
+ * @throws {Error} when a request fails (the message says which and `why`)
+ */
+export async function cachesThroughVip(lab: Lab, n: number, why = ""): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await curl(lab, lab.client, `http://${VIP}/`);
+    if (r.code !== 0) throw new Error(`curl through the VIP failed (exit ${r.code})${why}: ${r.body}`);
+    names.push(r.body.split(" ")[0]);
+  }
+  return names;
+}
+
 /** Starts a persistent HTTP connection; `request()` sends one GET on it and returns the body line. */
 export function keepAlive(lab: Lab, host: Host, port = 80) {
   const proc = start(lab, host.ns, [...DENO, `${HERE}_keepalive_client.ts`, VIP, String(port)], true);

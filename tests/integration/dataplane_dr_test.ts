@@ -9,6 +9,7 @@ import { BUNDLE } from "../_bin.ts";
 import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
+  cachesThroughVip,
   capture,
   curl,
   destroyLab,
@@ -48,12 +49,7 @@ Deno.test({
       let director = await startDirector(lab, directorSection(lab));
 
       await t.step("responses through the VIP come from every cache in turn (rr)", async () => {
-        const names = [];
-        for (let i = 0; i < 6; i++) {
-          const r = await curl(lab, lab.client, `http://${VIP}/`);
-          assertEquals(r.code, 0, `curl failed: ${r.body}`);
-          names.push(r.body.split(" ")[0]);
-        }
+        const names = await cachesThroughVip(lab, 6);
         assertEquals(new Set(names), new Set(["rs1", "rs2", "rs3"]));
       });
 
@@ -131,12 +127,7 @@ Deno.test({
         const killedAt = Date.now();
         // Bound: fall × interval + timeout = 900 ms; allow scheduling slack.
         await new Promise((r) => setTimeout(r, 2 * 300 + 300 + 700));
-        const names = [];
-        for (let i = 0; i < 6; i++) {
-          const r = await curl(lab, lab.client, `http://${VIP}/`);
-          assertEquals(r.code, 0, `curl failed ${Date.now() - killedAt} ms after the kill`);
-          names.push(r.body.split(" ")[0]);
-        }
+        const names = await cachesThroughVip(lab, 6, ` ${Date.now() - killedAt} ms after the kill`);
         assertEquals(new Set(names), new Set(["rs1", "rs2"]));
         assertEquals((await conn.c.request()).split(" ")[0], conn.name);
         await conn.c.close();

@@ -11,6 +11,7 @@ import { decodeConnState } from "../../lb/conn_state_codec.ts";
 import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
+  cachesThroughVip,
   curl,
   destroyLab,
   keepAlive,
@@ -112,12 +113,7 @@ Deno.test({
       });
 
       await t.step("new connections after the restart are still spread round-robin", async () => {
-        const names = [];
-        for (let i = 0; i < 6; i++) {
-          const r = await curl(lab, lab.client, `http://${VIP}/`);
-          assertEquals(r.code, 0, `curl failed: ${r.body}`);
-          names.push(r.body.split(" ")[0]);
-        }
+        const names = await cachesThroughVip(lab, 6);
         assertEquals(new Set(names), new Set(["rs1", "rs2", "rs3"]));
       });
 
