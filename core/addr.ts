@@ -121,7 +121,8 @@ export interface Cidr {
   text: string;
 }
 
-function addrBytes(s: string): Uint8Array | undefined {
+/** An IP literal as its 4 (IPv4) or 16 (IPv6) network-order bytes; undefined when it is neither. */
+export function addrBytes(s: string): Uint8Array | undefined {
   if (isIPv4(s)) {
     const n = ipv4ToInt(s);
     return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);

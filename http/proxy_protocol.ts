@@ -31,7 +31,7 @@
  *
  * @module
  */
-import { ipv4ToInt, isIPv4, parseIPv6 } from "../core/addr.ts";
+import { addrBytes, ipv4ToInt, isIPv4 } from "../core/addr.ts";
 
 /** The 12-byte v2 signature. */
 export const PROXY_V2_SIGNATURE: Uint8Array = new Uint8Array([
@@ -169,23 +169,15 @@ export interface ProxiedAddrs {
   dstPort: number;
 }
 
-function v6Bytes(s: string): Uint8Array | undefined {
-  const g = parseIPv6(s);
-  if (!g) return undefined;
-  const b = new Uint8Array(16);
-  g.forEach((v, i) => {
-    b[i * 2] = v >> 8;
-    b[i * 2 + 1] = v & 255;
-  });
-  return b;
-}
-
-function v4AsV6(s: string): Uint8Array {
-  const b = new Uint8Array(16);
-  b[10] = 0xff;
-  b[11] = 0xff;
-  new DataView(b.buffer).setUint32(12, ipv4ToInt(s));
-  return b;
+/** 16 bytes: an IPv6 address as is, an IPv4 address IPv4-mapped (::ffff:a.b.c.d). */
+function asV6(s: string): Uint8Array | undefined {
+  const b = addrBytes(s);
+  if (b?.length !== 4) return b;
+  const m = new Uint8Array(16);
+  m[10] = 0xff;
+  m[11] = 0xff;
+  m.set(b, 12);
+  return m;
 }
 
 /**
@@ -214,7 +206,7 @@ export function encodeProxyV2(a: ProxiedAddrs): Uint8Array {
     dv.setUint16(26, a.dstPort);
   } else {
     const conv = (s: string) => {
-      const b = isIPv4(s) ? v4AsV6(s) : v6Bytes(s);
+      const b = asV6(s);
       if (!b) throw new TypeError(`Cannot encode PROXY v2 header: "${s}" is not an IP address`);
       return b;
     };
