@@ -1285,11 +1285,7 @@ export class CacheHandler {
           try {
             await writer.write(chunk);
           } catch (e) {
-            log.debug("Object not stored", { url: key, error: e });
-            await writer.abort();
-            writer = undefined;
-            f.retainAll = false;
-            this.#collapser.release(key, f);
+            writer = await this.#storeFailed(f, key, writer, e);
           }
         }
         const wait = f.push(chunk);
@@ -1315,6 +1311,20 @@ export class CacheHandler {
     }
     f.finish();
     this.#collapser.release(key, f);
+  }
+
+  /**
+   * A store write failed: abort the object, let the readers stream without keeping every chunk,
+   * and release the collapse claim so later requests do not wait for an object that will not be.
+   *
+   * @returns undefined, the writer to use from now on
+   */
+  async #storeFailed(f: Inflight, key: string, writer: StoreWriter, e: unknown): Promise<undefined> {
+    log.debug("Object not stored", { url: key, error: e });
+    await writer.abort();
+    f.retainAll = false;
+    this.#collapser.release(key, f);
+    return undefined;
   }
 
   /**
@@ -1346,11 +1356,7 @@ export class CacheHandler {
         const w = writer.write(body);
         if (w instanceof Promise) await w;
       } catch (e) {
-        log.debug("Object not stored", { url: key, error: e });
-        await writer.abort();
-        writer = undefined;
-        f.retainAll = false;
-        this.#collapser.release(key, f);
+        writer = await this.#storeFailed(f, key, writer, e);
       }
     }
     f.push(body); // one chunk, within the back-pressure limit: never waits
