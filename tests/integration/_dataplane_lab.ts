@@ -197,6 +197,9 @@ export async function startDirector(
   return { ...proc, file };
 }
 
+/** Health checks fast enough for failover steps (fall × interval + timeout ≈ 900 ms). */
+export const FAST_HEALTH = { type: "http", intervalMs: 300, timeoutMs: 300, fall: 2, rise: 1 };
+
 /** Stops a helper process with SIGTERM and waits for it. */
 export async function stopProc(lab: Lab, proc: Proc): Promise<void> {
   await lab.topo.stop(proc.p, 5000);

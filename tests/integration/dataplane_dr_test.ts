@@ -13,6 +13,7 @@ import {
   capture,
   curl,
   destroyLab,
+  FAST_HEALTH,
   keepAlive,
   type Lab,
   type Proc,
@@ -23,7 +24,7 @@ import {
 } from "./_dataplane_lab.ts";
 
 const root = await canBuildTopology();
-const HEALTH = { type: "http", intervalMs: 300, timeoutMs: 300, fall: 2, rise: 1 };
+const HEALTH = FAST_HEALTH;
 
 function directorSection(lab: Lab, extra: Record<string, unknown> = {}) {
   const reals = lab.caches.map((c) => ({ address: c.ip }));

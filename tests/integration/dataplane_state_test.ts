@@ -14,6 +14,7 @@ import {
   cachesThroughVip,
   curl,
   destroyLab,
+  FAST_HEALTH,
   keepAlive,
   type Lab,
   type Proc,
@@ -24,7 +25,7 @@ import {
 } from "./_dataplane_lab.ts";
 
 const root = await canBuildTopology();
-const HEALTH = { type: "http", intervalMs: 300, timeoutMs: 300, fall: 2, rise: 1 };
+const HEALTH = FAST_HEALTH;
 
 type Conn = ReturnType<typeof keepAlive> & { cache: string };
 
