@@ -37,6 +37,7 @@ import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } 
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
+import type { LazyCopy } from "./lazy_copy.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
 import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
@@ -124,6 +125,8 @@ export interface CacheHandlerOptions {
   onStored?: StoredHook;
   /** Request collapsing across workers (several workers on one port). */
   sharedCollapse?: SharedCollapse;
+  /** Objects held by other workers, copied on demand (several workers, memory only). */
+  lazyCopy?: LazyCopy;
 }
 
 /** What the access log and counters record about one request. */
@@ -203,6 +206,8 @@ interface FetchPlan {
   revalidating?: StoredMeta;
   /** Already waited for another worker's fetch of this URL (does not wait twice). */
   waitedElsewhere?: boolean;
+  /** Already asked another worker for its copy (does not ask twice). */
+  pulled?: boolean;
 }
 
 /** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
@@ -270,6 +275,8 @@ export class CacheHandler {
       return false;
     }
     const now = Date.now();
+    // Several memory-only workers: any worker's fresh copy counts (the shared index).
+    if (this.#o.lazyCopy) return this.#o.lazyCopy.index.freshAnywhere(primary, now);
     for (const meta of await this.#o.store.variants(primary)) {
       const d = evaluateFreshness([], meta, now, this.#freshOpts());
       if (d.action === "serve") return true;
@@ -533,6 +540,14 @@ export class CacheHandler {
           return await this.#revalidate(req, res, plan, obj, out);
       }
     }
+    if (!obj && !plan.pulled && this.#o.lazyCopy) {
+      // Another worker may hold it: copy it here and serve it as a hit.
+      const pull = this.#o.lazyCopy.pull(plan.primary);
+      if (pull) {
+        plan.pulled = true;
+        if (await pull) return await this.#cacheable(req, res, plan, out);
+      }
+    }
     if (reqCc.onlyIfCached) {
       out.result = "only_if_cached";
       out.status = 504;
@@ -670,10 +685,18 @@ export class CacheHandler {
   }
 
   async #invalidate(keys: string[]): Promise<number> {
-    if (this.#o.invalidate) return await this.#o.invalidate(keys);
-    let n = 0;
-    for (const k of keys) n += await this.#o.store.delete(k);
-    return n;
+    const index = this.#o.lazyCopy?.index;
+    // No copy between workers may start, or land, while the keys are deleted everywhere.
+    index?.beginInvalidation(keys);
+    try {
+      if (this.#o.invalidate) return await this.#o.invalidate(keys);
+      this.#o.lazyCopy?.forget(keys);
+      let n = 0;
+      for (const k of keys) n += await this.#o.store.delete(k);
+      return n;
+    } finally {
+      index?.endInvalidation(keys);
+    }
   }
 
   async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {

@@ -13,14 +13,15 @@ import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
-import { CacheHandler, type Invalidator, type StoredHook } from "./cache_handler.ts";
+import { CacheHandler, type Invalidator } from "./cache_handler.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
+import type { LazyCopy } from "./lazy_copy.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import { createPolicy } from "./store/eviction/mod.ts";
-import type { Store, StoredMeta, StoreStats } from "./store/store.ts";
+import type { Store, StoreStats } from "./store/store.ts";
 
 const log = getLogger("cache");
 
@@ -37,10 +38,10 @@ export interface CacheServiceOptions {
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
   /**
-   * Called after this worker stored an object of at most `cache.memory.maxObjectBytes`, to copy it
-   * into the other workers' memory tiers (so an object fetched by one worker is a hit in all).
+   * Copies between workers on demand (several memory-only workers): what this worker stores is
+   * published in the shared index, and a local miss asks the worker holding it (`lazy_copy.ts`).
    */
-  replicate?: StoredHook;
+  lazyCopy?: LazyCopy;
   /** The cross-worker collapse table (several workers). */
   sharedCollapse?: SharedCollapse;
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
@@ -100,11 +101,7 @@ export class CacheService {
       peers: opts.peers,
       invalidate: opts.invalidate,
       sharedCollapse: opts.sharedCollapse,
-      onStored: opts.replicate
-        ? (meta, body) => {
-          if (body.length <= cfg.memory.maxObjectBytes) opts.replicate!(meta, body);
-        }
-        : undefined,
+      lazyCopy: opts.lazyCopy,
     });
   }
 
@@ -154,29 +151,10 @@ export class CacheService {
 
   /** Deletes keys from this worker's store. */
   async invalidateLocal(keys: string[]): Promise<number> {
+    this.#opts.lazyCopy?.forget(keys); // a copy on its way here must not bring a deleted object back
     let n = 0;
     for (const k of keys) n += await this.store.delete(k);
     return n;
-  }
-
-  /**
-   * Stores a copy of an object another worker fetched (replaces an older copy).
-   *
-   * @param meta its metadata
-   * @param body its body
-   */
-  async putLocal(meta: StoredMeta, body: Uint8Array): Promise<void> {
-    if (this.store instanceof MemoryStore) await this.store.put(meta, body);
-    else {
-      const w = await this.store.openWrite(meta);
-      try {
-        await w.write(body);
-        await w.commit();
-      } catch {
-        await w.abort();
-      }
-    }
-    this.#opts.sharedCollapse?.arrived(meta.primary);
   }
 
   /** This worker's counters and store statistics. */
@@ -198,6 +176,7 @@ export class CacheService {
   async close(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.close()));
     await this.handler.settle();
+    this.#opts.lazyCopy?.close();
     this.pool.close();
     await this.accessLog.close();
     await this.store.close();

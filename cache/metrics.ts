@@ -12,6 +12,7 @@
  * | `webcache_cache_origin_failures_total` | counter | `reason`: connect, refused, timeout, reset, protocol |
  * | `webcache_cache_origin_latency_seconds` | histogram | time to the origin's response head |
  * | `webcache_cache_stored_objects` / `webcache_cache_stored_bytes` | gauge | memory tier contents |
+ * | `webcache_cache_worker_copies_total` | counter | `result`: copied, absent, timeout, invalidated (objects pulled from another worker) |
  *
  * Other counters and histograms that workers update (this histogram, peering choices, disk
  * counters) reach `/metrics` as each worker's registry snapshot, sent with its statistics every
@@ -229,3 +230,12 @@ export const storedBytes = summedGauge(
   "Bytes held by the memory tier (all workers), bodies plus headers and overhead.",
   "storedBytes",
 );
+
+/** Copies of objects pulled from another worker (`lazy_copy.ts`), by result. */
+export const workerCopies = new Counter({
+  name: "webcache_cache_worker_copies_total",
+  help: "Objects a worker asked another worker for after a local miss, by result: copied, absent (the other " +
+    "worker no longer had it), timeout, invalidated (a PURGE or unsafe method raced the copy; dropped).",
+  labelNames: ["result"],
+  registers: [registry],
+});

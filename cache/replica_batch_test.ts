@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
-import { NUMBERS_PER_META, type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
+import { NUMBERS_PER_META, packReplicas, type ReplicaBatch, unpackReplicas } from "./replica_batch.ts";
 import type { StoredMeta } from "./store/store.ts";
 
 function meta(primary: string, bodyBytes: number): StoredMeta {
@@ -18,97 +18,32 @@ function meta(primary: string, bodyBytes: number): StoredMeta {
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A batcher whose batches are collected (transferring them, as postMessage would, detaches nothing here). */
-function collecting(opts = {}) {
-  const sent: { batch: ReplicaBatch; transfer: ArrayBuffer[] }[] = [];
-  const b = new ReplicaBatcher((batch, transfer) => sent.push({ batch, transfer }), opts);
-  return { b, sent };
-}
-
-Deno.test("ReplicaBatcher sends the objects added within the delay as one batch", async () => {
-  const { b, sent } = collecting({ delayMs: 5 });
-  b.add(meta("http://h/a", 1), bytes("A"));
-  b.add(meta("http://h/b", 2), bytes("BB"));
-  b.add(meta("http://h/c", 0), bytes(""));
-  assertEquals(sent.length, 0, "nothing before the delay");
-  assertEquals(b.pending, 3);
-  await sleep(30);
-  assertEquals(sent.length, 1);
-  const got = unpackReplicas(sent[0].batch).map(([m, body]) => [m.primary, text(body)]);
-  assertEquals(got, [["http://h/a", "A"], ["http://h/b", "BB"], ["http://h/c", ""]]);
-  assertEquals(sent[0].transfer, [sent[0].batch.bodies.buffer as ArrayBuffer]);
-  assertEquals(b.pending, 0);
+Deno.test("packReplicas() fixes bodyBytes that did not match the body", () => {
+  assertEquals(unpackReplicas(packReplicas([[meta("http://h/u", -1), bytes("abc")]]))[0][0].bodyBytes, 3);
 });
 
-Deno.test("ReplicaBatcher sends at once when maxObjects or maxBytes is reached", () => {
-  const { b, sent } = collecting({ delayMs: 60_000, maxObjects: 2, maxBytes: 10 });
-  b.add(meta("http://h/1", 1), bytes("1"));
-  b.add(meta("http://h/2", 1), bytes("2"));
-  assertEquals(sent.length, 1, "two objects");
-  b.add(meta("http://h/big", 12), bytes("x".repeat(12)));
-  assertEquals(sent.length, 2, "ten bytes");
-  assertEquals(unpackReplicas(sent[1].batch).length, 1);
-  b.close();
+Deno.test("packReplicas() copies bodies, so the stored buffers stay their own", () => {
+  const body = bytes("abc");
+  const batch = packReplicas([[meta("http://h/c", 3), body]]);
+  assert(batch.bodies.buffer !== body.buffer);
+  batch.bodies[0] = 0x7a;
+  assertEquals(text(body), "abc");
 });
 
-Deno.test("ReplicaBatcher copies bodies, so the caller's buffer stays its own", () => {
-  const { b, sent } = collecting({ maxObjects: 1 });
-  const body = bytes("stored");
-  b.add(meta("http://h/s", 6), body);
-  assert(sent[0].batch.bodies.buffer !== body.buffer);
-  body[0] = 0x53; // "S": a later change of the stored buffer does not reach the sent copy
-  assertEquals(text(unpackReplicas(sent[0].batch)[0][1]), "stored");
-});
-
-Deno.test("ReplicaBatcher fixes bodyBytes that did not match the body", () => {
-  const { b, sent } = collecting({ maxObjects: 1 });
-  b.add(meta("http://h/u", -1), bytes("abc"));
-  assertEquals(unpackReplicas(sent[0].batch)[0][0].bodyBytes, 3);
-});
-
-Deno.test("ReplicaBatcher batches unpack to equal metadata: headers, Vary, variants, times", () => {
-  const { b, sent } = collecting({ maxObjects: 3 });
+Deno.test("packReplicas() batches unpack to equal metadata: headers, Vary, variants, times", () => {
   const metas: StoredMeta[] = [
     { ...meta("http://h/v", 2), variant: "gzip\u0000en", vary: ["accept-encoding", "accept-language"] },
     { ...meta("http://h/none", 0), headers: [], status: 204, expiresAt: 1.5e12 },
     { ...meta("http://h/many", 1), headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["x-empty", ""]] },
   ];
   const bodies = [bytes("ab"), bytes(""), bytes("z")];
-  metas.forEach((m, i) => b.add(m, bodies[i]));
-  const got = unpackReplicas(sent[0].batch);
+  const got = unpackReplicas(packReplicas(metas.map((m, i) => [m, bodies[i]])));
   assertEquals(got.map(([m]) => m), metas);
   assertEquals(got.map(([, body]) => text(body)), ["ab", "", "z"]);
 });
 
-Deno.test("ReplicaBatcher.forget() drops pending copies of deleted keys and keeps the others", async () => {
-  const { b, sent } = collecting({ delayMs: 5 });
-  b.add(meta("http://h/keep", 1), bytes("k"));
-  b.add(meta("http://h/gone", 1), bytes("g"));
-  b.add({ ...meta("http://h/gone", 1), variant: "gzip" }, bytes("G"));
-  b.forget(["http://h/gone"]);
-  await sleep(30);
-  assertEquals(sent.length, 1);
-  assertEquals(unpackReplicas(sent[0].batch).map(([m, body]) => [m.primary, text(body)]), [["http://h/keep", "k"]]);
-});
-
-Deno.test("ReplicaBatcher.forget() of everything pending stops the timer; close() drops what is pending", async () => {
-  const { b, sent } = collecting({ delayMs: 5 });
-  b.add(meta("http://h/x", 1), bytes("x"));
-  b.forget(["http://h/x"]);
-  b.add(meta("http://h/y", 1), bytes("y"));
-  b.close();
-  await sleep(30);
-  assertEquals(sent.length, 0);
-  assertEquals(b.pending, 0);
-});
-
-/** A batch as the batcher would send it, built through a batcher. */
 function batchOf(entries: [StoredMeta, string][]): ReplicaBatch {
-  const { b, sent } = collecting({ maxObjects: entries.length });
-  for (const [m, body] of entries) b.add(m, bytes(body));
-  return sent[0].batch;
+  return packReplicas(entries.map(([m, body]) => [m, bytes(body)]));
 }
 
 Deno.test("unpackReplicas() gives a single object a view and several objects copies", () => {

@@ -13,7 +13,7 @@
  * | direction | message | meaning |
  * |---|---|---|
  * | worker → main | `{t:"hello"}` | the worker's handler is installed: send `init` |
- * | main → worker | `{t:"init", index, shared, peering?}` | worker number, the shared collapse table, peering view |
+ * | main → worker | `{t:"init", index, shared, sharedIndex, ports, peering?}` | worker number, the shared collapse table, the shared object index, a `MessagePort` to every other worker (transferred), peering view |
  * | worker → main | `{t:"ready"}` / `{t:"fail", error}` | listeners up / start failed |
  * | worker → main | `{t:"stats", stats}` | counters, store statistics, metrics and top URLs, every second |
  * | main → worker | `{t:"peering", view}` | peers and their liveness changed (see `cache/peering/remote_icp.ts`) |
@@ -21,14 +21,16 @@
  * | worker → main | `{t:"peerdead", key}` | a peer failed over HTTP in a worker: mark it dead |
  * | worker → main | `{t:"origin", url, ok}` | an origin began or stopped failing in a worker (ICP MISS_NOFETCH) |
  * | worker → main | `{t:"inv", id, keys}` | PURGE or unsafe method: delete these keys everywhere |
- * | both ways | `{t:"puts", batch}` | objects one worker stored: copy them into the others' memory ({@link ReplicaBatcher}) |
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
  *
  * Request collapsing across workers needs no message per miss: the workers share one
  * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
- * hands out in `init`. Peering (ICP server and client, liveness pings) runs in the main process; a
+ * hands out in `init`. Memory-only caches also share a `SharedIndex` (`shared_index.ts`) of who holds
+ * which object; a worker that misses locally asks the holder for its copy over their `MessagePort`
+ * (`lazy_copy.ts`; one `MessageChannel` per pair of workers, the main process's service included),
+ * so nothing is copied on the miss path. Peering (ICP server and client, liveness pings) runs in the main process; a
  * worker decides hash ownership locally from the mirrored view and queries ICP on its own socket
  * (with a multicast group it sends its ICP lookups to the main process).
  *
@@ -36,8 +38,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
-import { type ReplicaBatch, ReplicaBatcher, unpackReplicas } from "./replica_batch.ts";
-import type { StoredMeta } from "./store/store.ts";
+import type { LazyCopy } from "./lazy_copy.ts";
 import type { IcpLookup } from "../icp/client.ts";
 import type { PeeringView } from "./peering/remote_icp.ts";
 import { siteOf } from "./peering/load_guard.ts";
@@ -46,7 +47,14 @@ const log = getLogger("cache.workers");
 
 type Msg =
   | { t: "hello" }
-  | { t: "init"; index: number; shared?: SharedArrayBuffer; peering?: PeeringView }
+  | {
+    t: "init";
+    index: number;
+    shared?: SharedArrayBuffer;
+    sharedIndex?: SharedArrayBuffer;
+    ports?: WorkerPort[];
+    peering?: PeeringView;
+  }
   | { t: "peering"; view: PeeringView }
   | { t: "icpq"; id: number; url: string }
   | { t: "icpa"; id: number; lookup: IcpLookup }
@@ -57,13 +65,20 @@ type Msg =
   | { t: "stats"; stats: WorkerStats }
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
-  | { t: "puts"; batch: ReplicaBatch }
   | { t: "close" }
   | { t: "closed" };
 
 /** Whether this code runs inside a Web Worker. */
 export function isWorkerContext(): boolean {
   return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
+}
+
+/** A port to another worker, for lazy copies. */
+export interface WorkerPort {
+  /** The other worker's number (0 = main process). */
+  peer: number;
+  /** This end of the channel to it. */
+  port: MessagePort;
 }
 
 interface WorkerScope {
@@ -97,16 +112,18 @@ const PEERING_VIEW_INTERVAL_MS = 100;
 export interface WorkerPoolOptions {
   /** Shared collapse table handed to every worker (see `shared_collapse.ts`). */
   shared?: SharedArrayBuffer;
+  /** Shared object index handed to every worker (see `shared_index.ts`); with it, workers copy lazily. */
+  sharedIndex?: SharedArrayBuffer;
+  /** The main process's side of the lazy copies (gets a port to every worker). */
+  lazyCopy?: LazyCopy;
 }
 
-/** The main side: starts workers, relays invalidations and objects, collects statistics. */
+/** The main side: starts workers, relays invalidations, connects them for lazy copies, collects statistics. */
 export class WorkerPool {
   readonly #count: number;
   readonly #opts: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, { left: number; n: number; done: (n: number) => void }>();
-  /** Copies of the objects the main service stores, on their way to every worker. */
-  readonly #copies = new ReplicaBatcher((batch, transfer) => this.#postPuts(batch, undefined, transfer));
   #nextId = 1;
   #local?: CacheService;
   #peering?: PeeringHost;
@@ -148,6 +165,7 @@ export class WorkerPool {
    */
   async start(local: CacheService, timeoutMs = 30_000): Promise<void> {
     this.#local = local;
+    const ports = this.#channels();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.#count; i++) {
       const worker = new Worker(Deno.mainModule, { type: "module", name: `cache-worker-${i + 1}` });
@@ -167,12 +185,15 @@ export class WorkerPool {
           worker.onmessage = (e: MessageEvent<Msg>) => {
             const m = e.data;
             if (m.t === "hello") {
+              const mine = ports[i + 1];
               worker.postMessage({
                 t: "init",
                 index: i + 1,
                 shared: this.#opts.shared,
+                sharedIndex: this.#opts.sharedIndex,
+                ports: mine,
                 peering: this.#peering?.view(),
-              });
+              }, mine.map((p) => p.port));
             } else if (m.t === "ready") {
               clearTimeout(timer);
               resolve();
@@ -193,6 +214,29 @@ export class WorkerPool {
     log.info("Cache workers started", { workers: this.#count + 1 });
   }
 
+  /**
+   * One `MessageChannel` per pair of workers (the main process is worker 0) for lazy copies; the
+   * main process's ends go to its own {@link LazyCopy} at once.
+   *
+   * @returns for each worker number, its ends
+   */
+  #channels(): WorkerPort[][] {
+    const ends: WorkerPort[][] = Array.from({ length: this.#count + 1 }, () => []);
+    if (!this.#opts.sharedIndex) return ends;
+    for (let a = 0; a <= this.#count; a++) {
+      for (let b = a + 1; b <= this.#count; b++) {
+        const ch = new MessageChannel();
+        ends[a].push({ peer: b, port: ch.port1 });
+        ends[b].push({ peer: a, port: ch.port2 });
+      }
+    }
+    for (const { peer, port } of ends[0]) {
+      if (this.#opts.lazyCopy) this.#opts.lazyCopy.connect(peer, port);
+      else port.close();
+    }
+    return ends;
+  }
+
   #sendViewIfChanged(host: PeeringHost): void {
     const view = host.view();
     const text = JSON.stringify(view);
@@ -208,9 +252,6 @@ export class WorkerPool {
         break;
       case "inv":
         this.invalidate(m.keys, slot).then((n) => slot.worker.postMessage({ t: "invdone", id: m.id, n }));
-        break;
-      case "puts":
-        this.#receivePuts(m.batch, slot);
         break;
       case "icpq": {
         const host = this.#peering;
@@ -255,7 +296,6 @@ export class WorkerPool {
    * @returns how many objects were deleted
    */
   async invalidate(keys: string[], except?: object): Promise<number> {
-    this.#copies.forget(keys); // a pending copy must not bring a deleted object back
     let n = except && this.#local ? await this.#local.invalidateLocal(keys) : 0;
     const targets = this.#slots.filter((s) => s !== except);
     if (targets.length === 0) return n;
@@ -267,32 +307,6 @@ export class WorkerPool {
     return n;
   }
 
-  /**
-   * Copies an object the main service stored into every worker (batched, see {@link ReplicaBatcher}).
-   *
-   * @param meta its metadata
-   * @param body its body (copied when the batch is sent)
-   */
-  replicate(meta: StoredMeta, body: Uint8Array): void {
-    if (this.#slots.length) this.#copies.add(meta, body);
-  }
-
-  /** Objects a worker stored: into the main service, and on to the other workers. */
-  #receivePuts(batch: ReplicaBatch, from: Slot): void {
-    if (this.#local) {
-      for (const [meta, body] of unpackReplicas(batch)) this.#local.putLocal(meta, body).catch(() => {});
-    }
-    this.#postPuts(batch, from);
-  }
-
-  #postPuts(batch: ReplicaBatch, except?: Slot, transfer?: ArrayBuffer[]): void {
-    const targets = this.#slots.filter((s) => s !== except);
-    // The buffer can be transferred only once, and only when nothing here uses it (our own batch).
-    targets.forEach((s, i) =>
-      s.worker.postMessage({ t: "puts", batch }, i === targets.length - 1 && transfer ? transfer : [])
-    );
-  }
-
   /** The latest snapshot of every worker (main excluded). */
   snapshots(): WorkerStats[] {
     return this.#slots.flatMap((s) => s.stats ? [s.stats] : []);
@@ -301,7 +315,6 @@ export class WorkerPool {
   /** Stops every worker (waits up to 5 s each, then terminates). */
   async close(): Promise<void> {
     clearInterval(this.#viewTimer);
-    this.#copies.close();
     await Promise.all(this.#slots.map((s) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 5000);
@@ -340,10 +353,12 @@ export interface WorkerContext {
   index: number;
   /** Deletes keys here and in every other worker. */
   invalidate: (keys: string[]) => Promise<number>;
-  /** Copies a stored object into the other workers. */
-  replicate: (meta: StoredMeta, body: Uint8Array) => void;
   /** The shared collapse table, when the main process made one. */
   shared?: SharedArrayBuffer;
+  /** The shared object index, when the main process made one (memory-only caches: lazy copies). */
+  sharedIndex?: SharedArrayBuffer;
+  /** A port to every other worker (with {@link WorkerContext.sharedIndex}). */
+  ports: WorkerPort[];
   /** The main process's peering, when it runs one. */
   peering?: WorkerPeeringLink;
   /** Registers something to close after the service when the worker stops. */
@@ -369,9 +384,7 @@ export async function runWorker(
   const closers: (() => Promise<void> | void)[] = [];
   let gotInit!: (m: Extract<Msg, { t: "init" }>) => void;
   const init = new Promise<Extract<Msg, { t: "init" }>>((r) => gotInit = r);
-  const copies = new ReplicaBatcher((batch, transfer) => scope.postMessage({ t: "puts", batch }, transfer));
   const invalidate = async (keys: string[]) => {
-    copies.forget(keys); // a pending copy must not bring a deleted object back elsewhere
     const local = service ? await service.invalidateLocal(keys) : 0;
     const id = nextId++;
     const others = await new Promise<number>((resolve) => {
@@ -386,11 +399,8 @@ export async function runWorker(
     if (m.t === "init") {
       gotInit(m);
     } else if (m.t === "inv") {
-      copies.forget(m.keys);
       const n = service ? await service.invalidateLocal(m.keys) : 0;
       scope.postMessage({ t: "invdone", id: m.id, n });
-    } else if (m.t === "puts") {
-      for (const [meta, body] of unpackReplicas(m.batch)) await service?.putLocal(meta, body);
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
@@ -408,7 +418,6 @@ export async function runWorker(
         done({ decision: { kind: "none" }, outcome: "no_peers", answers: [], expected: 0, waitedMs: 0 });
       }
       lookups.clear();
-      copies.close();
       await service?.close();
       for (const f of closers) await Promise.resolve(f()).catch(() => {});
       scope.postMessage({ t: "closed" });
@@ -440,12 +449,12 @@ export async function runWorker(
     };
   }
   try {
-    const replicate = (meta: StoredMeta, body: Uint8Array) => copies.add(meta, body);
     service = await start({
       index: first.index,
       invalidate,
-      replicate,
       shared: first.shared,
+      sharedIndex: first.sharedIndex,
+      ports: first.ports ?? [],
       peering,
       onClose: (f) => closers.push(f),
     });

@@ -3,8 +3,8 @@
  * transparent modes), `cache.workers` workers sharing the ports with SO_REUSEPORT, and the admin
  * endpoint with a `cache` section in `/status`.
  *
- * Peering plugs in here: the main process runs the `PeeringNode` (ICP socket answering from its
- * store, which receives every worker's objects; ICP client; liveness); each worker gets a selector
+ * Peering plugs in here: the main process runs the `PeeringNode` (ICP socket answering from the
+ * shared index of every worker's objects, or from the shared disk tier; ICP client; liveness); each worker gets a selector
  * that decides hash ownership from the main process's view and sends ICP queries on its own socket
  * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
  * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
@@ -21,6 +21,9 @@ import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
 import { isWorkerContext, runWorker, WorkerPool } from "../cache/worker_pool.ts";
 import { SharedCollapse } from "../cache/shared_collapse.ts";
+import { SharedIndex } from "../cache/shared_index.ts";
+import { LazyCopy } from "../cache/lazy_copy.ts";
+import { MemoryStore } from "../cache/store/memory_store.ts";
 import { parsePeerFlag, PeeringNode, workerIcpClient, workerSelector } from "../cache/peering/mod.ts";
 import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
@@ -189,27 +192,31 @@ export function cacheCommand(): Command {
     // Cluster members (seeds or --peers auto) supply siblings too.
     const peeringOn = cfg.cache.peering.mode !== "none" &&
       (cfg.cache.peers.length > 0 || cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
-    // With a disk tier every worker sees every object on disk; copying into each memory tier
-    // would write them to disk again.
+    // With a disk tier every worker sees every object on disk. Memory-only caches with several
+    // workers publish what each worker holds in a shared index and copy objects on demand.
     const memoryOnly = cfg.cache.store.dirs.length === 0;
-    // Objects above this are not copied between workers (cache_service.ts): others fetch them themselves.
-    const copyMaxBytes = memoryOnly ? cfg.cache.memory.maxObjectBytes : Number.POSITIVE_INFINITY;
+    const lazyFor = (store: unknown, index: SharedArrayBuffer | undefined, worker: number) =>
+      index && store instanceof MemoryStore ? new LazyCopy(new SharedIndex(index, worker), store) : undefined;
 
     if (isWorkerContext()) {
       // Worker threads join the main thread's lock on the cache directories (same process
-      // instance id) and leave eviction to it. Memory-only caches copy objects between workers.
+      // instance id) and leave eviction to it. Memory-only caches copy objects between workers
+      // when asked (lazy_copy.ts).
       const top = new TopUrls();
       await runWorker(async (ctx) => {
         const store = await createStoreFromConfig(cfg.cache, { evictor: false, workers });
+        const lazyCopy = lazyFor(store, ctx.sharedIndex, ctx.index);
+        for (const { peer, port } of ctx.ports) {
+          if (lazyCopy) lazyCopy.connect(peer, port);
+          else port.close();
+        }
         const service = new CacheService(cfg.cache, {
           node,
           reusePort: true,
           invalidate: ctx.invalidate,
           store,
-          replicate: memoryOnly ? ctx.replicate : undefined,
-          sharedCollapse: ctx.shared
-            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: memoryOnly, copyMaxBytes })
-            : undefined,
+          lazyCopy,
+          sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: false }) : undefined,
         });
         trackTopUrls(service.accessLog, top);
         if (ctx.peering) {
@@ -256,19 +263,22 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
-    // Collapsing across workers: one shared claim table (no message per miss).
+    // Collapsing across workers: one shared claim table (no message per miss); memory-only caches
+    // also share an index of which worker holds which object.
     const shared = workers > 1 && cfg.cache.collapse.enabled ? SharedCollapse.allocate() : undefined;
-    const pool = new WorkerPool(workers - 1, { shared });
+    const sharedIndex = workers > 1 && memoryOnly
+      ? SharedIndex.allocate(SharedIndex.slotsFor(cfg.cache.memory.maxBytes))
+      : undefined;
+    const lazyCopy = lazyFor(store, sharedIndex, 0);
+    const pool = new WorkerPool(workers - 1, { shared, sharedIndex, lazyCopy });
     const service: CacheService = new CacheService(cfg.cache, {
-      sharedCollapse: shared
-        ? new SharedCollapse(shared, { worker: 0, replicated: memoryOnly, copyMaxBytes })
-        : undefined,
+      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0, replicated: false }) : undefined,
       node,
       store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
         (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      replicate: workers > 1 && memoryOnly ? (meta, body) => pool.replicate(meta, body) : undefined,
+      lazyCopy,
     });
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).

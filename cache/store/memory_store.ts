@@ -24,6 +24,14 @@ export interface MemoryStoreOptions {
   policy?: EvictionPolicy<string>;
 }
 
+/** Learns which URLs a {@link MemoryStore} holds (the shared index of `cache/lazy_copy.ts`). */
+export interface MemoryStoreObserver {
+  /** A variant of `meta.primary` was stored, replaced, or got new metadata (after a 304). */
+  added(meta: StoredMeta): void;
+  /** The last variant of `primary` went (evicted, deleted or purged). */
+  gone(primary: string): void;
+}
+
 interface Entry {
   obj: StoredObject;
   size: number;
@@ -66,6 +74,7 @@ export class MemoryStore implements Store {
   #misses = 0;
   #evictions = 0;
   readonly #failures: Record<string, number> = {};
+  #observer: MemoryStoreObserver | undefined;
 
   /**
    * Creates an empty memory store.
@@ -75,6 +84,26 @@ export class MemoryStore implements Store {
   constructor(opts: MemoryStoreOptions) {
     this.#opts = opts;
     this.#policy = opts.policy ?? new LruPolicy<string>();
+  }
+
+  /**
+   * Tells `observer` of every URL stored from now on and of every URL that goes.
+   *
+   * @param observer the observer, or undefined to stop
+   */
+  setObserver(observer: MemoryStoreObserver | undefined): void {
+    this.#observer = observer;
+  }
+
+  /**
+   * Every stored variant of a URL with its body, without counting a hit or telling the eviction
+   * policy (another worker copying it is not a client's access).
+   *
+   * @param primary the primary cache key
+   */
+  peek(primary: string): StoredObject[] {
+    const m = this.#byPrimary.get(primary);
+    return m ? [...m.values()].map((e) => e.obj) : [];
   }
 
   /** The variants of a URL; the returned array is shared, do not modify it. */
@@ -164,11 +193,16 @@ export class MemoryStore implements Store {
     this.#bytes += size;
     this.#objects++;
     this.#policy.insert(key, size);
+    this.#observer?.added(meta);
     while (this.#bytes > this.#opts.maxBytes) {
       const victim = this.#policy.evict();
       if (victim === undefined) break;
       const nl = victim.indexOf("\n");
-      if (this.#remove(victim.slice(0, nl), victim.slice(nl + 1), false)) this.#evictions++;
+      const primary = victim.slice(0, nl);
+      if (this.#remove(primary, victim.slice(nl + 1), false)) {
+        this.#evictions++;
+        if (this.#observer && !this.#byPrimary.has(primary)) this.#observer.gone(primary);
+      }
     }
   }
 
@@ -196,11 +230,14 @@ export class MemoryStore implements Store {
 
   /** Deletes one variant or all variants of a URL. */
   delete(primary: string, variant?: string): number {
-    if (variant !== undefined) return this.#remove(primary, variant) ? 1 : 0;
-    const m = this.#byPrimary.get(primary);
-    if (!m) return 0;
     let n = 0;
-    for (const v of [...m.keys()]) if (this.#remove(primary, v)) n++;
+    if (variant !== undefined) n = this.#remove(primary, variant) ? 1 : 0;
+    else {
+      const m = this.#byPrimary.get(primary);
+      if (!m) return 0;
+      for (const v of [...m.keys()]) if (this.#remove(primary, v)) n++;
+    }
+    if (n > 0 && this.#observer && !this.#byPrimary.has(primary)) this.#observer.gone(primary);
     return n;
   }
 
