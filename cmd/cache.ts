@@ -216,7 +216,9 @@ export function cacheCommand(): Command {
           invalidate: ctx.invalidate,
           store,
           lazyCopy,
-          sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: false }) : undefined,
+          sharedCollapse: ctx.shared
+            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: false })
+            : undefined,
         });
         trackTopUrls(service.accessLog, top);
         if (ctx.peering) {
