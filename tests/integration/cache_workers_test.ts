@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { CacheNode, curlIn, randomPort } from "./_icp_nodes.ts";
+import { request } from "./_cache_harness.ts";
 
 const HOST = "www.workers.test";
 
@@ -229,6 +230,54 @@ Deno.test("cache workers: cache.memory.maxBytes bounds the whole cache, every wo
     // The newest object is still a hit on both workers.
     const hits = await Promise.all(Array.from({ length: 8 }, () => c.get("/big/47")));
     for (const h of hits) assert.match(h.headers["x-cache"], /^HIT/);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: objects are not copied into the other worker until it gets a request for them", async () => {
+  const origin = countingOrigin((p) => new Response(`lazy ${p}\n`, { headers: { "cache-control": "max-age=600" } }));
+  const c = await startCache("wklazy", origin.url);
+  try {
+    const N = 12;
+    for (let i = 0; i < N; i++) assert.equal((await c.get(`/lazy/${i}`)).status, 200);
+    await sleep(300); // an eager copy would have arrived by now
+    let st = await waitRequests(c, N);
+    assert.equal(st.cache.objects, N, `each object held once, by the worker that fetched it: ${st.cache.objects}`);
+    // Many new connections: both workers get requests for /lazy/0 and the one without it copies it.
+    const hits = await Promise.all(Array.from({ length: 16 }, () => c.get("/lazy/0")));
+    for (const h of hits) {
+      assert.equal(h.body, "lazy /lazy/0\n");
+      assert.match(h.headers["x-cache"], /^HIT/);
+    }
+    assert.equal(origin.seen.get("/lazy/0"), 1);
+    st = await waitRequests(c, N + 16);
+    assert.equal(st.cache.objects, N + 1, "one copy more: /lazy/0 in the other worker");
+    const text = await c.metrics();
+    assert.equal(sample(text, 'webcache_cache_worker_copies_total{result="copied"}'), 1);
+  } finally {
+    await c.node.stop();
+    await origin.server.shutdown();
+  }
+});
+
+Deno.test("cache workers: PURGE removes an object from every worker that copied it", async () => {
+  let version = 0;
+  const origin = countingOrigin(() => new Response(`v${++version}\n`, { headers: { "cache-control": "max-age=600" } }));
+  const c = await startCache("wkpurge", origin.url);
+  try {
+    assert.equal((await c.get("/pp")).body, "v1\n");
+    for (const r of await Promise.all(Array.from({ length: 16 }, () => c.get("/pp")))) assert.equal(r.body, "v1\n");
+    await sleep(1100);
+    assert.equal((await c.status()).cache.objects, 2, "both workers hold it");
+    const purge = await request(c.http, "/pp", { method: "PURGE", host: HOST });
+    assert.equal(purge.status, 200);
+    assert.match(purge.text, /Purged 2 object/);
+    for (const r of await Promise.all(Array.from({ length: 16 }, () => c.get("/pp")))) {
+      assert.equal(r.body, "v2\n", "no worker serves the purged copy");
+    }
+    assert.equal(origin.seen.get("/pp"), 2);
   } finally {
     await c.node.stop();
     await origin.server.shutdown();
