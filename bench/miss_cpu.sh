@@ -89,12 +89,17 @@ run_bundle() { # name path
   local port=$((28000 + RANDOM % 2000)) wc
   # shellcheck disable=SC2086
   deno run -A --unstable-kv --unstable-net $EXTRA "$2" cache --listen "127.0.0.1:$port" \
-    --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn &
+    --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn --admin "127.0.0.1:$((port + 1))" &
   wc=$!
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024" && break
+  # Wait until every worker listens (/status lists each worker once it reported), not just the
+  # main thread: wrk's connections stay where they were accepted first.
+  for _ in $(seq 200); do
+    curl -fs "http://127.0.0.1:$((port + 1))/status" |
+      python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['cache']['workers'] >= $WORKERS else 1)" \
+        2>/dev/null && break
     sleep 0.1
   done
+  curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024"
   measure "$1" "$wc" "http://127.0.0.1:$port"
   kill "$wc"
   wait "$wc" 2>/dev/null || true

@@ -292,7 +292,7 @@ export class Collapser {
     if (this.#map.get(key) !== f) return;
     this.#map.delete(key);
     // Stored (or being stored) means waiters in other workers will find it; else they fetch it themselves.
-    this.#shared?.release(key, !f.error && f.retainAll && f.head?.kind === "response" && f.head.shareable, f.bytes);
+    this.#shared?.release(key, !f.error && f.retainAll && f.head?.kind === "response" && f.head.shareable);
   }
 
   /** Number of fetches in progress. */

@@ -7,8 +7,10 @@
  * |---|---|
  * | `cache_handler.ts` | the request state machine (lookup → hit / revalidate / miss / pass) |
  * | `cache_service.ts` | one worker: store, origin pool, handler, listeners |
- * | `worker_pool.ts` | more workers on the same ports (SO_REUSEPORT), invalidation and copies between them |
- * | `replica_batch.ts` | those copies batched: one message per few ms instead of one per stored object |
+ * | `worker_pool.ts` | more workers on the same ports (SO_REUSEPORT), invalidation between them, their channels |
+ * | `shared_index.ts` | which worker holds which object: a table in shared memory (also answers ICP) |
+ * | `lazy_copy.ts` | an object copied from the worker holding it when another worker misses it |
+ * | `replica_batch.ts` | the codec of objects sent between workers (bodies in one transferred buffer) |
  * | `route.ts` | where a request goes per listener mode (accel, forward, transparent) |
  * | `inflight.ts` | a response being fetched, read by every collapsed client while it is stored |
  * | `shared_collapse.ts` | collapsing across workers: a claim table in shared memory |
@@ -74,6 +76,8 @@ export {
 export { type ListenerMode, resolveRoute, type Route, type RouteAccess, type RouteConfig } from "./route.ts";
 export { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 export { keyHash, SharedCollapse, type SharedCollapseOptions } from "./shared_collapse.ts";
+export { type IndexEntry, SharedIndex } from "./shared_index.ts";
+export { COPY_TIMEOUT_MS, LazyCopy, type LazyCopyOptions } from "./lazy_copy.ts";
 export { DIRECT, type ForwardChoice, type LocalLookup, type PeerRequest, type PeerSelector } from "./peer_selector.ts";
 export { AccessLog, type AccessLogEntry, formatAccessLogLine } from "./access_log.ts";
 export { MemoryStore } from "./store/memory_store.ts";

@@ -3,8 +3,9 @@
  * `collapsed_forwarding` with SMP workers) without a message per miss. The workers share one
  * {@link SharedArrayBuffer} of claim slots; a worker about to fetch a miss claims the slot of its
  * key with one `Atomics.compareExchange`, and a worker that finds the key claimed by another waits
- * (at most `cache.collapse.waitMs`) for the outcome, then looks the object up in its own store
- * (the object arrives by the existing copy to every worker, or is on the shared disk tier).
+ * (at most `cache.collapse.waitMs`) for the outcome, then looks the object up again: in its own
+ * store, through the shared index and a copy from the worker that stored it (`lazy_copy.ts`), or on
+ * the shared disk tier.
  *
  * Slot layout (Int32Array, {@link SLOT_WORDS} words per slot, `SLOTS` slots, slot = hash & mask):
  *
@@ -12,15 +13,12 @@
  *  word 0   key hash      32-bit FNV-1a of the primary cache key, forced odd; 0 = free
  *  word 1   owner         claiming worker's number + 1 (the main process is worker 0)
  *  word 2   claimed at    Date.now() / 16, mod 2^31 (claim time; release time once stored)
- *  word 3   outcome       0 fetching, 1 stored (the object is coming), 2 not stored (go yourself)
+ *  word 3   outcome       0 fetching, 1 stored (look it up), 2 not stored (go yourself)
  * ```
  *
  * Claim: CAS word 0 from 0 to the hash; on success write words 1-3. Release: write the outcome to
- * word 3, `Atomics.notify` its waiters (`Atomics.waitAsync` on word 3), then CAS word 0 back to 0 —
- * except after a stored object that is copied to the other workers: then the slot lingers
- * ({@link LINGER_MS}) in state "stored", so a miss on another worker in the moment before the copy
- * arrives (copies are batched) waits for the copy ({@link COPY_GRACE_MS} at most) instead of
- * fetching again; after that the next miss takes the slot over (CAS of word 3).
+ * word 3, `Atomics.notify` its waiters (`Atomics.waitAsync` on word 3), then CAS word 0 back to 0.
+ * The object is published in the shared index before the release, so a waiter finds it at once.
  * A slot held by another key (a hash collision) is not shared: that miss is fetched without a
  * cross-worker claim (as before this table existed). A claim older than `staleMs` (a fetch that
  * never released, e.g. a worker that died) is taken over.
@@ -39,14 +37,6 @@ export const DEFAULT_SLOTS = 4096;
 
 /** How often a waiting worker re-checks its slot even without a wake-up (ms). */
 const RECHECK_MS = 50;
-
-/** How long a slot stays claimed after a stored object, while its copies are on their way (ms). */
-export const LINGER_MS = 100;
-
-/** How long a worker waits for the copy of an object another worker stored (ms). */
-export const COPY_GRACE_MS = 250;
-
-const LINGER_TICKS = Math.ceil(LINGER_MS / 16);
 
 const FETCHING = 0;
 const STORED = 1;
@@ -70,15 +60,8 @@ function tick(): number {
 export interface SharedCollapseOptions {
   /** This worker's number (0 = main process). */
   worker: number;
-  /** Whether objects stored by one worker are copied into the others (memory-only caches). */
-  replicated: boolean;
   /** Claims older than this are taken over (ms); default 120 s. */
   staleMs?: number;
-  /**
-   * Largest object copied to the other workers (`cache.memory.maxObjectBytes` for memory-only
-   * caches); a larger stored object counts as not stored for them. Default: no limit.
-   */
-  copyMaxBytes?: number;
 }
 
 /** A claim this worker holds. */
@@ -92,11 +75,8 @@ export class SharedCollapse {
   readonly #words: Int32Array;
   readonly #mask: number;
   readonly #me: number;
-  readonly #replicated: boolean;
   readonly #staleTicks: number;
-  readonly #copyMaxBytes: number;
   readonly #held = new Map<string, Held>();
-  readonly #arrivals = new Map<string, Set<() => void>>();
 
   /**
    * Makes the shared memory of a table (the main process makes it and hands it to every worker).
@@ -115,15 +95,13 @@ export class SharedCollapse {
    * Opens a table.
    *
    * @param buffer memory from {@link SharedCollapse.allocate}
-   * @param opts this worker's number and whether objects are copied between workers
+   * @param opts this worker's number
    */
   constructor(buffer: SharedArrayBuffer, opts: SharedCollapseOptions) {
     this.#words = new Int32Array(buffer);
     this.#mask = this.#words.length / SLOT_WORDS - 1;
     this.#me = opts.worker + 1;
-    this.#replicated = opts.replicated;
     this.#staleTicks = Math.ceil((opts.staleMs ?? 120_000) / 16);
-    this.#copyMaxBytes = opts.copyMaxBytes ?? Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -149,22 +127,12 @@ export class SharedCollapse {
     if (prev !== hash) return undefined; // another key's slot: no cross-worker collapsing for this one
     const owner = Atomics.load(w, base + 1);
     const age = (tick() - Atomics.load(w, base + 2)) & 0x7fffffff;
-    if (Atomics.load(w, base + 3) === STORED) {
-      // Stored a moment ago by another worker: its copy is on the way.
-      if (owner !== this.#me && age <= LINGER_TICKS) {
-        return this.#wait(key, base, hash, Math.min(waitMs, COPY_GRACE_MS));
-      }
-      // Lingered long enough (the object is gone here again): claim it, unless another worker just did.
-      if (Atomics.compareExchange(w, base + 3, STORED, FETCHING) !== STORED) return this.#wait(key, base, hash, waitMs);
-      this.#take(key, base, hash);
-      return undefined;
-    }
     if (owner === this.#me || age > this.#staleTicks) {
       // Our own leftover, or a claim nobody released in time: take it over.
       this.#take(key, base, hash);
       return undefined;
     }
-    return this.#wait(key, base, hash, waitMs);
+    return this.#wait(base, hash, waitMs);
   }
 
   #take(key: string, base: number, hash: number): void {
@@ -180,37 +148,16 @@ export class SharedCollapse {
    *
    * @param key the primary cache key
    * @param stored whether the object was stored (waiters then look it up instead of fetching)
-   * @param bodyBytes its size (objects above `copyMaxBytes` are not copied: not stored for others)
    */
-  release(key: string, stored: boolean, bodyBytes = 0): void {
+  release(key: string, stored: boolean): void {
     const h = this.#held.get(key);
     if (!h) return;
     this.#held.delete(key);
     const w = this.#words;
     if (Atomics.load(w, h.index) !== h.hash || Atomics.load(w, h.index + 1) !== this.#me) return; // taken over
-    const forOthers = stored && bodyBytes <= this.#copyMaxBytes;
-    if (forOthers && this.#replicated) {
-      // Linger: the slot stays this key's until the copies have arrived (see the module doc).
-      Atomics.store(w, h.index + 2, tick());
-      Atomics.store(w, h.index + 3, STORED);
-      Atomics.notify(w, h.index + 3);
-      return;
-    }
-    Atomics.store(w, h.index + 3, forOthers ? STORED : NOT_STORED);
+    Atomics.store(w, h.index + 3, stored ? STORED : NOT_STORED);
     Atomics.notify(w, h.index + 3);
     Atomics.compareExchange(w, h.index, h.hash, 0);
-  }
-
-  /**
-   * Tells waiters in this worker that an object another worker stored has arrived here.
-   *
-   * @param key the object's primary cache key
-   */
-  arrived(key: string): void {
-    const set = this.#arrivals.get(key);
-    if (!set) return;
-    this.#arrivals.delete(key);
-    for (const f of set) f();
   }
 
   /** Claims this worker holds (tests). */
@@ -218,60 +165,25 @@ export class SharedCollapse {
     return this.#held.size;
   }
 
-  async #wait(key: string, base: number, hash: number, waitMs: number): Promise<boolean> {
+  async #wait(base: number, hash: number, waitMs: number): Promise<boolean> {
     const deadline = performance.now() + waitMs;
-    let arrived = false;
-    let wakeArrival: (() => void) | undefined;
-    const onArrival = () => {
-      arrived = true;
-      wakeArrival?.();
-    };
-    let set = this.#arrivals.get(key);
-    if (!set) this.#arrivals.set(key, set = new Set());
-    set.add(onArrival);
-    try {
-      const w = this.#words;
-      let outcome = FETCHING;
-      while (!arrived) {
-        if (Atomics.load(w, base) !== hash) {
-          outcome = Atomics.load(w, base + 3); // released (a later claim of another key resets it to 0)
-          break;
-        }
-        outcome = Atomics.load(w, base + 3);
-        if (outcome !== FETCHING) break;
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        // Woken by the release (notify), the copy's arrival, or a timer: Atomics.waitAsync alone
-        // does not keep the event loop alive, and the timer also re-checks in case a wake is missed.
-        const step = Math.min(left, RECHECK_MS);
-        const r = Atomics.waitAsync(w, base + 3, FETCHING, step);
-        if (r.async) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          await Promise.race([
-            r.value,
-            new Promise<void>((res) => wakeArrival = res),
-            new Promise<void>((res) => timer = setTimeout(res, step)),
-          ]);
-          clearTimeout(timer);
-          wakeArrival = undefined;
-        }
-      }
-      if (arrived) return true;
-      if (outcome === NOT_STORED) return false;
-      // Stored: on a shared disk tier it is there now; copied objects may still be on their way.
-      if (!this.#replicated) return true;
-      const left = Math.min(deadline, performance.now() + COPY_GRACE_MS) - performance.now();
+    const w = this.#words;
+    for (;;) {
+      // Released: the outcome (a later claim of another key resets it to 0, "fetching": go yourself).
+      if (Atomics.load(w, base) !== hash) return Atomics.load(w, base + 3) === STORED;
+      const outcome = Atomics.load(w, base + 3);
+      if (outcome !== FETCHING) return outcome === STORED;
+      const left = deadline - performance.now();
       if (left <= 0) return false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((res) => {
-        wakeArrival = res;
-        timer = setTimeout(res, left);
-      });
-      clearTimeout(timer);
-      return arrived;
-    } finally {
-      set.delete(onArrival);
-      if (set.size === 0 && this.#arrivals.get(key) === set) this.#arrivals.delete(key);
+      // Woken by the release (notify) or a timer: Atomics.waitAsync alone does not keep the event
+      // loop alive, and the timer also re-checks in case a wake is missed.
+      const step = Math.min(left, RECHECK_MS);
+      const r = Atomics.waitAsync(w, base + 3, FETCHING, step);
+      if (r.async) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([r.value, new Promise<void>((res) => timer = setTimeout(res, step))]);
+        clearTimeout(timer);
+      }
     }
   }
 }

@@ -11,8 +11,7 @@
  * for anything else, and the asking worker then fetches from the origin. A wrong object is never
  * served because of the index.
  *
- * Layout: one `SharedArrayBuffer` seen as an `Int32Array` (host byte order, every word accessed with
- * `Atomics`). A header of {@link HEADER_WORDS} words, then `slots` entries of {@link ENTRY_WORDS}
+ * Layout: one `SharedArrayBuffer` seen as an `Int32Array` (host byte order). A header of {@link HEADER_WORDS} words, then `slots` entries of {@link ENTRY_WORDS}
  * words:
  *
  * ```text
@@ -43,6 +42,10 @@
  * (an entry freed and claimed for another key in between gets the bit removed). Removing a holder is
  * an `Atomics.and`; the last one out frees the entry. Several entries of one key (two workers
  * claiming at once) are harmless: lookups combine every matching entry, removals clear every one.
+ *
+ * Scans read the words without `Atomics` (aligned 32-bit reads do not tear; a racing update makes
+ * a lookup miss or see a holder that is gone, which the copy protocol handles); every change is an
+ * `Atomics` store, CAS, `and` or `add`, and a key is compared again after its CAS.
  *
  * Probing: a key may live in the {@link PROBE} entries from `lo & (slots - 1)` on, wrapping at the
  * end. Lookups read all of them (they do not stop at a free entry, so freeing needs no tombstones).
@@ -190,9 +193,9 @@ export class SharedIndex {
     for (let p = 0; p < PROBE; p++) {
       const e = HEADER_WORDS + ((home + p) & this.#mask) * ENTRY_WORDS;
       for (let tries = 0; tries < 4; tries++) {
-        const v = Atomics.load(w, e + 2);
+        const v = w[e + 2];
         if (v === 0 || (v & BUSY) !== 0) break;
-        if (Atomics.load(w, e) !== lo || Atomics.load(w, e + 1) !== hi) break;
+        if (w[e] !== lo || w[e + 1] !== hi) break;
         if ((v & bit) === 0 && Atomics.compareExchange(w, e + 2, v, v | bit) !== v) continue;
         if (Atomics.load(w, e) !== lo || Atomics.load(w, e + 1) !== hi) {
           Atomics.and(w, e + 2, ~bit); // freed and claimed for another key in between
@@ -207,9 +210,9 @@ export class SharedIndex {
     for (let pass = 0; pass < 2; pass++) {
       for (let p = 0; p < PROBE; p++) {
         const e = HEADER_WORDS + ((home + p) & this.#mask) * ENTRY_WORDS;
-        const v = Atomics.load(w, e + 2);
+        const v = w[e + 2];
         if ((v & BUSY) !== 0) continue;
-        if (pass === 0 ? v !== 0 : Atomics.load(w, e + 3) > now) continue;
+        if (pass === 0 ? v !== 0 : w[e + 3] > now) continue;
         if (Atomics.compareExchange(w, e + 2, v, BUSY) !== v) continue;
         Atomics.store(w, e, lo);
         Atomics.store(w, e + 1, hi);
@@ -234,8 +237,7 @@ export class SharedIndex {
     const home = lo & this.#mask;
     for (let p = 0; p < PROBE; p++) {
       const e = HEADER_WORDS + ((home + p) & this.#mask) * ENTRY_WORDS;
-      if ((Atomics.load(w, e + 2) & bit) === 0) continue;
-      if (Atomics.load(w, e) !== lo || Atomics.load(w, e + 1) !== hi) continue;
+      if ((w[e + 2] & bit) === 0 || w[e] !== lo || w[e + 1] !== hi) continue;
       Atomics.and(w, e + 2, ~bit);
     }
   }
@@ -252,11 +254,10 @@ export class SharedIndex {
     let holders = 0, expiry = 0;
     for (let p = 0; p < PROBE; p++) {
       const e = HEADER_WORDS + ((home + p) & this.#mask) * ENTRY_WORDS;
-      const v = Atomics.load(w, e + 2);
-      if (v === 0 || (v & BUSY) !== 0) continue;
-      if (Atomics.load(w, e) !== lo || Atomics.load(w, e + 1) !== hi) continue;
+      const v = w[e + 2];
+      if (v === 0 || (v & BUSY) !== 0 || w[e] !== lo || w[e + 1] !== hi) continue;
       holders |= v;
-      expiry = Math.max(expiry, Atomics.load(w, e + 3));
+      expiry = Math.max(expiry, w[e + 3]);
     }
     return { holders, freshUntil: expiry === 0 ? 0 : (this.#baseS + expiry) * 1000 };
   }

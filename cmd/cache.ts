@@ -216,9 +216,7 @@ export function cacheCommand(): Command {
           invalidate: ctx.invalidate,
           store,
           lazyCopy,
-          sharedCollapse: ctx.shared
-            ? new SharedCollapse(ctx.shared, { worker: ctx.index, replicated: false })
-            : undefined,
+          sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index }) : undefined,
         });
         trackTopUrls(service.accessLog, top);
         if (ctx.peering) {
@@ -274,7 +272,7 @@ export function cacheCommand(): Command {
     const lazyCopy = lazyFor(store, sharedIndex, 0);
     const pool = new WorkerPool(workers - 1, { shared, sharedIndex, lazyCopy });
     const service: CacheService = new CacheService(cfg.cache, {
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0, replicated: false }) : undefined,
+      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
       node,
       store,
       reusePort: workers > 1,

@@ -82,9 +82,9 @@ export const CacheSchema = z.strictObject({
   memory: z.strictObject({
     maxBytes: size().default(256 * 1024 * 1024).describe(
       "Memory tier size of the whole cache, all workers together (like Varnish -s malloc; Squid's " +
-        "cache_mem is per worker unless memory_cache_shared). Every worker keeps its own copy of the " +
-        "memory tier (an object one worker stores is copied to the others), so each worker gets " +
-        "maxBytes / cache.workers, and that is also how many bytes of distinct objects stay in memory.",
+        "cache_mem is per worker unless memory_cache_shared). Each worker's memory tier gets " +
+        "maxBytes / cache.workers. A worker keeps what it fetched and copies an object from another worker " +
+        "only when it gets a request for it, so popular objects are held by every worker and the rest once.",
     ),
     maxObjectBytes: size().default(1024 * 1024).describe("Largest object kept in memory when a disk tier exists."),
   }).prefault({}),

@@ -81,3 +81,43 @@ Deno.test("MemoryStore evicts least recently used objects to stay within maxByte
   assertEquals(s.variants("http://x/0").length, 1);
   assertEquals(s.stats().bytes <= each * 3, true);
 });
+
+Deno.test("MemoryStore tells its observer of stored URLs and of URLs whose last variant went", () => {
+  const s = new MemoryStore({ maxBytes: 3 * (ENTRY_OVERHEAD_BYTES + 200), maxObjectBytes: 1 << 20 });
+  const log: string[] = [];
+  s.setObserver({ added: (m) => log.push(`+${m.primary} ${m.variant}`), gone: (p) => log.push(`-${p}`) });
+  const body = bytes("x".repeat(100));
+  s.put(meta("http://a/", "en"), body);
+  s.put(meta("http://a/", "de"), body);
+  s.put(meta("http://a/", "de"), body); // replaced: not gone in between
+  assertEquals(s.delete("http://a/", "en"), 1); // one variant left: not gone
+  s.put(meta("http://b/"), body);
+  s.put(meta("http://c/"), body);
+  s.put(meta("http://d/"), body); // evicts the least recently used: http://a/
+  assertEquals(s.delete("http://c/"), 1);
+  assertEquals(s.delete("http://nothing/"), 0);
+  assertEquals(log, [
+    "+http://a/ en",
+    "+http://a/ de",
+    "+http://a/ de",
+    "+http://b/ ",
+    "+http://c/ ",
+    "+http://d/ ",
+    "-http://a/",
+    "-http://c/",
+  ]);
+  s.setObserver(undefined);
+  s.delete("http://b/");
+  assertEquals(log.length, 8);
+});
+
+Deno.test("MemoryStore.peek() returns every variant with its body without counting a hit", () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  s.put(meta("http://p/", "en"), bytes("E"));
+  s.put(meta("http://p/", "de"), bytes("D"));
+  const got = s.peek("http://p/").map((o) => `${o.meta.variant}=${new TextDecoder().decode(o.body)}`).sort();
+  assertEquals(got, ["de=D", "en=E"]);
+  assertEquals(s.peek("http://none/"), []);
+  assertEquals(s.stats().hits, 0);
+  assertEquals(s.stats().misses, 0);
+});

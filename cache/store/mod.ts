@@ -31,8 +31,8 @@ export interface StoreProcessOptions {
   evictor?: boolean;
   /**
    * Workers of this cache (default 1). `cache.memory.maxBytes` is the limit of the whole cache, and
-   * every worker keeps its own copy of the memory tier, so each worker's memory tier gets
-   * `floor(maxBytes / workers)`.
+   * every worker has its own memory tier (objects are copied between them on demand, `lazy_copy.ts`),
+   * so each worker's memory tier gets `floor(maxBytes / workers)`.
    */
   workers?: number;
 }

@@ -49,7 +49,7 @@ async function twoWorkers(
         reusePort: false,
         store,
         lazyCopy: lazy,
-        sharedCollapse: new SharedCollapse(collapse, { worker: w, replicated: false }),
+        sharedCollapse: new SharedCollapse(collapse, { worker: w }),
         listeners: [{ hostname: "127.0.0.1", port: 0, mode: "accel" }],
         // As the worker plumbing does: delete here, then in every other worker.
         invalidate: async (keys) => {
