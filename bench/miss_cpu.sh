@@ -12,6 +12,7 @@
 #   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
 #
 # MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
+# WARM: warm-up before hit modes (default 3s; 12s for spread, so every worker holds every object).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request, errors.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -57,7 +58,10 @@ measure() { # name "pids" url
     spread) args=(spread /obj/s 10000 1024) ;;
   esac
   if [[ $MODE != miss ]]; then # warm-up: every object stored before measuring
-    wrk -t1 -c64 -d3s -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
+    # Spread: every worker must have asked for (and copied) each of the 10,000 objects once.
+    local warm=${WARM:-3s}
+    [[ $MODE != spread || -n ${WARM:-} ]] || warm=12s
+    wrk -t1 -c64 -d"$warm" -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
   fi
   local c0 c1 t0 t1 out hz
   hz=$(getconf CLK_TCK)

@@ -263,7 +263,8 @@ export class SharedIndex {
   }
 
   /**
-   * A worker other than this one holding a fresh copy of `key`, or -1.
+   * A worker other than this one holding a fresh copy of `key`, or -1: the next one numbered above
+   * this worker, else the lowest.
    *
    * @param key the primary cache key
    * @param nowMs the current time
@@ -272,7 +273,10 @@ export class SharedIndex {
     const { holders, freshUntil } = this.lookup(key);
     const others = holders & ~this.#bit;
     if (others === 0 || freshUntil <= nowMs) return -1;
-    return 31 - Math.clz32(others & -others); // the lowest-numbered one
+    // The next holder after this worker (cyclically), so that not every worker asks the same one.
+    const above = others & ~((this.#bit << 1) - 1);
+    const pick = above !== 0 ? above : others;
+    return 31 - Math.clz32(pick & -pick);
   }
 
   /**

@@ -80,8 +80,14 @@ Deno.test("SharedIndex.freshHolder() names another worker with a fresh copy, nev
   assertEquals(w1.freshHolder("k", NOW), -1, "only this worker holds it");
   assertEquals(w0.freshHolder("k", NOW), 1);
   w2.publish("k", LATER, NOW);
-  assertEquals(w0.freshHolder("k", NOW), 1, "the lowest-numbered holder");
+  assertEquals(w0.freshHolder("k", NOW), 1, "the next holder above this worker");
   assertEquals(w1.freshHolder("k", NOW), 2);
+  w1.withdraw("k");
+  w0.publish("k", LATER, NOW);
+  assertEquals(w2.freshHolder("k", NOW), 0, "none above: the lowest");
+  assertEquals(w1.freshHolder("k", NOW), 2);
+  w0.withdraw("k");
+  w1.publish("k", LATER, NOW);
   assertEquals(w0.freshHolder("k", LATER + 1000), -1, "not after its freshness passed");
   assert(w0.freshAnywhere("k", NOW));
   assert(!w0.freshAnywhere("k", LATER + 1000));
