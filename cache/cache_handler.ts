@@ -82,9 +82,6 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 /** Deletes keys in every worker's stores; returns how many objects went. */
 export type Invalidator = (keys: string[]) => Promise<number>;
 
-/** Receives every object this worker stored (to copy it into the other workers' memory tiers). */
-export type StoredHook = (meta: StoredMeta, body: Uint8Array) => void;
-
 /** Settings of {@link CacheHandler} (a subset of the `cache` config section). */
 export interface CacheHandlerConfig {
   /** Accelerator sites: Host → origin URL. */
@@ -121,8 +118,6 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
-  /** Called after an object was stored. */
-  onStored?: StoredHook;
   /** Request collapsing across workers (several workers on one port). */
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
@@ -1298,7 +1293,7 @@ export class CacheHandler {
       return;
     }
     if (r.framing.kind === "length" && r.framing.length <= WHOLE_BODY_BYTES) {
-      return await this.#fetchWhole(f, r, key, writer, meta);
+      return await this.#fetchWhole(f, r, key, writer);
     }
     let hadReader = false;
     try {
@@ -1327,11 +1322,7 @@ export class CacheHandler {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer && await this.#commit(writer, key) && this.#o.onStored) {
-      const body = f.wholeBody();
-      const meta = (await this.#o.store.variants(key)).find((m) => m.variant === variant);
-      if (body && meta) this.#o.onStored(meta, body);
-    }
+    if (writer) await this.#commit(writer, key);
     f.finish();
     this.#collapser.release(key, f);
   }
@@ -1361,7 +1352,6 @@ export class CacheHandler {
     r: OriginResponse,
     key: string,
     writer: StoreWriter | undefined,
-    meta: StoredMeta | undefined,
   ): Promise<void> {
     let body: Uint8Array;
     try {
@@ -1385,9 +1375,7 @@ export class CacheHandler {
     f.push(body); // one chunk, within the back-pressure limit: never waits
     if (writer) {
       const c = this.#commit(writer, key);
-      const ok = c instanceof Promise ? await c : c;
-      // The hook may keep (or transfer) what it gets: give it a copy, not the stored buffer.
-      if (ok && meta && this.#o.onStored) this.#o.onStored(meta, body.slice());
+      if (c instanceof Promise) await c;
     }
     f.finish();
     this.#collapser.release(key, f);

@@ -46,13 +46,7 @@
  *
  * @module
  */
-export {
-  CacheHandler,
-  type CacheHandlerConfig,
-  type CacheHandlerOptions,
-  type Invalidator,
-  type StoredHook,
-} from "./cache_handler.ts";
+export { CacheHandler, type CacheHandlerConfig, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
 export { type CacheCounters, type CacheResult, RESULTS } from "./metrics.ts";
 export type {
   EvictionPolicy,
