@@ -233,7 +233,9 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         await new Promise((res) => setTimeout(res, 1100)); // fast-path counters are folded once a second
         const c1 = await dataplaneCounters(lab);
         progress(
-          `${variant}: ${r.toFixed(0)} req/s, ${((c1.rx - c0.rx) / (r * SECONDS)).toFixed(2)} frames/req in user space, ` +
+          `${variant}: ${r.toFixed(0)} req/s, ${
+            ((c1.rx - c0.rx) / (r * SECONDS)).toFixed(2)
+          } frames/req in user space, ` +
             `${((c1.fast - c0.fast) / (r * SECONDS)).toFixed(2)} in the kernel, ` +
             `${((c1.rx - c0.rx) / (c1.wakeups - c0.wakeups)).toFixed(2)} frames/wake-up; director ` +
             `${diffTicks(th0, await threadTicks(director.p.pid))}; rs1 helper ${

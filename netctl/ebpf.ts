@@ -13,6 +13,7 @@
  * BPF_PROG_LOAD (5):    prog_type@0 insn_cnt@4 insns@8 license@16 log_level@24 log_size@28 log_buf@32
  *                       prog_name@48 (16 B)
  * BPF_PROG_TEST_RUN (10): prog_fd@0 retval@4 data_size_in@8 data_size_out@12 data_in@16 data_out@24 repeat@32
+ * BPF_PROG_QUERY (16): target_ifindex@0 attach_type@4 query_flags@8 attach_flags@12 prog_ids@16 prog_cnt@24
  * BPF_LINK_CREATE (28): prog_fd@0 target_ifindex@4 attach_type@8 flags@12
  * ```
  *
@@ -23,7 +24,16 @@ import { addressOf, cString, errno, libc, OsError, setU64 } from "./_libc.ts";
 const SYS_BPF = 321n;
 const SYS_CLOCK_GETTIME = 228n;
 const CLOCK_MONOTONIC = 1n;
-const CMD = { mapCreate: 0n, lookup: 1n, update: 2n, delete: 3n, progLoad: 5n, testRun: 10n, linkCreate: 28n };
+const CMD = {
+  mapCreate: 0n,
+  lookup: 1n,
+  update: 2n,
+  delete: 3n,
+  progLoad: 5n,
+  testRun: 10n,
+  progQuery: 16n,
+  linkCreate: 28n,
+};
 const ATTR_BYTES = 144;
 const LOG_BYTES = 1 << 16;
 const ENOENT = 2;
@@ -165,6 +175,20 @@ export function attachTcxIngress(progFd: number, ifindex: number, ifname: string
   const fd = bpf(CMD.linkCreate, a);
   if (fd < 0) throw new OsError(`Cannot attach a BPF program at tcx ingress of "${ifname}"`, errno());
   return fd;
+}
+
+/**
+ * Counts the programs attached at tcx ingress of an interface (in the caller's network namespace),
+ * whoever attached them.
+ *
+ * @throws {OsError} when the kernel refuses the query
+ */
+export function tcxIngressProgramCount(ifindex: number): number {
+  const { a, v } = attr();
+  v.setUint32(0, ifindex, true);
+  v.setUint32(4, BPF_TCX_INGRESS, true);
+  if (bpf(CMD.progQuery, a) < 0) throw new OsError("Cannot query the tcx ingress programs", errno());
+  return v.getUint32(24, true);
 }
 
 /**
