@@ -37,6 +37,8 @@ export class FastPathOffload implements FlowOffload {
   readonly #ifindex: number;
   #pending: number[] = [];
   #table: ConnTable | undefined;
+  /** Per server id: 1 when it is a DR server (only their flows are installed). */
+  readonly #isDr: Uint8Array;
   /** Per slot: the MAC it forwards to as hex, "" while invalid. */
   readonly #slotMac: string[] = [];
   /** Per slot: packets and bytes already folded into the shared counters. */
@@ -55,12 +57,14 @@ export class FastPathOffload implements FlowOffload {
     this.#srcMac = opts.srcMac;
     this.#ifindex = opts.ifindex;
     this.#folded = new Float64Array(fp.maxReals * 2);
+    this.#isDr = new Uint8Array(fp.maxReals);
     this.#svcOf = new Int32Array(fp.maxReals).fill(-1);
     ctl.counters[GLOBAL.fastPathActive] = 1;
   }
 
   install(table: ConnTable, slot: number): boolean {
-    if (table.server(slot) >= this.#fp.maxReals) return false;
+    const id = table.server(slot);
+    if (id >= this.#fp.maxReals || !this.#isDr[id]) return false;
     this.#table = table;
     this.#pending.push(slot);
     return true;
@@ -111,6 +115,7 @@ export class FastPathOffload implements FlowOffload {
     const n = Math.min(this.#fp.maxReals, Math.max(d.serverIdBound, this.#slotMac.length));
     for (let id = 0; id < n; id++) {
       const s = d.server(id);
+      this.#isDr[id] = s?.method === "dr" ? 1 : 0;
       const t = s && !s.removed && s.method === "dr" && s.up && !s.memberDown ? target(id) : undefined;
       const mac = t ? Array.from(t.mac, (b) => b.toString(16).padStart(2, "0")).join(":") : "";
       if ((this.#slotMac[id] ?? "") === mac) continue;
