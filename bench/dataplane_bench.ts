@@ -13,7 +13,8 @@
  * [--only http,bulk,pps] [--prefix NAME]`. Needs wrk, nginx, iperf3, ethtool. Writes
  * bench/results/dataplane-<time>.json and prints a Markdown table. `--only` skips the other parts (for quick iterations);
  * `--prefix` names the lab's namespaces (default `wcdp`). `dr` uses the in-kernel fast path for established flows
- * (`director.fastPath: auto`), `dr-user` turns it off; `tun-user` is TUN without the real server's eBPF decapsulator.
+ * (`director.fastPath: auto`), `dr-user` turns it off (`tun-nofast` for TUN); `tun-user` is TUN without the real
+ * server's eBPF decapsulator.
  * The director's CPU (/proc/PID/stat) does not include the fast path's work, which runs in softirq context of the
  * sender (client or generator), so compare the request and packet rates, not only the director's CPU.
  *
@@ -36,8 +37,8 @@ const flag = (name: string) => {
 };
 const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
 // `tun-user`: TUN with the user-space decapsulator only (no eBPF at tcx ingress on rs1).
-// `dr-user`: DR with `director.fastPath: off` (every packet through the user-space loop).
-type Variant = "dr" | "dr-user" | "tun" | "tun-user";
+// `dr-user` / `tun-nofast`: DR / TUN with `director.fastPath: off` (every packet through the user-space loop).
+type Variant = "dr" | "dr-user" | "tun" | "tun-nofast" | "tun-user";
 const METHODS = (flag("--methods") ?? "dr,tun").split(",") as Variant[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
@@ -201,7 +202,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
     await new Promise((r) => setTimeout(r, 1000));
     const director = await startDirector(lab, {
       interface: "eth0",
-      fastPath: variant === "dr-user" ? "off" : "auto",
+      fastPath: variant === "dr-user" || variant === "tun-nofast" ? "off" : "auto",
       services: [80, 5201, 9].map((port) => ({
         vip: VIP,
         port,

@@ -78,8 +78,9 @@ export const DirectorSchema = z.strictObject({
       "nft (VIP on the interface plus an nftables drop rule so the kernel never RSTs).",
   ),
   fastPath: z.enum(["auto", "off"]).default("auto").describe(
-    "DR: forward the packets of established connections in the kernel with an eBPF program at tcx ingress of " +
-      "director.interface (as LVS and Katran do); SYN, FIN and RST, new flows and anything unusual still take " +
+    "DR/TUN: forward the packets of established connections in the kernel with an eBPF program at tcx ingress of " +
+      "director.interface (as LVS and Katran do; TUN: IP-in-IP for packets with DF that fit the tunnel); SYN, FIN " +
+      "and RST, new flows, oversize TUN packets and anything unusual still take " +
       "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
       "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +
       "else log why and forward everything in user space; off: always user space (about 9 µs of CPU more per " +

@@ -1,6 +1,6 @@
 /**
- * The director's in-kernel DR fast path: the program of `dr_fast_path_program.ts` with its three
- * maps, loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of
+ * The director's in-kernel fast path (DR, and TUN for packets that fit the tunnel): the program of
+ * `dr_fast_path_program.ts` with its three maps, loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of
  * flows the user-space forwarding loop has installed (established DR connections) get their MACs
  * rewritten and leave through `bpf_redirect()` without reaching user space; everything else goes
  * on (TCX_NEXT) to the loop's AF_PACKET socket. That socket is bound to ETH_P_IP, a `ptype_base`
@@ -29,9 +29,11 @@ import {
 } from "./ebpf.ts";
 import {
   drFastPathProgram,
+  FAST_PATH_METHOD,
   FLOW_KEY_BYTES,
   FLOW_VALUE_BYTES,
   REAL_COUNTER_BYTES,
+  REAL_OUTER_HEADER_OFFSET,
   REAL_VALUE_BYTES,
 } from "./dr_fast_path_program.ts";
 import { interfaceInfo } from "./interface_info.ts";
@@ -45,6 +47,11 @@ export interface FastPathReal {
   srcMac: Uint8Array;
   /** Egress interface index. */
   ifindex: number;
+  /**
+   * TUN: encapsulate in IP-in-IP from `source` (the director) to `dest` (the real server), both u32; inner packets
+   * longer than `maxInnerBytes` (MTU − 20) or without DF go to user space. Absent: DR.
+   */
+  tun?: { source: number; dest: number; maxInnerBytes: number };
 }
 
 /** An installed flow as the kernel last saw it. */
@@ -147,6 +154,20 @@ export class DrFastPath {
       this.#realValue.set(real.srcMac.subarray(0, 6), 6);
       this.#realView.setUint32(12, real.ifindex, true);
       this.#realView.setUint32(16, 1, true);
+      if (real.tun) {
+        const v = this.#realView, h = REAL_OUTER_HEADER_OFFSET;
+        v.setUint32(20, FAST_PATH_METHOD.tun, true);
+        v.setUint32(24, real.tun.maxInnerBytes, true);
+        // 45 00 | tot_len 0 | id 0 | DF | TTL 64, proto 4 | checksum 0 | source | destination
+        v.setUint16(h, 0x4500);
+        v.setUint16(h + 6, 0x4000);
+        v.setUint16(h + 8, 0x4004);
+        v.setUint32(h + 12, real.tun.source >>> 0);
+        v.setUint32(h + 16, real.tun.dest >>> 0);
+        let sum = 0;
+        for (let k = 0; k < 20; k += 2) sum += v.getUint16(h + k);
+        v.setUint32(28, sum, true);
+      }
     }
     this.#slotView.setUint32(0, slot, true);
     const err = bpfMapUpdate(this.#reals, this.#slot, this.#realValue);

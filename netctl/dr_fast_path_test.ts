@@ -113,6 +113,89 @@ for (const c of PASSED) {
   });
 }
 
+const TUN_REAL = {
+  ...REAL,
+  tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 },
+};
+
+/** RFC 1071 checksum of an IPv4 header. */
+function headerChecksum(h: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += (h[i] << 8) | h[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+Deno.test({
+  name: "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
+  ignore: !root,
+  fn() {
+    withFastPath((fp) => {
+      fp.setReal(3, TUN_REAL);
+      fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 3);
+      const input = frame({ flags: ACK | PSH, payload: 1440 }); // IP length 1480: just fits
+      input[15] = 0x28; // TOS, copied to the outer header
+      const r = fp.run(input);
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals(r.frame.length, input.length + 20);
+      assertEquals([...r.frame.subarray(0, 14)], [...RS_MAC, ...DIRECTOR_MAC, 0x08, 0x00]);
+      const outer = r.frame.subarray(14, 34);
+      // 45 28 | 05dc | 0000 | 4000 | 40 04 | csum | 10.77.0.2 | 10.77.0.11
+      const expected = new Uint8Array([
+        0x45,
+        0x28,
+        0x05,
+        0xdc,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        4,
+        0,
+        0,
+        10,
+        77,
+        0,
+        2,
+        10,
+        77,
+        0,
+        11,
+      ]);
+      const csum = headerChecksum(expected);
+      expected[10] = csum >> 8;
+      expected[11] = csum & 0xff;
+      assertEquals(outer, expected);
+      assertEquals(headerChecksum(outer), 0);
+      assertEquals(r.frame.subarray(34), input.subarray(14));
+      assertEquals(fp.realCounters(3), { packets: 1, bytes: 1480 });
+    });
+  },
+});
+
+for (
+  const c of [
+    { description: "a TUN packet without DF (user space fragments it)", frame: frame({ frag: 0 }) },
+    { description: "a TUN packet too big for the tunnel (frag-needed)", frame: frame({ payload: 1441 }) },
+  ]
+) {
+  Deno.test({
+    name: `DrFastPath passes ${c.description} on to user space unchanged`,
+    ignore: !root,
+    fn() {
+      withFastPath((fp) => {
+        fp.setReal(3, TUN_REAL);
+        fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 3);
+        const r = fp.run(c.frame);
+        assertEquals(r.verdict, TCX_NEXT);
+        assertEquals(r.frame, new Uint8Array(c.frame));
+        assertEquals(fp.realCounters(3), { packets: 0, bytes: 0 });
+      });
+    },
+  });
+}
+
 Deno.test({
   name: "DrFastPath reports a full flow map and rejects slots out of range",
   ignore: !root,

@@ -47,11 +47,17 @@ export const OP = {
   ADD64_REG: 0x0f,
   SUB64_REG: 0x1f,
   AND64_IMM: 0x57,
+  RSH64_IMM: 0x77,
+  XOR64_IMM: 0xa7,
+  /** Byte swap to big-endian (imm 16/32/64): `dst = htons(dst)` on x86_64 for imm 16. */
+  END_TO_BE: 0xdc,
   LDX_B: 0x71,
   LDX_H: 0x69,
   LDX_W: 0x61,
   LDX_DW: 0x79,
   ST_W: 0x62,
+  STX_B: 0x73,
+  STX_H: 0x6b,
   STX_W: 0x63,
   STX_DW: 0x7b,
   /** `lock *(u64 *)(dst + off) += src` (BPF_STX | BPF_DW | BPF_ATOMIC, imm BPF_ADD). */
@@ -60,6 +66,7 @@ export const OP = {
   JNE_IMM: 0x55,
   JEQ_IMM: 0x15,
   JGT_IMM: 0x25,
+  JGT_REG: 0x2d,
   JSET_IMM: 0x45,
   JEQ32_IMM: 0x16,
   JA: 0x05,
@@ -100,7 +107,7 @@ export class EbpfProgram {
     return this.op(OP.LD_IMM64, dst, PSEUDO_MAP_FD, 0, mapFd).op(0, 0, 0, 0, 0);
   }
 
-  /** Appends `r1 = fp + off1; ...`: sets `reg` to the address `fp + off` (a stack pointer). */
+  /** Sets `reg` to the address `fp + off` (a pointer into the stack). */
   stackPtr(reg: number, off: number): this {
     return this.op(OP.MOV64_REG, reg, FP, 0, 0).op(OP.ADD64_IMM, reg, 0, 0, off);
   }

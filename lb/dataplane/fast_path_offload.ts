@@ -1,10 +1,10 @@
 /**
- * The forwarding Worker's {@link FlowOffload}: mirrors the dispatcher's established DR flows into
- * the in-kernel fast path (`netctl/dr_fast_path.ts`), keeps its real-server slots in step with the
+ * The forwarding Worker's {@link FlowOffload}: mirrors the dispatcher's established DR and TUN
+ * flows into the in-kernel fast path (`netctl/dr_fast_path.ts`), keeps its real-server slots in step with the
  * loop's next hops, and folds the kernel's counters back into the shared counters.
  *
  * - Slots are the dispatcher's server ids. A slot is valid (forwarded in the kernel) while its
- *   server is configured, DR, up (health and membership) and its next hop's MAC is known; otherwise
+ *   server is configured, DR or TUN, up (health and membership) and its next hop's MAC is known; otherwise
  *   its flows' packets go on to the user-space loop, which handles them as it always did (drop for
  *   an unknown MAC or a removed server, forwarding otherwise). Marking a real dead or refreshing a
  *   MAC only rewrites the slot.
@@ -26,8 +26,11 @@ import type { FlowOffload } from "../flow_offload.ts";
 import { TcpState } from "../tcp_state.ts";
 import { type ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 
-/** Where a server's frames go, as the loop knows it (undefined: not forwardable in the kernel). */
-export type SlotTarget = { mac: Uint8Array } | undefined;
+/**
+ * Where a server's frames go, as the loop knows it (undefined: not forwardable in the kernel): the next
+ * hop's MAC, and for TUN the outer addresses and the largest inner packet that fits the tunnel.
+ */
+export type SlotTarget = { mac: Uint8Array; tun?: { source: number; dest: number; maxInnerBytes: number } } | undefined;
 
 /** The Worker's fast-path offload (see module doc). */
 export class FastPathOffload implements FlowOffload {
@@ -37,9 +40,9 @@ export class FastPathOffload implements FlowOffload {
   readonly #ifindex: number;
   #pending: number[] = [];
   #table: ConnTable | undefined;
-  /** Per server id: 1 when it is a DR server (only their flows are installed). */
-  readonly #isDr: Uint8Array;
-  /** Per slot: the MAC it forwards to as hex, "" while invalid. */
+  /** Per server id: 1 when it is a DR or TUN server (only their flows are installed). */
+  readonly #offloadable: Uint8Array;
+  /** Per slot: the MAC it forwards to as hex (and the tunnel), "" while invalid. */
   readonly #slotMac: string[] = [];
   /** Per slot: packets and bytes already folded into the shared counters. */
   readonly #folded: Float64Array;
@@ -57,14 +60,14 @@ export class FastPathOffload implements FlowOffload {
     this.#srcMac = opts.srcMac;
     this.#ifindex = opts.ifindex;
     this.#folded = new Float64Array(fp.maxReals * 2);
-    this.#isDr = new Uint8Array(fp.maxReals);
+    this.#offloadable = new Uint8Array(fp.maxReals);
     this.#svcOf = new Int32Array(fp.maxReals).fill(-1);
     ctl.counters[GLOBAL.fastPathActive] = 1;
   }
 
   install(table: ConnTable, slot: number): boolean {
     const id = table.server(slot);
-    if (id >= this.#fp.maxReals || !this.#isDr[id]) return false;
+    if (id >= this.#fp.maxReals || !this.#offloadable[id]) return false;
     this.#table = table;
     this.#pending.push(slot);
     return true;
@@ -115,12 +118,16 @@ export class FastPathOffload implements FlowOffload {
     const n = Math.min(this.#fp.maxReals, Math.max(d.serverIdBound, this.#slotMac.length));
     for (let id = 0; id < n; id++) {
       const s = d.server(id);
-      this.#isDr[id] = s?.method === "dr" ? 1 : 0;
-      const t = s && !s.removed && s.method === "dr" && s.up && !s.memberDown ? target(id) : undefined;
-      const mac = t ? Array.from(t.mac, (b) => b.toString(16).padStart(2, "0")).join(":") : "";
-      if ((this.#slotMac[id] ?? "") === mac) continue;
-      this.#fp.setReal(id, t ? { dstMac: t.mac, srcMac: this.#srcMac, ifindex: this.#ifindex } : undefined);
-      this.#slotMac[id] = mac;
+      const ok = s?.method === "dr" || s?.method === "tun";
+      this.#offloadable[id] = ok ? 1 : 0;
+      const t = s && ok && !s.removed && s.up && !s.memberDown ? target(id) : undefined;
+      const key = t
+        ? Array.from(t.mac, (b) => b.toString(16).padStart(2, "0")).join(":") +
+          (t.tun ? ` ${t.tun.source} ${t.tun.dest} ${t.tun.maxInnerBytes}` : "")
+        : "";
+      if ((this.#slotMac[id] ?? "") === key) continue;
+      this.#fp.setReal(id, t ? { dstMac: t.mac, srcMac: this.#srcMac, ifindex: this.#ifindex, tun: t.tun } : undefined);
+      this.#slotMac[id] = key;
     }
   }
 

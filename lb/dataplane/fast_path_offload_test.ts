@@ -58,8 +58,12 @@ function setup() {
   svcOf[2] = 1;
   // Server 0 has a MAC, server 1 not yet; server 2 is TUN.
   const macs: (Uint8Array | undefined)[] = [MACS[0], undefined, MACS[1]];
-  offload.syncReals(d, (id) => macs[id] ? { mac: macs[id]! } : undefined, svcOf);
-  return { fp, ctl, offload, d, macs, svcOf };
+  const target = (id: number) =>
+    macs[id]
+      ? { mac: macs[id]!, tun: id === 2 ? { source: 0x0a4d0002, dest: 0x0a4d000d, maxInnerBytes: 1480 } : undefined }
+      : undefined;
+  offload.syncReals(d, target, svcOf);
+  return { fp, ctl, offload, d, macs, svcOf, target };
 }
 
 Deno.test({
@@ -87,18 +91,23 @@ Deno.test({
 });
 
 Deno.test({
-  name: "FastPathOffload skips an install whose flow ended in the same batch, and TUN flows",
+  name: "FastPathOffload skips an install whose flow ended in the same batch; TUN flows are encapsulated",
   ignore: !root,
   fn() {
     const { fp, ctl, offload, d } = setup();
     try {
       d.schedule(flow(1001), TCP_ACK, 0); // sloppy: ESTABLISHED, queued
       d.schedule(flow(1001), TCP_FIN | TCP_ACK, 1); // ends before the flush
-      d.schedule(flow(1002, 81), TCP_ACK, 1); // TUN server: not offered
+      d.schedule(flow(1002, 81), TCP_ACK, 1); // TUN server
       offload.flush();
       assertEquals(fp.flow(flow(1001).saddr, flow(1001).daddr, 1001, 80), undefined);
-      assertEquals(fp.flow(flow(1002).saddr, flow(1002).daddr, 1002, 81), undefined);
-      assertEquals(ctl.counters[GLOBAL.fastPathInstalls], 0);
+      assertEquals(fp.flow(flow(1002).saddr, flow(1002).daddr, 1002, 81)?.slot, 2);
+      assertEquals(ctl.counters[GLOBAL.fastPathInstalls], 1);
+      const frame = ack(1002, 81);
+      frame[20] = 0x40; // DF
+      const r = fp.run(frame);
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals([...r.frame.subarray(14, 16), ...r.frame.subarray(26, 34)], [0x45, 0, 10, 77, 0, 2, 10, 77, 0, 13]);
     } finally {
       offload.close();
     }
@@ -109,18 +118,18 @@ Deno.test({
   name: "FastPathOffload passes a server's flows to user space until its MAC is known, then forwards them",
   ignore: !root,
   fn() {
-    const { fp, offload, d, macs, svcOf } = setup();
+    const { fp, offload, d, macs, svcOf, target } = setup();
     try {
       d.schedule(flow(1003), TCP_ACK, 0); // rr: server 0
       d.schedule(flow(1004), TCP_ACK, 0); // rr: server 1, MAC unknown
       offload.flush();
       assertEquals(fp.run(ack(1004)).verdict, TCX_NEXT);
       macs[1] = MACS[1];
-      offload.syncReals(d, (id) => macs[id] ? { mac: macs[id]! } : undefined, svcOf);
+      offload.syncReals(d, target, svcOf);
       assertEquals(fp.run(ack(1004)).verdict, TCX_REDIRECT);
       // A server marked down passes its flows to user space again.
       d.setHealth(1, false);
-      offload.syncReals(d, (id) => macs[id] ? { mac: macs[id]! } : undefined, svcOf);
+      offload.syncReals(d, target, svcOf);
       assertEquals(fp.run(ack(1004)).verdict, TCX_NEXT);
       assertEquals(fp.run(ack(1003)).verdict, TCX_REDIRECT);
     } finally {

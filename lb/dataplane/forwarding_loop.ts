@@ -16,9 +16,9 @@
  * | virtio_net_hdr 10 (zero) | Ethernet 14 | outer IPv4 20 (proto 4) | inner IPv4 ... unchanged
  * ```
  *
- * DR fast path (`director.fastPath`, default auto): when the kernel accepts it, an eBPF program at tcx
- * ingress of the interface (`netctl/dr_fast_path.ts`) forwards the packets of established DR flows
- * itself; the dispatcher installs a flow when its entry becomes ESTABLISHED and removes it when the
+ * Fast path (`director.fastPath`, default auto): when the kernel accepts it, an eBPF program at tcx
+ * ingress of the interface (`netctl/dr_fast_path.ts`) forwards the packets of established DR flows,
+ * and of TUN flows that fit the tunnel with DF set, itself; the dispatcher installs a flow when its entry becomes ESTABLISHED and removes it when the
  * entry leaves that state or the table (`lb/flow_offload.ts`, `fast_path_offload.ts`). SYN, FIN and
  * RST, unknown flows, and flows whose real server has no usable slot still arrive here. Without it
  * (off, or refused by the kernel: logged) every packet takes this loop, as before.
@@ -162,8 +162,8 @@ export function runForwardingLoop(
 
     const openFastPath = (cfg: DataplaneConfig) => {
       if (fastPathTried || (init.fastPath ?? "auto") === "off") return;
-      const dr = cfg.services.some((s) => (s.method ?? "proxy") === "dr" || s.reals.some((r) => r.method === "dr"));
-      if (!dr) return;
+      const packet = (m: string | undefined) => m === "dr" || m === "tun";
+      if (!cfg.services.some((s) => packet(s.method) || s.reals.some((r) => packet(r.method)))) return;
       fastPathTried = true;
       try {
         const fp = DrFastPath.open({ interface: init.ifname, maxFlows: cfg.maxConnections, maxReals: MAX_REALS });
@@ -181,7 +181,10 @@ export function runForwardingLoop(
       hopsChanged = false;
       offload.syncReals(dispatcher, (id) => {
         const h = hopOf[id];
-        return h?.mac && !isTun[id] ? { mac: h.mac } : undefined;
+        if (!h?.mac) return undefined;
+        return isTun[id]
+          ? { mac: h.mac, tun: { source: dip, dest: tunDst[id], maxInnerBytes: mtu - IPIP_OVERHEAD_BYTES } }
+          : { mac: h.mac };
       }, svcOf);
     };
 

@@ -5,7 +5,8 @@
  * socket is served after tcx ingress); an active connection outlives its established timeout
  * because the kernel's last-seen time extends it, while an idle one still expires; a restart with
  * the state file re-installs established flows; kill -9 leaves no program behind; and with
- * `fastPath: off` every packet takes the user-space loop as before.
+ * `fastPath: off` every packet takes the user-space loop as before. TUN flows are encapsulated by the same
+ * program.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE } from "../_bin.ts";
@@ -203,6 +204,36 @@ Deno.test({
         assertStringIncludes(await statusStats(lab), "Data plane: fast path off");
         await stopProc(lab, director);
       });
+    } finally {
+      await Promise.all(conns.map((c) => c.close().catch(() => {})));
+      await destroyLab(lab);
+    }
+  },
+});
+
+Deno.test({
+  name: "TUN fast path: established flows are encapsulated in the kernel (oversize packets: dataplane_tun_test.ts)",
+  ignore: !root,
+  async fn() {
+    const lab = await buildLab("wffq");
+    const conns: ReturnType<typeof keepAlive>[] = [];
+    try {
+      for (const c of lab.caches) await startCache(lab, c, "tun");
+      const cfg = section(lab);
+      cfg.services[0].method = "tun";
+      await startDirector(lab, cfg);
+      const conn = keepAlive(lab, lab.client, 80);
+      conns.push(conn);
+      const first = (await conn.request()).split(" ")[0];
+      assert(/^rs\d$/.test(first), first);
+      await folded();
+      const c0 = await counters(lab);
+      assertEquals(c0.flows, 1);
+      assertEquals(await requests(conn, 20), new Set([first]));
+      await folded();
+      const c1 = await counters(lab);
+      assert(c1.fast - c0.fast >= 20, `kernel packets: ${c0.fast} → ${c1.fast}`);
+      assert(c1.rx - c0.rx <= 2, `user-space frames: ${c0.rx} → ${c1.rx}`);
     } finally {
       await Promise.all(conns.map((c) => c.close().catch(() => {})));
       await destroyLab(lab);
