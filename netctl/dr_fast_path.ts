@@ -1,12 +1,13 @@
 /**
- * The director's in-kernel fast path (DR, and TUN for packets that fit the tunnel): the program of
- * `dr_fast_path_program.ts` with its three maps, loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of
- * flows the user-space forwarding loop has installed (established DR connections) get their MACs
- * rewritten and leave through `bpf_redirect()` without reaching user space; everything else goes
- * on (TCX_NEXT) to the loop's AF_PACKET socket. That socket is bound to ETH_P_IP, a `ptype_base`
- * handler, which the kernel runs after tcx ingress (`__netif_receive_skb_core`: ETH_P_ALL taps,
- * then tcx/tc ingress, then the type-specific handlers), so a redirected packet is never also
- * received by the loop; `tests/integration/dataplane_fast_path_test.ts` checks this.
+ * The director's in-kernel fast path: the program of `dr_fast_path_program.ts` with its three maps,
+ * loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of flows the
+ * user-space forwarding loop has installed (established DR and TUN connections) get their MACs
+ * rewritten (TUN: an outer IPv4 header added too, when they have DF and fit the tunnel) and leave
+ * through `bpf_redirect()` without reaching user space; everything else goes on (TCX_NEXT) to the
+ * loop's AF_PACKET socket. That socket is bound to ETH_P_IP, a `ptype_base` handler, which the
+ * kernel runs after tcx ingress (`__netif_receive_skb_core`: ETH_P_ALL taps, then tcx/tc ingress,
+ * then the type-specific handlers), so a redirected packet is never also received by the loop;
+ * `tests/integration/dataplane_fast_path_test.ts` checks this.
  *
  * The maps and program are owned by the process through descriptors, and the attachment is a BPF
  * link: when the process closes them or ends (also with kill -9) the program is detached and
