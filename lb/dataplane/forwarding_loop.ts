@@ -17,11 +17,12 @@
  * ```
  *
  * Fast path (`director.fastPath`, default auto): when the kernel accepts it, an eBPF program at tcx
- * ingress of the interface (`netctl/dr_fast_path.ts`) forwards the packets of established DR flows,
- * and of TUN flows that fit the tunnel with DF set, itself; the dispatcher installs a flow when its entry becomes ESTABLISHED and removes it when the
- * entry leaves that state or the table (`lb/flow_offload.ts`, `fast_path_offload.ts`). SYN, FIN and
- * RST, unknown flows, and flows whose real server has no usable slot still arrive here. Without it
- * (off, or refused by the kernel: logged) every packet takes this loop, as before.
+ * ingress of the interface (`netctl/dr_fast_path.ts`) itself forwards the packets of established DR
+ * flows, and of established TUN flows that have DF and fit the tunnel; the dispatcher installs a flow
+ * when its entry becomes ESTABLISHED and removes it when the entry leaves that state or the table
+ * (`lb/flow_offload.ts`, `fast_path_offload.ts`). SYN, FIN and RST, unknown flows, and flows whose
+ * real server has no usable slot still arrive here. Without it (off, or refused by the kernel:
+ * logged) every packet takes this loop, as before.
  *
  * TUN and the MTU (IPVS `ensure_mtu_ok()`): a packet that no longer fits once encapsulated is answered
  * with ICMP fragmentation-needed when it has DF (and dropped); without DF its outer packet is sent as
@@ -214,10 +215,10 @@ export function runForwardingLoop(
         expireQuiescentTemplate: cfg.expireQuiescentTemplate,
       };
       openFastPath(cfg);
-      if (!dispatcher) {
-        dispatcher = new Dispatcher(opts);
-        dispatcher.offload = offload;
-      } else dispatcher.setOptions(opts);
+      if (!dispatcher) dispatcher = new Dispatcher(opts);
+      else dispatcher.setOptions(opts);
+      // Also when a reload brings the first DR/TUN service: flows established from then on are installed.
+      dispatcher.offload ??= offload;
       const d = dispatcher;
       d.configure(cfg.services);
       for (const st of cfg.serverState) {
