@@ -4,10 +4,9 @@
  * interface and never reach the user-space loop (which also shows that the loop's ETH_P_IP packet
  * socket is served after tcx ingress); an active connection outlives its established timeout
  * because the kernel's last-seen time extends it, while an idle one still expires; a restart with
- * the state file re-installs established flows; kill -9 leaves no program behind; without CAP_BPF the
- * director logs why and forwards in user space; and with
- * `fastPath: off` every packet takes the user-space loop as before. TUN flows are encapsulated by the same
- * program.
+ * the state file re-installs established flows; kill -9 leaves no program behind; without CAP_BPF
+ * the director logs why and forwards in user space; and with `fastPath: off` every packet takes
+ * the user-space loop as before. TUN flows are encapsulated by the same program.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE } from "../_bin.ts";
