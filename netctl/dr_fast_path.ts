@@ -19,6 +19,7 @@ import {
   attachTcxIngress,
   BPF_F_NO_PREALLOC,
   BPF_MAP_TYPE,
+  BPF_NOEXIST,
   BPF_PROG_TYPE_SCHED_CLS,
   bpfMapDelete,
   bpfMapLookup,
@@ -39,6 +40,9 @@ import {
 } from "./dr_fast_path_program.ts";
 import { interfaceInfo } from "./interface_info.ts";
 import { OsError } from "./_libc.ts";
+
+/** errno of {@link DrFastPath.addFlow} for a flow that was installed already. */
+export const EEXIST = 17;
 
 /** Where packets of one real-server slot go. */
 export interface FastPathReal {
@@ -200,13 +204,17 @@ export class DrFastPath {
    * Installs (or replaces) a flow: its later packets without SYN/FIN/RST go to `slot` in the kernel.
    *
    * @param saddr client address (u32), `daddr` the VIP, ports as on the wire
-   * @returns 0, or the errno when the kernel refused (E2BIG: `maxFlows` reached)
+   * @returns 0 when added, EEXIST (17) when it was installed already (now pointing to `slot`), or the errno
+   *   when the kernel refused (E2BIG: `maxFlows` reached)
    */
   addFlow(saddr: number, daddr: number, sport: number, dport: number, slot: number): number {
     this.#setKey(saddr, daddr, sport, dport);
     this.#flowValue.fill(0);
     this.#flowView.setUint32(0, slot, true);
-    return bpfMapUpdate(this.#flows, this.#key, this.#flowValue);
+    const err = bpfMapUpdate(this.#flows, this.#key, this.#flowValue, BPF_NOEXIST);
+    if (err !== EEXIST) return err;
+    const again = bpfMapUpdate(this.#flows, this.#key, this.#flowValue);
+    return again === 0 ? EEXIST : again;
   }
 
   /**

@@ -197,13 +197,15 @@ for (
 }
 
 Deno.test({
-  name: "DrFastPath reports a full flow map and rejects slots out of range",
+  name: "DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range",
   ignore: !root,
   fn() {
     const fp = DrFastPath.open({ maxFlows: 2, maxReals: 4 });
     try {
       assertEquals(fp.addFlow(1, 2, 3, 80, 0), 0);
       assertEquals(fp.addFlow(1, 2, 4, 80, 0), 0);
+      assertEquals(fp.addFlow(1, 2, 4, 80, 1), 17); // EEXIST: moved to slot 1, still one entry
+      assertEquals(fp.flow(1, 2, 4, 80)?.slot, 1);
       assertEquals(fp.addFlow(1, 2, 5, 80, 0), 7); // E2BIG
       assertEquals(fp.flow(1, 2, 5, 80), undefined);
       assertEquals(fp.deleteFlow(1, 2, 5, 80), false);

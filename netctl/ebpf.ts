@@ -48,6 +48,8 @@ export const BPF_PROG_TYPE_SCHED_CLS = 3;
 export const BPF_TCX_INGRESS = 46;
 /** Update flag: create or replace. */
 export const BPF_ANY = 0;
+/** Update flag: create only (EEXIST when present). */
+export const BPF_NOEXIST = 1;
 
 function bpf(cmd: bigint, attr: Uint8Array<ArrayBuffer>): number {
   return Number(libc().syscall(SYS_BPF, cmd, attr, BigInt(attr.length)));

@@ -19,7 +19,7 @@
  * @module
  */
 import { monotonicNs } from "../../netctl/ebpf.ts";
-import type { DrFastPath } from "../../netctl/dr_fast_path.ts";
+import { type DrFastPath, EEXIST } from "../../netctl/dr_fast_path.ts";
 import type { ConnTable } from "../conn_table.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import type { FlowOffload } from "../flow_offload.ts";
@@ -100,7 +100,7 @@ export class FastPathOffload implements FlowOffload {
       if (err === 0) {
         C[GLOBAL.fastPathInstalls]++;
         C[GLOBAL.fastPathFlows]++;
-      } else C[GLOBAL.fastPathInstallFailed]++;
+      } else if (err !== EEXIST) C[GLOBAL.fastPathInstallFailed]++;
     }
     this.#pending = [];
   }
