@@ -24,6 +24,7 @@ export { addAddress, hasAddress, removeAddress, routeGet, runCommand } from "./i
 export { installTable, mssClampRuleset, redirectRuleset, removeTable, vipDropRuleset } from "./nft.ts";
 export { closeFd, openIpipSocket, openTunDevice, writePacket } from "./tun_device.ts";
 export { type DecapStats, IpipDecapsulator } from "./ipip_decapsulator.ts";
+export { type AllowedSources, DecapAllowList, sourceAllowed } from "./decap_allow_list.ts";
 export { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
 export { ipipDecapProgram } from "./ipip_decap_program.ts";
 export { DrFastPath, type DrFastPathOptions, type FastPathFlow, type FastPathReal } from "./dr_fast_path.ts";
@@ -31,6 +32,8 @@ export { type DrFastPathMaps, drFastPathProgram } from "./dr_fast_path_program.t
 export { EbpfProgram, TCX_DROP, TCX_NEXT, TCX_PASS, TCX_REDIRECT } from "./ebpf_asm.ts";
 export { monotonicNs, tcxIngressProgramCount } from "./ebpf.ts";
 export {
+  type AllowedDirectors,
+  allowedItem,
   type CheckItem,
   checkRealServer,
   DEFAULT_TUN,
