@@ -94,6 +94,8 @@ export interface AllowedDirectors {
    * membership: any source), `kernel` (the ipip module's tunl0, which takes any source).
    */
   from: "--director" | "membership" | "none" | "kernel";
+  /** True when read from the running cache (`/status`), not derived from flags and config. */
+  running?: boolean;
 }
 
 /** What {@link setupRealServer} returns. */
@@ -398,7 +400,7 @@ export async function checkRealServer(
  * @param a the allowed sources
  */
 export function allowedItem(a: AllowedDirectors): CheckItem {
-  const name = "IP-in-IP outer sources allowed";
+  const name = `IP-in-IP outer sources allowed${a.running ? " (running cache)" : ""}`;
   const expected = "the directors (--director ADDR, or live directors from membership)";
   if (a.addrs === "any") {
     return {

@@ -25,3 +25,8 @@ Deno.test("allowedItem() reports the allowed IP-in-IP sources and where they cam
     assertEquals([item.ok, item.value], [ok, value]);
   }
 });
+
+Deno.test("allowedItem() says when the list comes from the running cache", () => {
+  const item = allowedItem({ addrs: ["10.0.0.2"], from: "membership", running: true });
+  assertEquals([item.name, item.value], ["IP-in-IP outer sources allowed (running cache)", "10.0.0.2 (membership)"]);
+});
