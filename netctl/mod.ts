@@ -1,7 +1,7 @@
 /**
  * netctl: the only code that touches the host's network (Seesaw's NCC idea). Deno FFI into libc
  * for AF_PACKET sockets with BPF filters and batched recvmmsg/sendmmsg, raw IP-in-IP sockets and
- * TUN devices (the user-space decapsulator), eBPF through bpf(2) with a tiny assembler (the in-kernel
+ * TUN devices (the user-space decapsulator, its allowed directors in shared memory), eBPF through bpf(2) with a tiny assembler (the in-kernel
  * decapsulator at tcx ingress on TUN real servers, and the director's DR fast path at tcx ingress); `ip` and `nft` commands for addresses, routes and
  * nftables tables; sysctls set and restored; capability checks with operator-facing messages; and
  * the DR/TUN real-server set-up the cache runs (`setupRealServer`, `checkRealServer`).
