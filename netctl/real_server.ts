@@ -158,7 +158,9 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
   const fixed = opts.director === undefined ? [] : [opts.director].flat();
   const fromMembership = fixed.length === 0 && opts.directorsFromMembership === true;
   let allowed: AllowedDirectors | undefined;
+  let undone = false;
   const undo = async () => {
+    undone = true;
     for (const u of undos.reverse()) {
       try {
         await u();
@@ -232,6 +234,7 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
   let chain = Promise.resolve();
   const routes = new Map<string, string>();
   const apply = async (addrs: readonly string[]) => {
+    if (undone) return; // a membership change racing the shutdown
     const bad = addrs.filter((a) => !isIPv4(a));
     if (bad.length) log.warn("Ignoring director addresses that are not IPv4", { directors: bad.join(",") });
     let next = [...new Set(addrs.filter(isIPv4))].sort();
