@@ -11,7 +11,11 @@
  * | UDP 40000 → PORT, checksum 0 (none) | PAYLOAD
  * ```
  *
- * Usage: _ipip_sender.ts IFNAME DST_MAC OUTER_SRC OUTER_DST INNER_SRC INNER_DST PORT PAYLOAD
+ * With `fragment` the outer packet (without DF) goes out as IPv4 fragments of at most 60 bytes, which
+ * the receiving kernel reassembles before its raw IP-in-IP socket sees them (the path of the
+ * user-space decapsulator next to the eBPF one).
+ *
+ * Usage: _ipip_sender.ts IFNAME DST_MAC OUTER_SRC OUTER_DST INNER_SRC INNER_DST PORT PAYLOAD [fragment]
  *
  * @module
  */
@@ -19,9 +23,11 @@ import { ipv4ToInt } from "../../core/addr.ts";
 import { encodeEthernetFrame, ETHERTYPE_IPV4, parseMac } from "../../lb/packet/ethernet.ts";
 import { encapsulateIpip } from "../../lb/packet/ipip.ts";
 import { IPV4_HEADER_BYTES, writeIpv4Header } from "../../lb/packet/ipv4.ts";
+import { fragmentIpv4 } from "../../lb/packet/fragment.ts";
 import { PacketSocket } from "../../netctl/packet_socket.ts";
 
-const [ifname, dstMac, outerSrc, outerDst, innerSrc, innerDst, port, payloadText] = Deno.args;
+const [ifname, dstMac, outerSrc, outerDst, innerSrc, innerDst, port, payloadText, mode] = Deno.args;
+const fragment = mode === "fragment";
 const payload = new TextEncoder().encode(payloadText);
 const UDP_BYTES = 8;
 const innerLength = IPV4_HEADER_BYTES + UDP_BYTES + payload.length;
@@ -30,7 +36,7 @@ const inner = IPV4_HEADER_BYTES;
 writeIpv4Header(buf, inner, {
   totalLength: innerLength,
   id: 7,
-  df: true,
+  df: !fragment, // the outer header copies DF from the inner one
   protocol: 17,
   src: ipv4ToInt(innerSrc),
   dst: ipv4ToInt(innerDst),
@@ -45,8 +51,9 @@ encapsulateIpip(buf, inner, { src: ipv4ToInt(outerSrc), dst: ipv4ToInt(outerDst)
 
 const sock = PacketSocket.open(ifname);
 try {
-  const frame = encodeEthernetFrame({ dst: parseMac(dstMac), src: sock.iface.mac, etherType: ETHERTYPE_IPV4 }, buf);
-  sock.send(frame);
+  for (const packet of fragment ? fragmentIpv4(buf, 60) : [buf]) {
+    sock.send(encodeEthernetFrame({ dst: parseMac(dstMac), src: sock.iface.mac, etherType: ETHERTYPE_IPV4 }, packet));
+  }
 } finally {
   sock.close();
 }

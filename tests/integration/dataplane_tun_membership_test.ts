@@ -5,7 +5,8 @@
  * membership) and in user space. Over real TCP in network namespaces: responses through the VIP,
  * `decap: "ebpf"` with packets counted in the kernel, and crafted IP-in-IP datagrams (AF_PACKET,
  * `_ipip_sender.ts`) that reach the cache's UDP socket only when their outer source is a live
- * director: not before the director joins, not from the client, not after the director left.
+ * director: not before the director joins, not from the client, not after the director left; whole
+ * packets in the kernel, fragmented ones (reassembled by the kernel) by the user-space decapsulator.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
@@ -70,7 +71,7 @@ async function waitStatus(
 }
 
 /** Sends one IP-in-IP datagram from `from` (outer source = its address) to the cache's VIP:UDP_PORT. */
-async function sendIpip(lab: Lab, from: Host, to: Host, payload: string): Promise<void> {
+async function sendIpip(lab: Lab, from: Host, to: Host, payload: string, fragment = false): Promise<void> {
   const r = await lab.topo.exec(from.ns, [
     ...DENO,
     `${HERE}_ipip_sender.ts`,
@@ -82,6 +83,7 @@ async function sendIpip(lab: Lab, from: Host, to: Host, payload: string): Promis
     VIP,
     String(UDP_PORT),
     payload,
+    ...(fragment ? ["fragment"] : []),
   ], false);
   assertEquals(r.stdout.trim(), "sent", r.stderr);
 }
@@ -189,6 +191,20 @@ Deno.test({
           assert(after.userSpace!.dropSource > before.userSpace!.dropSource, JSON.stringify([before, after]));
         },
       );
+
+      await t.step("fragmented IP-in-IP is decapsulated in user space for the director only", async () => {
+        const before = await realServerStatus(lab, rs1);
+        await sendIpip(lab, client, rs1, "fragments-from-client", true);
+        await sendIpip(lab, director, rs1, "fragments-from-director", true);
+        await udp.out.waitFor((l) => l === "fragments-from-director", 5000);
+        await new Promise((r) => setTimeout(r, 300));
+        assertEquals(udp.out.lines.includes("fragments-from-client"), false, udp.out.lines.join("|"));
+        const after = await realServerStatus(lab, rs1);
+        const diff = JSON.stringify([before, after]);
+        assertEquals(after.userSpace!.packets - before.userSpace!.packets, 1, diff);
+        assertEquals(after.userSpace!.dropSource - before.userSpace!.dropSource, 1, diff);
+        assertEquals(after.ebpf!.packets, before.ebpf!.packets, diff);
+      });
 
       await t.step("when the director leaves, its tunnel is closed again", async () => {
         await stopProc(lab, dir);
