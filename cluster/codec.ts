@@ -400,7 +400,7 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
   }
   const a = o.addrs as Record<string, unknown> | undefined;
   if (!a || typeof a !== "object" || typeof a.gossip !== "string" || !a.gossip) throw bad("addrs.gossip is missing");
-  for (const k of ["http", "icp", "admin"]) if (!optStr(a[k])) throw bad(`addrs.${k} is not a string`);
+  for (const k of ["http", "icp", "admin", "tunnel"]) if (!optStr(a[k])) throw bad(`addrs.${k} is not a string`);
   for (const k of ["mac", "iface", "service", "vip"]) if (!optStr(o[k])) throw bad(`${k} is not a string`);
   if (o.forwarding !== undefined && !FORWARDING.has(o.forwarding as string)) throw bad("forwarding is unknown");
   if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {

@@ -145,10 +145,17 @@ Deno.test("decodeRecord() validates each field", () => {
     { description: "float incarnation", record: { ...REC, incarnation: 1.5 }, error: /incarnation/ },
     { description: "no gossip address", record: { ...REC, addrs: {} }, error: /addrs.gossip/ },
     { description: "numeric service", record: { ...REC, service: 5 }, error: /service/ },
+    {
+      description: "numeric tunnel address",
+      record: { ...REC, addrs: { ...REC.addrs, tunnel: 167772162 } },
+      error: /addrs.tunnel/,
+    },
     { description: "bad forwarding", record: { ...REC, forwarding: "nat" }, error: /forwarding/ },
   ];
   for (const c of cases) assert.throws(() => decodeRecord(enc(c.record)), c.error, c.description);
   assert.deepEqual(decodeRecord(encodeRecord(REC)), REC);
+  const director: NodeRecord = { ...REC, role: "director", addrs: { gossip: "10.0.0.2:7946", tunnel: "10.0.0.2" } };
+  assert.deepEqual(decodeRecord(encodeRecord(director)), director);
 });
 
 Deno.test("encodeRecord() refuses a record larger than MAX_RECORD_BYTES", () => {

@@ -26,6 +26,11 @@ export interface NodeRecord {
     http?: string;
     icp?: string;
     admin?: string;
+    /**
+     * Directors: the IPv4 address their TUN forwarder sends IP-in-IP from (the outer source, the
+     * address of `director.interface`); TUN caches accept tunnelled packets from these only.
+     */
+    tunnel?: string;
   };
   /** For DR: the MAC address and interface the director should send to. */
   mac?: string;

@@ -29,10 +29,10 @@ import {
   type NodeRecord,
   type NodeRole,
 } from "../cluster/mod.ts";
-import { parseHostPort } from "../core/addr.ts";
+import { intToIpv4, isIPv4, parseHostPort } from "../core/addr.ts";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { configureLogging, getLogger, printErr } from "../core/log.ts";
-import { interfaceMac } from "../netctl/interface_info.ts";
+import { interfaceInfo, interfaceMac } from "../netctl/interface_info.ts";
 import { EXIT_CONFIG } from "./_common.ts";
 
 const log = getLogger("cluster");
@@ -270,4 +270,55 @@ export function advertisedLink(
     });
     return undefined;
   }
+}
+
+/**
+ * The address a director's TUN forwarder sends IP-in-IP from (the outer source): the primary IPv4
+ * address of `director.interface`. The director puts it into its membership record (`addrs.tunnel`)
+ * so TUN caches can accept tunnelled packets from it alone.
+ *
+ * @param iface `director.interface`
+ * @returns undefined without an interface, or when it has no IPv4 address or cannot be read
+ */
+export function directorTunnelSource(iface: string | undefined): string | undefined {
+  if (!iface) return undefined;
+  try {
+    const a = interfaceInfo(iface).address;
+    return a ? intToIpv4(a) : undefined;
+  } catch (e) {
+    log.warn("Cannot read the tunnel source address of the director's interface", {
+      iface,
+      error: (e as Error).message,
+    });
+    return undefined;
+  }
+}
+
+/**
+ * The outer sources a TUN cache accepts when its directors come from membership: of every director
+ * member that is alive, suspect or draining (a suspected or draining director still sends packets of
+ * its flows), the tunnel source it advertises (`addrs.tunnel`), or, for a director that advertises
+ * none (an older version), the host of its gossip address when that is a specific IPv4 address.
+ *
+ * @param members the membership view
+ * @returns the addresses, sorted and without duplicates
+ * @example
+ * ```ts
+ * membership.onChange((members) => realServer.setDirectors(directorTunnelSources(members)));
+ * ```
+ */
+export function directorTunnelSources(members: readonly NodeRecord[]): string[] {
+  const out = new Set<string>();
+  for (const m of liveMembers(members, { role: "director", states: ["alive", "suspect", "draining"] })) {
+    let a = m.addrs.tunnel;
+    if (!a) {
+      try {
+        a = parseHostPort(m.addrs.gossip).host;
+      } catch {
+        continue;
+      }
+    }
+    if (isIPv4(a) && a !== "0.0.0.0") out.add(a);
+  }
+  return [...out].sort();
 }

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { AdminServer } from "../admin/server.ts";
 import { validateConfig } from "../config/load.ts";
 import { setLogSink } from "../core/log.ts";
-import { advertisedLink, advertiseHost, restartNeededKeys, siblingPeers, startRoleMembership } from "./_cluster.ts";
+import {
+  advertisedLink,
+  advertiseHost,
+  directorTunnelSource,
+  directorTunnelSources,
+  restartNeededKeys,
+  siblingPeers,
+  startRoleMembership,
+} from "./_cluster.ts";
 
 setLogSink(() => {});
 
@@ -83,6 +91,39 @@ Deno.test("siblingPeers() turns live cache members other than this node into pee
     { host: "10.0.0.2", httpPort: 3128, icpPort: 3130, type: "sibling", name: "b", weight: 3 },
     { host: "10.0.0.3", httpPort: 8080, icpPort: 0, type: "sibling", name: "c", weight: 3 },
   ]);
+});
+
+Deno.test("directorTunnelSources() takes the tunnel address of live, suspect and draining directors", () => {
+  const rec = (name: string, extra: Record<string, unknown>) => ({
+    id: name,
+    name,
+    role: "director" as const,
+    addrs: { gossip: "10.9.9.9:7946" },
+    weight: 1,
+    state: "alive" as const,
+    configHash: "",
+    incarnation: 1,
+    ...extra,
+  });
+  const addrs = directorTunnelSources([
+    rec("a", { addrs: { gossip: "10.1.0.2:7946", tunnel: "10.0.0.2" } }),
+    rec("b", { addrs: { gossip: "10.1.0.3:7946", tunnel: "10.0.0.3" }, state: "suspect" }),
+    rec("c", { addrs: { gossip: "10.1.0.4:7946", tunnel: "10.0.0.4" }, state: "draining" }),
+    rec("d", { addrs: { gossip: "10.1.0.5:7946", tunnel: "10.0.0.5" }, state: "dead" }),
+    rec("e", { addrs: { gossip: "10.1.0.6:7946", tunnel: "10.0.0.6" }, state: "left" }),
+    rec("f", { role: "cache", addrs: { gossip: "10.1.0.7:7946", tunnel: "10.0.0.7" } }),
+    rec("g", { addrs: { gossip: "10.1.0.8:7946" } }), // older director: its gossip host
+    rec("h", { addrs: { gossip: "0.0.0.0:7946" } }), // nothing specific
+    rec("i", { addrs: { gossip: "[fe80::1]:7946" } }),
+    rec("j", { addrs: { gossip: "10.1.0.2:7946", tunnel: "10.0.0.2" } }), // same address twice
+  ]);
+  assert.deepEqual(addrs, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.1.0.8"]);
+});
+
+Deno.test("directorTunnelSource() is the IPv4 address of the interface, none without one", () => {
+  assert.equal(directorTunnelSource("lo"), "127.0.0.1");
+  assert.equal(directorTunnelSource(undefined), undefined);
+  assert.equal(directorTunnelSource("wrnosuchif0"), undefined);
 });
 
 Deno.test("advertiseHost() prefers the listen host, then cluster.advertise, then the gossip host", () => {

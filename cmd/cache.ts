@@ -25,7 +25,13 @@ import { SharedIndex } from "../cache/shared_index.ts";
 import { LazyCopy } from "../cache/lazy_copy.ts";
 import { MemoryStore } from "../cache/store/memory_store.ts";
 import { parsePeerFlag, PeeringNode, workerIcpClient, workerSelector } from "../cache/peering/mod.ts";
-import { checkRealServer, formatCheckReport, type RealServerSetup, setupRealServer } from "../netctl/real_server.ts";
+import {
+  type AllowedDirectors,
+  checkRealServer,
+  formatCheckReport,
+  type RealServerSetup,
+  setupRealServer,
+} from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
@@ -37,6 +43,7 @@ import {
   advertiseHost,
   type ClusterOptions,
   clusterOverrides,
+  directorTunnelSources,
   siblingPeers,
   startRoleMembership,
 } from "./_cluster.ts";
@@ -90,6 +97,53 @@ function nodeName(cfgName: string | undefined): string {
   }
 }
 
+/**
+ * The allowed IP-in-IP sources as the flags and config define them (`--check-vip` in a separate
+ * process: the running cache's list is in its `/status` under `realServer`).
+ */
+function configuredDirectors(director: string[] | undefined, fromMembership: boolean): AllowedDirectors {
+  if (director?.length) return { addrs: [...new Set(director)].sort(), from: "--director" };
+  return fromMembership ? { addrs: [], from: "membership" } : { addrs: "any", from: "none" };
+}
+
+/**
+ * The allowed directors of the cache running on this host, from its `/status` (`realServer`
+ * section), or undefined when none answers within a second.
+ */
+async function runningDirectors(admin: { listen: string; token?: string }): Promise<AllowedDirectors | undefined> {
+  try {
+    const hp = parseHostPort(admin.listen);
+    const host = hp.host === "0.0.0.0" ? "127.0.0.1" : hp.host === "::" ? "::1" : hp.host;
+    const res = await fetch(`http://${formatHostPort({ host, port: hp.port })}/status`, {
+      headers: admin.token ? { authorization: `Bearer ${admin.token}` } : {},
+      signal: AbortSignal.timeout(1000),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const rs = (await res.json() as { realServer?: { directors?: string[] | "any"; directorsFrom?: string } })
+      .realServer;
+    if (!rs?.directors || !rs.directorsFrom) return undefined;
+    return { addrs: rs.directors, from: rs.directorsFrom as AllowedDirectors["from"], running: true };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `realServer` section of `/status`: VIP, how TUN packets are decapsulated, from whom, counters. */
+function realServerStatus(vip: string, forwarding: string, rs: RealServerSetup): Record<string, unknown> {
+  const allowed = rs.allowedDirectors();
+  return {
+    vip,
+    forwarding,
+    decap: rs.decap,
+    ...(allowed ? { directors: allowed.addrs, directorsFrom: allowed.from } : {}),
+    ...(rs.ebpfStats ? { ebpf: rs.ebpfStats() } : {}),
+    ...(rs.userSpaceStats ? { userSpace: rs.userSpaceStats() } : {}),
+  };
+}
+
 /** Builds the `cache` subcommand. */
 export function cacheCommand(): Command {
   const cmd = new Command("cache")
@@ -119,7 +173,8 @@ export function cacheCommand(): Command {
     )
     .option(
       "--director <addr>",
-      "tun: director address accepted as IP-in-IP outer source (repeatable; default any)",
+      "tun: director address accepted as IP-in-IP outer source (repeatable; default: the live directors " +
+        "from membership with cluster peers, none until one is known; without peers any)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--check-vip", "report the DR/TUN real-server settings and common failure reasons, then exit")
@@ -178,12 +233,19 @@ export function cacheCommand(): Command {
       });
     }
     const cfg = await loadOrExit(opts.config, overrides);
+    // TUN without --director: the allowed IP-in-IP sources are the live directors of the cluster.
+    const directorsFromMembership = !opts.director?.length &&
+      (cfg.cluster.peers === "auto" || cfg.cluster.peers.length > 0);
     if (opts.checkVip) {
       if (!cfg.cache.vip || cfg.cache.forwarding === "none") {
         printErr("--check-vip needs cache.vip (--vip ADDR) and cache.forwarding dr|tun (--forwarding)");
         Deno.exit(EXIT_CONFIG);
       }
-      const items = await checkRealServer({ vip: cfg.cache.vip, forwarding: cfg.cache.forwarding });
+      const items = await checkRealServer({
+        vip: cfg.cache.vip,
+        forwarding: cfg.cache.forwarding,
+        allowed: await runningDirectors(cfg.admin) ?? configuredDirectors(opts.director, directorsFromMembership),
+      });
       printOut(formatCheckReport(items));
       Deno.exit(items.every((i) => i.ok) ? 0 : 1);
     }
@@ -242,6 +304,7 @@ export function cacheCommand(): Command {
           vip: cfg.cache.vip,
           forwarding: cfg.cache.forwarding,
           director: opts.director,
+          directorsFromMembership,
         });
         log.info("Real-server set-up done", {
           vip: cfg.cache.vip,
@@ -338,6 +401,8 @@ export function cacheCommand(): Command {
     });
     registerDashboard(admin, { node, token: cfg.admin.token });
     if (peering) admin.status("peering", () => peering.status());
+    const rs = realServer;
+    if (rs) admin.status("realServer", () => realServerStatus(cfg.cache.vip!, cfg.cache.forwarding, rs));
     admin.status("store", () => storeStatus(store));
     admin.start();
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
@@ -374,6 +439,15 @@ export function cacheCommand(): Command {
       },
       admin,
     });
+    if (membership && rs?.allowedDirectors()?.from === "membership") {
+      // Every membership change (join, death, leave) reaches both decapsulators at once.
+      const feed = () =>
+        rs.setDirectors(directorTunnelSources(membership.members())).catch((e) =>
+          log.error("Cannot update the allowed directors", { error: (e as Error).message })
+        );
+      void feed();
+      membership.onChange(() => void feed());
+    }
     if (membership && peering) {
       const p = peering;
       const feed = () => p.setPeers(siblingPeers(membership.members(), membership.local.id));

@@ -32,7 +32,13 @@ import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
 import { formatStatus } from "../lb/status_format.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
-import { addClusterOptions, type ClusterOptions, clusterOverrides, startRoleMembership } from "./_cluster.ts";
+import {
+  addClusterOptions,
+  type ClusterOptions,
+  clusterOverrides,
+  directorTunnelSource,
+  startRoleMembership,
+} from "./_cluster.ts";
 
 const log = getLogger("lb.director");
 
@@ -149,6 +155,11 @@ export async function reloadDirector(
   }
 }
 
+function tunnelAddr(iface: string | undefined): { tunnel?: string } {
+  const tunnel = directorTunnelSource(iface);
+  return tunnel ? { tunnel } : {};
+}
+
 async function runDirector(o: RunOptions): Promise<void> {
   let overrides: ConfigOverride[];
   try {
@@ -198,7 +209,8 @@ async function runDirector(o: RunOptions): Promise<void> {
   // Cluster membership: live caches of a `fromMembership` service become its real servers.
   const membership = await startRoleMembership(cfg, o, {
     role: "director",
-    record: { addrs: { admin: cfg.admin.listen } },
+    // addrs.tunnel: the IP-in-IP outer source, so TUN caches with --peers accept this director.
+    record: { addrs: { admin: cfg.admin.listen, ...tunnelAddr(cfg.director.interface) } },
     admin,
     reload: {
       handles: (path) => path.startsWith("director."),

@@ -2,7 +2,7 @@
  * The user-space IP-in-IP decapsulator's loop (runs in a Worker on a TUN real server; beside the eBPF
  * decapsulator it only sees reassembled fragments): poll the
  * raw protocol-4 socket, drain it with recvmmsg, check each outer source against the allowed
- * directors, strip the outer header and write the inner packet to the TUN device, from which the
+ * directors (a {@link DecapAllowList} in shared memory the main thread may change at any time), strip the outer header and write the inner packet to the TUN device, from which the
  * kernel delivers it to the local VIP as if it had arrived on that interface.
  *
  * Shared counters (Float64Array over a SharedArrayBuffer, one writer):
@@ -16,6 +16,7 @@
  * @module
  */
 import { decapsulateIpip } from "../lb/packet/ipip.ts";
+import { DecapAllowList, sourceAllowed } from "./decap_allow_list.ts";
 import { PacketBatch, Poller } from "./packet_socket.ts";
 import { writePacket } from "./tun_device.ts";
 
@@ -32,8 +33,8 @@ export interface DecapInit {
   sab: SharedArrayBuffer;
   rawFd: number;
   tunFd: number;
-  /** Allowed outer sources (directors) as unsigned 32-bit numbers; empty allows any. */
-  allowed: number[];
+  /** Memory of the {@link DecapAllowList} of allowed outer sources (directors). */
+  allowed: SharedArrayBuffer;
 }
 
 /**
@@ -43,7 +44,7 @@ export interface DecapInit {
  */
 export function runDecapLoop(init: DecapInit): void {
   const c = new Float64Array(init.sab);
-  const allowed = new Set(init.allowed);
+  const allowList = new DecapAllowList(init.allowed);
   const batch = new PacketBatch(64, 65536, 0);
   const poller = new Poller([init.rawFd]);
   const sock = { fd: init.rawFd };
@@ -54,13 +55,14 @@ export function runDecapLoop(init: DecapInit): void {
       for (let rounds = 0; rounds < 64; rounds++) {
         const n = batch.recv(sock);
         if (n === 0) break;
+        const allowed = allowList.snapshot();
         for (let i = 0; i < n; i++) {
           const off = batch.dataOffset(i);
           const pkt = batch.buffer.subarray(off, off + batch.lengths[i]);
           let inner: Uint8Array;
           try {
             const d = decapsulateIpip(pkt, NO_OUTER_CHECKSUM);
-            if (allowed.size && !allowed.has(d.outer.src)) {
+            if (!sourceAllowed(allowed, d.outer.src)) {
               c[DECAP.dropSource]++;
               continue;
             }

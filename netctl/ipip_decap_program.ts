@@ -4,6 +4,10 @@
  * an allowed director with `bpf_skb_adjust_room(skb, -20, BPF_ADJ_ROOM_MAC, 0)`, so the inner
  * packet continues up the stack as if it had arrived on the interface itself. Pure: no I/O.
  *
+ * The allowed directors are the keys of a BPF hash map (key: the outer source's 4 bytes in network
+ * order, as they stand in the packet; value: {@link DIRECTOR_VALUE_BYTES} unused bytes), so
+ * `TcDecapsulator.setDirectors()` changes them while the program stays attached.
+ *
  * Assembled with `ebpf_asm.ts` (instruction format there).
  *
  * What it does with a frame (Ethernet at offset 0 at tc ingress):
@@ -12,7 +16,8 @@
  * load bytes 2..33 to the stack (Ethernet type, outer IPv4 header)
  * not IPv4, IHL ≠ 5, protocol ≠ 4, or a fragment (MF or offset) → TCX_NEXT (the kernel reassembles
  *   fragments and hands them to the user-space decapsulator's raw socket)
- * outer source not an allowed director (when the list is not empty) → TCX_NEXT
+ * outer source not a key of the director map → TCX_NEXT (an empty map decapsulates nothing: until a
+ *   director is known, IP-in-IP goes on to the user-space decapsulator, which drops it too)
  * adjust room −20 at the MAC layer (fails → TCX_NEXT), count packets and inner bytes in map
  *   slot 0 (u64 packets @0, u64 bytes @8) → TCX_PASS
  * ```
@@ -20,7 +25,7 @@
  * @module
  */
 
-import { beWordImm, BPF_FUNC, EBPF_INSN_BYTES, EbpfProgram, FP, OP, TCX_NEXT, TCX_PASS } from "./ebpf_asm.ts";
+import { BPF_FUNC, EBPF_INSN_BYTES, EbpfProgram, FP, OP, TCX_NEXT, TCX_PASS } from "./ebpf_asm.ts";
 
 export { EBPF_INSN_BYTES, TCX_NEXT, TCX_PASS };
 
@@ -28,30 +33,30 @@ export { EBPF_INSN_BYTES, TCX_NEXT, TCX_PASS };
 export const BPF_ADJ_ROOM_MAC = 1;
 /** Bytes of the counter map's value: u64 packets, u64 bytes. */
 export const DECAP_COUNTER_BYTES = 16;
-/** The most directors the program checks (one compare each). */
+/** The most directors the director map holds (its `max_entries`). */
 export const MAX_DECAP_DIRECTORS = 64;
+/** Bytes of the director map's key: the IPv4 outer source in network order. */
+export const DIRECTOR_KEY_BYTES = 4;
+/** Bytes of the director map's value (unused: presence is what counts). */
+export const DIRECTOR_VALUE_BYTES = 1;
 
-const { MOV64_IMM, MOV64_REG, ADD64_IMM, AND64_IMM, LDX_B, LDX_H, LDX_W, ST_W, ATOMIC_ADD_DW } = OP;
-const { JNE_IMM, JEQ_IMM, JEQ32_IMM, JA, CALL, EXIT } = OP;
+const { MOV64_IMM, MOV64_REG, ADD64_IMM, AND64_IMM, LDX_B, LDX_H, LDX_W, ST_W, STX_W, ATOMIC_ADD_DW } = OP;
+const { JNE_IMM, JEQ_IMM, CALL, EXIT } = OP;
 
 /**
  * Builds the decapsulator program.
  *
- * @param opts.directors allowed outer sources as unsigned 32-bit addresses (empty: any)
+ * @param opts.directorMapFd descriptor of a BPF hash map with {@link DIRECTOR_KEY_BYTES}-byte keys (the
+ *   allowed outer sources, network order) and {@link DIRECTOR_VALUE_BYTES}-byte values
  * @param opts.counterMapFd descriptor of a one-slot BPF array map of {@link DECAP_COUNTER_BYTES}-byte values
  * @returns the instructions (`insn_cnt` = length / 8)
- * @throws {RangeError} with more than {@link MAX_DECAP_DIRECTORS} directors
  */
 export function ipipDecapProgram(
-  opts: { directors: readonly number[]; counterMapFd: number },
+  opts: { directorMapFd: number; counterMapFd: number },
 ): Uint8Array<ArrayBuffer> {
-  if (opts.directors.length > MAX_DECAP_DIRECTORS) {
-    throw new RangeError(
-      `Cannot build the decapsulator: ${opts.directors.length} directors exceed ${MAX_DECAP_DIRECTORS}`,
-    );
-  }
   const p = new EbpfProgram();
-  // Stack: fp-40 .. fp-9 holds frame bytes 2..33; fp-48 the map key. Byte k of the frame is at fp-42+k.
+  // Stack: fp-40 .. fp-9 holds frame bytes 2..33; fp-48 the counter key, fp-52 the director key.
+  // Byte k of the frame is at fp-42+k.
   const at = (k: number) => -42 + k;
   p.op(MOV64_REG, 6, 1, 0, 0) // r6 = skb
     .op(MOV64_IMM, 2, 0, 0, 2) // offset 2
@@ -69,14 +74,12 @@ export function ipipDecapProgram(
     .op(LDX_H, 1, FP, at(20), 0) // flags/fragment offset: MF | offset must be 0
     .op(AND64_IMM, 1, 0, 0, 0xff3f)
     .op(JNE_IMM, 1, 0, "next", 0);
-  if (opts.directors.length) {
-    p.op(LDX_W, 1, FP, at(26), 0); // outer source, network order read little-endian
-    for (const d of opts.directors) {
-      p.op(JEQ32_IMM, 1, 0, "allowed", beWordImm(d));
-    }
-    p.op(JA, 0, 0, "next", 0);
-  }
-  p.label("allowed")
+  p.op(LDX_W, 1, FP, at(26), 0) // outer source: its 4 bytes as they are, the map's key
+    .op(STX_W, FP, 1, -52, 0)
+    .loadMap(1, opts.directorMapFd)
+    .stackPtr(2, -52)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0) // not a director (or none known yet)
     .op(MOV64_REG, 1, 6, 0, 0)
     .op(MOV64_IMM, 2, 0, 0, -20)
     .op(MOV64_IMM, 3, 0, 0, BPF_ADJ_ROOM_MAC)

@@ -10,17 +10,31 @@
  * program at tcx ingress of the interfaces facing the directors strips the outer header of whole
  * packets in the kernel (`tc_decapsulator.ts`), and the user-space decapsulator (raw protocol-4
  * socket → TUN device) takes what is left: reassembled fragments, or everything when the kernel
- * refuses BPF or no director address is known; `rp_filter=0` on `all` and the
+ * refuses BPF; `rp_filter=0` on `all` and the
  * tunnel device, because the packet arrives on the tunnel while the route back to the client is
  * via the real interface (the kernel takes the maximum of `all` and the device). An nftables rule
  * clamps the MSS of SYN-ACKs from the VIP to MTU − 60 so no client segment needs the director's
  * ICMP fragmentation-needed (see {@link mssClampRuleset}).
  *
+ * Which outer sources may tunnel packets to this host (both decapsulators check the same list):
+ *
+ * | `director`   | `directorsFromMembership` | allowed                                                  |
+ * |--------------|---------------------------|----------------------------------------------------------|
+ * | given        | (ignored)                 | that fixed list (`--director`)                            |
+ * | absent       | true                      | none until {@link RealServerSetup.setDirectors}, then the live directors |
+ * | absent       | false                     | any source (the user-space decapsulator only; warned)     |
+ *
+ * With directors from membership the eBPF program is loaded at once with an empty map (nothing
+ * decapsulated, nothing accepted) and attached to the interface routing to each director as it
+ * becomes known.
+ *
  * @module
  */
 import { interfaceInfo } from "./interface_info.ts";
 import { addAddress, hasAddress, linkExists, removeAddress, routeGet, runCommand } from "./ip_command.ts";
-import { IpipDecapsulator } from "./ipip_decapsulator.ts";
+import { type DecapStats, IpipDecapsulator } from "./ipip_decapsulator.ts";
+import { isIPv4 } from "../core/addr.ts";
+import { MAX_DECAP_DIRECTORS } from "./ipip_decap_program.ts";
 import { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
 import { installTable, mssClampRuleset, tableExists } from "./nft.ts";
 import { missingNetCapabilities } from "./privileges.ts";
@@ -35,8 +49,14 @@ export interface RealServerOptions {
   vip: string;
   /** How the director sends packets. */
   forwarding: "dr" | "tun";
-  /** TUN: director addresses accepted as outer source (user-space decapsulator); empty accepts any. */
+  /** TUN: director addresses accepted as outer source (`--director`); a fixed list. */
   director?: string | string[];
+  /**
+   * TUN without `director`: the allowed directors come from cluster membership through
+   * {@link RealServerSetup.setDirectors}; nothing is accepted until then. Without this and without
+   * `director`, any outer source is accepted.
+   */
+  directorsFromMembership?: boolean;
   /** TUN: name of the user-space TUN device (default `wctun0`). */
   tunName?: string;
   /** TUN: clamp the MSS of SYN-ACKs from the VIP (default true). */
@@ -45,7 +65,8 @@ export interface RealServerOptions {
   userSpaceDecap?: boolean;
   /**
    * TUN without the ipip module: also decapsulate whole packets in the kernel with an eBPF program at
-   * tcx ingress of the interfaces facing the directors (default true; needs `director`). The user-space
+   * tcx ingress of the interfaces facing the directors (default true; needs `director` or
+   * `directorsFromMembership`). The user-space
    * decapsulator stays for fragmented outer packets and as the fallback when the kernel refuses BPF.
    */
   ebpfDecap?: boolean;
@@ -64,6 +85,19 @@ export interface CheckItem {
   hint?: string;
 }
 
+/** The IP-in-IP outer sources a TUN real server accepts, and where they came from. */
+export interface AllowedDirectors {
+  /** The addresses (sorted), or `any`. */
+  addrs: readonly string[] | "any";
+  /**
+   * `--director` (fixed), `membership` (live director members), `none` (no `--director` and no
+   * membership: any source), `kernel` (the ipip module's tunl0, which takes any source).
+   */
+  from: "--director" | "membership" | "none" | "kernel";
+  /** True when read from the running cache (`/status`), not derived from flags and config. */
+  running?: boolean;
+}
+
 /** What {@link setupRealServer} returns. */
 export interface RealServerSetup {
   /**
@@ -73,6 +107,19 @@ export interface RealServerSetup {
   readonly decap: "none" | "kernel" | "ebpf" | "user-space";
   /** Packets the eBPF decapsulator handled (undefined without it). */
   ebpfStats?(): TcDecapStats;
+  /** Counters of the user-space decapsulator (undefined without it). */
+  userSpaceStats?(): DecapStats;
+  /** TUN: the allowed outer sources and their origin (undefined for DR). */
+  allowedDirectors(): AllowedDirectors | undefined;
+  /**
+   * TUN with `directorsFromMembership`: replaces the allowed directors in both decapsulators and
+   * attaches the eBPF program to the interface routing to a new director. Calls run one at a time;
+   * a failure to attach is logged and leaves that director to the user-space decapsulator.
+   *
+   * @param addrs IPv4 addresses of the live directors (others are ignored with a warning)
+   * @throws {Error} when the directors are fixed (`director` given) or the set-up is not TUN
+   */
+  setDirectors(addrs: readonly string[]): Promise<void>;
   /** Undoes every change (addresses, sysctls, nftables table, decapsulator), in reverse order. */
   undo(): Promise<void>;
   /** The current settings, checked. */
@@ -108,7 +155,12 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
   let decapsulator: IpipDecapsulator | undefined;
   let tcDecap: TcDecapsulator | undefined;
   let tunDev: string | undefined;
+  const fixed = opts.director === undefined ? [] : [opts.director].flat();
+  const fromMembership = fixed.length === 0 && opts.directorsFromMembership === true;
+  let allowed: AllowedDirectors | undefined;
+  let undone = false;
   const undo = async () => {
+    undone = true;
     for (const u of undos.reverse()) {
       try {
         await u();
@@ -122,18 +174,27 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
     sysctls.set("net.ipv4.conf.all.arp_ignore", "1");
     sysctls.set("net.ipv4.conf.all.arp_announce", "2");
     if (opts.forwarding === "tun") {
-      const directors = opts.director === undefined ? [] : [opts.director].flat();
+      const directors = fixed;
       if (!opts.userSpaceDecap && await kernelIpipAvailable()) {
         decap = "kernel";
         tunDev = "tunl0";
+        allowed = { addrs: "any", from: "kernel" };
         await runCommand(["ip", "link", "set", "tunl0", "up"]);
       } else {
         decap = "user-space";
-        decapsulator = await IpipDecapsulator.start({ tunName: opts.tunName ?? DEFAULT_TUN, directors });
+        allowed = directors.length
+          ? { addrs: [...new Set(directors)].sort(), from: "--director" }
+          : fromMembership
+          ? { addrs: [], from: "membership" }
+          : { addrs: "any", from: "none" };
+        if (allowed.addrs === "any") {
+          log.warn("Accepting IP-in-IP from any source: give --director or cluster peers", { vip: opts.vip });
+        }
+        decapsulator = await IpipDecapsulator.start({ tunName: opts.tunName ?? DEFAULT_TUN, directors: allowed.addrs });
         tunDev = decapsulator.tunName;
         const d = decapsulator;
         undos.push(() => d.stop());
-        if (opts.ebpfDecap !== false && directors.length) {
+        if (opts.ebpfDecap !== false && (directors.length || fromMembership)) {
           try {
             const ifaces = new Set<string>();
             for (const dir of directors) ifaces.add((await routeGet(dir)).dev);
@@ -164,14 +225,68 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
     await undo();
     throw e;
   }
-  const how = tcDecap
-    ? `ebpf (tcx ingress of ${tcDecap.interfaces.join(", ")}) + user-space (${tunDev}) for fragments`
-    : decap;
+  const how = () =>
+    tcDecap
+      ? `ebpf (tcx ingress of ${tcDecap.interfaces.join(", ") || "no interface yet"}) + user-space (${tunDev}) ` +
+        "for fragments"
+      : decap;
+  // setDirectors(): one at a time; the route to each director is looked up once.
+  let chain = Promise.resolve();
+  const routes = new Map<string, string>();
+  const apply = async (addrs: readonly string[]) => {
+    if (undone) return; // a membership change racing the shutdown
+    const bad = addrs.filter((a) => !isIPv4(a));
+    if (bad.length) log.warn("Ignoring director addresses that are not IPv4", { directors: bad.join(",") });
+    let next = [...new Set(addrs.filter(isIPv4))].sort();
+    if (next.length > MAX_DECAP_DIRECTORS) {
+      log.warn("More directors than the decapsulator holds; ignoring the rest", { count: next.length });
+      next = next.slice(0, MAX_DECAP_DIRECTORS);
+    }
+    if (allowed?.addrs !== "any" && next.join(",") === allowed?.addrs.join(",")) return;
+    decapsulator?.setDirectors(next);
+    allowed = { addrs: next, from: "membership" };
+    if (tcDecap) {
+      tcDecap.setDirectors(next);
+      for (const a of next) {
+        try {
+          let dev = routes.get(a);
+          if (dev === undefined) {
+            dev = (await routeGet(a)).dev;
+            routes.set(a, dev);
+          }
+          if (tcDecap.attachInterface(dev)) log.info("eBPF decapsulator attached", { iface: dev, director: a });
+        } catch (e) {
+          log.warn("Cannot attach the eBPF decapsulator towards a director; user space takes its packets", {
+            director: a,
+            error: (e as Error).message,
+          });
+        }
+      }
+    }
+    log.info("IP-in-IP sources from membership", { vip: opts.vip, directors: next.join(",") || "none" });
+  };
   return {
     decap,
     undo,
     ebpfStats: tcDecap ? () => tcDecap.stats() : undefined,
-    report: () => checkRealServer({ vip: opts.vip, forwarding: opts.forwarding, tunDevice: tunDev, decap: how }),
+    userSpaceStats: decapsulator ? () => decapsulator.stats() : undefined,
+    allowedDirectors: () => allowed,
+    setDirectors(addrs) {
+      if (!fromMembership || opts.forwarding !== "tun" || decap === "kernel") {
+        return Promise.reject(new Error("Cannot set the directors: they are fixed (--director) or not used here"));
+      }
+      const run = chain.then(() => apply(addrs));
+      chain = run.catch(() => {});
+      return run;
+    },
+    report: () =>
+      checkRealServer({
+        vip: opts.vip,
+        forwarding: opts.forwarding,
+        tunDevice: tunDev,
+        decap: how(),
+        allowed,
+      }),
   };
 }
 
@@ -183,9 +298,10 @@ export async function setupRealServer(opts: RealServerOptions): Promise<RealServ
  * @param opts.forwarding dr or tun
  * @param opts.tunDevice TUN: the decapsulating device to check (default tunl0 if present)
  * @param opts.decap TUN: how decapsulation is done, if known
+ * @param opts.allowed TUN: the outer sources accepted and where they come from
  */
 export async function checkRealServer(
-  opts: { vip: string; forwarding: "dr" | "tun"; tunDevice?: string; decap?: string },
+  opts: { vip: string; forwarding: "dr" | "tun"; tunDevice?: string; decap?: string; allowed?: AllowedDirectors },
 ): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
   const onLo = await hasAddress("lo", opts.vip).catch(() => false);
@@ -248,6 +364,7 @@ export async function checkRealServer(
         hint: "the user-space decapsulator needs it (modprobe tun)",
       });
     }
+    if (opts.allowed) items.push(allowedItem(opts.allowed));
     const rpAll = num("net.ipv4.conf.all.rp_filter");
     const rpDev = dev ? num(`net.ipv4.conf.${dev}.rp_filter`) : 0;
     const rp = Math.max(rpAll, rpDev);
@@ -276,6 +393,37 @@ export async function checkRealServer(
     hint: "needed to add the VIP, set sysctls and run the decapsulator",
   });
   return items;
+}
+
+/**
+ * The check line of the allowed IP-in-IP outer sources: fine when they are a list of directors,
+ * from `--director` or membership; failing when any host may tunnel packets to the VIP, or while
+ * membership has not shown a director yet (nothing is accepted then).
+ *
+ * @param a the allowed sources
+ */
+export function allowedItem(a: AllowedDirectors): CheckItem {
+  const name = `IP-in-IP outer sources allowed${a.running ? " (running cache)" : ""}`;
+  const expected = "the directors (--director ADDR, or live directors from membership)";
+  if (a.addrs === "any") {
+    return {
+      name,
+      ok: false,
+      value: a.from === "kernel" ? "any (kernel tunl0)" : "any (no --director, no membership)",
+      expected,
+      hint: "any host can send packets that look like they come from any client; give --director or cluster peers",
+    };
+  }
+  if (a.addrs.length === 0) {
+    return {
+      name,
+      ok: false,
+      value: a.from === "membership" ? "none yet (membership: no live director member)" : "none",
+      expected,
+      hint: "nothing is decapsulated until a director joins the cluster (its record carries the tunnel source)",
+    };
+  }
+  return { name, ok: true, value: `${a.addrs.join(", ")} (${a.from})`, expected };
 }
 
 /** Whether some process holds a raw protocol-4 socket (/proc/net/raw lists its local "port" as the protocol). */

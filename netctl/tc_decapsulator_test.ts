@@ -1,6 +1,7 @@
-import { assertEquals } from "../tests/_assert.ts";
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
 import { fromHex, toHex } from "../lb/packet/_hex.ts";
 import { TcDecapsulator, TCX_NEXT, TCX_PASS } from "./tc_decapsulator.ts";
+import { MAX_DECAP_DIRECTORS } from "./ipip_decap_program.ts";
 
 // Frames built independently with Python's struct module (header checksums included).
 const ETH = "020000000011020000000002 0800";
@@ -25,7 +26,12 @@ const CASES: { description: string; frame: string; directors: string[]; decapsul
     directors: ["10.77.0.2", "192.168.0.2"],
     decapsulated: true,
   },
-  { description: "any source when no director is given", frame: FROM_OTHER, directors: [], decapsulated: true },
+  {
+    description: "an IP-in-IP packet when no director is known (empty map)",
+    frame: FROM_DIRECTOR,
+    directors: [],
+    decapsulated: false,
+  },
   {
     description: "an IP-in-IP packet from another source",
     frame: FROM_OTHER,
@@ -65,3 +71,42 @@ for (const c of CASES) {
     },
   });
 }
+
+Deno.test({
+  name: "TcDecapsulator.setDirectors() changes the allowed sources while the program stays loaded",
+  ignore: !root,
+  fn() {
+    const d = TcDecapsulator.attach({ interfaces: [], directors: [] });
+    try {
+      const verdict = (outer: string) => d.run(fromHex(ETH + outer + INNER)).verdict;
+      assertEquals([verdict(FROM_DIRECTOR), verdict(FROM_OTHER)], [TCX_NEXT, TCX_NEXT]);
+      d.setDirectors(["10.77.0.2"]);
+      assertEquals([verdict(FROM_DIRECTOR), verdict(FROM_OTHER)], [TCX_PASS, TCX_NEXT]);
+      d.setDirectors(["10.77.0.3", "192.168.0.2"]);
+      assertEquals(d.directors, ["10.77.0.3", "192.168.0.2"]);
+      assertEquals([verdict(FROM_DIRECTOR), verdict(FROM_OTHER), verdict(FROM_HIGH)], [TCX_NEXT, TCX_PASS, TCX_PASS]);
+      d.setDirectors([]);
+      assertEquals([verdict(FROM_DIRECTOR), verdict(FROM_OTHER), verdict(FROM_HIGH)], [TCX_NEXT, TCX_NEXT, TCX_NEXT]);
+      assertEquals(d.stats().packets, 3);
+    } finally {
+      d.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "TcDecapsulator.setDirectors() rejects too many directors and non-IPv4 addresses, keeping the map",
+  ignore: !root,
+  fn() {
+    const d = TcDecapsulator.attach({ interfaces: [], directors: ["10.77.0.2"] });
+    try {
+      const many = Array.from({ length: MAX_DECAP_DIRECTORS + 1 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+      assertThrows(() => d.setDirectors(many), RangeError, "65 directors");
+      assertThrows(() => d.setDirectors(["10.77.0.2", "fe80::1"]), RangeError, '"fe80::1": not an IPv4 address');
+      assertEquals(d.directors, ["10.77.0.2"]);
+      assertEquals(d.run(fromHex(ETH + FROM_DIRECTOR + INNER)).verdict, TCX_PASS);
+    } finally {
+      d.close();
+    }
+  },
+});
