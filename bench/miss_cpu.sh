@@ -10,6 +10,7 @@
 #   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
 #   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
 #   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
+#   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #
 # MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request, errors.
@@ -86,9 +87,9 @@ print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p9
 EOF
 }
 run_bundle() { # name path
-  local port=$((28000 + RANDOM % 2000)) wc
+  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1"
   # shellcheck disable=SC2086
-  deno run -A --unstable-kv --unstable-net $EXTRA "$2" cache --listen "127.0.0.1:$port" \
+  deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} "$2" cache --listen "127.0.0.1:$port" \
     --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn &
   wc=$!
   for _ in $(seq 100); do
