@@ -143,7 +143,10 @@ export function latin1EncodeInto(s: string, out: Uint8Array, offset = 0): number
   if (out.length - offset < s.length) {
     throw new RangeError(`Cannot encode ${s.length} chars into ${out.length - offset} bytes`);
   }
-  if (ASCII.test(s)) return ENCODER.encodeInto(s, offset ? out.subarray(offset) : out).written;
+  // The native encoder into exactly s.length bytes: for ASCII (where UTF-8 and ISO-8859-1 agree)
+  // it reads and writes every char; otherwise the loop below rewrites the window.
+  const r = ENCODER.encodeInto(s, out.subarray(offset, offset + s.length));
+  if (r.read === s.length && r.written === s.length) return s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     out[offset + i] = c > 0xff ? 0x3f : c;
