@@ -1167,10 +1167,15 @@ export class CacheHandler {
     }
     const responseTime = Date.now();
     const status = r.head.status;
-    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) =>
-      k !== "content-length" && k !== "transfer-encoding"
-    );
-    if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(responseTime)]);
+    // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
+    let headers = stripHopByHop(r.head.headers.fields);
+    let hasDate = false;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      const k = headers[i][0];
+      if (k === "content-length") headers.splice(i, 1);
+      else if (k === "date") hasDate = true;
+    }
+    if (!hasDate) headers.push(["date", formatHttpDate(responseTime)]);
 
     if (status === 304 && plan.revalidating) {
       r.abort();

@@ -171,6 +171,65 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
 
 const UTF8 = new TextDecoder();
 
+/**
+ * Common field names by length: a parsed name that matches one (in any case) is this constant
+ * instead of a new lower-cased string per message (fewer allocations, and stored objects share
+ * their names).
+ */
+const KNOWN_NAMES: (string[] | undefined)[] = [];
+for (
+  const n of [
+    "host",
+    "date",
+    "server",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-range",
+    "content-location",
+    "connection",
+    "keep-alive",
+    "last-modified",
+    "cache-control",
+    "etag",
+    "accept-ranges",
+    "expires",
+    "age",
+    "vary",
+    "via",
+    "location",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "x-forwarded-for",
+    "x-cache",
+    "transfer-encoding",
+    "pragma",
+    "set-cookie",
+    "cookie",
+    "referer",
+    "authorization",
+    "range",
+    "if-none-match",
+    "if-modified-since",
+    "expect",
+  ]
+) (KNOWN_NAMES[n.length] ??= []).push(n);
+
+/** The known name equal to `bytes[from, to)` ignoring ASCII case, if any (the bytes are a token). */
+function knownName(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const list = KNOWN_NAMES[to - from];
+  if (list === undefined) return undefined;
+  next: for (const name of list) {
+    // Known names are lower-case letters and "-": `| 0x20` folds only A-Z onto them (CR, the one
+    // other byte it would fold onto "-", cannot be inside a line).
+    for (let j = 0; j < name.length; j++) if ((bytes[from + j] | 0x20) !== name.charCodeAt(j)) continue next;
+    return name;
+  }
+  return undefined;
+}
+
 /** A head split into its start line and fields (see {@link scanHead}). */
 interface ScannedHead {
   first: string;
@@ -231,8 +290,10 @@ function scanHead(bytes: Uint8Array, what: string): ScannedHead {
       const line = text.slice(from, le);
       throw new HttpParseError(`Cannot parse ${what}: field line ${JSON.stringify(line)} has no name`);
     }
-    const raw = text.slice(from, colon);
-    if (!token) throw new HttpParseError(`Cannot parse ${what}: field name ${JSON.stringify(raw)} is not a token`);
+    if (!token) {
+      const raw = text.slice(from, colon);
+      throw new HttpParseError(`Cannot parse ${what}: field name ${JSON.stringify(raw)} is not a token`);
+    }
     let a = colon + 1;
     let b = le;
     while (a < b && (bytes[a] === 32 || bytes[a] === 9)) a++;
@@ -240,10 +301,16 @@ function scanHead(bytes: Uint8Array, what: string): ScannedHead {
     for (let j = a; j < b; j++) {
       const c = bytes[j];
       if ((c < 32 && c !== 9) || c === 127) {
+        const raw = text.slice(from, colon);
         throw new HttpParseError(`Cannot parse ${what}: control character in field ${JSON.stringify(raw)}`);
       }
     }
-    fields.push([upper ? raw.toLowerCase() : raw, text.slice(a, b)]);
+    let name = knownName(bytes, from, colon);
+    if (name === undefined) {
+      name = text.slice(from, colon);
+      if (upper) name = name.toLowerCase();
+    }
+    fields.push([name, text.slice(a, b)]);
   }
   return { first: text.slice(0, ends[0]), fields };
 }
