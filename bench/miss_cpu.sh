@@ -13,7 +13,8 @@
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
 #
-# MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
+# MODE: miss (every request a new 1 KiB URL), nostore (the same, answered with Cache-Control:
+# no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request (and the
 # kernel's share of it), minor page
 # faults per request (fresh memory touched: a growing heap costs a fault per 4 KiB page), errors.
@@ -67,10 +68,11 @@ measure() { # name "pids" url
   local name=$1 pid=$2 url=$3 args=()
   case $MODE in
     miss) args=(unique /obj/miss- "mp$RANDOM$RANDOM" 1024) ;;
+    nostore) args=(unique /nostore/miss- "mp$RANDOM$RANDOM" 1024) ;;
     hot) args=(static); url="$url/obj/hot?size=1024" ;;
     spread) args=(spread /obj/s 10000 1024) ;;
   esac
-  if [[ $MODE != miss ]]; then # warm-up: every object stored before measuring
+  if [[ $MODE != miss && $MODE != nostore ]]; then # warm-up: every object stored before measuring
     wrk -t1 -c64 -d3s -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
   fi
   local c0 c1 f0 f1 s0 s1 t0 t1 out hz
