@@ -161,6 +161,11 @@ export class OriginPool {
     return n;
   }
 
+  /** Whether the header-timeout sweep timer is running (for tests and status). */
+  get sweeping(): boolean {
+    return this.#sweepTimer !== undefined;
+  }
+
   /**
    * Sends a request and waits for the response head (1xx responses are skipped).
    *

@@ -283,3 +283,26 @@ Deno.test("OriginPool sends each request's exact bytes on one reused connection,
     await served;
   }
 });
+
+Deno.test("OriginPool keeps its header-timeout sweep between requests and stops it once nothing waits", async () => {
+  const origin = rawOrigin(async (c, _h, n) => {
+    if (n === 1) await sleep(60);
+    await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  const pool = new OriginPool({ ...OPTS, readTimeoutMs: 400 });
+  try {
+    assertEquals(pool.sweeping, false, "an unused pool has no timer");
+    const slow = pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+    await sleep(20);
+    assertEquals(pool.sweeping, true, "a request waits for its head");
+    assertEquals((await (await slow).readWhole()).length, 0);
+    assertEquals(pool.sweeping, true, "not stopped as soon as the head came");
+    const r = await pool.request(origin.to, { method: "GET", target: "/b", headers: [["host", "h"]] });
+    assertEquals((await r.readWhole()).length, 0);
+    await sleep(sweepPeriodMs(400) * 2 + 50);
+    assertEquals(pool.sweeping, false, "stopped by the first sweep that found nothing waiting");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
