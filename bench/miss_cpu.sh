@@ -10,6 +10,8 @@
 #   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
 #   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
 #   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
+#   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
+#                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
 #
@@ -83,7 +85,12 @@ measure() { # name "pids" url
   f0=$(faults_of $pid)
   # shellcheck disable=SC2086
   s0=$(sys_of $pid)
-  local perfpid=
+  local perfpid= profpid=
+  if [[ -n ${PROFILE:-} && -n ${INSPECT_PORT:-} ]]; then # samples from 1 s in until 1 s before the end
+    (sleep 1 && deno run -A "$ROOT/bench/cpu_profile.ts" record "$INSPECT_PORT" "$(( ${DURATION%s} - 2 ))" \
+      "$PROFILE.$name.cpuprofile") &
+    profpid=$!
+  fi
   if [[ -n ${PERF:-} ]]; then # PERF=file.data: also sample the target's stacks (kernel included)
     perf record -e cpu-clock -F 499 -g -p "${pid%% *}" -o "$PERF" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
     perfpid=$!
@@ -98,6 +105,9 @@ measure() { # name "pids" url
   # shellcheck disable=SC2086
   s1=$(sys_of $pid)
   [[ -z $perfpid ]] || wait "$perfpid" || true
+  if [[ -n $profpid ]]; then
+    wait "$profpid" && deno run -A "$ROOT/bench/cpu_profile.ts" report "$PROFILE.$name.cpuprofile" 25 >&2 || true
+  fi
   python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" "$f0" "$f1" "$s0" "$s1" <<'EOF'
 import json, sys
 name, out, c0, c1, t0, t1, hz, f0, f1, s0, s1 = sys.argv[1:]
@@ -111,9 +121,14 @@ print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p9
 EOF
 }
 run_bundle() { # name path
-  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1"
+  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" inspect=
+  INSPECT_PORT=
+  if [[ -n ${PROFILE:-} ]]; then
+    INSPECT_PORT=$((30000 + RANDOM % 2000))
+    inspect="--inspect=127.0.0.1:$INSPECT_PORT"
+  fi
   # shellcheck disable=SC2086
-  env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} "$2" cache --listen "127.0.0.1:$port" \
+  env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} $inspect "$2" cache --listen "127.0.0.1:$port" \
     --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn &
   wc=$!
   for _ in $(seq 100); do
@@ -129,6 +144,7 @@ for _ in $(seq "$ROUNDS"); do
   for b in $BUNDLES; do run_bundle "${b%%=*}" "${b#*=}"; done
   if [[ -n ${NGINX:-} ]]; then
     master=$(pgrep -o -f "nginx-cache.conf")
+    INSPECT_PORT=
     measure "nginx-cache" "$master $(pgrep -P "$master" | tr '\n' ' ')" "http://127.0.0.1:27103"
   fi
 done
