@@ -9,10 +9,14 @@
  * - forwarded small packets/s at full speed from a sendmmsg generator, with the director's CPU;
  * - the director's CPU at a fixed 10,000 packets/s (CPU per 10 kpps).
  *
- * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS] [--methods dr,tun]
+ * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS] [--methods dr,dr-user,tun]
  * [--only http,bulk,pps] [--prefix NAME]`. Needs wrk, nginx, iperf3, ethtool. Writes
  * bench/results/dataplane-<time>.json and prints a Markdown table. `--only` skips the other parts (for quick iterations);
- * `--prefix` names the lab's namespaces (default `wcdp`).
+ * `--prefix` names the lab's namespaces (default `wcdp`). `dr` uses the in-kernel fast path for established flows
+ * (`director.fastPath: auto`), `dr-user` turns it off (`tun-nofast` for TUN); `tun-user` is TUN without the real
+ * server's eBPF decapsulator.
+ * The director's CPU (/proc/PID/stat) does not include the fast path's work, which runs in softirq context of the
+ * sender (client or generator), so compare the request and packet rates, not only the director's CPU.
  *
  * @module
  */
@@ -33,7 +37,9 @@ const flag = (name: string) => {
 };
 const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
 // `tun-user`: TUN with the user-space decapsulator only (no eBPF at tcx ingress on rs1).
-const METHODS = (flag("--methods") ?? "dr,tun").split(",") as ("dr" | "tun" | "tun-user")[];
+// `dr-user` / `tun-nofast`: DR / TUN with `director.fastPath: off` (every packet through the user-space loop).
+type Variant = "dr" | "dr-user" | "tun" | "tun-nofast" | "tun-user";
+const METHODS = (flag("--methods") ?? "dr,tun").split(",") as Variant[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
 // `--perf`: record the director with perf during the last VIP wrk run and print the top symbols.
@@ -91,12 +97,13 @@ function diffTicks(a: Record<string, [number, number]>, b: Record<string, [numbe
     .filter(([, u, s]) => u + s > 0).map(([k, u, s]) => `${k} u${u} s${s}`).join(", ");
 }
 
-/** The director's data-plane counters from its admin endpoint (rx frames, loop wake-ups). */
-async function dataplaneCounters(lab: Lab): Promise<{ rx: number; wakeups: number }> {
+/** The director's data-plane counters from its admin endpoint (rx frames, loop wake-ups, fast-path packets). */
+async function dataplaneCounters(lab: Lab): Promise<{ rx: number; wakeups: number; fast: number }> {
   const r = await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"], false);
   const rx = Number(/webcache_dataplane_frames_total\{direction="rx"\} (\d+)/.exec(r.stdout)?.[1] ?? NaN);
   const wakeups = Number(/webcache_dataplane_loop_wakeups_total (\d+)/.exec(r.stdout)?.[1] ?? NaN);
-  return { rx, wakeups };
+  const fast = Number(/webcache_dataplane_fast_path_packets_total (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  return { rx, wakeups, fast };
 }
 
 async function wrk(lab: Lab, url: string): Promise<number> {
@@ -148,8 +155,8 @@ async function pktgen(lab: Lab, dirMac: string, rate: number, director: Proc, rs
 
 const progress = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-async function runMethod(variant: "dr" | "tun" | "tun-user") {
-  const method = variant === "dr" ? "dr" : "tun";
+async function runMethod(variant: Variant) {
+  const method = variant.startsWith("dr") ? "dr" : "tun";
   progress(`${variant}: building the lab`);
   const lab = await buildLab(PREFIX);
   try {
@@ -195,6 +202,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
     await new Promise((r) => setTimeout(r, 1000));
     const director = await startDirector(lab, {
       interface: "eth0",
+      fastPath: variant === "dr-user" || variant === "tun-nofast" ? "off" : "auto",
       services: [80, 5201, 9].map((port) => ({
         vip: VIP,
         port,
@@ -223,9 +231,13 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         const r = await wrk(lab, via);
         dirTicks += await cpuTicks(director.p.pid) - t0;
         decapTicks += await cpuTicks(setup.p.pid) - u0;
+        await new Promise((res) => setTimeout(res, 1100)); // fast-path counters are folded once a second
         const c1 = await dataplaneCounters(lab);
         progress(
-          `${method}: ${r.toFixed(0)} req/s, ${((c1.rx - c0.rx) / (r * SECONDS)).toFixed(2)} frames/req, ` +
+          `${variant}: ${r.toFixed(0)} req/s, ${
+            ((c1.rx - c0.rx) / (r * SECONDS)).toFixed(2)
+          } frames/req in user space, ` +
+            `${((c1.fast - c0.fast) / (r * SECONDS)).toFixed(2)} in the kernel, ` +
             `${((c1.rx - c0.rx) / (c1.wakeups - c0.wakeups)).toFixed(2)} frames/wake-up; director ` +
             `${diffTicks(th0, await threadTicks(director.p.pid))}; rs1 helper ${
               diffTicks(dh0, await threadTicks(setup.p.pid))

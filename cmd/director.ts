@@ -5,6 +5,7 @@
  * webcache director [--config appliance.yaml] [--service VIP:PORT --scheduler NAME [--persistence S]
  *                   [--netmask N] [--method proxy|dr|tun] [--listen ADDR] [--proxy-protocol]
  *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...] [--interface IF] [--state-file PATH]
+ *                   [--fast-path auto|off]
  * webcache director status [--stats|--rate|--connections] [--json] [--exact] [--admin ADDR:PORT]
  * webcache director drain SERVER [--undo] [--wait SECONDS] [--admin ADDR:PORT]
  * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
@@ -57,6 +58,7 @@ export interface RunOptions extends SharedOptions, ClusterOptions {
   real: string[];
   interface?: string;
   vipMode?: "arp" | "nft";
+  fastPath?: "auto" | "off";
   /** `--state-file PATH`. */
   stateFile?: string;
 }
@@ -81,6 +83,9 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   const out = sharedOverrides(o);
   if (o.interface !== undefined) out.push({ path: ["director", "interface"], value: o.interface, flag: "--interface" });
   if (o.vipMode !== undefined) out.push({ path: ["director", "vipMode"], value: o.vipMode, flag: "--vip-mode" });
+  if (o.fastPath !== undefined) {
+    out.push({ path: ["director", "fastPath"], value: o.fastPath, flag: "--fast-path" });
+  }
   if (o.stateFile !== undefined) {
     out.push({ path: ["director", "stateFile"], value: o.stateFile, flag: "--state-file" });
   }
@@ -405,6 +410,12 @@ export function directorCommand(): Command {
     .addOption(new Option("--health <type>", "health check type").choices(["http", "tcp", "none"]))
     .option("--real <host:port[:weight]>", "a real server (repeatable)", collect, [] as string[])
     .option("--interface <ifname>", "dr/tun: interface the VIP traffic arrives on (director.interface)")
+    .addOption(
+      new Option(
+        "--fast-path <mode>",
+        "dr/tun: forward established flows in the kernel (eBPF at tcx ingress) when it accepts, or never (director.fastPath)",
+      ).choices(["auto", "off"]),
+    )
     .addOption(
       new Option("--vip-mode <mode>", "dr/tun: own the VIP by user-space ARP or VIP + nftables drop").choices([
         "arp",

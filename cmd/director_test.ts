@@ -31,6 +31,13 @@ Deno.test("directorOverrides() rejects --real without --service", () => {
   assert.throws(() => directorOverrides({ real: ["10.0.0.11:80"] }), /--real needs --service/);
 });
 
+Deno.test("directorOverrides() sets director.fastPath from --fast-path; the schema defaults it to auto", () => {
+  const cfg = validateConfig({}, { overrides: directorOverrides({ real: [], fastPath: "off" }) });
+  assert.equal(cfg.director.fastPath, "off");
+  assert.equal(validateConfig({}).director.fastPath, "auto");
+  assert.throws(() => validateConfig({ director: { fastPath: "on" } }), /fastPath/);
+});
+
 Deno.test("directorOverrides() sets director.stateFile from --state-file; the schema defaults it off, saves every 1 s", () => {
   const o = directorOverrides({ real: [], stateFile: "/var/lib/webcache/director.state" });
   const cfg = validateConfig({}, { overrides: o });

@@ -77,6 +77,16 @@ export const DirectorSchema = z.strictObject({
     "How the director owns the VIP in DR/TUN: arp (answer ARP from user space, VIP not on the host; preferred) or " +
       "nft (VIP on the interface plus an nftables drop rule so the kernel never RSTs).",
   ),
+  fastPath: z.enum(["auto", "off"]).default("auto").describe(
+    "DR/TUN: forward the packets of established connections in the kernel with an eBPF program at tcx ingress of " +
+      "director.interface (as LVS and Katran do; TUN: IP-in-IP for packets with DF that fit the tunnel); SYN, FIN " +
+      "and RST, new flows, oversize TUN packets and anything unusual still take " +
+      "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
+      "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +
+      "else log why and forward everything in user space; off: always user space (about 9 µs of CPU more per " +
+      "packet). The program is held by the director process only: it disappears when the process ends, also on " +
+      "kill -9. Reload: no (restart).",
+  ),
   maxConnections: count(1).default(1_000_000).describe(
     "Connection table bound (34 bytes per entry: 1,000,000 ≈ 33 MiB); when full, new flows are scheduled " +
       "statelessly by a Maglev hash of the client and counted. Reload: no (restart).",

@@ -15,7 +15,13 @@ import { getLogger } from "../core/log.ts";
 import { HealthMonitor, type MonitorTarget } from "../health/mod.ts";
 import { Dispatcher, type RouteDecision, type ServiceSpec } from "./dispatcher.ts";
 import { Estimator, type Rates, type Totals } from "./estimator.ts";
-import { type Forwarder, forwarderFactory, MissingForwarderError, registerForwarder } from "./forwarder.ts";
+import {
+  type DataplaneStatus,
+  type Forwarder,
+  forwarderFactory,
+  MissingForwarderError,
+  registerForwarder,
+} from "./forwarder.ts";
 import { memberMacs } from "./member_macs.ts";
 import { ProxyForwarder } from "./proxy/proxy_forwarder.ts";
 import type { ForwardMethod, MemberState, RealServer } from "./real_server.ts";
@@ -94,6 +100,8 @@ export interface DirectorStatus {
   counters: Dispatcher["counters"];
   /** Proxy forwarder sessions and failures, when proxy services run. */
   proxy?: { sessions: number; failures: ProxyForwarder["failures"] };
+  /** DR/TUN data plane: which path packets take, when DR/TUN services run. */
+  dataplane?: DataplaneStatus;
 }
 
 /** A membership record as far as the director cares (subset of `cluster/node.ts` NodeRecord). */
@@ -441,6 +449,7 @@ export class Director {
       table: { entries: t.size, maxEntries: t.maxEntries, bytes: t.bytes, templates: this.dispatcher.templateCount },
       counters: { ...this.dispatcher.counters },
       proxy: this.proxy ? { sessions: this.proxy.sessions, failures: { ...this.proxy.failures } } : undefined,
+      dataplane: [...this.#forwarders.values()].map((f) => f.dataplane?.()).find((x) => x !== undefined),
     };
   }
 

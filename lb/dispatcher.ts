@@ -38,6 +38,7 @@ import { getLogger } from "../core/log.ts";
 import { ConnTable } from "./conn_table.ts";
 import { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
 import { fmix32, stringHash } from "./scheduler/_hash.ts";
+import type { FlowOffload } from "./flow_offload.ts";
 import { createScheduler, type FlowKey } from "./scheduler/mod.ts";
 import {
   DEFAULT_TCP_TIMEOUTS,
@@ -85,6 +86,8 @@ export const REASON_NAMES: readonly string[] = [
 
 /** Connection-table flag: the entry was placed through a persistence template. */
 const F_PERSIST = 1;
+/** Connection-table flag: the entry is installed in the {@link Dispatcher.offload} (never saved). */
+const F_OFFLOADED = 2;
 
 /**
  * A virtual service as the dispatcher needs it: structurally the validated `director.services[]`
@@ -184,6 +187,11 @@ export class Dispatcher {
    * saver can skip snapshots of an unchanged table (`lb/dataplane/state_keeper.ts`).
    */
   changes = 0;
+  /**
+   * A fast path that forwards established flows without this dispatcher (`flow_offload.ts`); set it
+   * before the first packet or restore. Absent: every packet is scheduled here.
+   */
+  offload: FlowOffload | undefined;
   #timeouts: Float64Array;
   #timeoutsS: TcpTimeouts;
   #expireQuiescent: boolean;
@@ -276,6 +284,7 @@ export class Dispatcher {
         t.setFlags(slot, F_PERSIST);
       }
     }
+    if (state === TcpState.ESTABLISHED) this.#install(slot);
     this.changes++;
     return true;
   }
@@ -458,8 +467,10 @@ export class Dispatcher {
         const ns = nextTcpState(st, tcpFlags);
         const s = this.#servers[t.server(slot)];
         if (ns !== st) {
+          if (st === TcpState.ESTABLISHED) this.#uninstall(slot);
           t.setState(slot, ns);
           if (s) this.#moveCount(s, st, ns);
+          if (ns === TcpState.ESTABLISHED) this.#install(slot);
         }
         t.setExpires(slot, nowMs + this.#timeouts[ns]);
         this.changes++;
@@ -499,6 +510,7 @@ export class Dispatcher {
         t.setFlags(slot, F_PERSIST);
       }
     }
+    if (ns === TcpState.ESTABLISHED) this.#install(slot);
     return s.id;
   }
 
@@ -525,6 +537,15 @@ export class Dispatcher {
     const high = t.highWater;
     for (let i = 0; i < high; i++) {
       if (t.used(i) && t.expires(i) <= nowMs) {
+        if ((t.flags(i) & F_OFFLOADED) !== 0) {
+          // Packets that bypassed the dispatcher did not re-arm the timeout: extend it from the last one.
+          const until = this.offload!.lastSeenMs(t, i) + this.#timeouts[t.state(i)];
+          if (until > nowMs) {
+            t.setExpires(i, until);
+            this.changes++;
+            continue;
+          }
+        }
         this.#removeConn(i);
         n++;
       }
@@ -554,6 +575,7 @@ export class Dispatcher {
   #removeConn(slot: number): void {
     const t = this.table;
     this.changes++;
+    this.#uninstall(slot);
     const s = this.#servers[t.server(slot)];
     if (s) {
       if (t.state(slot) === TcpState.ESTABLISHED) s.activeConns--;
@@ -567,6 +589,19 @@ export class Dispatcher {
       t.remove(slot);
       if (s.removed && s.totalConns === 0) this.#freeServer(s);
     } else t.remove(slot);
+  }
+
+  #install(slot: number): void {
+    const t = this.table;
+    if (this.offload?.install(t, slot)) t.setFlags(slot, t.flags(slot) | F_OFFLOADED);
+  }
+
+  #uninstall(slot: number): void {
+    const t = this.table;
+    const f = t.flags(slot);
+    if ((f & F_OFFLOADED) === 0) return;
+    t.setFlags(slot, f & ~F_OFFLOADED);
+    this.offload?.remove(t, slot);
   }
 
   #moveCount(s: RealServer, from: number, to: number): void {

@@ -21,6 +21,21 @@ export interface ForwarderContext {
   };
 }
 
+/** Which path the DR/TUN packets take, as `/director/status` reports it. */
+export interface DataplaneStatus {
+  /**
+   * The in-kernel DR fast path (`director.fastPath`): active (attached at tcx ingress), off (configured
+   * off), or unavailable (auto, but the kernel refused it or no DR service runs: see the log).
+   */
+  fastPath: "active" | "off" | "unavailable";
+  /** Packets forwarded by the fast path. */
+  fastPathPackets: number;
+  /** Flows installed in the fast path now. */
+  fastPathFlows: number;
+  /** Frames the user-space forwarding loop received. */
+  userPackets: number;
+}
+
 /** Moves traffic for the services of one method. */
 export interface Forwarder {
   /** Methods it serves. */
@@ -38,6 +53,8 @@ export interface Forwarder {
    * {@link update} on; the DR/TUN data plane forwards to them without waiting for ARP.
    */
   setMacs?(macs: Readonly<Record<string, string>>): void;
+  /** Optional: the packet data plane's paths for `/director/status` (DR/TUN forwarder). */
+  dataplane?(): DataplaneStatus | undefined;
   /** Stops accepting and waits for its work to end (established proxied connections are closed). */
   stop(): Promise<void>;
 }

@@ -36,6 +36,7 @@ export {
 } from "./dispatcher.ts";
 export { type ForwardMethod, type MemberState, RealServer } from "./real_server.ts";
 export * from "./tcp_state.ts";
+export type { FlowOffload } from "./flow_offload.ts";
 export { type Template, VirtualService } from "./virtual_service.ts";
 export { route } from "./route.ts";
 export {

@@ -9,6 +9,9 @@
  *   -> 10.0.0.11:80                 Proxy   1      12         40
  * ```
  *
+ * With a DR/TUN data plane, `--stats` ends with one line saying which path packets take:
+ * `Data plane: fast path active|off|unavailable, InPkts in the kernel N, in user space N, flows in the kernel N`.
+ *
  * Forward names follow ipvsadm: Route (dr), Tunnel (tun), and Proxy for the full proxy.
  * Large counters use ipvsadm's K/M/G suffixes above 99999999 unless `exact`.
  *
@@ -91,6 +94,13 @@ export function formatStatus(st: DirectorStatus, mode: StatusMode, exact = false
           }`,
         );
       }
+    }
+    const dp = st.dataplane;
+    if (dp) {
+      out.push(
+        `Data plane: fast path ${dp.fastPath}, InPkts in the kernel ${Math.round(dp.fastPathPackets)}, ` +
+          `in user space ${Math.round(dp.userPackets)}, flows in the kernel ${Math.round(dp.fastPathFlows)}`,
+      );
     }
   } else {
     out.push("Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS");

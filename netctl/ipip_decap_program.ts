@@ -4,11 +4,7 @@
  * an allowed director with `bpf_skb_adjust_room(skb, -20, BPF_ADJ_ROOM_MAC, 0)`, so the inner
  * packet continues up the stack as if it had arrived on the interface itself. Pure: no I/O.
  *
- * Each instruction is 8 bytes, little-endian (`struct bpf_insn`):
- *
- * ```text
- * +0 u8 opcode   +1 u8 dst_reg (low 4 bits) | src_reg (high 4 bits)   +2 s16 offset   +4 s32 imm
- * ```
+ * Assembled with `ebpf_asm.ts` (instruction format there).
  *
  * What it does with a frame (Ethernet at offset 0 at tc ingress):
  *
@@ -24,18 +20,10 @@
  * @module
  */
 
-/** eBPF instruction bytes. */
-export const EBPF_INSN_BYTES = 8;
-/** tcx verdict: continue with the next program / the stack. */
-export const TCX_NEXT = -1;
-/** tcx verdict: accept now. */
-export const TCX_PASS = 0;
-/** Helper ids (uapi `enum bpf_func_id`). */
-export const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
-/** bpf_skb_load_bytes. */
-export const BPF_FUNC_SKB_LOAD_BYTES = 26;
-/** bpf_skb_adjust_room. */
-export const BPF_FUNC_SKB_ADJUST_ROOM = 50;
+import { beWordImm, BPF_FUNC, EBPF_INSN_BYTES, EbpfProgram, FP, OP, TCX_NEXT, TCX_PASS } from "./ebpf_asm.ts";
+
+export { EBPF_INSN_BYTES, TCX_NEXT, TCX_PASS };
+
 /** bpf_skb_adjust_room mode: at the MAC layer (right after the Ethernet header). */
 export const BPF_ADJ_ROOM_MAC = 1;
 /** Bytes of the counter map's value: u64 packets, u64 bytes. */
@@ -43,52 +31,8 @@ export const DECAP_COUNTER_BYTES = 16;
 /** The most directors the program checks (one compare each). */
 export const MAX_DECAP_DIRECTORS = 64;
 
-type Insn = { code: number; dst: number; src: number; off: number | string; imm: number };
-
-/** A tiny assembler: instructions with symbolic jump targets, resolved by {@link assemble}. */
-class Program {
-  readonly insns: Insn[] = [];
-  readonly labels = new Map<string, number>();
-  op(code: number, dst: number, src: number, off: number | string, imm: number): this {
-    this.insns.push({ code, dst, src, off, imm });
-    return this;
-  }
-  label(name: string): this {
-    this.labels.set(name, this.insns.length);
-    return this;
-  }
-}
-
-// Opcodes (class | size/op | mode/source).
-const MOV64_IMM = 0xb7, MOV64_REG = 0xbf, ADD64_IMM = 0x07, AND64_IMM = 0x57;
-const LDX_B = 0x71, LDX_H = 0x69, LDX_W = 0x61, ST_W = 0x62, ATOMIC_ADD_DW = 0xdb, LD_IMM64 = 0x18;
-const JNE_IMM = 0x55, JEQ_IMM = 0x15, JEQ32_IMM = 0x16, JA = 0x05, CALL = 0x85, EXIT = 0x95;
-const FP = 10;
-const PSEUDO_MAP_FD = 1;
-
-/**
- * Encodes the instructions, resolving labels (jump offsets count from the next instruction).
- *
- * @throws {RangeError} for an unknown label
- */
-function assemble(p: Program): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(p.insns.length * EBPF_INSN_BYTES);
-  const v = new DataView(out.buffer);
-  p.insns.forEach((ins, i) => {
-    let off = ins.off;
-    if (typeof off === "string") {
-      const at = p.labels.get(off);
-      if (at === undefined) throw new RangeError(`Cannot assemble eBPF program: no label "${off}"`);
-      off = at - (i + 1);
-    }
-    const o = i * EBPF_INSN_BYTES;
-    v.setUint8(o, ins.code);
-    v.setUint8(o + 1, (ins.src << 4) | ins.dst);
-    v.setInt16(o + 2, off, true);
-    v.setInt32(o + 4, ins.imm, true);
-  });
-  return out;
-}
+const { MOV64_IMM, MOV64_REG, ADD64_IMM, AND64_IMM, LDX_B, LDX_H, LDX_W, ST_W, ATOMIC_ADD_DW } = OP;
+const { JNE_IMM, JEQ_IMM, JEQ32_IMM, JA, CALL, EXIT } = OP;
 
 /**
  * Builds the decapsulator program.
@@ -106,7 +50,7 @@ export function ipipDecapProgram(
       `Cannot build the decapsulator: ${opts.directors.length} directors exceed ${MAX_DECAP_DIRECTORS}`,
     );
   }
-  const p = new Program();
+  const p = new EbpfProgram();
   // Stack: fp-40 .. fp-9 holds frame bytes 2..33; fp-48 the map key. Byte k of the frame is at fp-42+k.
   const at = (k: number) => -42 + k;
   p.op(MOV64_REG, 6, 1, 0, 0) // r6 = skb
@@ -114,7 +58,7 @@ export function ipipDecapProgram(
     .op(MOV64_REG, 3, FP, 0, 0)
     .op(ADD64_IMM, 3, 0, 0, -40)
     .op(MOV64_IMM, 4, 0, 0, 32)
-    .op(CALL, 0, 0, 0, BPF_FUNC_SKB_LOAD_BYTES)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbLoadBytes)
     .op(JNE_IMM, 0, 0, "next", 0)
     .op(LDX_H, 1, FP, at(12), 0) // EtherType (big-endian bytes read little-endian: 0x0800 → 0x0008)
     .op(JNE_IMM, 1, 0, "next", 0x0008)
@@ -128,8 +72,7 @@ export function ipipDecapProgram(
   if (opts.directors.length) {
     p.op(LDX_W, 1, FP, at(26), 0); // outer source, network order read little-endian
     for (const d of opts.directors) {
-      const le = (((d & 0xff) << 24) | ((d >>> 8 & 0xff) << 16) | ((d >>> 16 & 0xff) << 8) | (d >>> 24)) | 0;
-      p.op(JEQ32_IMM, 1, 0, "allowed", le);
+      p.op(JEQ32_IMM, 1, 0, "allowed", beWordImm(d));
     }
     p.op(JA, 0, 0, "next", 0);
   }
@@ -138,14 +81,13 @@ export function ipipDecapProgram(
     .op(MOV64_IMM, 2, 0, 0, -20)
     .op(MOV64_IMM, 3, 0, 0, BPF_ADJ_ROOM_MAC)
     .op(MOV64_IMM, 4, 0, 0, 0)
-    .op(CALL, 0, 0, 0, BPF_FUNC_SKB_ADJUST_ROOM)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbAdjustRoom)
     .op(JNE_IMM, 0, 0, "next", 0)
     .op(ST_W, FP, 0, -48, 0) // key 0
-    .op(LD_IMM64, 1, PSEUDO_MAP_FD, 0, opts.counterMapFd)
-    .op(0, 0, 0, 0, 0)
+    .loadMap(1, opts.counterMapFd)
     .op(MOV64_REG, 2, FP, 0, 0)
     .op(ADD64_IMM, 2, 0, 0, -48)
-    .op(CALL, 0, 0, 0, BPF_FUNC_MAP_LOOKUP_ELEM)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
     .op(JEQ_IMM, 0, 0, "pass", 0)
     .op(MOV64_IMM, 1, 0, 0, 1)
     .op(ATOMIC_ADD_DW, 0, 1, 0, 0) // packets
@@ -158,5 +100,5 @@ export function ipipDecapProgram(
     .label("next")
     .op(MOV64_IMM, 0, 0, 0, TCX_NEXT)
     .op(EXIT, 0, 0, 0, 0);
-  return assemble(p);
+  return p.assemble();
 }

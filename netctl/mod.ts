@@ -1,8 +1,8 @@
 /**
  * netctl: the only code that touches the host's network (Seesaw's NCC idea). Deno FFI into libc
  * for AF_PACKET sockets with BPF filters and batched recvmmsg/sendmmsg, raw IP-in-IP sockets and
- * TUN devices (the user-space decapsulator), eBPF through bpf(2) (the in-kernel decapsulator at
- * tcx ingress); `ip` and `nft` commands for addresses, routes and
+ * TUN devices (the user-space decapsulator), eBPF through bpf(2) with a tiny assembler (the in-kernel
+ * decapsulator at tcx ingress on TUN real servers, and the director's DR fast path at tcx ingress); `ip` and `nft` commands for addresses, routes and
  * nftables tables; sysctls set and restored; capability checks with operator-facing messages; and
  * the DR/TUN real-server set-up the cache runs (`setupRealServer`, `checkRealServer`).
  * The director's data plane (`lb/dataplane/`) and `webcache cache --forwarding` both use it.
@@ -26,6 +26,10 @@ export { closeFd, openIpipSocket, openTunDevice, writePacket } from "./tun_devic
 export { type DecapStats, IpipDecapsulator } from "./ipip_decapsulator.ts";
 export { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
 export { ipipDecapProgram } from "./ipip_decap_program.ts";
+export { DrFastPath, type DrFastPathOptions, type FastPathFlow, type FastPathReal } from "./dr_fast_path.ts";
+export { type DrFastPathMaps, drFastPathProgram } from "./dr_fast_path_program.ts";
+export { EbpfProgram, TCX_DROP, TCX_NEXT, TCX_PASS, TCX_REDIRECT } from "./ebpf_asm.ts";
+export { monotonicNs, tcxIngressProgramCount } from "./ebpf.ts";
 export {
   type CheckItem,
   checkRealServer,

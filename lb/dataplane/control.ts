@@ -60,6 +60,16 @@ export const GLOBAL = {
   checksumsCompleted: 19,
   tunFragmented: 20,
   tunFragments: 21,
+  /** 1 while the in-kernel DR fast path is attached, 0 otherwise. */
+  fastPathActive: 22,
+  /** Packets and IP bytes the fast path forwarded (folded in about once a second). */
+  fastPathPackets: 23,
+  fastPathBytes: 24,
+  /** Flows installed in the fast path now. */
+  fastPathFlows: 25,
+  /** Flows installed so far, and installs the kernel refused (its flow map full). */
+  fastPathInstalls: 26,
+  fastPathInstallFailed: 27,
 } as const;
 /** Global counter words reserved. */
 export const GLOBAL_COUNTERS = 32;

@@ -8,7 +8,7 @@
  * @module
  */
 import type { ServiceSpec } from "../dispatcher.ts";
-import type { Forwarder, ForwarderContext } from "../forwarder.ts";
+import type { DataplaneStatus, Forwarder, ForwarderContext } from "../forwarder.ts";
 import type { ForwardMethod } from "../real_server.ts";
 import type { ServerState } from "./config.ts";
 import { trackForwarder } from "./metrics.ts";
@@ -43,6 +43,7 @@ export class DataplaneForwarder implements Forwarder {
   async start(services: readonly ServiceSpec[]): Promise<void> {
     const d = this.#ctx.director as ForwarderContext["director"] & {
       vipMode?: "arp" | "nft";
+      fastPath?: "auto" | "off";
       maxConnections?: number;
       timeouts?: Record<string, number>;
       expireQuiescentTemplate?: boolean;
@@ -58,6 +59,7 @@ export class DataplaneForwarder implements Forwarder {
     const fwd = new PacketForwarder({
       interface: d.interface,
       vipMode: d.vipMode,
+      fastPath: d.fastPath,
       maxConnections: d.maxConnections,
       timeouts: d.timeouts,
       expireQuiescentTemplate: d.expireQuiescentTemplate,
@@ -70,6 +72,20 @@ export class DataplaneForwarder implements Forwarder {
     this.#untrack = trackForwarder(fwd);
     this.#timer = setInterval(() => void this.#sync(), 1000);
     await this.#sync();
+  }
+
+  /** Which path packets take (fast path state and counters), while running. */
+  dataplane(): DataplaneStatus | undefined {
+    const fwd = this.#fwd;
+    if (!fwd) return undefined;
+    const g = fwd.stats().global;
+    const configured = (this.#ctx.director as { fastPath?: string }).fastPath ?? "auto";
+    return {
+      fastPath: configured === "off" ? "off" : g.fastPathActive === 1 ? "active" : "unavailable",
+      fastPathPackets: g.fastPathPackets,
+      fastPathFlows: g.fastPathFlows,
+      userPackets: g.rxPackets,
+    };
   }
 
   /** Known MACs by real-server address (membership records), applied from the next update. */

@@ -16,6 +16,14 @@
  * | virtio_net_hdr 10 (zero) | Ethernet 14 | outer IPv4 20 (proto 4) | inner IPv4 ... unchanged
  * ```
  *
+ * Fast path (`director.fastPath`, default auto): when the kernel accepts it, an eBPF program at tcx
+ * ingress of the interface (`netctl/dr_fast_path.ts`) itself forwards the packets of established DR
+ * flows, and of established TUN flows that have DF and fit the tunnel; the dispatcher installs a flow
+ * when its entry becomes ESTABLISHED and removes it when the entry leaves that state or the table
+ * (`lb/flow_offload.ts`, `fast_path_offload.ts`). SYN, FIN and RST, unknown flows, and flows whose
+ * real server has no usable slot still arrive here. Without it (off, or refused by the kernel:
+ * logged) every packet takes this loop, as before.
+ *
  * TUN and the MTU (IPVS `ensure_mtu_ok()`): a packet that no longer fits once encapsulated is answered
  * with ICMP fragmentation-needed when it has DF (and dropped); without DF its outer packet is sent as
  * IPv4 fragments (`fragmentIpv4()`), which the real server reassembles. GSO frames cannot be tunnelled.
@@ -23,6 +31,8 @@
  * @module
  */
 import { ipv4ToInt } from "../../core/addr.ts";
+import { getLogger } from "../../core/log.ts";
+import { DrFastPath } from "../../netctl/dr_fast_path.ts";
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -46,6 +56,9 @@ import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STA
 import { Dispatcher } from "../dispatcher.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
 import type { LoopStateHook } from "./state_keeper.ts";
+import { FastPathOffload } from "./fast_path_offload.ts";
+
+const log = getLogger("lb.dataplane");
 
 /** What the Worker is started with. */
 export interface LoopInit {
@@ -57,6 +70,8 @@ export interface LoopInit {
   vipMode: "arp" | "nft";
   /** Frames per recvmmsg/sendmmsg batch (default 64). */
   batchSize?: number;
+  /** `director.fastPath`: auto (default) loads the in-kernel DR fast path when the kernel accepts it; off never. */
+  fastPath?: "auto" | "off";
 }
 
 /** Server table the Worker reports after each configuration (id → service and address). */
@@ -118,6 +133,8 @@ export function runForwardingLoop(
   const C = ctl.counters;
   const pkt = PacketSocket.open(init.ifname, { filter: DROP_ALL, vnetHeader: true, ignoreOutgoing: true });
   let arpSock: PacketSocket | undefined;
+  let offload: FastPathOffload | undefined;
+  let fastPathTried = false;
   try {
     arpSock = PacketSocket.open(init.ifname, { protocol: ETH_P_ARP, ignoreOutgoing: true, bufferBytes: 1 << 20 });
     const arp = arpSock;
@@ -142,6 +159,35 @@ export function runForwardingLoop(
     let ipId = 1;
     let garpLeft = 0;
     let lastHousekeeping = 0;
+    let hopsChanged = false;
+
+    const openFastPath = (cfg: DataplaneConfig) => {
+      if (fastPathTried || (init.fastPath ?? "auto") === "off") return;
+      const packet = (m: string | undefined) => m === "dr" || m === "tun";
+      if (!cfg.services.some((s) => packet(s.method) || s.reals.some((r) => packet(r.method)))) return;
+      fastPathTried = true;
+      try {
+        const fp = DrFastPath.open({ interface: init.ifname, maxFlows: cfg.maxConnections, maxReals: MAX_REALS });
+        offload = new FastPathOffload(fp, ctl, { srcMac: ourMac, ifindex: iface.index });
+        log.info("DR fast path attached at tcx ingress", { iface: init.ifname, maxFlows: cfg.maxConnections });
+      } catch (e) {
+        log.warn("DR fast path unavailable: every packet takes the user-space loop", {
+          iface: init.ifname,
+          error: (e as Error).message,
+        });
+      }
+    };
+    const syncFastPath = () => {
+      if (!offload || !dispatcher) return;
+      hopsChanged = false;
+      offload.syncReals(dispatcher, (id) => {
+        const h = hopOf[id];
+        if (!h?.mac) return undefined;
+        return isTun[id]
+          ? { mac: h.mac, tun: { source: dip, dest: tunDst[id], maxInnerBytes: mtu - IPIP_OVERHEAD_BYTES } }
+          : { mac: h.mac };
+      }, svcOf);
+    };
 
     const sendArp = (frame: Uint8Array, counter: number) => {
       if (arp.send(frame) > 0) C[counter]++;
@@ -168,8 +214,11 @@ export function runForwardingLoop(
         timeouts: cfg.timeouts,
         expireQuiescentTemplate: cfg.expireQuiescentTemplate,
       };
+      openFastPath(cfg);
       if (!dispatcher) dispatcher = new Dispatcher(opts);
       else dispatcher.setOptions(opts);
+      // Also when a reload brings the first DR/TUN service: flows established from then on are installed.
+      dispatcher.offload ??= offload;
       const d = dispatcher;
       d.configure(cfg.services);
       for (const st of cfg.serverState) {
@@ -224,6 +273,7 @@ export function runForwardingLoop(
       const now = Date.now();
       for (const h of hops.values()) if (!h.mac) requestHop(h, now);
       if (init.vipMode === "arp" && vips.size) garpLeft = 3;
+      syncFastPath();
       report(servers);
     };
 
@@ -240,6 +290,7 @@ export function runForwardingLoop(
         }
         const h = hops.get(m.senderIp);
         if (h && (m.op === ARP_REPLY || m.op === ARP_REQUEST) && m.senderIp !== 0) {
+          if (!h.mac || h.mac.some((b, i) => b !== m.senderMac[i])) hopsChanged = true;
           h.mac = m.senderMac;
         }
         if (m.op === ARP_REQUEST && init.vipMode === "arp" && vips.has(m.targetIp) && m.senderIp !== m.targetIp) {
@@ -283,6 +334,10 @@ export function runForwardingLoop(
 
     const housekeeping = (now: number) => {
       if (!dispatcher) return;
+      if (offload) {
+        offload.fold(dispatcher);
+        syncFastPath();
+      }
       dispatcher.expire(now);
       state?.tick(dispatcher, now);
       for (let id = 0; id < hopOf.length; id++) {
@@ -316,11 +371,15 @@ export function runForwardingLoop(
         if (got) {
           applyConfig(got.config);
           state?.configured(dispatcher!, now);
+          offload?.flush();
           seen = got.sequence;
           ctl.appliedSequence = got.sequence;
         }
       }
-      if (poller.ready(1)) handleArp();
+      if (poller.ready(1)) {
+        handleArp();
+        if (hopsChanged) syncFastPath();
+      }
       let drained = 0;
       while (drained < MAX_DRAIN) {
         const n = batch.recv(pkt);
@@ -417,6 +476,7 @@ export function runForwardingLoop(
         const sent = batch.flush(pkt);
         C[GLOBAL.txPackets] += sent;
         C[GLOBAL.dropSendFailed] += queued - sent;
+        offload?.flush();
         // A short batch means the queue is empty: skip the recvmmsg that would only say EAGAIN.
         if (n < batch.slots) break;
       }
@@ -427,6 +487,7 @@ export function runForwardingLoop(
     }
     if (dispatcher) state?.stop(dispatcher, Date.now());
   } finally {
+    offload?.close();
     arpSock?.close();
     pkt.close();
     ctl.state = STATE_STOPPED;

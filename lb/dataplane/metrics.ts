@@ -14,10 +14,16 @@
  *   the fragments sent.
  * - `webcache_dataplane_loop_wakeups_total` — returns from the forwarding loop's poll(); frames per
  *   wake-up (rx / wake-ups) shows how well receive batches fill.
+ * - `webcache_dataplane_fast_path_active` — 1 while the in-kernel DR fast path is attached.
+ * - `webcache_dataplane_fast_path_packets_total`, `..._bytes_total` — packets and IP bytes it forwarded
+ *   (they never reach the loop, so they are not in `frames_total`).
+ * - `webcache_dataplane_fast_path_flows` — flows installed now;
+ *   `webcache_dataplane_fast_path_installs_total{result="ok"|"failed"}` — installs, and those the kernel
+ *   refused (flow map full: the flow stays in user space).
  *
  * @module
  */
-import { Counter, registry } from "../../core/metrics.ts";
+import { Counter, Gauge, registry } from "../../core/metrics.ts";
 import type { PacketForwarder } from "./packet_forwarder.ts";
 
 const sources = new Set<PacketForwarder>();
@@ -127,5 +133,61 @@ export const tunFragmentedTotal = new Counter({
     this.reset();
     this.inc({ what: "packets" }, sum((g) => g.tunFragmented));
     this.inc({ what: "fragments" }, sum((g) => g.tunFragments));
+  },
+});
+
+/** Whether the DR fast path is attached. */
+export const fastPathActive = new Gauge({
+  name: "webcache_dataplane_fast_path_active",
+  help: "1 while the in-kernel DR fast path (director.fastPath) is attached at tcx ingress, else 0.",
+  registers: [registry],
+  collect() {
+    this.set(sum((g) => g.fastPathActive));
+  },
+});
+
+/** Packets forwarded in the kernel. */
+export const fastPathPacketsTotal = new Counter({
+  name: "webcache_dataplane_fast_path_packets_total",
+  help: "Packets of established DR flows forwarded by the in-kernel fast path (not seen by the user-space loop).",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.fastPathPackets));
+  },
+});
+
+/** IP bytes forwarded in the kernel. */
+export const fastPathBytesTotal = new Counter({
+  name: "webcache_dataplane_fast_path_bytes_total",
+  help: "IP bytes of established DR flows forwarded by the in-kernel fast path.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.fastPathBytes));
+  },
+});
+
+/** Flows installed in the kernel now. */
+export const fastPathFlows = new Gauge({
+  name: "webcache_dataplane_fast_path_flows",
+  help: "Established DR flows installed in the in-kernel fast path now.",
+  registers: [registry],
+  collect() {
+    this.set(sum((g) => g.fastPathFlows));
+  },
+});
+
+/** Flow installs. */
+export const fastPathInstallsTotal = new Counter({
+  name: "webcache_dataplane_fast_path_installs_total",
+  help:
+    "Flows installed in the in-kernel fast path (ok), and installs it refused because its flow map was full (failed).",
+  labelNames: ["result"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ result: "ok" }, sum((g) => g.fastPathInstalls));
+    this.inc({ result: "failed" }, sum((g) => g.fastPathInstallFailed));
   },
 });

@@ -35,6 +35,8 @@ export interface PacketForwarderOptions {
   interface: string;
   /** arp (answer ARP for the VIP from user space; preferred) or nft (VIP on the interface + drop rule). */
   vipMode?: "arp" | "nft";
+  /** In-kernel DR fast path for established flows (`director.fastPath`): auto (default) or off. */
+  fastPath?: "auto" | "off";
   maxConnections?: number;
   timeouts?: Partial<DataplaneTimeouts>;
   expireQuiescentTemplate?: boolean;
@@ -213,6 +215,7 @@ export class PacketForwarder {
       sab: this.#ctl.sab,
       ifname: this.#opts.interface,
       vipMode: this.#opts.vipMode ?? "arp",
+      fastPath: this.#opts.fastPath ?? "auto",
       batchSize: this.#opts.batchSize,
       state: this.#stateFile ? { restore, saveIntervalMs: this.#opts.stateSaveIntervalMs ?? 1000 } : undefined,
     };

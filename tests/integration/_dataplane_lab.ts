@@ -161,6 +161,8 @@ export async function startDirector(
   section: Record<string, unknown>,
   /** Other top-level config sections (e.g. `cluster`). */
   other: Record<string, unknown> = {},
+  /** `wrap`: a command the director runs under (e.g. setpriv to drop capabilities). */
+  opts: { wrap?: string[] } = {},
 ): Promise<Proc & { file: string }> {
   await ensureBundle();
   const file = await Deno.makeTempFile({ prefix: "wcdp-director-", suffix: ".yaml" });
@@ -171,6 +173,7 @@ export async function startDirector(
       "netns",
       "exec",
       lab.director.ns,
+      ...opts.wrap ?? [],
       Deno.execPath(),
       ...DENO_FLAGS.slice(1),
       BUNDLE,

@@ -1,0 +1,167 @@
+/**
+ * The forwarding Worker's {@link FlowOffload}: mirrors the dispatcher's established DR and TUN
+ * flows into the in-kernel fast path (`netctl/dr_fast_path.ts`), keeps its real-server slots in step with the
+ * loop's next hops, and folds the kernel's counters back into the shared counters.
+ *
+ * - Slots are the dispatcher's server ids. A slot is valid (forwarded in the kernel) while its
+ *   server is configured, DR or TUN, up (health and membership) and its next hop's MAC is known; otherwise
+ *   its flows' packets go on to the user-space loop, which handles them as it always did (drop for
+ *   an unknown MAC or a removed server, forwarding otherwise). Marking a real dead or refreshing a
+ *   MAC only rewrites the slot.
+ * - Installs are queued during a receive batch and written after its frames are sent
+ *   ({@link FastPathOffload.flush}), so a flow's packets already taken by the loop leave before
+ *   the kernel starts forwarding the next ones. An install the kernel refuses (map full) only
+ *   leaves the flow in user space.
+ * - Counters: the kernel counts packets and IP bytes per slot; {@link FastPathOffload.fold} adds
+ *   what is new to the per-real and per-service counters, the dispatcher's, and the global
+ *   fast-path totals, so `director status --stats` counts every packet once.
+ *
+ * @module
+ */
+import { monotonicNs } from "../../netctl/ebpf.ts";
+import { type DrFastPath, EEXIST } from "../../netctl/dr_fast_path.ts";
+import type { ConnTable } from "../conn_table.ts";
+import type { Dispatcher } from "../dispatcher.ts";
+import type { FlowOffload } from "../flow_offload.ts";
+import { TcpState } from "../tcp_state.ts";
+import { type ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
+
+/**
+ * Where a server's frames go, as the loop knows it (undefined: not forwardable in the kernel): the next
+ * hop's MAC, and for TUN the outer addresses and the largest inner packet that fits the tunnel.
+ */
+export type SlotTarget = { mac: Uint8Array; tun?: { source: number; dest: number; maxInnerBytes: number } } | undefined;
+
+/** The Worker's fast-path offload (see module doc). */
+export class FastPathOffload implements FlowOffload {
+  readonly #fp: DrFastPath;
+  readonly #ctl: ControlBlock;
+  readonly #srcMac: Uint8Array;
+  readonly #ifindex: number;
+  #pending: number[] = [];
+  #table: ConnTable | undefined;
+  /** Per server id: 1 when it is a DR or TUN server (only their flows are installed). */
+  readonly #offloadable: Uint8Array;
+  /** Per slot: the MAC it forwards to as hex (and the tunnel), "" while invalid. */
+  readonly #slotMac: string[] = [];
+  /** Per slot: packets and bytes already folded into the shared counters. */
+  readonly #folded: Float64Array;
+  /** Per server id: service counter slot, or -1. */
+  #svcOf: Int32Array;
+
+  /**
+   * @param fp the loaded, attached fast path
+   * @param ctl the shared counters
+   * @param opts the director's MAC and interface index (the frames' source and egress)
+   */
+  constructor(fp: DrFastPath, ctl: ControlBlock, opts: { srcMac: Uint8Array; ifindex: number }) {
+    this.#fp = fp;
+    this.#ctl = ctl;
+    this.#srcMac = opts.srcMac;
+    this.#ifindex = opts.ifindex;
+    this.#folded = new Float64Array(fp.maxReals * 2);
+    this.#offloadable = new Uint8Array(fp.maxReals);
+    this.#svcOf = new Int32Array(fp.maxReals).fill(-1);
+    ctl.counters[GLOBAL.fastPathActive] = 1;
+  }
+
+  install(table: ConnTable, slot: number): boolean {
+    const id = table.server(slot);
+    if (id >= this.#fp.maxReals || !this.#offloadable[id]) return false;
+    this.#table = table;
+    this.#pending.push(slot);
+    return true;
+  }
+
+  remove(table: ConnTable, slot: number): void {
+    const ports = table.ports(slot);
+    if (this.#fp.deleteFlow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff)) {
+      this.#ctl.counters[GLOBAL.fastPathFlows]--;
+    }
+  }
+
+  lastSeenMs(table: ConnTable, slot: number): number {
+    const ports = table.ports(slot);
+    const f = this.#fp.flow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff);
+    if (!f || f.lastSeenNs === 0) return -Infinity;
+    return Date.now() - (monotonicNs() - f.lastSeenNs) / 1e6;
+  }
+
+  /** Writes the installs queued since the last call (after the batch's frames are sent). */
+  flush(): void {
+    const t = this.#table;
+    if (!t || this.#pending.length === 0) return;
+    const C = this.#ctl.counters;
+    for (const slot of this.#pending) {
+      // Still established (a FIN or RST later in the same batch removed it from the fast path).
+      if (!t.used(slot) || t.state(slot) !== TcpState.ESTABLISHED) continue;
+      const ports = t.ports(slot);
+      const err = this.#fp.addFlow(t.saddr(slot), t.daddr(slot), ports >>> 16, ports & 0xffff, t.server(slot));
+      if (err === 0) {
+        C[GLOBAL.fastPathInstalls]++;
+        C[GLOBAL.fastPathFlows]++;
+      } else if (err !== EEXIST) C[GLOBAL.fastPathInstallFailed]++;
+    }
+    this.#pending = [];
+  }
+
+  /**
+   * Brings the kernel's real-server slots in step (after a configuration, ARP changes, and from
+   * housekeeping); writes only slots that changed.
+   *
+   * @param d the dispatcher (servers by id, health, method)
+   * @param target where each server id's frames go (its next hop's MAC), or undefined
+   * @param svcOf per server id: its service counter slot, or -1
+   */
+  syncReals(d: Dispatcher, target: (id: number) => SlotTarget, svcOf: Int32Array): void {
+    this.#svcOf = svcOf;
+    const n = Math.min(this.#fp.maxReals, Math.max(d.serverIdBound, this.#slotMac.length));
+    for (let id = 0; id < n; id++) {
+      const s = d.server(id);
+      const ok = s?.method === "dr" || s?.method === "tun";
+      this.#offloadable[id] = ok ? 1 : 0;
+      const t = s && ok && !s.removed && s.up && !s.memberDown ? target(id) : undefined;
+      const key = t
+        ? Array.from(t.mac, (b) => b.toString(16).padStart(2, "0")).join(":") +
+          (t.tun ? ` ${t.tun.source} ${t.tun.dest} ${t.tun.maxInnerBytes}` : "")
+        : "";
+      if ((this.#slotMac[id] ?? "") === key) continue;
+      this.#fp.setReal(id, t ? { dstMac: t.mac, srcMac: this.#srcMac, ifindex: this.#ifindex, tun: t.tun } : undefined);
+      this.#slotMac[id] = key;
+    }
+  }
+
+  /**
+   * Adds the packets and bytes the kernel forwarded since the last call to the shared counters and
+   * the dispatcher's per-server totals (from housekeeping, about once a second).
+   */
+  fold(d: Dispatcher): void {
+    const C = this.#ctl.counters;
+    const n = Math.min(this.#fp.maxReals, this.#slotMac.length);
+    for (let id = 0; id < n; id++) {
+      if (this.#slotMac[id] === undefined) continue;
+      const c = this.#fp.realCounters(id);
+      const dp = c.packets - this.#folded[id * 2];
+      const db = c.bytes - this.#folded[id * 2 + 1];
+      if (dp === 0 && db === 0) continue;
+      this.#folded[id * 2] = c.packets;
+      this.#folded[id * 2 + 1] = c.bytes;
+      C[GLOBAL.fastPathPackets] += dp;
+      C[GLOBAL.fastPathBytes] += db;
+      C[this.#ctl.realIndex(id, REAL.packets)] += dp;
+      C[this.#ctl.realIndex(id, REAL.bytes)] += db;
+      const svc = this.#svcOf[id];
+      if (svc >= 0) {
+        C[this.#ctl.serviceIndex(svc, SVC.packets)] += dp;
+        C[this.#ctl.serviceIndex(svc, SVC.bytes)] += db;
+      }
+      d.account(id, dp, db, 0, 0);
+    }
+  }
+
+  /** Detaches the program (the loop ends). */
+  close(): void {
+    this.#ctl.counters[GLOBAL.fastPathActive] = 0;
+    this.#fp.close();
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The director's in-kernel fast path: the program of `dr_fast_path_program.ts` with its three maps,
+ * loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of flows the
+ * user-space forwarding loop has installed (established DR and TUN connections) get their MACs
+ * rewritten (TUN: an outer IPv4 header added too, when they have DF and fit the tunnel) and leave
+ * through `bpf_redirect()` without reaching user space; everything else goes on (TCX_NEXT) to the
+ * loop's AF_PACKET socket. That socket is bound to ETH_P_IP, a `ptype_base` handler, which the
+ * kernel runs after tcx ingress (`__netif_receive_skb_core`: ETH_P_ALL taps, then tcx/tc ingress,
+ * then the type-specific handlers), so a redirected packet is never also received by the loop;
+ * `tests/integration/dataplane_fast_path_test.ts` checks this.
+ *
+ * The maps and program are owned by the process through descriptors, and the attachment is a BPF
+ * link: when the process closes them or ends (also with kill -9) the program is detached and
+ * freed. Nothing is pinned.
+ *
+ * @module
+ */
+import {
+  attachTcxIngress,
+  BPF_F_NO_PREALLOC,
+  BPF_MAP_TYPE,
+  BPF_NOEXIST,
+  BPF_PROG_TYPE_SCHED_CLS,
+  bpfMapDelete,
+  bpfMapLookup,
+  bpfMapUpdate,
+  closeBpfFd,
+  createBpfMap,
+  loadBpfProgram,
+  testRunBpf,
+} from "./ebpf.ts";
+import {
+  drFastPathProgram,
+  FAST_PATH_METHOD,
+  FLOW_KEY_BYTES,
+  FLOW_VALUE_BYTES,
+  REAL_COUNTER_BYTES,
+  REAL_OUTER_HEADER_OFFSET,
+  REAL_VALUE_BYTES,
+} from "./dr_fast_path_program.ts";
+import { interfaceInfo } from "./interface_info.ts";
+import { OsError } from "./_libc.ts";
+
+/** errno of {@link DrFastPath.addFlow} for a flow that was installed already. */
+export const EEXIST = 17;
+
+/** Where packets of one real-server slot go. */
+export interface FastPathReal {
+  /** Destination MAC (the real server or its next hop). */
+  dstMac: Uint8Array;
+  /** Source MAC (the director's interface). */
+  srcMac: Uint8Array;
+  /** Egress interface index. */
+  ifindex: number;
+  /**
+   * TUN: encapsulate in IP-in-IP from `source` (the director) to `dest` (the real server), both u32; inner packets
+   * longer than `maxInnerBytes` (MTU − 20) or without DF go to user space. Absent: DR.
+   */
+  tun?: { source: number; dest: number; maxInnerBytes: number };
+}
+
+/** An installed flow as the kernel last saw it. */
+export interface FastPathFlow {
+  /** Real-server slot. */
+  slot: number;
+  /** CLOCK_MONOTONIC ns of its last fast-path packet (0: none yet); see `monotonicNs()`. */
+  lastSeenNs: number;
+  /** Packets forwarded by the fast path. */
+  packets: number;
+  /** IP bytes forwarded by the fast path. */
+  bytes: number;
+}
+
+/** Options of {@link DrFastPath.open}. */
+export interface DrFastPathOptions {
+  /** Interface to attach to (tcx ingress); absent: only load (for {@link DrFastPath.run}). */
+  interface?: string;
+  /** Most flows (the `flows` hash map, allocated on insert). */
+  maxFlows: number;
+  /** Real-server slots (`reals` array map). */
+  maxReals: number;
+}
+
+/** The loaded (and possibly attached) fast path (see module doc). */
+export class DrFastPath {
+  /** Interface it is attached to, if any. */
+  readonly interface: string | undefined;
+  /** Real-server slots. */
+  readonly maxReals: number;
+  readonly #fds: number[];
+  readonly #flows: number;
+  readonly #reals: number;
+  readonly #counters: number;
+  readonly #prog: number;
+  readonly #key = new Uint8Array(FLOW_KEY_BYTES);
+  readonly #keyView = new DataView(this.#key.buffer);
+  readonly #flowValue = new Uint8Array(FLOW_VALUE_BYTES);
+  readonly #flowView = new DataView(this.#flowValue.buffer);
+  readonly #slot = new Uint8Array(4);
+  readonly #slotView = new DataView(this.#slot.buffer);
+  readonly #realValue = new Uint8Array(REAL_VALUE_BYTES);
+  readonly #realView = new DataView(this.#realValue.buffer);
+  readonly #counterValue = new Uint8Array(REAL_COUNTER_BYTES);
+  readonly #counterView = new DataView(this.#counterValue.buffer);
+
+  private constructor(opts: DrFastPathOptions, fds: number[]) {
+    this.interface = opts.interface;
+    this.maxReals = opts.maxReals;
+    this.#fds = fds;
+    [this.#flows, this.#reals, this.#counters, this.#prog] = fds;
+  }
+
+  /**
+   * Creates the maps, loads the program and attaches it.
+   *
+   * @throws {OsError} when the kernel refuses (no BPF, no tcx, no privileges, verifier); nothing is left then
+   */
+  static open(opts: DrFastPathOptions): DrFastPath {
+    const fds: number[] = [];
+    try {
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.hash,
+        keyBytes: FLOW_KEY_BYTES,
+        valueBytes: FLOW_VALUE_BYTES,
+        maxEntries: opts.maxFlows,
+        flags: BPF_F_NO_PREALLOC,
+        name: "wc_dr_flows",
+      }));
+      for (const [valueBytes, name] of [[REAL_VALUE_BYTES, "wc_dr_reals"], [REAL_COUNTER_BYTES, "wc_dr_rcount"]]) {
+        fds.push(createBpfMap({
+          type: BPF_MAP_TYPE.array,
+          keyBytes: 4,
+          valueBytes: valueBytes as number,
+          maxEntries: opts.maxReals,
+          name: name as string,
+        }));
+      }
+      const insns = drFastPathProgram({ flows: fds[0], reals: fds[1], realCounters: fds[2] });
+      fds.push(loadBpfProgram({ type: BPF_PROG_TYPE_SCHED_CLS, insns, name: "webcache_dr" }));
+      if (opts.interface) fds.push(attachTcxIngress(fds[3], interfaceInfo(opts.interface).index, opts.interface));
+      return new DrFastPath(opts, fds);
+    } catch (e) {
+      for (const fd of fds.reverse()) closeBpfFd(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * Sets where a slot's packets go, or makes the slot pass its packets to user space (`undefined`).
+   *
+   * @throws {RangeError} for a slot outside `0 .. maxReals - 1`
+   * @throws {OsError} when the kernel refuses
+   */
+  setReal(slot: number, real: FastPathReal | undefined): void {
+    this.#checkSlot(slot);
+    this.#realValue.fill(0);
+    if (real) {
+      this.#realValue.set(real.dstMac.subarray(0, 6), 0);
+      this.#realValue.set(real.srcMac.subarray(0, 6), 6);
+      this.#realView.setUint32(12, real.ifindex, true);
+      this.#realView.setUint32(16, 1, true);
+      if (real.tun) {
+        const v = this.#realView, h = REAL_OUTER_HEADER_OFFSET;
+        v.setUint32(20, FAST_PATH_METHOD.tun, true);
+        v.setUint32(24, real.tun.maxInnerBytes, true);
+        // 45 00 | tot_len 0 | id 0 | DF | TTL 64, proto 4 | checksum 0 | source | destination
+        v.setUint16(h, 0x4500);
+        v.setUint16(h + 6, 0x4000);
+        v.setUint16(h + 8, 0x4004);
+        v.setUint32(h + 12, real.tun.source >>> 0);
+        v.setUint32(h + 16, real.tun.dest >>> 0);
+        let sum = 0;
+        for (let k = 0; k < 20; k += 2) sum += v.getUint16(h + k);
+        v.setUint32(28, sum, true);
+      }
+    }
+    this.#slotView.setUint32(0, slot, true);
+    const err = bpfMapUpdate(this.#reals, this.#slot, this.#realValue);
+    if (err) throw new OsError(`Cannot set fast-path real slot ${slot}`, err);
+  }
+
+  /**
+   * Packets and IP bytes the fast path forwarded to a slot since it was loaded.
+   *
+   * @throws {RangeError} for a slot out of range
+   */
+  realCounters(slot: number): { packets: number; bytes: number } {
+    this.#checkSlot(slot);
+    this.#slotView.setUint32(0, slot, true);
+    bpfMapLookup(this.#counters, this.#slot, this.#counterValue);
+    const v = this.#counterView;
+    return { packets: Number(v.getBigUint64(0, true)), bytes: Number(v.getBigUint64(8, true)) };
+  }
+
+  #setKey(saddr: number, daddr: number, sport: number, dport: number): void {
+    const k = this.#keyView;
+    k.setUint32(0, saddr >>> 0);
+    k.setUint32(4, daddr >>> 0);
+    k.setUint16(8, sport);
+    k.setUint16(10, dport);
+  }
+
+  /**
+   * Installs (or replaces) a flow: its later packets without SYN/FIN/RST go to `slot` in the kernel.
+   *
+   * @param saddr client address (u32), `daddr` the VIP, ports as on the wire
+   * @returns 0 when added, EEXIST (17) when it was installed already (now pointing to `slot`), or the errno
+   *   when the kernel refused (E2BIG: `maxFlows` reached)
+   */
+  addFlow(saddr: number, daddr: number, sport: number, dport: number, slot: number): number {
+    this.#setKey(saddr, daddr, sport, dport);
+    this.#flowValue.fill(0);
+    this.#flowView.setUint32(0, slot, true);
+    const err = bpfMapUpdate(this.#flows, this.#key, this.#flowValue, BPF_NOEXIST);
+    if (err !== EEXIST) return err;
+    const again = bpfMapUpdate(this.#flows, this.#key, this.#flowValue);
+    return again === 0 ? EEXIST : again;
+  }
+
+  /**
+   * Removes a flow (its packets go to user space again).
+   *
+   * @returns false when it was not installed
+   */
+  deleteFlow(saddr: number, daddr: number, sport: number, dport: number): boolean {
+    this.#setKey(saddr, daddr, sport, dport);
+    return bpfMapDelete(this.#flows, this.#key);
+  }
+
+  /**
+   * Reads an installed flow.
+   *
+   * @returns its state, or undefined when it is not installed
+   */
+  flow(saddr: number, daddr: number, sport: number, dport: number): FastPathFlow | undefined {
+    this.#setKey(saddr, daddr, sport, dport);
+    if (!bpfMapLookup(this.#flows, this.#key, this.#flowValue)) return undefined;
+    const v = this.#flowView;
+    return {
+      slot: v.getUint32(0, true),
+      lastSeenNs: Number(v.getBigUint64(8, true)),
+      packets: Number(v.getBigUint64(16, true)),
+      bytes: Number(v.getBigUint64(24, true)),
+    };
+  }
+
+  /**
+   * Runs the program once on a frame in the kernel (BPF_PROG_TEST_RUN), without any interface: the
+   * maps are used and updated as for a received frame, but nothing is sent.
+   *
+   * @returns the verdict (TCX_REDIRECT or TCX_NEXT) and the frame as the program left it
+   */
+  run(frame: Uint8Array): { verdict: number; frame: Uint8Array } {
+    return testRunBpf(this.#prog, frame);
+  }
+
+  /** Detaches the program and frees it with its maps. */
+  close(): void {
+    for (const fd of this.#fds.splice(0).reverse()) closeBpfFd(fd);
+  }
+
+  #checkSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.maxReals) {
+      throw new RangeError(`Cannot address fast-path real slot ${slot}: slots are 0..${this.maxReals - 1}`);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The eBPF program of the director's DR/TUN fast path (see `dr_fast_path.ts`): a tcx ingress classifier
+ * that forwards packets of established, known flows in the kernel, as LVS does, and passes
+ * everything else on to the user-space forwarding loop. Pure: no I/O; assembled with `ebpf_asm.ts`.
+ *
+ * Maps (all values little-endian, as the CPU reads them):
+ *
+ * ```text
+ * flows  (hash)  key 12 B: saddr be32 | daddr be32 | sport be16 | dport be16   (frame bytes 26..37 as on the wire)
+ *                value 32 B: +0 u32 real slot  +4 pad  +8 u64 last seen (bpf_ktime_get_ns)  +16 u64 packets
+ *                            +24 u64 bytes (IP bytes)
+ * reals  (array) key u32 slot
+ *                value 52 B: +0 dst MAC (6)  +6 src MAC (6)  +12 u32 egress ifindex  +16 u32 valid (1) / passed (0)
+ *                            +20 u32 method: 0 DR, 1 TUN
+ *                            TUN only: +24 u32 largest inner packet (MTU − 20)  +28 u32 partial checksum of the
+ *                            template (sum of its 16-bit big-endian words)  +32 outer IPv4 header template (20 B:
+ *                            45 00 | 0000 | 0000 | 4000 | 40 04 | 0000 | director | real server)
+ * real_counters (array) key u32 slot
+ *                value 16 B: +0 u64 packets  +8 u64 bytes (IP bytes), written only by the program
+ * ```
+ *
+ * What it does with a frame (Ethernet at offset 0 at tc ingress):
+ *
+ * ```text
+ * load frame bytes 0..47 to the stack (shorter frames cannot be TCP: → TCX_NEXT)
+ * not IPv4, IHL ≠ 5, protocol ≠ TCP, a fragment (MF or offset), or SYN/FIN/RST set → TCX_NEXT
+ *   (state changes always reach the user-space connection table)
+ * look up flows[saddr, daddr, sport, dport] (only DR flows of VIP services are ever installed) → absent: TCX_NEXT
+ * look up reals[slot] → invalid (real removed, MAC unknown, not DR): TCX_NEXT
+ * TUN: inner packet longer than the slot's limit (so also GSO super-frames) or without DF → TCX_NEXT (user space
+ *   answers with fragmentation-needed or fragments, as IPVS does); else build the outer header on the stack from
+ *   the template (tot_len = inner + 20, TOS copied, checksum = ~fold(partial + tot_len + TOS)),
+ *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header
+ * flow: last seen = now, packets += 1, bytes += len − 14 (atomic adds); real_counters[slot] likewise
+ * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT)
+ * ```
+ *
+ * DR forwards GSO super-frames and CHECKSUM_PARTIAL skbs as they are (the IP packet is unchanged). The TUN outer
+ * header has ID 0 with DF set (RFC 6864: the ID of an atomic datagram is meaningless).
+ *
+ * @module
+ */
+import { BPF_FUNC, EbpfProgram, FP, OP, TCX_DROP, TCX_NEXT } from "./ebpf_asm.ts";
+
+/** Bytes of a `flows` key. */
+export const FLOW_KEY_BYTES = 12;
+/** Bytes of a `flows` value. */
+export const FLOW_VALUE_BYTES = 32;
+/** Bytes of a `reals` value. */
+export const REAL_VALUE_BYTES = 52;
+/** Offset of the outer IPv4 header template in a `reals` value. */
+export const REAL_OUTER_HEADER_OFFSET = 32;
+/** `reals` method values. */
+export const FAST_PATH_METHOD = { dr: 0, tun: 1 } as const;
+const BPF_ADJ_ROOM_MAC = 1;
+const BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 = 2;
+/** Bytes of a `real_counters` value. */
+export const REAL_COUNTER_BYTES = 16;
+
+const { MOV64_IMM, MOV64_REG, ADD64_IMM, ADD64_REG, AND64_IMM, RSH64_IMM, XOR64_IMM, END_TO_BE } = OP;
+const { LDX_B, LDX_H, LDX_W, STX_B, STX_H, STX_W, STX_DW, ATOMIC_ADD_DW } = OP;
+const { JNE_IMM, JEQ_IMM, JGT_REG, JSET_IMM, CALL, EXIT } = OP;
+
+/** Descriptors of the program's maps. */
+export interface DrFastPathMaps {
+  /** `flows` hash map. */
+  flows: number;
+  /** `reals` array map. */
+  reals: number;
+  /** `real_counters` array map. */
+  realCounters: number;
+}
+
+/**
+ * Builds the fast-path program.
+ *
+ * @param maps the map descriptors (created by the caller with the sizes above)
+ * @returns the instructions
+ */
+export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer> {
+  const p = new EbpfProgram();
+  // Stack: fp-48 .. fp-1 holds frame bytes 0..47 (byte k at fp-48+k); fp-56 the reals key; fp-80 .. fp-61 the
+  // outer header (TUN).
+  const outer = -80;
+  const at = (k: number) => -48 + k;
+  p.op(MOV64_REG, 6, 1, 0, 0) // r6 = skb
+    .op(MOV64_IMM, 2, 0, 0, 0)
+    .stackPtr(3, at(0))
+    .op(MOV64_IMM, 4, 0, 0, 48)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbLoadBytes)
+    .op(JNE_IMM, 0, 0, "next", 0)
+    .op(LDX_H, 1, FP, at(12), 0) // EtherType 08 00 read little-endian
+    .op(JNE_IMM, 1, 0, "next", 0x0008)
+    .op(LDX_B, 1, FP, at(14), 0) // version/IHL
+    .op(JNE_IMM, 1, 0, "next", 0x45)
+    .op(LDX_B, 1, FP, at(23), 0) // protocol
+    .op(JNE_IMM, 1, 0, "next", 6)
+    .op(LDX_H, 1, FP, at(20), 0) // flags/fragment offset: MF | offset must be 0
+    .op(AND64_IMM, 1, 0, 0, 0xff3f)
+    .op(JNE_IMM, 1, 0, "next", 0)
+    .op(LDX_B, 1, FP, at(47), 0) // TCP flags
+    .op(JSET_IMM, 1, 0, "next", 0x07) // FIN | SYN | RST
+    // r7 = flows[frame bytes 26..37]
+    .loadMap(1, maps.flows)
+    .stackPtr(2, at(26))
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(MOV64_REG, 7, 0, 0, 0)
+    // r8 = reals[slot]
+    .op(LDX_W, 1, 7, 0, 0)
+    .op(STX_W, FP, 1, -56, 0)
+    .loadMap(1, maps.reals)
+    .stackPtr(2, -56)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(MOV64_REG, 8, 0, 0, 0)
+    .op(LDX_W, 1, 8, 16, 0)
+    .op(JEQ_IMM, 1, 0, "next", 0)
+    // r9 = IP bytes
+    .op(LDX_W, 9, 6, 0, 0) // skb->len
+    .op(ADD64_IMM, 9, 0, 0, -14)
+    .op(LDX_W, 1, 8, 20, 0) // method
+    .op(JEQ_IMM, 1, 0, "count", FAST_PATH_METHOD.dr)
+    // TUN: fits the tunnel's MTU (not GSO) and DF set, else user space
+    .op(LDX_W, 1, 8, 24, 0)
+    .op(JGT_REG, 9, 1, "next", 0)
+    .op(LDX_B, 1, FP, at(20), 0)
+    .op(AND64_IMM, 1, 0, 0, 0x40)
+    .op(JEQ_IMM, 1, 0, "next", 0);
+  for (let k = 0; k < 20; k += 4) {
+    p.op(LDX_W, 1, 8, REAL_OUTER_HEADER_OFFSET + k, 0).op(STX_W, FP, 1, outer + k, 0);
+  }
+  p.op(LDX_H, 2, FP, at(16), 0) // inner total length, big-endian
+    .op(END_TO_BE, 2, 0, 0, 16)
+    .op(ADD64_IMM, 2, 0, 0, 20) // r2 = outer total length
+    .op(MOV64_REG, 1, 2, 0, 0)
+    .op(END_TO_BE, 1, 0, 0, 16)
+    .op(STX_H, FP, 1, outer + 2, 0)
+    .op(LDX_B, 3, FP, at(15), 0) // TOS
+    .op(STX_B, FP, 3, outer + 1, 0)
+    .op(LDX_W, 4, 8, 28, 0) // partial checksum of the template
+    .op(ADD64_REG, 4, 2, 0, 0)
+    .op(ADD64_REG, 4, 3, 0, 0)
+    .op(MOV64_REG, 5, 4, 0, 0)
+    .op(RSH64_IMM, 5, 0, 0, 16)
+    .op(AND64_IMM, 4, 0, 0, 0xffff)
+    .op(ADD64_REG, 4, 5, 0, 0)
+    .op(MOV64_REG, 5, 4, 0, 0)
+    .op(RSH64_IMM, 5, 0, 0, 16)
+    .op(AND64_IMM, 4, 0, 0, 0xffff)
+    .op(ADD64_REG, 4, 5, 0, 0)
+    .op(XOR64_IMM, 4, 0, 0, 0xffff)
+    .op(AND64_IMM, 4, 0, 0, 0xffff)
+    .op(END_TO_BE, 4, 0, 0, 16)
+    .op(STX_H, FP, 4, outer + 10, 0)
+    .op(MOV64_REG, 1, 6, 0, 0)
+    .op(MOV64_IMM, 2, 0, 0, 20)
+    .op(MOV64_IMM, 3, 0, 0, BPF_ADJ_ROOM_MAC)
+    .op(MOV64_IMM, 4, 0, 0, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbAdjustRoom)
+    .op(JNE_IMM, 0, 0, "next", 0)
+    .op(MOV64_REG, 1, 6, 0, 0)
+    .op(MOV64_IMM, 2, 0, 0, 14)
+    .stackPtr(3, outer)
+    .op(MOV64_IMM, 4, 0, 0, 20)
+    .op(MOV64_IMM, 5, 0, 0, 0)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbStoreBytes)
+    .op(JNE_IMM, 0, 0, "drop", 0) // the frame has room for a header it could not get: not for user space
+    .label("count")
+    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetNs)
+    .op(STX_DW, 7, 0, 8, 0) // last seen
+    .op(MOV64_IMM, 1, 0, 0, 1)
+    .op(ATOMIC_ADD_DW, 7, 1, 16, 0)
+    .op(ATOMIC_ADD_DW, 7, 9, 24, 0)
+    // real_counters[slot] (the key is still at fp-56)
+    .loadMap(1, maps.realCounters)
+    .stackPtr(2, -56)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "rewrite", 0)
+    .op(MOV64_IMM, 1, 0, 0, 1)
+    .op(ATOMIC_ADD_DW, 0, 1, 0, 0)
+    .op(ATOMIC_ADD_DW, 0, 9, 8, 0)
+    .label("rewrite")
+    .op(MOV64_REG, 1, 6, 0, 0)
+    .op(MOV64_IMM, 2, 0, 0, 0)
+    .op(MOV64_REG, 3, 8, 0, 0)
+    .op(MOV64_IMM, 4, 0, 0, 12)
+    .op(MOV64_IMM, 5, 0, 0, 0)
+    .op(CALL, 0, 0, 0, BPF_FUNC.skbStoreBytes)
+    .op(JNE_IMM, 0, 0, "next", 0)
+    .op(LDX_W, 1, 8, 12, 0) // egress ifindex
+    .op(MOV64_IMM, 2, 0, 0, 0)
+    .op(CALL, 0, 0, 0, BPF_FUNC.redirect)
+    .op(EXIT, 0, 0, 0, 0)
+    .label("drop")
+    .op(MOV64_IMM, 0, 0, 0, TCX_DROP)
+    .op(EXIT, 0, 0, 0, 0)
+    .label("next")
+    .op(MOV64_IMM, 0, 0, 0, TCX_NEXT)
+    .op(EXIT, 0, 0, 0, 0);
+  return p.assemble();
+}

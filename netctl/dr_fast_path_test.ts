@@ -1,0 +1,217 @@
+import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
+import { ipv4ToInt } from "../core/addr.ts";
+import { DrFastPath } from "./dr_fast_path.ts";
+import { TCX_NEXT, TCX_REDIRECT } from "./ebpf_asm.ts";
+import { monotonicNs } from "./ebpf.ts";
+
+const root = Deno.uid() === 0;
+
+const DIRECTOR_MAC = [0x02, 0, 0, 0, 0, 0x02];
+const RS_MAC = [0x02, 0, 0, 0, 0, 0x11];
+const CLIENT = "10.77.0.10";
+const VIP = "10.77.0.100";
+const ACK = 0x10, SYN = 0x02, FIN = 0x01, RST = 0x04, PSH = 0x08;
+
+/**
+ * A client → VIP TCP frame as it arrives at the director (checksums are not looked at).
+ *
+ * ```text
+ * Ethernet: dst = director, src = client, 0800 | IPv4 (IHL words, flags/frag) | TCP ports, flags | payload
+ * ```
+ */
+function frame(o: { flags?: number; dst?: string; ihl?: number; frag?: number; proto?: number; payload?: number }) {
+  const ihl = o.ihl ?? 5;
+  const payload = o.payload ?? 10;
+  const ipLen = ihl * 4 + 20 + payload;
+  const b = new Uint8Array(14 + ipLen);
+  const v = new DataView(b.buffer);
+  b.set(DIRECTOR_MAC, 0);
+  b.set([0x02, 0, 0, 0, 0, 0x10], 6);
+  v.setUint16(12, 0x0800);
+  v.setUint8(14, 0x40 | ihl);
+  v.setUint16(16, ipLen);
+  v.setUint16(20, o.frag ?? 0x4000); // DF
+  v.setUint8(22, 64);
+  v.setUint8(23, o.proto ?? 6);
+  v.setUint32(26, ipv4ToInt(CLIENT));
+  v.setUint32(30, ipv4ToInt(o.dst ?? VIP));
+  const t = 14 + ihl * 4;
+  v.setUint16(t, 40000);
+  v.setUint16(t + 2, 80);
+  v.setUint8(t + 12, 0x50);
+  v.setUint8(t + 13, o.flags ?? ACK);
+  return b;
+}
+
+function withFastPath(fn: (fp: DrFastPath) => void) {
+  const fp = DrFastPath.open({ maxFlows: 64, maxReals: 4 });
+  try {
+    fn(fp);
+  } finally {
+    fp.close();
+  }
+}
+
+const REAL = { dstMac: new Uint8Array(RS_MAC), srcMac: new Uint8Array(DIRECTOR_MAC), ifindex: 7 };
+
+Deno.test({
+  name: "DrFastPath redirects a known flow's packet with the real server's MAC and counts it",
+  ignore: !root,
+  fn() {
+    withFastPath((fp) => {
+      fp.setReal(2, REAL);
+      assertEquals(fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 2), 0);
+      const before = monotonicNs();
+      const input = frame({ flags: ACK | PSH, payload: 100 });
+      const r = fp.run(input);
+      assertEquals(r.verdict, TCX_REDIRECT);
+      const expected = new Uint8Array(input);
+      expected.set(RS_MAC, 0);
+      expected.set(DIRECTOR_MAC, 6);
+      assertEquals(r.frame, expected);
+      const f = fp.flow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80)!;
+      assertEquals([f.slot, f.packets, f.bytes], [2, 1, 140]);
+      assert(f.lastSeenNs >= before && f.lastSeenNs <= monotonicNs(), `last seen ${f.lastSeenNs}`);
+      fp.run(input);
+      assertEquals(fp.realCounters(2), { packets: 2, bytes: 280 });
+      assertEquals(fp.realCounters(1), { packets: 0, bytes: 0 });
+    });
+  },
+});
+
+const PASSED: { description: string; frame: Uint8Array; setup?: "no-flow" | "invalid" | "deleted" }[] = [
+  { description: "a SYN", frame: frame({ flags: SYN }) },
+  { description: "a FIN", frame: frame({ flags: FIN | ACK }) },
+  { description: "a RST", frame: frame({ flags: RST }) },
+  { description: "an unknown flow", frame: frame({}), setup: "no-flow" },
+  { description: "a flow whose real slot is invalid", frame: frame({}), setup: "invalid" },
+  { description: "a flow that was deleted", frame: frame({}), setup: "deleted" },
+  { description: "another destination (not the VIP)", frame: frame({ dst: "10.77.0.101" }) },
+  { description: "IHL 6 (IP options)", frame: frame({ ihl: 6 }) },
+  { description: "a first fragment (MF)", frame: frame({ frag: 0x2000 }) },
+  { description: "a later fragment (offset)", frame: frame({ frag: 0x0010 }) },
+  { description: "UDP", frame: frame({ proto: 17 }) },
+  { description: "a frame too short for TCP", frame: frame({}).subarray(0, 40) },
+];
+
+for (const c of PASSED) {
+  Deno.test({
+    name: `DrFastPath passes ${c.description} on to user space unchanged`,
+    ignore: !root,
+    fn() {
+      withFastPath((fp) => {
+        fp.setReal(2, REAL);
+        if (c.setup === "invalid") fp.setReal(2, undefined);
+        if (c.setup !== "no-flow") fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 2);
+        if (c.setup === "deleted") assert(fp.deleteFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80));
+        const r = fp.run(c.frame);
+        assertEquals(r.verdict, TCX_NEXT);
+        assertEquals(r.frame, new Uint8Array(c.frame));
+        assertEquals(fp.realCounters(2), { packets: 0, bytes: 0 });
+      });
+    },
+  });
+}
+
+const TUN_REAL = {
+  ...REAL,
+  tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 },
+};
+
+/** RFC 1071 checksum of an IPv4 header. */
+function headerChecksum(h: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += (h[i] << 8) | h[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+Deno.test({
+  name: "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
+  ignore: !root,
+  fn() {
+    withFastPath((fp) => {
+      fp.setReal(3, TUN_REAL);
+      fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 3);
+      const input = frame({ flags: ACK | PSH, payload: 1440 }); // IP length 1480: just fits
+      input[15] = 0x28; // TOS, copied to the outer header
+      const r = fp.run(input);
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals(r.frame.length, input.length + 20);
+      assertEquals([...r.frame.subarray(0, 14)], [...RS_MAC, ...DIRECTOR_MAC, 0x08, 0x00]);
+      const outer = r.frame.subarray(14, 34);
+      // 45 28 | 05dc | 0000 | 4000 | 40 04 | csum | 10.77.0.2 | 10.77.0.11
+      const expected = new Uint8Array([
+        0x45,
+        0x28,
+        0x05,
+        0xdc,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        4,
+        0,
+        0,
+        10,
+        77,
+        0,
+        2,
+        10,
+        77,
+        0,
+        11,
+      ]);
+      const csum = headerChecksum(expected);
+      expected[10] = csum >> 8;
+      expected[11] = csum & 0xff;
+      assertEquals(outer, expected);
+      assertEquals(headerChecksum(outer), 0);
+      assertEquals(r.frame.subarray(34), input.subarray(14));
+      assertEquals(fp.realCounters(3), { packets: 1, bytes: 1480 });
+    });
+  },
+});
+
+for (
+  const c of [
+    { description: "a TUN packet without DF (user space fragments it)", frame: frame({ frag: 0 }) },
+    { description: "a TUN packet too big for the tunnel (frag-needed)", frame: frame({ payload: 1441 }) },
+  ]
+) {
+  Deno.test({
+    name: `DrFastPath passes ${c.description} on to user space unchanged`,
+    ignore: !root,
+    fn() {
+      withFastPath((fp) => {
+        fp.setReal(3, TUN_REAL);
+        fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 3);
+        const r = fp.run(c.frame);
+        assertEquals(r.verdict, TCX_NEXT);
+        assertEquals(r.frame, new Uint8Array(c.frame));
+        assertEquals(fp.realCounters(3), { packets: 0, bytes: 0 });
+      });
+    },
+  });
+}
+
+Deno.test({
+  name: "DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range",
+  ignore: !root,
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 2, maxReals: 4 });
+    try {
+      assertEquals(fp.addFlow(1, 2, 3, 80, 0), 0);
+      assertEquals(fp.addFlow(1, 2, 4, 80, 0), 0);
+      assertEquals(fp.addFlow(1, 2, 4, 80, 1), 17); // EEXIST: moved to slot 1, still one entry
+      assertEquals(fp.flow(1, 2, 4, 80)?.slot, 1);
+      assertEquals(fp.addFlow(1, 2, 5, 80, 0), 7); // E2BIG
+      assertEquals(fp.flow(1, 2, 5, 80), undefined);
+      assertEquals(fp.deleteFlow(1, 2, 5, 80), false);
+      assertThrows(() => fp.setReal(4, REAL), RangeError, "slots are 0..3");
+    } finally {
+      fp.close();
+    }
+  },
+});

@@ -1,0 +1,224 @@
+/**
+ * bpf(2) through FFI: map creation and element access, program loading (with the verifier's log
+ * on failure), tcx attachment through a BPF link, and BPF_PROG_TEST_RUN. Shared by the TUN
+ * decapsulator (`tc_decapsulator.ts`) and the DR fast path (`dr_fast_path.ts`). Every object is a
+ * descriptor owned by the calling process: closing it, or the process ending (also kill -9),
+ * frees it; nothing is pinned.
+ *
+ * `union bpf_attr` as used here (x86_64, 144 bytes passed):
+ *
+ * ```text
+ * BPF_MAP_CREATE (0):   map_type@0 key_size@4 value_size@8 max_entries@12 map_flags@16 map_name@28 (16 B)
+ * BPF_MAP_LOOKUP_ELEM (1), UPDATE (2), DELETE (3): map_fd@0 key@8 (pointer) value@16 (pointer) flags@24
+ * BPF_PROG_LOAD (5):    prog_type@0 insn_cnt@4 insns@8 license@16 log_level@24 log_size@28 log_buf@32
+ *                       prog_name@48 (16 B)
+ * BPF_PROG_TEST_RUN (10): prog_fd@0 retval@4 data_size_in@8 data_size_out@12 data_in@16 data_out@24 repeat@32
+ * BPF_PROG_QUERY (16): target_ifindex@0 attach_type@4 query_flags@8 attach_flags@12 prog_ids@16 prog_cnt@24
+ * BPF_LINK_CREATE (28): prog_fd@0 target_ifindex@4 attach_type@8 flags@12
+ * ```
+ *
+ * @module
+ */
+import { addressOf, cString, errno, libc, OsError, setU64 } from "./_libc.ts";
+
+const SYS_BPF = 321n;
+const SYS_CLOCK_GETTIME = 228n;
+const CLOCK_MONOTONIC = 1n;
+const CMD = {
+  mapCreate: 0n,
+  lookup: 1n,
+  update: 2n,
+  delete: 3n,
+  progLoad: 5n,
+  testRun: 10n,
+  progQuery: 16n,
+  linkCreate: 28n,
+};
+const ATTR_BYTES = 144;
+const LOG_BYTES = 1 << 16;
+const ENOENT = 2;
+
+/** Map types (uapi `enum bpf_map_type`). */
+export const BPF_MAP_TYPE = { hash: 1, array: 2 } as const;
+/** Map flag: allocate hash elements on insert instead of all at creation. */
+export const BPF_F_NO_PREALLOC = 1;
+/** Program type of tc/tcx classifiers. */
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+/** Attach type: tcx ingress. */
+export const BPF_TCX_INGRESS = 46;
+/** Update flag: create or replace. */
+export const BPF_ANY = 0;
+/** Update flag: create only (EEXIST when present). */
+export const BPF_NOEXIST = 1;
+
+function bpf(cmd: bigint, attr: Uint8Array<ArrayBuffer>): number {
+  return Number(libc().syscall(SYS_BPF, cmd, attr, BigInt(attr.length)));
+}
+
+function attr(): { a: Uint8Array<ArrayBuffer>; v: DataView } {
+  const a = new Uint8Array(ATTR_BYTES);
+  return { a, v: new DataView(a.buffer) };
+}
+
+/** Closes a BPF object descriptor (map, program or link). */
+export function closeBpfFd(fd: number): void {
+  libc().close(fd);
+}
+
+/**
+ * Creates a map.
+ *
+ * @param opts.name up to 15 characters, shown by `bpftool map`
+ * @returns its descriptor
+ * @throws {OsError} when the kernel refuses
+ */
+export function createBpfMap(
+  opts: { type: number; keyBytes: number; valueBytes: number; maxEntries: number; flags?: number; name: string },
+): number {
+  const { a, v } = attr();
+  v.setUint32(0, opts.type, true);
+  v.setUint32(4, opts.keyBytes, true);
+  v.setUint32(8, opts.valueBytes, true);
+  v.setUint32(12, opts.maxEntries, true);
+  v.setUint32(16, opts.flags ?? 0, true);
+  a.set(new TextEncoder().encode(opts.name.slice(0, 15)), 28);
+  const fd = bpf(CMD.mapCreate, a);
+  if (fd < 0) throw new OsError(`Cannot create BPF map "${opts.name}"`, errno());
+  return fd;
+}
+
+function elemAttr(mapFd: number, key: Uint8Array, value: Uint8Array | undefined, flags: number) {
+  const { a, v } = attr();
+  v.setUint32(0, mapFd, true);
+  setU64(v, 8, addressOf(key));
+  if (value) setU64(v, 16, addressOf(value));
+  setU64(v, 24, flags);
+  return a;
+}
+
+/**
+ * Reads one element into `value`.
+ *
+ * @returns false when the key is absent
+ * @throws {OsError} on any other failure
+ */
+export function bpfMapLookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean {
+  if (bpf(CMD.lookup, elemAttr(mapFd, key, value, 0)) >= 0) return true;
+  const e = errno();
+  if (e === ENOENT) return false;
+  throw new OsError("Cannot read a BPF map element", e);
+}
+
+/**
+ * Writes one element.
+ *
+ * @returns 0, or the errno when the kernel refuses (E2BIG: the map is full)
+ */
+export function bpfMapUpdate(mapFd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): number {
+  return bpf(CMD.update, elemAttr(mapFd, key, value, flags)) < 0 ? errno() : 0;
+}
+
+/**
+ * Deletes one element.
+ *
+ * @returns false when the key was absent
+ */
+export function bpfMapDelete(mapFd: number, key: Uint8Array): boolean {
+  return bpf(CMD.delete, elemAttr(mapFd, key, undefined, 0)) >= 0;
+}
+
+/**
+ * Loads a program; on failure loads it again with the verifier's log for the error message.
+ *
+ * @param opts.name up to 15 characters, shown by `bpftool prog`
+ * @returns its descriptor
+ * @throws {OsError} when the kernel refuses, with the last lines of the verifier's log
+ */
+export function loadBpfProgram(opts: { type: number; insns: Uint8Array<ArrayBuffer>; name: string }): number {
+  const license = cString("GPL");
+  const log = new Uint8Array(LOG_BYTES);
+  const load = (withLog: boolean) => {
+    const { a, v } = attr();
+    v.setUint32(0, opts.type, true);
+    v.setUint32(4, opts.insns.length / 8, true);
+    setU64(v, 8, addressOf(opts.insns));
+    setU64(v, 16, addressOf(license));
+    if (withLog) {
+      v.setUint32(24, 1, true);
+      v.setUint32(28, LOG_BYTES, true);
+      setU64(v, 32, addressOf(log));
+    }
+    a.set(new TextEncoder().encode(opts.name.slice(0, 15)), 48);
+    return bpf(CMD.progLoad, a);
+  };
+  let fd = load(false);
+  if (fd < 0) {
+    const err = errno();
+    fd = load(true);
+    if (fd < 0) {
+      const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))).trim().split("\n");
+      throw new OsError(`Cannot load the BPF program "${opts.name}" (${text.slice(-3).join(" / ")})`, err);
+    }
+  }
+  return fd;
+}
+
+/**
+ * Attaches a program at tcx ingress of an interface through a BPF link.
+ *
+ * @returns the link's descriptor (closing it detaches)
+ * @throws {OsError} when the kernel refuses (no tcx, no privileges)
+ */
+export function attachTcxIngress(progFd: number, ifindex: number, ifname: string): number {
+  const { a, v } = attr();
+  v.setUint32(0, progFd, true);
+  v.setUint32(4, ifindex, true);
+  v.setUint32(8, BPF_TCX_INGRESS, true);
+  const fd = bpf(CMD.linkCreate, a);
+  if (fd < 0) throw new OsError(`Cannot attach a BPF program at tcx ingress of "${ifname}"`, errno());
+  return fd;
+}
+
+/**
+ * Counts the programs attached at tcx ingress of an interface (in the caller's network namespace),
+ * whoever attached them.
+ *
+ * @throws {OsError} when the kernel refuses the query
+ */
+export function tcxIngressProgramCount(ifindex: number): number {
+  const { a, v } = attr();
+  v.setUint32(0, ifindex, true);
+  v.setUint32(4, BPF_TCX_INGRESS, true);
+  if (bpf(CMD.progQuery, a) < 0) throw new OsError("Cannot query the tcx ingress programs", errno());
+  return v.getUint32(24, true);
+}
+
+/**
+ * Runs a loaded classifier once on a frame in the kernel (BPF_PROG_TEST_RUN), without any interface.
+ *
+ * @param frame an Ethernet frame
+ * @returns the verdict and the frame as the program left it
+ * @throws {OsError} when the kernel refuses the test run
+ */
+export function testRunBpf(progFd: number, frame: Uint8Array): { verdict: number; frame: Uint8Array } {
+  const input = new Uint8Array(frame);
+  const output = new Uint8Array(frame.length + 256);
+  const { a, v } = attr();
+  v.setUint32(0, progFd, true);
+  v.setUint32(8, input.length, true);
+  v.setUint32(12, output.length, true);
+  setU64(v, 16, addressOf(input));
+  setU64(v, 24, addressOf(output));
+  v.setUint32(32, 1, true);
+  if (bpf(CMD.testRun, a) < 0) throw new OsError("Cannot test-run a BPF program", errno());
+  return { verdict: v.getInt32(4, true), frame: output.slice(0, v.getUint32(12, true)) };
+}
+
+const ts = new Uint8Array(16);
+const tsView = new DataView(ts.buffer);
+
+/** CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns()`. */
+export function monotonicNs(): number {
+  libc().syscall(SYS_CLOCK_GETTIME, CLOCK_MONOTONIC, ts, 0n);
+  return Number(tsView.getBigInt64(0, true)) * 1e9 + Number(tsView.getBigInt64(8, true));
+}
