@@ -10,10 +10,17 @@
 #   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
 #   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
 #   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
+#   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
+#                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
+#   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
+#   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
 #
-# MODE: miss (every request a new 1 KiB URL), hot (one URL), spread (10,000 URLs, warmed first).
+# MODE: miss (every request a new 1 KiB URL), nostore (the same, answered with Cache-Control:
+# no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first).
 # WARM: warm-up before hit modes (default 3s; 12s for spread, so every worker holds every object).
-# Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request, errors.
+# Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request (and the
+# kernel's share of it), minor page
+# faults per request (fresh memory touched: a growing heap costs a fault per 4 KiB page), errors.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=${BENCH:-/work/shared/bench}
@@ -50,24 +57,44 @@ cpu_of() { # PID... -> utime+stime ticks summed
   for p in "$@"; do t=$((t + $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo "$t"
 }
+sys_of() { # PID... -> stime ticks summed
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $13 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+faults_of() { # PID... -> minor page faults summed
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $8 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
 measure() { # name "pids" url
   local name=$1 pid=$2 url=$3 args=()
   case $MODE in
     miss) args=(unique /obj/miss- "mp$RANDOM$RANDOM" 1024) ;;
+    nostore) args=(unique /nostore/miss- "mp$RANDOM$RANDOM" 1024) ;;
     hot) args=(static); url="$url/obj/hot?size=1024" ;;
     spread) args=(spread /obj/s 10000 1024) ;;
   esac
-  if [[ $MODE != miss ]]; then # warm-up: every object stored before measuring
+  if [[ $MODE != miss && $MODE != nostore ]]; then # warm-up: every object stored before measuring
     # Spread: every worker must have asked for (and copied) each of the 10,000 objects once.
     local warm=${WARM:-3s}
     [[ $MODE != spread || -n ${WARM:-} ]] || warm=12s
     wrk -t1 -c64 -d"$warm" -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
   fi
-  local c0 c1 t0 t1 out hz
+  local c0 c1 f0 f1 s0 s1 t0 t1 out hz
   hz=$(getconf CLK_TCK)
   # shellcheck disable=SC2086
   c0=$(cpu_of $pid)
-  local perfpid=
+  # shellcheck disable=SC2086
+  f0=$(faults_of $pid)
+  # shellcheck disable=SC2086
+  s0=$(sys_of $pid)
+  local perfpid= profpid=
+  if [[ -n ${PROFILE:-} && -n ${INSPECT_PORT:-} ]]; then # samples from 1 s in until 1 s before the end
+    (sleep 1 && deno run -A "$ROOT/bench/cpu_profile.ts" record "$INSPECT_PORT" "$(( ${DURATION%s} - 2 ))" \
+      "$PROFILE.$name.cpuprofile") &
+    profpid=$!
+  fi
   if [[ -n ${PERF:-} ]]; then # PERF=file.data: also sample the target's stacks (kernel included)
     perf record -e cpu-clock -F 499 -g -p "${pid%% *}" -o "$PERF" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
     perfpid=$!
@@ -77,22 +104,35 @@ measure() { # name "pids" url
   t1=$(date +%s%N)
   # shellcheck disable=SC2086
   c1=$(cpu_of $pid)
+  # shellcheck disable=SC2086
+  f1=$(faults_of $pid)
+  # shellcheck disable=SC2086
+  s1=$(sys_of $pid)
   [[ -z $perfpid ]] || wait "$perfpid" || true
-  python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" <<'EOF'
+  if [[ -n $profpid ]]; then
+    wait "$profpid" && deno run -A "$ROOT/bench/cpu_profile.ts" report "$PROFILE.$name.cpuprofile" 25 >&2 || true
+  fi
+  python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" "$f0" "$f1" "$s0" "$s1" <<'EOF'
 import json, sys
-name, out, c0, c1, t0, t1, hz = sys.argv[1:]
+name, out, c0, c1, t0, t1, hz, f0, f1, s0, s1 = sys.argv[1:]
 w = json.loads(out)
 cpu = (int(c1) - int(c0)) / int(hz)
 wall = (int(t1) - int(t0)) / 1e9
 errs = sum(w[k] for k in w if k.startswith("err_"))
 print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p99 {w['lat_p99_us']/1000:6.2f} ms"
-      f"  cores {cpu/wall:4.2f}  {cpu*1e6/max(1,w['requests']):6.1f} us CPU/req  errors {errs}", flush=True)
+      f"  cores {cpu/wall:4.2f}  {cpu*1e6/max(1,w['requests']):6.1f} us CPU/req ({100*(int(s1)-int(s0))/max(1,int(c1)-int(c0)):3.0f}% sys)"
+      f"  {(int(f1) - int(f0))/max(1,w['requests']):5.2f} faults/req  errors {errs}", flush=True)
 EOF
 }
 run_bundle() { # name path
-  local port=$((28000 + RANDOM % 2000)) wc
+  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" inspect=
+  INSPECT_PORT=
+  if [[ -n ${PROFILE:-} ]]; then
+    INSPECT_PORT=$((30000 + RANDOM % 2000))
+    inspect="--inspect=127.0.0.1:$INSPECT_PORT"
+  fi
   # shellcheck disable=SC2086
-  deno run -A --unstable-kv --unstable-net $EXTRA "$2" cache --listen "127.0.0.1:$port" \
+  env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} $inspect "$2" cache --listen "127.0.0.1:$port" \
     --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn --admin "127.0.0.1:$((port + 1))" &
   wc=$!
   # Wait until every worker listens (/status lists each worker once it reported), not just the
@@ -113,6 +153,7 @@ for _ in $(seq "$ROUNDS"); do
   for b in $BUNDLES; do run_bundle "${b%%=*}" "${b#*=}"; done
   if [[ -n ${NGINX:-} ]]; then
     master=$(pgrep -o -f "nginx-cache.conf")
+    INSPECT_PORT=
     measure "nginx-cache" "$master $(pgrep -P "$master" | tr '\n' ' ')" "http://127.0.0.1:27103"
   fi
 done

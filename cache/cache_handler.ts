@@ -221,6 +221,7 @@ export class CacheHandler {
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
   readonly #xHit: string;
+  readonly #xMiss: string;
   /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
   #peers: PeerSelector;
@@ -238,6 +239,7 @@ export class CacheHandler {
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#peers = opts.peers ?? DIRECT;
     this.#xHit = `HIT from ${opts.node}`;
+    this.#xMiss = `MISS from ${opts.node}`;
   }
 
   /** Replaces the peer selector (ICP, `--peers auto`). */
@@ -741,7 +743,7 @@ export class CacheHandler {
       status,
       headers: [["content-type", "text/plain; charset=utf-8"], ["cache-control", "no-store"]],
       node: this.#o.node,
-      xCache: `MISS from ${this.#o.node}`,
+      xCache: this.#xMiss,
       extra,
       framing: { kind: "length", length: body.length },
       close: res.close,
@@ -844,7 +846,7 @@ export class CacheHandler {
     // answer (no Age, current Date) gets none, as it was generated for this request (§5.1).
     const ageMs = correctedInitialAgeMs({ headers: r.head.headers.fields, requestTime, responseTime });
     const age = r.head.headers.get("age") !== null || ageMs >= 1000 ? ageHeaderValue(ageMs) : undefined;
-    await this.#relay(req, res, r, headers, `MISS from ${this.#o.node}`, age);
+    await this.#relay(req, res, r, headers, this.#xMiss, age);
   }
 
   /** Streams an origin response to the client without storing it. */
@@ -942,7 +944,7 @@ export class CacheHandler {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head.status;
-          return await this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out);
+          return await this.#fromInflight(req, res, f, head, this.#xMiss, out);
         }
         if (head && head.kind === "not-modified") {
           counters.collapsed++;
@@ -971,9 +973,12 @@ export class CacheHandler {
       return await this.#originError(req, res, f.error ?? new Error("fetch failed"), out);
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
-    await p; // then the fetch (it never rejects), without an array and Promise.all per miss
-    await task;
+    try {
+      await this.#sendInflight(req, res, f, head, this.#xMiss, out, slot);
+    } finally {
+      if (slot) f.unreserve(slot);
+    }
+    await task; // the fetch never rejects
   }
 
   /** Revalidation of a stale stored object (collapsed like misses). */
@@ -1038,7 +1043,7 @@ export class CacheHandler {
       );
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, `MISS from ${this.#o.node}`, out, slot);
+    const p = this.#fromInflight(req, res, f, head, this.#xMiss, out, slot);
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -1185,10 +1190,15 @@ export class CacheHandler {
     }
     const responseTime = Date.now();
     const status = r.head.status;
-    let headers = stripHopByHop(r.head.headers.fields).filter(([k]) =>
-      k !== "content-length" && k !== "transfer-encoding"
-    );
-    if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(responseTime)]);
+    // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
+    let headers = stripHopByHop(r.head.headers.fields);
+    let hasDate = false;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      const k = headers[i][0];
+      if (k === "content-length") headers.splice(i, 1);
+      else if (k === "date") hasDate = true;
+    }
+    if (!hasDate) headers.push(["date", formatHttpDate(responseTime)]);
 
     if (status === 304 && plan.revalidating) {
       r.abort();

@@ -151,6 +151,11 @@ export class Inflight {
    */
   async waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
     if (this.head || this.error) return this.head;
+    if (timeoutMs === undefined) {
+      // No race and no second promise for the usual wait (the leader of a miss).
+      await new Promise<void>((r) => this.#headWaiters.push(r));
+      return this.error ? undefined : this.head;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waits = [new Promise<void>((r) => this.#headWaiters.push(r))];
     if (timeoutMs !== undefined) waits.push(new Promise<void>((r) => timer = setTimeout(r, timeoutMs)));

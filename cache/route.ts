@@ -55,6 +55,29 @@ function splitHostPort(authority: string, defPort: number): Endpoint | undefined
   return { hostname, port };
 }
 
+/** An authority (Host field or URL authority) parsed: its endpoint and its text for URLs and keys. */
+interface ParsedHost {
+  ep: Endpoint;
+  /** Lower-cased, without the default port 80. */
+  hostText: string;
+}
+
+/** Parsed authorities: a cache sees few distinct hosts, and every request parses one. */
+const HOSTS = new Map<string, ParsedHost | null>();
+
+function hostOf(authority: string): ParsedHost | null {
+  let h = HOSTS.get(authority);
+  if (h !== undefined) return h;
+  const lower = authority.toLowerCase();
+  const ep = splitHostPort(lower, 80);
+  h = ep ? { ep: Object.freeze(ep), hostText: lower.replace(/:80$/, "") } : null;
+  if (authority.length <= 512) {
+    if (HOSTS.size >= 1024) HOSTS.clear();
+    HOSTS.set(authority, h);
+  }
+  return h;
+}
+
 /** Parsed origin URLs: there are only the configured few, and every request needs one. */
 const ENDPOINTS = new Map<string, Endpoint>();
 
@@ -116,9 +139,9 @@ export function resolveRoute(
   } else {
     return { kind: "error", status: 400, message: `Bad request target "${req.target.slice(0, 100)}"` };
   }
-  const ep = splitHostPort(authority.toLowerCase(), 80);
-  if (!ep) return { kind: "error", status: 400, message: `Bad host "${authority.slice(0, 100)}"` };
-  const hostText = authority.toLowerCase().replace(/:80$/, "");
+  const host = hostOf(authority);
+  if (!host) return { kind: "error", status: 400, message: `Bad host "${authority.slice(0, 100)}"` };
+  const { ep, hostText } = host;
   const url = `http://${hostText}${path}`;
   if (mode === "accel") {
     const bare = ep.hostname;

@@ -140,3 +140,33 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
     "error",
   );
 });
+
+Deno.test("resolveRoute() gives the same answer for a host it has parsed before, in any case", () => {
+  const cases: {
+    target: string;
+    host: string;
+    mode: "accel" | "transparent" | "forward";
+    url?: string;
+    status?: number;
+  }[] = [
+    { target: "/p", host: "B.Example:80", mode: "transparent", url: "http://b.example/p" },
+    { target: "/q", host: "b.example:80", mode: "transparent", url: "http://b.example/q" },
+    { target: "/p", host: "b.example:8080", mode: "transparent", url: "http://b.example:8080/p" },
+    { target: "/p", host: "bad host", mode: "transparent", status: 400 },
+    { target: "/p", host: "b.example:99999", mode: "transparent", status: 400 },
+    { target: "http://B.example:81/x", host: "ignored", mode: "forward", url: "http://b.example:81/x" },
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const c of cases) {
+      const r = resolveRoute({ method: "GET", target: c.target, host: c.host }, c.mode, cfg);
+      const name = `${c.host} ${c.target} (round ${round})`;
+      if (c.status) assertEquals(r.kind === "error" ? r.status : r.kind, c.status, name);
+      else {
+        assertEquals(r.kind === "http" ? r.url : r.kind, c.url, name);
+        if (r.kind === "http" && c.mode !== "accel") {
+          assertEquals(r.origin, { hostname: "b.example", port: Number(/:(\d+)\//.exec(c.url!)?.[1] ?? 80) }, name);
+        }
+      }
+    }
+  }
+});

@@ -143,7 +143,10 @@ export function latin1EncodeInto(s: string, out: Uint8Array, offset = 0): number
   if (out.length - offset < s.length) {
     throw new RangeError(`Cannot encode ${s.length} chars into ${out.length - offset} bytes`);
   }
-  if (ASCII.test(s)) return ENCODER.encodeInto(s, offset ? out.subarray(offset) : out).written;
+  // The native encoder into exactly s.length bytes: for ASCII (where UTF-8 and ISO-8859-1 agree)
+  // it reads and writes every char; otherwise the loop below rewrites the window.
+  const r = ENCODER.encodeInto(s, out.subarray(offset, offset + s.length));
+  if (r.read === s.length && r.written === s.length) return s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     out[offset + i] = c > 0xff ? 0x3f : c;
@@ -166,45 +169,161 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-function parseFields(lines: string[], what: string): HeaderList {
-  const fields: [string, string][] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.length === 0) continue;
-    const c0 = line.charCodeAt(0);
-    if (c0 === 32 || c0 === 9) throw new HttpParseError(`Cannot parse ${what}: obsolete line folding`);
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new HttpParseError(`Cannot parse ${what}: field line ${JSON.stringify(line)} has no name`);
-    const name = line.slice(0, colon);
-    if (!isToken(name)) {
-      throw new HttpParseError(`Cannot parse ${what}: field name ${JSON.stringify(name)} is not a token`);
-    }
-    let a = colon + 1;
-    let b = line.length;
-    while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
-    while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
-    const value = line.slice(a, b);
-    for (let j = 0; j < value.length; j++) {
-      const c = value.charCodeAt(j);
-      if (c === 0 || c === 13 || c === 10 || (c < 32 && c !== 9) || c === 127) {
-        throw new HttpParseError(`Cannot parse ${what}: control character in field ${JSON.stringify(name)}`);
-      }
-    }
-    fields.push([name.toLowerCase(), value]);
+const UTF8 = new TextDecoder();
+
+/**
+ * Common field names by length: a parsed name that matches one (in any case) is this constant
+ * instead of a new lower-cased string per message (fewer allocations, and stored objects share
+ * their names).
+ */
+const KNOWN_NAMES: (string[] | undefined)[] = [];
+for (
+  const n of [
+    "host",
+    "date",
+    "server",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-range",
+    "content-location",
+    "connection",
+    "keep-alive",
+    "last-modified",
+    "cache-control",
+    "etag",
+    "accept-ranges",
+    "expires",
+    "age",
+    "vary",
+    "via",
+    "location",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "x-forwarded-for",
+    "x-cache",
+    "transfer-encoding",
+    "pragma",
+    "set-cookie",
+    "cookie",
+    "referer",
+    "authorization",
+    "range",
+    "if-none-match",
+    "if-modified-since",
+    "expect",
+  ]
+) (KNOWN_NAMES[n.length] ??= []).push(n);
+
+/** The known name equal to `bytes[from, to)` ignoring ASCII case, if any (the bytes are a token). */
+function knownName(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const list = KNOWN_NAMES[to - from];
+  if (list === undefined) return undefined;
+  next: for (const name of list) {
+    // Known names are lower-case letters and "-": `| 0x20` folds only A-Z onto them (CR, the one
+    // other byte it would fold onto "-", cannot be inside a line).
+    for (let j = 0; j < name.length; j++) if ((bytes[from + j] | 0x20) !== name.charCodeAt(j)) continue next;
+    return name;
   }
-  return new HeaderList(fields);
+  return undefined;
 }
 
-function splitLines(bytes: Uint8Array, what: string): string[] {
-  const text = latin1Decode(bytes);
-  const end = text.endsWith("\r\n\r\n") ? text.length - 4 : text.length;
-  const lines = text.slice(0, end).split("\r\n");
-  for (const l of lines) {
-    if (l.indexOf("\n") !== -1 || l.indexOf("\r") !== -1) {
+/** A head split into its start line and fields (see {@link scanHead}). */
+interface ScannedHead {
+  first: string;
+  fields: [string, string][];
+}
+
+/**
+ * Splits a head into its start line and validated fields in one pass over the bytes: lines end
+ * with CRLF (a bare CR or LF is an error), field lines are `token ":" OWS value OWS` without
+ * obsolete folding or control characters, names are lower-cased, empty lines are skipped. The
+ * strings are slices of one decoded copy of the head (ISO-8859-1, one char per byte).
+ *
+ * @param bytes the head, with or without the final CRLF CRLF
+ * @param what "request" or "response", for error messages
+ */
+function scanHead(bytes: Uint8Array, what: string): ScannedHead {
+  let end = bytes.length;
+  if (
+    end >= 4 && bytes[end - 4] === 13 && bytes[end - 3] === 10 && bytes[end - 2] === 13 && bytes[end - 1] === 10
+  ) end -= 4;
+  // Line ends, and whether any byte is outside ASCII (then the fast UTF-8 decoder would differ).
+  const ends: number[] = [];
+  let high = false;
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i];
+    if (c === 13) {
+      if (i + 1 < end && bytes[i + 1] === 10) {
+        ends.push(i);
+        i++;
+        continue;
+      }
       throw new HttpParseError(`Cannot parse ${what}: bare CR or LF in the head`);
     }
+    if (c === 10) throw new HttpParseError(`Cannot parse ${what}: bare CR or LF in the head`);
+    if (c >= 128) high = true;
   }
-  return lines;
+  ends.push(end);
+  const text = high ? latin1Decode(bytes.subarray(0, end)) : UTF8.decode(bytes.subarray(0, end));
+  const fields: [string, string][] = [];
+  let ls = ends[0] + 2;
+  for (let li = 1; li < ends.length; li++) {
+    const le = ends[li];
+    const from = ls;
+    ls = le + 2;
+    if (le === from) continue;
+    const c0 = bytes[from];
+    if (c0 === 32 || c0 === 9) throw new HttpParseError(`Cannot parse ${what}: obsolete line folding`);
+    let colon = from;
+    let upper = false;
+    let token = true;
+    for (; colon < le; colon++) {
+      const c = bytes[colon];
+      if (c === 58) break;
+      if (c >= 128 || TCHAR[c] === 0) token = false;
+      else if (c >= 65 && c <= 90) upper = true;
+    }
+    if (colon === le || colon === from) {
+      const line = text.slice(from, le);
+      throw new HttpParseError(`Cannot parse ${what}: field line ${JSON.stringify(line)} has no name`);
+    }
+    if (!token) {
+      const raw = text.slice(from, colon);
+      throw new HttpParseError(`Cannot parse ${what}: field name ${JSON.stringify(raw)} is not a token`);
+    }
+    let a = colon + 1;
+    let b = le;
+    while (a < b && (bytes[a] === 32 || bytes[a] === 9)) a++;
+    while (b > a && (bytes[b - 1] === 32 || bytes[b - 1] === 9)) b--;
+    for (let j = a; j < b; j++) {
+      const c = bytes[j];
+      if ((c < 32 && c !== 9) || c === 127) {
+        const raw = text.slice(from, colon);
+        throw new HttpParseError(`Cannot parse ${what}: control character in field ${JSON.stringify(raw)}`);
+      }
+    }
+    let name = knownName(bytes, from, colon);
+    if (name === undefined) {
+      name = text.slice(from, colon);
+      if (upper) name = name.toLowerCase();
+    }
+    fields.push([name, text.slice(a, b)]);
+  }
+  return { first: text.slice(0, ends[0]), fields };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Whether `s` matches `^HTTP/\d\.\d \d{3}( .*)?$`. */
+function isStatusLine(s: string): boolean {
+  return s.length >= 12 && s.startsWith("HTTP/") && isDigit(s.charCodeAt(5)) && s.charCodeAt(6) === 46 &&
+    isDigit(s.charCodeAt(7)) && s.charCodeAt(8) === 32 && isDigit(s.charCodeAt(9)) && isDigit(s.charCodeAt(10)) &&
+    isDigit(s.charCodeAt(11)) && (s.length === 12 || s.charCodeAt(12) === 32);
 }
 
 function parseVersion(v: string, what: string): 0 | 1 {
@@ -226,8 +345,7 @@ function parseVersion(v: string, what: string): 0 | 1 {
  * ```
  */
 export function parseRequestHead(bytes: Uint8Array): RequestHead {
-  const lines = splitLines(bytes, "request");
-  const first = lines[0];
+  const { first, fields } = scanHead(bytes, "request");
   const sp1 = first.indexOf(" ");
   const sp2 = first.lastIndexOf(" ");
   if (sp1 <= 0 || sp2 === sp1) {
@@ -243,7 +361,7 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
     throw new HttpParseError(`Cannot parse request: bad request target ${JSON.stringify(target.slice(0, 200))}`);
   }
   const minor = parseVersion(first.slice(sp2 + 1), "request");
-  const headers = parseFields(lines, "request");
+  const headers = new HeaderList(fields);
   const hosts = headers.getAll("host");
   if (hosts.length > 1) throw new HttpParseError("Cannot parse request: more than one Host field");
   if (minor === 1 && hosts.length === 0) throw new HttpParseError("Cannot parse request: HTTP/1.1 without Host");
@@ -258,12 +376,14 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
  * @throws {HttpParseError} for a malformed status line or fields
  */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead {
-  const lines = splitLines(bytes, "response");
-  const first = lines[0];
-  const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(first);
-  if (!m) throw new HttpParseError(`Cannot parse response: bad status line ${JSON.stringify(first.slice(0, 200))}`);
-  const minor = parseVersion(m[1], "response");
-  return { minor, status: Number(m[2]), reason: m[3] ?? "", headers: parseFields(lines, "response") };
+  const { first, fields } = scanHead(bytes, "response");
+  // `HTTP/d.d SP ddd [SP reason]`, checked by char codes (a regular expression costs more here).
+  if (!isStatusLine(first)) {
+    throw new HttpParseError(`Cannot parse response: bad status line ${JSON.stringify(first.slice(0, 200))}`);
+  }
+  const minor = parseVersion(first.slice(0, 8), "response");
+  const status = (first.charCodeAt(9) - 48) * 100 + (first.charCodeAt(10) - 48) * 10 + first.charCodeAt(11) - 48;
+  return { minor, status, reason: first.length > 12 ? first.slice(13) : "", headers: new HeaderList(fields) };
 }
 
 function contentLength(headers: HeaderList, what: string): number | undefined {

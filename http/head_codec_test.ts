@@ -208,3 +208,85 @@ Deno.test("latin1EncodeInto() writes what latin1Encode() returns, at an offset, 
   }
   assertThrows(() => latin1EncodeInto("abcd", new Uint8Array(5), 2), RangeError, "4 chars into 3 bytes");
 });
+
+Deno.test("parseResponseHead() splits lines and fields byte by byte as the RFC 9112 grammar says", () => {
+  const ok: { name: string; raw: string; minor: number; status: number; reason: string; fields: [string, string][] }[] =
+    [
+      { name: "no reason", raw: "HTTP/1.1 200\r\n\r\n", minor: 1, status: 200, reason: "", fields: [] },
+      { name: "empty reason", raw: "HTTP/1.1 204 \r\n\r\n", minor: 1, status: 204, reason: "", fields: [] },
+      {
+        name: "reason with spaces",
+        raw: "HTTP/1.0 404 Not  Found \r\n",
+        minor: 0,
+        status: 404,
+        reason: "Not  Found ",
+        fields: [],
+      },
+      {
+        name: "names lower-cased, values trimmed, order and repeats kept",
+        raw: 'HTTP/1.1 200 OK\r\nContent-Type: \t text/plain \t\r\nX-A: 1\r\nx-a:2\r\nETag: "v"\r\n\r\n',
+        minor: 1,
+        status: 200,
+        reason: "OK",
+        fields: [["content-type", "text/plain"], ["x-a", "1"], ["x-a", "2"], ["etag", '"v"']],
+      },
+      {
+        name: "octets above 0x7f survive (ISO-8859-1)",
+        raw: "HTTP/1.1 200 \u00c7a va\r\nX-Name: caf\u00e9 \u00ff\r\n\r\n",
+        minor: 1,
+        status: 200,
+        reason: "\u00c7a va",
+        fields: [["x-name", "caf\u00e9 \u00ff"]],
+      },
+      {
+        name: "head without the blank line, empty lines skipped",
+        raw: "HTTP/1.1 200 OK\r\nA: 1\r\n\r\nB: 2\r\n",
+        minor: 1,
+        status: 200,
+        reason: "OK",
+        fields: [["a", "1"], ["b", "2"]],
+      },
+      {
+        name: "empty value",
+        raw: "HTTP/1.1 200 OK\r\nX-E:\r\nX-F:   \r\n\r\n",
+        minor: 1,
+        status: 200,
+        reason: "OK",
+        fields: [["x-e", ""], ["x-f", ""]],
+      },
+    ];
+  for (const row of ok) {
+    const h = parseResponseHead(b(row.raw));
+    assertEquals(
+      [h.minor, h.status, h.reason, h.headers.fields],
+      [row.minor, row.status, row.reason, row.fields],
+      row.name,
+    );
+  }
+  const bad: { name: string; raw: string; message: string; status?: number }[] = [
+    { name: "bare LF", raw: "HTTP/1.1 200 OK\nA: 1\r\n\r\n", message: "bare CR or LF" },
+    { name: "bare CR", raw: "HTTP/1.1 200 OK\r\nA: 1\r2\r\n\r\n", message: "bare CR or LF" },
+    { name: "CR at the end", raw: "HTTP/1.1 200 OK\r\nA: 1\r", message: "bare CR or LF" },
+    { name: "obsolete folding", raw: "HTTP/1.1 200 OK\r\nA: 1\r\n 2\r\n\r\n", message: "obsolete line folding" },
+    { name: "no colon", raw: "HTTP/1.1 200 OK\r\nA 1\r\n\r\n", message: 'field line "A 1" has no name' },
+    { name: "empty name", raw: "HTTP/1.1 200 OK\r\n: 1\r\n\r\n", message: "has no name" },
+    {
+      name: "name not a token",
+      raw: "HTTP/1.1 200 OK\r\nA\u00e9: 1\r\n\r\n",
+      message: 'field name "A\u00e9" is not a token',
+    },
+    { name: "space before colon", raw: "HTTP/1.1 200 OK\r\nA : 1\r\n\r\n", message: 'field name "A " is not a token' },
+    { name: "DEL in value", raw: "HTTP/1.1 200 OK\r\nA: 1\x7f\r\n\r\n", message: 'control character in field "A"' },
+    { name: "NUL in value", raw: "HTTP/1.1 200 OK\r\nA: \x00\r\n\r\n", message: "control character" },
+    { name: "two-digit status", raw: "HTTP/1.1 20 OK\r\n\r\n", message: "bad status line" },
+    { name: "no space after status", raw: "HTTP/1.1 200OK\r\n\r\n", message: "bad status line" },
+    { name: "letters in version", raw: "HTTP/1.x 200 OK\r\n\r\n", message: "bad status line" },
+    { name: "lower-case protocol", raw: "http/1.1 200 OK\r\n\r\n", message: "bad status line" },
+    { name: "other version", raw: "HTTP/2.0 200 OK\r\n\r\n", message: "unsupported version", status: 505 },
+  ];
+  for (const row of bad) {
+    const e = throwsNamed(row.name, () => parseResponseHead(b(row.raw)), HttpParseError);
+    assertEquals(e.message.includes(row.message), true, `${row.name}: ${e.message}`);
+    assertEquals(e.status, row.status ?? 400, row.name);
+  }
+});

@@ -15,10 +15,10 @@ import {
   type BodyFraming,
   HttpParseError,
   latin1Encode,
+  latin1EncodeInto,
   parseResponseHead,
   responseFraming,
   type ResponseHead,
-  serializeRequestHead,
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import { closeQuietly, type Endpoint } from "./server.ts";
@@ -96,6 +96,25 @@ interface PooledConn {
   deadline: number;
   /** Set by the sweep that closed it for missing its deadline. */
   timedOut: boolean;
+  /** Reusable buffer for request heads (see {@link SCRATCH_MAX_BYTES}). */
+  scratch?: Uint8Array;
+}
+
+/** Requests (head plus a buffered body) up to this size are encoded into a per-connection buffer. */
+const SCRATCH_MAX_BYTES = 16 * 1024;
+
+/**
+ * The request head as ISO-8859-1 text: request line, the fields minus any framing fields, then
+ * this request's own framing (`Content-Length` for a buffered body, chunked for a stream).
+ */
+function requestHeadText(init: OriginRequestInit, fixed: Uint8Array | undefined): string {
+  let s = `${init.method} ${init.target} HTTP/1.1\r\n`;
+  for (const [k, v] of init.headers) {
+    if (k !== "content-length" && k !== "transfer-encoding") s += `${k}: ${v}\r\n`;
+  }
+  if (fixed) s += `content-length: ${fixed.length}\r\n`;
+  else if (init.body) s += "transfer-encoding: chunked\r\n";
+  return s + "\r\n";
 }
 
 /**
@@ -140,6 +159,11 @@ export class OriginPool {
     let n = 0;
     for (const l of this.#idle.values()) n += l.length;
     return n;
+  }
+
+  /** Whether the header-timeout sweep timer is running (for tests and status). */
+  get sweeping(): boolean {
+    return this.#sweepTimer !== undefined;
   }
 
   /**
@@ -216,21 +240,28 @@ export class OriginPool {
   }
 
   async #exchange(key: string, pc: PooledConn, init: OriginRequestInit): Promise<OriginResponse> {
-    const headers = init.headers.filter(([k]) => k !== "content-length" && k !== "transfer-encoding");
-    if (init.body instanceof Uint8Array) headers.push(["content-length", String(init.body.length)]);
-    else if (init.body) headers.push(["transfer-encoding", "chunked"]);
-    const head = latin1Encode(serializeRequestHead(init.method, init.target, headers));
+    const fixed = init.body instanceof Uint8Array ? init.body : undefined;
+    const text = requestHeadText(init, fixed);
     this.#wait(pc);
     let gotBytes = false;
     try {
-      if (init.body instanceof Uint8Array) {
-        await writeAll(pc.conn, concat(head, init.body));
+      const total = text.length + (fixed?.length ?? 0);
+      if (total <= SCRATCH_MAX_BYTES) {
+        // Head (and a small body) encoded into the connection's own buffer: one write, no
+        // allocation. The buffer is reused only after this write resolved.
+        if (!pc.scratch || pc.scratch.length < total) pc.scratch = new Uint8Array(Math.max(total, 2048));
+        const out = pc.scratch.subarray(0, total);
+        latin1EncodeInto(text, out);
+        if (fixed) out.set(fixed, text.length);
+        await writeAll(pc.conn, out);
       } else {
-        await writeAll(pc.conn, head);
-        if (init.body) {
-          for await (const c of init.body) if (c.length) await writeAll(pc.conn, encodeChunk(c));
-          await writeAll(pc.conn, LAST_CHUNK);
+        await writeAll(pc.conn, fixed ? concat(latin1Encode(text), fixed) : latin1Encode(text));
+      }
+      if (init.body && !fixed) {
+        for await (const c of init.body as AsyncIterable<Uint8Array>) {
+          if (c.length) await writeAll(pc.conn, encodeChunk(c));
         }
+        await writeAll(pc.conn, LAST_CHUNK);
       }
       let resHead: ResponseHead;
       while (true) {
@@ -336,10 +367,13 @@ export class OriginPool {
     }
   }
 
-  /** Ends the deadline; the timer stops when nothing waits (so an idle pool holds no timer). */
+  /**
+   * Ends the deadline. The timer keeps running until a sweep finds nothing waiting (so an idle
+   * pool holds no timer, and a busy one does not stop and restart it between requests).
+   */
   #unwait(pc: PooledConn): void {
     pc.deadline = Infinity;
-    if (this.#waiting.delete(pc) && this.#waiting.size === 0) this.#stopSweep();
+    this.#waiting.delete(pc);
   }
 
   #stopSweep(): void {

@@ -171,3 +171,138 @@ Deno.test("sweepPeriodMs() is a quarter of the timeout within 10 and 250 ms", ()
     assertEquals(sweepPeriodMs(timeout), period, `timeout ${timeout}`);
   }
 });
+
+Deno.test("OriginPool sends each request's exact bytes on one reused connection, whatever its size and body", async () => {
+  // An origin that records each request: the head, then the body its framing announces.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const seen: string[] = [];
+  let accepted = 0;
+  const served = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      let data = "";
+      const buf = new Uint8Array(65536);
+      try {
+        while (true) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          data += latin1Decode(buf.subarray(0, n));
+          while (true) {
+            const end = data.indexOf("\r\n\r\n");
+            if (end === -1) break;
+            const head = data.slice(0, end + 4);
+            const cl = /content-length: (\d+)/.exec(head);
+            let bodyEnd = end + 4 + (cl ? Number(cl[1]) : 0);
+            if (/transfer-encoding: chunked/.test(head)) {
+              const last = data.indexOf("\r\n0\r\n\r\n", end);
+              if (last === -1 && !data.slice(end + 4).startsWith("0\r\n\r\n")) break;
+              bodyEnd = last === -1 ? end + 9 : last + 7;
+            }
+            if (data.length < bodyEnd) break;
+            seen.push(data.slice(0, bodyEnd));
+            data = data.slice(bodyEnd);
+            await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+          }
+        }
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  const pool = new OriginPool(OPTS);
+  const big = "v".repeat(20_000);
+  async function* stream() {
+    yield TE.encode("ab");
+    yield new Uint8Array(0);
+    yield TE.encode("cde");
+  }
+  const table: { name: string; method: string; headers: [string, string][]; body?: unknown; wire: string }[] = [
+    {
+      name: "GET, framing fields dropped",
+      method: "GET",
+      headers: [["host", "h"], ["content-length", "9"], ["x-a", "1"], ["transfer-encoding", "chunked"], ["x-a", "2"]],
+      wire: "GET /t HTTP/1.1\r\nhost: h\r\nx-a: 1\r\nx-a: 2\r\n\r\n",
+    },
+    {
+      name: "head larger than the connection's buffer",
+      method: "GET",
+      headers: [["host", "h"], ["x-big", big]],
+      wire: `GET /t HTTP/1.1\r\nhost: h\r\nx-big: ${big}\r\n\r\n`,
+    },
+    {
+      name: "short GET after a long one",
+      method: "GET",
+      headers: [["host", "h"]],
+      wire: "GET /t HTTP/1.1\r\nhost: h\r\n\r\n",
+    },
+    {
+      name: "buffered body",
+      method: "POST",
+      headers: [["host", "h"], ["content-length", "1"]],
+      body: TE.encode("hello"),
+      wire: "POST /t HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\nhello",
+    },
+    {
+      name: "buffered body larger than the connection's buffer",
+      method: "PUT",
+      headers: [["host", "h"]],
+      body: TE.encode(big),
+      wire: `PUT /t HTTP/1.1\r\nhost: h\r\ncontent-length: ${big.length}\r\n\r\n${big}`,
+    },
+    {
+      name: "streamed body",
+      method: "POST",
+      headers: [["host", "h"]],
+      body: stream(),
+      wire: "POST /t HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n",
+    },
+    {
+      name: "ISO-8859-1 value",
+      method: "GET",
+      headers: [["x-n", "caf\u00e9"]],
+      wire: "GET /t HTTP/1.1\r\nx-n: caf\u00e9\r\n\r\n",
+    },
+  ];
+  try {
+    for (const row of table) {
+      const r = await pool.request({ hostname: "127.0.0.1", port: listener.addr.port }, {
+        method: row.method,
+        target: "/t",
+        headers: row.headers,
+        body: row.body as Uint8Array | undefined,
+      });
+      assertEquals(r.head.status, 200, row.name);
+      assertEquals((await r.readWhole()).length, 0);
+      assertEquals(seen.at(-1), row.wire, row.name);
+    }
+    assertEquals(seen.length, table.length);
+    assertEquals(accepted, 1, "every request on the same pooled connection");
+  } finally {
+    pool.close();
+    listener.close();
+    await served;
+  }
+});
+
+Deno.test("OriginPool keeps its header-timeout sweep between requests and stops it once nothing waits", async () => {
+  const origin = rawOrigin(async (c, _h, n) => {
+    if (n === 1) await sleep(60);
+    await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  const pool = new OriginPool({ ...OPTS, readTimeoutMs: 400 });
+  try {
+    assertEquals(pool.sweeping, false, "an unused pool has no timer");
+    const slow = pool.request(origin.to, { method: "GET", target: "/a", headers: [["host", "h"]] });
+    await sleep(20);
+    assertEquals(pool.sweeping, true, "a request waits for its head");
+    assertEquals((await (await slow).readWhole()).length, 0);
+    assertEquals(pool.sweeping, true, "not stopped as soon as the head came");
+    const r = await pool.request(origin.to, { method: "GET", target: "/b", headers: [["host", "h"]] });
+    assertEquals((await r.readWhole()).length, 0);
+    await sleep(sweepPeriodMs(400) * 2 + 50);
+    assertEquals(pool.sweeping, false, "stopped by the first sweep that found nothing waiting");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});

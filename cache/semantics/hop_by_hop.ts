@@ -75,9 +75,13 @@ export function stripHopByHop(headers: readonly (readonly [string, string])[]): 
     }
   }
   const out: HeaderList = [];
-  for (const [n, v] of headers) {
+  for (const field of headers) {
+    const n = field[0];
     const name = n.toLowerCase();
-    if (!HOP_BY_HOP_FIELDS.has(name) && (extra === undefined || !extra.includes(name))) out.push([name, v]);
+    if (HOP_BY_HOP_FIELDS.has(name) || (extra !== undefined && extra.includes(name))) continue;
+    // A field whose name is already lower-case (every parsed one) is shared, not copied: header
+    // tuples are never changed in place, and the stored object keeps fewer arrays.
+    out.push(name === n ? field as [string, string] : [name, field[1]]);
   }
   return out;
 }
