@@ -7,7 +7,7 @@
 #   WC_WORKERS=2 bench/cache_peers.sh squid nginx-cache   # choose peers to run beside webcache
 #
 # webcache is built once (deno task build) and started by the harness as
-#   deno run -A --unstable-kv --unstable-net dist/webcache.js cache --listen 127.0.0.1:$TARGET_PORT \
+#   deno run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer dist/webcache.js cache --listen 127.0.0.1:$TARGET_PORT \
 #     --origin $ORIGIN_URL --workers $WC_WORKERS --admin 127.0.0.1:<free port> --access-log none
 # Results go to bench/results/<run-id>/ (git-ignored); summary.md is also printed.
 set -Eeuo pipefail
@@ -25,7 +25,7 @@ WC_WORKERS=${WC_WORKERS:-0}
 (cd "$ROOT" && deno task build >/dev/null)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || read -r -a targets <<<"$PEERS"
-cmd="cd '$ROOT' && exec deno run -A --unstable-kv --unstable-net dist/webcache.js cache"
+cmd="cd '$ROOT' && exec deno run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer dist/webcache.js cache"
 cmd+=" --listen 127.0.0.1:\$TARGET_PORT --origin \$ORIGIN_URL --workers $WC_WORKERS"
 cmd+=" --admin 127.0.0.1:$WC_ADMIN --access-log none --log-level warn"
 exec bash "$HARNESS" "${targets[@]}" "webcache=http://127.0.0.1:$WC_PORT" -c "webcache=$cmd"

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DENO_RUN_FLAGS } from "../core/deno_flags.ts";
 
 /** How to run webcache itself: the same executable and entry point as this process. */
 export function webcacheArgv(): string[] {
@@ -12,7 +13,7 @@ export function webcacheArgv(): string[] {
   // `deno run ... main.ts|dist/webcache.js`: run the same module again. A `deno compile`d binary
   // has its entry inside the binary: run the binary itself.
   if (main.startsWith("file://") && !main.includes("/$deno$/") && !main.includes("deno-compile")) {
-    return [Deno.execPath(), "run", "-A", "--unstable-kv", "--unstable-net", new URL(main).pathname];
+    return [Deno.execPath(), "run", ...DENO_RUN_FLAGS, new URL(main).pathname];
   }
   return [Deno.execPath()];
 }

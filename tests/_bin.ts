@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { DENO_RUN_FLAGS } from "../core/deno_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Absolute path of the bundle. */
 export const BUNDLE = `${ROOT}dist/webcache.js`;
-/** Flags webcache needs from Deno. */
-export const DENO_FLAGS = ["run", "-A", "--unstable-kv", "--unstable-net"];
+/** Flags webcache needs from Deno (`run` and {@link DENO_RUN_FLAGS}). */
+export const DENO_FLAGS = ["run", ...DENO_RUN_FLAGS];
 
 let built: Promise<void> | undefined;
 

@@ -1,0 +1,23 @@
+/**
+ * How webcache is run by Deno: the one list of runtime flags, used wherever webcache starts
+ * itself (the demo's nodes, the tests' processes) and written out in README and deno.json.
+ *
+ * - `-A`: network, files, subprocesses (`ip`, `nft`), FFI into libc for the data plane.
+ * - `--unstable-kv`: the disk store's index in Deno KV.
+ * - `--unstable-net`: UDP for ICP and gossip, multicast, `SO_REUSEPORT`.
+ * - `--v8-flags=--no-memory-reducer`: V8's memory reducer shrinks the heap after a few idle
+ *   seconds, and the first seconds of traffic after a pause then pay for growing it again with
+ *   extra mark-compact collections (measured: 28 instead of 10 full collections over four 5 s
+ *   miss loads with 25 s pauses, 8–9 k instead of 10–12 k misses/s; `bench/miss_path.md`). A cache
+ *   holds its memory on purpose (`cache.memory.maxBytes` bounds it), so it keeps the heap.
+ *
+ * @module
+ */
+
+/** Deno's flags after `deno run` for webcache (see the module doc for what each is for). */
+export const DENO_RUN_FLAGS: readonly string[] = [
+  "-A",
+  "--unstable-kv",
+  "--unstable-net",
+  "--v8-flags=--no-memory-reducer",
+];
