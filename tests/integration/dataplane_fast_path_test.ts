@@ -103,6 +103,29 @@ async function requests(conn: ReturnType<typeof keepAlive>, n: number, gapMs = 0
   return names;
 }
 
+/**
+ * Opens a keep-alive connection through the VIP and checks that, once established, 20 requests
+ * on it are forwarded in the kernel: the flow is installed, the fast-path counter rises by at least
+ * 20 and the user-space loop sees at most 2 frames (redirected at tcx ingress, they never reach
+ * its ETH_P_IP socket, which is served after tcx). Returns the cache that answered.
+ */
+async function kernelForwards(lab: Lab, conns: ReturnType<typeof keepAlive>[]): Promise<string> {
+  const conn = keepAlive(lab, lab.client, 80);
+  conns.push(conn);
+  const first = (await conn.request()).split(" ")[0];
+  assert(/^rs\d$/.test(first), first);
+  await folded();
+  const c0 = await counters(lab);
+  assertEquals(c0.active, 1);
+  assertEquals(c0.flows, 1);
+  assertEquals(await requests(conn, 20), new Set([first]));
+  await folded();
+  const c1 = await counters(lab);
+  assert(c1.fast - c0.fast >= 20, `kernel packets: ${c0.fast} → ${c1.fast}`);
+  assert(c1.rx - c0.rx <= 2, `user-space frames: ${c0.rx} → ${c1.rx}`);
+  return first;
+}
+
 Deno.test({
   name: "DR fast path: kernel forwarding of established flows, timeouts, restart, kill -9, fallback and off",
   ignore: !root,
@@ -117,20 +140,7 @@ Deno.test({
       let director: Proc = await startDirector(lab, section(lab, { timeouts: { establishedS: 3 } }));
 
       await t.step("an established flow's packets bypass the user-space loop; status says so", async () => {
-        const conn = keepAlive(lab, lab.client, 80);
-        conns.push(conn);
-        const first = (await conn.request()).split(" ")[0];
-        assert(/^rs\d$/.test(first), first);
-        await folded();
-        const c0 = await counters(lab);
-        assertEquals(c0.active, 1);
-        assertEquals(c0.flows, 1);
-        assertEquals(await requests(conn, 20), new Set([first]));
-        await folded();
-        const c1 = await counters(lab);
-        assert(c1.fast - c0.fast >= 20, `kernel packets: ${c0.fast} → ${c1.fast}`);
-        // Redirected at tcx ingress, they never reach the loop's ETH_P_IP socket (served after tcx).
-        assert(c1.rx - c0.rx <= 2, `user-space frames: ${c0.rx} → ${c1.rx}`);
+        const first = await kernelForwards(lab, conns);
         const text = await statusStats(lab);
         assertStringIncludes(text, "Data plane: fast path active");
         const target = lab.caches.find((c) => c.name === first)!;
@@ -240,18 +250,7 @@ Deno.test({
       const cfg = section(lab);
       cfg.services[0].method = "tun";
       await startDirector(lab, cfg);
-      const conn = keepAlive(lab, lab.client, 80);
-      conns.push(conn);
-      const first = (await conn.request()).split(" ")[0];
-      assert(/^rs\d$/.test(first), first);
-      await folded();
-      const c0 = await counters(lab);
-      assertEquals(c0.flows, 1);
-      assertEquals(await requests(conn, 20), new Set([first]));
-      await folded();
-      const c1 = await counters(lab);
-      assert(c1.fast - c0.fast >= 20, `kernel packets: ${c0.fast} → ${c1.fast}`);
-      assert(c1.rx - c0.rx <= 2, `user-space frames: ${c0.rx} → ${c1.rx}`);
+      await kernelForwards(lab, conns);
     } finally {
       await Promise.all(conns.map((c) => c.close().catch(() => {})));
       await destroyLab(lab);
