@@ -89,15 +89,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(MOV64_IMM, 4, 0, 0, 48)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbLoadBytes)
     .op(JNE_IMM, 0, 0, "next", 0)
-    .op(LDX_H, 1, FP, at(12), 0) // EtherType 08 00 read little-endian
-    .op(JNE_IMM, 1, 0, "next", 0x0008)
-    .op(LDX_B, 1, FP, at(14), 0) // version/IHL
-    .op(JNE_IMM, 1, 0, "next", 0x45)
-    .op(LDX_B, 1, FP, at(23), 0) // protocol
-    .op(JNE_IMM, 1, 0, "next", 6)
-    .op(LDX_H, 1, FP, at(20), 0) // flags/fragment offset: MF | offset must be 0
-    .op(AND64_IMM, 1, 0, 0, 0xff3f)
-    .op(JNE_IMM, 1, 0, "next", 0)
+    .plainIpv4(at, 6, "next")
     .op(LDX_B, 1, FP, at(47), 0) // TCP flags
     .op(JSET_IMM, 1, 0, "next", 0x07) // FIN | SYN | RST
     // r7 = flows[frame bytes 26..37]

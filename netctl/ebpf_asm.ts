@@ -112,6 +112,27 @@ export class EbpfProgram {
     return this.op(OP.MOV64_REG, reg, FP, 0, 0).op(OP.ADD64_IMM, reg, 0, 0, off);
   }
 
+  /**
+   * Appends the checks both tc programs start with, on a copy of the frame on the stack: Ethernet
+   * type IPv4, version 4 with IHL 5 (no options), the given IP protocol, and not a fragment (MF and
+   * offset 0); anything else jumps to `otherwise`. Uses r1.
+   *
+   * @param at the stack offset (from FP) of frame byte k
+   * @param protocol the IP protocol number (6 TCP, 4 IP-in-IP)
+   * @param otherwise the label taken when a check fails
+   */
+  plainIpv4(at: (k: number) => number, protocol: number, otherwise: string): this {
+    return this.op(OP.LDX_H, 1, FP, at(12), 0) // EtherType (big-endian bytes read little-endian: 0x0800 → 0x0008)
+      .op(OP.JNE_IMM, 1, 0, otherwise, 0x0008)
+      .op(OP.LDX_B, 1, FP, at(14), 0) // version/IHL
+      .op(OP.JNE_IMM, 1, 0, otherwise, 0x45)
+      .op(OP.LDX_B, 1, FP, at(23), 0) // protocol
+      .op(OP.JNE_IMM, 1, 0, otherwise, protocol)
+      .op(OP.LDX_H, 1, FP, at(20), 0) // flags/fragment offset: MF | offset must be 0
+      .op(OP.AND64_IMM, 1, 0, 0, 0xff3f)
+      .op(OP.JNE_IMM, 1, 0, otherwise, 0);
+  }
+
   /** Names the position of the next instruction. */
   label(name: string): this {
     this.#labels.set(name, this.#insns.length);

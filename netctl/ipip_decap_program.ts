@@ -40,7 +40,7 @@ export const DIRECTOR_KEY_BYTES = 4;
 /** Bytes of the director map's value (unused: presence is what counts). */
 export const DIRECTOR_VALUE_BYTES = 1;
 
-const { MOV64_IMM, MOV64_REG, ADD64_IMM, AND64_IMM, LDX_B, LDX_H, LDX_W, ST_W, STX_W, ATOMIC_ADD_DW } = OP;
+const { MOV64_IMM, MOV64_REG, ADD64_IMM, LDX_W, ST_W, STX_W, ATOMIC_ADD_DW } = OP;
 const { JNE_IMM, JEQ_IMM, CALL, EXIT } = OP;
 
 /**
@@ -65,15 +65,7 @@ export function ipipDecapProgram(
     .op(MOV64_IMM, 4, 0, 0, 32)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbLoadBytes)
     .op(JNE_IMM, 0, 0, "next", 0)
-    .op(LDX_H, 1, FP, at(12), 0) // EtherType (big-endian bytes read little-endian: 0x0800 → 0x0008)
-    .op(JNE_IMM, 1, 0, "next", 0x0008)
-    .op(LDX_B, 1, FP, at(14), 0) // version/IHL
-    .op(JNE_IMM, 1, 0, "next", 0x45)
-    .op(LDX_B, 1, FP, at(23), 0) // protocol
-    .op(JNE_IMM, 1, 0, "next", 4)
-    .op(LDX_H, 1, FP, at(20), 0) // flags/fragment offset: MF | offset must be 0
-    .op(AND64_IMM, 1, 0, 0, 0xff3f)
-    .op(JNE_IMM, 1, 0, "next", 0);
+    .plainIpv4(at, 4, "next");
   p.op(LDX_W, 1, FP, at(26), 0) // outer source: its 4 bytes as they are, the map's key
     .op(STX_W, FP, 1, -52, 0)
     .loadMap(1, opts.directorMapFd)
