@@ -8,9 +8,9 @@
  *
  * time is seconds.milliseconds since the epoch when the request completed; elapsed is milliseconds,
  * right-aligned in 6 columns (Squid's `%9d.%03d %6d`); bytes are those sent to the client (head and
- * body). Codes used: TCP_HIT, TCP_MEM_HIT, TCP_MISS, TCP_REFRESH_UNMODIFIED, TCP_REFRESH_MODIFIED,
- * TCP_REFRESH_FAIL_OLD, TCP_STALE_HIT, TCP_CLIENT_REFRESH_MISS, TCP_IMS_HIT, TCP_DENIED, TCP_TUNNEL,
- * TCP_MISS_ABORTED, NONE (errors before forwarding).
+ * body). Result and hierarchy codes (TCP_HIT for disk, TCP_MEM_HIT for memory, the TCP_REFRESH_*
+ * family, SIBLING_HIT, CARP, HIER_DIRECT...) are chosen in `log_codes.ts`; also TCP_STALE_HIT,
+ * TCP_DENIED, TCP_TUNNEL, NONE (errors before forwarding).
  *
  * @module
  */

@@ -69,6 +69,7 @@ import {
 } from "./semantics/mod.ts";
 import type { Store, StoredMeta, StoredObject, StoreWriter } from "./store/store.ts";
 import { connectTarget, runTunnel } from "./tunnel.ts";
+import { hitCode, peerHierarchy } from "./log_codes.ts";
 
 const log = getLogger("cache");
 
@@ -405,7 +406,7 @@ export class CacheHandler {
       res.close = true;
     }
     this.#finish(req, res, {
-      code: "TCP_MEM_HIT",
+      code: hitCode(obj),
       result: "hit",
       status: obj.meta.status,
       url: hit.primary,
@@ -523,7 +524,7 @@ export class CacheHandler {
       const d = evaluateFreshness(req.headers, obj.meta, now, this.#freshOpts());
       switch (d.action) {
         case "serve":
-          return await this.#serveStored(req, res, obj, "HIT", "TCP_MEM_HIT", "hit", out);
+          return await this.#serveStored(req, res, obj, "HIT", hitCode(obj), "hit", out);
         case "serve-stale":
           return await this.#serveStored(req, res, obj, "STALE", "TCP_STALE_HIT", "stale", out);
         case "serve-stale-revalidate":
@@ -579,7 +580,7 @@ export class CacheHandler {
     const cond = evaluateClientConditional(req.method, req.headers, meta.headers, meta.status);
     if (cond === 304) {
       out.status = 304;
-      if (code === "TCP_MEM_HIT") out.code = "TCP_IMS_HIT";
+      if (code === "TCP_MEM_HIT" || code === "TCP_HIT") out.code = "TCP_IMS_HIT";
       const head = clientHead({
         status: 304,
         headers: notModifiedHeaders(meta.headers),
@@ -790,7 +791,7 @@ export class CacheHandler {
         });
         observeOriginLatency((performance.now() - t0) / 1000);
         if (!(choice.onlyIfCached && r.head.status === 504)) {
-          out.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
+          out.hierarchy = peerHierarchy(choice);
           out.peer = choice.name;
           if (choice.store === false) plan.store = false;
           return r;
@@ -1025,6 +1026,7 @@ export class CacheHandler {
       if (task) await task;
       return;
     }
+    if (failed) out.code = "TCP_REFRESH_FAIL_ERR"; // no stale copy allowed: the error goes out
     if (!head) {
       if (task) await task;
       return await this.#originError(req, res, f.error ?? new Error("revalidation failed"), out);
