@@ -215,9 +215,9 @@ function unconditional(plan: FetchPlan): FetchPlan {
 /** The cache request handler; see the module doc. */
 export class CacheHandler {
   readonly #o: CacheHandlerOptions;
-  readonly #cfg: CacheHandlerConfig;
-  readonly #forwardAcl: Acl;
-  readonly #purgeAcl: Acl;
+  #cfg: CacheHandlerConfig;
+  #forwardAcl: Acl;
+  #purgeAcl: Acl;
   readonly #collapser: Collapser;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #background = new Set<Promise<void>>();
@@ -241,6 +241,18 @@ export class CacheHandler {
     this.#peers = opts.peers ?? DIRECT;
     this.#xHit = `HIT from ${opts.node}`;
     this.#xMiss = `MISS from ${opts.node}`;
+  }
+
+  /**
+   * Puts new settings into effect for the requests that start from now on (SIGHUP): origins,
+   * ACLs, freshness heuristics, object size limit, collapsing.
+   *
+   * @param config the new settings
+   */
+  reconfigure(config: CacheHandlerConfig): void {
+    this.#forwardAcl = new Acl(config.acl.forward);
+    this.#purgeAcl = new Acl(config.acl.purge);
+    this.#cfg = config;
   }
 
   /** Replaces the peer selector (ICP, `--peers auto`). */

@@ -9,13 +9,21 @@
  * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
  * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
  *
+ * Signals: SIGHUP reopens the access log and reloads what can change in place (`_cache_reload.ts`),
+ * never exiting. SIGTERM and SIGINT stop gracefully: the cache announces it drains (membership
+ * state `draining`, weight 0; its health endpoint answers 503; responses close their
+ * connections), keeps accepting for `cache.shutdownDelayMs` while the directors learn it, then
+ * stops accepting and lets requests in flight finish until `cache.shutdownGraceMs`, leaves the
+ * cluster and exits. A second signal exits at once. On start the cache joins the cluster only
+ * once its listeners are up and its store is open, at its full weight.
+ *
  * @module
  */
 import { Command, Option } from "commander";
 import type { ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
-import { getLogger, printErr, printOut } from "../core/log.ts";
+import { configureLogging, getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo, setOtherThreadMetrics, threadMetricsSnapshot } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
@@ -36,6 +44,8 @@ import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import { applyCacheConfig, cacheReloadHandles, type CacheReloadTarget, reloadCache } from "./_cache_reload.ts";
+import type { Appliance } from "../config/mod.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -274,6 +284,7 @@ export function cacheCommand(): Command {
         }
         const service = new CacheService(cfg.cache, {
           node,
+          workers,
           reusePort: true,
           invalidate: ctx.invalidate,
           store,
@@ -281,6 +292,10 @@ export function cacheCommand(): Command {
           sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index }) : undefined,
         });
         trackTopUrls(service.accessLog, top);
+        ctx.onReload(async (next) => {
+          configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+          await service.reconfigure(next.cache);
+        });
         if (ctx.peering) {
           // Hash ownership decided here from the main process's view; ICP lookups on this worker's
           // own socket (or, with multicast, in the main process).
@@ -337,6 +352,7 @@ export function cacheCommand(): Command {
     const service: CacheService = new CacheService(cfg.cache, {
       sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
       node,
+      workers,
       store,
       reusePort: workers > 1,
       invalidate: async (keys: string[]): Promise<number> =>
@@ -421,6 +437,15 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
+    let current: Appliance = cfg;
+    const reloadTarget = (): CacheReloadTarget => ({
+      boot: cfg,
+      service,
+      pool,
+      peering,
+      membership,
+      stopping: () => stopping,
+    });
     const membership = await startRoleMembership(cfg, opts, {
       role: "cache",
       record: {
@@ -438,6 +463,12 @@ export function cacheCommand(): Command {
         },
       },
       admin,
+      reload: {
+        handles: (path) => cacheReloadHandles(path, peering !== undefined),
+        apply: async (synced) => {
+          current = await applyCacheConfig(reloadTarget(), current, synced);
+        },
+      },
     });
     if (membership && rs?.allowedDirectors()?.from === "membership") {
       // Every membership change (join, death, leave) reaches both decapsulators at once.
@@ -455,9 +486,35 @@ export function cacheCommand(): Command {
       membership.onChange(feed);
     }
     log.info("Cache started", { node, workers });
+    // SIGHUP: one reload at a time; the process never exits on a reload.
+    let reloading = Promise.resolve();
+    const source = opts.config ? { file: opts.config, overrides } : undefined;
+    Deno.addSignalListener("SIGHUP", () => {
+      reloading = reloading.then(async () => {
+        current = await reloadCache(reloadTarget(), current, source);
+      });
+    });
+    let stopping = false;
     const stop = async () => {
+      if (stopping) {
+        log.warn("Second signal: stopping now", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }
+      stopping = true;
+      const { shutdownGraceMs, shutdownDelayMs } = current.cache;
+      const deadline = Date.now() + shutdownGraceMs;
+      log.info("Cache draining", { node, shutdownDelayMs, shutdownGraceMs });
+      // Directors stop sending new connections: membership says draining (weight 0), the health
+      // endpoint says 503; clients on kept-alive connections get Connection: close.
+      service.drain();
+      pool.drain();
+      membership?.update({ state: "draining", weight: 0 });
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(shutdownDelayMs, deadline - Date.now()))));
+      await Promise.all([service.finish(deadline), pool.finish(deadline)]);
       log.info("Cache stopping", { node });
-      await membership?.leave(); // directors stop sending new connections at once
+      await reloading;
+      await membership?.leave();
       await membership?.stop();
       await admin.stop();
       await peering?.close();

@@ -47,20 +47,25 @@ export const PeerSchema = z.strictObject({
 /** Schema of the `cache` section. */
 export const CacheSchema = z.strictObject({
   listen: z.array(ListenerSchema).default([{ address: "0.0.0.0:3128", mode: "accel", proxyProtocol: false }]).describe(
-    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port).",
+    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port). Reload: no (restart).",
   ),
   workers: count(0).max(64).default(0).describe(
-    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core.",
+    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core. Reload: no (restart).",
   ),
   origins: z.record(z.string(), httpUrl()).default({}).describe(
-    "Accelerator sites: Host header -> origin URL (http://HOST:PORT).",
+    "Accelerator sites: Host header -> origin URL (http://HOST:PORT). Reload: yes (SIGHUP).",
   ),
-  defaultOrigin: httpUrl().optional().describe("Origin for accelerated hosts not in cache.origins (--origin)."),
+  defaultOrigin: httpUrl().optional().describe(
+    "Origin for accelerated hosts not in cache.origins (--origin). Reload: yes.",
+  ),
   acl: z.strictObject({
     forward: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
-      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
+      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy. " +
+        "Reload: yes.",
     ),
-    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Client networks allowed to send PURGE. Reload: yes.",
+    ),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
     ),
@@ -77,16 +82,19 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
-    "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
+    "Responses larger than this are passed through, not stored (Squid maximum_object_size). Reload: yes.",
   ),
   memory: z.strictObject({
     maxBytes: size().default(256 * 1024 * 1024).describe(
       "Memory tier size of the whole cache, all workers together (like Varnish -s malloc; Squid's " +
         "cache_mem is per worker unless memory_cache_shared). Each worker's memory tier gets " +
         "maxBytes / cache.workers. A worker keeps what it fetched and copies an object from another worker " +
-        "only when it gets a request for it, so popular objects are held by every worker and the rest once.",
+        "only when it gets a request for it, so popular objects are held by every worker and the rest once. " +
+        "Reload: yes (a lower limit evicts at once).",
     ),
-    maxObjectBytes: size().default(1024 * 1024).describe("Largest object kept in memory when a disk tier exists."),
+    maxObjectBytes: size().default(1024 * 1024).describe(
+      "Largest object kept in memory when a disk tier exists. Reload: yes.",
+    ),
   }).prefault({}),
   store: z.strictObject({
     policy: z.enum(POLICIES).default("sieve").describe("Eviction policy: sieve (default), lru, gdsf, lfuda."),
@@ -94,23 +102,32 @@ export const CacheSchema = z.strictObject({
       "Evict down to this fraction of a directory's size.",
     ),
     highWatermark: z.number().min(0.1).max(1).default(0.95).describe("Start evicting above this fraction."),
-    dirs: z.array(CacheDirSchema).default([]).describe("Disk cache directories; none means memory only."),
+    dirs: z.array(CacheDirSchema).default([]).describe(
+      "Disk cache directories; none means memory only. Reload: no (restart).",
+    ),
   }).prefault({}),
   heuristicPercent: count(0).max(100).default(10).describe(
-    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
+    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2). Reload: yes.",
   ),
-  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds. Reload: yes."),
   collapse: z.strictObject({
-    enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
-    waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
+    enabled: z.boolean().default(true).describe(
+      "Collapse concurrent misses for one URL into one origin request. Reload: yes.",
+    ),
+    waitMs: count(0).default(10000).describe(
+      "How long collapsed requests wait for the leader before going alone. Reload: yes.",
+    ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
-    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
+    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout. Reload: yes."),
+    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout. Reload: yes."),
+    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin. Reload: yes."),
   }).prefault({}),
   maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
-  accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
+  accessLog: z.string().default("none").describe(
+    "Squid native access.log: a file path, stdout, or none. SIGHUP reopens it (logrotate: rename, then HUP). " +
+      "Reload: yes.",
+  ),
   proxyProtocol: z.boolean().default(false).describe("Accept PROXY protocol headers on every listener."),
   vip: ipv4().optional().describe("VIP served through a DR/TUN director (set up on lo by the cache)."),
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
@@ -122,8 +139,23 @@ export const CacheSchema = z.strictObject({
       "advertised HTTP address (none on loopback; directors then use ARP). Reload: restart.",
   ),
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
-  weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
-  peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),
+  weight: count(0).max(65535).default(1).describe(
+    "Weight advertised to directors (0 while the cache drains on SIGTERM). Reload: yes (gossiped).",
+  ),
+  shutdownGraceMs: count(0).default(30000).describe(
+    "SIGTERM: longest time from the signal to exit (ms). The cache first announces it is draining " +
+      "(membership state draining, weight 0; its health endpoint answers 503; every response closes its " +
+      "connection), keeps accepting for shutdownDelayMs, then stops accepting and lets requests in flight " +
+      "finish until this deadline. Longer lets long downloads finish; shorter restarts faster. Reload: yes.",
+  ),
+  shutdownDelayMs: count(0).default(3000).describe(
+    "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
+      "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
+      "At most shutdownGraceMs. Reload: yes.",
+  ),
+  peers: z.array(PeerSchema).default([]).describe(
+    "Configured peer caches (besides --peers auto). Reload: yes while peering runs.",
+  ),
   peering: z.strictObject({
     mode: z.enum(["none", "icp", "hash", "hash+icp"]).default("icp").describe(
       "icp: ask siblings on a miss; hash: each URL has one owner cache; hash+icp: ask ICP when the owner is unsure.",

@@ -13,6 +13,9 @@
  *   smuggling), then the connection is closed.
  * - PROXY protocol v1/v2: when enabled the first bytes must be a PROXY header; the client address
  *   it carries replaces the socket peer address.
+ * - Draining (graceful stop): {@link HttpServer.drain} answers every further request with
+ *   `Connection: close`; {@link HttpServer.finish} stops accepting, closes connections as they
+ *   fall idle and waits for the requests in flight until a deadline, then closes the rest.
  *
  * @module
  */
@@ -117,6 +120,8 @@ export interface HttpServerOptions {
 interface ConnState {
   conn: Deno.Conn;
   deadline: number;
+  /** Waiting for a new request with no byte of it received (may be closed when draining). */
+  idle: boolean;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
   scratch?: Uint8Array;
 }
@@ -133,6 +138,8 @@ export class HttpServer {
   #timer?: ReturnType<typeof setInterval>;
   #acceptLoop?: Promise<void>;
   #closed = false;
+  #draining = false;
+  #accepting = false;
 
   /**
    * Creates the server; call `start()` to listen.
@@ -169,8 +176,59 @@ export class HttpServer {
       ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
       : Deno.listen({ hostname: o.hostname, port: o.port });
     this.#timer = setInterval(() => this.#sweep(), 250);
+    this.#accepting = true;
     this.#acceptLoop = this.#accept();
     return this;
+  }
+
+  /** Open client connections (CONNECT tunnels excluded). */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Whether {@link HttpServer.drain} was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Starts draining: every response from now on carries `Connection: close`, so keep-alive
+   * clients open their next connection elsewhere (the director no longer sends new ones here).
+   * Still accepts connections until {@link HttpServer.finish}.
+   */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /**
+   * Stops accepting, closes connections as soon as they wait for a new request, and waits for
+   * the requests in flight until `deadline`; then closes whatever is left.
+   *
+   * @param deadline ms since epoch
+   */
+  async finish(deadline: number): Promise<void> {
+    this.#draining = true;
+    this.#stopAccepting();
+    await this.#acceptLoop;
+    while (this.#conns.size > 0 && Date.now() < deadline) {
+      for (const c of this.#conns) {
+        if (c.idle) {
+          closeQuietly(c.conn);
+          this.#conns.delete(c);
+        }
+      }
+      if (this.#conns.size === 0) break;
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(25, deadline - Date.now()))));
+    }
+    await this.close();
+  }
+
+  #stopAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
   }
 
   /** Stops accepting, closes every connection and waits for their tasks. */
@@ -178,9 +236,7 @@ export class HttpServer {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    try {
-      this.#listener?.close();
-    } catch { /* already closed */ }
+    this.#stopAccepting();
     await this.#acceptLoop;
     for (const c of this.#conns) closeQuietly(c.conn);
     await Promise.allSettled([...this.#tasks]);
@@ -198,12 +254,12 @@ export class HttpServer {
 
   async #accept(): Promise<void> {
     const l = this.#listener!;
-    while (!this.#closed) {
+    while (!this.#closed && this.#accepting) {
       let conn: Deno.Conn;
       try {
         conn = await l.accept();
       } catch (e) {
-        if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        if (this.#closed || !this.#accepting || e instanceof Deno.errors.BadResource) return;
         log.warn("Accept failed", { error: e });
         await new Promise((r) => setTimeout(r, 10));
         continue;
@@ -211,7 +267,7 @@ export class HttpServer {
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
       } catch { /* not TCP */ }
-      const st: ConnState = { conn, deadline: Date.now() + this.#opts.idleTimeoutMs };
+      const st: ConnState = { conn, deadline: Date.now() + this.#opts.idleTimeoutMs, idle: false };
       this.#conns.add(st);
       const task = this.#serve(st).catch((e) => log.debug("Connection failed", { error: e })).finally(() => {
         this.#tasks.delete(task);
@@ -225,6 +281,7 @@ export class HttpServer {
     const conn = st.conn;
     const reader = new ConnReader(conn);
     let hijacked = false;
+    let served = 0;
     const peer = conn.remoteAddr as Deno.NetAddr;
     let client: Endpoint = { hostname: peer.hostname, port: peer.port };
     const la = conn.localAddr as Deno.NetAddr;
@@ -261,9 +318,15 @@ export class HttpServer {
         let framing: BodyFraming;
         let head;
         try {
+          // Idle only between requests of a kept-alive connection with nothing buffered: a
+          // draining server may close it then without cutting a request.
+          st.idle = served > 0 && reader.buffered === 0;
+          if (st.idle && this.#draining && !this.#accepting) return;
           headBytes = await reader.readHead(o.maxHeaderBytes, () => {
+            st.idle = false;
             st.deadline = Date.now() + o.headerTimeoutMs;
           });
+          st.idle = false;
           if (headBytes === null) return;
           head = parseRequestHead(headBytes);
           framing = requestFraming(head);
@@ -300,7 +363,8 @@ export class HttpServer {
             })();
           },
         };
-        res.reset(keepAlive);
+        res.reset(keepAlive && !this.#draining);
+        served++;
         await this.#handler(req, res);
         if (res.hijacked) {
           hijacked = true;
