@@ -8,7 +8,25 @@
  */
 import { spawnWebcache } from "../_bin.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
-import { freePort } from "./_disk_cache_proc.ts";
+
+/**
+ * A loopback port below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up by
+ * default), free for TCP and UDP a moment ago. A cache restarted on the same ports must not find
+ * one taken as the source port of some outgoing connection meanwhile, which ephemeral ports can be.
+ */
+export function stablePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      const t = Deno.listen({ hostname: "127.0.0.1", port });
+      const u = Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" });
+      t.close();
+      u.close();
+      return port;
+    } catch { /* taken: try another */ }
+  }
+  throw new Error("Cannot find a free port below the ephemeral range");
+}
 
 /** A process with its stderr collected. */
 export class Proc {
@@ -83,9 +101,9 @@ export interface OpsArrayOptions {
 export class OpsArray {
   readonly dir: string;
   readonly key = randomKey();
-  readonly vport = freePort();
-  readonly directorAdmin = freePort();
-  readonly directorGossip = freePort();
+  readonly vport = stablePort();
+  readonly directorAdmin = stablePort();
+  readonly directorGossip = stablePort();
   readonly caches: OpsCache[] = [];
   director?: Proc;
   readonly #opts: OpsArrayOptions;
@@ -103,9 +121,9 @@ export class OpsArray {
       for (let i = 0; i < opts.caches; i++) {
         const c: OpsCache = {
           name: `cache-${i}`,
-          httpPort: freePort(),
-          adminPort: freePort(),
-          gossipPort: freePort(),
+          httpPort: stablePort(),
+          adminPort: stablePort(),
+          gossipPort: stablePort(),
           configFile: `${a.dir}/cache-${i}.yaml`,
           accessLog: `${a.dir}/cache-${i}.access.log`,
         };

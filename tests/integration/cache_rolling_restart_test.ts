@@ -11,8 +11,8 @@ import { Load, OpsArray } from "./_ops_cluster.ts";
 
 function cacheableOrigin(): TestOrigin {
   return new TestOrigin(async (req) => {
-    await sleep(20); // misses take a while: some are in flight at each SIGTERM
-    return new Response(`body of ${new URL(req.url).pathname}`, { headers: { "cache-control": "max-age=2" } });
+    await sleep(300); // misses take a while: several are in flight at each SIGTERM
+    return new Response(`body of ${new URL(req.url).pathname}`, { headers: { "cache-control": "max-age=1" } });
   });
 }
 
