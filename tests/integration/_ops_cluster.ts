@@ -7,6 +7,8 @@
  * @module
  */
 import { spawnWebcache } from "../_bin.ts";
+import { ChunkedDecoder } from "../../http/chunked.ts";
+import { findHeadEnd, parseResponseHead } from "../../http/head_codec.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
 
 /**
@@ -262,7 +264,23 @@ export class OpsArray {
   }
 }
 
-/** A continuous load: `clients` keep-alive loops of GETs through the VIP until stopped. */
+/** What {@link Load} sends. */
+export interface LoadTarget {
+  /** Port on 127.0.0.1 (the VIP or a cache). */
+  port: number;
+  /** Request target of request `n`. */
+  path: (n: number) => string;
+  /** Host header; default `127.0.0.1:PORT`. */
+  host?: string;
+}
+
+/**
+ * A continuous load of `clients` HTTP/1.1 keep-alive clients written on raw sockets, so nothing
+ * is retried behind the test's back (fetch may resend a request after its connection closed): a
+ * request counts as failed unless a complete response with the expected status and body arrives.
+ * A client opens a new connection when a response says `Connection: close` (as a draining cache's
+ * do) and never sends on a connection the server has closed. The next request goes 5 ms after an answer.
+ */
 export class Load {
   sent = 0;
   ok = 0;
@@ -271,32 +289,120 @@ export class Load {
   readonly #loops: Promise<void>[] = [];
 
   /**
-   * @param url builds the URL of request `n`
-   * @param clients concurrent loops
-   * @param check whether a response body is right
+   * @param target where and what to request
+   * @param clients concurrent connections
+   * @param check whether a response is right
    */
-  constructor(url: (n: number) => string, clients: number, check: (res: Response, body: string) => boolean) {
-    for (let i = 0; i < clients; i++) {
-      this.#loops.push((async () => {
-        while (!this.#stop) {
-          const n = this.sent++;
-          try {
-            const res = await fetch(url(n), { signal: AbortSignal.timeout(10_000) });
-            const body = await res.text();
-            if (check(res, body)) this.ok++;
-            else this.failures.push(`#${n}: HTTP ${res.status} ${body.slice(0, 100)}`);
-          } catch (e) {
-            this.failures.push(`#${n}: ${(e as Error).message}`);
-          }
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })());
-    }
+  constructor(target: LoadTarget, clients: number, check: (status: number, body: string) => boolean) {
+    for (let i = 0; i < clients; i++) this.#loops.push(this.#client(target, check));
   }
 
-  /** Stops the loops and waits for the requests in flight. */
+  async #client(t: LoadTarget, check: (status: number, body: string) => boolean): Promise<void> {
+    let conn: Deno.TcpConn | undefined;
+    let buf: Uint8Array = new Uint8Array(0);
+    const host = t.host ?? `127.0.0.1:${t.port}`;
+    while (!this.#stop) {
+      const n = this.sent++;
+      try {
+        conn ??= await Deno.connect({ hostname: "127.0.0.1", port: t.port });
+        const req = new TextEncoder().encode(`GET ${t.path(n)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        for (let off = 0; off < req.length;) off += await conn.write(req.subarray(off));
+        const r = await readResponse(conn, buf);
+        buf = r.rest;
+        if (check(r.status, r.body)) this.ok++;
+        else this.failures.push(`#${n}: HTTP ${r.status} ${r.body.slice(0, 100)}`);
+        if (r.close) {
+          conn.close();
+          conn = undefined;
+          buf = new Uint8Array(0);
+        }
+      } catch (e) {
+        this.failures.push(`#${n}: ${(e as Error).message}`);
+        try {
+          conn?.close();
+        } catch { /* closed */ }
+        conn = undefined;
+        buf = new Uint8Array(0);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+  }
+
+  /** Stops the clients and waits for the requests in flight. */
   async stop(): Promise<void> {
     this.#stop = true;
     await Promise.all(this.#loops);
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * Reads one response (Content-Length or chunked body) from a keep-alive connection.
+ *
+ * @throws {Error} when the connection ends before the response is complete, or after 10 s
+ */
+async function readResponse(
+  conn: Deno.TcpConn,
+  start: Uint8Array,
+): Promise<{ status: number; body: string; close: boolean; rest: Uint8Array }> {
+  let buf = start;
+  const chunk = new Uint8Array(65536);
+  const deadline = Date.now() + 10_000;
+  const more = async () => {
+    const timer = setTimeout(() => conn.close(), Math.max(1, deadline - Date.now()));
+    try {
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error("connection closed before the response was complete");
+      buf = concat(buf, chunk.subarray(0, n));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  let end: number;
+  while ((end = findHeadEnd(buf, 0, buf.length)) === -1) await more();
+  const head = parseResponseHead(buf.subarray(0, end));
+  const connection = head.headers.get("connection")?.toLowerCase() ?? "";
+  const close = connection.includes("close");
+  let body = buf.subarray(end);
+  const length = head.headers.get("content-length");
+  if (length !== null) {
+    while (body.length < Number(length)) {
+      await more();
+      body = buf.subarray(end);
+    }
+    return {
+      status: head.status,
+      body: new TextDecoder().decode(body.subarray(0, Number(length))),
+      close,
+      rest: body.slice(Number(length)),
+    };
+  }
+  if (head.headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
+    const d = new ChunkedDecoder();
+    const parts: Uint8Array[] = [];
+    let r = d.push(body);
+    parts.push(...r.data);
+    while (!d.done) {
+      const before = buf.length;
+      await more();
+      r = d.push(buf.subarray(before));
+      parts.push(...r.data);
+    }
+    return {
+      status: head.status,
+      body: new TextDecoder().decode(parts.reduce(concat, new Uint8Array(0))),
+      close,
+      rest: r.rest ?? new Uint8Array(0),
+    };
+  }
+  throw new Error(`Response without Content-Length or chunked framing: ${head.status}`);
 }

@@ -135,7 +135,7 @@ Deno.test("logrotate under load: rename then SIGHUP, three times: no access.log 
     r = await start(dir, { defaultOrigin: origin.url });
     const port = r.port;
     // Half the URLs repeat (hits), half are new (misses); each request is told apart by `c`.
-    const load = new Load((n) => `http://127.0.0.1:${port}/o${n % 50}?c=${n}`, 6, (res) => res.status === 200);
+    const load = new Load({ port, path: (n) => `/o${n % 50}?c=${n}` }, 6, (status) => status === 200);
     for (let i = 1; i <= 3; i++) {
       await sleep(700);
       await Deno.rename(r.log, `${r.log}.${i}`);
