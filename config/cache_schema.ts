@@ -151,7 +151,8 @@ export const CacheSchema = z.strictObject({
   shutdownDelayMs: count(0).default(3000).describe(
     "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
       "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
-      "At most shutdownGraceMs. Reload: yes.",
+      "Directors that learn it only from health checks need more than fall × intervalMs. At most " +
+      "shutdownGraceMs. Reload: yes.",
   ),
   peers: z.array(PeerSchema).default([]).describe(
     "Configured peer caches (besides --peers auto). Reload: yes while peering runs.",
