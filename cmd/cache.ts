@@ -513,6 +513,12 @@ export function cacheCommand(): Command {
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(shutdownDelayMs, deadline - Date.now()))));
       await Promise.all([service.finish(deadline), pool.finish(deadline)]);
       log.info("Cache stopping", { node });
+      // What is left (background revalidations, store flushes) gets a few seconds more.
+      setTimeout(async () => {
+        log.warn("Cache stop took too long; exiting", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }, 5000);
       await reloading;
       await membership?.leave();
       await membership?.stop();

@@ -122,6 +122,8 @@ interface ConnState {
   deadline: number;
   /** Waiting for a new request with no byte of it received (may be closed when draining). */
   idle: boolean;
+  /** The response of the request being handled, if any. */
+  res?: ServerResponse;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
   scratch?: Uint8Array;
 }
@@ -198,6 +200,8 @@ export class HttpServer {
    */
   drain(): void {
     this.#draining = true;
+    // Responses whose head is not written yet close their connection too.
+    for (const c of this.#conns) if (c.res && c.res.bytesWritten === 0) c.res.close = true;
   }
 
   /**
@@ -220,7 +224,12 @@ export class HttpServer {
       if (this.#conns.size === 0) break;
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(25, deadline - Date.now()))));
     }
-    await this.close();
+    if (this.#conns.size === 0) return await this.close();
+    // Deadline: cut what is left without waiting for its handlers (they end when their writes fail).
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const c of this.#conns) closeQuietly(c.conn);
+    this.#conns.clear();
   }
 
   #stopAccepting(): void {
@@ -365,7 +374,9 @@ export class HttpServer {
         };
         res.reset(keepAlive && !this.#draining);
         served++;
+        st.res = res;
         await this.#handler(req, res);
+        st.res = undefined;
         if (res.hijacked) {
           hijacked = true;
           return;
