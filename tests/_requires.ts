@@ -29,7 +29,9 @@ export interface Requirements {
 }
 
 function onPath(cmd: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+  // Also the sbin directories, on root's PATH but often not on a user's.
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
     if (!dir) continue;
     try {
       if (Deno.statSync(`${dir}/${cmd}`).isFile) return true;
