@@ -66,6 +66,8 @@ export interface WorkerStats {
   metrics?: MetricSnapshot[];
   /** A worker's most requested URLs (merged into `/status`). */
   topUrls?: TopUrlCount[];
+  /** When its health endpoint last answered a probe (ms since epoch), if ever. */
+  healthProbedAt?: number;
 }
 
 /** One worker's cache; see the module doc. */
@@ -230,6 +232,7 @@ export class CacheService {
         originFailures: { ...counters.originFailures },
       },
       store: s,
+      ...(Number.isFinite(this.health.probedAt) ? { healthProbedAt: this.health.probedAt } : {}),
     };
   }
 

@@ -63,6 +63,7 @@ export class CacheHealth {
   readonly #store: StoreCheck;
   #checkedAt = -Infinity;
   #storeProblem: string | undefined;
+  #probedAt = -Infinity;
 
   /**
    * @param store tells why the store cannot serve, if it cannot
@@ -74,6 +75,11 @@ export class CacheHealth {
   /** Whether the cache drains (answers 503 from now on). */
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** When the endpoint last answered a GET or HEAD (ms since epoch; -Infinity when never): a director watches. */
+  get probedAt(): number {
+    return this.#probedAt;
   }
 
   /** Marks the cache as draining: the endpoint answers 503 so directors stop sending. */
@@ -111,6 +117,7 @@ export class CacheHealth {
       body = `{"status":"method not allowed"}`;
       extra.push(["allow", "GET, HEAD"]);
     } else {
+      this.#probedAt = Date.now();
       const st = this.state();
       status = st.status === "ok" ? 200 : 503;
       body = JSON.stringify(st);

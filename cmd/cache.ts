@@ -502,8 +502,16 @@ export function cacheCommand(): Command {
         Deno.exit(0);
       }
       stopping = true;
-      const { shutdownGraceMs, shutdownDelayMs } = current.cache;
+      const { shutdownGraceMs } = current.cache;
       const deadline = Date.now() + shutdownGraceMs;
+      // The delay is for directors: skipped when none can be sending here (no membership, no
+      // VIP, no health probe in the last minute).
+      const probedAt = Math.max(
+        service.health.probedAt,
+        ...pool.snapshots().map((s) => s.healthProbedAt ?? -Infinity),
+      );
+      const watched = membership !== undefined || realServer !== undefined || Date.now() - probedAt < 60_000;
+      const shutdownDelayMs = watched ? current.cache.shutdownDelayMs : 0;
       log.info("Cache draining", { node, shutdownDelayMs, shutdownGraceMs });
       // Directors stop sending new connections: membership says draining (weight 0), the health
       // endpoint says 503; clients on kept-alive connections get Connection: close.

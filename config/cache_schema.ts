@@ -152,7 +152,8 @@ export const CacheSchema = z.strictObject({
     "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
       "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
       "Directors that learn it only from health checks need more than fall × intervalMs. At most " +
-      "shutdownGraceMs. Reload: yes.",
+      "shutdownGraceMs. Skipped when no director can be sending (no cluster membership, no cache.vip, no " +
+      "health probe in the last minute). Reload: yes.",
   ),
   peers: z.array(PeerSchema).default([]).describe(
     "Configured peer caches (besides --peers auto). Reload: yes while peering runs.",

@@ -19,6 +19,7 @@ Deno.test("health endpoint: 200 on accel, forward and transparent listeners with
     { mode: "transparent" },
   ]);
   try {
+    assertEquals(cache.service.health.probedAt, -Infinity, "never probed: SIGTERM skips the announce delay");
     for (const port of cache.ports) {
       const r = await request(port, CACHE_HEALTH_PATH);
       assertEquals(r.status, 200, `port ${port}`);
@@ -30,6 +31,7 @@ Deno.test("health endpoint: 200 on accel, forward and transparent listeners with
       assertEquals(post.headers.get("allow"), "GET, HEAD");
     }
     assertEquals(origin.count(), 0, "the origin is never asked");
+    assert(Date.now() - cache.service.health.probedAt < 5000, "a director watches: SIGTERM waits for it");
     // A forward-proxy request for another site's path of the same name goes to that site.
     const fwd = await request(cache.ports[1], `${origin.url}${CACHE_HEALTH_PATH}`);
     assertEquals(fwd.status, 404);
