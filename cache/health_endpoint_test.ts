@@ -15,7 +15,7 @@ Deno.test("isHealthTarget() takes the origin-form path with or without a query, 
 });
 
 Deno.test("CacheHealth.state(): ok, then draining; a store problem is checked at most once a second", () => {
-  let problem: string | undefined;
+  let problem: string | undefined = undefined;
   let checks = 0;
   const h = new CacheHealth(() => {
     checks++;
