@@ -31,6 +31,7 @@ import { type CacheContext, type CacheHandlerConfig, type Exchange, freshOpts, t
 import type { FetchPlan } from "./fetch_plan.ts";
 import { forwardHeaders } from "./fetch_plan.ts";
 import { FetchStage } from "./fetch_stage.ts";
+import { interimRelay } from "./interim.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import { counters, countRequest } from "./metrics.ts";
 import { pass, readRequestBody } from "./pass.ts";
@@ -367,7 +368,8 @@ export class CacheHandler {
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = forwardHeaders(req, { host: route.host, node: ctx.node, cacheable: false });
-      await readRequestBody(ex, plan);
+      const sent100 = await readRequestBody(ex, plan);
+      plan.onInterim = interimRelay(req, res, { sent100 });
       return await pass(ctx, ex, plan);
     }
     return await this.#fsm.lookup(ex, plan);

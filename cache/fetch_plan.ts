@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ResponseHead } from "../http/head_codec.ts";
 import type { HeaderList } from "../http/header_list.ts";
 import type { Endpoint, ServerRequest } from "../http/server.ts";
 import { stripHopByHop } from "./semantics/mod.ts";
@@ -37,6 +38,8 @@ export interface FetchPlan {
   waitedElsewhere?: boolean;
   /** Already asked another worker for its copy (does not ask twice). */
   pulled?: boolean;
+  /** Relays interim (1xx) responses to the client whose request this is (`interim.ts`). */
+  onInterim?: (head: ResponseHead) => Promise<void>;
 }
 
 /** Fields never forwarded to the origin on a cacheable fetch (the cache evaluates them itself). */

@@ -14,6 +14,7 @@
  * | `serve_inflight.ts` | a response being fetched to one client (leader or collapsed follower) |
  * | `pass.ts` | forwarding without storing (other methods, Range misses), request bodies |
  * | `purge.ts` | PURGE and the invalidation behind it (every worker, shared index fenced) |
+ * | `interim.ts` | interim (1xx) responses relayed to the client that asked, never stored |
  * | `connect.ts` | CONNECT on forward listeners (port ACL, then a tunnel) |
  * | `client_reply.ts` | responses the cache writes itself (errors, 502/504), client body framing |
  * | `exchange.ts` | what the stages share: the context, one request in progress, its access-log outcome |

@@ -28,11 +28,14 @@ const ONE_WRITE_BYTES = 64 * 1024;
  *
  * @param ex the request
  * @param plan receives the body
+ * @returns whether the cache sent a 100 Continue itself
  */
-export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<void> {
+export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<boolean> {
   const { req, res } = ex;
+  let sent100 = false;
   if (req.framing.kind !== "none" && /^100-continue$/i.test(req.headers.get("expect") ?? "")) {
     await res.write(latin1Encode("HTTP/1.1 100 Continue\r\n\r\n"));
+    sent100 = true;
   }
   if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
     const parts: Uint8Array[] = [];
@@ -41,6 +44,7 @@ export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<vo
   } else if (req.framing.kind !== "none") {
     plan.body = req.body();
   }
+  return sent100;
 }
 
 /**

@@ -28,6 +28,7 @@ import { sendError, sendOriginError } from "./client_reply.ts";
 import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
+import { interimRelay } from "./interim.ts";
 import { counters } from "./metrics.ts";
 import { pass } from "./pass.ts";
 import { serveInflight } from "./serve_inflight.ts";
@@ -115,6 +116,7 @@ export class RequestFsm {
       // A partial answer must never become the stored object: relay the range as a pass.
       plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
       plan.method = req.method;
+      plan.onInterim = interimRelay(req, ex.res);
       return await pass(ctx, ex, plan);
     }
     plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
@@ -172,6 +174,7 @@ export class RequestFsm {
         return await this.lookup(ex, plan);
       }
     }
+    plan.onInterim = interimRelay(req, ex.res);
     const { f, slot, task } = ctx.fetch.start(plan, {
       lead: collapse.enabled && plan.store,
       leaderReads: req.method !== "HEAD",
@@ -217,6 +220,7 @@ export class RequestFsm {
     if (!f) {
       plan.revalidating = obj.meta;
       plan.headers.push(...conditionalHeadersFor(obj.meta));
+      plan.onInterim = interimRelay(req, ex.res);
       const started = ctx.fetch.start(plan, {
         lead: ctx.config.collapse.enabled && plan.store,
         leaderReads: req.method !== "HEAD",
@@ -268,6 +272,7 @@ export class RequestFsm {
       ],
       store: true,
       revalidating: meta,
+      onInterim: undefined, // nobody waits for this fetch
     };
     const { task: fetched } = ctx.fetch.start(p, {
       lead: true,

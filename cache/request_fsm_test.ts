@@ -197,3 +197,60 @@ Deno.test("RequestFsm: a client conditional on a stored object answers 304 from 
     },
   );
 });
+
+const EARLY_HINTS = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nX-Interim: 1\r\n\r\n";
+
+Deno.test("RequestFsm: interim responses of a miss reach the client first, in order, and are never stored", async () => {
+  await withFsm(
+    () => "HTTP/1.1 102 Processing\r\n\r\n" + EARLY_HINTS + rawResponse(200, [["cache-control", "max-age=60"]], "page"),
+    async (fsm, origin, store) => {
+      const a = await run(fsm, origin, GET("/ih"));
+      const text = a.ex.res.text();
+      assert(
+        text.startsWith("HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </s.css>; rel=preload\r\n"),
+        text,
+      );
+      const final = parseRecorded(text.slice(text.indexOf("HTTP/1.1 200")));
+      assertEquals([final.status, final.body, final.headers.get("link"), final.headers.get("x-interim")], [
+        200,
+        "page",
+        null,
+        null,
+      ]);
+      const meta = (await store.variants(cacheKey(`${origin.url}/ih`)))[0];
+      assertEquals(meta.headers.filter(([k]) => k === "link" || k === "x-interim"), []);
+      const b = await run(fsm, origin, GET("/ih"));
+      assert(b.ex.res.text().startsWith("HTTP/1.1 200"), "a hit sends no interim response");
+    },
+  );
+});
+
+Deno.test("RequestFsm: interim responses before a revalidation's 304 are relayed; the stored response keeps none of their fields", async () => {
+  await withFsm(
+    (_req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"r"']], "v")
+        : EARLY_HINTS + rawResponse(304, [["cache-control", "max-age=60"], ["etag", '"r"']]),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/ir"));
+      const ex = exchange(GET("/ir"));
+      await fsm.lookup(ex, planFor(ex, origin, "/ir"));
+      const text = ex.res.text();
+      assert(text.startsWith("HTTP/1.1 103 Early Hints\r\n"), text);
+      assertEquals(ex.out.code, "TCP_REFRESH_UNMODIFIED");
+      const meta = (await store.variants(cacheKey(`${origin.url}/ir`)))[0];
+      assertEquals(meta.headers.filter(([k]) => k === "link" || k === "x-interim"), []);
+    },
+  );
+});
+
+Deno.test("RequestFsm: an HTTP/1.0 client gets no interim response", async () => {
+  await withFsm(
+    () => EARLY_HINTS + rawResponse(200, [["cache-control", "max-age=60"]], "old-client"),
+    async (fsm, origin) => {
+      const ex = exchange("GET /h10 HTTP/1.0\r\nHost: example.test\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/h10"));
+      assert(ex.res.text().startsWith("HTTP/1.1 200"), ex.res.text());
+    },
+  );
+});

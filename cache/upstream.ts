@@ -74,6 +74,7 @@ export class Upstream {
           method,
           target: plan.url,
           headers,
+          onInterim: plan.onInterim,
         });
         observeOriginLatency((performance.now() - t0) / 1000);
         if (!(choice.onlyIfCached && r.head.status === 504)) {
@@ -98,6 +99,7 @@ export class Upstream {
         target: plan.path,
         headers: plan.headers,
         body: plan.body,
+        onInterim: plan.onInterim,
       });
       observeOriginLatency((performance.now() - t0) / 1000);
       this.originObserver?.(plan.url, true);
