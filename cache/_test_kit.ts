@@ -96,8 +96,12 @@ export class ScriptedOrigin {
     }
   }
 
-  /** Stops listening and closes every connection. */
+  #closed = false;
+
+  /** Stops listening and closes every connection (again: nothing). */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#listener.close();
     for (const c of this.#conns) {
       try {

@@ -29,6 +29,8 @@ export interface CacheHandlerConfig {
   heuristicPercent: number;
   /** Cap of heuristic freshness, seconds. */
   heuristicMaxS: number;
+  /** Staleness (s) up to which a stored response stands in for an origin failure without `stale-if-error`; default 0. */
+  staleIfErrorS?: number;
   /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
@@ -93,4 +95,16 @@ export function freshOpts(
   cfg: Pick<CacheHandlerConfig, "heuristicPercent" | "heuristicMaxS">,
 ): { shared: true; heuristicPercent: number; heuristicMaxS: number } {
   return { shared: true, heuristicPercent: cfg.heuristicPercent, heuristicMaxS: cfg.heuristicMaxS };
+}
+
+/**
+ * The options of `staleIfErrorAllowed`: the freshness options plus the configured default window.
+ *
+ * @param cfg the heuristic settings and `staleIfErrorS`
+ * @returns options for `staleIfErrorAllowed`
+ */
+export function staleIfErrorOpts(
+  cfg: Pick<CacheHandlerConfig, "heuristicPercent" | "heuristicMaxS" | "staleIfErrorS">,
+): { shared: true; heuristicPercent: number; heuristicMaxS: number; defaultStaleIfErrorS: number } {
+  return { ...freshOpts(cfg), defaultStaleIfErrorS: cfg.staleIfErrorS ?? 0 };
 }

@@ -11,7 +11,9 @@
  *          │                                                    │    → unconditional refetch → MISS (replaced)
  *          │                                                    ├─ 200 → MISS (replaced)
  *          │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
- *          │                                                       if stale-if-error allows, else relayed / 502/504
+ *          │                                                       if stale-if-error (or cache.staleIfErrorS) allows,
+ *          │                                                       else relayed / 502/504; never STALE for
+ *          │                                                       must-revalidate/proxy-revalidate (none → 504)
  *          ├─ held by another worker → copy it here, lookup again
  *          ├─ not stored + only-if-cached → 504
  *          ├─ Range, not stored → pass (206 relayed, never stored)
@@ -25,7 +27,7 @@
  */
 import type { ServerRequest } from "../http/server.ts";
 import { sendError, sendOriginError } from "./client_reply.ts";
-import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
+import { type CacheContext, type Exchange, freshOpts, staleIfErrorOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
 import { interimRelay } from "./interim.ts";
@@ -36,8 +38,10 @@ import { serveStored } from "./serve_stored.ts";
 import {
   conditionalHeadersFor,
   evaluateFreshness,
+  getHeader,
   parseCacheControl,
   staleIfErrorAllowed,
+  staleProhibited,
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
@@ -230,7 +234,7 @@ export class RequestFsm {
       head = await f.waitHead();
     }
     const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
-    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, Date.now(), freshOpts(ctx.config));
+    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, Date.now(), staleIfErrorOpts(ctx.config));
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);
       slot = undefined;
@@ -242,7 +246,17 @@ export class RequestFsm {
     }
     if (!head) {
       if (task) await task;
-      return await sendOriginError(ctx, ex, f.error ?? new Error("revalidation failed"));
+      const error = f.error ?? new Error("revalidation failed");
+      if (staleProhibited(parseCacheControl(getHeader(obj.meta.headers, "cache-control")), true)) {
+        // A disconnected cache answers 504 rather than reuse a stale must-revalidate (or
+        // proxy-revalidate, s-maxage) response (RFC 9111 §5.2.2.2).
+        out.result = "error";
+        return await sendError(ctx, ex, {
+          status: 504,
+          message: `Gateway timeout: cannot revalidate: ${error.message}`,
+        });
+      }
+      return await sendOriginError(ctx, ex, error);
     }
     if (head.kind === "not-modified") {
       if (task) await task;

@@ -254,3 +254,84 @@ Deno.test("RequestFsm: an HTTP/1.0 client gets no interim response", async () =>
     },
   );
 });
+
+// ---- must-revalidate / proxy-revalidate on a stale response (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8) ----
+
+for (const directive of ["must-revalidate", "proxy-revalidate"]) {
+  Deno.test(`RequestFsm: stale ${directive} under stale-while-revalidate is validated before it is served`, async () => {
+    await withFsm(
+      (_req, n) =>
+        n === 1
+          ? rawResponse(200, [["cache-control", `max-age=0, stale-while-revalidate=600, ${directive}`], [
+            "etag",
+            '"m"',
+          ]], "v1")
+          : rawResponse(200, [["cache-control", "max-age=60"], ["etag", '"m2"']], "v2"),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/m"));
+        const b = await run(fsm, origin, GET("/m"));
+        assertEquals(origin.seen.length, 2, "a conditional request went out before answering");
+        assertEquals(origin.seen[1].headers.get("if-none-match"), '"m"');
+        assertEquals([b.r.body, b.ex.out.code], ["v2", "TCP_REFRESH_MODIFIED"]);
+      },
+    );
+  });
+
+  Deno.test(`RequestFsm: stale ${directive} with stale-if-error: a 503 answering the validation is relayed, not the stale copy`, async () => {
+    await withFsm(
+      (_req, n) =>
+        n === 1
+          ? rawResponse(200, [["cache-control", `max-age=0, stale-if-error=600, ${directive}`], ["etag", '"e"']], "v1")
+          : rawResponse(503, [], "down"),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/e"));
+        const b = await run(fsm, origin, GET("/e", "Cache-Control: stale-if-error=600, max-stale=600\r\n"));
+        assertEquals(origin.seen[1].headers.get("if-none-match"), '"e"');
+        assertEquals([b.r.status, b.r.body], [503, "down"]);
+      },
+      { staleIfErrorS: 3600 },
+    );
+  });
+
+  Deno.test(`RequestFsm: stale ${directive} with the origin unreachable answers 504, even with cache.staleIfErrorS`, async () => {
+    await withFsm(
+      () => ({
+        raw: rawResponse(200, [["cache-control", `max-age=0, ${directive}`], ["etag", '"d"']], "v1"),
+        close: true,
+      }),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/d"));
+        await origin.close();
+        const b = await run(fsm, origin, GET("/d", "Cache-Control: max-stale=600, stale-if-error=600\r\n"));
+        assertEquals([b.r.status, b.ex.out.result], [504, "error"]);
+        assert(!b.ex.res.text().includes("v1"), "the stale body is not served");
+      },
+      { staleIfErrorS: 3600 },
+    );
+  });
+}
+
+Deno.test("RequestFsm: cache.staleIfErrorS serves a stale response (no directives) when the origin is unreachable", async () => {
+  await withFsm(
+    () => ({ raw: rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"o"']], "v1"), close: true }),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/o"));
+      await origin.close();
+      const b = await run(fsm, origin, GET("/o"));
+      assertEquals([b.r.status, b.r.body, b.ex.out.code], [200, "v1", "TCP_REFRESH_FAIL_OLD"]);
+    },
+    { staleIfErrorS: 3600 },
+  );
+});
+
+Deno.test("RequestFsm: without cache.staleIfErrorS or stale-if-error an unreachable origin is a 502", async () => {
+  await withFsm(
+    () => ({ raw: rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"o"']], "v1"), close: true }),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/o"));
+      await origin.close();
+      const b = await run(fsm, origin, GET("/o"));
+      assertEquals(b.r.status, 502);
+    },
+  );
+});
