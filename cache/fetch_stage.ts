@@ -30,15 +30,13 @@ import {
   correctedInitialAgeMs,
   expiresAtMs,
   formatHttpDate,
-  getHeader,
   isStorable,
-  mergeHeadersFrom304,
   parseVary,
-  select304Targets,
   stripHopByHop,
   varyKey,
 } from "./semantics/mod.ts";
 import type { Store, StoredMeta, StoreWriter } from "./store/store.ts";
+import { applyHeadResponse, applyNotModified } from "./stored_update.ts";
 import { type FetchSource, Upstream } from "./upstream.ts";
 
 const log = getLogger("cache");
@@ -145,6 +143,8 @@ export class FetchStage {
   async #run(f: Inflight, plan: FetchPlan, leaderReads: boolean, source: FetchSource): Promise<void> {
     const key = plan.primary;
     const requestTime = Date.now();
+    // A HEAD goes upstream as HEAD only when its answer is not to be stored (else as GET).
+    const sentHead = plan.method === "HEAD" && !plan.store;
     let r: OriginResponse;
     try {
       r = await this.upstream.send(plan, source);
@@ -157,6 +157,7 @@ export class FetchStage {
     if (r.head.status === 304 && plan.revalidating) {
       return await this.#notModified(f, plan, r, { leaderReads, source, requestTime, responseTime });
     }
+    if (sentHead) await this.#headAnswered(plan, r, { requestTime, responseTime });
     const { writer, length } = await this.#publish(f, plan, r, { requestTime, responseTime });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
@@ -176,8 +177,8 @@ export class FetchStage {
   }
 
   /**
-   * A 304 answered a revalidation: freshen the stored response with its fields (RFC 9111 §4.3.4),
-   * or fetch again without conditions when it does not select it or changes Vary.
+   * A 304 answered a revalidation: freshen the stored responses it selects (`stored_update.ts`),
+   * or fetch again without conditions when it does not select the revalidated one or changes Vary.
    */
   async #notModified(
     f: Inflight,
@@ -188,47 +189,50 @@ export class FetchStage {
     const key = plan.primary;
     r.abort();
     const old = plan.revalidating!;
-    if (select304Targets([old], r.head.headers.fields).length === 0) {
-      // The 304's validator does not select the stored response (RFC 9111 §4.3.4; e.g. the
-      // origin's ETag changed under a stale If-Modified-Since): it must not be freshened with
-      // this 304. Ask again without conditions (§4.3.3); that answer replaces it.
-      log.debug("304 does not match the stored response; refetching", { url: key });
-      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
-    }
-    const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime: t.responseTime });
-    const newVary = parseVary(getHeader(merged, "vary"));
-    if (newVary === "*" || newVary.join(",") !== old.vary.join(",")) {
-      // The 304 changed Vary. Keeping the old `vary`/variant key would serve this body to
-      // requests the origin now tells apart (RFC 9111 §4.1). Every stored variant of the URL is
-      // keyed by the old Vary, and the new fields' values in the requests that stored them were
-      // never kept, so they cannot be re-keyed; this one could be (under this request's values)
-      // but the Store has no rename, so that means copying the body anyway. Simpler and correct:
-      // drop the URL's variants and store a fresh answer fetched without conditions, keyed by
-      // the new Vary and this request — one body transfer on a rare event.
-      log.debug("304 changed Vary; replacing the stored variants", { url: key });
-      await this.#o.invalidate([old.primary]);
-      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
-    }
-    const meta: StoredMeta = {
-      ...old,
-      headers: merged,
+    const result = await applyNotModified(this.#o.store, old, {
+      fields: r.head.headers.fields,
       requestTime: t.requestTime,
       responseTime: t.responseTime,
-      expiresAt: 0,
-    };
-    meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config));
-    await this.#o.store.updateMeta(meta);
+      fresh: freshOpts(this.#o.config),
+    });
+    if (result.kind === "refetch") {
+      // Not selected or Vary changed (see `stored_update.ts`): ask again without conditions.
+      log.debug("304 cannot freshen the stored response; refetching", { url: key, reason: result.reason });
+      if (result.reason === "vary-changed") await this.#o.invalidate([old.primary]);
+      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
+    }
     f.setHead({
       kind: "not-modified",
       status: 304,
       reason: "Not Modified",
-      headers: merged,
-      vary: old.vary,
-      variant: old.variant,
+      headers: result.meta.headers,
+      vary: result.meta.vary,
+      variant: result.meta.variant,
       shareable: true,
     });
     f.finish();
     this.#collapser.release(key, f);
+  }
+
+  /**
+   * An inbound HEAD got its answer: update the stored GET responses it describes, or drop the URL
+   * when they no longer match it (RFC 9111 §4.3.5; `stored_update.ts`).
+   */
+  async #headAnswered(
+    plan: FetchPlan,
+    r: OriginResponse,
+    t: { requestTime: number; responseTime: number },
+  ): Promise<void> {
+    const { changed } = await applyHeadResponse(this.#o.store, plan, {
+      status: r.head.status,
+      fields: r.head.headers.fields,
+      ...t,
+      fresh: freshOpts(this.#o.config),
+    });
+    if (changed) {
+      log.debug("HEAD shows the stored response changed; dropping it", { url: plan.primary });
+      await this.#o.invalidate([plan.primary]);
+    }
   }
 
   /**

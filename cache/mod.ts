@@ -8,6 +8,7 @@
  * | `cache_handler.ts` | the entry: the fast hit path, then dispatch (PURGE, CONNECT, pass, state machine) |
  * | `request_fsm.ts` | the request state machine of GET/HEAD (lookup → hit / stale / revalidate / miss / pass) |
  * | `fetch_stage.ts` | the origin side: collapsing leadership, streaming a response into the store |
+ * | `stored_update.ts` | stored headers updated from a 304 (every selected variant) or an inbound HEAD |
  * | `upstream.ts` | where a forwarded request goes (peer or origin) and sending it |
  * | `fetch_plan.ts` | the request sent upstream and the client fields it forwards |
  * | `serve_stored.ts` | a stored object to a client (conditional 304/412, Range 206/416, HEAD) |

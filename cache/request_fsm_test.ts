@@ -335,3 +335,46 @@ Deno.test("RequestFsm: without cache.staleIfErrorS or stale-if-error an unreacha
     },
   );
 });
+
+// ---- header updates from an inbound HEAD (RFC 9111 §4.3.5) ----
+
+Deno.test("RequestFsm: a HEAD that is not to be stored goes upstream as HEAD; its 200 updates the stored GET", async () => {
+  await withFsm(
+    (req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"h"'], ["content-type", "text/plain"]], "body")
+        : `HTTP/1.1 200 OK\r\ncache-control: max-age=600\r\netag: "h"\r\ncontent-type: text/csv\r\ncontent-length: 4\r\n\r\n` +
+          (req.method === "HEAD" ? "" : "body"),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/hd"));
+      const ex = exchange("HEAD /hd HTTP/1.1\r\nHost: example.test\r\nCache-Control: no-store\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/hd"));
+      assertEquals(origin.seen[1].method, "HEAD");
+      assertEquals(parseRecorded(ex.res.text()).status, 200);
+      const meta = (await store.variants(cacheKey(`${origin.url}/hd`)))[0];
+      assertEquals(meta.headers.find(([k]) => k === "cache-control")?.[1], "max-age=600");
+      assertEquals(meta.headers.find(([k]) => k === "content-type")?.[1], "text/csv");
+      const hit = await run(fsm, origin, GET("/hd"));
+      assertEquals([hit.r.body, hit.ex.out.code, hit.r.headers.get("content-length")], ["body", "TCP_MEM_HIT", "4"]);
+      assertEquals(origin.seen.length, 2);
+    },
+  );
+});
+
+Deno.test("RequestFsm: a HEAD 200 with another ETag drops the stored GET; the next GET fetches it again", async () => {
+  await withFsm(
+    (req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"old"']], "old!")
+        : `HTTP/1.1 200 OK\r\ncache-control: max-age=600\r\netag: "new"\r\ncontent-length: 4\r\n\r\n` +
+          (req.method === "HEAD" ? "" : "new!"),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/hx"));
+      const ex = exchange("HEAD /hx HTTP/1.1\r\nHost: example.test\r\nCache-Control: no-store\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/hx"));
+      assertEquals(await store.variants(cacheKey(`${origin.url}/hx`)), []);
+      const b = await run(fsm, origin, GET("/hx"));
+      assertEquals([b.r.body, b.ex.out.code], ["new!", "TCP_MISS"]);
+    },
+  );
+});
