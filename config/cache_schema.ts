@@ -110,6 +110,13 @@ export const CacheSchema = z.strictObject({
     "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2). Reload: yes.",
   ),
   heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds. Reload: yes."),
+  staleIfErrorS: count(0).default(0).describe(
+    "Seconds past its freshness a stored response may still be served when revalidating it fails (origin " +
+      "unreachable, timeout, or 500/502/503/504) and neither the request nor the response sets stale-if-error " +
+      "(RFC 5861; Squid's max_stale, nginx's proxy_cache_use_stale error). Never for responses with " +
+      "must-revalidate, proxy-revalidate, s-maxage or no-cache (RFC 9111 4.2.4): those get the error. 0: only " +
+      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: restart.",
+  ),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe(
       "Collapse concurrent misses for one URL into one origin request. Reload: yes.",
