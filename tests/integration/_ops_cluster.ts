@@ -266,7 +266,9 @@ export class OpsArray {
 
 /** What {@link Load} sends. */
 export interface LoadTarget {
-  /** Port on 127.0.0.1 (the VIP or a cache). */
+  /** Address to connect to; default 127.0.0.1. */
+  hostname?: string;
+  /** Port (of the VIP or a cache). */
   port: number;
   /** Request target of request `n`. */
   path: (n: number) => string;
@@ -300,11 +302,12 @@ export class Load {
   async #client(t: LoadTarget, check: (status: number, body: string) => boolean): Promise<void> {
     let conn: Deno.TcpConn | undefined;
     let buf: Uint8Array = new Uint8Array(0);
-    const host = t.host ?? `127.0.0.1:${t.port}`;
+    const hostname = t.hostname ?? "127.0.0.1";
+    const host = t.host ?? `${hostname}:${t.port}`;
     while (!this.#stop) {
       const n = this.sent++;
       try {
-        conn ??= await Deno.connect({ hostname: "127.0.0.1", port: t.port });
+        conn ??= await Deno.connect({ hostname, port: t.port });
         const req = new TextEncoder().encode(`GET ${t.path(n)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
         for (let off = 0; off < req.length;) off += await conn.write(req.subarray(off));
         const r = await readResponse(conn, buf);
