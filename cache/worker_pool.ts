@@ -444,8 +444,8 @@ export interface WorkerContext {
   /** Registers something to close after the service when the worker stops. */
   onClose(fn: () => Promise<void> | void): void;
   /**
-   * Registers what a SIGHUP reload does in this worker besides nothing (default: the service's
-   * `reconfigure()` with the `cache` section); may throw to report a failure to the main process.
+   * Registers what a SIGHUP reload does in this worker (default: the service's `reconfigure()`
+   * with the `cache` section); may throw to report a failure to the main process.
    */
   onReload(fn: (cfg: Appliance) => Promise<void> | void): void;
 }

@@ -122,6 +122,10 @@ interface ConnState {
   deadline: number;
   /** Waiting for a new request with no byte of it received (may be closed when draining). */
   idle: boolean;
+  /** No request served on it yet. */
+  fresh: boolean;
+  /** When it was accepted (ms since epoch). */
+  openedAt: number;
   /** The response of the request being handled, if any. */
   res?: ServerResponse;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
@@ -129,6 +133,12 @@ interface ConnState {
 }
 
 const TE = new TextEncoder();
+
+/**
+ * While finishing, a connection with no request yet is closed only once it has been open this
+ * long (ms): a client that just connected may have its first request on the way.
+ */
+const FRESH_GRACE_MS = 1000;
 
 /** The HTTP/1.1 server. */
 export class HttpServer {
@@ -215,8 +225,10 @@ export class HttpServer {
     this.#stopAccepting();
     await this.#acceptLoop;
     while (this.#conns.size > 0 && Date.now() < deadline) {
+      const now = Date.now();
       for (const c of this.#conns) {
-        if (c.idle) {
+        // A connection that never sent a byte is left a moment: its first request may be on the way.
+        if (c.idle && (!c.fresh || now - c.openedAt > FRESH_GRACE_MS)) {
           closeQuietly(c.conn);
           this.#conns.delete(c);
         }
@@ -276,7 +288,14 @@ export class HttpServer {
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
       } catch { /* not TCP */ }
-      const st: ConnState = { conn, deadline: Date.now() + this.#opts.idleTimeoutMs, idle: false };
+      const now = Date.now();
+      const st: ConnState = {
+        conn,
+        deadline: now + this.#opts.idleTimeoutMs,
+        idle: false,
+        fresh: true,
+        openedAt: now,
+      };
       this.#conns.add(st);
       const task = this.#serve(st).catch((e) => log.debug("Connection failed", { error: e })).finally(() => {
         this.#tasks.delete(task);
@@ -329,8 +348,9 @@ export class HttpServer {
         try {
           // Idle only between requests of a kept-alive connection with nothing buffered: a
           // draining server may close it then without cutting a request.
-          st.idle = served > 0 && reader.buffered === 0;
-          if (st.idle && this.#draining && !this.#accepting) return;
+          st.idle = reader.buffered === 0;
+          st.fresh = served === 0;
+          if (st.idle && !st.fresh && this.#draining && !this.#accepting) return;
           headBytes = await reader.readHead(o.maxHeaderBytes, () => {
             st.idle = false;
             st.deadline = Date.now() + o.headerTimeoutMs;

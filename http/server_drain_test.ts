@@ -70,3 +70,20 @@ Deno.test("HttpServer.finish() closes what is still in flight at the deadline", 
     await new Promise((r) => setTimeout(r, 300));
   }
 });
+
+Deno.test("HttpServer.finish() closes a connection that never sent a request after a moment, not at the deadline", async () => {
+  const server = new HttpServer({ hostname: "127.0.0.1", port: 0, maxHeaderBytes: 65536 }, async (_req, res) => {
+    await res.write(OK);
+  }).start();
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await server.finish(Date.now() + 10_000);
+    const took = Date.now() - t0;
+    assert(took >= 900 && took < 3000, `closed after ${took} ms`);
+    assertEquals(await readAll(silent), "");
+  } finally {
+    silent.close();
+  }
+});
