@@ -20,7 +20,7 @@
  * @module
  */
 import { Command, Option } from "commander";
-import type { ConfigOverride } from "../config/mod.ts";
+import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { configureLogging, getLogger, printErr, printOut } from "../core/log.ts";
@@ -45,7 +45,6 @@ import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import { applyCacheConfig, cacheReloadHandles, type CacheReloadTarget, reloadCache } from "./_cache_reload.ts";
-import type { Appliance } from "../config/mod.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -312,6 +311,11 @@ export function cacheCommand(): Command {
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    // A SIGHUP while starting (logrotate during a long disk index rebuild) must not kill the
+    // process: remembered, and handled once the cache runs.
+    let hupWhileStarting = false;
+    const earlyHup = () => hupWhileStarting = true;
+    Deno.addSignalListener("SIGHUP", earlyHup);
     let realServer: RealServerSetup | undefined;
     if (cfg.cache.vip && cfg.cache.forwarding !== "none") {
       try {
@@ -489,11 +493,14 @@ export function cacheCommand(): Command {
     // SIGHUP: one reload at a time; the process never exits on a reload.
     let reloading = Promise.resolve();
     const source = opts.config ? { file: opts.config, overrides } : undefined;
-    Deno.addSignalListener("SIGHUP", () => {
+    const onHup = () => {
       reloading = reloading.then(async () => {
         current = await reloadCache(reloadTarget(), current, source);
       });
-    });
+    };
+    Deno.addSignalListener("SIGHUP", onHup);
+    Deno.removeSignalListener("SIGHUP", earlyHup);
+    if (hupWhileStarting) onHup();
     let stopping = false;
     const stop = async () => {
       if (stopping) {
