@@ -49,6 +49,7 @@ import {
   contentRangeHeader,
   correctedInitialAgeMs,
   currentAgeMs,
+  DEFAULT_TARGETED_FIELDS,
   evaluateClientConditional,
   evaluateFreshness,
   expiresAtMs,
@@ -61,6 +62,8 @@ import {
   parseCacheControl,
   parseRange,
   parseVary,
+  type RefreshPattern,
+  RefreshRules,
   select304Targets,
   staleIfErrorAllowed,
   stripHopByHop,
@@ -96,6 +99,10 @@ export interface CacheHandlerConfig {
   heuristicPercent: number;
   /** Cap of heuristic freshness, seconds. */
   heuristicMaxS: number;
+  /** Heuristic freshness by URL, first match wins (Squid's refresh_pattern); default none. */
+  refreshPatterns?: readonly RefreshPattern[];
+  /** Targeted cache-control fields obeyed, first listed wins (RFC 9213); default `["CDN-Cache-Control"]`. */
+  targetedCacheControl?: readonly string[];
   /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
@@ -224,6 +231,8 @@ export class CacheHandler {
   readonly #xMiss: string;
   /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
+  readonly #refresh: RefreshRules;
+  readonly #targeted: readonly string[];
   #peers: PeerSelector;
 
   /**
@@ -240,6 +249,12 @@ export class CacheHandler {
     this.#peers = opts.peers ?? DIRECT;
     this.#xHit = `HIT from ${opts.node}`;
     this.#xMiss = `MISS from ${opts.node}`;
+    this.#refresh = new RefreshRules(opts.config.refreshPatterns ?? [], {
+      heuristicPercent: opts.config.heuristicPercent,
+      heuristicMinS: 0,
+      heuristicMaxS: opts.config.heuristicMaxS,
+    });
+    this.#targeted = opts.config.targetedCacheControl ?? DEFAULT_TARGETED_FIELDS;
   }
 
   /** Replaces the peer selector (ICP, `--peers auto`). */
@@ -275,14 +290,15 @@ export class CacheHandler {
     // Several memory-only workers: any worker's fresh copy counts (the shared index).
     if (this.#o.lazyCopy) return this.#o.lazyCopy.index.freshAnywhere(primary, now);
     for (const meta of await this.#o.store.variants(primary)) {
-      const d = evaluateFreshness([], meta, now, this.#freshOpts());
+      const d = evaluateFreshness([], meta, now, this.#freshOpts(meta.primary));
       if (d.action === "serve") return true;
     }
     return false;
   }
 
-  #freshOpts() {
-    return { shared: true, heuristicPercent: this.#cfg.heuristicPercent, heuristicMaxS: this.#cfg.heuristicMaxS };
+  /** Freshness options for one URL: its refresh rule's heuristic and the targeted fields. */
+  #freshOpts(primary: string) {
+    return { shared: true, targetedFields: this.#targeted, ...this.#refresh.forUrl(primary) };
   }
 
   /**
@@ -520,7 +536,7 @@ export class CacheHandler {
       }
     }
     if (obj) {
-      const d = evaluateFreshness(req.headers, obj.meta, now, this.#freshOpts());
+      const d = evaluateFreshness(req.headers, obj.meta, now, this.#freshOpts(plan.primary));
       switch (d.action) {
         case "serve":
           return await this.#serveStored(req, res, obj, "HIT", "TCP_MEM_HIT", "hit", out);
@@ -1015,7 +1031,7 @@ export class CacheHandler {
     }
     const now = Date.now();
     const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
-    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts());
+    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, now, this.#freshOpts(plan.primary));
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);
       slot = undefined;
@@ -1225,7 +1241,7 @@ export class CacheHandler {
         return await this.#runFetch(f, unconditional(plan), leaderReads, out);
       }
       const meta: StoredMeta = { ...old, headers: merged, requestTime, responseTime, expiresAt: 0 };
-      meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
+      meta.expiresAt = expiresAtMs(meta, this.#freshOpts(meta.primary));
       await this.#o.store.updateMeta(meta);
       f.setHead({
         kind: "not-modified",
@@ -1246,11 +1262,7 @@ export class CacheHandler {
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
     if (plan.store && !(plan.revalidating && status >= 500)) {
-      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, {
-        shared: true,
-        heuristicPercent: this.#cfg.heuristicPercent,
-        heuristicMaxS: this.#cfg.heuristicMaxS,
-      });
+      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, this.#freshOpts(key));
       storable = d.storable && (length === undefined || length <= this.#cfg.maxObjectBytes);
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
@@ -1268,7 +1280,7 @@ export class CacheHandler {
         expiresAt: 0,
         bodyBytes: length ?? -1,
       };
-      meta.expiresAt = expiresAtMs(meta, this.#freshOpts());
+      meta.expiresAt = expiresAtMs(meta, this.#freshOpts(meta.primary));
       try {
         const w = this.#o.store.openWrite(meta);
         writer = w instanceof Promise ? await w : w;

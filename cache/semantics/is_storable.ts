@@ -18,6 +18,11 @@
  * | `no-freshness`        | none of: `public`, `private` (private cache only), `max-age`, `s-maxage` (shared), `Expires`, or a heuristically cacheable status (§3 last bullet) |
  * | `useless`             | with `requireUseful` (default): there is no validator (ETag, Last-Modified) and either unqualified `no-cache` or a freshness lifetime of 0 without a `stale-while-revalidate`/`stale-if-error` window, so every reuse would be a full refetch |
  *
+ * Response directives come from the first usable targeted field of `targetedFields` (RFC 9213,
+ * e.g. `CDN-Cache-Control`; `Expires` is then ignored), else from `Cache-Control`: a targeted
+ * `no-store` or `private` refuses a response `Cache-Control` would let in, and a targeted
+ * `max-age` stores one that `Cache-Control: no-store` keeps out of other caches.
+ *
  * When storable, `stripFields` lists header fields to remove before storing: the fields named by
  * a qualified `private="..."` (shared cache, §5.2.2.7) or `no-cache="..."` (§5.2.2.4: they must
  * not be sent from cache without revalidation; we never send them from cache at all), plus
@@ -29,6 +34,7 @@
 import { parseCacheControl } from "./cache_control.ts";
 import { freshnessLifetimeMs, type FreshnessOptions, HEURISTICALLY_CACHEABLE_STATUSES } from "./freshness_lifetime.ts";
 import { getHeader, type HeaderInput } from "./header_getter.ts";
+import { responseCacheControl } from "./targeted_cache_control.ts";
 
 /**
  * Status codes whose semantics this cache understands (RFC 9110 §15), for `must-understand`.
@@ -98,6 +104,10 @@ export interface StorableOptions {
   heuristicPercent?: number;
   /** Cap of heuristic lifetimes in seconds (used by `requireUseful`). */
   heuristicMaxS?: number;
+  /** Floor of heuristic lifetimes in seconds (used by `requireUseful`). */
+  heuristicMinS?: number;
+  /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
+  targetedFields?: readonly string[];
 }
 
 /** Result of {@link isStorable}. */
@@ -132,7 +142,8 @@ export function isStorable(
   if (req.method !== "GET") return no("method");
   const status = res.status;
   if (status < 200 || status > 599 || status === 206 || status === 304) return no("status");
-  const cc = parseCacheControl(getHeader(res.headers, "cache-control"));
+  const policy = responseCacheControl(res.headers, opts.targetedFields);
+  const cc = policy.cc;
   const understood = UNDERSTOOD_STATUSES.has(status);
   if (cc.mustUnderstand && !understood) return no("must-understand");
   const reqCc = parseCacheControl(getHeader(req.headers, "cache-control"));
@@ -159,7 +170,7 @@ export function isStorable(
 
   const heuristicStatuses = opts.heuristicStatuses ?? HEURISTICALLY_CACHEABLE_STATUSES;
   const explicit = cc.public || (!opts.shared && cc.private) || cc.maxAge !== undefined ||
-    (opts.shared && cc.sMaxAge !== undefined) || getHeader(res.headers, "expires") !== null;
+    (opts.shared && cc.sMaxAge !== undefined) || (policy.useExpires && getHeader(res.headers, "expires") !== null);
   if (!explicit && !heuristicStatuses.has(status)) return no("no-freshness");
 
   if (opts.requireUseful ?? true) {
@@ -167,10 +178,11 @@ export function isStorable(
       shared: opts.shared,
       heuristicPercent: opts.heuristicPercent,
       heuristicMaxS: opts.heuristicMaxS,
+      heuristicMinS: opts.heuristicMinS,
       heuristicStatuses,
       responseTime: 0,
       status,
-      cacheControl: cc,
+      cacheControl: policy,
     };
     const hasValidator = getHeader(res.headers, "etag") !== null || getHeader(res.headers, "last-modified") !== null;
     const alwaysRevalidate = cc.noCache && cc.noCacheFields === undefined;

@@ -1,7 +1,8 @@
 /**
  * HTTP caching semantics as pure functions: RFC 9111 (HTTP Caching), the caching-related parts
  * of RFC 9110 (conditional requests, ranges, dates, hop-by-hop fields, `Via`), RFC 5861
- * (`stale-while-revalidate`, `stale-if-error`) and RFC 8246 (`immutable`).
+ * (`stale-while-revalidate`, `stale-if-error`), RFC 8246 (`immutable`) and RFC 9213 (targeted
+ * cache control such as `CDN-Cache-Control`, via each rule's `targetedFields` option).
  *
  * Nothing here does I/O, reads a clock or logs: times come in as `now`/`requestTime`/
  * `responseTime` in milliseconds since the epoch. Header inputs are a Web `Headers` (anything
@@ -28,7 +29,9 @@
 export * from "./header_getter.ts";
 export * from "./http_date.ts";
 export * from "./cache_control.ts";
+export * from "./targeted_cache_control.ts";
 export * from "./freshness_lifetime.ts";
+export * from "./refresh_rules.ts";
 export * from "./current_age.ts";
 export * from "./evaluate_freshness.ts";
 export * from "./expires_at.ts";
