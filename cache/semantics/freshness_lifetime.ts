@@ -27,13 +27,14 @@ import { parseHttpDate } from "./http_date.ts";
 import { responseCacheControl } from "./targeted_cache_control.ts";
 
 /**
- * Status codes that are heuristically cacheable by default (RFC 9110 §15.1). 206 is in the RFC
- * list but partial responses are never stored here (ranges are served from complete objects).
+ * Status codes that are heuristically cacheable by default (RFC 9110 §15.1). A stored 206 part
+ * counts as an incomplete 200 (RFC 9111 §3.3).
  */
 export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
   200,
   203,
   204,
+  206,
   300,
   301,
   308,

@@ -7,7 +7,7 @@
  * | reason                | rule |
  * |-----------------------|------|
  * | `method`              | the request method is GET (HEAD answers are never stored; a HEAD is served from a stored GET; other cacheable methods such as POST are not stored) |
- * | `status`              | the status is final and one we understand: not 1xx, not 206 (ranges are served from complete objects, never stored partially), not 304 (it updates a stored response instead) |
+ * | `status`              | the status is final and one we understand: not 1xx, not 304 (it updates a stored response instead), and 206 only with `partial` (the caller parsed a single `Content-Range` it can store; RFC 9111 §3.3 stores it "as if it were an incomplete 200") |
  * | `must-understand`     | `must-understand` is present and the status is not one we understand (§5.2.2.3); when it is understood, `no-store` is ignored as §5.2.2.3 asks |
  * | `request-no-store`    | request `no-store` (§5.2.1.5) |
  * | `no-store`            | response `no-store` (§5.2.2.5) |
@@ -38,7 +38,7 @@ import { responseCacheControl } from "./targeted_cache_control.ts";
 
 /**
  * Status codes whose semantics this cache understands (RFC 9110 §15), for `must-understand`.
- * 206 and 304 are understood but handled without storing.
+ * 304 is understood but updates a stored response instead of being stored.
  */
 export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
   200,
@@ -108,6 +108,8 @@ export interface StorableOptions {
   heuristicMinS?: number;
   /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
   targetedFields?: readonly string[];
+  /** A 206 may be stored: the caller keeps parts (single range, known length); default false. */
+  partial?: boolean;
 }
 
 /** Result of {@link isStorable}. */
@@ -141,7 +143,7 @@ export function isStorable(
   const no = (reason: string): StorableDecision => ({ storable: false, reason, stripFields: [] });
   if (req.method !== "GET") return no("method");
   const status = res.status;
-  if (status < 200 || status > 599 || status === 206 || status === 304) return no("status");
+  if (status < 200 || status > 599 || (status === 206 && !opts.partial) || status === 304) return no("status");
   const policy = responseCacheControl(res.headers, opts.targetedFields);
   const cc = policy.cc;
   const understood = UNDERSTOOD_STATUSES.has(status);
