@@ -10,6 +10,7 @@ import type { AccessLog } from "./access_log.ts";
 import type { FetchStage } from "./fetch_stage.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import type { CacheResult } from "./metrics.ts";
+import type { PartialStore } from "./partial_store.ts";
 import { DEFAULT_TARGETED_FIELDS, type HeuristicParams, type RefreshPattern, RefreshRules } from "./semantics/mod.ts";
 import type { Store } from "./store/store.ts";
 
@@ -34,6 +35,8 @@ export interface CacheHandlerConfig {
   refreshPatterns?: readonly RefreshPattern[];
   /** Targeted cache-control fields obeyed, first listed wins (RFC 9213); default `["CDN-Cache-Control"]`. */
   targetedCacheControl?: readonly string[];
+  /** Memory for stored partial responses (206 parts); 0 or absent: not stored. */
+  partial?: { maxBytes: number };
   /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
@@ -84,6 +87,8 @@ export interface CacheContext {
   invalidate: Invalidator;
   /** Objects held by other workers, copied on demand. */
   lazyCopy?: LazyCopy;
+  /** Stored partial responses (RFC 9111 §3.3); none when `config.partial.maxBytes` is 0. */
+  partials?: PartialStore;
   /** Squid access log. */
   accessLog?: AccessLog;
 }

@@ -244,12 +244,12 @@ export class PartialStore {
  * so it can never pass for the complete response.
  *
  * @param obj the partial representation
- * @param range the covered range and its bytes
+ * @param range the covered range and its bytes; none for a view that serves no body (a 416)
  * @returns a stored-object view whose `meta.bodyBytes` is the complete length
  */
 export function partialView(
   obj: PartialObject,
-  range: { start: number; end: number; bytes: Uint8Array },
+  range?: { start: number; end: number; bytes: Uint8Array },
 ): StoredObject {
   const m = obj.meta;
   const meta: StoredMeta = {
@@ -266,7 +266,7 @@ export function partialView(
   return {
     meta,
     openBody(r?: { start: number; end: number }): ReadableStream<Uint8Array> {
-      if (!r || r.start !== range.start || r.end !== range.end) {
+      if (!range || !r || r.start !== range.start || r.end !== range.end) {
         return new ReadableStream({
           start: (c) => c.error(new RangeError("Cannot read partial object: range not stored")),
         });

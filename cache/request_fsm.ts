@@ -13,8 +13,10 @@
  *          │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
  *          │                                                       if stale-if-error allows, else relayed / 502/504
  *          ├─ held by another worker → copy it here, lookup again
+ *          ├─ Range inside a stored part → HIT 206 from the part (partial_content.ts)
  *          ├─ not stored + only-if-cached → 504
- *          ├─ Range, not stored → pass (206 relayed, never stored)
+ *          ├─ Range, not stored → forward; a single-range 206 is relayed and kept as a part,
+ *          │                      parts combined into a stored 200 when complete (partial_content.ts)
  *          └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
  *                           stream to every waiting client while storing
  * ```
@@ -29,6 +31,7 @@ import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
 import { counters } from "./metrics.ts";
+import { rangeMiss, servePartial } from "./partial_content.ts";
 import { pass } from "./pass.ts";
 import { serveInflight } from "./serve_inflight.ts";
 import { serveStored } from "./serve_stored.ts";
@@ -106,13 +109,16 @@ export class RequestFsm {
         if (await pull) return await this.lookup(ex, plan);
       }
     }
+    // A Range inside a stored part (RFC 9111 §3.3): served from it, never the whole.
+    if (!obj && ctx.partials && req.headers.has("range") && await servePartial(ctx, ex, plan)) return;
     if (parseCacheControl(req.headers.get("cache-control")).onlyIfCached) {
       out.result = "only_if_cached";
       out.status = 504;
       return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
     }
     if (req.headers.has("range")) {
-      // A partial answer must never become the stored object: relay the range as a pass.
+      // The 206 is relayed and kept as a part (never as the whole object) when parts are stored.
+      if (ctx.partials && req.method === "GET") return await rangeMiss(ctx, ex, plan);
       plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
       plan.method = req.method;
       return await pass(ctx, ex, plan);

@@ -143,6 +143,14 @@ export const CacheSchema = z.strictObject({
         "structured-field Dictionary; an invalid one is ignored. Passed downstream unchanged. [] obeys " +
         "Cache-Control only. Reload: restart.",
     ),
+  partial: z.strictObject({
+    maxBytes: size().default(16 * 1024 * 1024).describe(
+      "Memory for stored partial responses (206 with one Content-Range of known length, RFC 9111 3.3), " +
+        "per worker. Later Range requests inside a stored part are hits; parts with the same strong ETag are " +
+        "combined and, once complete, stored as a whole 200 (up to maxObjectBytes). Least recently used parts " +
+        "go first. 0 relays 206 responses without storing them. Reload: restart.",
+    ),
+  }).prefault({}),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
     waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),

@@ -20,7 +20,7 @@
  * | revalidate                         | {@link conditionalHeadersFor}, then {@link select304Targets} and {@link mergeHeadersFrom304} on a 304; {@link freshenFromHead} after an inbound HEAD |
  * | relay an origin/peer response      | `Age: ageHeaderValue(correctedInitialAgeMs(...))` — never `0` when upstream sent an `Age` (a parent cache's copy is not new) |
  * | origin failed                      | {@link staleIfErrorAllowed} (errors: no response, or 500, 502, 503, 504 — not 501) |
- * | store the response                 | {@link isStorable} (and its `stripFields`), {@link parseVary}, {@link varyKey}, {@link expiresAtMs} |
+ * | store the response                 | {@link isStorable} (and its `stripFields`), {@link parseVary}, {@link varyKey}, {@link expiresAtMs}; a 206 part: {@link parseContentRange} and `isStorable` with `partial` |
  * | after unsafe methods               | {@link invalidationTargets} |
  *
  * @module
@@ -43,6 +43,7 @@ export * from "./conditional_request.ts";
 export * from "./merge_headers_from_304.ts";
 export * from "./freshen_from_head.ts";
 export * from "./range.ts";
+export * from "./content_range.ts";
 export * from "./hop_by_hop.ts";
 export * from "./via.ts";
 export * from "./invalidation_targets.ts";
