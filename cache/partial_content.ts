@@ -25,6 +25,7 @@ import { sendOriginError } from "./client_reply.ts";
 import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import { type PartialMeta, type PartialObject, partialView } from "./partial_store.ts";
+import { counters } from "./metrics.ts";
 import { relay } from "./pass.ts";
 import { serveStored } from "./serve_stored.ts";
 import {
@@ -208,6 +209,9 @@ async function storePart(ctx: CacheContext, k: Keeping): Promise<void> {
     try {
       await w.write(put.body);
       await w.commit();
+      const st = ctx.store.stats();
+      counters.storedObjects = st.objects;
+      counters.storedBytes = st.bytes;
     } catch (e) {
       await w.abort();
       throw e;
