@@ -9,7 +9,8 @@
  *   └─ otherwise → forward with Range ──┬─ 206, one Content-Range of known length, storable
  *                                       │     → relay, keep the part ──┬─ complete → store as a 200
  *                                       │                              └─ else kept for later ranges
- *                                       └─ anything else (200, 304, multipart, no-store...) → relayed only
+ *                                       ├─ 200 (the origin ignored Range), storable → relay, store it whole
+ *                                       └─ anything else (304, multipart, no-store...) → relayed only
  * ```
  *
  * A stored part never answers a request without `Range`, nor a range it does not wholly hold
@@ -87,11 +88,13 @@ export async function servePartial(ctx: CacheContext, ex: Exchange, plan: FetchP
   return true;
 }
 
-/** A 206 answer being kept while it is relayed. */
+/** An answer being kept while it is relayed: a 206 part, or a whole 200 (`start` undefined). */
 interface Keeping {
   meta: PartialMeta;
-  start: number;
-  expected: number;
+  /** First byte position of a part; undefined for a complete 200. */
+  start?: number;
+  /** Bytes announced (Content-Range or Content-Length); undefined when not known in advance. */
+  expected?: number;
   chunks: Uint8Array[];
   bytes: number;
 }
@@ -135,10 +138,13 @@ export async function rangeMiss(ctx: CacheContext, ex: Exchange, plan: FetchPlan
       }
       : undefined,
   });
-  if (keep && complete && keep.bytes === keep.expected) await storePart(ctx, keep);
+  if (keep && complete && (keep.expected === undefined || keep.bytes === keep.expected)) await storeKept(ctx, keep);
 }
 
-/** The part to keep from this answer, or undefined when it is not a storable single-range 206. */
+/**
+ * What to keep from this answer: a storable single-range 206 (a part), or a storable 200 (an
+ * origin that ignored `Range` sent the whole representation: stored as such). Undefined otherwise.
+ */
 function keepable(
   ctx: CacheContext,
   ex: Exchange,
@@ -146,19 +152,29 @@ function keepable(
   r: OriginResponse,
   o: { headers: [string, string][]; requestTime: number; responseTime: number },
 ): Keeping | undefined {
-  const partials = ctx.partials;
-  if (!partials || r.head.status !== 206) return undefined;
+  const status = r.head.status;
+  if (!ctx.partials || (status !== 206 && status !== 200) || r.framing.kind === "none") return undefined;
   if (parseCacheControl(ex.req.headers.get("cache-control")).noStore) return undefined;
-  const cr = parseContentRange(r.head.headers.get("content-range"));
-  if (!cr) return undefined;
-  const expected = cr.end - cr.start + 1;
-  if (r.framing.kind === "length" && r.framing.length !== expected) return undefined;
-  if (r.framing.kind === "none" || expected > ctx.config.maxObjectBytes) return undefined;
+  const announced = r.framing.kind === "length" ? r.framing.length : undefined;
+  let start: number | undefined;
+  let expected = announced;
+  let length = 0;
+  if (status === 206) {
+    const cr = parseContentRange(r.head.headers.get("content-range"));
+    if (!cr) return undefined;
+    start = cr.start;
+    expected = cr.end - cr.start + 1;
+    length = cr.length;
+    if (announced !== undefined && announced !== expected) return undefined;
+  } else if (r.head.headers.has("content-range")) {
+    return undefined;
+  }
+  if ((expected ?? 0) > ctx.config.maxObjectBytes) return undefined;
   const vary = parseVary(r.head.headers.get("vary"));
   if (vary === "*") return undefined;
   let headers = o.headers.filter(([k]) => k !== "content-range" && k !== "content-length");
   if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(o.responseTime)]);
-  const d = isStorable({ method: "GET", headers: ex.req.headers }, { status: 206, headers }, {
+  const d = isStorable({ method: "GET", headers: ex.req.headers }, { status, headers }, {
     ...freshOpts(ctx.config, plan.primary),
     partial: true,
   });
@@ -171,13 +187,13 @@ function keepable(
     vary,
     requestTime: o.requestTime,
     responseTime: o.responseTime,
-    length: cr.length,
+    length,
   };
-  return { meta, start: cr.start, expected, chunks: [], bytes: 0 };
+  return { meta, start, expected, chunks: [], bytes: 0 };
 }
 
-/** Adds a received part; a part that completes the representation is stored as a 200. */
-async function storePart(ctx: CacheContext, k: Keeping): Promise<void> {
+/** Stores what was kept: a part goes to the partial store; a complete representation to the store. */
+async function storeKept(ctx: CacheContext, k: Keeping): Promise<void> {
   let body: Uint8Array;
   if (k.chunks.length === 1) body = k.chunks[0];
   else {
@@ -188,10 +204,20 @@ async function storePart(ctx: CacheContext, k: Keeping): Promise<void> {
       at += c.length;
     }
   }
+  if (k.start === undefined) {
+    if (body.length > ctx.config.maxObjectBytes) return;
+    ctx.partials!.delete(k.meta.primary);
+    return await storeWhole(ctx, { ...k.meta, length: body.length }, body);
+  }
   const put = ctx.partials!.put(k.meta, k.start, body);
   if (put.kind === "refused") log.debug("Partial response not kept", { url: k.meta.primary, reason: put.reason });
-  if (put.kind !== "complete" || put.body.length > ctx.config.maxObjectBytes) return;
-  const m = put.meta;
+  if (put.kind === "complete" && put.body.length <= ctx.config.maxObjectBytes) {
+    await storeWhole(ctx, put.meta, put.body);
+  }
+}
+
+/** Stores a complete representation as a 200 in the main store. */
+async function storeWhole(ctx: CacheContext, m: PartialMeta, body: Uint8Array): Promise<void> {
   const meta: StoredMeta = {
     primary: m.primary,
     variant: m.variant,
@@ -201,13 +227,13 @@ async function storePart(ctx: CacheContext, k: Keeping): Promise<void> {
     requestTime: m.requestTime,
     responseTime: m.responseTime,
     expiresAt: 0,
-    bodyBytes: put.body.length,
+    bodyBytes: body.length,
   };
   meta.expiresAt = expiresAtMs(meta, freshOpts(ctx.config, m.primary));
   try {
     const w = await ctx.store.openWrite(meta);
     try {
-      await w.write(put.body);
+      await w.write(body);
       await w.commit();
       const st = ctx.store.stats();
       counters.storedObjects = st.objects;
@@ -217,6 +243,6 @@ async function storePart(ctx: CacheContext, k: Keeping): Promise<void> {
       throw e;
     }
   } catch (e) {
-    log.debug("Combined response not stored", { url: m.primary, error: e });
+    log.debug("Complete response not stored", { url: m.primary, error: e });
   }
 }

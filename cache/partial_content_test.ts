@@ -86,11 +86,6 @@ const cases: { name: string; reply: string; head?: string; kept: boolean }[] = [
     reply: rawResponse(206, [["cache-control", "max-age=0"], ["content-range", "bytes 0-4/10"]], "01234"),
     kept: false,
   },
-  {
-    name: "does not keep a 200 answer to a range request as a part",
-    reply: rawResponse(200, [CC], "0123456789"),
-    kept: false,
-  },
 ];
 
 for (const c of cases) {
@@ -108,3 +103,16 @@ for (const c of cases) {
     }
   });
 }
+
+Deno.test("partial content: a 200 answer to a range request (Range ignored) is stored whole, not as a part", async () => {
+  const t = await twice(rawResponse(200, [CC, ["etag", '"w"']], "0123456789"), RANGE());
+  assertEquals([t.kept, t.originCount], [0, 1]);
+  assertEquals([t.out[0].r.status, t.out[0].r.body, t.out[0].code], [200, "0123456789", "TCP_MISS"]);
+  assertEquals([t.out[1].r.status, t.out[1].r.body, t.out[1].code], [206, "01234", "TCP_MEM_HIT"]);
+  assertEquals(t.out[1].r.headers.get("content-range"), "bytes 0-4/10");
+});
+
+Deno.test("partial content: an uncacheable 200 answer to a range request is only relayed", async () => {
+  const t = await twice(rawResponse(200, [["cache-control", "no-store"]], "0123456789"), RANGE());
+  assertEquals([t.kept, t.originCount], [0, 2]);
+});
