@@ -11,6 +11,12 @@
  *                                       │                              └─ else kept for later ranges
  *                                       ├─ 200 (the origin ignored Range), storable → relay, store it whole
  *                                       └─ anything else (304, multipart, no-store...) → relayed only
+ *
+ * GET without Range, nothing complete stored, a stored part with a strong ETag missing one run of bytes
+ *   └─ forward asking for that run (Range + If-Range: ETag, RFC 9110 §13.1.5)
+ *        ├─ 206 for exactly that run, same ETag → combine, store the whole as a 200, serve it (MISS)
+ *        ├─ another 206 → dropped; the request continues as a plain miss
+ *        └─ anything else (200: the representation changed) → relayed, a storable 200 stored whole
  * ```
  *
  * A stored part never answers a request without `Range`, nor a range it does not wholly hold
@@ -35,16 +41,18 @@ import {
   evaluateFreshness,
   expiresAtMs,
   formatHttpDate,
+  getHeader,
   isStorable,
   parseCacheControl,
   parseContentRange,
+  parseEntityTag,
   parseRange,
   parseVary,
   stripHopByHop,
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
-import type { StoredMeta } from "./store/store.ts";
+import type { StoredMeta, StoredObject } from "./store/store.ts";
 
 const log = getLogger("cache");
 
@@ -121,6 +129,19 @@ export async function rangeMiss(ctx: CacheContext, ex: Exchange, plan: FetchPlan
     return await sendOriginError(ctx, ex, e as Error);
   }
   const responseTime = Date.now();
+  await relayAndKeep(ctx, ex, plan, r, { requestTime, responseTime });
+}
+
+/** Relays an upstream answer to the client, keeping a copy when {@link keepable} says so. */
+async function relayAndKeep(
+  ctx: CacheContext,
+  ex: Exchange,
+  plan: FetchPlan,
+  r: OriginResponse,
+  t: { requestTime: number; responseTime: number },
+): Promise<void> {
+  const { out } = ex;
+  const { requestTime, responseTime } = t;
   const headers = stripHopByHop(r.head.headers.fields);
   out.status = r.head.status;
   out.type = r.head.headers.get("content-type") ?? "-";
@@ -207,7 +228,8 @@ async function storeKept(ctx: CacheContext, k: Keeping): Promise<void> {
   if (k.start === undefined) {
     if (body.length > ctx.config.maxObjectBytes) return;
     ctx.partials!.delete(k.meta.primary);
-    return await storeWhole(ctx, { ...k.meta, length: body.length }, body);
+    await storeWhole(ctx, { ...k.meta, length: body.length }, body);
+    return;
   }
   const put = ctx.partials!.put(k.meta, k.start, body);
   if (put.kind === "refused") log.debug("Partial response not kept", { url: k.meta.primary, reason: put.reason });
@@ -216,8 +238,8 @@ async function storeKept(ctx: CacheContext, k: Keeping): Promise<void> {
   }
 }
 
-/** Stores a complete representation as a 200 in the main store. */
-async function storeWhole(ctx: CacheContext, m: PartialMeta, body: Uint8Array): Promise<void> {
+/** Stores a complete representation as a 200 in the main store; returns it as a stored object. */
+async function storeWhole(ctx: CacheContext, m: PartialMeta, body: Uint8Array): Promise<StoredObject> {
   const meta: StoredMeta = {
     primary: m.primary,
     variant: m.variant,
@@ -245,4 +267,91 @@ async function storeWhole(ctx: CacheContext, m: PartialMeta, body: Uint8Array): 
   } catch (e) {
     log.debug("Complete response not stored", { url: m.primary, error: e });
   }
+  return {
+    meta,
+    body,
+    openBody: (range) =>
+      new ReadableStream({
+        start: (c) => {
+          c.enqueue(range ? body.subarray(range.start, range.end + 1) : body);
+          c.close();
+        },
+      }),
+  };
+}
+
+/** The one run of bytes a partial representation lacks, or undefined when it lacks none or several. */
+export function singleGap(obj: PartialObject): { start: number; end: number } | undefined {
+  const gaps: { start: number; end: number }[] = [];
+  let at = 0;
+  for (const s of obj.segments) {
+    if (s.start > at) gaps.push({ start: at, end: s.start - 1 });
+    at = s.start + s.bytes.length;
+  }
+  if (at < obj.meta.length) gaps.push({ start: at, end: obj.meta.length - 1 });
+  return gaps.length === 1 ? gaps[0] : undefined;
+}
+
+/**
+ * Completes a stored part for a GET without `Range` (see the module doc): asks upstream only for
+ * the missing bytes, conditional on the part's strong ETag, and serves the combined response.
+ *
+ * @param ctx the fetch stage, partial store, store and settings
+ * @param ex the request (GET without `Range`; nothing complete stored for it)
+ * @param plan its primary key, origin and host
+ * @returns true when answered; false when the request must continue as a plain miss
+ */
+export async function completePartial(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Promise<boolean> {
+  const { req, out } = ex;
+  const partials = ctx.partials;
+  if (!partials || req.method !== "GET" || req.headers.has("range")) return false;
+  if (parseCacheControl(req.headers.get("cache-control")).noStore) return false;
+  let obj: PartialObject | undefined;
+  for (const p of partials.variants(plan.primary)) if (varyMatches(p.meta, req.headers)) obj = p;
+  const etag = obj && getHeader(obj.meta.headers, "etag");
+  const tag = parseEntityTag(etag);
+  if (!obj || !etag || !tag || tag.weak || obj.meta.length > ctx.config.maxObjectBytes) return false;
+  const gap = singleGap(obj);
+  if (!gap) return false;
+  out.code = "TCP_MISS";
+  out.result = "miss";
+  const headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+  headers.push(["range", `bytes=${gap.start}-${gap.end}`], ["if-range", etag.trim()]);
+  const ask: FetchPlan = { ...plan, method: "GET", headers };
+  const requestTime = Date.now();
+  let r: OriginResponse;
+  try {
+    r = await ctx.fetch.upstream.send(ask, out);
+  } catch (e) {
+    await sendOriginError(ctx, ex, e as Error);
+    return true;
+  }
+  const responseTime = Date.now();
+  if (r.head.status !== 206) {
+    // If-Range did not match (a new representation, usually a 200): relay it as the miss would.
+    await relayAndKeep(ctx, ex, plan, r, { requestTime, responseTime });
+    return true;
+  }
+  const cr = parseContentRange(r.head.headers.get("content-range"));
+  const keep = cr && cr.start === gap.start && cr.end === gap.end && cr.length === obj.meta.length
+    ? keepable(ctx, ex, plan, r, { headers: stripHopByHop(r.head.headers.fields), requestTime, responseTime })
+    : undefined;
+  const sameTag = keep && getHeader(keep.meta.headers, "etag")?.trim() === etag.trim();
+  if (!keep || !sameTag || r.framing.kind !== "length") {
+    r.abort();
+    return false;
+  }
+  let body: Uint8Array;
+  try {
+    const w = r.readWhole();
+    body = w instanceof Promise ? await w : w;
+  } catch {
+    return false;
+  }
+  counters.originBytes += body.length;
+  const put = partials.put(keep.meta, gap.start, body);
+  if (put.kind !== "complete") return false;
+  const whole = await storeWhole(ctx, put.meta, put.body);
+  await serveStored(ctx, ex, { obj: whole, x: "MISS", code: "TCP_MISS", result: "miss" });
+  return true;
 }

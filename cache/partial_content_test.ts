@@ -1,7 +1,8 @@
 import { assertEquals } from "../tests/_assert.ts";
 import { cacheKey } from "./semantics/mod.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
-import { PartialStore } from "./partial_store.ts";
+import { type PartialObject, PartialStore } from "./partial_store.ts";
+import { singleGap } from "./partial_content.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { exchange, parseRecorded, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
 import type { Exchange } from "./exchange.ts";
@@ -115,4 +116,51 @@ Deno.test("partial content: a 200 answer to a range request (Range ignored) is s
 Deno.test("partial content: an uncacheable 200 answer to a range request is only relayed", async () => {
   const t = await twice(rawResponse(200, [["cache-control", "no-store"]], "0123456789"), RANGE());
   assertEquals([t.kept, t.originCount], [0, 2]);
+});
+
+Deno.test("singleGap() finds the one missing run, or none when zero or several are missing", () => {
+  const obj = (runs: [number, number][], length = 10): PartialObject => ({
+    meta: { primary: "p", variant: "", headers: [], vary: [], requestTime: 0, responseTime: 0, length },
+    segments: runs.map(([start, end]) => ({ start, bytes: new Uint8Array(end - start + 1) })),
+    bytes: 0,
+  });
+  const table: { runs: [number, number][]; want: { start: number; end: number } | undefined }[] = [
+    { runs: [[0, 4]], want: { start: 5, end: 9 } },
+    { runs: [[5, 9]], want: { start: 0, end: 4 } },
+    { runs: [[0, 2], [6, 9]], want: { start: 3, end: 5 } },
+    { runs: [[2, 4]], want: undefined },
+    { runs: [[0, 2], [4, 5], [8, 9]], want: undefined },
+    { runs: [[0, 9]], want: undefined },
+  ];
+  for (const t of table) assertEquals(singleGap(obj(t.runs)), t.want, JSON.stringify(t.runs));
+});
+
+Deno.test("partial content: a GET without Range asks only for the missing bytes of a part with a strong ETag", async () => {
+  const origin = new ScriptedOrigin((req) =>
+    req.headers.get("range") === "bytes=0-4"
+      ? rawResponse(206, [CC, ["content-range", "bytes 0-4/10"], ["etag", '"a"']], "01234")
+      : rawResponse(206, [CC, ["content-range", "bytes 5-9/10"], ["etag", '"a"']], "56789")
+  );
+  const { ctx, pool } = testContext(testStore());
+  const fsm = new RequestFsm({ ...ctx, partials: new PartialStore({ maxBytes: 1 << 20 }) });
+  try {
+    for (const head of [RANGE(), `GET /f HTTP/1.1\r\nHost: example.test\r\n\r\n`]) {
+      const ex = exchange(head);
+      await fsm.lookup(ex, planFor(ex, origin, ex.req.target));
+      if (!head.includes("Range")) {
+        const r = parseRecorded(ex.res.text());
+        assertEquals([r.status, r.body, r.headers.get("x-cache"), ex.out.code], [
+          200,
+          "0123456789",
+          "MISS from t1",
+          "TCP_MISS",
+        ]);
+      }
+    }
+    assertEquals(origin.seen[1].headers.get("range"), "bytes=5-9");
+    assertEquals(origin.seen[1].headers.get("if-range"), '"a"');
+  } finally {
+    pool.close();
+    await origin.close();
+  }
 });

@@ -17,6 +17,7 @@
  *          ├─ not stored + only-if-cached → 504
  *          ├─ Range, not stored → forward; a single-range 206 is relayed and kept as a part,
  *          │                      parts combined into a stored 200 when complete (partial_content.ts)
+ *          ├─ no Range, a stored part lacking one run → ask for that run (If-Range), combine, serve
  *          └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
  *                           stream to every waiting client while storing
  * ```
@@ -31,7 +32,7 @@ import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
 import { counters } from "./metrics.ts";
-import { rangeMiss, servePartial } from "./partial_content.ts";
+import { completePartial, rangeMiss, servePartial } from "./partial_content.ts";
 import { pass } from "./pass.ts";
 import { serveInflight } from "./serve_inflight.ts";
 import { serveStored } from "./serve_stored.ts";
@@ -123,6 +124,8 @@ export class RequestFsm {
       plan.method = req.method;
       return await pass(ctx, ex, plan);
     }
+    // A stored part missing one run of bytes: ask only for those (RFC 9111 §3.4).
+    if (ctx.partials && req.method === "GET" && await completePartial(ctx, ex, plan)) return;
     plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
     plan.store = true;
     return await this.#miss(ex, plan);

@@ -66,12 +66,14 @@ Deno.test("cache range: a range on a miss is passed through and does not poison 
 
 /**
  * An origin that answers ranges of `body` with 206 (single range, `Content-Range` of the whole
- * length), and the whole body with 200 otherwise. `headers(n)` gives the fields of answer `n`.
+ * length), and the whole body with 200 otherwise or when `If-Range` is not its current ETag
+ * (RFC 9110 §13.1.5). `headers(n)` gives the fields of answer `n`.
  */
 function rangeOrigin(body: string, headers: (n: number) => Record<string, string>): TestOrigin {
   return new TestOrigin((req, n) => {
     const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.get("range") ?? "");
-    if (!m) return new Response(body, { headers: headers(n) });
+    const ifRange = req.headers.get("if-range");
+    if (!m || (ifRange !== null && ifRange !== headers(n).etag)) return new Response(body, { headers: headers(n) });
     const len = body.length;
     const start = m[1] === "" ? Math.max(0, len - Number(m[2])) : Number(m[1]);
     const end = m[1] === "" || m[2] === "" ? len - 1 : Math.min(Number(m[2]), len - 1);
@@ -124,9 +126,12 @@ Deno.test("cache range: a stored part never answers as the complete response", a
   const c = startCache({ defaultOrigin: origin.url });
   try {
     await get(c.port, "/q", "bytes=0-9");
+    // Only the missing bytes are asked for, on condition that the representation is the same.
     const full = await get(c.port, "/q");
     assertEquals([full.status, full.text, full.headers.get("x-cache")], [200, BODY, "MISS from testcache"]);
-    assertEquals(origin.seen[1].headers.get("range"), null);
+    assertEquals(full.headers.get("content-range"), null);
+    assertEquals(origin.seen[1].headers.get("range"), "bytes=10-19");
+    assertEquals(origin.seen[1].headers.get("if-range"), '"p"');
     // If-Range that does not match the part's ETag: the whole representation is asked for.
     const c2 = startCache({ defaultOrigin: origin.url });
     try {
@@ -192,5 +197,31 @@ Deno.test("cache range: no-store, partial.maxBytes 0 and PURGE keep parts out", 
     await c3.close();
     await noStore.close();
     await plain.close();
+  }
+});
+
+Deno.test("cache range: a GET without Range completes a stored part; a changed representation is fetched whole", async () => {
+  let etag = '"e1"';
+  const origin = rangeOrigin(BODY, () => ({ "cache-control": "max-age=60", etag }));
+  const c = startCache({ defaultOrigin: origin.url });
+  try {
+    await get(c.port, "/c", "bytes=-5");
+    const whole = await get(c.port, "/c");
+    assertEquals([whole.status, whole.text, whole.headers.get("etag")], [200, BODY, '"e1"']);
+    assertEquals(origin.seen[1].headers.get("range"), "bytes=0-14");
+    const hit = await get(c.port, "/c");
+    assertEquals([hit.status, hit.text, hit.headers.get("x-cache")], [200, BODY, "HIT from testcache"]);
+    assertEquals(origin.count("/c"), 2);
+    // A new representation: If-Range fails, the origin sends it all, and that is stored.
+    await get(c.port, "/d", "bytes=0-4");
+    etag = '"e2"';
+    const changed = await get(c.port, "/d");
+    assertEquals([changed.status, changed.text, changed.headers.get("etag")], [200, BODY, '"e2"']);
+    assertEquals(origin.seen[3].headers.get("if-range"), '"e1"');
+    assertEquals((await get(c.port, "/d")).headers.get("x-cache"), "HIT from testcache");
+    assertEquals(origin.count("/d"), 2);
+  } finally {
+    await c.close();
+    await origin.close();
   }
 });
