@@ -34,6 +34,7 @@ import { FetchStage } from "./fetch_stage.ts";
 import { interimRelay } from "./interim.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import { counters, countRequest } from "./metrics.ts";
+import { PartialStore } from "./partial_store.ts";
 import { pass, readRequestBody } from "./pass.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import { invalidatorFor, purge } from "./purge.ts";
@@ -108,6 +109,8 @@ export class CacheHandler {
   readonly #xHit: string;
   /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
+  /** This worker's stored partial responses (none when `cache.partial.maxBytes` is 0). */
+  readonly partials: PartialStore | undefined;
 
   /**
    * Creates the handler.
@@ -120,7 +123,14 @@ export class CacheHandler {
     this.#forwardAcl = new Acl(opts.config.acl.forward);
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#xHit = `HIT from ${opts.node}`;
-    const invalidate = invalidatorFor(opts);
+    const maxPartial = opts.config.partial?.maxBytes ?? 0;
+    const partials = maxPartial > 0 ? new PartialStore({ maxBytes: maxPartial }) : undefined;
+    this.partials = partials;
+    const everywhere = invalidatorFor(opts);
+    // Stored parts of a URL go with its objects (PURGE, unsafe methods, a 304 changing Vary).
+    const invalidate = partials
+      ? async (keys: string[]) => keys.reduce((n, k) => n + partials.delete(k), 0) + await everywhere(keys)
+      : everywhere;
     const fetch = new FetchStage({
       store: opts.store,
       pool: opts.pool,
@@ -137,6 +147,7 @@ export class CacheHandler {
       fetch,
       invalidate,
       lazyCopy: opts.lazyCopy,
+      partials,
       accessLog: opts.accessLog,
     };
     this.#fsm = new RequestFsm(this.#ctx);
@@ -173,7 +184,7 @@ export class CacheHandler {
     // Several memory-only workers: any worker's fresh copy counts (the shared index).
     if (this.#o.lazyCopy) return this.#o.lazyCopy.index.freshAnywhere(primary, now);
     for (const meta of await this.#o.store.variants(primary)) {
-      const d = evaluateFreshness([], meta, now, freshOpts(this.#cfg));
+      const d = evaluateFreshness([], meta, now, freshOpts(this.#cfg, meta.primary));
       if (d.action === "serve") return true;
     }
     return false;

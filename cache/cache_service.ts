@@ -149,10 +149,11 @@ export class CacheService {
     return this;
   }
 
-  /** Deletes keys from this worker's store. */
+  /** Deletes keys from this worker's store and its stored partial responses. */
   async invalidateLocal(keys: string[]): Promise<number> {
     this.#opts.lazyCopy?.forget(keys); // a copy on its way here must not bring a deleted object back
     let n = 0;
+    for (const k of keys) n += this.handler.partials?.delete(k) ?? 0;
     for (const k of keys) n += await this.store.delete(k);
     return n;
   }

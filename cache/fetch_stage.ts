@@ -20,7 +20,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { OriginPool, OriginResponse } from "../http/origin_client.ts";
-import { type CacheHandlerConfig, freshOpts, type Invalidator } from "./exchange.ts";
+import { type CacheHandlerConfig, type FreshnessConfig, freshOpts, type Invalidator } from "./exchange.ts";
 import { type FetchPlan, unconditional } from "./fetch_plan.ts";
 import { Collapser, Inflight } from "./inflight.ts";
 import { counters } from "./metrics.ts";
@@ -55,7 +55,7 @@ export interface FetchStageOptions {
   /** Connections to origins and peers. */
   pool: OriginPool;
   /** Object size limit, heuristic freshness. */
-  config: Pick<CacheHandlerConfig, "maxObjectBytes" | "heuristicPercent" | "heuristicMaxS">;
+  config: Pick<CacheHandlerConfig, "maxObjectBytes"> & FreshnessConfig;
   /** Deletes a URL's variants everywhere (a 304 that changes Vary). */
   invalidate: Invalidator;
   /** Where requests go; default the origin. */
@@ -193,7 +193,7 @@ export class FetchStage {
       fields: r.head.headers.fields,
       requestTime: t.requestTime,
       responseTime: t.responseTime,
-      fresh: freshOpts(this.#o.config),
+      fresh: freshOpts(this.#o.config, old.primary),
     });
     if (result.kind === "refetch") {
       // Not selected or Vary changed (see `stored_update.ts`): ask again without conditions.
@@ -227,7 +227,7 @@ export class FetchStage {
       status: r.head.status,
       fields: r.head.headers.fields,
       ...t,
-      fresh: freshOpts(this.#o.config),
+      fresh: freshOpts(this.#o.config, plan.primary),
     });
     if (changed) {
       log.debug("HEAD shows the stored response changed; dropping it", { url: plan.primary });
@@ -262,7 +262,11 @@ export class FetchStage {
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
     if (plan.store && !(plan.revalidating && status >= 500)) {
-      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, freshOpts(this.#o.config));
+      const d = isStorable(
+        { method: "GET", headers: plan.reqHeaders },
+        { status, headers },
+        freshOpts(this.#o.config, plan.primary),
+      );
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
@@ -279,7 +283,7 @@ export class FetchStage {
         expiresAt: 0,
         bodyBytes: length ?? -1,
       };
-      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config));
+      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config, meta.primary));
       try {
         const w = this.#o.store.openWrite(meta);
         writer = w instanceof Promise ? await w : w;

@@ -81,12 +81,20 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
   await relay(ctx, ex, { r, headers, age });
 }
 
-/** Streams an origin response to the client without storing it. */
-async function relay(
+/**
+ * Streams an origin response to the client without storing it.
+ *
+ * @param ctx node name and X-Cache
+ * @param ex the request
+ * @param o the response, the fields to send, its `Age`, and an optional `sink` that sees every
+ *   body chunk as it is read (to keep a copy; it only has them all when the result is true)
+ * @returns true when the whole body was read from upstream and written to the client
+ */
+export async function relay(
   ctx: CacheContext,
   ex: Exchange,
-  o: { r: OriginResponse; headers: [string, string][]; age?: string },
-): Promise<void> {
+  o: { r: OriginResponse; headers: [string, string][]; age?: string; sink?: (chunk: Uint8Array) => void },
+): Promise<boolean> {
   const { req, res } = ex;
   const { r } = o;
   const framing = framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
@@ -106,7 +114,7 @@ async function relay(
     try {
       await res.write(head);
     } catch { /* client gone */ }
-    return;
+    return false;
   }
   // The head goes out with the first body chunk (one write for small responses).
   let pending: Uint8Array | undefined = head;
@@ -114,6 +122,7 @@ async function relay(
   try {
     for await (const chunk of r.body()) {
       counters.originBytes += chunk.length;
+      o.sink?.(chunk);
       const data = framing.kind === "chunked" ? encodeChunk(chunk) : chunk;
       if (pending) {
         if (pending.length + data.length <= ONE_WRITE_BYTES) await res.write(concatBytes(pending, data));
@@ -133,6 +142,8 @@ async function relay(
     r.abort();
     if (pending && !res.broken) await res.write(pending).catch(() => {});
     res.close = true;
+    return false;
   }
   if (!complete) res.close = true;
+  return complete;
 }

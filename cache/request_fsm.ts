@@ -15,8 +15,11 @@
  *          │                                                       else relayed / 502/504; never STALE for
  *          │                                                       must-revalidate/proxy-revalidate (none → 504)
  *          ├─ held by another worker → copy it here, lookup again
+ *          ├─ Range inside a stored part → HIT 206 from the part (partial_content.ts)
  *          ├─ not stored + only-if-cached → 504
- *          ├─ Range, not stored → pass (206 relayed, never stored)
+ *          ├─ Range, not stored → forward; a single-range 206 is relayed and kept as a part,
+ *          │                      parts combined into a stored 200 when complete (partial_content.ts)
+ *          ├─ no Range, a stored part lacking one run → ask for that run (If-Range), combine, serve
  *          └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
  *                           stream to every waiting client while storing
  * ```
@@ -32,6 +35,7 @@ import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
 import { interimRelay } from "./interim.ts";
 import { counters } from "./metrics.ts";
+import { completePartial, rangeMiss, servePartial } from "./partial_content.ts";
 import { pass } from "./pass.ts";
 import { serveInflight } from "./serve_inflight.ts";
 import { serveStored } from "./serve_stored.ts";
@@ -86,7 +90,7 @@ export class RequestFsm {
     const ctx = this.#ctx;
     const obj = await this.#find(req, plan.primary);
     if (obj) {
-      const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config));
+      const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
       switch (d.action) {
         case "serve":
           return await serveStored(ctx, ex, { obj, x: "HIT", code: "TCP_MEM_HIT", result: "hit" });
@@ -111,18 +115,23 @@ export class RequestFsm {
         if (await pull) return await this.lookup(ex, plan);
       }
     }
+    // A Range inside a stored part (RFC 9111 §3.3): served from it, never the whole.
+    if (!obj && ctx.partials && req.headers.has("range") && await servePartial(ctx, ex, plan)) return;
     if (parseCacheControl(req.headers.get("cache-control")).onlyIfCached) {
       out.result = "only_if_cached";
       out.status = 504;
       return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
     }
     if (req.headers.has("range")) {
-      // A partial answer must never become the stored object: relay the range as a pass.
+      // The 206 is relayed and kept as a part (never as the whole object) when parts are stored.
+      if (ctx.partials && req.method === "GET") return await rangeMiss(ctx, ex, plan);
       plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
       plan.method = req.method;
       plan.onInterim = interimRelay(req, ex.res);
       return await pass(ctx, ex, plan);
     }
+    // A stored part missing one run of bytes: ask only for those (RFC 9111 §3.4).
+    if (ctx.partials && req.method === "GET" && await completePartial(ctx, ex, plan)) return;
     plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
     plan.store = true;
     return await this.#miss(ex, plan);
@@ -234,7 +243,8 @@ export class RequestFsm {
       head = await f.waitHead();
     }
     const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
-    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, Date.now(), staleIfErrorOpts(ctx.config));
+    const useStale = failed &&
+      staleIfErrorAllowed(req.headers, obj.meta, Date.now(), staleIfErrorOpts(ctx.config, plan.primary));
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);
       slot = undefined;

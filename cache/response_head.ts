@@ -129,7 +129,9 @@ export class PreparedHit {
     });
     this.#prefix = latin1Encode(head.slice(0, -2) + "age: ");
     this.contentType = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
-    this.noCache = obj.meta.headers.some(([k, v]) => k === "cache-control" && /no-cache/i.test(v));
+    // Conservative: any cache-control field (Cache-Control or a targeted one such as
+    // CDN-Cache-Control, RFC 9213) mentioning no-cache sends hits through the full evaluation.
+    this.noCache = obj.meta.headers.some(([k, v]) => k.endsWith("cache-control") && /no-cache/i.test(v));
   }
 
   /**

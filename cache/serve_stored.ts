@@ -24,8 +24,8 @@ import type { StoredMeta, StoredObject } from "./store/store.ts";
 export interface StoredServe {
   /** The stored object. */
   obj: StoredObject;
-  /** X-Cache word. */
-  x: "HIT" | "STALE" | "REVALIDATED";
+  /** X-Cache word (`MISS` for a response completed from stored parts and the origin). */
+  x: "HIT" | "STALE" | "REVALIDATED" | "MISS";
   /** Squid result code. */
   code: string;
   /** Metrics result. */

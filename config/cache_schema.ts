@@ -44,6 +44,35 @@ export const PeerSchema = z.strictObject({
   ),
 });
 
+/** Schema of one `cache.refreshPatterns` rule (Squid's refresh_pattern, times in seconds). */
+export const RefreshPatternSchema = z.strictObject({
+  regex: z.string().min(1).superRefine((v, ctx) => {
+    try {
+      new RegExp(v);
+    } catch (e) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(v)} is not a regular expression: ${(e as Error).message}`,
+      });
+    }
+  }).describe("ECMAScript regular expression matched anywhere in the normalised URL (http://host/path?query)."),
+  minS: count(0).default(0).describe(
+    "Heuristic freshness floor, seconds (Squid's MIN, minutes there): a response without explicit freshness " +
+      "is fresh at least this long, even without Last-Modified. Default 0.",
+  ),
+  percent: count(0).max(10000).default(10).describe(
+    "Heuristic freshness as a percentage of (Date - Last-Modified) (Squid's PERCENT). Default 10.",
+  ),
+  maxS: count(0).default(86400).describe(
+    "Heuristic freshness cap, seconds (Squid's MAX, minutes there). Default 86400.",
+  ),
+  ignoreCase: z.boolean().default(false).describe("Match case-insensitively (Squid's -i)."),
+}).superRefine((p, ctx) => {
+  if (p.minS > p.maxS) {
+    ctx.addIssue({ code: "custom", path: ["minS"], message: `${p.minS} is above maxS ${p.maxS}` });
+  }
+});
+
 /** Schema of the `cache` section. */
 export const CacheSchema = z.strictObject({
   listen: z.array(ListenerSchema).default([{ address: "0.0.0.0:3128", mode: "accel", proxyProtocol: false }]).describe(
@@ -107,6 +136,28 @@ export const CacheSchema = z.strictObject({
       "must-revalidate, proxy-revalidate, s-maxage or no-cache (RFC 9111 4.2.4): those get the error. 0: only " +
       "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: restart.",
   ),
+  refreshPatterns: z.array(RefreshPatternSchema).default([]).describe(
+    "Squid's refresh_pattern: heuristic freshness by URL for responses without explicit freshness " +
+      "(no max-age, s-maxage, Expires). The first rule whose regex matches the URL gives minS, percent, maxS; " +
+      "lifetime = clamp(percent% x (Date - Last-Modified), minS, maxS), or min(minS, maxS) without " +
+      "Last-Modified. No match: heuristicPercent, 0, heuristicMaxS. Explicit freshness is never overridden. " +
+      "Reload: restart.",
+  ),
+  targetedCacheControl: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)).default(["CDN-Cache-Control"])
+    .describe(
+      "Targeted cache-control fields this cache obeys (RFC 9213), first listed wins: the first one present with " +
+        "a valid value replaces Cache-Control and Expires for this cache's storing and freshness. Parsed as a " +
+        "structured-field Dictionary; an invalid one is ignored. Passed downstream unchanged. [] obeys " +
+        "Cache-Control only. Reload: restart.",
+    ),
+  partial: z.strictObject({
+    maxBytes: size().default(16 * 1024 * 1024).describe(
+      "Memory for stored partial responses (206 with one Content-Range of known length, RFC 9111 3.3), " +
+        "per worker. Later Range requests inside a stored part are hits; parts with the same strong ETag are " +
+        "combined and, once complete, stored as a whole 200 (up to maxObjectBytes). Least recently used parts " +
+        "go first. 0 relays 206 responses without storing them. Reload: restart.",
+    ),
+  }).prefault({}),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
     waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
