@@ -41,7 +41,7 @@ import type { LazyCopy } from "./lazy_copy.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
 import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
-import { type ListenerMode, resolveRoute } from "./route.ts";
+import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
   cacheKey,
@@ -356,11 +356,9 @@ export class CacheHandler {
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {
-      try {
-        primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
-      } catch {
-        return undefined;
-      }
+      // The same normalised URL the route forwards (route.ts), so a hit is what that URL fetched.
+      primary = originFormUrl(host, req.target)?.url;
+      if (primary === undefined) return undefined;
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -445,14 +443,8 @@ export class CacheHandler {
     }
     if (route.kind === "connect") return await this.#connect(req, res, route.target, out);
     out.url = route.url;
-    let primary: string;
-    try {
-      // The fast path computed the key of this same URL (accelerator, origin-form target).
-      primary = key ?? cacheKey(route.url);
-    } catch {
-      out.status = 400;
-      return await this.#error(req, res, 400, `Bad URL "${route.url.slice(0, 200)}"`, out);
-    }
+    // The route's URL is normalised: it is the key, and its path is what the origin is asked.
+    const primary = key ?? route.url;
     out.url = primary;
     const viaOwn = `1.1 ${this.#o.node}`;
     const via = req.headers.get("via");
