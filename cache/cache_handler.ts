@@ -40,7 +40,15 @@ import type { SharedCollapse } from "./shared_collapse.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import { type CacheResult, counters, countOriginFailure, countRequest, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
-import { type ClientFraming, clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
+import {
+  type ClientFraming,
+  clientHead,
+  headWithBody,
+  INLINE_BODY_BYTES,
+  PreparedHit,
+  withoutCookies,
+} from "./response_head.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import {
   ageHeaderValue,
@@ -100,6 +108,8 @@ export interface CacheHandlerConfig {
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
   origin: { connectTimeoutMs: number };
+  /** Client forwarding fields kept (see `forwarded_headers.ts`); default none. */
+  trustForwardedHeaders?: readonly string[];
 }
 
 /** Options of {@link CacheHandler}. */
@@ -224,6 +234,7 @@ export class CacheHandler {
   readonly #xMiss: string;
   /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
+  readonly #fwd: ForwardedHeaders;
   #peers: PeerSelector;
 
   /**
@@ -238,6 +249,7 @@ export class CacheHandler {
     this.#forwardAcl = new Acl(opts.config.acl.forward);
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#peers = opts.peers ?? DIRECT;
+    this.#fwd = new ForwardedHeaders(opts.config.trustForwardedHeaders ?? []);
     this.#xHit = `HIT from ${opts.node}`;
     this.#xMiss = `MISS from ${opts.node}`;
   }
@@ -486,13 +498,12 @@ export class CacheHandler {
   #forwardHeaders(req: ServerRequest, host: string, cacheable: boolean): [string, string][] {
     const h: [string, string][] = [["host", host]];
     for (const [k, v] of stripHopByHop(req.headers.fields)) {
-      if (HOP_EXTRA.has(k)) continue;
+      if (HOP_EXTRA.has(k) || this.#fwd.drops(k)) continue;
       if (cacheable && CLIENT_ONLY.has(k)) continue;
       h.push([k, v]);
     }
     h.push(["via", [req.headers.get("via"), `1.1 ${this.#o.node}`].filter(Boolean).join(", ")]);
-    const xff = req.headers.get("x-forwarded-for");
-    h.push(["x-forwarded-for", xff ? `${xff}, ${req.client.hostname}` : req.client.hostname]);
+    h.push(["x-forwarded-for", this.#fwd.xForwardedFor(req.headers.get("x-forwarded-for"), req.client.hostname)]);
     return h;
   }
 
@@ -581,6 +592,7 @@ export class CacheHandler {
         framing: { kind: "none" },
         close: res.close,
         keepAlive10: req.minor === 0 && !res.close,
+        fromStore: true,
       });
       return await res.write(latin1Encode(head));
     }
@@ -617,6 +629,7 @@ export class CacheHandler {
       framing: { kind: "length", length },
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
+      fromStore: true,
     }));
     if (req.method === "HEAD") return await res.write(head);
     if (obj.body) {
@@ -826,7 +839,8 @@ export class CacheHandler {
       return await this.#originError(req, res, e as Error, out);
     }
     const responseTime = Date.now();
-    const headers = stripHopByHop(r.head.headers.fields);
+    let headers = stripHopByHop(r.head.headers.fields);
+    if (out.hierarchy === "SIBLING_HIT") headers = withoutCookies(headers);
     const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
     if (targets.length) {
       // Location/Content-Location keys are resolved against the request URL (same host only).
@@ -936,7 +950,8 @@ export class CacheHandler {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head.status;
-          return await this.#fromInflight(req, res, f, head, this.#xMiss, out);
+          // This client did not cause the fetch: no Set-Cookie (response_head.ts).
+          return await this.#fromInflight(req, res, f, head, this.#xMiss, out, undefined, true);
         }
         if (head && head.kind === "not-modified") {
           counters.collapsed++;
@@ -1035,7 +1050,8 @@ export class CacheHandler {
       );
     }
     out.status = head.status;
-    const p = this.#fromInflight(req, res, f, head, this.#xMiss, out, slot);
+    // A client that joined another's revalidation (no task of its own) gets no Set-Cookie.
+    const p = this.#fromInflight(req, res, f, head, this.#xMiss, out, slot, !task);
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -1064,9 +1080,10 @@ export class CacheHandler {
     xCache: string,
     out: Outcome,
     slot?: object,
+    fromStore = false,
   ): Promise<void> {
     try {
-      await this.#sendInflight(req, res, f, head, xCache, out, slot);
+      await this.#sendInflight(req, res, f, head, xCache, out, slot, fromStore);
     } finally {
       if (slot) f.unreserve(slot);
     }
@@ -1080,6 +1097,7 @@ export class CacheHandler {
     xCache: string,
     out: Outcome,
     slot?: object,
+    fromStore = false,
   ): Promise<void> {
     out.type = head.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     if (head.status >= 200 && head.status < 300) {
@@ -1095,6 +1113,7 @@ export class CacheHandler {
           framing: { kind: "none" },
           close: res.close,
           keepAlive10: req.minor === 0 && !res.close,
+          fromStore,
         })));
       }
     }
@@ -1117,6 +1136,7 @@ export class CacheHandler {
       framing,
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
+      fromStore,
     });
     out.status = head.status;
     if (noBody) {
@@ -1184,6 +1204,8 @@ export class CacheHandler {
     const status = r.head.status;
     // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
     let headers = stripHopByHop(r.head.headers.fields);
+    // A sibling answers from its storage: no cookie of another client may come through it.
+    if (out.hierarchy === "SIBLING_HIT") headers = withoutCookies(headers);
     let hasDate = false;
     for (let i = headers.length - 1; i >= 0; i--) {
       const k = headers[i][0];
@@ -1202,8 +1224,9 @@ export class CacheHandler {
         log.debug("304 does not match the stored response; refetching", { url: key });
         return await this.#runFetch(f, unconditional(plan), leaderReads, out);
       }
-      const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime });
-      const newVary = parseVary(getHeader(merged, "vary"));
+      // A 304's Set-Cookie is never stored: the revalidated hit is served from storage.
+      const merged = withoutCookies(mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime }));
+      const newVary = this.#fwd.varyWith(parseVary(getHeader(merged, "vary")));
       if (newVary === "*" || newVary.join(",") !== old.vary.join(",")) {
         // The 304 changed Vary. Keeping the old `vary`/variant key would serve this body to
         // requests the origin now tells apart (RFC 9111 §4.1). Every stored variant of the URL is
@@ -1234,7 +1257,8 @@ export class CacheHandler {
     }
 
     const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
-    const vary = parseVary(r.head.headers.get("vary"));
+    // Trusted client forwarding fields reach the origin, so they key the answer (forwarded_headers.ts).
+    const vary = this.#fwd.varyWith(parseVary(r.head.headers.get("vary")));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
     if (plan.store && !(plan.revalidating && status >= 500)) {
@@ -1253,7 +1277,8 @@ export class CacheHandler {
         primary: key,
         variant,
         status,
-        headers,
+        // Set-Cookie is for the client that caused this fetch (it gets `headers`), never stored.
+        headers: withoutCookies(headers),
         vary: vary === "*" ? ["*"] : vary,
         requestTime,
         responseTime,
