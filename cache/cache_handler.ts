@@ -48,6 +48,7 @@ import {
   PreparedHit,
   withoutCookies,
 } from "./response_head.ts";
+import { DestinationDeniedError, DestinationGuard } from "./destination_guard.ts";
 import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import {
@@ -96,8 +97,8 @@ export interface CacheHandlerConfig {
   origins: Record<string, string>;
   /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
-  /** Who may forward-proxy and PURGE, and the ports CONNECT may reach. */
-  acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  /** Who may forward-proxy and PURGE, the ports CONNECT may reach, internal networks opened to proxying. */
+  acl: { forward: string[]; purge: string[]; connectPorts: number[]; allowDestinations?: string[] };
   /** Larger responses are streamed but not stored. */
   maxObjectBytes: number;
   /** Heuristic freshness percentage of (Date − Last-Modified). */
@@ -132,6 +133,8 @@ export interface CacheHandlerOptions {
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
   lazyCopy?: LazyCopy;
+  /** Where forward/transparent requests may go; default from `config.acl.allowDestinations`. */
+  destinations?: DestinationGuard;
 }
 
 /** What the access log and counters record about one request. */
@@ -213,6 +216,8 @@ interface FetchPlan {
   waitedElsewhere?: boolean;
   /** Already asked another worker for its copy (does not ask twice). */
   pulled?: boolean;
+  /** A forward/transparent request: the origin connection must pass the destination guard. */
+  guarded?: boolean;
 }
 
 /** The plan of a revalidation as a plain fetch: no validators sent, nothing to freshen. */
@@ -235,6 +240,8 @@ export class CacheHandler {
   /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
   readonly #fwd: ForwardedHeaders;
+  readonly #guard: DestinationGuard;
+  readonly #checkRemote: (remote: Deno.Addr) => void;
   #peers: PeerSelector;
 
   /**
@@ -250,6 +257,8 @@ export class CacheHandler {
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#peers = opts.peers ?? DIRECT;
     this.#fwd = new ForwardedHeaders(opts.config.trustForwardedHeaders ?? []);
+    this.#guard = opts.destinations ?? new DestinationGuard({ allow: opts.config.acl.allowDestinations });
+    this.#checkRemote = (remote) => this.#guard.checkConnected(remote);
     this.#xHit = `HIT from ${opts.node}`;
     this.#xMiss = `MISS from ${opts.node}`;
   }
@@ -455,6 +464,11 @@ export class CacheHandler {
     }
     if (route.kind === "connect") return await this.#connect(req, res, route.target, out);
     out.url = route.url;
+    if (mode !== "accel") {
+      // Not a way into the appliance (destination_guard.ts); names are checked again on connect.
+      const why = this.#guard.checkHost(route.origin.hostname, route.origin.port);
+      if (why) return await this.#denyDestination(req, res, `${route.host}`, why, out);
+    }
     // The route's URL is normalised: it is the key, and its path is what the origin is asked.
     const primary = key ?? route.url;
     out.url = primary;
@@ -474,6 +488,7 @@ export class CacheHandler {
       headers: [],
       reqHeaders: req.headers,
       store: false,
+      guarded: mode !== "accel",
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       plan.headers = this.#forwardHeaders(req, route.host, false);
@@ -701,9 +716,20 @@ export class CacheHandler {
     }
   }
 
+  /** 403 for a destination the guard refuses (`where` empty when `why` says it all). */
+  async #denyDestination(req: ServerRequest, res: ServerResponse, where: string, why: string, out: Outcome) {
+    out.code = "TCP_DENIED";
+    out.result = "denied";
+    log.info("Denied destination", { from: req.client.hostname, target: req.target.slice(0, 200), reason: why });
+    const message = where ? `Destination ${where} is not allowed: ${why}` : why;
+    return await this.#error(req, res, 403, message, out);
+  }
+
   async #connect(req: ServerRequest, res: ServerResponse, target: Endpoint, out: Outcome): Promise<void> {
     out.url = `${target.hostname}:${target.port}`;
     res.close = true; // on any error below; a tunnel takes the connection anyway
+    const why = this.#guard.checkHost(target.hostname, target.port);
+    if (why) return await this.#denyDestination(req, res, out.url, why, out);
     if (!this.#cfg.acl.connectPorts.includes(target.port)) {
       out.code = "TCP_DENIED";
       out.result = "denied";
@@ -717,6 +743,12 @@ export class CacheHandler {
       out.status = 502;
       countOriginFailure(e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect");
       return await this.#error(req, res, 502, `Cannot connect to ${out.url}: ${(e as Error).message}`, out);
+    }
+    try {
+      this.#guard.checkConnected(upstream.remoteAddr); // the address the name actually led to
+    } catch (e) {
+      closeQuietly(upstream);
+      return await this.#denyDestination(req, res, "", (e as Error).message, out);
     }
     out.code = "TCP_TUNNEL";
     out.result = "tunnel";
@@ -816,6 +848,7 @@ export class CacheHandler {
         target: plan.path,
         headers: plan.headers,
         body: plan.body,
+        checkRemote: plan.guarded ? this.#checkRemote : undefined,
       });
       observeOriginLatency((performance.now() - t0) / 1000);
       this.#originObserver?.(plan.url, true);
@@ -924,6 +957,7 @@ export class CacheHandler {
   }
 
   async #originError(req: ServerRequest, res: ServerResponse, e: Error, out: Outcome): Promise<void> {
+    if (e instanceof DestinationDeniedError) return await this.#denyDestination(req, res, "", e.message, out);
     const timeout = e instanceof OriginError && e.reason === "timeout";
     const status = timeout ? 504 : 502;
     out.status = status;
