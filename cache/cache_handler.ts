@@ -109,7 +109,7 @@ export class CacheHandler {
   readonly #purgeAcl: Acl;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #xHit: string;
-  /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
+  /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
 
   /**
@@ -256,7 +256,8 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
     if (host === null) return undefined;
-    const url = `http://${host}${req.target}`;
+    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`.
+    const url = `${host}\n${req.target}`;
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {

@@ -7,7 +7,7 @@
  * |---|---|
  * | loopback | 127.0.0.0/8, ::1, the names `localhost` and `*.localhost` (RFC 6761) |
  * | link-local | 169.254.0.0/16 (cloud metadata services among them), fe80::/10 |
- * | unspecified | 0.0.0.0/8, :: (connecting to them reaches this host) |
+ * | unspecified | 0.0.0.0/8, ::/96 (`::`, connecting to which reaches this host, and IPv4-compatible `::a.b.c.d`) |
  * | own | every address of this node's interfaces (and `cache.vip`) |
  * | service | this node's admin, gossip and ICP ports on its own, loopback or unspecified addresses — refused even when `cache.acl.allowDestinations` lists the address |
  *
@@ -44,7 +44,7 @@ const INTERNAL: readonly [string, Cidr][] = [
   ["link-local", parseCidr("169.254.0.0/16")],
   ["link-local", parseCidr("fe80::/10")],
   ["unspecified", parseCidr("0.0.0.0/8")],
-  ["unspecified", parseCidr("::/128")],
+  ["unspecified", parseCidr("::/96")], // `::` and the deprecated IPv4-compatible `::a.b.c.d`
 ];
 
 /** Options of {@link DestinationGuard}. */

@@ -17,6 +17,8 @@ Deno.test("DestinationGuard.checkAddress() refuses internal and own addresses by
     ["0.0.0.0", 80, "unspecified"],
     ["0.1.2.3", 80, "unspecified"],
     ["::", 80, "unspecified"],
+    ["::7f00:1", 80, "unspecified"],
+    ["::ffff:a9fe:a9fe", 80, "link-local"],
     ["10.1.2.3", 8080, "own address"],
     ["fd00::5", 80, "own address"],
     ["10.9.9.9", 80, "own address"],

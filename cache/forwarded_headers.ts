@@ -38,7 +38,10 @@ export class ForwardedHeaders {
    *   {@link xForwardedFor} rebuilds)
    */
   drops(name: string): boolean {
-    return ALL.has(name) && (name === "x-forwarded-for" || !this.#trusted.has(name));
+    if (ALL.has(name)) return name === "x-forwarded-for" || !this.#trusted.has(name);
+    // CGI-style servers map `_` and `-` alike (X_Forwarded_Host becomes HTTP_X_FORWARDED_HOST):
+    // underscore spellings are always dropped, trusted or not.
+    return name.includes("_") && ALL.has(name.replaceAll("_", "-"));
   }
 
   /**

@@ -18,6 +18,9 @@ Deno.test("ForwardedHeaders drops every client forwarding field by default", () 
     ["accept", false],
     ["cookie", false],
     ["x-forwarded", false],
+    ["x_forwarded_host", true],
+    ["x-forwarded_proto", true],
+    ["x_custom", false],
   ];
   for (const [name, dropped] of table) assertEquals(f.drops(name), dropped, name);
   assertEquals(f.xForwardedFor("6.6.6.6", "10.0.0.1"), "10.0.0.1");
@@ -29,6 +32,7 @@ Deno.test("ForwardedHeaders keeps the trusted fields and keys on them", () => {
   const f = new ForwardedHeaders(["x-forwarded-proto", "x-forwarded-for"]);
   assertEquals(f.drops("x-forwarded-proto"), false);
   assertEquals(f.drops("x-forwarded-host"), true);
+  assertEquals(f.drops("x_forwarded_proto"), true); // only the trusted spelling is kept
   assertEquals(f.drops("x-forwarded-for"), true); // rebuilt by xForwardedFor()
   assertEquals(f.xForwardedFor("6.6.6.6", "10.0.0.1"), "6.6.6.6, 10.0.0.1");
   assertEquals(f.keyed, ["x-forwarded-proto"]);

@@ -20,6 +20,7 @@ const SPOOFED: Record<string, string> = {
   "Forwarded": "for=6.6.6.6;host=evil.example;proto=https",
   "X-Forwarded-For": "6.6.6.6",
   "X-Real-IP": "6.6.6.6",
+  "X_Forwarded_Host": "evil.example",
 };
 
 function origin(): RecordingOrigin {
