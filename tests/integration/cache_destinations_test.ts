@@ -8,6 +8,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { validateConfig } from "../../config/mod.ts";
 import { CacheService } from "../../cache/cache_service.ts";
+import { spawnWebcache } from "../_bin.ts";
 import { parseRaw, rawExchange, RecordingOrigin, request, startCache } from "./_cache_harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -159,4 +160,49 @@ Deno.test({
       await o.close();
     }
   },
+});
+
+Deno.test("destinations: webcache cache refuses its own admin port through the forward proxy, loopback allowed", async () => {
+  const o = new RecordingOrigin(ok);
+  const free = () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = l.addr.port;
+    l.close();
+    return p;
+  };
+  const port = free();
+  const admin = free();
+  const dir = await Deno.makeTempDir({ prefix: "wc-dest-" });
+  const cfg = `${dir}/appliance.yaml`;
+  await Deno.writeTextFile(
+    cfg,
+    `cluster:\n  gossipListen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:${admin}\nicp:\n  enabled: false\n` +
+      `cache:\n  workers: 1\n  listen:\n    - address: 127.0.0.1:${port}\n      mode: forward\n` +
+      `  acl:\n    allowDestinations: [127.0.0.0/8]\n`,
+  );
+  const child = await spawnWebcache(["cache", "--config", cfg], { stdout: "null" });
+  try {
+    let up = false;
+    for (let i = 0; i < 200 && !up; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${admin}/healthz`);
+        await r.body?.cancel();
+        up = r.ok;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert(up, "webcache cache started");
+    assertEquals((await request(port, `http://127.0.0.1:${o.port}/ok`)).status, 200);
+    const r = await request(port, `http://127.0.0.1:${admin}/status`);
+    assertEquals(r.status, 403);
+    assert(/service port/.test(r.text), r.text);
+    assertEquals((await request(port, `http://localhost:${admin}/status`)).status, 403);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel();
+    await o.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
