@@ -9,6 +9,7 @@ import type { Endpoint } from "../http/server.ts";
 import { closeQuietly } from "../http/server.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import { sendDenied, sendError } from "./client_reply.ts";
+import { DestinationDeniedError } from "./destination_guard.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import { counters, countOriginFailure } from "./metrics.ts";
 import { connectTarget, runTunnel } from "./tunnel.ts";
@@ -25,8 +26,6 @@ export async function connect(ctx: CacheContext, ex: Exchange, target: Endpoint)
   const { res, out } = ex;
   out.url = `${target.hostname}:${target.port}`;
   res.close = true; // on any error below; a tunnel takes the connection anyway
-  const why = ctx.destinations.checkHost(target.hostname, target.port);
-  if (why) return await sendDenied(ctx, ex, `Destination ${out.url} is not allowed: ${why}`);
   if (!ctx.config.acl.connectPorts.includes(target.port)) {
     out.code = "TCP_DENIED";
     out.result = "denied";
@@ -35,8 +34,11 @@ export async function connect(ctx: CacheContext, ex: Exchange, target: Endpoint)
   }
   let upstream: Deno.TcpConn;
   try {
-    upstream = await connectTarget(target, ctx.config.origin.connectTimeoutMs);
+    // Resolved and checked first; the tunnel goes to that checked address.
+    const ip = await ctx.destinations.resolve(target.hostname, target.port);
+    upstream = await connectTarget({ hostname: ip, port: target.port }, ctx.config.origin.connectTimeoutMs);
   } catch (e) {
+    if (e instanceof DestinationDeniedError) return await sendDenied(ctx, ex, e.message);
     out.status = 502;
     countOriginFailure(e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect");
     return await sendError(ctx, ex, { status: 502, message: `Cannot connect to ${out.url}: ${(e as Error).message}` });

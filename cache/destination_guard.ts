@@ -13,13 +13,17 @@
  *
  * IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) count as their IPv4 address. Every IPv4
  * spelling (`2130706433`, `0x7f.1`) is already a dotted quad here (`normalize_url.ts`).
- * `cache.acl.allowDestinations` opens listed networks. Names are checked twice: before connecting
- * ({@link DestinationGuard.checkHost}, literals and `localhost`) and on the connection itself
- * ({@link DestinationGuard.checkConnected}, the peer address the system resolver chose), so a DNS
- * answer that changes between a check and the connect (rebinding) cannot get past it.
+ * `cache.acl.allowDestinations` opens listed networks. Names are checked three times: before the
+ * lookup ({@link DestinationGuard.checkHost}: literals and `localhost`), after it
+ * ({@link DestinationGuard.resolve}: every address the system resolver returns, `/etc/hosts`
+ * included, must pass, and the connection goes to the checked address, not the name), and on the
+ * connection itself ({@link DestinationGuard.checkConnected}: its peer address). A DNS answer that
+ * changes between a check and the connect (rebinding) therefore cannot get past it, and no
+ * connection is opened to a refused address.
  *
  * @module
  */
+import { lookup as systemLookup } from "node:dns/promises";
 import { Acl, addrBytes, type Cidr, cidrContains, parseCidr } from "../core/addr.ts";
 
 /** A destination refused by {@link DestinationGuard}. */
@@ -57,6 +61,8 @@ export interface DestinationGuardOptions {
   ownAddresses?: readonly string[];
   /** The interfaces' addresses; default `Deno.networkInterfaces()` (re-read every few seconds). */
   interfaces?: () => string[];
+  /** Name to addresses; default the system resolver (getaddrinfo, so `/etc/hosts` counts). */
+  lookup?: (name: string) => Promise<string[]>;
 }
 
 /** How long the interfaces' address list is reused before it is read again. */
@@ -68,6 +74,7 @@ export class DestinationGuard {
   readonly #ports: ReadonlySet<number>;
   readonly #extra: readonly string[];
   readonly #interfaces: () => string[];
+  readonly #lookup: (name: string) => Promise<string[]>;
   #own: Cidr[] = [];
   #ownAt = -Infinity;
 
@@ -79,6 +86,7 @@ export class DestinationGuard {
     this.#ports = new Set(opts.servicePorts ?? []);
     this.#extra = opts.ownAddresses ?? [];
     this.#interfaces = opts.interfaces ?? (() => Deno.networkInterfaces().map((i) => i.address));
+    this.#lookup = opts.lookup ?? (async (name) => (await systemLookup(name, { all: true })).map((a) => a.address));
   }
 
   #ownNets(): Cidr[] {
@@ -132,6 +140,29 @@ export class DestinationGuard {
       return this.#allow.allows("127.0.0.1") && !this.#ports.has(port) ? null : "loopback";
     }
     return null;
+  }
+
+  /**
+   * Resolves a destination and checks every address it has: the address to connect to.
+   *
+   * @param hostname a normalised host name or address (IPv6 without brackets)
+   * @param port the TCP port
+   * @returns an address that passed (the first one the resolver gave)
+   * @throws {DestinationDeniedError} when the name or any of its addresses may not be reached
+   * @throws {Error} when the name does not resolve
+   */
+  async resolve(hostname: string, port: number): Promise<string> {
+    const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    const before = this.checkHost(hostname, port);
+    if (before) throw new DestinationDeniedError(where, before);
+    if (addrBytes(hostname)) return hostname;
+    const addrs = await this.#lookup(hostname);
+    if (addrs.length === 0) throw new Error(`Cannot resolve "${hostname}": no address`);
+    for (const a of addrs) {
+      const why = this.checkAddress(a, port);
+      if (why) throw new DestinationDeniedError(`${where} (${a})`, why);
+    }
+    return addrs[0];
   }
 
   /**

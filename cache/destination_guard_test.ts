@@ -67,3 +67,39 @@ Deno.test("DestinationGuard.checkConnected() throws for the address actually rea
   assertEquals((e as DestinationDeniedError).reason, "loopback");
   g.checkConnected({ transport: "tcp", hostname: "192.0.2.1", port: 80 });
 });
+
+Deno.test("DestinationGuard.resolve() checks every address of a name and returns one that passed", async () => {
+  const answers: Record<string, string[]> = {
+    "public.example": ["192.0.2.10", "2001:db8::10"],
+    "rebind.example": ["192.0.2.10", "127.0.0.1"],
+    "metadata.example": ["169.254.169.254"],
+    "empty.example": [],
+  };
+  const g = new DestinationGuard({
+    interfaces: own,
+    lookup: (name) => {
+      if (!(name in answers)) return Promise.reject(new Error("ENOTFOUND"));
+      return Promise.resolve(answers[name]);
+    },
+  });
+  assertEquals(await g.resolve("public.example", 80), "192.0.2.10");
+  assertEquals(await g.resolve("192.0.2.20", 80), "192.0.2.20");
+  for (const [name, reason] of [["rebind.example", "loopback"], ["metadata.example", "link-local"]]) {
+    let err: unknown;
+    await g.resolve(name, 80).catch((e) => err = e);
+    assertEquals(err instanceof DestinationDeniedError && err.reason, reason, name);
+  }
+  let lookups = 0;
+  const counting = new DestinationGuard({ interfaces: own, lookup: () => (lookups++, Promise.resolve([])) });
+  for (const host of ["localhost", "127.0.0.1", "::1"]) {
+    let err: unknown;
+    await counting.resolve(host, 80).catch((e) => err = e);
+    assertEquals(err instanceof DestinationDeniedError, true, host);
+  }
+  assertEquals(lookups, 0); // refused before any lookup
+  let failed: unknown;
+  await g.resolve("missing.example", 80).catch((e) => failed = e);
+  assertEquals(failed instanceof Error && !(failed instanceof DestinationDeniedError), true);
+  await g.resolve("empty.example", 80).catch((e) => failed = e);
+  assertEquals(String(failed).includes("no address"), true);
+});

@@ -141,20 +141,20 @@ function loopbackAlias(): string | undefined {
 }
 
 Deno.test({
-  name: "destinations: a name resolving to loopback is refused on the address actually connected to",
+  name: "destinations: a name resolving to loopback is refused on the addresses it resolves to, before connecting",
   ignore: loopbackAlias() === undefined,
   async fn() {
     const name = loopbackAlias()!;
     const o = new RecordingOrigin(ok);
     const c = startCache({ acl: { connectPorts: [o.port] } }, [{ mode: "forward" }, { mode: "transparent" }]);
     try {
-      // The name passes the check before connecting; the connection's peer (127.x) does not.
+      // The name passes the check before the lookup; the address it resolves to (127.x) does not.
       const r = await request(c.ports[0], `http://${name}:${o.port}/rebind`);
       assertEquals(r.status, 403);
       assert(/loopback/.test(r.text), r.text);
       assertEquals((await request(c.ports[1], "/rebind", { host: `${name}:${o.port}` })).status, 403);
       assertEquals((await connect(c.ports[0], `${name}:${o.port}`)).status, 403);
-      assertEquals(o.seen.length, 0); // connected, checked, closed: nothing was sent
+      assertEquals(o.accepted, 0); // resolved and refused before any connection
     } finally {
       await c.close();
       await o.close();
