@@ -27,7 +27,7 @@ import { counters } from "./metrics.ts";
 import type { DestinationGuard } from "./destination_guard.ts";
 import { ForwardedHeaders } from "./forwarded_headers.ts";
 import type { PeerSelector } from "./peer_selector.ts";
-import { withoutCookies } from "./response_head.ts";
+import { peerCopy, withoutCookies } from "./response_head.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import {
   correctedInitialAgeMs,
@@ -167,7 +167,7 @@ export class FetchStage {
     const { writer, length } = await this.#publish(f, plan, r, {
       requestTime,
       responseTime,
-      sibling: source.hierarchy === "SIBLING_HIT",
+      peerCopy: peerCopy(source.hierarchy, r.head.headers.get("x-cache")),
     });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
@@ -255,13 +255,13 @@ export class FetchStage {
     f: Inflight,
     plan: FetchPlan,
     r: OriginResponse,
-    t: { requestTime: number; responseTime: number; sibling: boolean },
+    t: { requestTime: number; responseTime: number; peerCopy: boolean },
   ): Promise<{ writer?: StoreWriter; length?: number }> {
     const status = r.head.status;
     // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
     let headers = stripHopByHop(r.head.headers.fields);
-    // A sibling answers from its storage: no cookie of another client may come through it.
-    if (t.sibling) headers = withoutCookies(headers);
+    // A peer's stored copy: no cookie of another client may come through it.
+    if (t.peerCopy) headers = withoutCookies(headers);
     let hasDate = false;
     for (let i = headers.length - 1; i >= 0; i--) {
       const k = headers[i][0];

@@ -34,6 +34,19 @@ export function withoutCookies<T extends readonly (readonly [string, string])[]>
   return headers.filter(([k]) => !FROM_STORE_DROPPED.has(k)) as unknown as T;
 }
 
+/**
+ * Whether a peer's answer came from its storage: every sibling answer (siblings are only asked
+ * for hits), and a parent's that says `X-Cache: HIT…` (a parent's miss was fetched for this
+ * client, whose cookie it is).
+ *
+ * @param hierarchy `SIBLING_HIT`, `PARENT_HIT` or another Squid hierarchy code
+ * @param xCache the answer's `X-Cache` field
+ * @returns true when its Set-Cookie must not be passed on
+ */
+export function peerCopy(hierarchy: string, xCache: string | null): boolean {
+  return hierarchy === "SIBLING_HIT" || (hierarchy === "PARENT_HIT" && /^\s*HIT\b/i.test(xCache ?? ""));
+}
+
 /** How the body of a client response is framed. */
 export type ClientFraming =
   | { kind: "length"; length: number }

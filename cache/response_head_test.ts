@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
-import { clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
+import { clientHead, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
 
 function object(body: Uint8Array, headers: [string, string][]): StoredObject {
@@ -139,4 +139,13 @@ Deno.test("PreparedHit never sends a stored Set-Cookie", () => {
   const text = latin1Decode(hit.bytes(3)[0]);
   assertEquals(/set-cookie/i.test(text), false);
   assertEquals(text.includes("content-type: x/y\r\n"), true);
+});
+
+Deno.test("peerCopy() tells stored peer answers from a parent's fetch for this client", () => {
+  assertEquals(peerCopy("SIBLING_HIT", null), true);
+  assertEquals(peerCopy("SIBLING_HIT", "MISS from s"), true);
+  assertEquals(peerCopy("PARENT_HIT", "HIT from p"), true);
+  assertEquals(peerCopy("PARENT_HIT", "MISS from p"), false);
+  assertEquals(peerCopy("PARENT_HIT", null), false);
+  assertEquals(peerCopy("HIER_DIRECT", "HIT from somewhere"), false);
 });

@@ -144,7 +144,7 @@ Deno.test("Authorization: answers to authenticated requests are shared only as R
   }
 });
 
-Deno.test("Set-Cookie: copies from a sibling cache never carry one", async () => {
+Deno.test("Set-Cookie: copies from a sibling or a parent's hit never carry one; a parent's miss does", async () => {
   const origin = new RecordingOrigin((_r, n) => ({
     headers: [["cache-control", "public, max-age=60"], ["set-cookie", `session=${n}`]],
     body: "sibling page",
@@ -177,6 +177,21 @@ Deno.test("Set-Cookie: copies from a sibling cache never carry one", async () =>
     assertEquals(viaLeaky.text, "leaky sibling page");
     assertEquals(cookies(viaLeaky), []);
     assertEquals(origin.seen.length, 1);
+    // A parent's hit is a stored copy too; a parent's miss was fetched for this client.
+    const parent = (port: number) => ({
+      select: () => ({
+        kind: "peer" as const,
+        name: "parent",
+        hostname: "127.0.0.1",
+        port,
+        onlyIfCached: false,
+        type: "parent" as const,
+      }),
+    });
+    b.service.handler.setPeerSelector(parent(leaky.port));
+    assertEquals(cookies(await request(b.port, "/parent-hit")), []);
+    b.service.handler.setPeerSelector(parent(a.port));
+    assertEquals(cookies(await request(b.port, "/parent-miss")), ["set-cookie: session=2"]);
   } finally {
     await a.close();
     await b.close();
