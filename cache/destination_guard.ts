@@ -68,6 +68,16 @@ export interface DestinationGuardOptions {
 /** How long the interfaces' address list is reused before it is read again. */
 const OWN_TTL_MS = 5000;
 
+/**
+ * How long a name's addresses are reused (a pooled origin connection then costs no lookup per
+ * request). The addresses are checked on every use, and connections go to a checked address, so
+ * reuse cannot let a refused address through; it only delays seeing a changed DNS answer.
+ */
+export const LOOKUP_TTL_MS = 5000;
+
+/** Names whose addresses are kept at most (the table is cleared when full). */
+const LOOKUP_ENTRIES = 4096;
+
 /** The destination check; see the module doc. */
 export class DestinationGuard {
   readonly #allow: Acl;
@@ -75,6 +85,7 @@ export class DestinationGuard {
   readonly #extra: readonly string[];
   readonly #interfaces: () => string[];
   readonly #lookup: (name: string) => Promise<string[]>;
+  readonly #names = new Map<string, { addrs: string[]; at: number }>();
   #own: Cidr[] = [];
   #ownAt = -Infinity;
 
@@ -156,13 +167,23 @@ export class DestinationGuard {
     const before = this.checkHost(hostname, port);
     if (before) throw new DestinationDeniedError(where, before);
     if (addrBytes(hostname)) return hostname;
-    const addrs = await this.#lookup(hostname);
-    if (addrs.length === 0) throw new Error(`Cannot resolve "${hostname}": no address`);
+    const addrs = await this.#addresses(hostname);
     for (const a of addrs) {
       const why = this.checkAddress(a, port);
       if (why) throw new DestinationDeniedError(`${where} (${a})`, why);
     }
     return addrs[0];
+  }
+
+  async #addresses(name: string): Promise<string[]> {
+    const now = Date.now();
+    const known = this.#names.get(name);
+    if (known && now - known.at < LOOKUP_TTL_MS) return known.addrs;
+    const addrs = await this.#lookup(name);
+    if (addrs.length === 0) throw new Error(`Cannot resolve "${name}": no address`);
+    if (this.#names.size >= LOOKUP_ENTRIES) this.#names.clear();
+    this.#names.set(name, { addrs, at: now });
+    return addrs;
   }
 
   /**

@@ -103,3 +103,22 @@ Deno.test("DestinationGuard.resolve() checks every address of a name and returns
   await g.resolve("empty.example", 80).catch((e) => failed = e);
   assertEquals(String(failed).includes("no address"), true);
 });
+
+Deno.test("DestinationGuard.resolve() reuses a name's addresses for a few seconds, still checking them", async () => {
+  let lookups = 0;
+  const g = new DestinationGuard({
+    interfaces: own,
+    servicePorts: [9090],
+    lookup: () => (lookups++, Promise.resolve(["192.0.2.10"])),
+  });
+  assertEquals(await g.resolve("a.example", 80), "192.0.2.10");
+  assertEquals(await g.resolve("a.example", 81), "192.0.2.10");
+  assertEquals(lookups, 1);
+  const selfish = new DestinationGuard({
+    interfaces: () => ["192.0.2.10"],
+    lookup: () => Promise.resolve(["192.0.2.10"]),
+  });
+  let err: unknown;
+  await selfish.resolve("a.example", 80).catch((e) => err = e);
+  assertEquals(err instanceof DestinationDeniedError && err.reason, "own address");
+});
