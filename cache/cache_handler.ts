@@ -25,7 +25,9 @@ import { getLogger } from "../core/log.ts";
 import type { OriginPool } from "../http/origin_client.ts";
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
-import { sendError } from "./client_reply.ts";
+import { sendDenied, sendError } from "./client_reply.ts";
+import { DestinationGuard } from "./destination_guard.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { connect } from "./connect.ts";
 import { type CacheContext, type CacheHandlerConfig, type Exchange, freshOpts, type Invalidator } from "./exchange.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
@@ -40,7 +42,7 @@ import type { PeerSelector } from "./peer_selector.ts";
 import { invalidatorFor, purge } from "./purge.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
-import { type ListenerMode, resolveRoute } from "./route.ts";
+import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import { cacheKey, currentAgeMs, evaluateFreshness } from "./semantics/mod.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import type { Store, StoredMeta, StoredObject } from "./store/store.ts";
@@ -70,6 +72,8 @@ export interface CacheHandlerOptions {
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
   lazyCopy?: LazyCopy;
+  /** Where forward/transparent requests may go; default from `config.acl.allowDestinations`. */
+  destinations?: DestinationGuard;
 }
 
 /** What the access log records, the fields of `Outcome`. */
@@ -107,7 +111,7 @@ export class CacheHandler {
   readonly #purgeAcl: Acl;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #xHit: string;
-  /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
+  /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
   /** This worker's stored partial responses (none when `cache.partial.maxBytes` is 0). */
   readonly partials: PartialStore | undefined;
@@ -131,7 +135,11 @@ export class CacheHandler {
     const invalidate = partials
       ? async (keys: string[]) => keys.reduce((n, k) => n + partials.delete(k), 0) + await everywhere(keys)
       : everywhere;
+    const forwarded = new ForwardedHeaders(opts.config.trustForwardedHeaders ?? []);
+    const destinations = opts.destinations ?? new DestinationGuard({ allow: opts.config.acl.allowDestinations });
     const fetch = new FetchStage({
+      forwarded,
+      destinations,
       store: opts.store,
       pool: opts.pool,
       config: opts.config,
@@ -149,6 +157,8 @@ export class CacheHandler {
       lazyCopy: opts.lazyCopy,
       partials,
       accessLog: opts.accessLog,
+      forwarded,
+      destinations,
     };
     this.#fsm = new RequestFsm(this.#ctx);
   }
@@ -258,15 +268,14 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
     if (host === null) return undefined;
-    const url = `http://${host}${req.target}`;
+    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`.
+    const url = `${host}\n${req.target}`;
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {
-      try {
-        primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
-      } catch {
-        return undefined;
-      }
+      // The same normalised URL the route forwards (route.ts), so a hit is what that URL fetched.
+      primary = originFormUrl(host, req.target)?.url;
+      if (primary === undefined) return undefined;
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -348,14 +357,13 @@ export class CacheHandler {
     }
     if (route.kind === "connect") return await connect(ctx, ex, route.target);
     out.url = route.url;
-    let primary: string;
-    try {
-      // The fast path computed the key of this same URL (accelerator, origin-form target).
-      primary = key ?? cacheKey(route.url);
-    } catch {
-      out.status = 400;
-      return await sendError(ctx, ex, { status: 400, message: `Bad URL "${route.url.slice(0, 200)}"` });
+    if (mode !== "accel") {
+      // Not a way into the appliance (destination_guard.ts); names are checked again on connect.
+      const why = ctx.destinations.checkHost(route.origin.hostname, route.origin.port);
+      if (why) return await sendDenied(ctx, ex, `Destination ${route.host} is not allowed: ${why}`);
     }
+    // The route's URL is normalised: it is the key, and its path is what the origin is asked.
+    const primary = key ?? route.url;
     out.url = primary;
     const viaOwn = `1.1 ${ctx.node}`;
     const via = req.headers.get("via");
@@ -376,9 +384,15 @@ export class CacheHandler {
       headers: [],
       reqHeaders: req.headers,
       store: false,
+      guarded: mode !== "accel",
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
-      plan.headers = forwardHeaders(req, { host: route.host, node: ctx.node, cacheable: false });
+      plan.headers = forwardHeaders(req, {
+        host: route.host,
+        node: ctx.node,
+        cacheable: false,
+        forwarded: ctx.forwarded,
+      });
       const sent100 = await readRequestBody(ex, plan);
       plan.onInterim = interimRelay(req, res, { sent100 });
       return await pass(ctx, ex, plan);

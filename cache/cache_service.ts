@@ -14,6 +14,7 @@ import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
 import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { DestinationGuard } from "./destination_guard.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
@@ -44,6 +45,11 @@ export interface CacheServiceOptions {
   lazyCopy?: LazyCopy;
   /** The cross-worker collapse table (several workers). */
   sharedCollapse?: SharedCollapse;
+  /**
+   * This node's admin, gossip and ICP ports: forward and transparent requests never reach them on
+   * its own addresses (`destination_guard.ts`).
+   */
+  servicePorts?: number[];
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
   listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
@@ -102,6 +108,11 @@ export class CacheService {
       invalidate: opts.invalidate,
       sharedCollapse: opts.sharedCollapse,
       lazyCopy: opts.lazyCopy,
+      destinations: new DestinationGuard({
+        allow: cfg.acl.allowDestinations,
+        servicePorts: opts.servicePorts,
+        ownAddresses: cfg.vip ? [cfg.vip] : [],
+      }),
     });
   }
 

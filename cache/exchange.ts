@@ -7,6 +7,8 @@
  */
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
+import type { DestinationGuard } from "./destination_guard.ts";
+import type { ForwardedHeaders } from "./forwarded_headers.ts";
 import type { FetchStage } from "./fetch_stage.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import type { CacheResult } from "./metrics.ts";
@@ -23,8 +25,8 @@ export interface CacheHandlerConfig {
   origins: Record<string, string>;
   /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
-  /** Who may forward-proxy and PURGE, and the ports CONNECT may reach. */
-  acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  /** Who may forward-proxy and PURGE, the ports CONNECT may reach, internal networks opened to proxying. */
+  acl: { forward: string[]; purge: string[]; connectPorts: number[]; allowDestinations?: string[] };
   /** Larger responses are streamed but not stored. */
   maxObjectBytes: number;
   /** Heuristic freshness percentage of (Date − Last-Modified). */
@@ -43,6 +45,8 @@ export interface CacheHandlerConfig {
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
   origin: { connectTimeoutMs: number };
+  /** Client forwarding fields kept (see `forwarded_headers.ts`); default none. */
+  trustForwardedHeaders?: readonly string[];
 }
 
 /** What the access log and counters record about one request. */
@@ -93,6 +97,10 @@ export interface CacheContext {
   partials?: PartialStore;
   /** Squid access log. */
   accessLog?: AccessLog;
+  /** Which client forwarding fields go upstream and key the answer. */
+  forwarded: ForwardedHeaders;
+  /** Where forward/transparent requests and CONNECT may go. */
+  destinations: DestinationGuard;
 }
 
 /** The settings {@link freshOpts} reads. */

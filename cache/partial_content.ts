@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { withoutCookies } from "./response_head.ts";
 import { getLogger } from "../core/log.ts";
 import type { OriginResponse } from "../http/origin_client.ts";
 import { sendOriginError } from "./client_reply.ts";
@@ -120,7 +121,7 @@ export async function rangeMiss(ctx: CacheContext, ex: Exchange, plan: FetchPlan
   out.code = "TCP_MISS";
   out.result = "miss";
   plan.method = "GET";
-  plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
+  plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false, forwarded: ctx.forwarded });
   const requestTime = Date.now();
   let r: OriginResponse;
   try {
@@ -191,9 +192,10 @@ function keepable(
     return undefined;
   }
   if ((expected ?? 0) > ctx.config.maxObjectBytes) return undefined;
-  const vary = parseVary(r.head.headers.get("vary"));
+  const vary = ctx.forwarded.varyWith(parseVary(r.head.headers.get("vary")));
   if (vary === "*") return undefined;
-  let headers = o.headers.filter(([k]) => k !== "content-range" && k !== "content-length");
+  // Kept parts are served to other clients: never with this client's Set-Cookie.
+  let headers = withoutCookies(o.headers).filter(([k]) => k !== "content-range" && k !== "content-length");
   if (!headers.some(([k]) => k === "date")) headers.push(["date", formatHttpDate(o.responseTime)]);
   const d = isStorable({ method: "GET", headers: ex.req.headers }, { status, headers }, {
     ...freshOpts(ctx.config, plan.primary),
@@ -315,7 +317,7 @@ export async function completePartial(ctx: CacheContext, ex: Exchange, plan: Fet
   if (!gap) return false;
   out.code = "TCP_MISS";
   out.result = "miss";
-  const headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+  const headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
   headers.push(["range", `bytes=${gap.start}-${gap.end}`], ["if-range", etag.trim()]);
   const ask: FetchPlan = { ...plan, method: "GET", headers };
   const requestTime = Date.now();

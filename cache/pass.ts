@@ -12,7 +12,7 @@ import { concatBytes, framingFor, sendOriginError } from "./client_reply.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
 import { counters } from "./metrics.ts";
-import { clientHead } from "./response_head.ts";
+import { clientHead, peerCopy, withoutCookies } from "./response_head.ts";
 import { ageHeaderValue, correctedInitialAgeMs, invalidationTargets, stripHopByHop } from "./semantics/mod.ts";
 
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
@@ -66,7 +66,9 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
     return await sendOriginError(ctx, ex, e as Error);
   }
   const responseTime = Date.now();
-  const headers = stripHopByHop(r.head.headers.fields);
+  let headers = stripHopByHop(r.head.headers.fields);
+  // A peer's stored copy: no cookie of another client may come through it.
+  if (peerCopy(out.hierarchy, r.head.headers.get("x-cache"))) headers = withoutCookies(headers);
   const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
   if (targets.length) {
     // Location/Content-Location keys are resolved against the request URL (same host only).

@@ -125,14 +125,19 @@ export class RequestFsm {
     if (req.headers.has("range")) {
       // The 206 is relayed and kept as a part (never as the whole object) when parts are stored.
       if (ctx.partials && req.method === "GET") return await rangeMiss(ctx, ex, plan);
-      plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
+      plan.headers = forwardHeaders(req, {
+        host: plan.host,
+        node: ctx.node,
+        cacheable: false,
+        forwarded: ctx.forwarded,
+      });
       plan.method = req.method;
       plan.onInterim = interimRelay(req, ex.res);
       return await pass(ctx, ex, plan);
     }
     // A stored part missing one run of bytes: ask only for those (RFC 9111 §3.4).
     if (ctx.partials && req.method === "GET" && await completePartial(ctx, ex, plan)) return;
-    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
     plan.store = true;
     return await this.#miss(ex, plan);
   }
@@ -168,7 +173,8 @@ export class RequestFsm {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head!.status;
-          return await serveInflight(ctx, ex, { f, head: head!, xCache: ctx.xMiss });
+          // This client did not cause the fetch: no Set-Cookie (response_head.ts).
+          return await serveInflight(ctx, ex, { f, head: head!, xCache: ctx.xMiss, follower: true });
         }
         if (head && head.kind === "not-modified") {
           counters.collapsed++;
@@ -223,7 +229,7 @@ export class RequestFsm {
     const ctx = this.#ctx;
     out.code = "TCP_REFRESH_MODIFIED";
     out.result = "miss";
-    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
     plan.store = !parseCacheControl(req.headers.get("cache-control")).noStore;
     const joined = await this.#joinRevalidation(req, plan.primary);
     let f = joined?.f;
@@ -279,7 +285,8 @@ export class RequestFsm {
       });
     }
     out.status = head.status;
-    const p = serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot });
+    // A client that joined another's revalidation (no task of its own) gets no Set-Cookie.
+    const p = serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot, follower: !task });
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -291,7 +298,7 @@ export class RequestFsm {
       ...plan,
       method: "GET",
       headers: [
-        ...forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true }),
+        ...forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded }),
         ...conditionalHeadersFor(meta),
       ],
       store: true,

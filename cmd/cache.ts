@@ -12,7 +12,7 @@
  * @module
  */
 import { Command, Option } from "commander";
-import type { ConfigOverride } from "../config/mod.ts";
+import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
@@ -86,6 +86,16 @@ export function parseListenFlag(v: string): { address: string; mode: string; pro
     else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
   }
   return out;
+}
+
+/** This node's admin, gossip and ICP ports, which the proxy must never reach on its own addresses. */
+function servicePorts(cfg: Appliance): number[] {
+  const ports = [cfg.icp.port];
+  for (const hp of [cfg.admin.listen, cfg.cluster.gossipListen]) {
+    const m = /:(\d+)$/.exec(hp);
+    if (m && Number(m[1]) > 0) ports.push(Number(m[1]));
+  }
+  return ports;
 }
 
 function nodeName(cfgName: string | undefined): string {
@@ -274,6 +284,7 @@ export function cacheCommand(): Command {
         }
         const service = new CacheService(cfg.cache, {
           node,
+          servicePorts: servicePorts(cfg),
           reusePort: true,
           invalidate: ctx.invalidate,
           store,
@@ -335,6 +346,7 @@ export function cacheCommand(): Command {
     const lazyCopy = lazyFor(store, sharedIndex, 0);
     const pool = new WorkerPool(workers - 1, { shared, sharedIndex, lazyCopy });
     const service: CacheService = new CacheService(cfg.cache, {
+      servicePorts: servicePorts(cfg),
       sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
       node,
       store,

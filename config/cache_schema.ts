@@ -10,6 +10,40 @@ import { cidr, count, host, hostPort, httpUrl, ipv4, port, size } from "./_types
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
 
+/**
+ * Request fields by which a client claims what a proxy in front of it saw or rewrote: the host,
+ * scheme, port, URL, method or client address. An origin that believes them can answer
+ * differently for the same URL, so the cache drops them from client requests unless
+ * `cache.trustForwardedHeaders` keeps them.
+ */
+export const FORWARDING_HEADERS = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-scheme",
+  "x-forwarded-ssl",
+  "x-forwarded-server",
+  "x-forwarded-prefix",
+  "x-forwarded-uri",
+  "x-original-url",
+  "x-original-uri",
+  "x-original-host",
+  "x-rewrite-url",
+  "x-host",
+  "x-http-host-override",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "x-cluster-client-ip",
+  "front-end-https",
+  "x-url-scheme",
+] as const;
+
 /** Schema of one HTTP listener. */
 export const ListenerSchema = z.strictObject({
   address: hostPort().describe("ADDR:PORT to accept HTTP on."),
@@ -85,6 +119,15 @@ export const CacheSchema = z.strictObject({
     "Accelerator sites: Host header -> origin URL (http://HOST:PORT).",
   ),
   defaultOrigin: httpUrl().optional().describe("Origin for accelerated hosts not in cache.origins (--origin)."),
+  trustForwardedHeaders: z.array(
+    z.string().transform((s) => s.toLowerCase()).pipe(z.enum(FORWARDING_HEADERS)),
+  ).default([]).describe(
+    "Client-supplied forwarding fields to keep (" + FORWARDING_HEADERS.join(", ") + "); all others of that list " +
+      "are removed from client requests in every listener mode, and the cache sends its own X-Forwarded-For " +
+      "(the client address) and Via. Keep them only behind a proxy you trust. A kept field becomes part of the " +
+      "cache key (an implied Vary), except x-forwarded-for, which when kept has the client address appended. " +
+      "Reload: restart.",
+  ),
   acl: z.strictObject({
     forward: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
@@ -92,6 +135,14 @@ export const CacheSchema = z.strictObject({
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
+    ),
+    allowDestinations: z.array(cidr()).default([]).describe(
+      "Networks forward and transparent requests (and CONNECT) may reach although they are internal. By default " +
+        "they get 403 for loopback (127.0.0.0/8, ::1, localhost), link-local (169.254.0.0/16, fe80::/10), " +
+        "unspecified (0.0.0.0/8, ::) and this node's own addresses, like Squid's `deny to_localhost`; the address " +
+        "actually connected to is checked, so DNS answers cannot rebind past it. This node's admin, gossip and ICP " +
+        "ports stay refused on its own addresses even when listed. Accelerated requests to cache.origins are " +
+        "never checked. Reload: restart.",
     ),
   }).prefault({}),
   client: z.strictObject({

@@ -38,6 +38,7 @@ export * from "./expires_at.ts";
 export * from "./is_storable.ts";
 export * from "./vary.ts";
 export * from "./cache_key.ts";
+export * from "./normalize_url.ts";
 export * from "./entity_tag.ts";
 export * from "./conditional_request.ts";
 export * from "./merge_headers_from_304.ts";
