@@ -69,6 +69,8 @@ import {
 } from "./semantics/mod.ts";
 import type { Store, StoredMeta, StoredObject, StoreWriter } from "./store/store.ts";
 import { connectTarget, runTunnel } from "./tunnel.ts";
+import type { Ban } from "../cluster/ban_codec.ts";
+import { newBan, type PurgeResult, purgeSpec } from "./purge_request.ts";
 
 const log = getLogger("cache");
 
@@ -118,6 +120,8 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
+  /** Cluster-wide purge (`purge_fanout.ts`): bans the URL, prefix or regex on every cache. */
+  purge?: (ban: Ban, localDeleted: number) => Promise<PurgeResult>;
   /** Request collapsing across workers (several workers on one port). */
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
@@ -674,11 +678,24 @@ export class CacheHandler {
     }
     const key = cacheKey(route.url);
     out.url = key;
-    const n = await this.#invalidate([key]);
+    // X-Purge-Type: prefix | regex (X-Purge-Regex) ban many URLs; see purge_request.ts.
+    const type = req.headers.get("x-purge-type") ?? "url";
+    const spec = purgeSpec(type, type.trim().toLowerCase() === "regex" ? req.headers.get("x-purge-regex") ?? "" : key);
+    if ("error" in spec) {
+      out.status = 400;
+      return await this.#error(req, res, 400, spec.error, out);
+    }
+    const ban = newBan(spec, this.#o.node);
+    let n = spec.kind === "url" ? await this.#invalidate([key]) : 0;
+    const cluster = this.#o.purge ? await this.#o.purge(ban, n) : undefined;
+    if (cluster) n = cluster.deleted;
     out.result = "purge";
     out.code = "TCP_MISS";
-    out.status = n > 0 ? 200 : 404;
-    return await this.#error(req, res, out.status, n > 0 ? `Purged ${n} object(s)` : "Not in cache", out);
+    out.status = n > 0 || spec.kind !== "url" ? 200 : 404;
+    const acks: [string, string][] = cluster ? [["x-purge-acks", `${cluster.acked}/${cluster.nodes}`]] : [];
+    const what = spec.kind === "url" ? (n > 0 ? `Purged ${n} object(s)` : "Not in cache") : `Banned ${spec.kind}`;
+    const text = cluster ? `${what}; ${cluster.acked} of ${cluster.nodes} other cache(s) acknowledged` : what;
+    return await this.#error(req, res, out.status, text, out, acks);
   }
 
   async #invalidate(keys: string[]): Promise<number> {
