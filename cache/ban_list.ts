@@ -74,7 +74,9 @@ export function compileBan(kind: BanKind, pattern: string): RegExp | undefined {
   try {
     return new RegExp(pattern);
   } catch (e) {
-    throw new SyntaxError(`Cannot compile purge regex "${pattern.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
+    throw new SyntaxError(`Cannot compile purge regex "${pattern.slice(0, 200)}": ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 

@@ -9,7 +9,15 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { BanList } from "./ban_list.ts";
-import type { MaybePromise, ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store/store.ts";
+import type {
+  MaybePromise,
+  ObjectKey,
+  Store,
+  StoredMeta,
+  StoredObject,
+  StoreStats,
+  StoreWriter,
+} from "./store/store.ts";
 
 const log = getLogger("cache.purge");
 

@@ -186,7 +186,9 @@ export function decodeBan(b: Uint8Array, base = 0): Ban {
   const kind = kindName(v.getUint8(0));
   if (!kind) throw new BanDecodeError(`Cannot decode ban: kind ${v.getUint8(0)} is unknown`, base);
   const timeMs = v.getUint32(1) * 2 ** 32 + v.getUint32(5);
-  if (!Number.isSafeInteger(timeMs)) throw new BanDecodeError(`Cannot decode ban: time ${timeMs} is too large`, base + 1);
+  if (!Number.isSafeInteger(timeMs)) {
+    throw new BanDecodeError(`Cannot decode ban: time ${timeMs} is too large`, base + 1);
+  }
   o = 9;
   need(1, "id length");
   const idLen = v.getUint8(o++);
@@ -240,7 +242,9 @@ export function encodeBanSet(s: BanSet): Uint8Array {
  * @throws {BanDecodeError} on a wrong magic or version, a truncated or oversized input, a bad ban or trailing bytes
  */
 export function decodeBanSet(b: Uint8Array): BanSet {
-  if (b.length < 17) throw new BanDecodeError(`Cannot decode ban set: length ${b.length} is less than header size 17`, 0);
+  if (b.length < 17) {
+    throw new BanDecodeError(`Cannot decode ban set: length ${b.length} is less than header size 17`, 0);
+  }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (v.getUint32(0) !== BAN_SET_MAGIC) throw new BanDecodeError("Cannot decode ban set: magic is not WCBN", 0);
   if (v.getUint8(4) !== BAN_SET_VERSION) {

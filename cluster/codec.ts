@@ -511,7 +511,9 @@ function writeMessage(w: Writer, m: Message): void {
       w.u32(m.deleted);
       break;
     case "bans":
-      if (!Number.isSafeInteger(m.floorMs) || m.floorMs < 0) throw new RangeError(`Cannot encode ban floor ${m.floorMs}`);
+      if (!Number.isSafeInteger(m.floorMs) || m.floorMs < 0) {
+        throw new RangeError(`Cannot encode ban floor ${m.floorMs}`);
+      }
       if (m.bans.length > 0xffff) throw new RangeError(`Cannot encode bans: ${m.bans.length} bans in one message`);
       w.u32(Math.floor(m.floorMs / 2 ** 32));
       w.u32(m.floorMs >>> 0);

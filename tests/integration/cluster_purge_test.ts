@@ -187,7 +187,13 @@ Deno.test("purge: PURGE, prefix and regex bans reach every cache of three within
     assert.match(cli.stdout, /2 of 2 other caches acknowledged/);
     for (const n of all) for (const p of ["/p/1", "/p/3"]) await assertPurged(n, p);
     for (const n of all) await assertKept(n, "/p/2");
-    const url = await runWebcache(["purge", "http://test.example/other/x", "--admin", `127.0.0.1:${b.admin}`, "--json"]);
+    const url = await runWebcache([
+      "purge",
+      "http://test.example/other/x",
+      "--admin",
+      `127.0.0.1:${b.admin}`,
+      "--json",
+    ]);
     assert.equal(url.code, 0, url.stderr);
     assert.equal(JSON.parse(url.stdout).deleted >= 3, true, url.stdout); // one copy per cache at least
     for (const n of all) await assertPurged(n, "/other/x");
