@@ -97,7 +97,7 @@ export async function purge(
   const what = spec.kind === "url" ? (n > 0 ? `Purged ${n} object(s)` : "Not in cache") : `Banned ${spec.kind}`;
   return await sendError(ctx, ex, {
     status: out.status,
-    message: cluster ? `${what}; ${cluster.acked} of ${cluster.nodes} other cache(s) acknowledged` : what,
+    message: cluster?.nodes ? `${what}; ${cluster.acked} of ${cluster.nodes} other cache(s) acknowledged` : what,
     extra: cluster ? [["x-purge-acks", `${cluster.acked}/${cluster.nodes}`]] : [],
   });
 }
