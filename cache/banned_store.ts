@@ -9,6 +9,7 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { BanList } from "./ban_list.ts";
+import { banLazyDeletesTotal } from "./metrics.ts";
 import type {
   MaybePromise,
   ObjectKey,
@@ -55,6 +56,7 @@ export class BannedStore implements Store {
 
   #drop(meta: StoredMeta): void {
     this.#lazyDeletes++;
+    banLazyDeletesTotal.inc();
     try {
       const r = this.#inner.delete(meta.primary, meta.variant);
       if (r instanceof Promise) {

@@ -27,6 +27,7 @@ import { liveMembers } from "../cluster/select.ts";
 import { getLogger } from "../core/log.ts";
 import type { BanList } from "./ban_list.ts";
 import type { PurgeResult } from "./purge_request.ts";
+import { bansGauge, purgeAcksTotal, purgesTotal } from "./metrics.ts";
 
 const log = getLogger("cache.purge");
 
@@ -112,6 +113,7 @@ export class PurgeFanout {
    *   them in every worker); undefined to delete them now
    */
   async purge(ban: Ban, localDeleted?: number): Promise<PurgeResult> {
+    purgesTotal.inc({ kind: ban.kind, source: "local" });
     const here = await this.#apply(ban, localDeleted !== undefined);
     const result: PurgeResult = {
       id: ban.id,
@@ -133,8 +135,10 @@ export class PurgeFanout {
         if (ack?.type !== "purgeAck" || ack.id !== ban.id) throw new Error("no acknowledgement in the reply");
         result.acked++;
         result.deleted += ack.deleted;
+        purgeAcksTotal.inc({ result: "ok" });
       } catch (e) {
         result.failed.push(p.name);
+        purgeAcksTotal.inc({ result: "failed" });
         log.warn("Cache did not acknowledge a purge; it converges by ban list sync", {
           peer: p.name,
           error: (e as Error).message,
@@ -158,6 +162,7 @@ export class PurgeFanout {
     if (this.#closed) return undefined;
     const first = msgs[0];
     if (first?.type === "purge") {
+      purgesTotal.inc({ kind: first.ban.kind, source: "peer" });
       const deleted = await this.#apply(first.ban, false);
       return [{ type: "purgeAck", id: first.ban.id, deleted }];
     }
@@ -188,6 +193,7 @@ export class PurgeFanout {
   /** After a change of the list: workers, disk, digest. */
   #changed(added: Ban[]): void {
     if (this.#closed) return;
+    bansGauge.set(this.#o.bans.size);
     this.#o.toWorkers({ floorMs: this.#o.bans.floorMs, bans: added });
     if (this.#o.persist && this.#persistTimer === undefined) {
       this.#persistTimer = setTimeout(() => {
