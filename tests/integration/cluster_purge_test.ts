@@ -1,7 +1,8 @@
 /**
  * Cluster-wide purges over real processes on 127.0.0.1: three `webcache cache` processes joined by
  * gossip (`cluster.peers`, one cluster key), each holding its own copy of every object (peering
- * off), two of them with two workers and one with a disk tier. A PURGE sent to one cache, a prefix
+ * off), two of them with two workers and one with a disk tier. A PURGE sent to one cache (directly
+ * or through a proxy-method director VIP), a prefix
  * or a regex ban, or `webcache purge` makes the next request on every cache a miss (the origin
  * sees it, the answer says MISS); a purge from outside `cache.acl.purge` is refused and changes
  * nothing anywhere; a cache that was down during a purge converges by ban list sync; bans of a
@@ -11,6 +12,7 @@ import assert from "node:assert/strict";
 import { runWebcache, spawnWebcache } from "../_bin.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
 import { request, TestOrigin } from "./_cache_harness.ts";
+import { type DirectorProcess, startDirector } from "./_director_harness.ts";
 
 function freePort(udp = false): number {
   if (udp) {
@@ -64,6 +66,7 @@ Deno.test("purge: PURGE, prefix and regex bans reach every cache of three within
   const dir = await Deno.makeTempDir({ prefix: "wcpurge-" });
   const { origin, fetches } = startOrigin();
   const caches: Cache[] = [];
+  let director: DirectorProcess | undefined;
   const start = async (
     name: string,
     peers: string[],
@@ -198,6 +201,30 @@ Deno.test("purge: PURGE, prefix and regex bans reach every cache of three within
     assert.equal(JSON.parse(url.stdout).deleted >= 3, true, url.stdout); // one copy per cache at least
     for (const n of all) await assertPurged(n, "/other/x");
 
+    // Through a director VIP (proxy method) in front of the caches: whichever cache it picks
+    // (cache-a or cache-b; cache-c refuses loopback purges), every cache misses next.
+    const vip = freePort();
+    const dAdmin = `127.0.0.1:${freePort()}`;
+    director = await startDirector([
+      "--service",
+      `127.0.0.1:${vip}`,
+      "--scheduler",
+      "rr",
+      "--method",
+      "proxy",
+      "--health",
+      "none",
+      "--real",
+      `127.0.0.1:${a.http}`,
+      "--real",
+      `127.0.0.1:${b.http}`,
+    ], dAdmin);
+    for (const n of all) await warm(n, "/d/1");
+    const viaVip = await request(vip, "/d/1", { method: "PURGE" });
+    assert.equal(viaVip.status, 200, viaVip.text);
+    assert.equal(viaVip.headers.get("x-purge-acks"), "2/2", viaVip.text);
+    for (const n of all) await assertPurged(n, "/d/1");
+
     // Propagation: 20 purges sent in turn to each cache; each other cache polls until it misses.
     const acked: number[] = [];
     const seen: number[] = [];
@@ -261,6 +288,7 @@ Deno.test("purge: PURGE, prefix and regex bans reach every cache of three within
     }
     await assertPurged(c3, "/q/1");
   } finally {
+    await director?.stop();
     for (const c of caches) await stopCache(c);
     await origin.close();
     await Deno.remove(dir, { recursive: true });
