@@ -2,9 +2,8 @@
  * Cluster-wide purges over real processes on 127.0.0.1: three `webcache cache` processes joined by
  * gossip (`cluster.peers`, one cluster key), each holding its own copy of every object (peering
  * off), two of them with two workers and one with a disk tier. A PURGE sent to one cache (directly
- * or through a proxy-method director VIP), a prefix
- * or a regex ban, or `webcache purge` makes the next request on every cache a miss (the origin
- * sees it, the answer says MISS); a purge from outside `cache.acl.purge` is refused and changes
+ * or through a proxy-method director VIP), a prefix or a regex ban, or `webcache purge` makes the
+ * next request on every cache a miss (the origin sees it, the answer says MISS); a purge from outside `cache.acl.purge` is refused and changes
  * nothing anywhere; a cache that was down during a purge converges by ban list sync; bans of a
  * disk cache survive its restart. Prints the propagation time of 20 purges (median, max).
  */
