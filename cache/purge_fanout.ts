@@ -10,7 +10,8 @@
  *                                               └─> bans.bin (disk tier), record digest (gossip)
  * ```
  *
- * A member that missed the direct message (down, partitioned, timed out) converges through gossip:
+ * The purge goes to every cache member that is alive, suspect or draining (a draining cache still
+ * serves what it holds). A member that missed the direct message (down, partitioned, timed out) converges through gossip:
  * every cache puts its ban list digest (`BanList.digest`) into its membership record; on a member
  * list change, a cache whose digest differs from a live peer's sends it its list in `bans`
  * messages and merges the list that comes back (each pair once per pair of digests).
@@ -30,6 +31,11 @@ import type { PurgeResult } from "./purge_request.ts";
 import { bansGauge, purgeAcksTotal, purgesTotal } from "./metrics.ts";
 
 const log = getLogger("cache.purge");
+
+/** Members a purge is sent to: a draining cache still serves its objects, a suspect one may be alive. */
+const PURGE_STATES = ["alive", "suspect", "draining"] as const;
+/** Members whose ban list is synced. */
+const SYNC_STATES = ["alive", "draining"] as const;
 
 /** The part of `Membership` the fan-out uses. */
 export interface PurgeCluster {
@@ -126,7 +132,7 @@ export class PurgeFanout {
     };
     const c = this.#cluster;
     if (!c) return result;
-    const peers = liveMembers(c.members(), { role: "cache", exclude: c.local.id });
+    const peers = liveMembers(c.members(), { role: "cache", exclude: c.local.id, states: PURGE_STATES });
     result.nodes = peers.length;
     await Promise.all(peers.map(async (p) => {
       try {
@@ -223,7 +229,7 @@ export class PurgeFanout {
     const c = this.#cluster;
     if (!c || this.#closed) return;
     const mine = this.#o.bans.digest();
-    for (const p of liveMembers(members, { role: "cache", exclude: c.local.id })) {
+    for (const p of liveMembers(members, { role: "cache", exclude: c.local.id, states: SYNC_STATES })) {
       const theirs = p.bans ?? "";
       const pair = `${theirs}/${mine}`;
       if (theirs === mine || this.#synced.get(p.id) === pair || this.#syncing.has(p.id)) continue;
