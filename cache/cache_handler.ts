@@ -5,7 +5,7 @@
  *
  * ```
  *            ┌─ fast hit ─────────────────────────── PreparedHit (GET, 2xx, no Vary, fresh, HTTP/1.1 keep-alive)
- *            ├─ PURGE ────────────────────────────── purge.ts: ACL cache.acl.purge → delete everywhere → 200/404
+ *            ├─ PURGE ────────────────────────────── purge.ts: ACL cache.acl.purge → delete/ban on every cache → 200/404
  * request ──>├─ CONNECT (forward listeners) ───────── connect.ts: ACL cache.acl.forward, connectPorts → tunnel
  *            ├─ other methods ── pass ─────────────── pass.ts: forward, then invalidate URL/Location (unsafe methods)
  *            └─ GET/HEAD ─────────────────────────── request_fsm.ts: lookup → hit / stale / revalidate / miss / pass
@@ -39,7 +39,7 @@ import { counters, countRequest } from "./metrics.ts";
 import { PartialStore } from "./partial_store.ts";
 import { pass, readRequestBody } from "./pass.ts";
 import type { PeerSelector } from "./peer_selector.ts";
-import { invalidatorFor, purge } from "./purge.ts";
+import { type ClusterPurge, invalidatorFor, purge } from "./purge.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
 import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
@@ -68,6 +68,8 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
+  /** Cluster-wide purge (`purge_fanout.ts`): bans the URL, prefix or regex on every cache. */
+  purge?: ClusterPurge;
   /** Request collapsing across workers (several workers on one port). */
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
@@ -338,7 +340,7 @@ export class CacheHandler {
     // Only forward and transparent listeners consult the forward ACL (accelerators never proxy
     // for the client), so accelerated requests skip parsing the client address.
     const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
-    if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl });
+    if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl, cluster: this.#o.purge });
     const route = resolveRoute(
       { method: req.method, target: req.target, host: req.headers.get("host") },
       mode,

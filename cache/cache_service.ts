@@ -13,7 +13,7 @@ import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
-import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { CacheHandler, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
 import { DestinationGuard } from "./destination_guard.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
@@ -38,6 +38,8 @@ export interface CacheServiceOptions {
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
+  /** Cluster-wide purge (the main process's `PurgeFanout`, or a worker's link to it). */
+  purge?: CacheHandlerOptions["purge"];
   /**
    * Copies between workers on demand (several memory-only workers): what this worker stores is
    * published in the shared index, and a local miss asks the worker holding it (`lazy_copy.ts`).
@@ -106,6 +108,7 @@ export class CacheService {
       config: cfg,
       peers: opts.peers,
       invalidate: opts.invalidate,
+      purge: opts.purge,
       sharedCollapse: opts.sharedCollapse,
       lazyCopy: opts.lazyCopy,
       destinations: new DestinationGuard({

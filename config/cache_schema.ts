@@ -233,6 +233,28 @@ export const CacheSchema = z.strictObject({
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
   weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
   peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),
+  purge: z.strictObject({
+    banLifetimeS: count(60).default(86400).describe(
+      "Seconds a purge ban is kept (s). A retired prefix/regex ban folds into the ban floor: every object " +
+        "stored before it counts as purged, so this is also the longest an object stored before a purge lives. " +
+        "Higher keeps long-lived objects, at the cost of more bans to test on lookups of old objects. Reload: no.",
+    ),
+    maxBans: count(1).max(100_000).default(1000).describe(
+      "Most prefix and regex bans kept; the oldest beyond it folds into the ban floor (see banLifetimeS). " +
+        "Higher: fewer refetches under heavy purging, more bans to test. Reload: no.",
+    ),
+    maxUrlBans: count(1).max(50_000).default(20_000).describe(
+      "Most single-URL bans kept for caches that missed a purge (the objects are deleted at once on every " +
+        "cache that acknowledged); the oldest are dropped. Reload: no.",
+    ),
+    fanoutTimeoutMs: count(50).max(60_000).default(1000).describe(
+      "How long a cache waits for each other cache to acknowledge a purge (ms); one that does not converges " +
+        "by ban list sync through gossip. Reload: no.",
+    ),
+  }).prefault({}).describe(
+    "Cluster-wide purges (PURGE, webcache purge): sent to every cache over the gossip transport, sealed with " +
+      "the cluster key; prefix and regex purges are bans checked on lookup. Who may purge: cache.acl.purge.",
+  ),
   peering: z.strictObject({
     mode: z.enum(["none", "icp", "hash", "hash+icp"]).default("icp").describe(
       "icp: ask siblings on a miss; hash: each URL has one owner cache; hash+icp: ask ICP when the owner is unsure.",
