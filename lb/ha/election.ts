@@ -170,7 +170,11 @@ export class Election {
   /** Runs the timers: a BACKUP whose master down timer ran out becomes MASTER. */
   tick(nowMs: number): ElectionOutput {
     if (this.#role !== "BACKUP" || nowMs < this.#masterDownAt) return NOTHING;
-    const reason: TransitionReason = this.#released ? "master-released" : this.#preempting ? "preempted" : "master-dead";
+    const reason: TransitionReason = this.#released
+      ? "master-released"
+      : this.#preempting
+      ? "preempted"
+      : "master-dead";
     return this.#set("MASTER", reason, true);
   }
 

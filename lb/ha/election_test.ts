@@ -143,7 +143,14 @@ Deno.test("Election: equal priorities are broken by the higher node id", () => {
 Deno.test("Election: FAULT releases the group; recovery starts as BACKUP", () => {
   assert.deepEqual(
     run({}, [[0, "start"], [361, "tick"], [400, "unhealthy"], [2000, "tick"], [2100, "healthy"], [2461, "tick"]]),
-    ["BACKUP(start)", "MASTER(master-dead,advert)", "FAULT(fault)", "-", "BACKUP(recovered)", "MASTER(master-dead,advert)"],
+    [
+      "BACKUP(start)",
+      "MASTER(master-dead,advert)",
+      "FAULT(fault)",
+      "-",
+      "BACKUP(recovered)",
+      "MASTER(master-dead,advert)",
+    ],
   );
 });
 
