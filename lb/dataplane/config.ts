@@ -37,6 +37,11 @@ export interface DataplaneConfig {
   nextHops: Record<string, NextHop>;
   /** Control-plane state applied after the services: health verdicts, drains, membership. */
   serverState: ServerState[];
+  /**
+   * Director HA BACKUP (or FAULT): forward nothing and answer no ARP for the VIPs, but keep the table
+   * (synced entries) and expire it. Going from standby to active sends gratuitous ARPs at once.
+   */
+  standby?: boolean;
 }
 
 /** Health, drain and membership state of servers, set on the main thread and replayed in the Worker. */

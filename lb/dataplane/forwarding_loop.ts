@@ -56,6 +56,7 @@ import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STA
 import { Dispatcher } from "../dispatcher.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
 import type { LoopStateHook } from "./state_keeper.ts";
+import type { HaLoopHook, HaLoopInit } from "../ha/loop_hook.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
 
 const log = getLogger("lb.dataplane");
@@ -72,6 +73,8 @@ export interface LoopInit {
   batchSize?: number;
   /** `director.fastPath`: auto (default) loads the in-kernel DR fast path when the kernel accepts it; off never. */
   fastPath?: "auto" | "off";
+  /** Director HA: the connection-sync inbox and batch interval (`lb/ha/loop_hook.ts`); absent: no HA. */
+  ha?: HaLoopInit;
 }
 
 /** Server table the Worker reports after each configuration (id → service and address). */
@@ -127,6 +130,7 @@ export function runForwardingLoop(
   init: LoopInit,
   report: (servers: ServerInfo[]) => void,
   state?: LoopStateHook,
+  ha?: HaLoopHook,
 ): void {
   const ctl = new ControlBlock(init.sab);
   let dispatcher: Dispatcher | undefined;
@@ -158,6 +162,7 @@ export function runForwardingLoop(
     let seen = -1;
     let ipId = 1;
     let garpLeft = 0;
+    let standby = false;
     let lastHousekeeping = 0;
     let hopsChanged = false;
 
@@ -220,13 +225,17 @@ export function runForwardingLoop(
       // Also when a reload brings the first DR/TUN service: flows established from then on are installed.
       dispatcher.offload ??= offload;
       const d = dispatcher;
+      if (ha) ha.attach(d);
       d.configure(cfg.services);
       for (const st of cfg.serverState) {
         if (st.member !== undefined) d.setMembership(st.target, st.member);
         if (st.drained !== undefined) d.drain(st.target, st.drained);
         if (st.up !== undefined) { for (const s of d.findServers(st.target)) d.setHealth(s.id, st.up); }
       }
-      pkt.setFilter(filterFor(cfg));
+      const wasStandby = standby;
+      standby = cfg.standby === true;
+      ha?.setActive(!standby);
+      pkt.setFilter(standby ? DROP_ALL : filterFor(cfg));
       vips = new Set(cfg.services.filter((s) => !s.transparent && s.vip).map((s) => ipv4ToInt(s.vip!)));
       const servers: ServerInfo[] = [];
       const wanted = new Set<number>();
@@ -272,7 +281,11 @@ export function runForwardingLoop(
       learnStatic();
       const now = Date.now();
       for (const h of hops.values()) if (!h.mac) requestHop(h, now);
-      if (init.vipMode === "arp" && vips.size) garpLeft = 3;
+      if (init.vipMode === "arp" && vips.size && !standby) {
+        garpLeft = 3;
+        // HA takeover: announce at once, clients then switch within milliseconds (notes/ha.md §2).
+        if (wasStandby) for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
+      }
       syncFastPath();
       report(servers);
     };
@@ -293,7 +306,10 @@ export function runForwardingLoop(
           if (!h.mac || h.mac.some((b, i) => b !== m.senderMac[i])) hopsChanged = true;
           h.mac = m.senderMac;
         }
-        if (m.op === ARP_REQUEST && init.vipMode === "arp" && vips.has(m.targetIp) && m.senderIp !== m.targetIp) {
+        if (
+          m.op === ARP_REQUEST && init.vipMode === "arp" && !standby && vips.has(m.targetIp) &&
+          m.senderIp !== m.targetIp
+        ) {
           sendArp(arpReplyFrame(m, ourMac, m.targetIp), GLOBAL.arpRepliesSent);
         }
       }
@@ -355,7 +371,7 @@ export function runForwardingLoop(
         const every = h.mac ? ARP_REFRESH_MS : ARP_RETRY_MS;
         if (now - h.lastRequest >= every) requestHop(h, now);
       }
-      if (garpLeft > 0) {
+      if (garpLeft > 0 && !standby) {
         garpLeft--;
         for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
       }
@@ -376,6 +392,7 @@ export function runForwardingLoop(
           ctl.appliedSequence = got.sequence;
         }
       }
+      if (ha && dispatcher) ha.poll(dispatcher, now);
       if (poller.ready(1)) {
         handleArp();
         if (hopsChanged) syncFastPath();
