@@ -334,7 +334,6 @@ export class HaNode {
     if (!this.#c.sync.enabled || this.role !== "MASTER") return;
     const overhead = HA_HEADER_BYTES + 2 * 255 + ENVELOPE_BYTES;
     const parts = chunkConnState(state, Math.max(256, this.#c.sync.maxDatagramBytes - overhead));
-    const peers = this.#o.peers().length;
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
       const flags = full ? SYNC_FULL | (i === parts.length - 1 ? SYNC_FULL_END : 0) : 0;

@@ -51,7 +51,7 @@ class FakeDataplane implements HaDataplane {
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const p = (c.addr as Deno.NetAddr).port;
   c.close();
@@ -68,7 +68,7 @@ async function until(what: string, cond: () => boolean, ms = 3000): Promise<numb
 }
 
 async function pair(p1: number, p2: number, extra: Record<string, unknown> = {}, key2 = KEY) {
-  const [port1, port2] = [await freePort(), await freePort()];
+  const [port1, port2] = [freePort(), freePort()];
   const mk = async (id: string, prio: number, port: number, peer: number, key: string) => {
     const dp = new FakeDataplane();
     const peers = [`127.0.0.1:${peer}`];
