@@ -30,7 +30,9 @@ import { registerDashboard } from "../admin/dashboard.ts";
 import "../lb/dataplane/mod.ts"; // registers the dr and tun forwarders (AF_PACKET data plane)
 import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
+import type { HaNode } from "../lb/ha/ha_node.ts";
 import { formatStatus } from "../lb/status_format.ts";
+import { HaConfigError, startDirectorHa } from "./_ha.ts";
 import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
 import {
   addClusterOptions,
@@ -223,6 +225,16 @@ async function runDirector(o: RunOptions): Promise<void> {
     director.setMembers(membership.members());
     membership.onChange((members) => director.setMembers(members));
   }
+  let ha: HaNode | undefined;
+  try {
+    ha = await startDirectorHa(cfg, director, membership, o.clusterKeyFile);
+  } catch (e) {
+    printErr(`Cannot start director HA: ${(e as Error).message}`);
+    await membership?.stop();
+    await director.stop();
+    await admin.stop();
+    Deno.exit(e instanceof HaConfigError ? EXIT_CONFIG : 1);
+  }
   const onHup = () => {
     if (!o.config) {
       log.warn("SIGHUP ignored: no --config file to reload");
@@ -238,6 +250,8 @@ async function runDirector(o: RunOptions): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
   });
   log.info("Director stopping");
+  // First: a MASTER releases its VIP group, so a BACKUP takes over at once (it forwards until then).
+  await ha?.stop();
   await membership?.leave();
   await membership?.stop();
   await reloading;

@@ -284,7 +284,7 @@ export function runForwardingLoop(
       if (init.vipMode === "arp" && vips.size && !standby) {
         garpLeft = 3;
         // HA takeover: announce at once, clients then switch within milliseconds (notes/ha.md §2).
-        if (wasStandby) for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
+        if (wasStandby) { for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent); }
       }
       syncFastPath();
       report(servers);

@@ -147,6 +147,7 @@ export class HaNode {
   #transitions = 0;
   #lastFullRequest = -Infinity;
   #lastTakeover: HaStatus["lastTakeover"];
+  #onStop: (() => void)[] = [];
   /** The data plane's activation in progress (role changes apply in order). */
   #apply: Promise<void> = Promise.resolve();
   readonly #sync = {
@@ -209,8 +210,14 @@ export class HaNode {
     });
   }
 
+  /** Registers a call made when the node stops. */
+  onStop(cb: () => void): void {
+    this.#onStop.push(cb);
+  }
+
   /** Clean stop: a MASTER releases the group (priority-0 heartbeats); then the channel closes. */
   async stop(): Promise<void> {
+    for (const cb of this.#onStop.splice(0)) cb();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     const out = this.#election.stop();
