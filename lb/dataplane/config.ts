@@ -42,6 +42,8 @@ export interface DataplaneConfig {
    * (synced entries) and expire it. Going from standby to active sends gratuitous ARPs at once.
    */
   standby?: boolean;
+  /** Director HA: a new value makes an active data plane send gratuitous ARPs for the VIPs at once. */
+  announce?: number;
 }
 
 /** Health, drain and membership state of servers, set on the main thread and replayed in the Worker. */

@@ -99,6 +99,7 @@ export class DataplaneForwarder implements Forwarder {
     if (!fwd || !inbox) return undefined;
     return {
       setActive: (active) => fwd.setStandby(!active),
+      announce: () => fwd.announce(),
       pushSync: (payload) => inbox.push(payload),
       requestFull: () => inbox.requestFull(),
       onSync: (cb) => fwd.onSync(cb),

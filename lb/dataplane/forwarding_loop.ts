@@ -163,6 +163,7 @@ export function runForwardingLoop(
     let ipId = 1;
     let garpLeft = 0;
     let standby = false;
+    let announced = 0;
     let lastHousekeeping = 0;
     let hopsChanged = false;
 

@@ -96,6 +96,7 @@ export class PacketForwarder {
   /** HA: the sync inbox, standby flag, last published config (a role change skips route look-ups). */
   readonly #inbox: SyncInbox | undefined;
   #standby: boolean;
+  #announce = 0;
   #lastCfg: DataplaneConfig | undefined;
   #onSync: ((state: ConnState, full: boolean) => void) | undefined;
 
@@ -188,6 +189,7 @@ export class PacketForwarder {
       nextHops,
       serverState: [...this.#serverState.values()],
       standby: this.#standby,
+      announce: this.#announce,
     };
   }
 
@@ -299,7 +301,7 @@ export class PacketForwarder {
 
   async #publishNow(fast = false): Promise<void> {
     const cfg = fast && this.#lastCfg
-      ? { ...this.#lastCfg, standby: this.#standby }
+      ? { ...this.#lastCfg, standby: this.#standby, announce: this.#announce }
       : await this.#config(this.#services);
     this.#lastCfg = cfg;
     const seq = this.#ctl.writeConfig(cfg);
@@ -348,6 +350,15 @@ export class PacketForwarder {
    */
   setStandby(standby: boolean): Promise<void> {
     this.#standby = standby;
+    if (!this.#worker) return Promise.resolve();
+    const run = this.#chain.then(() => this.#publishNow(true));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Director HA: an active data plane sends gratuitous ARPs for its VIPs again, at once. */
+  announce(): Promise<void> {
+    this.#announce++;
     if (!this.#worker) return Promise.resolve();
     const run = this.#chain.then(() => this.#publishNow(true));
     this.#chain = run.catch(() => {});

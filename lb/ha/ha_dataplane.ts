@@ -23,6 +23,8 @@ export interface HaDataplane {
    * @returns once the data plane applied it
    */
   setActive(active: boolean): Promise<void>;
+  /** An active data plane sends gratuitous ARPs for the VIPs again, at once (another MASTER took them). */
+  announce(): Promise<void>;
   /** Hands a synced batch (encoded connection state) to the data plane; false when its inbox is full. */
   pushSync(payload: Uint8Array): boolean;
   /** Asks for the whole table as one batch (delivered through {@link onSync} with `full`). */

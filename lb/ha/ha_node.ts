@@ -148,6 +148,9 @@ export class HaNode {
   #lastFullRequest = -Infinity;
   #lastTakeover: HaStatus["lastTakeover"];
   #onStop: (() => void)[] = [];
+  /** A MASTER that stepped down sends its whole table once more (flows opened during a split brain). */
+  #handoverFull = false;
+  #lastAnnounceMs = -Infinity;
   /** The data plane's activation in progress (role changes apply in order). */
   #apply: Promise<void> = Promise.resolve();
   readonly #sync = {
@@ -290,10 +293,14 @@ export class HaNode {
       log.info("Director HA role changed", fields);
       if (out.to !== "INIT") {
         const active = out.to === "MASTER";
-        // A new MASTER sends its whole table too: BACKUPs may hold only part of it.
+        const t0 = now;
+        // A new MASTER sends its whole table too: BACKUPs may hold only part of it. A MASTER that
+        // steps down sends its table to the new one: flows opened during a split brain stay put.
+        if (from === "MASTER" && out.to === "BACKUP" && this.#c.sync.enabled) this.#handoverFull = true;
         this.#apply = this.#apply.then(async () => {
           await this.#o.dataplane.setActive(active);
-          if (active && this.#c.sync.enabled) this.#o.dataplane.requestFull();
+          log.info("Director HA data plane switched", { active, ms: Date.now() - t0 });
+          if ((active || this.#handoverFull) && this.#c.sync.enabled) this.#o.dataplane.requestFull();
         }).catch((e) => log.error("Cannot switch the data plane", { active, error: (e as Error).message }));
       }
     }
@@ -338,7 +345,11 @@ export class HaNode {
   }
 
   async #sendSync(state: ConnState, full: boolean): Promise<void> {
-    if (!this.#c.sync.enabled || this.role !== "MASTER") return;
+    if (!this.#c.sync.enabled) return;
+    if (this.role !== "MASTER") {
+      if (!full || !this.#handoverFull) return;
+      this.#handoverFull = false;
+    }
     const overhead = HA_HEADER_BYTES + 2 * 255 + ENVELOPE_BYTES;
     const parts = chunkConnState(state, Math.max(256, this.#c.sync.maxDatagramBytes - overhead));
     for (let i = 0; i < parts.length; i++) {
@@ -415,7 +426,15 @@ export class HaNode {
       entries: m.entries,
     });
     if (isNew) log.info("Director HA peer seen", { peer: m.nodeId, address, role: m.role, priority: m.priority });
-    this.#handle(this.#election.heartbeat({ from: m.nodeId, priority: m.priority, role: m.role }, now), now);
+    const out = this.#election.heartbeat({ from: m.nodeId, priority: m.priority, role: m.role }, now);
+    this.#handle(out, now);
+    if (out.advertNow && !out.to && this.role === "MASTER" && m.role === "MASTER" && m.priority > 0) {
+      // Another MASTER (split brain healing): clients may have followed its ARP; take the VIPs back.
+      if (now - this.#lastAnnounceMs >= 500) {
+        this.#lastAnnounceMs = now;
+        this.#apply = this.#apply.then(() => this.#o.dataplane.announce()).catch(() => {});
+      }
+    }
     if (
       (isNew || steppedDown) && this.role === "MASTER" && this.#c.sync.enabled &&
       now - this.#lastFullRequest >= FULL_REQUEST_GAP_MS

@@ -13,8 +13,13 @@ class FakeDataplane implements HaDataplane {
   pushed: Uint8Array[] = [];
   fullRequests = 0;
   send: ((s: ReturnType<ConnStateBuilder["build"]>, full: boolean) => void) | undefined;
+  announced = 0;
   setActive(active: boolean) {
     this.active.push(active);
+    return Promise.resolve();
+  }
+  announce() {
+    this.announced++;
     return Promise.resolve();
   }
   pushSync(p: Uint8Array) {
@@ -137,6 +142,9 @@ Deno.test("HaNode: a silent MASTER is replaced after the master down interval", 
     a.peers.push(`127.0.0.1:${b.node.address!.port}`);
     await until("d2 BACKUP again", () => b.node.role === "BACKUP");
     assert.equal(a.node.role, "MASTER");
+    // d1 took the VIPs back with gratuitous ARPs; d2 handed its table over (asked its data plane for it).
+    await until("d1 announced", () => a.dp.announced >= 1);
+    assert.ok(b.dp.fullRequests >= 2, `d2 full requests ${b.dp.fullRequests}`);
   } finally {
     await a.node.stop();
     await b.node.stop();

@@ -5,8 +5,8 @@
  *
  * - active (MASTER): every `syncIntervalMs` the journal's batch is posted to the main thread
  *   (`{type: "ha-sync", state, full: false}`), which splits, seals and sends it to the BACKUPs;
- * - on a full-table request (a new peer, the periodic refresh) the whole table is posted
- *   (`full: true`);
+ * - on a full-table request (a new peer, the periodic refresh, a MASTER stepping down) the whole
+ *   table is posted (`full: true`);
  * - always: batches the main thread received from the MASTER are taken from the {@link SyncInbox},
  *   decoded and applied (`sync_apply.ts`); a MASTER applies them too (split brain: both tables end up
  *   holding both sides' flows).
@@ -92,7 +92,8 @@ export class HaLoopHook {
       C[SYNC_COUNTERS.unknownServer] += s.unknownServer;
       C[SYNC_COUNTERS.full] += s.full;
     }
-    if (this.#inbox.takeFullRequest() && this.#active) {
+    // Served in any role: a MASTER stepping down hands its table to the new one (split brain).
+    if (this.#inbox.takeFullRequest()) {
       this.#send(exportConnState(d, nowMs, Date.now()), true);
     }
     if (!this.#active || nowMs - this.#lastMs < this.#intervalMs) return;
