@@ -284,9 +284,13 @@ export function runForwardingLoop(
       for (const h of hops.values()) if (!h.mac) requestHop(h, now);
       if (init.vipMode === "arp" && vips.size && !standby) {
         garpLeft = 3;
-        // HA takeover: announce at once, clients then switch within milliseconds (notes/ha.md §2).
-        if (wasStandby) { for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent); }
+        // HA takeover (or a MASTER reclaiming its VIPs after a split brain): announce at once, clients
+        // then switch within milliseconds (notes/ha.md §2).
+        if (wasStandby || (cfg.announce ?? 0) !== announced) {
+          for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
+        }
       }
+      announced = cfg.announce ?? 0;
       syncFastPath();
       report(servers);
     };
