@@ -239,11 +239,13 @@ Deno.test({
         const during = await openConns(lab, 2);
         conns.push(...during);
         await assertSameCaches(before, "during the split brain");
+        const healAt = Date.now();
         await lab.topo.exec(lab.director.ns, ["ip", "route", "del", "blackhole", `${D2_IP}/32`]);
         await lab.topo.exec(d2Host.ns, ["ip", "route", "del", "blackhole", `${lab.director.ip}/32`]);
         const healed = await logTime(d2, switched(false), d2From);
         console.log(
-          `split brain: both directors held the VIP for ${healed - bothFrom} ms (until 1 heartbeat after healing)`,
+          `split brain: both directors held the VIP for ${healed - bothFrom} ms; one MASTER again ` +
+            `${healed - healAt} ms after the partition healed`,
         );
         assert(!d1.out.lines.slice(d1From).some(roleTo("BACKUP")), "d1 (priority 200) stayed MASTER");
         await new Promise((r) => setTimeout(r, 1000));
