@@ -42,6 +42,11 @@ export interface DataplaneConfig {
    * (synced entries) and expire it. Going from standby to active sends gratuitous ARPs at once.
    */
   standby?: boolean;
+  /**
+   * Director HA MASTER releasing its VIPs (clean stop): keep forwarding, but answer no ARP for the VIPs
+   * and announce nothing, so clients follow the new MASTER's gratuitous ARP and never come back.
+   */
+  silent?: boolean;
   /** Director HA: a new value makes an active data plane send gratuitous ARPs for the VIPs at once. */
   announce?: number;
 }

@@ -100,6 +100,7 @@ export class DataplaneForwarder implements Forwarder {
     return {
       setActive: (active) => fwd.setStandby(!active),
       announce: () => fwd.announce(),
+      release: () => fwd.silence(),
       pushSync: (payload) => inbox.push(payload),
       requestFull: () => inbox.requestFull(),
       onSync: (cb) => fwd.onSync(cb),

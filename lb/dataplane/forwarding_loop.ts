@@ -95,6 +95,8 @@ const SLOT_BYTES = 65536 + 128;
 const MAX_DRAIN = 4096;
 const ARP_REFRESH_MS = 30_000;
 const ARP_RETRY_MS = 1000;
+/** Poll timeout while in HA standby: bounds the delay between a takeover and forwarding. */
+const STANDBY_WAIT_MS = 10;
 const DROP_ALL: SockFilter[] = [{ code: 0x06, jt: 0, jf: 0, k: 0 }];
 
 interface Hop {
@@ -163,6 +165,7 @@ export function runForwardingLoop(
     let ipId = 1;
     let garpLeft = 0;
     let standby = false;
+    let silent = false;
     let announced = 0;
     let lastHousekeeping = 0;
     let hopsChanged = false;
@@ -235,6 +238,7 @@ export function runForwardingLoop(
       }
       const wasStandby = standby;
       standby = cfg.standby === true;
+      silent = cfg.silent === true;
       ha?.setActive(!standby);
       pkt.setFilter(standby ? DROP_ALL : filterFor(cfg));
       vips = new Set(cfg.services.filter((s) => !s.transparent && s.vip).map((s) => ipv4ToInt(s.vip!)));
@@ -282,7 +286,7 @@ export function runForwardingLoop(
       learnStatic();
       const now = Date.now();
       for (const h of hops.values()) if (!h.mac) requestHop(h, now);
-      if (init.vipMode === "arp" && vips.size && !standby) {
+      if (init.vipMode === "arp" && vips.size && !standby && !silent) {
         garpLeft = 3;
         // HA takeover (or a MASTER reclaiming its VIPs after a split brain): announce at once, clients
         // then switch within milliseconds (notes/ha.md §2).
@@ -312,7 +316,7 @@ export function runForwardingLoop(
           h.mac = m.senderMac;
         }
         if (
-          m.op === ARP_REQUEST && init.vipMode === "arp" && !standby && vips.has(m.targetIp) &&
+          m.op === ARP_REQUEST && init.vipMode === "arp" && !standby && !silent && vips.has(m.targetIp) &&
           m.senderIp !== m.targetIp
         ) {
           sendArp(arpReplyFrame(m, ourMac, m.targetIp), GLOBAL.arpRepliesSent);
@@ -376,7 +380,7 @@ export function runForwardingLoop(
         const every = h.mac ? ARP_REFRESH_MS : ARP_RETRY_MS;
         if (now - h.lastRequest >= every) requestHop(h, now);
       }
-      if (garpLeft > 0 && !standby) {
+      if (garpLeft > 0 && !standby && !silent) {
         garpLeft--;
         for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
       }
@@ -384,7 +388,8 @@ export function runForwardingLoop(
 
     ctl.state = STATE_RUNNING;
     while (!ctl.stopRequested) {
-      poller.wait(100);
+      // A standby (HA BACKUP) data plane has no traffic to wake it: it looks for its activation more often.
+      poller.wait(standby ? STANDBY_WAIT_MS : 100);
       C[GLOBAL.loopWakeups]++;
       const now = Date.now();
       if (ctl.configSequence !== seen) {

@@ -97,6 +97,7 @@ export class PacketForwarder {
   readonly #inbox: SyncInbox | undefined;
   #standby: boolean;
   #announce = 0;
+  #silent = false;
   #lastCfg: DataplaneConfig | undefined;
   #onSync: ((state: ConnState, full: boolean) => void) | undefined;
 
@@ -190,6 +191,7 @@ export class PacketForwarder {
       serverState: [...this.#serverState.values()],
       standby: this.#standby,
       announce: this.#announce,
+      silent: this.#silent,
     };
   }
 
@@ -301,7 +303,7 @@ export class PacketForwarder {
 
   async #publishNow(fast = false): Promise<void> {
     const cfg = fast && this.#lastCfg
-      ? { ...this.#lastCfg, standby: this.#standby, announce: this.#announce }
+      ? { ...this.#lastCfg, standby: this.#standby, announce: this.#announce, silent: this.#silent }
       : await this.#config(this.#services);
     this.#lastCfg = cfg;
     const seq = this.#ctl.writeConfig(cfg);
@@ -350,6 +352,15 @@ export class PacketForwarder {
    */
   setStandby(standby: boolean): Promise<void> {
     this.#standby = standby;
+    if (!this.#worker) return Promise.resolve();
+    const run = this.#chain.then(() => this.#publishNow(true));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Director HA clean stop: keep forwarding but stop answering ARP for the VIPs (see `silent`). */
+  silence(): Promise<void> {
+    this.#silent = true;
     if (!this.#worker) return Promise.resolve();
     const run = this.#chain.then(() => this.#publishNow(true));
     this.#chain = run.catch(() => {});

@@ -23,6 +23,11 @@ export interface HaDataplane {
    * @returns once the data plane applied it
    */
   setActive(active: boolean): Promise<void>;
+  /**
+   * Clean stop of a MASTER: keep forwarding what still arrives, but answer no ARP for the VIPs, so the
+   * new MASTER's gratuitous ARP is final.
+   */
+  release(): Promise<void>;
   /** An active data plane sends gratuitous ARPs for the VIPs again, at once (another MASTER took them). */
   announce(): Promise<void>;
   /** Hands a synced batch (encoded connection state) to the data plane; false when its inbox is full. */

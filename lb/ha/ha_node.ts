@@ -7,9 +7,10 @@
  *   of a fifth of the interval.
  * - Becoming MASTER switches the data plane to forwarding, which answers ARP for the VIPs and sends
  *   gratuitous ARPs at once; leaving MASTER (a better MASTER, FAULT) switches it back to standby.
- * - A clean {@link stop} of the MASTER sends priority-0 heartbeats (VRRP's release), so the best
- *   BACKUP takes over after its skew (< one interval) instead of the dead interval. The data plane
- *   keeps forwarding until the process ends, so nothing is dropped in between.
+ * - A clean {@link stop} of the MASTER stops answering ARP for the VIPs, then sends priority-0
+ *   heartbeats (VRRP's release), so the best BACKUP takes over after its skew (< one interval)
+ *   instead of the dead interval. The data plane keeps forwarding until the process ends, so
+ *   nothing is dropped in between.
  * - The MASTER's data plane posts its connection changes every `sync.intervalMs`; they are split
  *   into datagrams (`sync_chunks.ts`) and sent to every peer. Each peer's first heartbeat (new epoch),
  *   a peer stepping down from MASTER (split brain healed) and the `sync.fullSyncIntervalMs` timer make
@@ -225,7 +226,12 @@ export class HaNode {
     this.#timers = [];
     const out = this.#election.stop();
     if (out.advertNow) {
-      // Twice: one lost datagram must not cost the dead interval.
+      // Silent first (no ARP replies that would win clients back), then the release; twice: one lost
+      // datagram must not cost the dead interval.
+      await this.#apply;
+      await this.#o.dataplane.release().catch((e) =>
+        log.warn("Cannot silence the data plane", { error: (e as Error).message })
+      );
       await this.#heartbeat(0, "MASTER");
       await this.#heartbeat(0, "MASTER");
       log.info("Director HA released the VIP group", { group: this.#c.vipGroup });

@@ -22,6 +22,11 @@ class FakeDataplane implements HaDataplane {
     this.announced++;
     return Promise.resolve();
   }
+  released = 0;
+  release() {
+    this.released++;
+    return Promise.resolve();
+  }
   pushSync(p: Uint8Array) {
     this.pushed.push(p);
     return true;
@@ -116,6 +121,8 @@ Deno.test("HaNode: over UDP the higher priority becomes MASTER, a clean stop han
     const ms = performance.now() - t0;
     assert.ok(ms < 250, `release took ${ms} ms; the dead interval is ${b.node.status().masterDownIntervalMs}`);
     assert.equal(b.node.status().lastTakeover?.reason, "master-released");
+    assert.equal(a.dp.released, 1, "the MASTER stopped answering ARP before its release");
+    assert.equal(b.dp.released, 0);
   } finally {
     await a.node.stop();
     await b.node.stop();

@@ -14,6 +14,7 @@
  *   become MASTER; a session opened during the partition goes through d2. On healing d2 steps down
  *   and hands over its table, d1 re-announces the VIP: the test prints how long both held the VIP and
  *   checks every session (old and new) still reaches its cache.
+ * - TUN (caches accepting IP-in-IP from both directors): one kill -9 with the same checks.
  * - clean stop (SIGTERM) of the MASTER: its release makes the BACKUP take over at once (< 500 ms);
  *   the old MASTER returning with preempt off stays BACKUP.
  *
@@ -41,7 +42,7 @@ const D2_IP = "10.77.0.3";
 type Conn = ReturnType<typeof keepAlive> & { cache: string };
 type Director = Proc & { file: string; host: Host; name: string };
 
-function config(lab: Lab, name: string, priority: number, preempt: boolean, peer: string) {
+function config(lab: Lab, name: string, priority: number, preempt: boolean, peer: string, method: string) {
   return {
     section: {
       interface: "eth0",
@@ -58,7 +59,7 @@ function config(lab: Lab, name: string, priority: number, preempt: boolean, peer
       services: [80, 8080].map((port) => ({
         vip: VIP,
         port,
-        method: "dr",
+        method,
         scheduler: "rr",
         health: FAST_HEALTH,
         ...(port === 8080 ? { persistence: { timeoutS: 300 } } : {}),
@@ -69,9 +70,16 @@ function config(lab: Lab, name: string, priority: number, preempt: boolean, peer
   };
 }
 
-async function start(lab: Lab, host: Host, name: string, priority: number, preempt = true): Promise<Director> {
+async function start(
+  lab: Lab,
+  host: Host,
+  name: string,
+  priority: number,
+  preempt = true,
+  method = "dr",
+): Promise<Director> {
   const peer = host.ip === D2_IP ? lab.director.ip : D2_IP;
-  const c = config(lab, name, priority, preempt, peer);
+  const c = config(lab, name, priority, preempt, peer, method);
   const p = await startDirector({ ...lab, director: host }, c.section, c.other);
   return { ...p, host, name };
 }
@@ -107,7 +115,10 @@ async function openConns(lab: Lab, n: number, port = 80): Promise<Conn[]> {
 /** Each session's next request must reach its cache (a wrong cache or a lost flow: RST). */
 async function assertSameCaches(conns: Conn[], why: string): Promise<void> {
   const got: string[] = [];
-  for (const c of conns) got.push((await c.request()).split(" ")[0] + "/" + c.cache);
+  for (const c of conns) {
+    const line = await c.request();
+    got.push((line.startsWith("error") ? line.replaceAll("/", " ") : line.split(" ")[0]) + "/" + c.cache);
+  }
   const moved = got.filter((g) => g.split("/")[0] !== g.split("/")[1]);
   assertEquals(moved, [], `${why}: sessions that lost their cache (got/expected): ${got.join(" ")}`);
 }
@@ -267,6 +278,45 @@ Deno.test({
         assertEquals((await status(lab, d1)).ha.master, "d2");
         await assertSameCaches(conns, "after d1 returned without preempting");
       });
+    } finally {
+      await Promise.all(conns.map((c) => c.close().catch(() => {})));
+      await destroyLab(lab);
+    }
+  },
+});
+
+Deno.test({
+  name: "Director HA with TUN: kill -9 of the MASTER keeps every tunnelled session, download and persistence",
+  ignore: !root,
+  async fn() {
+    const lab = await buildLab("ht");
+    const conns: Conn[] = [];
+    try {
+      const d2Host = await lab.topo.addHost("dir2", D2_IP);
+      // The caches accept IP-in-IP from both directors.
+      const both = { ...lab, director: { ...lab.director, ip: `${lab.director.ip},${D2_IP}` } };
+      for (const c of lab.caches) await startCache(both, c, "tun", { ports: "80,8080" });
+      const d1 = await start(lab, lab.director, "d1", 200, true, "tun");
+      const d2 = await start(lab, d2Host, "d2", 100, true, "tun");
+      await logTime(d1, switched(true));
+      await d2.out.waitFor((l) => l.includes('"Director HA peer seen"'), 10_000);
+      const base = await applied(lab, d2);
+      conns.push(...await openConns(lab, 6));
+      assertEquals(new Set(conns.map((c) => c.cache)).size, 3, `rr spread: ${conns.map((c) => c.cache)}`);
+      const sticky = await cacheOf(lab, lab.client, 8080);
+      const dl = download(lab);
+      await new Promise((r) => setTimeout(r, 700));
+      await synced(lab, d2, base, 6);
+      const from = d2.out.lines.length;
+      const killedAt = Date.now();
+      d1.p.kill("SIGKILL");
+      await d1.p.status;
+      const at = await logTime(d2, switched(true), from);
+      console.log(`TUN takeover after kill -9: ${at - killedAt} ms`);
+      assert(at - killedAt < 1000, `takeover ${at - killedAt} ms`);
+      await assertSameCaches(conns, "TUN after kill -9");
+      assertEquals(await cacheOf(lab, lab.client, 8080), sticky, "TUN persistence");
+      assertEquals(await dl, { code: 0, bytes: 4 << 20 }, "TUN download across the takeover");
     } finally {
       await Promise.all(conns.map((c) => c.close().catch(() => {})));
       await destroyLab(lab);
