@@ -197,6 +197,8 @@ Deno.test({
           ], false)).stdout;
         }
         assert(members.includes("MASTER lab (10.77.0.100)"), `members:\n${members}`);
+        const m2 = (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+        assert(m2.includes('webcache_director_ha_role{role="BACKUP"} 1'), "d2 role metric");
         assert(/d2 .*BACKUP lab/.test(members), `members:\n${members}`);
       });
 
@@ -235,6 +237,9 @@ Deno.test({
           `takeover after kill -9 (ms): ${takeovers.join(", ")}; median ${median(takeovers)}`,
         );
         assert(median(takeovers) < 1000, `median takeover ${median(takeovers)} ms`);
+        const m2 = (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+        assert(m2.includes('webcache_director_ha_takeovers_total{reason="master-dead"} 5'), "d2 takeovers metric");
+        assert(/webcache_director_ha_sync_applied_total\{result="conn"\} [1-9]/.test(m2), "d2 applied metric");
       });
 
       await t.step("split brain: both MASTER while cut off, one MASTER after healing, no session moved", async () => {
