@@ -5,7 +5,7 @@
  * webcache director [--config appliance.yaml] [--service VIP:PORT --scheduler NAME [--persistence S]
  *                   [--netmask N] [--method proxy|dr|tun] [--listen ADDR] [--proxy-protocol]
  *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...] [--interface IF] [--state-file PATH]
- *                   [--fast-path auto|off]
+ *                   [--fast-path auto|off] [--ha-priority N]
  * webcache director status [--stats|--rate|--connections] [--json] [--exact] [--admin ADDR:PORT]
  * webcache director drain SERVER [--undo] [--wait SECONDS] [--admin ADDR:PORT]
  * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
@@ -69,6 +69,8 @@ export interface RunOptions extends SharedOptions, ClusterOptions {
   fastPath?: "auto" | "off";
   /** `--state-file PATH`. */
   stateFile?: string;
+  /** `--ha-priority N`. */
+  haPriority?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -96,6 +98,9 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   }
   if (o.stateFile !== undefined) {
     out.push({ path: ["director", "stateFile"], value: o.stateFile, flag: "--state-file" });
+  }
+  if (o.haPriority !== undefined) {
+    out.push({ path: ["director", "ha", "priority"], value: Number(o.haPriority), flag: "--ha-priority" });
   }
   if (o.service === undefined) {
     const stray = ["scheduler", "persistence", "netmask", "method", "listen", "health"].filter((k) =>
@@ -451,6 +456,10 @@ export function directorCommand(): Command {
     .option(
       "--state-file <path>",
       "dr/tun: save the connection table here and restore it at start, so flows survive restarts (director.stateFile)",
+    )
+    .option(
+      "--ha-priority <n>",
+      "director HA: this director's election priority 1-254 (director.ha.priority; per node, so one shared config serves all)",
     );
   addSharedOptions(cmd);
   addClusterOptions(cmd);

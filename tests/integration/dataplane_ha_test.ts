@@ -21,6 +21,7 @@
  * Every namespace is removed in `finally`.
  */
 import { assert, assertEquals } from "../_assert.ts";
+import { BUNDLE } from "../_bin.ts";
 import { canBuildTopology, type Host } from "./_topology.ts";
 import {
   buildLab,
@@ -192,13 +193,17 @@ Deno.test({
             Deno.execPath(),
             "run",
             "-A",
-            new URL("../../dist/webcache.js", import.meta.url).pathname,
+            BUNDLE,
             "members",
           ], false)).stdout;
         }
         assert(members.includes("MASTER lab (10.77.0.100)"), `members:\n${members}`);
         const m2 = (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
         assert(m2.includes('webcache_director_ha_role{role="BACKUP"} 1'), "d2 role metric");
+        const cli =
+          (await lab.topo.exec(d2Host.ns, [Deno.execPath(), "run", "-A", BUNDLE, "director", "status"])).stdout;
+        assert(cli.includes('HA: BACKUP of group "lab" as d2 (priority 100'), cli);
+        assert(/peer d1 10\.77\.0\.2 MASTER priority 200/.test(cli), cli);
         assert(/d2 .*BACKUP lab/.test(members), `members:\n${members}`);
       });
 
