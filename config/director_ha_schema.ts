@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { count, hostPort, port } from "./_types.ts";
 
-/** HA modes. `active-active` (ECMP) is not implemented yet and is refused with a clear message. */
+/** HA modes. `active-active` (ECMP to several directors) is not implemented yet: the schema refuses it. */
 export const HA_MODES = ["none", "active-backup"] as const;
 
 /** Schema of `director.ha`. */

@@ -55,6 +55,8 @@ const log = getLogger("lb.ha");
 const ENVELOPE_BYTES = 1 + 12 + 16;
 /** A full table is requested at most this often for new peers (several appearing at once share one). */
 const FULL_REQUEST_GAP_MS = 200;
+/** Sync datagrams sent back to back before a 1 ms pause. */
+const PACE_DATAGRAMS = 32;
 
 /** A peer as `director status` shows it. */
 export interface HaPeerStatus {
@@ -375,6 +377,8 @@ export class HaNode {
       this.#sync.sentRecords += records * sent;
       haSyncDatagrams.inc({ direction: "sent" }, sent);
       haSyncRecords.inc({ direction: "sent" }, records * sent);
+      // Pace long bursts (a whole table) so the peers' socket buffers keep up.
+      if (i % PACE_DATAGRAMS === PACE_DATAGRAMS - 1) await new Promise((r) => setTimeout(r, 1));
     }
     if (full) this.#sync.fullTablesSent++;
   }
