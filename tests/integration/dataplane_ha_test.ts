@@ -25,6 +25,7 @@ import { BUNDLE } from "../_bin.ts";
 import { canBuildTopology, type Host } from "./_topology.ts";
 import {
   buildLab,
+  capture,
   destroyLab,
   FAST_HEALTH,
   keepAlive,
@@ -164,6 +165,13 @@ async function synced(lab: Lab, backup: Director, base: number, n: number): Prom
   throw new Error(`${backup.name} applied ${seen - base} synced entries, want ${n}`);
 }
 
+/** Captures every RST a cache sends to a client (a packet of a flow that reached the wrong cache). */
+async function watchResets(lab: Lab) {
+  const filter = `tcp[tcpflags] & tcp-rst != 0 and (dst host ${lab.client.ip} or dst host ${lab.client2.ip})`;
+  const caps = await Promise.all(lab.caches.map((c) => capture(lab, c, filter)));
+  return async () => (await Promise.all(caps.map((c) => c.stop()))).flat().filter((l) => l.includes(" > "));
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 Deno.test({
@@ -209,6 +217,7 @@ Deno.test({
 
       const takeovers: number[] = [];
       await t.step("kill -9 of the MASTER, 5 runs: no byte lost, no session moved, takeover < 1 s", async () => {
+        const resets = await watchResets(lab);
         for (let run = 1; run <= 5; run++) {
           const base = await applied(lab, d2);
           const sessions = await openConns(lab, 6);
@@ -241,6 +250,7 @@ Deno.test({
         console.log(
           `takeover after kill -9 (ms): ${takeovers.join(", ")}; median ${median(takeovers)}`,
         );
+        assertEquals(await resets(), [], "RSTs from caches to clients (wrong-cache packets)");
         assert(median(takeovers) < 1000, `median takeover ${median(takeovers)} ms`);
         const m2 = (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
         assert(m2.includes('webcache_director_ha_takeovers_total{reason="master-dead"} 5'), "d2 takeovers metric");
@@ -327,6 +337,7 @@ Deno.test({
       conns.push(...await openConns(lab, 6));
       assertEquals(new Set(conns.map((c) => c.cache)).size, 3, `rr spread: ${conns.map((c) => c.cache)}`);
       const sticky = await cacheOf(lab, lab.client, 8080);
+      const resets = await watchResets(lab);
       const dl = download(lab);
       await new Promise((r) => setTimeout(r, 700));
       await synced(lab, d2, base, 6);
@@ -340,6 +351,7 @@ Deno.test({
       await assertSameCaches(conns, "TUN after kill -9");
       assertEquals(await cacheOf(lab, lab.client, 8080), sticky, "TUN persistence");
       assertEquals(await dl, { code: 0, bytes: 4 << 20 }, "TUN download across the takeover");
+      assertEquals(await resets(), [], "RSTs from caches to clients (wrong-cache packets)");
     } finally {
       await Promise.all(conns.map((c) => c.close().catch(() => {})));
       await destroyLab(lab);
