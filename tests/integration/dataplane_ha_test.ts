@@ -14,7 +14,8 @@
  *   become MASTER; a session opened during the partition goes through d2. On healing d2 steps down
  *   and hands over its table, d1 re-announces the VIP: the test prints how long both held the VIP and
  *   checks every session (old and new) still reaches its cache.
- * - TUN (caches accepting IP-in-IP from both directors): one kill -9 with the same checks.
+ * - TUN (caches accepting IP-in-IP from both directors), HA peers from cluster membership: one kill -9
+ *   with the same checks.
  * - clean stop (SIGTERM) of the MASTER: its release makes the BACKUP take over at once (< 500 ms);
  *   the old MASTER returning with preempt off stays BACKUP.
  *
@@ -55,7 +56,8 @@ function config(lab: Lab, name: string, priority: number, preempt: boolean, peer
         preempt,
         preemptDelayMs: 1500,
         advertIntervalMs: 100,
-        peers: [`${peer}:7948`],
+        // TUN runs with peers from cluster membership (the director members' tunnel addresses).
+        peers: method === "tun" ? [] : [`${peer}:7948`],
         sync: { intervalMs: 100 },
       },
       services: [80, 8080].map((port) => ({
