@@ -20,11 +20,14 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { OriginPool, OriginResponse } from "../http/origin_client.ts";
-import { type CacheHandlerConfig, freshOpts, type Invalidator } from "./exchange.ts";
+import { type CacheHandlerConfig, type FreshnessConfig, freshOpts, type Invalidator } from "./exchange.ts";
 import { type FetchPlan, unconditional } from "./fetch_plan.ts";
 import { Collapser, Inflight } from "./inflight.ts";
 import { counters } from "./metrics.ts";
+import type { DestinationGuard } from "./destination_guard.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import type { PeerSelector } from "./peer_selector.ts";
+import { peerCopy, withoutCookies } from "./response_head.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import {
   correctedInitialAgeMs,
@@ -55,13 +58,17 @@ export interface FetchStageOptions {
   /** Connections to origins and peers. */
   pool: OriginPool;
   /** Object size limit, heuristic freshness. */
-  config: Pick<CacheHandlerConfig, "maxObjectBytes" | "heuristicPercent" | "heuristicMaxS">;
+  config: Pick<CacheHandlerConfig, "maxObjectBytes"> & FreshnessConfig;
   /** Deletes a URL's variants everywhere (a 304 that changes Vary). */
   invalidate: Invalidator;
   /** Where requests go; default the origin. */
   peers?: PeerSelector;
   /** Request collapsing across workers. */
   sharedCollapse?: SharedCollapse;
+  /** Trusted client forwarding fields, which join the key as an implied Vary; default none. */
+  forwarded?: ForwardedHeaders;
+  /** Checks the address a guarded (forward/transparent) origin connection reached. */
+  destinations?: DestinationGuard;
 }
 
 /** How {@link FetchStage.start} runs a fetch. */
@@ -86,7 +93,7 @@ export interface StartedFetch {
 
 /** The fetch stage; see the module doc. */
 export class FetchStage {
-  #o: FetchStageOptions;
+  #o: FetchStageOptions & { forwarded: ForwardedHeaders };
   readonly #collapser: Collapser;
   /** Peer or origin choice and sending (passes use it directly). */
   readonly upstream: Upstream;
@@ -97,9 +104,9 @@ export class FetchStage {
    * @param opts store, pool, settings and hooks
    */
   constructor(opts: FetchStageOptions) {
-    this.#o = opts;
+    this.#o = { ...opts, forwarded: opts.forwarded ?? new ForwardedHeaders([]) };
     this.#collapser = new Collapser(opts.sharedCollapse);
-    this.upstream = new Upstream(opts.pool, opts.peers);
+    this.upstream = new Upstream(opts.pool, opts.peers, opts.destinations);
   }
 
   /**
@@ -168,7 +175,11 @@ export class FetchStage {
       return await this.#notModified(f, plan, r, { leaderReads, source, requestTime, responseTime });
     }
     if (sentHead) await this.#headAnswered(plan, r, { requestTime, responseTime });
-    const { writer, length } = await this.#publish(f, plan, r, { requestTime, responseTime });
+    const { writer, length } = await this.#publish(f, plan, r, {
+      requestTime,
+      responseTime,
+      peerCopy: peerCopy(source.hierarchy, r.head.headers.get("x-cache")),
+    });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
       r.abort();
@@ -203,7 +214,8 @@ export class FetchStage {
       fields: r.head.headers.fields,
       requestTime: t.requestTime,
       responseTime: t.responseTime,
-      fresh: freshOpts(this.#o.config),
+      fresh: freshOpts(this.#o.config, old.primary),
+      varyWith: (v) => this.#o.forwarded.varyWith(v),
     });
     if (result.kind === "refetch") {
       // Not selected or Vary changed (see `stored_update.ts`): ask again without conditions.
@@ -237,7 +249,8 @@ export class FetchStage {
       status: r.head.status,
       fields: r.head.headers.fields,
       ...t,
-      fresh: freshOpts(this.#o.config),
+      fresh: freshOpts(this.#o.config, plan.primary),
+      varyWith: (v) => this.#o.forwarded.varyWith(v),
     });
     if (changed) {
       log.debug("HEAD shows the stored response changed; dropping it", { url: plan.primary });
@@ -255,11 +268,13 @@ export class FetchStage {
     f: Inflight,
     plan: FetchPlan,
     r: OriginResponse,
-    t: { requestTime: number; responseTime: number },
+    t: { requestTime: number; responseTime: number; peerCopy: boolean },
   ): Promise<{ writer?: StoreWriter; length?: number }> {
     const status = r.head.status;
     // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
     let headers = stripHopByHop(r.head.headers.fields);
+    // A peer's stored copy: no cookie of another client may come through it.
+    if (t.peerCopy) headers = withoutCookies(headers);
     let hasDate = false;
     for (let i = headers.length - 1; i >= 0; i--) {
       const k = headers[i][0];
@@ -268,11 +283,16 @@ export class FetchStage {
     }
     if (!hasDate) headers.push(["date", formatHttpDate(t.responseTime)]);
     const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
-    const vary = parseVary(r.head.headers.get("vary"));
+    // Trusted client forwarding fields reach the origin, so they key the answer (forwarded_headers.ts).
+    const vary = this.#o.forwarded.varyWith(parseVary(r.head.headers.get("vary")));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
     if (plan.store && !(plan.revalidating && status >= 500)) {
-      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, freshOpts(this.#o.config));
+      const d = isStorable(
+        { method: "GET", headers: plan.reqHeaders },
+        { status, headers },
+        freshOpts(this.#o.config, plan.primary),
+      );
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
@@ -282,14 +302,15 @@ export class FetchStage {
         primary: plan.primary,
         variant,
         status,
-        headers,
+        // Set-Cookie is for the client that caused this fetch (it gets `headers`), never stored.
+        headers: withoutCookies(headers),
         vary: vary === "*" ? ["*"] : vary,
         requestTime: t.requestTime,
         responseTime: t.responseTime,
         expiresAt: 0,
         bodyBytes: length ?? -1,
       };
-      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config));
+      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config, meta.primary));
       try {
         const w = this.#o.store.openWrite(meta);
         writer = w instanceof Promise ? await w : w;
@@ -307,7 +328,11 @@ export class FetchStage {
       vary,
       variant,
       shareable: writer !== undefined,
-      initialAgeMs: correctedInitialAgeMs({ headers: r.head.headers.fields, ...t }),
+      initialAgeMs: correctedInitialAgeMs({
+        headers: r.head.headers.fields,
+        requestTime: t.requestTime,
+        responseTime: t.responseTime,
+      }),
       responseTime: t.responseTime,
     });
     return { writer, length: r.framing.kind === "length" ? r.framing.length : undefined };

@@ -16,6 +16,12 @@
  * | `pass.ts` | forwarding without storing (other methods, Range misses), request bodies |
  * | `purge.ts` | PURGE and the invalidation behind it (every worker, shared index fenced) |
  * | `interim.ts` | interim (1xx) responses relayed to the client that asked, never stored |
+ * | `purge_request.ts` | a purge's kind and pattern (url, prefix, regex) as a ban; what the cluster answered |
+ * | `purge_fanout.ts` | cluster-wide purges: to every cache over gossip's transport, ban list sync |
+ * | `purge_admin_route.ts` | `POST /purge` on the admin endpoint (`webcache purge`) |
+ * | `ban_list.ts` | purges as Varnish bans, checked on lookup; retirement into the ban floor |
+ * | `banned_store.ts` | a store seen through the ban list: banned objects absent, deleted when met |
+ * | `ban_file.ts` | the ban list of a disk cache kept across restarts (`bans.bin`) |
  * | `connect.ts` | CONNECT on forward listeners (port ACL, then a tunnel) |
  * | `client_reply.ts` | responses the cache writes itself (errors, 502/504), client body framing |
  * | `exchange.ts` | what the stages share: the context, one request in progress, its access-log outcome |

@@ -30,6 +30,7 @@ import {
   varyMatches,
 } from "./semantics/mod.ts";
 import type { Store, StoredMeta } from "./store/store.ts";
+import { withoutCookies } from "./response_head.ts";
 
 /** The new exchange whose fields update stored responses. */
 export interface UpdateSource {
@@ -41,6 +42,8 @@ export interface UpdateSource {
   responseTime: number;
   /** Freshness options for the new `expiresAt`. */
   fresh: { shared: boolean; heuristicPercent: number; heuristicMaxS: number };
+  /** The Vary a response is stored under, from its Vary field (trusted forwarding fields added). */
+  varyWith?: (vary: string[] | "*") => string[] | "*";
 }
 
 /** What a 304 did: the revalidated response's new metadata, or why it must be fetched again. */
@@ -63,9 +66,15 @@ function updatedMeta(meta: StoredMeta, headers: [string, string][], src: UpdateS
 }
 
 /** Whether merged headers keep the Vary the response was stored under. */
-function sameVary(meta: StoredMeta, merged: [string, string][]): boolean {
-  const v = parseVary(getHeader(merged, "vary"));
+function sameVary(meta: StoredMeta, merged: [string, string][], src: UpdateSource): boolean {
+  const parsed = parseVary(getHeader(merged, "vary"));
+  const v = src.varyWith ? src.varyWith(parsed) : parsed;
   return v !== "*" && v.join(",") === meta.vary.join(",");
+}
+
+/** Stored headers updated from a 304: Set-Cookie is never stored (served from storage to anyone). */
+function merge304(headers: [string, string][], src: UpdateSource): [string, string][] {
+  return withoutCookies(mergeHeadersFrom304(headers, src.fields, { responseTime: src.responseTime }));
 }
 
 /**
@@ -88,15 +97,15 @@ export async function applyNotModified(store: Store, old: StoredMeta, src: Updat
     if (select304Targets([current], src.fields).length === 0) return { kind: "refetch", reason: "not-selected" };
     targets.push(current);
   }
-  const merged = mergeHeadersFrom304(current.headers, src.fields, { responseTime: src.responseTime });
-  if (!sameVary(current, merged)) return { kind: "refetch", reason: "vary-changed" };
+  const merged = merge304(current.headers, src);
+  if (!sameVary(current, merged, src)) return { kind: "refetch", reason: "vary-changed" };
   const meta = updatedMeta(current, merged, src);
   await store.updateMeta(meta);
   let updated = 1;
   for (const m of targets) {
     if (m === current) continue;
-    const h = mergeHeadersFrom304(m.headers, src.fields, { responseTime: src.responseTime });
-    if (sameVary(m, h)) {
+    const h = merge304(m.headers, src);
+    if (sameVary(m, h, src)) {
       if (await store.updateMeta(updatedMeta(m, h, src))) updated++;
     } else {
       await store.delete(m.primary, m.variant); // keyed by a Vary the origin no longer sends
@@ -124,8 +133,8 @@ export async function applyHeadResponse(
   for (const meta of await store.variants(target.primary)) {
     if (meta.status !== 200 || !varyMatches(meta, target.reqHeaders)) continue;
     const d = freshenFromHead(meta, 200, src.fields, { responseTime: src.responseTime });
-    if (d.action === "stale" || !sameVary(meta, d.headers)) return { updated, changed: true };
-    if (await store.updateMeta(updatedMeta(meta, d.headers, src))) updated++;
+    if (d.action === "stale" || !sameVary(meta, d.headers, src)) return { updated, changed: true };
+    if (await store.updateMeta(updatedMeta(meta, withoutCookies(d.headers), src))) updated++;
   }
   return { updated, changed: false };
 }

@@ -5,7 +5,8 @@
  *
  * - `log.*` (levels, format)
  * - `cache.origins`, `cache.defaultOrigin`, `cache.acl.*`
- * - freshness rules: `cache.heuristicPercent`, `cache.heuristicMaxS`, `cache.maxObjectBytes`
+ * - freshness rules: `cache.refreshPatterns`, `cache.heuristicPercent`, `cache.heuristicMaxS`,
+ *   `cache.staleIfErrorS`, `cache.targetedCacheControl`, `cache.maxObjectBytes`
  * - `cache.memory.*` (memory tier limits), `cache.collapse.*`, `cache.origin.*`, `cache.accessLog`
  * - `cache.peers` (when peering runs), `cache.weight` (gossiped to the directors)
  * - `cache.shutdownGraceMs`, `cache.shutdownDelayMs` (read when the cache stops)
@@ -33,6 +34,9 @@ const IN_PLACE = [
   "cache.acl.",
   "cache.heuristicPercent",
   "cache.heuristicMaxS",
+  "cache.refreshPatterns",
+  "cache.staleIfErrorS",
+  "cache.targetedCacheControl",
   "cache.maxObjectBytes",
   "cache.memory.",
   "cache.collapse.",

@@ -8,6 +8,8 @@ Deno.test("cacheReloadHandles() covers origins, ACLs, freshness, memory, log and
     ["cache.defaultOrigin", false, true],
     ["cache.acl.purge", false, true],
     ["cache.heuristicPercent", false, true],
+    ["cache.refreshPatterns", false, true],
+    ["cache.staleIfErrorS", false, true],
     ["cache.memory.maxBytes", false, true],
     ["cache.accessLog", false, true],
     ["cache.weight", false, true],

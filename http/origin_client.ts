@@ -60,6 +60,12 @@ export interface OriginRequestInit {
    * Without it interim responses are skipped.
    */
   onInterim?: (head: ResponseHead) => void | Promise<void>;
+  /**
+   * Called with the peer address of the connection (new or pooled) before anything is sent on it;
+   * when it throws, the connection is closed and the request fails with that error (a proxy's
+   * check of the address it actually reached, whatever DNS said).
+   */
+  checkRemote?: (remote: Deno.Addr) => void;
 }
 
 /** A response whose head has arrived. */
@@ -204,6 +210,7 @@ export class OriginPool {
       const pc = pooled ?? await this.#connect(to);
       this.#busy.add(pc);
       try {
+        init.checkRemote?.(pc.conn.remoteAddr);
         return await this.#exchange(key, pc, init);
       } catch (e) {
         this.#busy.delete(pc);
