@@ -7,6 +7,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { CACHE_HEALTH_PATH } from "../../cache/health_endpoint.ts";
 import { validateConfig } from "../../config/mod.ts";
 import { CacheService } from "../../cache/cache_service.ts";
+import { runWebcache } from "../_bin.ts";
 import { request, sleep, startCache, TestOrigin } from "./_cache_harness.ts";
 import { Load, OpsArray } from "./_ops_cluster.ts";
 
@@ -114,6 +115,13 @@ Deno.test("origin outage: every cache stays up in the director, stale objects ar
     const servers = await a.servers();
     assertEquals(servers.length, 2);
     assert(servers.every((s) => s.up && s.weight > 0), `every cache up: ${JSON.stringify(servers)}`);
+    // The same through `webcache director status` (ipvsadm -Ln style): both listed, neither down.
+    const st = await runWebcache(["director", "status", "--admin", `127.0.0.1:${a.directorAdmin}`]);
+    assertEquals(st.code, 0, st.stderr);
+    for (const c of a.caches) {
+      const line = st.stdout.split("\n").find((l) => l.includes(`-> 127.0.0.1:${c.httpPort} `));
+      assert(line !== undefined && !/down|drained/.test(line), `${c.name} in director status:\n${st.stdout}`);
+    }
     assertEquals(load.failures, []);
     assert(load.ok > 50, `traffic kept flowing: ${load.ok} answers`);
     // Both caches served stale copies (TCP_REFRESH_FAIL_OLD in Squid terms).
