@@ -38,6 +38,7 @@ const opts: SwimOptions = {
   probeIntervalMs: d.probeIntervalMs,
   probeTimeoutMs: d.probeTimeoutMs,
   indirectProbes: d.indirectProbes,
+  suspectAfterProbes: d.suspectAfterProbes,
   suspicionMult: d.suspicionMult,
   suspicionMaxTimeoutMult: d.suspicionMaxTimeoutMult,
   retransmitMult: d.retransmitMult,

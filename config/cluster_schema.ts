@@ -54,6 +54,13 @@ export const ClusterSchema = z.strictObject({
   ),
   probeTimeoutMs: count(5).default(500).describe("Milliseconds to wait for a direct ack before indirect probes."),
   indirectProbes: count(0).default(3).describe("Members asked to probe a target that missed its direct ack."),
+  suspectAfterProbes: count(1).max(5).default(2).describe(
+    "Probe rounds in a row that must fail (direct ping sent twice, indirect probes, TCP ping) before a member is " +
+      "suspected; after a failed round the same member is probed again in the next probe interval. 1 is " +
+      "memberlist's behaviour. 2 delays a real failure's detection by one probe interval and, on a lossy network, " +
+      "turns the per-round false-suspicion probability p into p^2 (at 20 % loss: ~4 % to ~0.2 % before the in-round " +
+      "retry), which keeps gossip from saturating in clusters of hundreds of nodes. Reload: no.",
+  ),
   suspicionMult: count(1).default(4).describe(
     "Suspect time is mult × log10(max(1,n)) × probe interval (memberlist); higher means fewer false deaths, slower failover.",
   ),
