@@ -121,6 +121,7 @@ export class CacheService {
         port: l.port,
         reusePort: this.#opts.reusePort,
         proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+        proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,

@@ -18,7 +18,8 @@ export const ListenerSchema = z.strictObject({
       "transparent: origin-form redirected by a firewall, origin from Host.",
   ),
   proxyProtocol: z.boolean().default(false).describe(
-    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address.",
+    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address; " +
+      "only from senders in cache.acl.proxyProtocol, other connections are closed.",
   ),
 });
 
@@ -61,6 +62,13 @@ export const CacheSchema = z.strictObject({
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
     ),
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    proxyProtocol: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Senders trusted to send PROXY protocol headers on listeners with proxyProtocol (the directors' " +
+        "addresses). A connection from any other address is closed before a byte is read (counted in " +
+        "webcache_http_proxy_protocol_refused_total), so a client cannot claim another address and gain " +
+        "forward-proxy or PURGE rights. Default loopback only: a director on another host must be listed. " +
+        "Reload: no (restart).",
+    ),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
     ),
@@ -111,7 +119,9 @@ export const CacheSchema = z.strictObject({
   }).prefault({}),
   maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
   accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
-  proxyProtocol: z.boolean().default(false).describe("Accept PROXY protocol headers on every listener."),
+  proxyProtocol: z.boolean().default(false).describe(
+    "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
+  ),
   vip: ipv4().optional().describe("VIP served through a DR/TUN director (set up on lo by the cache)."),
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
     "Real-server set-up for the director: dr (VIP on lo, arp_ignore/announce), tun (plus IP-in-IP decapsulation).",

@@ -12,7 +12,9 @@
  * - Errors: malformed heads get 400, oversized heads 431, ambiguous body framing 400 (request
  *   smuggling), then the connection is closed.
  * - PROXY protocol v1/v2: when enabled the first bytes must be a PROXY header; the client address
- *   it carries replaces the socket peer address.
+ *   it carries replaces the socket peer address. Only senders in `proxyProtocolFrom` may do so: a
+ *   connection from anyone else is closed before a byte is read (counted, logged at debug), so a
+ *   client cannot claim another address and gain the rights of that address.
  *
  * @module
  */
@@ -28,6 +30,8 @@ import {
   serializeResponseHead,
 } from "./head_codec.ts";
 import { decodeProxyHeader } from "./proxy_protocol.ts";
+import { proxyProtocolRefused } from "./metrics.ts";
+import { Acl, LOOPBACK_NETS } from "../core/addr.ts";
 
 const log = getLogger("http.server");
 
@@ -102,6 +106,8 @@ export interface HttpServerOptions {
   reusePort?: boolean;
   /** Expect a PROXY protocol header on every connection. */
   proxyProtocol?: boolean;
+  /** Senders allowed to send PROXY headers (with `proxyProtocol`); default loopback only. */
+  proxyProtocolFrom?: readonly string[];
   /** Largest request head; above it 431. */
   maxHeaderBytes: number;
   /** Close a connection idle between requests this long (ms); default 60000. */
@@ -126,6 +132,7 @@ const TE = new TextEncoder();
 /** The HTTP/1.1 server. */
 export class HttpServer {
   readonly #opts: Required<Omit<HttpServerOptions, "onBadRequest">> & Pick<HttpServerOptions, "onBadRequest">;
+  readonly #proxyFrom: Acl;
   readonly #handler: RequestHandler;
   #listener?: Deno.TcpListener;
   readonly #conns = new Set<ConnState>();
@@ -147,8 +154,10 @@ export class HttpServer {
       idleTimeoutMs: 60_000,
       headerTimeoutMs: 10_000,
       sendTimeoutMs: 60_000,
+      proxyProtocolFrom: LOOPBACK_NETS,
       ...opts,
     };
+    this.#proxyFrom = new Acl(this.#opts.proxyProtocolFrom);
     this.#handler = handler;
   }
 
@@ -207,6 +216,15 @@ export class HttpServer {
         log.warn("Accept failed", { error: e });
         await new Promise((r) => setTimeout(r, 10));
         continue;
+      }
+      if (this.#opts.proxyProtocol) {
+        const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+        if (!this.#proxyFrom.allows(from)) {
+          proxyProtocolRefused.inc();
+          log.debug("PROXY protocol sender not trusted, connection closed", { from });
+          closeQuietly(conn);
+          continue;
+        }
       }
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
