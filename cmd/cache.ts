@@ -386,6 +386,7 @@ export function cacheCommand(): Command {
       port: ahp.port,
       allow: cfg.admin.allow,
       token: cfg.admin.token,
+      hosts: cfg.admin.hosts,
       node,
       role: "cache",
     });

@@ -185,6 +185,7 @@ async function runDirector(o: RunOptions): Promise<void> {
     port: adminAddr.port,
     allow: cfg.admin.allow,
     token: cfg.admin.token,
+    hosts: cfg.admin.hosts,
     node: cfg.cluster.nodeName ?? Deno.hostname(),
     role: "director",
   });
@@ -264,7 +265,11 @@ async function adminTarget(o: AdminClientOptions): Promise<{ base: string; heade
 async function adminFetch(o: AdminClientOptions, path: string, init: RequestInit = {}): Promise<Response> {
   const t = await adminTarget(o);
   try {
-    return await fetch(t.base + path, { ...init, headers: t.headers });
+    // A state-changing request carries a JSON body: the admin endpoint refuses other content types
+    // without the token (a browser could send them cross-site).
+    const json = init.method !== undefined && init.method !== "GET" && init.method !== "HEAD";
+    const headers = json ? { ...t.headers, "content-type": "application/json" } : t.headers;
+    return await fetch(t.base + path, { ...init, headers, ...(json && init.body === undefined ? { body: "{}" } : {}) });
   } catch (e) {
     throw new Error(`Cannot reach the director's admin endpoint at ${t.base}: ${(e as Error).message}`, { cause: e });
   }
