@@ -20,7 +20,8 @@
  *
  * @module
  */
-import { Acl } from "../core/addr.ts";
+import { Acl, formatHostPort } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 import { getLogger } from "../core/log.ts";
 import { registry, renderMetrics } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
@@ -120,7 +121,17 @@ export class AdminServer {
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
   start(): this {
-    this.#server = Deno.serve({
+    try {
+      this.#server = this.#serve();
+    } catch (e) {
+      throw listenError(e, formatHostPort({ host: this.#opts.hostname, port: this.#opts.port }), "admin.listen");
+    }
+    log.info("Admin endpoint listening", { listen: `${this.addr.hostname}:${this.addr.port}` });
+    return this;
+  }
+
+  #serve(): Deno.HttpServer<Deno.NetAddr> {
+    return Deno.serve({
       hostname: this.#opts.hostname,
       port: this.#opts.port,
       signal: this.#opts.signal,
@@ -130,8 +141,6 @@ export class AdminServer {
         return new Response("internal error\n", { status: 500 });
       },
     }, (req, info) => this.#handle(req, info.remoteAddr.hostname));
-    log.info("Admin endpoint listening", { listen: `${this.addr.hostname}:${this.addr.port}` });
-    return this;
   }
 
   /** Stops the server and waits for it to finish. */

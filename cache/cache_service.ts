@@ -122,6 +122,7 @@ export class CacheService {
         reusePort: this.#opts.reusePort,
         proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
         proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
+        listenKey: "cache.listen",
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,

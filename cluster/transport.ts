@@ -21,6 +21,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 import { getLogger } from "../core/log.ts";
 import {
   ClusterDecodeError,
@@ -119,14 +120,21 @@ export class NetTransport implements SwimTransport {
    */
   static listen(o: NetTransportOptions): NetTransport {
     for (let attempt = 0;; attempt++) {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname: o.hostname, port: o.port });
+      let udp: Deno.DatagramConn;
+      try {
+        udp = Deno.listenDatagram({ transport: "udp", hostname: o.hostname, port: o.port });
+      } catch (e) {
+        throw listenError(e, `udp ${formatHostPort({ host: o.hostname, port: o.port })}`, "cluster.gossipListen");
+      }
       const port = (udp.addr as Deno.NetAddr).port;
       try {
         const tcp = Deno.listen({ transport: "tcp", hostname: o.hostname, port });
         return new NetTransport(udp, tcp, o);
       } catch (e) {
         udp.close();
-        if (!(e instanceof Deno.errors.AddrInUse) || o.port !== 0 || attempt >= 20) throw e;
+        if (!(e instanceof Deno.errors.AddrInUse) || o.port !== 0 || attempt >= 20) {
+          throw listenError(e, `tcp ${formatHostPort({ host: o.hostname, port })}`, "cluster.gossipListen");
+        }
       }
     }
   }

@@ -35,7 +35,14 @@ import {
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -196,13 +203,13 @@ export function cacheCommand(): Command {
       }
     }
     if (opts.workers !== undefined) {
-      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+      overrides.push({ path: ["cache", "workers"], value: numericFlag(opts.workers), flag: "--workers" });
     }
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
     if (opts.icpPort !== undefined) {
-      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+      overrides.push({ path: ["icp", "port"], value: numericFlag(opts.icpPort), flag: "--icp-port" });
     }
     if (opts.peer?.length) {
       try {
@@ -334,15 +341,23 @@ export function cacheCommand(): Command {
       : undefined;
     const lazyCopy = lazyFor(store, sharedIndex, 0);
     const pool = new WorkerPool(workers - 1, { shared, sharedIndex, lazyCopy });
-    const service: CacheService = new CacheService(cfg.cache, {
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
-      node,
-      store,
-      reusePort: workers > 1,
-      invalidate: async (keys: string[]): Promise<number> =>
-        (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      lazyCopy,
-    });
+    let service: CacheService;
+    try {
+      service = new CacheService(cfg.cache, {
+        sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
+        node,
+        store,
+        reusePort: workers > 1,
+        invalidate: async (keys: string[]): Promise<number> =>
+          (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
+        lazyCopy,
+      });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await store.close?.();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
     if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
@@ -405,7 +420,16 @@ export function cacheCommand(): Command {
     const rs = realServer;
     if (rs) admin.status("realServer", () => realServerStatus(cfg.cache.vip!, cfg.cache.forwarding, rs));
     admin.status("store", () => storeStatus(store));
-    admin.start();
+    try {
+      admin.start();
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
     // and take the live caches of the cluster as siblings.
     const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;

@@ -31,7 +31,14 @@ import "../lb/dataplane/mod.ts"; // registers the dr and tun forwarders (AF_PACK
 import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
 import { formatStatus } from "../lb/status_format.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type ClusterOptions,
@@ -128,8 +135,8 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   if (o.health) svc.health = { type: o.health };
   if (o.persistence !== undefined || o.netmask !== undefined) {
     svc.persistence = {
-      timeoutS: o.persistence === undefined ? 300 : Number(o.persistence),
-      ...(o.netmask === undefined ? {} : { netmask: Number(o.netmask) }),
+      timeoutS: o.persistence === undefined ? 300 : numericFlag(o.persistence),
+      ...(o.netmask === undefined ? {} : { netmask: numericFlag(o.netmask) }),
     };
   }
   out.push({ path: ["director", "services"], value: [svc], flag: "--service" });

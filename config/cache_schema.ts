@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, count, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
+import { cidr, count, durationMs, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
 
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
@@ -74,13 +74,13 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   client: z.strictObject({
-    idleTimeoutMs: count(1).default(60000).describe(
+    idleTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
-    headerTimeoutMs: count(1).default(10000).describe(
+    headerTimeoutMs: durationMs(1).default(10000).describe(
       "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
     ),
-    sendTimeoutMs: count(1).default(60000).describe(
+    sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
     ),
   }).prefault({}),
@@ -107,17 +107,21 @@ export const CacheSchema = z.strictObject({
   heuristicPercent: count(0).max(100).default(10).describe(
     "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
   ),
-  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe("Upper bound of heuristic freshness, seconds."),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
-    waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
+    waitMs: durationMs(0).default(10000).describe(
+      "How long collapsed requests wait for the leader before going alone.",
+    ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
+    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout."),
+    readTimeoutMs: durationMs(1).default(30000).describe("Origin response header timeout."),
     maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
   }).prefault({}),
-  maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
+  maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(
+    "Largest request header section (at most 16MiB); above it, 431.",
+  ),
   accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
   proxyProtocol: z.boolean().default(false).describe(
     "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
@@ -142,7 +146,7 @@ export const CacheSchema = z.strictObject({
       "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
         "that is one of this cache's listeners, else the first listener. Reload: no.",
     ),
-    warmupMs: count(0).default(30000).describe(
+    warmupMs: durationMs(0).default(30000).describe(
       "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
         "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseHostPort } from "../core/addr.ts";
-import { count, hostPort, ipv4, port } from "./_types.ts";
+import { count, durationMs, hostPort, ipv4, port } from "./_types.ts";
 
 /** Schema of the `cluster` section. */
 export const ClusterSchema = z.strictObject({
@@ -44,15 +44,15 @@ export const ClusterSchema = z.strictObject({
   insecure: z.boolean().default(false).describe(
     "Allow running without a key (messages in clear, unauthenticated). Never in production. Reload: no.",
   ),
-  replayWindowMs: count(0).max(86_400_000).default(120_000).describe(
+  replayWindowMs: durationMs(0).max(86_400_000).default(120_000).describe(
     "Replay protection of sealed gossip: a message whose sender clock is more than this many milliseconds from ours " +
       "is dropped (reason stale), and so is a second copy of one already accepted (reason replay). Nodes' clocks " +
       "must agree within it (NTP). 0 turns the checks off. Reload: no.",
   ),
-  probeIntervalMs: count(10).default(1000).describe(
+  probeIntervalMs: durationMs(10).default(1000).describe(
     "Milliseconds between failure-detection probes. Lower detects failures faster at more traffic. Reload: no.",
   ),
-  probeTimeoutMs: count(5).default(500).describe("Milliseconds to wait for a direct ack before indirect probes."),
+  probeTimeoutMs: durationMs(5).default(500).describe("Milliseconds to wait for a direct ack before indirect probes."),
   indirectProbes: count(0).default(3).describe("Members asked to probe a target that missed its direct ack."),
   suspicionMult: count(1).default(4).describe(
     "Suspect time is mult × log10(max(1,n)) × probe interval (memberlist); higher means fewer false deaths, slower failover.",
@@ -63,18 +63,20 @@ export const ClusterSchema = z.strictObject({
   retransmitMult: count(1).default(4).describe(
     "Each update is piggybacked retransmitMult × log10(n+1) times (memberlist's lambda).",
   ),
-  gossipIntervalMs: count(10).default(200).describe("Milliseconds between gossip rounds to gossipNodes members."),
+  gossipIntervalMs: durationMs(10).default(200).describe("Milliseconds between gossip rounds to gossipNodes members."),
   gossipNodes: count(1).default(3).describe("Members sent queued updates each gossip round."),
-  pushPullIntervalMs: count(0).default(30000).describe(
+  pushPullIntervalMs: durationMs(0).default(30000).describe(
     "Milliseconds between full-state TCP exchanges with one member (anti-entropy); 0 disables.",
   ),
-  deadReclaimMs: count(0).default(30000).describe("Milliseconds a dead or left member is remembered, then forgotten."),
+  deadReclaimMs: durationMs(0).default(30000).describe(
+    "Milliseconds a dead or left member is remembered, then forgotten.",
+  ),
   discovery: z.strictObject({
     group: ipv4().default("239.255.77.46").describe(
       "Multicast group for --peers auto announcements (organisation-local scope, RFC 2365).",
     ),
     port: port().default(7947).describe("UDP port of the discovery group."),
-    intervalMs: count(100).default(1000).describe("Milliseconds between announcements while looking for peers."),
+    intervalMs: durationMs(100).default(1000).describe("Milliseconds between announcements while looking for peers."),
     interface: z.string().optional().describe("IPv4 address of the interface to join on; default any."),
     ttl: count(0).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
   }).prefault({}),

@@ -168,3 +168,48 @@ Deno.test("loadConfig() reports a missing file by name", async () => {
     assertEquals(e.message, "/nonexistent/appliance.yaml: cannot read config: file not found");
   }
 });
+
+Deno.test("validateConfig() bounds every duration key by the longest timer (2^31-1 ms)", () => {
+  const raw = {
+    director: {
+      services: [{
+        vip: "10.0.0.1",
+        port: 80,
+        reals: [{ address: "10.0.0.2", port: 80 }],
+        persistence: { timeoutS: 1 },
+      }],
+    },
+  };
+  const cfg = validateConfig(raw, { source: "t" });
+  const keys: (string | number)[][] = [];
+  const walk = (v: unknown, path: (string | number)[]) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v && typeof v === "object") { for (const [k, x] of Object.entries(v)) walk(x, [...path, k]); }
+    else if (typeof v === "number" && /(Ms|[a-z]S)$/.test(String(path.at(-1)))) keys.push(path);
+  };
+  walk(cfg, []);
+  assert(keys.length >= 30, `${keys.length} duration keys found`);
+  for (const path of keys) {
+    const seconds = String(path.at(-1)).endsWith("S");
+    // heuristicMaxS is a freshness bound, not a timer.
+    if (path.at(-1) === "heuristicMaxS") continue;
+    const value = seconds ? Math.floor((2 ** 31 - 1) / 1000) + 1 : 2 ** 31;
+    assertThrows(
+      () => validateConfig(raw, { source: "t", overrides: [{ path, value, flag: "--x" }] }),
+      ConfigError,
+      `${value} ${seconds ? "s" : "ms"} is above`,
+    );
+  }
+});
+
+Deno.test("parseYaml() refuses an alias bomb and absurd nesting as ConfigError", () => {
+  const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' +
+    "bcdefg".split("").map((c, i) => `${c}: &${c} [${Array(9).fill(`*${"abcdefg"[i]}`).join(",")}]`).join("\n");
+  assertThrows(() => parseYaml(bomb, "bomb.yaml"), ConfigError, "bomb.yaml: invalid YAML: aliases expand to too many");
+  assertThrows(
+    () => parseYaml(`x: ${"[".repeat(20000)}${"]".repeat(20000)}`, "deep.yaml"),
+    ConfigError,
+    "invalid YAML",
+  );
+  assertEquals(parseYaml("a: &a [1]\nb: *a\n", "ok.yaml"), { a: [1], b: [1] });
+});

@@ -31,7 +31,8 @@ import {
 } from "./head_codec.ts";
 import { decodeProxyHeader } from "./proxy_protocol.ts";
 import { proxyProtocolRefused } from "./metrics.ts";
-import { Acl, LOOPBACK_NETS } from "../core/addr.ts";
+import { Acl, formatHostPort, LOOPBACK_NETS } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 
 const log = getLogger("http.server");
 
@@ -106,6 +107,8 @@ export interface HttpServerOptions {
   reusePort?: boolean;
   /** Expect a PROXY protocol header on every connection. */
   proxyProtocol?: boolean;
+  /** The config key or flag that set the address, named when it cannot be bound (default `listen`). */
+  listenKey?: string;
   /** Senders allowed to send PROXY headers (with `proxyProtocol`); default loopback only. */
   proxyProtocolFrom?: readonly string[];
   /** Largest request head; above it 431. */
@@ -155,6 +158,7 @@ export class HttpServer {
       headerTimeoutMs: 10_000,
       sendTimeoutMs: 60_000,
       proxyProtocolFrom: LOOPBACK_NETS,
+      listenKey: "listen",
       ...opts,
     };
     this.#proxyFrom = new Acl(this.#opts.proxyProtocolFrom);
@@ -174,9 +178,13 @@ export class HttpServer {
    */
   start(): this {
     const o = this.#opts;
-    this.#listener = o.reusePort
-      ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
-      : Deno.listen({ hostname: o.hostname, port: o.port });
+    try {
+      this.#listener = o.reusePort
+        ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
+        : Deno.listen({ hostname: o.hostname, port: o.port });
+    } catch (e) {
+      throw listenError(e, formatHostPort({ host: o.hostname, port: o.port }), o.listenKey);
+    }
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#acceptLoop = this.#accept();
     return this;
