@@ -1,0 +1,199 @@
+import { assert, assertEquals } from "../tests/_assert.ts";
+import { cacheKey } from "./semantics/mod.ts";
+import type { FetchPlan } from "./fetch_plan.ts";
+import { RequestFsm } from "./request_fsm.ts";
+import { exchange, parseRecorded, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
+import type { CacheHandlerConfig, Exchange } from "./exchange.ts";
+
+/** A GET/HEAD plan for `path` on `origin`, as `CacheHandler` builds it. */
+function planFor(ex: Exchange, origin: ScriptedOrigin, path: string): FetchPlan {
+  const url = `${origin.url}${path}`;
+  return {
+    method: ex.req.method,
+    url,
+    primary: cacheKey(url),
+    origin: { hostname: "127.0.0.1", port: origin.port },
+    host: `127.0.0.1:${origin.port}`,
+    path,
+    headers: [],
+    reqHeaders: ex.req.headers,
+    store: false,
+  };
+}
+
+/** Runs one request through the state machine; returns the exchange after it. */
+async function run(fsm: RequestFsm, origin: ScriptedOrigin, head: string) {
+  const ex = exchange(head);
+  await fsm.lookup(ex, planFor(ex, origin, ex.req.target));
+  return { ex, r: parseRecorded(ex.res.text()) };
+}
+
+async function withFsm(
+  script: ConstructorParameters<typeof ScriptedOrigin>[0],
+  fn: (fsm: RequestFsm, origin: ScriptedOrigin, store: ReturnType<typeof testStore>) => Promise<void>,
+  config?: Partial<CacheHandlerConfig>,
+) {
+  const origin = new ScriptedOrigin(script);
+  const store = testStore();
+  const { ctx, pool } = testContext(store, { config });
+  const fsm = new RequestFsm(ctx);
+  try {
+    await fn(fsm, origin, store);
+    await fsm.settle();
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+}
+
+const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: example.test\r\n${extra}\r\n`;
+
+Deno.test("RequestFsm: miss stores, the next lookup is a hit without an origin request", async () => {
+  await withFsm(
+    () => rawResponse(200, [["cache-control", "max-age=60"], ["content-type", "text/plain"]], "hello"),
+    async (fsm, origin) => {
+      const a = await run(fsm, origin, GET("/a"));
+      assertEquals([a.r.status, a.r.body, a.ex.out.code, a.ex.out.result], [200, "hello", "TCP_MISS", "miss"]);
+      assertEquals(a.r.headers.get("x-cache"), "MISS from t1");
+      const b = await run(fsm, origin, GET("/a"));
+      assertEquals([b.r.status, b.r.body, b.ex.out.code], [200, "hello", "TCP_MEM_HIT"]);
+      assertEquals(b.r.headers.get("x-cache"), "HIT from t1");
+      assertEquals(origin.seen.length, 1);
+    },
+  );
+});
+
+Deno.test("RequestFsm: HEAD miss is fetched as GET and stored; a later GET hits", async () => {
+  await withFsm(() => rawResponse(200, [["cache-control", "max-age=60"]], "body!"), async (fsm, origin) => {
+    const a = await run(fsm, origin, `HEAD /h HTTP/1.1\r\nHost: example.test\r\n\r\n`);
+    assertEquals([a.r.status, a.r.body, a.r.headers.get("content-length")], [200, "", "5"]);
+    assertEquals(origin.seen[0].method, "GET");
+    const b = await run(fsm, origin, GET("/h"));
+    assertEquals([b.r.body, b.ex.out.code], ["body!", "TCP_MEM_HIT"]);
+    assertEquals(origin.seen.length, 1);
+  });
+});
+
+Deno.test("RequestFsm: stale with a validator revalidates conditionally; 304 → REVALIDATED with freshened headers", async () => {
+  await withFsm(
+    (_req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"v1"'], ["x-gen", "1"]], "one")
+        : rawResponse(304, [["cache-control", "max-age=60"], ["etag", '"v1"'], ["x-gen", "2"]]),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/r"));
+      const b = await run(fsm, origin, GET("/r"));
+      assertEquals(origin.seen[1].headers.get("if-none-match"), '"v1"');
+      assertEquals([b.r.status, b.r.body, b.ex.out.code], [200, "one", "TCP_REFRESH_UNMODIFIED"]);
+      assertEquals(b.r.headers.get("x-cache"), "REVALIDATED from t1");
+      const meta = (await store.variants(cacheKey(`${origin.url}/r`)))[0];
+      assertEquals(meta.headers.find(([k]) => k === "x-gen")?.[1], "2");
+      const c = await run(fsm, origin, GET("/r"));
+      assertEquals(c.ex.out.code, "TCP_MEM_HIT");
+      assertEquals(origin.seen.length, 2);
+    },
+  );
+});
+
+Deno.test("RequestFsm: a 304 not selecting the stored response (other ETag) → unconditional refetch replaces it", async () => {
+  await withFsm(
+    (_req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"v1"']], "one")
+        : n === 2
+        ? rawResponse(304, [["cache-control", "max-age=60"], ["etag", '"v2"']])
+        : rawResponse(200, [["cache-control", "max-age=60"], ["etag", '"v2"']], "two"),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/e"));
+      const b = await run(fsm, origin, GET("/e"));
+      assertEquals(origin.seen.length, 3);
+      assertEquals(origin.seen[2].headers.get("if-none-match"), null);
+      assertEquals([b.r.status, b.r.body], [200, "two"]);
+      assertEquals((await run(fsm, origin, GET("/e"))).r.body, "two");
+    },
+  );
+});
+
+Deno.test("RequestFsm: stale-while-revalidate serves STALE and revalidates in the background", async () => {
+  await withFsm(
+    (_req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0, stale-while-revalidate=60"], ["etag", '"s"']], "old")
+        : rawResponse(200, [["cache-control", "max-age=60"], ["etag", '"s2"']], "new"),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/s"));
+      const b = await run(fsm, origin, GET("/s"));
+      assertEquals([b.r.body, b.ex.out.code, b.r.headers.get("x-cache")], ["old", "TCP_STALE_HIT", "STALE from t1"]);
+      await fsm.settle();
+      assertEquals(origin.seen.length, 2);
+      assertEquals(origin.seen[1].headers.get("if-none-match"), '"s"');
+      const c = await run(fsm, origin, GET("/s"));
+      assertEquals([c.r.body, c.ex.out.code], ["new", "TCP_MEM_HIT"]);
+    },
+  );
+});
+
+Deno.test("RequestFsm: revalidation failing with 503 serves STALE under stale-if-error, relays 503 without", async () => {
+  await withFsm(
+    (req) =>
+      req.target === "/sie"
+        ? (req.headers.has("if-none-match")
+          ? rawResponse(503, [], "down")
+          : rawResponse(200, [["cache-control", "max-age=0, stale-if-error=60"], ["etag", '"a"']], "keep"))
+        : (req.headers.has("if-none-match")
+          ? rawResponse(503, [], "down")
+          : rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"b"']], "plain")),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/sie"));
+      const a = await run(fsm, origin, GET("/sie"));
+      assertEquals([a.r.status, a.r.body, a.ex.out.code], [200, "keep", "TCP_REFRESH_FAIL_OLD"]);
+      await run(fsm, origin, GET("/plain"));
+      const b = await run(fsm, origin, GET("/plain"));
+      assertEquals([b.r.status, b.r.body], [503, "down"]);
+    },
+  );
+});
+
+Deno.test("RequestFsm: only-if-cached on a miss answers 504 without asking the origin", async () => {
+  await withFsm(() => rawResponse(200, [], "x"), async (fsm, origin) => {
+    const a = await run(fsm, origin, GET("/o", "Cache-Control: only-if-cached\r\n"));
+    assertEquals([a.r.status, a.ex.out.result], [504, "only_if_cached"]);
+    assertEquals(origin.seen.length, 0);
+  });
+});
+
+Deno.test("RequestFsm: a Range request for an object not stored is passed and never stored", async () => {
+  await withFsm(
+    () => rawResponse(206, [["cache-control", "max-age=60"], ["content-range", "bytes 0-1/10"]], "01"),
+    async (fsm, origin, store) => {
+      const a = await run(fsm, origin, GET("/p", "Range: bytes=0-1\r\n"));
+      assertEquals([a.r.status, a.r.body, a.ex.out.result], [206, "01", "pass"]);
+      assertEquals(origin.seen[0].headers.get("range"), "bytes=0-1");
+      assertEquals(await store.variants(cacheKey(`${origin.url}/p`)), []);
+    },
+  );
+});
+
+Deno.test("RequestFsm: concurrent misses of one URL collapse into one origin request", async () => {
+  await withFsm(
+    () => ({ raw: rawResponse(200, [["cache-control", "max-age=60"]], "shared"), delayMs: 150 }),
+    async (fsm, origin) => {
+      const all = await Promise.all([1, 2, 3].map(() => run(fsm, origin, GET("/c"))));
+      assertEquals(all.map((x) => x.r.body), ["shared", "shared", "shared"]);
+      assertEquals(origin.seen.length, 1);
+    },
+  );
+});
+
+Deno.test("RequestFsm: a client conditional on a stored object answers 304 from the store", async () => {
+  await withFsm(
+    () => rawResponse(200, [["cache-control", "max-age=60"], ["etag", '"z"']], "zz"),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/i"));
+      const a = await run(fsm, origin, GET("/i", 'If-None-Match: "z"\r\n'));
+      assertEquals([a.r.status, a.ex.out.code], [304, "TCP_IMS_HIT"]);
+      assert(!a.ex.res.text().endsWith("zz"));
+      assertEquals(origin.seen.length, 1);
+    },
+  );
+});
