@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseHostPort } from "../core/addr.ts";
-import { count, durationMs, hostPort, ipv4, port } from "./_types.ts";
+import { count, durationMs, hostPort, ipv4, MAX_TIMER_MS, port } from "./_types.ts";
 
 /** Schema of the `cluster` section. */
 export const ClusterSchema = z.strictObject({
@@ -53,18 +53,18 @@ export const ClusterSchema = z.strictObject({
     "Milliseconds between failure-detection probes. Lower detects failures faster at more traffic. Reload: no.",
   ),
   probeTimeoutMs: durationMs(5).default(500).describe("Milliseconds to wait for a direct ack before indirect probes."),
-  indirectProbes: count(0).default(3).describe("Members asked to probe a target that missed its direct ack."),
-  suspicionMult: count(1).default(4).describe(
+  indirectProbes: count(0).max(64).default(3).describe("Members asked to probe a target that missed its direct ack."),
+  suspicionMult: count(1).max(100).default(4).describe(
     "Suspect time is mult × log10(max(1,n)) × probe interval (memberlist); higher means fewer false deaths, slower failover.",
   ),
-  suspicionMaxTimeoutMult: count(1).default(6).describe(
+  suspicionMaxTimeoutMult: count(1).max(100).default(6).describe(
     "Lifeguard: an unconfirmed suspicion lasts up to this × the minimum suspect time; confirmations shrink it.",
   ),
-  retransmitMult: count(1).default(4).describe(
+  retransmitMult: count(1).max(100).default(4).describe(
     "Each update is piggybacked retransmitMult × log10(n+1) times (memberlist's lambda).",
   ),
   gossipIntervalMs: durationMs(10).default(200).describe("Milliseconds between gossip rounds to gossipNodes members."),
-  gossipNodes: count(1).default(3).describe("Members sent queued updates each gossip round."),
+  gossipNodes: count(1).max(64).default(3).describe("Members sent queued updates each gossip round."),
   pushPullIntervalMs: durationMs(0).default(30000).describe(
     "Milliseconds between full-state TCP exchanges with one member (anti-entropy); 0 disables.",
   ),
@@ -78,11 +78,24 @@ export const ClusterSchema = z.strictObject({
     port: port().default(7947).describe("UDP port of the discovery group."),
     intervalMs: durationMs(100).default(1000).describe("Milliseconds between announcements while looking for peers."),
     interface: z.string().optional().describe("IPv4 address of the interface to join on; default any."),
-    ttl: count(0).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
+    ttl: count(0).max(255).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
   }).prefault({}),
   configSync: z.boolean().default(false).describe(
     "Fetch a newer signed appliance.yaml from a peer (written over --config) and apply the keys that may " +
       "change at run time: log.* everywhere, director.* on a director as SIGHUP does; other changed keys are " +
       "logged and listed in /status cluster.restartNeeded. Needs a cluster key. Reload: no.",
   ),
+}).superRefine((c, ctx) => {
+  // The longest suspicion timer: suspicionMaxTimeoutMult × suspicionMult × log10(n) × probeIntervalMs,
+  // with log10(n) up to 5 (100,000 members), must be a timer the runtime can arm.
+  const longest = c.suspicionMaxTimeoutMult * c.suspicionMult * 5 * c.probeIntervalMs;
+  if (longest > MAX_TIMER_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["probeIntervalMs"],
+      message: `${c.probeIntervalMs} ms with suspicionMult ${c.suspicionMult} and suspicionMaxTimeoutMult ` +
+        `${c.suspicionMaxTimeoutMult} gives suspicion timers up to ${longest} ms, above ${MAX_TIMER_MS} (2^31-1 ms), ` +
+        `the longest timer`,
+    });
+  }
 }).prefault({});

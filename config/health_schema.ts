@@ -23,8 +23,8 @@ export const HealthCheckSchema = z.strictObject({
     "Milliseconds between checks of one server. Lower is faster failover, more probe traffic. Reload: yes.",
   ),
   timeoutMs: durationMs(10).default(1000).describe("Milliseconds before a check counts as failed. Reload: yes."),
-  rise: count(1).default(2).describe("Consecutive successes before a down server is up again. Reload: yes."),
-  fall: count(1).default(3).describe(
+  rise: count(1).max(1000).default(2).describe("Consecutive successes before a down server is up again. Reload: yes."),
+  fall: count(1).max(1000).default(3).describe(
     "Consecutive failures before an up server is down. Failover bound = fall × intervalMs + timeoutMs. Reload: yes.",
   ),
   inhibitOnFailure: z.boolean().default(false).describe(

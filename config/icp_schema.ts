@@ -26,7 +26,7 @@ export const IcpSchema = z.strictObject({
   ),
   multicast: z.strictObject({
     group: ipv4().optional().describe("Multicast group to send queries to and join; unset disables multicast."),
-    ttl: count(0).default(1).describe("TTL of multicast queries; 1 keeps them on the local link."),
+    ttl: count(0).max(255).default(1).describe("TTL of multicast queries; 1 keeps them on the local link."),
     interface: z.string().optional().describe("IPv4 address of the interface to send and join on."),
     probeIntervalMs: durationMs(1000).default(60000).describe(
       "How often to count the group's members with a probe query (Squid counts every 15 min); the average " +

@@ -213,3 +213,12 @@ Deno.test("parseYaml() refuses an alias bomb and absurd nesting as ConfigError",
   );
   assertEquals(parseYaml("a: &a [1]\nb: *a\n", "ok.yaml"), { a: [1], b: [1] });
 });
+
+Deno.test("validateConfig() refuses cluster timings whose suspicion timers exceed the longest timer", () => {
+  assertThrows(
+    () => validateConfig({ cluster: { probeIntervalMs: 20_000_000 } }, { source: "t" }),
+    ConfigError,
+    "t: cluster.probeIntervalMs: 20000000 ms with suspicionMult 4 and suspicionMaxTimeoutMult 6 gives suspicion timers",
+  );
+  assertThrows(() => validateConfig({ cluster: { suspicionMult: 1e12 } }, { source: "t" }), ConfigError, "1000000000000");
+});
