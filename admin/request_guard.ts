@@ -5,8 +5,9 @@
  *
  * - **DNS rebinding**: a page on `evil.example` re-resolves its name to 127.0.0.1 and reads the
  *   answers as same-origin. Its requests carry `Host: evil.example`, so only these Host values are
- *   accepted: IP literals (a rebinding needs a name), `localhost` and `*.localhost`, this machine's
- *   host name, and the names in `admin.hosts`.
+ *   accepted: the admin listen address (any address of this host when it listens on all of them)
+ *   and loopback addresses, `localhost` and `*.localhost`, this machine's host name, and the names
+ *   in `admin.hosts`.
  * - **Cross-site requests** (CSRF): any page may make the browser send a "simple" POST (form
  *   encoded, multipart or text/plain, no custom fields) without asking. A state-changing request
  *   (any method but GET and HEAD) therefore needs `Authorization: Bearer <admin.token>` or
@@ -54,17 +55,22 @@ export function hostOfHostField(host: string): string | undefined {
 }
 
 /**
- * Whether a `Host` value names this endpoint: an IP literal, `localhost`, `*.localhost`, or one of
- * `names` (compared case-insensitively).
+ * Whether a `Host` value names this endpoint: an IP address `ipAllowed` accepts, `localhost`,
+ * `*.localhost`, or one of `names` (compared case-insensitively).
  *
  * @param host the `Host` field value
  * @param names other accepted names (this machine's name, `admin.hosts`)
+ * @param ipAllowed which IP literals are this endpoint (default: any, since a rebinding needs a name)
  * @returns whether the request may proceed
  */
-export function hostAllowed(host: string, names: readonly string[]): boolean {
+export function hostAllowed(
+  host: string,
+  names: readonly string[],
+  ipAllowed: (ip: string) => boolean = () => true,
+): boolean {
   const h = hostOfHostField(host);
   if (h === undefined || h === "") return false;
-  if (isIPv4(h) || isIPv6(h)) return true;
+  if (isIPv4(h) || isIPv6(h)) return ipAllowed(h);
   if (h === "localhost" || h.endsWith(".localhost")) return true;
   return names.some((n) => n.toLowerCase().replace(/\.$/, "") === h);
 }
@@ -94,6 +100,8 @@ export interface GuardInput {
   hostNames: readonly string[];
   /** Whether the request carries the configured admin token in `Authorization: Bearer`. */
   bearerValid: boolean;
+  /** Which IP literals in `Host` are this endpoint (default any). */
+  ipAllowed?: (ip: string) => boolean;
 }
 
 /**
@@ -110,7 +118,7 @@ export interface GuardInput {
 export function checkRequest(input: GuardInput): GuardRefusal | undefined {
   const { method, headers } = input;
   const host = headers.get("host");
-  if (host !== null && !hostAllowed(host, input.hostNames)) {
+  if (host !== null && !hostAllowed(host, input.hostNames, input.ipAllowed)) {
     return {
       status: 421,
       reason: `Host "${host.slice(0, 100)}" is not this admin endpoint (use its address, localhost, or add the ` +

@@ -31,6 +31,10 @@ Deno.test("hostAllowed() admits IP literals, localhost names and configured name
     ["", false],
   ];
   for (const [host, want] of table) assertEquals(hostAllowed(host, ["cache-1.example.net"]), want, host);
+  const only = (ip: string) => ip === "10.1.2.3";
+  assertEquals(hostAllowed("10.1.2.3:9090", [], only), true);
+  assertEquals(hostAllowed("10.9.9.9:9090", [], only), false);
+  assertEquals(hostAllowed("localhost:9090", [], only), true);
 });
 
 Deno.test("bearerToken() and isJsonContentType() read only the header forms", () => {

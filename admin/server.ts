@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { Acl, formatHostPort } from "../core/addr.ts";
+import { Acl, addrBytes, formatHostPort, LOOPBACK_NETS } from "../core/addr.ts";
 import { listenError } from "../core/listen_error.ts";
 import { getLogger } from "../core/log.ts";
 import { registry, renderMetrics } from "../core/metrics.ts";
@@ -59,6 +59,8 @@ export class AdminServer {
   readonly #routes = new Map<string, AdminRoute>();
   readonly #public = new Set<string>();
   readonly #hostNames: string[];
+  /** This host's addresses (for a wildcard listen address), refreshed at most every 5 s. */
+  #localIps = { at: -Infinity, ips: new Set<string>() };
   readonly #status = new Map<string, () => unknown | Promise<unknown>>();
   readonly #started = Date.now();
   #server?: Deno.HttpServer<Deno.NetAddr>;
@@ -149,6 +151,22 @@ export class AdminServer {
     await this.#server.shutdown();
   }
 
+  /** Whether an IP literal in `Host` is this endpoint: loopback, the listen address, or (listening on all) any of ours. */
+  #ipAllowed = (ip: string): boolean => {
+    if (LOOPBACK.allows(ip)) return true;
+    const listen = this.#opts.hostname;
+    if (listen !== "0.0.0.0" && listen !== "::") return sameIp(ip, listen);
+    const now = Date.now();
+    if (now - this.#localIps.at > 5000) {
+      let ips: string[] = [];
+      try {
+        ips = Deno.networkInterfaces().map((i) => i.address);
+      } catch { /* no permission: loopback and names only */ }
+      this.#localIps = { at: now, ips: new Set(ips.map(normalIp)) };
+    }
+    return this.#localIps.ips.has(normalIp(ip));
+  };
+
   /** Whether the request carries the configured token in `Authorization: Bearer` (never the query). */
   #bearerValid(req: Request): boolean {
     const token = this.#opts.token;
@@ -159,7 +177,13 @@ export class AdminServer {
   async #handle(req: Request, client: string): Promise<Response> {
     const path = new URL(req.url).pathname;
     const bearerValid = this.#bearerValid(req);
-    const refusal = checkRequest({ method: req.method, headers: req.headers, hostNames: this.#hostNames, bearerValid });
+    const refusal = checkRequest({
+      method: req.method,
+      headers: req.headers,
+      hostNames: this.#hostNames,
+      bearerValid,
+      ipAllowed: this.#ipAllowed,
+    });
     if (refusal) {
       log.debug("Refused admin request", { from: client, path, method: req.method, reason: refusal.reason });
       return new Response(`${refusal.reason}\n`, {
@@ -186,6 +210,18 @@ export class AdminServer {
     if (route) return await route(req, client);
     return new Response("not found\n", { status: 404 });
   }
+}
+
+const LOOPBACK = new Acl(LOOPBACK_NETS);
+
+/** An IP literal in one spelling (IPv6 lower-case and expanded through its bytes). */
+function normalIp(ip: string): string {
+  const b = addrBytes(ip);
+  return b ? b.join(".") : ip.toLowerCase();
+}
+
+function sameIp(a: string, b: string): boolean {
+  return normalIp(a) === normalIp(b);
 }
 
 function timingSafeEqual(a: string, b: string): boolean {

@@ -116,6 +116,9 @@ Deno.test("AdminServer refuses a browser's cross-site form post, a rebound Host 
     assertEquals(await rawStatus(port, `OPTIONS /drain HTTP/1.1\r\n${h}\r\nOrigin: http://evil.example`), 405);
     assertEquals(await rawStatus(port, `POST /drain HTTP/1.1\r\nHost: evil.example:${port}\r\n${json}`, "{}"), 421);
     assertEquals(await rawStatus(port, `GET /status HTTP/1.1\r\nHost: evil.example:${port}`), 421);
+    // An IP that is not the listen address (127.0.0.1) nor loopback is not this endpoint either.
+    assertEquals(await rawStatus(port, `GET /status HTTP/1.1\r\nHost: 10.1.2.3:${port}`), 421);
+    assertEquals(await rawStatus(port, `GET /status HTTP/1.1\r\nHost: [::1]:${port}`), 200);
     // A token in the query string does not count.
     assertEquals(await rawStatus(port, `POST /drain?token=${token} HTTP/1.1\r\n${h}`), 403);
     assertEquals(drains, []);
