@@ -220,5 +220,9 @@ Deno.test("validateConfig() refuses cluster timings whose suspicion timers excee
     ConfigError,
     "t: cluster.probeIntervalMs: 20000000 ms with suspicionMult 4 and suspicionMaxTimeoutMult 6 gives suspicion timers",
   );
-  assertThrows(() => validateConfig({ cluster: { suspicionMult: 1e12 } }, { source: "t" }), ConfigError, "1000000000000");
+  assertThrows(
+    () => validateConfig({ cluster: { suspicionMult: 1e12 } }, { source: "t" }),
+    ConfigError,
+    "1000000000000",
+  );
 });
