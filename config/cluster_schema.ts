@@ -89,7 +89,8 @@ export const ClusterSchema = z.strictObject({
   // The longest suspicion timer: suspicionMaxTimeoutMult × suspicionMult × log10(n) × probeIntervalMs,
   // with log10(n) up to 5 (100,000 members), must be a timer the runtime can arm.
   const longest = c.suspicionMaxTimeoutMult * c.suspicionMult * 5 * c.probeIntervalMs;
-  if (longest > MAX_TIMER_MS) {
+  // (A probeIntervalMs above the limit by itself is reported by its own check.)
+  if (longest > MAX_TIMER_MS && c.probeIntervalMs <= MAX_TIMER_MS) {
     ctx.addIssue({
       code: "custom",
       path: ["probeIntervalMs"],

@@ -264,11 +264,16 @@ export function parseYaml(text: string, source: string): unknown {
   try {
     const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
     if (doc.errors.length > 0) {
-      throw new ConfigError(doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-        return { source, path: "", message: `invalid YAML: ${where}${e.message.split("\n")[0]}` };
-      }));
+      // The first syntax error, as YAML tools report it (later ones are often its echoes).
+      const e = doc.errors[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+      const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more)` : "";
+      throw new ConfigError([{
+        source,
+        path: "",
+        message: `invalid YAML: ${where}${e.message.split("\n")[0]}${more}`,
+      }]);
     }
     // Aliases may expand to at most MAX_YAML_ALIAS_COUNT nodes (billion laughs: 9 aliases nested 9 deep).
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });

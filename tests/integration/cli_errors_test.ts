@@ -166,6 +166,26 @@ Deno.test("taken ports and a missing access-log directory: exit 1 with one line 
         "cluster.gossipListen",
       );
     });
+    // An address this host does not have (TEST-NET-1): a start failure too, not a config error.
+    await withDir(async (dir) => {
+      const file = `${dir}/na.yaml`;
+      await Deno.writeTextFile(
+        file,
+        "cluster:\n  insecure: true\n  gossipListen: 192.0.2.1:7946\n  peers: [127.0.0.1:1]\n",
+      );
+      assertFailure(
+        await runWebcache([...cacheArgs(), "-c", file, "--admin", `127.0.0.1:${free()}`]),
+        1,
+        "192.0.2.1:7946",
+        "cluster.gossipListen",
+      );
+    });
+    assertFailure(
+      await runWebcache([...cacheArgs(), "--admin", "192.0.2.1:9090"]),
+      1,
+      "192.0.2.1:9090",
+      "admin.listen",
+    );
     const director = (admin: string, svc: string) => [
       "director",
       ...quiet,
