@@ -289,6 +289,29 @@ export function parseYaml(text: string, source: string): unknown {
   }
 }
 
+/**
+ * Reads a text file of at most `max` bytes; reads no further than that from a device or pipe
+ * (`/dev/zero` must not exhaust memory).
+ *
+ * @throws {RangeError} when there is more
+ */
+async function readCapped(file: string, max: number): Promise<string> {
+  const f = await Deno.open(file, { read: true });
+  try {
+    const buf = new Uint8Array(max + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = await f.read(buf.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    if (n > max) throw new RangeError(`it is larger than ${max} bytes`);
+    return new TextDecoder().decode(buf.subarray(0, n));
+  } finally {
+    f.close();
+  }
+}
+
 /** Largest config file read (1 MiB): a real appliance.yaml is a few KiB. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
@@ -312,11 +335,8 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   let text: string;
   try {
     const st = await Deno.stat(file);
-    if (st.isFile && st.size > MAX_CONFIG_FILE_BYTES) {
-      throw new RangeError(`${st.size} bytes is more than ${MAX_CONFIG_FILE_BYTES} bytes`);
-    }
     if (st.isDirectory) throw new TypeError("it is a directory");
-    text = await Deno.readTextFile(file);
+    text = await readCapped(file, MAX_CONFIG_FILE_BYTES);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
     throw new ConfigError([{ source: file, path: "", message: `cannot read config: ${why}` }], { cause: e });

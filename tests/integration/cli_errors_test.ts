@@ -45,6 +45,8 @@ Deno.test("a YAML alias bomb is a config error in check-config, cache and direct
     }
     await Deno.writeTextFile(file, `x: ${"[".repeat(20000)}${"]".repeat(20000)}\n`);
     assertFailure(await runWebcache(["check-config", file]), 2, file, "invalid YAML");
+    // An endless device is read no further than the config size limit.
+    assertFailure(await runWebcache(["check-config", "/dev/zero"]), 2, "/dev/zero", "larger than");
   });
 });
 
