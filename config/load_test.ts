@@ -113,6 +113,22 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     message: "bad.yaml: cache.store.lowWatermark: 0.97 is above highWatermark 0.9",
   },
   {
+    description: "a refresh pattern that is not a regular expression",
+    yaml: "cache:\n  refreshPatterns:\n    - { regex: 'a(b', minS: 0, percent: 20, maxS: 60 }\n",
+    message:
+      'bad.yaml: cache.refreshPatterns[0].regex: "a(b" is not a regular expression: Invalid regular expression: /a(b/: Unterminated group',
+  },
+  {
+    description: "a refresh pattern whose min is above its max",
+    yaml: "cache:\n  refreshPatterns:\n    - { regex: '.', minS: 600, percent: 20, maxS: 60 }\n",
+    message: "bad.yaml: cache.refreshPatterns[0].minS: 600 is above maxS 60",
+  },
+  {
+    description: "a targeted cache-control name that is not a field name",
+    yaml: "cache:\n  targetedCacheControl: ['CDN Cache Control']\n",
+    message: 'bad.yaml: cache.targetedCacheControl[0]: "CDN Cache Control" is not in the expected format',
+  },
+  {
     description: "a negative weight",
     yaml:
       "director:\n  services:\n    - vip: 10.0.0.1\n      reals:\n        - address: 10.0.0.2\n          weight: -1\n",
@@ -191,8 +207,8 @@ Deno.test("validateConfig() bounds every duration key by the longest timer (2^31
   assert(keys.length >= 30, `${keys.length} duration keys found`);
   for (const path of keys) {
     const seconds = String(path.at(-1)).endsWith("S");
-    // heuristicMaxS is a freshness bound, not a timer.
-    if (path.at(-1) === "heuristicMaxS") continue;
+    // Freshness and ban-age bounds in seconds, not timers.
+    if (["heuristicMaxS", "staleIfErrorS", "banLifetimeS"].includes(String(path.at(-1)))) continue;
     const value = seconds ? Math.floor((2 ** 31 - 1) / 1000) + 1 : 2 ** 31;
     assertThrows(
       () => validateConfig(raw, { source: "t", overrides: [{ path, value, flag: "--x" }] }),
