@@ -94,7 +94,7 @@ Deno.test("decodePacket() rejects truncated, oversized and garbled input with a 
     { description: "empty message", input: "01010000", reason: "garbled" },
     { description: "unknown type", input: "0101000163", reason: "type" },
     { description: "type 0", input: "0101000100", reason: "type" },
-    { description: "streamOpen without its length", input: "0101 0003 0c 0000", reason: "short" },
+    { description: "streamOpen without its length", input: "0101 0003 0f 0000", reason: "short" },
     { description: "truncated ping", input: ok.slice(0, ok.length - 2), reason: "short" },
     { description: "ack with trailing byte in message", input: "0101000603000000 0100", reason: "garbled" },
     { description: "trailing bytes after messages", input: "0101000503000000 01ff", reason: "garbled" },
