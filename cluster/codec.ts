@@ -464,6 +464,12 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
   for (const k of ["http", "icp", "admin", "tunnel"]) if (!optStr(a[k])) throw bad(`addrs.${k} is not a string`);
   for (const k of ["mac", "iface", "service", "vip", "bans"]) if (!optStr(o[k])) throw bad(`${k} is not a string`);
   if (o.forwarding !== undefined && !FORWARDING.has(o.forwarding as string)) throw bad("forwarding is unknown");
+  if (o.ha !== undefined) {
+    const h = o.ha as Record<string, unknown>;
+    if (!h || typeof h !== "object" || typeof h.group !== "string" || typeof h.role !== "string" || !optStr(h.vips)) {
+      throw bad("ha is not {group, role, vips?}");
+    }
+  }
   if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {
     throw bad("configStamp is not a time in milliseconds");
   }

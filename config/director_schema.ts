@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { count, durationMs, durationS, host, ipv4, port } from "./_types.ts";
+import { DirectorHaSchema } from "./director_ha_schema.ts";
 import { HealthCheckSchema } from "./health_schema.ts";
 
 /** IPVS scheduler names (`ipvsadm -s`), plus mh for Maglev hashing. */
@@ -126,7 +127,15 @@ export const DirectorSchema = z.strictObject({
     ),
   }).prefault({}),
   services: z.array(ServiceSchema).default([]).describe("Virtual services. Reload: yes."),
+  ha: DirectorHaSchema,
 }).superRefine((d, ctx) => {
+  if (d.ha.mode !== "none" && d.vipMode !== "arp") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["ha", "mode"],
+      message: `"${d.ha.mode}" needs director.vipMode arp (the VIP moves by ARP, not by an address on the host)`,
+    });
+  }
   const seen = new Map<string, number>();
   d.services.forEach((s, i) => {
     const key = s.transparent ? `*:${s.port}` : `${s.vip}:${s.port}`;
