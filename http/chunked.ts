@@ -169,7 +169,9 @@ export class ChunkedDecoder {
           if (this.#trailerCr) {
             if (c !== 10) throw new HttpParseError("Cannot decode chunked body: bare CR in trailer");
             if (this.#trailerLineLen === 0) this.#st = St.Done;
-            else if (!this.#trailerValue) throw new HttpParseError("Cannot decode chunked body: trailer line without a name");
+            else if (!this.#trailerValue) {
+              throw new HttpParseError("Cannot decode chunked body: trailer line without a name");
+            }
             this.#trailerLineLen = 0;
             this.#trailerCr = false;
             this.#trailerValue = false;

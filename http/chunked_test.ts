@@ -37,7 +37,7 @@ Deno.test("ChunkedDecoder decodes bodies split at any byte", () => {
     { name: "two chunks", input: "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", data: "hello world", rest: "" },
     { name: "upper-case hex", input: "A\r\n0123456789\r\n0\r\n\r\n", data: "0123456789", rest: "" },
     { name: "extension", input: "3;name=val\r\nabc\r\n0;x\r\n\r\n", data: "abc", rest: "" },
-    { name: "BWS before extension", input: "3 ;a=\"b c\"\r\nabc\r\n0\t;x\r\n\r\n", data: "abc", rest: "" },
+    { name: "BWS before extension", input: '3 ;a="b c"\r\nabc\r\n0\t;x\r\n\r\n', data: "abc", rest: "" },
     { name: "trailers", input: "1\r\na\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", data: "a", rest: "" },
     { name: "pipelined rest", input: "1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n", data: "a", rest: "GET / HTTP/1.1\r\n" },
     { name: "leading zeros", input: "0003\r\nabc\r\n000\r\n\r\n", data: "abc", rest: "" },
