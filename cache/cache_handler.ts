@@ -33,7 +33,13 @@ import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
 import type { HeaderList } from "../http/header_list.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
-import { closeQuietly, type Endpoint, type ServerRequest, type ServerResponse } from "../http/server.ts";
+import {
+  closeQuietly,
+  type Endpoint,
+  RequestBodyError,
+  type ServerRequest,
+  type ServerResponse,
+} from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
@@ -314,7 +320,14 @@ export class CacheHandler {
       await this.#route(req, res, mode, out, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
-      if (res.bytesWritten === 0 && !res.broken) {
+      if (e instanceof RequestBodyError) {
+        // The client's body was malformed, cut or stalled (before any response): its error, not
+        // the origin's. The connection cannot be reused (the body's end is unknown).
+        out.status = e.status;
+        out.result = "error";
+        res.close = true;
+        if (!res.broken) await this.#error(req, res, e.status, e.message, out).catch(() => {});
+      } else if (res.bytesWritten === 0 && !res.broken) {
         out.status = 500;
         out.result = "error";
         await this.#error(req, res, 500, "Internal error", out).catch(() => {});
@@ -816,8 +829,11 @@ export class CacheHandler {
       this.#originObserver?.(plan.url, true);
       return r;
     } catch (e) {
-      if (e instanceof OriginError) countOriginFailure(e.reason);
-      this.#originObserver?.(plan.url, false);
+      // Only the origin's own failures count (a client's bad request body is not one).
+      if (e instanceof OriginError) {
+        countOriginFailure(e.reason);
+        this.#originObserver?.(plan.url, false);
+      }
       throw e;
     }
   }
@@ -831,6 +847,7 @@ export class CacheHandler {
     try {
       r = await this.#send(plan, out);
     } catch (e) {
+      if (e instanceof RequestBodyError) throw e;
       return await this.#originError(req, res, e as Error, out);
     }
     const responseTime = Date.now();
@@ -858,7 +875,7 @@ export class CacheHandler {
     xCache: string,
     age?: string,
   ): Promise<void> {
-    const framing = this.#framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
+    const framing = this.#framingFor(req, res, r.framing.kind === "length" ? r.framing.length : r.declaredLength, r);
     const head = latin1Encode(clientHead({
       status: r.head.status,
       reason: r.head.reason,
@@ -1241,7 +1258,11 @@ export class CacheHandler {
       return;
     }
 
-    const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
+    const length = r.framing.kind === "length"
+      ? r.framing.length
+      : r.framing.kind === "none"
+      ? (r.head.status === 304 || r.head.status === 204 ? 0 : r.declaredLength) // HEAD: the origin's
+      : undefined;
     const vary = parseVary(r.head.headers.get("vary"));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
@@ -1292,7 +1313,7 @@ export class CacheHandler {
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
       r.abort();
-      if (writer) await this.#commit(writer, key);
+      if (writer) await this.#commit(writer, key, r.clean);
       f.finish();
       this.#collapser.release(key, f);
       return;
@@ -1332,7 +1353,7 @@ export class CacheHandler {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer) await this.#commit(writer, key);
+    if (writer) await this.#commit(writer, key, r.clean);
     f.finish();
     this.#collapser.release(key, f);
   }
@@ -1384,15 +1405,23 @@ export class CacheHandler {
     }
     f.push(body); // one chunk, within the back-pressure limit: never waits
     if (writer) {
-      const c = this.#commit(writer, key);
+      const c = this.#commit(writer, key, r.clean);
       if (c instanceof Promise) await c;
     }
     f.finish();
     this.#collapser.release(key, f);
   }
 
-  /** Commits a store write; false (and aborted) when the store refused it. */
-  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+  /**
+   * Commits a store write; false (and aborted) when the store refused it, or when the origin
+   * exchange was not clean (bytes after the body, a body on a bodiless answer): such a response is
+   * never stored.
+   */
+  #commit(writer: StoreWriter, key: string, clean: boolean): boolean | Promise<boolean> {
+    if (!clean) {
+      log.debug("Not storing a response with framing trouble", { url: key });
+      return this.#commitFailed(writer, key, new Error("origin framing trouble"));
+    }
     let c: void | Promise<void>;
     try {
       c = writer.commit();
