@@ -373,7 +373,7 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
  *
  * @param bytes the head
  * @returns the parsed head
- * @throws {HttpParseError} for a malformed status line or fields
+ * @throws {HttpParseError} for a malformed status line or fields, or a status outside 100 to 599
  */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   const { first, fields } = scanHead(bytes, "response");
@@ -383,6 +383,10 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   }
   const minor = parseVersion(first.slice(0, 8), "response");
   const status = (first.charCodeAt(9) - 48) * 100 + (first.charCodeAt(10) - 48) * 10 + first.charCodeAt(11) - 48;
+  // RFC 9110 15: "Values outside the range 100..599 are invalid" (and "004" would be relayed as "4").
+  if (status < 100 || status > 599) {
+    throw new HttpParseError(`Cannot parse response: status ${first.slice(9, 12)} outside 100 to 599`);
+  }
   return { minor, status, reason: first.length > 12 ? first.slice(13) : "", headers: new HeaderList(fields) };
 }
 

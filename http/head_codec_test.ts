@@ -176,6 +176,9 @@ Deno.test("parseResponseHead() and responseFraming() handle status lines and bod
   }
   assertThrows(() => parseResponseHead(b("HTTP/1.1 2000 OK\r\n\r\n")), HttpParseError);
   assertThrows(() => parseResponseHead(b("ICY 200 OK\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 004 Odd\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 099 Odd\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 600 Odd\r\n\r\n")), HttpParseError);
   assertThrows(
     () =>
       responseFraming(
