@@ -119,7 +119,9 @@ export const CacheSchema = z.strictObject({
   }).prefault({}),
   origin: z.strictObject({
     connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
+    readTimeoutMs: count(1).max(MAX_TIMER_MS).default(30000).describe(
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms).",
+    ),
     maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
   }).prefault({}),
   maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),

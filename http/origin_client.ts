@@ -8,6 +8,9 @@
  * closes the connections whose deadline passed. A timeout therefore fires between
  * `readTimeoutMs` and `readTimeoutMs` + one sweep period ({@link sweepPeriodMs}) after the request.
  *
+ * The same timeout bounds each wait for response body bytes, so a stalled origin body cannot hold
+ * the connection (and the clients waiting for it) forever.
+ *
  * A connection goes back to the pool only when its exchange ended cleanly: the response was read
  * exactly to its end with nothing left over, and its framing left no doubt. Otherwise (bytes after
  * a Content-Length or chunked body, a body on a HEAD/204/304 answer, a 204 announcing a body, an
@@ -102,7 +105,7 @@ export interface OriginResponse {
 export interface OriginPoolOptions {
   /** Time allowed to establish a connection (ms). */
   connectTimeoutMs: number;
-  /** Time allowed for the response head after the request was sent. */
+  /** Time allowed for the response head after the request was sent, and for each wait for body bytes. */
   readTimeoutMs: number;
   /** Idle keep-alive connections kept per origin. */
   maxIdlePerHost: number;
@@ -341,6 +344,12 @@ export class OriginPool {
       let clean = !(resHead.status === 204 &&
         (resHead.headers.has("transfer-encoding") || (contentLength(resHead.headers, "response") ?? 0) > 0));
       const reusable = clean && framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
+      const bodyError = (e: unknown) =>
+        pc.timedOut
+          ? new OriginError(`Origin ${key} sent no body bytes in ${this.#opts.readTimeoutMs} ms`, "timeout", {
+            cause: e,
+          })
+          : new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", { cause: e });
       let finished = false;
       const release = (ok: boolean) => {
         if (finished) return;
@@ -368,15 +377,26 @@ export class OriginPool {
         },
         body: () => {
           const it = pc.reader.body(framing);
+          const wait = () => this.#wait(pc);
+          const unwait = () => this.#unwait(pc);
           return (async function* () {
             let ok = false;
             try {
-              for await (const c of it) yield c;
+              while (true) {
+                // Each wait for body bytes has the read timeout too (a stalled origin body).
+                wait();
+                let step: IteratorResult<Uint8Array>;
+                try {
+                  step = await it.next();
+                } finally {
+                  unwait();
+                }
+                if (step.done) break;
+                yield step.value;
+              }
               ok = true;
             } catch (e) {
-              throw new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
-                cause: e,
-              });
+              throw bodyError(e);
             } finally {
               release(ok);
             }
@@ -387,10 +407,9 @@ export class OriginPool {
             throw new TypeError(`Cannot read ${framing.kind}-framed body at once: not length-delimited`);
           }
           const fail = (e: unknown) => {
+            this.#unwait(pc);
             release(false);
-            return new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
-              cause: e,
-            });
+            return bodyError(e);
           };
           let got: Uint8Array | Promise<Uint8Array>;
           try {
@@ -402,7 +421,9 @@ export class OriginPool {
             release(true);
             return got;
           }
+          this.#wait(pc);
           return got.then((b) => {
+            this.#unwait(pc);
             release(true);
             return b;
           }, (e) => {

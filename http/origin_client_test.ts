@@ -441,3 +441,33 @@ Deno.test("OriginPool rejects an unasked 101 and more than MAX_INTERIM_RESPONSES
     }
   }
 });
+
+Deno.test("OriginPool times out a response body that stalls, with reason timeout", async () => {
+  const origin = rawOrigin(async (c, head) => {
+    const chunked = head.includes("/chunked");
+    await write(
+      c,
+      chunked
+        ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+        : "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+    );
+    await sleep(1500);
+  });
+  const pool = new OriginPool({ ...OPTS, readTimeoutMs: 200 });
+  try {
+    const whole = await pool.request(origin.to, { method: "GET", target: "/whole", headers: [["host", "h"]] });
+    const e1 = await assertRejects(async () => await whole.readWhole(), OriginError);
+    assertEquals(e1.reason, "timeout");
+    const streamed = await pool.request(origin.to, { method: "GET", target: "/chunked", headers: [["host", "h"]] });
+    const t0 = Date.now();
+    const e2 = await assertRejects(async () => {
+      for await (const _ of streamed.body()) { /* read */ }
+    }, OriginError);
+    assertEquals(e2.reason, "timeout");
+    assert(Date.now() - t0 < 1000);
+    assertEquals(pool.idleCount, 0);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
