@@ -1297,6 +1297,8 @@ export class CacheHandler {
         log.debug("Store refused object", { url: key, error: e });
       }
     }
+    // Stray bytes after this response on its idle connection: it was probably cut wrong; drop it.
+    if (writer) r.onLateTrouble(() => void this.#invalidate([key]).catch(() => {}));
     f.retainAll = writer !== undefined;
     f.setHead({
       kind: "response",

@@ -99,6 +99,14 @@ export interface OriginResponse {
    * (RFC 9110 8.6, 9.3.2). Undefined otherwise.
    */
   readonly declaredLength?: number;
+  /**
+   * Calls `fn` if stray bytes arrive on the connection after this response, while it is idle in
+   * the pool (the connection is then discarded): the origin sent more than this response's framing
+   * said, so this response was probably cut wrong and should not stay stored. `clean` turns false.
+   *
+   * @param fn called at most once
+   */
+  onLateTrouble(fn: () => void): void;
 }
 
 /** Options of {@link OriginPool}. */
@@ -124,6 +132,8 @@ interface PooledConn {
   scratch?: Uint8Array;
   /** Whether it sits in the idle list (its watch read then discards it on any input). */
   idle: boolean;
+  /** Tells the last response that stray bytes followed it (while idle). */
+  onStray?: () => void;
 }
 
 /** Interim (1xx) responses accepted before the final one; more is a protocol error. */
@@ -238,10 +248,15 @@ export class OriginPool {
         pooled && (Date.now() - pooled.idleSince > MAX_IDLE_MS || pooled.reader.buffered > 0 || pooled.reader.eof)
       ) {
         pooled.idle = false;
+        if (pooled.reader.buffered > 0) pooled.onStray?.();
+        pooled.onStray = undefined;
         closeQuietly(pooled.conn);
         pooled = idle?.pop();
       }
-      if (pooled) pooled.idle = false;
+      if (pooled) {
+        pooled.idle = false;
+        pooled.onStray = undefined;
+      }
       const pc = pooled ?? await this.#connect(to);
       this.#busy.add(pc);
       try {
@@ -350,6 +365,7 @@ export class OriginPool {
             cause: e,
           })
           : new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", { cause: e });
+      let lateTrouble: (() => void) | undefined;
       let finished = false;
       const release = (ok: boolean) => {
         if (finished) return;
@@ -360,6 +376,12 @@ export class OriginPool {
         if (ok && pc.reader.buffered > 0) clean = false;
         const list = this.#idle.get(key) ?? [];
         if (ok && clean && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
+          pc.onStray = () => {
+            clean = false;
+            const fn = lateTrouble;
+            lateTrouble = undefined;
+            fn?.();
+          };
           this.#park(key, pc, list);
         } else {
           closeQuietly(pc.conn);
@@ -372,6 +394,9 @@ export class OriginPool {
         head: resHead,
         framing,
         declaredLength: describes ? contentLength(resHead.headers, "response") : undefined,
+        onLateTrouble: (fn) => {
+          lateTrouble = fn;
+        },
         get clean() {
           return clean;
         },
@@ -484,6 +509,8 @@ export class OriginPool {
     const discard = () => {
       if (!pc.idle) return; // taken for a request: the read is that request's answer
       pc.idle = false;
+      if (pc.reader.buffered > 0) pc.onStray?.();
+      pc.onStray = undefined;
       const l = this.#idle.get(key);
       const at = l?.indexOf(pc) ?? -1;
       if (at !== -1) l!.splice(at, 1);

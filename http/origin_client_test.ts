@@ -376,10 +376,15 @@ Deno.test("OriginPool discards an idle connection on which bytes or a close arri
     assertEquals(await get("/quiet"), "ok");
     await sleep(80);
     assertEquals(pool.idleCount, 1);
-    assertEquals(await get("/stray"), "ok");
+    const stray = await pool.request(origin.to, { method: "GET", target: "/stray", headers: [["host", "h"]] });
+    let late = 0;
+    stray.onLateTrouble(() => late++);
+    assertEquals(latin1Decode(await stray.readWhole()), "ok");
+    assertEquals(stray.clean, true, "clean when read");
     assertEquals(origin.accepted, 1, "the quiet connection was reused");
     await sleep(80);
     assertEquals(pool.idleCount, 0, "stray bytes discarded it");
+    assertEquals([late, stray.clean], [1, false], "and told the response before it");
     assertEquals(await get("/close"), "ok");
     assertEquals(origin.accepted, 2);
     await sleep(80);

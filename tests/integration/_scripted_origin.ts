@@ -23,7 +23,7 @@ export interface OriginSeen {
   bodyDone: boolean;
 }
 
-/** What to write back: bytes, or pieces with a pause between them, then maybe close. */
+/** What to write back: bytes, or pieces (in one write, or with a pause between them), then maybe close. */
 export type Answer = string | Uint8Array | {
   parts: (string | Uint8Array)[];
   gapMs?: number;
@@ -137,11 +137,22 @@ export class ScriptedOrigin {
         return;
       }
       const parts = typeof a === "string" || a instanceof Uint8Array ? [a] : a.parts;
-      for (let i = 0; i < parts.length; i++) {
-        if (i > 0 && typeof a === "object" && !(a instanceof Uint8Array)) {
-          await new Promise((r) => setTimeout(r, a.gapMs ?? 0));
+      const gapMs = typeof a === "string" || a instanceof Uint8Array ? 0 : a.gapMs ?? 0;
+      if (gapMs === 0) {
+        // No pause: one write, so the pieces arrive together.
+        const all = parts.map(enc);
+        const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
+        let off = 0;
+        for (const p of all) {
+          out.set(p, off);
+          off += p.length;
         }
-        await writeAll(conn, enc(parts[i]));
+        await writeAll(conn, out);
+      } else {
+        for (let i = 0; i < parts.length; i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+          await writeAll(conn, enc(parts[i]));
+        }
       }
       if (typeof a === "object" && !(a instanceof Uint8Array) && a.close) return;
     }

@@ -48,6 +48,18 @@ const TABLE: Row[] = [
     }),
     status: 200,
     pauseMs: 400,
+    notStored: true,
+  },
+  {
+    name: "short Content-Length, forged response in a second write right after",
+    path: "/short-next",
+    attack: () => ({
+      parts: ["HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 5\r\n\r\nhello", POISON],
+      gapMs: 1,
+    }),
+    status: 200,
+    pauseMs: 100,
+    notStored: true,
   },
   {
     name: "exact answer, then unsolicited bytes on the idle connection",
