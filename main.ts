@@ -12,6 +12,7 @@ import { EXIT_CONFIG } from "./cmd/_common.ts";
 import { demoCommand } from "./cmd/demo.ts";
 import { statusCommand } from "./cmd/status.ts";
 import { membersCommand } from "./cmd/members.ts";
+import { purgeCommand } from "./cmd/purge.ts";
 import { versionCommand } from "./cmd/version.ts";
 // Background Workers (the DR/TUN data plane, the IP-in-IP decapsulator) run this same bundle under
 // their own name; these modules start them then, and the CLI below must not run.
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   program.addCommand(cacheCommand());
   program.addCommand(directorCommand());
   program.addCommand(membersCommand());
+  program.addCommand(purgeCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

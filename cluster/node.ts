@@ -53,6 +53,11 @@ export interface NodeRecord {
    * `cluster.configSync` the highest stamp wins. Optional, so older records stay valid.
    */
   configStamp?: number;
+  /**
+   * Caches: digest of the node's purge ban list (`cache/ban_list.ts`); a cache whose digest differs
+   * from a peer's exchanges ban lists with it (`bans` messages), so a missed purge converges.
+   */
+  bans?: string;
   /** SWIM incarnation number; only the node itself raises it. */
   incarnation: number;
 }

@@ -52,6 +52,11 @@ export interface TransportHandler {
   streamPing(ping: PingMessage): boolean;
   /** A peer asks for our config (cluster.configSync); undefined when we do not share it. */
   config?(): ConfigMessage | undefined;
+  /**
+   * A request of the roles' own (`purge`, `bans`) arrived over TCP; the messages returned, if any,
+   * are the reply. Without this handler such frames are dropped (`reason="unhandled"`).
+   */
+  request?(msgs: Message[], from: string): Promise<Message[] | undefined>;
   /** Input was dropped; `reason` labels the metric. */
   drop(reason: string, from: string, error?: Error): void;
 }
@@ -238,6 +243,13 @@ export class NetTransport implements SwimTransport {
       } else if (first.type === "configRequest") {
         const cfg = this.#o.handler.config?.();
         if (cfg) await writeFrame(conn, await this.#o.keyring.seal(encodePacket([cfg])));
+      } else if (first.type === "purge" || first.type === "bans") {
+        if (!this.#o.handler.request) {
+          this.#o.handler.drop("unhandled", from);
+          return;
+        }
+        const reply = await this.#o.handler.request(msgs, from);
+        if (reply?.length && !this.#closed) await writeFrame(conn, await this.#o.keyring.seal(encodePacket(reply)));
       } else if (first.type === "ping") {
         if (this.#o.handler.streamPing(first)) {
           await writeFrame(conn, await this.#o.keyring.seal(encodePacket([{ type: "ack", seq: first.seq }])));
@@ -331,6 +343,18 @@ export class NetTransport implements SwimTransport {
   async fetchConfig(addr: string): Promise<ConfigMessage | undefined> {
     const msgs = await this.#exchange(addr, encodePacket([{ type: "configRequest" }]), true);
     return msgs?.[0]?.type === "config" ? msgs[0] : undefined;
+  }
+
+  /**
+   * Sends a request (`purge`, `bans`) over TCP and returns the reply's messages.
+   *
+   * @param timeoutMs connect plus exchange deadline
+   * @throws {Error} when the peer cannot be reached, closes without replying or times out
+   */
+  async request(addr: string, msgs: Message[], timeoutMs?: number): Promise<Message[]> {
+    if (this.#closed) throw new Error("Cannot send request: transport closed");
+    const reply = await this.#exchange(addr, encodePacket(msgs), true, timeoutMs);
+    return reply ?? [];
   }
 
   /** TCP fallback ping. */

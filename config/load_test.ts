@@ -120,6 +120,22 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     message: "bad.yaml: cache.client.bodyTimeoutMs: 2147483648 is above the maximum 2147483647",
   },
   {
+    description: "a refresh pattern that is not a regular expression",
+    yaml: "cache:\n  refreshPatterns:\n    - { regex: 'a(b', minS: 0, percent: 20, maxS: 60 }\n",
+    message:
+      'bad.yaml: cache.refreshPatterns[0].regex: "a(b" is not a regular expression: Invalid regular expression: /a(b/: Unterminated group',
+  },
+  {
+    description: "a refresh pattern whose min is above its max",
+    yaml: "cache:\n  refreshPatterns:\n    - { regex: '.', minS: 600, percent: 20, maxS: 60 }\n",
+    message: "bad.yaml: cache.refreshPatterns[0].minS: 600 is above maxS 60",
+  },
+  {
+    description: "a targeted cache-control name that is not a field name",
+    yaml: "cache:\n  targetedCacheControl: ['CDN Cache Control']\n",
+    message: 'bad.yaml: cache.targetedCacheControl[0]: "CDN Cache Control" is not in the expected format',
+  },
+  {
     description: "a negative weight",
     yaml:
       "director:\n  services:\n    - vip: 10.0.0.1\n      reals:\n        - address: 10.0.0.2\n          weight: -1\n",

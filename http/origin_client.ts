@@ -66,6 +66,18 @@ export interface OriginRequestInit {
   headers: [string, string][];
   /** Body: bytes (replayable, sent with Content-Length) or a stream (sent chunked). */
   body?: Uint8Array | AsyncIterable<Uint8Array>;
+  /**
+   * Called with each interim (1xx, not 101) response head, in the order received, before the
+   * final response (RFC 9110 §15.2); the next head is read once it settles. Must not throw.
+   * Without it interim responses are skipped.
+   */
+  onInterim?: (head: ResponseHead) => void | Promise<void>;
+  /**
+   * Called with the peer address of the connection (new or pooled) before anything is sent on it;
+   * when it throws, the connection is closed and the request fails with that error (a proxy's
+   * check of the address it actually reached, whatever DNS said).
+   */
+  checkRemote?: (remote: Deno.Addr) => void;
 }
 
 /** A response whose head has arrived. */
@@ -229,7 +241,7 @@ export class OriginPool {
   }
 
   /**
-   * Sends a request and waits for the response head (1xx responses are skipped).
+   * Sends a request and waits for the final response head (1xx responses go to `init.onInterim`).
    *
    * @param to origin address
    * @param init request
@@ -260,6 +272,7 @@ export class OriginPool {
       const pc = pooled ?? await this.#connect(to);
       this.#busy.add(pc);
       try {
+        init.checkRemote?.(pc.conn.remoteAddr);
         return await this.#exchange(key, pc, init);
       } catch (e) {
         this.#busy.delete(pc);
@@ -350,6 +363,7 @@ export class OriginPool {
         if (interim >= MAX_INTERIM_RESPONSES) {
           throw new HttpParseError(`Cannot use response: more than ${MAX_INTERIM_RESPONSES} interim responses`);
         }
+        if (init.onInterim) await init.onInterim(resHead);
       }
       this.#unwait(pc);
       const framing = responseFraming(resHead, init.method);

@@ -476,3 +476,36 @@ Deno.test("OriginPool times out a response body that stalls, with reason timeout
     await origin.close();
   }
 });
+
+Deno.test("OriginPool request() with checkRemote: a refused peer, new or pooled, gets nothing sent", async () => {
+  let requests = 0;
+  const origin = rawOrigin((c) => (requests++, write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")));
+  const pool = new OriginPool(OPTS);
+  const seen: string[] = [];
+  const refuse = (remote: Deno.Addr) => {
+    seen.push(remote.transport === "tcp" ? `${remote.hostname}:${remote.port}` : remote.transport);
+    throw new RangeError("refused peer");
+  };
+  try {
+    await assertRejects(
+      () => pool.request(origin.to, { method: "GET", target: "/", headers: [["host", "h"]], checkRemote: refuse }),
+      RangeError,
+    );
+    assertEquals(seen, [`127.0.0.1:${origin.to.port}`]);
+    // A pooled connection is checked again when it is reused.
+    const r = await pool.request(origin.to, { method: "GET", target: "/", headers: [["host", "h"]] });
+    r.readWhole();
+    assertEquals(pool.idleCount, 1);
+    await assertRejects(
+      () => pool.request(origin.to, { method: "GET", target: "/", headers: [["host", "h"]], checkRemote: refuse }),
+      RangeError,
+    );
+    assertEquals(seen.length, 2);
+    assertEquals(pool.idleCount, 0);
+    await sleep(50);
+    assertEquals(requests, 1);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});

@@ -16,10 +16,12 @@ import {
 } from "./_cache_harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+/** The test origins listen on loopback, which forward and transparent requests may reach only when allowed. */
+const LOCAL_ORIGINS = { allowDestinations: ["127.0.0.0/8"] };
 
 Deno.test("cache forward: absolute-form requests are proxied and cached; origin-form is refused", async () => {
   const origin = new TestOrigin(() => cacheable("via forward proxy"));
-  const c = startCache({}, [{ mode: "forward" }]);
+  const c = startCache({ acl: LOCAL_ORIGINS }, [{ mode: "forward" }]);
   try {
     const url = `${origin.url}/fw?q=1`;
     const a = await request(c.port, url, { host: `127.0.0.1:${origin.port}` });
@@ -39,7 +41,10 @@ Deno.test("cache forward: absolute-form requests are proxied and cached; origin-
 
 Deno.test("cache forward: clients outside cache.acl.forward get 403 and nothing is fetched", async () => {
   const origin = new TestOrigin(() => cacheable("secret"));
-  const c = startCache({ acl: { forward: ["10.0.0.0/8"] } }, [{ mode: "forward" }, { mode: "transparent" }]);
+  const c = startCache({ acl: { ...LOCAL_ORIGINS, forward: ["10.0.0.0/8"] } }, [
+    { mode: "forward" },
+    { mode: "transparent" },
+  ]);
   try {
     assertEquals((await request(c.ports[0], `${origin.url}/x`)).status, 403);
     assertEquals((await request(c.ports[1], "/x", { host: `127.0.0.1:${origin.port}` })).status, 403);
@@ -64,7 +69,7 @@ Deno.test("cache forward: CONNECT tunnels bytes both ways unchanged; other ports
     }
   });
   const port = echo.listener.addr.port;
-  const c = startCache({ acl: { connectPorts: [port] } }, [{ mode: "forward" }, { mode: "accel" }]);
+  const c = startCache({ acl: { ...LOCAL_ORIGINS, connectPorts: [port] } }, [{ mode: "forward" }, { mode: "accel" }]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: c.ports[0] });
   try {
     const payload = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
@@ -110,7 +115,7 @@ Deno.test("cache forward: CONNECT tunnels bytes both ways unchanged; other ports
 
 Deno.test("cache transparent: the origin comes from the Host header", async () => {
   const origin = new TestOrigin(() => cacheable("transparent"));
-  const c = startCache({}, [{ mode: "transparent" }]);
+  const c = startCache({ acl: LOCAL_ORIGINS }, [{ mode: "transparent" }]);
   try {
     const host = `127.0.0.1:${origin.port}`;
     assertEquals((await request(c.port, "/t", { host })).text, "transparent");
@@ -124,7 +129,7 @@ Deno.test("cache transparent: the origin comes from the Host header", async () =
 
 Deno.test("cache proxy protocol: v1 and v2 headers give the real client address to ACLs and origins", async () => {
   const origin = new TestOrigin(() => cacheable("pp"));
-  const c = startCache({ defaultOrigin: origin.url, acl: { forward: ["10.9.8.0/24"] } }, [
+  const c = startCache({ defaultOrigin: origin.url, acl: { ...LOCAL_ORIGINS, forward: ["10.9.8.0/24"] } }, [
     { mode: "accel", proxyProtocol: true },
     { mode: "forward", proxyProtocol: true },
   ]);

@@ -1,0 +1,318 @@
+/**
+ * `RequestFsm`: the state machine of a cacheable request (GET/HEAD) on the slow path, after
+ * Varnish's vcl states and Squid's client side:
+ *
+ * ```
+ * lookup ──┬─ fresh ─────── HIT (304/412/206/416/HEAD from the stored object)
+ *          ├─ max-stale ─── STALE
+ *          ├─ swr ───────── STALE + background revalidation
+ *          ├─ stale ─────── revalidate (conditional, collapsed) ─┬─ 304 → REVALIDATED
+ *          │                                                    ├─ 304 not selecting it (§4.3.4) or changing Vary
+ *          │                                                    │    → unconditional refetch → MISS (replaced)
+ *          │                                                    ├─ 200 → MISS (replaced)
+ *          │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
+ *          │                                                       if stale-if-error (or cache.staleIfErrorS) allows,
+ *          │                                                       else relayed / 502/504; never STALE for
+ *          │                                                       must-revalidate/proxy-revalidate (none → 504)
+ *          ├─ held by another worker → copy it here, lookup again
+ *          ├─ Range inside a stored part → HIT 206 from the part (partial_content.ts)
+ *          ├─ not stored + only-if-cached → 504
+ *          ├─ Range, not stored → forward; a single-range 206 is relayed and kept as a part,
+ *          │                      parts combined into a stored 200 when complete (partial_content.ts)
+ *          ├─ no Range, a stored part lacking one run → ask for that run (If-Range), combine, serve
+ *          └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
+ *                           stream to every waiting client while storing
+ * ```
+ *
+ * The fetches themselves (peer or origin, leadership, storing) are the {@link FetchStage}'s.
+ *
+ * @module
+ */
+import type { ServerRequest } from "../http/server.ts";
+import { sendError, sendOriginError } from "./client_reply.ts";
+import { type CacheContext, type Exchange, freshOpts, staleIfErrorOpts } from "./exchange.ts";
+import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
+import type { Inflight, InflightHead } from "./inflight.ts";
+import { interimRelay } from "./interim.ts";
+import { counters } from "./metrics.ts";
+import { completePartial, rangeMiss, servePartial } from "./partial_content.ts";
+import { pass } from "./pass.ts";
+import { serveInflight } from "./serve_inflight.ts";
+import { serveStored } from "./serve_stored.ts";
+import {
+  conditionalHeadersFor,
+  evaluateFreshness,
+  getHeader,
+  parseCacheControl,
+  staleIfErrorAllowed,
+  staleProhibited,
+  varyKey,
+  varyMatches,
+} from "./semantics/mod.ts";
+import type { StoredMeta, StoredObject } from "./store/store.ts";
+
+/** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
+const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+/** Whether a collapsed fetch's head can answer this request (same variant, shareable). */
+function sharesHead(head: InflightHead | undefined, req: ServerRequest): boolean {
+  return !!head && head.kind === "response" && head.shareable && head.vary !== "*" &&
+    varyKey(head.vary, req.headers) === head.variant;
+}
+
+/** The request state machine; see the module doc. */
+export class RequestFsm {
+  readonly #ctx: CacheContext;
+  readonly #background = new Set<Promise<void>>();
+
+  /**
+   * Creates the state machine.
+   *
+   * @param ctx store, settings, fetch stage
+   */
+  constructor(ctx: CacheContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Waits for background revalidations (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.#background.size) await Promise.allSettled([...this.#background]);
+  }
+
+  /**
+   * Looks the request up and serves it: from the store, by revalidating, or by fetching.
+   *
+   * @param ex a GET or HEAD request
+   * @param plan its fetch plan (headers not yet set)
+   */
+  async lookup(ex: Exchange, plan: FetchPlan): Promise<void> {
+    const { req, out } = ex;
+    const ctx = this.#ctx;
+    const obj = await this.#find(req, plan.primary);
+    if (obj) {
+      const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
+      switch (d.action) {
+        case "serve":
+          return await serveStored(ctx, ex, { obj, x: "HIT", code: "TCP_MEM_HIT", result: "hit" });
+        case "serve-stale":
+          return await serveStored(ctx, ex, { obj, x: "STALE", code: "TCP_STALE_HIT", result: "stale" });
+        case "serve-stale-revalidate":
+          this.#backgroundRevalidate(req, plan, obj.meta);
+          return await serveStored(ctx, ex, { obj, x: "STALE", code: "TCP_STALE_HIT", result: "stale" });
+        case "miss-only-if-cached":
+          out.result = "only_if_cached";
+          out.status = 504;
+          return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
+        case "revalidate":
+          return await this.#revalidate(ex, plan, obj);
+      }
+    }
+    if (!obj && !plan.pulled && ctx.lazyCopy) {
+      // Another worker may hold it: copy it here and serve it as a hit.
+      const pull = ctx.lazyCopy.pull(plan.primary);
+      if (pull) {
+        plan.pulled = true;
+        if (await pull) return await this.lookup(ex, plan);
+      }
+    }
+    // A Range inside a stored part (RFC 9111 §3.3): served from it, never the whole.
+    if (!obj && ctx.partials && req.headers.has("range") && await servePartial(ctx, ex, plan)) return;
+    if (parseCacheControl(req.headers.get("cache-control")).onlyIfCached) {
+      out.result = "only_if_cached";
+      out.status = 504;
+      return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
+    }
+    if (req.headers.has("range")) {
+      // The 206 is relayed and kept as a part (never as the whole object) when parts are stored.
+      if (ctx.partials && req.method === "GET") return await rangeMiss(ctx, ex, plan);
+      plan.headers = forwardHeaders(req, {
+        host: plan.host,
+        node: ctx.node,
+        cacheable: false,
+        forwarded: ctx.forwarded,
+      });
+      plan.method = req.method;
+      plan.onInterim = interimRelay(req, ex.res);
+      return await pass(ctx, ex, plan);
+    }
+    // A stored part missing one run of bytes: ask only for those (RFC 9111 §3.4).
+    if (ctx.partials && req.method === "GET" && await completePartial(ctx, ex, plan)) return;
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
+    plan.store = true;
+    return await this.#miss(ex, plan);
+  }
+
+  /** The stored variant whose Vary'd request fields match this request. */
+  async #find(req: ServerRequest, primary: string): Promise<StoredObject | undefined> {
+    const store = this.#ctx.store;
+    // Memory stores answer synchronously: no await (and no microtask) unless a promise comes back.
+    const vr = store.variants(primary);
+    for (const meta of vr instanceof Promise ? await vr : vr) {
+      if (varyMatches(meta, req.headers)) {
+        const gr = store.get({ primary: meta.primary, variant: meta.variant });
+        const obj = gr instanceof Promise ? await gr : gr;
+        if (obj) return obj;
+      }
+    }
+    return undefined;
+  }
+
+  /** Miss: join or lead a collapsed fetch and stream from it. */
+  async #miss(ex: Exchange, plan: FetchPlan): Promise<void> {
+    const { req, out } = ex;
+    const ctx = this.#ctx;
+    out.code = "TCP_MISS";
+    out.result = "miss";
+    const key = plan.primary;
+    const collapse = ctx.config.collapse;
+    if (collapse.enabled) {
+      const f = ctx.fetch.joinable(key);
+      if (f) {
+        const head = await f.waitHead(collapse.waitMs);
+        if (sharesHead(head, req)) {
+          counters.collapsed++;
+          out.hierarchy = "HIER_NONE";
+          out.status = head!.status;
+          // This client did not cause the fetch: no Set-Cookie (response_head.ts).
+          return await serveInflight(ctx, ex, { f, head: head!, xCache: ctx.xMiss, follower: true });
+        }
+        if (head && head.kind === "not-modified") {
+          counters.collapsed++;
+          return await this.lookup(ex, plan);
+        }
+        // Timed out, failed, not shareable or another variant: go alone.
+      }
+    }
+    if (parseCacheControl(req.headers.get("cache-control")).noStore) plan.store = false;
+    if (collapse.enabled && plan.store && !plan.waitedElsewhere) {
+      // Another worker is fetching this URL: wait for its object, then look it up again.
+      const wait = ctx.fetch.claimOrWait(key, collapse.waitMs);
+      if (wait) {
+        plan.waitedElsewhere = true;
+        if (await wait) counters.collapsed++;
+        return await this.lookup(ex, plan);
+      }
+    }
+    plan.onInterim = interimRelay(req, ex.res);
+    const { f, slot, task } = ctx.fetch.start(plan, {
+      lead: collapse.enabled && plan.store,
+      leaderReads: req.method !== "HEAD",
+      source: out,
+    });
+    const head = await f.waitHead();
+    if (!head) {
+      if (slot) f.unreserve(slot);
+      await task;
+      return await sendOriginError(ctx, ex, f.error ?? new Error("fetch failed"));
+    }
+    out.status = head.status;
+    await serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot });
+    await task; // the fetch never rejects
+  }
+
+  /** A fetch of this URL in progress whose answer this revalidation can use, and its head. */
+  async #joinRevalidation(req: ServerRequest, key: string): Promise<{ f: Inflight; head: InflightHead } | undefined> {
+    const collapse = this.#ctx.config.collapse;
+    const f = collapse.enabled ? this.#ctx.fetch.joinable(key) : undefined;
+    if (!f) return undefined;
+    const head = await f.waitHead(collapse.waitMs);
+    if (head && (head.kind === "not-modified" || sharesHead(head, req))) {
+      counters.collapsed++;
+      return { f, head };
+    }
+    return undefined; // timed out, failed, not shareable or another variant: go alone
+  }
+
+  /** Revalidation of a stale stored object (collapsed like misses). */
+  async #revalidate(ex: Exchange, plan: FetchPlan, obj: StoredObject): Promise<void> {
+    const { req, out } = ex;
+    const ctx = this.#ctx;
+    out.code = "TCP_REFRESH_MODIFIED";
+    out.result = "miss";
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
+    plan.store = !parseCacheControl(req.headers.get("cache-control")).noStore;
+    const joined = await this.#joinRevalidation(req, plan.primary);
+    let f = joined?.f;
+    let head = joined?.head;
+    let task: Promise<void> | undefined;
+    let slot: object | undefined;
+    if (!f) {
+      plan.revalidating = obj.meta;
+      plan.headers.push(...conditionalHeadersFor(obj.meta));
+      plan.onInterim = interimRelay(req, ex.res);
+      const started = ctx.fetch.start(plan, {
+        lead: ctx.config.collapse.enabled && plan.store,
+        leaderReads: req.method !== "HEAD",
+        source: out,
+      });
+      ({ f, slot, task } = started);
+      head = await f.waitHead();
+    }
+    const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
+    const useStale = failed &&
+      staleIfErrorAllowed(req.headers, obj.meta, Date.now(), staleIfErrorOpts(ctx.config, plan.primary));
+    if (slot && (useStale || !head || head.kind === "not-modified")) {
+      f.unreserve(slot);
+      slot = undefined;
+    }
+    if (useStale) {
+      await serveStored(ctx, ex, { obj, x: "STALE", code: "TCP_REFRESH_FAIL_OLD", result: "stale" });
+      if (task) await task;
+      return;
+    }
+    if (!head) {
+      if (task) await task;
+      const error = f.error ?? new Error("revalidation failed");
+      if (staleProhibited(parseCacheControl(getHeader(obj.meta.headers, "cache-control")), true)) {
+        // A disconnected cache answers 504 rather than reuse a stale must-revalidate (or
+        // proxy-revalidate, s-maxage) response (RFC 9111 §5.2.2.2).
+        out.result = "error";
+        return await sendError(ctx, ex, {
+          status: 504,
+          message: `Gateway timeout: cannot revalidate: ${error.message}`,
+        });
+      }
+      return await sendOriginError(ctx, ex, error);
+    }
+    if (head.kind === "not-modified") {
+      if (task) await task;
+      const fresh = await ctx.store.get({ primary: obj.meta.primary, variant: obj.meta.variant });
+      return await serveStored(ctx, ex, {
+        obj: fresh ?? obj,
+        x: "REVALIDATED",
+        code: "TCP_REFRESH_UNMODIFIED",
+        result: "revalidated",
+      });
+    }
+    out.status = head.status;
+    // A client that joined another's revalidation (no task of its own) gets no Set-Cookie.
+    const p = serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot, follower: !task });
+    await Promise.all(task ? [p, task] : [p]);
+  }
+
+  /** stale-while-revalidate: a conditional fetch in the background, unless one is running. */
+  #backgroundRevalidate(req: ServerRequest, plan: FetchPlan, meta: StoredMeta): void {
+    const ctx = this.#ctx;
+    if (ctx.fetch.joinable(plan.primary)) return;
+    const p: FetchPlan = {
+      ...plan,
+      method: "GET",
+      headers: [
+        ...forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded }),
+        ...conditionalHeadersFor(meta),
+      ],
+      store: true,
+      revalidating: meta,
+      onInterim: undefined, // nobody waits for this fetch
+    };
+    const { task: fetched } = ctx.fetch.start(p, {
+      lead: true,
+      leaderReads: false,
+      source: { hierarchy: "", peer: "" },
+    });
+    const task = fetched.catch(() => {}).finally(() => {
+      this.#background.delete(task);
+    });
+    this.#background.add(task);
+  }
+}
