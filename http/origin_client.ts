@@ -13,8 +13,8 @@
  *
  * A connection goes back to the pool only when its exchange ended cleanly: the response was read
  * exactly to its end with nothing left over, and its framing left no doubt. Otherwise (bytes after
- * a Content-Length or chunked body, a body on a HEAD/204/304 answer, a 204 announcing a body, an
- * unasked-for 101) it is closed and the response is marked not {@link OriginResponse.clean}, so
+ * a Content-Length or chunked body, a body on a HEAD/204/304 answer, a 204 announcing a body,
+ * Transfer-Encoding in HTTP/1.0, an unasked-for 101) it is closed and the response is marked not {@link OriginResponse.clean}, so
  * the cache does not store it. While idle in the pool each connection keeps one read outstanding:
  * bytes or a close arriving on an idle connection discard it, so an origin's stray bytes can never
  * become the answer to the next request sent on it.
@@ -370,8 +370,10 @@ export class OriginPool {
       const conn = resHead.headers.get("connection")?.toLowerCase() ?? "";
       // A 204 has no body and announces none (RFC 9110 15.3.5, 8.6; RFC 9112 6.1): one that does is
       // not trusted, nor is what follows it on the connection.
+      // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 6.1).
       let clean = !(resHead.status === 204 &&
-        (resHead.headers.has("transfer-encoding") || (contentLength(resHead.headers, "response") ?? 0) > 0));
+        (resHead.headers.has("transfer-encoding") || (contentLength(resHead.headers, "response") ?? 0) > 0)) &&
+        !(resHead.minor === 0 && resHead.headers.has("transfer-encoding"));
       const reusable = clean && framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
       const bodyError = (e: unknown) =>
         pc.timedOut

@@ -335,6 +335,12 @@ Deno.test("OriginPool closes a connection with bytes after the body and marks th
       answer: "HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n",
       read: "none",
     },
+    {
+      name: "HTTP/1.0 with Transfer-Encoding",
+      method: "GET",
+      answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+      read: "stream",
+    },
   ];
   for (const row of table) {
     const origin = rawOrigin(async (c, _h, n) => {

@@ -463,6 +463,9 @@ class ConnResponse implements ServerResponse {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#broken) throw new Deno.errors.BrokenPipe("Cannot write response: client went away");
     const st = this.#st;
+    // A response is being written: any request body reading is over (or abandoned, e.g. after the
+    // origin failed mid-upload), so a stalled write closes the connection as usual.
+    st.onExpire = undefined;
     let off = 0;
     try {
       while (off < bytes.length) {
