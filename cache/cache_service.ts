@@ -141,6 +141,8 @@ export class CacheService {
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
         sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
+        bodyIdleTimeoutMs: this.#cfg.client.bodyIdleTimeoutMs,
+        bodyTimeoutMs: this.#cfg.client.bodyTimeoutMs,
         onBadRequest: (client, status, e) => {
           countRequest("error");
           this.accessLog.log({

@@ -163,6 +163,16 @@ export const CacheSchema = z.strictObject({
     sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
     ),
+    bodyIdleTimeoutMs: durationMs(1).default(30000).describe(
+      "Longest wait for the next bytes of a request body (ms), 1 to 2147483647 (Deno's timer limit). " +
+        "A body stalled longer is answered 408 and its origin connection closed; lower frees stalled " +
+        "uploads sooner, higher tolerates slower clients. Reload: restart.",
+    ),
+    bodyTimeoutMs: durationMs(1).default(300000).describe(
+      "Longest time to receive a whole request body (ms), 1 to 2147483647. A slower upload is " +
+        "answered 408 and its origin connection closed; bounds how long a trickling client holds an " +
+        "origin connection. Reload: restart.",
+    ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
     "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
@@ -225,7 +235,9 @@ export const CacheSchema = z.strictObject({
   }).prefault({}),
   origin: z.strictObject({
     connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: durationMs(1).default(30000).describe("Origin response header timeout."),
+    readTimeoutMs: durationMs(1).default(30000).describe(
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms).",
+    ),
     maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
   }).prefault({}),
   maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(

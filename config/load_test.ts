@@ -42,6 +42,8 @@ Deno.test("validateConfig() fills every default for an empty document", () => {
   assertEquals(cfg.director.services, []);
   assertEquals(cfg.cache.acl.forward, ["127.0.0.0/8", "::1/128"]);
   assertEquals(cfg.icp.timeoutMs, 2000);
+  assertEquals(cfg.cache.client.bodyIdleTimeoutMs, 30000);
+  assertEquals(cfg.cache.client.bodyTimeoutMs, 300000);
 });
 
 /** Bad configurations and the exact message each must give. */
@@ -111,6 +113,11 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     description: "watermarks the wrong way round",
     yaml: "cache:\n  store:\n    lowWatermark: 0.97\n    highWatermark: 0.9\n",
     message: "bad.yaml: cache.store.lowWatermark: 0.97 is above highWatermark 0.9",
+  },
+  {
+    description: "a request body timeout beyond Deno's timer limit",
+    yaml: "cache:\n  client:\n    bodyTimeoutMs: 2147483648\n",
+    message: "bad.yaml: cache.client.bodyTimeoutMs: 2147483648 is above the maximum 2147483647",
   },
   {
     description: "a refresh pattern that is not a regular expression",
