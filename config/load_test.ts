@@ -117,7 +117,7 @@ const BAD: { description: string; yaml: string; message: string }[] = [
   {
     description: "a request body timeout beyond Deno's timer limit",
     yaml: "cache:\n  client:\n    bodyTimeoutMs: 2147483648\n",
-    message: "bad.yaml: cache.client.bodyTimeoutMs: 2147483648 is above the maximum 2147483647",
+    message: "bad.yaml: cache.client.bodyTimeoutMs: 2147483648 ms is above 2147483647 (2^31-1 ms, about 24.8 days)",
   },
   {
     description: "a refresh pattern that is not a regular expression",
