@@ -11,6 +11,8 @@ import { OriginPool } from "../http/origin_client.ts";
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
 import type { CacheContext, CacheHandlerConfig, Exchange } from "./exchange.ts";
 import { FetchStage } from "./fetch_stage.ts";
+import { DestinationGuard } from "./destination_guard.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { invalidatorFor } from "./purge.ts";
 import { createPolicy } from "./store/eviction/mod.ts";
 import { MemoryStore } from "./store/memory_store.ts";
@@ -96,8 +98,12 @@ export class ScriptedOrigin {
     }
   }
 
-  /** Stops listening and closes every connection. */
+  #closed = false;
+
+  /** Stops listening and closes every connection (again: nothing). */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#listener.close();
     for (const c of this.#conns) {
       try {
@@ -230,5 +236,10 @@ export function testContext(
   const pool = new OriginPool({ connectTimeoutMs: 1000, readTimeoutMs: 3000, maxIdlePerHost: 4 });
   const invalidate = invalidatorFor({ store });
   const fetch = new FetchStage({ store, pool, config, invalidate });
-  return { ctx: { node: "t1", xMiss: "MISS from t1", store, config, fetch, invalidate }, pool };
+  const forwarded = new ForwardedHeaders([]);
+  const destinations = new DestinationGuard();
+  return {
+    ctx: { node: "t1", xMiss: "MISS from t1", store, config, fetch, invalidate, forwarded, destinations },
+    pool,
+  };
 }

@@ -5,7 +5,7 @@
  *
  * ```
  *            ┌─ fast hit ─────────────────────────── PreparedHit (GET, 2xx, no Vary, fresh, HTTP/1.1 keep-alive)
- *            ├─ PURGE ────────────────────────────── purge.ts: ACL cache.acl.purge → delete everywhere → 200/404
+ *            ├─ PURGE ────────────────────────────── purge.ts: ACL cache.acl.purge → delete/ban on every cache → 200/404
  * request ──>├─ CONNECT (forward listeners) ───────── connect.ts: ACL cache.acl.forward, connectPorts → tunnel
  *            ├─ other methods ── pass ─────────────── pass.ts: forward, then invalidate URL/Location (unsafe methods)
  *            └─ GET/HEAD ─────────────────────────── request_fsm.ts: lookup → hit / stale / revalidate / miss / pass
@@ -23,22 +23,26 @@
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import type { OriginPool } from "../http/origin_client.ts";
-import type { ServerRequest, ServerResponse } from "../http/server.ts";
+import { RequestBodyError, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
-import { sendError } from "./client_reply.ts";
+import { sendDenied, sendError } from "./client_reply.ts";
+import { DestinationGuard } from "./destination_guard.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { connect } from "./connect.ts";
 import { type CacheContext, type CacheHandlerConfig, type Exchange, freshOpts, type Invalidator } from "./exchange.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
 import { forwardHeaders } from "./fetch_plan.ts";
 import { FetchStage } from "./fetch_stage.ts";
+import { interimRelay } from "./interim.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import { counters, countRequest } from "./metrics.ts";
+import { PartialStore } from "./partial_store.ts";
 import { pass, readRequestBody } from "./pass.ts";
 import type { PeerSelector } from "./peer_selector.ts";
-import { invalidatorFor, purge } from "./purge.ts";
+import { type ClusterPurge, invalidatorFor, purge } from "./purge.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
-import { type ListenerMode, resolveRoute } from "./route.ts";
+import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import { cacheKey, currentAgeMs, evaluateFreshness } from "./semantics/mod.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import type { Store, StoredMeta, StoredObject } from "./store/store.ts";
@@ -64,10 +68,14 @@ export interface CacheHandlerOptions {
   peers?: PeerSelector;
   /** Invalidation across workers; default deletes from `store` only. */
   invalidate?: Invalidator;
+  /** Cluster-wide purge (`purge_fanout.ts`): bans the URL, prefix or regex on every cache. */
+  purge?: ClusterPurge;
   /** Request collapsing across workers (several workers on one port). */
   sharedCollapse?: SharedCollapse;
   /** Objects held by other workers, copied on demand (several workers, memory only). */
   lazyCopy?: LazyCopy;
+  /** Where forward/transparent requests may go; default from `config.acl.allowDestinations`. */
+  destinations?: DestinationGuard;
 }
 
 /** What the access log records, the fields of `Outcome`. */
@@ -105,8 +113,10 @@ export class CacheHandler {
   readonly #purgeAcl: Acl;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #xHit: string;
-  /** Raw `http://host/target` → normalised key, so hits skip URL parsing (cleared when large). */
+  /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
+  /** This worker's stored partial responses (none when `cache.partial.maxBytes` is 0). */
+  readonly partials: PartialStore | undefined;
 
   /**
    * Creates the handler.
@@ -119,8 +129,19 @@ export class CacheHandler {
     this.#forwardAcl = new Acl(opts.config.acl.forward);
     this.#purgeAcl = new Acl(opts.config.acl.purge);
     this.#xHit = `HIT from ${opts.node}`;
-    const invalidate = invalidatorFor(opts);
+    const maxPartial = opts.config.partial?.maxBytes ?? 0;
+    const partials = maxPartial > 0 ? new PartialStore({ maxBytes: maxPartial }) : undefined;
+    this.partials = partials;
+    const everywhere = invalidatorFor(opts);
+    // Stored parts of a URL go with its objects (PURGE, unsafe methods, a 304 changing Vary).
+    const invalidate = partials
+      ? async (keys: string[]) => keys.reduce((n, k) => n + partials.delete(k), 0) + await everywhere(keys)
+      : everywhere;
+    const forwarded = new ForwardedHeaders(opts.config.trustForwardedHeaders ?? []);
+    const destinations = opts.destinations ?? new DestinationGuard({ allow: opts.config.acl.allowDestinations });
     const fetch = new FetchStage({
+      forwarded,
+      destinations,
       store: opts.store,
       pool: opts.pool,
       config: opts.config,
@@ -136,7 +157,10 @@ export class CacheHandler {
       fetch,
       invalidate,
       lazyCopy: opts.lazyCopy,
+      partials,
       accessLog: opts.accessLog,
+      forwarded,
+      destinations,
     };
     this.#fsm = new RequestFsm(this.#ctx);
   }
@@ -172,7 +196,7 @@ export class CacheHandler {
     // Several memory-only workers: any worker's fresh copy counts (the shared index).
     if (this.#o.lazyCopy) return this.#o.lazyCopy.index.freshAnywhere(primary, now);
     for (const meta of await this.#o.store.variants(primary)) {
-      const d = evaluateFreshness([], meta, now, freshOpts(this.#cfg));
+      const d = evaluateFreshness([], meta, now, freshOpts(this.#cfg, meta.primary));
       if (d.action === "serve") return true;
     }
     return false;
@@ -208,7 +232,14 @@ export class CacheHandler {
       await this.#route(ex, mode, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
-      if (res.bytesWritten === 0 && !res.broken) {
+      if (e instanceof RequestBodyError) {
+        // The client's body was malformed, cut or stalled (before any response): its error, not
+        // the origin's. The connection cannot be reused (the body's end is unknown).
+        out.status = e.status;
+        out.result = "error";
+        res.close = true;
+        if (!res.broken) await sendError(this.#ctx, ex, { status: e.status, message: e.message }).catch(() => {});
+      } else if (res.bytesWritten === 0 && !res.broken) {
         out.status = 500;
         out.result = "error";
         await sendError(this.#ctx, ex, { status: 500, message: "Internal error" }).catch(() => {});
@@ -246,15 +277,14 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
     if (host === null) return undefined;
-    const url = `http://${host}${req.target}`;
+    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`.
+    const url = `${host}\n${req.target}`;
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {
-      try {
-        primary = cacheKey(`http://${host.toLowerCase().replace(/:80$/, "")}${req.target}`);
-      } catch {
-        return undefined;
-      }
+      // The same normalised URL the route forwards (route.ts), so a hit is what that URL fetched.
+      primary = originFormUrl(host, req.target)?.url;
+      if (primary === undefined) return undefined;
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -317,7 +347,7 @@ export class CacheHandler {
     // Only forward and transparent listeners consult the forward ACL (accelerators never proxy
     // for the client), so accelerated requests skip parsing the client address.
     const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
-    if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl });
+    if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl, cluster: this.#o.purge });
     const route = resolveRoute(
       { method: req.method, target: req.target, host: req.headers.get("host") },
       mode,
@@ -336,14 +366,13 @@ export class CacheHandler {
     }
     if (route.kind === "connect") return await connect(ctx, ex, route.target);
     out.url = route.url;
-    let primary: string;
-    try {
-      // The fast path computed the key of this same URL (accelerator, origin-form target).
-      primary = key ?? cacheKey(route.url);
-    } catch {
-      out.status = 400;
-      return await sendError(ctx, ex, { status: 400, message: `Bad URL "${route.url.slice(0, 200)}"` });
+    if (mode !== "accel") {
+      // Not a way into the appliance (destination_guard.ts); names are checked again on connect.
+      const why = ctx.destinations.checkHost(route.origin.hostname, route.origin.port);
+      if (why) return await sendDenied(ctx, ex, `Destination ${route.host} is not allowed: ${why}`);
     }
+    // The route's URL is normalised: it is the key, and its path is what the origin is asked.
+    const primary = key ?? route.url;
     out.url = primary;
     const viaOwn = `1.1 ${ctx.node}`;
     const via = req.headers.get("via");
@@ -364,10 +393,17 @@ export class CacheHandler {
       headers: [],
       reqHeaders: req.headers,
       store: false,
+      guarded: mode !== "accel",
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
-      plan.headers = forwardHeaders(req, { host: route.host, node: ctx.node, cacheable: false });
-      await readRequestBody(ex, plan);
+      plan.headers = forwardHeaders(req, {
+        host: route.host,
+        node: ctx.node,
+        cacheable: false,
+        forwarded: ctx.forwarded,
+      });
+      const sent100 = await readRequestBody(ex, plan);
+      plan.onInterim = interimRelay(req, res, { sent100 });
       return await pass(ctx, ex, plan);
     }
     return await this.#fsm.lookup(ex, plan);

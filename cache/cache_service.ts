@@ -13,7 +13,8 @@ import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
 import { HttpServer } from "../http/server.ts";
 import { AccessLog } from "./access_log.ts";
-import { CacheHandler, type Invalidator } from "./cache_handler.ts";
+import { CacheHandler, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
+import { DestinationGuard } from "./destination_guard.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
@@ -37,6 +38,8 @@ export interface CacheServiceOptions {
   peers?: PeerSelector;
   /** Invalidation across workers (set by the worker plumbing). */
   invalidate?: Invalidator;
+  /** Cluster-wide purge (the main process's `PurgeFanout`, or a worker's link to it). */
+  purge?: CacheHandlerOptions["purge"];
   /**
    * Copies between workers on demand (several memory-only workers): what this worker stores is
    * published in the shared index, and a local miss asks the worker holding it (`lazy_copy.ts`).
@@ -44,6 +47,11 @@ export interface CacheServiceOptions {
   lazyCopy?: LazyCopy;
   /** The cross-worker collapse table (several workers). */
   sharedCollapse?: SharedCollapse;
+  /**
+   * This node's admin, gossip and ICP ports: forward and transparent requests never reach them on
+   * its own addresses (`destination_guard.ts`).
+   */
+  servicePorts?: number[];
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
   listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
 }
@@ -100,8 +108,14 @@ export class CacheService {
       config: cfg,
       peers: opts.peers,
       invalidate: opts.invalidate,
+      purge: opts.purge,
       sharedCollapse: opts.sharedCollapse,
       lazyCopy: opts.lazyCopy,
+      destinations: new DestinationGuard({
+        allow: cfg.acl.allowDestinations,
+        servicePorts: opts.servicePorts,
+        ownAddresses: cfg.vip ? [cfg.vip] : [],
+      }),
     });
   }
 
@@ -121,10 +135,14 @@ export class CacheService {
         port: l.port,
         reusePort: this.#opts.reusePort,
         proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+        proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
+        listenKey: "cache.listen",
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
         sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
+        bodyIdleTimeoutMs: this.#cfg.client.bodyIdleTimeoutMs,
+        bodyTimeoutMs: this.#cfg.client.bodyTimeoutMs,
         onBadRequest: (client, status, e) => {
           countRequest("error");
           this.accessLog.log({
@@ -149,10 +167,11 @@ export class CacheService {
     return this;
   }
 
-  /** Deletes keys from this worker's store. */
+  /** Deletes keys from this worker's store and its stored partial responses. */
   async invalidateLocal(keys: string[]): Promise<number> {
     this.#opts.lazyCopy?.forget(keys); // a copy on its way here must not bring a deleted object back
     let n = 0;
+    for (const k of keys) n += this.handler.partials?.delete(k) ?? 0;
     for (const k of keys) n += await this.store.delete(k);
     return n;
   }

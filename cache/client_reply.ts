@@ -8,6 +8,7 @@ import { getLogger } from "../core/log.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import { OriginError, type OriginResponse } from "../http/origin_client.ts";
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
+import { DestinationDeniedError } from "./destination_guard.ts";
 import type { Exchange } from "./exchange.ts";
 import { type ClientFraming, clientHead } from "./response_head.ts";
 
@@ -70,13 +71,15 @@ export async function sendError(
 }
 
 /**
- * Answers a failed origin or peer request: 504 for a timeout, else 502.
+ * Answers a failed origin or peer request: 504 for a timeout, 403 for a destination refused on
+ * connect, else 502.
  *
  * @param who node name and X-Cache
  * @param ex the request
  * @param e why the fetch failed
  */
 export async function sendOriginError(who: ReplyIdentity, ex: Exchange, e: Error): Promise<void> {
+  if (e instanceof DestinationDeniedError) return await sendDenied(who, ex, e.message);
   const timeout = e instanceof OriginError && e.reason === "timeout";
   const status = timeout ? 504 : 502;
   ex.out.status = status;
@@ -84,6 +87,20 @@ export async function sendOriginError(who: ReplyIdentity, ex: Exchange, e: Error
   log.debug("Origin failed", { url: ex.out.url, error: e });
   const message = `${timeout ? "Gateway timeout" : "Bad gateway"}: ${e.message}`;
   return await sendError(who, ex, { status, message });
+}
+
+/**
+ * Answers 403 for a destination the guard refuses (`destination_guard.ts`), logged as denied.
+ *
+ * @param who node name and X-Cache
+ * @param ex the request
+ * @param message why, e.g. `Destination 127.0.0.1:80 is not allowed: loopback`
+ */
+export async function sendDenied(who: ReplyIdentity, ex: Exchange, message: string): Promise<void> {
+  ex.out.code = "TCP_DENIED";
+  ex.out.result = "denied";
+  log.info("Denied destination", { from: ex.req.client.hostname, target: ex.req.target.slice(0, 200), message });
+  return await sendError(who, ex, { status: 403, message });
 }
 
 /**

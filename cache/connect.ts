@@ -1,5 +1,6 @@
 /**
- * CONNECT on forward listeners: the port must be in `cache.acl.connectPorts`; the cache connects
+ * CONNECT on forward listeners: the port must be in `cache.acl.connectPorts` and the target pass
+ * the destination guard (before connecting, and on the address reached); the cache connects
  * to the target, answers 200 and hands both connections to a tunnel (`tunnel.ts`).
  *
  * @module
@@ -7,7 +8,8 @@
 import type { Endpoint } from "../http/server.ts";
 import { closeQuietly } from "../http/server.ts";
 import { latin1Encode } from "../http/head_codec.ts";
-import { sendError } from "./client_reply.ts";
+import { sendDenied, sendError } from "./client_reply.ts";
+import { DestinationDeniedError } from "./destination_guard.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import { counters, countOriginFailure } from "./metrics.ts";
 import { connectTarget, runTunnel } from "./tunnel.ts";
@@ -32,11 +34,20 @@ export async function connect(ctx: CacheContext, ex: Exchange, target: Endpoint)
   }
   let upstream: Deno.TcpConn;
   try {
-    upstream = await connectTarget(target, ctx.config.origin.connectTimeoutMs);
+    // Resolved and checked first; the tunnel goes to that checked address.
+    const ip = await ctx.destinations.resolve(target.hostname, target.port);
+    upstream = await connectTarget({ hostname: ip, port: target.port }, ctx.config.origin.connectTimeoutMs);
   } catch (e) {
+    if (e instanceof DestinationDeniedError) return await sendDenied(ctx, ex, e.message);
     out.status = 502;
     countOriginFailure(e instanceof Deno.errors.ConnectionRefused ? "refused" : "connect");
     return await sendError(ctx, ex, { status: 502, message: `Cannot connect to ${out.url}: ${(e as Error).message}` });
+  }
+  try {
+    ctx.destinations.checkConnected(upstream.remoteAddr); // the address the name actually led to
+  } catch (e) {
+    closeQuietly(upstream);
+    return await sendDenied(ctx, ex, (e as Error).message);
   }
   out.code = "TCP_TUNNEL";
   out.result = "tunnel";

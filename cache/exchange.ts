@@ -7,9 +7,13 @@
  */
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
+import type { DestinationGuard } from "./destination_guard.ts";
+import type { ForwardedHeaders } from "./forwarded_headers.ts";
 import type { FetchStage } from "./fetch_stage.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import type { CacheResult } from "./metrics.ts";
+import type { PartialStore } from "./partial_store.ts";
+import { DEFAULT_TARGETED_FIELDS, type HeuristicParams, type RefreshPattern, RefreshRules } from "./semantics/mod.ts";
 import type { Store } from "./store/store.ts";
 
 /** Deletes keys in every worker's stores; returns how many objects went. */
@@ -21,18 +25,28 @@ export interface CacheHandlerConfig {
   origins: Record<string, string>;
   /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
-  /** Who may forward-proxy and PURGE, and the ports CONNECT may reach. */
-  acl: { forward: string[]; purge: string[]; connectPorts: number[] };
+  /** Who may forward-proxy and PURGE, the ports CONNECT may reach, internal networks opened to proxying. */
+  acl: { forward: string[]; purge: string[]; connectPorts: number[]; allowDestinations?: string[] };
   /** Larger responses are streamed but not stored. */
   maxObjectBytes: number;
   /** Heuristic freshness percentage of (Date − Last-Modified). */
   heuristicPercent: number;
   /** Cap of heuristic freshness, seconds. */
   heuristicMaxS: number;
+  /** Staleness (s) up to which a stored response stands in for an origin failure without `stale-if-error`; default 0. */
+  staleIfErrorS?: number;
+  /** Heuristic freshness by URL, first match wins (Squid's refresh_pattern); default none. */
+  refreshPatterns?: readonly RefreshPattern[];
+  /** Targeted cache-control fields obeyed, first listed wins (RFC 9213); default `["CDN-Cache-Control"]`. */
+  targetedCacheControl?: readonly string[];
+  /** Memory for stored partial responses (206 parts); 0 or absent: not stored. */
+  partial?: { maxBytes: number };
   /** Request collapsing and how long followers wait. */
   collapse: { enabled: boolean; waitMs: number };
   /** Origin connect timeout (also for CONNECT targets). */
   origin: { connectTimeoutMs: number };
+  /** Client forwarding fields kept (see `forwarded_headers.ts`); default none. */
+  trustForwardedHeaders?: readonly string[];
 }
 
 /** What the access log and counters record about one request. */
@@ -79,18 +93,64 @@ export interface CacheContext {
   invalidate: Invalidator;
   /** Objects held by other workers, copied on demand. */
   lazyCopy?: LazyCopy;
+  /** Stored partial responses (RFC 9111 §3.3); none when `config.partial.maxBytes` is 0. */
+  partials?: PartialStore;
   /** Squid access log. */
   accessLog?: AccessLog;
+  /** Which client forwarding fields go upstream and key the answer. */
+  forwarded: ForwardedHeaders;
+  /** Where forward/transparent requests and CONNECT may go. */
+  destinations: DestinationGuard;
+}
+
+/** The settings {@link freshOpts} reads. */
+export type FreshnessConfig = Pick<
+  CacheHandlerConfig,
+  "heuristicPercent" | "heuristicMaxS" | "refreshPatterns" | "targetedCacheControl"
+>;
+
+/** Compiled refresh rules per config object (configs are frozen and live as long as the handler). */
+const RULES = new WeakMap<FreshnessConfig, RefreshRules>();
+
+/**
+ * The freshness options of RFC 9111 evaluation in a shared cache for one URL: the heuristic of
+ * its refresh rule (`cache.refreshPatterns`, else `heuristicPercent`/`heuristicMaxS`) and the
+ * targeted cache-control fields (RFC 9213).
+ *
+ * @param cfg the heuristic and targeted-field settings
+ * @param primary the cache key (normalised URL) of the object
+ * @returns options for `evaluateFreshness`, `expiresAtMs`, `staleIfErrorAllowed` and `isStorable`
+ */
+export function freshOpts(
+  cfg: FreshnessConfig,
+  primary: string,
+): { shared: true; targetedFields: readonly string[] } & HeuristicParams {
+  let rules = RULES.get(cfg);
+  if (rules === undefined) {
+    rules = new RefreshRules(cfg.refreshPatterns ?? [], {
+      heuristicPercent: cfg.heuristicPercent,
+      heuristicMinS: 0,
+      heuristicMaxS: cfg.heuristicMaxS,
+    });
+    RULES.set(cfg, rules);
+  }
+  return {
+    shared: true,
+    targetedFields: cfg.targetedCacheControl ?? DEFAULT_TARGETED_FIELDS,
+    ...rules.forUrl(primary),
+  };
 }
 
 /**
- * The freshness options of RFC 9111 evaluation in a shared cache.
+ * The options of `staleIfErrorAllowed`: the freshness options plus the configured default window.
  *
- * @param cfg the heuristic settings
- * @returns options for `evaluateFreshness`, `expiresAtMs` and `staleIfErrorAllowed`
+ * @param cfg the heuristic settings and `staleIfErrorS`
+ * @param primary the cache key (normalised URL) of the object
+ * @returns options for `staleIfErrorAllowed`
  */
-export function freshOpts(
-  cfg: Pick<CacheHandlerConfig, "heuristicPercent" | "heuristicMaxS">,
-): { shared: true; heuristicPercent: number; heuristicMaxS: number } {
-  return { shared: true, heuristicPercent: cfg.heuristicPercent, heuristicMaxS: cfg.heuristicMaxS };
+export function staleIfErrorOpts(
+  cfg: FreshnessConfig & Pick<CacheHandlerConfig, "staleIfErrorS">,
+  primary: string,
+): ReturnType<typeof freshOpts> & { defaultStaleIfErrorS: number } {
+  return { ...freshOpts(cfg, primary), defaultStaleIfErrorS: cfg.staleIfErrorS ?? 0 };
 }

@@ -4,8 +4,10 @@
  *
  * @module
  */
+import type { ResponseHead } from "../http/head_codec.ts";
 import type { HeaderList } from "../http/header_list.ts";
 import type { Endpoint, ServerRequest } from "../http/server.ts";
+import type { ForwardedHeaders } from "./forwarded_headers.ts";
 import { stripHopByHop } from "./semantics/mod.ts";
 import type { StoredMeta } from "./store/store.ts";
 
@@ -37,6 +39,10 @@ export interface FetchPlan {
   waitedElsewhere?: boolean;
   /** Already asked another worker for its copy (does not ask twice). */
   pulled?: boolean;
+  /** Relays interim (1xx) responses to the client whose request this is (`interim.ts`). */
+  onInterim?: (head: ResponseHead) => Promise<void>;
+  /** A forward/transparent request: the origin connection must pass the destination guard. */
+  guarded?: boolean;
 }
 
 /** Fields never forwarded to the origin on a cacheable fetch (the cache evaluates them itself). */
@@ -65,24 +71,25 @@ export function unconditional(plan: FetchPlan): FetchPlan {
 
 /**
  * The request fields to forward: Host first, the client's end-to-end fields (minus the client's
- * own conditionals and Range on a cacheable fetch), then Via and X-Forwarded-For with this hop.
+ * own conditionals and Range on a cacheable fetch, and the forwarding fields not trusted), then
+ * Via and X-Forwarded-For with this hop.
  *
  * @param req the client's request
- * @param opts the Host value, this node's name, and whether the fetch is cacheable
+ * @param opts the Host value, this node's name, whether the fetch is cacheable, and which client
+ *   forwarding fields are kept
  * @returns the fields, names lower-case
  */
 export function forwardHeaders(
   req: ServerRequest,
-  opts: { host: string; node: string; cacheable: boolean },
+  opts: { host: string; node: string; cacheable: boolean; forwarded: ForwardedHeaders },
 ): [string, string][] {
   const h: [string, string][] = [["host", opts.host]];
   for (const [k, v] of stripHopByHop(req.headers.fields)) {
-    if (HOP_EXTRA.has(k)) continue;
+    if (HOP_EXTRA.has(k) || opts.forwarded.drops(k)) continue;
     if (opts.cacheable && CLIENT_ONLY.has(k)) continue;
     h.push([k, v]);
   }
   h.push(["via", [req.headers.get("via"), `1.1 ${opts.node}`].filter(Boolean).join(", ")]);
-  const xff = req.headers.get("x-forwarded-for");
-  h.push(["x-forwarded-for", xff ? `${xff}, ${req.client.hostname}` : req.client.hostname]);
+  h.push(["x-forwarded-for", opts.forwarded.xForwardedFor(req.headers.get("x-forwarded-for"), req.client.hostname)]);
   return h;
 }

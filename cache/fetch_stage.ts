@@ -20,25 +20,26 @@
  */
 import { getLogger } from "../core/log.ts";
 import type { OriginPool, OriginResponse } from "../http/origin_client.ts";
-import { type CacheHandlerConfig, freshOpts, type Invalidator } from "./exchange.ts";
+import { type CacheHandlerConfig, type FreshnessConfig, freshOpts, type Invalidator } from "./exchange.ts";
 import { type FetchPlan, unconditional } from "./fetch_plan.ts";
 import { Collapser, Inflight } from "./inflight.ts";
 import { counters } from "./metrics.ts";
+import type { DestinationGuard } from "./destination_guard.ts";
+import { ForwardedHeaders } from "./forwarded_headers.ts";
 import type { PeerSelector } from "./peer_selector.ts";
+import { peerCopy, withoutCookies } from "./response_head.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import {
   correctedInitialAgeMs,
   expiresAtMs,
   formatHttpDate,
-  getHeader,
   isStorable,
-  mergeHeadersFrom304,
   parseVary,
-  select304Targets,
   stripHopByHop,
   varyKey,
 } from "./semantics/mod.ts";
 import type { Store, StoredMeta, StoreWriter } from "./store/store.ts";
+import { applyHeadResponse, applyNotModified } from "./stored_update.ts";
 import { type FetchSource, Upstream } from "./upstream.ts";
 
 const log = getLogger("cache");
@@ -57,13 +58,17 @@ export interface FetchStageOptions {
   /** Connections to origins and peers. */
   pool: OriginPool;
   /** Object size limit, heuristic freshness. */
-  config: Pick<CacheHandlerConfig, "maxObjectBytes" | "heuristicPercent" | "heuristicMaxS">;
+  config: Pick<CacheHandlerConfig, "maxObjectBytes"> & FreshnessConfig;
   /** Deletes a URL's variants everywhere (a 304 that changes Vary). */
   invalidate: Invalidator;
   /** Where requests go; default the origin. */
   peers?: PeerSelector;
   /** Request collapsing across workers. */
   sharedCollapse?: SharedCollapse;
+  /** Trusted client forwarding fields, which join the key as an implied Vary; default none. */
+  forwarded?: ForwardedHeaders;
+  /** Checks the address a guarded (forward/transparent) origin connection reached. */
+  destinations?: DestinationGuard;
 }
 
 /** How {@link FetchStage.start} runs a fetch. */
@@ -88,7 +93,7 @@ export interface StartedFetch {
 
 /** The fetch stage; see the module doc. */
 export class FetchStage {
-  readonly #o: FetchStageOptions;
+  readonly #o: FetchStageOptions & { forwarded: ForwardedHeaders };
   readonly #collapser: Collapser;
   /** Peer or origin choice and sending (passes use it directly). */
   readonly upstream: Upstream;
@@ -99,9 +104,9 @@ export class FetchStage {
    * @param opts store, pool, settings and hooks
    */
   constructor(opts: FetchStageOptions) {
-    this.#o = opts;
+    this.#o = { ...opts, forwarded: opts.forwarded ?? new ForwardedHeaders([]) };
     this.#collapser = new Collapser(opts.sharedCollapse);
-    this.upstream = new Upstream(opts.pool, opts.peers);
+    this.upstream = new Upstream(opts.pool, opts.peers, opts.destinations);
   }
 
   /**
@@ -145,6 +150,8 @@ export class FetchStage {
   async #run(f: Inflight, plan: FetchPlan, leaderReads: boolean, source: FetchSource): Promise<void> {
     const key = plan.primary;
     const requestTime = Date.now();
+    // A HEAD goes upstream as HEAD only when its answer is not to be stored (else as GET).
+    const sentHead = plan.method === "HEAD" && !plan.store;
     let r: OriginResponse;
     try {
       r = await this.upstream.send(plan, source);
@@ -157,11 +164,16 @@ export class FetchStage {
     if (r.head.status === 304 && plan.revalidating) {
       return await this.#notModified(f, plan, r, { leaderReads, source, requestTime, responseTime });
     }
-    const { writer, length } = await this.#publish(f, plan, r, { requestTime, responseTime });
+    if (sentHead) await this.#headAnswered(plan, r, { requestTime, responseTime });
+    const { writer, length } = await this.#publish(f, plan, r, {
+      requestTime,
+      responseTime,
+      peerCopy: peerCopy(source.hierarchy, r.head.headers.get("x-cache")),
+    });
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
       r.abort();
-      if (writer) await this.#commit(writer, key);
+      if (writer) await this.#commit(writer, key, r.clean);
       f.finish();
       this.#collapser.release(key, f);
       return;
@@ -176,8 +188,8 @@ export class FetchStage {
   }
 
   /**
-   * A 304 answered a revalidation: freshen the stored response with its fields (RFC 9111 §4.3.4),
-   * or fetch again without conditions when it does not select it or changes Vary.
+   * A 304 answered a revalidation: freshen the stored responses it selects (`stored_update.ts`),
+   * or fetch again without conditions when it does not select the revalidated one or changes Vary.
    */
   async #notModified(
     f: Inflight,
@@ -188,47 +200,52 @@ export class FetchStage {
     const key = plan.primary;
     r.abort();
     const old = plan.revalidating!;
-    if (select304Targets([old], r.head.headers.fields).length === 0) {
-      // The 304's validator does not select the stored response (RFC 9111 §4.3.4; e.g. the
-      // origin's ETag changed under a stale If-Modified-Since): it must not be freshened with
-      // this 304. Ask again without conditions (§4.3.3); that answer replaces it.
-      log.debug("304 does not match the stored response; refetching", { url: key });
-      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
-    }
-    const merged = mergeHeadersFrom304(old.headers, r.head.headers.fields, { responseTime: t.responseTime });
-    const newVary = parseVary(getHeader(merged, "vary"));
-    if (newVary === "*" || newVary.join(",") !== old.vary.join(",")) {
-      // The 304 changed Vary. Keeping the old `vary`/variant key would serve this body to
-      // requests the origin now tells apart (RFC 9111 §4.1). Every stored variant of the URL is
-      // keyed by the old Vary, and the new fields' values in the requests that stored them were
-      // never kept, so they cannot be re-keyed; this one could be (under this request's values)
-      // but the Store has no rename, so that means copying the body anyway. Simpler and correct:
-      // drop the URL's variants and store a fresh answer fetched without conditions, keyed by
-      // the new Vary and this request — one body transfer on a rare event.
-      log.debug("304 changed Vary; replacing the stored variants", { url: key });
-      await this.#o.invalidate([old.primary]);
-      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
-    }
-    const meta: StoredMeta = {
-      ...old,
-      headers: merged,
+    const result = await applyNotModified(this.#o.store, old, {
+      fields: r.head.headers.fields,
       requestTime: t.requestTime,
       responseTime: t.responseTime,
-      expiresAt: 0,
-    };
-    meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config));
-    await this.#o.store.updateMeta(meta);
+      fresh: freshOpts(this.#o.config, old.primary),
+      varyWith: (v) => this.#o.forwarded.varyWith(v),
+    });
+    if (result.kind === "refetch") {
+      // Not selected or Vary changed (see `stored_update.ts`): ask again without conditions.
+      log.debug("304 cannot freshen the stored response; refetching", { url: key, reason: result.reason });
+      if (result.reason === "vary-changed") await this.#o.invalidate([old.primary]);
+      return await this.#run(f, unconditional(plan), t.leaderReads, t.source);
+    }
     f.setHead({
       kind: "not-modified",
       status: 304,
       reason: "Not Modified",
-      headers: merged,
-      vary: old.vary,
-      variant: old.variant,
+      headers: result.meta.headers,
+      vary: result.meta.vary,
+      variant: result.meta.variant,
       shareable: true,
     });
     f.finish();
     this.#collapser.release(key, f);
+  }
+
+  /**
+   * An inbound HEAD got its answer: update the stored GET responses it describes, or drop the URL
+   * when they no longer match it (RFC 9111 §4.3.5; `stored_update.ts`).
+   */
+  async #headAnswered(
+    plan: FetchPlan,
+    r: OriginResponse,
+    t: { requestTime: number; responseTime: number },
+  ): Promise<void> {
+    const { changed } = await applyHeadResponse(this.#o.store, plan, {
+      status: r.head.status,
+      fields: r.head.headers.fields,
+      ...t,
+      fresh: freshOpts(this.#o.config, plan.primary),
+      varyWith: (v) => this.#o.forwarded.varyWith(v),
+    });
+    if (changed) {
+      log.debug("HEAD shows the stored response changed; dropping it", { url: plan.primary });
+      await this.#o.invalidate([plan.primary]);
+    }
   }
 
   /**
@@ -241,11 +258,13 @@ export class FetchStage {
     f: Inflight,
     plan: FetchPlan,
     r: OriginResponse,
-    t: { requestTime: number; responseTime: number },
+    t: { requestTime: number; responseTime: number; peerCopy: boolean },
   ): Promise<{ writer?: StoreWriter; length?: number }> {
     const status = r.head.status;
     // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
     let headers = stripHopByHop(r.head.headers.fields);
+    // A peer's stored copy: no cookie of another client may come through it.
+    if (t.peerCopy) headers = withoutCookies(headers);
     let hasDate = false;
     for (let i = headers.length - 1; i >= 0; i--) {
       const k = headers[i][0];
@@ -253,12 +272,21 @@ export class FetchStage {
       else if (k === "date") hasDate = true;
     }
     if (!hasDate) headers.push(["date", formatHttpDate(t.responseTime)]);
-    const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
-    const vary = parseVary(r.head.headers.get("vary"));
+    const length = r.framing.kind === "length"
+      ? r.framing.length
+      : r.framing.kind === "none"
+      ? (r.head.status === 304 || r.head.status === 204 ? 0 : r.declaredLength) // HEAD: the origin's
+      : undefined;
+    // Trusted client forwarding fields reach the origin, so they key the answer (forwarded_headers.ts).
+    const vary = this.#o.forwarded.varyWith(parseVary(r.head.headers.get("vary")));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
     if (plan.store && !(plan.revalidating && status >= 500)) {
-      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, freshOpts(this.#o.config));
+      const d = isStorable(
+        { method: "GET", headers: plan.reqHeaders },
+        { status, headers },
+        freshOpts(this.#o.config, plan.primary),
+      );
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
       if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
     }
@@ -268,14 +296,15 @@ export class FetchStage {
         primary: plan.primary,
         variant,
         status,
-        headers,
+        // Set-Cookie is for the client that caused this fetch (it gets `headers`), never stored.
+        headers: withoutCookies(headers),
         vary: vary === "*" ? ["*"] : vary,
         requestTime: t.requestTime,
         responseTime: t.responseTime,
         expiresAt: 0,
         bodyBytes: length ?? -1,
       };
-      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config));
+      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config, meta.primary));
       try {
         const w = this.#o.store.openWrite(meta);
         writer = w instanceof Promise ? await w : w;
@@ -283,6 +312,8 @@ export class FetchStage {
         log.debug("Store refused object", { url: plan.primary, error: e });
       }
     }
+    // Stray bytes after this response on its idle connection: it was probably cut wrong; drop it.
+    if (writer) r.onLateTrouble(() => void this.#o.invalidate([plan.primary]).catch(() => {}));
     f.retainAll = writer !== undefined;
     f.setHead({
       kind: "response",
@@ -293,7 +324,11 @@ export class FetchStage {
       vary,
       variant,
       shareable: writer !== undefined,
-      initialAgeMs: correctedInitialAgeMs({ headers: r.head.headers.fields, ...t }),
+      initialAgeMs: correctedInitialAgeMs({
+        headers: r.head.headers.fields,
+        requestTime: t.requestTime,
+        responseTime: t.responseTime,
+      }),
       responseTime: t.responseTime,
     });
     return { writer, length: r.framing.kind === "length" ? r.framing.length : undefined };
@@ -328,7 +363,7 @@ export class FetchStage {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer) await this.#commit(writer, key);
+    if (writer) await this.#commit(writer, key, r.clean);
     f.finish();
     this.#collapser.release(key, f);
   }
@@ -375,15 +410,23 @@ export class FetchStage {
     }
     f.push(body); // one chunk, within the back-pressure limit: never waits
     if (writer) {
-      const c = this.#commit(writer, key);
+      const c = this.#commit(writer, key, r.clean);
       if (c instanceof Promise) await c;
     }
     f.finish();
     this.#collapser.release(key, f);
   }
 
-  /** Commits a store write; false (and aborted) when the store refused it. */
-  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+  /**
+   * Commits a store write; false (and aborted) when the store refused it, or when the origin
+   * exchange was not clean (bytes after the body, a body on a bodiless answer): such a response is
+   * never stored.
+   */
+  #commit(writer: StoreWriter, key: string, clean: boolean): boolean | Promise<boolean> {
+    if (!clean) {
+      log.debug("Not storing a response with framing trouble", { url: key });
+      return this.#commitFailed(writer, key, new Error("origin framing trouble"));
+    }
     let c: void | Promise<void>;
     try {
       c = writer.commit();

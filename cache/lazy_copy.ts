@@ -59,7 +59,10 @@ interface Pending {
 
 /** Whether a response's own Cache-Control makes every use a revalidation (never fresh for others). */
 function alwaysRevalidate(meta: StoredMeta): boolean {
-  for (const [k, v] of meta.headers) if (k === "cache-control" && /(^|[\s,])no-cache\s*(,|$)/i.test(v)) return true;
+  // Cache-Control or a targeted field (CDN-Cache-Control, RFC 9213): conservative either way.
+  for (const [k, v] of meta.headers) {
+    if (k.endsWith("cache-control") && /(^|[\s,])no-cache\s*(,|$)/i.test(v)) return true;
+  }
   return false;
 }
 

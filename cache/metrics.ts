@@ -13,6 +13,10 @@
  * | `webcache_cache_origin_latency_seconds` | histogram | time to the origin's response head |
  * | `webcache_cache_stored_objects` / `webcache_cache_stored_bytes` | gauge | memory tier contents |
  * | `webcache_cache_worker_copies_total` | counter | `result`: copied, absent, timeout, invalidated (objects pulled from another worker) |
+ * | `webcache_cache_purges_total` | counter | `kind`: url, prefix, regex; `source`: local (received here), peer (from another cache) |
+ * | `webcache_cache_purge_acks_total` | counter | `result`: ok, failed (other caches' acknowledgements of purges sent from here) |
+ * | `webcache_cache_bans` | gauge | bans held by the main process (`cache/ban_list.ts`) |
+ * | `webcache_cache_ban_lazy_deletes_total` | counter | objects a lookup found banned and deleted |
  *
  * Other counters and histograms that workers update (this histogram, peering choices, disk
  * counters) reach `/metrics` as each worker's registry snapshot, sent with its statistics every
@@ -237,5 +241,35 @@ export const workerCopies = new Counter({
   help: "Objects a worker asked another worker for after a local miss, by result: copied, absent (the other " +
     "worker no longer had it), timeout, invalidated (a PURGE or unsafe method raced the copy; dropped).",
   labelNames: ["result"],
+  registers: [registry],
+});
+
+/** Purges applied, by kind and by where they came from (main process). */
+export const purgesTotal = new Counter({
+  name: "webcache_cache_purges_total",
+  help: "Purges applied, by kind (url, prefix, regex) and source (local: received here; peer: from another cache).",
+  labelNames: ["kind", "source"],
+  registers: [registry],
+});
+
+/** Acknowledgements of purges sent to other caches (main process). */
+export const purgeAcksTotal = new Counter({
+  name: "webcache_cache_purge_acks_total",
+  help: "Other caches' answers to purges sent from here: ok, or failed (they converge by ban list sync).",
+  labelNames: ["result"],
+  registers: [registry],
+});
+
+/** Bans held by the main process. */
+export const bansGauge = new Gauge({
+  name: "webcache_cache_bans",
+  help: "Purge bans held (url, prefix and regex; retired ones fold into the ban floor).",
+  registers: [registry],
+});
+
+/** Objects deleted because a lookup met them under a ban (every worker). */
+export const banLazyDeletesTotal = new Counter({
+  name: "webcache_cache_ban_lazy_deletes_total",
+  help: "Objects a lookup found covered by a purge ban (or the ban floor) and deleted.",
   registers: [registry],
 });

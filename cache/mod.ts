@@ -8,12 +8,20 @@
  * | `cache_handler.ts` | the entry: the fast hit path, then dispatch (PURGE, CONNECT, pass, state machine) |
  * | `request_fsm.ts` | the request state machine of GET/HEAD (lookup → hit / stale / revalidate / miss / pass) |
  * | `fetch_stage.ts` | the origin side: collapsing leadership, streaming a response into the store |
+ * | `stored_update.ts` | stored headers updated from a 304 (every selected variant) or an inbound HEAD |
  * | `upstream.ts` | where a forwarded request goes (peer or origin) and sending it |
  * | `fetch_plan.ts` | the request sent upstream and the client fields it forwards |
  * | `serve_stored.ts` | a stored object to a client (conditional 304/412, Range 206/416, HEAD) |
  * | `serve_inflight.ts` | a response being fetched to one client (leader or collapsed follower) |
  * | `pass.ts` | forwarding without storing (other methods, Range misses), request bodies |
  * | `purge.ts` | PURGE and the invalidation behind it (every worker, shared index fenced) |
+ * | `interim.ts` | interim (1xx) responses relayed to the client that asked, never stored |
+ * | `purge_request.ts` | a purge's kind and pattern (url, prefix, regex) as a ban; what the cluster answered |
+ * | `purge_fanout.ts` | cluster-wide purges: to every cache over gossip's transport, ban list sync |
+ * | `purge_admin_route.ts` | `POST /purge` on the admin endpoint (`webcache purge`) |
+ * | `ban_list.ts` | purges as Varnish bans, checked on lookup; retirement into the ban floor |
+ * | `banned_store.ts` | a store seen through the ban list: banned objects absent, deleted when met |
+ * | `ban_file.ts` | the ban list of a disk cache kept across restarts (`bans.bin`) |
  * | `connect.ts` | CONNECT on forward listeners (port ACL, then a tunnel) |
  * | `client_reply.ts` | responses the cache writes itself (errors, 502/504), client body framing |
  * | `exchange.ts` | what the stages share: the context, one request in progress, its access-log outcome |

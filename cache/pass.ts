@@ -8,11 +8,12 @@
 import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import type { OriginResponse } from "../http/origin_client.ts";
+import { RequestBodyError } from "../http/server.ts";
 import { concatBytes, framingFor, sendOriginError } from "./client_reply.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
 import { counters } from "./metrics.ts";
-import { clientHead } from "./response_head.ts";
+import { clientHead, peerCopy, withoutCookies } from "./response_head.ts";
 import { ageHeaderValue, correctedInitialAgeMs, invalidationTargets, stripHopByHop } from "./semantics/mod.ts";
 
 /** Request bodies up to this size are buffered and sent with Content-Length; larger ones stream chunked. */
@@ -28,11 +29,14 @@ const ONE_WRITE_BYTES = 64 * 1024;
  *
  * @param ex the request
  * @param plan receives the body
+ * @returns whether the cache sent a 100 Continue itself
  */
-export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<void> {
+export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<boolean> {
   const { req, res } = ex;
+  let sent100 = false;
   if (req.framing.kind !== "none" && /^100-continue$/i.test(req.headers.get("expect") ?? "")) {
     await res.write(latin1Encode("HTTP/1.1 100 Continue\r\n\r\n"));
+    sent100 = true;
   }
   if (req.framing.kind === "length" && req.framing.length <= BUFFERED_BODY_BYTES) {
     const parts: Uint8Array[] = [];
@@ -41,6 +45,7 @@ export async function readRequestBody(ex: Exchange, plan: FetchPlan): Promise<vo
   } else if (req.framing.kind !== "none") {
     plan.body = req.body();
   }
+  return sent100;
 }
 
 /**
@@ -59,10 +64,13 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
   try {
     r = await ctx.fetch.upstream.send(plan, out);
   } catch (e) {
+    if (e instanceof RequestBodyError) throw e; // the client's fault: answered 400/408 by the handler
     return await sendOriginError(ctx, ex, e as Error);
   }
   const responseTime = Date.now();
-  const headers = stripHopByHop(r.head.headers.fields);
+  let headers = stripHopByHop(r.head.headers.fields);
+  // A peer's stored copy: no cookie of another client may come through it.
+  if (peerCopy(out.hierarchy, r.head.headers.get("x-cache"))) headers = withoutCookies(headers);
   const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
   if (targets.length) {
     // Location/Content-Location keys are resolved against the request URL (same host only).
@@ -77,15 +85,23 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
   await relay(ctx, ex, { r, headers, age });
 }
 
-/** Streams an origin response to the client without storing it. */
-async function relay(
+/**
+ * Streams an origin response to the client without storing it.
+ *
+ * @param ctx node name and X-Cache
+ * @param ex the request
+ * @param o the response, the fields to send, its `Age`, and an optional `sink` that sees every
+ *   body chunk as it is read (to keep a copy; it only has them all when the result is true)
+ * @returns true when the whole body was read from upstream and written to the client
+ */
+export async function relay(
   ctx: CacheContext,
   ex: Exchange,
-  o: { r: OriginResponse; headers: [string, string][]; age?: string },
-): Promise<void> {
+  o: { r: OriginResponse; headers: [string, string][]; age?: string; sink?: (chunk: Uint8Array) => void },
+): Promise<boolean> {
   const { req, res } = ex;
   const { r } = o;
-  const framing = framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
+  const framing = framingFor(req, res, r.framing.kind === "length" ? r.framing.length : r.declaredLength, r);
   const head = latin1Encode(clientHead({
     status: r.head.status,
     reason: r.head.reason,
@@ -102,7 +118,7 @@ async function relay(
     try {
       await res.write(head);
     } catch { /* client gone */ }
-    return;
+    return false;
   }
   // The head goes out with the first body chunk (one write for small responses).
   let pending: Uint8Array | undefined = head;
@@ -110,6 +126,7 @@ async function relay(
   try {
     for await (const chunk of r.body()) {
       counters.originBytes += chunk.length;
+      o.sink?.(chunk);
       const data = framing.kind === "chunked" ? encodeChunk(chunk) : chunk;
       if (pending) {
         if (pending.length + data.length <= ONE_WRITE_BYTES) await res.write(concatBytes(pending, data));
@@ -129,6 +146,8 @@ async function relay(
     r.abort();
     if (pending && !res.broken) await res.write(pending).catch(() => {});
     res.close = true;
+    return false;
   }
   if (!complete) res.close = true;
+  return complete;
 }

@@ -3,6 +3,9 @@
  * after unsafe methods and by a 304 that changes Vary: a key goes from every worker's store and
  * from the shared index, and no copy between workers may start or land meanwhile.
  *
+ * With a cluster, the purge then goes to every other cache as a ban (`purge_fanout.ts`);
+ * `X-Purge-Type: prefix` or `regex` (with `X-Purge-Regex`) bans many URLs (`purge_request.ts`).
+ *
  * @module
  */
 import type { Acl } from "../core/addr.ts";
@@ -13,6 +16,11 @@ import type { LazyCopy } from "./lazy_copy.ts";
 import { type ListenerMode, resolveRoute } from "./route.ts";
 import { cacheKey } from "./semantics/mod.ts";
 import type { Store } from "./store/store.ts";
+import type { Ban } from "../cluster/ban_codec.ts";
+import { newBan, type PurgeResult, purgeSpec } from "./purge_request.ts";
+
+/** Sends a ban issued here to every cache of the cluster (`localDeleted`: objects already deleted here). */
+export type ClusterPurge = (ban: Ban, localDeleted: number) => Promise<PurgeResult>;
 
 const log = getLogger("cache");
 
@@ -42,16 +50,17 @@ export function invalidatorFor(opts: { store: Store; invalidate?: Invalidator; l
 
 /**
  * Answers a PURGE: 403 unless the client is in the purge ACL, else deletes the URL's objects
- * everywhere and answers 200 (some went) or 404.
+ * everywhere, sends the ban to the cluster (`opts.cluster`) and answers 200 (some went, or a
+ * prefix/regex ban) or 404, with `X-Purge-Acks: ACKED/NODES`.
  *
  * @param ctx invalidation, origins, node name
  * @param ex the request
- * @param opts the listener's mode and the purge ACL
+ * @param opts the listener's mode, the purge ACL and the cluster-wide purge
  */
 export async function purge(
   ctx: CacheContext,
   ex: Exchange,
-  opts: { mode: ListenerMode; acl: Acl },
+  opts: { mode: ListenerMode; acl: Acl; cluster?: ClusterPurge },
 ): Promise<void> {
   const { req, out } = ex;
   out.url = req.target;
@@ -73,9 +82,22 @@ export async function purge(
   }
   const key = cacheKey(route.url);
   out.url = key;
-  const n = await ctx.invalidate([key]);
+  const type = req.headers.get("x-purge-type") ?? "url";
+  const spec = purgeSpec(type, type.trim().toLowerCase() === "regex" ? req.headers.get("x-purge-regex") ?? "" : key);
+  if ("error" in spec) {
+    out.status = 400;
+    return await sendError(ctx, ex, { status: 400, message: spec.error });
+  }
+  let n = spec.kind === "url" ? await ctx.invalidate([key]) : 0;
+  const cluster = opts.cluster ? await opts.cluster(newBan(spec, ctx.node), n) : undefined;
+  if (cluster) n = cluster.deleted;
   out.result = "purge";
   out.code = "TCP_MISS";
-  out.status = n > 0 ? 200 : 404;
-  return await sendError(ctx, ex, { status: out.status, message: n > 0 ? `Purged ${n} object(s)` : "Not in cache" });
+  out.status = n > 0 || spec.kind !== "url" ? 200 : 404;
+  const what = spec.kind === "url" ? (n > 0 ? `Purged ${n} object(s)` : "Not in cache") : `Banned ${spec.kind}`;
+  return await sendError(ctx, ex, {
+    status: out.status,
+    message: cluster?.nodes ? `${what}; ${cluster.acked} of ${cluster.nodes} other cache(s) acknowledged` : what,
+    extra: cluster ? [["x-purge-acks", `${cluster.acked}/${cluster.nodes}`]] : [],
+  });
 }

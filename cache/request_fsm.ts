@@ -11,10 +11,15 @@
  *          │                                                    │    → unconditional refetch → MISS (replaced)
  *          │                                                    ├─ 200 → MISS (replaced)
  *          │                                                    └─ error (none; 500/502/503/504, not 501) → STALE
- *          │                                                       if stale-if-error allows, else relayed / 502/504
+ *          │                                                       if stale-if-error (or cache.staleIfErrorS) allows,
+ *          │                                                       else relayed / 502/504; never STALE for
+ *          │                                                       must-revalidate/proxy-revalidate (none → 504)
  *          ├─ held by another worker → copy it here, lookup again
+ *          ├─ Range inside a stored part → HIT 206 from the part (partial_content.ts)
  *          ├─ not stored + only-if-cached → 504
- *          ├─ Range, not stored → pass (206 relayed, never stored)
+ *          ├─ Range, not stored → forward; a single-range 206 is relayed and kept as a part,
+ *          │                      parts combined into a stored 200 when complete (partial_content.ts)
+ *          ├─ no Range, a stored part lacking one run → ask for that run (If-Range), combine, serve
  *          └─ miss ──────── fetch (collapsed: one origin request per URL; others wait ≤ collapse.waitMs)
  *                           stream to every waiting client while storing
  * ```
@@ -25,18 +30,22 @@
  */
 import type { ServerRequest } from "../http/server.ts";
 import { sendError, sendOriginError } from "./client_reply.ts";
-import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
+import { type CacheContext, type Exchange, freshOpts, staleIfErrorOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
 import type { Inflight, InflightHead } from "./inflight.ts";
+import { interimRelay } from "./interim.ts";
 import { counters } from "./metrics.ts";
+import { completePartial, rangeMiss, servePartial } from "./partial_content.ts";
 import { pass } from "./pass.ts";
 import { serveInflight } from "./serve_inflight.ts";
 import { serveStored } from "./serve_stored.ts";
 import {
   conditionalHeadersFor,
   evaluateFreshness,
+  getHeader,
   parseCacheControl,
   staleIfErrorAllowed,
+  staleProhibited,
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
@@ -81,7 +90,7 @@ export class RequestFsm {
     const ctx = this.#ctx;
     const obj = await this.#find(req, plan.primary);
     if (obj) {
-      const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config));
+      const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
       switch (d.action) {
         case "serve":
           return await serveStored(ctx, ex, { obj, x: "HIT", code: "TCP_MEM_HIT", result: "hit" });
@@ -106,18 +115,29 @@ export class RequestFsm {
         if (await pull) return await this.lookup(ex, plan);
       }
     }
+    // A Range inside a stored part (RFC 9111 §3.3): served from it, never the whole.
+    if (!obj && ctx.partials && req.headers.has("range") && await servePartial(ctx, ex, plan)) return;
     if (parseCacheControl(req.headers.get("cache-control")).onlyIfCached) {
       out.result = "only_if_cached";
       out.status = 504;
       return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
     }
     if (req.headers.has("range")) {
-      // A partial answer must never become the stored object: relay the range as a pass.
-      plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: false });
+      // The 206 is relayed and kept as a part (never as the whole object) when parts are stored.
+      if (ctx.partials && req.method === "GET") return await rangeMiss(ctx, ex, plan);
+      plan.headers = forwardHeaders(req, {
+        host: plan.host,
+        node: ctx.node,
+        cacheable: false,
+        forwarded: ctx.forwarded,
+      });
       plan.method = req.method;
+      plan.onInterim = interimRelay(req, ex.res);
       return await pass(ctx, ex, plan);
     }
-    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+    // A stored part missing one run of bytes: ask only for those (RFC 9111 §3.4).
+    if (ctx.partials && req.method === "GET" && await completePartial(ctx, ex, plan)) return;
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
     plan.store = true;
     return await this.#miss(ex, plan);
   }
@@ -153,7 +173,8 @@ export class RequestFsm {
           counters.collapsed++;
           out.hierarchy = "HIER_NONE";
           out.status = head!.status;
-          return await serveInflight(ctx, ex, { f, head: head!, xCache: ctx.xMiss });
+          // This client did not cause the fetch: no Set-Cookie (response_head.ts).
+          return await serveInflight(ctx, ex, { f, head: head!, xCache: ctx.xMiss, follower: true });
         }
         if (head && head.kind === "not-modified") {
           counters.collapsed++;
@@ -172,6 +193,7 @@ export class RequestFsm {
         return await this.lookup(ex, plan);
       }
     }
+    plan.onInterim = interimRelay(req, ex.res);
     const { f, slot, task } = ctx.fetch.start(plan, {
       lead: collapse.enabled && plan.store,
       leaderReads: req.method !== "HEAD",
@@ -207,7 +229,7 @@ export class RequestFsm {
     const ctx = this.#ctx;
     out.code = "TCP_REFRESH_MODIFIED";
     out.result = "miss";
-    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true });
+    plan.headers = forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded });
     plan.store = !parseCacheControl(req.headers.get("cache-control")).noStore;
     const joined = await this.#joinRevalidation(req, plan.primary);
     let f = joined?.f;
@@ -217,6 +239,7 @@ export class RequestFsm {
     if (!f) {
       plan.revalidating = obj.meta;
       plan.headers.push(...conditionalHeadersFor(obj.meta));
+      plan.onInterim = interimRelay(req, ex.res);
       const started = ctx.fetch.start(plan, {
         lead: ctx.config.collapse.enabled && plan.store,
         leaderReads: req.method !== "HEAD",
@@ -226,7 +249,8 @@ export class RequestFsm {
       head = await f.waitHead();
     }
     const failed = !head || (head.kind === "response" && STALE_IF_ERROR_STATUSES.has(head.status));
-    const useStale = failed && staleIfErrorAllowed(req.headers, obj.meta, Date.now(), freshOpts(ctx.config));
+    const useStale = failed &&
+      staleIfErrorAllowed(req.headers, obj.meta, Date.now(), staleIfErrorOpts(ctx.config, plan.primary));
     if (slot && (useStale || !head || head.kind === "not-modified")) {
       f.unreserve(slot);
       slot = undefined;
@@ -238,7 +262,17 @@ export class RequestFsm {
     }
     if (!head) {
       if (task) await task;
-      return await sendOriginError(ctx, ex, f.error ?? new Error("revalidation failed"));
+      const error = f.error ?? new Error("revalidation failed");
+      if (staleProhibited(parseCacheControl(getHeader(obj.meta.headers, "cache-control")), true)) {
+        // A disconnected cache answers 504 rather than reuse a stale must-revalidate (or
+        // proxy-revalidate, s-maxage) response (RFC 9111 §5.2.2.2).
+        out.result = "error";
+        return await sendError(ctx, ex, {
+          status: 504,
+          message: `Gateway timeout: cannot revalidate: ${error.message}`,
+        });
+      }
+      return await sendOriginError(ctx, ex, error);
     }
     if (head.kind === "not-modified") {
       if (task) await task;
@@ -251,7 +285,8 @@ export class RequestFsm {
       });
     }
     out.status = head.status;
-    const p = serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot });
+    // A client that joined another's revalidation (no task of its own) gets no Set-Cookie.
+    const p = serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot, follower: !task });
     await Promise.all(task ? [p, task] : [p]);
   }
 
@@ -263,11 +298,12 @@ export class RequestFsm {
       ...plan,
       method: "GET",
       headers: [
-        ...forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true }),
+        ...forwardHeaders(req, { host: plan.host, node: ctx.node, cacheable: true, forwarded: ctx.forwarded }),
         ...conditionalHeadersFor(meta),
       ],
       store: true,
       revalidating: meta,
+      onInterim: undefined, // nobody waits for this fetch
     };
     const { task: fetched } = ctx.fetch.start(p, {
       lead: true,

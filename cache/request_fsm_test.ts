@@ -197,3 +197,184 @@ Deno.test("RequestFsm: a client conditional on a stored object answers 304 from 
     },
   );
 });
+
+const EARLY_HINTS = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nX-Interim: 1\r\n\r\n";
+
+Deno.test("RequestFsm: interim responses of a miss reach the client first, in order, and are never stored", async () => {
+  await withFsm(
+    () => "HTTP/1.1 102 Processing\r\n\r\n" + EARLY_HINTS + rawResponse(200, [["cache-control", "max-age=60"]], "page"),
+    async (fsm, origin, store) => {
+      const a = await run(fsm, origin, GET("/ih"));
+      const text = a.ex.res.text();
+      assert(
+        text.startsWith("HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </s.css>; rel=preload\r\n"),
+        text,
+      );
+      const final = parseRecorded(text.slice(text.indexOf("HTTP/1.1 200")));
+      assertEquals([final.status, final.body, final.headers.get("link"), final.headers.get("x-interim")], [
+        200,
+        "page",
+        null,
+        null,
+      ]);
+      const meta = (await store.variants(cacheKey(`${origin.url}/ih`)))[0];
+      assertEquals(meta.headers.filter(([k]) => k === "link" || k === "x-interim"), []);
+      const b = await run(fsm, origin, GET("/ih"));
+      assert(b.ex.res.text().startsWith("HTTP/1.1 200"), "a hit sends no interim response");
+    },
+  );
+});
+
+Deno.test("RequestFsm: interim responses before a revalidation's 304 are relayed; the stored response keeps none of their fields", async () => {
+  await withFsm(
+    (_req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"r"']], "v")
+        : EARLY_HINTS + rawResponse(304, [["cache-control", "max-age=60"], ["etag", '"r"']]),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/ir"));
+      const ex = exchange(GET("/ir"));
+      await fsm.lookup(ex, planFor(ex, origin, "/ir"));
+      const text = ex.res.text();
+      assert(text.startsWith("HTTP/1.1 103 Early Hints\r\n"), text);
+      assertEquals(ex.out.code, "TCP_REFRESH_UNMODIFIED");
+      const meta = (await store.variants(cacheKey(`${origin.url}/ir`)))[0];
+      assertEquals(meta.headers.filter(([k]) => k === "link" || k === "x-interim"), []);
+    },
+  );
+});
+
+Deno.test("RequestFsm: an HTTP/1.0 client gets no interim response", async () => {
+  await withFsm(
+    () => EARLY_HINTS + rawResponse(200, [["cache-control", "max-age=60"]], "old-client"),
+    async (fsm, origin) => {
+      const ex = exchange("GET /h10 HTTP/1.0\r\nHost: example.test\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/h10"));
+      assert(ex.res.text().startsWith("HTTP/1.1 200"), ex.res.text());
+    },
+  );
+});
+
+// ---- must-revalidate / proxy-revalidate on a stale response (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8) ----
+
+for (const directive of ["must-revalidate", "proxy-revalidate"]) {
+  Deno.test(`RequestFsm: stale ${directive} under stale-while-revalidate is validated before it is served`, async () => {
+    await withFsm(
+      (_req, n) =>
+        n === 1
+          ? rawResponse(200, [["cache-control", `max-age=0, stale-while-revalidate=600, ${directive}`], [
+            "etag",
+            '"m"',
+          ]], "v1")
+          : rawResponse(200, [["cache-control", "max-age=60"], ["etag", '"m2"']], "v2"),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/m"));
+        const b = await run(fsm, origin, GET("/m"));
+        assertEquals(origin.seen.length, 2, "a conditional request went out before answering");
+        assertEquals(origin.seen[1].headers.get("if-none-match"), '"m"');
+        assertEquals([b.r.body, b.ex.out.code], ["v2", "TCP_REFRESH_MODIFIED"]);
+      },
+    );
+  });
+
+  Deno.test(`RequestFsm: stale ${directive} with stale-if-error: a 503 answering the validation is relayed, not the stale copy`, async () => {
+    await withFsm(
+      (_req, n) =>
+        n === 1
+          ? rawResponse(200, [["cache-control", `max-age=0, stale-if-error=600, ${directive}`], ["etag", '"e"']], "v1")
+          : rawResponse(503, [], "down"),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/e"));
+        const b = await run(fsm, origin, GET("/e", "Cache-Control: stale-if-error=600, max-stale=600\r\n"));
+        assertEquals(origin.seen[1].headers.get("if-none-match"), '"e"');
+        assertEquals([b.r.status, b.r.body], [503, "down"]);
+      },
+      { staleIfErrorS: 3600 },
+    );
+  });
+
+  Deno.test(`RequestFsm: stale ${directive} with the origin unreachable answers 504, even with cache.staleIfErrorS`, async () => {
+    await withFsm(
+      () => ({
+        raw: rawResponse(200, [["cache-control", `max-age=0, ${directive}`], ["etag", '"d"']], "v1"),
+        close: true,
+      }),
+      async (fsm, origin) => {
+        await run(fsm, origin, GET("/d"));
+        await origin.close();
+        const b = await run(fsm, origin, GET("/d", "Cache-Control: max-stale=600, stale-if-error=600\r\n"));
+        assertEquals([b.r.status, b.ex.out.result], [504, "error"]);
+        assert(!b.ex.res.text().includes("v1"), "the stale body is not served");
+      },
+      { staleIfErrorS: 3600 },
+    );
+  });
+}
+
+Deno.test("RequestFsm: cache.staleIfErrorS serves a stale response (no directives) when the origin is unreachable", async () => {
+  await withFsm(
+    () => ({ raw: rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"o"']], "v1"), close: true }),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/o"));
+      await origin.close();
+      const b = await run(fsm, origin, GET("/o"));
+      assertEquals([b.r.status, b.r.body, b.ex.out.code], [200, "v1", "TCP_REFRESH_FAIL_OLD"]);
+    },
+    { staleIfErrorS: 3600 },
+  );
+});
+
+Deno.test("RequestFsm: without cache.staleIfErrorS or stale-if-error an unreachable origin is a 502", async () => {
+  await withFsm(
+    () => ({ raw: rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"o"']], "v1"), close: true }),
+    async (fsm, origin) => {
+      await run(fsm, origin, GET("/o"));
+      await origin.close();
+      const b = await run(fsm, origin, GET("/o"));
+      assertEquals(b.r.status, 502);
+    },
+  );
+});
+
+// ---- header updates from an inbound HEAD (RFC 9111 §4.3.5) ----
+
+Deno.test("RequestFsm: a HEAD that is not to be stored goes upstream as HEAD; its 200 updates the stored GET", async () => {
+  await withFsm(
+    (req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"h"'], ["content-type", "text/plain"]], "body")
+        : `HTTP/1.1 200 OK\r\ncache-control: max-age=600\r\netag: "h"\r\ncontent-type: text/csv\r\ncontent-length: 4\r\n\r\n` +
+          (req.method === "HEAD" ? "" : "body"),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/hd"));
+      const ex = exchange("HEAD /hd HTTP/1.1\r\nHost: example.test\r\nCache-Control: no-store\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/hd"));
+      assertEquals(origin.seen[1].method, "HEAD");
+      assertEquals(parseRecorded(ex.res.text()).status, 200);
+      const meta = (await store.variants(cacheKey(`${origin.url}/hd`)))[0];
+      assertEquals(meta.headers.find(([k]) => k === "cache-control")?.[1], "max-age=600");
+      assertEquals(meta.headers.find(([k]) => k === "content-type")?.[1], "text/csv");
+      const hit = await run(fsm, origin, GET("/hd"));
+      assertEquals([hit.r.body, hit.ex.out.code, hit.r.headers.get("content-length")], ["body", "TCP_MEM_HIT", "4"]);
+      assertEquals(origin.seen.length, 2);
+    },
+  );
+});
+
+Deno.test("RequestFsm: a HEAD 200 with another ETag drops the stored GET; the next GET fetches it again", async () => {
+  await withFsm(
+    (req, n) =>
+      n === 1
+        ? rawResponse(200, [["cache-control", "max-age=0"], ["etag", '"old"']], "old!")
+        : `HTTP/1.1 200 OK\r\ncache-control: max-age=600\r\netag: "new"\r\ncontent-length: 4\r\n\r\n` +
+          (req.method === "HEAD" ? "" : "new!"),
+    async (fsm, origin, store) => {
+      await run(fsm, origin, GET("/hx"));
+      const ex = exchange("HEAD /hx HTTP/1.1\r\nHost: example.test\r\nCache-Control: no-store\r\n\r\n");
+      await fsm.lookup(ex, planFor(ex, origin, "/hx"));
+      assertEquals(await store.variants(cacheKey(`${origin.url}/hx`)), []);
+      const b = await run(fsm, origin, GET("/hx"));
+      assertEquals([b.r.body, b.ex.out.code], ["new!", "TCP_MISS"]);
+    },
+  );
+});

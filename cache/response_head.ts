@@ -7,6 +7,11 @@
  * `Connection` (keep-alive or close for this client); the stored or received values of those are
  * dropped.
  *
+ * A response sent from storage (a hit of any kind, a revalidated hit, a collapsed client that did
+ * not cause the fetch, a copy from a sibling or another worker) never carries `Set-Cookie` or
+ * `Set-Cookie2`, even when the origin said `public` (as Squid does): only the client whose request
+ * went to the origin gets its cookie. See {@link FROM_STORE_DROPPED}.
+ *
  * @module
  */
 import { latin1Encode, latin1EncodeInto, STATUS_TEXT } from "../http/head_codec.ts";
@@ -14,6 +19,33 @@ import type { StoredObject } from "./store/store.ts";
 import { appendVia } from "./semantics/mod.ts";
 
 const OWNED = new Set(["content-length", "transfer-encoding", "age", "via", "x-cache", "connection", "keep-alive"]);
+
+/** Fields never sent in a response from storage: one client's cookie must not reach another. */
+export const FROM_STORE_DROPPED: ReadonlySet<string> = new Set(["set-cookie", "set-cookie2"]);
+
+/**
+ * A header list without {@link FROM_STORE_DROPPED} fields (the list itself when it has none).
+ *
+ * @param headers response fields with lower-case names
+ * @returns the fields a response from storage may carry
+ */
+export function withoutCookies<T extends readonly (readonly [string, string])[]>(headers: T): T {
+  if (!headers.some(([k]) => FROM_STORE_DROPPED.has(k))) return headers;
+  return headers.filter(([k]) => !FROM_STORE_DROPPED.has(k)) as unknown as T;
+}
+
+/**
+ * Whether a peer's answer came from its storage: every sibling answer (siblings are only asked
+ * for hits), and a parent's that says `X-Cache: HIT…` (a parent's miss was fetched for this
+ * client, whose cookie it is).
+ *
+ * @param hierarchy `SIBLING_HIT`, `PARENT_HIT` or another Squid hierarchy code
+ * @param xCache the answer's `X-Cache` field
+ * @returns true when its Set-Cookie must not be passed on
+ */
+export function peerCopy(hierarchy: string, xCache: string | null): boolean {
+  return hierarchy === "SIBLING_HIT" || (hierarchy === "PARENT_HIT" && /^\s*HIT\b/i.test(xCache ?? ""));
+}
 
 /** How the body of a client response is framed. */
 export type ClientFraming =
@@ -41,6 +73,11 @@ export interface ClientHeadInput {
   close: boolean;
   /** The client is HTTP/1.0 and asked for keep-alive (send `Connection: keep-alive`). */
   keepAlive10?: boolean;
+  /**
+   * The response comes from storage or from a fetch another client caused: `Set-Cookie` and
+   * `Set-Cookie2` are dropped.
+   */
+  fromStore?: boolean;
 }
 
 /**
@@ -53,6 +90,7 @@ export function clientHead(h: ClientHeadInput): string {
   let s = `HTTP/1.1 ${h.status} ${h.reason || STATUS_TEXT[h.status] || ""}\r\n`;
   let via: string | null = null;
   for (const [k, v] of h.headers) {
+    if (h.fromStore && FROM_STORE_DROPPED.has(k)) continue;
     if (OWNED.has(k)) {
       if (k === "via") via = via === null ? v : `${via}, ${v}`;
       continue;
@@ -126,10 +164,13 @@ export class PreparedHit {
       xCache,
       framing: { kind: "length", length: this.#body.length },
       close: false,
+      fromStore: true,
     });
     this.#prefix = latin1Encode(head.slice(0, -2) + "age: ");
     this.contentType = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
-    this.noCache = obj.meta.headers.some(([k, v]) => k === "cache-control" && /no-cache/i.test(v));
+    // Conservative: any cache-control field (Cache-Control or a targeted one such as
+    // CDN-Cache-Control, RFC 9213) mentioning no-cache sends hits through the full evaluation.
+    this.noCache = obj.meta.headers.some(([k, v]) => k.endsWith("cache-control") && /no-cache/i.test(v));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
-import { clientHead, headWithBody, INLINE_BODY_BYTES, PreparedHit } from "./response_head.ts";
+import { clientHead, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
 
 function object(body: Uint8Array, headers: [string, string][]): StoredObject {
@@ -111,4 +111,41 @@ Deno.test("headWithBody() puts head and body in one buffer, in the scratch buffe
   assertEquals(viaScratch.buffer, scratchBuf.buffer);
   assertEquals(viaScratch.length, head.length + 5);
   assertEquals(new TextDecoder().decode(viaScratch), head + "hello");
+});
+
+Deno.test("clientHead() drops Set-Cookie and Set-Cookie2 from responses from storage only", () => {
+  const headers: [string, string][] = [["set-cookie", "a=1"], ["content-type", "text/plain"], ["set-cookie2", "b=2"]];
+  const base = {
+    status: 200,
+    headers,
+    node: "n",
+    xCache: "HIT from n",
+    framing: { kind: "none" as const },
+    close: false,
+  };
+  const fresh = clientHead(base);
+  assertEquals(fresh.includes("set-cookie: a=1\r\n") && fresh.includes("set-cookie2: b=2\r\n"), true);
+  const stored = clientHead({ ...base, fromStore: true });
+  assertEquals(/set-cookie/i.test(stored), false);
+  assertEquals(stored.includes("content-type: text/plain\r\n"), true);
+});
+
+Deno.test("PreparedHit never sends a stored Set-Cookie", () => {
+  const hit = new PreparedHit(
+    object(new Uint8Array([65]), [["set-cookie", "s=1"], ["content-type", "x/y"]]),
+    "n",
+    "HIT",
+  );
+  const text = latin1Decode(hit.bytes(3)[0]);
+  assertEquals(/set-cookie/i.test(text), false);
+  assertEquals(text.includes("content-type: x/y\r\n"), true);
+});
+
+Deno.test("peerCopy() tells stored peer answers from a parent's fetch for this client", () => {
+  assertEquals(peerCopy("SIBLING_HIT", null), true);
+  assertEquals(peerCopy("SIBLING_HIT", "MISS from s"), true);
+  assertEquals(peerCopy("PARENT_HIT", "HIT from p"), true);
+  assertEquals(peerCopy("PARENT_HIT", "MISS from p"), false);
+  assertEquals(peerCopy("PARENT_HIT", null), false);
+  assertEquals(peerCopy("HIER_DIRECT", "HIT from somewhere"), false);
 });

@@ -7,11 +7,21 @@
  * | forward | absolute-form `http://h[:p]/p`, `CONNECT h:p` | the URL's host | `cache.acl.forward` |
  * | transparent | origin-form redirected by a firewall | the `Host` header (port 80 default) | `cache.acl.forward` |
  *
- * The cache key URL is always absolute: `http://<host>[:port]<path>?<query>`.
+ * The cache key URL is always absolute: `http://<host>[:port]<path>?<query>`, and it is made from
+ * the same normalised URL (`semantics/normalize_url.ts`) as the origin-form target and the `Host`
+ * sent to the origin, so what the origin was asked is exactly what its answer is stored under. An
+ * absolute-form target's authority wins over the Host field (RFC 9112 §3.2.2) in every mode.
+ * Targets that cannot be normalised safely get 400.
  *
  * @module
  */
 import type { Endpoint } from "../http/server.ts";
+import {
+  type NormalAuthority,
+  normalizeAuthority,
+  normalizePathQuery,
+  normalizeUrl,
+} from "./semantics/normalize_url.ts";
 
 /** A listener mode. */
 export type ListenerMode = "accel" | "forward" | "transparent";
@@ -46,36 +56,29 @@ export interface RouteAccess {
   forwardAllowed: boolean;
 }
 
-function splitHostPort(authority: string, defPort: number): Endpoint | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/.exec(authority);
-  if (!m) return undefined;
-  const port = m[2] === undefined ? defPort : Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
-  const hostname = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
-  return { hostname, port };
+function splitHostPort(authority: string): Endpoint | undefined {
+  const a = /:\d{1,5}$/.test(authority) ? normalizeAuthority(authority, -1) : null;
+  return a ? { hostname: a.hostname, port: a.port } : undefined;
 }
 
-/** An authority (Host field or URL authority) parsed: its endpoint and its text for URLs and keys. */
-interface ParsedHost {
-  ep: Endpoint;
-  /** Lower-cased, without the default port 80. */
-  hostText: string;
-}
-
-/** Parsed authorities: a cache sees few distinct hosts, and every request parses one. */
-const HOSTS = new Map<string, ParsedHost | null>();
-
-function hostOf(authority: string): ParsedHost | null {
-  let h = HOSTS.get(authority);
-  if (h !== undefined) return h;
-  const lower = authority.toLowerCase();
-  const ep = splitHostPort(lower, 80);
-  h = ep ? { ep: Object.freeze(ep), hostText: lower.replace(/:80$/, "") } : null;
-  if (authority.length <= 512) {
-    if (HOSTS.size >= 1024) HOSTS.clear();
-    HOSTS.set(authority, h);
-  }
-  return h;
+/**
+ * The cache key (and origin-form target) of an origin-form request: `http://<Host>` plus the
+ * target, both normalised (`normalize_url.ts`). The fast hit path and {@link resolveRoute} use
+ * it alike, so they always agree.
+ *
+ * @param host the Host field
+ * @param target an origin-form target
+ * @returns the normalised authority and target, or null when either cannot be normalised
+ */
+export function originFormUrl(
+  host: string,
+  target: string,
+): { auth: NormalAuthority; pathQuery: string; url: string } | null {
+  const auth = normalizeAuthority(host, 80);
+  if (!auth) return null;
+  const pathQuery = normalizePathQuery(target);
+  if (pathQuery === null) return null;
+  return { auth, pathQuery, url: `http://${auth.host}${pathQuery}` };
 }
 
 /** Parsed origin URLs: there are only the configured few, and every request needs one. */
@@ -112,42 +115,48 @@ export function resolveRoute(
     if (!cfg.forwardAllowed) {
       return { kind: "error", status: 403, message: "Forward proxying is not allowed from this client" };
     }
-    const ep = splitHostPort(req.target, -1);
-    if (!ep || ep.port === -1) return { kind: "error", status: 400, message: `Bad CONNECT target "${req.target}"` };
+    const ep = splitHostPort(req.target);
+    if (!ep) return { kind: "error", status: 400, message: `Bad CONNECT target "${req.target}"` };
     return { kind: "connect", target: ep };
   }
-  let authority: string;
+  let auth: NormalAuthority;
   let path: string;
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(req.target)) {
-    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)/.exec(req.target)!;
-    if (m[1].toLowerCase() !== "http") {
-      return { kind: "error", status: 501, message: `Scheme "${m[1]}" is not supported; use CONNECT for https` };
+    // Absolute form: its authority wins over Host (RFC 9112 §3.2.2) for routing, the key and the
+    // Host sent to the origin alike.
+    const scheme = req.target.slice(0, req.target.indexOf(":"));
+    if (scheme.toLowerCase() !== "http") {
+      return { kind: "error", status: 501, message: `Scheme "${scheme}" is not supported; use CONNECT for https` };
     }
-    authority = m[2];
-    path = m[3] || "/";
-    if (!path.startsWith("/")) path = "/" + path;
-    if (authority.includes("@")) return { kind: "error", status: 400, message: "User info in URLs is not allowed" };
+    if (/^[^:]*:\/\/[^/?#\\]*@/.test(req.target)) {
+      return { kind: "error", status: 400, message: "User info in URLs is not allowed" };
+    }
+    const u = normalizeUrl(req.target);
+    if (!u) return { kind: "error", status: 400, message: `Bad request target "${req.target.slice(0, 100)}"` };
+    auth = u;
+    path = u.pathQuery;
   } else if (req.target.startsWith("/")) {
     if (mode === "forward") {
       return { kind: "error", status: 400, message: "A forward proxy needs an absolute URL (http://host/path)" };
     }
     if (req.host === null || req.host === "") return { kind: "error", status: 400, message: "Missing Host header" };
-    authority = req.host;
-    path = req.target;
+    const o = originFormUrl(req.host, req.target);
+    if (!o) return { kind: "error", status: 400, message: `Bad host or target "${req.target.slice(0, 100)}"` };
+    auth = o.auth;
+    path = o.pathQuery;
   } else if (req.target === "*" && req.method === "OPTIONS") {
     return { kind: "error", status: 501, message: "OPTIONS * is not supported" };
   } else {
     return { kind: "error", status: 400, message: `Bad request target "${req.target.slice(0, 100)}"` };
   }
-  const host = hostOf(authority);
-  if (!host) return { kind: "error", status: 400, message: `Bad host "${authority.slice(0, 100)}"` };
-  const { ep, hostText } = host;
+  const hostText = auth.host;
+  const ep: Endpoint = { hostname: auth.hostname, port: auth.port };
   const url = `http://${hostText}${path}`;
   if (mode === "accel") {
     const bare = ep.hostname;
     const origin = cfg.origins[hostText] ?? cfg.origins[bare] ?? cfg.defaultOrigin;
     if (!origin) return { kind: "error", status: 503, message: `No origin configured for host "${hostText}"` };
-    return { kind: "http", url, origin: endpointOf(origin), host: req.host ?? hostText, path };
+    return { kind: "http", url, origin: endpointOf(origin), host: hostText, path };
   }
   if (!cfg.forwardAllowed) {
     return { kind: "error", status: 403, message: "Forward proxying is not allowed from this client" };

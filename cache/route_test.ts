@@ -26,7 +26,7 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
         kind: "http",
         url: "http://a.example/x?y",
         origin: { hostname: "10.0.0.1", port: 8080 },
-        host: "A.example",
+        host: "a.example",
         path: "/x?y",
       },
     },
@@ -39,7 +39,7 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
         kind: "http",
         url: "http://other/",
         origin: { hostname: "10.0.0.9", port: 80 },
-        host: "other:80",
+        host: "other",
         path: "/",
       },
     },
@@ -167,6 +167,124 @@ Deno.test("resolveRoute() gives the same answer for a host it has parsed before,
           assertEquals(r.origin, { hostname: "b.example", port: Number(/:(\d+)\//.exec(c.url!)?.[1] ?? 80) }, name);
         }
       }
+    }
+  }
+});
+
+Deno.test("resolveRoute() asks the origin exactly the URL it keys the answer under", () => {
+  const table: {
+    name: string;
+    target: string;
+    host: string | null;
+    mode: "accel" | "forward" | "transparent";
+    /** Key URL, Host sent, path sent, origin; or an error status. */
+    want: [string, string, string, string] | number;
+  }[] = [
+    {
+      name: "dot-dot",
+      target: "/a/../secret",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://a.example/secret", "a.example", "/secret", "10.0.0.1:8080"],
+    },
+    {
+      name: "%2e%2e",
+      target: "/%2e%2e/a/%2E%2E/x",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://a.example/x", "a.example", "/x", "10.0.0.1:8080"],
+    },
+    {
+      name: "backslashes",
+      target: "/a\\..\\b",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://a.example/b", "a.example", "/b", "10.0.0.1:8080"],
+    },
+    {
+      name: "./",
+      target: "/./a/./b",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://a.example/a/b", "a.example", "/a/b", "10.0.0.1:8080"],
+    },
+    {
+      name: "fragment",
+      target: "/x#frag",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://a.example/x", "a.example", "/x", "10.0.0.1:8080"],
+    },
+    {
+      name: "unreserved escape",
+      target: "/%7Euser",
+      host: "A.EXAMPLE:80",
+      mode: "accel",
+      want: ["http://a.example/~user", "a.example", "/~user", "10.0.0.1:8080"],
+    },
+    {
+      name: "empty port",
+      target: "/p",
+      host: "a.example:",
+      mode: "accel",
+      want: ["http://a.example/p", "a.example", "/p", "10.0.0.1:8080"],
+    },
+    // RFC 9112 §3.2.2: the absolute-form authority wins over Host, in routing, key and Host sent.
+    {
+      name: "absolute-form beats Host (accel)",
+      target: "http://evil/",
+      host: "a.example",
+      mode: "accel",
+      want: ["http://evil/", "evil", "/", "10.0.0.9:80"],
+    },
+    {
+      name: "absolute-form to a configured site",
+      target: "http://A.example:80/../p",
+      host: "other",
+      mode: "accel",
+      want: ["http://a.example/p", "a.example", "/p", "10.0.0.1:8080"],
+    },
+    {
+      name: "absolute-form beats Host (transparent)",
+      target: "http://evil:81/x",
+      host: "good",
+      mode: "transparent",
+      want: ["http://evil:81/x", "evil:81", "/x", "evil:81"],
+    },
+    {
+      name: "forward dot segments",
+      target: "http://h/a/%2e%2e/b#f",
+      host: "h",
+      mode: "forward",
+      want: ["http://h/b", "h", "/b", "h:80"],
+    },
+    {
+      name: "numeric host",
+      target: "http://2130706433:8080/",
+      host: null,
+      mode: "forward",
+      want: ["http://127.0.0.1:8080/", "127.0.0.1:8080", "/", "127.0.0.1:8080"],
+    },
+    { name: "duplicate port", target: "/", host: "a.example:80:80", mode: "accel", want: 400 },
+    { name: "bad escape", target: "/a%zz", host: "a.example", mode: "accel", want: 400 },
+    { name: "encoded NUL", target: "/a%00", host: "a.example", mode: "accel", want: 400 },
+    { name: "bad escape (absolute)", target: "http://h/%", host: null, mode: "forward", want: 400 },
+    {
+      name: "absolute-form user info behind a backslash",
+      target: "http://u@h\\x/",
+      host: null,
+      mode: "forward",
+      want: 400,
+    },
+  ];
+  for (const row of table) {
+    const r = resolveRoute({ method: "GET", target: row.target, host: row.host }, row.mode, cfg);
+    if (typeof row.want === "number") assertEquals(r.kind === "error" ? r.status : r.kind, row.want, row.name);
+    else {
+      assertEquals(r.kind, "http", row.name);
+      if (r.kind !== "http") continue;
+      assertEquals([r.url, r.host, r.path, `${r.origin.hostname}:${r.origin.port}`], row.want, row.name);
+      assertEquals(`http://${r.host}${r.path}`, r.url, `${row.name}: key = what the origin is asked`);
     }
   }
 });

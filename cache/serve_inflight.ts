@@ -22,6 +22,10 @@ export interface InflightServe {
   xCache: string;
   /** A read slot reserved before the fetch started (released here). */
   slot?: object;
+  /**
+   * The client did not cause this fetch (it joined another's): no Set-Cookie (`response_head.ts`).
+   */
+  follower?: boolean;
 }
 
 /** Head and first body chunk go out in one write up to this size. */
@@ -60,6 +64,7 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
         framing: { kind: "none" },
         close: res.close,
         keepAlive10: req.minor === 0 && !res.close,
+        fromStore: how.follower,
       })));
     }
   }
@@ -82,6 +87,7 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
     framing,
     close: res.close,
     keepAlive10: req.minor === 0 && !res.close,
+    fromStore: how.follower,
   });
   out.status = head.status;
   if (noBody) {

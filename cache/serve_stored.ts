@@ -24,8 +24,8 @@ import type { StoredMeta, StoredObject } from "./store/store.ts";
 export interface StoredServe {
   /** The stored object. */
   obj: StoredObject;
-  /** X-Cache word. */
-  x: "HIT" | "STALE" | "REVALIDATED";
+  /** X-Cache word (`MISS` for a response completed from stored parts and the origin). */
+  x: "HIT" | "STALE" | "REVALIDATED" | "MISS";
   /** Squid result code. */
   code: string;
   /** Metrics result. */
@@ -64,6 +64,7 @@ export async function serveStored(ctx: CacheContext, ex: Exchange, how: StoredSe
       framing: { kind: "none" },
       close: res.close,
       keepAlive10: req.minor === 0 && !res.close,
+      fromStore: true,
     });
     return await res.write(latin1Encode(head));
   }
@@ -91,6 +92,7 @@ export async function serveStored(ctx: CacheContext, ex: Exchange, how: StoredSe
     framing: { kind: "length", length },
     close: res.close,
     keepAlive10: req.minor === 0 && !res.close,
+    fromStore: true, // never another client's Set-Cookie
   }));
   if (req.method === "HEAD") return await res.write(head);
   await writeBody(ex, how.obj, head, r);

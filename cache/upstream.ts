@@ -6,8 +6,10 @@
  *
  * @module
  */
+import { DestinationDeniedError, DestinationGuard } from "./destination_guard.ts";
 import { getLogger } from "../core/log.ts";
 import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
+import type { Endpoint } from "../http/server.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
 import { countOriginFailure, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
@@ -25,6 +27,8 @@ export interface FetchSource {
 /** Peer or origin choice and sending; see the module doc. */
 export class Upstream {
   readonly #pool: OriginPool;
+  readonly #checkRemote: (remote: Deno.Addr) => void;
+  readonly #guard: DestinationGuard;
   /** Where misses go. */
   peers: PeerSelector;
   /** Told the outcome of each origin request (its absolute URL, answered or not); for ICP MISS_NOFETCH. */
@@ -33,10 +37,29 @@ export class Upstream {
   /**
    * @param pool connections to origins and peers
    * @param peers where misses go; default the origin
+   * @param destinations checks guarded origin connections; default refuses internal addresses
    */
-  constructor(pool: OriginPool, peers: PeerSelector = DIRECT) {
+  constructor(pool: OriginPool, peers: PeerSelector = DIRECT, destinations?: DestinationGuard) {
     this.#pool = pool;
     this.peers = peers;
+    const guard = destinations ?? new DestinationGuard();
+    this.#guard = guard;
+    this.#checkRemote = (remote) => guard.checkConnected(remote);
+  }
+
+  /** A guarded plan's origin as a checked address (the Host field keeps the name). */
+  async #checkedOrigin(plan: FetchPlan): Promise<Endpoint> {
+    if (!plan.guarded) return plan.origin;
+    let ip: string;
+    try {
+      ip = await this.#guard.resolve(plan.origin.hostname, plan.origin.port);
+    } catch (e) {
+      if (e instanceof DestinationDeniedError) throw e;
+      throw new OriginError(`Cannot resolve origin ${plan.origin.hostname}: ${(e as Error).message}`, "connect", {
+        cause: e,
+      });
+    }
+    return ip === plan.origin.hostname ? plan.origin : { hostname: ip, port: plan.origin.port };
   }
 
   /** Where a request goes; synchronous when the selector is (no peering). */
@@ -74,6 +97,7 @@ export class Upstream {
           method,
           target: plan.url,
           headers,
+          onInterim: plan.onInterim,
         });
         observeOriginLatency((performance.now() - t0) / 1000);
         if (!(choice.onlyIfCached && r.head.status === 504)) {
@@ -93,18 +117,24 @@ export class Upstream {
     source.peer = plan.origin.hostname;
     const t0 = performance.now();
     try {
-      const r = await this.#pool.request(plan.origin, {
+      const r = await this.#pool.request(await this.#checkedOrigin(plan), {
         method,
         target: plan.path,
         headers: plan.headers,
         body: plan.body,
+        onInterim: plan.onInterim,
+        // Forward/transparent: the address the connection reached, whatever DNS said, is checked.
+        checkRemote: plan.guarded ? this.#checkRemote : undefined,
       });
       observeOriginLatency((performance.now() - t0) / 1000);
       this.originObserver?.(plan.url, true);
       return r;
     } catch (e) {
-      if (e instanceof OriginError) countOriginFailure(e.reason);
-      this.originObserver?.(plan.url, false);
+      // Only the origin's own failures count (a client's bad request body is not one).
+      if (e instanceof OriginError) {
+        countOriginFailure(e.reason);
+        this.originObserver?.(plan.url, false);
+      }
       throw e;
     }
   }

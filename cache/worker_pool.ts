@@ -24,6 +24,9 @@
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
+ * | worker → main | `{t:"purge", id, ban, deleted}` | a PURGE arrived here (url purges already deleted everywhere): ban it cluster-wide |
+ * | main → worker | `{t:"purged", id, result}` | what the cluster did (`PurgeResult`) |
+ * | main → worker | `{t:"bans", set}` | bans new in the main process (and its floor): merge into the worker's list; the whole list after `init` |
  *
  * Request collapsing across workers needs no message per miss: the workers share one
  * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
@@ -42,6 +45,8 @@ import type { LazyCopy } from "./lazy_copy.ts";
 import type { IcpLookup } from "../icp/client.ts";
 import type { PeeringView } from "./peering/remote_icp.ts";
 import { siteOf } from "./peering/load_guard.ts";
+import type { Ban, BanSet } from "../cluster/ban_codec.ts";
+import type { PurgeResult } from "./purge_request.ts";
 
 const log = getLogger("cache.workers");
 
@@ -66,7 +71,18 @@ type Msg =
   | { t: "inv"; id: number; keys: string[] }
   | { t: "invdone"; id: number; n: number }
   | { t: "close" }
-  | { t: "closed" };
+  | { t: "closed" }
+  | { t: "purge"; id: number; ban: Ban; deleted: number }
+  | { t: "purged"; id: number; result: PurgeResult }
+  | { t: "bans"; set: BanSet };
+
+/** What the main process offers workers for purges (see `purge_fanout.ts`). */
+export interface PurgeHost {
+  /** Applies a ban issued in a worker here and cluster-wide. */
+  purge(ban: Ban, localDeleted: number): Promise<PurgeResult>;
+  /** The main process's ban list, for a worker that starts. */
+  snapshot(): BanSet;
+}
 
 /** Whether this code runs inside a Web Worker. */
 export function isWorkerContext(): boolean {
@@ -127,6 +143,7 @@ export class WorkerPool {
   #nextId = 1;
   #local?: CacheService;
   #peering?: PeeringHost;
+  #purger?: PurgeHost;
   #viewTimer?: ReturnType<typeof setInterval>;
   #lastView = "";
 
@@ -154,6 +171,25 @@ export class WorkerPool {
    */
   setPeering(host: PeeringHost): void {
     this.#peering = host;
+  }
+
+  /**
+   * Lets workers' PURGEs reach the cluster, and gives each worker the ban list at start. Call
+   * before {@link WorkerPool.start}.
+   *
+   * @param host the main process's purge fan-out
+   */
+  setPurger(host: PurgeHost): void {
+    this.#purger = host;
+  }
+
+  /**
+   * Sends bans new in the main process to every worker.
+   *
+   * @param set the floor and the new bans
+   */
+  sendBans(set: BanSet): void {
+    for (const s of this.#slots) s.worker.postMessage({ t: "bans", set });
   }
 
   /**
@@ -194,6 +230,7 @@ export class WorkerPool {
                 ports: mine,
                 peering: this.#peering?.view(),
               }, mine.map((p) => p.port));
+              if (this.#purger) worker.postMessage({ t: "bans", set: this.#purger.snapshot() });
             } else if (m.t === "ready") {
               clearTimeout(timer);
               resolve();
@@ -287,6 +324,19 @@ export class WorkerPool {
       case "closed":
         slot.closed?.();
         break;
+      case "purge": {
+        const host = this.#purger;
+        if (!host) break;
+        host.purge(m.ban, m.deleted).then(
+          (result) => slot.worker.postMessage({ t: "purged", id: m.id, result }),
+          (e) => {
+            log.error("Purge from a worker failed", { error: e as Error });
+            const result = { id: m.ban.id, kind: m.ban.kind, pattern: m.ban.pattern, deleted: m.deleted };
+            slot.worker.postMessage({ t: "purged", id: m.id, result: { ...result, nodes: 0, acked: 0, failed: [] } });
+          },
+        );
+        break;
+      }
     }
   }
 
@@ -363,6 +413,10 @@ export interface WorkerContext {
   peering?: WorkerPeeringLink;
   /** Registers something to close after the service when the worker stops. */
   onClose(fn: () => Promise<void> | void): void;
+  /** Sends a PURGE received in this worker to the main process, which bans it cluster-wide. */
+  purge(ban: Ban, localDeleted: number): Promise<PurgeResult>;
+  /** Receives the main process's bans (the whole list first, then what is new); earlier ones are replayed. */
+  onBans(fn: (set: BanSet) => void): void;
 }
 
 /**
@@ -378,6 +432,9 @@ export async function runWorker(
   const scope = globalThis as unknown as WorkerScope;
   const pending = new Map<number, (n: number) => void>();
   const lookups = new Map<number, (l: IcpLookup) => void>();
+  const purges = new Map<number, (r: PurgeResult) => void>();
+  const banQueue: BanSet[] = [];
+  let onBans: ((set: BanSet) => void) | undefined;
   let nextId = 1;
   let service: CacheService | undefined;
   let peering: WorkerPeeringLink | undefined;
@@ -404,6 +461,12 @@ export async function runWorker(
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
+    } else if (m.t === "bans") {
+      if (onBans) onBans(m.set);
+      else banQueue.push(m.set);
+    } else if (m.t === "purged") {
+      purges.get(m.id)?.(m.result);
+      purges.delete(m.id);
     } else if (m.t === "icpa") {
       lookups.get(m.id)?.(m.lookup);
       lookups.delete(m.id);
@@ -457,6 +520,16 @@ export async function runWorker(
       ports: first.ports ?? [],
       peering,
       onClose: (f) => closers.push(f),
+      purge: (ban, deleted) =>
+        new Promise<PurgeResult>((resolve) => {
+          const id = nextId++;
+          purges.set(id, resolve);
+          scope.postMessage({ t: "purge", id, ban, deleted });
+        }),
+      onBans: (fn) => {
+        onBans = fn;
+        for (const set of banQueue.splice(0)) fn(set);
+      },
     });
   } catch (e) {
     scope.postMessage({ t: "fail", error: (e as Error).message });

@@ -35,7 +35,19 @@
  * announce      9 | node id str8 | gossip addr str8                    (--peers auto discovery)
  * configRequest 10 | (no body)                                          (cluster.configSync, TCP only)
  * config       11 | stamp hi u32 | stamp lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
+ * purge        12 | ban blob16                                         (cluster purge, TCP; ban_codec.ts)
+ * purgeAck     13 | ban id str8 | deleted u32                          (answer to purge)
+ * bans         14 | floor hi u32 | floor lo u32 | count u16 | count × ban blob16   (ban list sync, TCP)
+ * streamOpen   15 | frame length u32                                    (TCP only, see stream_frame.ts)
  * ```
+ *
+ * A node's ban list may take several `bans` messages in one frame (each message stays below 64 KiB);
+ * the receiver merges them all.
+ *
+ * `streamOpen` is the whole content of a small first TCP frame that announces a larger second
+ * frame on the same connection: a receiver reads at most {@link MAX_UNAUTHENTICATED_FRAME_BYTES}
+ * before the keyring has authenticated the sender, and the authenticated announcement lets it take
+ * the large frame (up to {@link MAX_STREAM_FRAME_BYTES}).
  *
  * `stamp` is the config file's modification time in milliseconds since the epoch (hi × 2³² + lo);
  * a higher stamp is a newer config.
@@ -47,6 +59,7 @@
  * @module
  */
 import type { NodeRecord } from "./node.ts";
+import { type Ban, BanDecodeError, decodeBan, encodeBan } from "./ban_codec.ts";
 
 /** Packet format version; a packet with another version is dropped (`reason="version"`). */
 export const CODEC_VERSION = 1;
@@ -56,6 +69,12 @@ export const MAX_RECORD_BYTES = 1024;
 export const MAX_PACKET_BYTES = 65507;
 /** Largest TCP frame: a push-pull of thousands of members fits; more is garbage or an attack. */
 export const MAX_STREAM_FRAME_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest TCP frame read from a sender not yet authenticated: one full UDP-sized packet plus its
+ * envelope fits, so small exchanges need one frame; a larger frame must be announced by an
+ * authenticated `streamOpen` first. Bounds what a stranger's connection can make a node allocate.
+ */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 64 * 1024 + 1024;
 
 /** Wire values of message types. */
 export const MESSAGE_TYPE = {
@@ -70,6 +89,10 @@ export const MESSAGE_TYPE = {
   announce: 9,
   configRequest: 10,
   config: 11,
+  purge: 12,
+  purgeAck: 13,
+  bans: 14,
+  streamOpen: 15,
 } as const;
 
 /** SWIM state of a member as carried in push-pull (wire values). */
@@ -193,6 +216,40 @@ export interface ConfigMessage {
   text: string;
 }
 
+/** A purge to apply (sent over TCP by the cache that received it to every other cache). */
+export interface PurgeMessage {
+  /** Message type. */
+  type: "purge";
+  /** The ban (for a `url` ban, the object is also deleted at once). */
+  ban: Ban;
+}
+/** The answer to a {@link PurgeMessage}: applied. */
+export interface PurgeAckMessage {
+  /** Message type. */
+  type: "purgeAck";
+  /** Id of the ban. */
+  id: string;
+  /** Objects deleted at once (url bans; 0 for prefix and regex bans, which act on lookup). */
+  deleted: number;
+}
+/** Part of a node's ban list (ban list sync: a request carries the sender's, the answer the receiver's). */
+export interface BansMessage {
+  /** Message type. */
+  type: "bans";
+  /** The sender's ban floor (ms since the epoch). */
+  floorMs: number;
+  /** Bans (a list longer than one message fits is sent as several messages). */
+  bans: Ban[];
+}
+
+/** Announces the length of the next TCP frame on this connection (larger than an unauthenticated frame). */
+export interface StreamOpenMessage {
+  /** Message type. */
+  type: "streamOpen";
+  /** Length of the next frame's envelope, bytes (at most {@link MAX_STREAM_FRAME_BYTES}). */
+  frameBytes: number;
+}
+
 /** Any gossip message. */
 export type Message =
   | PingMessage
@@ -205,7 +262,11 @@ export type Message =
   | PushPullMessage
   | AnnounceMessage
   | ConfigRequestMessage
-  | ConfigMessage;
+  | ConfigMessage
+  | PurgeMessage
+  | PurgeAckMessage
+  | BansMessage
+  | StreamOpenMessage;
 
 /** Why a message could not be decoded: also the `reason` label of the dropped-messages counter. */
 export type DecodeReason = "short" | "oversized" | "version" | "type" | "garbled";
@@ -401,8 +462,14 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
   const a = o.addrs as Record<string, unknown> | undefined;
   if (!a || typeof a !== "object" || typeof a.gossip !== "string" || !a.gossip) throw bad("addrs.gossip is missing");
   for (const k of ["http", "icp", "admin", "tunnel"]) if (!optStr(a[k])) throw bad(`addrs.${k} is not a string`);
-  for (const k of ["mac", "iface", "service", "vip"]) if (!optStr(o[k])) throw bad(`${k} is not a string`);
+  for (const k of ["mac", "iface", "service", "vip", "bans"]) if (!optStr(o[k])) throw bad(`${k} is not a string`);
   if (o.forwarding !== undefined && !FORWARDING.has(o.forwarding as string)) throw bad("forwarding is unknown");
+  if (o.ha !== undefined) {
+    const h = o.ha as Record<string, unknown>;
+    if (!h || typeof h !== "object" || typeof h.group !== "string" || typeof h.role !== "string" || !optStr(h.vips)) {
+      throw bad("ha is not {group, role, vips?}");
+    }
+  }
   if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {
     throw bad("configStamp is not a time in milliseconds");
   }
@@ -454,6 +521,9 @@ function writeMessage(w: Writer, m: Message): void {
       break;
     case "configRequest":
       break;
+    case "streamOpen":
+      w.u32(m.frameBytes);
+      break;
     case "config": {
       if (!Number.isSafeInteger(m.stamp) || m.stamp < 0) throw new RangeError(`Cannot encode config stamp ${m.stamp}`);
       w.u32(Math.floor(m.stamp / 2 ** 32));
@@ -464,7 +534,51 @@ function writeMessage(w: Writer, m: Message): void {
       w.bytes(b);
       break;
     }
+    case "purge":
+      w.blob16(encodeBan(m.ban), "ban");
+      break;
+    case "purgeAck":
+      w.str8(m.id, "ban id");
+      w.u32(m.deleted);
+      break;
+    case "bans":
+      if (!Number.isSafeInteger(m.floorMs) || m.floorMs < 0) {
+        throw new RangeError(`Cannot encode ban floor ${m.floorMs}`);
+      }
+      if (m.bans.length > 0xffff) throw new RangeError(`Cannot encode bans: ${m.bans.length} bans in one message`);
+      w.u32(Math.floor(m.floorMs / 2 ** 32));
+      w.u32(m.floorMs >>> 0);
+      w.u16(m.bans.length);
+      for (const b of m.bans) w.blob16(encodeBan(b), "ban");
+      break;
   }
+}
+
+/** Largest `bans` message body {@link bansMessages} builds: below the 64 KiB message limit. */
+export const MAX_BANS_MESSAGE_BYTES = 60_000;
+
+/**
+ * Splits a ban list into `bans` messages that each fit in a packet (at least one message, so an
+ * empty list still carries the floor).
+ *
+ * @throws {RangeError} when a ban cannot be encoded
+ */
+export function bansMessages(floorMs: number, bans: readonly Ban[]): BansMessage[] {
+  const out: BansMessage[] = [];
+  let cur: Ban[] = [];
+  let size = 0;
+  for (const b of bans) {
+    const n = encodeBan(b).length + 2;
+    if (cur.length && (size + n > MAX_BANS_MESSAGE_BYTES || cur.length === 0xffff)) {
+      out.push({ type: "bans", floorMs, bans: cur });
+      cur = [];
+      size = 0;
+    }
+    cur.push(b);
+    size += n;
+  }
+  out.push({ type: "bans", floorMs, bans: cur });
+  return out;
 }
 
 /**
@@ -505,6 +619,17 @@ export function packetOverhead(count: number): number {
 function typeName(t: number): Message["type"] | undefined {
   for (const [k, v] of Object.entries(MESSAGE_TYPE)) if (v === t) return k as Message["type"];
   return undefined;
+}
+
+function readBan(r: Reader): Ban {
+  const n = r.u16("ban length");
+  const off = r.offset;
+  try {
+    return decodeBan(r.bytes(n, "ban"), off);
+  } catch (e) {
+    if (e instanceof BanDecodeError) throw new ClusterDecodeError(e.message, "garbled", e.offset);
+    throw e;
+  }
 }
 
 function readMessage(r: Reader): Message {
@@ -562,6 +687,8 @@ function readMessage(r: Reader): Message {
       return { type, node: r.str8("node"), addr: r.str8("address") };
     case "configRequest":
       return { type };
+    case "streamOpen":
+      return { type, frameBytes: r.u32("frame length") };
     case "config": {
       const stamp = r.u32("stamp") * 2 ** 32 + r.u32("stamp");
       const hash = r.str8("hash");
@@ -573,6 +700,17 @@ function readMessage(r: Reader): Message {
       } catch {
         throw new ClusterDecodeError("Cannot decode gossip message: config text is not UTF-8", "garbled", at);
       }
+    }
+    case "purge":
+      return { type, ban: readBan(r) };
+    case "purgeAck":
+      return { type, id: r.str8("ban id"), deleted: r.u32("deleted") };
+    case "bans": {
+      const floorMs = r.u32("floor") * 2 ** 32 + r.u32("floor");
+      const count = r.u16("ban count");
+      const bans: Ban[] = [];
+      for (let i = 0; i < count; i++) bans.push(readBan(r));
+      return { type, floorMs, bans };
     }
     default:
       throw new ClusterDecodeError(`Cannot decode gossip message: type ${t} is unknown`, "type", at);

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  bansMessages,
   ClusterDecodeError,
   decodePacket,
   decodeRecord,
   encodePacket,
   encodeRecord,
   MAX_RECORD_BYTES,
+  MAX_STREAM_FRAME_BYTES,
   type Message,
 } from "./codec.ts";
 import type { NodeRecord } from "./node.ts";
@@ -75,6 +77,7 @@ Deno.test("decodePacket() round-trips every message type", () => {
     { type: "announce", node: "n", addr: "[::1]:7946" },
     { type: "configRequest" },
     { type: "config", stamp: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
+    { type: "streamOpen", frameBytes: 8 * 1024 * 1024 },
   ];
   assert.deepEqual(decodePacket(encodePacket(msgs), 1 << 20), msgs);
 });
@@ -91,6 +94,7 @@ Deno.test("decodePacket() rejects truncated, oversized and garbled input with a 
     { description: "empty message", input: "01010000", reason: "garbled" },
     { description: "unknown type", input: "0101000163", reason: "type" },
     { description: "type 0", input: "0101000100", reason: "type" },
+    { description: "streamOpen without its length", input: "0101 0003 0f 0000", reason: "short" },
     { description: "truncated ping", input: ok.slice(0, ok.length - 2), reason: "short" },
     { description: "ack with trailing byte in message", input: "0101000603000000 0100", reason: "garbled" },
     { description: "trailing bytes after messages", input: "0101000503000000 01ff", reason: "garbled" },
@@ -164,4 +168,33 @@ Deno.test("encodeRecord() refuses a record larger than MAX_RECORD_BYTES", () => 
     () => decodeRecord(new Uint8Array(MAX_RECORD_BYTES + 1)),
     (e: unknown) => e instanceof ClusterDecodeError && e.reason === "oversized",
   );
+});
+
+Deno.test("purge, purgeAck and bans messages round-trip; bansMessages() splits a long list", () => {
+  const ban = { id: "b1", kind: "regex" as const, pattern: "\\.css$", timeMs: 1_700_000_000_000, origin: "cache-1" };
+  const msgs: Message[] = [
+    { type: "purge", ban },
+    { type: "purgeAck", id: "b1", deleted: 3 },
+    { type: "bans", floorMs: 12, bans: [ban, { ...ban, id: "b2", kind: "url", pattern: "http://h/a" }] },
+  ];
+  assert.deepEqual(decodePacket(encodePacket(msgs)), msgs);
+  // purgeAck: type 13 | id str8 | deleted u32
+  assert.equal(
+    toHex(encodePacket([{ type: "purgeAck", id: "x", deleted: 2 }])),
+    "01010007" + "0d" + "0178" + "00000002",
+  );
+  const many = Array.from({ length: 3000 }, (_, i) => ({ ...ban, id: `id${i}`, pattern: "p".repeat(40) }));
+  const parts = bansMessages(5, many);
+  assert.ok(parts.length > 1);
+  assert.deepEqual(parts.flatMap((p) => p.bans), many);
+  assert.ok(parts.every((p) => p.floorMs === 5));
+  const decoded = decodePacket(encodePacket(parts), MAX_STREAM_FRAME_BYTES);
+  assert.deepEqual(decoded, parts);
+  assert.deepEqual(bansMessages(0, []), [{ type: "bans", floorMs: 0, bans: [] }]);
+});
+
+Deno.test("decodePacket() drops a purge whose ban is malformed as garbled", () => {
+  // purge with a ban of kind 9
+  const bad = hex("0101 0011 0c 000e 09 00000000 00000000 0161 00 0000");
+  assert.throws(() => decodePacket(bad), (e: unknown) => e instanceof ClusterDecodeError && e.reason === "garbled");
 });

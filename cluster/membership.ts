@@ -19,7 +19,7 @@ import { getLogger } from "../core/log.ts";
 import { realClock } from "./clock.ts";
 import { configHash } from "./config_hash.ts";
 import { acceptConfig, mergeNodeLocalText } from "./config_sync.ts";
-import type { ConfigMessage } from "./codec.ts";
+import type { ConfigMessage, Message } from "./codec.ts";
 import { Discovery } from "./discovery.ts";
 import { Keyring, resolveClusterKeys } from "./keyring.ts";
 import {
@@ -136,6 +136,7 @@ export class Membership extends EventTarget {
   #stopped = false;
   #onAbort?: () => void;
   readonly #signal?: AbortSignal;
+  #requestHandler?: (msgs: Message[], from: string) => Promise<Message[] | undefined>;
 
   private constructor(
     cfg: Appliance,
@@ -209,6 +210,16 @@ export class Membership extends EventTarget {
         },
         streamPing: (p) => swim?.handleStreamPing(p) ?? false,
         config: () => m?.configMessage(),
+        request: async (msgs, from) => {
+          messagesReceivedTotal.inc();
+          // Requests change state (purges): only from holders of the cluster key.
+          const serve = m?.requestHandler;
+          if (!keyring.secure || !serve) {
+            messagesDroppedTotal.inc({ reason: keyring.secure ? "unhandled" : "insecure" });
+            return undefined;
+          }
+          return await serve(msgs, from);
+        },
         drop: (reason, from, error) => {
           messagesDroppedTotal.inc({ reason });
           log.debug("Dropped gossip input", { from, reason, error });
@@ -385,6 +396,43 @@ export class Membership extends EventTarget {
     const l = () => cb(this.members());
     this.addEventListener("change", l);
     return () => this.removeEventListener("change", l);
+  }
+
+  /**
+   * Whether gossip is sealed with a cluster key. Requests ({@link Membership.request}) need one:
+   * without a key they are neither sent nor served.
+   */
+  get secure(): boolean {
+    return this.#keyring.secure;
+  }
+
+  /**
+   * Serves the roles' requests (`purge`, `bans` messages) arriving over the authenticated gossip
+   * transport; the returned messages are the reply. Only with a cluster key ({@link secure}).
+   *
+   * @param fn the handler; replaces an earlier one
+   */
+  onRequest(fn: (msgs: Message[], from: string) => Promise<Message[] | undefined>): void {
+    this.#requestHandler = fn;
+  }
+
+  /**
+   * Sends a request to a member's gossip address over TCP, sealed with the cluster key, and
+   * returns its reply.
+   *
+   * @param addr the member's `addrs.gossip`
+   * @param msgs the request (`purge` or `bans` messages)
+   * @param timeoutMs deadline for connect and reply
+   * @throws {Error} without a cluster key, or when the member cannot be reached or does not reply in time
+   */
+  async request(addr: string, msgs: Message[], timeoutMs?: number): Promise<Message[]> {
+    if (!this.#keyring.secure) throw new Error("Cannot send a cluster request without a cluster key");
+    return await this.#transport.request(addr, msgs, timeoutMs);
+  }
+
+  /** The handler {@link onRequest} installed (internal; called by the transport). */
+  private get requestHandler(): ((msgs: Message[], from: string) => Promise<Message[] | undefined>) | undefined {
+    return this.#requestHandler;
   }
 
   /** Schedules the coalesced `change` event (internal; called by the engine). */

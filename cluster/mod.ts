@@ -12,6 +12,7 @@
  * | `awareness.ts`        | Lifeguard local health awareness                                   |
  * | `broadcast_queue.ts`  | piggybacked updates with a retransmit limit                        |
  * | `codec.ts`            | pure wire codec (byte diagrams there)                              |
+ * | `ban_codec.ts`        | pure codec of purge bans (gossip `purge`/`bans`, `bans.bin`)       |
  * | `keyring.ts`          | AES-GCM envelopes, key ring, key sources                           |
  * | `transport.ts`        | UDP + TCP on one port                                              |
  * | `discovery.ts`        | `--peers auto` by multicast (239.255.77.46:7947 by default)        |
@@ -79,6 +80,7 @@ export {
 } from "./swim.ts";
 export { type Clock, realClock, type TimerHandle } from "./clock.ts";
 export * from "./codec.ts";
+export * from "./ban_codec.ts";
 export { suspicionTimeoutMs } from "./suspicion.ts";
 export { retransmitLimit } from "./broadcast_queue.ts";
 export { liveMembers, type MemberFilter } from "./select.ts";

@@ -44,6 +44,11 @@ export interface NodeRecord {
   forwarding?: "none" | "dr" | "tun";
   /** Weight offered to directors. */
   weight: number;
+  /**
+   * Directors with `director.ha`: the VIP group, this director's role in it, and the VIPs it holds
+   * (comma-separated, only while MASTER). Optional, so older records stay valid.
+   */
+  ha?: { group: string; role: string; vips?: string };
   /** SWIM state as this node sees it; a node declares only `alive` or `draining` itself. */
   state: NodeState;
   /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */
@@ -53,6 +58,11 @@ export interface NodeRecord {
    * `cluster.configSync` the highest stamp wins. Optional, so older records stay valid.
    */
   configStamp?: number;
+  /**
+   * Caches: digest of the node's purge ban list (`cache/ban_list.ts`); a cache whose digest differs
+   * from a peer's exchanges ban lists with it (`bans` messages), so a missed purge converges.
+   */
+  bans?: string;
   /** SWIM incarnation number; only the node itself raises it. */
   incarnation: number;
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { Command, Option } from "commander";
-import type { ConfigOverride } from "../config/mod.ts";
+import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
@@ -33,9 +33,22 @@ import {
   setupRealServer,
 } from "../netctl/real_server.ts";
 import { createStoreFromConfig, storeStatus } from "../cache/store/mod.ts";
+import { BanList } from "../cache/ban_list.ts";
+import { BannedStore } from "../cache/banned_store.ts";
+import { BAN_FILE_NAME, readBanFile, writeBanFile } from "../cache/ban_file.ts";
+import { PurgeFanout } from "../cache/purge_fanout.ts";
+import { purgeAdminRoute } from "../cache/purge_admin_route.ts";
+import { BanDecodeError } from "../cluster/ban_codec.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -86,6 +99,16 @@ export function parseListenFlag(v: string): { address: string; mode: string; pro
     else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
   }
   return out;
+}
+
+/** This node's admin, gossip and ICP ports, which the proxy must never reach on its own addresses. */
+function servicePorts(cfg: Appliance): number[] {
+  const ports = [cfg.icp.port];
+  for (const hp of [cfg.admin.listen, cfg.cluster.gossipListen]) {
+    const m = /:(\d+)$/.exec(hp);
+    if (m && Number(m[1]) > 0) ports.push(Number(m[1]));
+  }
+  return ports;
 }
 
 function nodeName(cfgName: string | undefined): string {
@@ -196,13 +219,13 @@ export function cacheCommand(): Command {
       }
     }
     if (opts.workers !== undefined) {
-      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+      overrides.push({ path: ["cache", "workers"], value: numericFlag(opts.workers), flag: "--workers" });
     }
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
     if (opts.icpPort !== undefined) {
-      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+      overrides.push({ path: ["icp", "port"], value: numericFlag(opts.icpPort), flag: "--icp-port" });
     }
     if (opts.peer?.length) {
       try {
@@ -259,6 +282,13 @@ export function cacheCommand(): Command {
     const memoryOnly = cfg.cache.store.dirs.length === 0;
     const lazyFor = (store: unknown, index: SharedArrayBuffer | undefined, worker: number) =>
       index && store instanceof MemoryStore ? new LazyCopy(new SharedIndex(index, worker), store) : undefined;
+    // Purge bans (cache/ban_list.ts): every thread sees its store through its own copy of the list.
+    const newBanList = () =>
+      new BanList({
+        lifetimeMs: cfg.cache.purge.banLifetimeS * 1000,
+        maxBans: cfg.cache.purge.maxBans,
+        maxUrlBans: cfg.cache.purge.maxUrlBans,
+      });
 
     if (isWorkerContext()) {
       // Worker threads join the main thread's lock on the cache directories (same process
@@ -272,11 +302,15 @@ export function cacheCommand(): Command {
           if (lazyCopy) lazyCopy.connect(peer, port);
           else port.close();
         }
+        const bans = newBanList();
+        ctx.onBans((set) => bans.merge(set));
         const service = new CacheService(cfg.cache, {
           node,
+          servicePorts: servicePorts(cfg),
           reusePort: true,
           invalidate: ctx.invalidate,
-          store,
+          purge: ctx.purge,
+          store: new BannedStore(store, bans),
           lazyCopy,
           sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index }) : undefined,
         });
@@ -326,6 +360,28 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
+    // Bans survive a restart with a disk tier (bans.bin in the first directory); a damaged list
+    // cannot say what was purged, so every object stored before now counts as purged.
+    const bans = newBanList();
+    const banFile = cfg.cache.store.dirs[0] ? `${cfg.cache.store.dirs[0].path}/${BAN_FILE_NAME}` : undefined;
+    if (banFile) {
+      try {
+        const set = await readBanFile(banFile);
+        if (set) bans.merge(set);
+      } catch (e) {
+        if (!(e instanceof BanDecodeError)) {
+          printErr(`Cannot start cache: cannot read the ban list ${banFile}: ${(e as Error).message}`);
+          await store.close();
+          await realServer?.undo();
+          Deno.exit(1);
+        }
+        log.error("Ban list damaged: every object stored before now counts as purged", {
+          path: banFile,
+          error: e as Error,
+        });
+        bans.merge({ floorMs: Date.now(), bans: [] });
+      }
+    }
     // Collapsing across workers: one shared claim table (no message per miss); memory-only caches
     // also share an index of which worker holds which object.
     const shared = workers > 1 && cfg.cache.collapse.enabled ? SharedCollapse.allocate() : undefined;
@@ -334,15 +390,35 @@ export function cacheCommand(): Command {
       : undefined;
     const lazyCopy = lazyFor(store, sharedIndex, 0);
     const pool = new WorkerPool(workers - 1, { shared, sharedIndex, lazyCopy });
-    const service: CacheService = new CacheService(cfg.cache, {
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
-      node,
-      store,
-      reusePort: workers > 1,
-      invalidate: async (keys: string[]): Promise<number> =>
-        (await service.invalidateLocal(keys)) + (await pool.invalidate(keys)),
-      lazyCopy,
+    const invalidateAll = async (keys: string[]): Promise<number> =>
+      (await service.invalidateLocal(keys)) + (await pool.invalidate(keys));
+    const fanout = new PurgeFanout({
+      bans,
+      deleteKeys: invalidateAll,
+      toWorkers: (set) => pool.sendBans(set),
+      persist: banFile ? (set) => writeBanFile(banFile, set) : undefined,
+      timeoutMs: cfg.cache.purge.fanoutTimeoutMs,
     });
+    pool.setPurger({ purge: (ban, n) => fanout.purge(ban, n), snapshot: () => fanout.snapshot() });
+    const bannedStore = new BannedStore(store, bans);
+    let service: CacheService;
+    try {
+      service = new CacheService(cfg.cache, {
+        servicePorts: servicePorts(cfg),
+        sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
+        node,
+        store: bannedStore,
+        reusePort: workers > 1,
+        invalidate: invalidateAll,
+        purge: (ban, n) => fanout.purge(ban, n),
+        lazyCopy,
+      });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await store.close?.();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
     if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
@@ -386,6 +462,7 @@ export function cacheCommand(): Command {
       port: ahp.port,
       allow: cfg.admin.allow,
       token: cfg.admin.token,
+      hosts: cfg.admin.hosts,
       node,
       role: "cache",
     });
@@ -404,7 +481,31 @@ export function cacheCommand(): Command {
     const rs = realServer;
     if (rs) admin.status("realServer", () => realServerStatus(cfg.cache.vip!, cfg.cache.forwarding, rs));
     admin.status("store", () => storeStatus(store));
-    admin.start();
+    admin.route(
+      "/purge",
+      purgeAdminRoute({
+        acl: cfg.cache.acl.purge,
+        token: cfg.admin.token,
+        node,
+        purge: (ban) => fanout.purge(ban),
+      }),
+    );
+    admin.status("purge", () => ({
+      bans: bans.size,
+      floorMs: bans.floorMs,
+      digest: bans.digest(),
+      lazyDeletes: bannedStore.lazyDeletes,
+    }));
+    try {
+      admin.start();
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
     // and take the live caches of the cluster as siblings.
     const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;
@@ -448,6 +549,8 @@ export function cacheCommand(): Command {
       void feed();
       membership.onChange(() => void feed());
     }
+    // Purges reach every cache over the gossip transport (needs the cluster key).
+    if (membership) fanout.attach(membership);
     if (membership && peering) {
       const p = peering;
       const feed = () => p.setPeers(siblingPeers(membership.members(), membership.local.id));
@@ -461,6 +564,7 @@ export function cacheCommand(): Command {
       await membership?.stop();
       await admin.stop();
       await peering?.close();
+      await fanout.close();
       await pool.close();
       await service.close();
       await realServer?.undo();

@@ -5,10 +5,44 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, count, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
+import { cidr, count, durationMs, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
 
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
+
+/**
+ * Request fields by which a client claims what a proxy in front of it saw or rewrote: the host,
+ * scheme, port, URL, method or client address. An origin that believes them can answer
+ * differently for the same URL, so the cache drops them from client requests unless
+ * `cache.trustForwardedHeaders` keeps them.
+ */
+export const FORWARDING_HEADERS = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-scheme",
+  "x-forwarded-ssl",
+  "x-forwarded-server",
+  "x-forwarded-prefix",
+  "x-forwarded-uri",
+  "x-original-url",
+  "x-original-uri",
+  "x-original-host",
+  "x-rewrite-url",
+  "x-host",
+  "x-http-host-override",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "x-cluster-client-ip",
+  "front-end-https",
+  "x-url-scheme",
+] as const;
 
 /** Schema of one HTTP listener. */
 export const ListenerSchema = z.strictObject({
@@ -18,7 +52,8 @@ export const ListenerSchema = z.strictObject({
       "transparent: origin-form redirected by a firewall, origin from Host.",
   ),
   proxyProtocol: z.boolean().default(false).describe(
-    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address.",
+    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address; " +
+      "only from senders in cache.acl.proxyProtocol, other connections are closed.",
   ),
 });
 
@@ -44,6 +79,35 @@ export const PeerSchema = z.strictObject({
   ),
 });
 
+/** Schema of one `cache.refreshPatterns` rule (Squid's refresh_pattern, times in seconds). */
+export const RefreshPatternSchema = z.strictObject({
+  regex: z.string().min(1).superRefine((v, ctx) => {
+    try {
+      new RegExp(v);
+    } catch (e) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(v)} is not a regular expression: ${(e as Error).message}`,
+      });
+    }
+  }).describe("ECMAScript regular expression matched anywhere in the normalised URL (http://host/path?query)."),
+  minS: count(0).default(0).describe(
+    "Heuristic freshness floor, seconds (Squid's MIN, minutes there): a response without explicit freshness " +
+      "is fresh at least this long, even without Last-Modified. Default 0.",
+  ),
+  percent: count(0).max(10000).default(10).describe(
+    "Heuristic freshness as a percentage of (Date - Last-Modified) (Squid's PERCENT). Default 10.",
+  ),
+  maxS: count(0).default(86400).describe(
+    "Heuristic freshness cap, seconds (Squid's MAX, minutes there). Default 86400.",
+  ),
+  ignoreCase: z.boolean().default(false).describe("Match case-insensitively (Squid's -i)."),
+}).superRefine((p, ctx) => {
+  if (p.minS > p.maxS) {
+    ctx.addIssue({ code: "custom", path: ["minS"], message: `${p.minS} is above maxS ${p.maxS}` });
+  }
+});
+
 /** Schema of the `cache` section. */
 export const CacheSchema = z.strictObject({
   listen: z.array(ListenerSchema).default([{ address: "0.0.0.0:3128", mode: "accel", proxyProtocol: false }]).describe(
@@ -56,24 +120,58 @@ export const CacheSchema = z.strictObject({
     "Accelerator sites: Host header -> origin URL (http://HOST:PORT).",
   ),
   defaultOrigin: httpUrl().optional().describe("Origin for accelerated hosts not in cache.origins (--origin)."),
+  trustForwardedHeaders: z.array(
+    z.string().transform((s) => s.toLowerCase()).pipe(z.enum(FORWARDING_HEADERS)),
+  ).default([]).describe(
+    "Client-supplied forwarding fields to keep (" + FORWARDING_HEADERS.join(", ") + "); all others of that list " +
+      "are removed from client requests in every listener mode, and the cache sends its own X-Forwarded-For " +
+      "(the client address) and Via. Keep them only behind a proxy you trust. A kept field becomes part of the " +
+      "cache key (an implied Vary), except x-forwarded-for, which when kept has the client address appended. " +
+      "Reload: restart.",
+  ),
   acl: z.strictObject({
     forward: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
     ),
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    proxyProtocol: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Senders trusted to send PROXY protocol headers on listeners with proxyProtocol (the directors' " +
+        "addresses). A connection from any other address is closed before a byte is read (counted in " +
+        "webcache_http_proxy_protocol_refused_total), so a client cannot claim another address and gain " +
+        "forward-proxy or PURGE rights. Default loopback only: a director on another host must be listed. " +
+        "Reload: no (restart).",
+    ),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
     ),
+    allowDestinations: z.array(cidr()).default([]).describe(
+      "Networks forward and transparent requests (and CONNECT) may reach although they are internal. By default " +
+        "they get 403 for loopback (127.0.0.0/8, ::1, localhost), link-local (169.254.0.0/16, fe80::/10), " +
+        "unspecified (0.0.0.0/8, ::) and this node's own addresses, like Squid's `deny to_localhost`; the address " +
+        "actually connected to is checked, so DNS answers cannot rebind past it. This node's admin, gossip and ICP " +
+        "ports stay refused on its own addresses even when listed. Accelerated requests to cache.origins are " +
+        "never checked. Reload: restart.",
+    ),
   }).prefault({}),
   client: z.strictObject({
-    idleTimeoutMs: count(1).default(60000).describe(
+    idleTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
-    headerTimeoutMs: count(1).default(10000).describe(
+    headerTimeoutMs: durationMs(1).default(10000).describe(
       "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
     ),
-    sendTimeoutMs: count(1).default(60000).describe(
+    sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
+    ),
+    bodyIdleTimeoutMs: durationMs(1).default(30000).describe(
+      "Longest wait for the next bytes of a request body (ms), 1 to 2147483647 (Deno's timer limit). " +
+        "A body stalled longer is answered 408 and its origin connection closed; lower frees stalled " +
+        "uploads sooner, higher tolerates slower clients. Reload: restart.",
+    ),
+    bodyTimeoutMs: durationMs(1).default(300000).describe(
+      "Longest time to receive a whole request body (ms), 1 to 2147483647. A slower upload is " +
+        "answered 408 and its origin connection closed; bounds how long a trickling client holds an " +
+        "origin connection. Reload: restart.",
     ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
@@ -99,19 +197,56 @@ export const CacheSchema = z.strictObject({
   heuristicPercent: count(0).max(100).default(10).describe(
     "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
   ),
-  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  staleIfErrorS: count(0).default(0).describe(
+    "Seconds past its freshness a stored response may still be served when revalidating it fails (origin " +
+      "unreachable, timeout, or 500/502/503/504) and neither the request nor the response sets stale-if-error " +
+      "(RFC 5861; Squid's max_stale, nginx's proxy_cache_use_stale error). Never for responses with " +
+      "must-revalidate, proxy-revalidate, s-maxage or no-cache (RFC 9111 4.2.4): those get the error. 0: only " +
+      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: restart.",
+  ),
+  refreshPatterns: z.array(RefreshPatternSchema).default([]).describe(
+    "Squid's refresh_pattern: heuristic freshness by URL for responses without explicit freshness " +
+      "(no max-age, s-maxage, Expires). The first rule whose regex matches the URL gives minS, percent, maxS; " +
+      "lifetime = clamp(percent% x (Date - Last-Modified), minS, maxS), or min(minS, maxS) without " +
+      "Last-Modified. No match: heuristicPercent, 0, heuristicMaxS. Explicit freshness is never overridden. " +
+      "Reload: restart.",
+  ),
+  targetedCacheControl: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)).default(["CDN-Cache-Control"])
+    .describe(
+      "Targeted cache-control fields this cache obeys (RFC 9213), first listed wins: the first one present with " +
+        "a valid value replaces Cache-Control and Expires for this cache's storing and freshness. Parsed as a " +
+        "structured-field Dictionary; an invalid one is ignored. Passed downstream unchanged. [] obeys " +
+        "Cache-Control only. Reload: restart.",
+    ),
+  partial: z.strictObject({
+    maxBytes: size().default(16 * 1024 * 1024).describe(
+      "Memory for stored partial responses (206 with one Content-Range of known length, RFC 9111 3.3), " +
+        "per worker. Later Range requests inside a stored part are hits; parts with the same strong ETag are " +
+        "combined and, once complete, stored as a whole 200 (up to maxObjectBytes). Least recently used parts " +
+        "go first. 0 relays 206 responses without storing them. Reload: restart.",
+    ),
+  }).prefault({}),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
-    waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
+    waitMs: durationMs(0).default(10000).describe(
+      "How long collapsed requests wait for the leader before going alone.",
+    ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
+    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout."),
+    readTimeoutMs: durationMs(1).default(30000).describe(
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms).",
+    ),
     maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
   }).prefault({}),
-  maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
+  maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(
+    "Largest request header section (at most 16MiB); above it, 431.",
+  ),
   accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
-  proxyProtocol: z.boolean().default(false).describe("Accept PROXY protocol headers on every listener."),
+  proxyProtocol: z.boolean().default(false).describe(
+    "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
+  ),
   vip: ipv4().optional().describe("VIP served through a DR/TUN director (set up on lo by the cache)."),
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
     "Real-server set-up for the director: dr (VIP on lo, arp_ignore/announce), tun (plus IP-in-IP decapsulation).",
@@ -124,6 +259,28 @@ export const CacheSchema = z.strictObject({
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
   weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
   peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),
+  purge: z.strictObject({
+    banLifetimeS: count(60).default(86400).describe(
+      "Seconds a purge ban is kept (s). A retired prefix/regex ban folds into the ban floor: every object " +
+        "stored before it counts as purged, so this is also the longest an object stored before a purge lives. " +
+        "Higher keeps long-lived objects, at the cost of more bans to test on lookups of old objects. Reload: no.",
+    ),
+    maxBans: count(1).max(100_000).default(1000).describe(
+      "Most prefix and regex bans kept; the oldest beyond it folds into the ban floor (see banLifetimeS). " +
+        "Higher: fewer refetches under heavy purging, more bans to test. Reload: no.",
+    ),
+    maxUrlBans: count(1).max(50_000).default(20_000).describe(
+      "Most single-URL bans kept for caches that missed a purge (the objects are deleted at once on every " +
+        "cache that acknowledged); the oldest are dropped. Reload: no.",
+    ),
+    fanoutTimeoutMs: count(50).max(60_000).default(1000).describe(
+      "How long a cache waits for each other cache to acknowledge a purge (ms); one that does not converges " +
+        "by ban list sync through gossip. Reload: no.",
+    ),
+  }).prefault({}).describe(
+    "Cluster-wide purges (PURGE, webcache purge): sent to every cache over the gossip transport, sealed with " +
+      "the cluster key; prefix and regex purges are bans checked on lookup. Who may purge: cache.acl.purge.",
+  ),
   peering: z.strictObject({
     mode: z.enum(["none", "icp", "hash", "hash+icp"]).default("icp").describe(
       "icp: ask siblings on a miss; hash: each URL has one owner cache; hash+icp: ask ICP when the owner is unsure.",
@@ -132,7 +289,7 @@ export const CacheSchema = z.strictObject({
       "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
         "that is one of this cache's listeners, else the first listener. Reload: no.",
     ),
-    warmupMs: count(0).default(30000).describe(
+    warmupMs: durationMs(0).default(30000).describe(
       "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
         "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),

@@ -20,6 +20,10 @@
  * `miss-only-if-cached`: the caller answers 504 (RFC 9111 §5.2.1.7), as it does when nothing is
  * stored at all.
  *
+ * The response's directives are those of its first usable targeted field when the options list
+ * any (RFC 9213, e.g. `CDN-Cache-Control`), else its `Cache-Control`; request directives always
+ * come from the request's `Cache-Control`.
+ *
  * A request `no-store` does not prevent answering from cache (RFC 9111 §5.2.1.5 only forbids
  * storing); {@link isStorable} handles it.
  *
@@ -30,6 +34,7 @@ import { type CacheControl, parseCacheControl } from "./cache_control.ts";
 import { correctedInitialAgeMs } from "./current_age.ts";
 import { freshnessLifetimeMs } from "./freshness_lifetime.ts";
 import { getHeader, type HeaderInput } from "./header_getter.ts";
+import { responseCacheControl } from "./targeted_cache_control.ts";
 
 /** What the cache should do with a stored response for this request. */
 export type FreshnessAction =
@@ -64,8 +69,12 @@ export interface EvaluateOptions {
   heuristicPercent?: number;
   /** Cap of heuristic lifetimes in seconds; default 86400. */
   heuristicMaxS?: number;
+  /** Floor of heuristic lifetimes in seconds (Squid's refresh_pattern min); default 0. */
+  heuristicMinS?: number;
   /** Statuses heuristics apply to; default `HEURISTICALLY_CACHEABLE_STATUSES`. */
   heuristicStatuses?: ReadonlySet<number>;
+  /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
+  targetedFields?: readonly string[];
   /**
    * Ignore request `no-cache`/`Pragma: no-cache`/`max-age=0`-style reloads (Squid's
    * `ignore-reload`, Varnish's default). Violates RFC 9111 §5.2.1; default false.
@@ -131,17 +140,19 @@ export function evaluateFreshness(
   now: number,
   opts: EvaluateOptions,
 ): FreshnessDecision {
-  const resCc = parseCacheControl(getHeader(meta.headers, "cache-control"));
+  const policy = responseCacheControl(meta.headers, opts.targetedFields);
+  const resCc = policy.cc;
   const reqCcValue = getHeader(reqHeaders, "cache-control");
   const reqCc = parseCacheControl(reqCcValue);
   const life = freshnessLifetimeMs(meta.headers, {
     shared: opts.shared,
     heuristicPercent: opts.heuristicPercent,
     heuristicMaxS: opts.heuristicMaxS,
+    heuristicMinS: opts.heuristicMinS,
     heuristicStatuses: opts.heuristicStatuses,
     responseTime: meta.responseTime,
     status: meta.status,
-    cacheControl: resCc,
+    cacheControl: policy,
   });
   const ageMs = correctedInitialAgeMs(meta) + Math.max(0, now - meta.responseTime);
   const freshnessMs = life.lifetimeMs;
@@ -188,6 +199,10 @@ export interface StaleIfErrorOptions {
   heuristicPercent?: number;
   /** Cap of heuristic lifetimes in seconds. */
   heuristicMaxS?: number;
+  /** Floor of heuristic lifetimes in seconds. */
+  heuristicMinS?: number;
+  /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
+  targetedFields?: readonly string[];
   /**
    * Staleness in seconds up to which a stale response may stand in for an origin error even
    * without `stale-if-error` (Squid's `max_stale`, RFC 9111 §4.2.4 "disconnected"); default 0.
@@ -217,7 +232,8 @@ export function staleIfErrorAllowed(
   now: number,
   opts: StaleIfErrorOptions = { shared: true },
 ): boolean {
-  const resCc = parseCacheControl(getHeader(meta.headers, "cache-control"));
+  const policy = responseCacheControl(meta.headers, opts.targetedFields);
+  const resCc = policy.cc;
   if ((resCc.noCache && resCc.noCacheFields === undefined) || staleProhibited(resCc, opts.shared)) return false;
   const reqCc = parseCacheControl(getHeader(reqHeaders, "cache-control"));
   const windowS = reqCc.staleIfError ?? resCc.staleIfError ?? opts.defaultStaleIfErrorS ?? 0;
@@ -225,9 +241,10 @@ export function staleIfErrorAllowed(
     shared: opts.shared,
     heuristicPercent: opts.heuristicPercent,
     heuristicMaxS: opts.heuristicMaxS,
+    heuristicMinS: opts.heuristicMinS,
     responseTime: meta.responseTime,
     status: meta.status,
-    cacheControl: resCc,
+    cacheControl: policy,
   });
   const ageMs = correctedInitialAgeMs(meta) + Math.max(0, now - meta.responseTime);
   return ageMs - life.lifetimeMs <= windowS * 1000;
@@ -240,14 +257,14 @@ export function staleIfErrorAllowed(
  * or `s-maxage`). Useful to keep an object past its expiry in the store.
  *
  * @param headers stored response header fields
- * @param opts `shared`: true for a shared cache
+ * @param opts `shared`: true for a shared cache; `targetedFields`: as for {@link evaluateFreshness}
  * @returns window length in ms
  */
 export function staleWhileRevalidateWindowMs(
   headers: HeaderInput,
-  opts: { shared: boolean } = { shared: true },
+  opts: { shared: boolean; targetedFields?: readonly string[] } = { shared: true },
 ): number {
-  const cc = parseCacheControl(getHeader(headers, "cache-control"));
+  const cc = responseCacheControl(headers, opts.targetedFields).cc;
   if ((cc.noCache && cc.noCacheFields === undefined) || staleProhibited(cc, opts.shared)) return 0;
   return (cc.staleWhileRevalidate ?? 0) * 1000;
 }

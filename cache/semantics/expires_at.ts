@@ -22,8 +22,12 @@ export interface ExpiresAtOptions {
   heuristicPercent?: number;
   /** Cap of heuristic lifetimes in seconds; default 86400. */
   heuristicMaxS?: number;
+  /** Floor of heuristic lifetimes in seconds; default 0. */
+  heuristicMinS?: number;
   /** Statuses heuristics apply to. */
   heuristicStatuses?: ReadonlySet<number>;
+  /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
+  targetedFields?: readonly string[];
 }
 
 /**
@@ -43,7 +47,9 @@ export function expiresAtMs(meta: CachedResponse, opts: ExpiresAtOptions): numbe
     shared: opts.shared,
     heuristicPercent: opts.heuristicPercent,
     heuristicMaxS: opts.heuristicMaxS,
+    heuristicMinS: opts.heuristicMinS,
     heuristicStatuses: opts.heuristicStatuses,
+    targetedFields: opts.targetedFields,
     responseTime: meta.responseTime,
     status: meta.status,
   });

@@ -38,7 +38,9 @@ export function invalidationTargets(
 ): string[] {
   if (SAFE_METHODS.has(method) || status < 200 || status > 399) return [];
   const target = new URL(requestUrl);
-  const keys = [cacheKey(target)];
+  // The request's own key from its URL as given (already normalised by the route), not as the
+  // WHATWG parser re-serialises it, so it names exactly the stored object.
+  const keys = [cacheKey(typeof requestUrl === "string" ? requestUrl : requestUrl.href)];
   for (const field of ["location", "content-location"]) {
     const value = getHeader(responseHeaders, field);
     if (value === null) continue;

@@ -7,7 +7,7 @@
  * | reason                | rule |
  * |-----------------------|------|
  * | `method`              | the request method is GET (HEAD answers are never stored; a HEAD is served from a stored GET; other cacheable methods such as POST are not stored) |
- * | `status`              | the status is final and one we understand: not 1xx, not 206 (ranges are served from complete objects, never stored partially), not 304 (it updates a stored response instead) |
+ * | `status`              | the status is final and one we understand: not 1xx, not 304 (it updates a stored response instead), and 206 only with `partial` (the caller parsed a single `Content-Range` it can store; RFC 9111 §3.3 stores it "as if it were an incomplete 200") |
  * | `must-understand`     | `must-understand` is present and the status is not one we understand (§5.2.2.3); when it is understood, `no-store` is ignored as §5.2.2.3 asks |
  * | `request-no-store`    | request `no-store` (§5.2.1.5) |
  * | `no-store`            | response `no-store` (§5.2.2.5) |
@@ -17,6 +17,11 @@
  * | `set-cookie`          | shared cache, `Set-Cookie` present, policy `pass` (default) and the response neither names `set-cookie` in `private=`/`no-cache=` nor is `public`/`s-maxage` — as Varnish's builtin VCL (hit-for-pass) and most CDNs do, to never hand one user's cookie to another |
  * | `no-freshness`        | none of: `public`, `private` (private cache only), `max-age`, `s-maxage` (shared), `Expires`, or a heuristically cacheable status (§3 last bullet) |
  * | `useless`             | with `requireUseful` (default): there is no validator (ETag, Last-Modified) and either unqualified `no-cache` or a freshness lifetime of 0 without a `stale-while-revalidate`/`stale-if-error` window, so every reuse would be a full refetch |
+ *
+ * Response directives come from the first usable targeted field of `targetedFields` (RFC 9213,
+ * e.g. `CDN-Cache-Control`; `Expires` is then ignored), else from `Cache-Control`: a targeted
+ * `no-store` or `private` refuses a response `Cache-Control` would let in, and a targeted
+ * `max-age` stores one that `Cache-Control: no-store` keeps out of other caches.
  *
  * When storable, `stripFields` lists header fields to remove before storing: the fields named by
  * a qualified `private="..."` (shared cache, §5.2.2.7) or `no-cache="..."` (§5.2.2.4: they must
@@ -29,10 +34,11 @@
 import { parseCacheControl } from "./cache_control.ts";
 import { freshnessLifetimeMs, type FreshnessOptions, HEURISTICALLY_CACHEABLE_STATUSES } from "./freshness_lifetime.ts";
 import { getHeader, type HeaderInput } from "./header_getter.ts";
+import { responseCacheControl } from "./targeted_cache_control.ts";
 
 /**
  * Status codes whose semantics this cache understands (RFC 9110 §15), for `must-understand`.
- * 206 and 304 are understood but handled without storing.
+ * 304 is understood but updates a stored response instead of being stored.
  */
 export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
   200,
@@ -98,6 +104,12 @@ export interface StorableOptions {
   heuristicPercent?: number;
   /** Cap of heuristic lifetimes in seconds (used by `requireUseful`). */
   heuristicMaxS?: number;
+  /** Floor of heuristic lifetimes in seconds (used by `requireUseful`). */
+  heuristicMinS?: number;
+  /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
+  targetedFields?: readonly string[];
+  /** A 206 may be stored: the caller keeps parts (single range, known length); default false. */
+  partial?: boolean;
 }
 
 /** Result of {@link isStorable}. */
@@ -131,8 +143,9 @@ export function isStorable(
   const no = (reason: string): StorableDecision => ({ storable: false, reason, stripFields: [] });
   if (req.method !== "GET") return no("method");
   const status = res.status;
-  if (status < 200 || status > 599 || status === 206 || status === 304) return no("status");
-  const cc = parseCacheControl(getHeader(res.headers, "cache-control"));
+  if (status < 200 || status > 599 || (status === 206 && !opts.partial) || status === 304) return no("status");
+  const policy = responseCacheControl(res.headers, opts.targetedFields);
+  const cc = policy.cc;
   const understood = UNDERSTOOD_STATUSES.has(status);
   if (cc.mustUnderstand && !understood) return no("must-understand");
   const reqCc = parseCacheControl(getHeader(req.headers, "cache-control"));
@@ -159,7 +172,7 @@ export function isStorable(
 
   const heuristicStatuses = opts.heuristicStatuses ?? HEURISTICALLY_CACHEABLE_STATUSES;
   const explicit = cc.public || (!opts.shared && cc.private) || cc.maxAge !== undefined ||
-    (opts.shared && cc.sMaxAge !== undefined) || getHeader(res.headers, "expires") !== null;
+    (opts.shared && cc.sMaxAge !== undefined) || (policy.useExpires && getHeader(res.headers, "expires") !== null);
   if (!explicit && !heuristicStatuses.has(status)) return no("no-freshness");
 
   if (opts.requireUseful ?? true) {
@@ -167,10 +180,11 @@ export function isStorable(
       shared: opts.shared,
       heuristicPercent: opts.heuristicPercent,
       heuristicMaxS: opts.heuristicMaxS,
+      heuristicMinS: opts.heuristicMinS,
       heuristicStatuses,
       responseTime: 0,
       status,
-      cacheControl: cc,
+      cacheControl: policy,
     };
     const hasValidator = getHeader(res.headers, "etag") !== null || getHeader(res.headers, "last-modified") !== null;
     const alwaysRevalidate = cc.noCache && cc.noCacheFields === undefined;

@@ -65,8 +65,8 @@ export class RawOrigin {
   readonly #conns = new Set<Deno.Conn>();
   #loop: Promise<void>;
 
-  constructor(onConn: (conn: Deno.Conn) => Promise<void>) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  constructor(onConn: (conn: Deno.Conn) => Promise<void>, hostname = "127.0.0.1") {
+    const listener = Deno.listen({ hostname, port: 0 });
     this.listener = listener;
     this.#loop = (async () => {
       for await (const c of listener) {
@@ -83,7 +83,8 @@ export class RawOrigin {
     })().catch(() => {});
   }
   get url(): string {
-    return `http://127.0.0.1:${this.listener.addr.port}`;
+    const h = this.listener.addr.hostname;
+    return `http://${h.includes(":") ? `[${h}]` : h}:${this.listener.addr.port}`;
   }
   async close(): Promise<void> {
     this.listener.close();
@@ -256,4 +257,95 @@ export function sleep(ms: number): Promise<void> {
 /** A cacheable response. */
 export function cacheable(body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { headers: { "cache-control": "max-age=60", "content-type": "text/plain", ...headers } });
+}
+
+/** A request exactly as a {@link RecordingOrigin} received it. */
+export interface RawSeen {
+  method: string;
+  /** The request-target as sent on the request line. */
+  target: string;
+  /** The Host field as sent (null when absent). */
+  host: string | null;
+  headers: Headers;
+  /** The head as sent. */
+  head: string;
+}
+
+/** What a {@link RecordingOrigin} answers. */
+export interface RawAnswer {
+  status?: number;
+  headers?: [string, string][];
+  body?: string;
+  /** Wait this long before answering (ms). */
+  delayMs?: number;
+}
+
+/**
+ * An origin that records each request line and field exactly as it came off the socket (a
+ * `Deno.serve` origin would show a URL already normalised by its own parser, hiding what the
+ * cache really asked), and answers keep-alive requests from a script.
+ */
+export class RecordingOrigin {
+  readonly seen: RawSeen[] = [];
+  /** TCP connections accepted. */
+  accepted = 0;
+  readonly #raw: RawOrigin;
+
+  /**
+   * @param answer the response to each request (`n` counts from 1)
+   * @param hostname address to listen on (default 127.0.0.1)
+   */
+  constructor(answer: (r: RawSeen, n: number) => RawAnswer, hostname = "127.0.0.1") {
+    this.#raw = new RawOrigin(async (conn) => {
+      this.accepted++;
+      let buf = new Uint8Array(0);
+      const chunk = new Uint8Array(65536);
+      while (true) {
+        let end = findHeadEnd(buf, 0, buf.length);
+        while (end === -1) {
+          const n = await conn.read(chunk);
+          if (n === null) return;
+          const next = new Uint8Array(buf.length + n);
+          next.set(buf);
+          next.set(chunk.subarray(0, n), buf.length);
+          buf = next;
+          end = findHeadEnd(buf, 0, buf.length);
+        }
+        const head = latin1Decode(buf.subarray(0, end));
+        buf = buf.slice(end); // requests from the cache's GET/HEAD path carry no body
+        const [line, ...fields] = head.split("\r\n").filter((l) => l !== "");
+        const [method, target] = line.split(" ");
+        const headers = new Headers();
+        for (const f of fields) {
+          const i = f.indexOf(":");
+          headers.append(f.slice(0, i).trim(), f.slice(i + 1).trim());
+        }
+        const seen: RawSeen = { method, target, host: headers.get("host"), headers, head };
+        this.seen.push(seen);
+        const a = answer(seen, this.seen.length);
+        if (a.delayMs) await sleep(a.delayMs);
+        const body = new TextEncoder().encode(a.body ?? "");
+        let out = `HTTP/1.1 ${a.status ?? 200} X\r\n`;
+        for (const [k, v] of a.headers ?? []) out += `${k}: ${v}\r\n`;
+        out += `content-length: ${body.length}\r\n\r\n`;
+        const bytes = new Uint8Array(out.length + (method === "HEAD" ? 0 : body.length));
+        bytes.set(new TextEncoder().encode(out));
+        if (method !== "HEAD") bytes.set(body, out.length);
+        await writeText(conn, bytes);
+      }
+    }, hostname);
+  }
+  get port(): number {
+    return this.#raw.listener.addr.port;
+  }
+  get url(): string {
+    return this.#raw.url;
+  }
+  /** Request-targets asked, in order. */
+  get targets(): string[] {
+    return this.seen.map((s) => s.target);
+  }
+  close(): Promise<void> {
+    return this.#raw.close();
+  }
 }

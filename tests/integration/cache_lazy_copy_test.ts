@@ -259,3 +259,22 @@ Deno.test("lazy copy: a response with Cache-Control no-cache is not offered to o
     await origin.close();
   }
 });
+
+Deno.test("lazy copy: an object copied from another worker carries no Set-Cookie", async () => {
+  const origin = new TestOrigin(() =>
+    cacheable("cookie body\n", { "cache-control": "public, max-age=60", "set-cookie": "session=first" })
+  );
+  try {
+    await twoWorkers(origin, async ([a, b]) => {
+      const first = await request(a.port, "/cookie");
+      assert.equal(first.headers.get("set-cookie"), "session=first");
+      const copy = await request(b.port, "/cookie");
+      assert.equal(copy.text, "cookie body\n");
+      assert.match(copy.headers.get("x-cache") ?? "", /^HIT/);
+      assert.equal(copy.headers.get("set-cookie"), null);
+      assert.equal(origin.count("/cookie"), 1);
+    });
+  } finally {
+    await origin.close();
+  }
+});

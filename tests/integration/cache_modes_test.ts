@@ -4,6 +4,7 @@
  */
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { encodeProxyV2 } from "../../http/proxy_protocol.ts";
+import { proxyProtocolRefused } from "../../http/metrics.ts";
 import {
   cacheable,
   parseRaw,
@@ -16,10 +17,12 @@ import {
 } from "./_cache_harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+/** The test origins listen on loopback, which forward and transparent requests may reach only when allowed. */
+const LOCAL_ORIGINS = { allowDestinations: ["127.0.0.0/8"] };
 
 Deno.test("cache forward: absolute-form requests are proxied and cached; origin-form is refused", async () => {
   const origin = new TestOrigin(() => cacheable("via forward proxy"));
-  const c = startCache({}, [{ mode: "forward" }]);
+  const c = startCache({ acl: LOCAL_ORIGINS }, [{ mode: "forward" }]);
   try {
     const url = `${origin.url}/fw?q=1`;
     const a = await request(c.port, url, { host: `127.0.0.1:${origin.port}` });
@@ -39,7 +42,10 @@ Deno.test("cache forward: absolute-form requests are proxied and cached; origin-
 
 Deno.test("cache forward: clients outside cache.acl.forward get 403 and nothing is fetched", async () => {
   const origin = new TestOrigin(() => cacheable("secret"));
-  const c = startCache({ acl: { forward: ["10.0.0.0/8"] } }, [{ mode: "forward" }, { mode: "transparent" }]);
+  const c = startCache({ acl: { ...LOCAL_ORIGINS, forward: ["10.0.0.0/8"] } }, [
+    { mode: "forward" },
+    { mode: "transparent" },
+  ]);
   try {
     assertEquals((await request(c.ports[0], `${origin.url}/x`)).status, 403);
     assertEquals((await request(c.ports[1], "/x", { host: `127.0.0.1:${origin.port}` })).status, 403);
@@ -64,7 +70,7 @@ Deno.test("cache forward: CONNECT tunnels bytes both ways unchanged; other ports
     }
   });
   const port = echo.listener.addr.port;
-  const c = startCache({ acl: { connectPorts: [port] } }, [{ mode: "forward" }, { mode: "accel" }]);
+  const c = startCache({ acl: { ...LOCAL_ORIGINS, connectPorts: [port] } }, [{ mode: "forward" }, { mode: "accel" }]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: c.ports[0] });
   try {
     const payload = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
@@ -110,7 +116,7 @@ Deno.test("cache forward: CONNECT tunnels bytes both ways unchanged; other ports
 
 Deno.test("cache transparent: the origin comes from the Host header", async () => {
   const origin = new TestOrigin(() => cacheable("transparent"));
-  const c = startCache({}, [{ mode: "transparent" }]);
+  const c = startCache({ acl: LOCAL_ORIGINS }, [{ mode: "transparent" }]);
   try {
     const host = `127.0.0.1:${origin.port}`;
     assertEquals((await request(c.port, "/t", { host })).text, "transparent");
@@ -124,7 +130,7 @@ Deno.test("cache transparent: the origin comes from the Host header", async () =
 
 Deno.test("cache proxy protocol: v1 and v2 headers give the real client address to ACLs and origins", async () => {
   const origin = new TestOrigin(() => cacheable("pp"));
-  const c = startCache({ defaultOrigin: origin.url, acl: { forward: ["10.9.8.0/24"] } }, [
+  const c = startCache({ defaultOrigin: origin.url, acl: { ...LOCAL_ORIGINS, forward: ["10.9.8.0/24"] } }, [
     { mode: "accel", proxyProtocol: true },
     { mode: "forward", proxyProtocol: true },
   ]);
@@ -156,4 +162,39 @@ Deno.test("cache proxy protocol: v1 and v2 headers give the real client address 
     await c.close();
     await origin.close();
   }
+});
+
+Deno.test("cache proxy protocol: a sender outside cache.acl.proxyProtocol cannot claim another address", async () => {
+  const origin = new TestOrigin(() => cacheable("pp"));
+  // The forward ACL admits only 10.9.8.0/24; the only trusted PROXY sender is 10.1.1.1 (not us on loopback).
+  const c = startCache({ defaultOrigin: origin.url, acl: { forward: ["10.9.8.0/24"], proxyProtocol: ["10.1.1.1"] } }, [
+    { mode: "accel", proxyProtocol: true },
+    { mode: "forward", proxyProtocol: true },
+  ]);
+  try {
+    const before = (await proxyProtocolRefused.get()).values[0]?.value ?? 0;
+    const claimV1 = enc(
+      `PROXY TCP4 10.9.8.5 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assertEquals((await rawExchange(c.ports[1], claimV1)).length, 0);
+    const req = enc(`GET ${origin.url}/g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const v2 = encodeProxyV2({ srcAddr: "10.9.8.7", srcPort: 5555, dstAddr: "192.0.2.1", dstPort: 80 });
+    const claimV2 = new Uint8Array(v2.length + req.length);
+    claimV2.set(v2);
+    claimV2.set(req, v2.length);
+    assertEquals((await rawExchange(c.ports[1], claimV2)).length, 0);
+    assertEquals((await rawExchange(c.ports[0], claimV2)).length, 0);
+    // Without a header it is refused just the same.
+    assertEquals((await rawExchange(c.ports[0], enc("GET /pp HTTP/1.1\r\nHost: x\r\n\r\n"))).length, 0);
+    assertEquals(origin.seen.length, 0);
+    assertEquals((await proxyProtocolRefused.get()).values[0].value - before, 4);
+  } finally {
+    await c.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache proxy protocol: cache.acl.proxyProtocol defaults to loopback only", async () => {
+  const { validateConfig } = await import("../../config/load.ts");
+  assertEquals(validateConfig({}, { source: "test" }).cache.acl.proxyProtocol, ["127.0.0.0/8", "::1/128"]);
 });
