@@ -91,7 +91,15 @@ export class AccessLog {
 
   static #open(target: string): Deno.FsFile | undefined {
     if (target === "none" || target === "" || target === "stdout") return undefined;
-    return Deno.openSync(target, { append: true, create: true, write: true });
+    try {
+      return Deno.openSync(target, { append: true, create: true, write: true });
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "its directory does not exist"
+        : (e as Error).message.replace(/\s*\(os error \d+\).*$/, "");
+      const Kind = e instanceof Deno.errors.PermissionDenied ? Deno.errors.PermissionDenied : Deno.errors.NotFound;
+      throw new Kind(`Cannot open cache.accessLog "${target}": ${why}`, { cause: e });
+    }
   }
 
   #arm(): void {
