@@ -278,13 +278,13 @@ export const CacheSchema = z.strictObject({
   weight: count(0).max(65535).default(1).describe(
     "Weight advertised to directors (0 while the cache drains on SIGTERM). Reload: yes (gossiped).",
   ),
-  shutdownGraceMs: count(0).default(30000).describe(
+  shutdownGraceMs: durationMs(0).default(30000).describe(
     "SIGTERM: longest time from the signal to exit (ms). The cache first announces it is draining " +
       "(membership state draining, weight 0; its health endpoint answers 503; every response closes its " +
       "connection), keeps accepting for shutdownDelayMs, then stops accepting and lets requests in flight " +
       "finish until this deadline. Longer lets long downloads finish; shorter restarts faster. Reload: yes.",
   ),
-  shutdownDelayMs: count(0).default(3000).describe(
+  shutdownDelayMs: durationMs(0).default(3000).describe(
     "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
       "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
       "Directors that learn it only from health checks need more than fall × intervalMs. At most " +
