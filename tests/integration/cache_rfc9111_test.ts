@@ -200,6 +200,30 @@ Deno.test("cache rfc9111: revalidation with If-None-Match/If-Modified-Since; 304
   });
 });
 
+Deno.test("cache rfc9111: a 304 that omits the validators answers the cache's conditional request (§4.3.4)", async () => {
+  await withCache((req, n) => {
+    // This origin breaks RFC 9110 §15.4.5 (a 304 must repeat the ETag); its 304 still means "the
+    // representation you named is current", and the stored one is the only one named.
+    if (req.headers.get("if-none-match") === '"v1"') {
+      return new Response(null, { status: 304, headers: { "cache-control": "max-age=60", "x-version": `${n}` } });
+    }
+    if (req.headers.has("if-none-match")) return new Response("wrong validator", { status: 500 });
+    return new Response("only body", { headers: { "cache-control": "max-age=0", etag: '"v1"', "x-version": `${n}` } });
+  }, async (port, origin) => {
+    await request(port, "/bare304");
+    const b = await request(port, "/bare304");
+    assertEquals(origin.count("/bare304"), 2, "no unconditional refetch after the 304");
+    assertEquals(b.status, 200);
+    assertEquals(b.text, "only body");
+    assertEquals(b.headers.get("x-cache"), "REVALIDATED from testcache");
+    assertEquals(b.headers.get("etag"), '"v1"', "the stored validator is kept");
+    assertEquals(b.headers.get("x-version"), "2", "headers updated from the 304");
+    const c = await request(port, "/bare304");
+    assertEquals(c.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(origin.count("/bare304"), 2);
+  });
+});
+
 Deno.test("cache rfc9111: a 200 answer to revalidation replaces the stored object", async () => {
   await withCache(
     (_req, n) => new Response(`version ${n}`, { headers: { "cache-control": "max-age=0", etag: `"e${n}"` } }),
