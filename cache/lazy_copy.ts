@@ -119,12 +119,14 @@ export class LazyCopy implements MemoryStoreObserver {
    * stores it here. Returns undefined at once (no promise) when no other worker has it.
    *
    * @param key the primary cache key
+   * @param opts.freshOnly only from a worker whose copy is fresh (this worker's own copy is stale:
+   *   another worker may have revalidated the URL since)
    * @returns resolves true when the object is now in this worker's store
    */
-  pull(key: string): Promise<boolean> | undefined {
+  pull(key: string, opts: { freshOnly?: boolean } = {}): Promise<boolean> | undefined {
     const running = this.#pulls.get(key);
     if (running) return running;
-    const holder = this.index.holder(key);
+    const holder = opts.freshOnly ? this.index.freshHolder(key) : this.index.holder(key);
     if (holder < 0) return undefined;
     const port = this.#ports.get(holder);
     if (!port) return undefined;

@@ -294,6 +294,32 @@ Deno.test("lazy copy: a stale object held by another worker is copied and revali
   }
 });
 
+Deno.test("lazy copy: a worker whose copy went stale takes another worker's freshly revalidated copy", async () => {
+  const lm = "Wed, 01 Jan 2020 00:00:00 GMT";
+  const origin = new TestOrigin((req) =>
+    req.headers.get("if-modified-since") === lm
+      ? new Response(null, { status: 304, headers: { "cache-control": "max-age=60", "last-modified": lm } })
+      : cacheable("body\n", { "cache-control": "max-age=1", "last-modified": lm })
+  );
+  try {
+    await twoWorkers(origin, async ([a, b]) => {
+      await request(a.port, "/re");
+      await request(b.port, "/re"); // copied from A: both workers hold it now
+      assert.equal(origin.count("/re"), 1);
+      await sleep(2100); // both copies stale
+      const viaB = await request(b.port, "/re");
+      assert.match(viaB.headers.get("x-cache") ?? "", /^REVALIDATED/);
+      assert.equal(origin.count("/re"), 2);
+      const viaA = await request(a.port, "/re");
+      assert.equal(viaA.text, "body\n");
+      assert.match(viaA.headers.get("x-cache") ?? "", /^HIT/, "A serves B's revalidated copy");
+      assert.equal(origin.count("/re"), 2, "no second revalidation");
+    });
+  } finally {
+    await origin.close();
+  }
+});
+
 Deno.test("lazy copy: an object copied from another worker carries no Set-Cookie", async () => {
   const origin = new TestOrigin(() =>
     cacheable("cookie body\n", { "cache-control": "public, max-age=60", "set-cookie": "session=first" })
