@@ -303,6 +303,15 @@ Deno.test("cache rfc9111: Vary stores one variant per request header value", asy
     assertEquals(origin.count("/v"), 2);
     assertEquals((await request(port, "/v")).text, "lang=none");
     assertEquals(origin.count("/v"), 3);
+    // Language ranges are case-insensitive (RFC 9110 §12.5.4): another spelling of "en" is a hit;
+    // another order is another request (order may carry preference).
+    const enUpper = await request(port, "/v", { headers: { "Accept-Language": "EN" } });
+    assertEquals(enUpper.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(enUpper.text, "lang=en");
+    await request(port, "/v", { headers: { "Accept-Language": "en, fr" } });
+    const swapped = await request(port, "/v", { headers: { "Accept-Language": "fr, en" } });
+    assertEquals(swapped.headers.get("x-cache"), "MISS from testcache");
+    assertEquals(origin.count("/v"), 5);
   });
 });
 
