@@ -285,6 +285,34 @@ Deno.test("cache rfc9111: response no-cache, must-revalidate and proxy-revalidat
   });
 });
 
+Deno.test("cache rfc9111: fields named by no-cache=/private= reach the client that fetched, never a later one", async () => {
+  await withCache(async (req) => {
+    if (new URL(req.url).pathname === "/slow") await sleep(300);
+    return cacheable("shared body", {
+      "cache-control": 'max-age=60, no-cache="x-secret", private="x-user"',
+      "x-secret": "s1",
+      "x-user": "alice",
+      "x-shared": "yes",
+    });
+  }, async (port, origin) => {
+    const first = await request(port, "/q");
+    assertEquals(first.headers.get("x-cache"), "MISS from testcache");
+    assertEquals(first.headers.get("x-secret"), "s1", "RFC 9111 §5.2.2.4 limits reuse, not this response");
+    assertEquals(first.headers.get("x-user"), "alice");
+    const hit = await request(port, "/q");
+    assertEquals(hit.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(hit.headers.get("x-secret"), null);
+    assertEquals(hit.headers.get("x-user"), null);
+    assertEquals(hit.headers.get("x-shared"), "yes");
+    assertEquals(origin.count("/q"), 1);
+    // Two clients collapsed on one fetch: only the one whose request went out gets the fields.
+    const [a, b] = await Promise.all([request(port, "/slow"), sleep(50).then(() => request(port, "/slow"))]);
+    assertEquals(origin.count("/slow"), 1);
+    assertEquals([a.headers.get("x-user"), b.headers.get("x-user")], ["alice", null]);
+    assertEquals(b.headers.get("x-secret"), null);
+  });
+});
+
 Deno.test("cache rfc9111: Vary stores one variant per request header value", async () => {
   await withCache((req) => {
     const lang = req.headers.get("accept-language") ?? "none";
