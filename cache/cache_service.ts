@@ -11,7 +11,9 @@ import type { TopUrlCount } from "../status/top_urls.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
-import { HttpServer } from "../http/server.ts";
+import type { OriginTlsOptions } from "../http/origin_tls.ts";
+import { type CertificateReload, HttpServer } from "../http/server.ts";
+import type { TlsFiles } from "../http/tls_files.ts";
 import { AccessLog } from "./access_log.ts";
 import { CacheHandler, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
 import { DestinationGuard } from "./destination_guard.ts";
@@ -53,7 +55,7 @@ export interface CacheServiceOptions {
    */
   servicePorts?: number[];
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
-  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
+  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean; tls?: TlsFiles }[];
 }
 
 /** A snapshot of one worker for /status and metrics. */
@@ -98,7 +100,7 @@ export class CacheService {
         maxObjectBytes: cfg.maxObjectBytes,
         policy: createPolicy(cfg.store.policy),
       });
-    this.pool = new OriginPool(cfg.origin);
+    this.pool = new OriginPool({ ...cfg.origin, tls: originTlsOptions(cfg.originTls) });
     this.accessLog = new AccessLog(cfg.accessLog);
     this.handler = new CacheHandler({
       node: opts.node,
@@ -127,7 +129,8 @@ export class CacheService {
   start(): this {
     const listeners = this.#opts.listeners ?? this.#cfg.listen.map((l) => {
       const hp = parseHostPort(l.address);
-      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol };
+      const tls = l.tls ? { certFile: l.tls.cert, keyFile: l.tls.key } : undefined;
+      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol, tls };
     });
     for (const l of listeners) {
       const server = new HttpServer({
@@ -135,6 +138,7 @@ export class CacheService {
         port: l.port,
         reusePort: this.#opts.reusePort,
         proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+        tls: l.tls,
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
@@ -158,9 +162,23 @@ export class CacheService {
         },
       }, (req, res) => this.handler.handle(req, res, l.mode));
       this.servers.push(server.start());
-      log.info("Cache listening", { listen: `${server.addr.hostname}:${server.addr.port}`, mode: l.mode });
+      log.info("Cache listening", {
+        listen: `${server.addr.hostname}:${server.addr.port}`,
+        mode: l.mode,
+        ...(l.tls ? { tls: true, cert: l.tls.certFile } : {}),
+      });
     }
     return this;
+  }
+
+  /**
+   * Re-reads every TLS listener's certificate and key (SIGHUP). A listener whose files cannot be
+   * used keeps its old certificate; its result says why.
+   *
+   * @returns one result per TLS listener
+   */
+  reloadCertificates(): CertificateReload[] {
+    return this.servers.filter((s) => s.tls).map((s) => s.reloadCertificates());
   }
 
   /** Deletes keys from this worker's store and its stored partial responses. */
@@ -196,6 +214,33 @@ export class CacheService {
     await this.accessLog.close();
     await this.store.close();
   }
+}
+
+/**
+ * The origin pool's TLS settings from `cache.originTls`: the CA file read now, and a warning when
+ * verification is off.
+ *
+ * @param cfg `cache.originTls`
+ * @returns the pool's TLS options
+ * @throws {Error} when the CA file cannot be read
+ */
+export function originTlsOptions(cfg: Appliance["cache"]["originTls"] | undefined): OriginTlsOptions {
+  if (!cfg) return {};
+  let caCerts: string[] | undefined;
+  if (cfg.caFile) {
+    try {
+      caCerts = [Deno.readTextFileSync(cfg.caFile)];
+    } catch (e) {
+      throw new Error(`Cannot read cache.originTls.caFile "${cfg.caFile}": ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (cfg.insecure) {
+    log.warn(
+      "cache.originTls.insecure is set: https:// origin certificates are NOT verified; anyone on the path can " +
+        "impersonate an origin",
+    );
+  }
+  return { caCerts, insecure: cfg.insecure };
 }
 
 /**
