@@ -71,12 +71,16 @@ export async function purge(
     log.info("Denied PURGE", { from: req.client.hostname, url: req.target.slice(0, 200) });
     return await sendError(ctx, ex, { status: 403, message: "PURGE is not allowed from this client" });
   }
-  const route = resolveRoute({ method: "GET", target: req.target, host: req.headers.get("host"), tls: req.tls }, opts.mode, {
-    origins: ctx.config.origins,
-    defaultOrigin: ctx.config.defaultOrigin ?? "http://127.0.0.1:80",
-    schemeInKey: ctx.config.schemeInKey,
-    forwardAllowed: true,
-  });
+  const route = resolveRoute(
+    { method: "GET", target: req.target, host: req.headers.get("host"), tls: req.tls },
+    opts.mode,
+    {
+      origins: ctx.config.origins,
+      defaultOrigin: ctx.config.defaultOrigin ?? "http://127.0.0.1:80",
+      schemeInKey: ctx.config.schemeInKey,
+      forwardAllowed: true,
+    },
+  );
   if (route.kind !== "http") {
     out.status = 400;
     return await sendError(ctx, ex, { status: 400, message: "Bad PURGE target" });

@@ -27,7 +27,13 @@ import {
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import { closeQuietly, type Endpoint } from "./server.ts";
-import { connectInsecureTls, type OriginConn, OriginTlsError, type OriginTlsOptions, startOriginTls } from "./origin_tls.ts";
+import {
+  connectInsecureTls,
+  type OriginConn,
+  OriginTlsError,
+  type OriginTlsOptions,
+  startOriginTls,
+} from "./origin_tls.ts";
 
 /** An origin address; with `tls` an `https://` origin. */
 export interface OriginEndpoint extends Endpoint {

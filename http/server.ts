@@ -212,14 +212,16 @@ export class HttpServer {
    */
   #listenTls(port: number): Deno.TlsListener {
     const { cert, key } = readTlsFiles(this.#opts.tls!);
-    return Deno.listenTls({
-      hostname: this.#opts.hostname,
-      port,
-      cert,
-      key,
-      reusePort: true,
-      alpnProtocols: ["http/1.1"],
-    } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem);
+    return Deno.listenTls(
+      {
+        hostname: this.#opts.hostname,
+        port,
+        cert,
+        key,
+        reusePort: true,
+        alpnProtocols: ["http/1.1"],
+      } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+    );
   }
 
   /**

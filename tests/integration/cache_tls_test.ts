@@ -199,7 +199,9 @@ Deno.test("cache tls: a self-signed origin is refused (502), and accepted only w
       const r2 = await curl([`http://127.0.0.1:${loose.port}/x`]);
       assertEquals(r2.status, 200);
       assertEquals(r2.body, "self-signed");
-      assert(lines.some((l) => l.includes("WARN") || l.includes('"warn"')) && lines.some((l) => /NOT verified/.test(l)));
+      assert(
+        lines.some((l) => l.includes("WARN") || l.includes('"warn"')) && lines.some((l) => /NOT verified/.test(l)),
+      );
     } finally {
       setLogSink();
       await strict.close();
