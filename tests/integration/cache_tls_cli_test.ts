@@ -32,7 +32,7 @@ async function verifies(port: number, caPem: string): Promise<boolean> {
   }
 }
 
-Deno.test("cache tls cli: a key file with mode 0644 stops the cache with exit 2, naming the file", async () => {
+Deno.test("cache tls cli: a key file with mode 0644 stops the cache (and fails check-config) with exit 2, naming the file", async () => {
   const ca = await makeTestCa();
   try {
     const site = await ca.issue("site", ["IP:127.0.0.1"]);
@@ -52,6 +52,19 @@ Deno.test("cache tls cli: a key file with mode 0644 stops the cache with exit 2,
     assertStringIncludes(r.stderr, site.keyFile);
     assertMatch(r.stderr, /group or others/);
     assert(!r.stderr.includes("PRIVATE KEY"));
+    // check-config reads the files as the cache would.
+    const cfgFile = `${ca.dir}/appliance.yaml`;
+    await Deno.writeTextFile(
+      cfgFile,
+      JSON.stringify({
+        cache: { listen: [{ address: "127.0.0.1:8443", tls: { cert: site.certFile, key: site.keyFile } }] },
+      }),
+    );
+    const c = await runWebcache(["check-config", cfgFile]);
+    assertEquals(c.code, 2, c.stderr);
+    assertStringIncludes(c.stderr, `cache.listen[0].tls: Refusing TLS key file "${site.keyFile}"`);
+    await Deno.chmod(site.keyFile, 0o600);
+    assertEquals((await runWebcache(["check-config", "-q", cfgFile])).code, 0);
   } finally {
     await ca.remove();
   }
