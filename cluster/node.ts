@@ -44,6 +44,11 @@ export interface NodeRecord {
   forwarding?: "none" | "dr" | "tun";
   /** Weight offered to directors. */
   weight: number;
+  /**
+   * Directors with `director.ha`: the VIP group, this director's role in it, and the VIPs it holds
+   * (comma-separated, only while MASTER). Optional, so older records stay valid.
+   */
+  ha?: { group: string; role: string; vips?: string };
   /** SWIM state as this node sees it; a node declares only `alive` or `draining` itself. */
   state: NodeState;
   /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */

@@ -24,10 +24,13 @@ import { EXIT_CONFIG, loadOrExit } from "./_common.ts";
  * @param self the asked node, when filtering removed it from `doc.members` (default the first)
  */
 export function formatMembers(doc: MembersDocument, self = doc.members[0]): string {
-  const rows = [["Node", "Address", "Role", "Status", "Weight", "Service", "Config"]];
+  // Directors with director.ha: their role in the VIP group and, as MASTER, the VIPs they hold.
+  const withHa = doc.members.some((m) => m.ha);
+  const rows = [["Node", "Address", "Role", "Status", "Weight", "Service", ...(withHa ? ["HA (VIPs)"] : []), "Config"]];
   const others = doc.members.filter((m) => m !== self).sort((a, b) => a.name.localeCompare(b.name));
   const sorted = doc.members.includes(self) ? [self, ...others] : others;
   for (const m of sorted) {
+    const ha = m.ha ? `${m.ha.role} ${m.ha.group}${m.ha.vips ? ` (${m.ha.vips})` : ""}` : "-";
     rows.push([
       m.name,
       m.addrs.gossip,
@@ -35,6 +38,7 @@ export function formatMembers(doc: MembersDocument, self = doc.members[0]): stri
       m.state,
       String(m.weight),
       m.service ?? "-",
+      ...(withHa ? [ha] : []),
       m.configHash + (m.configDiffers ? " *" : ""),
     ]);
   }

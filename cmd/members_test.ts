@@ -55,3 +55,25 @@ Deno.test("addClusterOptions() flags become cluster config overrides", () => {
     /--gossip-listen.*nonsense/s,
   );
 });
+
+Deno.test("formatMembers() shows which director holds the VIPs when directors run director.ha", () => {
+  const doc: MembersDocument = {
+    self: "d1",
+    cluster: "c",
+    configHash: "aaaaaaaaaaaaaaaa",
+    members: [
+      rec("d1", { role: "director", ha: { group: "web", role: "BACKUP" } }),
+      rec("d22", { role: "director", ha: { group: "web", role: "MASTER", vips: "10.0.0.100" } }),
+      rec("c1"),
+    ],
+  };
+  assert.equal(
+    formatMembers(doc),
+    [
+      "Node  Address        Role      Status  Weight  Service  HA (VIPs)                Config",
+      "d1    10.0.0.2:7946  director  alive   100     -        BACKUP web               aaaaaaaaaaaaaaaa",
+      "c1    10.0.0.2:7946  cache     alive   100     -        -                        aaaaaaaaaaaaaaaa",
+      "d22   10.0.0.3:7946  director  alive   100     -        MASTER web (10.0.0.100)  aaaaaaaaaaaaaaaa",
+    ].join("\n"),
+  );
+});

@@ -22,6 +22,8 @@ import {
   MissingForwarderError,
   registerForwarder,
 } from "./forwarder.ts";
+import type { HaDataplane } from "./ha/ha_dataplane.ts";
+import type { HaStatus } from "./ha/ha_node.ts";
 import { memberMacs } from "./member_macs.ts";
 import { ProxyForwarder } from "./proxy/proxy_forwarder.ts";
 import type { ForwardMethod, MemberState, RealServer } from "./real_server.ts";
@@ -102,6 +104,8 @@ export interface DirectorStatus {
   proxy?: { sessions: number; failures: ProxyForwarder["failures"] };
   /** DR/TUN data plane: which path packets take, when DR/TUN services run. */
   dataplane?: DataplaneStatus;
+  /** Director HA (`director.ha`), when on: role, peers, sync counters, last takeover. */
+  ha?: HaStatus;
 }
 
 /** A membership record as far as the director cares (subset of `cluster/node.ts` NodeRecord). */
@@ -150,6 +154,7 @@ export class Director {
   #targets = new Map<string, [string, string]>();
   /** Health checks run, by result (metrics). */
   readonly healthChecks = { ok: 0, failed: 0 };
+  #ha: { status(): HaStatus } | undefined;
 
   /**
    * Creates a director for a `director` config section (nothing starts before {@link start}).
@@ -252,6 +257,20 @@ export class Director {
         log.warn("Cannot apply membership to the packet forwarder", { error: (e as Error).message })
       );
     }
+  }
+
+  /** The DR/TUN data plane director HA drives, when it runs with `director.ha` (`lb/ha/`). */
+  haDataplane(): HaDataplane | undefined {
+    for (const f of this.#forwarders.values()) {
+      const h = f.ha?.();
+      if (h) return h;
+    }
+    return undefined;
+  }
+
+  /** Attaches the HA node whose status `/director/status` shows. */
+  setHa(ha: { status(): HaStatus } | undefined): void {
+    this.#ha = ha;
   }
 
   /** Waits for the membership updates handed to the packet forwarders so far (tests, shutdown). */
@@ -450,6 +469,7 @@ export class Director {
       counters: { ...this.dispatcher.counters },
       proxy: this.proxy ? { sessions: this.proxy.sessions, failures: { ...this.proxy.failures } } : undefined,
       dataplane: [...this.#forwarders.values()].map((f) => f.dataplane?.()).find((x) => x !== undefined),
+      ha: this.#ha?.status(),
     };
   }
 
