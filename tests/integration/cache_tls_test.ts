@@ -99,7 +99,8 @@ Deno.test("cache tls: an accelerator over TLS 1.2 and 1.3 misses once, then hits
 Deno.test("cache tls: a forward proxy over TLS fetches http:// and https:// URLs (the client talks TLS to the proxy)", async () => {
   await withCa(async (ca) => {
     const proxyCert = await ca.issue("proxy", LOCAL);
-    const originCert = await ca.issue("origin", LOCAL);
+    // Named only by DNS: the cache connects to the address it resolved and still verifies (and sends) the name.
+    const originCert = await ca.issue("origin", ["DNS:localhost"]);
     const plain = new TestOrigin(() => new Response("plain", { headers: { "cache-control": "max-age=60" } }));
     const secure = new TlsOrigin(originCert, () => "secure");
     const cache = startCache(
@@ -258,9 +259,14 @@ Deno.test("cache tls: certificates reload without dropping connections; a bad fi
       // A bad certificate file: the old one stays, and the reason names the file.
       const goodCert = await Deno.readTextFile(site.certFile);
       await Deno.writeTextFile(site.certFile, "not a certificate\n");
+      const lines: string[] = [];
+      setLogSink((l) => lines.push(l));
       const [bad] = cache.service.reloadCertificates();
+      setLogSink();
       assert(!bad.ok);
       assertStringIncludes((bad as { error: Error }).error.message, site.certFile);
+      const warned = lines.find((l) => l.includes("Certificate reload failed; keeping the old certificate"));
+      assert(warned && warned.includes("no PEM certificate"), `no warning saying why: ${lines.join("\n")}`);
       assertEquals((await fetch(url, { client })).status, 200);
       // A certificate from another CA: new connections get it, the held connection keeps going.
       const next = await other.issue("site2", LOCAL);
