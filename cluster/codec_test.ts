@@ -76,7 +76,7 @@ Deno.test("decodePacket() round-trips every message type", () => {
     { type: "pushPull", join: true, entries: [{ state: "alive", record: REC }, { state: "left", record: REC }] },
     { type: "announce", node: "n", addr: "[::1]:7946" },
     { type: "configRequest" },
-    { type: "config", stamp: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
+    { type: "config", version: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
   ];
   assert.deepEqual(decodePacket(encodePacket(msgs), 1 << 20), msgs);
 });
