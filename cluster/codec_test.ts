@@ -153,11 +153,29 @@ Deno.test("decodeRecord() validates each field", () => {
       error: /addrs.tunnel/,
     },
     { description: "bad forwarding", record: { ...REC, forwarding: "nat" }, error: /forwarding/ },
+    { description: "negative configVersion", record: { ...REC, configVersion: -1 }, error: /configVersion/ },
+    { description: "string configVersion", record: { ...REC, configVersion: "3" }, error: /configVersion/ },
+    {
+      description: "configRefused without a reason",
+      record: { ...REC, configRefused: { version: 2, hash: "ab" } },
+      error: /configRefused/,
+    },
+    {
+      description: "configRefused with an overlong reason",
+      record: { ...REC, configRefused: { version: 2, hash: "ab", reason: "x".repeat(201) } },
+      error: /configRefused/,
+    },
   ];
   for (const c of cases) assert.throws(() => decodeRecord(enc(c.record)), c.error, c.description);
   assert.deepEqual(decodeRecord(encodeRecord(REC)), REC);
   const director: NodeRecord = { ...REC, role: "director", addrs: { gossip: "10.0.0.2:7946", tunnel: "10.0.0.2" } };
   assert.deepEqual(decodeRecord(encodeRecord(director)), director);
+  const refusing: NodeRecord = {
+    ...REC,
+    configVersion: 3,
+    configRefused: { version: 4, hash: "0123456789abcdef", reason: "director.ha.mode: needs director.vipMode arp" },
+  };
+  assert.deepEqual(decodeRecord(encodeRecord(refusing)), refusing);
 });
 
 Deno.test("encodeRecord() refuses a record larger than MAX_RECORD_BYTES", () => {

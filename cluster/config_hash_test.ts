@@ -11,3 +11,26 @@ Deno.test("configHash() ignores per-node keys and key order, and sees real diffe
   assert.notEqual(await configHash(a), await configHash(c));
   assert.ok(!normalisedConfig(a).includes("gossipListen"));
 });
+
+Deno.test("configHash() covers only the cluster-wide part: node-local keys of every kind are left out", async () => {
+  const shared = { director: { services: [{ vip: "10.0.0.1", reals: [{ address: "10.0.0.2", weight: 3 }] }] } };
+  const a = validateConfig({
+    ...shared,
+    cluster: { nodeName: "a", gossipListen: "10.0.0.1:7946", peers: ["10.0.0.2:7946"] },
+    admin: { listen: "10.0.0.1:9090" },
+    director: { ...shared.director, interface: "eth0", vipMode: "nft", ha: { priority: 200 } },
+    cache: { listen: [{ address: "10.0.0.1:80" }], store: { dirs: [{ path: "/a", size: "1GiB" }] }, vip: "10.0.0.9" },
+    icp: { listen: "10.0.0.1" },
+  });
+  const b = validateConfig({
+    ...shared,
+    cluster: { nodeName: "b" },
+    director: { ...shared.director, interface: "eth1" },
+    cache: { weight: 7, forwarding: "dr", workers: 4 },
+  });
+  assert.equal(await configHash(a), await configHash(b));
+  const heavier = validateConfig({
+    director: { services: [{ vip: "10.0.0.1", reals: [{ address: "10.0.0.2", weight: 4 }] }] },
+  });
+  assert.notEqual(await configHash(a), await configHash(heavier), "a service weight is cluster-wide");
+});

@@ -1,6 +1,6 @@
 /**
  * `cluster.configSync` on a running `webcache director` (the bundle): a peer gossips a newer
- * appliance.yaml that quiesces one real server (weight 0), adds another and changes a restart-only
+ * config version (counter 1 against the director's unpublished 0) that quiesces one real server (weight 0), adds another and changes a restart-only
  * key. The director adopts it without a restart: new connections go to the added server, an
  * established proxied connection to the quiesced one keeps working, and the restart-only key is
  * logged once and listed as `cluster.restartNeeded` in `/status`; the file it rewrites keeps the
@@ -119,9 +119,7 @@ Deno.test("director: a newer synced config changes real servers in place and rep
       director: { services: [service([{ address: "127.0.0.1", port: a.port, weight: 1 }])] },
     };
     const file = `${dir}/appliance.yaml`;
-    await Deno.writeTextFile(file, JSON.stringify(cfg)); // JSON is YAML
-    const anHourAgo = new Date(Date.now() - 3_600_000);
-    await Deno.utime(file, anHourAgo, anHourAgo); // the peer's file is newer
+    await Deno.writeTextFile(file, JSON.stringify(cfg)); // JSON is YAML (no version file: version 0)
     director = await spawnWebcache(["director", "--config", file], {
       env: { WEBCACHE_CLUSTER_KEY: key },
       stdout: "null",
@@ -176,6 +174,7 @@ Deno.test("director: a newer synced config changes real servers in place and rep
         },
       },
       configFile: `${dir}/peer.yaml`,
+      configVersion: 1, // the cluster published this version
     });
     nodes.push(peer);
 
