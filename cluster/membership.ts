@@ -42,15 +42,17 @@ import { NetTransport } from "./transport.ts";
 const log = getLogger("cluster");
 
 /** What a role tells about itself; the rest of the record is filled in by {@link Membership.start}. */
-export type LocalRecord = Omit<
-  NodeRecord,
-  "id" | "name" | "addrs" | "state" | "configHash" | "configVersion" | "configRefused" | "incarnation"
-> & {
-  id?: string;
-  name?: string;
-  addrs?: Partial<NodeRecord["addrs"]>;
-  state?: "alive" | "draining";
-};
+export type LocalRecord =
+  & Omit<
+    NodeRecord,
+    "id" | "name" | "addrs" | "state" | "configHash" | "configVersion" | "configRefused" | "incarnation"
+  >
+  & {
+    id?: string;
+    name?: string;
+    addrs?: Partial<NodeRecord["addrs"]>;
+    state?: "alive" | "draining";
+  };
 
 /** Options of {@link Membership.start}. */
 export interface MembershipOptions {
