@@ -31,7 +31,7 @@ export const NODE_LOCAL_KEYS: readonly string[] = [
   "cluster.gossipListen",
   "admin.listen",
   "cache.listen",
-  "cache.self",
+  "cache.peering.self",
   "icp.listen",
   // interfaces and VIP set-up on this host
   "cluster.discovery.interface",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../config/load.ts";
-import { configHash, normalisedConfig } from "./config_hash.ts";
+import { ApplianceSchema } from "../config/schema.ts";
+import { configHash, NODE_LOCAL_KEYS, normalisedConfig } from "./config_hash.ts";
 
 Deno.test("configHash() ignores per-node keys and key order, and sees real differences", async () => {
   const a = validateConfig({ cluster: { name: "x", nodeName: "a", gossipListen: "127.0.0.1:1000" } });
@@ -33,4 +34,21 @@ Deno.test("configHash() covers only the cluster-wide part: node-local keys of ev
     director: { services: [{ vip: "10.0.0.1", reals: [{ address: "10.0.0.2", weight: 4 }] }] },
   });
   assert.notEqual(await configHash(a), await configHash(heavier), "a service weight is cluster-wide");
+});
+
+Deno.test("NODE_LOCAL_KEYS names keys that exist in the schema", () => {
+  // deno-lint-ignore no-explicit-any
+  const shapeOf = (s: any): Record<string, unknown> | undefined => {
+    let cur = s;
+    for (let i = 0; i < 10 && cur?._zod?.def?.innerType; i++) cur = cur._zod.def.innerType;
+    return cur?._zod?.def?.shape;
+  };
+  for (const path of NODE_LOCAL_KEYS) {
+    let node: unknown = ApplianceSchema;
+    for (const seg of path.split(".")) {
+      const shape = shapeOf(node);
+      assert.ok(shape && seg in shape, `${path}: no key "${seg}" in the schema`);
+      node = shape[seg];
+    }
+  }
 });

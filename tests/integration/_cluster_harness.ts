@@ -110,7 +110,7 @@ export interface StartNode {
   config?: Record<string, unknown>;
   /**
    * Write the config to this file and start the node from it (served to peers with
-   * `cluster.configSync`; its modification time is the config stamp).
+   * `cluster.configSync`, with its version file beside it when `configVersion` is given).
    */
   configFile?: string;
   /**
