@@ -11,8 +11,9 @@
  * - the members table (with each member's config version and any version it refused, cluster.configSync)
  *   and the top URLs.
  *
- * When the page was opened with `?token=…` its fetches carry `Authorization: Bearer …`, so it
- * works from outside `admin.allow`. Elements tests read carry `data-value` with raw numbers.
+ * When the page was opened with `#token=…` its fetches carry `Authorization: Bearer …`, so it
+ * works from outside `admin.allow`. The token sits in the fragment, which the browser keeps to
+ * itself (the admin endpoint never reads a token from the query string). Elements tests read carry `data-value` with raw numbers.
  *
  * @module
  */
@@ -107,7 +108,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
 (function () {
   var POLL_MS = 2000;
   var COLORS = ["#58a6ff", "#f0883e", "#a371f7", "#3fb950", "#db61a2", "#d29922", "#39c5cf", "#ff7b72"];
-  var token = new URLSearchParams(location.search).get("token");
+  var token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
   var colorOf = {};
   var nextColor = 0;
   function color(name) {
@@ -382,7 +383,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
   function poll() {
     var headers = token ? { Authorization: "Bearer " + token } : {};
     fetch("/cluster/status?history=1", { headers: headers, cache: "no-store" }).then(function (res) {
-      if (res.status === 403) throw new Error("refused by the admin endpoint: open the page with ?token=<admin.token>");
+      if (res.status === 403) throw new Error("refused by the admin endpoint: open the page with #token=<admin.token>");
       if (!res.ok) throw new Error("cluster status: HTTP " + res.status);
       return res.json();
     }).then(function (doc) {

@@ -82,7 +82,15 @@ export class AccessLog {
     this.#stdout = target === "stdout";
     this.enabled = target !== "none" && target !== "";
     if (this.enabled && !this.#stdout) {
-      this.#file = Deno.openSync(target, { append: true, create: true, write: true });
+      try {
+        this.#file = Deno.openSync(target, { append: true, create: true, write: true });
+      } catch (e) {
+        const why = e instanceof Deno.errors.NotFound
+          ? "its directory does not exist"
+          : (e as Error).message.replace(/\s*\(os error \d+\).*$/, "");
+        const Kind = e instanceof Deno.errors.PermissionDenied ? Deno.errors.PermissionDenied : Deno.errors.NotFound;
+        throw new Kind(`Cannot open cache.accessLog "${target}": ${why}`, { cause: e });
+      }
     }
     if (this.enabled) this.#timer = setInterval(() => this.flush(), 1000);
   }

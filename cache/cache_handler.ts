@@ -23,7 +23,7 @@
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import type { OriginPool } from "../http/origin_client.ts";
-import type { ServerRequest, ServerResponse } from "../http/server.ts";
+import { RequestBodyError, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { sendDenied, sendError } from "./client_reply.ts";
 import { DestinationGuard } from "./destination_guard.ts";
@@ -232,7 +232,14 @@ export class CacheHandler {
       await this.#route(ex, mode, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
-      if (res.bytesWritten === 0 && !res.broken) {
+      if (e instanceof RequestBodyError) {
+        // The client's body was malformed, cut or stalled (before any response): its error, not
+        // the origin's. The connection cannot be reused (the body's end is unknown).
+        out.status = e.status;
+        out.result = "error";
+        res.close = true;
+        if (!res.broken) await sendError(this.#ctx, ex, { status: e.status, message: e.message }).catch(() => {});
+      } else if (res.bytesWritten === 0 && !res.broken) {
         out.status = 500;
         out.result = "error";
         await sendError(this.#ctx, ex, { status: 500, message: "Internal error" }).catch(() => {});

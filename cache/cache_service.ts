@@ -135,10 +135,14 @@ export class CacheService {
         port: l.port,
         reusePort: this.#opts.reusePort,
         proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+        proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
+        listenKey: "cache.listen",
         maxHeaderBytes: this.#cfg.maxHeaderBytes,
         idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
         headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
         sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
+        bodyIdleTimeoutMs: this.#cfg.client.bodyIdleTimeoutMs,
+        bodyTimeoutMs: this.#cfg.client.bodyTimeoutMs,
         onBadRequest: (client, status, e) => {
           countRequest("error");
           this.accessLog.log({

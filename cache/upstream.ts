@@ -130,8 +130,11 @@ export class Upstream {
       this.originObserver?.(plan.url, true);
       return r;
     } catch (e) {
-      if (e instanceof OriginError) countOriginFailure(e.reason);
-      this.originObserver?.(plan.url, false);
+      // Only the origin's own failures count (a client's bad request body is not one).
+      if (e instanceof OriginError) {
+        countOriginFailure(e.reason);
+        this.originObserver?.(plan.url, false);
+      }
       throw e;
     }
   }

@@ -38,10 +38,16 @@
  * purge        12 | ban blob16                                         (cluster purge, TCP; ban_codec.ts)
  * purgeAck     13 | ban id str8 | deleted u32                          (answer to purge)
  * bans         14 | floor hi u32 | floor lo u32 | count u16 | count × ban blob16   (ban list sync, TCP)
+ * streamOpen   15 | frame length u32                                    (TCP only, see stream_frame.ts)
  * ```
  *
  * A node's ban list may take several `bans` messages in one frame (each message stays below 64 KiB);
  * the receiver merges them all.
+ *
+ * `streamOpen` is the whole content of a small first TCP frame that announces a larger second
+ * frame on the same connection: a receiver reads at most {@link MAX_UNAUTHENTICATED_FRAME_BYTES}
+ * before the keyring has authenticated the sender, and the authenticated announcement lets it take
+ * the large frame (up to {@link MAX_STREAM_FRAME_BYTES}).
  *
  * `version` is the config's version counter (hi × 2³² + lo, `config_version.ts`); with `hash` it
  * orders configs. (Before config versions the field carried the file's modification time.)
@@ -63,6 +69,12 @@ export const MAX_RECORD_BYTES = 1024;
 export const MAX_PACKET_BYTES = 65507;
 /** Largest TCP frame: a push-pull of thousands of members fits; more is garbage or an attack. */
 export const MAX_STREAM_FRAME_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest TCP frame read from a sender not yet authenticated: one full UDP-sized packet plus its
+ * envelope fits, so small exchanges need one frame; a larger frame must be announced by an
+ * authenticated `streamOpen` first. Bounds what a stranger's connection can make a node allocate.
+ */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 64 * 1024 + 1024;
 
 /** Wire values of message types. */
 export const MESSAGE_TYPE = {
@@ -80,6 +92,7 @@ export const MESSAGE_TYPE = {
   purge: 12,
   purgeAck: 13,
   bans: 14,
+  streamOpen: 15,
 } as const;
 
 /** SWIM state of a member as carried in push-pull (wire values). */
@@ -229,6 +242,14 @@ export interface BansMessage {
   bans: Ban[];
 }
 
+/** Announces the length of the next TCP frame on this connection (larger than an unauthenticated frame). */
+export interface StreamOpenMessage {
+  /** Message type. */
+  type: "streamOpen";
+  /** Length of the next frame's envelope, bytes (at most {@link MAX_STREAM_FRAME_BYTES}). */
+  frameBytes: number;
+}
+
 /** Any gossip message. */
 export type Message =
   | PingMessage
@@ -244,7 +265,8 @@ export type Message =
   | ConfigMessage
   | PurgeMessage
   | PurgeAckMessage
-  | BansMessage;
+  | BansMessage
+  | StreamOpenMessage;
 
 /** Why a message could not be decoded: also the `reason` label of the dropped-messages counter. */
 export type DecodeReason = "short" | "oversized" | "version" | "type" | "garbled";
@@ -509,6 +531,9 @@ function writeMessage(w: Writer, m: Message): void {
       break;
     case "configRequest":
       break;
+    case "streamOpen":
+      w.u32(m.frameBytes);
+      break;
     case "config": {
       if (!Number.isSafeInteger(m.version) || m.version < 0) {
         throw new RangeError(`Cannot encode config version ${m.version}`);
@@ -674,6 +699,8 @@ function readMessage(r: Reader): Message {
       return { type, node: r.str8("node"), addr: r.str8("address") };
     case "configRequest":
       return { type };
+    case "streamOpen":
+      return { type, frameBytes: r.u32("frame length") };
     case "config": {
       const version = r.u32("version") * 2 ** 32 + r.u32("version");
       const hash = r.str8("hash");

@@ -77,6 +77,7 @@ Deno.test("decodePacket() round-trips every message type", () => {
     { type: "announce", node: "n", addr: "[::1]:7946" },
     { type: "configRequest" },
     { type: "config", version: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
+    { type: "streamOpen", frameBytes: 8 * 1024 * 1024 },
   ];
   assert.deepEqual(decodePacket(encodePacket(msgs), 1 << 20), msgs);
 });
@@ -93,6 +94,7 @@ Deno.test("decodePacket() rejects truncated, oversized and garbled input with a 
     { description: "empty message", input: "01010000", reason: "garbled" },
     { description: "unknown type", input: "0101000163", reason: "type" },
     { description: "type 0", input: "0101000100", reason: "type" },
+    { description: "streamOpen without its length", input: "0101 0003 0f 0000", reason: "short" },
     { description: "truncated ping", input: ok.slice(0, ok.length - 2), reason: "short" },
     { description: "ack with trailing byte in message", input: "0101000603000000 0100", reason: "garbled" },
     { description: "trailing bytes after messages", input: "0101000503000000 01ff", reason: "garbled" },

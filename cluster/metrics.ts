@@ -69,7 +69,7 @@ export const messagesReceivedTotal = new Counter({
 export const messagesDroppedTotal = new Counter({
   name: "webcache_cluster_messages_dropped_total",
   help: "Gossip input dropped, by reason: auth, unencrypted, encrypted, cluster, short, oversized, version, type, " +
-    "garbled, wrong-node, stale, replay, error.",
+    "garbled, wrong-node, stale, replay, busy (too many unauthenticated TCP connections), timeout, error.",
   labelNames: ["reason"],
   registers: [registry],
 });

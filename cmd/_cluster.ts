@@ -166,7 +166,10 @@ export async function startRoleMembership(
   } catch (e) {
     const msg = (e as Error).message;
     printErr(`Cannot start cluster membership: ${msg}`);
-    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) Deno.exit(1);
+    // A socket that cannot be bound (or a group that cannot be joined) is a start failure, not a config error.
+    const socket = e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable ||
+      e instanceof Deno.errors.PermissionDenied || /^Cannot (listen on|join discovery group)/.test(msg);
+    if (socket) Deno.exit(1);
     Deno.exit(EXIT_CONFIG);
   }
 }

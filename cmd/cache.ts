@@ -41,7 +41,14 @@ import { purgeAdminRoute } from "../cache/purge_admin_route.ts";
 import { BanDecodeError } from "../cluster/ban_codec.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -212,13 +219,13 @@ export function cacheCommand(): Command {
       }
     }
     if (opts.workers !== undefined) {
-      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+      overrides.push({ path: ["cache", "workers"], value: numericFlag(opts.workers), flag: "--workers" });
     }
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
     if (opts.icpPort !== undefined) {
-      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+      overrides.push({ path: ["icp", "port"], value: numericFlag(opts.icpPort), flag: "--icp-port" });
     }
     if (opts.peer?.length) {
       try {
@@ -394,16 +401,24 @@ export function cacheCommand(): Command {
     });
     pool.setPurger({ purge: (ban, n) => fanout.purge(ban, n), snapshot: () => fanout.snapshot() });
     const bannedStore = new BannedStore(store, bans);
-    const service: CacheService = new CacheService(cfg.cache, {
-      servicePorts: servicePorts(cfg),
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
-      node,
-      store: bannedStore,
-      reusePort: workers > 1,
-      invalidate: invalidateAll,
-      purge: (ban, n) => fanout.purge(ban, n),
-      lazyCopy,
-    });
+    let service: CacheService;
+    try {
+      service = new CacheService(cfg.cache, {
+        servicePorts: servicePorts(cfg),
+        sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
+        node,
+        store: bannedStore,
+        reusePort: workers > 1,
+        invalidate: invalidateAll,
+        purge: (ban, n) => fanout.purge(ban, n),
+        lazyCopy,
+      });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await store.close?.();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
     if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
@@ -447,6 +462,7 @@ export function cacheCommand(): Command {
       port: ahp.port,
       allow: cfg.admin.allow,
       token: cfg.admin.token,
+      hosts: cfg.admin.hosts,
       node,
       role: "cache",
     });
@@ -480,7 +496,16 @@ export function cacheCommand(): Command {
       digest: bans.digest(),
       lazyDeletes: bannedStore.lazyDeletes,
     }));
-    admin.start();
+    try {
+      admin.start();
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
     // and take the live caches of the cluster as siblings.
     const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;

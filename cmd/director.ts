@@ -33,7 +33,14 @@ import { bindDirectorMetrics } from "../lb/metrics.ts";
 import type { HaNode } from "../lb/ha/ha_node.ts";
 import { formatStatus } from "../lb/status_format.ts";
 import { HaConfigError, startDirectorHa } from "./_ha.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type ClusterOptions,
@@ -135,8 +142,8 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   if (o.health) svc.health = { type: o.health };
   if (o.persistence !== undefined || o.netmask !== undefined) {
     svc.persistence = {
-      timeoutS: o.persistence === undefined ? 300 : Number(o.persistence),
-      ...(o.netmask === undefined ? {} : { netmask: Number(o.netmask) }),
+      timeoutS: o.persistence === undefined ? 300 : numericFlag(o.persistence),
+      ...(o.netmask === undefined ? {} : { netmask: numericFlag(o.netmask) }),
     };
   }
   out.push({ path: ["director", "services"], value: [svc], flag: "--service" });
@@ -192,6 +199,7 @@ async function runDirector(o: RunOptions): Promise<void> {
     port: adminAddr.port,
     allow: cfg.admin.allow,
     token: cfg.admin.token,
+    hosts: cfg.admin.hosts,
     node: cfg.cluster.nodeName ?? Deno.hostname(),
     role: "director",
   });
@@ -288,7 +296,11 @@ async function adminTarget(o: AdminClientOptions): Promise<{ base: string; heade
 async function adminFetch(o: AdminClientOptions, path: string, init: RequestInit = {}): Promise<Response> {
   const t = await adminTarget(o);
   try {
-    return await fetch(t.base + path, { ...init, headers: t.headers });
+    // A state-changing request carries a JSON body: the admin endpoint refuses other content types
+    // without the token (a browser could send them cross-site).
+    const json = init.method !== undefined && init.method !== "GET" && init.method !== "HEAD";
+    const headers = json ? { ...t.headers, "content-type": "application/json" } : t.headers;
+    return await fetch(t.base + path, { ...init, headers, ...(json && init.body === undefined ? { body: "{}" } : {}) });
   } catch (e) {
     throw new Error(`Cannot reach the director's admin endpoint at ${t.base}: ${(e as Error).message}`, { cause: e });
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, count, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
+import { cidr, count, durationMs, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
 
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
@@ -52,7 +52,8 @@ export const ListenerSchema = z.strictObject({
       "transparent: origin-form redirected by a firewall, origin from Host.",
   ),
   proxyProtocol: z.boolean().default(false).describe(
-    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address.",
+    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address; " +
+      "only from senders in cache.acl.proxyProtocol, other connections are closed.",
   ),
 });
 
@@ -133,6 +134,13 @@ export const CacheSchema = z.strictObject({
       "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
     ),
     purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    proxyProtocol: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Senders trusted to send PROXY protocol headers on listeners with proxyProtocol (the directors' " +
+        "addresses). A connection from any other address is closed before a byte is read (counted in " +
+        "webcache_http_proxy_protocol_refused_total), so a client cannot claim another address and gain " +
+        "forward-proxy or PURGE rights. Default loopback only: a director on another host must be listed. " +
+        "Reload: no (restart).",
+    ),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
     ),
@@ -146,14 +154,24 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   client: z.strictObject({
-    idleTimeoutMs: count(1).default(60000).describe(
+    idleTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
-    headerTimeoutMs: count(1).default(10000).describe(
+    headerTimeoutMs: durationMs(1).default(10000).describe(
       "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
     ),
-    sendTimeoutMs: count(1).default(60000).describe(
+    sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
+    ),
+    bodyIdleTimeoutMs: durationMs(1).default(30000).describe(
+      "Longest wait for the next bytes of a request body (ms), 1 to 2147483647 (Deno's timer limit). " +
+        "A body stalled longer is answered 408 and its origin connection closed; lower frees stalled " +
+        "uploads sooner, higher tolerates slower clients. Reload: restart.",
+    ),
+    bodyTimeoutMs: durationMs(1).default(300000).describe(
+      "Longest time to receive a whole request body (ms), 1 to 2147483647. A slower upload is " +
+        "answered 408 and its origin connection closed; bounds how long a trickling client holds an " +
+        "origin connection. Reload: restart.",
     ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
@@ -179,7 +197,7 @@ export const CacheSchema = z.strictObject({
   heuristicPercent: count(0).max(100).default(10).describe(
     "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
   ),
-  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe("Upper bound of heuristic freshness, seconds."),
   staleIfErrorS: count(0).default(0).describe(
     "Seconds past its freshness a stored response may still be served when revalidating it fails (origin " +
       "unreachable, timeout, or 500/502/503/504) and neither the request nor the response sets stale-if-error " +
@@ -211,16 +229,24 @@ export const CacheSchema = z.strictObject({
   }).prefault({}),
   collapse: z.strictObject({
     enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
-    waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
+    waitMs: durationMs(0).default(10000).describe(
+      "How long collapsed requests wait for the leader before going alone.",
+    ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
+    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout."),
+    readTimeoutMs: durationMs(1).default(30000).describe(
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms).",
+    ),
     maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
   }).prefault({}),
-  maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
+  maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(
+    "Largest request header section (at most 16MiB); above it, 431.",
+  ),
   accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
-  proxyProtocol: z.boolean().default(false).describe("Accept PROXY protocol headers on every listener."),
+  proxyProtocol: z.boolean().default(false).describe(
+    "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
+  ),
   vip: ipv4().optional().describe("VIP served through a DR/TUN director (set up on lo by the cache)."),
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
     "Real-server set-up for the director: dr (VIP on lo, arp_ignore/announce), tun (plus IP-in-IP decapsulation).",
@@ -263,7 +289,7 @@ export const CacheSchema = z.strictObject({
       "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
         "that is one of this cache's listeners, else the first listener. Reload: no.",
     ),
-    warmupMs: count(0).default(30000).describe(
+    warmupMs: durationMs(0).default(30000).describe(
       "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
         "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),

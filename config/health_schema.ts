@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { count } from "./_types.ts";
+import { count, durationMs } from "./_types.ts";
 
 /** Schema of one health check (keepalived's HTTP_GET / TCP_CHECK). */
 export const HealthCheckSchema = z.strictObject({
@@ -19,12 +19,12 @@ export const HealthCheckSchema = z.strictObject({
   bodySha256: z.string().regex(/^[0-9a-f]{64}$/).optional().describe(
     "Optional hex SHA-256 the body must match (keepalived's digest). Reload: yes.",
   ),
-  intervalMs: count(50).default(2000).describe(
+  intervalMs: durationMs(50).default(2000).describe(
     "Milliseconds between checks of one server. Lower is faster failover, more probe traffic. Reload: yes.",
   ),
-  timeoutMs: count(10).default(1000).describe("Milliseconds before a check counts as failed. Reload: yes."),
-  rise: count(1).default(2).describe("Consecutive successes before a down server is up again. Reload: yes."),
-  fall: count(1).default(3).describe(
+  timeoutMs: durationMs(10).default(1000).describe("Milliseconds before a check counts as failed. Reload: yes."),
+  rise: count(1).max(1000).default(2).describe("Consecutive successes before a down server is up again. Reload: yes."),
+  fall: count(1).max(1000).default(3).describe(
     "Consecutive failures before an up server is down. Failover bound = fall × intervalMs + timeoutMs. Reload: yes.",
   ),
   inhibitOnFailure: z.boolean().default(false).describe(

@@ -6,13 +6,18 @@
  *   next head is parsed only after the previous response is written, so pipelined bytes simply
  *   wait in the buffer (no response reordering, no unbounded queue).
  * - Timeouts: a connection waiting for a new request is closed after `idleTimeoutMs`; once a head
- *   has started it must complete within `headerTimeoutMs`; a response write that makes no progress
+ *   has started it must complete within `headerTimeoutMs`; a request body must bring bytes every
+ *   `bodyIdleTimeoutMs` and end within `bodyTimeoutMs` (the body then fails with a 408
+ *   {@link RequestBodyError}); a response write that makes no progress
  *   for `sendTimeoutMs` closes the connection. One timer per server checks every connection, so
  *   slow clients cost nothing per request and never block others (each connection is its own task).
  * - Errors: malformed heads get 400, oversized heads 431, ambiguous body framing 400 (request
- *   smuggling), then the connection is closed.
+ *   smuggling), then the connection is closed. A malformed, cut or stalled request body makes
+ *   `ServerRequest.body()` throw a {@link RequestBodyError} (400 or 408), the client's fault.
  * - PROXY protocol v1/v2: when enabled the first bytes must be a PROXY header; the client address
- *   it carries replaces the socket peer address.
+ *   it carries replaces the socket peer address. Only senders in `proxyProtocolFrom` may do so: a
+ *   connection from anyone else is closed before a byte is read (counted, logged at debug), so a
+ *   client cannot claim another address and gain the rights of that address.
  *
  * @module
  */
@@ -28,6 +33,9 @@ import {
   serializeResponseHead,
 } from "./head_codec.ts";
 import { decodeProxyHeader } from "./proxy_protocol.ts";
+import { proxyProtocolRefused } from "./metrics.ts";
+import { Acl, formatHostPort, LOOPBACK_NETS } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 
 const log = getLogger("http.server");
 
@@ -59,7 +67,12 @@ export interface ServerRequest {
   keepAlive: boolean;
   /** When the head was complete, ms since epoch. */
   receivedAt: number;
-  /** Reads the request body (once). */
+  /**
+   * Reads the request body (once).
+   *
+   * @throws {RequestBodyError} (from the iteration) 400 for a malformed or cut body, 408 when it
+   *   stalls past `bodyIdleTimeoutMs` or lasts past `bodyTimeoutMs`
+   */
   body(): AsyncIterable<Uint8Array>;
 }
 
@@ -102,6 +115,10 @@ export interface HttpServerOptions {
   reusePort?: boolean;
   /** Expect a PROXY protocol header on every connection. */
   proxyProtocol?: boolean;
+  /** The config key or flag that set the address, named when it cannot be bound (default `listen`). */
+  listenKey?: string;
+  /** Senders allowed to send PROXY headers (with `proxyProtocol`); default loopback only. */
+  proxyProtocolFrom?: readonly string[];
   /** Largest request head; above it 431. */
   maxHeaderBytes: number;
   /** Close a connection idle between requests this long (ms); default 60000. */
@@ -110,6 +127,10 @@ export interface HttpServerOptions {
   headerTimeoutMs?: number;
   /** Close a connection whose response write stalls this long (ms); default 60000. */
   sendTimeoutMs?: number;
+  /** Longest wait for the next bytes of a request body (ms); default 30000. */
+  bodyIdleTimeoutMs?: number;
+  /** Longest time to receive a whole request body (ms); default 300000. */
+  bodyTimeoutMs?: number;
   /** Called for connection-level errors (bad heads), for metrics and access logs. */
   onBadRequest?: (client: Endpoint, status: number, error: Error) => void;
 }
@@ -117,15 +138,41 @@ export interface HttpServerOptions {
 interface ConnState {
   conn: Deno.Conn;
   deadline: number;
+  /** Called by the sweep instead of closing, once, when a request body's deadline passed. */
+  onExpire?: () => void;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
   scratch?: Uint8Array;
 }
 
 const TE = new TextEncoder();
 
+/**
+ * A request body the client got wrong: malformed (bad chunk line, missing CRLF), cut short, or
+ * stalled past the body timeouts. The client's fault, never the origin's: answer `status`, close
+ * the connection, and count it as a client error. `requestBody` marks it for
+ * `isRequestBodyFailure()` of the origin client, which passes it through unchanged.
+ */
+export class RequestBodyError extends HttpParseError {
+  /** Marks an error of the request body. */
+  readonly requestBody = true as const;
+  /**
+   * Creates the error.
+   *
+   * @param message what went wrong, e.g. `Cannot read request body: no bytes for 30000 ms`
+   * @param status 400 (malformed or cut) or 408 (timed out)
+   * @param options the underlying error
+   */
+  constructor(message: string, status: 400 | 408, options?: ErrorOptions) {
+    super(message, status);
+    this.name = "RequestBodyError";
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** The HTTP/1.1 server. */
 export class HttpServer {
   readonly #opts: Required<Omit<HttpServerOptions, "onBadRequest">> & Pick<HttpServerOptions, "onBadRequest">;
+  readonly #proxyFrom: Acl;
   readonly #handler: RequestHandler;
   #listener?: Deno.TcpListener;
   readonly #conns = new Set<ConnState>();
@@ -147,8 +194,13 @@ export class HttpServer {
       idleTimeoutMs: 60_000,
       headerTimeoutMs: 10_000,
       sendTimeoutMs: 60_000,
+      proxyProtocolFrom: LOOPBACK_NETS,
+      listenKey: "listen",
+      bodyIdleTimeoutMs: 30_000,
+      bodyTimeoutMs: 300_000,
       ...opts,
     };
+    this.#proxyFrom = new Acl(this.#opts.proxyProtocolFrom);
     this.#handler = handler;
   }
 
@@ -165,9 +217,13 @@ export class HttpServer {
    */
   start(): this {
     const o = this.#opts;
-    this.#listener = o.reusePort
-      ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
-      : Deno.listen({ hostname: o.hostname, port: o.port });
+    try {
+      this.#listener = o.reusePort
+        ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
+        : Deno.listen({ hostname: o.hostname, port: o.port });
+    } catch (e) {
+      throw listenError(e, formatHostPort({ host: o.hostname, port: o.port }), o.listenKey);
+    }
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#acceptLoop = this.#accept();
     return this;
@@ -190,6 +246,14 @@ export class HttpServer {
     const now = Date.now();
     for (const c of this.#conns) {
       if (now > c.deadline) {
+        const expire = c.onExpire;
+        if (expire) {
+          // A request body timed out: its reader answers 408, then the connection closes.
+          c.onExpire = undefined;
+          c.deadline = Infinity;
+          expire();
+          continue;
+        }
         closeQuietly(c.conn);
         this.#conns.delete(c);
       }
@@ -207,6 +271,15 @@ export class HttpServer {
         log.warn("Accept failed", { error: e });
         await new Promise((r) => setTimeout(r, 10));
         continue;
+      }
+      if (this.#opts.proxyProtocol) {
+        const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+        if (!this.#proxyFrom.allows(from)) {
+          proxyProtocolRefused.inc();
+          log.debug("PROXY protocol sender not trusted, connection closed", { from });
+          closeQuietly(conn);
+          continue;
+        }
       }
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
@@ -293,7 +366,7 @@ export class HttpServer {
           body: () => {
             if (bodyStarted) throw new TypeError("Cannot read request body: already read");
             bodyStarted = true;
-            const it = reader.body(framing);
+            const it = timedBody(st, reader.body(framing), o.bodyIdleTimeoutMs, o.bodyTimeoutMs);
             return (async function* () {
               for await (const c of it) yield c;
               bodyDone = true;
@@ -330,6 +403,60 @@ export class HttpServer {
   }
 }
 
+/**
+ * Reads a request body under its two deadlines, turning every failure into a
+ * {@link RequestBodyError}. The connection's sweep calls `st.onExpire` when the deadline (the
+ * earlier of the next idle limit and the total limit) passes; the read still waiting is then
+ * abandoned, and ends when the connection is closed after the 408.
+ */
+async function* timedBody(
+  st: ConnState,
+  it: AsyncGenerator<Uint8Array>,
+  idleMs: number,
+  totalMs: number,
+): AsyncGenerator<Uint8Array> {
+  const started = Date.now();
+  const end = started + totalMs;
+  let expired!: (e: RequestBodyError) => void;
+  const expiry = new Promise<never>((_, reject) => {
+    expired = reject;
+  });
+  expiry.catch(() => {});
+  st.onExpire = () => {
+    const total = Date.now() >= end;
+    expired(
+      new RequestBodyError(
+        total
+          ? `Cannot read request body: not complete after ${totalMs} ms`
+          : `Cannot read request body: no bytes for ${idleMs} ms`,
+        408,
+      ),
+    );
+  };
+  try {
+    while (true) {
+      st.deadline = Math.min(Date.now() + idleMs, end);
+      const next = it.next();
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await Promise.race([next, expiry]);
+      } catch (e) {
+        next.catch(() => {}); // abandoned: it ends when the connection closes
+        if (e instanceof RequestBodyError) throw e;
+        if (e instanceof HttpParseError) throw new RequestBodyError(e.message, 400, { cause: e });
+        throw new RequestBodyError(`Cannot read request body: ${(e as Error).message}`, 400, { cause: e });
+      }
+      if (step.done) return;
+      // The consumer's time (e.g. writing to the origin) is not the client's.
+      st.deadline = Infinity;
+      yield step.value;
+    }
+  } finally {
+    st.onExpire = undefined;
+    st.deadline = Infinity;
+  }
+}
+
 /** The {@link ServerResponse} of one connection, reused by its requests. */
 class ConnResponse implements ServerResponse {
   close = false;
@@ -362,6 +489,9 @@ class ConnResponse implements ServerResponse {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#broken) throw new Deno.errors.BrokenPipe("Cannot write response: client went away");
     const st = this.#st;
+    // A response is being written: any request body reading is over (or abandoned, e.g. after the
+    // origin failed mid-upload), so a stalled write closes the connection as usual.
+    st.onExpire = undefined;
     let off = 0;
     try {
       while (off < bytes.length) {

@@ -3,7 +3,7 @@
  * director (which aggregates and serves the page) and three caches whose `/status` counters move.
  * The page loads with no console errors, shows the member count and hit ratio that
  * `/cluster/status` and the nodes' own `/status` give, works from outside admin.allow only with
- * `?token=`, shows each member's config version and a refusal with its reason, and changes when a
+ * `#token=`, shows each member's config version and a refusal with its reason, and changes when a
  * cache is stopped.
  */
 import { assert, assertEquals } from "../_assert.ts";
@@ -82,13 +82,16 @@ Deno.test({
     const base = `http://${director.addr}`;
     let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
     try {
-      const refused = await fetch(`${base}/dashboard`);
+      const refused = await fetch(`${base}/cluster/status`);
       assertEquals(refused.status, 403, "strangers are refused without the token");
       await refused.body?.cancel();
+      const byQuery = await fetch(`${base}/cluster/status?token=${TOKEN}`);
+      assertEquals(byQuery.status, 403, "a token in the query string is not accepted");
+      await byQuery.body?.cancel();
 
       browser = await launchBrowser();
       const { page, errors } = browser;
-      await page.goto(`${base}/dashboard?token=${TOKEN}`);
+      await page.goto(`${base}/dashboard#token=${TOKEN}`);
       await page.waitForSelector("body[data-updated]", { timeout: 15_000 });
 
       // What the page shows equals what the cluster and each node report.
