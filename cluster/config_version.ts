@@ -22,6 +22,10 @@
  * The version file is written after the config file (temp file + rename), so a crash between the
  * two can only bump the counter of an already adopted config, never bring an old one back.
  *
+ * An offline edit made on a stale base (the node was down while the cluster moved past saved + 1)
+ * loses to the cluster's newer version when the node rejoins; edit a running node and send SIGHUP
+ * to be sure a change wins. Changes of node-local keys are never versions: they take a restart.
+ *
  * @module
  */
 
