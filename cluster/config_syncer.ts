@@ -151,7 +151,12 @@ export class ConfigSyncer {
       });
     }
     if (persist && version.version > 0 && (saved?.hash !== hash || saved?.version !== version.version)) {
-      await writeVersionFile(vf, version);
+      await writeVersionFile(vf, version).catch((e) =>
+        log.warn("Cannot save the config version; a restart may run it as the next one", {
+          file: vf,
+          error: (e as Error).message,
+        })
+      );
     }
     configVersionGauge.set(version.version);
     return { version, text };
