@@ -40,6 +40,7 @@ import { PartialStore } from "./partial_store.ts";
 import { pass, readRequestBody } from "./pass.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import { type ClusterPurge, invalidatorFor, purge } from "./purge.ts";
+import { hitCode } from "./log_codes.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
 import { keyUrl, type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
@@ -106,11 +107,11 @@ const SLOW_FIELDS = new Set([
 /** The cache request handler; see the module doc. */
 export class CacheHandler {
   readonly #o: CacheHandlerOptions;
-  readonly #cfg: CacheHandlerConfig;
+  #cfg: CacheHandlerConfig;
   readonly #ctx: CacheContext;
   readonly #fsm: RequestFsm;
-  readonly #forwardAcl: Acl;
-  readonly #purgeAcl: Acl;
+  #forwardAcl: Acl;
+  #purgeAcl: Acl;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #xHit: string;
   /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
@@ -163,6 +164,20 @@ export class CacheHandler {
       destinations,
     };
     this.#fsm = new RequestFsm(this.#ctx);
+  }
+
+  /**
+   * Puts new settings into effect for the requests that start from now on (SIGHUP): origins,
+   * ACLs, freshness heuristics, object size limit, collapsing.
+   *
+   * @param config the new settings
+   */
+  reconfigure(config: CacheHandlerConfig): void {
+    this.#forwardAcl = new Acl(config.acl.forward);
+    this.#purgeAcl = new Acl(config.acl.purge);
+    this.#cfg = config;
+    this.#ctx.config = config;
+    this.#ctx.fetch.reconfigure(config);
   }
 
   /** Replaces the peer selector (ICP, `--peers auto`). */
@@ -331,7 +346,7 @@ export class CacheHandler {
       res.close = true;
     }
     this.#finish(req, res, {
-      code: "TCP_MEM_HIT",
+      code: hitCode(obj),
       result: "hit",
       status: obj.meta.status,
       url: hit.primary,

@@ -93,7 +93,7 @@ export interface StartedFetch {
 
 /** The fetch stage; see the module doc. */
 export class FetchStage {
-  readonly #o: FetchStageOptions & { forwarded: ForwardedHeaders };
+  #o: FetchStageOptions & { forwarded: ForwardedHeaders };
   readonly #collapser: Collapser;
   /** Peer or origin choice and sending (passes use it directly). */
   readonly upstream: Upstream;
@@ -107,6 +107,16 @@ export class FetchStage {
     this.#o = { ...opts, forwarded: opts.forwarded ?? new ForwardedHeaders([]) };
     this.#collapser = new Collapser(opts.sharedCollapse);
     this.upstream = new Upstream(opts.pool, opts.peers, opts.destinations);
+  }
+
+  /**
+   * Uses new settings (object size limit, freshness heuristics) for the fetches that start from
+   * now on (SIGHUP).
+   *
+   * @param config the new settings
+   */
+  reconfigure(config: FetchStageOptions["config"]): void {
+    this.#o = { ...this.#o, config };
   }
 
   /**

@@ -10,6 +10,7 @@ import { DestinationDeniedError, DestinationGuard } from "./destination_guard.ts
 import { getLogger } from "../core/log.ts";
 import { type OriginEndpoint, OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
+import { peerHierarchy } from "./log_codes.ts";
 import { countOriginFailure, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
 
@@ -102,7 +103,7 @@ export class Upstream {
         });
         observeOriginLatency((performance.now() - t0) / 1000);
         if (!(choice.onlyIfCached && r.head.status === 504)) {
-          source.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
+          source.hierarchy = peerHierarchy(choice);
           source.peer = choice.name;
           if (choice.store === false) plan.store = false;
           return r;

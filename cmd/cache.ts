@@ -9,13 +9,21 @@
  * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
  * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
  *
+ * Signals: SIGHUP reopens the access log and reloads what can change in place (`_cache_reload.ts`),
+ * never exiting. SIGTERM and SIGINT stop gracefully: the cache announces it drains (membership
+ * state `draining`, weight 0; its health endpoint answers 503; responses close their
+ * connections), keeps accepting for `cache.shutdownDelayMs` while the directors learn it, then
+ * stops accepting and lets requests in flight finish until `cache.shutdownGraceMs`, leaves the
+ * cluster and exits. A second signal exits at once. On start the cache joins the cluster only
+ * once its listeners are up and its store is open, at its full weight.
+ *
  * @module
  */
 import { Command, Option } from "commander";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
-import { getLogger, printErr, printOut } from "../core/log.ts";
+import { configureLogging, getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo, setOtherThreadMetrics, threadMetricsSnapshot } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
@@ -50,6 +58,7 @@ import {
   type SharedOptions,
   sharedOverrides,
 } from "./_common.ts";
+import { applyCacheConfig, cacheReloadHandles, type CacheReloadTarget, reloadCache } from "./_cache_reload.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -320,6 +329,7 @@ export function cacheCommand(): Command {
         ctx.onBans((set) => bans.merge(set));
         const service = new CacheService(cfg.cache, {
           node,
+          workers,
           servicePorts: servicePorts(cfg),
           reusePort: true,
           invalidate: ctx.invalidate,
@@ -329,6 +339,10 @@ export function cacheCommand(): Command {
           sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index }) : undefined,
         });
         trackTopUrls(service.accessLog, top);
+        ctx.onReload(async (next) => {
+          configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+          await service.reconfigure(next.cache);
+        });
         if (ctx.peering) {
           // Hash ownership decided here from the main process's view; ICP lookups on this worker's
           // own socket (or, with multicast, in the main process).
@@ -345,6 +359,11 @@ export function cacheCommand(): Command {
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    // A SIGHUP while starting (logrotate during a long disk index rebuild) must not kill the
+    // process: remembered, and handled once the cache runs.
+    let hupWhileStarting = false;
+    const earlyHup = () => hupWhileStarting = true;
+    Deno.addSignalListener("SIGHUP", earlyHup);
     let realServer: RealServerSetup | undefined;
     if (cfg.cache.vip && cfg.cache.forwarding !== "none") {
       try {
@@ -421,6 +440,7 @@ export function cacheCommand(): Command {
         servicePorts: servicePorts(cfg),
         sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
         node,
+        workers,
         store: bannedStore,
         reusePort: workers > 1,
         invalidate: invalidateAll,
@@ -537,6 +557,15 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
+    let current: Appliance = cfg;
+    const reloadTarget = (): CacheReloadTarget => ({
+      boot: cfg,
+      service,
+      pool,
+      peering,
+      membership,
+      stopping: () => stopping,
+    });
     const membership = await startRoleMembership(cfg, opts, {
       role: "cache",
       record: {
@@ -554,6 +583,12 @@ export function cacheCommand(): Command {
         },
       },
       admin,
+      reload: {
+        handles: (path) => cacheReloadHandles(path, peering !== undefined),
+        apply: async (synced) => {
+          current = await applyCacheConfig(reloadTarget(), current, synced);
+        },
+      },
     });
     if (membership && rs?.allowedDirectors()?.from === "membership") {
       // Every membership change (join, death, leave) reaches both decapsulators at once.
@@ -573,9 +608,52 @@ export function cacheCommand(): Command {
       membership.onChange(feed);
     }
     log.info("Cache started", { node, workers });
+    // SIGHUP: one reload at a time; the process never exits on a reload.
+    let reloading = Promise.resolve();
+    const source = opts.config ? { file: opts.config, overrides } : undefined;
+    const onHup = () => {
+      reloading = reloading.then(async () => {
+        current = await reloadCache(reloadTarget(), current, source);
+      });
+    };
+    Deno.addSignalListener("SIGHUP", onHup);
+    Deno.removeSignalListener("SIGHUP", earlyHup);
+    if (hupWhileStarting) onHup();
+    let stopping = false;
     const stop = async () => {
+      if (stopping) {
+        log.warn("Second signal: stopping now", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }
+      stopping = true;
+      const { shutdownGraceMs } = current.cache;
+      const deadline = Date.now() + shutdownGraceMs;
+      // The delay is for directors: skipped when none can be sending here (no membership, no
+      // VIP, no health probe in the last minute).
+      const probedAt = Math.max(
+        service.health.probedAt,
+        ...pool.snapshots().map((s) => s.healthProbedAt ?? -Infinity),
+      );
+      const watched = membership !== undefined || realServer !== undefined || Date.now() - probedAt < 60_000;
+      const shutdownDelayMs = watched ? current.cache.shutdownDelayMs : 0;
+      log.info("Cache draining", { node, shutdownDelayMs, shutdownGraceMs });
+      // Directors stop sending new connections: membership says draining (weight 0), the health
+      // endpoint says 503; clients on kept-alive connections get Connection: close.
+      service.drain();
+      pool.drain();
+      membership?.update({ state: "draining", weight: 0 });
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(shutdownDelayMs, deadline - Date.now()))));
+      await Promise.all([service.finish(deadline), pool.finish(deadline)]);
       log.info("Cache stopping", { node });
-      await membership?.leave(); // directors stop sending new connections at once
+      // What is left (background revalidations, store flushes) gets a few seconds more.
+      setTimeout(async () => {
+        log.warn("Cache stop took too long; exiting", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }, 5000);
+      await reloading;
+      await membership?.leave();
       await membership?.stop();
       await admin.stop();
       await peering?.close();
@@ -587,12 +665,5 @@ export function cacheCommand(): Command {
     };
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
-    // TLS certificates and keys are re-read on SIGHUP (established connections keep theirs). A
-    // minimal hook until the general configuration reload lands; it should call the same two.
-    Deno.addSignalListener("SIGHUP", () => {
-      log.info("SIGHUP: reloading TLS certificates", { node });
-      service.reloadCertificates();
-      pool.reloadCertificates();
-    });
   });
 }

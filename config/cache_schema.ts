@@ -133,16 +133,18 @@ export const RefreshPatternSchema = z.strictObject({
 /** Schema of the `cache` section. */
 export const CacheSchema = z.strictObject({
   listen: z.array(ListenerSchema).default([{ address: "0.0.0.0:3128", mode: "accel", proxyProtocol: false }]).describe(
-    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port).",
+    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port). Reload: no (restart).",
   ),
   workers: count(0).max(64).default(0).describe(
-    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core.",
+    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core. Reload: no (restart).",
   ),
   origins: z.record(z.string(), originUrl()).default({}).describe(
     "Accelerator sites: Host header -> origin URL (http://HOST:PORT, or https://HOST:PORT fetched over TLS with " +
-      "the certificate verified against HOST, see cache.originTls).",
+      "the certificate verified against HOST, see cache.originTls). Reload: yes (SIGHUP).",
   ),
-  defaultOrigin: originUrl().optional().describe("Origin for accelerated hosts not in cache.origins (--origin)."),
+  defaultOrigin: originUrl().optional().describe(
+    "Origin for accelerated hosts not in cache.origins (--origin). Reload: yes.",
+  ),
   schemeInKey: z.boolean().default(true).describe(
     "Whether https://site/x and http://site/x are different cache entries (a request over a TLS listener, or " +
       "an https:// forward URL, has the https scheme). false keys both as http://, so a site served over both " +
@@ -169,9 +171,12 @@ export const CacheSchema = z.strictObject({
   ),
   acl: z.strictObject({
     forward: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
-      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
+      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy. " +
+        "Reload: yes.",
     ),
-    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Client networks allowed to send PURGE. Reload: yes.",
+    ),
     proxyProtocol: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
       "Senders trusted to send PROXY protocol headers on listeners with proxyProtocol (the directors' " +
         "addresses). A connection from any other address is closed before a byte is read (counted in " +
@@ -213,16 +218,19 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
-    "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
+    "Responses larger than this are passed through, not stored (Squid maximum_object_size). Reload: yes.",
   ),
   memory: z.strictObject({
     maxBytes: size().default(256 * 1024 * 1024).describe(
       "Memory tier size of the whole cache, all workers together (like Varnish -s malloc; Squid's " +
         "cache_mem is per worker unless memory_cache_shared). Each worker's memory tier gets " +
         "maxBytes / cache.workers. A worker keeps what it fetched and copies an object from another worker " +
-        "only when it gets a request for it, so popular objects are held by every worker and the rest once.",
+        "only when it gets a request for it, so popular objects are held by every worker and the rest once. " +
+        "Reload: yes (a lower limit evicts at once).",
     ),
-    maxObjectBytes: size().default(1024 * 1024).describe("Largest object kept in memory when a disk tier exists."),
+    maxObjectBytes: size().default(1024 * 1024).describe(
+      "Largest object kept in memory when a disk tier exists. Reload: yes.",
+    ),
   }).prefault({}),
   store: z.strictObject({
     policy: z.enum(POLICIES).default("sieve").describe("Eviction policy: sieve (default), lru, gdsf, lfuda."),
@@ -230,32 +238,36 @@ export const CacheSchema = z.strictObject({
       "Evict down to this fraction of a directory's size.",
     ),
     highWatermark: z.number().min(0.1).max(1).default(0.95).describe("Start evicting above this fraction."),
-    dirs: z.array(CacheDirSchema).default([]).describe("Disk cache directories; none means memory only."),
+    dirs: z.array(CacheDirSchema).default([]).describe(
+      "Disk cache directories; none means memory only. Reload: no (restart).",
+    ),
   }).prefault({}),
   heuristicPercent: count(0).max(100).default(10).describe(
-    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
+    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2). Reload: yes.",
   ),
-  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe(
+    "Upper bound of heuristic freshness, seconds. Reload: yes.",
+  ),
   staleIfErrorS: count(0).default(0).describe(
     "Seconds past its freshness a stored response may still be served when revalidating it fails (origin " +
       "unreachable, timeout, or 500/502/503/504) and neither the request nor the response sets stale-if-error " +
       "(RFC 5861; Squid's max_stale, nginx's proxy_cache_use_stale error). Never for responses with " +
       "must-revalidate, proxy-revalidate, s-maxage or no-cache (RFC 9111 4.2.4): those get the error. 0: only " +
-      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: restart.",
+      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: yes.",
   ),
   refreshPatterns: z.array(RefreshPatternSchema).default([]).describe(
     "Squid's refresh_pattern: heuristic freshness by URL for responses without explicit freshness " +
       "(no max-age, s-maxage, Expires). The first rule whose regex matches the URL gives minS, percent, maxS; " +
       "lifetime = clamp(percent% x (Date - Last-Modified), minS, maxS), or min(minS, maxS) without " +
       "Last-Modified. No match: heuristicPercent, 0, heuristicMaxS. Explicit freshness is never overridden. " +
-      "Reload: restart.",
+      "Reload: yes.",
   ),
   targetedCacheControl: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)).default(["CDN-Cache-Control"])
     .describe(
       "Targeted cache-control fields this cache obeys (RFC 9213), first listed wins: the first one present with " +
         "a valid value replaces Cache-Control and Expires for this cache's storing and freshness. Parsed as a " +
         "structured-field Dictionary; an invalid one is ignored. Passed downstream unchanged. [] obeys " +
-        "Cache-Control only. Reload: restart.",
+        "Cache-Control only. Reload: yes.",
     ),
   partial: z.strictObject({
     maxBytes: size().default(16 * 1024 * 1024).describe(
@@ -266,22 +278,28 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   collapse: z.strictObject({
-    enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
+    enabled: z.boolean().default(true).describe(
+      "Collapse concurrent misses for one URL into one origin request. Reload: yes.",
+    ),
     waitMs: durationMs(0).default(10000).describe(
-      "How long collapsed requests wait for the leader before going alone.",
+      "How long collapsed requests wait for the leader before going alone. Reload: yes.",
     ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout."),
+    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout. Reload: yes."),
     readTimeoutMs: durationMs(1).default(30000).describe(
-      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms).",
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms). " +
+        "Reload: yes.",
     ),
-    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
+    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin. Reload: yes."),
   }).prefault({}),
   maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(
     "Largest request header section (at most 16MiB); above it, 431.",
   ),
-  accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
+  accessLog: z.string().default("none").describe(
+    "Squid native access.log: a file path, stdout, or none. SIGHUP reopens it (logrotate: rename, then HUP). " +
+      "Reload: yes.",
+  ),
   proxyProtocol: z.boolean().default(false).describe(
     "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
   ),
@@ -295,8 +313,25 @@ export const CacheSchema = z.strictObject({
       "advertised HTTP address (none on loopback; directors then use ARP). Reload: restart.",
   ),
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
-  weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
-  peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),
+  weight: count(0).max(65535).default(1).describe(
+    "Weight advertised to directors (0 while the cache drains on SIGTERM). Reload: yes (gossiped).",
+  ),
+  shutdownGraceMs: durationMs(0).default(30000).describe(
+    "SIGTERM: longest time from the signal to exit (ms). The cache first announces it is draining " +
+      "(membership state draining, weight 0; its health endpoint answers 503; every response closes its " +
+      "connection), keeps accepting for shutdownDelayMs, then stops accepting and lets requests in flight " +
+      "finish until this deadline. Longer lets long downloads finish; shorter restarts faster. Reload: yes.",
+  ),
+  shutdownDelayMs: durationMs(0).default(3000).describe(
+    "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
+      "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
+      "Directors that learn it only from health checks need more than fall × intervalMs. At most " +
+      "shutdownGraceMs. Skipped when no director can be sending (no cluster membership, no cache.vip, no " +
+      "health probe in the last minute). Reload: yes.",
+  ),
+  peers: z.array(PeerSchema).default([]).describe(
+    "Configured peer caches (besides --peers auto). Reload: yes while peering runs.",
+  ),
   purge: z.strictObject({
     banLifetimeS: count(60).default(86400).describe(
       "Seconds a purge ban is kept (s). A retired prefix/regex ban folds into the ban floor: every object " +

@@ -4,14 +4,27 @@
  * @module
  */
 import { z } from "zod";
-import { count, durationMs } from "./_types.ts";
+import { count, durationMs, port } from "./_types.ts";
+
+/**
+ * The path where a webcache cache answers for itself on its serving port, without asking an
+ * origin: 200 while it can serve, 503 while it drains or a cache directory is gone.
+ */
+export const CACHE_HEALTH_PATH = "/.well-known/webcache/health";
 
 /** Schema of one health check (keepalived's HTTP_GET / TCP_CHECK). */
 export const HealthCheckSchema = z.strictObject({
   type: z.enum(["http", "tcp", "none"]).default("http").describe(
     "Checker: http (GET path, expect a status range), tcp (connect), none (always healthy). Reload: yes.",
   ),
-  path: z.string().startsWith("/").default("/").describe("HTTP path to GET. Reload: yes."),
+  path: z.string().startsWith("/").optional().describe(
+    `HTTP path to GET. Default ${CACHE_HEALTH_PATH} (the cache's own health, answered without the origin) ` +
+      "for a service with fromMembership: true, else /. Reload: yes.",
+  ),
+  port: port().optional().describe(
+    "Port to probe instead of the real server's (e.g. a cache's accelerator port behind a DR service on " +
+      "another port). Reload: yes.",
+  ),
   host: z.string().optional().describe("Host header for HTTP checks; default the real server's address."),
   expectStatus: z.string().regex(/^\d{3}(-\d{3})?$/).default("200-399").describe(
     "Accepted status or range, e.g. 200 or 200-399. Reload: yes.",

@@ -233,7 +233,7 @@ export const MAX_IDLE_MS = 30_000;
 
 /** The origin client with its connection pool. */
 export class OriginPool {
-  readonly #opts: OriginPoolOptions;
+  #opts: OriginPoolOptions;
   readonly #idle = new Map<string, PooledConn[]>();
   readonly #busy = new Set<PooledConn>();
   /** Connections waiting for a response head (checked by the sweep). */
@@ -248,6 +248,16 @@ export class OriginPool {
    */
   constructor(opts: OriginPoolOptions) {
     this.#opts = opts;
+  }
+
+  /**
+   * Changes timeouts and the idle pool size for the requests that start from now on (a SIGHUP
+   * reload of `cache.origin`).
+   *
+   * @param opts the new options
+   */
+  setOptions(opts: OriginPoolOptions): void {
+    this.#opts = { ...opts };
   }
 
   /** Number of idle pooled connections (for tests and status). */

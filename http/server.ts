@@ -23,6 +23,9 @@
  *   certificate per listener (no SNI selection) and no server-side `startTls`, so PROXY protocol
  *   before TLS is not possible: the constructor refuses `tls` together with `proxyProtocol`.
  *   {@link HttpServer.reloadCertificates} swaps the certificate without dropping connections.
+ * - Draining (graceful stop): {@link HttpServer.drain} answers every further request with
+ *   `Connection: close`; {@link HttpServer.finish} stops accepting, closes connections as they
+ *   fall idle and waits for the requests in flight until a deadline, then closes the rest.
  *
  * @module
  */
@@ -153,6 +156,14 @@ export type CertificateReload =
 interface ConnState {
   conn: Deno.Conn;
   deadline: number;
+  /** Waiting for a new request with no byte of it received (may be closed when draining). */
+  idle: boolean;
+  /** No request served on it yet. */
+  fresh: boolean;
+  /** When it was accepted (ms since epoch). */
+  openedAt: number;
+  /** The response of the request being handled, if any. */
+  res?: ServerResponse;
   /** Called by the sweep instead of closing, once, when a request body's deadline passed. */
   onExpire?: () => void;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
@@ -160,6 +171,12 @@ interface ConnState {
 }
 
 const TE = new TextEncoder();
+
+/**
+ * While finishing, a connection with no request yet is closed only once it has been open this
+ * long (ms): a client that just connected may have its first request on the way.
+ */
+const FRESH_GRACE_MS = 1000;
 
 /**
  * A request body the client got wrong: malformed (bad chunk line, missing CRLF), cut short, or
@@ -198,6 +215,8 @@ export class HttpServer {
   readonly #tasks = new Set<Promise<void>>();
   #timer?: ReturnType<typeof setInterval>;
   #closed = false;
+  #draining = false;
+  #accepting = false;
 
   /**
    * Creates the server; call `start()` to listen.
@@ -254,6 +273,7 @@ export class HttpServer {
       throw listenError(e, formatHostPort({ host: o.hostname, port: o.port }), o.listenKey);
     }
     this.#timer = setInterval(() => this.#sweep(), 250);
+    this.#accepting = true;
     this.#startAccepting(this.#listener);
     return this;
   }
@@ -290,7 +310,7 @@ export class HttpServer {
    * @returns `{ok: true, reloaded}` (`reloaded` false for a plain listener), or `{ok: false, error}`
    */
   reloadCertificates(): CertificateReload {
-    if (!this.#opts.tls || !this.#listener || this.#closed) return { ok: true, reloaded: false };
+    if (!this.#opts.tls || !this.#listener || this.#closed || !this.#accepting) return { ok: true, reloaded: false };
     let next: Deno.TlsListener;
     try {
       next = this.#listenTls((this.#listener.addr as Deno.NetAddr).port);
@@ -321,14 +341,71 @@ export class HttpServer {
     this.#acceptLoops.add(loop);
   }
 
+  /** Open client connections (CONNECT tunnels excluded). */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Whether {@link HttpServer.drain} was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Starts draining: every response from now on carries `Connection: close`, so keep-alive
+   * clients open their next connection elsewhere (the director no longer sends new ones here).
+   * Still accepts connections until {@link HttpServer.finish}.
+   */
+  drain(): void {
+    this.#draining = true;
+    // Responses whose head is not written yet close their connection too.
+    for (const c of this.#conns) if (c.res && c.res.bytesWritten === 0) c.res.close = true;
+  }
+
+  /**
+   * Stops accepting, closes connections as soon as they wait for a new request, and waits for
+   * the requests in flight until `deadline`; then closes whatever is left.
+   *
+   * @param deadline ms since epoch
+   */
+  async finish(deadline: number): Promise<void> {
+    this.#draining = true;
+    this.#stopAccepting();
+    await Promise.allSettled([...this.#acceptLoops]);
+    while (this.#conns.size > 0 && Date.now() < deadline) {
+      const now = Date.now();
+      for (const c of this.#conns) {
+        // A connection that never sent a byte is left a moment: its first request may be on the way.
+        if (c.idle && (!c.fresh || now - c.openedAt > FRESH_GRACE_MS)) {
+          closeQuietly(c.conn);
+          this.#conns.delete(c);
+        }
+      }
+      if (this.#conns.size === 0) break;
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(25, deadline - Date.now()))));
+    }
+    if (this.#conns.size === 0) return await this.close();
+    // Deadline: cut what is left without waiting for its handlers (they end when their writes fail).
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const c of this.#conns) closeQuietly(c.conn);
+    this.#conns.clear();
+  }
+
+  #stopAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+  }
+
   /** Stops accepting, closes every connection and waits for their tasks. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    try {
-      this.#listener?.close();
-    } catch { /* already closed */ }
+    this.#stopAccepting();
     await Promise.allSettled([...this.#acceptLoops]);
     for (const c of this.#conns) closeQuietly(c.conn);
     await Promise.allSettled([...this.#tasks]);
@@ -353,12 +430,12 @@ export class HttpServer {
   }
 
   async #accept(l: Deno.Listener): Promise<void> {
-    while (!this.#closed) {
+    while (!this.#closed && this.#accepting) {
       let conn: Deno.Conn;
       try {
         conn = await l.accept();
       } catch (e) {
-        if (this.#closed || e instanceof Deno.errors.BadResource || l !== this.#listener) return;
+        if (this.#closed || !this.#accepting || e instanceof Deno.errors.BadResource || l !== this.#listener) return;
         log.warn("Accept failed", { error: e });
         await new Promise((r) => setTimeout(r, 10));
         continue;
@@ -375,7 +452,14 @@ export class HttpServer {
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
       } catch { /* not TCP */ }
-      const st: ConnState = { conn, deadline: Date.now() + this.#opts.idleTimeoutMs };
+      const now = Date.now();
+      const st: ConnState = {
+        conn,
+        deadline: now + this.#opts.idleTimeoutMs,
+        idle: false,
+        fresh: true,
+        openedAt: now,
+      };
       this.#conns.add(st);
       const task = this.#serve(st).catch((e) => log.debug("Connection failed", { error: e })).finally(() => {
         this.#tasks.delete(task);
@@ -389,6 +473,7 @@ export class HttpServer {
     const conn = st.conn;
     const reader = new ConnReader(conn);
     let hijacked = false;
+    let served = 0;
     const peer = conn.remoteAddr as Deno.NetAddr;
     let client: Endpoint = { hostname: peer.hostname, port: peer.port };
     const la = conn.localAddr as Deno.NetAddr;
@@ -425,9 +510,16 @@ export class HttpServer {
         let framing: BodyFraming;
         let head;
         try {
+          // Idle only between requests of a kept-alive connection with nothing buffered: a
+          // draining server may close it then without cutting a request.
+          st.idle = reader.buffered === 0;
+          st.fresh = served === 0;
+          if (st.idle && !st.fresh && this.#draining && !this.#accepting) return;
           headBytes = await reader.readHead(o.maxHeaderBytes, () => {
+            st.idle = false;
             st.deadline = Date.now() + o.headerTimeoutMs;
           });
+          st.idle = false;
           if (headBytes === null) return;
           head = parseRequestHead(headBytes);
           framing = requestFraming(head);
@@ -465,8 +557,11 @@ export class HttpServer {
             })();
           },
         };
-        res.reset(keepAlive);
+        res.reset(keepAlive && !this.#draining);
+        served++;
+        st.res = res;
         await this.#handler(req, res);
+        st.res = undefined;
         if (res.hijacked) {
           hijacked = true;
           return;

@@ -766,6 +766,7 @@ export class CacheDir implements Store {
     return {
       meta: header.meta,
       body,
+      tier: "disk",
       openBody: (range) => {
         if (body) {
           const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
