@@ -152,6 +152,11 @@ Deno.test("cache tls: an https:// origin is verified against the CA file, sent S
       assertEquals(origin.connections, 1);
       assertEquals(new Set(origin.seen.map((s) => s.conn)).size, 1);
       assertEquals(cache.service.pool.idleCount, 1);
+      // A configuration reload (SIGHUP) keeps the trust read at start: a new connection still verifies.
+      await cache.service.reconfigure(cache.service.config);
+      cache.service.pool.close();
+      const again = await curl([`http://127.0.0.1:${cache.port}/4`]);
+      assertEquals([again.status, again.body], [200, "body /4"]);
     } finally {
       await cache.close();
       await origin.close();
