@@ -53,7 +53,7 @@ import {
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
-import type { StoredMeta, StoredObject } from "./store/store.ts";
+import type { StoredObject } from "./store/store.ts";
 
 const log = getLogger("cache");
 
