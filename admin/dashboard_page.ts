@@ -8,7 +8,8 @@
  *   request rate, hit ratio and share of the director's connections;
  * - request-rate and hit-ratio charts (canvas) over the aggregator's history (10 minutes);
  * - each director service's connection split and persistence table size;
- * - the members table and the top URLs.
+ * - the members table (with each member's config version and any version it refused, cluster.configSync)
+ *   and the top URLs.
  *
  * When the page was opened with `#token=…` its fetches carry `Authorization: Bearer …`, so it
  * works from outside `admin.allow`. The token sits in the fragment, which the browser keeps to
@@ -96,7 +97,8 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
     <div id="services"><p class="muted">No director in this cluster.</p></div></section>
   <section><h2>Members</h2><table id="members">
     <thead><tr><th>Name</th><th>Role</th><th>Health</th><th class="n">Req/s</th><th class="n">Hit</th>
-    <th class="n">Objects</th><th class="n">Stored</th><th class="n">ICP q</th><th class="n">Sib hits</th></tr></thead>
+    <th class="n">Objects</th><th class="n">Stored</th><th class="n">ICP q</th><th class="n">Sib hits</th>
+    <th>Config</th></tr></thead>
     <tbody></tbody></table></section>
   <section><h2>Top URLs</h2><table id="top-urls"><thead><tr><th>URL</th><th class="n">Requests</th></tr></thead>
     <tbody><tr><td class="muted" colspan="2">No data yet.</td></tr></tbody></table></section>
@@ -135,6 +137,17 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
   function healthText(m) {
     if (m.reachable) return m.state;
     return m.state === "unknown" || m.state === "alive" ? "down" : m.state + " (unreachable)";
+  }
+  // cluster.configSync: the version a member runs (counter and hash) and a newer one it refused.
+  function configCell(m) {
+    var c = m.config;
+    if (!c) return "–";
+    var out = '<span class="cfg-version" title="' + esc(c.hash) + '">v' + c.version + " " + esc(c.hash.slice(0, 8)) + "</span>";
+    if (c.refused) {
+      out += ' <span class="badge s-bad cfg-refused" title="' + esc(c.refused.hash) + '">refused v' + c.refused.version +
+        '</span><br><small class="muted cfg-reason">' + esc(c.refused.reason) + "</small>";
+    }
+    return out;
   }
   var HEALTH_COLOR = { "s-ok": "#3fb950", "s-warn": "#d29922", "s-bad": "#f85149" };
 
@@ -334,7 +347,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
         '</span></td><td class="n">' + (f ? rate(f.requestRate) : m.director ? rate(m.director.connectionRate) + " conn/s" : "–") +
         '</td><td class="n">' + (f ? pct(f.hitRatio) : "–") + '</td><td class="n">' + (f ? f.objects : "–") +
         '</td><td class="n">' + (f ? bytes(f.bytes) : "–") + '</td><td class="n">' + (f ? f.icpQueries : "–") +
-        '</td><td class="n">' + (f ? f.siblingHits : "–") + "</td></tr>";
+        '</td><td class="n">' + (f ? f.siblingHits : "–") + "</td><td>" + configCell(m) + "</td></tr>";
     }).join("");
     var urls = doc.topUrls || [];
     $("top-urls").tBodies[0].innerHTML = urls.length ? urls.map(function (u) {

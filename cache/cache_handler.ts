@@ -43,7 +43,7 @@ import { type ClusterPurge, invalidatorFor, purge } from "./purge.ts";
 import { hitCode } from "./log_codes.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
-import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
+import { keyUrl, type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import { cacheKey, currentAgeMs, evaluateFreshness } from "./semantics/mod.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import type { Store, StoredMeta, StoredObject } from "./store/store.ts";
@@ -292,14 +292,16 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
     if (host === null) return undefined;
-    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`.
-    const url = `${host}\n${req.target}`;
+    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`;
+    // a TLS request's memo starts with a newline (a Host never does), as its scheme differs.
+    const url = req.tls ? `\n${host}\n${req.target}` : `${host}\n${req.target}`;
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {
       // The same normalised URL the route forwards (route.ts), so a hit is what that URL fetched.
-      primary = originFormUrl(host, req.target)?.url;
-      if (primary === undefined) return undefined;
+      const abs = originFormUrl(host, req.target, req.tls ? "https" : "http")?.url;
+      if (abs === undefined) return undefined;
+      primary = keyUrl(abs, this.#cfg.schemeInKey ?? true);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -364,9 +366,14 @@ export class CacheHandler {
     const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl, cluster: this.#o.purge });
     const route = resolveRoute(
-      { method: req.method, target: req.target, host: req.headers.get("host") },
+      { method: req.method, target: req.target, host: req.headers.get("host"), tls: req.tls },
       mode,
-      { origins: this.#cfg.origins, defaultOrigin: this.#cfg.defaultOrigin, forwardAllowed },
+      {
+        origins: this.#cfg.origins,
+        defaultOrigin: this.#cfg.defaultOrigin,
+        schemeInKey: this.#cfg.schemeInKey,
+        forwardAllowed,
+      },
     );
     if (route.kind === "error") {
       out.status = route.status;
@@ -387,7 +394,7 @@ export class CacheHandler {
       if (why) return await sendDenied(ctx, ex, `Destination ${route.host} is not allowed: ${why}`);
     }
     // The route's URL is normalised: it is the key, and its path is what the origin is asked.
-    const primary = key ?? route.url;
+    const primary = key ?? route.key;
     out.url = primary;
     const viaOwn = `1.1 ${ctx.node}`;
     const via = req.headers.get("via");

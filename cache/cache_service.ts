@@ -15,7 +15,9 @@ import type { TopUrlCount } from "../status/top_urls.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
-import { HttpServer } from "../http/server.ts";
+import type { OriginTlsOptions } from "../http/origin_tls.ts";
+import { type CertificateReload, HttpServer } from "../http/server.ts";
+import type { TlsFiles } from "../http/tls_files.ts";
 import { AccessLog } from "./access_log.ts";
 import { CacheHealth, dirsCheck, isHealthTarget } from "./health_endpoint.ts";
 import { CacheHandler, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
@@ -61,7 +63,7 @@ export interface CacheServiceOptions {
    */
   servicePorts?: number[];
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
-  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
+  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean; tls?: TlsFiles }[];
 }
 
 /** A snapshot of one worker for /status and metrics. */
@@ -94,6 +96,8 @@ export class CacheService {
   readonly health: CacheHealth;
   #cfg: Appliance["cache"];
   readonly #opts: CacheServiceOptions;
+  /** Trust for https:// origins, read once at start (`cache.originTls`). */
+  readonly #originTls: OriginTlsOptions;
 
   /**
    * Creates the service; nothing listens before `start()`.
@@ -110,7 +114,8 @@ export class CacheService {
         maxObjectBytes: cfg.maxObjectBytes,
         policy: createPolicy(cfg.store.policy),
       });
-    this.pool = new OriginPool(cfg.origin);
+    this.#originTls = originTlsOptions(cfg.originTls);
+    this.pool = new OriginPool({ ...cfg.origin, tls: this.#originTls });
     this.accessLog = new AccessLog(cfg.accessLog);
     this.health = new CacheHealth(dirsCheck(cfg.store.dirs.map((d) => d.path)));
     this.handler = new CacheHandler({
@@ -140,7 +145,8 @@ export class CacheService {
   start(): this {
     const listeners = this.#opts.listeners ?? this.#cfg.listen.map((l) => {
       const hp = parseHostPort(l.address);
-      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol };
+      const tls = l.tls ? { certFile: l.tls.cert, keyFile: l.tls.key } : undefined;
+      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol, tls };
     });
     for (const l of listeners) {
       const server = new HttpServer(
@@ -149,6 +155,7 @@ export class CacheService {
           port: l.port,
           reusePort: this.#opts.reusePort,
           proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+          tls: l.tls,
           proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
           listenKey: "cache.listen",
           maxHeaderBytes: this.#cfg.maxHeaderBytes,
@@ -178,9 +185,23 @@ export class CacheService {
         (req, res) => isHealthTarget(req.target) ? this.health.answer(req, res) : this.handler.handle(req, res, l.mode),
       );
       this.servers.push(server.start());
-      log.info("Cache listening", { listen: `${server.addr.hostname}:${server.addr.port}`, mode: l.mode });
+      log.info("Cache listening", {
+        listen: `${server.addr.hostname}:${server.addr.port}`,
+        mode: l.mode,
+        ...(l.tls ? { tls: true, cert: l.tls.certFile } : {}),
+      });
     }
     return this;
+  }
+
+  /**
+   * Re-reads every TLS listener's certificate and key (SIGHUP). A listener whose files cannot be
+   * used keeps its old certificate; its result says why.
+   *
+   * @returns one result per TLS listener
+   */
+  reloadCertificates(): CertificateReload[] {
+    return this.servers.filter((s) => s.tls).map((s) => s.reloadCertificates());
   }
 
   /** The `cache` section in effect. */
@@ -200,7 +221,8 @@ export class CacheService {
   async reconfigure(cfg: Appliance["cache"]): Promise<void> {
     this.#cfg = cfg;
     this.handler.reconfigure(cfg);
-    this.pool.setOptions(cfg.origin);
+    // cache.originTls needs a restart: the trust read at start stays.
+    this.pool.setOptions({ ...cfg.origin, tls: this.#originTls });
     const memory = this.store instanceof TieredStore ? this.store.memory : this.store;
     if (memory instanceof MemoryStore) {
       memory.setLimits({
@@ -264,6 +286,33 @@ export class CacheService {
     await this.accessLog.close();
     await this.store.close();
   }
+}
+
+/**
+ * The origin pool's TLS settings from `cache.originTls`: the CA file read now, and a warning when
+ * verification is off.
+ *
+ * @param cfg `cache.originTls`
+ * @returns the pool's TLS options
+ * @throws {Error} when the CA file cannot be read
+ */
+export function originTlsOptions(cfg: Appliance["cache"]["originTls"] | undefined): OriginTlsOptions {
+  if (!cfg) return {};
+  let caCerts: string[] | undefined;
+  if (cfg.caFile) {
+    try {
+      caCerts = [Deno.readTextFileSync(cfg.caFile)];
+    } catch (e) {
+      throw new Error(`Cannot read cache.originTls.caFile "${cfg.caFile}": ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (cfg.insecure) {
+    log.warn(
+      "cache.originTls.insecure is set: https:// origin certificates are NOT verified; anyone on the path can " +
+        "impersonate an origin",
+    );
+  }
+  return { caCerts, insecure: cfg.insecure };
 }
 
 /**

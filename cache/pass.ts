@@ -71,7 +71,7 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
   let headers = stripHopByHop(r.head.headers.fields);
   // A peer's stored copy: no cookie of another client may come through it.
   if (peerCopy(out.hierarchy, r.head.headers.get("x-cache"))) headers = withoutCookies(headers);
-  const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
+  const targets = invalidationTargets(req.method, plan.primary, r.head.status, headers);
   if (targets.length) {
     // Location/Content-Location keys are resolved against the request URL (same host only).
     await ctx.invalidate(targets);

@@ -8,8 +8,7 @@
  */
 import { DestinationDeniedError, DestinationGuard } from "./destination_guard.ts";
 import { getLogger } from "../core/log.ts";
-import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
-import type { Endpoint } from "../http/server.ts";
+import { type OriginEndpoint, OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
 import { peerHierarchy } from "./log_codes.ts";
 import { countOriginFailure, observeOriginLatency } from "./metrics.ts";
@@ -49,7 +48,7 @@ export class Upstream {
   }
 
   /** A guarded plan's origin as a checked address (the Host field keeps the name). */
-  async #checkedOrigin(plan: FetchPlan): Promise<Endpoint> {
+  async #checkedOrigin(plan: FetchPlan): Promise<OriginEndpoint> {
     if (!plan.guarded) return plan.origin;
     let ip: string;
     try {
@@ -60,7 +59,9 @@ export class Upstream {
         cause: e,
       });
     }
-    return ip === plan.origin.hostname ? plan.origin : { hostname: ip, port: plan.origin.port };
+    if (ip === plan.origin.hostname) return plan.origin;
+    // TLS still verifies (and sends as SNI) the name, not the address it resolved to.
+    return { ...plan.origin, hostname: ip, serverName: plan.origin.serverName ?? plan.origin.hostname };
   }
 
   /** Where a request goes; synchronous when the selector is (no peering). */

@@ -31,6 +31,7 @@
  * | worker → main | `{t:"purge", id, ban, deleted}` | a PURGE arrived here (url purges already deleted everywhere): ban it cluster-wide |
  * | main → worker | `{t:"purged", id, result}` | what the cluster did (`PurgeResult`) |
  * | main → worker | `{t:"bans", set}` | bans new in the main process (and its floor): merge into the worker's list; the whole list after `init` |
+ * | main → worker | `{t:"certs"}` | SIGHUP: re-read the TLS listeners' certificates (`CacheService.reloadCertificates`) |
  *
  * Request collapsing across workers needs no message per miss: the workers share one
  * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
@@ -84,7 +85,8 @@ type Msg =
   | { t: "ack"; id: number; error?: string }
   | { t: "purge"; id: number; ban: Ban; deleted: number }
   | { t: "purged"; id: number; result: PurgeResult }
-  | { t: "bans"; set: BanSet };
+  | { t: "bans"; set: BanSet }
+  | { t: "certs" };
 
 /** What the main process offers workers for purges (see `purge_fanout.ts`). */
 export interface PurgeHost {
@@ -201,6 +203,11 @@ export class WorkerPool {
    */
   sendBans(set: BanSet): void {
     for (const s of this.#slots) s.worker.postMessage({ t: "bans", set });
+  }
+
+  /** Tells every worker to re-read its TLS certificates (each logs its own outcome). */
+  reloadCertificates(): void {
+    for (const s of this.#slots) s.worker.postMessage({ t: "certs" });
   }
 
   /**
@@ -555,6 +562,8 @@ export async function runWorker(
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
+    } else if (m.t === "certs") {
+      service?.reloadCertificates();
     } else if (m.t === "bans") {
       if (onBans) onBans(m.set);
       else banQueue.push(m.set);

@@ -34,7 +34,7 @@
  * pushPull      8 | join u8 (0|1) | entries u16 | entries × (state u8 | record blob16)
  * announce      9 | node id str8 | gossip addr str8                    (--peers auto discovery)
  * configRequest 10 | (no body)                                          (cluster.configSync, TCP only)
- * config       11 | stamp hi u32 | stamp lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
+ * config       11 | version hi u32 | version lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
  * purge        12 | ban blob16                                         (cluster purge, TCP; ban_codec.ts)
  * purgeAck     13 | ban id str8 | deleted u32                          (answer to purge)
  * bans         14 | floor hi u32 | floor lo u32 | count u16 | count × ban blob16   (ban list sync, TCP)
@@ -49,8 +49,8 @@
  * before the keyring has authenticated the sender, and the authenticated announcement lets it take
  * the large frame (up to {@link MAX_STREAM_FRAME_BYTES}).
  *
- * `stamp` is the config file's modification time in milliseconds since the epoch (hi × 2³² + lo);
- * a higher stamp is a newer config.
+ * `version` is the config's version counter (hi × 2³² + lo, `config_version.ts`); with `hash` it
+ * orders configs. (Before config versions the field carried the file's modification time.)
  *
  * A record is the node's {@link NodeRecord} as UTF-8 JSON, at most {@link MAX_RECORD_BYTES},
  * validated field by field on decode; its `incarnation` is the SWIM incarnation of the update.
@@ -58,7 +58,7 @@
  *
  * @module
  */
-import type { NodeRecord } from "./node.ts";
+import { MAX_REFUSAL_REASON_CHARS, type NodeRecord } from "./node.ts";
 import { type Ban, BanDecodeError, decodeBan, encodeBan } from "./ban_codec.ts";
 
 /** Packet format version; a packet with another version is dropped (`reason="version"`). */
@@ -208,8 +208,8 @@ export interface ConfigRequestMessage {
 export interface ConfigMessage {
   /** Message type. */
   type: "config";
-  /** Modification time of the file, ms since the epoch. */
-  stamp: number;
+  /** Its version counter (config_version.ts). */
+  version: number;
   /** Its config hash (config_hash.ts). */
   hash: string;
   /** The YAML text. */
@@ -470,8 +470,18 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
       throw bad("ha is not {group, role, vips?}");
     }
   }
-  if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {
-    throw bad("configStamp is not a time in milliseconds");
+  if (o.configVersion !== undefined && (!Number.isSafeInteger(o.configVersion) || (o.configVersion as number) < 0)) {
+    throw bad("configVersion is not a counter");
+  }
+  if (o.configRefused !== undefined) {
+    const c = o.configRefused as Record<string, unknown>;
+    if (
+      !c || typeof c !== "object" || !Number.isSafeInteger(c.version) || (c.version as number) < 0 ||
+      typeof c.hash !== "string" || c.hash.length > 64 || typeof c.reason !== "string" ||
+      c.reason.length > MAX_REFUSAL_REASON_CHARS
+    ) {
+      throw bad("configRefused is not {version, hash, reason}");
+    }
   }
   return o as unknown as NodeRecord;
 }
@@ -525,9 +535,11 @@ function writeMessage(w: Writer, m: Message): void {
       w.u32(m.frameBytes);
       break;
     case "config": {
-      if (!Number.isSafeInteger(m.stamp) || m.stamp < 0) throw new RangeError(`Cannot encode config stamp ${m.stamp}`);
-      w.u32(Math.floor(m.stamp / 2 ** 32));
-      w.u32(m.stamp >>> 0);
+      if (!Number.isSafeInteger(m.version) || m.version < 0) {
+        throw new RangeError(`Cannot encode config version ${m.version}`);
+      }
+      w.u32(Math.floor(m.version / 2 ** 32));
+      w.u32(m.version >>> 0);
       w.str8(m.hash, "hash");
       const b = enc.encode(m.text);
       w.u32(b.length);
@@ -690,13 +702,13 @@ function readMessage(r: Reader): Message {
     case "streamOpen":
       return { type, frameBytes: r.u32("frame length") };
     case "config": {
-      const stamp = r.u32("stamp") * 2 ** 32 + r.u32("stamp");
+      const version = r.u32("version") * 2 ** 32 + r.u32("version");
       const hash = r.str8("hash");
       const n = r.u32("text length");
       const at = r.offset;
       const b = r.bytes(n, "config text");
       try {
-        return { type, stamp, hash, text: dec.decode(b) };
+        return { type, version, hash, text: dec.decode(b) };
       } catch {
         throw new ClusterDecodeError("Cannot decode gossip message: config text is not UTF-8", "garbled", at);
       }

@@ -39,7 +39,7 @@ Deno.test("readSealedPacket() reads a small packet in one frame and a large one 
     const small: Message[] = [{ type: "ack", seq: 3 }];
     const large: Message[] = Array.from({ length: 40 }, (_, i) => ({
       type: "config",
-      stamp: i,
+      version: i,
       hash: "h",
       text: "x".repeat(3000),
     }));

@@ -11,6 +11,10 @@
  * - `cache.peers` (when peering runs), `cache.weight` (gossiped to the directors)
  * - `cache.shutdownGraceMs`, `cache.shutdownDelayMs` (read when the cache stops)
  *
+ * - TLS listeners' certificate and key files (`cache.listen[].tls`), re-read on every SIGHUP even
+ *   when the config is unchanged (a renewed certificate keeps its file name); established
+ *   connections keep theirs, and unusable files keep the old certificate with a warning
+ *
  * Every other changed key (listeners, workers, cache directories, VIP, peering mode...) is logged
  * as needing a restart. A config that does not load (YAML error, invalid value) is logged and the
  * running one kept: the process never exits on a reload.
@@ -152,6 +156,9 @@ export async function reloadCache(
 ): Promise<Appliance> {
   const reopenErrors = await reopenAccessLogs(t);
   for (const error of new Set(reopenErrors)) log.error("Cannot reopen the access log", { error });
+  // Certificates first, config or not: each TLS listener logs its own outcome (every worker too).
+  t.service.reloadCertificates();
+  t.pool.reloadCertificates();
   if (!source) {
     log.info("SIGHUP: access log reopened; no --config file to reload");
     return current;

@@ -49,6 +49,7 @@ import { purgeAdminRoute } from "../cache/purge_admin_route.ts";
 import { BanDecodeError } from "../cluster/ban_codec.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
+import { TlsFileError } from "../http/tls_files.ts";
 import {
   addSharedOptions,
   EXIT_CONFIG,
@@ -93,20 +94,33 @@ interface CacheOptions extends SharedOptions, ClusterOptions {
 }
 
 /**
- * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy]` value.
+ * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy][,cert=FILE,key=FILE]` value.
  *
  * @param v the flag value
  * @returns a listener entry for `cache.listen`
  * @throws {SyntaxError} for an unknown option
  */
-export function parseListenFlag(v: string): { address: string; mode: string; proxyProtocol: boolean } {
+export function parseListenFlag(
+  v: string,
+): { address: string; mode: string; proxyProtocol: boolean; tls?: { cert: string; key: string } } {
   const [address, ...opts] = v.split(",").map((s) => s.trim());
-  const out = { address, mode: "accel", proxyProtocol: false };
+  const out: ReturnType<typeof parseListenFlag> = { address, mode: "accel", proxyProtocol: false };
+  let cert: string | undefined, key: string | undefined;
   for (const o of opts) {
     if (o.startsWith("mode=")) out.mode = o.slice(5);
     else if (o === "proxy" || o === "proxy-protocol") out.proxyProtocol = true;
-    else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
+    else if (o.startsWith("cert=")) cert = o.slice(5);
+    else if (o.startsWith("key=")) key = o.slice(4);
+    else {
+      throw new SyntaxError(
+        `Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE, proxy, cert=FILE, key=FILE)`,
+      );
+    }
   }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new SyntaxError(`Cannot parse --listen "${v}": TLS needs both cert=FILE and key=FILE`);
+  }
+  if (cert !== undefined && key !== undefined) out.tls = { cert, key };
   return out;
 }
 
@@ -182,8 +196,8 @@ export function cacheCommand(): Command {
     .description("run the HTTP caching proxy (accelerator, forward and transparent modes)")
     .option("--origin <url>", "default origin for the accelerator (cache.defaultOrigin), e.g. http://10.0.0.5:8080")
     .option(
-      "--listen <addr:port[,mode=M][,proxy]>",
-      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol",
+      "--listen <addr:port[,mode=M][,proxy][,cert=F,key=F]>",
+      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol, cert/key = TLS",
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
@@ -472,7 +486,8 @@ export function cacheCommand(): Command {
       await pool.close();
       await service.close();
       await realServer?.undo();
-      Deno.exit(1);
+      // An unusable certificate or key file is a configuration error (exit 2, like the others).
+      Deno.exit(e instanceof TlsFileError ? EXIT_CONFIG : 1);
     }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
     setOtherThreadMetrics(() => pool.snapshots().flatMap((s) => s.metrics ? [s.metrics] : []));

@@ -19,7 +19,7 @@
  */
 import { Command, Option } from "commander";
 import { AdminServer } from "../admin/server.ts";
-import { type Appliance, ConfigError, type ConfigOverride, loadConfig } from "../config/mod.ts";
+import { type Appliance, ConfigError, type ConfigOverride, loadConfig, validateConfig } from "../config/mod.ts";
 import { SCHEDULERS } from "../config/director_schema.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
@@ -229,9 +229,14 @@ async function runDirector(o: RunOptions): Promise<void> {
     admin,
     reload: {
       handles: (path) => path.startsWith("director."),
-      // The synced text is in --config by now; reading it back keeps the command-line overrides.
-      apply: (synced) =>
-        reload("cluster.configSync", () => o.config ? loadConfig(o.config, overrides) : Promise.resolve(synced)),
+      // Before the synced config is adopted: the command-line overrides still win, and a config
+      // this director cannot run (say a dr service without director.interface) throws, which
+      // refuses it. Queued behind SIGHUP reloads.
+      apply: (synced) => {
+        const run = reloading.then(() => director.reload(validateConfig(synced, { overrides }).director));
+        reloading = run.catch(() => {});
+        return run;
+      },
     },
   });
   if (membership) {

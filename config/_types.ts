@@ -88,6 +88,20 @@ export const size = (max: number = MAX_SIZE_BYTES) =>
     return n;
   });
 
+/** An origin URL: `http://HOST[:PORT]` or `https://HOST[:PORT]` (fetched over TLS). */
+export const originUrl = () =>
+  z.string().superRefine((v, ctx) => {
+    let u: URL | undefined;
+    try {
+      u = new URL(v);
+    } catch {
+      // reported below
+    }
+    if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not an http:// or https:// URL` });
+    }
+  });
+
 /** An `http://HOST[:PORT]` URL. */
 export const httpUrl = () =>
   z.string().superRefine((v, ctx) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, count, durationMs, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
+import { cidr, count, durationMs, host, hostPort, ipv4, originUrl, port, size } from "./_types.ts";
 
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
@@ -53,8 +53,30 @@ export const ListenerSchema = z.strictObject({
   ),
   proxyProtocol: z.boolean().default(false).describe(
     "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address; " +
-      "only from senders in cache.acl.proxyProtocol, other connections are closed.",
+      "only from senders in cache.acl.proxyProtocol, other connections are closed. Not with tls: Deno has no " +
+      "server-side startTls, so a PROXY header before the TLS handshake cannot be read.",
   ),
+  tls: z.strictObject({
+    cert: z.string().min(1).describe("PEM certificate chain file (leaf first)."),
+    key: z.string().min(1).describe(
+      "PEM private key file (unencrypted PKCS#8, RSA or EC). Refused when its group or others may read it " +
+        "(chmod 600). Never logged.",
+    ),
+  }).optional().describe(
+    "Terminate TLS (1.2 and 1.3, ALPN http/1.1) on this listener: requests over it have the https scheme " +
+      "and are handled as on a plain listener of the same mode. One certificate per listener (Deno 2.9.6 " +
+      "selects no certificate by SNI): for several sites, one listener per address or a certificate naming them " +
+      "all. The files are read again on SIGHUP; established connections keep going, and unusable files keep " +
+      "the old certificate with a warning naming the file. Reload: yes (files), restart (the entry).",
+  ),
+}).superRefine((l, ctx) => {
+  if (l.tls && l.proxyProtocol) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["proxyProtocol"],
+      message: "PROXY protocol before TLS is not supported (Deno has no server-side startTls); use a plain listener",
+    });
+  }
 });
 
 /** Schema of one cache directory (Squid's cache_dir ufs DIR MB L1 L2). */
@@ -116,12 +138,28 @@ export const CacheSchema = z.strictObject({
   workers: count(0).max(64).default(0).describe(
     "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core. Reload: no (restart).",
   ),
-  origins: z.record(z.string(), httpUrl()).default({}).describe(
-    "Accelerator sites: Host header -> origin URL (http://HOST:PORT). Reload: yes (SIGHUP).",
+  origins: z.record(z.string(), originUrl()).default({}).describe(
+    "Accelerator sites: Host header -> origin URL (http://HOST:PORT, or https://HOST:PORT fetched over TLS with " +
+      "the certificate verified against HOST, see cache.originTls). Reload: yes (SIGHUP).",
   ),
-  defaultOrigin: httpUrl().optional().describe(
+  defaultOrigin: originUrl().optional().describe(
     "Origin for accelerated hosts not in cache.origins (--origin). Reload: yes.",
   ),
+  schemeInKey: z.boolean().default(true).describe(
+    "Whether https://site/x and http://site/x are different cache entries (a request over a TLS listener, or " +
+      "an https:// forward URL, has the https scheme). false keys both as http://, so a site served over both " +
+      "shares one copy; only when both schemes serve the same content. Reload: restart.",
+  ),
+  originTls: z.strictObject({
+    caFile: z.string().min(1).optional().describe(
+      "PEM file of CA certificates trusted for https:// origins and forward requests, besides the default " +
+        "root store. Reload: restart.",
+    ),
+    insecure: z.boolean().default(false).describe(
+      "Do not verify https:// origin certificates at all (self-signed test origins). Logged as a warning at " +
+        "start: anyone on the path can impersonate the origin. Reload: restart.",
+    ),
+  }).prefault({}).describe("Trust for TLS to origins: SNI is the origin's name, and its certificate must name it."),
   trustForwardedHeaders: z.array(
     z.string().transform((s) => s.toLowerCase()).pipe(z.enum(FORWARDING_HEADERS)),
   ).default([]).describe(
@@ -330,6 +368,16 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
 }).superRefine((c, ctx) => {
+  if (c.proxyProtocol) {
+    c.listen.forEach((l, i) => {
+      if (!l.tls) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen", i, "tls"],
+        message: "cache.proxyProtocol applies to every listener, and PROXY protocol before TLS is not supported",
+      });
+    });
+  }
   if (c.store.lowWatermark > c.store.highWatermark) {
     ctx.addIssue({
       code: "custom",

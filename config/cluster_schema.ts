@@ -88,9 +88,13 @@ export const ClusterSchema = z.strictObject({
     ttl: count(0).max(255).default(1).describe("Multicast TTL of announcements; 1 keeps them on the local link."),
   }).prefault({}),
   configSync: z.boolean().default(false).describe(
-    "Fetch a newer signed appliance.yaml from a peer (written over --config) and apply the keys that may " +
-      "change at run time: log.* everywhere, director.* on a director as SIGHUP does; other changed keys are " +
-      "logged and listed in /status cluster.restartNeeded. Needs a cluster key. Reload: no.",
+    "Share the cluster-wide part of appliance.yaml: a node whose file was edited publishes it on SIGHUP as a new " +
+      "version (a counter kept in <file>.version plus a hash); the others fetch the newest version sealed with the " +
+      "cluster key, keep their node-local keys (cluster/config_hash.ts NODE_LOCAL_KEYS), validate it, apply the " +
+      "keys that may change at run time (log.* everywhere, director.* on a director as SIGHUP does) and write it " +
+      "over --config; other changed keys are logged and listed in /status cluster.restartNeeded. A version a node " +
+      "cannot run is refused there (old config kept, reason gossiped and shown by webcache members). Needs a " +
+      "cluster key. Reload: no.",
   ),
 }).superRefine((c, ctx) => {
   // The longest suspicion timer: suspicionMaxTimeoutMult × suspicionMult × log10(n) × probeIntervalMs,

@@ -105,9 +105,16 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     message: 'bad.yaml: cache.memory.maxBytes: "12QB" is not a size such as 512MiB or 1GiB',
   },
   {
-    description: "a non-http origin",
+    description: "a non-http(s) origin",
     yaml: "cache:\n  defaultOrigin: ftp://example.org/\n",
-    message: 'bad.yaml: cache.defaultOrigin: "ftp://example.org/" is not an http:// URL',
+    message: 'bad.yaml: cache.defaultOrigin: "ftp://example.org/" is not an http:// or https:// URL',
+  },
+  {
+    description: "a TLS listener that also expects a PROXY header",
+    yaml:
+      "cache:\n  listen:\n    - address: 0.0.0.0:443\n      proxyProtocol: true\n      tls: {cert: c.pem, key: k.pem}\n",
+    message: "bad.yaml: cache.listen[0].proxyProtocol: PROXY protocol before TLS is not supported (Deno has no " +
+      "server-side startTls); use a plain listener",
   },
   {
     description: "watermarks the wrong way round",

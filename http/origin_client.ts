@@ -19,6 +19,11 @@
  * bytes or a close arriving on an idle connection discard it, so an origin's stray bytes can never
  * become the answer to the next request sent on it.
  *
+ * An endpoint with `tls` set is an `https://` origin: the connection is upgraded with TLS
+ * (`origin_tls.ts`: SNI and verification against `serverName`, else `hostname`), inside the connect
+ * timeout, and pooled apart from plain connections to the same address and from other names. A
+ * failed handshake or verification is an {@link OriginError} with reason `tls`.
+ *
  * @module
  */
 import { ConnReader } from "./conn_reader.ts";
@@ -34,9 +39,24 @@ import {
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import { closeQuietly, type Endpoint } from "./server.ts";
+import {
+  connectInsecureTls,
+  type OriginConn,
+  OriginTlsError,
+  type OriginTlsOptions,
+  startOriginTls,
+} from "./origin_tls.ts";
+
+/** An origin address; with `tls` an `https://` origin. */
+export interface OriginEndpoint extends Endpoint {
+  /** Speak TLS to it. */
+  tls?: boolean;
+  /** The name sent as SNI and verified in its certificate; default `hostname` (set when `hostname` is a resolved address). */
+  serverName?: string;
+}
 
 /** Why an origin request failed (the `reason` label of the failure metric). */
-export type OriginFailure = "connect" | "refused" | "timeout" | "reset" | "protocol";
+export type OriginFailure = "connect" | "refused" | "timeout" | "reset" | "protocol" | "tls";
 
 /** An origin request failed before a usable response head arrived. */
 export class OriginError extends Error {
@@ -129,10 +149,12 @@ export interface OriginPoolOptions {
   readTimeoutMs: number;
   /** Idle keep-alive connections kept per origin. */
   maxIdlePerHost: number;
+  /** Trust and verification for `https://` origins. */
+  tls?: OriginTlsOptions;
 }
 
 interface PooledConn {
-  conn: Deno.TcpConn;
+  conn: OriginConn;
   reader: ConnReader;
   /** When it last went back to the pool (ms since epoch). */
   idleSince: number;
@@ -258,8 +280,10 @@ export class OriginPool {
    * @returns the response; read or abort its body
    * @throws {OriginError} on connect failure, timeout, reset or a malformed response
    */
-  async request(to: Endpoint, init: OriginRequestInit): Promise<OriginResponse> {
-    const key = `${to.hostname}:${to.port}`;
+  async request(to: OriginEndpoint, init: OriginRequestInit): Promise<OriginResponse> {
+    const key = to.tls
+      ? `https://${to.serverName ?? to.hostname}@${to.hostname}:${to.port}`
+      : `${to.hostname}:${to.port}`;
     const replayable = (init.body === undefined || init.body instanceof Uint8Array) && IDEMPOTENT.has(init.method);
     for (let attempt = 0;; attempt++) {
       // A retry always uses a new connection: the idle ones are probably as stale as the first.
@@ -315,15 +339,17 @@ export class OriginPool {
     this.#busy.clear();
   }
 
-  async #connect(to: Endpoint): Promise<PooledConn> {
+  async #connect(to: OriginEndpoint): Promise<PooledConn> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), this.#opts.connectTimeoutMs);
     try {
-      const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal: ac.signal });
-      conn.setNoDelay(true);
+      const conn = await this.#open(to, ac.signal);
       return { conn, reader: new ConnReader(conn), idleSince: 0, deadline: Infinity, timedOut: false, idle: false };
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
+      if (e instanceof OriginTlsError && !ac.signal.aborted) {
+        throw new OriginError(`Cannot connect to origin ${where}: ${e.message}`, "tls", { cause: e });
+      }
       if (ac.signal.aborted) {
         throw new OriginError(
           `Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`,
@@ -337,6 +363,22 @@ export class OriginPool {
       throw new OriginError(`Cannot connect to origin ${where}: ${(e as Error).message}`, reason, { cause: e });
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** A TCP connection, upgraded to TLS for an `https://` endpoint (the handshake inside `signal`'s time). */
+  async #open(to: OriginEndpoint, signal: AbortSignal): Promise<OriginConn> {
+    const name = to.serverName ?? to.hostname;
+    if (to.tls && this.#opts.tls?.insecure) return await connectInsecureTls(to, name, signal);
+    const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal });
+    conn.setNoDelay(true);
+    if (!to.tls) return conn;
+    const onAbort = () => closeQuietly(conn);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await startOriginTls(conn, name, this.#opts.tls ?? {});
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -586,7 +628,7 @@ export class OriginPool {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: OriginConn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
 }

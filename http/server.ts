@@ -18,6 +18,11 @@
  *   it carries replaces the socket peer address. Only senders in `proxyProtocolFrom` may do so: a
  *   connection from anyone else is closed before a byte is read (counted, logged at debug), so a
  *   client cannot claim another address and gain the rights of that address.
+ * - TLS: with `tls` set the server listens with `Deno.listenTls` (TLS 1.2 and 1.3, ALPN
+ *   `http/1.1`) and handles requests exactly as on a plain listener. Deno 2.9.6 has one
+ *   certificate per listener (no SNI selection) and no server-side `startTls`, so PROXY protocol
+ *   before TLS is not possible: the constructor refuses `tls` together with `proxyProtocol`.
+ *   {@link HttpServer.reloadCertificates} swaps the certificate without dropping connections.
  * - Draining (graceful stop): {@link HttpServer.drain} answers every further request with
  *   `Connection: close`; {@link HttpServer.finish} stops accepting, closes connections as they
  *   fall idle and waits for the requests in flight until a deadline, then closes the rest.
@@ -36,6 +41,7 @@ import {
   serializeResponseHead,
 } from "./head_codec.ts";
 import { decodeProxyHeader } from "./proxy_protocol.ts";
+import { readTlsFiles, TlsFileError, type TlsFiles } from "./tls_files.ts";
 import { proxyProtocolRefused } from "./metrics.ts";
 import { Acl, formatHostPort, LOOPBACK_NETS } from "../core/addr.ts";
 import { listenError } from "../core/listen_error.ts";
@@ -70,6 +76,8 @@ export interface ServerRequest {
   keepAlive: boolean;
   /** When the head was complete, ms since epoch. */
   receivedAt: number;
+  /** Whether the request came over TLS (its scheme is https). */
+  tls?: boolean;
   /**
    * Reads the request body (once).
    *
@@ -136,7 +144,14 @@ export interface HttpServerOptions {
   bodyTimeoutMs?: number;
   /** Called for connection-level errors (bad heads), for metrics and access logs. */
   onBadRequest?: (client: Endpoint, status: number, error: Error) => void;
+  /** Terminate TLS with this certificate and key (PEM files); plain TCP when absent. */
+  tls?: TlsFiles;
 }
+
+/** The outcome of {@link HttpServer.reloadCertificates}. */
+export type CertificateReload =
+  | { ok: true; reloaded: boolean }
+  | { ok: false; error: Error };
 
 interface ConnState {
   conn: Deno.Conn;
@@ -188,14 +203,17 @@ export class RequestBodyError extends HttpParseError {
 
 /** The HTTP/1.1 server. */
 export class HttpServer {
-  readonly #opts: Required<Omit<HttpServerOptions, "onBadRequest">> & Pick<HttpServerOptions, "onBadRequest">;
+  readonly #opts:
+    & Required<Omit<HttpServerOptions, "onBadRequest" | "tls">>
+    & Pick<HttpServerOptions, "onBadRequest" | "tls">;
   readonly #proxyFrom: Acl;
   readonly #handler: RequestHandler;
-  #listener?: Deno.TcpListener;
+  #listener?: Deno.Listener;
+  /** The accept loops: one per listener, two briefly while a certificate reload swaps them. */
+  readonly #acceptLoops = new Set<Promise<void>>();
   readonly #conns = new Set<ConnState>();
   readonly #tasks = new Set<Promise<void>>();
   #timer?: ReturnType<typeof setInterval>;
-  #acceptLoop?: Promise<void>;
   #closed = false;
   #draining = false;
   #accepting = false;
@@ -205,8 +223,14 @@ export class HttpServer {
    *
    * @param opts listen address and limits
    * @param handler called for each request
+   * @throws {TypeError} for `tls` with `proxyProtocol` (PROXY before TLS needs a server-side startTls)
    */
   constructor(opts: HttpServerOptions, handler: RequestHandler) {
+    if (opts.tls && opts.proxyProtocol) {
+      throw new TypeError(
+        "Cannot expect a PROXY header before TLS: Deno has no server-side startTls (use a plain listener)",
+      );
+    }
     this.#opts = {
       reusePort: false,
       proxyProtocol: false,
@@ -226,7 +250,7 @@ export class HttpServer {
   /** The bound address. */
   get addr(): Deno.NetAddr {
     if (!this.#listener) throw new Error("Cannot read address: server not started");
-    return this.#listener.addr;
+    return this.#listener.addr as Deno.NetAddr;
   }
 
   /**
@@ -237,16 +261,84 @@ export class HttpServer {
   start(): this {
     const o = this.#opts;
     try {
-      this.#listener = o.reusePort
-        ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
-        : Deno.listen({ hostname: o.hostname, port: o.port });
+      if (o.tls) {
+        this.#listener = this.#listenTls(o.port);
+      } else {
+        this.#listener = o.reusePort
+          ? Deno.listen({ hostname: o.hostname, port: o.port, reusePort: true } as Deno.TcpListenOptions)
+          : Deno.listen({ hostname: o.hostname, port: o.port });
+      }
     } catch (e) {
+      if (e instanceof TlsFileError) throw e;
       throw listenError(e, formatHostPort({ host: o.hostname, port: o.port }), o.listenKey);
     }
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#accepting = true;
-    this.#acceptLoop = this.#accept();
+    this.#startAccepting(this.#listener);
     return this;
+  }
+
+  /** Whether this server terminates TLS. */
+  get tls(): boolean {
+    return this.#opts.tls !== undefined;
+  }
+
+  /**
+   * A TLS listener with the certificate files read now. Always SO_REUSEPORT, so a reload can bind
+   * a second listener on the same port before closing the first.
+   */
+  #listenTls(port: number): Deno.TlsListener {
+    const { cert, key } = readTlsFiles(this.#opts.tls!);
+    return Deno.listenTls(
+      {
+        hostname: this.#opts.hostname,
+        port,
+        cert,
+        key,
+        reusePort: true,
+        alpnProtocols: ["http/1.1"],
+      } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+    );
+  }
+
+  /**
+   * Reads the certificate and key files again and serves new connections with them. Established
+   * connections keep their session: a new listener is bound on the same port (SO_REUSEPORT) with
+   * the new certificate, then the old listener is closed. When the files cannot be used the old
+   * certificate stays and the result says why (the error names the file, never key material).
+   *
+   * @returns `{ok: true, reloaded}` (`reloaded` false for a plain listener), or `{ok: false, error}`
+   */
+  reloadCertificates(): CertificateReload {
+    if (!this.#opts.tls || !this.#listener || this.#closed || !this.#accepting) return { ok: true, reloaded: false };
+    let next: Deno.TlsListener;
+    try {
+      next = this.#listenTls((this.#listener.addr as Deno.NetAddr).port);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      log.warn("Certificate reload failed; keeping the old certificate", {
+        listen: this.#where(),
+        cert: this.#opts.tls.certFile,
+        error: error.message,
+      });
+      return { ok: false, error };
+    }
+    const old = this.#listener;
+    this.#listener = next;
+    this.#startAccepting(next);
+    closeQuietly(old);
+    log.info("Certificate reloaded", { listen: this.#where(), cert: this.#opts.tls.certFile });
+    return { ok: true, reloaded: true };
+  }
+
+  #where(): string {
+    const a = this.#listener?.addr as Deno.NetAddr | undefined;
+    return a ? `${a.hostname}:${a.port}` : `${this.#opts.hostname}:${this.#opts.port}`;
+  }
+
+  #startAccepting(l: Deno.Listener): void {
+    const loop = this.#accept(l).finally(() => this.#acceptLoops.delete(loop));
+    this.#acceptLoops.add(loop);
   }
 
   /** Open client connections (CONNECT tunnels excluded). */
@@ -279,7 +371,7 @@ export class HttpServer {
   async finish(deadline: number): Promise<void> {
     this.#draining = true;
     this.#stopAccepting();
-    await this.#acceptLoop;
+    await Promise.allSettled([...this.#acceptLoops]);
     while (this.#conns.size > 0 && Date.now() < deadline) {
       const now = Date.now();
       for (const c of this.#conns) {
@@ -314,7 +406,7 @@ export class HttpServer {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#stopAccepting();
-    await this.#acceptLoop;
+    await Promise.allSettled([...this.#acceptLoops]);
     for (const c of this.#conns) closeQuietly(c.conn);
     await Promise.allSettled([...this.#tasks]);
   }
@@ -337,14 +429,13 @@ export class HttpServer {
     }
   }
 
-  async #accept(): Promise<void> {
-    const l = this.#listener!;
+  async #accept(l: Deno.Listener): Promise<void> {
     while (!this.#closed && this.#accepting) {
       let conn: Deno.Conn;
       try {
         conn = await l.accept();
       } catch (e) {
-        if (this.#closed || !this.#accepting || e instanceof Deno.errors.BadResource) return;
+        if (this.#closed || !this.#accepting || e instanceof Deno.errors.BadResource || l !== this.#listener) return;
         log.warn("Accept failed", { error: e });
         await new Promise((r) => setTimeout(r, 10));
         continue;
@@ -455,6 +546,7 @@ export class HttpServer {
           local,
           keepAlive,
           receivedAt: Date.now(),
+          tls: this.#opts.tls !== undefined,
           body: () => {
             if (bodyStarted) throw new TypeError("Cannot read request body: already read");
             bodyStarted = true;

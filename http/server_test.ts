@@ -1,4 +1,5 @@
-import { assert, assertEquals } from "../tests/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
+import { makeTestCa } from "../tests/integration/_tls_ca.ts";
 import { errorResponseBytes, HttpServer, RequestBodyError } from "./server.ts";
 
 const TE = new TextEncoder();
@@ -97,5 +98,42 @@ Deno.test("HttpServer body(): the idle and total body timeouts throw RequestBody
   } finally {
     await idle.server.close();
     await total.server.close();
+  }
+});
+
+Deno.test("HttpServer with tls: requests are marked tls, keep-alive works, and PROXY before TLS is refused", async () => {
+  const ca = await makeTestCa();
+  const files = await ca.issue("s", ["IP:127.0.0.1"]);
+  assertThrows(
+    () =>
+      new HttpServer(
+        { hostname: "127.0.0.1", port: 0, maxHeaderBytes: 8192, tls: files, proxyProtocol: true },
+        () => Promise.resolve(),
+      ),
+    TypeError,
+    "PROXY header before TLS",
+  );
+  const seen: (boolean | undefined)[] = [];
+  const server = new HttpServer(
+    { hostname: "127.0.0.1", port: 0, maxHeaderBytes: 8192, tls: files },
+    async (req, res) => {
+      seen.push(req.tls);
+      await res.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+    },
+  ).start();
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: server.addr.port, caCerts: [ca.caPem] });
+  try {
+    const buf = new Uint8Array(1024);
+    for (let i = 0; i < 2; i++) {
+      await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
+      const n = await conn.read(buf);
+      assert(new TextDecoder().decode(buf.subarray(0, n ?? 0)).endsWith("ok"));
+    }
+    assertEquals(seen, [true, true]);
+    assertEquals(server.reloadCertificates(), { ok: true, reloaded: true });
+  } finally {
+    conn.close();
+    await server.close();
+    await ca.remove();
   }
 });
