@@ -103,10 +103,26 @@ function isUnreserved(c: number): boolean {
 /** Characters outside RFC 3986 that clients still send; they are percent-encoded. */
 const ENCODED = new Set([34, 60, 62, 94, 96, 123, 124, 125]);
 
+/** 1 for the characters {@link normalizeChars} keeps as they are (printable ASCII but `%`, `\\`, {@link ENCODED}). */
+const PLAIN = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7f; c++) if (c !== 37 && c !== 92 && !ENCODED.has(c)) t[c] = 1;
+  return t;
+})();
+
 /** Normalises escapes and characters of a path (`inPath`) or query; null when refused. */
 function normalizeChars(s: string, inPath: boolean): string | null {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
+  // Most targets are already in normal form: return them as they are, without building a copy
+  // one character at a time (a string allocation per character on every miss).
+  let start = 0;
+  while (start < s.length) {
+    const c = s.charCodeAt(start);
+    if (c >= 128 || PLAIN[c] === 0) break;
+    start++;
+  }
+  if (start === s.length) return s;
+  let out = s.slice(0, start);
+  for (let i = start; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c <= 0x20 || c === 0x7f) return null;
     if (c === 37) {
@@ -177,12 +193,17 @@ export function normalizePathQuery(target: string): string | null {
   if (s === "" || s[0] === "?") s = "/" + s;
   if (s[0] !== "/" && s[0] !== "\\") return null;
   const q = s.indexOf("?");
-  const path = normalizeChars(q < 0 ? s : s.slice(0, q), true);
+  const rawPath = q < 0 ? s : s.slice(0, q);
+  const path = normalizeChars(rawPath, true);
   if (path === null) return null;
   const clean = removeDotSegments(path);
   if (q < 0) return clean;
-  const query = normalizeChars(s.slice(q + 1), false);
-  return query === null ? null : `${clean}?${query}`;
+  const rawQuery = s.slice(q + 1);
+  const query = normalizeChars(rawQuery, false);
+  if (query === null) return null;
+  // Unchanged (the usual case): the target itself, not a new concatenation of its parts.
+  if (s === target && query === rawQuery && clean === rawPath) return target;
+  return `${clean}?${query}`;
 }
 
 /**

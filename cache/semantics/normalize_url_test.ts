@@ -101,3 +101,79 @@ Deno.test("removeDotSegments() follows the RFC 3986 §5.4 examples", () => {
   assertEquals(removeDotSegments("/.."), "/");
   assertEquals(removeDotSegments("/a/..."), "/a/...");
 });
+
+Deno.test("normalizePathQuery: the unchanged-target fast path answers as the character-by-character rules do", () => {
+  // Reference: the rules of the module doc applied one character at a time (no fast path).
+  const HEX = "0123456789ABCDEF";
+  const hex = (c: number) =>
+    c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+  const unreserved = (c: number) => /[A-Za-z0-9\-._~]/.test(String.fromCharCode(c));
+  const chars = (s: string, inPath: boolean): string | null => {
+    let out = "";
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c <= 0x20 || c === 0x7f || c > 0xff) return null;
+      if (c === 37) {
+        const hi = hex(s.charCodeAt(i + 1)), lo = hex(s.charCodeAt(i + 2));
+        if (hi < 0 || lo < 0) return null;
+        const b = hi * 16 + lo;
+        if (inPath && (b < 0x20 || b === 0x7f)) return null;
+        out += unreserved(b) ? String.fromCharCode(b) : "%" + HEX[hi] + HEX[lo];
+        i += 2;
+      } else if (c === 92) out += inPath ? "/" : "%5C";
+      else if (c > 0x7e || '"<>^`{|}'.includes(s[i])) out += "%" + HEX[c >> 4] + HEX[c & 15];
+      else out += s[i];
+    }
+    return out;
+  };
+  const reference = (target: string): string | null => {
+    const hash = target.indexOf("#");
+    let s = hash < 0 ? target : target.slice(0, hash);
+    if (hash >= 0 && chars(target.slice(hash + 1), false) === null) return null;
+    if (s === "" || s[0] === "?") s = "/" + s;
+    if (s[0] !== "/" && s[0] !== "\\") return null;
+    const q = s.indexOf("?");
+    const path = chars(q < 0 ? s : s.slice(0, q), true);
+    if (path === null) return null;
+    const clean = removeDotSegments(path);
+    if (q < 0) return clean;
+    const query = chars(s.slice(q + 1), false);
+    return query === null ? null : `${clean}?${query}`;
+  };
+  const alphabet = [
+    "a",
+    "Z",
+    "0",
+    "/",
+    "?",
+    "#",
+    "%",
+    "%7e",
+    "%2F",
+    "%41",
+    "\\",
+    "~",
+    "-",
+    ".",
+    "..",
+    '"',
+    "{",
+    "|",
+    "^",
+    "`",
+    " ",
+    "\x7f",
+    "\xe9",
+    "=",
+    "&",
+    "%zz",
+    "+",
+  ];
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  for (let n = 0; n < 5000; n++) {
+    let t = rnd(4) === 0 ? "" : "/";
+    for (let k = rnd(12); k > 0; k--) t += alphabet[rnd(alphabet.length)];
+    assertEquals(normalizePathQuery(t), reference(t), JSON.stringify(t));
+  }
+});
