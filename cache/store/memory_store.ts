@@ -35,8 +35,34 @@ export interface MemoryStoreObserver {
 interface Entry {
   obj: StoredObject;
   size: number;
-  /** `primary \n variant`, the policy key (kept so a hit does not build and hash a new string). */
+  /**
+   * The policy key (kept so a hit does not build and hash a new string): `primary \n variant`, or
+   * the primary key itself for the variant `""` (URLs hold no line feed, so neither form collides;
+   * one string less kept per object).
+   */
   key: string;
+}
+
+/** The policy key of a variant; see {@link Entry.key}. */
+function policyKey(primary: string, variant: string): string {
+  return variant === "" ? primary : primary + "\n" + variant;
+}
+
+/**
+ * The variants stored for one URL: the entry itself when it is the only one and its variant is
+ * `""` (the usual case: no `Vary`), else a map by variant. One `Map` per stored URL would be two
+ * more heap objects for the garbage collector to copy and walk per object.
+ */
+type Variants = Entry | Map<string, Entry>;
+
+function variantOf(v: Variants | undefined, variant: string): Entry | undefined {
+  if (v === undefined) return undefined;
+  if (v instanceof Map) return v.get(variant);
+  return variant === "" ? v : undefined;
+}
+
+function entriesOf(v: Variants): Iterable<[string, Entry]> {
+  return v instanceof Map ? v : [["", v]];
 }
 
 function sizeOf(meta: StoredMeta, bodyBytes: number): number {
@@ -45,20 +71,19 @@ function sizeOf(meta: StoredMeta, bodyBytes: number): number {
   return n;
 }
 
-function makeObject(meta: StoredMeta, body: Uint8Array): StoredObject {
-  return {
-    meta,
-    body,
-    openBody(range?: { start: number; end: number }): ReadableStream<Uint8Array> {
-      const part = range ? body.subarray(range.start, range.end + 1) : body;
-      return new ReadableStream({
-        start(c) {
-          if (part.length) c.enqueue(part);
-          c.close();
-        },
-      });
-    },
-  };
+/** A stored object of the memory tier (a class: no closure and context kept per object). */
+class MemoryObject implements StoredObject {
+  constructor(readonly meta: StoredMeta, readonly body: Uint8Array) {}
+
+  openBody(range?: { start: number; end: number }): ReadableStream<Uint8Array> {
+    const part = range ? this.body.subarray(range.start, range.end + 1) : this.body;
+    return new ReadableStream({
+      start(c) {
+        if (part.length) c.enqueue(part);
+        c.close();
+      },
+    });
+  }
 }
 
 /** The in-memory {@link Store}. */
@@ -66,7 +91,7 @@ export class MemoryStore implements Store {
   readonly name = "memory";
   #opts: MemoryStoreOptions;
   readonly #policy: EvictionPolicy<string>;
-  readonly #byPrimary = new Map<string, Map<string, Entry>>();
+  readonly #byPrimary = new Map<string, Variants>();
   readonly #metaLists = new Map<string, StoredMeta[]>();
   #bytes = 0;
   #objects = 0;
@@ -102,24 +127,24 @@ export class MemoryStore implements Store {
    * @param primary the primary cache key
    */
   peek(primary: string): StoredObject[] {
-    const m = this.#byPrimary.get(primary);
-    return m ? [...m.values()].map((e) => e.obj) : [];
+    const v = this.#byPrimary.get(primary);
+    return v === undefined ? [] : v instanceof Map ? [...v.values()].map((e) => e.obj) : [v.obj];
   }
 
   /** The variants of a URL; the returned array is shared, do not modify it. */
   variants(primary: string): StoredMeta[] {
     let list = this.#metaLists.get(primary);
     if (list) return list;
-    const m = this.#byPrimary.get(primary);
-    if (!m) return [];
-    list = [...m.values()].map((e) => e.obj.meta);
+    const v = this.#byPrimary.get(primary);
+    if (v === undefined) return [];
+    list = v instanceof Map ? [...v.values()].map((e) => e.obj.meta) : [v.obj.meta];
     this.#metaLists.set(primary, list);
     return list;
   }
 
   /** Looks an object up, counting a hit or miss. */
   get(key: ObjectKey): StoredObject | undefined {
-    const e = this.#byPrimary.get(key.primary)?.get(key.variant);
+    const e = variantOf(this.#byPrimary.get(key.primary), key.variant);
     if (!e) {
       this.#misses++;
       return undefined;
@@ -185,10 +210,13 @@ export class MemoryStore implements Store {
   #insert(meta: StoredMeta, body: Uint8Array): void {
     const size = sizeOf(meta, body.length);
     this.#remove(meta.primary, meta.variant);
-    let m = this.#byPrimary.get(meta.primary);
-    if (!m) this.#byPrimary.set(meta.primary, m = new Map());
-    const key = meta.primary + "\n" + meta.variant;
-    m.set(meta.variant, { obj: makeObject(meta, body), size, key });
+    const key = policyKey(meta.primary, meta.variant);
+    const e: Entry = { obj: new MemoryObject(meta, body), size, key };
+    const v = this.#byPrimary.get(meta.primary);
+    if (v === undefined) {
+      this.#byPrimary.set(meta.primary, meta.variant === "" ? e : new Map([[meta.variant, e]]));
+    } else if (v instanceof Map) v.set(meta.variant, e);
+    else this.#byPrimary.set(meta.primary, new Map([["", v], [meta.variant, e]]));
     this.#metaLists.delete(meta.primary);
     this.#bytes += size;
     this.#objects++;
@@ -214,8 +242,8 @@ export class MemoryStore implements Store {
       const victim = this.#policy.evict();
       if (victim === undefined) break;
       const nl = victim.indexOf("\n");
-      const primary = victim.slice(0, nl);
-      if (this.#remove(primary, victim.slice(nl + 1), false)) {
+      const primary = nl < 0 ? victim : victim.slice(0, nl);
+      if (this.#remove(primary, nl < 0 ? "" : victim.slice(nl + 1), false)) {
         this.#evictions++;
         if (this.#observer && !this.#byPrimary.has(primary)) this.#observer.gone(primary);
       }
@@ -223,21 +251,23 @@ export class MemoryStore implements Store {
   }
 
   #remove(primary: string, variant: string, tellPolicy = true): boolean {
-    const m = this.#byPrimary.get(primary);
-    const e = m?.get(variant);
-    if (!m || !e) return false;
-    m.delete(variant);
-    if (m.size === 0) this.#byPrimary.delete(primary);
+    const v = this.#byPrimary.get(primary);
+    const e = variantOf(v, variant);
+    if (v === undefined || e === undefined) return false;
+    if (v instanceof Map) {
+      v.delete(variant);
+      if (v.size === 0) this.#byPrimary.delete(primary);
+    } else this.#byPrimary.delete(primary);
     this.#metaLists.delete(primary);
     this.#bytes -= e.size;
     this.#objects--;
-    if (tellPolicy) this.#policy.remove(primary + "\n" + variant);
+    if (tellPolicy) this.#policy.remove(e.key);
     return true;
   }
 
   /** Replaces an object's metadata (after a 304), keeping its body. */
   updateMeta(meta: StoredMeta): boolean {
-    const e = this.#byPrimary.get(meta.primary)?.get(meta.variant);
+    const e = variantOf(this.#byPrimary.get(meta.primary), meta.variant);
     if (!e) return false;
     const body = e.obj.body!;
     this.#insert({ ...meta, bodyBytes: body.length }, body);
@@ -249,9 +279,9 @@ export class MemoryStore implements Store {
     let n = 0;
     if (variant !== undefined) n = this.#remove(primary, variant) ? 1 : 0;
     else {
-      const m = this.#byPrimary.get(primary);
-      if (!m) return 0;
-      for (const v of [...m.keys()]) if (this.#remove(primary, v)) n++;
+      const v = this.#byPrimary.get(primary);
+      if (v === undefined) return 0;
+      for (const [variant] of [...entriesOf(v)]) if (this.#remove(primary, variant)) n++;
     }
     if (n > 0 && this.#observer && !this.#byPrimary.has(primary)) this.#observer.gone(primary);
     return n;
@@ -259,7 +289,7 @@ export class MemoryStore implements Store {
 
   /** Iterates every object's metadata. */
   async *entries(): AsyncIterable<StoredMeta> {
-    for (const m of this.#byPrimary.values()) for (const e of m.values()) yield e.obj.meta;
+    for (const v of this.#byPrimary.values()) for (const [, e] of entriesOf(v)) yield e.obj.meta;
   }
 
   /** Counters for /status. */

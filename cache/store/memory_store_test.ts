@@ -133,3 +133,32 @@ Deno.test("MemoryStore.setLimits() evicts down to a lower maxBytes at once and a
   assertEquals(s.variants("http://o/9").length, 1, "the most recent stay (LRU)");
   assertThrows(() => s.openWrite(meta("http://big/")).write(bytes("y".repeat(60))), RangeError);
 });
+
+Deno.test("MemoryStore moves a URL's only variant into a map when a second one comes, and evicts either form", () => {
+  const each = ENTRY_OVERHEAD_BYTES + 1 + "http://m/".length + 4 + "content-type".length + "text/plain".length;
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20, policy: new LruPolicy<string>() });
+  s.put(meta("http://m/"), bytes("a"));
+  s.put(meta("http://m/", "en"), bytes("b"));
+  assertEquals(s.variants("http://m/").map((m) => m.variant), ["", "en"]);
+  assertEquals(new TextDecoder().decode(s.get({ primary: "http://m/", variant: "" })!.body), "a");
+  assertEquals(s.get({ primary: "http://m/", variant: "fr" }), undefined);
+  s.put(meta("http://m/"), bytes("c")); // replaces the "" variant, the other stays
+  assertEquals(s.peek("http://m/").map((o) => new TextDecoder().decode(o.body)).sort(), ["b", "c"]);
+  assertEquals(s.stats().objects, 2);
+  // Eviction through the policy keys of both forms: the least recently used ("en") goes first.
+  s.get({ primary: "http://m/", variant: "" });
+  s.setLimits({ maxBytes: each + 10, maxObjectBytes: 1 << 20 });
+  assertEquals(s.variants("http://m/").map((m) => m.variant), [""]);
+  s.setLimits({ maxBytes: 10, maxObjectBytes: 1 << 20 });
+  assertEquals(s.variants("http://m/").length, 0);
+  assertEquals(s.stats().evictions, 2);
+  assertEquals(s.stats().bytes, 0);
+  // A lone "" variant, deleted through delete(primary), and updateMeta on it.
+  s.setLimits({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  s.put(meta("http://n/"), bytes("d"));
+  assertEquals(s.updateMeta({ ...meta("http://n/"), status: 203 }), true);
+  assertEquals(s.get({ primary: "http://n/", variant: "" })!.meta.status, 203);
+  assertEquals(s.updateMeta(meta("http://n/", "en")), false);
+  assertEquals(s.delete("http://n/"), 1);
+  assertEquals(s.stats().objects, 0);
+});
