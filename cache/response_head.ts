@@ -16,7 +16,7 @@
  */
 import { latin1Encode, latin1EncodeInto, STATUS_TEXT } from "../http/head_codec.ts";
 import type { StoredObject } from "./store/store.ts";
-import { appendVia } from "./semantics/mod.ts";
+import { appendVia, correctedInitialAgeMs } from "./semantics/mod.ts";
 
 const OWNED = new Set(["content-length", "transfer-encoding", "age", "via", "x-cache", "connection", "keep-alive"]);
 
@@ -154,6 +154,9 @@ export class PreparedHit {
   readonly contentType: string;
   /** Whether the stored response says `no-cache` (then it may never be served without revalidation). */
   readonly noCache: boolean;
+  /** The stored response's corrected initial age (RFC 9111 §4.2.3), fixed for its metadata. */
+  readonly #initialAgeMs: number;
+  readonly #responseTime: number;
 
   /**
    * Serialises the head of a stored object.
@@ -178,6 +181,19 @@ export class PreparedHit {
     // Conservative: any cache-control field (Cache-Control or a targeted one such as
     // CDN-Cache-Control, RFC 9213) mentioning no-cache sends hits through the full evaluation.
     this.noCache = obj.meta.headers.some(([k, v]) => k.endsWith("cache-control") && /no-cache/i.test(v));
+    this.#initialAgeMs = correctedInitialAgeMs(obj.meta);
+    this.#responseTime = obj.meta.responseTime;
+  }
+
+  /**
+   * The object's current age (RFC 9111 §4.2.3) as `currentAgeMs(obj.meta, now)` gives it, without
+   * parsing its `Date` and `Age` fields again on every hit.
+   *
+   * @param now current time, ms since epoch
+   * @returns the current age in ms
+   */
+  ageMs(now: number): number {
+    return this.#initialAgeMs + Math.max(0, now - this.#responseTime);
   }
 
   /**

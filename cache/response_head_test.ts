@@ -2,6 +2,7 @@ import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
 import { clientHead, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
+import { currentAgeMs } from "./semantics/mod.ts";
 
 function object(body: Uint8Array, headers: [string, string][]): StoredObject {
   return {
@@ -164,4 +165,26 @@ Deno.test("peerCopy() tells stored peer answers from a parent's fetch for this c
   assertEquals(peerCopy("PARENT_HIT", "MISS from p"), false);
   assertEquals(peerCopy("PARENT_HIT", null), false);
   assertEquals(peerCopy("HIER_DIRECT", "HIT from somewhere"), false);
+});
+
+Deno.test("PreparedHit.ageMs() is the stored object's current age (RFC 9111 §4.2.3) at any time", () => {
+  for (
+    const [headers, requestTime, responseTime] of [
+      [[["date", "Thu, 01 Jan 2026 00:00:00 GMT"], ["age", "30"]], 1767225600000, 1767225602000],
+      [[["date", "Thu, 01 Jan 2026 00:00:00 GMT"]], 1767225650000, 1767225660000], // apparent age wins
+      [[["age", "5"]], 1000, 1500],
+      [[], 0, 0],
+    ] as [[string, string][], number, number][]
+  ) {
+    const o = object(new Uint8Array(1), headers);
+    o.meta.requestTime = requestTime;
+    o.meta.responseTime = responseTime;
+    const p = new PreparedHit(o, "c1", "HIT");
+    for (const now of [responseTime - 500, responseTime, responseTime + 1234, responseTime + 86_400_000]) {
+      assertEquals(p.ageMs(now), currentAgeMs(o.meta, now), `${JSON.stringify(headers)} at ${now}`);
+    }
+    assertEquals(p.ageMs(responseTime + 1000) >= 1000, true);
+  }
+  const aged = object(new Uint8Array(1), [["age", "30"]]);
+  assertEquals(new PreparedHit(aged, "c1", "HIT").ageMs(aged.meta.responseTime + 2000), 32_000);
 });
