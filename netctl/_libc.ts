@@ -3,7 +3,7 @@
  * its own), plus errno handling. Private to netctl: nothing else in webcache calls libc.
  *
  * All calls are synchronous: a `nonblocking` FFI call costs a thread-pool round trip (~12 µs)
- * and loses errno, which is thread-local (see /work/shared/notes/dataplane.md).
+ * and loses errno, which is thread-local (see ../shared/notes/dataplane.md (outside the repository)).
  *
  * @module
  */
