@@ -5,7 +5,7 @@
  * webcache director [--config appliance.yaml] [--service VIP:PORT --scheduler NAME [--persistence S]
  *                   [--netmask N] [--method proxy|dr|tun] [--listen ADDR] [--proxy-protocol]
  *                   [--health http|tcp|none] --real HOST:PORT[:WEIGHT] ...] [--interface IF] [--state-file PATH]
- *                   [--fast-path auto|off]
+ *                   [--fast-path auto|off] [--ha-priority N]
  * webcache director status [--stats|--rate|--connections] [--json] [--exact] [--admin ADDR:PORT]
  * webcache director drain SERVER [--undo] [--wait SECONDS] [--admin ADDR:PORT]
  * webcache director route CLIENT_IP:PORT VIP:PORT [--config FILE] [--admin ADDR:PORT]
@@ -19,7 +19,7 @@
  */
 import { Command, Option } from "commander";
 import { AdminServer } from "../admin/server.ts";
-import { type Appliance, ConfigError, type ConfigOverride, loadConfig } from "../config/mod.ts";
+import { type Appliance, ConfigError, type ConfigOverride, loadConfig, validateConfig } from "../config/mod.ts";
 import { SCHEDULERS } from "../config/director_schema.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
@@ -30,8 +30,17 @@ import { registerDashboard } from "../admin/dashboard.ts";
 import "../lb/dataplane/mod.ts"; // registers the dr and tun forwarders (AF_PACKET data plane)
 import { Director, type DirectorStatus } from "../lb/director.ts";
 import { bindDirectorMetrics } from "../lb/metrics.ts";
+import type { HaNode } from "../lb/ha/ha_node.ts";
 import { formatStatus } from "../lb/status_format.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import { HaConfigError, startDirectorHa } from "./_ha.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type ClusterOptions,
@@ -67,6 +76,8 @@ export interface RunOptions extends SharedOptions, ClusterOptions {
   fastPath?: "auto" | "off";
   /** `--state-file PATH`. */
   stateFile?: string;
+  /** `--ha-priority N`. */
+  haPriority?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -94,6 +105,9 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   }
   if (o.stateFile !== undefined) {
     out.push({ path: ["director", "stateFile"], value: o.stateFile, flag: "--state-file" });
+  }
+  if (o.haPriority !== undefined) {
+    out.push({ path: ["director", "ha", "priority"], value: Number(o.haPriority), flag: "--ha-priority" });
   }
   if (o.service === undefined) {
     const stray = ["scheduler", "persistence", "netmask", "method", "listen", "health"].filter((k) =>
@@ -128,8 +142,8 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   if (o.health) svc.health = { type: o.health };
   if (o.persistence !== undefined || o.netmask !== undefined) {
     svc.persistence = {
-      timeoutS: o.persistence === undefined ? 300 : Number(o.persistence),
-      ...(o.netmask === undefined ? {} : { netmask: Number(o.netmask) }),
+      timeoutS: o.persistence === undefined ? 300 : numericFlag(o.persistence),
+      ...(o.netmask === undefined ? {} : { netmask: numericFlag(o.netmask) }),
     };
   }
   out.push({ path: ["director", "services"], value: [svc], flag: "--service" });
@@ -185,6 +199,7 @@ async function runDirector(o: RunOptions): Promise<void> {
     port: adminAddr.port,
     allow: cfg.admin.allow,
     token: cfg.admin.token,
+    hosts: cfg.admin.hosts,
     node: cfg.cluster.nodeName ?? Deno.hostname(),
     role: "director",
   });
@@ -214,14 +229,29 @@ async function runDirector(o: RunOptions): Promise<void> {
     admin,
     reload: {
       handles: (path) => path.startsWith("director."),
-      // The synced text is in --config by now; reading it back keeps the command-line overrides.
-      apply: (synced) =>
-        reload("cluster.configSync", () => o.config ? loadConfig(o.config, overrides) : Promise.resolve(synced)),
+      // Before the synced config is adopted: the command-line overrides still win, and a config
+      // this director cannot run (say a dr service without director.interface) throws, which
+      // refuses it. Queued behind SIGHUP reloads.
+      apply: (synced) => {
+        const run = reloading.then(() => director.reload(validateConfig(synced, { overrides }).director));
+        reloading = run.catch(() => {});
+        return run;
+      },
     },
   });
   if (membership) {
     director.setMembers(membership.members());
     membership.onChange((members) => director.setMembers(members));
+  }
+  let ha: HaNode | undefined;
+  try {
+    ha = await startDirectorHa(cfg, director, membership, o.clusterKeyFile);
+  } catch (e) {
+    printErr(`Cannot start director HA: ${(e as Error).message}`);
+    await membership?.stop();
+    await director.stop();
+    await admin.stop();
+    Deno.exit(e instanceof HaConfigError ? EXIT_CONFIG : 1);
   }
   const onHup = () => {
     if (!o.config) {
@@ -238,6 +268,8 @@ async function runDirector(o: RunOptions): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
   });
   log.info("Director stopping");
+  // First: a MASTER releases its VIP group, so a BACKUP takes over at once (it forwards until then).
+  await ha?.stop();
   await membership?.leave();
   await membership?.stop();
   await reloading;
@@ -264,7 +296,11 @@ async function adminTarget(o: AdminClientOptions): Promise<{ base: string; heade
 async function adminFetch(o: AdminClientOptions, path: string, init: RequestInit = {}): Promise<Response> {
   const t = await adminTarget(o);
   try {
-    return await fetch(t.base + path, { ...init, headers: t.headers });
+    // A state-changing request carries a JSON body: the admin endpoint refuses other content types
+    // without the token (a browser could send them cross-site).
+    const json = init.method !== undefined && init.method !== "GET" && init.method !== "HEAD";
+    const headers = json ? { ...t.headers, "content-type": "application/json" } : t.headers;
+    return await fetch(t.base + path, { ...init, headers, ...(json && init.body === undefined ? { body: "{}" } : {}) });
   } catch (e) {
     throw new Error(`Cannot reach the director's admin endpoint at ${t.base}: ${(e as Error).message}`, { cause: e });
   }
@@ -437,6 +473,10 @@ export function directorCommand(): Command {
     .option(
       "--state-file <path>",
       "dr/tun: save the connection table here and restore it at start, so flows survive restarts (director.stateFile)",
+    )
+    .option(
+      "--ha-priority <n>",
+      "director HA: this director's election priority 1-254 (director.ha.priority; per node, so one shared config serves all)",
     );
   addSharedOptions(cmd);
   addClusterOptions(cmd);

@@ -46,3 +46,14 @@ Deno.test("directorOverrides() sets director.stateFile from --state-file; the sc
   assert.equal(validateConfig({}).director.stateFile, undefined);
   assert.throws(() => validateConfig({ director: { stateSaveIntervalMs: 500 } }), /stateSaveIntervalMs/);
 });
+
+Deno.test("directorOverrides() sets director.ha.priority from --ha-priority, validated like the key", () => {
+  const cfg = validateConfig({ director: { ha: { mode: "active-backup", priority: 100 } } }, {
+    overrides: directorOverrides({ real: [], haPriority: "200" }),
+  });
+  assert.equal(cfg.director.ha.priority, 200);
+  assert.throws(
+    () => validateConfig({}, { overrides: directorOverrides({ real: [], haPriority: "300" }) }),
+    /--ha-priority|director\.ha\.priority/,
+  );
+});

@@ -10,6 +10,7 @@
  * @module
  */
 import type { DirectorConfig, ServiceConfig } from "../config/director_schema.ts";
+import { CACHE_HEALTH_PATH, type HealthCheckConfig } from "../config/health_schema.ts";
 import { intToIpv4, ipv4ToInt, isIPv4, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { HealthMonitor, type MonitorTarget } from "../health/mod.ts";
@@ -22,6 +23,8 @@ import {
   MissingForwarderError,
   registerForwarder,
 } from "./forwarder.ts";
+import type { HaDataplane } from "./ha/ha_dataplane.ts";
+import type { HaStatus } from "./ha/ha_node.ts";
 import { memberMacs } from "./member_macs.ts";
 import { ProxyForwarder } from "./proxy/proxy_forwarder.ts";
 import type { ForwardMethod, MemberState, RealServer } from "./real_server.ts";
@@ -102,6 +105,8 @@ export interface DirectorStatus {
   proxy?: { sessions: number; failures: ProxyForwarder["failures"] };
   /** DR/TUN data plane: which path packets take, when DR/TUN services run. */
   dataplane?: DataplaneStatus;
+  /** Director HA (`director.ha`), when on: role, peers, sync counters, last takeover. */
+  ha?: HaStatus;
 }
 
 /** A membership record as far as the director cares (subset of `cluster/node.ts` NodeRecord). */
@@ -150,6 +155,7 @@ export class Director {
   #targets = new Map<string, [string, string]>();
   /** Health checks run, by result (metrics). */
   readonly healthChecks = { ok: 0, failed: 0 };
+  #ha: { status(): HaStatus } | undefined;
 
   /**
    * Creates a director for a `director` config section (nothing starts before {@link start}).
@@ -254,6 +260,20 @@ export class Director {
     }
   }
 
+  /** The DR/TUN data plane director HA drives, when it runs with `director.ha` (`lb/ha/`). */
+  haDataplane(): HaDataplane | undefined {
+    for (const f of this.#forwarders.values()) {
+      const h = f.ha?.();
+      if (h) return h;
+    }
+    return undefined;
+  }
+
+  /** Attaches the HA node whose status `/director/status` shows. */
+  setHa(ha: { status(): HaStatus } | undefined): void {
+    this.#ha = ha;
+  }
+
   /** Waits for the membership updates handed to the packet forwarders so far (tests, shutdown). */
   settled(): Promise<void> {
     return this.#memberSync;
@@ -349,7 +369,7 @@ export class Director {
       for (const rs of svc.servers) {
         const key = `${svc.key}/${rs.key}`;
         this.#targets.set(key, [svc.key, rs.key]);
-        targets.push({ key, address: rs.address, port: rs.port, check: spec.health });
+        targets.push({ key, address: rs.address, port: rs.port, check: effectiveCheck(spec) });
         const st = this.#monitor.state(key);
         if (st) this.dispatcher.setHealth(rs.id, st.up);
       }
@@ -450,6 +470,7 @@ export class Director {
       counters: { ...this.dispatcher.counters },
       proxy: this.proxy ? { sessions: this.proxy.sessions, failures: { ...this.proxy.failures } } : undefined,
       dataplane: [...this.#forwarders.values()].map((f) => f.dataplane?.()).find((x) => x !== undefined),
+      ha: this.#ha?.status(),
     };
   }
 
@@ -483,4 +504,19 @@ export class Director {
 
 function totalsOf(rs: RealServer): Totals {
   return { conns: rs.conns, inPkts: rs.inPkts, outPkts: rs.outPkts, inBytes: rs.inBytes, outBytes: rs.outBytes };
+}
+
+/**
+ * The health check of a service as it runs: an HTTP check without a path probes `/`, except in a
+ * `fromMembership` service, whose real servers are webcache caches: they answer for themselves at
+ * {@link CACHE_HEALTH_PATH} without touching the origin (an origin outage must not take every cache
+ * out of service while stale-if-error can carry it).
+ *
+ * @param spec the service
+ * @returns the check with its path filled in
+ */
+export function effectiveCheck(spec: Pick<ServiceConfig, "health" | "fromMembership">): HealthCheckConfig {
+  const h = spec.health;
+  if (h.path !== undefined || h.type !== "http") return h;
+  return { ...h, path: spec.fromMembership ? CACHE_HEALTH_PATH : "/" };
 }

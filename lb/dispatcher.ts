@@ -85,6 +85,20 @@ export const REASON_NAMES: readonly string[] = [
 ];
 
 /** Connection-table flag: the entry was placed through a persistence template. */
+/**
+ * Receives the connection-table changes a director HA MASTER streams to its BACKUPs
+ * (`lb/ha/conn_change_log.ts`): called on a new entry, a TCP state change, a removal (with the
+ * flow, before its slot is freed) and a template created or refreshed by a new connection.
+ */
+export interface ConnChangeLog {
+  /** An entry was added or changed state at `slot`. */
+  changed(slot: number): void;
+  /** The entry at `slot` is about to be removed (expired, reset, replaced). */
+  removed(slot: number): void;
+  /** The template of `client & netmask` in service `serviceId` was created or refreshed. */
+  template(serviceId: number, client: number): void;
+}
+
 const F_PERSIST = 1;
 /** Connection-table flag: the entry is installed in the {@link Dispatcher.offload} (never saved). */
 const F_OFFLOADED = 2;
@@ -192,6 +206,8 @@ export class Dispatcher {
    * before the first packet or restore. Absent: every packet is scheduled here.
    */
   offload: FlowOffload | undefined;
+  /** Connection-sync journal of an HA MASTER (`ConnChangeLog`); absent: nothing is recorded. */
+  changeLog: ConnChangeLog | undefined;
   #timeouts: Float64Array;
   #timeoutsS: TcpTimeouts;
   #expireQuiescent: boolean;
@@ -302,6 +318,66 @@ export class Dispatcher {
     svc.templates.set(key, { server: s.id, expiresMs, refs: 0 });
     this.#templateCount++;
     this.changes++;
+    return true;
+  }
+
+  /**
+   * Applies one entry a director HA MASTER synced (`lb/ha/sync_apply.ts`): inserts it, or updates
+   * the state, server and expiry of the flow's entry (moving its counts and fast-path flow), so a
+   * BACKUP's table follows the MASTER's.
+   *
+   * @returns false when the table is full
+   */
+  syncConnection(
+    svc: VirtualService,
+    s: RealServer,
+    flow: { saddr: number; daddr: number; ports: number },
+    state: number,
+    persistent: boolean,
+    expiresMs: number,
+  ): boolean {
+    const t = this.table;
+    const slot = t.lookup(flow.saddr, flow.daddr, flow.ports);
+    if (slot >= 0 && (t.server(slot) !== s.id || t.service(slot) !== svc.id)) this.#removeConn(slot);
+    else if (slot >= 0) {
+      const st = t.state(slot);
+      if (st !== state) {
+        if (st === TcpState.ESTABLISHED) this.#uninstall(slot);
+        t.setState(slot, state);
+        this.#moveCount(s, st, state);
+        if (state === TcpState.ESTABLISHED) this.#install(slot);
+      }
+      t.setExpires(slot, expiresMs);
+      this.changes++;
+      return true;
+    }
+    return this.restoreConnection(svc, s, flow, state, persistent, expiresMs);
+  }
+
+  /**
+   * Applies one persistence template a director HA MASTER synced: creates it, or points it at `s`
+   * with the new expiry.
+   *
+   * @returns false when the template bound is reached
+   */
+  syncTemplate(svc: VirtualService, client: number, s: RealServer, expiresMs: number): boolean {
+    const tpl = svc.templates.get(client | 0);
+    if (!tpl) return this.restoreTemplate(svc, client, s, expiresMs);
+    tpl.server = s.id;
+    tpl.expiresMs = Math.max(tpl.expiresMs, expiresMs);
+    this.changes++;
+    return true;
+  }
+
+  /**
+   * Removes the entry of a flow that ended on the MASTER (synced with no time left).
+   *
+   * @returns whether there was one
+   */
+  syncRemove(flow: { saddr: number; daddr: number; ports: number }): boolean {
+    const slot = this.table.lookup(flow.saddr, flow.daddr, flow.ports);
+    if (slot < 0) return false;
+    this.#removeConn(slot);
     return true;
   }
 
@@ -471,6 +547,7 @@ export class Dispatcher {
           t.setState(slot, ns);
           if (s) this.#moveCount(s, st, ns);
           if (ns === TcpState.ESTABLISHED) this.#install(slot);
+          this.changeLog?.changed(slot);
         }
         t.setExpires(slot, nowMs + this.#timeouts[ns]);
         this.changes++;
@@ -511,6 +588,10 @@ export class Dispatcher {
       }
     }
     if (ns === TcpState.ESTABLISHED) this.#install(slot);
+    if (this.changeLog) {
+      if (svc.persistTimeoutMs > 0) this.changeLog.template(svc.id, (flow.saddr & svc.persistMask) | 0);
+      this.changeLog.changed(slot);
+    }
     return s.id;
   }
 
@@ -575,6 +656,7 @@ export class Dispatcher {
   #removeConn(slot: number): void {
     const t = this.table;
     this.changes++;
+    this.changeLog?.removed(slot);
     this.#uninstall(slot);
     const s = this.#servers[t.server(slot)];
     if (s) {

@@ -9,6 +9,7 @@
  */
 import type { Dispatcher, ServiceSpec } from "./dispatcher.ts";
 import type { ForwardMethod } from "./real_server.ts";
+import type { HaDataplane } from "./ha/ha_dataplane.ts";
 
 /** What a forwarder gets at start. */
 export interface ForwarderContext {
@@ -55,6 +56,8 @@ export interface Forwarder {
   setMacs?(macs: Readonly<Record<string, string>>): void;
   /** Optional: the packet data plane's paths for `/director/status` (DR/TUN forwarder). */
   dataplane?(): DataplaneStatus | undefined;
+  /** Optional: the data plane director HA drives (DR/TUN forwarder started with `director.ha`). */
+  ha?(): HaDataplane | undefined;
   /** Stops accepting and waits for its work to end (established proxied connections are closed). */
   stop(): Promise<void>;
 }

@@ -19,6 +19,7 @@
  */
 import { intToIpv4 } from "../core/addr.ts";
 import type { DirectorStatus, ServerStatus, ServiceStatus } from "./director.ts";
+import { formatHaStatus } from "./ha/status_lines.ts";
 
 /** Which table to print. */
 export type StatusMode = "list" | "stats" | "rate";
@@ -63,6 +64,7 @@ export function formatStatus(st: DirectorStatus, mode: StatusMode, exact = false
   const out: string[] = [
     `IP Virtual Server (webcache director) connections=${st.table.entries} (max ${st.table.maxEntries})`,
   ];
+  if (st.ha) out.push(...formatHaStatus(st.ha));
   const n = (x: number) => largeNum(x, exact);
   if (mode === "list") {
     out.push("Prot LocalAddress:Port Scheduler Flags");

@@ -3,8 +3,7 @@ import { ipv4ToInt } from "../core/addr.ts";
 import { DrFastPath } from "./dr_fast_path.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "./ebpf_asm.ts";
 import { monotonicNs } from "./ebpf.ts";
-
-const root = Deno.uid() === 0;
+import { requires } from "../tests/_requires.ts";
 
 const DIRECTOR_MAC = [0x02, 0, 0, 0, 0, 0x02];
 const RS_MAC = [0x02, 0, 0, 0, 0, 0x11];
@@ -55,8 +54,9 @@ function withFastPath(fn: (fp: DrFastPath) => void) {
 const REAL = { dstMac: new Uint8Array(RS_MAC), srcMac: new Uint8Array(DIRECTOR_MAC), ifindex: 7 };
 
 Deno.test({
-  name: "DrFastPath redirects a known flow's packet with the real server's MAC and counts it",
-  ignore: !root,
+  ...await requires("DrFastPath redirects a known flow's packet with the real server's MAC and counts it", {
+    root: true,
+  }),
   fn() {
     withFastPath((fp) => {
       fp.setReal(2, REAL);
@@ -96,8 +96,7 @@ const PASSED: { description: string; frame: Uint8Array; setup?: "no-flow" | "inv
 
 for (const c of PASSED) {
   Deno.test({
-    name: `DrFastPath passes ${c.description} on to user space unchanged`,
-    ignore: !root,
+    ...await requires(`DrFastPath passes ${c.description} on to user space unchanged`, { root: true }),
     fn() {
       withFastPath((fp) => {
         fp.setReal(2, REAL);
@@ -127,8 +126,10 @@ function headerChecksum(h: Uint8Array): number {
 }
 
 Deno.test({
-  name: "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
-  ignore: !root,
+  ...await requires(
+    "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
+    { root: true },
+  ),
   fn() {
     withFastPath((fp) => {
       fp.setReal(3, TUN_REAL);
@@ -181,8 +182,7 @@ for (
   ]
 ) {
   Deno.test({
-    name: `DrFastPath passes ${c.description} on to user space unchanged`,
-    ignore: !root,
+    ...await requires(`DrFastPath passes ${c.description} on to user space unchanged`, { root: true }),
     fn() {
       withFastPath((fp) => {
         fp.setReal(3, TUN_REAL);
@@ -197,8 +197,9 @@ for (
 }
 
 Deno.test({
-  name: "DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range",
-  ignore: !root,
+  ...await requires("DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range", {
+    root: true,
+  }),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 2, maxReals: 4 });
     try {

@@ -37,6 +37,18 @@ export interface DataplaneConfig {
   nextHops: Record<string, NextHop>;
   /** Control-plane state applied after the services: health verdicts, drains, membership. */
   serverState: ServerState[];
+  /**
+   * Director HA BACKUP (or FAULT): forward nothing and answer no ARP for the VIPs, but keep the table
+   * (synced entries) and expire it. Going from standby to active sends gratuitous ARPs at once.
+   */
+  standby?: boolean;
+  /**
+   * Director HA MASTER releasing its VIPs (clean stop): keep forwarding, but answer no ARP for the VIPs
+   * and announce nothing, so clients follow the new MASTER's gratuitous ARP and never come back.
+   */
+  silent?: boolean;
+  /** Director HA: a new value makes an active data plane send gratuitous ARPs for the VIPs at once. */
+  announce?: number;
 }
 
 /** Health, drain and membership state of servers, set on the main thread and replayed in the Worker. */

@@ -11,6 +11,8 @@ import type { ServiceSpec } from "../dispatcher.ts";
 import type { DataplaneStatus, Forwarder, ForwarderContext } from "../forwarder.ts";
 import type { ForwardMethod } from "../real_server.ts";
 import type { ServerState } from "./config.ts";
+import type { HaDataplane } from "../ha/ha_dataplane.ts";
+import { SYNC_COUNTERS } from "../ha/sync_inbox.ts";
 import { trackForwarder } from "./metrics.ts";
 import { PacketForwarder } from "./packet_forwarder.ts";
 
@@ -49,6 +51,7 @@ export class DataplaneForwarder implements Forwarder {
       expireQuiescentTemplate?: boolean;
       stateFile?: string;
       stateSaveIntervalMs?: number;
+      ha?: { mode: string; sync: { intervalMs: number } };
     };
     if (!d.interface) {
       throw new Error(
@@ -66,6 +69,7 @@ export class DataplaneForwarder implements Forwarder {
       macs: this.#macs,
       stateFile: d.stateFile,
       stateSaveIntervalMs: d.stateSaveIntervalMs,
+      ha: d.ha && d.ha.mode !== "none" ? { syncIntervalMs: d.ha.sync.intervalMs } : undefined,
     });
     await fwd.start(services);
     this.#fwd = fwd;
@@ -85,6 +89,30 @@ export class DataplaneForwarder implements Forwarder {
       fastPathPackets: g.fastPathPackets,
       fastPathFlows: g.fastPathFlows,
       userPackets: g.rxPackets,
+    };
+  }
+
+  /** The data plane director HA drives, when started with `director.ha` (see `lb/ha/ha_dataplane.ts`). */
+  ha(): HaDataplane | undefined {
+    const fwd = this.#fwd;
+    const inbox = fwd?.syncInbox;
+    if (!fwd || !inbox) return undefined;
+    return {
+      setActive: (active) => fwd.setStandby(!active),
+      announce: () => fwd.announce(),
+      release: () => fwd.silence(),
+      pushSync: (payload) => inbox.push(payload),
+      requestFull: () => inbox.requestFull(),
+      onSync: (cb) => fwd.onSync(cb),
+      syncCounters: () => ({
+        ...Object.fromEntries(Object.entries(SYNC_COUNTERS).map(([k, i]) => [k, inbox.counters[i]])) as Record<
+          keyof typeof SYNC_COUNTERS,
+          number
+        >,
+        inboxDropped: inbox.dropped,
+      }),
+      entries: () => fwd.stats().servers.reduce((a, s) => a + s.activeConns + s.inactConns, 0),
+      healthy: () => fwd.failure === undefined,
     };
   }
 

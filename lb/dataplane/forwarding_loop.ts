@@ -56,6 +56,7 @@ import { ControlBlock, GLOBAL, MAX_REALS, MAX_SERVICES, REAL, STATE_RUNNING, STA
 import { Dispatcher } from "../dispatcher.ts";
 import type { FlowKey } from "../scheduler/mod.ts";
 import type { LoopStateHook } from "./state_keeper.ts";
+import type { HaLoopHook, HaLoopInit } from "../ha/loop_hook.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
 
 const log = getLogger("lb.dataplane");
@@ -72,6 +73,8 @@ export interface LoopInit {
   batchSize?: number;
   /** `director.fastPath`: auto (default) loads the in-kernel DR fast path when the kernel accepts it; off never. */
   fastPath?: "auto" | "off";
+  /** Director HA: the connection-sync inbox and batch interval (`lb/ha/loop_hook.ts`); absent: no HA. */
+  ha?: HaLoopInit;
 }
 
 /** Server table the Worker reports after each configuration (id → service and address). */
@@ -92,6 +95,10 @@ const SLOT_BYTES = 65536 + 128;
 const MAX_DRAIN = 4096;
 const ARP_REFRESH_MS = 30_000;
 const ARP_RETRY_MS = 1000;
+/** Poll timeout while in HA standby: bounds the delay between a takeover and forwarding. */
+const STANDBY_WAIT_MS = 10;
+/** Poll timeout of an active data plane with director HA. */
+const HA_ACTIVE_WAIT_MS = 20;
 const DROP_ALL: SockFilter[] = [{ code: 0x06, jt: 0, jf: 0, k: 0 }];
 
 interface Hop {
@@ -127,6 +134,7 @@ export function runForwardingLoop(
   init: LoopInit,
   report: (servers: ServerInfo[]) => void,
   state?: LoopStateHook,
+  ha?: HaLoopHook,
 ): void {
   const ctl = new ControlBlock(init.sab);
   let dispatcher: Dispatcher | undefined;
@@ -158,6 +166,9 @@ export function runForwardingLoop(
     let seen = -1;
     let ipId = 1;
     let garpLeft = 0;
+    let standby = false;
+    let silent = false;
+    let announced = 0;
     let lastHousekeeping = 0;
     let hopsChanged = false;
 
@@ -220,13 +231,18 @@ export function runForwardingLoop(
       // Also when a reload brings the first DR/TUN service: flows established from then on are installed.
       dispatcher.offload ??= offload;
       const d = dispatcher;
+      if (ha) ha.attach(d);
       d.configure(cfg.services);
       for (const st of cfg.serverState) {
         if (st.member !== undefined) d.setMembership(st.target, st.member);
         if (st.drained !== undefined) d.drain(st.target, st.drained);
         if (st.up !== undefined) { for (const s of d.findServers(st.target)) d.setHealth(s.id, st.up); }
       }
-      pkt.setFilter(filterFor(cfg));
+      const wasStandby = standby;
+      standby = cfg.standby === true;
+      silent = cfg.silent === true;
+      ha?.setActive(!standby);
+      pkt.setFilter(standby ? DROP_ALL : filterFor(cfg));
       vips = new Set(cfg.services.filter((s) => !s.transparent && s.vip).map((s) => ipv4ToInt(s.vip!)));
       const servers: ServerInfo[] = [];
       const wanted = new Set<number>();
@@ -272,7 +288,15 @@ export function runForwardingLoop(
       learnStatic();
       const now = Date.now();
       for (const h of hops.values()) if (!h.mac) requestHop(h, now);
-      if (init.vipMode === "arp" && vips.size) garpLeft = 3;
+      if (init.vipMode === "arp" && vips.size && !standby && !silent) {
+        garpLeft = 3;
+        // HA takeover (or a MASTER reclaiming its VIPs after a split brain): announce at once, clients
+        // then switch within milliseconds (notes/ha.md §2).
+        if (wasStandby || (cfg.announce ?? 0) !== announced) {
+          for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
+        }
+      }
+      announced = cfg.announce ?? 0;
       syncFastPath();
       report(servers);
     };
@@ -293,7 +317,10 @@ export function runForwardingLoop(
           if (!h.mac || h.mac.some((b, i) => b !== m.senderMac[i])) hopsChanged = true;
           h.mac = m.senderMac;
         }
-        if (m.op === ARP_REQUEST && init.vipMode === "arp" && vips.has(m.targetIp) && m.senderIp !== m.targetIp) {
+        if (
+          m.op === ARP_REQUEST && init.vipMode === "arp" && !standby && !silent && vips.has(m.targetIp) &&
+          m.senderIp !== m.targetIp
+        ) {
           sendArp(arpReplyFrame(m, ourMac, m.targetIp), GLOBAL.arpRepliesSent);
         }
       }
@@ -355,7 +382,7 @@ export function runForwardingLoop(
         const every = h.mac ? ARP_REFRESH_MS : ARP_RETRY_MS;
         if (now - h.lastRequest >= every) requestHop(h, now);
       }
-      if (garpLeft > 0) {
+      if (garpLeft > 0 && !standby && !silent) {
         garpLeft--;
         for (const vip of vips) sendArp(gratuitousArpFrame(ourMac, vip), GLOBAL.garpSent);
       }
@@ -363,7 +390,9 @@ export function runForwardingLoop(
 
     ctl.state = STATE_RUNNING;
     while (!ctl.stopRequested) {
-      poller.wait(100);
+      // Director HA: a role change is a config change, seen at the next wake-up; without traffic to wake
+      // it, a standby data plane looks every 10 ms, an active one every 20 ms (a clean stop's silence).
+      poller.wait(standby ? STANDBY_WAIT_MS : ha ? HA_ACTIVE_WAIT_MS : 100);
       C[GLOBAL.loopWakeups]++;
       const now = Date.now();
       if (ctl.configSequence !== seen) {
@@ -376,6 +405,7 @@ export function runForwardingLoop(
           ctl.appliedSequence = got.sequence;
         }
       }
+      if (ha && dispatcher) ha.poll(dispatcher, now);
       if (poller.ready(1)) {
         handleArp();
         if (hopsChanged) syncFastPath();

@@ -14,7 +14,9 @@ import { installTable, vipDropRuleset } from "../../netctl/nft.ts";
 import { PrivilegeError, privilegeMessage, requireNetCapabilities } from "../../netctl/privileges.ts";
 import { SysctlGuard } from "../../netctl/sysctl.ts";
 import type { ServiceSpec } from "../dispatcher.ts";
-import { connStateBuffers } from "../conn_state_codec.ts";
+import { type ConnState, connStateBuffers } from "../conn_state_codec.ts";
+import type { HaSyncMessage } from "../ha/loop_hook.ts";
+import { SyncInbox } from "../ha/sync_inbox.ts";
 import { ConnStateFile } from "../conn_state_file.ts";
 import { compactConnState } from "../conn_state.ts";
 import { stateRestored } from "../metrics.ts";
@@ -48,6 +50,8 @@ export interface PacketForwarderOptions {
   stateFile?: string;
   /** Minimum ms between state saves while the table changes (default 1000). */
   stateSaveIntervalMs?: number;
+  /** Director HA: start in standby and keep a connection-sync journal batched this often (ms). */
+  ha?: { syncIntervalMs: number };
 }
 
 /** Per-server counters as `ipvsadm -Ln --stats` shows them (in direction only: DR/TUN never see replies). */
@@ -89,10 +93,19 @@ export class PacketForwarder {
   #chain: Promise<void> = Promise.resolve();
   #macs: Record<string, string>;
   readonly #stateFile: ConnStateFile | undefined;
+  /** HA: the sync inbox, standby flag, last published config (a role change skips route look-ups). */
+  readonly #inbox: SyncInbox | undefined;
+  #standby: boolean;
+  #announce = 0;
+  #silent = false;
+  #lastCfg: DataplaneConfig | undefined;
+  #onSync: ((state: ConnState, full: boolean) => void) | undefined;
 
   /** @param opts interface, VIP mode, table limits, state file */
   constructor(opts: PacketForwarderOptions) {
     this.#opts = opts;
+    this.#inbox = opts.ha ? new SyncInbox() : undefined;
+    this.#standby = opts.ha !== undefined;
     this.#macs = { ...opts.macs };
     this.#stateFile = opts.stateFile ? new ConnStateFile(opts.stateFile) : undefined;
   }
@@ -132,6 +145,7 @@ export class PacketForwarder {
       if ((this.#opts.vipMode ?? "arp") === "nft") await this.#ownVipsWithNft(services);
       const cfg = await this.#config(services);
       this.#services = [...services];
+      this.#lastCfg = cfg;
       this.#ctl.writeConfig(cfg);
       await this.#startWorker();
       log.info("Forwarding", { iface: ifname, vipMode: this.#opts.vipMode ?? "arp", services: services.length });
@@ -175,6 +189,9 @@ export class PacketForwarder {
       expireQuiescentTemplate: this.#opts.expireQuiescentTemplate ?? true,
       nextHops,
       serverState: [...this.#serverState.values()],
+      standby: this.#standby,
+      announce: this.#announce,
+      silent: this.#silent,
     };
   }
 
@@ -189,6 +206,9 @@ export class PacketForwarder {
       if (m.type === "servers") {
         this.#servers = m.servers!;
         ready.resolve();
+      } else if (m.type === "ha-sync") {
+        const hs = e.data as HaSyncMessage;
+        this.#onSync?.(hs.state, hs.full);
       } else if (m.type === "state" || m.type === "restored") {
         this.#onState(e.data as StateMessage);
       } else if (m.type === "stopped") {
@@ -218,6 +238,7 @@ export class PacketForwarder {
       fastPath: this.#opts.fastPath ?? "auto",
       batchSize: this.#opts.batchSize,
       state: this.#stateFile ? { restore, saveIntervalMs: this.#opts.stateSaveIntervalMs ?? 1000 } : undefined,
+      ha: this.#inbox ? { inbox: this.#inbox.sab, syncIntervalMs: this.#opts.ha!.syncIntervalMs } : undefined,
     };
     worker.postMessage(init, restore ? connStateBuffers(restore) : []);
     const timer = setTimeout(() => ready.reject(new Error("Data-plane worker did not start within 10 s")), 10_000);
@@ -280,8 +301,11 @@ export class PacketForwarder {
     return run;
   }
 
-  async #publishNow(): Promise<void> {
-    const cfg = await this.#config(this.#services);
+  async #publishNow(fast = false): Promise<void> {
+    const cfg = fast && this.#lastCfg
+      ? { ...this.#lastCfg, standby: this.#standby, announce: this.#announce, silent: this.#silent }
+      : await this.#config(this.#services);
+    this.#lastCfg = cfg;
     const seq = this.#ctl.writeConfig(cfg);
     // The Worker checks every wake-up (at least every 100 ms); a busy host can delay it.
     const deadline = Date.now() + UPDATE_TIMEOUT_MS;
@@ -318,6 +342,53 @@ export class PacketForwarder {
   async replaceServerState(states: readonly ServerState[]): Promise<void> {
     this.#serverState = new Map(states.map((s) => [s.target, { ...s }]));
     if (this.#worker) await this.#publish();
+  }
+
+  /**
+   * Director HA: forward (MASTER) or stand by (BACKUP/FAULT). Re-publishes the last configuration
+   * with the flag only (no route look-ups), so a takeover costs one Worker wake-up (≤ 100 ms).
+   *
+   * @returns once the Worker applied it
+   */
+  setStandby(standby: boolean): Promise<void> {
+    this.#standby = standby;
+    if (!this.#worker) return Promise.resolve();
+    const run = this.#chain.then(() => this.#publishNow(true));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Director HA clean stop: keep forwarding but stop answering ARP for the VIPs (see `silent`). */
+  silence(): Promise<void> {
+    this.#silent = true;
+    if (!this.#worker) return Promise.resolve();
+    const run = this.#chain.then(() => this.#publishNow(true));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Director HA: an active data plane sends gratuitous ARPs for its VIPs again, at once. */
+  announce(): Promise<void> {
+    this.#announce++;
+    if (!this.#worker) return Promise.resolve();
+    const run = this.#chain.then(() => this.#publishNow(true));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Whether the data plane stands by (HA BACKUP/FAULT). */
+  get standby(): boolean {
+    return this.#standby;
+  }
+
+  /** Director HA: the Worker's sync inbox (synced batches in, counters), when started with `ha`. */
+  get syncInbox(): SyncInbox | undefined {
+    return this.#inbox;
+  }
+
+  /** Director HA: receives the MASTER's connection changes and requested full tables. */
+  onSync(cb: (state: ConnState, full: boolean) => void): void {
+    this.#onSync = cb;
   }
 
   /** The failure that stopped the Worker, if any. */

@@ -6,12 +6,14 @@
  *
  * Messages to the main thread: `{type: "servers", servers}` after each configuration,
  * `{type: "stopped"}` at the end, `{type: "error", name, message, missing?}` on failure, and with
- * `state` in the init the connection-state messages of `state_keeper.ts` (`restored`, `state`).
+ * `state` in the init the connection-state messages of `state_keeper.ts` (`restored`, `state`), and
+ * with `ha` the connection-sync batches of `lb/ha/loop_hook.ts` (`ha-sync`).
  *
  * @module
  */
 import { type LoopInit, runForwardingLoop } from "./forwarding_loop.ts";
 import { StateKeeper, type StateKeeperOptions } from "./state_keeper.ts";
+import { HaLoopHook } from "../ha/loop_hook.ts";
 
 /** What the Worker is started with: the loop's init plus the connection-state options. */
 export interface WorkerInit extends LoopInit {
@@ -39,7 +41,8 @@ function start(): void {
     try {
       const keeper = e.data.state &&
         new StateKeeper(e.data.state, (msg, transfer) => scope.postMessage(msg, transfer));
-      runForwardingLoop(e.data, (servers) => scope.postMessage({ type: "servers", servers }), keeper);
+      const ha = e.data.ha && new HaLoopHook(e.data.ha, (msg, transfer) => scope.postMessage(msg, transfer));
+      runForwardingLoop(e.data, (servers) => scope.postMessage({ type: "servers", servers }), keeper, ha);
       scope.postMessage({ type: "stopped" });
     } catch (err) {
       const error = err as Error & { missing?: string[] };

@@ -4,7 +4,7 @@
  * dr|tun [--director IP]` it first prepares the host with `setupRealServer()` and undoes it on
  * SIGTERM. Prints "ready" when serving; on exit prints the set-up report as JSON.
  *
- * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP --no-mss-clamp --no-ebpf-decap --intercept PORT:TOPORT]
+ * Usage: _name_server.ts PORT[,PORT...] NAME [--vip VIP --forwarding dr|tun --director IP[,IP...] --no-mss-clamp --no-ebpf-decap --intercept PORT:TOPORT]
  *
  * @module
  */
@@ -21,7 +21,7 @@ const setup = vip
   ? await setupRealServer({
     vip,
     forwarding: (opt("--forwarding") ?? "dr") as "dr" | "tun",
-    director: opt("--director"),
+    director: opt("--director")?.split(","),
     mssClamp: !rest.includes("--no-mss-clamp"),
     ebpfDecap: !rest.includes("--no-ebpf-decap"),
   })

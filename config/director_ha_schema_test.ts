@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { ConfigError, validateConfig } from "./mod.ts";
+
+Deno.test("director.ha: defaults are off, 100 ms heartbeats, 3 missed, sync every 100 ms", () => {
+  const ha = validateConfig({}).director.ha;
+  assert.equal(ha.mode, "none");
+  assert.equal(ha.priority, 100);
+  assert.equal(ha.preempt, true);
+  assert.equal(ha.advertIntervalMs, 100);
+  assert.equal(ha.deadAfter, 3);
+  assert.equal(ha.listen, 7948);
+  assert.deepEqual(ha.peers, []);
+  assert.deepEqual(ha.sync, { enabled: true, intervalMs: 100, maxDatagramBytes: 1400, fullSyncIntervalMs: 30_000 });
+});
+
+Deno.test("director.ha: errors name the key and the value", () => {
+  const cases: [unknown, string][] = [
+    [{ director: { vipMode: "nft", ha: { mode: "active-backup" } } }, "director.ha.mode"],
+    [{ director: { ha: { mode: "active-active" } } }, "director.ha.mode"],
+    [{ director: { ha: { priority: 255 } } }, "director.ha.priority"],
+    [{ director: { ha: { advertIntervalMs: 5 } } }, "director.ha.advertIntervalMs"],
+    [{ director: { ha: { peers: ["nohost"] } } }, "director.ha.peers"],
+    [{ director: { ha: { vipGroup: "a b" } } }, "director.ha.vipGroup"],
+  ];
+  for (const [raw, key] of cases) {
+    assert.throws(() => validateConfig(raw), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.includes(key), `${key} in: ${e.message}`);
+      return true;
+    });
+  }
+});

@@ -1,0 +1,475 @@
+/**
+ * One director's HA runtime (`director.ha.mode: active-backup`): the heartbeat and connection-sync
+ * channel over UDP, sealed with the cluster key, driving the {@link Election} and the data plane.
+ *
+ * - Every node sends a heartbeat to every peer each `advertIntervalMs` (the MASTER's keep BACKUPs
+ *   back; BACKUPs' let the MASTER and `director status` know the peers). The election runs on a timer
+ *   of a fifth of the interval.
+ * - Becoming MASTER switches the data plane to forwarding, which answers ARP for the VIPs and sends
+ *   gratuitous ARPs at once; leaving MASTER (a better MASTER, FAULT) switches it back to standby.
+ * - A clean {@link stop} of the MASTER stops answering ARP for the VIPs, then sends priority-0
+ *   heartbeats (VRRP's release), so the best BACKUP takes over after its skew (< one interval)
+ *   instead of the dead interval. The data plane keeps forwarding until the process ends, so
+ *   nothing is dropped in between.
+ * - The MASTER's data plane posts its connection changes every `sync.intervalMs`; they are split
+ *   into datagrams (`sync_chunks.ts`) and sent to every peer. Each peer's first heartbeat (new epoch),
+ *   a peer stepping down from MASTER (split brain healed) and the `sync.fullSyncIntervalMs` timer make
+ *   it send its whole table. Received batches go to this node's data plane in any role.
+ * - Every datagram is authenticated (AES-GCM, `cluster/keyring.ts`, which also refuses old and
+ *   repeated nonces), then checked for its group and for a new (epoch, sequence) (`replay_guard.ts`).
+ *
+ * @module
+ */
+import type { DirectorHaConfig } from "../../config/director_ha_schema.ts";
+import { formatHostPort, parseHostPort } from "../../core/addr.ts";
+import { listenError } from "../../core/listen_error.ts";
+import { getLogger } from "../../core/log.ts";
+import { EnvelopeError, type Keyring } from "../../cluster/keyring.ts";
+import { type ConnState, encodeConnState } from "../conn_state_codec.ts";
+import { Election, type ElectionOutput, type HaRole } from "./election.ts";
+import type { HaDataplane, SyncCounters } from "./ha_dataplane.ts";
+import {
+  decodeHaMessage,
+  encodeHeartbeat,
+  encodeSync,
+  HA_HEADER_BYTES,
+  HaDecodeError,
+  type HaHeartbeat,
+  type HaSync,
+  SYNC_FULL,
+  SYNC_FULL_END,
+} from "./message.ts";
+import {
+  haDropped,
+  haHeartbeats,
+  haLastTakeover,
+  haSyncDatagrams,
+  haSyncRecords,
+  haTakeovers,
+  haTransitions,
+} from "./metrics.ts";
+import { ReplayGuard } from "./replay_guard.ts";
+import { chunkConnState } from "./sync_chunks.ts";
+
+const log = getLogger("lb.ha");
+/** Bytes the keyring's envelope adds (version, nonce, tag). */
+const ENVELOPE_BYTES = 1 + 12 + 16;
+/** A full table is requested at most this often for new peers (several appearing at once share one). */
+const FULL_REQUEST_GAP_MS = 200;
+/** Sync datagrams sent back to back before a 1 ms pause. */
+const PACE_DATAGRAMS = 32;
+
+/** A peer as `director status` shows it. */
+export interface HaPeerStatus {
+  node: string;
+  /** Source address of its last datagram. */
+  address: string;
+  role: HaRole;
+  priority: number;
+  /** ms since its last heartbeat. */
+  lastSeenMsAgo: number;
+  /** Entries in its table, by its last heartbeat. */
+  entries: number;
+}
+
+/** The HA part of `/director/status`. */
+export interface HaStatus {
+  mode: string;
+  group: string;
+  node: string;
+  role: HaRole;
+  /** When the current role began (ISO time). */
+  roleSince: string;
+  priority: number;
+  preempt: boolean;
+  advertIntervalMs: number;
+  /** deadAfter × interval + skew. */
+  masterDownIntervalMs: number;
+  /** The MASTER this node follows, or itself. */
+  master?: string;
+  peers: HaPeerStatus[];
+  sync: {
+    sentDatagrams: number;
+    sentRecords: number;
+    fullTablesSent: number;
+    receivedDatagrams: number;
+    /** Age of the last received batch on arrival, ms. */
+    lastLagMs?: number;
+    /** What this node's data plane did with received batches. */
+    applied?: SyncCounters;
+  };
+  lastTakeover?: {
+    at: string;
+    reason: string;
+    /** The MASTER before, when known. */
+    previousMaster?: string;
+    /** ms between the previous MASTER's last heartbeat and the takeover. */
+    silentMs?: number;
+  };
+  transitions: number;
+}
+
+/** Options of an {@link HaNode}. */
+export interface HaNodeOptions {
+  /** `director.ha`. */
+  config: DirectorHaConfig;
+  /** This node's id (`cluster.nodeName`). */
+  nodeId: string;
+  /** Seals and opens every datagram. */
+  keyring: Keyring;
+  /** Address to bind `config.listen` on. */
+  bindAddress: string;
+  /** Peers to send to, `HOST:PORT` (re-read at every send: membership may change). */
+  peers: () => string[];
+  /** The data plane to drive. */
+  dataplane: HaDataplane;
+}
+
+interface Peer {
+  node: string;
+  address: string;
+  epoch: number;
+  role: HaRole;
+  priority: number;
+  lastSeenMs: number;
+  entries: number;
+}
+
+/** The HA runtime of one director (see module doc). */
+export class HaNode {
+  readonly #o: HaNodeOptions;
+  readonly #c: DirectorHaConfig;
+  readonly #election: Election;
+  readonly #guard = new ReplayGuard();
+  readonly #epoch = Date.now();
+  readonly #peers = new Map<string, Peer>();
+  #seq = 0;
+  #conn: Deno.DatagramConn | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #recv: Promise<void> | undefined;
+  #roleSince = Date.now();
+  #transitions = 0;
+  #lastFullRequest = -Infinity;
+  #lastTakeover: HaStatus["lastTakeover"];
+  #onStop: (() => void)[] = [];
+  /** A MASTER that stepped down sends its whole table once more (flows opened during a split brain). */
+  #handoverFull = false;
+  #lastAnnounceMs = -Infinity;
+  /** The data plane's activation in progress (role changes apply in order). */
+  #apply: Promise<void> = Promise.resolve();
+  readonly #sync = {
+    sentDatagrams: 0,
+    sentRecords: 0,
+    fullTablesSent: 0,
+    receivedDatagrams: 0,
+    lastLagMs: undefined as number | undefined,
+  };
+
+  /** @param opts config, identity, key, peers, data plane */
+  constructor(opts: HaNodeOptions) {
+    this.#o = opts;
+    this.#c = opts.config;
+    this.#election = new Election({
+      nodeId: opts.nodeId,
+      priority: this.#c.priority,
+      preempt: this.#c.preempt,
+      preemptDelayMs: this.#c.preemptDelayMs,
+      advertIntervalMs: this.#c.advertIntervalMs,
+      deadAfter: this.#c.deadAfter,
+    });
+  }
+
+  /** The current role. */
+  get role(): HaRole {
+    return this.#election.role;
+  }
+
+  /** The bound UDP address (after {@link start}). */
+  get address(): Deno.NetAddr | undefined {
+    return this.#conn?.addr as Deno.NetAddr | undefined;
+  }
+
+  /**
+   * Binds the channel and starts as BACKUP (the data plane must already be in standby).
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  start(): void {
+    try {
+      this.#conn = Deno.listenDatagram({ transport: "udp", hostname: this.#o.bindAddress, port: this.#c.listen });
+    } catch (e) {
+      throw listenError(e, `udp ${formatHostPort({ host: this.#o.bindAddress, port: this.#c.listen })}`, "director.ha");
+    }
+    this.#o.dataplane.onSync((state, full) => void this.#sendSync(state, full));
+    this.#recv = this.#receiveLoop(this.#conn);
+    const now = Date.now();
+    this.#handle(this.#election.start(now), now);
+    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#c.advertIntervalMs));
+    this.#timers.push(setInterval(() => this.#tick(), Math.max(5, Math.floor(this.#c.advertIntervalMs / 5))));
+    if (this.#c.sync.enabled && this.#c.sync.fullSyncIntervalMs > 0) {
+      this.#timers.push(setInterval(() => {
+        if (this.role === "MASTER") this.#o.dataplane.requestFull();
+      }, this.#c.sync.fullSyncIntervalMs));
+    }
+    log.info("Director HA started", {
+      group: this.#c.vipGroup,
+      node: this.#o.nodeId,
+      priority: this.#c.priority,
+      preempt: this.#c.preempt,
+      listen: `${this.#o.bindAddress}:${this.#c.listen}`,
+      peers: this.#o.peers(),
+    });
+  }
+
+  /** Registers a call made when the node stops. */
+  onStop(cb: () => void): void {
+    this.#onStop.push(cb);
+  }
+
+  /** Clean stop: a MASTER releases the group (priority-0 heartbeats); then the channel closes. */
+  async stop(): Promise<void> {
+    for (const cb of this.#onStop.splice(0)) cb();
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    const out = this.#election.stop();
+    if (out.advertNow) {
+      // Silent first (no ARP replies that would win clients back), then the release; twice: one lost
+      // datagram must not cost the dead interval.
+      await this.#apply;
+      await this.#o.dataplane.release().catch((e) =>
+        log.warn("Cannot silence the data plane", { error: (e as Error).message })
+      );
+      await this.#heartbeat(0, "MASTER");
+      await this.#heartbeat(0, "MASTER");
+      log.info("Director HA released the VIP group", { group: this.#c.vipGroup });
+    }
+    this.#conn?.close();
+    this.#conn = undefined;
+    await this.#recv?.catch(() => {});
+    await this.#apply;
+  }
+
+  /** The HA part of `/director/status`. */
+  status(): HaStatus {
+    const now = Date.now();
+    return {
+      mode: this.#c.mode,
+      group: this.#c.vipGroup,
+      node: this.#o.nodeId,
+      role: this.role,
+      roleSince: new Date(this.#roleSince).toISOString(),
+      priority: this.#c.priority,
+      preempt: this.#c.preempt,
+      advertIntervalMs: this.#c.advertIntervalMs,
+      masterDownIntervalMs: Math.round(this.#election.masterDownIntervalMs),
+      master: this.#election.master,
+      peers: [...this.#peers.values()].map((p) => ({
+        node: p.node,
+        address: p.address,
+        role: p.role,
+        priority: p.priority,
+        lastSeenMsAgo: now - p.lastSeenMs,
+        entries: p.entries,
+      })),
+      sync: { ...this.#sync, applied: this.#o.dataplane.syncCounters() },
+      lastTakeover: this.#lastTakeover,
+      transitions: this.#transitions,
+    };
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    this.#handle(this.#election.health(this.#o.dataplane.healthy(), now), now);
+    this.#handle(this.#election.tick(now), now);
+  }
+
+  #handle(out: ElectionOutput, now: number): void {
+    if (out.to) {
+      const from = out.from!;
+      this.#transitions++;
+      this.#roleSince = now;
+      haTransitions.inc({ to: out.to, reason: out.reason! });
+      const fields: Record<string, unknown> = { group: this.#c.vipGroup, from, to: out.to, reason: out.reason };
+      if (out.to === "MASTER") {
+        const prev = [...this.#peers.values()].filter((p) => p.role === "MASTER")
+          .sort((a, b) => b.lastSeenMs - a.lastSeenMs)[0];
+        this.#lastTakeover = {
+          at: new Date(now).toISOString(),
+          reason: out.reason!,
+          previousMaster: prev?.node,
+          silentMs: prev ? now - prev.lastSeenMs : undefined,
+        };
+        haTakeovers.inc({ reason: out.reason! });
+        haLastTakeover.set(now / 1000);
+        Object.assign(fields, { previousMaster: prev?.node, silentMs: this.#lastTakeover.silentMs });
+      }
+      log.info("Director HA role changed", fields);
+      if (out.to !== "INIT") {
+        const active = out.to === "MASTER";
+        const t0 = now;
+        // A new MASTER sends its whole table too: BACKUPs may hold only part of it. A MASTER that
+        // steps down sends its table to the new one: flows opened during a split brain stay put.
+        if (from === "MASTER" && out.to === "BACKUP" && this.#c.sync.enabled) this.#handoverFull = true;
+        this.#apply = this.#apply.then(async () => {
+          await this.#o.dataplane.setActive(active);
+          log.info("Director HA data plane switched", { active, ms: Date.now() - t0 });
+          if ((active || this.#handoverFull) && this.#c.sync.enabled) this.#o.dataplane.requestFull();
+        }).catch((e) => log.error("Cannot switch the data plane", { active, error: (e as Error).message }));
+      }
+    }
+    if (out.advertNow) void this.#heartbeat();
+  }
+
+  async #heartbeat(priority = this.#c.priority, role: HaRole = this.role): Promise<void> {
+    if (role === "INIT") return;
+    const msg = encodeHeartbeat({
+      epoch: this.#epoch,
+      sequence: this.#nextSeq(),
+      nodeId: this.#o.nodeId,
+      group: this.#c.vipGroup,
+      priority,
+      role,
+      advertIntervalMs: this.#c.advertIntervalMs,
+      entries: this.#o.dataplane.entries(),
+    });
+    if (await this.#sendAll(msg) > 0) haHeartbeats.inc({ direction: "sent" });
+  }
+
+  #nextSeq(): number {
+    this.#seq = (this.#seq + 1) >>> 0;
+    return this.#seq;
+  }
+
+  async #sendAll(plain: Uint8Array): Promise<number> {
+    const conn = this.#conn;
+    if (!conn) return 0;
+    const sealed = await this.#o.keyring.seal(plain);
+    let sent = 0;
+    for (const p of this.#o.peers()) {
+      try {
+        const hp = parseHostPort(p);
+        await conn.send(sealed, { transport: "udp", hostname: hp.host, port: hp.port });
+        sent++;
+      } catch (e) {
+        log.debug("Cannot send to HA peer", { peer: p, error: (e as Error).message });
+      }
+    }
+    return sent;
+  }
+
+  async #sendSync(state: ConnState, full: boolean): Promise<void> {
+    if (!this.#c.sync.enabled) return;
+    if (this.role !== "MASTER") {
+      if (!full || !this.#handoverFull) return;
+      this.#handoverFull = false;
+    }
+    const overhead = HA_HEADER_BYTES + 2 * 255 + ENVELOPE_BYTES;
+    const parts = chunkConnState(state, Math.max(256, this.#c.sync.maxDatagramBytes - overhead));
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      const flags = full ? SYNC_FULL | (i === parts.length - 1 ? SYNC_FULL_END : 0) : 0;
+      const msg = encodeSync({
+        epoch: this.#epoch,
+        sequence: this.#nextSeq(),
+        nodeId: this.#o.nodeId,
+        group: this.#c.vipGroup,
+        flags,
+        payload: encodeConnState(p),
+      });
+      const sent = await this.#sendAll(msg);
+      const records = p.conns.saddr.length + p.templates.client.length;
+      this.#sync.sentDatagrams += sent;
+      this.#sync.sentRecords += records * sent;
+      haSyncDatagrams.inc({ direction: "sent" }, sent);
+      haSyncRecords.inc({ direction: "sent" }, records * sent);
+      // Pace long bursts (a whole table) so the peers' socket buffers keep up.
+      if (i % PACE_DATAGRAMS === PACE_DATAGRAMS - 1) await new Promise((r) => setTimeout(r, 1));
+    }
+    if (full) this.#sync.fullTablesSent++;
+  }
+
+  async #receiveLoop(conn: Deno.DatagramConn): Promise<void> {
+    while (true) {
+      let data: Uint8Array, addr: Deno.Addr;
+      try {
+        [data, addr] = await conn.receive();
+      } catch {
+        return; // closed
+      }
+      let plain: Uint8Array;
+      try {
+        plain = await this.#o.keyring.open(data);
+      } catch (e) {
+        const reason = e instanceof EnvelopeError ? e.reason : "auth";
+        haDropped.inc({ reason });
+        log.debug("Dropped HA datagram", { from: (addr as Deno.NetAddr).hostname, reason });
+        continue;
+      }
+      try {
+        const m = decodeHaMessage(plain);
+        if (m.group !== this.#c.vipGroup) {
+          haDropped.inc({ reason: "group" });
+          continue;
+        }
+        if (m.nodeId === this.#o.nodeId) continue; // our own, looped back by a peer list naming us
+        const verdict = this.#guard.check(m.nodeId, m.epoch, m.sequence);
+        if (verdict !== "ok") {
+          haDropped.inc({ reason: verdict });
+          continue;
+        }
+        if (m.type === "heartbeat") this.#onHeartbeat(m, (addr as Deno.NetAddr).hostname);
+        else this.#onSync(m);
+      } catch (e) {
+        haDropped.inc({ reason: e instanceof HaDecodeError ? e.reason : "decode" });
+      }
+    }
+  }
+
+  #onHeartbeat(m: HaHeartbeat, address: string): void {
+    const now = Date.now();
+    haHeartbeats.inc({ direction: "received" });
+    const prev = this.#peers.get(m.nodeId);
+    const isNew = !prev || prev.epoch !== m.epoch;
+    const steppedDown = prev !== undefined && prev.role === "MASTER" && m.role !== "MASTER";
+    this.#peers.set(m.nodeId, {
+      node: m.nodeId,
+      address,
+      epoch: m.epoch,
+      role: m.priority === 0 ? "INIT" : m.role,
+      priority: m.priority,
+      lastSeenMs: now,
+      entries: m.entries,
+    });
+    if (isNew) log.info("Director HA peer seen", { peer: m.nodeId, address, role: m.role, priority: m.priority });
+    const out = this.#election.heartbeat({ from: m.nodeId, priority: m.priority, role: m.role }, now);
+    this.#handle(out, now);
+    if (out.advertNow && !out.to && this.role === "MASTER" && m.role === "MASTER" && m.priority > 0) {
+      // Another MASTER (split brain healing): clients may have followed its ARP; take the VIPs back.
+      if (now - this.#lastAnnounceMs >= 500) {
+        this.#lastAnnounceMs = now;
+        this.#apply = this.#apply.then(() => this.#o.dataplane.announce()).catch(() => {});
+      }
+    }
+    if (
+      (isNew || steppedDown) && this.role === "MASTER" && this.#c.sync.enabled &&
+      now - this.#lastFullRequest >= FULL_REQUEST_GAP_MS
+    ) {
+      this.#lastFullRequest = now;
+      this.#o.dataplane.requestFull();
+    }
+  }
+
+  #onSync(m: HaSync): void {
+    this.#sync.receivedDatagrams++;
+    haSyncDatagrams.inc({ direction: "received" });
+    if (m.payload.length >= 16) {
+      const savedAt = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).getFloat64(8, true);
+      this.#sync.lastLagMs = Math.max(0, Date.now() - savedAt);
+    }
+    if (m.payload.length >= 32) {
+      const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+      haSyncRecords.inc({ direction: "received" }, v.getUint32(24, true) + v.getUint32(28, true));
+    }
+    if (!this.#o.dataplane.pushSync(m.payload)) log.warn("HA sync inbox full: batch dropped", { from: m.nodeId });
+  }
+}

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { Keyring } from "../../cluster/keyring.ts";
+import { DirectorHaSchema } from "../../config/director_ha_schema.ts";
+import { decodeConnState } from "../conn_state_codec.ts";
+import { ConnStateBuilder } from "./conn_state_builder.ts";
+import type { HaDataplane } from "./ha_dataplane.ts";
+import { HaNode } from "./ha_node.ts";
+import { Dispatcher } from "../dispatcher.ts";
+
+/** A data plane that records what HA asks of it (the real one needs root and namespaces). */
+class FakeDataplane implements HaDataplane {
+  active: boolean[] = [];
+  pushed: Uint8Array[] = [];
+  fullRequests = 0;
+  send: ((s: ReturnType<ConnStateBuilder["build"]>, full: boolean) => void) | undefined;
+  announced = 0;
+  setActive(active: boolean) {
+    this.active.push(active);
+    return Promise.resolve();
+  }
+  announce() {
+    this.announced++;
+    return Promise.resolve();
+  }
+  released = 0;
+  release() {
+    this.released++;
+    return Promise.resolve();
+  }
+  pushSync(p: Uint8Array) {
+    this.pushed.push(p);
+    return true;
+  }
+  requestFull() {
+    this.fullRequests++;
+  }
+  onSync(cb: NonNullable<FakeDataplane["send"]>) {
+    this.send = cb;
+  }
+  syncCounters() {
+    return {
+      batches: 0,
+      conns: 0,
+      removed: 0,
+      templates: 0,
+      unknownServer: 0,
+      full: 0,
+      decodeErrors: 0,
+      posted: 0,
+      postedRecords: 0,
+      inboxDropped: 0,
+    };
+  }
+  entries() {
+    return 0;
+  }
+  healthy() {
+    return true;
+  }
+}
+
+const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+
+function freePort(): number {
+  const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const p = (c.addr as Deno.NetAddr).port;
+  c.close();
+  return p;
+}
+
+async function until(what: string, cond: () => boolean, ms = 3000): Promise<number> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > ms) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return performance.now() - t0;
+}
+
+async function pair(p1: number, p2: number, extra: Record<string, unknown> = {}, key2 = KEY) {
+  const [port1, port2] = [freePort(), freePort()];
+  const mk = async (id: string, prio: number, port: number, peer: number, key: string) => {
+    const dp = new FakeDataplane();
+    const peers = [`127.0.0.1:${peer}`];
+    const node = new HaNode({
+      config: DirectorHaSchema.parse({
+        mode: "active-backup",
+        priority: prio,
+        listen: port,
+        preemptDelayMs: 0,
+        ...extra,
+      }),
+      nodeId: id,
+      keyring: await Keyring.create([key], "test"),
+      bindAddress: "127.0.0.1",
+      peers: () => peers,
+      dataplane: dp,
+    });
+    return { node, dp, peers };
+  };
+  return { a: await mk("d1", p1, port1, port2, KEY), b: await mk("d2", p2, port2, port1, key2) };
+}
+
+Deno.test("HaNode: over UDP the higher priority becomes MASTER, a clean stop hands over within an interval", async () => {
+  const { a, b } = await pair(200, 100);
+  try {
+    a.node.start();
+    b.node.start();
+    await until("d1 MASTER", () => a.node.role === "MASTER");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(b.node.role, "BACKUP");
+    assert.deepEqual(a.dp.active, [false, true]);
+    assert.deepEqual(b.dp.active, [false]);
+    assert.equal(b.node.status().master, "d1");
+    assert.equal(b.node.status().peers[0].node, "d1");
+    // The MASTER saw a new peer: it asked its data plane for the whole table.
+    assert.ok(a.dp.fullRequests >= 1);
+    const t0 = performance.now();
+    await a.node.stop();
+    await until("d2 MASTER", () => b.node.role === "MASTER");
+    const ms = performance.now() - t0;
+    assert.ok(ms < 250, `release took ${ms} ms; the dead interval is ${b.node.status().masterDownIntervalMs}`);
+    assert.equal(b.node.status().lastTakeover?.reason, "master-released");
+    assert.equal(a.dp.released, 1, "the MASTER stopped answering ARP before its release");
+    assert.equal(b.dp.released, 0);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+  }
+});
+
+Deno.test("HaNode: a silent MASTER is replaced after the master down interval", async () => {
+  const { a, b } = await pair(200, 100);
+  try {
+    a.node.start();
+    b.node.start();
+    await until("d1 MASTER", () => a.node.role === "MASTER");
+    await until("d2 follows d1", () => b.node.status().master === "d1");
+    // d1 falls silent without a release, as after kill -9 (it still believes it is MASTER).
+    const t0 = performance.now();
+    a.peers.length = 0;
+    await until("d2 MASTER", () => b.node.role === "MASTER");
+    const ms = performance.now() - t0;
+    const down = b.node.status().masterDownIntervalMs;
+    assert.ok(ms >= down - 120 && ms < down + 400, `took ${ms} ms, dead interval ${down}`);
+    assert.equal(b.node.status().lastTakeover?.reason, "master-dead");
+    assert.ok(b.node.status().lastTakeover!.silentMs! >= down - 50);
+    // The partition heals: two MASTERs, the worse (d2) steps down at d1's next heartbeat.
+    a.peers.push(`127.0.0.1:${b.node.address!.port}`);
+    await until("d2 BACKUP again", () => b.node.role === "BACKUP");
+    assert.equal(a.node.role, "MASTER");
+    // d1 took the VIPs back with gratuitous ARPs; d2 handed its table over (asked its data plane for it).
+    await until("d1 announced", () => a.dp.announced >= 1);
+    assert.ok(b.dp.fullRequests >= 2, `d2 full requests ${b.dp.fullRequests}`);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+  }
+});
+
+Deno.test("HaNode: the MASTER's connection batches reach the BACKUP's data plane, sealed", async () => {
+  const { a, b } = await pair(200, 100);
+  try {
+    a.node.start();
+    b.node.start();
+    await until("d1 MASTER", () => a.node.role === "MASTER");
+    const d = new Dispatcher({ maxConnections: 100 });
+    d.configure([{ vip: "10.0.0.100", port: 80, scheduler: "rr", method: "dr", reals: [{ address: "10.0.0.11" }] }]);
+    const bld = new ConnStateBuilder(d, Date.now());
+    for (let i = 0; i < 300; i++) bld.conn(0x0a000001 + i, 0x0a000064, (40000 + i) << 16 | 80, 0, 1, 0, 900_000);
+    a.dp.send!(bld.build(), false);
+    await until(
+      "300 records at d2",
+      () => b.dp.pushed.reduce((n, p) => n + decodeConnState(p).conns.saddr.length, 0) === 300,
+    );
+    assert.ok(b.dp.pushed.length >= 5, "300 records need several 1400-byte datagrams");
+    assert.ok(a.node.status().sync.sentDatagrams === b.dp.pushed.length);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+  }
+});
+
+Deno.test("HaNode: a node with another key is ignored (both become MASTER, datagrams dropped)", async () => {
+  const other = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
+  const { a, b } = await pair(200, 100, {}, other);
+  try {
+    a.node.start();
+    b.node.start();
+    await until("both MASTER", () => a.node.role === "MASTER" && b.node.role === "MASTER");
+    assert.equal(a.node.status().peers.length, 0);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+  }
+});

@@ -1,0 +1,127 @@
+/**
+ * Director HA metrics (`director.ha`), on the shared registry.
+ *
+ * | name | type | labels | unit |
+ * |------|------|--------|------|
+ * | webcache_director_ha_role | gauge | role (INIT, BACKUP, MASTER, FAULT) | 1 for the current role |
+ * | webcache_director_ha_transitions_total | counter | to, reason | role changes |
+ * | webcache_director_ha_takeovers_total | counter | reason (master-dead, master-released, preempted, ...) | becoming MASTER |
+ * | webcache_director_ha_last_takeover_timestamp_seconds | gauge | | Unix time this node last became MASTER |
+ * | webcache_director_ha_heartbeats_total | counter | direction (sent, received) | heartbeats |
+ * | webcache_director_ha_messages_dropped_total | counter | reason (envelope reasons, decode reasons, group, replay, unknown-peer) | datagrams |
+ * | webcache_director_ha_sync_datagrams_total | counter | direction (sent, received) | sync datagrams |
+ * | webcache_director_ha_sync_records_total | counter | direction (sent, received) | connection and template records |
+ * | webcache_director_ha_sync_applied_total | counter | result (conn, removed, template, unknown-server, full, decode-error, inbox-full) | BACKUP side |
+ * | webcache_director_ha_sync_lag_seconds | gauge | | age of the last synced batch when it arrived (MASTER's clock to this one's) |
+ *
+ * @module
+ */
+import { Counter, Gauge, registry } from "../../core/metrics.ts";
+import type { HaStatus } from "./ha_node.ts";
+
+let current: (() => HaStatus | undefined) | undefined;
+
+/** Makes the gauges read from this node's status (call once at start). */
+export function bindHaMetrics(getter: () => HaStatus | undefined): void {
+  current = getter;
+}
+
+/** Current role. */
+export const haRole = new Gauge({
+  name: "webcache_director_ha_role",
+  help: "Director HA role of this node: 1 for the current role, 0 for the others.",
+  labelNames: ["role"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    const s = current?.();
+    if (!s) return;
+    for (const r of ["INIT", "BACKUP", "MASTER", "FAULT"]) this.set({ role: r }, s.role === r ? 1 : 0);
+  },
+});
+
+/** Role changes. */
+export const haTransitions = new Counter({
+  name: "webcache_director_ha_transitions_total",
+  help: "Director HA role changes, by new role and reason.",
+  labelNames: ["to", "reason"],
+  registers: [registry],
+});
+
+/** Takeovers. */
+export const haTakeovers = new Counter({
+  name: "webcache_director_ha_takeovers_total",
+  help: "Times this director became MASTER of its VIP group, by reason.",
+  labelNames: ["reason"],
+  registers: [registry],
+});
+
+/** Last takeover time. */
+export const haLastTakeover = new Gauge({
+  name: "webcache_director_ha_last_takeover_timestamp_seconds",
+  help: "Unix time this director last became MASTER.",
+  registers: [registry],
+});
+
+/** Heartbeats. */
+export const haHeartbeats = new Counter({
+  name: "webcache_director_ha_heartbeats_total",
+  help: "HA heartbeats sent and received (accepted).",
+  labelNames: ["direction"],
+  registers: [registry],
+});
+
+/** Dropped datagrams. */
+export const haDropped = new Counter({
+  name: "webcache_director_ha_messages_dropped_total",
+  help: "HA datagrams dropped: envelope (auth, stale, replay...), decode, other group, sequence replay, unknown peer.",
+  labelNames: ["reason"],
+  registers: [registry],
+});
+
+/** Sync datagrams. */
+export const haSyncDatagrams = new Counter({
+  name: "webcache_director_ha_sync_datagrams_total",
+  help: "Connection-sync datagrams sent (MASTER) and received.",
+  labelNames: ["direction"],
+  registers: [registry],
+});
+
+/** Sync records. */
+export const haSyncRecords = new Counter({
+  name: "webcache_director_ha_sync_records_total",
+  help: "Connection and template records sent (MASTER, per peer) and received.",
+  labelNames: ["direction"],
+  registers: [registry],
+});
+
+/** Applied records, from the data plane's counters. */
+export const haSyncApplied = new Counter({
+  name: "webcache_director_ha_sync_applied_total",
+  help: "Synced records applied to this director's table, by result.",
+  labelNames: ["result"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    const c = current?.()?.sync.applied;
+    if (!c) return;
+    this.inc({ result: "conn" }, c.conns);
+    this.inc({ result: "removed" }, c.removed);
+    this.inc({ result: "template" }, c.templates);
+    this.inc({ result: "unknown-server" }, c.unknownServer);
+    this.inc({ result: "full" }, c.full);
+    this.inc({ result: "decode-error" }, c.decodeErrors);
+    this.inc({ result: "inbox-full" }, c.inboxDropped);
+  },
+});
+
+/** Sync lag. */
+export const haSyncLag = new Gauge({
+  name: "webcache_director_ha_sync_lag_seconds",
+  help: "Age of the last synced batch when it arrived: time from the MASTER taking it to this node receiving it.",
+  registers: [registry],
+  collect() {
+    const lag = current?.()?.sync.lastLagMs;
+    if (lag !== undefined) this.set(lag / 1000);
+  },
+});
