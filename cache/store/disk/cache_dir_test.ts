@@ -470,14 +470,15 @@ Deno.test("CacheDir with open files kept: another worker's replacement, deletion
     const instance = crypto.randomUUID();
     const w0 = await open(path, { instance, evictor: true, openFiles: 16 });
     const w1 = await open(path, { instance, evictor: false, openFiles: 16 });
+    const KEPT = 20_000; // above ALWAYS_VERIFY_BYTES: files kept open
     try {
-      await put(w0, testMeta("http://o/r", 3000), testBody("old", 3000));
-      await put(w0, testMeta("http://o/d", 3000), testBody("d", 3000));
-      await put(w0, testMeta("http://o/x", 3000), testBody("x", 3000));
+      await put(w0, testMeta("http://o/r", KEPT), testBody("old", KEPT));
+      await put(w0, testMeta("http://o/d", KEPT), testBody("d", KEPT));
+      await put(w0, testMeta("http://o/x", KEPT), testBody("x", KEPT));
       for (const k of ["r", "d", "x"]) ok(w1.get(key(k)), k); // w1 now keeps the three files open
       // w0 stores a new version (renamed over the old file): w1 serves the new one, not its open file's.
-      await put(w0, testMeta("http://o/r", 3000), testBody("new", 3000));
-      assertEquals(w1.get(key("r"))?.body, testBody("new", 3000));
+      await put(w0, testMeta("http://o/r", KEPT), testBody("new", KEPT));
+      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT));
       // w0 deletes (PURGE): w1 finds nothing although it held the file open.
       strictEqual(await w0.delete("http://o/d"), 1);
       strictEqual(w1.get(key("d")), undefined);
