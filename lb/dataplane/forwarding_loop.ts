@@ -40,15 +40,15 @@ import {
   arpRequestFrame,
   decodeArp,
   gratuitousArpFrame,
-} from "../packet/arp.ts";
-import type { SockFilter } from "../packet/bpf.ts";
-import { vipFilterProgram } from "../packet/bpf.ts";
-import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../packet/ethernet.ts";
-import { FLOW_OK, newTcpFlow, parseTcpFlow } from "../packet/flow.ts";
-import { encodeFragNeeded } from "../packet/icmp.ts";
-import { fragmentIpv4 } from "../packet/fragment.ts";
-import { IPIP_OVERHEAD_BYTES, writeIpipHeader } from "../packet/ipip.ts";
-import { completePartialChecksum, VNET_F_NEEDS_CSUM, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
+} from "../../packet/arp.ts";
+import type { SockFilter } from "../../packet/bpf.ts";
+import { vipFilterProgram } from "../../packet/bpf.ts";
+import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, parseMac } from "../../packet/ethernet.ts";
+import { FLOW_OK, newTcpFlow, parseTcpFlow } from "../../packet/flow.ts";
+import { encodeFragNeeded } from "../../packet/icmp.ts";
+import { fragmentIpv4 } from "../../packet/fragment.ts";
+import { IPIP_OVERHEAD_BYTES, writeIpipHeader } from "../../packet/ipip.ts";
+import { completePartialChecksum, VNET_F_NEEDS_CSUM, VNET_HEADER_BYTES } from "../../packet/vnet_header.ts";
 import { ETH_P_ARP } from "../../netctl/_constants.ts";
 import { PacketBatch, PacketSocket, Poller } from "../../netctl/packet_socket.ts";
 import type { DataplaneConfig } from "./config.ts";
