@@ -10,7 +10,8 @@
  *
  * The table is filled in rounds; in each round every server takes `weight / gcd(weights)` turns,
  * each turn claiming its next preferred slot still empty, until all M slots are taken. M is prime
- * (65537 here), so every permutation visits every slot. A flow's source address picks the slot:
+ * (65537 here), so every permutation visits every slot. Turns are taken in the order of the servers'
+ * names, so the table depends only on the set of (name, weight) pairs, never on list order or ids. A flow's source address picks the slot:
  * `table[fmix32(saddr) mod M]`. When a server leaves, the slots of the others mostly keep their
  * owner (minimal disruption). Weight 0 servers get no slots.
  *
@@ -94,6 +95,9 @@ export function populateMaglev(dests: readonly SchedDest[], table: Int32Array): 
   const live: number[] = [];
   for (let i = 0; i < dests.length; i++) if (dests[i].weight > 0) live.push(i);
   if (live.length === 0) return 0;
+  // Turns go in key order, not list order: directors that list the same servers in another order
+  // (membership heard in another order) build the same table (director.ha.mode active-active).
+  live.sort((a, b) => (dests[a].key < dests[b].key ? -1 : dests[a].key > dests[b].key ? 1 : 0));
   const offset = new Float64Array(live.length);
   const skip = new Float64Array(live.length);
   const next = new Float64Array(live.length);

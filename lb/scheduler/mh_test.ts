@@ -35,6 +35,16 @@ Deno.test("MaglevHashing.update() moves few slots of the remaining servers when 
   for (const t of after) assert.notEqual(t, 4);
 });
 
+Deno.test("populateMaglev() gives each slot the same server whatever the list order and ids", () => {
+  const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 3 }, { weight: 1 }]);
+  const reversed = d.map((x, i) => ({ ...d[d.length - 1 - i], id: 100 + i }));
+  const a = new Int32Array(4099);
+  const b = new Int32Array(4099);
+  populateMaglev(d, a);
+  populateMaglev(reversed, b);
+  for (let i = 0; i < a.length; i++) assert.equal(reversed[b[i]].key, d[a[i]].key, `slot ${i}`);
+});
+
 Deno.test("MaglevHashing constructor rejects a table size below 2", () => {
   assert.throws(() => new MaglevHashing(1), RangeError);
 });
