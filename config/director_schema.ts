@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { count, host, ipv4, port } from "./_types.ts";
-import { DirectorHaSchema } from "./director_ha_schema.ts";
+import { ACTIVE_ACTIVE_SCHEDULERS, DirectorHaSchema } from "./director_ha_schema.ts";
 import { HealthCheckSchema } from "./health_schema.ts";
 
 /** IPVS scheduler names (`ipvsadm -s`), plus mh for Maglev hashing. */
@@ -134,6 +134,26 @@ export const DirectorSchema = z.strictObject({
       code: "custom",
       path: ["ha", "mode"],
       message: `"${d.ha.mode}" needs director.vipMode arp (the VIP moves by ARP, not by an address on the host)`,
+    });
+  }
+  if (d.ha.mode === "active-active") {
+    d.services.forEach((s, i) => {
+      if (!(ACTIVE_ACTIVE_SCHEDULERS as readonly string[]).includes(s.scheduler)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "scheduler"],
+          message: `"${s.scheduler}" cannot be used with director.ha.mode active-active: every director must pick ` +
+            `the same server for a flow (use ${ACTIVE_ACTIVE_SCHEDULERS.join(", ")})`,
+        });
+      }
+      if (s.persistence.timeoutS > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "persistence", "timeoutS"],
+          message: `${s.persistence.timeoutS} cannot be used with director.ha.mode active-active: persistence ` +
+            "templates are one director's state (set 0; sh keeps a client on one server)",
+        });
+      }
     });
   }
   const seen = new Map<string, number>();
