@@ -37,7 +37,7 @@ Deno.test("MaglevHashing.update() moves few slots of the remaining servers when 
 
 Deno.test("populateMaglev() gives each slot the same server whatever the list order and ids", () => {
   const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 3 }, { weight: 1 }]);
-  const reversed = d.map((x, i) => ({ ...d[d.length - 1 - i], id: 100 + i }));
+  const reversed = d.map((_x, i) => ({ ...d[d.length - 1 - i], id: 100 + i }));
   const a = new Int32Array(4099);
   const b = new Int32Array(4099);
   populateMaglev(d, a);

@@ -128,7 +128,7 @@ Deno.test({
         await lab.topo.exec(c.ns, ["ip", "route", "add", `${VIP}/32`, "via", ROUTER_IP]);
       }
       for (const c of lab.caches) await startCache(lab, c, "dr");
-      let d1: Director | undefined = await startAa(lab, lab.director, "d1", [0, 1, 2]);
+      const d1 = await startAa(lab, lab.director, "d1", [0, 1, 2]);
       const d2 = await startAa(lab, d2Host, "d2", [2, 1, 0]);
       await routeTo(lab, router, [lab.director, d2Host]);
 
@@ -158,7 +158,6 @@ Deno.test({
         await routeTo(lab, router, [d2Host, d3Host]);
         await sleep(500);
         await stopProc(lab, d1);
-        d1 = undefined;
         await assertSameCaches(conns, "after d1 left");
         const results = await Promise.all(downloads);
         assertEquals(results, [{ code: 0, bytes: 4 << 20 }, { code: 0, bytes: 4 << 20 }], "downloads across changes");
