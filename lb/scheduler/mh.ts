@@ -20,6 +20,17 @@
 import { fmix32, gcd, stringHash } from "./_hash.ts";
 import type { FlowKey, SchedDest, Scheduler } from "./scheduler.ts";
 
+/**
+ * The hash that picks a flow's table slot: `fmix32(saddr)`, slot = hash mod M. The in-kernel DR fast path
+ * computes the same (`netctl/dr_fast_path_program.ts`, whose `MAGLEV_HASH_VECTORS` test both sides), so a
+ * SYN the kernel schedules and a packet user space schedules reach the same server.
+ *
+ * @param saddr the client address as a u32 (most significant byte first)
+ */
+export function maglevFlowHash(saddr: number): number {
+  return fmix32(saddr);
+}
+
 /** Default lookup table size: a prime well above 100 × the number of servers. */
 export const MH_TABLE_SIZE = 65537;
 
@@ -57,7 +68,7 @@ export class MaglevHashing implements Scheduler {
 
   /** The slot owner for the flow's source address, if it can take connections. */
   schedule(dests: readonly SchedDest[], flow: FlowKey, _nowMs: number): SchedDest | undefined {
-    return this.lookup(dests, fmix32(flow.saddr));
+    return this.lookup(dests, maglevFlowHash(flow.saddr));
   }
 
   /** The slot owner for an arbitrary 32-bit hash (used for stateless overflow scheduling). */
