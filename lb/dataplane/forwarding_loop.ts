@@ -145,6 +145,7 @@ export function runForwardingLoop(
       if (!offload || !dispatcher) return;
       neighbours.changed = false;
       offload.syncReals(dispatcher, (id) => routes.slotTarget(id, link), routes.svcOf);
+      offload.syncServices(dispatcher);
     };
 
     const applyConfig = (cfg: DataplaneConfig) => {
@@ -287,6 +288,8 @@ export function runForwardingLoop(
       while (drained < MAX_DRAIN) {
         const n = batch.recv(pkt);
         if (n === 0) break;
+        // Connections the kernel scheduled enter the table before any later packet of theirs is handled here.
+        if (offload && dispatcher) offload.adoptNewFlows(dispatcher, now);
         drained += n;
         C[GLOBAL.rxPackets] += n;
         let rxBytes = 0;
@@ -300,6 +303,7 @@ export function runForwardingLoop(
         // A short batch means the queue is empty: skip the recvmmsg that would only say EAGAIN.
         if (n < batch.slots) break;
       }
+      if (offload && dispatcher) offload.adoptNewFlows(dispatcher, now);
       if (now - lastHousekeeping >= HOUSEKEEPING_MS) {
         lastHousekeeping = now;
         housekeeping(now);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { makeDests } from "../../tests/conformance/scheduler_suite.ts";
 import { ipv4ToInt } from "../../core/addr.ts";
 import { MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "../../netctl/dr_fast_path_program.ts";
-import { MaglevHashing, maglevFlowHash, MH_TABLE_SIZE, populateMaglev } from "./mh.ts";
+import { maglevFlowHash, MaglevHashing, MH_TABLE_SIZE, populateMaglev } from "./mh.ts";
 
 Deno.test("populateMaglev() fills every slot, shares by weight within 2 %", () => {
   const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 0 }]);
