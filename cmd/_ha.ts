@@ -47,7 +47,7 @@ export async function startDirectorHa(
   const ha = cfg.director.ha;
   if (ha.mode === "none") return undefined;
   if (ha.mode === "active-active") {
-    startActiveActive(cfg, membership);
+    startActiveActive(cfg, director, membership);
     return undefined;
   }
   const dataplane = director.haDataplane();
@@ -118,7 +118,7 @@ export async function startDirectorHa(
  *
  * @throws {HaConfigError} without a DR or TUN service (the router's multipath route needs the DR/TUN data plane)
  */
-function startActiveActive(cfg: Appliance, membership: Membership | undefined): void {
+function startActiveActive(cfg: Appliance, director: Director, membership: Membership | undefined): void {
   const d = cfg.director;
   const packet = (m: string | undefined) => m === "dr" || m === "tun";
   if (!d.services.some((s) => packet(s.method) || s.reals.some((r) => packet(r.method)))) {
@@ -128,5 +128,6 @@ function startActiveActive(cfg: Appliance, membership: Membership | undefined): 
   }
   const vips = [...new Set(d.services.filter((s) => s.vip).map((s) => s.vip!))].join(",");
   membership?.update({ ha: { group: d.ha.vipGroup, role: "ACTIVE", vips } });
+  director.setActiveActive({ group: d.ha.vipGroup, node: cfg.cluster.nodeName ?? Deno.hostname() });
   log.info("Director HA active-active: forwarding for every VIP, no ARP for them", { group: d.ha.vipGroup, vips });
 }
