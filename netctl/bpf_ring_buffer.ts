@@ -25,8 +25,6 @@ const RINGBUF_BUSY_BIT = 0x8000_0000;
 const RINGBUF_DISCARD_BIT = 0x4000_0000;
 /** Bytes of a record's header. */
 export const RINGBUF_HEADER_BYTES = 8;
-/** `bpf_ringbuf_output()` flag: do not wake up a waiting reader. */
-export const BPF_RB_NO_WAKEUP = 1;
 
 /** A reader of one ring buffer map (see module doc). */
 export class BpfRingBuffer {

@@ -59,8 +59,7 @@
  *
  * @module
  */
-import { BPF_FUNC, EbpfProgram, FP, OP, TCX_DROP, TCX_NEXT } from "./ebpf_asm.ts";
-import { BPF_RB_NO_WAKEUP } from "./bpf_ring_buffer.ts";
+import { BPF_FUNC, BPF_RB_NO_WAKEUP, EbpfProgram, FP, OP, TCX_DROP, TCX_NEXT } from "./ebpf_asm.ts";
 
 /** Entries of one service's Maglev table (`MH_TABLE_SIZE` of `lb/scheduler/mh.ts`, a prime). */
 export const MAGLEV_TABLE_SIZE = 65537;

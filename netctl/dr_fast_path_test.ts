@@ -292,3 +292,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "DrFastPath's new-flow ring buffer wraps: 60,000 kernel-scheduled SYNs read back in order",
+  ignore: !root,
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
+    try {
+      fp.setReal(1, REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
+      let next = 0;
+      const read = () =>
+        fp.drainNewFlows((f) => {
+          assertEquals([f.sport, f.slot], [1024 + next, 1], `record ${next}`);
+          next++;
+        });
+      // The ring holds about 43,000 records: drain every 10,000, so the positions wrap around its end.
+      for (let i = 0; i < 60_000; i++) {
+        assertEquals(fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict, TCX_REDIRECT);
+        if (i % 10_000 === 9_999) read();
+      }
+      read();
+      assertEquals(next, 60_000);
+    } finally {
+      fp.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "DrFastPath passes a SYN to user space (and keeps no flow) while the new-flow ring is full",
+  ignore: !root,
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
+    try {
+      fp.setReal(1, REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
+      let i = 0;
+      while (i < 60_000 && fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict === TCX_REDIRECT) i++;
+      assert(i > 40_000 && i < 50_000, `the ring took ${i} records`);
+      assertEquals(fp.flow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 1024 + i, 80), undefined);
+      assertEquals(fp.drainNewFlows(() => {}), i);
+      // Drained: the kernel schedules again.
+      assertEquals(fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict, TCX_REDIRECT);
+    } finally {
+      fp.close();
+    }
+  },
+});

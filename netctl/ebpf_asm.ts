@@ -27,6 +27,9 @@ export const TCX_DROP = 2;
 /** tcx verdict: redirect (what `bpf_redirect()` returns on success). */
 export const TCX_REDIRECT = 7;
 
+/** `bpf_ringbuf_output()` flag: do not wake up a waiting reader. */
+export const BPF_RB_NO_WAKEUP = 1;
+
 /** Helper ids (uapi `enum bpf_func_id`). */
 export const BPF_FUNC = {
   mapLookupElem: 1,
