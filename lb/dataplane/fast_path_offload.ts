@@ -173,11 +173,14 @@ export class FastPathOffload implements FlowOffload {
   /**
    * Brings the kernel's mh service tables in step with the dispatcher (after a configuration, health or
    * membership change, and from housekeeping); writes a table only when it changed.
+   *
+   * @param enabled false turns kernel scheduling off for every service (an HA standby data plane takes no new
+   *   connections)
    */
-  syncServices(d: Dispatcher): void {
+  syncServices(d: Dispatcher, enabled = true): void {
     const seen = new Set<string>();
     for (const svc of d.services) {
-      if (!kernelSchedulable(svc)) continue;
+      if (!enabled || !kernelSchedulable(svc)) continue;
       const owners = this.#owners(d, svc);
       let k = this.#kernelServices.get(svc.key);
       if (!k) {

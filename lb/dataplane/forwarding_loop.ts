@@ -145,7 +145,7 @@ export function runForwardingLoop(
       if (!offload || !dispatcher) return;
       neighbours.changed = false;
       offload.syncReals(dispatcher, (id) => routes.slotTarget(id, link), routes.svcOf);
-      offload.syncServices(dispatcher);
+      offload.syncServices(dispatcher, !owner.standby);
     };
 
     const applyConfig = (cfg: DataplaneConfig) => {
