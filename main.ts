@@ -19,6 +19,19 @@ import { versionCommand } from "./cmd/version.ts";
 import { isDataplaneWorker } from "./lb/dataplane/worker.ts";
 import { isDecapWorker } from "./netctl/decap_worker.ts";
 import { VERSION } from "./core/version.ts";
+import { printErr } from "./core/log.ts";
+import { ConfigError } from "./config/mod.ts";
+
+/**
+ * The last line of defence of "no stack traces, ever": an error nothing else handled is printed
+ * as one line (config errors exit 2, everything else 1). Each subcommand reports its own failures
+ * with the key, address or path; this only keeps a missed one from dumping a stack.
+ */
+function exitOnUnhandled(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  printErr(`webcache: ${msg.split("\n").filter((l) => !/^\s+at /.test(l)).join(" ").trim() || "unknown error"}`);
+  Deno.exit(e instanceof ConfigError ? EXIT_CONFIG : 1);
+}
 
 /** Builds the whole command tree (exported for tests and documentation). */
 export function buildProgram(): Command {
@@ -43,6 +56,17 @@ export function buildProgram(): Command {
 }
 
 if (import.meta.main && !isDataplaneWorker() && !isDecapWorker()) {
+  // Not in cache worker threads: their failures go to the main thread's pool, which reports them.
+  if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined") {
+    globalThis.addEventListener("unhandledrejection", (ev) => {
+      ev.preventDefault();
+      exitOnUnhandled(ev.reason);
+    });
+    globalThis.addEventListener("error", (ev) => {
+      ev.preventDefault();
+      exitOnUnhandled(ev.error ?? ev.message);
+    });
+  }
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {
@@ -50,6 +74,6 @@ if (import.meta.main && !isDataplaneWorker() && !isDecapWorker()) {
       // --help and --version exit 0; usage errors exit 2, like bad configs.
       Deno.exit(e.exitCode === 0 ? 0 : EXIT_CONFIG);
     }
-    throw e;
+    exitOnUnhandled(e);
   }
 }

@@ -9,7 +9,9 @@
  *
  * The node aggregates: it lists the members (from the membership module, or its own `/members`
  * route) and asks each member's `/status`, sending the shared `admin.token`. The AdminServer's
- * access control covers these routes like every other.
+ * access control covers `/cluster/status` like every other route; the page itself is static and
+ * public (no data in it), and takes the token from its URL fragment (`/dashboard#token=…`), which
+ * the browser never sends to the server.
  *
  * @module
  */
@@ -60,8 +62,10 @@ export function registerDashboard(admin: AdminServer, opts: DashboardOptions): C
         "x-frame-options": "DENY",
       },
     });
-  admin.route("/", page);
-  admin.route("/dashboard", page);
+  // The page holds no data (it fetches /cluster/status with the token from its #fragment), so it is
+  // served to anyone who reaches the endpoint; the data route keeps the endpoint's access control.
+  admin.route("/", page, { public: true });
+  admin.route("/dashboard", page, { public: true });
   admin.route(CLUSTER_STATUS_PATH, async (req) => {
     const history = new URL(req.url).searchParams.get("history") === "1";
     let doc: ClusterStatus;

@@ -9,10 +9,12 @@
  * - request-rate and hit-ratio charts (canvas) over the aggregator's history (10 minutes);
  * - every director with its HA mode and role and the VIPs it holds now (which director holds each VIP), and
  *   each director service's connection split and persistence table size;
- * - the members table and the top URLs.
+ * - the members table (with each member's config version and any version it refused, cluster.configSync)
+ *   and the top URLs.
  *
- * When the page was opened with `?token=…` its fetches carry `Authorization: Bearer …`, so it
- * works from outside `admin.allow`. Elements tests read carry `data-value` with raw numbers.
+ * When the page was opened with `#token=…` its fetches carry `Authorization: Bearer …`, so it
+ * works from outside `admin.allow`. The token sits in the fragment, which the browser keeps to
+ * itself (the admin endpoint never reads a token from the query string). Elements tests read carry `data-value` with raw numbers.
  *
  * @module
  */
@@ -96,7 +98,8 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
     <div id="services"><p class="muted">No director in this cluster.</p></div></section>
   <section><h2>Members</h2><table id="members">
     <thead><tr><th>Name</th><th>Role</th><th>Health</th><th class="n">Req/s</th><th class="n">Hit</th>
-    <th class="n">Objects</th><th class="n">Stored</th><th class="n">ICP q</th><th class="n">Sib hits</th></tr></thead>
+    <th class="n">Objects</th><th class="n">Stored</th><th class="n">ICP q</th><th class="n">Sib hits</th>
+    <th>Config</th></tr></thead>
     <tbody></tbody></table></section>
   <section><h2>Top URLs</h2><table id="top-urls"><thead><tr><th>URL</th><th class="n">Requests</th></tr></thead>
     <tbody><tr><td class="muted" colspan="2">No data yet.</td></tr></tbody></table></section>
@@ -106,7 +109,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
 (function () {
   var POLL_MS = 2000;
   var COLORS = ["#58a6ff", "#f0883e", "#a371f7", "#3fb950", "#db61a2", "#d29922", "#39c5cf", "#ff7b72"];
-  var token = new URLSearchParams(location.search).get("token");
+  var token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
   var colorOf = {};
   var nextColor = 0;
   function color(name) {
@@ -135,6 +138,17 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
   function healthText(m) {
     if (m.reachable) return m.state;
     return m.state === "unknown" || m.state === "alive" ? "down" : m.state + " (unreachable)";
+  }
+  // cluster.configSync: the version a member runs (counter and hash) and a newer one it refused.
+  function configCell(m) {
+    var c = m.config;
+    if (!c) return "–";
+    var out = '<span class="cfg-version" title="' + esc(c.hash) + '">v' + c.version + " " + esc(c.hash.slice(0, 8)) + "</span>";
+    if (c.refused) {
+      out += ' <span class="badge s-bad cfg-refused" title="' + esc(c.refused.hash) + '">refused v' + c.refused.version +
+        '</span><br><small class="muted cfg-reason">' + esc(c.refused.reason) + "</small>";
+    }
+    return out;
   }
   var HEALTH_COLOR = { "s-ok": "#3fb950", "s-warn": "#d29922", "s-bad": "#f85149" };
 
@@ -357,7 +371,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
         '</span></td><td class="n">' + (f ? rate(f.requestRate) : m.director ? rate(m.director.connectionRate) + " conn/s" : "–") +
         '</td><td class="n">' + (f ? pct(f.hitRatio) : "–") + '</td><td class="n">' + (f ? f.objects : "–") +
         '</td><td class="n">' + (f ? bytes(f.bytes) : "–") + '</td><td class="n">' + (f ? f.icpQueries : "–") +
-        '</td><td class="n">' + (f ? f.siblingHits : "–") + "</td></tr>";
+        '</td><td class="n">' + (f ? f.siblingHits : "–") + "</td><td>" + configCell(m) + "</td></tr>";
     }).join("");
     var urls = doc.topUrls || [];
     $("top-urls").tBodies[0].innerHTML = urls.length ? urls.map(function (u) {
@@ -393,7 +407,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
   function poll() {
     var headers = token ? { Authorization: "Bearer " + token } : {};
     fetch("/cluster/status?history=1", { headers: headers, cache: "no-store" }).then(function (res) {
-      if (res.status === 403) throw new Error("refused by the admin endpoint: open the page with ?token=<admin.token>");
+      if (res.status === 403) throw new Error("refused by the admin endpoint: open the page with #token=<admin.token>");
       if (!res.ok) throw new Error("cluster status: HTTP " + res.status);
       return res.json();
     }).then(function (doc) {

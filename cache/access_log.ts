@@ -8,9 +8,9 @@
  *
  * time is seconds.milliseconds since the epoch when the request completed; elapsed is milliseconds,
  * right-aligned in 6 columns (Squid's `%9d.%03d %6d`); bytes are those sent to the client (head and
- * body). Codes used: TCP_HIT, TCP_MEM_HIT, TCP_MISS, TCP_REFRESH_UNMODIFIED, TCP_REFRESH_MODIFIED,
- * TCP_REFRESH_FAIL_OLD, TCP_STALE_HIT, TCP_CLIENT_REFRESH_MISS, TCP_IMS_HIT, TCP_DENIED, TCP_TUNNEL,
- * TCP_MISS_ABORTED, NONE (errors before forwarding).
+ * body). Result and hierarchy codes (TCP_HIT for disk, TCP_MEM_HIT for memory, the TCP_REFRESH_*
+ * family, SIBLING_HIT, CARP, HIER_DIRECT...) are chosen in `log_codes.ts`; also TCP_STALE_HIT,
+ * TCP_DENIED, TCP_TUNNEL, NONE (errors before forwarding).
  *
  * @module
  */
@@ -61,16 +61,21 @@ export function formatAccessLogLine(e: AccessLogEntry): string {
   } ${clean(e.user ?? "-")} ${e.hierarchy}/${clean(e.peer)} ${clean(e.type.split(";")[0].trim() || "-")}`;
 }
 
-/** Where access log lines go: a file (appended), stdout, or nowhere. */
+/**
+ * Where access log lines go: a file (appended), stdout, or nowhere.
+ *
+ * Log rotation (logrotate's `create` without `copytruncate`): rename the file, then SIGHUP the
+ * cache, which calls {@link AccessLog.reopen} in every worker. Lines buffered or being written
+ * before the reopen go to the renamed file, every later line to the new one: none is lost or
+ * written twice, because writes and the switch run one after another on one queue.
+ */
 export class AccessLog {
-  readonly #file?: Deno.FsFile;
-  readonly #stdout: boolean;
+  #file?: Deno.FsFile;
+  #target: string;
   #buf: string[] = [];
   #bytes = 0;
   #timer?: ReturnType<typeof setInterval>;
   #pending: Promise<void> = Promise.resolve();
-  /** Whether lines are written anywhere. */
-  readonly enabled: boolean;
 
   /**
    * Opens the log.
@@ -79,12 +84,37 @@ export class AccessLog {
    * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when the file cannot be opened
    */
   constructor(target: string) {
-    this.#stdout = target === "stdout";
-    this.enabled = target !== "none" && target !== "";
-    if (this.enabled && !this.#stdout) {
-      this.#file = Deno.openSync(target, { append: true, create: true, write: true });
+    this.#target = target;
+    this.#file = AccessLog.#open(target);
+    this.#arm();
+  }
+
+  static #open(target: string): Deno.FsFile | undefined {
+    if (target === "none" || target === "" || target === "stdout") return undefined;
+    try {
+      return Deno.openSync(target, { append: true, create: true, write: true });
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "its directory does not exist"
+        : (e as Error).message.replace(/\s*\(os error \d+\).*$/, "");
+      const Kind = e instanceof Deno.errors.PermissionDenied ? Deno.errors.PermissionDenied : Deno.errors.NotFound;
+      throw new Kind(`Cannot open cache.accessLog "${target}": ${why}`, { cause: e });
     }
-    if (this.enabled) this.#timer = setInterval(() => this.flush(), 1000);
+  }
+
+  #arm(): void {
+    clearInterval(this.#timer);
+    this.#timer = this.enabled ? setInterval(() => this.flush(), 1000) : undefined;
+  }
+
+  /** Whether lines are written anywhere. */
+  get enabled(): boolean {
+    return this.#target !== "none" && this.#target !== "";
+  }
+
+  /** Where lines go: a path, `stdout` or `none`. */
+  get target(): string {
+    return this.#target;
   }
 
   /** Queues one record; lines are written at least every second and when 64 KiB are buffered. */
@@ -110,10 +140,33 @@ export class AccessLog {
     return this.#pending;
   }
 
+  /**
+   * Writes what is buffered to the current file, then opens `target` (by default the same path
+   * again: after a rename that creates a new file) and closes the old one. When the new file
+   * cannot be opened the old one stays in use.
+   *
+   * @param target the new destination (`cache.accessLog` after a reload); default the current one
+   * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when `target` cannot be opened
+   */
+  reopen(target: string = this.#target): Promise<void> {
+    this.flush();
+    const done = this.#pending.then(() => {
+      const next = AccessLog.#open(target);
+      const old = this.#file;
+      this.#file = next;
+      this.#target = target;
+      old?.close();
+      this.#arm();
+    });
+    this.#pending = done.catch(() => {});
+    return done;
+  }
+
   /** Flushes and closes the file. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
     this.#file?.close();
+    this.#file = undefined;
   }
 }

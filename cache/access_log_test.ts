@@ -62,3 +62,62 @@ Deno.test("AccessLog appends lines to a file", async () => {
     await Deno.remove(file);
   }
 });
+
+function entry(url: string) {
+  return {
+    time: 1000,
+    elapsedMs: 1,
+    client: "c",
+    code: "TCP_MISS",
+    status: 200,
+    bytes: 1,
+    method: "GET",
+    url,
+    hierarchy: "HIER_DIRECT",
+    peer: "o",
+    type: "-",
+  };
+}
+
+Deno.test("AccessLog.reopen() after a rename: earlier lines in the old file, later ones in the new, none twice", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/access.log`;
+    const log = new AccessLog(file);
+    for (let i = 0; i < 500; i++) log.log(entry(`a${i}`));
+    await log.flush();
+    for (let i = 0; i < 500; i++) log.log(entry(`b${i}`)); // buffered at the rename
+    await Deno.rename(file, `${file}.1`);
+    const reopened = log.reopen();
+    for (let i = 0; i < 500; i++) log.log(entry(`c${i}`)); // logged while the switch is queued
+    await reopened;
+    for (let i = 0; i < 500; i++) log.log(entry(`d${i}`));
+    await log.close();
+    const urls = (t: string) => t.trim().split("\n").map((l) => l.split(/\s+/)[6]);
+    const old = urls(await Deno.readTextFile(`${file}.1`));
+    const now = urls(await Deno.readTextFile(file));
+    assertEquals(old.length + now.length, 2000);
+    assertEquals(new Set([...old, ...now]).size, 2000);
+    assertEquals(old.filter((u) => u.startsWith("a") || u.startsWith("b")).length, 1000);
+    assertEquals(now.filter((u) => u.startsWith("d")).length, 500);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("AccessLog.reopen() to a path that cannot be opened keeps writing to the old file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/access.log`;
+    const log = new AccessLog(file);
+    log.log(entry("before"));
+    let failed = false;
+    await log.reopen(`${dir}/missing/access.log`).catch(() => failed = true);
+    assertEquals(failed, true);
+    log.log(entry("after"));
+    await log.close();
+    assertEquals((await Deno.readTextFile(file)).trim().split("\n").length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -23,7 +23,7 @@
 import { Acl } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import type { OriginPool } from "../http/origin_client.ts";
-import type { ServerRequest, ServerResponse } from "../http/server.ts";
+import { RequestBodyError, type ServerRequest, type ServerResponse } from "../http/server.ts";
 import type { AccessLog } from "./access_log.ts";
 import { sendDenied, sendError } from "./client_reply.ts";
 import { DestinationGuard } from "./destination_guard.ts";
@@ -40,9 +40,10 @@ import { PartialStore } from "./partial_store.ts";
 import { pass, readRequestBody } from "./pass.ts";
 import type { PeerSelector } from "./peer_selector.ts";
 import { type ClusterPurge, invalidatorFor, purge } from "./purge.ts";
+import { hitCode } from "./log_codes.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { PreparedHit } from "./response_head.ts";
-import { type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
+import { keyUrl, type ListenerMode, originFormUrl, resolveRoute } from "./route.ts";
 import { cacheKey, currentAgeMs, evaluateFreshness } from "./semantics/mod.ts";
 import type { SharedCollapse } from "./shared_collapse.ts";
 import type { Store, StoredMeta, StoredObject } from "./store/store.ts";
@@ -106,11 +107,11 @@ const SLOW_FIELDS = new Set([
 /** The cache request handler; see the module doc. */
 export class CacheHandler {
   readonly #o: CacheHandlerOptions;
-  readonly #cfg: CacheHandlerConfig;
+  #cfg: CacheHandlerConfig;
   readonly #ctx: CacheContext;
   readonly #fsm: RequestFsm;
-  readonly #forwardAcl: Acl;
-  readonly #purgeAcl: Acl;
+  #forwardAcl: Acl;
+  #purgeAcl: Acl;
   readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
   readonly #xHit: string;
   /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
@@ -163,6 +164,20 @@ export class CacheHandler {
       destinations,
     };
     this.#fsm = new RequestFsm(this.#ctx);
+  }
+
+  /**
+   * Puts new settings into effect for the requests that start from now on (SIGHUP): origins,
+   * ACLs, freshness heuristics, object size limit, collapsing.
+   *
+   * @param config the new settings
+   */
+  reconfigure(config: CacheHandlerConfig): void {
+    this.#forwardAcl = new Acl(config.acl.forward);
+    this.#purgeAcl = new Acl(config.acl.purge);
+    this.#cfg = config;
+    this.#ctx.config = config;
+    this.#ctx.fetch.reconfigure(config);
   }
 
   /** Replaces the peer selector (ICP, `--peers auto`). */
@@ -232,7 +247,14 @@ export class CacheHandler {
       await this.#route(ex, mode, key);
     } catch (e) {
       log.debug("Request failed", { from: req.client.hostname, url: out.url, error: e });
-      if (res.bytesWritten === 0 && !res.broken) {
+      if (e instanceof RequestBodyError) {
+        // The client's body was malformed, cut or stalled (before any response): its error, not
+        // the origin's. The connection cannot be reused (the body's end is unknown).
+        out.status = e.status;
+        out.result = "error";
+        res.close = true;
+        if (!res.broken) await sendError(this.#ctx, ex, { status: e.status, message: e.message }).catch(() => {});
+      } else if (res.bytesWritten === 0 && !res.broken) {
         out.status = 500;
         out.result = "error";
         await sendError(this.#ctx, ex, { status: 500, message: "Internal error" }).catch(() => {});
@@ -270,14 +292,16 @@ export class CacheHandler {
     for (const [k] of req.headers.fields) if (SLOW_FIELDS.has(k)) return undefined;
     const host = req.headers.get("host");
     if (host === null) return undefined;
-    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`.
-    const url = `${host}\n${req.target}`;
+    // Host and target apart (a newline is in neither), so `Host: a/x` + `/y` is not `a` + `/x/y`;
+    // a TLS request's memo starts with a newline (a Host never does), as its scheme differs.
+    const url = req.tls ? `\n${host}\n${req.target}` : `${host}\n${req.target}`;
     let primary = this.#keys.get(url);
     const known = primary !== undefined;
     if (primary === undefined) {
       // The same normalised URL the route forwards (route.ts), so a hit is what that URL fetched.
-      primary = originFormUrl(host, req.target)?.url;
-      if (primary === undefined) return undefined;
+      const abs = originFormUrl(host, req.target, req.tls ? "https" : "http")?.url;
+      if (abs === undefined) return undefined;
+      primary = keyUrl(abs, this.#cfg.schemeInKey ?? true);
     }
     const store = this.#o.store;
     const vr = store.variants(primary);
@@ -322,7 +346,7 @@ export class CacheHandler {
       res.close = true;
     }
     this.#finish(req, res, {
-      code: "TCP_MEM_HIT",
+      code: hitCode(obj),
       result: "hit",
       status: obj.meta.status,
       url: hit.primary,
@@ -342,9 +366,14 @@ export class CacheHandler {
     const forwardAllowed = mode !== "accel" && this.#forwardAcl.allows(client);
     if (req.method === "PURGE") return await purge(ctx, ex, { mode, acl: this.#purgeAcl, cluster: this.#o.purge });
     const route = resolveRoute(
-      { method: req.method, target: req.target, host: req.headers.get("host") },
+      { method: req.method, target: req.target, host: req.headers.get("host"), tls: req.tls },
       mode,
-      { origins: this.#cfg.origins, defaultOrigin: this.#cfg.defaultOrigin, forwardAllowed },
+      {
+        origins: this.#cfg.origins,
+        defaultOrigin: this.#cfg.defaultOrigin,
+        schemeInKey: this.#cfg.schemeInKey,
+        forwardAllowed,
+      },
     );
     if (route.kind === "error") {
       out.status = route.status;
@@ -365,7 +394,7 @@ export class CacheHandler {
       if (why) return await sendDenied(ctx, ex, `Destination ${route.host} is not allowed: ${why}`);
     }
     // The route's URL is normalised: it is the key, and its path is what the origin is asked.
-    const primary = key ?? route.url;
+    const primary = key ?? route.key;
     out.url = primary;
     const viaOwn = `1.1 ${ctx.node}`;
     const via = req.headers.get("via");

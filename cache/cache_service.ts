@@ -3,6 +3,10 @@
  * an {@link HttpServer} per configured listener (with SO_REUSEPORT when several workers share the
  * ports). The main process runs one and {@link WorkerPool} runs the others.
  *
+ * Each listener answers the cache's own health endpoint (`health_endpoint.ts`) before the handler.
+ * {@link CacheService.reconfigure} puts a reloaded `cache` section into effect in place (SIGHUP);
+ * {@link CacheService.drain} and {@link CacheService.finish} stop it gracefully (SIGTERM).
+ *
  * @module
  */
 import type { Appliance } from "../config/mod.ts";
@@ -11,8 +15,11 @@ import type { TopUrlCount } from "../status/top_urls.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { OriginPool } from "../http/origin_client.ts";
-import { HttpServer } from "../http/server.ts";
+import type { OriginTlsOptions } from "../http/origin_tls.ts";
+import { type CertificateReload, HttpServer } from "../http/server.ts";
+import type { TlsFiles } from "../http/tls_files.ts";
 import { AccessLog } from "./access_log.ts";
+import { CacheHealth, dirsCheck, isHealthTarget } from "./health_endpoint.ts";
 import { CacheHandler, type CacheHandlerOptions, type Invalidator } from "./cache_handler.ts";
 import { DestinationGuard } from "./destination_guard.ts";
 import { type CacheCounters, counters, countRequest } from "./metrics.ts";
@@ -21,6 +28,7 @@ import type { SharedCollapse } from "./shared_collapse.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
 import type { ListenerMode } from "./route.ts";
 import { MemoryStore } from "./store/memory_store.ts";
+import { TieredStore } from "./store/tiered.ts";
 import { createPolicy } from "./store/eviction/mod.ts";
 import type { Store, StoreStats } from "./store/store.ts";
 
@@ -47,13 +55,15 @@ export interface CacheServiceOptions {
   lazyCopy?: LazyCopy;
   /** The cross-worker collapse table (several workers). */
   sharedCollapse?: SharedCollapse;
+  /** Workers sharing `cache.memory.maxBytes` (each memory tier gets its share on a reload); default 1. */
+  workers?: number;
   /**
    * This node's admin, gossip and ICP ports: forward and transparent requests never reach them on
    * its own addresses (`destination_guard.ts`).
    */
   servicePorts?: number[];
   /** Listeners to use instead of `cache.listen` (tests bind port 0, which the schema refuses). */
-  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean }[];
+  listeners?: { hostname: string; port: number; mode: ListenerMode; proxyProtocol?: boolean; tls?: TlsFiles }[];
 }
 
 /** A snapshot of one worker for /status and metrics. */
@@ -66,6 +76,8 @@ export interface WorkerStats {
   metrics?: MetricSnapshot[];
   /** A worker's most requested URLs (merged into `/status`). */
   topUrls?: TopUrlCount[];
+  /** When its health endpoint last answered a probe (ms since epoch), if ever. */
+  healthProbedAt?: number;
 }
 
 /** One worker's cache; see the module doc. */
@@ -80,8 +92,12 @@ export class CacheService {
   readonly accessLog: AccessLog;
   /** One server per listener, once started. */
   readonly servers: HttpServer[] = [];
-  readonly #cfg: Appliance["cache"];
+  /** The health endpoint's state (draining, store). */
+  readonly health: CacheHealth;
+  #cfg: Appliance["cache"];
   readonly #opts: CacheServiceOptions;
+  /** Trust for https:// origins, read once at start (`cache.originTls`). */
+  readonly #originTls: OriginTlsOptions;
 
   /**
    * Creates the service; nothing listens before `start()`.
@@ -98,8 +114,10 @@ export class CacheService {
         maxObjectBytes: cfg.maxObjectBytes,
         policy: createPolicy(cfg.store.policy),
       });
-    this.pool = new OriginPool(cfg.origin);
+    this.#originTls = originTlsOptions(cfg.originTls);
+    this.pool = new OriginPool({ ...cfg.origin, tls: this.#originTls });
     this.accessLog = new AccessLog(cfg.accessLog);
+    this.health = new CacheHealth(dirsCheck(cfg.store.dirs.map((d) => d.path)));
     this.handler = new CacheHandler({
       node: opts.node,
       store: this.store,
@@ -127,40 +145,111 @@ export class CacheService {
   start(): this {
     const listeners = this.#opts.listeners ?? this.#cfg.listen.map((l) => {
       const hp = parseHostPort(l.address);
-      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol };
+      const tls = l.tls ? { certFile: l.tls.cert, keyFile: l.tls.key } : undefined;
+      return { hostname: hp.host, port: hp.port, mode: l.mode, proxyProtocol: l.proxyProtocol, tls };
     });
     for (const l of listeners) {
-      const server = new HttpServer({
-        hostname: l.hostname,
-        port: l.port,
-        reusePort: this.#opts.reusePort,
-        proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
-        maxHeaderBytes: this.#cfg.maxHeaderBytes,
-        idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
-        headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
-        sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
-        onBadRequest: (client, status, e) => {
-          countRequest("error");
-          this.accessLog.log({
-            time: Date.now(),
-            elapsedMs: 0,
-            client: client.hostname,
-            code: "NONE",
-            status,
-            bytes: 0,
-            method: "NONE",
-            url: "error:invalid-request",
-            hierarchy: "HIER_NONE",
-            peer: "-",
-            type: "-",
-          });
-          log.debug("Bad request", { from: client.hostname, status, error: e });
+      const server = new HttpServer(
+        {
+          hostname: l.hostname,
+          port: l.port,
+          reusePort: this.#opts.reusePort,
+          proxyProtocol: (l.proxyProtocol ?? false) || this.#cfg.proxyProtocol,
+          tls: l.tls,
+          proxyProtocolFrom: this.#cfg.acl.proxyProtocol,
+          listenKey: "cache.listen",
+          maxHeaderBytes: this.#cfg.maxHeaderBytes,
+          idleTimeoutMs: this.#cfg.client.idleTimeoutMs,
+          headerTimeoutMs: this.#cfg.client.headerTimeoutMs,
+          sendTimeoutMs: this.#cfg.client.sendTimeoutMs,
+          bodyIdleTimeoutMs: this.#cfg.client.bodyIdleTimeoutMs,
+          bodyTimeoutMs: this.#cfg.client.bodyTimeoutMs,
+          onBadRequest: (client, status, e) => {
+            countRequest("error");
+            this.accessLog.log({
+              time: Date.now(),
+              elapsedMs: 0,
+              client: client.hostname,
+              code: "NONE",
+              status,
+              bytes: 0,
+              method: "NONE",
+              url: "error:invalid-request",
+              hierarchy: "HIER_NONE",
+              peer: "-",
+              type: "-",
+            });
+            log.debug("Bad request", { from: client.hostname, status, error: e });
+          },
         },
-      }, (req, res) => this.handler.handle(req, res, l.mode));
+        (req, res) => isHealthTarget(req.target) ? this.health.answer(req, res) : this.handler.handle(req, res, l.mode),
+      );
       this.servers.push(server.start());
-      log.info("Cache listening", { listen: `${server.addr.hostname}:${server.addr.port}`, mode: l.mode });
+      log.info("Cache listening", {
+        listen: `${server.addr.hostname}:${server.addr.port}`,
+        mode: l.mode,
+        ...(l.tls ? { tls: true, cert: l.tls.certFile } : {}),
+      });
     }
     return this;
+  }
+
+  /**
+   * Re-reads every TLS listener's certificate and key (SIGHUP). A listener whose files cannot be
+   * used keeps its old certificate; its result says why.
+   *
+   * @returns one result per TLS listener
+   */
+  reloadCertificates(): CertificateReload[] {
+    return this.servers.filter((s) => s.tls).map((s) => s.reloadCertificates());
+  }
+
+  /** The `cache` section in effect. */
+  get config(): Appliance["cache"] {
+    return this.#cfg;
+  }
+
+  /**
+   * Puts a reloaded `cache` section into effect for the requests that start from now on: origins,
+   * ACLs, freshness heuristics and size limits, collapsing, origin timeouts, the memory tier's
+   * limits, and `accessLog` (reopened at its new path). Listeners, workers and cache directories
+   * stay as they are (the caller reports those as needing a restart).
+   *
+   * @param cfg the new `cache` section
+   * @throws {Error} when the new access log cannot be opened (everything else is applied)
+   */
+  async reconfigure(cfg: Appliance["cache"]): Promise<void> {
+    this.#cfg = cfg;
+    this.handler.reconfigure(cfg);
+    // cache.originTls needs a restart: the trust read at start stays.
+    this.pool.setOptions({ ...cfg.origin, tls: this.#originTls });
+    const memory = this.store instanceof TieredStore ? this.store.memory : this.store;
+    if (memory instanceof MemoryStore) {
+      memory.setLimits({
+        maxBytes: Math.floor(cfg.memory.maxBytes / Math.max(1, this.#opts.workers ?? 1)),
+        maxObjectBytes: cfg.store.dirs.length ? cfg.memory.maxObjectBytes : cfg.maxObjectBytes,
+      });
+    }
+    if (cfg.accessLog !== this.accessLog.target) await this.accessLog.reopen(cfg.accessLog);
+  }
+
+  /**
+   * First step of a graceful stop: the health endpoint answers 503 and every response closes its
+   * connection, while the listeners still accept (directors learn of it meanwhile).
+   */
+  drain(): void {
+    this.health.drain();
+    for (const s of this.servers) s.drain();
+  }
+
+  /**
+   * Second step: stops accepting, lets requests in flight finish until `deadline`, closes the rest.
+   *
+   * @param deadline ms since epoch
+   */
+  async finish(deadline: number): Promise<void> {
+    this.drain();
+    await Promise.all(this.servers.map((s) => s.finish(deadline)));
   }
 
   /** Deletes keys from this worker's store and its stored partial responses. */
@@ -184,6 +273,7 @@ export class CacheService {
         originFailures: { ...counters.originFailures },
       },
       store: s,
+      ...(Number.isFinite(this.health.probedAt) ? { healthProbedAt: this.health.probedAt } : {}),
     };
   }
 
@@ -196,6 +286,33 @@ export class CacheService {
     await this.accessLog.close();
     await this.store.close();
   }
+}
+
+/**
+ * The origin pool's TLS settings from `cache.originTls`: the CA file read now, and a warning when
+ * verification is off.
+ *
+ * @param cfg `cache.originTls`
+ * @returns the pool's TLS options
+ * @throws {Error} when the CA file cannot be read
+ */
+export function originTlsOptions(cfg: Appliance["cache"]["originTls"] | undefined): OriginTlsOptions {
+  if (!cfg) return {};
+  let caCerts: string[] | undefined;
+  if (cfg.caFile) {
+    try {
+      caCerts = [Deno.readTextFileSync(cfg.caFile)];
+    } catch (e) {
+      throw new Error(`Cannot read cache.originTls.caFile "${cfg.caFile}": ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (cfg.insecure) {
+    log.warn(
+      "cache.originTls.insecure is set: https:// origin certificates are NOT verified; anyone on the path can " +
+        "impersonate an origin",
+    );
+  }
+  return { caCerts, insecure: cfg.insecure };
 }
 
 /**

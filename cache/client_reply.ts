@@ -84,7 +84,12 @@ export async function sendOriginError(who: ReplyIdentity, ex: Exchange, e: Error
   const status = timeout ? 504 : 502;
   ex.out.status = status;
   ex.out.result = "error";
-  log.debug("Origin failed", { url: ex.out.url, error: e });
+  if (e instanceof OriginError && e.reason === "tls") {
+    // A certificate the cache does not trust is a configuration or security problem: say so.
+    log.warn("Origin TLS failed", { url: ex.out.url, error: e.message });
+  } else {
+    log.debug("Origin failed", { url: ex.out.url, error: e });
+  }
   const message = `${timeout ? "Gateway timeout" : "Bad gateway"}: ${e.message}`;
   return await sendError(who, ex, { status, message });
 }

@@ -25,6 +25,8 @@ export interface CacheHandlerConfig {
   origins: Record<string, string>;
   /** Origin for hosts not in `origins`. */
   defaultOrigin?: string;
+  /** Whether `https://` and `http://` URLs are different cache entries (default true). */
+  schemeInKey?: boolean;
   /** Who may forward-proxy and PURGE, the ports CONNECT may reach, internal networks opened to proxying. */
   acl: { forward: string[]; purge: string[]; connectPorts: number[]; allowDestinations?: string[] };
   /** Larger responses are streamed but not stored. */

@@ -6,7 +6,8 @@
  */
 import type { ResponseHead } from "../http/head_codec.ts";
 import type { HeaderList } from "../http/header_list.ts";
-import type { Endpoint, ServerRequest } from "../http/server.ts";
+import type { ServerRequest } from "../http/server.ts";
+import type { OriginEndpoint } from "../http/origin_client.ts";
 import type { ForwardedHeaders } from "./forwarded_headers.ts";
 import { stripHopByHop } from "./semantics/mod.ts";
 import type { StoredMeta } from "./store/store.ts";
@@ -20,7 +21,7 @@ export interface FetchPlan {
   /** Primary cache key. */
   primary: string;
   /** The origin server. */
-  origin: Endpoint;
+  origin: OriginEndpoint;
   /** Host field value sent. */
   host: string;
   /** Origin-form target. */

@@ -93,7 +93,7 @@ export interface StartedFetch {
 
 /** The fetch stage; see the module doc. */
 export class FetchStage {
-  readonly #o: FetchStageOptions & { forwarded: ForwardedHeaders };
+  #o: FetchStageOptions & { forwarded: ForwardedHeaders };
   readonly #collapser: Collapser;
   /** Peer or origin choice and sending (passes use it directly). */
   readonly upstream: Upstream;
@@ -107,6 +107,16 @@ export class FetchStage {
     this.#o = { ...opts, forwarded: opts.forwarded ?? new ForwardedHeaders([]) };
     this.#collapser = new Collapser(opts.sharedCollapse);
     this.upstream = new Upstream(opts.pool, opts.peers, opts.destinations);
+  }
+
+  /**
+   * Uses new settings (object size limit, freshness heuristics) for the fetches that start from
+   * now on (SIGHUP).
+   *
+   * @param config the new settings
+   */
+  reconfigure(config: FetchStageOptions["config"]): void {
+    this.#o = { ...this.#o, config };
   }
 
   /**
@@ -173,7 +183,7 @@ export class FetchStage {
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
       r.abort();
-      if (writer) await this.#commit(writer, key);
+      if (writer) await this.#commit(writer, key, r.clean);
       f.finish();
       this.#collapser.release(key, f);
       return;
@@ -272,7 +282,11 @@ export class FetchStage {
       else if (k === "date") hasDate = true;
     }
     if (!hasDate) headers.push(["date", formatHttpDate(t.responseTime)]);
-    const length = r.framing.kind === "length" ? r.framing.length : r.framing.kind === "none" ? 0 : undefined;
+    const length = r.framing.kind === "length"
+      ? r.framing.length
+      : r.framing.kind === "none"
+      ? (r.head.status === 304 || r.head.status === 204 ? 0 : r.declaredLength) // HEAD: the origin's
+      : undefined;
     // Trusted client forwarding fields reach the origin, so they key the answer (forwarded_headers.ts).
     const vary = this.#o.forwarded.varyWith(parseVary(r.head.headers.get("vary")));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
@@ -308,6 +322,8 @@ export class FetchStage {
         log.debug("Store refused object", { url: plan.primary, error: e });
       }
     }
+    // Stray bytes after this response on its idle connection: it was probably cut wrong; drop it.
+    if (writer) r.onLateTrouble(() => void this.#o.invalidate([plan.primary]).catch(() => {}));
     f.retainAll = writer !== undefined;
     f.setHead({
       kind: "response",
@@ -357,7 +373,7 @@ export class FetchStage {
       this.#collapser.release(key, f);
       return;
     }
-    if (writer) await this.#commit(writer, key);
+    if (writer) await this.#commit(writer, key, r.clean);
     f.finish();
     this.#collapser.release(key, f);
   }
@@ -404,15 +420,23 @@ export class FetchStage {
     }
     f.push(body); // one chunk, within the back-pressure limit: never waits
     if (writer) {
-      const c = this.#commit(writer, key);
+      const c = this.#commit(writer, key, r.clean);
       if (c instanceof Promise) await c;
     }
     f.finish();
     this.#collapser.release(key, f);
   }
 
-  /** Commits a store write; false (and aborted) when the store refused it. */
-  #commit(writer: StoreWriter, key: string): boolean | Promise<boolean> {
+  /**
+   * Commits a store write; false (and aborted) when the store refused it, or when the origin
+   * exchange was not clean (bytes after the body, a body on a bodiless answer): such a response is
+   * never stored.
+   */
+  #commit(writer: StoreWriter, key: string, clean: boolean): boolean | Promise<boolean> {
+    if (!clean) {
+      log.debug("Not storing a response with framing trouble", { url: key });
+      return this.#commitFailed(writer, key, new Error("origin framing trouble"));
+    }
     let c: void | Promise<void>;
     try {
       c = writer.commit();

@@ -9,7 +9,7 @@
  * | `webcache_cache_client_bytes_total` | counter | bytes sent to clients |
  * | `webcache_cache_origin_bytes_total` | counter | body bytes received from origins and peers |
  * | `webcache_cache_collapsed_requests_total` | counter | requests served by another request's origin fetch |
- * | `webcache_cache_origin_failures_total` | counter | `reason`: connect, refused, timeout, reset, protocol |
+ * | `webcache_cache_origin_failures_total` | counter | `reason`: connect, refused, timeout, reset, protocol, tls |
  * | `webcache_cache_origin_latency_seconds` | histogram | time to the origin's response head |
  * | `webcache_cache_stored_objects` / `webcache_cache_stored_bytes` | gauge | memory tier contents |
  * | `webcache_cache_worker_copies_total` | counter | `result`: copied, absent, timeout, invalidated (objects pulled from another worker) |
@@ -203,7 +203,7 @@ export const collapsedTotal = summedCounter(
 /** Origin failures by reason. */
 export const originFailuresTotal = new Counter({
   name: "webcache_cache_origin_failures_total",
-  help: "Origin requests that failed, by reason (connect, refused, timeout, reset, protocol).",
+  help: "Origin requests that failed, by reason (connect, refused, timeout, reset, protocol, tls).",
   labelNames: ["reason"],
   registers: [registry],
   collect() {

@@ -32,7 +32,7 @@ import type { OriginResponse } from "../http/origin_client.ts";
 import { sendOriginError } from "./client_reply.ts";
 import { type CacheContext, type Exchange, freshOpts } from "./exchange.ts";
 import { type FetchPlan, forwardHeaders } from "./fetch_plan.ts";
-import { type PartialMeta, type PartialObject, partialView } from "./partial_store.ts";
+import { completeMeta, type PartialMeta, type PartialObject, partialView } from "./partial_store.ts";
 import { counters } from "./metrics.ts";
 import { relay } from "./pass.ts";
 import { serveStored } from "./serve_stored.ts";
@@ -53,7 +53,7 @@ import {
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
-import type { StoredMeta, StoredObject } from "./store/store.ts";
+import type { StoredObject } from "./store/store.ts";
 
 const log = getLogger("cache");
 
@@ -242,17 +242,7 @@ async function storeKept(ctx: CacheContext, k: Keeping): Promise<void> {
 
 /** Stores a complete representation as a 200 in the main store; returns it as a stored object. */
 async function storeWhole(ctx: CacheContext, m: PartialMeta, body: Uint8Array): Promise<StoredObject> {
-  const meta: StoredMeta = {
-    primary: m.primary,
-    variant: m.variant,
-    status: 200,
-    headers: m.headers,
-    vary: m.vary,
-    requestTime: m.requestTime,
-    responseTime: m.responseTime,
-    expiresAt: 0,
-    bodyBytes: body.length,
-  };
+  const meta = completeMeta(m, body.length);
   meta.expiresAt = expiresAtMs(meta, freshOpts(ctx.config, m.primary));
   try {
     const w = await ctx.store.openWrite(meta);

@@ -238,6 +238,27 @@ export class PartialStore {
 }
 
 /**
+ * The stored metadata of a complete 200 made of a partial representation's fields.
+ *
+ * @param m the partial representation's metadata
+ * @param bodyBytes the complete length
+ * @returns metadata with `expiresAt` 0, for the caller to compute
+ */
+export function completeMeta(m: PartialMeta, bodyBytes: number): StoredMeta {
+  return {
+    primary: m.primary,
+    variant: m.variant,
+    status: 200,
+    headers: m.headers,
+    vary: m.vary,
+    requestTime: m.requestTime,
+    responseTime: m.responseTime,
+    expiresAt: 0,
+    bodyBytes,
+  };
+}
+
+/**
  * A view of one covered range of a partial representation as a {@link StoredObject} of the
  * complete length, for the code that serves stored objects. Its `openBody` serves only the given
  * range (the caller checked {@link PartialStore.covers}); any other range, or no range, errors,
@@ -251,18 +272,7 @@ export function partialView(
   obj: PartialObject,
   range?: { start: number; end: number; bytes: Uint8Array },
 ): StoredObject {
-  const m = obj.meta;
-  const meta: StoredMeta = {
-    primary: m.primary,
-    variant: m.variant,
-    status: 200,
-    headers: m.headers,
-    vary: m.vary,
-    requestTime: m.requestTime,
-    responseTime: m.responseTime,
-    expiresAt: 0,
-    bodyBytes: m.length,
-  };
+  const meta = completeMeta(obj.meta, obj.meta.length);
   return {
     meta,
     openBody(r?: { start: number; end: number }): ReadableStream<Uint8Array> {

@@ -8,6 +8,7 @@
 import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
 import { latin1Encode } from "../http/head_codec.ts";
 import type { OriginResponse } from "../http/origin_client.ts";
+import { RequestBodyError } from "../http/server.ts";
 import { concatBytes, framingFor, sendOriginError } from "./client_reply.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
@@ -63,13 +64,14 @@ export async function pass(ctx: CacheContext, ex: Exchange, plan: FetchPlan): Pr
   try {
     r = await ctx.fetch.upstream.send(plan, out);
   } catch (e) {
+    if (e instanceof RequestBodyError) throw e; // the client's fault: answered 400/408 by the handler
     return await sendOriginError(ctx, ex, e as Error);
   }
   const responseTime = Date.now();
   let headers = stripHopByHop(r.head.headers.fields);
   // A peer's stored copy: no cookie of another client may come through it.
   if (peerCopy(out.hierarchy, r.head.headers.get("x-cache"))) headers = withoutCookies(headers);
-  const targets = invalidationTargets(req.method, plan.url, r.head.status, headers);
+  const targets = invalidationTargets(req.method, plan.primary, r.head.status, headers);
   if (targets.length) {
     // Location/Content-Location keys are resolved against the request URL (same host only).
     await ctx.invalidate(targets);
@@ -99,7 +101,7 @@ export async function relay(
 ): Promise<boolean> {
   const { req, res } = ex;
   const { r } = o;
-  const framing = framingFor(req, res, r.framing.kind === "length" ? r.framing.length : undefined, r);
+  const framing = framingFor(req, res, r.framing.kind === "length" ? r.framing.length : r.declaredLength, r);
   const head = latin1Encode(clientHead({
     status: r.head.status,
     reason: r.head.reason,

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { HierarchyCode } from "./log_codes.ts";
 
 /** Where a miss is fetched from. */
 export type ForwardChoice =
@@ -26,6 +27,11 @@ export type ForwardChoice =
     type: "sibling" | "parent";
     /** false: do not keep a copy here (hash peering: the owner stores it); default true. */
     store?: boolean;
+    /**
+     * How the peer was chosen, as Squid's hierarchy code (`SIBLING_HIT`, `PARENT_HIT`, `CARP`,
+     * `FIRST_PARENT_MISS`...); default from `type` (see `log_codes.ts`).
+     */
+    hierarchy?: HierarchyCode;
   };
 
 /** What a selector may look at. */

@@ -71,16 +71,21 @@ export async function purge(
     log.info("Denied PURGE", { from: req.client.hostname, url: req.target.slice(0, 200) });
     return await sendError(ctx, ex, { status: 403, message: "PURGE is not allowed from this client" });
   }
-  const route = resolveRoute({ method: "GET", target: req.target, host: req.headers.get("host") }, opts.mode, {
-    origins: ctx.config.origins,
-    defaultOrigin: ctx.config.defaultOrigin ?? "http://127.0.0.1:80",
-    forwardAllowed: true,
-  });
+  const route = resolveRoute(
+    { method: "GET", target: req.target, host: req.headers.get("host"), tls: req.tls },
+    opts.mode,
+    {
+      origins: ctx.config.origins,
+      defaultOrigin: ctx.config.defaultOrigin ?? "http://127.0.0.1:80",
+      schemeInKey: ctx.config.schemeInKey,
+      forwardAllowed: true,
+    },
+  );
   if (route.kind !== "http") {
     out.status = 400;
     return await sendError(ctx, ex, { status: 400, message: "Bad PURGE target" });
   }
-  const key = cacheKey(route.url);
+  const key = cacheKey(route.key);
   out.url = key;
   const type = req.headers.get("x-purge-type") ?? "url";
   const spec = purgeSpec(type, type.trim().toLowerCase() === "regex" ? req.headers.get("x-purge-regex") ?? "" : key);

@@ -50,6 +50,7 @@ import {
   varyMatches,
 } from "./semantics/mod.ts";
 import type { StoredMeta, StoredObject } from "./store/store.ts";
+import { hitCode } from "./log_codes.ts";
 
 /** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
 const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
@@ -93,7 +94,7 @@ export class RequestFsm {
       const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
       switch (d.action) {
         case "serve":
-          return await serveStored(ctx, ex, { obj, x: "HIT", code: "TCP_MEM_HIT", result: "hit" });
+          return await serveStored(ctx, ex, { obj, x: "HIT", code: hitCode(obj), result: "hit" });
         case "serve-stale":
           return await serveStored(ctx, ex, { obj, x: "STALE", code: "TCP_STALE_HIT", result: "stale" });
         case "serve-stale-revalidate":
@@ -260,6 +261,7 @@ export class RequestFsm {
       if (task) await task;
       return;
     }
+    if (failed) out.code = "TCP_REFRESH_FAIL_ERR"; // no stale copy allowed: the error goes out
     if (!head) {
       if (task) await task;
       const error = f.error ?? new Error("revalidation failed");

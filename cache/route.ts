@@ -4,10 +4,16 @@
  * | mode | accepted targets | origin | access |
  * |---|---|---|---|
  * | accel | origin-form `/p?q` (absolute-form too, treated by its host) | `cache.origins[Host]`, else `cache.defaultOrigin` | anyone |
- * | forward | absolute-form `http://h[:p]/p`, `CONNECT h:p` | the URL's host | `cache.acl.forward` |
- * | transparent | origin-form redirected by a firewall | the `Host` header (port 80 default) | `cache.acl.forward` |
+ * | forward | absolute-form `http[s]://h[:p]/p`, `CONNECT h:p` | the URL's host, over TLS for `https` | `cache.acl.forward` |
+ * | transparent | origin-form redirected by a firewall | the `Host` header (port 80 default, 443 on TLS) | `cache.acl.forward` |
  *
- * The cache key URL is always absolute: `http://<host>[:port]<path>?<query>`, and it is made from
+ * The request's scheme is the absolute-form URL's, else `https` when it came over a TLS listener
+ * and `http` otherwise. An accelerated request goes to its origin URL's scheme (an `https://`
+ * origin is fetched over TLS whatever the client used).
+ *
+ * The cache key URL is always absolute: `<scheme>://<host>[:port]<path>?<query>` (`https://site/x`
+ * and `http://site/x` are different entries unless `schemeInKey` is false, which keys both as
+ * `http://`), and it is made from
  * the same normalised URL (`semantics/normalize_url.ts`) as the origin-form target and the `Host`
  * sent to the origin, so what the origin was asked is exactly what its answer is stored under. An
  * absolute-form target's authority wins over the Host field (RFC 9112 §3.2.2) in every mode.
@@ -16,6 +22,7 @@
  * @module
  */
 import type { Endpoint } from "../http/server.ts";
+import type { OriginEndpoint } from "../http/origin_client.ts";
 import {
   type NormalAuthority,
   normalizeAuthority,
@@ -30,10 +37,12 @@ export type ListenerMode = "accel" | "forward" | "transparent";
 export type Route =
   | {
     kind: "http";
-    /** Absolute URL (cache key before normalisation). */
+    /** Absolute URL with the request's scheme, normalised (for peers, refresh patterns, logs). */
     url: string;
-    /** Origin to connect to. */
-    origin: Endpoint;
+    /** The cache key URL: `url`, with `http://` for `https://` when the scheme is not in the key. */
+    key: string;
+    /** Origin to connect to; `tls` for an `https://` origin. */
+    origin: OriginEndpoint;
     /** Host header to send. */
     host: string;
     /** Origin-form target to send. */
@@ -48,6 +57,8 @@ export interface RouteConfig {
   origins: Record<string, string>;
   /** Origin for other hosts. */
   defaultOrigin?: string;
+  /** Whether `https://` and `http://` URLs are different cache entries; default true. */
+  schemeInKey?: boolean;
 }
 
 /** Access checks {@link resolveRoute} needs. */
@@ -62,33 +73,52 @@ function splitHostPort(authority: string): Endpoint | undefined {
 }
 
 /**
- * The cache key (and origin-form target) of an origin-form request: `http://<Host>` plus the
- * target, both normalised (`normalize_url.ts`). The fast hit path and {@link resolveRoute} use
- * it alike, so they always agree.
+ * The absolute URL (and origin-form target) of an origin-form request: `<scheme>://<Host>` plus
+ * the target, both normalised (`normalize_url.ts`). The fast hit path and {@link resolveRoute}
+ * use it alike, so they always agree.
  *
  * @param host the Host field
  * @param target an origin-form target
+ * @param scheme `https` for a request that came over TLS (default port 443), else `http`
  * @returns the normalised authority and target, or null when either cannot be normalised
  */
 export function originFormUrl(
   host: string,
   target: string,
+  scheme: "http" | "https" = "http",
 ): { auth: NormalAuthority; pathQuery: string; url: string } | null {
-  const auth = normalizeAuthority(host, 80);
+  const auth = normalizeAuthority(host, scheme === "https" ? 443 : 80);
   if (!auth) return null;
   const pathQuery = normalizePathQuery(target);
   if (pathQuery === null) return null;
-  return { auth, pathQuery, url: `http://${auth.host}${pathQuery}` };
+  return { auth, pathQuery, url: `${scheme}://${auth.host}${pathQuery}` };
+}
+
+/**
+ * The cache key of a normalised absolute URL.
+ *
+ * @param url `http://…` or `https://…`
+ * @param schemeInKey false to key `https://` URLs as `http://` (one entry for both schemes)
+ * @returns the key URL
+ * @example
+ * ```ts
+ * keyUrl("https://site/x", false); // "http://site/x"
+ * ```
+ */
+export function keyUrl(url: string, schemeInKey: boolean): string {
+  return !schemeInKey && url.startsWith("https://") ? `http://${url.slice(8)}` : url;
 }
 
 /** Parsed origin URLs: there are only the configured few, and every request needs one. */
-const ENDPOINTS = new Map<string, Endpoint>();
+const ENDPOINTS = new Map<string, OriginEndpoint>();
 
-function endpointOf(originUrl: string): Endpoint {
+function endpointOf(originUrl: string): OriginEndpoint {
   let ep = ENDPOINTS.get(originUrl);
   if (ep) return ep;
   const u = new URL(originUrl);
-  ep = Object.freeze({ hostname: u.hostname.replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 });
+  const tls = u.protocol === "https:";
+  const hostname = u.hostname.replace(/^\[|\]$/g, "");
+  ep = Object.freeze({ hostname, port: u.port ? Number(u.port) : tls ? 443 : 80, ...(tls ? { tls } : {}) });
   if (ENDPOINTS.size >= 1024) ENDPOINTS.clear();
   ENDPOINTS.set(originUrl, ep);
   return ep;
@@ -97,14 +127,14 @@ function endpointOf(originUrl: string): Endpoint {
 /**
  * Resolves the route of a request.
  *
- * @param req method, request target and Host header
+ * @param req method, request target, Host header, and whether it came over TLS
  * @param mode the listener's mode
  * @param cfg origins
  * @param access the client's permissions
  * @returns an http route, a CONNECT tunnel, or an error to answer with
  */
 export function resolveRoute(
-  req: { method: string; target: string; host: string | null },
+  req: { method: string; target: string; host: string | null; tls?: boolean },
   mode: ListenerMode,
   cfg: RouteConfig & RouteAccess,
 ): Route {
@@ -121,13 +151,15 @@ export function resolveRoute(
   }
   let auth: NormalAuthority;
   let path: string;
+  let scheme: "http" | "https" = req.tls ? "https" : "http";
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(req.target)) {
     // Absolute form: its authority wins over Host (RFC 9112 §3.2.2) for routing, the key and the
     // Host sent to the origin alike.
-    const scheme = req.target.slice(0, req.target.indexOf(":"));
-    if (scheme.toLowerCase() !== "http") {
-      return { kind: "error", status: 501, message: `Scheme "${scheme}" is not supported; use CONNECT for https` };
+    const given = req.target.slice(0, req.target.indexOf(":")).toLowerCase();
+    if (given !== "http" && given !== "https") {
+      return { kind: "error", status: 501, message: `Scheme "${given.slice(0, 20)}" is not supported` };
     }
+    scheme = given;
     if (/^[^:]*:\/\/[^/?#\\]*@/.test(req.target)) {
       return { kind: "error", status: 400, message: "User info in URLs is not allowed" };
     }
@@ -140,7 +172,7 @@ export function resolveRoute(
       return { kind: "error", status: 400, message: "A forward proxy needs an absolute URL (http://host/path)" };
     }
     if (req.host === null || req.host === "") return { kind: "error", status: 400, message: "Missing Host header" };
-    const o = originFormUrl(req.host, req.target);
+    const o = originFormUrl(req.host, req.target, scheme);
     if (!o) return { kind: "error", status: 400, message: `Bad host or target "${req.target.slice(0, 100)}"` };
     auth = o.auth;
     path = o.pathQuery;
@@ -150,16 +182,19 @@ export function resolveRoute(
     return { kind: "error", status: 400, message: `Bad request target "${req.target.slice(0, 100)}"` };
   }
   const hostText = auth.host;
-  const ep: Endpoint = { hostname: auth.hostname, port: auth.port };
-  const url = `http://${hostText}${path}`;
+  const ep: OriginEndpoint = scheme === "https"
+    ? { hostname: auth.hostname, port: auth.port, tls: true }
+    : { hostname: auth.hostname, port: auth.port };
+  const url = `${scheme}://${hostText}${path}`;
+  const key = keyUrl(url, cfg.schemeInKey ?? true);
   if (mode === "accel") {
     const bare = ep.hostname;
     const origin = cfg.origins[hostText] ?? cfg.origins[bare] ?? cfg.defaultOrigin;
     if (!origin) return { kind: "error", status: 503, message: `No origin configured for host "${hostText}"` };
-    return { kind: "http", url, origin: endpointOf(origin), host: hostText, path };
+    return { kind: "http", url, key, origin: endpointOf(origin), host: hostText, path };
   }
   if (!cfg.forwardAllowed) {
     return { kind: "error", status: 403, message: "Forward proxying is not allowed from this client" };
   }
-  return { kind: "http", url, origin: ep, host: hostText, path };
+  return { kind: "http", url, key, origin: ep, host: hostText, path };
 }

@@ -1,8 +1,8 @@
 import { assertEquals } from "../tests/_assert.ts";
-import { resolveRoute } from "./route.ts";
+import { keyUrl, resolveRoute } from "./route.ts";
 
 const cfg = {
-  origins: { "a.example": "http://10.0.0.1:8080" },
+  origins: { "a.example": "http://10.0.0.1:8080", "s.example": "https://origin.example" },
   defaultOrigin: "http://10.0.0.9",
   forwardAllowed: true,
 };
@@ -14,6 +14,7 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
     target: string;
     host: string | null;
     mode: "accel" | "forward" | "transparent";
+    tls?: boolean;
     allowed?: boolean;
     want: unknown;
   }[] = [
@@ -99,7 +100,61 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
       allowed: false,
       want: { kind: "error", status: 403 },
     },
-    { name: "https URL", target: "https://h/", host: "h", mode: "forward", want: { kind: "error", status: 501 } },
+    {
+      name: "https URL: fetched over TLS",
+      target: "https://H:443/a",
+      host: "h",
+      mode: "forward",
+      want: {
+        kind: "http",
+        url: "https://h/a",
+        origin: { hostname: "h", port: 443, tls: true },
+        host: "h",
+        path: "/a",
+      },
+    },
+    { name: "ftp URL", target: "ftp://h/", host: "h", mode: "forward", want: { kind: "error", status: 501 } },
+    {
+      name: "accel over TLS: https key, the origin's own scheme",
+      target: "/x",
+      host: "a.example:443",
+      tls: true,
+      mode: "accel",
+      want: {
+        kind: "http",
+        url: "https://a.example/x",
+        origin: { hostname: "10.0.0.1", port: 8080 },
+        host: "a.example",
+        path: "/x",
+      },
+    },
+    {
+      name: "accel to an https:// origin",
+      target: "/x",
+      host: "s.example",
+      mode: "accel",
+      want: {
+        kind: "http",
+        url: "http://s.example/x",
+        origin: { hostname: "origin.example", port: 443, tls: true },
+        host: "s.example",
+        path: "/x",
+      },
+    },
+    {
+      name: "transparent over TLS: port 443, TLS to the origin",
+      target: "/t",
+      host: "t.example",
+      tls: true,
+      mode: "transparent",
+      want: {
+        kind: "http",
+        url: "https://t.example/t",
+        origin: { hostname: "t.example", port: 443, tls: true },
+        host: "t.example",
+        path: "/t",
+      },
+    },
     { name: "user info", target: "http://u@h/", host: "h", mode: "forward", want: { kind: "error", status: 400 } },
     { name: "bad Host", target: "/", host: "a b", mode: "accel", want: { kind: "error", status: 400 } },
     {
@@ -128,12 +183,17 @@ Deno.test("resolveRoute() maps requests per listener mode", () => {
     },
   ];
   for (const row of table) {
-    const r = resolveRoute({ method: row.method ?? "GET", target: row.target, host: row.host }, row.mode, {
-      ...cfg,
-      forwardAllowed: row.allowed ?? true,
-    });
+    const r = resolveRoute(
+      { method: row.method ?? "GET", target: row.target, host: row.host, tls: row.tls },
+      row.mode,
+      { ...cfg, forwardAllowed: row.allowed ?? true },
+    );
     if (r.kind === "error") assertEquals({ kind: r.kind, status: r.status }, row.want, row.name);
-    else assertEquals(r, row.want, row.name);
+    else if (r.kind === "http") {
+      const { key, ...rest } = r;
+      assertEquals(key, r.url, `${row.name}: the key is the URL`);
+      assertEquals(rest, row.want, row.name);
+    } else assertEquals(r, row.want, row.name);
   }
   assertEquals(
     resolveRoute({ method: "GET", target: "/", host: "x" }, "accel", { origins: {}, forwardAllowed: true }).kind,
@@ -287,4 +347,16 @@ Deno.test("resolveRoute() asks the origin exactly the URL it keys the answer und
       assertEquals(`http://${r.host}${r.path}`, r.url, `${row.name}: key = what the origin is asked`);
     }
   }
+});
+
+Deno.test("resolveRoute() keys https:// as http:// only when schemeInKey is false", () => {
+  const req = { method: "GET", target: "/k", host: "a.example", tls: true };
+  const sep = resolveRoute(req, "accel", cfg);
+  const one = resolveRoute(req, "accel", { ...cfg, schemeInKey: false });
+  if (sep.kind !== "http" || one.kind !== "http") throw new Error("expected http routes");
+  assertEquals([sep.url, sep.key], ["https://a.example/k", "https://a.example/k"]);
+  assertEquals([one.url, one.key], ["https://a.example/k", "http://a.example/k"]);
+  assertEquals(keyUrl("http://a/x", false), "http://a/x");
+  assertEquals(keyUrl("https://a:8443/x", false), "http://a:8443/x");
+  assertEquals(keyUrl("https://a/x", true), "https://a/x");
 });

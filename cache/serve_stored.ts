@@ -54,7 +54,7 @@ export async function serveStored(ctx: CacheContext, ex: Exchange, how: StoredSe
   const cond = evaluateClientConditional(req.method, req.headers, meta.headers, meta.status);
   if (cond === 304) {
     out.status = 304;
-    if (how.code === "TCP_MEM_HIT") out.code = "TCP_IMS_HIT";
+    if (how.code === "TCP_MEM_HIT" || how.code === "TCP_HIT") out.code = "TCP_IMS_HIT";
     const head = clientHead({
       status: 304,
       headers: notModifiedHeaders(meta.headers),

@@ -8,9 +8,9 @@
  */
 import { DestinationDeniedError, DestinationGuard } from "./destination_guard.ts";
 import { getLogger } from "../core/log.ts";
-import { OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
-import type { Endpoint } from "../http/server.ts";
+import { type OriginEndpoint, OriginError, type OriginPool, type OriginResponse } from "../http/origin_client.ts";
 import type { FetchPlan } from "./fetch_plan.ts";
+import { peerHierarchy } from "./log_codes.ts";
 import { countOriginFailure, observeOriginLatency } from "./metrics.ts";
 import { DIRECT, type ForwardChoice, type PeerSelector } from "./peer_selector.ts";
 
@@ -48,7 +48,7 @@ export class Upstream {
   }
 
   /** A guarded plan's origin as a checked address (the Host field keeps the name). */
-  async #checkedOrigin(plan: FetchPlan): Promise<Endpoint> {
+  async #checkedOrigin(plan: FetchPlan): Promise<OriginEndpoint> {
     if (!plan.guarded) return plan.origin;
     let ip: string;
     try {
@@ -59,7 +59,9 @@ export class Upstream {
         cause: e,
       });
     }
-    return ip === plan.origin.hostname ? plan.origin : { hostname: ip, port: plan.origin.port };
+    if (ip === plan.origin.hostname) return plan.origin;
+    // TLS still verifies (and sends as SNI) the name, not the address it resolved to.
+    return { ...plan.origin, hostname: ip, serverName: plan.origin.serverName ?? plan.origin.hostname };
   }
 
   /** Where a request goes; synchronous when the selector is (no peering). */
@@ -101,7 +103,7 @@ export class Upstream {
         });
         observeOriginLatency((performance.now() - t0) / 1000);
         if (!(choice.onlyIfCached && r.head.status === 504)) {
-          source.hierarchy = choice.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT";
+          source.hierarchy = peerHierarchy(choice);
           source.peer = choice.name;
           if (choice.store === false) plan.store = false;
           return r;
@@ -130,8 +132,11 @@ export class Upstream {
       this.originObserver?.(plan.url, true);
       return r;
     } catch (e) {
-      if (e instanceof OriginError) countOriginFailure(e.reason);
-      this.originObserver?.(plan.url, false);
+      // Only the origin's own failures count (a client's bad request body is not one).
+      if (e instanceof OriginError) {
+        countOriginFailure(e.reason);
+        this.originObserver?.(plan.url, false);
+      }
       throw e;
     }
   }

@@ -24,9 +24,14 @@
  * | main → worker | `{t:"inv", id, keys}` | delete locally, answer `{t:"invdone", id, n}` |
  * | main → worker | `{t:"invdone", id, n}` | objects deleted in the other workers |
  * | main → worker | `{t:"close"}` | stop; answers `{t:"closed"}` |
+ * | main → worker | `{t:"reload", id, cfg}` | SIGHUP: put the reloaded config into effect; answers `{t:"ack", id, error?}` |
+ * | main → worker | `{t:"reopen", id}` | SIGHUP: reopen the access log (after logrotate's rename); answers `{t:"ack", id, error?}` |
+ * | main → worker | `{t:"drain"}` | SIGTERM: health 503, `Connection: close` on every response |
+ * | main → worker | `{t:"finish", id, deadline}` | stop accepting, finish requests in flight until `deadline`; answers `{t:"ack", id}` |
  * | worker → main | `{t:"purge", id, ban, deleted}` | a PURGE arrived here (url purges already deleted everywhere): ban it cluster-wide |
  * | main → worker | `{t:"purged", id, result}` | what the cluster did (`PurgeResult`) |
  * | main → worker | `{t:"bans", set}` | bans new in the main process (and its floor): merge into the worker's list; the whole list after `init` |
+ * | main → worker | `{t:"certs"}` | SIGHUP: re-read the TLS listeners' certificates (`CacheService.reloadCertificates`) |
  *
  * Request collapsing across workers needs no message per miss: the workers share one
  * {@link SharedArrayBuffer} (a `SharedCollapse` table, `shared_collapse.ts`) that the main process creates and
@@ -39,6 +44,7 @@
  *
  * @module
  */
+import type { Appliance } from "../config/mod.ts";
 import { getLogger } from "../core/log.ts";
 import type { CacheService, WorkerStats } from "./cache_service.ts";
 import type { LazyCopy } from "./lazy_copy.ts";
@@ -72,9 +78,15 @@ type Msg =
   | { t: "invdone"; id: number; n: number }
   | { t: "close" }
   | { t: "closed" }
+  | { t: "reload"; id: number; cfg: Appliance }
+  | { t: "reopen"; id: number }
+  | { t: "drain" }
+  | { t: "finish"; id: number; deadline: number }
+  | { t: "ack"; id: number; error?: string }
   | { t: "purge"; id: number; ban: Ban; deleted: number }
   | { t: "purged"; id: number; result: PurgeResult }
-  | { t: "bans"; set: BanSet };
+  | { t: "bans"; set: BanSet }
+  | { t: "certs" };
 
 /** What the main process offers workers for purges (see `purge_fanout.ts`). */
 export interface PurgeHost {
@@ -140,6 +152,7 @@ export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, { left: number; n: number; done: (n: number) => void }>();
+  readonly #acks = new Map<number, { left: number; errors: string[]; done: (errors: string[]) => void }>();
   #nextId = 1;
   #local?: CacheService;
   #peering?: PeeringHost;
@@ -190,6 +203,11 @@ export class WorkerPool {
    */
   sendBans(set: BanSet): void {
     for (const s of this.#slots) s.worker.postMessage({ t: "bans", set });
+  }
+
+  /** Tells every worker to re-read its TLS certificates (each logs its own outcome). */
+  reloadCertificates(): void {
+    for (const s of this.#slots) s.worker.postMessage({ t: "certs" });
   }
 
   /**
@@ -324,6 +342,16 @@ export class WorkerPool {
       case "closed":
         slot.closed?.();
         break;
+      case "ack": {
+        const a = this.#acks.get(m.id);
+        if (!a) break;
+        if (m.error) a.errors.push(m.error);
+        if (--a.left === 0) {
+          this.#acks.delete(m.id);
+          a.done(a.errors);
+        }
+        break;
+      }
       case "purge": {
         const host = this.#purger;
         if (!host) break;
@@ -338,6 +366,65 @@ export class WorkerPool {
         break;
       }
     }
+  }
+
+  /**
+   * Sends a message to every worker and waits for each one's `ack` (or `timeoutMs`).
+   *
+   * @returns the errors the workers reported, one per failing worker
+   */
+  #ask(make: (id: number) => Msg, timeoutMs: number): Promise<string[]> {
+    if (this.#slots.length === 0) return Promise.resolve([]);
+    const id = this.#nextId++;
+    return new Promise<string[]>((resolve) => {
+      const timer = setTimeout(() => {
+        const a = this.#acks.get(id);
+        this.#acks.delete(id);
+        resolve([...(a?.errors ?? []), `${a?.left ?? 0} worker(s) did not answer in ${timeoutMs} ms`]);
+      }, timeoutMs);
+      this.#acks.set(id, {
+        left: this.#slots.length,
+        errors: [],
+        done: (errors) => {
+          clearTimeout(timer);
+          resolve(errors);
+        },
+      });
+      for (const s of this.#slots) s.worker.postMessage(make(id));
+    });
+  }
+
+  /**
+   * Puts a reloaded configuration into effect in every worker (SIGHUP).
+   *
+   * @param cfg the new configuration
+   * @returns the errors reported by workers (empty when all applied it)
+   */
+  reload(cfg: Appliance): Promise<string[]> {
+    return this.#ask((id) => ({ t: "reload", id, cfg }), 10_000);
+  }
+
+  /**
+   * Reopens every worker's access log (SIGHUP after logrotate renamed the file).
+   *
+   * @returns the errors reported by workers
+   */
+  reopenLogs(): Promise<string[]> {
+    return this.#ask((id) => ({ t: "reopen", id }), 10_000);
+  }
+
+  /** Starts draining every worker (SIGTERM): health 503, responses close their connections. */
+  drain(): void {
+    for (const s of this.#slots) s.worker.postMessage({ t: "drain" });
+  }
+
+  /**
+   * Stops every worker's listeners and waits for the requests in flight until `deadline`.
+   *
+   * @param deadline ms since epoch
+   */
+  async finish(deadline: number): Promise<void> {
+    await this.#ask((id) => ({ t: "finish", id, deadline }), Math.max(0, deadline - Date.now()) + 2000);
   }
 
   /**
@@ -413,6 +500,11 @@ export interface WorkerContext {
   peering?: WorkerPeeringLink;
   /** Registers something to close after the service when the worker stops. */
   onClose(fn: () => Promise<void> | void): void;
+  /**
+   * Registers what a SIGHUP reload does in this worker (default: the service's `reconfigure()`
+   * with the `cache` section); may throw to report a failure to the main process.
+   */
+  onReload(fn: (cfg: Appliance) => Promise<void> | void): void;
   /** Sends a PURGE received in this worker to the main process, which bans it cluster-wide. */
   purge(ban: Ban, localDeleted: number): Promise<PurgeResult>;
   /** Receives the main process's bans (the whole list first, then what is new); earlier ones are replayed. */
@@ -439,6 +531,15 @@ export async function runWorker(
   let service: CacheService | undefined;
   let peering: WorkerPeeringLink | undefined;
   const closers: (() => Promise<void> | void)[] = [];
+  let reloader: ((cfg: Appliance) => Promise<void> | void) | undefined;
+  const ack = async (id: number, fn: () => Promise<void> | void) => {
+    try {
+      await fn();
+      scope.postMessage({ t: "ack", id });
+    } catch (e) {
+      scope.postMessage({ t: "ack", id, error: (e as Error).message });
+    }
+  };
   let gotInit!: (m: Extract<Msg, { t: "init" }>) => void;
   const init = new Promise<Extract<Msg, { t: "init" }>>((r) => gotInit = r);
   const invalidate = async (keys: string[]) => {
@@ -461,6 +562,8 @@ export async function runWorker(
     } else if (m.t === "invdone") {
       pending.get(m.id)?.(m.n);
       pending.delete(m.id);
+    } else if (m.t === "certs") {
+      service?.reloadCertificates();
     } else if (m.t === "bans") {
       if (onBans) onBans(m.set);
       else banQueue.push(m.set);
@@ -475,6 +578,14 @@ export async function runWorker(
         peering.view = m.view;
         peering.onView?.(m.view);
       }
+    } else if (m.t === "reload") {
+      await ack(m.id, () => reloader ? reloader(m.cfg) : service?.reconfigure(m.cfg.cache));
+    } else if (m.t === "reopen") {
+      await ack(m.id, () => service?.accessLog.reopen());
+    } else if (m.t === "drain") {
+      service?.drain();
+    } else if (m.t === "finish") {
+      await ack(m.id, () => service?.finish(m.deadline));
     } else if (m.t === "close") {
       clearInterval(stats.timer);
       for (const done of lookups.values()) {
@@ -520,6 +631,7 @@ export async function runWorker(
       ports: first.ports ?? [],
       peering,
       onClose: (f) => closers.push(f),
+      onReload: (f) => reloader = f,
       purge: (ban, deleted) =>
         new Promise<PurgeResult>((resolve) => {
           const id = nextId++;

@@ -34,17 +34,23 @@
  * pushPull      8 | join u8 (0|1) | entries u16 | entries × (state u8 | record blob16)
  * announce      9 | node id str8 | gossip addr str8                    (--peers auto discovery)
  * configRequest 10 | (no body)                                          (cluster.configSync, TCP only)
- * config       11 | stamp hi u32 | stamp lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
+ * config       11 | version hi u32 | version lo u32 | hash str8 | text length u32 | text (UTF-8 YAML)
  * purge        12 | ban blob16                                         (cluster purge, TCP; ban_codec.ts)
  * purgeAck     13 | ban id str8 | deleted u32                          (answer to purge)
  * bans         14 | floor hi u32 | floor lo u32 | count u16 | count × ban blob16   (ban list sync, TCP)
+ * streamOpen   15 | frame length u32                                    (TCP only, see stream_frame.ts)
  * ```
  *
  * A node's ban list may take several `bans` messages in one frame (each message stays below 64 KiB);
  * the receiver merges them all.
  *
- * `stamp` is the config file's modification time in milliseconds since the epoch (hi × 2³² + lo);
- * a higher stamp is a newer config.
+ * `streamOpen` is the whole content of a small first TCP frame that announces a larger second
+ * frame on the same connection: a receiver reads at most {@link MAX_UNAUTHENTICATED_FRAME_BYTES}
+ * before the keyring has authenticated the sender, and the authenticated announcement lets it take
+ * the large frame (up to {@link MAX_STREAM_FRAME_BYTES}).
+ *
+ * `version` is the config's version counter (hi × 2³² + lo, `config_version.ts`); with `hash` it
+ * orders configs. (Before config versions the field carried the file's modification time.)
  *
  * A record is the node's {@link NodeRecord} as UTF-8 JSON, at most {@link MAX_RECORD_BYTES},
  * validated field by field on decode; its `incarnation` is the SWIM incarnation of the update.
@@ -52,7 +58,7 @@
  *
  * @module
  */
-import type { NodeRecord } from "./node.ts";
+import { MAX_REFUSAL_REASON_CHARS, type NodeRecord } from "./node.ts";
 import { type Ban, BanDecodeError, decodeBan, encodeBan } from "./ban_codec.ts";
 
 /** Packet format version; a packet with another version is dropped (`reason="version"`). */
@@ -63,6 +69,12 @@ export const MAX_RECORD_BYTES = 1024;
 export const MAX_PACKET_BYTES = 65507;
 /** Largest TCP frame: a push-pull of thousands of members fits; more is garbage or an attack. */
 export const MAX_STREAM_FRAME_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest TCP frame read from a sender not yet authenticated: one full UDP-sized packet plus its
+ * envelope fits, so small exchanges need one frame; a larger frame must be announced by an
+ * authenticated `streamOpen` first. Bounds what a stranger's connection can make a node allocate.
+ */
+export const MAX_UNAUTHENTICATED_FRAME_BYTES = 64 * 1024 + 1024;
 
 /** Wire values of message types. */
 export const MESSAGE_TYPE = {
@@ -80,6 +92,7 @@ export const MESSAGE_TYPE = {
   purge: 12,
   purgeAck: 13,
   bans: 14,
+  streamOpen: 15,
 } as const;
 
 /** SWIM state of a member as carried in push-pull (wire values). */
@@ -195,8 +208,8 @@ export interface ConfigRequestMessage {
 export interface ConfigMessage {
   /** Message type. */
   type: "config";
-  /** Modification time of the file, ms since the epoch. */
-  stamp: number;
+  /** Its version counter (config_version.ts). */
+  version: number;
   /** Its config hash (config_hash.ts). */
   hash: string;
   /** The YAML text. */
@@ -229,6 +242,14 @@ export interface BansMessage {
   bans: Ban[];
 }
 
+/** Announces the length of the next TCP frame on this connection (larger than an unauthenticated frame). */
+export interface StreamOpenMessage {
+  /** Message type. */
+  type: "streamOpen";
+  /** Length of the next frame's envelope, bytes (at most {@link MAX_STREAM_FRAME_BYTES}). */
+  frameBytes: number;
+}
+
 /** Any gossip message. */
 export type Message =
   | PingMessage
@@ -244,7 +265,8 @@ export type Message =
   | ConfigMessage
   | PurgeMessage
   | PurgeAckMessage
-  | BansMessage;
+  | BansMessage
+  | StreamOpenMessage;
 
 /** Why a message could not be decoded: also the `reason` label of the dropped-messages counter. */
 export type DecodeReason = "short" | "oversized" | "version" | "type" | "garbled";
@@ -448,8 +470,18 @@ export function decodeRecord(b: Uint8Array, offset = 0): NodeRecord {
       throw bad("ha is not {group, role, vips?}");
     }
   }
-  if (o.configStamp !== undefined && (!Number.isSafeInteger(o.configStamp) || (o.configStamp as number) < 0)) {
-    throw bad("configStamp is not a time in milliseconds");
+  if (o.configVersion !== undefined && (!Number.isSafeInteger(o.configVersion) || (o.configVersion as number) < 0)) {
+    throw bad("configVersion is not a counter");
+  }
+  if (o.configRefused !== undefined) {
+    const c = o.configRefused as Record<string, unknown>;
+    if (
+      !c || typeof c !== "object" || !Number.isSafeInteger(c.version) || (c.version as number) < 0 ||
+      typeof c.hash !== "string" || c.hash.length > 64 || typeof c.reason !== "string" ||
+      c.reason.length > MAX_REFUSAL_REASON_CHARS
+    ) {
+      throw bad("configRefused is not {version, hash, reason}");
+    }
   }
   return o as unknown as NodeRecord;
 }
@@ -499,10 +531,15 @@ function writeMessage(w: Writer, m: Message): void {
       break;
     case "configRequest":
       break;
+    case "streamOpen":
+      w.u32(m.frameBytes);
+      break;
     case "config": {
-      if (!Number.isSafeInteger(m.stamp) || m.stamp < 0) throw new RangeError(`Cannot encode config stamp ${m.stamp}`);
-      w.u32(Math.floor(m.stamp / 2 ** 32));
-      w.u32(m.stamp >>> 0);
+      if (!Number.isSafeInteger(m.version) || m.version < 0) {
+        throw new RangeError(`Cannot encode config version ${m.version}`);
+      }
+      w.u32(Math.floor(m.version / 2 ** 32));
+      w.u32(m.version >>> 0);
       w.str8(m.hash, "hash");
       const b = enc.encode(m.text);
       w.u32(b.length);
@@ -662,14 +699,16 @@ function readMessage(r: Reader): Message {
       return { type, node: r.str8("node"), addr: r.str8("address") };
     case "configRequest":
       return { type };
+    case "streamOpen":
+      return { type, frameBytes: r.u32("frame length") };
     case "config": {
-      const stamp = r.u32("stamp") * 2 ** 32 + r.u32("stamp");
+      const version = r.u32("version") * 2 ** 32 + r.u32("version");
       const hash = r.str8("hash");
       const n = r.u32("text length");
       const at = r.offset;
       const b = r.bytes(n, "config text");
       try {
-        return { type, stamp, hash, text: dec.decode(b) };
+        return { type, version, hash, text: dec.decode(b) };
       } catch {
         throw new ClusterDecodeError("Cannot decode gossip message: config text is not UTF-8", "garbled", at);
       }

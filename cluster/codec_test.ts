@@ -76,7 +76,8 @@ Deno.test("decodePacket() round-trips every message type", () => {
     { type: "pushPull", join: true, entries: [{ state: "alive", record: REC }, { state: "left", record: REC }] },
     { type: "announce", node: "n", addr: "[::1]:7946" },
     { type: "configRequest" },
-    { type: "config", stamp: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
+    { type: "config", version: 1_764_160_000_123, hash: "0123456789abcdef", text: "cluster:\n  name: x # ü\n" },
+    { type: "streamOpen", frameBytes: 8 * 1024 * 1024 },
   ];
   assert.deepEqual(decodePacket(encodePacket(msgs), 1 << 20), msgs);
 });
@@ -93,6 +94,7 @@ Deno.test("decodePacket() rejects truncated, oversized and garbled input with a 
     { description: "empty message", input: "01010000", reason: "garbled" },
     { description: "unknown type", input: "0101000163", reason: "type" },
     { description: "type 0", input: "0101000100", reason: "type" },
+    { description: "streamOpen without its length", input: "0101 0003 0f 0000", reason: "short" },
     { description: "truncated ping", input: ok.slice(0, ok.length - 2), reason: "short" },
     { description: "ack with trailing byte in message", input: "0101000603000000 0100", reason: "garbled" },
     { description: "trailing bytes after messages", input: "0101000503000000 01ff", reason: "garbled" },
@@ -153,11 +155,29 @@ Deno.test("decodeRecord() validates each field", () => {
       error: /addrs.tunnel/,
     },
     { description: "bad forwarding", record: { ...REC, forwarding: "nat" }, error: /forwarding/ },
+    { description: "negative configVersion", record: { ...REC, configVersion: -1 }, error: /configVersion/ },
+    { description: "string configVersion", record: { ...REC, configVersion: "3" }, error: /configVersion/ },
+    {
+      description: "configRefused without a reason",
+      record: { ...REC, configRefused: { version: 2, hash: "ab" } },
+      error: /configRefused/,
+    },
+    {
+      description: "configRefused with an overlong reason",
+      record: { ...REC, configRefused: { version: 2, hash: "ab", reason: "x".repeat(201) } },
+      error: /configRefused/,
+    },
   ];
   for (const c of cases) assert.throws(() => decodeRecord(enc(c.record)), c.error, c.description);
   assert.deepEqual(decodeRecord(encodeRecord(REC)), REC);
   const director: NodeRecord = { ...REC, role: "director", addrs: { gossip: "10.0.0.2:7946", tunnel: "10.0.0.2" } };
   assert.deepEqual(decodeRecord(encodeRecord(director)), director);
+  const refusing: NodeRecord = {
+    ...REC,
+    configVersion: 3,
+    configRefused: { version: 4, hash: "0123456789abcdef", reason: "director.ha.mode: needs director.vipMode arp" },
+  };
+  assert.deepEqual(decodeRecord(encodeRecord(refusing)), refusing);
 });
 
 Deno.test("encodeRecord() refuses a record larger than MAX_RECORD_BYTES", () => {

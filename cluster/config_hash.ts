@@ -3,25 +3,54 @@
  * run a different `appliance.yaml`.
  *
  * Normalisation: the validated config (defaults filled in) as JSON with keys sorted, minus the
- * keys that legitimately differ per node because they are usually set by flags
- * ({@link NODE_LOCAL_KEYS}) and minus key material. Two nodes started from the same file with
- * different `--node-name`, `--gossip-listen` or `--admin` have the same hash.
+ * node-local keys ({@link NODE_LOCAL_KEYS}: names, listen addresses, interfaces, VIP set-up, cache
+ * directories, key material). So the hash covers exactly the cluster-wide part: two nodes started
+ * from the same file with different `--node-name`, `--gossip-listen` or `--admin` have the same
+ * hash. With `cluster.configSync` it is half of the config version (`config_version.ts`).
  *
  * @module
  */
 import type { Appliance } from "../config/mod.ts";
 
-/** Key paths left out of the hash (per-node or secret). */
+/**
+ * The node-local keys: settings of this host that are never taken from a peer and are left out of
+ * the hash, so nodes with different local settings agree on the cluster-wide version. Everything
+ * else in appliance.yaml is cluster-wide. Grouped as: identity and keys, listen addresses,
+ * interfaces and VIP set-up on this host, disk and files, and per-host capacity.
+ */
 export const NODE_LOCAL_KEYS: readonly string[] = [
+  // identity, seeds and key material
   "cluster.nodeName",
-  "cluster.gossipListen",
   "cluster.advertise",
   "cluster.peers",
   "cluster.secretKey",
   "cluster.keyFile",
   "cluster.keyRing",
-  "admin.listen",
   "admin.token",
+  // listen addresses
+  "cluster.gossipListen",
+  "admin.listen",
+  "cache.listen",
+  "cache.peering.self",
+  "icp.listen",
+  // interfaces and VIP set-up on this host
+  "cluster.discovery.interface",
+  "icp.multicast.interface",
+  "director.interface",
+  "director.vipMode",
+  "director.fastPath",
+  "director.ha.priority",
+  "director.ha.peers",
+  "cache.interface",
+  "cache.vip",
+  "cache.forwarding",
+  // disk and files on this host
+  "cache.store.dirs",
+  "cache.accessLog",
+  "director.stateFile",
+  // per-host capacity
+  "cache.workers",
+  "cache.weight",
 ];
 
 function normalise(v: unknown, path: string): unknown {

@@ -1,13 +1,15 @@
 /**
  * `cluster.configSync`: pieces for adopting a newer config from a peer.
  *
- * A node whose record shows a config with a higher `configStamp` (the file's modification time)
- * and another `configHash` asks that peer over TCP (`configRequest` → `config`, codec.ts). The
+ * A node whose record shows a newer config version (`configVersion` and `configHash`, see
+ * `config_version.ts`) asks that peer over TCP (`configRequest` → `config`, codec.ts). The
  * exchange is sealed with the cluster key like all gossip, which is what makes the config
  * *signed*: only holders of the cluster key can produce it, and in insecure mode sync is refused.
- * The receiver checks that the text validates and hashes to the advertised hash, keeps its own
- * node-local keys ({@link NODE_LOCAL_KEYS}), and sorts the changed keys into those a running node
- * may change (their schema description says `Reload: yes`) and those that need a restart.
+ * The receiver checks that the text hashes to the advertised hash, takes only its cluster-wide
+ * keys (its own node-local keys, {@link NODE_LOCAL_KEYS}, stay), validates the merged result as
+ * it would run it, and sorts the changed keys into those a running node may change (their schema
+ * description says `Reload: yes`) and those that need a restart. A merged config that does not
+ * validate is refused by this node (membership.ts keeps the old one and gossips why).
  * When it writes the adopted config to its own file ({@link mergeNodeLocalText}), the node-local
  * keys stay those of its own file, so a restart comes back as the same node.
  *
@@ -109,23 +111,48 @@ export interface ReceivedConfig {
 }
 
 /**
- * Validates a received config text against its advertised hash and merges in this node's
- * node-local keys.
+ * Thrown when a peer's config does not hash to what it advertised: the peer (or the transfer) is
+ * at fault, not the config, so another peer may still serve it.
+ */
+export class ConfigHashMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigHashMismatchError";
+  }
+}
+
+/**
+ * The document this node would run: the peer's cluster-wide keys with every node-local key
+ * ({@link NODE_LOCAL_KEYS}) taken from this node's running config (removed where it has none).
+ *
+ * @param peerRaw the peer's parsed YAML
+ * @param current this node's running config
+ */
+export function mergeNodeLocal(peerRaw: unknown, current: Appliance): Record<string, unknown> {
+  const merged = structuredClone(isObj(peerRaw) ? peerRaw : {});
+  for (const k of NODE_LOCAL_KEYS) setPath(merged, k, structuredClone(getPath(current, k)));
+  return merged;
+}
+
+/**
+ * Checks a received config text against its advertised hash, merges in this node's node-local
+ * keys and validates the result as this node would run it: a config valid on the peer may be
+ * refused here (say `director.ha.mode: active-backup` where this node's `director.vipMode` is
+ * `nft`).
  *
  * @param text the YAML received
  * @param hash the hash the peer advertised
  * @param current this node's running config
- * @throws {ConfigError} when the text does not validate
- * @throws {Error} when its hash differs from the advertised one
+ * @throws {ConfigError} when the text, or the merged config, does not validate on this node
+ * @throws {ConfigHashMismatchError} when its hash differs from the advertised one
  */
 export async function acceptConfig(text: string, hash: string, current: Appliance): Promise<ReceivedConfig> {
   const raw = parseYaml(text, "peer config");
-  const parsed = validateConfig(raw, { source: "peer config" });
-  const got = await configHash(parsed);
-  if (got !== hash) throw new Error(`Cannot accept peer config: its hash ${got} is not the advertised ${hash}`);
-  const merged = structuredClone(parsed) as unknown as Record<string, unknown>;
-  for (const k of NODE_LOCAL_KEYS) setPath(merged, k, structuredClone(getPath(current, k)));
-  const cfg = Object.freeze(merged) as unknown as Appliance;
+  const got = await configHash(validateConfig(raw, { source: "peer config" }));
+  if (got !== hash) {
+    throw new ConfigHashMismatchError(`Cannot accept peer config: its hash ${got} is not the advertised ${hash}`);
+  }
+  const cfg = validateConfig(mergeNodeLocal(raw, current), { source: "peer config with this node's local keys" });
   return { cfg, changes: classifyChanges(diffConfig(current, cfg)) };
 }
 

@@ -17,8 +17,8 @@ import type { Appliance } from "../config/mod.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { realClock } from "./clock.ts";
-import { configHash } from "./config_hash.ts";
-import { acceptConfig, mergeNodeLocalText } from "./config_sync.ts";
+import { ConfigSyncer, type ConfigUpdate } from "./config_syncer.ts";
+import type { ConfigVersion } from "./config_version.ts";
 import type { ConfigMessage, Message } from "./codec.ts";
 import { Discovery } from "./discovery.ts";
 import { Keyring, resolveClusterKeys } from "./keyring.ts";
@@ -42,12 +42,17 @@ import { NetTransport } from "./transport.ts";
 const log = getLogger("cluster");
 
 /** What a role tells about itself; the rest of the record is filled in by {@link Membership.start}. */
-export type LocalRecord = Omit<NodeRecord, "id" | "name" | "addrs" | "state" | "configHash" | "incarnation"> & {
-  id?: string;
-  name?: string;
-  addrs?: Partial<NodeRecord["addrs"]>;
-  state?: "alive" | "draining";
-};
+export type LocalRecord =
+  & Omit<
+    NodeRecord,
+    "id" | "name" | "addrs" | "state" | "configHash" | "configVersion" | "configRefused" | "incarnation"
+  >
+  & {
+    id?: string;
+    name?: string;
+    addrs?: Partial<NodeRecord["addrs"]>;
+    state?: "alive" | "draining";
+  };
 
 /** Options of {@link Membership.start}. */
 export interface MembershipOptions {
@@ -67,26 +72,24 @@ export interface MembershipOptions {
    * changes as long as the name stays.
    */
   idFile?: string;
-  /** Config hash to gossip; default {@link configHash} of `cfg`. */
-  configHash?: string;
   /**
-   * The appliance.yaml `cfg` was loaded from: its modification time is gossiped as the config
-   * stamp, and with `cluster.configSync` it is served to peers and replaced by a newer peer config.
+   * The appliance.yaml `cfg` was loaded from. With `cluster.configSync` it is served to peers,
+   * replaced by a newer peer config (this node's node-local keys kept), and its version counter is
+   * kept beside it in `<file>.version` (`config_version.ts`).
    */
   configFile?: string;
+  /**
+   * `cluster.configSync`: the role applies a peer's config before it is adopted (say the
+   * director's services); throwing refuses the config, which is then gossiped as refused.
+   */
+  accept?: (detail: ConfigEventDetail) => Promise<void>;
 }
 
-/** Detail of the `config` event (cluster.configSync adopted a newer config from a peer). */
-export interface ConfigEventDetail {
-  /** The new config, this node's node-local keys kept. */
-  cfg: Appliance;
-  /** Changed keys a running node may apply (the role applies them). */
-  reloadable: string[];
-  /** Changed keys that take effect only after a restart. */
-  restart: string[];
-  /** Name of the peer it came from. */
-  from: string;
-}
+/**
+ * Detail of the `config` event: cluster.configSync adopted a newer config from a peer, or this
+ * node published a change to its own file ({@link Membership.publishConfig}, `local`).
+ */
+export type ConfigEventDetail = ConfigUpdate;
 
 /** The status section and `/members` document. */
 export interface MembersDocument {
@@ -96,7 +99,12 @@ export interface MembersDocument {
   cluster: string;
   /** Config hash of the node that answered. */
   configHash: string;
-  /** Every member it knows, itself first; `configDiffers` when the hash is not its own. */
+  /** Config version counter of the node that answered (0: never published). */
+  configVersion: number;
+  /**
+   * Every member it knows, itself first; `configDiffers` when the hash is not its own. Each
+   * record carries its `configVersion` and, when it refused a newer one, `configRefused`.
+   */
   members: (NodeRecord & { configDiffers: boolean })[];
 }
 
@@ -124,11 +132,8 @@ function pickAdvertise(listenHost: string): string {
 export class Membership extends EventTarget {
   #cfg: Appliance;
   readonly #swim: Swim;
-  readonly #configFile?: string;
-  #configText?: string;
-  #syncing = false;
+  #syncer!: ConfigSyncer;
   #restartNeeded: string[] = [];
-  readonly #syncFailed = new Set<string>();
   readonly #transport: NetTransport;
   readonly #keyring: Keyring;
   #discovery?: Discovery;
@@ -144,12 +149,8 @@ export class Membership extends EventTarget {
     transport: NetTransport,
     keyring: Keyring,
     signal?: AbortSignal,
-    configFile?: string,
-    configText?: string,
   ) {
     super();
-    this.#configFile = configFile;
-    this.#configText = configText;
     this.#cfg = cfg;
     this.#swim = swim;
     this.#transport = transport;
@@ -185,12 +186,8 @@ export class Membership extends EventTarget {
     if (c.configSync && !keyring.secure) {
       log.warn("cluster.configSync is off: without a key, peer configs cannot be authenticated");
     }
-    let configText: string | undefined;
-    let configStamp: number | undefined;
-    if (opts.configFile) {
-      configText = await Deno.readTextFile(opts.configFile);
-      configStamp = Math.floor((await Deno.stat(opts.configFile)).mtime?.getTime() ?? 0);
-    }
+    const syncing = c.configSync && keyring.secure;
+    const initial = await ConfigSyncer.initial(cfg, opts.configFile, syncing);
     const listen = parseListen(c.gossipListen);
     let swim: Swim | undefined;
     let m: Membership | undefined;
@@ -239,8 +236,8 @@ export class Membership extends EventTarget {
         name,
         addrs: { ...opts.record.addrs, gossip: formatHostPort(adv) },
         state: opts.record.state ?? "alive",
-        configHash: opts.configHash ?? await configHash(cfg),
-        ...(configStamp !== undefined ? { configStamp } : {}),
+        configHash: initial.version.hash,
+        configVersion: initial.version.version,
         // Seconds since the epoch: a restarted node outranks what the cluster remembers of it.
         incarnation: Math.floor(Date.now() / 1000) >>> 0,
       };
@@ -275,7 +272,24 @@ export class Membership extends EventTarget {
           },
         },
       });
-      m = new Membership(cfg, swim, transport, keyring, opts.signal, opts.configFile, configText);
+      m = new Membership(cfg, swim, transport, keyring, opts.signal);
+      const mm = m;
+      const sw = swim;
+      m.#syncer = new ConfigSyncer({
+        cfg,
+        configFile: opts.configFile,
+        text: initial.text,
+        enabled: syncing,
+        persist: syncing,
+        hooks: {
+          local: () => sw.local,
+          peers: () => sw.others().map((o) => ({ record: o.record, alive: o.state === "alive" })),
+          update: (patch) => sw.update(patch),
+          fetch: (addr) => transport.fetchConfig(addr),
+          accept: opts.accept,
+          adopted: (detail) => mm.#adopted(detail),
+        },
+      });
       swim.start();
       m.#updateGauges();
       log.info("Cluster membership started", { node: name, id, listen: `${listen.host}:${port}`, cluster: c.name });
@@ -376,8 +390,9 @@ export class Membership extends EventTarget {
   }
 
   /**
-   * Calls `cb` after `cluster.configSync` adopted a newer config from a peer; the role applies the
-   * `reloadable` keys it supports and reports the rest through {@link restartNeeded}.
+   * Calls `cb` after `cluster.configSync` adopted a newer config from a peer (or this node published
+   * its own change, `local`); the role applies the `reloadable` keys it supports and reports the
+   * rest through {@link restartNeeded}.
    *
    * @returns a function that unsubscribes
    */
@@ -449,62 +464,32 @@ export class Membership extends EventTarget {
 
   /** Our config for a peer that asks (only with a key: the envelope is the signature). */
   private configMessage(): ConfigMessage | undefined {
-    if (!this.#keyring.secure || this.#configText === undefined) return undefined;
-    return {
-      type: "config",
-      stamp: this.local.configStamp ?? 0,
-      hash: this.local.configHash,
-      text: this.#configText,
-    };
+    if (!this.#keyring.secure) return undefined;
+    return this.#syncer.message();
   }
 
   #maybeSync(): void {
-    if (!this.#cfg.cluster.configSync || !this.#keyring.secure || this.#syncing) return;
-    const mine = this.local;
-    const newer = this.#swim.others()
-      .filter((m) =>
-        m.state === "alive" && m.record.configHash !== mine.configHash &&
-        (m.record.configStamp ?? 0) > (mine.configStamp ?? 0) && !this.#syncFailed.has(m.record.configHash)
-      )
-      .sort((a, b) => (b.record.configStamp ?? 0) - (a.record.configStamp ?? 0))[0];
-    if (!newer) return;
-    this.#syncing = true;
-    this.#sync(newer.record).finally(() => {
-      this.#syncing = false;
-    });
+    this.#syncer.poke();
   }
 
-  async #sync(peer: NodeRecord): Promise<void> {
-    try {
-      const msg = await this.#transport.fetchConfig(peer.addrs.gossip);
-      if (!msg) throw new Error("the peer did not send its config");
-      if (msg.hash !== peer.configHash) {
-        throw new Error(`it sent config ${msg.hash}, not the gossiped ${peer.configHash}`);
-      }
-      const { cfg, changes } = await acceptConfig(msg.text, msg.hash, this.#cfg);
-      if (this.#stopped) return;
-      if (this.#configFile) {
-        const tmp = `${this.#configFile}.sync-${crypto.randomUUID().slice(0, 8)}`;
-        const own = await Deno.readTextFile(this.#configFile).catch(() => "");
-        await Deno.writeTextFile(tmp, mergeNodeLocalText(msg.text, own));
-        await Deno.rename(tmp, this.#configFile);
-        await Deno.utime(this.#configFile, new Date(), new Date(msg.stamp));
-      }
-      this.#cfg = cfg;
-      this.#configText = msg.text;
-      this.#swim.update({ configHash: msg.hash, configStamp: msg.stamp });
-      log.info("Adopted a newer config from a peer", {
-        peer: peer.name,
-        configHash: msg.hash,
-        reloadable: changes.reloadable.join(","),
-        restartNeeded: changes.restart.join(","),
-      });
-      const detail: ConfigEventDetail = { cfg, ...changes, from: peer.name };
-      this.dispatchEvent(new CustomEvent("config", { detail }));
-    } catch (e) {
-      this.#syncFailed.add(peer.configHash);
-      log.warn("Cannot adopt a peer's config", { peer: peer.name, configHash: peer.configHash, error: e as Error });
-    }
+  #adopted(detail: ConfigEventDetail): void {
+    this.#cfg = detail.cfg;
+    if (this.#stopped) return;
+    this.dispatchEvent(new CustomEvent("config", { detail }));
+  }
+
+  /**
+   * Publishes a change of this node's config file (call on SIGHUP): when its cluster-wide part
+   * changed, this node runs it as a new version, `max(every version seen) + 1`, which the other
+   * nodes pull with `cluster.configSync`; node-local keys stay as running. Emits a `config` event
+   * with `local: true` when something changed.
+   *
+   * @returns the version this node runs afterwards
+   * @throws {ConfigError} when the file does not validate (nothing changes)
+   * @throws {Error} when the node runs without a config file
+   */
+  publishConfig(): Promise<ConfigVersion> {
+    return this.#syncer.publish();
   }
 
   #updateGauges(): void {
@@ -521,6 +506,7 @@ export class Membership extends EventTarget {
       self: this.local.id,
       cluster: this.#cfg.cluster.name,
       configHash: mine,
+      configVersion: this.local.configVersion ?? 0,
       members: this.members().map((m) => ({ ...m, configDiffers: m.configHash !== mine })),
     };
   }
@@ -549,6 +535,8 @@ export class Membership extends EventTarget {
         name: doc.cluster,
         self: this.local.name,
         configHash: doc.configHash,
+        configVersion: doc.configVersion,
+        ...(this.local.configRefused ? { configRefused: this.local.configRefused } : {}),
         members: counts,
         restartNeeded: this.#restartNeeded,
       };
@@ -573,8 +561,10 @@ export class Membership extends EventTarget {
     this.#stopped = true;
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     clearTimeout(this.#changeTimer);
+    const syncerStopped = this.#syncer.stop();
     this.#swim.stop();
     await this.#discovery?.close();
     await this.#transport.close();
+    await syncerStopped;
   }
 }

@@ -213,41 +213,47 @@ Deno.test("Membership serves /members and a cluster section of /status on the ad
   }
 });
 
-Deno.test("Membership with cluster.configSync adopts a newer config from a peer and rewrites its file", async () => {
+const syncBase = (extra = "") =>
+  `cluster:\n  name: t\n  gossipListen: "127.0.0.1:0"\n  secretKey: "${KEY}"\n  configSync: true\n` +
+  `  probeIntervalMs: 100\n  probeTimeoutMs: 50\n  gossipIntervalMs: 30\n${extra}`;
+
+Deno.test("Membership with cluster.configSync: a published change is adopted, node-local keys kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "wccl-sync-" });
   const nodes: Membership[] = [];
   try {
-    const base = `cluster:\n  name: t\n  gossipListen: "127.0.0.1:0"\n  secretKey: "${KEY}"\n  configSync: true\n` +
-      `  probeIntervalMs: 100\n  probeTimeoutMs: 50\n  gossipIntervalMs: 30\n`;
-    const oldText = base + "log:\n  level: info\n";
-    const newText = base.replace("probeTimeoutMs: 50", "probeTimeoutMs: 60") + "log:\n  level: warn\n";
-    await Deno.writeTextFile(`${dir}/old.yaml`, oldText);
-    await Deno.utime(`${dir}/old.yaml`, new Date(), new Date(Date.now() - 60_000));
-    await Deno.writeTextFile(`${dir}/new.yaml`, newText);
     const { loadConfig } = await import("../config/load.ts");
+    const oldText = syncBase() + "log:\n  level: info\n";
+    const newText = syncBase().replace("probeTimeoutMs: 50", "probeTimeoutMs: 60") + "log:\n  level: warn\n";
+    await Deno.writeTextFile(`${dir}/a.yaml`, oldText);
+    await Deno.writeTextFile(`${dir}/b.yaml`, oldText);
     const a = await Membership.start({
-      cfg: await loadConfig(`${dir}/new.yaml`),
-      configFile: `${dir}/new.yaml`,
+      cfg: await loadConfig(`${dir}/a.yaml`),
+      configFile: `${dir}/a.yaml`,
       record: { name: "a", role: "cache", weight: 1 },
     });
     nodes.push(a);
-    const oldCfg = await loadConfig(`${dir}/old.yaml`, [{
-      path: ["cluster", "peers"],
-      value: [`127.0.0.1:${a.addr.port}`],
-      flag: "--peers",
-    }]);
+    const peers = { path: ["cluster", "peers"], value: [`127.0.0.1:${a.addr.port}`], flag: "--peers" };
     const b = await Membership.start({
-      cfg: oldCfg,
-      configFile: `${dir}/old.yaml`,
+      cfg: await loadConfig(`${dir}/b.yaml`, [peers]),
+      configFile: `${dir}/b.yaml`,
       record: { name: "b", role: "cache", weight: 1 },
     });
     nodes.push(b);
-    assert.notEqual(a.local.configHash, b.local.configHash);
+    assert.equal(a.local.configVersion, 0, "a file without a version file is unpublished");
+    assert.equal(a.local.configHash, b.local.configHash, "--peers is node-local: same hash");
     const events: unknown[] = [];
     b.onConfig((d) =>
       events.push({ reloadable: d.reloadable, restart: d.restart, from: d.from, level: d.cfg.log.level })
     );
+    await until("b sees a", () => state(b, "a") === "alive");
+
+    // The operator edits a's file and a publishes it (SIGHUP in the roles).
+    await Deno.writeTextFile(`${dir}/a.yaml`, newText);
+    const v = await a.publishConfig();
+    assert.equal(v.version, 1);
+    assert.equal(a.local.configVersion, 1);
     await until("b adopts a's config", () => b.local.configHash === a.local.configHash, 5000);
+    assert.equal(b.local.configVersion, 1);
     await until("config event", () => events.length === 1, 1000);
     assert.deepEqual(events[0], {
       reloadable: ["log.level"],
@@ -255,11 +261,68 @@ Deno.test("Membership with cluster.configSync adopts a newer config from a peer 
       from: "a",
       level: "warn",
     });
-    assert.equal(await Deno.readTextFile(`${dir}/old.yaml`), newText);
+    assert.equal(await Deno.readTextFile(`${dir}/b.yaml`), newText);
     assert.deepEqual(b.config.cluster.peers, [`127.0.0.1:${a.addr.port}`], "node-local keys kept");
-    // a does not take b's older config back
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(await Deno.readTextFile(`${dir}/new.yaml`), newText);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/b.yaml.version`)), { version: 1, hash: v.hash });
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/a.yaml.version`)), { version: 1, hash: v.hash });
+    // Publishing an unchanged file is no new version.
+    assert.deepEqual(await a.publishConfig(), v);
+  } finally {
+    for (const n of nodes) await n.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Membership with cluster.configSync: a node refuses a config it cannot run, keeps its own, says why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wccl-refuse-" });
+  const nodes: Membership[] = [];
+  try {
+    const { loadConfig } = await import("../config/load.ts");
+    await Deno.writeTextFile(`${dir}/a.yaml`, syncBase());
+    // b owns its VIPs with nftables: a node-local key that director HA cannot work with.
+    const bText = syncBase() + "director:\n  vipMode: nft\n";
+    await Deno.writeTextFile(`${dir}/b.yaml`, bText);
+    const a = await Membership.start({
+      cfg: await loadConfig(`${dir}/a.yaml`),
+      configFile: `${dir}/a.yaml`,
+      record: { name: "a", role: "cache", weight: 1 },
+    });
+    nodes.push(a);
+    const peers = { path: ["cluster", "peers"], value: [`127.0.0.1:${a.addr.port}`], flag: "--peers" };
+    const b = await Membership.start({
+      cfg: await loadConfig(`${dir}/b.yaml`, [peers]),
+      configFile: `${dir}/b.yaml`,
+      record: { name: "b", role: "cache", weight: 1 },
+    });
+    nodes.push(b);
+    let events = 0;
+    b.onConfig(() => events++);
+    await until("b sees a", () => state(b, "a") === "alive");
+    const refusedBefore = await counter("webcache_cluster_config_syncs_total", { result: "refused" });
+
+    await Deno.writeTextFile(`${dir}/a.yaml`, syncBase() + "director:\n  ha:\n    mode: active-backup\n");
+    const v1 = await a.publishConfig();
+    await until("b refuses v1", () => b.local.configRefused?.version === 1, 5000);
+    assert.equal(b.local.configRefused?.hash, v1.hash);
+    assert.match(b.local.configRefused!.reason, /director\.ha\.mode.*needs director\.vipMode arp/);
+    assert.equal(b.local.configVersion, 0, "b keeps running its own version");
+    assert.equal(b.config.director.ha.mode, "none");
+    assert.equal(await Deno.readTextFile(`${dir}/b.yaml`), bText, "b's file is untouched");
+    await until("a sees the refusal", () => a.members().find((m) => m.name === "b")?.configRefused?.version === 1);
+    assert.equal(b.document().members[0].configRefused?.version, 1);
+    // Not retried in a loop: more member changes and push-pulls go by, one refusal stays one.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await counter("webcache_cluster_config_syncs_total", { result: "refused" }) - refusedBefore, 1);
+    assert.equal(events, 0);
+
+    // A later version b can run is adopted, and the refusal goes.
+    await Deno.writeTextFile(`${dir}/a.yaml`, syncBase() + "log:\n  level: warn\n");
+    const v2 = await a.publishConfig();
+    assert.equal(v2.version, 2);
+    await until("b adopts v2", () => b.local.configVersion === 2, 5000);
+    assert.equal(b.local.configRefused, undefined);
+    assert.equal(b.config.director.vipMode, "nft", "its own VIP set-up stays");
+    assert.equal(b.config.log.level, "warn");
   } finally {
     for (const n of nodes) await n.stop();
     await Deno.remove(dir, { recursive: true });

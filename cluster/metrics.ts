@@ -13,6 +13,8 @@
  * | `webcache_cluster_push_pulls_total`           | counter | result  | full-state exchanges: ok, failed          |
  * | `webcache_cluster_awareness_score`            | gauge   |         | Lifeguard health score (0 is healthy)     |
  * | `webcache_cluster_id_conflicts_total`         | counter |         | other nodes seen claiming this node's id  |
+ * | `webcache_cluster_config_syncs_total`         | counter | result  | configSync: adopted, refused, failed, published |
+ * | `webcache_cluster_config_version`             | gauge   |         | counter of the config version this node runs |
  *
  * @module
  */
@@ -67,7 +69,7 @@ export const messagesReceivedTotal = new Counter({
 export const messagesDroppedTotal = new Counter({
   name: "webcache_cluster_messages_dropped_total",
   help: "Gossip input dropped, by reason: auth, unencrypted, encrypted, cluster, short, oversized, version, type, " +
-    "garbled, wrong-node, stale, replay, error.",
+    "garbled, wrong-node, stale, replay, busy (too many unauthenticated TCP connections), timeout, error.",
   labelNames: ["reason"],
   registers: [registry],
 });
@@ -91,5 +93,21 @@ export const awarenessGauge = new Gauge({
 export const conflictsTotal = new Counter({
   name: "webcache_cluster_id_conflicts_total",
   help: "Alive messages about this node's id from another address: two nodes share a name or an id file.",
+  registers: [registry],
+});
+
+/** configSync outcomes. */
+export const configSyncsTotal = new Counter({
+  name: "webcache_cluster_config_syncs_total",
+  help: "cluster.configSync: peer config versions adopted, refused (invalid on this node or the role could not " +
+    "apply them; the old config stays), failed (fetch or hash problem, retried), and local changes published.",
+  labelNames: ["result"],
+  registers: [registry],
+});
+
+/** The config version counter this node runs. */
+export const configVersionGauge = new Gauge({
+  name: "webcache_cluster_config_version",
+  help: "Counter of the cluster-wide config version this node runs (0: never published).",
   registers: [registry],
 });

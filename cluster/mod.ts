@@ -16,7 +16,9 @@
  * | `keyring.ts`          | AES-GCM envelopes, key ring, key sources                           |
  * | `transport.ts`        | UDP + TCP on one port                                              |
  * | `discovery.ts`        | `--peers auto` by multicast (239.255.77.46:7947 by default)        |
- * | `config_hash.ts`      | the config hash gossiped in records                                |
+ * | `config_hash.ts`      | the config hash and the node-local keys it leaves out              |
+ * | `config_version.ts`   | config versions (counter + hash), their order and version file     |
+ * | `config_syncer.ts`    | `cluster.configSync` at run time: pull, refuse, publish            |
  * | `select.ts`           | live members for a role (siblings, real servers)                   |
  * | `config_sync.ts`      | `cluster.configSync`: checking and classifying a peer's config     |
  * | `node_id.ts`          | the stable node id file                                            |
@@ -38,11 +40,12 @@
  * - Failure detection time ≈ one probe interval + the suspicion time: `suspicionMult ×
  *   max(1, log10 n) × probeIntervalMs` with enough independent confirmations, up to
  *   `suspicionMaxTimeoutMult` times that with none (4 s to 24 s for 10 nodes at the defaults).
- * - `webcache members` lists the cluster as one node sees it; `*` marks other config hashes.
+ * - `webcache members` lists the cluster as one node sees it with each node's config version;
+ *   `*` marks other config hashes, `!` a node that refused a newer version (the reason below).
  *
  * @module
  */
-export type { NodeRecord, NodeRole, NodeState } from "./node.ts";
+export type { ConfigRefusal, NodeRecord, NodeRole, NodeState } from "./node.ts";
 export {
   type ConfigEventDetail,
   type LocalRecord,
@@ -54,10 +57,24 @@ export {
   acceptConfig,
   classifyChanges,
   type ConfigChanges,
+  ConfigHashMismatchError,
   diffConfig,
   isReloadable,
+  mergeNodeLocal,
+  mergeNodeLocalText,
   type ReceivedConfig,
 } from "./config_sync.ts";
+export {
+  compareVersions,
+  type ConfigVersion,
+  isNewerConfig,
+  nextVersion,
+  readVersionFile,
+  startupVersion,
+  versionFileOf,
+  writeVersionFile,
+} from "./config_version.ts";
+export { CONFIG_RETRY_MS, ConfigSyncer, type ConfigUpdate } from "./config_syncer.ts";
 export { configHash, NODE_LOCAL_KEYS, normalisedConfig } from "./config_hash.ts";
 export { loadOrCreateNodeId } from "./node_id.ts";
 export {

@@ -12,6 +12,19 @@ export type NodeRole = "director" | "cache";
 /** Membership states (SWIM plus the operator's `draining`). */
 export type NodeState = "alive" | "suspect" | "dead" | "left" | "draining";
 
+/** A config version a node refused, as gossiped in its record. */
+export interface ConfigRefusal {
+  /** The refused version's counter. */
+  version: number;
+  /** Its hash. */
+  hash: string;
+  /** Why, at most {@link MAX_REFUSAL_REASON_CHARS} characters. */
+  reason: string;
+}
+
+/** A refusal reason is cut to this length: the record must fit in a UDP packet (codec.ts). */
+export const MAX_REFUSAL_REASON_CHARS = 200;
+
 /** What a node advertises about itself. */
 export interface NodeRecord {
   /** Stable id (random, kept across restarts and address changes). */
@@ -54,10 +67,16 @@ export interface NodeRecord {
   /** SHA-256 (hex, first 16 chars) of the normalised appliance.yaml this node runs. */
   configHash: string;
   /**
-   * Modification time (ms since the epoch) of that config file, when the node knows its file; with
-   * `cluster.configSync` the highest stamp wins. Optional, so older records stay valid.
+   * Counter of that config's version (`config_version.ts`): with `cluster.configSync` the highest
+   * (counter, hash) wins; 0 means never published. Optional, so older records stay valid.
    */
-  configStamp?: number;
+  configVersion?: number;
+  /**
+   * The newest config version this node refused (it did not validate here, or the role could not
+   * apply it) and why; it keeps running its own version. Cleared when it adopts or publishes a
+   * newer one.
+   */
+  configRefused?: ConfigRefusal;
   /**
    * Caches: digest of the node's purge ban list (`cache/ban_list.ts`); a cache whose digest differs
    * from a peer's exchanges ban lists with it (`bans` messages), so a missed purge converges.

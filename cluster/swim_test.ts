@@ -166,3 +166,67 @@ Deno.test("Swim: Lifeguard awareness keeps an overloaded node from accusing heal
     `with awareness ${JSON.stringify(withLifeguard)}, without ${JSON.stringify(without)}`,
   );
 });
+
+Deno.test("Swim: one lost probe round raises no suspicion with suspectAfterProbes 2 (it does with 1)", () => {
+  // Two nodes (no relays for indirect probes): 20 blackouts of 150 ms, each shorter than a probe
+  // interval, so each can fail at most one round of a prober in a row.
+  const run = (suspectAfterProbes: number) => {
+    const c = new SimCluster({ n: 2, loss: 0, swim: { ...FAST, suspectAfterProbes }, seed: 11 });
+    try {
+      c.joinAll();
+      const [a, b] = c.nodes;
+      for (let i = 0; i < 20; i++) {
+        c.clock.advance(1000 + Math.floor(c.random() * 200));
+        c.net.block(a.addr, b.addr);
+        c.clock.advance(150);
+        c.net.block(a.addr, b.addr, false);
+      }
+      c.clock.advance(2000);
+      return { suspicions: c.falseSuspicions, falseDeaths: c.falseDeaths };
+    } finally {
+      c.stop();
+    }
+  };
+  const memberlist = run(1);
+  const twice = run(2);
+  assert.ok(memberlist.suspicions > 0, `with 1: ${JSON.stringify(memberlist)}`);
+  assert.deepEqual(twice, { suspicions: 0, falseDeaths: 0 });
+});
+
+Deno.test("Swim: a member that stays silent is suspected after suspectAfterProbes rounds and declared dead", () => {
+  const c = new SimCluster({ n: 2, loss: 0, swim: { ...FAST, suspectAfterProbes: 2 } });
+  try {
+    c.joinAll();
+    const [a, b] = c.nodes;
+    c.net.block(a.addr, b.addr);
+    c.clock.advance(FAST.probeIntervalMs * 3);
+    assert.equal(a.swim.stateOf(b.id), "suspect");
+    c.clock.advance(6 * 4 * FAST.probeIntervalMs + 1000);
+    assert.equal(a.swim.stateOf(b.id), "dead");
+  } finally {
+    c.stop();
+  }
+});
+
+Deno.test("Swim: 100 nodes at 20% loss with the default timing: no false death, almost no suspicion in two minutes", () => {
+  // memberlist's timing (probe 1 s, ack 500 ms, 3 indirect probes). Suspecting after one failed
+  // round raised about 144 suspicions in these two minutes (a round fails with a few % probability
+  // at 20 % loss), each gossiped to every node and refuted; two rounds in a row make that ~0.
+  const c = new SimCluster({
+    n: 100,
+    loss: 0.2,
+    seed: 5,
+    swim: { ...FAST, probeIntervalMs: 1000, probeTimeoutMs: 500, gossipIntervalMs: 200, pushPullIntervalMs: 30_000 },
+  });
+  try {
+    c.joinAll(120_000);
+    const before = c.falseSuspicions;
+    c.clock.advance(120_000);
+    let accusations = 0;
+    for (const v of c.accusations.values()) accusations += v;
+    assert.deepEqual(c.falseDeaths, 0);
+    assert.ok(accusations < 20, `${accusations} suspicions raised, ${c.falseSuspicions - before} suspect events`);
+  } finally {
+    c.stop();
+  }
+});

@@ -4,24 +4,24 @@
  * datagram and frame is sealed by the {@link Keyring}; input that fails to open or decode is
  * dropped and reported through `onDrop` with a reason, never thrown.
  *
- * ## TCP frame (one request, at most one reply, per connection)
+ * ## TCP (one request packet, at most one reply packet, per connection)
  *
- * ```
- *  0                   1                   2                   3
- *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
- * +---------------------------------------------------------------+
- * |               envelope length (u32, big-endian)               |
- * +---------------------------------------------------------------+
- * |   envelope (keyring.ts) holding a packet (codec.ts) ...       |
- * +---------------------------------------------------------------+
- * ```
+ * Packets travel as length-prefixed sealed frames (`stream_frame.ts`): a first frame of at most
+ * `MAX_UNAUTHENTICATED_FRAME_BYTES` (codec.ts), and a larger one only after an authenticated
+ * `streamOpen` announced it. The first message of a request decides the exchange: `pushPull` is
+ * answered by our `pushPull`, `ping` by an `ack` (when addressed to us), anything else is a
+ * one-way packet.
  *
- * The first message of a request frame decides the exchange: `pushPull` is answered by our
- * `pushPull`, `ping` by an `ack` (when addressed to us), anything else is a one-way packet.
+ * Strangers cost little: at most {@link MAX_UNAUTHENTICATED_CONNS} accepted connections may wait
+ * for their first frame to authenticate (more are closed at once, `reason="busy"`), each for at
+ * most {@link AUTH_TIMEOUT_MS} (`reason="timeout"`), and none is read past the small bound before
+ * it authenticated (`reason="oversized"`). A flood of connections announcing huge frames therefore
+ * allocates nothing big, and everything it held is freed when they are closed.
  *
  * @module
  */
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 import { getLogger } from "../core/log.ts";
 import {
   ClusterDecodeError,
@@ -29,18 +29,25 @@ import {
   decodePacket,
   encodePacket,
   MAX_PACKET_BYTES,
-  MAX_STREAM_FRAME_BYTES,
   type Message,
   type PingMessage,
   type PushPullMessage,
 } from "./codec.ts";
 import { EnvelopeError, type Keyring } from "./keyring.ts";
+import { readSealedPacket, writeSealedPacket } from "./stream_frame.ts";
 import type { SwimTransport } from "./swim.ts";
 
 const log = getLogger("cluster.transport");
 
 /** Plain packets larger than this go over TCP instead of one UDP datagram. */
 export const MAX_UDP_PACKET_BYTES = 1400;
+/**
+ * Inbound TCP connections that may wait for their first frame to authenticate at once; a real
+ * cluster opens a handful at a time (push-pull, fallback pings, large packets).
+ */
+export const MAX_UNAUTHENTICATED_CONNS = 64;
+/** Milliseconds an inbound TCP connection has to deliver an authenticated first frame (at most the stream timeout). */
+export const AUTH_TIMEOUT_MS = 2000;
 
 /** What the transport delivers to. */
 export interface TransportHandler {
@@ -73,39 +80,6 @@ export interface NetTransportOptions {
   streamTimeoutMs?: number;
 }
 
-async function readFull(conn: Deno.Conn, n: number): Promise<Uint8Array | undefined> {
-  const buf = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const got = await conn.read(buf.subarray(off));
-    if (got === null) return undefined;
-    off += got;
-  }
-  return buf;
-}
-
-async function writeFrame(conn: Deno.Conn, env: Uint8Array): Promise<void> {
-  const out = new Uint8Array(4 + env.length);
-  new DataView(out.buffer).setUint32(0, env.length);
-  out.set(env, 4);
-  let off = 0;
-  while (off < out.length) off += await conn.write(out.subarray(off));
-}
-
-async function readFrame(conn: Deno.Conn): Promise<Uint8Array | undefined> {
-  const head = await readFull(conn, 4);
-  if (!head) return undefined;
-  const n = new DataView(head.buffer).getUint32(0);
-  if (n > MAX_STREAM_FRAME_BYTES) {
-    throw new ClusterDecodeError(
-      `Cannot read gossip frame: ${n} bytes exceed ${MAX_STREAM_FRAME_BYTES}`,
-      "oversized",
-      0,
-    );
-  }
-  return await readFull(conn, n);
-}
-
 /**
  * Connects, giving up after `ms` (a partitioned peer never answers the SYN); a connection that
  * completes after the deadline is closed.
@@ -133,6 +107,7 @@ export class NetTransport implements SwimTransport {
   readonly #o: NetTransportOptions;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #conns = new Set<Deno.Conn>();
+  #unauthenticated = 0;
   #closed = false;
 
   private constructor(udp: Deno.DatagramConn, tcp: Deno.TcpListener, o: NetTransportOptions) {
@@ -150,14 +125,21 @@ export class NetTransport implements SwimTransport {
    */
   static listen(o: NetTransportOptions): NetTransport {
     for (let attempt = 0;; attempt++) {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname: o.hostname, port: o.port });
+      let udp: Deno.DatagramConn;
+      try {
+        udp = Deno.listenDatagram({ transport: "udp", hostname: o.hostname, port: o.port });
+      } catch (e) {
+        throw listenError(e, `udp ${formatHostPort({ host: o.hostname, port: o.port })}`, "cluster.gossipListen");
+      }
       const port = (udp.addr as Deno.NetAddr).port;
       try {
         const tcp = Deno.listen({ transport: "tcp", hostname: o.hostname, port });
         return new NetTransport(udp, tcp, o);
       } catch (e) {
         udp.close();
-        if (!(e instanceof Deno.errors.AddrInUse) || o.port !== 0 || attempt >= 20) throw e;
+        if (!(e instanceof Deno.errors.AddrInUse) || o.port !== 0 || attempt >= 20) {
+          throw listenError(e, `tcp ${formatHostPort({ host: o.hostname, port })}`, "cluster.gossipListen");
+        }
       }
     }
   }
@@ -214,52 +196,72 @@ export class NetTransport implements SwimTransport {
         log.warn("Gossip TCP accept failed", { error: e as Error });
         continue;
       }
+      if (this.#unauthenticated >= MAX_UNAUTHENTICATED_CONNS) {
+        const r = conn.remoteAddr as Deno.NetAddr;
+        this.#o.handler.drop("busy", formatHostPort({ host: r.hostname, port: r.port }));
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        continue;
+      }
       this.#track(this.#serveConn(conn));
     }
   }
 
-  #withTimeout(conn: Deno.Conn): ReturnType<typeof setTimeout> {
-    return setTimeout(() => {
+  async #serveConn(conn: Deno.Conn): Promise<void> {
+    this.#conns.add(conn);
+    this.#unauthenticated++;
+    let pending = true;
+    const authenticated = () => {
+      if (!pending) return;
+      pending = false;
+      this.#unauthenticated--;
+    };
+    const r = conn.remoteAddr as Deno.NetAddr;
+    const from = formatHostPort({ host: r.hostname, port: r.port });
+    const streamMs = this.#o.streamTimeoutMs ?? 5000;
+    let timedOut = false;
+    const close = () => {
+      timedOut = true;
       try {
         conn.close();
       } catch { /* already closed */ }
-    }, this.#o.streamTimeoutMs ?? 5000);
-  }
-
-  async #serveConn(conn: Deno.Conn): Promise<void> {
-    this.#conns.add(conn);
-    const r = conn.remoteAddr as Deno.NetAddr;
-    const from = formatHostPort({ host: r.hostname, port: r.port });
-    const timer = this.#withTimeout(conn);
+    };
+    // A short deadline until the first frame authenticates, then the stream timeout.
+    let timer = setTimeout(close, Math.min(AUTH_TIMEOUT_MS, streamMs));
     try {
-      const env = await readFrame(conn);
-      if (!env) return;
-      const msgs = decodePacket(await this.#o.keyring.open(env), MAX_STREAM_FRAME_BYTES);
-      if (this.#closed) return;
+      const msgs = await readSealedPacket(conn, this.#o.keyring, () => {
+        authenticated();
+        clearTimeout(timer);
+        timer = setTimeout(close, streamMs);
+      });
+      if (!msgs || this.#closed) return;
       const first = msgs[0];
       if (first.type === "pushPull") {
         const reply = this.#o.handler.pushPull(first, from);
-        await writeFrame(conn, await this.#o.keyring.seal(encodePacket([reply])));
+        await writeSealedPacket(conn, this.#o.keyring, encodePacket([reply]));
       } else if (first.type === "configRequest") {
         const cfg = this.#o.handler.config?.();
-        if (cfg) await writeFrame(conn, await this.#o.keyring.seal(encodePacket([cfg])));
+        if (cfg) await writeSealedPacket(conn, this.#o.keyring, encodePacket([cfg]));
       } else if (first.type === "purge" || first.type === "bans") {
         if (!this.#o.handler.request) {
           this.#o.handler.drop("unhandled", from);
           return;
         }
         const reply = await this.#o.handler.request(msgs, from);
-        if (reply?.length && !this.#closed) await writeFrame(conn, await this.#o.keyring.seal(encodePacket(reply)));
+        if (reply?.length && !this.#closed) await writeSealedPacket(conn, this.#o.keyring, encodePacket(reply));
       } else if (first.type === "ping") {
         if (this.#o.handler.streamPing(first)) {
-          await writeFrame(conn, await this.#o.keyring.seal(encodePacket([{ type: "ack", seq: first.seq }])));
+          await writeSealedPacket(conn, this.#o.keyring, encodePacket([{ type: "ack", seq: first.seq }]));
         } else this.#o.handler.drop("wrong-node", from);
       } else {
         this.#o.handler.packet(msgs, from);
       }
     } catch (e) {
-      if (!this.#closed) this.#drop(e, from);
+      if (timedOut && !this.#closed) this.#o.handler.drop("timeout", from, e as Error);
+      else if (!this.#closed) this.#drop(e, from);
     } finally {
+      authenticated();
       clearTimeout(timer);
       this.#conns.delete(conn);
       try {
@@ -305,16 +307,17 @@ export class NetTransport implements SwimTransport {
       } catch { /* already closed */ }
     }, Math.max(1, deadline - Date.now()));
     try {
-      await writeFrame(conn, await this.#o.keyring.seal(packet));
+      await writeSealedPacket(conn, this.#o.keyring, packet);
       if (!wantReply) return undefined;
-      const env = await readFrame(conn);
-      if (!env) throw new Error("connection closed before the reply");
+      let msgs: Message[] | undefined;
       try {
-        return decodePacket(await this.#o.keyring.open(env), MAX_STREAM_FRAME_BYTES);
+        msgs = await readSealedPacket(conn, this.#o.keyring);
       } catch (e) {
         this.#drop(e, addr);
         throw e;
       }
+      if (!msgs) throw new Error("connection closed before the reply");
+      return msgs;
     } finally {
       clearTimeout(timer);
       this.#conns.delete(conn);

@@ -88,7 +88,10 @@ export interface RoleMembership {
   reload?: {
     /** Whether `apply` puts the key at this dotted path into effect. */
     handles: (path: string) => boolean;
-    /** Applies a synced config (e.g. the director's SIGHUP reload); logs its own failures. */
+    /**
+     * Applies a peer's config before this node adopts it (e.g. the director's services). Throwing
+     * refuses the config: the running one stays and the refusal is gossiped with its reason.
+     */
     apply: (next: Appliance) => Promise<void>;
   };
 }
@@ -128,6 +131,7 @@ export async function startRoleMembership(
     log.info("Cluster membership off: no cluster.peers and no key (standalone node)");
     return undefined;
   }
+  const reload = role.reload;
   try {
     const m = await Membership.start({
       cfg,
@@ -135,38 +139,55 @@ export async function startRoleMembership(
       keyFile: opts.clusterKeyFile,
       configFile: opts.config,
       signal: role.signal,
+      // cluster.configSync: the role applies its keys before the config is adopted; if it cannot,
+      // the config is refused and the running one stays.
+      accept: reload
+        ? async ({ cfg: next, reloadable }) => {
+          if (reloadable.some(reload.handles)) await reload.apply(next);
+        }
+        : undefined,
     });
     if (role.admin) m.registerAdmin(role.admin);
-    // cluster.configSync: log levels apply everywhere at once; the role applies its own keys;
-    // the rest is logged once and shown as cluster.restartNeeded in /status.
-    let applying = Promise.resolve();
+    // Log levels apply everywhere at once; the rest is logged once and shown as
+    // cluster.restartNeeded in /status.
     m.onConfig(({ cfg: next, reloadable, from }) => {
-      applying = applying.then(async () => {
-        if (reloadable.some((k) => k.startsWith("log."))) {
-          configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
-        }
-        if (role.reload && reloadable.some(role.reload.handles)) {
-          try {
-            await role.reload.apply(next);
-          } catch (e) {
-            log.error("Cannot apply the synced config", { peer: from, error: e as Error });
-          }
-        }
-        const pending = restartNeededKeys(cfg, next, role.reload?.handles);
-        const fresh = pending.filter((k) => !m.restartNeeded.includes(k));
-        m.restartNeeded = pending;
-        if (fresh.length) {
-          log.warn("Synced config changes keys that need a restart", { peer: from, keys: fresh.join(",") });
-        }
-      });
+      if (reloadable.some((k) => k.startsWith("log."))) {
+        configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+      }
+      const pending = restartNeededKeys(cfg, next, reload?.handles);
+      const fresh = pending.filter((k) => !m.restartNeeded.includes(k));
+      m.restartNeeded = pending;
+      if (fresh.length) {
+        log.warn("Synced config changes keys that need a restart", { peer: from, keys: fresh.join(",") });
+      }
     });
+    if (c.configSync && opts.config) publishOnHangup(m, role.signal);
     return m;
   } catch (e) {
     const msg = (e as Error).message;
     printErr(`Cannot start cluster membership: ${msg}`);
-    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) Deno.exit(1);
+    // A socket that cannot be bound (or a group that cannot be joined) is a start failure, not a config error.
+    const socket = e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable ||
+      e instanceof Deno.errors.PermissionDenied || /^Cannot (listen on|join discovery group)/.test(msg);
+    if (socket) Deno.exit(1);
     Deno.exit(EXIT_CONFIG);
   }
+}
+
+/**
+ * `cluster.configSync`: SIGHUP publishes a change of this node's config file as a new cluster-wide
+ * version (the director also reloads its own services on SIGHUP). The listener goes when `signal`
+ * aborts.
+ */
+function publishOnHangup(m: Membership, signal?: AbortSignal): void {
+  const onHup = () => {
+    m.publishConfig().then(
+      (v) => log.info("Config file reread on SIGHUP", { configVersion: v.version, configHash: v.hash }),
+      (e) => log.error("Cannot publish the changed config; the running one stays", { error: (e as Error).message }),
+    );
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  signal?.addEventListener("abort", () => Deno.removeSignalListener("SIGHUP", onHup), { once: true });
 }
 
 /** A sibling cache as the peering code takes it (structurally `PeeringPeer` of `cache/peering/`). */

@@ -11,6 +11,7 @@ import {
   siblingPeers,
   startRoleMembership,
 } from "./_cluster.ts";
+import { requires } from "../tests/_requires.ts";
 
 setLogSink(() => {});
 
@@ -161,7 +162,13 @@ async function ip(...args: string[]): Promise<void> {
   if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
-Deno.test("advertisedLink() advertises the MAC of cache.interface, or of the interface holding the address for DR", async () => {
+// A veth in this network namespace: root.
+Deno.test({
+  ...await requires(
+    "advertisedLink() advertises the MAC of cache.interface, or of the interface holding the address for DR",
+    { root: true, commands: ["ip"] },
+  ),
+}, async () => {
   const name = `wcmac${Math.random().toString(36).slice(2, 8)}`;
   const addr = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.7`;
   await ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
@@ -184,7 +191,13 @@ Deno.test("advertisedLink() advertises the MAC of cache.interface, or of the int
   assert.throws(() => advertisedLink({ interface: name }, undefined), /cache\.interface "wcmac/);
 });
 
-Deno.test("startRoleMembership() gossips the advertised MAC and interface in /members", async () => {
+// A veth in this network namespace: root.
+Deno.test({
+  ...await requires("startRoleMembership() gossips the advertised MAC and interface in /members", {
+    root: true,
+    commands: ["ip"],
+  }),
+}, async () => {
   const name = `wcmac${Math.random().toString(36).slice(2, 8)}`;
   await ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
   const file = await Deno.makeTempFile();

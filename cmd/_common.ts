@@ -30,6 +30,17 @@ export function addSharedOptions(cmd: Command): Command {
     .option("--admin <addr:port>", "admin endpoint address (default 127.0.0.1:9090)");
 }
 
+/**
+ * A numeric flag's value for a config override: the number when the text is one, else the text
+ * itself, so validation reports `--workers: cache.workers: "abc" is a string, expected number`
+ * (never `NaN`).
+ *
+ * @param v the flag text
+ */
+export function numericFlag(v: string): number | string {
+  return /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v;
+}
+
 /** Turns the shared flags into config overrides. */
 export function sharedOverrides(opts: SharedOptions): ConfigOverride[] {
   const out: ConfigOverride[] = [];

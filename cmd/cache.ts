@@ -9,13 +9,21 @@
  * (`cache/peering/remote_icp.ts`). With `--peers auto` the cluster membership (`cluster/`)
  * supplies the sibling caches. `service.handler.lookupFresh(url)` answers ICP queries.
  *
+ * Signals: SIGHUP reopens the access log and reloads what can change in place (`_cache_reload.ts`),
+ * never exiting. SIGTERM and SIGINT stop gracefully: the cache announces it drains (membership
+ * state `draining`, weight 0; its health endpoint answers 503; responses close their
+ * connections), keeps accepting for `cache.shutdownDelayMs` while the directors learn it, then
+ * stops accepting and lets requests in flight finish until `cache.shutdownGraceMs`, leaves the
+ * cluster and exits. A second signal exits at once. On start the cache joins the cluster only
+ * once its listeners are up and its store is open, at its full weight.
+ *
  * @module
  */
 import { Command, Option } from "commander";
 import type { Appliance, ConfigOverride } from "../config/mod.ts";
 import { AdminServer } from "../admin/server.ts";
 import { formatHostPort, parseHostPort } from "../core/addr.ts";
-import { getLogger, printErr, printOut } from "../core/log.ts";
+import { configureLogging, getLogger, printErr, printOut } from "../core/log.ts";
 import { buildInfo, setOtherThreadMetrics, threadMetricsSnapshot } from "../core/metrics.ts";
 import { CacheService, statusSection } from "../cache/cache_service.ts";
 import { counters, setCounterSources, SUMMED_IN_MAIN } from "../cache/metrics.ts";
@@ -41,7 +49,16 @@ import { purgeAdminRoute } from "../cache/purge_admin_route.ts";
 import { BanDecodeError } from "../cluster/ban_codec.ts";
 import { registerDashboard } from "../admin/dashboard.ts";
 import { mergeTopUrls, TopUrls, trackTopUrls } from "../status/top_urls.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import { TlsFileError } from "../http/tls_files.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
+import { applyCacheConfig, cacheReloadHandles, type CacheReloadTarget, reloadCache } from "./_cache_reload.ts";
 import {
   addClusterOptions,
   type AdvertisedLink,
@@ -77,20 +94,33 @@ interface CacheOptions extends SharedOptions, ClusterOptions {
 }
 
 /**
- * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy]` value.
+ * Parses one `--listen ADDR:PORT[,mode=accel|forward|transparent][,proxy][,cert=FILE,key=FILE]` value.
  *
  * @param v the flag value
  * @returns a listener entry for `cache.listen`
  * @throws {SyntaxError} for an unknown option
  */
-export function parseListenFlag(v: string): { address: string; mode: string; proxyProtocol: boolean } {
+export function parseListenFlag(
+  v: string,
+): { address: string; mode: string; proxyProtocol: boolean; tls?: { cert: string; key: string } } {
   const [address, ...opts] = v.split(",").map((s) => s.trim());
-  const out = { address, mode: "accel", proxyProtocol: false };
+  const out: ReturnType<typeof parseListenFlag> = { address, mode: "accel", proxyProtocol: false };
+  let cert: string | undefined, key: string | undefined;
   for (const o of opts) {
     if (o.startsWith("mode=")) out.mode = o.slice(5);
     else if (o === "proxy" || o === "proxy-protocol") out.proxyProtocol = true;
-    else throw new SyntaxError(`Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE or proxy)`);
+    else if (o.startsWith("cert=")) cert = o.slice(5);
+    else if (o.startsWith("key=")) key = o.slice(4);
+    else {
+      throw new SyntaxError(
+        `Cannot parse --listen "${v}": unknown option "${o}" (use mode=MODE, proxy, cert=FILE, key=FILE)`,
+      );
+    }
   }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new SyntaxError(`Cannot parse --listen "${v}": TLS needs both cert=FILE and key=FILE`);
+  }
+  if (cert !== undefined && key !== undefined) out.tls = { cert, key };
   return out;
 }
 
@@ -166,8 +196,8 @@ export function cacheCommand(): Command {
     .description("run the HTTP caching proxy (accelerator, forward and transparent modes)")
     .option("--origin <url>", "default origin for the accelerator (cache.defaultOrigin), e.g. http://10.0.0.5:8080")
     .option(
-      "--listen <addr:port[,mode=M][,proxy]>",
-      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol",
+      "--listen <addr:port[,mode=M][,proxy][,cert=F,key=F]>",
+      "listener (repeatable); mode accel|forward|transparent, proxy = expect PROXY protocol, cert/key = TLS",
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--workers <n>", "worker threads sharing the ports (cache.workers; 0 = one per core)")
@@ -212,13 +242,13 @@ export function cacheCommand(): Command {
       }
     }
     if (opts.workers !== undefined) {
-      overrides.push({ path: ["cache", "workers"], value: Number(opts.workers), flag: "--workers" });
+      overrides.push({ path: ["cache", "workers"], value: numericFlag(opts.workers), flag: "--workers" });
     }
     if (opts.accessLog !== undefined) {
       overrides.push({ path: ["cache", "accessLog"], value: opts.accessLog, flag: "--access-log" });
     }
     if (opts.icpPort !== undefined) {
-      overrides.push({ path: ["icp", "port"], value: Number(opts.icpPort), flag: "--icp-port" });
+      overrides.push({ path: ["icp", "port"], value: numericFlag(opts.icpPort), flag: "--icp-port" });
     }
     if (opts.peer?.length) {
       try {
@@ -299,6 +329,7 @@ export function cacheCommand(): Command {
         ctx.onBans((set) => bans.merge(set));
         const service = new CacheService(cfg.cache, {
           node,
+          workers,
           servicePorts: servicePorts(cfg),
           reusePort: true,
           invalidate: ctx.invalidate,
@@ -308,6 +339,10 @@ export function cacheCommand(): Command {
           sharedCollapse: ctx.shared ? new SharedCollapse(ctx.shared, { worker: ctx.index }) : undefined,
         });
         trackTopUrls(service.accessLog, top);
+        ctx.onReload(async (next) => {
+          configureLogging({ level: next.log.level, components: next.log.components, format: next.log.format });
+          await service.reconfigure(next.cache);
+        });
         if (ctx.peering) {
           // Hash ownership decided here from the main process's view; ICP lookups on this worker's
           // own socket (or, with multicast, in the main process).
@@ -324,6 +359,11 @@ export function cacheCommand(): Command {
     }
 
     buildInfo.set({ version: "", role: "cache" }, 1);
+    // A SIGHUP while starting (logrotate during a long disk index rebuild) must not kill the
+    // process: remembered, and handled once the cache runs.
+    let hupWhileStarting = false;
+    const earlyHup = () => hupWhileStarting = true;
+    Deno.addSignalListener("SIGHUP", earlyHup);
     let realServer: RealServerSetup | undefined;
     if (cfg.cache.vip && cfg.cache.forwarding !== "none") {
       try {
@@ -394,16 +434,25 @@ export function cacheCommand(): Command {
     });
     pool.setPurger({ purge: (ban, n) => fanout.purge(ban, n), snapshot: () => fanout.snapshot() });
     const bannedStore = new BannedStore(store, bans);
-    const service: CacheService = new CacheService(cfg.cache, {
-      servicePorts: servicePorts(cfg),
-      sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
-      node,
-      store: bannedStore,
-      reusePort: workers > 1,
-      invalidate: invalidateAll,
-      purge: (ban, n) => fanout.purge(ban, n),
-      lazyCopy,
-    });
+    let service: CacheService;
+    try {
+      service = new CacheService(cfg.cache, {
+        servicePorts: servicePorts(cfg),
+        sharedCollapse: shared ? new SharedCollapse(shared, { worker: 0 }) : undefined,
+        node,
+        workers,
+        store: bannedStore,
+        reusePort: workers > 1,
+        invalidate: invalidateAll,
+        purge: (ban, n) => fanout.purge(ban, n),
+        lazyCopy,
+      });
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await store.close?.();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     let peering: PeeringNode | undefined;
     // Without peers and without icp.acl nobody may query us (default ICP access: known peers only).
     if (peeringOn || (cfg.icp.enabled && cfg.icp.acl !== undefined)) {
@@ -437,7 +486,8 @@ export function cacheCommand(): Command {
       await pool.close();
       await service.close();
       await realServer?.undo();
-      Deno.exit(1);
+      // An unusable certificate or key file is a configuration error (exit 2, like the others).
+      Deno.exit(e instanceof TlsFileError ? EXIT_CONFIG : 1);
     }
     setCounterSources(() => [counters, ...pool.snapshots().map((s) => s.counters)]);
     setOtherThreadMetrics(() => pool.snapshots().flatMap((s) => s.metrics ? [s.metrics] : []));
@@ -447,6 +497,7 @@ export function cacheCommand(): Command {
       port: ahp.port,
       allow: cfg.admin.allow,
       token: cfg.admin.token,
+      hosts: cfg.admin.hosts,
       node,
       role: "cache",
     });
@@ -480,7 +531,16 @@ export function cacheCommand(): Command {
       digest: bans.digest(),
       lazyDeletes: bannedStore.lazyDeletes,
     }));
-    admin.start();
+    try {
+      admin.start();
+    } catch (e) {
+      printErr(`Cannot start cache: ${(e as Error).message}`);
+      await peering?.close();
+      await pool.close();
+      await service.close();
+      await realServer?.undo();
+      Deno.exit(1);
+    }
     // Cluster membership: advertise this cache (directors make it a real server of cache.service)
     // and take the live caches of the cluster as siblings.
     const http = cfg.cache.listen[0] ? parseHostPort(cfg.cache.listen[0].address) : undefined;
@@ -497,6 +557,15 @@ export function cacheCommand(): Command {
       await realServer?.undo();
       Deno.exit(1);
     }
+    let current: Appliance = cfg;
+    const reloadTarget = (): CacheReloadTarget => ({
+      boot: cfg,
+      service,
+      pool,
+      peering,
+      membership,
+      stopping: () => stopping,
+    });
     const membership = await startRoleMembership(cfg, opts, {
       role: "cache",
       record: {
@@ -514,6 +583,12 @@ export function cacheCommand(): Command {
         },
       },
       admin,
+      reload: {
+        handles: (path) => cacheReloadHandles(path, peering !== undefined),
+        apply: async (synced) => {
+          current = await applyCacheConfig(reloadTarget(), current, synced);
+        },
+      },
     });
     if (membership && rs?.allowedDirectors()?.from === "membership") {
       // Every membership change (join, death, leave) reaches both decapsulators at once.
@@ -533,9 +608,52 @@ export function cacheCommand(): Command {
       membership.onChange(feed);
     }
     log.info("Cache started", { node, workers });
+    // SIGHUP: one reload at a time; the process never exits on a reload.
+    let reloading = Promise.resolve();
+    const source = opts.config ? { file: opts.config, overrides } : undefined;
+    const onHup = () => {
+      reloading = reloading.then(async () => {
+        current = await reloadCache(reloadTarget(), current, source);
+      });
+    };
+    Deno.addSignalListener("SIGHUP", onHup);
+    Deno.removeSignalListener("SIGHUP", earlyHup);
+    if (hupWhileStarting) onHup();
+    let stopping = false;
     const stop = async () => {
+      if (stopping) {
+        log.warn("Second signal: stopping now", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }
+      stopping = true;
+      const { shutdownGraceMs } = current.cache;
+      const deadline = Date.now() + shutdownGraceMs;
+      // The delay is for directors: skipped when none can be sending here (no membership, no
+      // VIP, no health probe in the last minute).
+      const probedAt = Math.max(
+        service.health.probedAt,
+        ...pool.snapshots().map((s) => s.healthProbedAt ?? -Infinity),
+      );
+      const watched = membership !== undefined || realServer !== undefined || Date.now() - probedAt < 60_000;
+      const shutdownDelayMs = watched ? current.cache.shutdownDelayMs : 0;
+      log.info("Cache draining", { node, shutdownDelayMs, shutdownGraceMs });
+      // Directors stop sending new connections: membership says draining (weight 0), the health
+      // endpoint says 503; clients on kept-alive connections get Connection: close.
+      service.drain();
+      pool.drain();
+      membership?.update({ state: "draining", weight: 0 });
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(shutdownDelayMs, deadline - Date.now()))));
+      await Promise.all([service.finish(deadline), pool.finish(deadline)]);
       log.info("Cache stopping", { node });
-      await membership?.leave(); // directors stop sending new connections at once
+      // What is left (background revalidations, store flushes) gets a few seconds more.
+      setTimeout(async () => {
+        log.warn("Cache stop took too long; exiting", { node });
+        await realServer?.undo();
+        Deno.exit(0);
+      }, 5000);
+      await reloading;
+      await membership?.leave();
       await membership?.stop();
       await admin.stop();
       await peering?.close();

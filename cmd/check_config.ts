@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import { type Appliance, ConfigError, loadConfig } from "../config/mod.ts";
 import { printErr, printOut } from "../core/log.ts";
+import { readTlsFiles } from "../http/tls_files.ts";
 import { EXIT_CONFIG, type SharedOptions, sharedOverrides } from "./_common.ts";
 
 function summary(file: string, cfg: Appliance): string {
@@ -22,7 +23,9 @@ function summary(file: string, cfg: Appliance): string {
         (s.persistence.timeoutS ? `, persistent ${s.persistence.timeoutS}s /${s.persistence.netmask}` : ""),
     );
   }
-  for (const l of cfg.cache.listen) lines.push(`  cache listener ${l.address} ${l.mode}`);
+  for (const l of cfg.cache.listen) {
+    lines.push(`  cache listener ${l.address} ${l.mode}${l.tls ? ` tls ${l.tls.cert}` : ""}`);
+  }
   lines.push(
     `  cache store: memory ${cfg.cache.memory.maxBytes} bytes, ${cfg.cache.store.dirs.length} dir(s), ${cfg.cache.store.policy}`,
   );
@@ -47,6 +50,16 @@ export function checkConfigCommand(): Command {
     .action(async (file: string, opts: SharedOptions & { quiet?: boolean; json?: boolean }) => {
       try {
         const cfg = await loadConfig(file, sharedOverrides(opts));
+        // Certificate and key files are checked as the cache will read them (key mode included).
+        cfg.cache.listen.forEach((l, i) => {
+          if (!l.tls) return;
+          try {
+            readTlsFiles({ certFile: l.tls.cert, keyFile: l.tls.key });
+          } catch (e) {
+            printErr(`${file}: cache.listen[${i}].tls: ${(e as Error).message}`);
+            Deno.exit(EXIT_CONFIG);
+          }
+        });
         if (opts.json) printOut(JSON.stringify(cfg, null, 2));
         else if (!opts.quiet) printOut(summary(file, cfg));
       } catch (e) {

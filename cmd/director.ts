@@ -19,7 +19,7 @@
  */
 import { Command, Option } from "commander";
 import { AdminServer } from "../admin/server.ts";
-import { type Appliance, ConfigError, type ConfigOverride, loadConfig } from "../config/mod.ts";
+import { type Appliance, ConfigError, type ConfigOverride, loadConfig, validateConfig } from "../config/mod.ts";
 import { SCHEDULERS } from "../config/director_schema.ts";
 import { parseHostPort } from "../core/addr.ts";
 import { getLogger, printErr, printOut } from "../core/log.ts";
@@ -33,7 +33,14 @@ import { bindDirectorMetrics } from "../lb/metrics.ts";
 import type { HaNode } from "../lb/ha/ha_node.ts";
 import { formatStatus } from "../lb/status_format.ts";
 import { HaConfigError, startDirectorHa } from "./_ha.ts";
-import { addSharedOptions, EXIT_CONFIG, loadOrExit, type SharedOptions, sharedOverrides } from "./_common.ts";
+import {
+  addSharedOptions,
+  EXIT_CONFIG,
+  loadOrExit,
+  numericFlag,
+  type SharedOptions,
+  sharedOverrides,
+} from "./_common.ts";
 import {
   addClusterOptions,
   type ClusterOptions,
@@ -135,8 +142,8 @@ export function directorOverrides(o: RunOptions): ConfigOverride[] {
   if (o.health) svc.health = { type: o.health };
   if (o.persistence !== undefined || o.netmask !== undefined) {
     svc.persistence = {
-      timeoutS: o.persistence === undefined ? 300 : Number(o.persistence),
-      ...(o.netmask === undefined ? {} : { netmask: Number(o.netmask) }),
+      timeoutS: o.persistence === undefined ? 300 : numericFlag(o.persistence),
+      ...(o.netmask === undefined ? {} : { netmask: numericFlag(o.netmask) }),
     };
   }
   out.push({ path: ["director", "services"], value: [svc], flag: "--service" });
@@ -192,6 +199,7 @@ async function runDirector(o: RunOptions): Promise<void> {
     port: adminAddr.port,
     allow: cfg.admin.allow,
     token: cfg.admin.token,
+    hosts: cfg.admin.hosts,
     node: cfg.cluster.nodeName ?? Deno.hostname(),
     role: "director",
   });
@@ -221,9 +229,14 @@ async function runDirector(o: RunOptions): Promise<void> {
     admin,
     reload: {
       handles: (path) => path.startsWith("director."),
-      // The synced text is in --config by now; reading it back keeps the command-line overrides.
-      apply: (synced) =>
-        reload("cluster.configSync", () => o.config ? loadConfig(o.config, overrides) : Promise.resolve(synced)),
+      // Before the synced config is adopted: the command-line overrides still win, and a config
+      // this director cannot run (say a dr service without director.interface) throws, which
+      // refuses it. Queued behind SIGHUP reloads.
+      apply: (synced) => {
+        const run = reloading.then(() => director.reload(validateConfig(synced, { overrides }).director));
+        reloading = run.catch(() => {});
+        return run;
+      },
     },
   });
   if (membership) {
@@ -283,7 +296,11 @@ async function adminTarget(o: AdminClientOptions): Promise<{ base: string; heade
 async function adminFetch(o: AdminClientOptions, path: string, init: RequestInit = {}): Promise<Response> {
   const t = await adminTarget(o);
   try {
-    return await fetch(t.base + path, { ...init, headers: t.headers });
+    // A state-changing request carries a JSON body: the admin endpoint refuses other content types
+    // without the token (a browser could send them cross-site).
+    const json = init.method !== undefined && init.method !== "GET" && init.method !== "HEAD";
+    const headers = json ? { ...t.headers, "content-type": "application/json" } : t.headers;
+    return await fetch(t.base + path, { ...init, headers, ...(json && init.body === undefined ? { body: "{}" } : {}) });
   } catch (e) {
     throw new Error(`Cannot reach the director's admin endpoint at ${t.base}: ${(e as Error).message}`, { cause: e });
   }

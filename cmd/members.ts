@@ -1,7 +1,10 @@
 /**
  * `webcache members [--admin ADDR:PORT] [--json] [--status STATE] [--role ROLE]`: lists the
  * cluster as a running node sees it, like `serf members`, by asking that node's admin endpoint
- * (`/members`). Nodes whose config hash differs from the asked node's are marked with `*`.
+ * (`/members`). The Config column is each node's config version (`v` counter, then hash, see
+ * `cluster/config_version.ts`); nodes whose hash differs from the asked node's are marked with `*`,
+ * and a node that refused a newer version (`cluster.configSync`) is listed below the table with
+ * the reason, marked `!`.
  *
  * The admin address comes from `--admin`, else `admin.listen` of `--config`, else
  * 127.0.0.1:9090; a bearer token (for addresses outside `admin.allow`) from
@@ -39,13 +42,19 @@ export function formatMembers(doc: MembersDocument, self = doc.members[0]): stri
       String(m.weight),
       m.service ?? "-",
       ...(withHa ? [ha] : []),
-      m.configHash + (m.configDiffers ? " *" : ""),
+      `v${m.configVersion ?? 0} ${m.configHash}` + (m.configDiffers ? " *" : "") + (m.configRefused ? " !" : ""),
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  const refused = sorted.filter((m) => m.configRefused);
+  if (sorted.some((m) => m.configDiffers) || refused.length) lines.push("");
   if (sorted.some((m) => m.configDiffers)) {
-    lines.push("", `* config differs from ${self.name}'s (${doc.configHash})`);
+    lines.push(`* config differs from ${self.name}'s (v${doc.configVersion ?? 0} ${doc.configHash})`);
+  }
+  for (const m of refused) {
+    const r = m.configRefused!;
+    lines.push(`! ${m.name} refused config v${r.version} ${r.hash}: ${r.reason}`);
   }
   return lines.join("\n");
 }

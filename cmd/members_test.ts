@@ -23,6 +23,7 @@ Deno.test("formatMembers() prints a serf-like table, self first, and marks confi
     self: "me",
     cluster: "c",
     configHash: "aaaaaaaaaaaaaaaa",
+    configVersion: 0,
     members: [
       rec("me", { role: "director" }),
       rec("zed", { state: "dead" }),
@@ -33,11 +34,11 @@ Deno.test("formatMembers() prints a serf-like table, self first, and marks confi
     formatMembers(doc),
     [
       "Node  Address        Role      Status    Weight  Service  Config",
-      "me    10.0.0.2:7946  director  alive     100     -        aaaaaaaaaaaaaaaa",
-      "bob   10.0.0.3:7946  cache     draining  5       web      bbbbbbbbbbbbbbbb *",
-      "zed   10.0.0.3:7946  cache     dead      100     -        aaaaaaaaaaaaaaaa",
+      "me    10.0.0.2:7946  director  alive     100     -        v0 aaaaaaaaaaaaaaaa",
+      "bob   10.0.0.3:7946  cache     draining  5       web      v0 bbbbbbbbbbbbbbbb *",
+      "zed   10.0.0.3:7946  cache     dead      100     -        v0 aaaaaaaaaaaaaaaa",
       "",
-      "* config differs from me's (aaaaaaaaaaaaaaaa)",
+      "* config differs from me's (v0 aaaaaaaaaaaaaaaa)",
     ].join("\n"),
   );
 });
@@ -61,6 +62,7 @@ Deno.test("formatMembers() shows which director holds the VIPs when directors ru
     self: "d1",
     cluster: "c",
     configHash: "aaaaaaaaaaaaaaaa",
+    configVersion: 0,
     members: [
       rec("d1", { role: "director", ha: { group: "web", role: "BACKUP" } }),
       rec("d22", { role: "director", ha: { group: "web", role: "MASTER", vips: "10.0.0.100" } }),
@@ -71,9 +73,34 @@ Deno.test("formatMembers() shows which director holds the VIPs when directors ru
     formatMembers(doc),
     [
       "Node  Address        Role      Status  Weight  Service  HA (VIPs)                Config",
-      "d1    10.0.0.2:7946  director  alive   100     -        BACKUP web               aaaaaaaaaaaaaaaa",
-      "c1    10.0.0.2:7946  cache     alive   100     -        -                        aaaaaaaaaaaaaaaa",
-      "d22   10.0.0.3:7946  director  alive   100     -        MASTER web (10.0.0.100)  aaaaaaaaaaaaaaaa",
+      "d1    10.0.0.2:7946  director  alive   100     -        BACKUP web               v0 aaaaaaaaaaaaaaaa",
+      "c1    10.0.0.2:7946  cache     alive   100     -        -                        v0 aaaaaaaaaaaaaaaa",
+      "d22   10.0.0.3:7946  director  alive   100     -        MASTER web (10.0.0.100)  v0 aaaaaaaaaaaaaaaa",
+    ].join("\n"),
+  );
+});
+
+Deno.test("formatMembers() shows config versions and which node refused a newer one, and why", () => {
+  const refused = { version: 4, hash: "cccccccccccccccc", reason: "director.ha.mode: needs director.vipMode arp" };
+  const doc: MembersDocument = {
+    self: "a",
+    cluster: "c",
+    configHash: "cccccccccccccccc",
+    configVersion: 4,
+    members: [
+      rec("a", { configHash: "cccccccccccccccc", configVersion: 4 }),
+      rec("b", { configVersion: 3, configDiffers: true, configRefused: refused }),
+    ],
+  };
+  assert.equal(
+    formatMembers(doc),
+    [
+      "Node  Address        Role   Status  Weight  Service  Config",
+      "a     10.0.0.1:7946  cache  alive   100     -        v4 cccccccccccccccc",
+      "b     10.0.0.1:7946  cache  alive   100     -        v3 aaaaaaaaaaaaaaaa * !",
+      "",
+      "* config differs from a's (v4 cccccccccccccccc)",
+      "! b refused config v4 cccccccccccccccc: director.ha.mode: needs director.vipMode arp",
     ].join("\n"),
   );
 });

@@ -74,7 +74,15 @@ export function purgeCommand(): Command {
       const cfg = opts.config ? await loadOrExit(opts.config, []) : undefined;
       const admin = (opts.admin ?? cfg?.admin.listen ?? "127.0.0.1:9090").replace(WILDCARD, "127.0.0.1:");
       let token = Deno.env.get("WEBCACHE_ADMIN_TOKEN") ?? cfg?.admin.token;
-      if (opts.tokenFile) token = (await Deno.readTextFile(opts.tokenFile)).trim();
+      if (opts.tokenFile) {
+        try {
+          token = (await Deno.readTextFile(opts.tokenFile)).trim();
+        } catch (e) {
+          const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+          printErr(`--token-file: cannot read "${opts.tokenFile}": ${why}`);
+          Deno.exit(EXIT_CONFIG);
+        }
+      }
       let res: Response;
       try {
         res = await fetch(`http://${admin}/purge`, {

@@ -35,7 +35,15 @@ export function statusCommand(): Command {
       const cfg = await loadOrExit(opts.config, []);
       const admin = (opts.admin ?? cfg.admin.listen).replace(WILDCARD, "127.0.0.1:");
       let token = Deno.env.get("WEBCACHE_ADMIN_TOKEN") ?? cfg.admin.token;
-      if (opts.tokenFile) token = (await Deno.readTextFile(opts.tokenFile)).trim();
+      if (opts.tokenFile) {
+        try {
+          token = (await Deno.readTextFile(opts.tokenFile)).trim();
+        } catch (e) {
+          const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+          printErr(`--token-file: cannot read "${opts.tokenFile}": ${why}`);
+          Deno.exit(2);
+        }
+      }
       const client = new ClusterStatusClient(admin, { token });
       const show = (doc: ClusterStatus) =>
         printOut(opts.json ? JSON.stringify(doc, null, 2) : renderClusterStatus(doc));

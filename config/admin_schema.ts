@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, hostPort } from "./_types.ts";
+import { cidr, host, hostPort } from "./_types.ts";
 
 /** Schema of the `admin` section. */
 export const AdminSchema = z.strictObject({
@@ -16,5 +16,10 @@ export const AdminSchema = z.strictObject({
   ),
   token: z.string().min(16).optional().describe(
     "Bearer token (at least 16 characters) that admits clients outside admin.allow. Unset: only admin.allow. Reload: yes.",
+  ),
+  hosts: z.array(host()).default([]).describe(
+    "Host names (besides IP addresses, localhost and this machine's name) under which clients reach the admin " +
+      "endpoint. A request with any other Host gets 421: this defeats DNS rebinding, where a web page re-points " +
+      "its own name at the admin address. Reload: no (restart).",
   ),
 }).prefault({});

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { cidr, count, host, hostPort, httpUrl, ipv4, port, size } from "./_types.ts";
+import { cidr, count, durationMs, host, hostPort, ipv4, originUrl, port, size } from "./_types.ts";
 
 /** Eviction policies shared by the memory and disk tiers. */
 export const POLICIES = ["sieve", "lru", "gdsf", "lfuda"] as const;
@@ -52,8 +52,31 @@ export const ListenerSchema = z.strictObject({
       "transparent: origin-form redirected by a firewall, origin from Host.",
   ),
   proxyProtocol: z.boolean().default(false).describe(
-    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address.",
+    "Expect a PROXY protocol v1/v2 header (from a proxy-method director) carrying the real client address; " +
+      "only from senders in cache.acl.proxyProtocol, other connections are closed. Not with tls: Deno has no " +
+      "server-side startTls, so a PROXY header before the TLS handshake cannot be read.",
   ),
+  tls: z.strictObject({
+    cert: z.string().min(1).describe("PEM certificate chain file (leaf first)."),
+    key: z.string().min(1).describe(
+      "PEM private key file (unencrypted PKCS#8, RSA or EC). Refused when its group or others may read it " +
+        "(chmod 600). Never logged.",
+    ),
+  }).optional().describe(
+    "Terminate TLS (1.2 and 1.3, ALPN http/1.1) on this listener: requests over it have the https scheme " +
+      "and are handled as on a plain listener of the same mode. One certificate per listener (Deno 2.9.6 " +
+      "selects no certificate by SNI): for several sites, one listener per address or a certificate naming them " +
+      "all. The files are read again on SIGHUP; established connections keep going, and unusable files keep " +
+      "the old certificate with a warning naming the file. Reload: yes (files), restart (the entry).",
+  ),
+}).superRefine((l, ctx) => {
+  if (l.tls && l.proxyProtocol) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["proxyProtocol"],
+      message: "PROXY protocol before TLS is not supported (Deno has no server-side startTls); use a plain listener",
+    });
+  }
 });
 
 /** Schema of one cache directory (Squid's cache_dir ufs DIR MB L1 L2). */
@@ -110,15 +133,33 @@ export const RefreshPatternSchema = z.strictObject({
 /** Schema of the `cache` section. */
 export const CacheSchema = z.strictObject({
   listen: z.array(ListenerSchema).default([{ address: "0.0.0.0:3128", mode: "accel", proxyProtocol: false }]).describe(
-    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port).",
+    "HTTP listeners. Default one accelerator on port 3128 (Squid's http_port). Reload: no (restart).",
   ),
   workers: count(0).max(64).default(0).describe(
-    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core.",
+    "Processes serving HTTP on the same ports (SO_REUSEPORT); 0 means one per CPU core. Reload: no (restart).",
   ),
-  origins: z.record(z.string(), httpUrl()).default({}).describe(
-    "Accelerator sites: Host header -> origin URL (http://HOST:PORT).",
+  origins: z.record(z.string(), originUrl()).default({}).describe(
+    "Accelerator sites: Host header -> origin URL (http://HOST:PORT, or https://HOST:PORT fetched over TLS with " +
+      "the certificate verified against HOST, see cache.originTls). Reload: yes (SIGHUP).",
   ),
-  defaultOrigin: httpUrl().optional().describe("Origin for accelerated hosts not in cache.origins (--origin)."),
+  defaultOrigin: originUrl().optional().describe(
+    "Origin for accelerated hosts not in cache.origins (--origin). Reload: yes.",
+  ),
+  schemeInKey: z.boolean().default(true).describe(
+    "Whether https://site/x and http://site/x are different cache entries (a request over a TLS listener, or " +
+      "an https:// forward URL, has the https scheme). false keys both as http://, so a site served over both " +
+      "shares one copy; only when both schemes serve the same content. Reload: restart.",
+  ),
+  originTls: z.strictObject({
+    caFile: z.string().min(1).optional().describe(
+      "PEM file of CA certificates trusted for https:// origins and forward requests, besides the default " +
+        "root store. Reload: restart.",
+    ),
+    insecure: z.boolean().default(false).describe(
+      "Do not verify https:// origin certificates at all (self-signed test origins). Logged as a warning at " +
+        "start: anyone on the path can impersonate the origin. Reload: restart.",
+    ),
+  }).prefault({}).describe("Trust for TLS to origins: SNI is the origin's name, and its certificate must name it."),
   trustForwardedHeaders: z.array(
     z.string().transform((s) => s.toLowerCase()).pipe(z.enum(FORWARDING_HEADERS)),
   ).default([]).describe(
@@ -130,9 +171,19 @@ export const CacheSchema = z.strictObject({
   ),
   acl: z.strictObject({
     forward: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
-      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy.",
+      "Client networks allowed to use forward and transparent proxying. Default loopback only: never an open proxy. " +
+        "Reload: yes.",
     ),
-    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe("Client networks allowed to send PURGE."),
+    purge: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Client networks allowed to send PURGE. Reload: yes.",
+    ),
+    proxyProtocol: z.array(cidr()).default(["127.0.0.0/8", "::1/128"]).describe(
+      "Senders trusted to send PROXY protocol headers on listeners with proxyProtocol (the directors' " +
+        "addresses). A connection from any other address is closed before a byte is read (counted in " +
+        "webcache_http_proxy_protocol_refused_total), so a client cannot claim another address and gain " +
+        "forward-proxy or PURGE rights. Default loopback only: a director on another host must be listed. " +
+        "Reload: no (restart).",
+    ),
     connectPorts: z.array(port()).default([443]).describe(
       "Ports forward-proxy clients may CONNECT to (Squid's SSL_ports); others get 403. Reload: yes.",
     ),
@@ -146,27 +197,40 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   client: z.strictObject({
-    idleTimeoutMs: count(1).default(60000).describe(
+    idleTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
-    headerTimeoutMs: count(1).default(10000).describe(
+    headerTimeoutMs: durationMs(1).default(10000).describe(
       "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
     ),
-    sendTimeoutMs: count(1).default(60000).describe(
+    sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
+    ),
+    bodyIdleTimeoutMs: durationMs(1).default(30000).describe(
+      "Longest wait for the next bytes of a request body (ms), 1 to 2147483647 (Deno's timer limit). " +
+        "A body stalled longer is answered 408 and its origin connection closed; lower frees stalled " +
+        "uploads sooner, higher tolerates slower clients. Reload: restart.",
+    ),
+    bodyTimeoutMs: durationMs(1).default(300000).describe(
+      "Longest time to receive a whole request body (ms), 1 to 2147483647. A slower upload is " +
+        "answered 408 and its origin connection closed; bounds how long a trickling client holds an " +
+        "origin connection. Reload: restart.",
     ),
   }).prefault({}),
   maxObjectBytes: size().default(64 * 1024 * 1024).describe(
-    "Responses larger than this are passed through, not stored (Squid maximum_object_size).",
+    "Responses larger than this are passed through, not stored (Squid maximum_object_size). Reload: yes.",
   ),
   memory: z.strictObject({
     maxBytes: size().default(256 * 1024 * 1024).describe(
       "Memory tier size of the whole cache, all workers together (like Varnish -s malloc; Squid's " +
         "cache_mem is per worker unless memory_cache_shared). Each worker's memory tier gets " +
         "maxBytes / cache.workers. A worker keeps what it fetched and copies an object from another worker " +
-        "only when it gets a request for it, so popular objects are held by every worker and the rest once.",
+        "only when it gets a request for it, so popular objects are held by every worker and the rest once. " +
+        "Reload: yes (a lower limit evicts at once).",
     ),
-    maxObjectBytes: size().default(1024 * 1024).describe("Largest object kept in memory when a disk tier exists."),
+    maxObjectBytes: size().default(1024 * 1024).describe(
+      "Largest object kept in memory when a disk tier exists. Reload: yes.",
+    ),
   }).prefault({}),
   store: z.strictObject({
     policy: z.enum(POLICIES).default("sieve").describe("Eviction policy: sieve (default), lru, gdsf, lfuda."),
@@ -174,32 +238,36 @@ export const CacheSchema = z.strictObject({
       "Evict down to this fraction of a directory's size.",
     ),
     highWatermark: z.number().min(0.1).max(1).default(0.95).describe("Start evicting above this fraction."),
-    dirs: z.array(CacheDirSchema).default([]).describe("Disk cache directories; none means memory only."),
+    dirs: z.array(CacheDirSchema).default([]).describe(
+      "Disk cache directories; none means memory only. Reload: no (restart).",
+    ),
   }).prefault({}),
   heuristicPercent: count(0).max(100).default(10).describe(
-    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2).",
+    "Heuristic freshness as a percentage of (Date - Last-Modified) (RFC 9111 4.2.2). Reload: yes.",
   ),
-  heuristicMaxS: count(0).default(86400).describe("Upper bound of heuristic freshness, seconds."),
+  heuristicMaxS: count(0).max(3_153_600_000).default(86400).describe(
+    "Upper bound of heuristic freshness, seconds. Reload: yes.",
+  ),
   staleIfErrorS: count(0).default(0).describe(
     "Seconds past its freshness a stored response may still be served when revalidating it fails (origin " +
       "unreachable, timeout, or 500/502/503/504) and neither the request nor the response sets stale-if-error " +
       "(RFC 5861; Squid's max_stale, nginx's proxy_cache_use_stale error). Never for responses with " +
       "must-revalidate, proxy-revalidate, s-maxage or no-cache (RFC 9111 4.2.4): those get the error. 0: only " +
-      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: restart.",
+      "stale-if-error allows it. Higher rides out origin outages but serves older content. Reload: yes.",
   ),
   refreshPatterns: z.array(RefreshPatternSchema).default([]).describe(
     "Squid's refresh_pattern: heuristic freshness by URL for responses without explicit freshness " +
       "(no max-age, s-maxage, Expires). The first rule whose regex matches the URL gives minS, percent, maxS; " +
       "lifetime = clamp(percent% x (Date - Last-Modified), minS, maxS), or min(minS, maxS) without " +
       "Last-Modified. No match: heuristicPercent, 0, heuristicMaxS. Explicit freshness is never overridden. " +
-      "Reload: restart.",
+      "Reload: yes.",
   ),
   targetedCacheControl: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)).default(["CDN-Cache-Control"])
     .describe(
       "Targeted cache-control fields this cache obeys (RFC 9213), first listed wins: the first one present with " +
         "a valid value replaces Cache-Control and Expires for this cache's storing and freshness. Parsed as a " +
         "structured-field Dictionary; an invalid one is ignored. Passed downstream unchanged. [] obeys " +
-        "Cache-Control only. Reload: restart.",
+        "Cache-Control only. Reload: yes.",
     ),
   partial: z.strictObject({
     maxBytes: size().default(16 * 1024 * 1024).describe(
@@ -210,17 +278,31 @@ export const CacheSchema = z.strictObject({
     ),
   }).prefault({}),
   collapse: z.strictObject({
-    enabled: z.boolean().default(true).describe("Collapse concurrent misses for one URL into one origin request."),
-    waitMs: count(0).default(10000).describe("How long collapsed requests wait for the leader before going alone."),
+    enabled: z.boolean().default(true).describe(
+      "Collapse concurrent misses for one URL into one origin request. Reload: yes.",
+    ),
+    waitMs: durationMs(0).default(10000).describe(
+      "How long collapsed requests wait for the leader before going alone. Reload: yes.",
+    ),
   }).prefault({}),
   origin: z.strictObject({
-    connectTimeoutMs: count(1).default(5000).describe("Origin connect timeout."),
-    readTimeoutMs: count(1).default(30000).describe("Origin response header timeout."),
-    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin."),
+    connectTimeoutMs: durationMs(1).default(5000).describe("Origin connect timeout. Reload: yes."),
+    readTimeoutMs: durationMs(1).default(30000).describe(
+      "Origin response header timeout, and the longest wait for the next bytes of a response body (ms). " +
+        "Reload: yes.",
+    ),
+    maxIdlePerHost: count(0).default(64).describe("Idle keep-alive connections kept per origin. Reload: yes."),
   }).prefault({}),
-  maxHeaderBytes: size().default(64 * 1024).describe("Largest request header section; above it, 431."),
-  accessLog: z.string().default("none").describe("Squid native access.log: a file path, stdout, or none."),
-  proxyProtocol: z.boolean().default(false).describe("Accept PROXY protocol headers on every listener."),
+  maxHeaderBytes: size(16 * 1024 * 1024).default(64 * 1024).describe(
+    "Largest request header section (at most 16MiB); above it, 431.",
+  ),
+  accessLog: z.string().default("none").describe(
+    "Squid native access.log: a file path, stdout, or none. SIGHUP reopens it (logrotate: rename, then HUP). " +
+      "Reload: yes.",
+  ),
+  proxyProtocol: z.boolean().default(false).describe(
+    "Expect PROXY protocol headers on every listener (only from senders in cache.acl.proxyProtocol).",
+  ),
   vip: ipv4().optional().describe("VIP served through a DR/TUN director (set up on lo by the cache)."),
   forwarding: z.enum(["none", "dr", "tun"]).default("none").describe(
     "Real-server set-up for the director: dr (VIP on lo, arp_ignore/announce), tun (plus IP-in-IP decapsulation).",
@@ -231,8 +313,25 @@ export const CacheSchema = z.strictObject({
       "advertised HTTP address (none on loopback; directors then use ARP). Reload: restart.",
   ),
   service: z.string().optional().describe("Director service name this cache serves (advertised in membership)."),
-  weight: count(0).max(65535).default(1).describe("Weight advertised to directors."),
-  peers: z.array(PeerSchema).default([]).describe("Configured peer caches (besides --peers auto)."),
+  weight: count(0).max(65535).default(1).describe(
+    "Weight advertised to directors (0 while the cache drains on SIGTERM). Reload: yes (gossiped).",
+  ),
+  shutdownGraceMs: durationMs(0).default(30000).describe(
+    "SIGTERM: longest time from the signal to exit (ms). The cache first announces it is draining " +
+      "(membership state draining, weight 0; its health endpoint answers 503; every response closes its " +
+      "connection), keeps accepting for shutdownDelayMs, then stops accepting and lets requests in flight " +
+      "finish until this deadline. Longer lets long downloads finish; shorter restarts faster. Reload: yes.",
+  ),
+  shutdownDelayMs: durationMs(0).default(3000).describe(
+    "SIGTERM: how long the cache keeps accepting after announcing it drains (ms), so directors learn " +
+      "it through gossip (about a probe interval) or health checks before it closes its listeners. " +
+      "Directors that learn it only from health checks need more than fall × intervalMs. At most " +
+      "shutdownGraceMs. Skipped when no director can be sending (no cluster membership, no cache.vip, no " +
+      "health probe in the last minute). Reload: yes.",
+  ),
+  peers: z.array(PeerSchema).default([]).describe(
+    "Configured peer caches (besides --peers auto). Reload: yes while peering runs.",
+  ),
   purge: z.strictObject({
     banLifetimeS: count(60).default(86400).describe(
       "Seconds a purge ban is kept (s). A retired prefix/regex ban folds into the ban floor: every object " +
@@ -263,12 +362,22 @@ export const CacheSchema = z.strictObject({
       "This cache's HOST:HTTP_PORT as its peers know it (its id in the hash). Default: the entry of cache.peers " +
         "that is one of this cache's listeners, else the first listener. Reload: no.",
     ),
-    warmupMs: count(0).default(30000).describe(
+    warmupMs: durationMs(0).default(30000).describe(
       "hash+icp: a cache that joined less than this long ago is unsure of its share and asks ICP first; " +
         "longer means fewer origin fetches after a join, more ICP traffic. Reload: yes.",
     ),
   }).prefault({}),
 }).superRefine((c, ctx) => {
+  if (c.proxyProtocol) {
+    c.listen.forEach((l, i) => {
+      if (!l.tls) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen", i, "tls"],
+        message: "cache.proxyProtocol applies to every listener, and PROXY protocol before TLS is not supported",
+      });
+    });
+  }
   if (c.store.lowWatermark > c.store.highWatermark) {
     ctx.addIssue({
       code: "custom",

@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { count, hostPort, port } from "./_types.ts";
+import { count, durationMs, hostPort, port } from "./_types.ts";
 
 /** HA modes. */
 export const HA_MODES = ["none", "active-backup", "active-active"] as const;
@@ -44,7 +44,7 @@ export const DirectorHaSchema = z.strictObject({
       "false (keepalived nopreempt): a running MASTER keeps the VIPs until it fails or stops, which avoids a second " +
       "takeover when a repaired director returns. Reload: no (restart).",
   ),
-  preemptDelayMs: count(0).default(2000).describe(
+  preemptDelayMs: durationMs(0).default(2000).describe(
     "A BACKUP preempts a lower-priority MASTER only after being BACKUP this long (keepalived preempt_delay), so a " +
       "returning director first receives the MASTER's full connection table. Reload: no (restart).",
   ),
@@ -80,7 +80,7 @@ export const DirectorHaSchema = z.strictObject({
       "Largest sync datagram before encryption (one Ethernet frame at 1400); bigger batches are split. " +
         "Reload: no (restart).",
     ),
-    fullSyncIntervalMs: count(0).default(30_000).describe(
+    fullSyncIntervalMs: durationMs(0).default(30_000).describe(
       "The MASTER also sends its whole table this often, ms, refreshing the BACKUPs' timeouts of long-lived " +
         "entries and repairing lost datagrams (IPVS sync_refresh_period); and always to a peer it sees for the " +
         "first time. 0: only to new peers. Reload: no (restart).",

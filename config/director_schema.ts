@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { count, host, ipv4, port } from "./_types.ts";
+import { count, durationMs, durationS, host, ipv4, port } from "./_types.ts";
 import { ACTIVE_ACTIVE_SCHEDULERS, DirectorHaSchema } from "./director_ha_schema.ts";
 import { HealthCheckSchema } from "./health_schema.ts";
 
@@ -47,7 +47,7 @@ export const ServiceSchema = z.strictObject({
     "proxy method: local address to accept on instead of the VIP (e.g. 127.0.0.1 for the demo).",
   ),
   persistence: z.strictObject({
-    timeoutS: count(0).default(0).describe(
+    timeoutS: durationS(0).default(0).describe(
       "Seconds a client sticks to its server after its last connection (ipvsadm -p; 300 is its usual value). 0: off.",
     ),
     netmask: count(0).max(32).default(32).describe(
@@ -103,7 +103,7 @@ export const DirectorSchema = z.strictObject({
       "only with sh, dh and mh. Restoring takes about 0.5-1 s per 1,000,000 entries before forwarding starts. " +
       "Typical: /var/lib/webcache/director.state. Reload: no (restart).",
   ),
-  stateSaveIntervalMs: count(1000).default(1000).describe(
+  stateSaveIntervalMs: durationMs(1000).default(1000).describe(
     "DR/TUN with stateFile: save the connection state this often (ms) while it changes, and at stop; checked " +
       "by the data plane's once-a-second housekeeping, so it is at least 1000. A kill -9 loses flows opened " +
       "since the last save. Each save stalls forwarding while the data-plane Worker copies the table (about " +
@@ -114,17 +114,17 @@ export const DirectorSchema = z.strictObject({
     "Expire persistence templates to a server that went down or to weight 0 (IPVS expire_quiescent_template).",
   ),
   timeouts: z.strictObject({
-    establishedS: count(1).default(900).describe("TCP ESTABLISHED timeout, seconds (IPVS 900). Reload: yes."),
-    synRecvS: count(1).default(60).describe("SYN_RECV timeout, seconds (IPVS 60). Reload: yes."),
-    finWaitS: count(1).default(120).describe("FIN_WAIT timeout, seconds (IPVS 120). Reload: yes."),
-    timeWaitS: count(1).default(120).describe("TIME_WAIT timeout, seconds (IPVS 120). Reload: yes."),
-    closeS: count(1).default(10).describe("CLOSE (after RST) timeout, seconds (IPVS 10). Reload: yes."),
+    establishedS: durationS(1).default(900).describe("TCP ESTABLISHED timeout, seconds (IPVS 900). Reload: yes."),
+    synRecvS: durationS(1).default(60).describe("SYN_RECV timeout, seconds (IPVS 60). Reload: yes."),
+    finWaitS: durationS(1).default(120).describe("FIN_WAIT timeout, seconds (IPVS 120). Reload: yes."),
+    timeWaitS: durationS(1).default(120).describe("TIME_WAIT timeout, seconds (IPVS 120). Reload: yes."),
+    closeS: durationS(1).default(10).describe("CLOSE (after RST) timeout, seconds (IPVS 10). Reload: yes."),
   }).prefault({}),
   proxy: z.strictObject({
-    connectTimeoutMs: count(1).default(3000).describe(
+    connectTimeoutMs: durationMs(1).default(3000).describe(
       "proxy method: connect timeout to the real server, ms. Reload: no (restart).",
     ),
-    idleTimeoutMs: count(1).default(900_000).describe(
+    idleTimeoutMs: durationMs(1).default(900_000).describe(
       "proxy method: close a spliced connection idle this long, ms. Reload: no (restart).",
     ),
   }).prefault({}),

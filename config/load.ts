@@ -11,6 +11,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type Appliance, ApplianceSchema } from "./schema.ts";
+import { MAX_TIMER_MS, MAX_TIMER_S } from "./_types.ts";
 
 /** One problem found in a configuration. */
 export interface ConfigProblem {
@@ -169,6 +170,16 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown, source: (path:
         return [problem(`${formatValue(value)} is longer than ${issue.maximum} characters`)];
       }
       if (issue.origin === "array") return [problem(`has more than ${issue.maximum} entries`)];
+      if (issue.maximum === MAX_TIMER_MS) {
+        return [
+          problem(`${formatValue(value)} ms is above ${MAX_TIMER_MS} (2^31-1 ms, about 24.8 days), the longest timer`),
+        ];
+      }
+      if (issue.maximum === MAX_TIMER_S) {
+        return [
+          problem(`${formatValue(value)} s is above ${MAX_TIMER_S} (2^31-1 ms, about 24.8 days), the longest timer`),
+        ];
+      }
       return [problem(`${formatValue(value)} is above the maximum ${issue.maximum}`)];
     case "too_small":
       if (issue.origin === "string") {
@@ -250,16 +261,62 @@ export function validateConfig(
  */
 export function parseYaml(text: string, source: string): unknown {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => {
+  try {
+    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+    if (doc.errors.length > 0) {
+      // The first syntax error, as YAML tools report it (later ones are often its echoes).
+      const e = doc.errors[0];
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-      return { source, path: "", message: `invalid YAML: ${where}${e.message.split("\n")[0]}` };
-    }));
+      const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more)` : "";
+      throw new ConfigError([{
+        source,
+        path: "",
+        message: `invalid YAML: ${where}${e.message.split("\n")[0]}${more}`,
+      }]);
+    }
+    // Aliases may expand to at most MAX_YAML_ALIAS_COUNT nodes (billion laughs: 9 aliases nested 9 deep).
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    const why = /alias/i.test(msg)
+      ? `aliases expand to too many nodes (more than ${MAX_YAML_ALIAS_COUNT}; an alias bomb?)`
+      : e instanceof RangeError
+      ? "nested too deeply"
+      : msg.split("\n")[0];
+    throw new ConfigError([{ source, path: "", message: `invalid YAML: ${why}` }], { cause: e });
   }
-  return doc.toJS();
 }
+
+/**
+ * Reads a text file of at most `max` bytes; reads no further than that from a device or pipe
+ * (`/dev/zero` must not exhaust memory).
+ *
+ * @throws {RangeError} when there is more
+ */
+async function readCapped(file: string, max: number): Promise<string> {
+  const f = await Deno.open(file, { read: true });
+  try {
+    const buf = new Uint8Array(max + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = await f.read(buf.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    if (n > max) throw new RangeError(`it is larger than ${max} bytes`);
+    return new TextDecoder().decode(buf.subarray(0, n));
+  } finally {
+    f.close();
+  }
+}
+
+/** Largest config file read (1 MiB): a real appliance.yaml is a few KiB. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** Alias expansions allowed in a config file (the yaml package's `maxAliasCount`); a real config needs a few. */
+export const MAX_YAML_ALIAS_COUNT = 100;
 
 /**
  * Loads a configuration file (or none) and applies command-line overrides.
@@ -277,7 +334,9 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   if (file === undefined) return validateConfig({}, { source: "defaults", overrides });
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    const st = await Deno.stat(file);
+    if (st.isDirectory) throw new TypeError("it is a directory");
+    text = await readCapped(file, MAX_CONFIG_FILE_BYTES);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
     throw new ConfigError([{ source: file, path: "", message: `cannot read config: ${why}` }], { cause: e });

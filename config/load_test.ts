@@ -42,6 +42,8 @@ Deno.test("validateConfig() fills every default for an empty document", () => {
   assertEquals(cfg.director.services, []);
   assertEquals(cfg.cache.acl.forward, ["127.0.0.0/8", "::1/128"]);
   assertEquals(cfg.icp.timeoutMs, 2000);
+  assertEquals(cfg.cache.client.bodyIdleTimeoutMs, 30000);
+  assertEquals(cfg.cache.client.bodyTimeoutMs, 300000);
 });
 
 /** Bad configurations and the exact message each must give. */
@@ -103,14 +105,26 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     message: 'bad.yaml: cache.memory.maxBytes: "12QB" is not a size such as 512MiB or 1GiB',
   },
   {
-    description: "a non-http origin",
+    description: "a non-http(s) origin",
     yaml: "cache:\n  defaultOrigin: ftp://example.org/\n",
-    message: 'bad.yaml: cache.defaultOrigin: "ftp://example.org/" is not an http:// URL',
+    message: 'bad.yaml: cache.defaultOrigin: "ftp://example.org/" is not an http:// or https:// URL',
+  },
+  {
+    description: "a TLS listener that also expects a PROXY header",
+    yaml:
+      "cache:\n  listen:\n    - address: 0.0.0.0:443\n      proxyProtocol: true\n      tls: {cert: c.pem, key: k.pem}\n",
+    message: "bad.yaml: cache.listen[0].proxyProtocol: PROXY protocol before TLS is not supported (Deno has no " +
+      "server-side startTls); use a plain listener",
   },
   {
     description: "watermarks the wrong way round",
     yaml: "cache:\n  store:\n    lowWatermark: 0.97\n    highWatermark: 0.9\n",
     message: "bad.yaml: cache.store.lowWatermark: 0.97 is above highWatermark 0.9",
+  },
+  {
+    description: "a request body timeout beyond Deno's timer limit",
+    yaml: "cache:\n  client:\n    bodyTimeoutMs: 2147483648\n",
+    message: "bad.yaml: cache.client.bodyTimeoutMs: 2147483648 ms is above 2147483647 (2^31-1 ms, about 24.8 days)",
   },
   {
     description: "a refresh pattern that is not a regular expression",
@@ -183,4 +197,63 @@ Deno.test("loadConfig() reports a missing file by name", async () => {
     assert(e instanceof ConfigError);
     assertEquals(e.message, "/nonexistent/appliance.yaml: cannot read config: file not found");
   }
+});
+
+Deno.test("validateConfig() bounds every duration key by the longest timer (2^31-1 ms)", () => {
+  const raw = {
+    director: {
+      services: [{
+        vip: "10.0.0.1",
+        port: 80,
+        reals: [{ address: "10.0.0.2", port: 80 }],
+        persistence: { timeoutS: 1 },
+      }],
+    },
+  };
+  const cfg = validateConfig(raw, { source: "t" });
+  const keys: (string | number)[][] = [];
+  const walk = (v: unknown, path: (string | number)[]) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v && typeof v === "object") { for (const [k, x] of Object.entries(v)) walk(x, [...path, k]); }
+    else if (typeof v === "number" && /(Ms|[a-z]S)$/.test(String(path.at(-1)))) keys.push(path);
+  };
+  walk(cfg, []);
+  assert(keys.length >= 30, `${keys.length} duration keys found`);
+  for (const path of keys) {
+    const seconds = String(path.at(-1)).endsWith("S");
+    // Freshness and ban-age bounds in seconds, not timers.
+    if (["heuristicMaxS", "staleIfErrorS", "banLifetimeS"].includes(String(path.at(-1)))) continue;
+    const value = seconds ? Math.floor((2 ** 31 - 1) / 1000) + 1 : 2 ** 31;
+    // Either the timer limit itself or a tighter maximum of the key.
+    const e = assertThrows(
+      () => validateConfig(raw, { source: "t", overrides: [{ path, value, flag: "--x" }] }),
+      ConfigError,
+    );
+    assert(new RegExp(`: ${value}( m?s)? is above`).test(e.message), e.message);
+  }
+});
+
+Deno.test("parseYaml() refuses an alias bomb and absurd nesting as ConfigError", () => {
+  const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' +
+    "bcdefg".split("").map((c, i) => `${c}: &${c} [${Array(9).fill(`*${"abcdefg"[i]}`).join(",")}]`).join("\n");
+  assertThrows(() => parseYaml(bomb, "bomb.yaml"), ConfigError, "bomb.yaml: invalid YAML: aliases expand to too many");
+  assertThrows(
+    () => parseYaml(`x: ${"[".repeat(20000)}${"]".repeat(20000)}`, "deep.yaml"),
+    ConfigError,
+    "invalid YAML",
+  );
+  assertEquals(parseYaml("a: &a [1]\nb: *a\n", "ok.yaml"), { a: [1], b: [1] });
+});
+
+Deno.test("validateConfig() refuses cluster timings whose suspicion timers exceed the longest timer", () => {
+  assertThrows(
+    () => validateConfig({ cluster: { probeIntervalMs: 20_000_000 } }, { source: "t" }),
+    ConfigError,
+    "t: cluster.probeIntervalMs: 20000000 ms with suspicionMult 4 and suspicionMaxTimeoutMult 6 gives suspicion timers",
+  );
+  assertThrows(
+    () => validateConfig({ cluster: { suspicionMult: 1e12 } }, { source: "t" }),
+    ConfigError,
+    "1000000000000",
+  );
 });

@@ -11,4 +11,4 @@ export { dampen, Dampener } from "./dampener.ts";
 export { HttpChecker, type HttpCheckOptions, MAX_CHECK_RESPONSE_BYTES, parseStatusRange } from "./http.ts";
 export { checkerFor, HealthMonitor, type MonitorTarget, type TargetState } from "./monitor.ts";
 export { TcpChecker } from "./tcp.ts";
-export type { HealthCheckConfig } from "../config/health_schema.ts";
+export { CACHE_HEALTH_PATH, type HealthCheckConfig } from "../config/health_schema.ts";

@@ -45,7 +45,7 @@ export function checkerFor(check: HealthCheckConfig): Checker | undefined {
       return new TcpChecker();
     case "http":
       return new HttpChecker({
-        path: check.path,
+        path: check.path ?? "/",
         host: check.host,
         expectStatus: check.expectStatus,
         bodySha256: check.bodySha256,
@@ -114,7 +114,8 @@ export class HealthMonitor {
   async #loop(r: Running, checker: Checker): Promise<void> {
     const { target, ac } = r;
     while (!ac.signal.aborted) {
-      const result = await checker.check(target, target.check.timeoutMs);
+      const probe = { address: target.address, port: target.check.port ?? target.port };
+      const result = await checker.check(probe, target.check.timeoutMs);
       if (ac.signal.aborted) break;
       r.state.checks++;
       if (!result.ok) r.state.failures++;

@@ -46,3 +46,39 @@ Deno.test("HealthMonitor keeps state across set() when the check is unchanged", 
   assert.equal(m.state("a"), before);
   await m.stop();
 });
+
+Deno.test("HealthMonitor probes health.port instead of the server's port when it is set", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = (l.addr as Deno.NetAddr).port;
+  const accepting = (async () => {
+    for await (const c of l) c.close();
+  })();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const m = new HealthMonitor({ onChange: () => {} });
+  const base = { type: "tcp", intervalMs: 50, timeoutMs: 2000, fall: 1, rise: 1 };
+  try {
+    m.set([
+      {
+        key: "via-port",
+        address: "127.0.0.1",
+        port: closedPort,
+        check: HealthCheckSchema.parse({ ...base, port: open }),
+      },
+      { key: "own", address: "127.0.0.1", port: closedPort, check: HealthCheckSchema.parse(base) },
+    ]);
+    const t0 = Date.now();
+    while (!(m.state("via-port")!.checks >= 2 && m.state("own")!.checks >= 2)) {
+      assert.ok(Date.now() - t0 < 3000, "no checks ran");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(m.state("via-port")!.up, true);
+    assert.equal(m.state("via-port")!.failures, 0);
+    assert.equal(m.state("own")!.up, false);
+  } finally {
+    l.close();
+    await accepting.catch(() => {});
+    await m.stop();
+  }
+});

@@ -5,8 +5,16 @@
  * chunked-body = *chunk last-chunk trailer-section CRLF
  * chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF     chunk-size = 1*HEXDIG
  * last-chunk   = 1*("0") [ chunk-ext ] CRLF
+ * chunk-ext    = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ * trailer-section = *( field-line CRLF )
  * e.g. "5\r\nhello\r\n0\r\n\r\n"
  * ```
+ *
+ * The decoder is strict, because a proxy and the server behind it must agree on where a body ends
+ * (request smuggling, response splitting): whitespace after the size may only lead to `;`
+ * (`5 6` is an error), extensions may not hold control characters, every line ends with CRLF
+ * (a bare LF or CR is an error), the size is at most 11 hex digits, and trailer lines must be
+ * `token ":" value` field lines.
  *
  * The decoder never buffers chunk data: it returns views of the input. Size lines and trailers are
  * limited ({@link MAX_CHUNK_LINE_BYTES}, {@link MAX_TRAILER_BYTES}) so a peer cannot make it buffer
@@ -25,6 +33,8 @@ export const MAX_CHUNK_BYTES = 2 ** 40;
 
 const enum St {
   Size,
+  /** Whitespace after the size: only more whitespace or `;` may follow. */
+  SizeWs,
   Ext,
   SizeLf,
   Data,
@@ -54,6 +64,8 @@ export class ChunkedDecoder {
   #trailerBytes = 0;
   #trailerLineLen = 0;
   #trailerCr = false;
+  /** Whether the current trailer line has passed its colon (its name was a token). */
+  #trailerValue = false;
 
   /** Whether the whole body has been decoded. */
   get done(): boolean {
@@ -83,8 +95,10 @@ export class ChunkedDecoder {
             }
           } else if (this.#sizeDigits === 0) {
             throw new HttpParseError(`Cannot decode chunked body: expected a hex chunk size, got byte ${c}`);
-          } else if (c === 59 /* ; */ || c === 32 || c === 9) {
+          } else if (c === 59 /* ; */) {
             this.#st = St.Ext;
+          } else if (c === 32 || c === 9) {
+            this.#st = St.SizeWs;
           } else if (c === 13) {
             this.#st = St.SizeLf;
           } else {
@@ -94,10 +108,20 @@ export class ChunkedDecoder {
           this.#lineBytes++;
           break;
         }
+        case St.SizeWs:
+          if (c === 59) this.#st = St.Ext;
+          else if (c !== 32 && c !== 9) {
+            throw new HttpParseError(`Cannot decode chunked body: bad byte ${c} after chunk size`);
+          }
+          i++;
+          if (++this.#lineBytes > MAX_CHUNK_LINE_BYTES) {
+            throw new HttpParseError("Cannot decode chunked body: chunk size line too long");
+          }
+          break;
         case St.Ext:
           if (c === 13) this.#st = St.SizeLf;
-          else if (c === 10 || c === 0) {
-            throw new HttpParseError("Cannot decode chunked body: bare LF in chunk extension");
+          else if ((c < 32 && c !== 9) || c === 127) {
+            throw new HttpParseError(`Cannot decode chunked body: control byte ${c} in chunk extension`);
           }
           i++;
           if (++this.#lineBytes > MAX_CHUNK_LINE_BYTES) {
@@ -145,13 +169,26 @@ export class ChunkedDecoder {
           if (this.#trailerCr) {
             if (c !== 10) throw new HttpParseError("Cannot decode chunked body: bare CR in trailer");
             if (this.#trailerLineLen === 0) this.#st = St.Done;
+            else if (!this.#trailerValue) {
+              throw new HttpParseError("Cannot decode chunked body: trailer line without a name");
+            }
             this.#trailerLineLen = 0;
             this.#trailerCr = false;
+            this.#trailerValue = false;
           } else if (c === 13) {
             this.#trailerCr = true;
           } else if (c === 10) {
             throw new HttpParseError("Cannot decode chunked body: bare LF in trailer");
           } else {
+            if (this.#trailerValue) {
+              if ((c < 32 && c !== 9) || c === 127) {
+                throw new HttpParseError(`Cannot decode chunked body: control byte ${c} in trailer`);
+              }
+            } else if (c === 58 /* : */ && this.#trailerLineLen > 0) {
+              this.#trailerValue = true;
+            } else if (!isTchar(c)) {
+              throw new HttpParseError(`Cannot decode chunked body: bad byte ${c} in trailer field name`);
+            }
             this.#trailerLineLen++;
           }
           break;
@@ -159,6 +196,16 @@ export class ChunkedDecoder {
     }
     return { data, done: this.#st === St.Done, rest: this.#st === St.Done ? input.subarray(i) : new Uint8Array(0) };
   }
+}
+
+const TCHARS = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHARS[ch.charCodeAt(0)] = 1;
+}
+
+/** Whether byte `c` may be part of an RFC 9110 token. */
+function isTchar(c: number): boolean {
+  return c < 128 && TCHARS[c] === 1;
 }
 
 function hexVal(c: number): number {

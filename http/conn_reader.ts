@@ -24,6 +24,8 @@ export class ConnReader {
   #end = 0;
   /** Whether the peer closed its sending side. */
   eof = false;
+  /** The outstanding read, if any (see {@link fill}). */
+  #pending?: Promise<boolean>;
 
   /**
    * Wraps a connection.
@@ -58,13 +60,16 @@ export class ConnReader {
   }
 
   /**
-   * Reads more bytes into the buffer.
+   * Reads more bytes into the buffer. At most one read is outstanding: a call made while another
+   * is still waiting (e.g. the origin pool's watch over an idle connection) shares its result.
    *
    * @param limit largest buffer content allowed; more is an error the caller chooses
    * @returns false at end of stream
+   * @throws {RangeError} when the buffer would have to grow beyond `limit`
    */
-  async fill(limit = Infinity): Promise<boolean> {
-    if (this.eof) return false;
+  fill(limit = Infinity): Promise<boolean> {
+    if (this.#pending) return this.#pending;
+    if (this.eof) return Promise.resolve(false);
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
       const used = this.#end - this.#start;
@@ -80,13 +85,25 @@ export class ConnReader {
       this.#end = used;
       this.#start = 0;
     }
-    const n = await this.#src.read(this.#buf.subarray(this.#end));
-    if (n === null) {
-      this.eof = true;
-      return false;
-    }
-    this.#end += n;
-    return true;
+    const p = this.#src.read(this.#buf.subarray(this.#end)).then((n) => {
+      this.#pending = undefined;
+      if (n === null) {
+        this.eof = true;
+        return false;
+      }
+      this.#end += n;
+      return true;
+    }, (e) => {
+      this.#pending = undefined;
+      throw e;
+    });
+    this.#pending = p;
+    return p;
+  }
+
+  /** Whether a read started by {@link fill} is still outstanding. */
+  get reading(): boolean {
+    return this.#pending !== undefined;
   }
 
   /**
@@ -146,6 +163,8 @@ export class ConnReader {
    * @throws {HttpParseError} when the stream ends before `length` bytes
    */
   readFixed(length: number): Uint8Array | Promise<Uint8Array> {
+    // A read already outstanding owns the buffer's free space: let it land first.
+    if (this.#pending) return this.#pending.then(() => this.readFixed(length));
     const have = this.#end - this.#start;
     if (have >= length) {
       const out = this.#buf.slice(this.#start, this.#start + length);

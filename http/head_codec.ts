@@ -373,7 +373,7 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
  *
  * @param bytes the head
  * @returns the parsed head
- * @throws {HttpParseError} for a malformed status line or fields
+ * @throws {HttpParseError} for a malformed status line or fields, or a status outside 100 to 599
  */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   const { first, fields } = scanHead(bytes, "response");
@@ -383,10 +383,23 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   }
   const minor = parseVersion(first.slice(0, 8), "response");
   const status = (first.charCodeAt(9) - 48) * 100 + (first.charCodeAt(10) - 48) * 10 + first.charCodeAt(11) - 48;
+  // RFC 9110 15: "Values outside the range 100..599 are invalid" (and "004" would be relayed as "4").
+  if (status < 100 || status > 599) {
+    throw new HttpParseError(`Cannot parse response: status ${first.slice(9, 12)} outside 100 to 599`);
+  }
   return { minor, status, reason: first.length > 12 ? first.slice(13) : "", headers: new HeaderList(fields) };
 }
 
-function contentLength(headers: HeaderList, what: string): number | undefined {
+/**
+ * The Content-Length of a message: every value (repeated fields and comma lists) must be the same
+ * decimal number (RFC 9110 8.6, RFC 9112 6.3).
+ *
+ * @param headers the message fields
+ * @param what "request" or "response", for error messages
+ * @returns the length, or undefined without a Content-Length field
+ * @throws {HttpParseError} for a value that is not 1 to 15 digits, or differing values
+ */
+export function contentLength(headers: HeaderList, what: string): number | undefined {
   const values = headers.getAll("content-length");
   if (values.length === 0) return undefined;
   let len: number | undefined;
@@ -454,17 +467,20 @@ export function requestFraming(head: RequestHead): BodyFraming {
  * @param head a parsed response head
  * @param method the request method (HEAD responses and 2xx to CONNECT have no body)
  * @returns the framing
- * @throws {HttpParseError} for Transfer-Encoding with Content-Length or differing Content-Lengths
+ * @throws {HttpParseError} for Transfer-Encoding with Content-Length, differing or malformed
+ *   Content-Lengths, or a malformed Transfer-Encoding, whether or not the answer has a body
  */
 export function responseFraming(head: ResponseHead, method: string): BodyFraming {
   const s = head.status;
-  if (method === "HEAD" || (s >= 100 && s < 200) || s === 204 || s === 304) return { kind: "none" };
-  if (method === "CONNECT" && s >= 200 && s < 300) return { kind: "none" };
+  // The framing fields are checked even when the answer has no body (HEAD, 1xx, 204, 304): a
+  // proxy relays HEAD's Content-Length, and ambiguous fields there are as suspect as anywhere.
   const chunked = isChunked(head.headers, "response", s);
   const len = contentLength(head.headers, "response");
   if (chunked !== undefined && len !== undefined) {
     throw new HttpParseError("Cannot parse response: both Transfer-Encoding and Content-Length");
   }
+  if (method === "HEAD" || (s >= 100 && s < 200) || s === 204 || s === 304) return { kind: "none" };
+  if (method === "CONNECT" && s >= 200 && s < 300) return { kind: "none" };
   if (chunked === true) return { kind: "chunked" };
   if (chunked === false) return { kind: "close" };
   if (len !== undefined) return { kind: "length", length: len };

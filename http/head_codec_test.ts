@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../tests/_assert.ts";
 import {
+  contentLength,
   findHeadEnd,
   HttpParseError,
   latin1Decode,
@@ -175,6 +176,9 @@ Deno.test("parseResponseHead() and responseFraming() handle status lines and bod
   }
   assertThrows(() => parseResponseHead(b("HTTP/1.1 2000 OK\r\n\r\n")), HttpParseError);
   assertThrows(() => parseResponseHead(b("ICY 200 OK\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 004 Odd\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 099 Odd\r\n\r\n")), HttpParseError);
+  assertThrows(() => parseResponseHead(b("HTTP/1.1 600 Odd\r\n\r\n")), HttpParseError);
   assertThrows(
     () =>
       responseFraming(
@@ -183,6 +187,46 @@ Deno.test("parseResponseHead() and responseFraming() handle status lines and bod
       ),
     HttpParseError,
   );
+});
+
+Deno.test("responseFraming() rejects ambiguous framing fields on answers without a body too", () => {
+  const table: { name: string; raw: string; method: string }[] = [
+    {
+      name: "HEAD with CL and TE",
+      raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      method: "HEAD",
+    },
+    {
+      name: "HEAD with two CLs",
+      raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+      method: "HEAD",
+    },
+    { name: "304 with CL list", raw: "HTTP/1.1 304 Not Modified\r\nContent-Length: 5, 7\r\n\r\n", method: "GET" },
+    { name: "204 with bad CL", raw: "HTTP/1.1 204 No Content\r\nContent-Length: -1\r\n\r\n", method: "GET" },
+    {
+      name: "GET with conflicting CLs",
+      raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\n",
+      method: "GET",
+    },
+    {
+      name: "GET with CL and TE",
+      raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+      method: "GET",
+    },
+    { name: "GET with CL 1e3", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n", method: "GET" },
+    { name: "GET with CL +5", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", method: "GET" },
+    {
+      name: "GET with chunked twice",
+      raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+      method: "GET",
+    },
+  ];
+  for (const row of table) {
+    throwsNamed(row.name, () => responseFraming(parseResponseHead(b(row.raw)), row.method), HttpParseError);
+  }
+  const head = parseResponseHead(b("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n"));
+  assertEquals(responseFraming(head, "HEAD"), { kind: "none" });
+  assertEquals(contentLength(head.headers, "response"), 7);
 });
 
 Deno.test("findHeadEnd() finds the blank line across split input", () => {

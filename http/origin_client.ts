@@ -8,11 +8,28 @@
  * closes the connections whose deadline passed. A timeout therefore fires between
  * `readTimeoutMs` and `readTimeoutMs` + one sweep period ({@link sweepPeriodMs}) after the request.
  *
+ * The same timeout bounds each wait for response body bytes, so a stalled origin body cannot hold
+ * the connection (and the clients waiting for it) forever.
+ *
+ * A connection goes back to the pool only when its exchange ended cleanly: the response was read
+ * exactly to its end with nothing left over, and its framing left no doubt. Otherwise (bytes after
+ * a Content-Length or chunked body, a body on a HEAD/204/304 answer, a 204 announcing a body,
+ * Transfer-Encoding in HTTP/1.0, an unasked-for 101) it is closed and the response is marked not {@link OriginResponse.clean}, so
+ * the cache does not store it. While idle in the pool each connection keeps one read outstanding:
+ * bytes or a close arriving on an idle connection discard it, so an origin's stray bytes can never
+ * become the answer to the next request sent on it.
+ *
+ * An endpoint with `tls` set is an `https://` origin: the connection is upgraded with TLS
+ * (`origin_tls.ts`: SNI and verification against `serverName`, else `hostname`), inside the connect
+ * timeout, and pooled apart from plain connections to the same address and from other names. A
+ * failed handshake or verification is an {@link OriginError} with reason `tls`.
+ *
  * @module
  */
 import { ConnReader } from "./conn_reader.ts";
 import {
   type BodyFraming,
+  contentLength,
   HttpParseError,
   latin1Encode,
   latin1EncodeInto,
@@ -22,9 +39,24 @@ import {
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import { closeQuietly, type Endpoint } from "./server.ts";
+import {
+  connectInsecureTls,
+  type OriginConn,
+  OriginTlsError,
+  type OriginTlsOptions,
+  startOriginTls,
+} from "./origin_tls.ts";
+
+/** An origin address; with `tls` an `https://` origin. */
+export interface OriginEndpoint extends Endpoint {
+  /** Speak TLS to it. */
+  tls?: boolean;
+  /** The name sent as SNI and verified in its certificate; default `hostname` (set when `hostname` is a resolved address). */
+  serverName?: string;
+}
 
 /** Why an origin request failed (the `reason` label of the failure metric). */
-export type OriginFailure = "connect" | "refused" | "timeout" | "reset" | "protocol";
+export type OriginFailure = "connect" | "refused" | "timeout" | "reset" | "protocol" | "tls";
 
 /** An origin request failed before a usable response head arrived. */
 export class OriginError extends Error {
@@ -87,20 +119,42 @@ export interface OriginResponse {
   readWhole(): Uint8Array | Promise<Uint8Array>;
   /** Closes the connection (e.g. the body is not wanted); safe after `body()` ended. */
   abort(): void;
+  /**
+   * False when the exchange showed framing trouble (bytes after the body, a body on an answer
+   * that has none, a 204 announcing a body): the connection was closed, and the response must not
+   * be stored. Final once the body was read (or at once for answers without a body).
+   */
+  readonly clean: boolean;
+  /**
+   * For an answer without a body that still describes one (to HEAD, or a 304), the origin's
+   * Content-Length: the length a GET would have got, which a proxy relays unchanged
+   * (RFC 9110 8.6, 9.3.2). Undefined otherwise.
+   */
+  readonly declaredLength?: number;
+  /**
+   * Calls `fn` if stray bytes arrive on the connection after this response, while it is idle in
+   * the pool (the connection is then discarded): the origin sent more than this response's framing
+   * said, so this response was probably cut wrong and should not stay stored. `clean` turns false.
+   *
+   * @param fn called at most once
+   */
+  onLateTrouble(fn: () => void): void;
 }
 
 /** Options of {@link OriginPool}. */
 export interface OriginPoolOptions {
   /** Time allowed to establish a connection (ms). */
   connectTimeoutMs: number;
-  /** Time allowed for the response head after the request was sent. */
+  /** Time allowed for the response head after the request was sent, and for each wait for body bytes. */
   readTimeoutMs: number;
   /** Idle keep-alive connections kept per origin. */
   maxIdlePerHost: number;
+  /** Trust and verification for `https://` origins. */
+  tls?: OriginTlsOptions;
 }
 
 interface PooledConn {
-  conn: Deno.TcpConn;
+  conn: OriginConn;
   reader: ConnReader;
   /** When it last went back to the pool (ms since epoch). */
   idleSince: number;
@@ -110,6 +164,36 @@ interface PooledConn {
   timedOut: boolean;
   /** Reusable buffer for request heads (see {@link SCRATCH_MAX_BYTES}). */
   scratch?: Uint8Array;
+  /** Whether it sits in the idle list (its watch read then discards it on any input). */
+  idle: boolean;
+  /** Tells the last response that stray bytes followed it (while idle). */
+  onStray?: () => void;
+}
+
+/** Interim (1xx) responses accepted before the final one; more is a protocol error. */
+export const MAX_INTERIM_RESPONSES = 16;
+
+/** Methods a request may be sent again for after a stale pooled connection (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/**
+ * An error thrown by a streamed request body while it was being sent (a client's malformed or
+ * stalled upload). {@link OriginPool.request} rethrows it unchanged, never as an
+ * {@link OriginError}: the origin is not at fault. The origin connection is closed.
+ */
+export interface RequestBodyFailure extends Error {
+  /** Marks the error as the request body's. */
+  readonly requestBody: true;
+}
+
+/**
+ * Whether `e` came from a request body (see {@link RequestBodyFailure}).
+ *
+ * @param e an error from {@link OriginPool.request}
+ * @returns true when the body source failed, not the origin
+ */
+export function isRequestBodyFailure(e: unknown): e is RequestBodyFailure {
+  return e instanceof Error && (e as Partial<RequestBodyFailure>).requestBody === true;
 }
 
 /** Requests (head plus a buffered body) up to this size are encoded into a per-connection buffer. */
@@ -149,7 +233,7 @@ export const MAX_IDLE_MS = 30_000;
 
 /** The origin client with its connection pool. */
 export class OriginPool {
-  readonly #opts: OriginPoolOptions;
+  #opts: OriginPoolOptions;
   readonly #idle = new Map<string, PooledConn[]>();
   readonly #busy = new Set<PooledConn>();
   /** Connections waiting for a response head (checked by the sweep). */
@@ -164,6 +248,16 @@ export class OriginPool {
    */
   constructor(opts: OriginPoolOptions) {
     this.#opts = opts;
+  }
+
+  /**
+   * Changes timeouts and the idle pool size for the requests that start from now on (a SIGHUP
+   * reload of `cache.origin`).
+   *
+   * @param opts the new options
+   */
+  setOptions(opts: OriginPoolOptions): void {
+    this.#opts = { ...opts };
   }
 
   /** Number of idle pooled connections (for tests and status). */
@@ -186,16 +280,28 @@ export class OriginPool {
    * @returns the response; read or abort its body
    * @throws {OriginError} on connect failure, timeout, reset or a malformed response
    */
-  async request(to: Endpoint, init: OriginRequestInit): Promise<OriginResponse> {
-    const key = `${to.hostname}:${to.port}`;
-    const replayable = init.body === undefined || init.body instanceof Uint8Array;
+  async request(to: OriginEndpoint, init: OriginRequestInit): Promise<OriginResponse> {
+    const key = to.tls
+      ? `https://${to.serverName ?? to.hostname}@${to.hostname}:${to.port}`
+      : `${to.hostname}:${to.port}`;
+    const replayable = (init.body === undefined || init.body instanceof Uint8Array) && IDEMPOTENT.has(init.method);
     for (let attempt = 0;; attempt++) {
       // A retry always uses a new connection: the idle ones are probably as stale as the first.
       const idle = attempt === 0 ? this.#idle.get(key) : undefined;
       let pooled = idle?.pop();
-      while (pooled && Date.now() - pooled.idleSince > MAX_IDLE_MS) {
+      // Too old, or input arrived while idle (stray bytes, or the origin closed it): discard.
+      while (
+        pooled && (Date.now() - pooled.idleSince > MAX_IDLE_MS || pooled.reader.buffered > 0 || pooled.reader.eof)
+      ) {
+        pooled.idle = false;
+        if (pooled.reader.buffered > 0) pooled.onStray?.();
+        pooled.onStray = undefined;
         closeQuietly(pooled.conn);
         pooled = idle?.pop();
+      }
+      if (pooled) {
+        pooled.idle = false;
+        pooled.onStray = undefined;
       }
       const pc = pooled ?? await this.#connect(to);
       this.#busy.add(pc);
@@ -205,6 +311,7 @@ export class OriginPool {
       } catch (e) {
         this.#busy.delete(pc);
         closeQuietly(pc.conn);
+        if (isRequestBodyFailure(e)) throw e;
         const early = e instanceof OriginError && e.reason === "reset";
         if (pooled && early && replayable && attempt === 0) {
           // The origin closed an idle connection: drop the others idle since before it too.
@@ -221,21 +328,28 @@ export class OriginPool {
     this.#closed = true;
     this.#waiting.clear();
     this.#stopSweep();
-    for (const l of this.#idle.values()) for (const pc of l) closeQuietly(pc.conn);
+    for (const l of this.#idle.values()) {
+      for (const pc of l) {
+        pc.idle = false;
+        closeQuietly(pc.conn);
+      }
+    }
     this.#idle.clear();
     for (const pc of this.#busy) closeQuietly(pc.conn);
     this.#busy.clear();
   }
 
-  async #connect(to: Endpoint): Promise<PooledConn> {
+  async #connect(to: OriginEndpoint): Promise<PooledConn> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), this.#opts.connectTimeoutMs);
     try {
-      const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal: ac.signal });
-      conn.setNoDelay(true);
-      return { conn, reader: new ConnReader(conn), idleSince: 0, deadline: Infinity, timedOut: false };
+      const conn = await this.#open(to, ac.signal);
+      return { conn, reader: new ConnReader(conn), idleSince: 0, deadline: Infinity, timedOut: false, idle: false };
     } catch (e) {
       const where = `${to.hostname}:${to.port}`;
+      if (e instanceof OriginTlsError && !ac.signal.aborted) {
+        throw new OriginError(`Cannot connect to origin ${where}: ${e.message}`, "tls", { cause: e });
+      }
       if (ac.signal.aborted) {
         throw new OriginError(
           `Cannot connect to origin ${where}: no answer in ${this.#opts.connectTimeoutMs} ms`,
@@ -249,6 +363,22 @@ export class OriginPool {
       throw new OriginError(`Cannot connect to origin ${where}: ${(e as Error).message}`, reason, { cause: e });
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** A TCP connection, upgraded to TLS for an `https://` endpoint (the handshake inside `signal`'s time). */
+  async #open(to: OriginEndpoint, signal: AbortSignal): Promise<OriginConn> {
+    const name = to.serverName ?? to.hostname;
+    if (to.tls && this.#opts.tls?.insecure) return await connectInsecureTls(to, name, signal);
+    const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal });
+    conn.setNoDelay(true);
+    if (!to.tls) return conn;
+    const onAbort = () => closeQuietly(conn);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await startOriginTls(conn, name, this.#opts.tls ?? {});
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -270,55 +400,96 @@ export class OriginPool {
       } else {
         await writeAll(pc.conn, fixed ? concat(latin1Encode(text), fixed) : latin1Encode(text));
       }
-      if (init.body && !fixed) {
-        for await (const c of init.body as AsyncIterable<Uint8Array>) {
-          if (c.length) await writeAll(pc.conn, encodeChunk(c));
-        }
-        await writeAll(pc.conn, LAST_CHUNK);
-      }
+      if (init.body && !fixed) await this.#sendStream(pc, init.body as AsyncIterable<Uint8Array>);
       let resHead: ResponseHead;
-      while (true) {
+      for (let interim = 0;; interim++) {
         const bytes = await pc.reader.readHead(64 * 1024, () => {
           gotBytes = true;
         });
         if (bytes === null) throw new OriginError(`Origin ${key} closed the connection without a response`, "reset");
         resHead = parseResponseHead(bytes);
-        if (resHead.status >= 200 || resHead.status === 101) break;
+        if (resHead.status >= 200) break;
+        // The cache never asks to switch protocols (Upgrade is hop-by-hop): a 101 would leave the
+        // connection speaking something else.
+        if (resHead.status === 101) throw new HttpParseError("Cannot use response: 101 Switching Protocols unasked");
+        if (interim >= MAX_INTERIM_RESPONSES) {
+          throw new HttpParseError(`Cannot use response: more than ${MAX_INTERIM_RESPONSES} interim responses`);
+        }
         if (init.onInterim) await init.onInterim(resHead);
       }
       this.#unwait(pc);
       const framing = responseFraming(resHead, init.method);
       const conn = resHead.headers.get("connection")?.toLowerCase() ?? "";
-      const reusable = framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
+      // A 204 has no body and announces none (RFC 9110 15.3.5, 8.6; RFC 9112 6.1): one that does is
+      // not trusted, nor is what follows it on the connection.
+      // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 6.1).
+      let clean = !(resHead.status === 204 &&
+        (resHead.headers.has("transfer-encoding") || (contentLength(resHead.headers, "response") ?? 0) > 0)) &&
+        !(resHead.minor === 0 && resHead.headers.has("transfer-encoding"));
+      const reusable = clean && framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
+      const bodyError = (e: unknown) =>
+        pc.timedOut
+          ? new OriginError(`Origin ${key} sent no body bytes in ${this.#opts.readTimeoutMs} ms`, "timeout", {
+            cause: e,
+          })
+          : new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", { cause: e });
+      let lateTrouble: (() => void) | undefined;
       let finished = false;
       const release = (ok: boolean) => {
         if (finished) return;
         finished = true;
         this.#busy.delete(pc);
+        // Bytes left after the end of the response: the origin and this client disagree on
+        // where it ended (a short Content-Length, a body on a bodiless answer, chunked garbage).
+        if (ok && pc.reader.buffered > 0) clean = false;
         const list = this.#idle.get(key) ?? [];
-        if (ok && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
-          pc.idleSince = Date.now();
-          list.push(pc);
-          this.#idle.set(key, list);
+        if (ok && clean && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
+          pc.onStray = () => {
+            clean = false;
+            const fn = lateTrouble;
+            lateTrouble = undefined;
+            fn?.();
+          };
+          this.#park(key, pc, list);
         } else {
           closeQuietly(pc.conn);
         }
       };
       if (framing.kind === "none") release(true);
+      const s = resHead.status;
+      const describes = framing.kind === "none" && s >= 200 && s !== 204 && (init.method === "HEAD" || s === 304);
       return {
         head: resHead,
         framing,
+        declaredLength: describes ? contentLength(resHead.headers, "response") : undefined,
+        onLateTrouble: (fn) => {
+          lateTrouble = fn;
+        },
+        get clean() {
+          return clean;
+        },
         body: () => {
           const it = pc.reader.body(framing);
+          const wait = () => this.#wait(pc);
+          const unwait = () => this.#unwait(pc);
           return (async function* () {
             let ok = false;
             try {
-              for await (const c of it) yield c;
+              while (true) {
+                // Each wait for body bytes has the read timeout too (a stalled origin body).
+                wait();
+                let step: IteratorResult<Uint8Array>;
+                try {
+                  step = await it.next();
+                } finally {
+                  unwait();
+                }
+                if (step.done) break;
+                yield step.value;
+              }
               ok = true;
             } catch (e) {
-              throw new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
-                cause: e,
-              });
+              throw bodyError(e);
             } finally {
               release(ok);
             }
@@ -329,10 +500,9 @@ export class OriginPool {
             throw new TypeError(`Cannot read ${framing.kind}-framed body at once: not length-delimited`);
           }
           const fail = (e: unknown) => {
+            this.#unwait(pc);
             release(false);
-            return new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", {
-              cause: e,
-            });
+            return bodyError(e);
           };
           let got: Uint8Array | Promise<Uint8Array>;
           try {
@@ -344,7 +514,9 @@ export class OriginPool {
             release(true);
             return got;
           }
+          this.#wait(pc);
           return got.then((b) => {
+            this.#unwait(pc);
             release(true);
             return b;
           }, (e) => {
@@ -355,7 +527,7 @@ export class OriginPool {
       };
     } catch (e) {
       this.#unwait(pc);
-      if (e instanceof OriginError) throw e;
+      if (e instanceof OriginError || isRequestBodyFailure(e)) throw e;
       if (pc.timedOut) {
         throw new OriginError(`Origin ${key} sent no response head in ${this.#opts.readTimeoutMs} ms`, "timeout", {
           cause: e,
@@ -368,6 +540,54 @@ export class OriginPool {
       throw new OriginError(`Origin ${key} failed: ${(e as Error).message}`, gotBytes ? "protocol" : "reset", {
         cause: e,
       });
+    }
+  }
+
+  /** Sends a streamed body chunked; an error of the body source is marked {@link RequestBodyFailure}. */
+  async #sendStream(pc: PooledConn, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const it = body[Symbol.asyncIterator]();
+    while (true) {
+      let step: IteratorResult<Uint8Array>;
+      // Waiting for the client's next bytes is not the origin's time: the response-header
+      // deadline covers each write, and starts afresh after the last one.
+      this.#unwait(pc);
+      try {
+        step = await it.next();
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (!isRequestBodyFailure(err)) Object.defineProperty(err, "requestBody", { value: true });
+        throw err;
+      }
+      this.#wait(pc);
+      if (step.done) break;
+      if (step.value.length) await writeAll(pc.conn, encodeChunk(step.value));
+    }
+    await writeAll(pc.conn, LAST_CHUNK);
+  }
+
+  /**
+   * Puts a connection in the idle list and keeps one read outstanding on it: if that read ends
+   * (bytes, or the origin closing) while the connection is still idle, it is discarded.
+   */
+  #park(key: string, pc: PooledConn, list: PooledConn[]): void {
+    pc.idleSince = Date.now();
+    pc.idle = true;
+    list.push(pc);
+    this.#idle.set(key, list);
+    const discard = () => {
+      if (!pc.idle) return; // taken for a request: the read is that request's answer
+      pc.idle = false;
+      if (pc.reader.buffered > 0) pc.onStray?.();
+      pc.onStray = undefined;
+      const l = this.#idle.get(key);
+      const at = l?.indexOf(pc) ?? -1;
+      if (at !== -1) l!.splice(at, 1);
+      closeQuietly(pc.conn);
+    };
+    try {
+      pc.reader.fill().then(discard, discard);
+    } catch {
+      discard();
     }
   }
 
@@ -408,7 +628,7 @@ export class OriginPool {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: OriginConn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
 }

@@ -1,6 +1,12 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../tests/_assert.ts";
 import { findHeadEnd, latin1Decode } from "./head_codec.ts";
-import { OriginError, OriginPool, sweepPeriodMs } from "./origin_client.ts";
+import {
+  isRequestBodyFailure,
+  MAX_INTERIM_RESPONSES,
+  OriginError,
+  OriginPool,
+  sweepPeriodMs,
+} from "./origin_client.ts";
 
 const TE = new TextEncoder();
 
@@ -301,6 +307,176 @@ Deno.test("OriginPool keeps its header-timeout sweep between requests and stops 
     assertEquals((await r.readWhole()).length, 0);
     await sleep(sweepPeriodMs(400) * 2 + 50);
     assertEquals(pool.sweeping, false, "stopped by the first sweep that found nothing waiting");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool closes a connection with bytes after the body and marks the response not clean", async () => {
+  const table: { name: string; method: string; answer: string; read: "whole" | "stream" | "none" }[] = [
+    {
+      name: "short Content-Length",
+      method: "GET",
+      answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokX",
+      read: "whole",
+    },
+    {
+      name: "chunked with garbage",
+      method: "GET",
+      answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nX",
+      read: "stream",
+    },
+    { name: "body on HEAD", method: "HEAD", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", read: "none" },
+    { name: "body on 304", method: "GET", answer: "HTTP/1.1 304 Not Modified\r\n\r\nok", read: "none" },
+    {
+      name: "204 announcing a body",
+      method: "GET",
+      answer: "HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n",
+      read: "none",
+    },
+    {
+      name: "HTTP/1.0 with Transfer-Encoding",
+      method: "GET",
+      answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+      read: "stream",
+    },
+  ];
+  for (const row of table) {
+    const origin = rawOrigin(async (c, _h, n) => {
+      await write(c, n === 1 ? row.answer : "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+    });
+    const pool = new OriginPool(OPTS);
+    try {
+      const r = await pool.request(origin.to, { method: row.method, target: "/a", headers: [["host", "h"]] });
+      if (row.read === "whole") await r.readWhole();
+      else if (row.read === "stream") { for await (const _ of r.body()) { /* read */ } }
+      assertEquals(r.clean, false, row.name);
+      assertEquals(pool.idleCount, 0, row.name);
+      const next = await pool.request(origin.to, { method: "GET", target: "/b", headers: [["host", "h"]] });
+      assertEquals(latin1Decode(await next.readWhole()), "next", row.name);
+      assertEquals(next.clean, true, row.name);
+      assertEquals(origin.accepted, 2, `${row.name}: a new connection`);
+    } finally {
+      pool.close();
+      await origin.close();
+    }
+  }
+});
+
+Deno.test("OriginPool discards an idle connection on which bytes or a close arrive, and reuses a quiet one", async () => {
+  const origin = rawOrigin(async (c, head, n) => {
+    await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    if (head.includes("/stray")) {
+      await sleep(30);
+      await write(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON");
+    }
+    if (head.includes("/close")) throw new Error(`close after request ${n}`);
+  });
+  const pool = new OriginPool(OPTS);
+  const get = async (target: string) => {
+    const r = await pool.request(origin.to, { method: "GET", target, headers: [["host", "h"]] });
+    return latin1Decode(await r.readWhole());
+  };
+  try {
+    assertEquals(await get("/quiet"), "ok");
+    await sleep(80);
+    assertEquals(pool.idleCount, 1);
+    const stray = await pool.request(origin.to, { method: "GET", target: "/stray", headers: [["host", "h"]] });
+    let late = 0;
+    stray.onLateTrouble(() => late++);
+    assertEquals(latin1Decode(await stray.readWhole()), "ok");
+    assertEquals(stray.clean, true, "clean when read");
+    assertEquals(origin.accepted, 1, "the quiet connection was reused");
+    await sleep(80);
+    assertEquals(pool.idleCount, 0, "stray bytes discarded it");
+    assertEquals([late, stray.clean], [1, false], "and told the response before it");
+    assertEquals(await get("/close"), "ok");
+    assertEquals(origin.accepted, 2);
+    await sleep(80);
+    assertEquals(pool.idleCount, 0, "the origin's close discarded it");
+    assertEquals(await get("/after"), "ok");
+    assertEquals(origin.accepted, 3);
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool passes a request body's own error through, closes the connection and does not retry", async () => {
+  let heads = 0;
+  const origin = rawOrigin(async () => {
+    heads++;
+    await sleep(500);
+  });
+  const pool = new OriginPool(OPTS);
+  const boom = new SyntaxError("bad chunk from the client");
+  async function* body() {
+    yield TE.encode("abc");
+    throw boom;
+  }
+  try {
+    const e = await assertRejects(() =>
+      pool.request(origin.to, { method: "POST", target: "/u", headers: [["host", "h"]], body: body() })
+    );
+    assert(e === boom, "the body's error, unchanged");
+    assert(isRequestBodyFailure(e));
+    assert(!(e instanceof OriginError));
+    assertEquals(pool.idleCount, 0);
+    await sleep(50);
+    assertEquals(heads, 1, "sent once");
+  } finally {
+    pool.close();
+    await origin.close();
+  }
+});
+
+Deno.test("OriginPool rejects an unasked 101 and more than MAX_INTERIM_RESPONSES 1xx answers", async () => {
+  for (
+    const answer of [
+      "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM_RESPONSES + 1),
+    ]
+  ) {
+    const origin = rawOrigin(async (c) => await write(c, answer));
+    const pool = new OriginPool(OPTS);
+    try {
+      const e = await assertRejects(
+        () => pool.request(origin.to, { method: "GET", target: "/", headers: [["host", "h"]] }),
+        OriginError,
+      );
+      assertEquals(e.reason, "protocol");
+    } finally {
+      pool.close();
+      await origin.close();
+    }
+  }
+});
+
+Deno.test("OriginPool times out a response body that stalls, with reason timeout", async () => {
+  const origin = rawOrigin(async (c, head) => {
+    const chunked = head.includes("/chunked");
+    await write(
+      c,
+      chunked
+        ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+        : "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+    );
+    await sleep(1500);
+  });
+  const pool = new OriginPool({ ...OPTS, readTimeoutMs: 200 });
+  try {
+    const whole = await pool.request(origin.to, { method: "GET", target: "/whole", headers: [["host", "h"]] });
+    const e1 = await assertRejects(async () => await whole.readWhole(), OriginError);
+    assertEquals(e1.reason, "timeout");
+    const streamed = await pool.request(origin.to, { method: "GET", target: "/chunked", headers: [["host", "h"]] });
+    const t0 = Date.now();
+    const e2 = await assertRejects(async () => {
+      for await (const _ of streamed.body()) { /* read */ }
+    }, OriginError);
+    assertEquals(e2.reason, "timeout");
+    assert(Date.now() - t0 < 1000);
+    assertEquals(pool.idleCount, 0);
   } finally {
     pool.close();
     await origin.close();

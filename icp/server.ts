@@ -27,6 +27,8 @@
  *
  * @module
  */
+import { formatHostPort } from "../core/addr.ts";
+import { listenError } from "../core/listen_error.ts";
 import { getLogger } from "../core/log.ts";
 import { decodeIcpMessage, encodeIcpMessage, IcpDecodeError, type IcpReply } from "./message.ts";
 import { icpMessagesDropped, icpMessagesReceived, icpMessagesSent } from "./metrics.ts";
@@ -83,7 +85,13 @@ export class IcpServer {
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
   static async listen(opts: IcpServerOptions): Promise<IcpServer> {
-    const conn = Deno.listenDatagram({ transport: "udp", hostname: opts.hostname ?? "0.0.0.0", port: opts.port });
+    const hostname = opts.hostname ?? "0.0.0.0";
+    let conn: Deno.DatagramConn;
+    try {
+      conn = Deno.listenDatagram({ transport: "udp", hostname, port: opts.port });
+    } catch (e) {
+      throw listenError(e, `udp ${formatHostPort({ host: hostname, port: opts.port })}`, "icp.listen, icp.port");
+    }
     const server = new IcpServer(conn, opts);
     try {
       if (opts.multicast) {

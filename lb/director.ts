@@ -10,6 +10,7 @@
  * @module
  */
 import type { DirectorConfig, ServiceConfig } from "../config/director_schema.ts";
+import { CACHE_HEALTH_PATH, type HealthCheckConfig } from "../config/health_schema.ts";
 import { intToIpv4, ipv4ToInt, isIPv4, parseHostPort } from "../core/addr.ts";
 import { getLogger } from "../core/log.ts";
 import { HealthMonitor, type MonitorTarget } from "../health/mod.ts";
@@ -376,7 +377,7 @@ export class Director {
       for (const rs of svc.servers) {
         const key = `${svc.key}/${rs.key}`;
         this.#targets.set(key, [svc.key, rs.key]);
-        targets.push({ key, address: rs.address, port: rs.port, check: spec.health });
+        targets.push({ key, address: rs.address, port: rs.port, check: effectiveCheck(spec) });
         const st = this.#monitor.state(key);
         if (st) this.dispatcher.setHealth(rs.id, st.up);
       }
@@ -512,4 +513,19 @@ export class Director {
 
 function totalsOf(rs: RealServer): Totals {
   return { conns: rs.conns, inPkts: rs.inPkts, outPkts: rs.outPkts, inBytes: rs.inBytes, outBytes: rs.outBytes };
+}
+
+/**
+ * The health check of a service as it runs: an HTTP check without a path probes `/`, except in a
+ * `fromMembership` service, whose real servers are webcache caches: they answer for themselves at
+ * {@link CACHE_HEALTH_PATH} without touching the origin (an origin outage must not take every cache
+ * out of service while stale-if-error can carry it).
+ *
+ * @param spec the service
+ * @returns the check with its path filled in
+ */
+export function effectiveCheck(spec: Pick<ServiceConfig, "health" | "fromMembership">): HealthCheckConfig {
+  const h = spec.health;
+  if (h.path !== undefined || h.type !== "http") return h;
+  return { ...h, path: spec.fromMembership ? CACHE_HEALTH_PATH : "/" };
 }

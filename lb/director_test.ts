@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../config/load.ts";
 import { registerDirectorRoutes } from "./admin_routes.ts";
-import { Director } from "./director.ts";
+import { Director, effectiveCheck } from "./director.ts";
 import { MissingForwarderError } from "./forwarder.ts";
 
 const cfg = (services: unknown[]) => validateConfig({ director: { services } }).director;
@@ -76,4 +76,17 @@ Deno.test("registerDirectorRoutes() serves status, route and drain", async () =>
   assert.equal(drained[0].weight, 0);
   assert.equal((await call("/director/drain?server=10.9.9.9:80", "POST")).status, 404);
   assert.equal((await call("/director/route?client=nope&vip=10.0.0.100:80")).status, 400);
+});
+
+Deno.test("effectiveCheck(): a fromMembership service probes the cache health path by default, others /", () => {
+  const [members, plain, explicit, tcp] = cfg([
+    { vip: "10.0.0.100", port: 80, method: "proxy", fromMembership: true, health: { type: "http" } },
+    { vip: "10.0.0.100", port: 81, method: "proxy", health: { type: "http" } },
+    { vip: "10.0.0.100", port: 82, method: "proxy", fromMembership: true, health: { type: "http", path: "/x" } },
+    { vip: "10.0.0.100", port: 83, method: "proxy", fromMembership: true, health: { type: "tcp" } },
+  ]).services;
+  assert.equal(effectiveCheck(members).path, "/.well-known/webcache/health");
+  assert.equal(effectiveCheck(plain).path, "/");
+  assert.equal(effectiveCheck(explicit).path, "/x");
+  assert.equal(effectiveCheck(tcp).path, undefined);
 });

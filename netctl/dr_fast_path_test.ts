@@ -4,8 +4,7 @@ import { DrFastPath, type KernelNewFlow } from "./dr_fast_path.ts";
 import { MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "./dr_fast_path_program.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "./ebpf_asm.ts";
 import { monotonicNs } from "./ebpf.ts";
-
-const root = Deno.uid() === 0;
+import { requires } from "../tests/_requires.ts";
 
 const DIRECTOR_MAC = [0x02, 0, 0, 0, 0, 0x02];
 const RS_MAC = [0x02, 0, 0, 0, 0, 0x11];
@@ -67,8 +66,9 @@ function withFastPath(fn: (fp: DrFastPath) => void) {
 const REAL = { dstMac: new Uint8Array(RS_MAC), srcMac: new Uint8Array(DIRECTOR_MAC), ifindex: 7 };
 
 Deno.test({
-  name: "DrFastPath redirects a known flow's packet with the real server's MAC and counts it",
-  ignore: !root,
+  ...await requires("DrFastPath redirects a known flow's packet with the real server's MAC and counts it", {
+    root: true,
+  }),
   fn() {
     withFastPath((fp) => {
       fp.setReal(2, REAL);
@@ -108,8 +108,7 @@ const PASSED: { description: string; frame: Uint8Array; setup?: "no-flow" | "inv
 
 for (const c of PASSED) {
   Deno.test({
-    name: `DrFastPath passes ${c.description} on to user space unchanged`,
-    ignore: !root,
+    ...await requires(`DrFastPath passes ${c.description} on to user space unchanged`, { root: true }),
     fn() {
       withFastPath((fp) => {
         fp.setReal(2, REAL);
@@ -139,8 +138,10 @@ function headerChecksum(h: Uint8Array): number {
 }
 
 Deno.test({
-  name: "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
-  ignore: !root,
+  ...await requires(
+    "DrFastPath encapsulates a TUN flow's packet in IP-in-IP with a correct outer header and redirects it",
+    { root: true },
+  ),
   fn() {
     withFastPath((fp) => {
       fp.setReal(3, TUN_REAL);
@@ -193,8 +194,7 @@ for (
   ]
 ) {
   Deno.test({
-    name: `DrFastPath passes ${c.description} on to user space unchanged`,
-    ignore: !root,
+    ...await requires(`DrFastPath passes ${c.description} on to user space unchanged`, { root: true }),
     fn() {
       withFastPath((fp) => {
         fp.setReal(3, TUN_REAL);
@@ -209,8 +209,9 @@ for (
 }
 
 Deno.test({
-  name: "DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range",
-  ignore: !root,
+  ...await requires("DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range", {
+    root: true,
+  }),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 2, maxReals: 4 });
     try {

@@ -7,8 +7,10 @@ import { decodeVnetHeader, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
 import { interfaceInfo, interfaceMac } from "./interface_info.ts";
 import { PacketBatch, PacketSocket, Poller } from "./packet_socket.ts";
 import { missingNetCapabilities } from "./privileges.ts";
+import { requires } from "../tests/_requires.ts";
 
-const privileged = missingNetCapabilities().length === 0 && Deno.uid() === 0;
+const missingCaps = missingNetCapabilities();
+const CAPS_MISSING = missingCaps.length ? `needs ${missingCaps.join(", ")}` : undefined;
 // An address nothing else on this shared machine talks to.
 const VIP = "127.77.0.100";
 
@@ -57,8 +59,10 @@ Deno.test("interfaceInfo() reads the loopback's index, MTU and address", () => {
 });
 
 Deno.test({
-  name: "PacketSocket with a generated BPF filter receives only VIP:port frames from the kernel",
-  ignore: !privileged,
+  ...await requires("PacketSocket with a generated BPF filter receives only VIP:port frames from the kernel", {
+    root: true,
+    unless: CAPS_MISSING,
+  }),
   fn() {
     const rx = PacketSocket.open("lo", {
       filter: vipFilterProgram([{ vip: ipv4ToInt(VIP), port: 7 }]),
@@ -78,8 +82,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "PacketSocket with PACKET_VNET_HDR prefixes each frame with a virtio_net_hdr",
-  ignore: !privileged,
+  ...await requires("PacketSocket with PACKET_VNET_HDR prefixes each frame with a virtio_net_hdr", {
+    root: true,
+    unless: CAPS_MISSING,
+  }),
   fn() {
     const rx = PacketSocket.open("lo", {
       filter: vipFilterProgram([{ vip: ipv4ToInt(VIP), port: 11 }]),
@@ -103,8 +109,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "PacketBatch.flush() sends queued frames with one sendmmsg",
-  ignore: !privileged,
+  ...await requires("PacketBatch.flush() sends queued frames with one sendmmsg", { root: true, unless: CAPS_MISSING }),
   fn() {
     const rx = PacketSocket.open("lo", {
       filter: vipFilterProgram([{ vip: ipv4ToInt(VIP), port: 13 }]),

@@ -2,6 +2,7 @@ import { assertEquals, assertThrows } from "../tests/_assert.ts";
 import { fromHex, toHex } from "../packet/_hex.ts";
 import { TcDecapsulator, TCX_NEXT, TCX_PASS } from "./tc_decapsulator.ts";
 import { MAX_DECAP_DIRECTORS } from "./ipip_decap_program.ts";
+import { requires } from "../tests/_requires.ts";
 
 // Frames built independently with Python's struct module (header checksums included).
 const ETH = "020000000011020000000002 0800";
@@ -10,8 +11,6 @@ const FROM_DIRECTOR = "4500003c00074000400426110a4d00020a4d000b"; // 10.77.0.2 â
 const FROM_OTHER = "4500003c00074000400426100a4d00030a4d000b"; // 10.77.0.3
 const FROM_HIGH = "4500003c0007400040046fb5c0a800020a4d000b"; // 192.168.0.2 (high bit set)
 const FRAGMENT = "4500003c00072000400446110a4d00020a4d000b"; // MF set
-
-const root = Deno.uid() === 0;
 
 const CASES: { description: string; frame: string; directors: string[]; decapsulated: boolean }[] = [
   {
@@ -49,8 +48,10 @@ const CASES: { description: string; frame: string; directors: string[]; decapsul
 
 for (const c of CASES) {
   Deno.test({
-    name: `TcDecapsulator ${c.decapsulated ? "strips the outer header of" : "passes on"} ${c.description}`,
-    ignore: !root,
+    ...await requires(
+      `TcDecapsulator ${c.decapsulated ? "strips the outer header of" : "passes on"} ${c.description}`,
+      { root: true },
+    ),
     fn() {
       const d = TcDecapsulator.attach({ interfaces: [], directors: c.directors });
       try {
@@ -73,8 +74,9 @@ for (const c of CASES) {
 }
 
 Deno.test({
-  name: "TcDecapsulator.setDirectors() changes the allowed sources while the program stays loaded",
-  ignore: !root,
+  ...await requires("TcDecapsulator.setDirectors() changes the allowed sources while the program stays loaded", {
+    root: true,
+  }),
   fn() {
     const d = TcDecapsulator.attach({ interfaces: [], directors: [] });
     try {
@@ -95,8 +97,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "TcDecapsulator.setDirectors() rejects too many directors and non-IPv4 addresses, keeping the map",
-  ignore: !root,
+  ...await requires(
+    "TcDecapsulator.setDirectors() rejects too many directors and non-IPv4 addresses, keeping the map",
+    { root: true },
+  ),
   fn() {
     const d = TcDecapsulator.attach({ interfaces: [], directors: ["10.77.0.2"] });
     try {

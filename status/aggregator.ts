@@ -102,6 +102,7 @@ export class ClusterAggregator {
       state: ref.state,
       admin: ref.admin,
       reachable: false,
+      ...(ref.config ? { config: ref.config } : {}),
     };
     if (ref.unreachableBecause) return { ...base, error: ref.unreachableBecause };
     if (!ref.admin) return { ...base, error: "no admin address advertised" };

@@ -225,3 +225,21 @@ Deno.test("ClusterAggregator reads /members with self and reports members it can
     await c1.stop();
   }
 });
+
+Deno.test("ClusterAggregator passes each member's config version and refusal on to the dashboard", async () => {
+  const c1 = startFakeNode("c1", "cache", { section: cacheSection(2, 1) });
+  const c2 = startFakeNode("c2", "cache", { section: cacheSection(2, 1) });
+  const refused = { version: 5, hash: "fedcba9876543210", reason: "director.ha.mode: needs director.vipMode arp" };
+  serveMembers(c1, () => [
+    { ...recordOf(c1), configVersion: 5 },
+    { ...recordOf(c2), configVersion: 4, configHash: "aaaaaaaaaaaaaaaa", configRefused: refused },
+  ]);
+  try {
+    const doc = await new ClusterAggregator({ members: adminMembers(c1.addr) }).collect();
+    const byName = Object.fromEntries(doc.members.map((m) => [m.name, m]));
+    assertEquals(byName.c1.config, { version: 5, hash: "0123456789abcdef" });
+    assertEquals(byName.c2.config, { version: 4, hash: "aaaaaaaaaaaaaaaa", refused });
+  } finally {
+    await stopAll([c1, c2]);
+  }
+});

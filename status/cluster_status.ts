@@ -9,6 +9,7 @@
  * @module
  */
 import type { NodeRole, NodeState } from "../cluster/node.ts";
+import type { MemberConfig } from "./members.ts";
 
 /** Version of the document layout; bumped on incompatible changes. */
 export const CLUSTER_STATUS_VERSION = 1;
@@ -135,6 +136,8 @@ export interface MemberStatus {
   admin: string;
   /** Whether its `/status` answered. */
   reachable: boolean;
+  /** Its config version and any refusal, from gossip (cluster.configSync). */
+  config?: MemberConfig;
   /** Why it did not, when it did not. */
   error?: string;
   /** webcache version the member runs. */

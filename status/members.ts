@@ -4,7 +4,17 @@
  *
  * @module
  */
-import type { NodeRecord, NodeRole, NodeState } from "../cluster/node.ts";
+import type { ConfigRefusal, NodeRecord, NodeRole, NodeState } from "../cluster/node.ts";
+
+/** The config version a member gossips (`cluster/config_version.ts`) and a refusal, if any. */
+export interface MemberConfig {
+  /** Version counter (0: never published). */
+  version: number;
+  /** Hash of the cluster-wide part. */
+  hash: string;
+  /** The newest version it refused, and why. */
+  refused?: ConfigRefusal;
+}
 
 /** A member to ask for its `/status`. */
 export interface MemberRef {
@@ -22,6 +32,8 @@ export interface MemberRef {
   http?: string;
   /** Why its admin endpoint cannot be asked from here, when it cannot. */
   unreachableBecause?: string;
+  /** Its config version, from gossip. */
+  config?: MemberConfig;
 }
 
 /** Lists the members to ask; called on every collection. */
@@ -68,6 +80,10 @@ export function memberRefsFromRecords(
     }
     const ref: MemberRef = { id: r.id, name: r.name, role: r.role, state: r.state, admin, http: r.addrs?.http };
     if (unreachableBecause) ref.unreachableBecause = unreachableBecause;
+    if (typeof r.configHash === "string") {
+      ref.config = { version: r.configVersion ?? 0, hash: r.configHash };
+      if (r.configRefused) ref.config.refused = r.configRefused;
+    }
     return ref;
   });
 }

@@ -104,7 +104,8 @@ export class PeeringNode {
   readonly client: IcpClient | undefined;
   /** Origin failures, lag and loading: feeds MISS_NOFETCH. */
   readonly guard: LoadGuard;
-  readonly #configured: PeeringPeer[];
+  #configured: PeeringPeer[];
+  #dynamic: readonly PeeringPeer[] = [];
   readonly #warmupMs: number;
   readonly #startedAt = Date.now();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
@@ -213,7 +214,20 @@ export class PeeringNode {
    * @param peers the live caches other than this one
    */
   setPeers(peers: readonly PeeringPeer[]): void {
+    this.#dynamic = peers;
     this.selector.setPeers([...this.#configured, ...peers]);
+  }
+
+  /**
+   * Replaces the configured peers (`cache.peers` after a SIGHUP reload); the dynamic ones stay.
+   *
+   * @param peers the new `cache.peers`
+   * @throws {Error} when a peer host does not resolve (the old list stays)
+   */
+  async setConfigured(peers: Appliance["cache"]["peers"]): Promise<void> {
+    this.#configured = await resolvePeers(peers);
+    this.selector.setPeers([...this.#configured, ...this.#dynamic]);
+    log.info("Configured peers reloaded", { peers: this.#configured.length });
   }
 
   /** The peers and their liveness, for the cache workers ({@link workerSelector}). */

@@ -201,6 +201,7 @@ export class PeeringSelector {
         onlyIfCached: false,
         type: "parent",
         store: false,
+        hierarchy: "CARP",
       };
     }
     if (mode === "hash+icp" && owner === self) {
@@ -232,6 +233,7 @@ export class PeeringSelector {
       onlyIfCached: d.kind === "hit" && p.type === "sibling",
       type: p.type,
       store,
+      hierarchy: d.kind === "parent" ? "FIRST_PARENT_MISS" : p.type === "sibling" ? "SIBLING_HIT" : "PARENT_HIT",
     };
   }
 

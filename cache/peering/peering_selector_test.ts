@@ -34,6 +34,7 @@ Deno.test("PeeringSelector hash: exactly one cache owns each URL and the others 
       if (c.kind === "peer") {
         assert.equal(`${c.hostname}:${c.port}`, owner);
         assert.equal(c.store, false);
+        assert.equal(c.hierarchy, "CARP", "Squid logs a hash owner as CARP/peer");
         assert.equal(c.onlyIfCached, false);
       }
     }
@@ -75,6 +76,7 @@ Deno.test("PeeringSelector icp: a sibling HIT is fetched with only-if-cached; al
       onlyIfCached: true,
       type: "sibling",
       store: true,
+      hierarchy: "SIBLING_HIT",
     });
     assert.deepEqual(await s.select("http://o.example/none", req("http://o.example/none")), { kind: "origin" });
   } finally {

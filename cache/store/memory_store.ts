@@ -64,7 +64,7 @@ function makeObject(meta: StoredMeta, body: Uint8Array): StoredObject {
 /** The in-memory {@link Store}. */
 export class MemoryStore implements Store {
   readonly name = "memory";
-  readonly #opts: MemoryStoreOptions;
+  #opts: MemoryStoreOptions;
   readonly #policy: EvictionPolicy<string>;
   readonly #byPrimary = new Map<string, Map<string, Entry>>();
   readonly #metaLists = new Map<string, StoredMeta[]>();
@@ -194,6 +194,22 @@ export class MemoryStore implements Store {
     this.#objects++;
     this.#policy.insert(key, size);
     this.#observer?.added(meta);
+    this.#evictOver();
+  }
+
+  /**
+   * Changes the size limits in place (a SIGHUP reload of `cache.memory`); objects beyond a lower
+   * `maxBytes` are evicted at once by the policy, larger objects than a lower `maxObjectBytes`
+   * stay until they go.
+   *
+   * @param limits the new limits
+   */
+  setLimits(limits: { maxBytes: number; maxObjectBytes: number }): void {
+    this.#opts = { ...this.#opts, ...limits };
+    this.#evictOver();
+  }
+
+  #evictOver(): void {
     while (this.#bytes > this.#opts.maxBytes) {
       const victim = this.#policy.evict();
       if (victim === undefined) break;

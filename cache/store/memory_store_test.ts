@@ -121,3 +121,15 @@ Deno.test("MemoryStore.peek() returns every variant with its body without counti
   assertEquals(s.stats().hits, 0);
   assertEquals(s.stats().misses, 0);
 });
+
+Deno.test("MemoryStore.setLimits() evicts down to a lower maxBytes at once and applies maxObjectBytes to new writes", () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20, policy: new LruPolicy<string>() });
+  for (let i = 0; i < 10; i++) s.put(meta(`http://o/${i}`), bytes("x".repeat(100)));
+  assertEquals(s.stats().objects, 10);
+  const per = s.stats().bytes / 10;
+  s.setLimits({ maxBytes: Math.floor(per * 4), maxObjectBytes: 50 });
+  assertEquals(s.stats().objects, 4);
+  assertEquals(s.stats().maxBytes, Math.floor(per * 4));
+  assertEquals(s.variants("http://o/9").length, 1, "the most recent stay (LRU)");
+  assertThrows(() => s.openWrite(meta("http://big/")).write(bytes("y".repeat(60))), RangeError);
+});

@@ -57,6 +57,11 @@ export interface StoredObject {
    * found damaged on the way.
    */
   openBody(range?: { start: number; end: number }): ReadableStream<Uint8Array>;
+  /**
+   * Which tier read it: `disk` when it came off a cache directory (the access log says `TCP_HIT`),
+   * `memory` or unset when a memory tier held it (`TCP_MEM_HIT`), as Squid tells them apart.
+   */
+  tier?: "memory" | "disk";
 }
 
 /** Receives one object's body; see {@link Store.openWrite}. */

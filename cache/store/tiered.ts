@@ -102,6 +102,7 @@ export class TieredStore implements Store {
     }
     return {
       meta: obj.meta,
+      tier: obj.tier,
       openBody: (range) => {
         const stream = obj.openBody(range);
         if (range && (range.start > 0 || range.end < obj.meta.bodyBytes - 1)) return stream;

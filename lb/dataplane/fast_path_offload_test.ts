@@ -6,8 +6,8 @@ import { Dispatcher } from "../dispatcher.ts";
 import { TCP_ACK, TCP_FIN, TCP_SYN } from "../tcp_state.ts";
 import { ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
+import { requires } from "../../tests/_requires.ts";
 
-const root = Deno.uid() === 0;
 const VIP = "10.77.0.100";
 const OUR_MAC = new Uint8Array([2, 0, 0, 0, 0, 2]);
 const MACS = [new Uint8Array([2, 0, 0, 0, 0, 0x11]), new Uint8Array([2, 0, 0, 0, 0, 0x12])];
@@ -67,8 +67,9 @@ function setup() {
 }
 
 Deno.test({
-  name: "FastPathOffload installs established DR flows after the batch, to a slot with the server's MAC",
-  ignore: !root,
+  ...await requires("FastPathOffload installs established DR flows after the batch, to a slot with the server's MAC", {
+    root: true,
+  }),
   fn() {
     const { fp, ctl, offload, d } = setup();
     try {
@@ -91,8 +92,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "FastPathOffload skips an install whose flow ended in the same batch; TUN flows are encapsulated",
-  ignore: !root,
+  ...await requires("FastPathOffload skips an install whose flow ended in the same batch; TUN flows are encapsulated", {
+    root: true,
+  }),
   fn() {
     const { fp, ctl, offload, d } = setup();
     try {
@@ -115,8 +117,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "FastPathOffload passes a server's flows to user space until its MAC is known, then forwards them",
-  ignore: !root,
+  ...await requires(
+    "FastPathOffload passes a server's flows to user space until its MAC is known, then forwards them",
+    { root: true },
+  ),
   fn() {
     const { fp, offload, d, macs, svcOf, target } = setup();
     try {
@@ -139,8 +143,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "FastPathOffload.fold() adds the kernel's packets to the real, service, dispatcher and global counters",
-  ignore: !root,
+  ...await requires(
+    "FastPathOffload.fold() adds the kernel's packets to the real, service, dispatcher and global counters",
+    { root: true },
+  ),
   fn() {
     const { ctl, fp, offload, d } = setup();
     try {

@@ -21,7 +21,8 @@
  * @module
  */
 import type { DirectorHaConfig } from "../../config/director_ha_schema.ts";
-import { parseHostPort } from "../../core/addr.ts";
+import { formatHostPort, parseHostPort } from "../../core/addr.ts";
+import { listenError } from "../../core/listen_error.ts";
 import { getLogger } from "../../core/log.ts";
 import { EnvelopeError, type Keyring } from "../../cluster/keyring.ts";
 import { type ConnState, encodeConnState } from "../conn_state_codec.ts";
@@ -194,7 +195,11 @@ export class HaNode {
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
   start(): void {
-    this.#conn = Deno.listenDatagram({ transport: "udp", hostname: this.#o.bindAddress, port: this.#c.listen });
+    try {
+      this.#conn = Deno.listenDatagram({ transport: "udp", hostname: this.#o.bindAddress, port: this.#c.listen });
+    } catch (e) {
+      throw listenError(e, `udp ${formatHostPort({ host: this.#o.bindAddress, port: this.#c.listen })}`, "director.ha");
+    }
     this.#o.dataplane.onSync((state, full) => void this.#sendSync(state, full));
     this.#recv = this.#receiveLoop(this.#conn);
     const now = Date.now();

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { ipv4ToInt, isIPv4 } from "../../core/addr.ts";
+import { formatHostPort, ipv4ToInt, isIPv4 } from "../../core/addr.ts";
+import { listenError } from "../../core/listen_error.ts";
 import { getLogger } from "../../core/log.ts";
 import { addrNumber, type Dispatcher, type ServiceSpec } from "../dispatcher.ts";
 import type { Forwarder, ForwarderContext } from "../forwarder.ts";
@@ -106,7 +107,13 @@ export class ProxyForwarder implements Forwarder {
         existing.proxyProtocol = s.proxyProtocol ?? false;
         continue;
       }
-      const listener = Deno.listen({ hostname: s.listen ?? s.vip!, port: s.port, transport: "tcp" });
+      let listener: Deno.TcpListener;
+      try {
+        listener = Deno.listen({ hostname: s.listen ?? s.vip!, port: s.port, transport: "tcp" });
+      } catch (e) {
+        const addr = formatHostPort({ host: s.listen ?? s.vip!, port: s.port });
+        throw listenError(e, addr, `director service ${s.vip}:${s.port}${s.listen ? " listen" : ""}`);
+      }
       const l: Listener = {
         key,
         listener,

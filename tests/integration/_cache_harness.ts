@@ -9,6 +9,7 @@ import { validateConfig } from "../../config/mod.ts";
 import { configureLogging } from "../../core/log.ts";
 import { CacheService } from "../../cache/cache_service.ts";
 import type { ListenerMode } from "../../cache/route.ts";
+import type { TlsFiles } from "../../http/tls_files.ts";
 import { ChunkedDecoder } from "../../http/chunked.ts";
 import { findHeadEnd, latin1Decode, parseResponseHead } from "../../http/head_codec.ts";
 
@@ -134,7 +135,7 @@ export interface TestCache {
  */
 export function startCache(
   cache: Record<string, unknown>,
-  listeners: { mode: ListenerMode; proxyProtocol?: boolean }[] = [{ mode: "accel" }],
+  listeners: { mode: ListenerMode; proxyProtocol?: boolean; tls?: TlsFiles }[] = [{ mode: "accel" }],
   node = "testcache",
 ): TestCache {
   const cfg = validateConfig({ cache }, { source: "test" });

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { configHash } from "../../cluster/config_hash.ts";
+import { versionFileOf, writeVersionFile } from "../../cluster/config_version.ts";
+import { validateConfig } from "../../config/load.ts";
+
 const NODE = new URL("./_gossip_node.ts", import.meta.url).pathname;
 
 /** A random base64 AES-256 key. */
@@ -74,6 +78,11 @@ export class NodeProc {
     } catch { /* gone */ }
   }
 
+  /** Sends SIGHUP (the node publishes a change of its config file). */
+  hup(): void {
+    this.proc.kill("SIGHUP");
+  }
+
   /** Sends SIGTERM (graceful leave). */
   term(): void {
     try {
@@ -101,9 +110,14 @@ export interface StartNode {
   config?: Record<string, unknown>;
   /**
    * Write the config to this file and start the node from it (served to peers with
-   * `cluster.configSync`; its modification time is the config stamp).
+   * `cluster.configSync`, with its version file beside it when `configVersion` is given).
    */
   configFile?: string;
+  /**
+   * With `configFile`: the config version the node starts at (a version file beside it), as if
+   * the cluster had published that version before; default none (version 0, never published).
+   */
+  configVersion?: number;
 }
 
 /** Starts a node and waits until it is listening. */
@@ -124,6 +138,10 @@ export async function startNode(o: StartNode): Promise<NodeProc> {
   ];
   if (o.configFile) {
     await Deno.writeTextFile(o.configFile, JSON.stringify(cfg)); // JSON is YAML
+    if (o.configVersion !== undefined) {
+      const hash = await configHash(validateConfig(cfg));
+      await writeVersionFile(versionFileOf(o.configFile), { version: o.configVersion, hash });
+    }
     args.push(o.configFile);
   }
   const cmd = o.netns

@@ -7,8 +7,9 @@
  * `WEBCACHE_CLUSTER_KEY`, never from argv.
  *
  * Usage: `deno run -A --unstable-net _gossip_node.ts '<config json>' '<record json>' [appliance.yaml]`
- * (with the file, which must hold the same config, its text and modification time are what
- * `cluster.configSync` offers to peers).
+ * (with the file, which must hold the same config, its text and version are what
+ * `cluster.configSync` offers to peers; SIGHUP publishes a change of the file, as the roles do, and
+ * prints `{"config":{"version":N,"hash":H}}` or `{"configError":MESSAGE}`).
  *
  * @module
  */
@@ -34,6 +35,12 @@ Deno.addSignalListener("SIGTERM", async () => {
   await m.stop();
   await admin.stop();
   Deno.exit(0);
+});
+Deno.addSignalListener("SIGHUP", () => {
+  m.publishConfig().then(
+    (v) => printOut(JSON.stringify({ config: v })),
+    (e) => printOut(JSON.stringify({ configError: (e as Error).message })),
+  );
 });
 printOut(JSON.stringify({ gossip: m.addr.port, admin: admin.addr.port, id: m.local.id }));
 const report = () =>

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { unmet } from "../_requires.ts";
 
 /** One namespaced host on the bridge. */
 export interface Host {
@@ -53,12 +54,7 @@ async function run(cmd: string[], check = true): Promise<ExecResult> {
 
 /** Whether this process may build namespaces (root with `ip` available). */
 export async function canBuildTopology(): Promise<boolean> {
-  try {
-    if (Deno.uid() !== 0) return false;
-    return (await run(["ip", "netns", "list"], false)).code === 0;
-  } catch {
-    return false;
-  }
+  return (await unmet({ netns: true })) === undefined;
 }
 
 /** A set of namespaces on one bridge. */

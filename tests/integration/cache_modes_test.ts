@@ -4,6 +4,7 @@
  */
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { encodeProxyV2 } from "../../http/proxy_protocol.ts";
+import { proxyProtocolRefused } from "../../http/metrics.ts";
 import {
   cacheable,
   parseRaw,
@@ -32,7 +33,8 @@ Deno.test("cache forward: absolute-form requests are proxied and cached; origin-
     assertEquals(origin.count("/fw?q=1"), 1);
     assertEquals(origin.seen[0].headers.get("host"), `127.0.0.1:${origin.port}`);
     assertEquals((await request(c.port, "/fw")).status, 400);
-    assertEquals((await request(c.port, "https://example.org/")).status, 501);
+    // https:// is fetched over TLS now (cache_tls_test.ts); other schemes are still not implemented.
+    assertEquals((await request(c.port, "ftp://example.org/")).status, 501);
   } finally {
     await c.close();
     await origin.close();
@@ -161,4 +163,39 @@ Deno.test("cache proxy protocol: v1 and v2 headers give the real client address 
     await c.close();
     await origin.close();
   }
+});
+
+Deno.test("cache proxy protocol: a sender outside cache.acl.proxyProtocol cannot claim another address", async () => {
+  const origin = new TestOrigin(() => cacheable("pp"));
+  // The forward ACL admits only 10.9.8.0/24; the only trusted PROXY sender is 10.1.1.1 (not us on loopback).
+  const c = startCache({ defaultOrigin: origin.url, acl: { forward: ["10.9.8.0/24"], proxyProtocol: ["10.1.1.1"] } }, [
+    { mode: "accel", proxyProtocol: true },
+    { mode: "forward", proxyProtocol: true },
+  ]);
+  try {
+    const before = (await proxyProtocolRefused.get()).values[0]?.value ?? 0;
+    const claimV1 = enc(
+      `PROXY TCP4 10.9.8.5 192.0.2.1 4444 3128\r\nGET ${origin.url}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assertEquals((await rawExchange(c.ports[1], claimV1)).length, 0);
+    const req = enc(`GET ${origin.url}/g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const v2 = encodeProxyV2({ srcAddr: "10.9.8.7", srcPort: 5555, dstAddr: "192.0.2.1", dstPort: 80 });
+    const claimV2 = new Uint8Array(v2.length + req.length);
+    claimV2.set(v2);
+    claimV2.set(req, v2.length);
+    assertEquals((await rawExchange(c.ports[1], claimV2)).length, 0);
+    assertEquals((await rawExchange(c.ports[0], claimV2)).length, 0);
+    // Without a header it is refused just the same.
+    assertEquals((await rawExchange(c.ports[0], enc("GET /pp HTTP/1.1\r\nHost: x\r\n\r\n"))).length, 0);
+    assertEquals(origin.seen.length, 0);
+    assertEquals((await proxyProtocolRefused.get()).values[0].value - before, 4);
+  } finally {
+    await c.close();
+    await origin.close();
+  }
+});
+
+Deno.test("cache proxy protocol: cache.acl.proxyProtocol defaults to loopback only", async () => {
+  const { validateConfig } = await import("../../config/load.ts");
+  assertEquals(validateConfig({}, { source: "test" }).cache.acl.proxyProtocol, ["127.0.0.0/8", "::1/128"]);
 });

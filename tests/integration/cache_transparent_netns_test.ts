@@ -11,6 +11,7 @@
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
 import { parseRaw, sleep } from "./_cache_harness.ts";
+import { requires } from "../_requires.ts";
 
 async function run(cmd: string[], stdin?: string): Promise<void> {
   const p = new Deno.Command(cmd[0], {
@@ -28,16 +29,6 @@ async function run(cmd: string[], stdin?: string): Promise<void> {
   const out = await p.output();
   if (!out.success) throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
 }
-
-function has(bin: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${bin}`] }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const canNetns = Deno.build.os === "linux" && Deno.uid() === 0 && has("ip") && has("nft");
 
 async function exchangeTo(hostname: string, port: number, raw: string): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname, port });
@@ -59,8 +50,10 @@ async function exchangeTo(hostname: string, port: number, raw: string): Promise<
 }
 
 Deno.test({
-  name: "cache transparent: an nftables port-80 redirect in a namespace delivers clients to the cache",
-  ignore: !canNetns,
+  ...await requires("cache transparent: an nftables port-80 redirect in a namespace delivers clients to the cache", {
+    netns: true,
+    commands: ["nft"],
+  }),
   async fn() {
     await ensureBundle();
     const r = crypto.getRandomValues(new Uint8Array(3));

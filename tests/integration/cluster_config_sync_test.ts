@@ -1,10 +1,11 @@
 /**
  * `cluster.configSync` on a running `webcache director` (the bundle): a peer gossips a newer
- * appliance.yaml that quiesces one real server (weight 0), adds another and changes a restart-only
+ * config version (counter 1 against the director's unpublished 0) that quiesces one real server (weight 0), adds another and changes a restart-only
  * key. The director adopts it without a restart: new connections go to the added server, an
  * established proxied connection to the quiesced one keeps working, and the restart-only key is
  * logged once and listed as `cluster.restartNeeded` in `/status`; the file it rewrites keeps the
- * director's own node name, gossip and admin addresses.
+ * director's own node name, gossip and admin addresses. A synced config the director's reload
+ * throws on is refused: nothing changes, and the refusal and its reason are gossiped.
  */
 import assert from "node:assert/strict";
 import { parseYaml } from "../../config/load.ts";
@@ -119,9 +120,7 @@ Deno.test("director: a newer synced config changes real servers in place and rep
       director: { services: [service([{ address: "127.0.0.1", port: a.port, weight: 1 }])] },
     };
     const file = `${dir}/appliance.yaml`;
-    await Deno.writeTextFile(file, JSON.stringify(cfg)); // JSON is YAML
-    const anHourAgo = new Date(Date.now() - 3_600_000);
-    await Deno.utime(file, anHourAgo, anHourAgo); // the peer's file is newer
+    await Deno.writeTextFile(file, JSON.stringify(cfg)); // JSON is YAML (no version file: version 0)
     director = await spawnWebcache(["director", "--config", file], {
       env: { WEBCACHE_CLUSTER_KEY: key },
       stdout: "null",
@@ -176,6 +175,7 @@ Deno.test("director: a newer synced config changes real servers in place and rep
         },
       },
       configFile: `${dir}/peer.yaml`,
+      configVersion: 1, // the cluster published this version
     });
     nodes.push(peer);
 
@@ -232,5 +232,116 @@ Deno.test("director: a newer synced config changes real servers in place and rep
       assert.equal(warns.length, 1, `one restart warning in the director's log:\n${log}`);
       assert.ok(warns[0].includes("director.maxConnections"), warns[0]);
     }
+  }
+});
+
+Deno.test("director: a synced config the director cannot apply is refused, gossiped with the reason, and changes nothing", async () => {
+  const key = randomKey();
+  const a = echoServer("A");
+  const nodes: NodeProc[] = [];
+  const dir = await Deno.makeTempDir({ prefix: "wccl-cfgrefuse-" });
+  let director: Deno.ChildProcess | undefined;
+  let stderr: Promise<string> | undefined;
+  try {
+    const vport = freePort();
+    const adminPort = freePort();
+    const service = (reals: unknown[]) => ({
+      name: "web",
+      vip: "127.0.0.1",
+      port: vport,
+      method: "proxy",
+      health: { type: "none" },
+      reals,
+    });
+    const cfg = {
+      cluster: { name: "r", gossipListen: "127.0.0.1:0", nodeName: "lb", configSync: true, ...FAST },
+      admin: { listen: `127.0.0.1:${adminPort}` },
+      log: { level: "warn" },
+      director: { services: [service([{ address: "127.0.0.1", port: a.port, weight: 1 }])] },
+    };
+    const file = `${dir}/appliance.yaml`;
+    const text = JSON.stringify(cfg);
+    await Deno.writeTextFile(file, text);
+    director = await spawnWebcache(["director", "--config", file], {
+      env: { WEBCACHE_CLUSTER_KEY: key },
+      stdout: "null",
+    });
+    stderr = (async () => {
+      let all = "";
+      for await (const t of director!.stderr.pipeThrough(new TextDecoderStream())) all += t;
+      return all;
+    })();
+    const getJson = async (path: string) => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, { signal: AbortSignal.timeout(2000) });
+        return res.ok ? await res.json() : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    let members;
+    for (const end = Date.now() + 20_000; !members && Date.now() < end;) {
+      members = await getJson("/members");
+      if (!members) await new Promise((r) => setTimeout(r, 200));
+    }
+    const gossip: string = members.members[0].addrs.gossip;
+
+    // Valid YAML for the schema, but a service cannot mix proxying with DR: the director's reload
+    // throws, so it refuses the config (a gossip-only peer has no director and would run it).
+    const peer = await startNode({
+      name: "peer",
+      cluster: { name: "r", configSync: true, peers: [gossip], ...FAST },
+      key,
+      config: {
+        director: {
+          services: [service([
+            { address: "127.0.0.1", port: a.port, weight: 1 },
+            { address: "127.0.0.2", port: a.port, weight: 1, method: "dr" },
+          ])],
+        },
+      },
+      configFile: `${dir}/peer.yaml`,
+      configVersion: 1,
+    });
+    nodes.push(peer);
+
+    type Rec = { name: string; configVersion?: number; configRefused?: { version: number; reason: string } };
+    let lb: Rec | undefined;
+    for (const end = Date.now() + 20_000; !lb?.configRefused && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 100));
+      lb = (await getJson("/members"))?.members?.[0];
+    }
+    assert.equal(lb?.configRefused?.version, 1, JSON.stringify(lb));
+    assert.match(lb!.configRefused!.reason, /this node cannot apply it: .*mixes the proxy method with dr/);
+    assert.equal(lb!.configVersion, 0, "the director keeps its own version");
+    const status = await getJson("/status");
+    assert.equal(status.cluster.configRefused.version, 1);
+    // The peer sees the refusal in gossip too.
+    let lbSeen: Rec | undefined;
+    for (const end = Date.now() + 10_000; !lbSeen?.configRefused && Date.now() < end;) {
+      const seen = await fetch(`http://127.0.0.1:${peer.admin}/members`).then((r) => r.json());
+      lbSeen = seen.members.find((m: Rec) => m.name === "lb");
+      if (!lbSeen?.configRefused) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(lbSeen?.configRefused?.version, 1, "the refusal is gossiped");
+    // Nothing changed: one real server, still proxied to A, file untouched.
+    const st = await getJson("/director/status");
+    assert.deepEqual(st.services[0].servers.map((s: { port: number }) => s.port), [a.port]);
+    assert.equal(await greet(vport), "A");
+    assert.equal(await Deno.readTextFile(file), text);
+  } finally {
+    if (director) {
+      try {
+        director.kill("SIGTERM");
+      } catch { /* gone */ }
+      await director.status;
+    }
+    const log = (await stderr) ?? "";
+    await stopAll(nodes);
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+    assert.ok(!/Adopted a newer config/.test(log), log);
+    const refusals = log.split("\n").filter((l) => l.includes("Refused a peer's config"));
+    assert.equal(refusals.length, 1, `refused once, not retried in a loop:\n${log}`);
   }
 });

@@ -35,10 +35,10 @@ Deno.test("webcache members lists the cluster and marks a node whose config diff
     assert.equal(table.code, 0, table.err);
     const lines = table.out.trim().split("\n");
     assert.match(lines[0], /^Node\s+Address\s+Role\s+Status\s+Weight\s+Service\s+Config$/);
-    assert.match(lines[1], /^alpha\s+127\.0\.0\.1:\d+\s+director\s+alive\s+100\s+-\s+[0-9a-f]{16}$/);
-    assert.match(lines[2], /^beta\s+127\.0\.0\.1:\d+\s+cache\s+alive\s+100\s+web\s+[0-9a-f]{16}$/);
-    assert.match(lines[3], /^gamma\s+.*[0-9a-f]{16} \*$/);
-    assert.match(table.out, /\* config differs from alpha's \([0-9a-f]{16}\)/);
+    assert.match(lines[1], /^alpha\s+127\.0\.0\.1:\d+\s+director\s+alive\s+100\s+-\s+v0 [0-9a-f]{16}$/);
+    assert.match(lines[2], /^beta\s+127\.0\.0\.1:\d+\s+cache\s+alive\s+100\s+web\s+v0 [0-9a-f]{16}$/);
+    assert.match(lines[3], /^gamma\s+.*v0 [0-9a-f]{16} \*$/);
+    assert.match(table.out, /\* config differs from alpha's \(v0 [0-9a-f]{16}\)/);
 
     const dir = await webcache("members", "--admin", `127.0.0.1:${a.admin}`, "--role", "director");
     assert.equal(dir.out.trim().split("\n").length, 2, dir.out);

@@ -16,10 +16,16 @@ import {
   stopAll,
   until,
 } from "./_cluster_harness.ts";
+import { requires } from "../_requires.ts";
 
 const alive = (n: NodeProc) => Object.values(n.view).filter((s) => s === "alive").length;
 
-Deno.test("cluster: a partition made with nftables marks the other side dead, then heals", async () => {
+Deno.test({
+  ...await requires("cluster: a partition made with nftables marks the other side dead, then heals", {
+    netns: true,
+    commands: ["nft"],
+  }),
+}, async () => {
   // Two namespaces joined by a veth pair: side A 10.77.0.1, side B 10.77.0.2.
   const nsA = await makeNetns();
   const nodes: NodeProc[] = [];
@@ -90,7 +96,9 @@ Deno.test("cluster: a partition made with nftables marks the other side dead, th
   }
 });
 
-Deno.test("cluster: --peers auto finds the cluster by multicast on 239.255.77.46:7947", async () => {
+Deno.test({
+  ...await requires("cluster: --peers auto finds the cluster by multicast on 239.255.77.46:7947", { netns: true }),
+}, async () => {
   const ns = await makeNetns();
   const nodes: NodeProc[] = [];
   try {

@@ -3,8 +3,8 @@
  * director (which aggregates and serves the page), its HA BACKUP, and three caches whose `/status` counters move.
  * The page loads with no console errors, shows the member count and hit ratio that
  * `/cluster/status` and the nodes' own `/status` give, works from outside admin.allow only with
- * `?token=`, lists both directors with their HA roles and which one holds the VIP (and follows a takeover), and
- * changes when a cache is stopped.
+ * `#token=`, shows each member's config version and a refusal with its reason, lists both directors with their HA
+ * roles and which one holds the VIP (and follows a takeover), and changes when a cache is stopped.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { registerDashboard } from "../../admin/dashboard.ts";
@@ -74,18 +74,31 @@ Deno.test({
       section: { ...director.section, ha: haOf("BACKUP") },
     });
     const nodes = [director, backup, ...caches];
-    serveMembers(director, () => nodes.map((n) => recordOf(n)));
+    // cache-2 refused config version 2 (cluster.configSync); the others run it.
+    const refusal = { version: 2, hash: "fedcba9876543210", reason: "director.ha.mode: needs director.vipMode arp" };
+    serveMembers(
+      director,
+      () =>
+        nodes.map((n) =>
+          n.name === "cache-2"
+            ? { ...recordOf(n), configVersion: 1, configRefused: refusal }
+            : { ...recordOf(n), configVersion: 2 }
+        ),
+    );
     registerDashboard(director.admin, { node: "director-1", token: TOKEN });
     const base = `http://${director.addr}`;
     let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
     try {
-      const refused = await fetch(`${base}/dashboard`);
+      const refused = await fetch(`${base}/cluster/status`);
       assertEquals(refused.status, 403, "strangers are refused without the token");
       await refused.body?.cancel();
+      const byQuery = await fetch(`${base}/cluster/status?token=${TOKEN}`);
+      assertEquals(byQuery.status, 403, "a token in the query string is not accepted");
+      await byQuery.body?.cancel();
 
       browser = await launchBrowser();
       const { page, errors } = browser;
-      await page.goto(`${base}/dashboard?token=${TOKEN}`);
+      await page.goto(`${base}/dashboard#token=${TOKEN}`);
       await page.waitForSelector("body[data-updated]", { timeout: 15_000 });
 
       // What the page shows equals what the cluster and each node report.
@@ -116,6 +129,11 @@ Deno.test({
         async () => (await page.textContent("#vip-holders")) === "VIP 127.0.0.1 held by director-2",
         "the VIP holder to follow a takeover",
       );
+      const refuser = await page.textContent('#members tr[data-node="cache-2"]');
+      assert(refuser?.includes("v1 01234567") && refuser.includes("refused v2"), `cache-2 row: ${refuser}`);
+      assert(refuser?.includes(refusal.reason), `cache-2 row shows why: ${refuser}`);
+      const runner = await page.textContent('#members tr[data-node="cache-1"]');
+      assert(runner?.includes("v2 01234567") && !runner.includes("refused"), `cache-1 row: ${runner}`);
       assertEquals(await page.textContent(".svc .persist"), "5");
       assertEquals(await page.locator("#map-svg svg").count(), 1);
 

@@ -8,10 +8,10 @@
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
 import { redirectRuleset } from "../../netctl/nft.ts";
-import { canBuildTopology, type Host } from "./_topology.ts";
+import type { Host } from "./_topology.ts";
 import { buildLab, curl, destroyLab, type Lab, Lines, type Proc, startDirector, VIP } from "./_dataplane_lab.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const HERE = new URL(".", import.meta.url).pathname;
 const HEALTH = { type: "http", intervalMs: 500, timeoutMs: 1000, fall: 3, rise: 1 };
 
@@ -87,8 +87,10 @@ async function checkVip(lab: Lab, host: Host, forwarding: string) {
 
 for (const method of ["dr", "tun"] as const) {
   Deno.test({
-    name: `webcache cache --forwarding ${method} behind webcache director --method ${method} serves the origin`,
-    ignore: !root,
+    ...await requires(
+      `webcache cache --forwarding ${method} behind webcache director --method ${method} serves the origin`,
+      { netns: true },
+    ),
     async fn() {
       const lab = await buildLab();
       try {
@@ -143,8 +145,10 @@ for (const method of ["dr", "tun"] as const) {
 }
 
 Deno.test({
-  name: "transparent cluster: client port-80 traffic to any site goes by DR to intercepting webcache caches",
-  ignore: !root,
+  ...await requires(
+    "transparent cluster: client port-80 traffic to any site goes by DR to intercepting webcache caches",
+    { netns: true },
+  ),
   async fn() {
     const lab = await buildLab();
     try {

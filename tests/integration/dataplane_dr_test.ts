@@ -6,7 +6,6 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE } from "../_bin.ts";
-import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
   cachesThroughVip,
@@ -22,8 +21,8 @@ import {
   stopProc,
   VIP,
 } from "./_dataplane_lab.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const HEALTH = FAST_HEALTH;
 
 function directorSection(lab: Lab, extra: Record<string, unknown> = {}) {
@@ -40,8 +39,9 @@ function directorSection(lab: Lab, extra: Record<string, unknown> = {}) {
 }
 
 Deno.test({
-  name: "DR forwarding: responses, capture, persistence, restart, failover, nft VIP mode and clean-up",
-  ignore: !root,
+  ...await requires("DR forwarding: responses, capture, persistence, restart, failover, nft VIP mode and clean-up", {
+    netns: true,
+  }),
   async fn(t) {
     const lab = await buildLab();
     try {

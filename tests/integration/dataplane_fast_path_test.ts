@@ -10,7 +10,6 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE } from "../_bin.ts";
-import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
   destroyLab,
@@ -23,8 +22,8 @@ import {
   stopProc,
   VIP,
 } from "./_dataplane_lab.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 function section(lab: Lab, extra: Record<string, unknown> = {}) {
@@ -127,8 +126,10 @@ async function kernelForwards(lab: Lab, conns: ReturnType<typeof keepAlive>[]): 
 }
 
 Deno.test({
-  name: "DR fast path: kernel forwarding of established flows, timeouts, restart, kill -9, fallback and off",
-  ignore: !root,
+  ...await requires(
+    "DR fast path: kernel forwarding of established flows, timeouts, restart, kill -9, fallback and off",
+    { netns: true },
+  ),
   async fn(t) {
     const lab = await buildLab("wffp");
     const dir = await Deno.makeTempDir({ prefix: "wffp-state-" });
@@ -240,8 +241,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "TUN fast path: established flows are encapsulated in the kernel (oversize packets: dataplane_tun_test.ts)",
-  ignore: !root,
+  ...await requires(
+    "TUN fast path: established flows are encapsulated in the kernel (oversize packets: dataplane_tun_test.ts)",
+    { netns: true },
+  ),
   async fn() {
     const lab = await buildLab("wffq");
     const conns: ReturnType<typeof keepAlive>[] = [];

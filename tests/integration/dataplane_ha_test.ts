@@ -23,7 +23,8 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { BUNDLE } from "../_bin.ts";
-import { canBuildTopology, type Host } from "./_topology.ts";
+import type { Host } from "./_topology.ts";
+import { requires } from "../_requires.ts";
 import {
   buildLab,
   capture,
@@ -38,7 +39,6 @@ import {
   VIP,
 } from "./_dataplane_lab.ts";
 
-const root = await canBuildTopology();
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(42)));
 const D2_IP = "10.77.0.3";
 
@@ -177,8 +177,9 @@ async function watchResets(lab: Lab) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 Deno.test({
-  name: "Director HA: kill -9, split brain and clean stop keep every DR session on its cache",
-  ignore: !root,
+  ...await requires("Director HA: kill -9, split brain and clean stop keep every DR session on its cache", {
+    netns: true,
+  }),
   async fn(t) {
     const lab = await buildLab("ha");
     const conns: Conn[] = [];
@@ -321,8 +322,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Director HA with TUN: kill -9 of the MASTER keeps every tunnelled session, download and persistence",
-  ignore: !root,
+  ...await requires(
+    "Director HA with TUN: kill -9 of the MASTER keeps every tunnelled session, download and persistence",
+    { netns: true },
+  ),
   async fn() {
     const lab = await buildLab("ht");
     const conns: Conn[] = [];

@@ -8,15 +8,15 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
-import { canBuildTopology } from "./_topology.ts";
 import { buildLab, curl, destroyLab, Lines, startDirector, VIP } from "./_dataplane_lab.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
-
-const root = await canBuildTopology();
+import { requires } from "../_requires.ts";
 
 Deno.test({
-  name: "DR: the director forwards to a member cache by the MAC in its membership record, with its ARP blocked",
-  ignore: !root,
+  ...await requires(
+    "DR: the director forwards to a member cache by the MAC in its membership record, with its ARP blocked",
+    { netns: true },
+  ),
   async fn() {
     const lab = await buildLab("wcmac");
     try {

@@ -5,10 +5,9 @@
  */
 import { assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE, ensureBundle } from "../_bin.ts";
+import { requires } from "../_requires.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-const hasSetpriv = await new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
-  .output().then((o) => o.success, () => false);
 
 async function runWithoutNetCaps(args: string[]) {
   const out = await new Deno.Command("setpriv", {
@@ -30,8 +29,10 @@ async function runWithoutNetCaps(args: string[]) {
 
 for (const method of ["dr", "tun"]) {
   Deno.test({
-    name: `director with method ${method} and no CAP_NET_RAW/CAP_NET_ADMIN fails naming them and the proxy method`,
-    ignore: !hasSetpriv || Deno.uid() !== 0,
+    ...await requires(
+      `director with method ${method} and no CAP_NET_RAW/CAP_NET_ADMIN fails naming them and the proxy method`,
+      { root: true, commands: ["setpriv"] },
+    ),
     async fn() {
       await ensureBundle();
       const r = await runWithoutNetCaps([
@@ -57,8 +58,10 @@ for (const method of ["dr", "tun"]) {
 }
 
 Deno.test({
-  name: "a raw packet socket opened without CAP_NET_RAW reports a PrivilegeError",
-  ignore: !hasSetpriv || Deno.uid() !== 0,
+  ...await requires("a raw packet socket opened without CAP_NET_RAW reports a PrivilegeError", {
+    root: true,
+    commands: ["setpriv"],
+  }),
   async fn() {
     const code = `import { PacketSocket } from "${HERE}../../netctl/packet_socket.ts";
       try { PacketSocket.open("lo"); console.log("opened"); } catch (e) { console.log(e.name + ": " + e.message); }`;

@@ -8,7 +8,6 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { decodeConnState } from "../../lb/conn_state_codec.ts";
-import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
   cachesThroughVip,
@@ -23,8 +22,8 @@ import {
   stopProc,
   VIP,
 } from "./_dataplane_lab.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const HEALTH = FAST_HEALTH;
 
 type Conn = ReturnType<typeof keepAlive> & { cache: string };
@@ -86,8 +85,9 @@ async function restoredLine(director: Proc): Promise<Record<string, number>> {
 }
 
 Deno.test({
-  name: "DR director restart with rr: established flows stay on their caches (SIGTERM and kill -9)",
-  ignore: !root,
+  ...await requires("DR director restart with rr: established flows stay on their caches (SIGTERM and kill -9)", {
+    netns: true,
+  }),
   async fn(t) {
     const lab = await buildLab("ds");
     const dir = await Deno.makeTempDir({ prefix: "ds-state-" });

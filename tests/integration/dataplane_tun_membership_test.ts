@@ -10,7 +10,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { BUNDLE, DENO_FLAGS, ensureBundle } from "../_bin.ts";
-import { canBuildTopology, type Host } from "./_topology.ts";
+import type { Host } from "./_topology.ts";
 import {
   buildLab,
   curl,
@@ -23,8 +23,8 @@ import {
   VIP,
 } from "./_dataplane_lab.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const HERE = new URL(".", import.meta.url).pathname;
 const DENO = [Deno.execPath(), ...DENO_FLAGS.slice(1)];
 const UDP_PORT = 5999;
@@ -89,8 +89,9 @@ async function sendIpip(lab: Lab, from: Host, to: Host, payload: string, fragmen
 }
 
 Deno.test({
-  name: "TUN cache with directors from membership: eBPF decapsulation for live directors only",
-  ignore: !root,
+  ...await requires("TUN cache with directors from membership: eBPF decapsulation for live directors only", {
+    netns: true,
+  }),
   async fn(t) {
     const lab = await buildLab("wr");
     try {

@@ -6,7 +6,6 @@
  * clamping on the caches, and clean-up of the decapsulator, sysctls and nftables table.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
-import { canBuildTopology } from "./_topology.ts";
 import {
   buildLab,
   cachesThroughVip,
@@ -19,13 +18,14 @@ import {
   stopProc,
   VIP,
 } from "./_dataplane_lab.ts";
+import { requires } from "../_requires.ts";
 
-const root = await canBuildTopology();
 const HEALTH = { type: "http", intervalMs: 500, timeoutMs: 400, fall: 2, rise: 1 };
 
 Deno.test({
-  name: "TUN forwarding: responses, capture, frag-needed, fragmentation, MSS clamp and clean-up",
-  ignore: !root,
+  ...await requires("TUN forwarding: responses, capture, frag-needed, fragmentation, MSS clamp and clean-up", {
+    netns: true,
+  }),
   async fn(t) {
     const lab = await buildLab();
     try {

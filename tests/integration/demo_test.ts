@@ -10,6 +10,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { spawnWebcache } from "../_bin.ts";
 import type { DemoJson } from "../../demo/run_demo.ts";
 import { haveChromium, launchBrowser } from "./dashboard_browser.ts";
+import { requires } from "../_requires.ts";
 
 async function namespacesWith(prefix: string): Promise<string[]> {
   const out = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped", stderr: "null" }).output();
@@ -22,15 +23,6 @@ async function processAlive(pid: number): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     return !/^\d+ \(.*\) Z/.test(stat); // a zombie has exited
-  } catch {
-    return false;
-  }
-}
-
-async function canUseNetns(): Promise<boolean> {
-  try {
-    if (Deno.uid() !== 0) return false;
-    return (await new Deno.Command("ip", { args: ["netns", "list"], stdout: "null", stderr: "null" }).output()).success;
   } catch {
     return false;
   }
@@ -273,11 +265,12 @@ Deno.test({
   fn: () => checkDemo("proxy", 400, true),
 });
 
-const netns = await canUseNetns();
 for (const method of ["dr", "tun"] as const) {
   Deno.test({
-    name: `webcache demo --method ${method} (root, namespaces): summary equals the nodes' counters, direct return`,
-    ignore: !netns,
+    ...await requires(
+      `webcache demo --method ${method} (root, namespaces): summary equals the nodes' counters, direct return`,
+      { netns: true },
+    ),
     fn: () => checkDemo(method, 300, false),
   });
 }

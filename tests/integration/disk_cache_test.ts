@@ -6,6 +6,7 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { runWebcache } from "../_bin.ts";
 import { withTmpfs } from "./_mount.ts";
+import { requires } from "../_requires.ts";
 import { type CacheProc, DerivedOrigin, fetchObject, freePort, isExpected, startCache } from "./_disk_cache_proc.ts";
 
 const SIZES = [1000, 40_000, 150_000, 400_000];
@@ -110,24 +111,10 @@ Deno.test("kill -9 of webcache cache during heavy writes, many times: every obje
   }
 });
 
-Deno.test("webcache cache refuses --cache-dir without --cache-size, a read-only directory and a foreign lock", async () => {
+Deno.test("webcache cache refuses --cache-dir without --cache-size and a directory locked by another instance", async () => {
   const alone = await runWebcache(["cache", "--cache-dir", "/tmp/x"]);
   strictEqual(alone.code, 2);
   ok(alone.stderr.includes("--cache-dir and --cache-size go together"), alone.stderr);
-
-  await withTmpfs("ro,size=1m", async (mnt) => {
-    const r = await runWebcache([
-      "cache",
-      "--cache-dir",
-      mnt,
-      "--cache-size",
-      "1MiB",
-      "--listen",
-      `127.0.0.1:${freePort()}`,
-    ]);
-    strictEqual(r.code, 1);
-    ok(r.stderr.includes(`Cannot start cache: Cannot use cache directory "${mnt}": not writable`), r.stderr);
-  });
 
   const dir = await Deno.makeTempDir({ prefix: "webcache-e2e-lock-" });
   const origin = new DerivedOrigin();
@@ -152,4 +139,27 @@ Deno.test("webcache cache refuses --cache-dir without --cache-size, a read-only 
     await origin.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  // A read-only mount: root can write to a read-only directory's files, not to a read-only mount.
+  ...await requires("webcache cache refuses a read-only cache directory (a read-only tmpfs)", {
+    root: true,
+    commands: ["mount", "umount"],
+  }),
+  async fn() {
+    await withTmpfs("ro,size=1m", async (mnt) => {
+      const r = await runWebcache([
+        "cache",
+        "--cache-dir",
+        mnt,
+        "--cache-size",
+        "1MiB",
+        "--listen",
+        `127.0.0.1:${freePort()}`,
+      ]);
+      strictEqual(r.code, 1);
+      ok(r.stderr.includes(`Cannot start cache: Cannot use cache directory "${mnt}": not writable`), r.stderr);
+    });
+  },
 });

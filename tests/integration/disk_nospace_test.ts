@@ -8,8 +8,17 @@ import { configureLogging, setLogSink } from "../../core/log.ts";
 import { CacheDir } from "../../cache/store/disk/cache_dir.ts";
 import { put, readAll, testBody, testMeta } from "../conformance/store_suite.ts";
 import { withTmpfs } from "./_mount.ts";
+import { requires } from "../_requires.ts";
 
-Deno.test("A full disk stops storing, keeps serving, logs once and counts nospace; nothing stored is damaged", async () => {
+Deno.test({
+  ...await requires(
+    "A full disk stops storing, keeps serving, logs once and counts nospace; nothing stored is damaged",
+    {
+      root: true,
+      commands: ["mount", "umount"],
+    },
+  ),
+}, async () => {
   await withTmpfs("size=2m", async (mnt) => {
     const lines: string[] = [];
     setLogSink((l) => lines.push(l));

@@ -8,10 +8,16 @@ import { CacheDir } from "../../cache/store/disk/cache_dir.ts";
 import { DirLockedError } from "../../cache/store/disk/dir_lock.ts";
 import { configureLogging } from "../../core/log.ts";
 import { withTmpfs } from "./_mount.ts";
+import { requires } from "../_requires.ts";
 
 configureLogging({ components: { "cache.store": "warn" } });
 
-Deno.test("A read-only cache directory is a clear error at start", async () => {
+Deno.test({
+  ...await requires("A read-only cache directory is a clear error at start", {
+    root: true,
+    commands: ["mount", "umount"],
+  }),
+}, async () => {
   await withTmpfs("ro,size=1m", async (mnt) => {
     await rejects(
       CacheDir.open({ path: mnt, maxBytes: 1 << 20 }),

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CacheNode, curlIn, NetnsLan, sh } from "./_icp_nodes.ts";
+import { requires } from "../_requires.ts";
 
 const HOST = "www.icp-mcast.test";
 
@@ -16,7 +17,10 @@ async function status(ns: string): Promise<Record<string, any>> {
 }
 
 Deno.test({
-  name: "ICP multicast: a miss on one cache is served from the sibling holding the object; the origin sees one request",
+  ...await requires(
+    "ICP multicast: a miss on one cache is served from the sibling holding the object; the origin sees one request",
+    { netns: true, commands: ["curl"] },
+  ),
   sanitizeResources: true,
   async fn() {
     const lan = await NetnsLan.create(3);

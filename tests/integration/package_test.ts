@@ -14,6 +14,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { TestOrigin } from "./_cache_harness.ts";
 import { DENO_RUNTIME_VERSION } from "../../packaging/deno_runtime.ts";
+import { requires } from "../_requires.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -33,15 +34,13 @@ async function has(tool: string): Promise<boolean> {
   return (await sh("sh", ["-c", `command -v ${tool}`])).code === 0;
 }
 
-async function skipReason(): Promise<string | undefined> {
-  if (Deno.uid() !== 0) return "needs root (dpkg -i)";
-  for (const tool of ["dpkg-deb", "lintian", "npm", "setpriv"]) {
-    if (!(await has(tool))) return `needs ${tool}`;
-  }
-  if ((await sh("dpkg-query", ["-W", "-f=${Status}", "webcache"])).stdout.includes("installed")) {
-    return "a webcache package is already installed on this machine; not touching it";
-  }
-  return undefined;
+/** Why not to touch this machine's packages even as root, if there is a reason. */
+async function alreadyInstalled(): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return undefined;
+  const q = await sh("dpkg-query", ["-W", "-f=${Status}", "webcache"]).catch(() => undefined);
+  return q?.stdout.includes("installed")
+    ? "a webcache package is already installed on this machine; not touching it"
+    : undefined;
 }
 
 function freePort(): number {
@@ -74,11 +73,15 @@ async function waitFor(url: string, ms: number): Promise<void> {
   throw new Error(`${url} did not answer within ${ms} ms`);
 }
 
-const reason = await skipReason();
-
 Deno.test({
-  name: "deno task package: lintian-clean .deb that installs, serves as the webcache user and purges clean",
-  ignore: reason !== undefined,
+  ...await requires(
+    "deno task package: lintian-clean .deb that installs, serves as the webcache user and purges clean",
+    {
+      root: true, // dpkg -i
+      commands: ["dpkg-deb", "lintian", "npm", "setpriv"],
+      unless: await alreadyInstalled(),
+    },
+  ),
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

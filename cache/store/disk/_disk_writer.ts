@@ -16,7 +16,13 @@
  */
 import type { StoredMeta, StoreWriter } from "../store.ts";
 import { crc32c } from "./crc32c.ts";
-import { encodeEntryHeader, type EntryHeader, validatorsOf } from "./entry_format.ts";
+import {
+  BODY_BLOCK_BYTES,
+  encodeBlockTable,
+  encodeEntryHeader,
+  type EntryHeader,
+  validatorsOf,
+} from "./entry_format.ts";
 
 /** Bodies up to this size are buffered in memory until commit. */
 export const SPILL_BYTES = 64 * 1024;
@@ -75,6 +81,10 @@ export class DiskWriter implements StoreWriter {
   #chunks: Uint8Array[] = [];
   #length = 0;
   #crc = 0;
+  /** CRC-32C of each complete 64 KiB block so far, and of the started one. */
+  #blockCrcs: number[] = [];
+  #blockCrc = 0;
+  #blockFill = 0;
   #file: Deno.FsFile | undefined;
   #headerBytes = 0;
   #done = false;
@@ -130,6 +140,7 @@ export class DiskWriter implements StoreWriter {
       );
     }
     this.#crc = crc32c(chunk, this.#crc);
+    this.#addToBlocks(chunk);
     this.#length += chunk.length;
     try {
       if (this.#file) {
@@ -142,6 +153,26 @@ export class DiskWriter implements StoreWriter {
       await this.abort();
       this.#fail(e);
     }
+  }
+
+  /** Adds bytes to the per-block CRCs (the block table, entry format 2). */
+  #addToBlocks(chunk: Uint8Array): void {
+    for (let o = 0; o < chunk.length;) {
+      const n = Math.min(chunk.length - o, BODY_BLOCK_BYTES - this.#blockFill);
+      this.#blockCrc = crc32c(chunk.subarray(o, o + n), this.#blockCrc);
+      this.#blockFill += n;
+      o += n;
+      if (this.#blockFill === BODY_BLOCK_BYTES) {
+        this.#blockCrcs.push(this.#blockCrc);
+        this.#blockCrc = 0;
+        this.#blockFill = 0;
+      }
+    }
+  }
+
+  /** The block CRC table of the whole body. */
+  #blockTable(): Uint8Array {
+    return encodeBlockTable(this.#blockFill > 0 ? [...this.#blockCrcs, this.#blockCrc] : this.#blockCrcs);
   }
 
   async #spill(): Promise<void> {
@@ -167,22 +198,25 @@ export class DiskWriter implements StoreWriter {
     const entry = this.#header(this.#length, this.#crc);
     let header: Uint8Array;
     let installed = false;
+    const table = this.#blockTable();
     try {
       header = encodeEntryHeader(entry);
       if (this.#file) {
         if (header.length !== this.#headerBytes) throw new Error("header length changed while writing");
+        await writeAll(this.#file, table);
         await this.#file.seek(0, Deno.SeekMode.Start);
         await writeAll(this.#file, header);
         this.#file.close();
         this.#file = undefined;
       } else {
-        const all = new Uint8Array(header.length + this.#length);
+        const all = new Uint8Array(header.length + this.#length + table.length);
         all.set(header, 0);
         let o = header.length;
         for (const c of this.#chunks) {
           all.set(c, o);
           o += c.length;
         }
+        all.set(table, o);
         this.#chunks = [];
         if (this.#host.syncWrites()) {
           const t0 = performance.now();
@@ -212,7 +246,7 @@ export class DiskWriter implements StoreWriter {
       await this.abort();
       this.#fail(e);
     }
-    this.#host.committed(this.#name, entry, header.length + this.#length);
+    this.#host.committed(this.#name, entry, header.length + this.#length + table.length);
   }
 
   /** Discards the temporary file; safe to call more than once. */

@@ -38,7 +38,9 @@ import { acquireDirLock, type DirLock, processInstanceId } from "./dir_lock.ts";
 import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts";
 import { crc32c } from "./crc32c.ts";
 import {
+  BODY_BLOCK_BYTES,
   decodeEntryHeader,
+  encodeBlockTable,
   encodeEntryHeader,
   ENTRY_PEEK_BYTES,
   EntryDecodeError,
@@ -48,7 +50,7 @@ import {
   validatorsOf,
 } from "./entry_format.ts";
 import { DiskWriter, StoreWriteError, writeAll, type WriteFailureReason } from "./_disk_writer.ts";
-import { CHUNK_BYTES, fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
+import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import * as m from "./metrics.ts";
 
@@ -669,15 +671,17 @@ export class CacheDir implements Store {
   }
 
   /**
-   * Whether a body read whole matches its CRC-32C. Small bodies are checked on every read. A
-   * larger one is checked once per file version (inode, mtime, size, stored time, CRC; one
-   * `fstat()`): a torn or damaged file is caught the first time this process reads it, and a
-   * file changed through the file system afterwards is a new version, checked again.
+   * Whether a body read whole matches its CRC-32C; called before any of it is sent. Small bodies
+   * are checked on every read. A larger one is checked once per file version (inode, mtime,
+   * ctime, size, stored time, CRC; one `fstat()`): a torn or damaged file is caught the first
+   * time this process reads it, and a file changed through the file system afterwards is a new
+   * version (a write sets ctime, which, unlike mtime, cannot be set back), checked again.
    */
   #bodyVerified(f: Deno.FsFile, name: string, header: EntryHeader, body: Uint8Array): boolean {
     if (body.length <= ALWAYS_VERIFY_BYTES) return crc32c(body) === header.bodyCrc;
     const st = f.statSync();
-    const id = `${st.ino}:${st.mtime?.getTime()}:${st.size}:${header.storedTime}:${header.bodyCrc}`;
+    const id = `${st.ino}:${st.mtime?.getTime()}:${st.ctime?.getTime()}:${st.size}:${header.storedTime}:` +
+      `${header.bodyCrc}`;
     if (this.#verified.get(name) === id) return true;
     if (crc32c(body) !== header.bodyCrc) return false;
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
@@ -738,7 +742,7 @@ export class CacheDir implements Store {
         return undefined;
       }
       if (size <= n && !headerOnly) {
-        body = head.subarray(headerBytes, size);
+        body = head.subarray(headerBytes, headerBytes + header.meta.bodyBytes);
         if (!this.#bodyVerified(f, name, header, body)) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
         }
@@ -762,6 +766,7 @@ export class CacheDir implements Store {
     return {
       meta: header.meta,
       body,
+      tier: "disk",
       openBody: (range) => {
         if (body) {
           const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
@@ -1003,18 +1008,23 @@ export class CacheDir implements Store {
       await writeAll(dst, bytes);
       await src.seek(headerBytes, Deno.SeekMode.Start);
       let crc = 0;
+      // Blocks of BODY_BLOCK_BYTES: the copy gets a block table (format 2) whatever the source had.
+      const blocks: number[] = [];
       for (let left = header.meta.bodyBytes; left > 0;) {
-        const buf = new Uint8Array(Math.min(CHUNK_BYTES, left));
+        const buf = new Uint8Array(Math.min(BODY_BLOCK_BYTES, left));
         if (await readFull(src, buf) < buf.length) throw new EntryDecodeError("file is truncated", 0);
         crc = crc32c(buf, crc);
+        blocks.push(crc32c(buf));
         await writeAll(dst, buf);
         left -= buf.length;
       }
       if (crc !== header.bodyCrc) throw new EntryDecodeError("body checksum mismatch", 0);
+      const table = encodeBlockTable(blocks);
+      await writeAll(dst, table);
       dst.close();
       dst = undefined;
       await this.#install(temp, name);
-      this.#committed(name, next, bytes.length + header.meta.bodyBytes);
+      this.#committed(name, next, bytes.length + header.meta.bodyBytes + table.length);
       return true;
     } catch (e) {
       if (e instanceof SyntaxError) {

@@ -4,6 +4,19 @@ import { put, readAll, testBody, testMeta } from "../../../tests/conformance/sto
 import { CacheDir, type CacheDirOptions } from "./cache_dir.ts";
 import { DirLockedError } from "./dir_lock.ts";
 import { objectName, objectRelPath } from "./_paths.ts";
+import { BODY_BLOCK_BYTES } from "./entry_format.ts";
+import { crc32c } from "./crc32c.ts";
+
+/** The chunks of a stream, joined. */
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
 
 configureLogging({ components: { "cache.store": "warn" } });
 
@@ -86,7 +99,7 @@ Deno.test("CacheDir checks a large body once per file version and a small body o
       const { mtime } = await Deno.stat(fs);
       // The small file is damaged in place with its mtime kept: still caught (checked on every read).
       const small = await Deno.readFile(fs);
-      small[small.length - 1] ^= 0x01;
+      small[small.length - 4 - 1] ^= 0x01; // the body's last byte, before its 4-byte block table
       await Deno.writeFile(fs, small);
       await Deno.utime(fs, mtime!, mtime!);
       strictEqual(await d.get(key("s")), undefined);
@@ -134,7 +147,7 @@ Deno.test("CacheDir hands the object read by variants() to the get() of the same
   });
 });
 
-Deno.test("CacheDir errors the body stream of a damaged large file before its last chunk", async () => {
+Deno.test("CacheDir stops the body stream of a damaged large file at its first bad block", async () => {
   await withDir(async (path) => {
     const d = await open(path);
     try {
@@ -142,15 +155,17 @@ Deno.test("CacheDir errors the body stream of a damaged large file before its la
       await put(d, testMeta("http://o/L", body.length), body);
       const f = fileOf(path, "L");
       const bytes = await Deno.readFile(f);
-      bytes[bytes.length - 200_000] ^= 0x40;
+      const bodyAt = bytes.length - 4 * Math.ceil(body.length / BODY_BLOCK_BYTES) - body.length;
+      bytes[bodyAt + 2 * BODY_BLOCK_BYTES + 100] ^= 0x40; // in the third block
       await Deno.writeFile(f, bytes);
       const got = await d.get(key("L"));
       ok(got); // the header is fine; the body is checked while streaming
-      let received = 0;
+      const received: Uint8Array[] = [];
       await rejects(async () => {
-        for await (const c of got.openBody()) received += c.length;
-      }, /checksum mismatch/);
-      ok(received < body.length);
+        for await (const c of got.openBody()) received.push(c);
+      }, /block 2 fails its checksum/);
+      // The two good blocks before it, unchanged, and not a byte of the bad one.
+      assertEquals(concat(received), body.subarray(0, 2 * BODY_BLOCK_BYTES));
       strictEqual(d.stats().damaged, 1);
       await rejects(Deno.stat(f), Deno.errors.NotFound);
     } finally {
@@ -405,6 +420,47 @@ Deno.test("CacheDir rebuilds the index of a copied directory (the KV names the o
       }
     } finally {
       await Deno.remove(copy, { recursive: true });
+    }
+  });
+});
+
+Deno.test("CacheDir checks each block a range read sends, and reads format 1 files without a table", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      const body = testBody("R", 300_000);
+      await put(d, testMeta("http://o/R", body.length), body);
+      const f = fileOf(path, "R");
+      const good = await d.get(key("R"));
+      ok(good);
+      // A range across a block boundary: whole blocks read and checked, only the range sent.
+      const range = { start: BODY_BLOCK_BYTES - 10, end: BODY_BLOCK_BYTES + 9 };
+      assertEquals(concat(await Array.fromAsync(good.openBody(range))), body.subarray(range.start, range.end + 1));
+      const bytes = await Deno.readFile(f);
+      const bodyAt = bytes.length - 4 * Math.ceil(body.length / BODY_BLOCK_BYTES) - body.length;
+      bytes[bodyAt + BODY_BLOCK_BYTES + 5000] ^= 1; // block 1, outside the range but inside its blocks
+      await Deno.writeFile(f, bytes);
+      const got = await d.get(key("R"));
+      ok(got);
+      await rejects(async () => {
+        for await (const _ of got.openBody(range)) { /* consume */ }
+      }, /block 1 fails its checksum/);
+      strictEqual(d.stats().damaged, 1);
+      // A format 1 file (written by an older webcache: no block table) is still served.
+      const old = testBody("V", 300_000);
+      await put(d, testMeta("http://o/V", old.length), old);
+      const fv = fileOf(path, "V");
+      const v2 = await Deno.readFile(fv);
+      const h = new DataView(v2.buffer).getUint32(8, true);
+      const v1 = v2.slice(0, h + old.length);
+      new DataView(v1.buffer).setUint16(4, 1, true);
+      new DataView(v1.buffer).setUint32(h - 4, crc32c(v1.subarray(0, h - 4)), true);
+      await Deno.writeFile(fv, v1);
+      const obj = await d.get(key("V"));
+      ok(obj);
+      assertEquals(concat(await Array.fromAsync(obj.openBody())), old);
+    } finally {
+      await d.close();
     }
   });
 });

@@ -11,7 +11,7 @@
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |            magic "WCOB" (0x57 0x43 0x4F 0x42)                 |  0
  * +-------------------------------+-------------------------------+
- * |     format version (u16) = 1  |       status code (u16)       |  4
+ * |     format version (u16) = 2  |       status code (u16)       |  4
  * +-------------------------------+-------------------------------+
  * |            header block length H (u32), bytes 0..H             |  8
  * +---------------------------------------------------------------+
@@ -38,16 +38,26 @@
  * |         header CRC-32C (u32) of bytes 0 .. H-4                 | H-4
  * +---------------------------------------------------------------+
  * |                    body (body length bytes)                    | H
+ * +---------------------------------------------------------------+
+ * |  block CRC table: ceil(body length / 65536) × CRC-32C (u32) of | H + body length
+ * |  each 64 KiB block of the body, the last one possibly shorter |
+ * +---------------------------------------------------------------+
  * ```
  *
  * The validators (ETag, Last-Modified) repeat what the headers say so the index rebuild and ICP
- * can answer without parsing headers. A file is whole when its size is exactly H + body length,
- * the header CRC matches and {@link isSane} accepts the fields; the body CRC is checked as the
- * body streams out. Writers fill the body CRC and length after the body arrived (the header is
- * re-encoded at the same length) and only then rename the file into place.
+ * can answer without parsing headers. A file is whole when its size is exactly H + body length
+ * + block table length ({@link entryFileBytes}), the header CRC matches and {@link isSane} accepts
+ * the fields. Bodies read whole into memory are checked against the body CRC before a byte of
+ * them is sent; a body streamed from the file is checked block by block against the table, each
+ * block before it is sent, so a damaged file stops at its first bad block instead of reaching a
+ * client complete and wrong. Writers append the table and fill the body CRC and length after the
+ * body arrived (the header is re-encoded at the same length) and only then rename the file into
+ * place.
  *
- * Version history: 1 — first version. Readers reject versions they do not know (the file is
- * then treated as damaged and removed).
+ * Version history: 1 — first version (no block table; a streamed body is checked against the
+ * body CRC only at its end). 2 — the block CRC table after the body. Version 1 files are still
+ * read; readers reject versions they do not know (the file is then treated as damaged and
+ * removed).
  *
  * @module
  */
@@ -56,8 +66,10 @@ import { crc32c } from "./crc32c.ts";
 
 /** Magic bytes at offset 0: "WCOB" (webcache object). */
 export const ENTRY_MAGIC = 0x424f4357; // "WCOB" read as little-endian u32
-/** The format version this code writes and reads. */
-export const ENTRY_FORMAT_VERSION = 1;
+/** The format version this code writes (it reads 1 and 2). */
+export const ENTRY_FORMAT_VERSION = 2;
+/** Body bytes covered by one entry of the block CRC table (format 2). */
+export const BODY_BLOCK_BYTES = 64 * 1024;
 /** Bytes of the fixed part before the variable fields. */
 export const ENTRY_FIXED_BYTES = 80;
 /**
@@ -80,6 +92,43 @@ export interface EntryHeader {
   etag: string;
   /** Last-Modified in ms since epoch, or `NaN`. */
   lastModified: number;
+  /** Format version of a decoded header (1: no block table); encoding always writes {@link ENTRY_FORMAT_VERSION}. */
+  version?: number;
+}
+
+/**
+ * Bytes of the block CRC table that follows a body of `bodyBytes` (4 per started 64 KiB block;
+ * none in format 1).
+ *
+ * @param bodyBytes body length
+ * @param version format version of the file
+ */
+export function blockTableBytes(bodyBytes: number, version: number = ENTRY_FORMAT_VERSION): number {
+  return version >= 2 ? 4 * Math.ceil(bodyBytes / BODY_BLOCK_BYTES) : 0;
+}
+
+/**
+ * The size of a whole object file: header block, body and block table.
+ *
+ * @param headerBytes H
+ * @param bodyBytes body length
+ * @param version format version of the file
+ */
+export function entryFileBytes(headerBytes: number, bodyBytes: number, version: number = ENTRY_FORMAT_VERSION): number {
+  return headerBytes + bodyBytes + blockTableBytes(bodyBytes, version);
+}
+
+/**
+ * Encodes the block CRC table of a body (format 2).
+ *
+ * @param crcs the CRC-32C of each block, in order
+ * @returns 4 bytes per block, little-endian
+ */
+export function encodeBlockTable(crcs: readonly number[]): Uint8Array {
+  const out = new Uint8Array(4 * crcs.length);
+  const dv = new DataView(out.buffer);
+  crcs.forEach((c, i) => dv.setUint32(4 * i, c >>> 0, true));
+  return out;
 }
 
 /** Thrown when a header block cannot be decoded; `offset` is where decoding stopped. */
@@ -225,7 +274,7 @@ export function entryHeaderLength(prefix: Uint8Array): number {
     throw new EntryDecodeError(`Cannot decode entry: bad magic 0x${magic.toString(16).padStart(8, "0")}`, 0);
   }
   const version = dv.getUint16(4, true);
-  if (version !== ENTRY_FORMAT_VERSION) {
+  if (version !== 1 && version !== 2) {
     throw new EntryDecodeError(`Cannot decode entry: unsupported format version ${version}`, 4);
   }
   const h = dv.getUint32(8, true);
@@ -317,6 +366,7 @@ export function decodeEntryHeader(bytes: Uint8Array): EntryHeader {
     bodyCrc: dv.getUint32(12, true),
     etag,
     lastModified: dv.getFloat64(56, true),
+    version: dv.getUint16(4, true),
   };
 }
 
@@ -328,8 +378,11 @@ export function insanity(h: EntryHeader, headerBytes: number, fileBytes: number)
   const m = h.meta;
   if (m.status < 100 || m.status > 999) return `status ${m.status} is not a 3-digit code`;
   if (!Number.isSafeInteger(m.bodyBytes) || m.bodyBytes < 0) return `body length ${m.bodyBytes} is invalid`;
-  if (headerBytes + m.bodyBytes !== fileBytes) {
-    return `file has ${fileBytes} bytes, header says ${headerBytes} + ${m.bodyBytes}`;
+  const version = h.version ?? ENTRY_FORMAT_VERSION;
+  const table = blockTableBytes(m.bodyBytes, version);
+  if (headerBytes + m.bodyBytes + table !== fileBytes) {
+    return `file has ${fileBytes} bytes, header says ${headerBytes} + ${m.bodyBytes}` +
+      (table ? ` + ${table} (block table)` : "");
   }
   for (const [what, t] of [["request time", m.requestTime], ["response time", m.responseTime]] as const) {
     if (!Number.isFinite(t) || t < 0) return `${what} ${t} is invalid`;

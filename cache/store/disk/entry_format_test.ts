@@ -1,8 +1,12 @@
 import { deepStrictEqual as assertEquals, ok, strictEqual, throws } from "node:assert/strict";
 import {
+  blockTableBytes,
+  BODY_BLOCK_BYTES,
   decodeEntryHeader,
+  encodeBlockTable,
   encodeEntryHeader,
   ENTRY_FIXED_BYTES,
+  entryFileBytes,
   type EntryHeader,
   entryHeaderLength,
   insanity,
@@ -30,6 +34,7 @@ function header(over: Partial<EntryHeader["meta"]> = {}): EntryHeader {
     storedTime: 1_700_000_000_060,
     bodyCrc: 0xdeadbeef,
     ...validatorsOf(headers),
+    version: 2,
   };
 }
 
@@ -53,14 +58,14 @@ for (const c of ROUND_TRIPS) {
     strictEqual(entryHeaderLength(bytes), bytes.length);
     const back = decodeEntryHeader(bytes);
     assertEquals(back, c.h);
-    ok(isSane(back, bytes.length, bytes.length + c.h.meta.bodyBytes));
+    ok(isSane(back, bytes.length, entryFileBytes(bytes.length, c.h.meta.bodyBytes)));
   });
 }
 
 Deno.test("encodeEntryHeader() writes the documented fixed fields little-endian", () => {
   const bytes = encodeEntryHeader(header({ headers: [], primary: "k", bodyBytes: 0x1_0000_0002 }));
-  // magic "WCOB", version 1, status 200 (0xc8), H, body CRC, body length low/high
-  strictEqual(hex(bytes.subarray(0, 8)), "57434f420100c800");
+  // magic "WCOB", version 2, status 200 (0xc8), H, body CRC, body length low/high
+  strictEqual(hex(bytes.subarray(0, 8)), "57434f420200c800");
   strictEqual(new DataView(bytes.buffer).getUint32(8, true), bytes.length);
   strictEqual(hex(bytes.subarray(12, 24)), "efbeadde" + "02000000" + "01000000");
   strictEqual(bytes.length, ENTRY_FIXED_BYTES + 1 + 4);
@@ -151,7 +156,7 @@ const INSANE: { description: string; h: EntryHeader; fileBytes?: number; reason:
 for (const c of INSANE) {
   Deno.test(`isSane() refuses ${c.description}`, () => {
     const bytes = encodeEntryHeader(c.h);
-    const fileBytes = c.fileBytes ?? bytes.length + c.h.meta.bodyBytes;
+    const fileBytes = c.fileBytes ?? entryFileBytes(bytes.length, c.h.meta.bodyBytes);
     strictEqual(isSane(c.h, bytes.length, fileBytes), false);
     ok(c.reason.test(insanity(c.h, bytes.length, fileBytes)!));
   });
@@ -165,4 +170,23 @@ Deno.test("validatorsOf() reads ETag and Last-Modified", () => {
   const none = validatorsOf([]);
   strictEqual(none.etag, "");
   ok(Number.isNaN(none.lastModified));
+});
+
+Deno.test("format 2 files end with a block CRC table; format 1 files (none) are still read", () => {
+  const body = 3 * BODY_BLOCK_BYTES + 5;
+  strictEqual(blockTableBytes(body), 16);
+  strictEqual(blockTableBytes(0), 0);
+  strictEqual(blockTableBytes(BODY_BLOCK_BYTES), 4);
+  strictEqual(blockTableBytes(body, 1), 0);
+  const h = header({ bodyBytes: body });
+  const bytes = encodeEntryHeader(h);
+  ok(isSane(h, bytes.length, bytes.length + body + 16));
+  ok(/\+ 16 \(block table\)/.test(insanity(h, bytes.length, bytes.length + body)!), "a file without its table");
+  const v1 = bytes.slice();
+  new DataView(v1.buffer).setUint16(4, 1, true);
+  reseal(v1);
+  const back = decodeEntryHeader(v1);
+  strictEqual(back.version, 1);
+  ok(isSane(back, v1.length, v1.length + body));
+  strictEqual(hex(encodeBlockTable([0x11223344, 0xaabbccdd])), "44332211ddccbbaa");
 });
