@@ -230,9 +230,10 @@ Deno.test({
 });
 
 Deno.test({
-  name:
+  ...await requires(
     "DrFastPath schedules a SYN to an mh service from its Maglev table (the vectors' hash), records and forwards it",
-  ignore: !root,
+    { root: true },
+  ),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 64, maxReals: 16 });
     try {
@@ -295,8 +296,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DrFastPath's new-flow ring buffer wraps: 60,000 kernel-scheduled SYNs read back in order",
-  ignore: !root,
+  ...await requires("DrFastPath's new-flow ring buffer wraps: 60,000 kernel-scheduled SYNs read back in order", {
+    root: true,
+  }),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
     try {
@@ -322,8 +324,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DrFastPath passes a SYN to user space (and keeps no flow) while the new-flow ring is full",
-  ignore: !root,
+  ...await requires("DrFastPath passes a SYN to user space (and keeps no flow) while the new-flow ring is full", {
+    root: true,
+  }),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
     try {

@@ -178,8 +178,10 @@ function syn(client: string): Uint8Array {
 }
 
 Deno.test({
-  name: "FastPathOffload gives the kernel an mh service's table; kernel-scheduled SYNs go where user space would",
-  ignore: !root,
+  ...await requires(
+    "FastPathOffload gives the kernel an mh service's table; kernel-scheduled SYNs go where user space would",
+    { root: true },
+  ),
   fn() {
     const fp = DrFastPath.open({ maxFlows: 64, maxReals: 8 });
     try {

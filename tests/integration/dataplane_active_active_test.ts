@@ -15,7 +15,8 @@
  * Every namespace is removed in `finally`.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { canBuildTopology, type Host } from "./_topology.ts";
+import { requires } from "../_requires.ts";
+import type { Host } from "./_topology.ts";
 import {
   buildLab,
   capture,
@@ -30,7 +31,6 @@ import {
   VIP,
 } from "./_dataplane_lab.ts";
 
-const root = await canBuildTopology();
 const ROUTER_IP = "10.77.0.1";
 
 type Conn = ReturnType<typeof keepAlive> & { cache: string };
@@ -111,8 +111,10 @@ function download(lab: Lab, host: Host): Promise<{ code: number; bytes: number }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test({
-  name: "Director HA active-active: directors joining and leaving an ECMP route break no connection",
-  ignore: !root,
+  ...await requires("Director HA active-active: directors joining and leaving an ECMP route break no connection", {
+    netns: true,
+    commands: ["tcpdump", "curl"],
+  }),
   async fn(t) {
     const lab = await buildLab("aa");
     const conns: Conn[] = [];

@@ -14,7 +14,8 @@
  * Every namespace is removed in `finally`.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { canBuildTopology, type Host } from "./_topology.ts";
+import { requires } from "../_requires.ts";
+import type { Host } from "./_topology.ts";
 import {
   buildLab,
   curl,
@@ -26,8 +27,6 @@ import {
   stopProc,
   VIP,
 } from "./_dataplane_lab.ts";
-
-const root = await canBuildTopology();
 
 function section(lab: Lab, scheduler: string, fastPath = "auto") {
   return {
@@ -75,8 +74,10 @@ async function newConnections(lab: Lab, host: Host, n: number): Promise<string[]
 const settle = () => new Promise((r) => setTimeout(r, 1300)); // housekeeping folds counters once a second
 
 Deno.test({
-  name: "DR fast path: the kernel schedules new connections of an mh service, user space enters them after",
-  ignore: !root,
+  ...await requires(
+    "DR fast path: the kernel schedules new connections of an mh service, user space enters them after",
+    { netns: true, commands: ["curl"] },
+  ),
   async fn(t) {
     const lab = await buildLab("ks");
     try {

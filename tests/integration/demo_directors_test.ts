@@ -6,18 +6,10 @@
  * that Ctrl-C removes every namespace.
  */
 import { assert, assertEquals } from "../_assert.ts";
+import { requires } from "../_requires.ts";
 import { spawnWebcache } from "../_bin.ts";
 import type { DemoJson } from "../../demo/run_demo.ts";
 import type { ClusterStatus } from "../../status/cluster_status.ts";
-
-async function canUseNetns(): Promise<boolean> {
-  try {
-    if (Deno.uid() !== 0) return false;
-    return (await new Deno.Command("ip", { args: ["netns", "list"], stdout: "null", stderr: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
 
 async function namespacesWith(prefix: string): Promise<string[]> {
   const out = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped", stderr: "null" }).output();
@@ -43,8 +35,10 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<{ line: st
 }
 
 Deno.test({
-  name: "webcache demo --directors 2: the MASTER is killed mid-load, the BACKUP takes the VIP, the dashboard shows it",
-  ignore: !(await canUseNetns()),
+  ...await requires(
+    "webcache demo --directors 2: the MASTER is killed mid-load, the BACKUP takes the VIP, the dashboard shows it",
+    { netns: true },
+  ),
   async fn() {
     const requests = 1500;
     const child = await spawnWebcache(
