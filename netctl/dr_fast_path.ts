@@ -104,6 +104,8 @@ export interface KernelNewFlow {
   dport: number;
   /** The real-server slot it chose. */
   slot: number;
+  /** 0: a new connection (its SYN); else the FIN (1) and RST (4) bits of the end of one the program scheduled. */
+  kind: number;
 }
 
 /** The loaded (and possibly attached) fast path (see module doc). */
@@ -120,7 +122,7 @@ export class DrFastPath {
   readonly #services: number;
   readonly #maglev: number;
   readonly #ring: BpfRingBuffer;
-  readonly #newFlow: KernelNewFlow = { saddr: 0, daddr: 0, sport: 0, dport: 0, slot: 0 };
+  readonly #newFlow: KernelNewFlow = { saddr: 0, daddr: 0, sport: 0, dport: 0, slot: 0, kind: 0 };
   readonly #key = new Uint8Array(FLOW_KEY_BYTES);
   readonly #keyView = new DataView(this.#key.buffer);
   readonly #flowValue = new Uint8Array(FLOW_VALUE_BYTES);
@@ -358,10 +360,11 @@ export class DrFastPath {
   }
 
   /**
-   * Reads the new connections the program scheduled since the last call.
+   * Reads the records of the connections the program scheduled since the last call: each one's start (its
+   * SYN), and its end (FIN or RST) when that passed here too.
    *
-   * @param onFlow called per flow (the object is reused: copy what you keep)
-   * @returns flows read
+   * @param onFlow called per record, in the kernel's order (the object is reused: copy what you keep)
+   * @returns records read
    */
   drainNewFlows(onFlow: (f: KernelNewFlow) => void): number {
     const f = this.#newFlow;
@@ -371,7 +374,9 @@ export class DrFastPath {
       f.daddr = d.getUint32(off + 4);
       f.sport = d.getUint16(off + 8);
       f.dport = d.getUint16(off + 10);
-      f.slot = d.getUint32(off + 12, true);
+      const w = d.getUint32(off + 12, true);
+      f.slot = w & 0xff_ffff;
+      f.kind = w >>> 24;
       onFlow(f);
     });
   }

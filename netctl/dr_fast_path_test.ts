@@ -267,9 +267,21 @@ Deno.test({
           sport: 40000,
           dport: 80,
           slot: k + 1,
+          kind: 0,
         })),
       );
       assertEquals(drained(), [], "each record is read once");
+      // The end of a flow scheduled here passes here too, recorded with its flags.
+      const v0 = MAGLEV_HASH_VECTORS[1];
+      assertEquals(fp.run(frame({ flags: FIN | ACK, src: v0.saddr })).verdict, TCX_REDIRECT);
+      assertEquals(fp.run(frame({ flags: RST, src: MAGLEV_HASH_VECTORS[3].saddr })).verdict, TCX_REDIRECT);
+      assertEquals(drained().map((f) => [f.saddr, f.slot, f.kind]), [
+        [ipv4ToInt(v0.saddr), 2, FIN],
+        [ipv4ToInt(MAGLEV_HASH_VECTORS[3].saddr), 4, RST],
+      ]);
+      // A flow user space installed keeps its FIN in user space.
+      fp.addFlow(ipv4ToInt("10.8.8.8"), ipv4ToInt(VIP), 40000, 80, 1);
+      assertEquals(fp.run(frame({ flags: FIN | ACK, src: "10.8.8.8" })).verdict, TCX_NEXT);
 
       const v = MAGLEV_HASH_VECTORS[2];
       const passed = (why: string, f: Uint8Array) => {

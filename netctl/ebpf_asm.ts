@@ -57,6 +57,8 @@ export const OP = {
   /** `dst = (u32)src`: 32-bit move, zero-extends (truncates a 64-bit value to its low 32 bits). */
   MOV32_REG: 0xbc,
   XOR64_REG: 0xaf,
+  LSH64_IMM: 0x67,
+  OR64_REG: 0x4f,
   AND64_IMM: 0x57,
   RSH64_IMM: 0x77,
   XOR64_IMM: 0xa7,

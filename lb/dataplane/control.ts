@@ -74,6 +74,8 @@ export const GLOBAL = {
    * could not enter (table full or server gone: the kernel's flow was removed). */
   kernelScheduled: 28,
   kernelScheduleRejected: 29,
+  /** Ends (FIN, RST) of kernel-scheduled connections that passed in the kernel and were applied to the table. */
+  kernelEnded: 30,
 } as const;
 /** Global counter words reserved. */
 export const GLOBAL_COUNTERS = 32;

@@ -19,8 +19,9 @@
  *   are all DR, without persistence or connection thresholds, the kernel gets the service's Maglev table
  *   (server id per slot, only servers the scheduler may pick) and schedules SYNs itself; the loop enters
  *   those connections in its table from the kernel's records ({@link FastPathOffload.adoptNewFlows}), before
- *   it handles any frame it receives (so a flow's FIN never arrives before its entry). Other services keep
- *   the user-space path for SYNs.
+ *   it handles any frame it receives (so a flow's FIN never arrives before its entry). Such a flow's FIN or
+ *   RST is forwarded in the kernel too and recorded; the loop applies it to the entry, which leaves the fast
+ *   path. Other services keep the user-space path for SYNs, FINs and RSTs.
  *
  * @module
  */
@@ -32,7 +33,8 @@ import type { VirtualService } from "../virtual_service.ts";
 import type { ConnTable } from "../conn_table.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import type { FlowOffload } from "../flow_offload.ts";
-import { TcpState } from "../tcp_state.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TcpState } from "../tcp_state.ts";
+import type { FlowKey } from "../scheduler/mod.ts";
 import { type ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 
 /**
@@ -230,7 +232,19 @@ export class FastPathOffload implements FlowOffload {
   adoptNewFlows(d: Dispatcher, nowMs: number): number {
     if (this.#kernelServices.size === 0) return 0;
     const C = this.#ctl.counters;
+    const key: FlowKey = { saddr: 0, sport: 0, daddr: 0, dport: 0 };
     return this.#fp.drainNewFlows((f) => {
+      if (f.kind !== 0) {
+        // Its FIN or RST passed in the kernel: the entry moves on as if the loop had seen it (and leaves the
+        // fast path, so what follows comes here).
+        key.saddr = f.saddr;
+        key.daddr = f.daddr;
+        key.sport = f.sport;
+        key.dport = f.dport;
+        d.schedule(key, TCP_ACK | (f.kind & (TCP_FIN | TCP_RST)), nowMs);
+        C[GLOBAL.kernelEnded]++;
+        return;
+      }
       const ports = ((f.sport << 16) | f.dport) >>> 0;
       if (d.adoptConnection({ saddr: f.saddr, daddr: f.daddr, ports }, f.slot, nowMs)) {
         C[GLOBAL.kernelScheduled]++;

@@ -3,7 +3,7 @@ import { ipv4ToInt } from "../../core/addr.ts";
 import { DrFastPath } from "../../netctl/dr_fast_path.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "../../netctl/ebpf_asm.ts";
 import { Dispatcher } from "../dispatcher.ts";
-import { TCP_ACK, TCP_FIN, TCP_SYN } from "../tcp_state.ts";
+import { TCP_ACK, TCP_FIN, TCP_SYN, TcpState } from "../tcp_state.ts";
 import { ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
 import { requires } from "../../tests/_requires.ts";
@@ -220,6 +220,16 @@ Deno.test({
       const f0 = { saddr: ipv4ToInt(clients[0]), sport: 40000, daddr: ipv4ToInt(VIP), dport: 80 };
       d.schedule(f0, TCP_FIN | TCP_ACK, 1);
       assertEquals(fp.flow(f0.saddr, f0.daddr, 40000, 80), undefined);
+      // A FIN that passes in the kernel: recorded, applied to the entry, which leaves the fast path.
+      const fin = syn(clients[1]);
+      fin[47] = TCP_FIN | TCP_ACK;
+      assertEquals(fp.run(fin).verdict, TCX_REDIRECT);
+      assertEquals(offload.adoptNewFlows(d, 2), 1);
+      assertEquals(ctl.counters[GLOBAL.kernelEnded], 1);
+      const f1 = { saddr: ipv4ToInt(clients[1]), daddr: ipv4ToInt(VIP) };
+      assertEquals(fp.flow(f1.saddr, f1.daddr, 40000, 80), undefined);
+      const slot1 = d.table.lookup(f1.saddr, f1.daddr, ((40000 << 16) | 80) >>> 0);
+      assert(slot1 >= 0 && d.table.state(slot1) !== TcpState.ESTABLISHED, "the entry moved on from ESTABLISHED");
       // A server taken down loses its slots; kernel scheduling off (HA standby) passes every SYN on.
       d.setHealth(0, false);
       offload.syncServices(d);
