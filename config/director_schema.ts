@@ -84,7 +84,8 @@ export const DirectorSchema = z.strictObject({
       "and RST, new flows, oversize TUN packets and anything unusual still take " +
       "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
       "Exception: a DR service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
-      "kernel from the same Maglev table, and the loop enters those connections afterwards. " +
+      "kernel from the same Maglev table (their FIN/RST pass there too), and the loop enters those connections " +
+      "afterwards. " +
       "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +
       "else log why and forward everything in user space; off: always user space (about 9 µs of CPU more per " +
       "packet). The program is held by the director process only: it disappears when the process ends, also on " +

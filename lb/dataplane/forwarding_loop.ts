@@ -21,8 +21,9 @@
  * flows, and of established TUN flows that have DF and fit the tunnel; the dispatcher installs a flow
  * when its entry becomes ESTABLISHED and removes it when the entry leaves that state or the table
  * (`lb/flow_offload.ts`, `fast_path_offload.ts`). For mh services the program also schedules SYNs from the
- * Maglev table and reports them through a ring buffer, drained here before each batch into the table. FIN and RST,
- * other SYNs, unknown flows, and flows whose real server has no usable slot still arrive here. Without it (off, or refused by the kernel:
+ * Maglev table and reports them (and their FIN/RST, also forwarded there) through a ring buffer, drained here before
+ * each batch into the table. Other SYNs, FINs and RSTs, unknown flows, and flows whose real server has no usable slot
+ * still arrive here. Without it (off, or refused by the kernel:
  * logged) every packet takes this loop, as before.
  *
  * The parts, one job each: {@link NeighbourTable} (next hops' MACs, ARP requests), {@link ServerRoutes}
