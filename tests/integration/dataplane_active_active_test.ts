@@ -149,6 +149,11 @@ Deno.test({
         // The probe asked (an entry exists) and nobody answered (no MAC).
         assert(/INCOMPLETE|FAILED/.test(neigh), `no ARP attempt for the VIP: ${neigh} (curl exit ${probeTry.code})`);
         assert(!/lladdr/.test(neigh), `a director answered ARP for the VIP: ${neigh}`);
+        const st = JSON.parse(
+          (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/director/status"]))
+            .stdout,
+        );
+        assertEquals(st.activeActive, { group: "default", node: "d2" }, "director status shows active-active");
       });
 
       await t.step("sessions and downloads survive d3 joining and d1 leaving: no RST, every byte", async () => {
