@@ -112,7 +112,8 @@ export class NetnsCluster extends NodeCluster {
         const args = ["cache", "--config", file];
         // TUN: the caches accept IP-in-IP from every director (director-2 is .3).
         if (mode.method === "tun") {
-          args.push("--director", (opts.directors ?? 1) > 1 ? `${director.ip},${topo.net}.3` : director.ip);
+          args.push("--director", director.ip);
+          if ((opts.directors ?? 1) > 1) args.push("--director", `${topo.net}.3`);
         }
         const proc = await NodeProcess.spawn({ name, args, logFile: `${workDir}/${name}.log`, wrap: topo.wrap(h) });
         const node: DemoNode = {
