@@ -78,6 +78,12 @@ export interface ClientHeadInput {
    * `Set-Cookie2` are dropped.
    */
   fromStore?: boolean;
+  /**
+   * Further fields (lower-case) this client must not get: those a qualified `private="…"` or
+   * `no-cache="…"` kept from storage (RFC 9111 §5.2.2.4, §5.2.2.7), for a client that did not
+   * cause the fetch.
+   */
+  drop?: readonly string[];
 }
 
 /**
@@ -91,6 +97,7 @@ export function clientHead(h: ClientHeadInput): string {
   let via: string | null = null;
   for (const [k, v] of h.headers) {
     if (h.fromStore && FROM_STORE_DROPPED.has(k)) continue;
+    if (h.drop !== undefined && h.drop.includes(k)) continue;
     if (OWNED.has(k)) {
       if (k === "via") via = via === null ? v : `${via}, ${v}`;
       continue;
