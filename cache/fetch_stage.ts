@@ -291,6 +291,8 @@ export class FetchStage {
     const vary = this.#o.forwarded.varyWith(parseVary(r.head.headers.get("vary")));
     const variant = vary === "*" ? "" : varyKey(vary, plan.reqHeaders);
     let storable = false;
+    // Qualified private=/no-cache= fields: relayed to this client, never stored nor shared.
+    let initiatorOnly: string[] | undefined;
     if (plan.store && !(plan.revalidating && status >= 500)) {
       const d = isStorable(
         { method: "GET", headers: plan.reqHeaders },
@@ -298,7 +300,7 @@ export class FetchStage {
         freshOpts(this.#o.config, plan.primary),
       );
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
-      if (storable && d.stripFields.length) headers = headers.filter(([k]) => !d.stripFields.includes(k));
+      if (storable && d.stripFields.length) initiatorOnly = d.stripFields;
     }
     let writer: StoreWriter | undefined;
     if (storable) {
@@ -307,7 +309,7 @@ export class FetchStage {
         variant,
         status,
         // Set-Cookie is for the client that caused this fetch (it gets `headers`), never stored.
-        headers: withoutCookies(headers),
+        headers: withoutCookies(initiatorOnly ? headers.filter(([k]) => !initiatorOnly!.includes(k)) : headers),
         vary: vary === "*" ? ["*"] : vary,
         requestTime: t.requestTime,
         responseTime: t.responseTime,
@@ -334,6 +336,7 @@ export class FetchStage {
       vary,
       variant,
       shareable: writer !== undefined,
+      initiatorOnly,
       initialAgeMs: correctedInitialAgeMs({
         headers: r.head.headers.fields,
         requestTime: t.requestTime,

@@ -35,6 +35,11 @@ export interface InflightHead {
   /** Whether the response may be shared with other requests (storable). */
   shareable: boolean;
   /**
+   * Fields (lower-case) only the client that caused the fetch gets: named by a qualified
+   * `private="…"` or `no-cache="…"` (RFC 9111 §5.2.2.4, §5.2.2.7), so not stored either.
+   */
+  initiatorOnly?: string[];
+  /**
    * The response's corrected initial age in ms (RFC 9111 §4.2.3: `max(apparent_age, age_value +
    * response_delay)`), so each client's `Age` is this plus the time since {@link responseTime}.
    */

@@ -1,8 +1,9 @@
 /**
  * `LazyCopy`: objects copied between cache workers only when asked for. Each worker keeps what it
  * fetched in its own memory tier and publishes it in the {@link SharedIndex}; a worker that misses
- * locally finds a fresh holder there and asks it for the object over a `MessagePort` (one
- * `MessageChannel` per pair of workers), stores the copy and serves it as a hit. When the holder no
+ * locally finds a holder there and asks it for the object over a `MessagePort` (one
+ * `MessageChannel` per pair of workers), stores the copy and serves it as a hit (or, when the copy
+ * is stale, revalidates it with its validators, as the holder itself would). When the holder no
  * longer has it, or does not answer within {@link LazyCopyOptions.timeoutMs}, the request goes on
  * as a normal miss (collapsed across workers by `shared_collapse.ts`).
  *
@@ -113,16 +114,19 @@ export class LazyCopy implements MemoryStoreObserver {
   }
 
   /**
-   * After a local miss: when another worker holds a fresh copy of `key`, asks it for the object and
+   * After a local miss: when another worker holds a copy of `key` (fresh or stale: a stale one is
+   * revalidated here with its validators instead of fetched whole), asks it for the object and
    * stores it here. Returns undefined at once (no promise) when no other worker has it.
    *
    * @param key the primary cache key
+   * @param opts.freshOnly only from a worker whose copy is fresh (this worker's own copy is stale:
+   *   another worker may have revalidated the URL since)
    * @returns resolves true when the object is now in this worker's store
    */
-  pull(key: string): Promise<boolean> | undefined {
+  pull(key: string, opts: { freshOnly?: boolean } = {}): Promise<boolean> | undefined {
     const running = this.#pulls.get(key);
     if (running) return running;
-    const holder = this.index.freshHolder(key);
+    const holder = opts.freshOnly ? this.index.freshHolder(key) : this.index.holder(key);
     if (holder < 0) return undefined;
     const port = this.#ports.get(holder);
     if (!port) return undefined;

@@ -105,6 +105,15 @@ export class RequestFsm {
           out.status = 504;
           return await sendError(ctx, ex, { status: 504, message: "Not cached (only-if-cached)" });
         case "revalidate":
+          if (!plan.pulled && ctx.lazyCopy) {
+            // Another worker may have revalidated the URL since this copy was stored: take its
+            // fresh copy rather than ask the origin again.
+            const pull = ctx.lazyCopy.pull(plan.primary, { freshOnly: true });
+            if (pull) {
+              plan.pulled = true;
+              if (await pull) return await this.lookup(ex, plan);
+            }
+          }
           return await this.#revalidate(ex, plan, obj);
       }
     }

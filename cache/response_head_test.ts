@@ -130,6 +130,22 @@ Deno.test("clientHead() drops Set-Cookie and Set-Cookie2 from responses from sto
   assertEquals(stored.includes("content-type: text/plain\r\n"), true);
 });
 
+Deno.test("clientHead() drops the fields named in drop (qualified private=/no-cache=) and nothing else", () => {
+  const base = {
+    status: 200,
+    headers: [["x-user", "alice"], ["content-type", "text/plain"], ["x-token", "t"]] as [string, string][],
+    node: "n",
+    xCache: "MISS from n",
+    framing: { kind: "none" as const },
+    close: false,
+  };
+  const all = clientHead(base);
+  assertEquals(all.includes("x-user: alice\r\n") && all.includes("x-token: t\r\n"), true);
+  const other = clientHead({ ...base, drop: ["x-user", "x-token"] });
+  assertEquals(/x-user|x-token/.test(other), false);
+  assertEquals(other.includes("content-type: text/plain\r\n"), true);
+});
+
 Deno.test("PreparedHit never sends a stored Set-Cookie", () => {
   const hit = new PreparedHit(
     object(new Uint8Array([65]), [["set-cookie", "s=1"], ["content-type", "x/y"]]),
@@ -146,6 +162,10 @@ Deno.test("peerCopy() tells stored peer answers from a parent's fetch for this c
   assertEquals(peerCopy("SIBLING_HIT", "MISS from s"), true);
   assertEquals(peerCopy("PARENT_HIT", "HIT from p"), true);
   assertEquals(peerCopy("PARENT_HIT", "MISS from p"), false);
-  assertEquals(peerCopy("PARENT_HIT", null), false);
+  assertEquals(peerCopy("PARENT_HIT", null), true, "no X-Cache: counted as a copy");
+  assertEquals(peerCopy("FIRST_UP_PARENT", "HIT from p"), true);
+  assertEquals(peerCopy("FIRST_UP_PARENT", "MISS from p"), false);
+  assertEquals(peerCopy("CARP", "HIT from owner"), true);
+  assertEquals(peerCopy("FIRST_PARENT_MISS", "MISS from p"), false);
   assertEquals(peerCopy("HIER_DIRECT", "HIT from somewhere"), false);
 });

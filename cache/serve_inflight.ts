@@ -65,6 +65,7 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
         close: res.close,
         keepAlive10: req.minor === 0 && !res.close,
         fromStore: how.follower,
+        drop: how.follower ? head.initiatorOnly : undefined,
       })));
     }
   }
@@ -88,6 +89,7 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
     close: res.close,
     keepAlive10: req.minor === 0 && !res.close,
     fromStore: how.follower,
+    drop: how.follower ? head.initiatorOnly : undefined,
   });
   out.status = head.status;
   if (noBody) {

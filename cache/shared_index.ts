@@ -271,8 +271,23 @@ export class SharedIndex {
    */
   freshHolder(key: string, nowMs = Date.now()): number {
     const { holders, freshUntil } = this.lookup(key);
+    return freshUntil <= nowMs ? -1 : this.#pick(holders);
+  }
+
+  /**
+   * A worker other than this one holding any copy of `key`, fresh or stale, or -1 (picked as by
+   * {@link freshHolder}). A stale copy is still worth copying: its validators make the next origin
+   * request a conditional one (RFC 9111 §4.3.1), and it may be served stale where that is allowed.
+   *
+   * @param key the primary cache key
+   */
+  holder(key: string): number {
+    return this.#pick(this.lookup(key).holders);
+  }
+
+  #pick(holders: number): number {
     const others = holders & ~this.#bit;
-    if (others === 0 || freshUntil <= nowMs) return -1;
+    if (others === 0) return -1;
     // The next holder after this worker (cyclically), so that not every worker asks the same one.
     const above = others & ~((this.#bit << 1) - 1);
     const pick = above !== 0 ? above : others;

@@ -97,6 +97,21 @@ Deno.test("SharedIndex.freshHolder() names another worker with a fresh copy, nev
   assertEquals(w1.lookup("stale").holders, 1);
 });
 
+Deno.test("SharedIndex.holder() names another worker holding a copy, fresh or stale, never this one", () => {
+  const { w0, w1, w2 } = table();
+  assertEquals(w0.holder("k"), -1);
+  w0.publish("k", 0, NOW); // never fresh (no-cache): still held, still worth revalidating
+  assertEquals(w0.holder("k"), -1, "only this worker holds it");
+  assertEquals(w1.holder("k"), 0);
+  assertEquals(w1.freshHolder("k", NOW), -1);
+  w2.publish("k", LATER, NOW);
+  assertEquals(w1.holder("k"), 2, "the next holder above this worker");
+  assertEquals(w0.holder("k"), 2);
+  w2.withdraw("k");
+  w0.withdraw("k");
+  assertEquals(w1.holder("k"), -1, "gone from every worker");
+});
+
 Deno.test("SharedIndex: keys with the same home entry probe onward and wrap at the end of the table", () => {
   const { buf, w0, w1 } = table();
   const keys = keysAt(15, 3); // home is the last entry

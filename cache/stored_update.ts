@@ -90,11 +90,13 @@ export async function applyNotModified(store: Store, old: StoredMeta, src: Updat
   // The variant as stored now (it may have been replaced since the lookup).
   const current = stored.find((m) => m.variant === old.variant) ?? old;
   const others = stored.filter((m) => m.variant !== old.variant);
-  const targets = select304Targets([current, ...others], src.fields);
+  const targets = select304Targets([current, ...others], src.fields, { validatedWith: current });
   if (!targets.includes(current)) {
     // A weak validator selects only the most recent match among the variants; the 304 still
     // answered the conditional request made with this one's validators.
-    if (select304Targets([current], src.fields).length === 0) return { kind: "refetch", reason: "not-selected" };
+    if (select304Targets([current], src.fields, { validatedWith: current }).length === 0) {
+      return { kind: "refetch", reason: "not-selected" };
+    }
     targets.push(current);
   }
   const merged = merge304(current.headers, src);

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { encodeSockFilters, type SockFilter } from "../lb/packet/bpf.ts";
+import { encodeSockFilters, type SockFilter } from "../packet/bpf.ts";
 import {
   AF_PACKET,
   ETH_P_IP,

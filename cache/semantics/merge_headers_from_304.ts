@@ -109,12 +109,24 @@ export interface Selectable {
 /**
  * Selects which stored responses a 304 freshens (RFC 9111 §4.3.4; see the module doc).
  *
+ * A 304 that carries no validator at all, answering a conditional request the cache made from
+ * one stored response's validators (`opts.validatedWith`), selects that response: the origin
+ * answered 304 only because the entity-tag or date it was sent matched (RFC 9110 §13.1.2, §13.1.3),
+ * so it speaks of that response even though it omitted the ETag it should have repeated
+ * (RFC 9110 §15.4.5). A 304 carrying a different validator still selects nothing.
+ *
  * @param stored all stored responses (variants) of the request's URL
  * @param notModifiedHeaders the 304's header fields
+ * @param opts.validatedWith the stored response whose validators the cache's own conditional
+ *   request carried (not for a client's conditional request passed through)
  * @returns the responses to update (possibly none: then the caller must refetch without
  *   conditions, §4.3.3)
  */
-export function select304Targets<T extends Selectable>(stored: readonly T[], notModifiedHeaders: HeaderInput): T[] {
+export function select304Targets<T extends Selectable>(
+  stored: readonly T[],
+  notModifiedHeaders: HeaderInput,
+  opts: { validatedWith?: T } = {},
+): T[] {
   const tag = parseEntityTag(getHeader(notModifiedHeaders, "etag"));
   const lm = parseHttpDate(getHeader(notModifiedHeaders, "last-modified"));
   const tagOf = (m: T): EntityTag | undefined => parseEntityTag(getHeader(m.headers, "etag"));
@@ -141,5 +153,6 @@ export function select304Targets<T extends Selectable>(stored: readonly T[], not
   ) {
     return [stored[0]];
   }
-  return [];
+  const asked = opts.validatedWith;
+  return asked !== undefined && stored.includes(asked) ? [asked] : [];
 }

@@ -102,3 +102,44 @@ Deno.test("select304Targets() takes the only stored response when neither has va
 Deno.test("select304Targets() selects nothing for an unknown validator (refetch needed)", () => {
   deepStrictEqual(select304Targets([v([["etag", '"a"']], 1)], [["etag", '"z"']]), []);
 });
+
+Deno.test("select304Targets() with validatedWith: a 304 without validators selects the response the cache validated", () => {
+  const tagged = v([["etag", '"a"']], 1);
+  const dated = v([["last-modified", at(-5)]], 2);
+  const other = v([["etag", '"b"']], 3);
+  const cases: {
+    name: string;
+    stored: ReturnType<typeof v>[];
+    res: HeaderList;
+    asked?: ReturnType<typeof v>;
+    want: ReturnType<typeof v>[];
+  }[] = [
+    { name: "no validator, asked with an ETag", stored: [tagged, other], res: [], asked: tagged, want: [tagged] },
+    {
+      name: "no validator, asked with Last-Modified",
+      stored: [dated],
+      res: [["date", at(0)]],
+      asked: dated,
+      want: [dated],
+    },
+    { name: "no validator, not our own conditional", stored: [tagged], res: [], want: [] },
+    {
+      name: "another strong ETag still selects nothing",
+      stored: [tagged],
+      res: [["etag", '"z"']],
+      asked: tagged,
+      want: [],
+    },
+    {
+      name: "another Last-Modified still selects nothing",
+      stored: [dated],
+      res: [["last-modified", at(-1)]],
+      asked: dated,
+      want: [],
+    },
+    { name: "the asked response is no longer stored", stored: [other], res: [], asked: tagged, want: [] },
+  ];
+  for (const c of cases) {
+    deepStrictEqual(select304Targets(c.stored, c.res, { validatedWith: c.asked }), c.want, c.name);
+  }
+});

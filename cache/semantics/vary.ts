@@ -24,6 +24,8 @@
  *   value to the backend), this needs no cooperation from the forwarding code: whatever coding the
  *   origin picks for one client is one that every client with the same set accepts, so sharing the
  *   variant is always correct. Browsers send only a handful of distinct sets.
+ * - `Accept-Language` is lower-cased (language ranges are case-insensitive, RFC 9110 §12.5.4);
+ *   the order of its members is kept, since recipients may read it as a preference.
  *
  * @module
  */
@@ -113,6 +115,9 @@ function reduceAcceptEncoding(value: string): string {
 export function normalizeVaryValue(name: string, value: string | null): string | null {
   if (value === null) return null;
   if (name === "accept-encoding") return normalizeAcceptEncoding(value);
+  // Language ranges and their q parameter are case-insensitive (RFC 9110 §12.5.4, RFC 4647 §2):
+  // "en-US" and "en-us" are one request. Order is kept: it may mean preference (§12.5.4).
+  if (name === "accept-language") value = value.toLowerCase();
   return value.trim().replace(/\s*,\s*/g, ",").replace(/\s+/g, " ");
 }
 

@@ -44,7 +44,7 @@ Deno.test("varyKey() is empty without Vary names", () => {
 Deno.test("varyKey() normalises whitespace and combines field lines", () => {
   const a: HeaderList = [["accept-language", " en-GB ,  fr;q=0.5 "]];
   const b: HeaderList = [["Accept-Language", "en-GB"], ["accept-language", "fr;q=0.5"]];
-  strictEqual(varyKey(["accept-language"], a), "accept-language:en-GB,fr;q=0.5");
+  strictEqual(varyKey(["accept-language"], a), "accept-language:en-gb,fr;q=0.5");
   strictEqual(varyKey(["accept-language"], b), varyKey(["accept-language"], a));
   strictEqual(varyKey(["accept-language"], new Headers(b)), varyKey(["accept-language"], a));
 });
@@ -94,4 +94,20 @@ Deno.test("varyMatches() matches a response without Vary for any request", () =>
 
 Deno.test("varyMatches() never matches Vary: *", () => {
   strictEqual(varyMatches({ vary: ["*"], variant: "" }, []), false);
+});
+
+Deno.test("varyKey() lower-cases Accept-Language (case-insensitive ranges) but keeps their order", () => {
+  const names = ["accept-language"];
+  const cases: { name: string; a: string; b: string; same: boolean }[] = [
+    { name: "case of tags", a: "en, de", b: "eN, De", same: true },
+    { name: "case of region and q", a: "en-US;q=0.8, fr", b: "EN-us;Q=0.8,FR", same: true },
+    { name: "order", a: "en, de", b: "de, en", same: false },
+    { name: "other tags", a: "en", b: "de", same: false },
+  ];
+  for (const c of cases) {
+    const ka = varyKey(names, new Headers({ "accept-language": c.a }));
+    const kb = varyKey(names, new Headers({ "accept-language": c.b }));
+    strictEqual(ka === kb, c.same, c.name);
+  }
+  strictEqual(varyKey(["x-token"], new Headers({ "x-token": "AbC" })), "x-token:AbC", "other fields keep their case");
 });

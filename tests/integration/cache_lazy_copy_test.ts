@@ -245,15 +245,75 @@ Deno.test("lazy copy: ICP answers HIT from the index for an object only another 
   }
 });
 
-Deno.test("lazy copy: a response with Cache-Control no-cache is not offered to other workers nor as an ICP hit", async () => {
-  const origin = new TestOrigin(() => cacheable("nc\n", { "cache-control": "no-cache", etag: '"1"' }));
+Deno.test("lazy copy: a no-cache response is no ICP hit; another worker copies it and revalidates it (RFC 9111 §4.3.1)", async () => {
+  const origin = new TestOrigin((req) =>
+    req.headers.get("if-none-match") === '"1"'
+      ? new Response(null, { status: 304, headers: { etag: '"1"' } })
+      : cacheable("nc\n", { "cache-control": "no-cache", etag: '"1"' })
+  );
   try {
     await twoWorkers(origin, async ([a, b]) => {
       await request(a.port, "/nc");
       assert.equal(a.lazy.index.lookup(KEY("/nc")).holders, 1);
       assert.equal(await a.service.handler.lookupFresh(KEY("/nc")), false);
-      await request(b.port, "/nc");
-      assert.equal(origin.count("/nc"), 2, "worker B fetched (or revalidated) on its own");
+      const res = await request(b.port, "/nc");
+      assert.equal(res.text, "nc\n");
+      assert.equal(origin.count("/nc"), 2, "worker B asked the origin: no-cache is never served unvalidated");
+      assert.equal(origin.seen[1].headers.get("if-none-match"), '"1"', "with the copy's validator, not a full refetch");
+      assert.match(res.headers.get("x-cache") ?? "", /^REVALIDATED/);
+    });
+  } finally {
+    await origin.close();
+  }
+});
+
+Deno.test("lazy copy: a stale object held by another worker is copied and revalidated, not refetched whole", async () => {
+  const origin = new TestOrigin((req) =>
+    req.headers.get("if-modified-since") === "Wed, 01 Jan 2020 00:00:00 GMT"
+      ? new Response(null, {
+        status: 304,
+        headers: { "cache-control": "max-age=60", "last-modified": "Wed, 01 Jan 2020 00:00:00 GMT" },
+      })
+      : cacheable("old body\n", { "cache-control": "max-age=1", "last-modified": "Wed, 01 Jan 2020 00:00:00 GMT" })
+  );
+  try {
+    await twoWorkers(origin, async ([a, b]) => {
+      await request(a.port, "/st");
+      await sleep(2100); // stale now
+      const res = await request(b.port, "/st");
+      assert.equal(res.text, "old body\n");
+      assert.equal(origin.count("/st"), 2);
+      assert.equal(origin.seen[1].headers.get("if-modified-since"), "Wed, 01 Jan 2020 00:00:00 GMT");
+      assert.match(res.headers.get("x-cache") ?? "", /^REVALIDATED/);
+      const again = await request(b.port, "/st");
+      assert.match(again.headers.get("x-cache") ?? "", /^HIT/, "fresh again after the 304");
+      assert.equal(origin.count("/st"), 2);
+    });
+  } finally {
+    await origin.close();
+  }
+});
+
+Deno.test("lazy copy: a worker whose copy went stale takes another worker's freshly revalidated copy", async () => {
+  const lm = "Wed, 01 Jan 2020 00:00:00 GMT";
+  const origin = new TestOrigin((req) =>
+    req.headers.get("if-modified-since") === lm
+      ? new Response(null, { status: 304, headers: { "cache-control": "max-age=60", "last-modified": lm } })
+      : cacheable("body\n", { "cache-control": "max-age=1", "last-modified": lm })
+  );
+  try {
+    await twoWorkers(origin, async ([a, b]) => {
+      await request(a.port, "/re");
+      await request(b.port, "/re"); // copied from A: both workers hold it now
+      assert.equal(origin.count("/re"), 1);
+      await sleep(2100); // both copies stale
+      const viaB = await request(b.port, "/re");
+      assert.match(viaB.headers.get("x-cache") ?? "", /^REVALIDATED/);
+      assert.equal(origin.count("/re"), 2);
+      const viaA = await request(a.port, "/re");
+      assert.equal(viaA.text, "body\n");
+      assert.match(viaA.headers.get("x-cache") ?? "", /^HIT/, "A serves B's revalidated copy");
+      assert.equal(origin.count("/re"), 2, "no second revalidation");
     });
   } finally {
     await origin.close();

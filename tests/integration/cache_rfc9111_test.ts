@@ -200,6 +200,30 @@ Deno.test("cache rfc9111: revalidation with If-None-Match/If-Modified-Since; 304
   });
 });
 
+Deno.test("cache rfc9111: a 304 that omits the validators answers the cache's conditional request (§4.3.4)", async () => {
+  await withCache((req, n) => {
+    // This origin breaks RFC 9110 §15.4.5 (a 304 must repeat the ETag); its 304 still means "the
+    // representation you named is current", and the stored one is the only one named.
+    if (req.headers.get("if-none-match") === '"v1"') {
+      return new Response(null, { status: 304, headers: { "cache-control": "max-age=60", "x-version": `${n}` } });
+    }
+    if (req.headers.has("if-none-match")) return new Response("wrong validator", { status: 500 });
+    return new Response("only body", { headers: { "cache-control": "max-age=0", etag: '"v1"', "x-version": `${n}` } });
+  }, async (port, origin) => {
+    await request(port, "/bare304");
+    const b = await request(port, "/bare304");
+    assertEquals(origin.count("/bare304"), 2, "no unconditional refetch after the 304");
+    assertEquals(b.status, 200);
+    assertEquals(b.text, "only body");
+    assertEquals(b.headers.get("x-cache"), "REVALIDATED from testcache");
+    assertEquals(b.headers.get("etag"), '"v1"', "the stored validator is kept");
+    assertEquals(b.headers.get("x-version"), "2", "headers updated from the 304");
+    const c = await request(port, "/bare304");
+    assertEquals(c.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(origin.count("/bare304"), 2);
+  });
+});
+
 Deno.test("cache rfc9111: a 200 answer to revalidation replaces the stored object", async () => {
   await withCache(
     (_req, n) => new Response(`version ${n}`, { headers: { "cache-control": "max-age=0", etag: `"e${n}"` } }),
@@ -261,6 +285,34 @@ Deno.test("cache rfc9111: response no-cache, must-revalidate and proxy-revalidat
   });
 });
 
+Deno.test("cache rfc9111: fields named by no-cache=/private= reach the client that fetched, never a later one", async () => {
+  await withCache(async (req) => {
+    if (new URL(req.url).pathname === "/slow") await sleep(300);
+    return cacheable("shared body", {
+      "cache-control": 'max-age=60, no-cache="x-secret", private="x-user"',
+      "x-secret": "s1",
+      "x-user": "alice",
+      "x-shared": "yes",
+    });
+  }, async (port, origin) => {
+    const first = await request(port, "/q");
+    assertEquals(first.headers.get("x-cache"), "MISS from testcache");
+    assertEquals(first.headers.get("x-secret"), "s1", "RFC 9111 §5.2.2.4 limits reuse, not this response");
+    assertEquals(first.headers.get("x-user"), "alice");
+    const hit = await request(port, "/q");
+    assertEquals(hit.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(hit.headers.get("x-secret"), null);
+    assertEquals(hit.headers.get("x-user"), null);
+    assertEquals(hit.headers.get("x-shared"), "yes");
+    assertEquals(origin.count("/q"), 1);
+    // Two clients collapsed on one fetch: only the one whose request went out gets the fields.
+    const [a, b] = await Promise.all([request(port, "/slow"), sleep(50).then(() => request(port, "/slow"))]);
+    assertEquals(origin.count("/slow"), 1);
+    assertEquals([a.headers.get("x-user"), b.headers.get("x-user")], ["alice", null]);
+    assertEquals(b.headers.get("x-secret"), null);
+  });
+});
+
 Deno.test("cache rfc9111: Vary stores one variant per request header value", async () => {
   await withCache((req) => {
     const lang = req.headers.get("accept-language") ?? "none";
@@ -279,6 +331,15 @@ Deno.test("cache rfc9111: Vary stores one variant per request header value", asy
     assertEquals(origin.count("/v"), 2);
     assertEquals((await request(port, "/v")).text, "lang=none");
     assertEquals(origin.count("/v"), 3);
+    // Language ranges are case-insensitive (RFC 9110 §12.5.4): another spelling of "en" is a hit;
+    // another order is another request (order may carry preference).
+    const enUpper = await request(port, "/v", { headers: { "Accept-Language": "EN" } });
+    assertEquals(enUpper.headers.get("x-cache"), "HIT from testcache");
+    assertEquals(enUpper.text, "lang=en");
+    await request(port, "/v", { headers: { "Accept-Language": "en, fr" } });
+    const swapped = await request(port, "/v", { headers: { "Accept-Language": "fr, en" } });
+    assertEquals(swapped.headers.get("x-cache"), "MISS from testcache");
+    assertEquals(origin.count("/v"), 5);
   });
 });
 
