@@ -7,7 +7,8 @@
  * - a cluster map (SVG): clients → directors → caches, coloured by health, with each cache's
  *   request rate, hit ratio and share of the director's connections;
  * - request-rate and hit-ratio charts (canvas) over the aggregator's history (10 minutes);
- * - each director service's connection split and persistence table size;
+ * - every director with its HA mode and role and the VIPs it holds now (which director holds each VIP), and
+ *   each director service's connection split and persistence table size;
  * - the members table (with each member's config version and any version it refused, cluster.configSync)
  *   and the top URLs.
  *
@@ -93,7 +94,7 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
     <div class="legend" id="rate-legend"></div></section>
   <section><h2>Hit ratio <em class="muted" id="hit-now"></em></h2><canvas id="hit-chart"></canvas>
     <div class="legend"><span style="--c: #3fb950">array (per interval)</span></div></section>
-  <section class="wide" id="directors"><h2>Director services <em class="muted">connection split</em></h2>
+  <section class="wide" id="directors"><h2>Directors and services <em class="muted">VIP holders, connection split</em></h2>
     <div id="services"><p class="muted">No director in this cluster.</p></div></section>
   <section><h2>Members</h2><table id="members">
     <thead><tr><th>Name</th><th>Role</th><th>Health</th><th class="n">Req/s</th><th class="n">Hit</th>
@@ -199,8 +200,10 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
         esc(d.name) + "</text>");
       out.push('<text x="' + dx + '" y="' + (y + 7) + '" text-anchor="middle" fill="#8a97a8" font-size="12">director · ' +
         esc(svc ? svc.scheduler : healthText(d)) + "</text>");
-      out.push('<text x="' + dx + '" y="' + (y + 24) + '" text-anchor="middle" fill="#8a97a8" font-size="12">' +
-        esc(svc ? svc.address : "") + "</text>");
+      var ha = d.director && d.director.ha;
+      out.push('<text x="' + dx + '" y="' + (y + 24) + '" text-anchor="middle" fill="' +
+        (ha && ha.vips.length ? "#3fb950" : "#8a97a8") + '" font-size="12" class="dir-role">' +
+        esc(ha ? ha.role + (ha.vips.length ? " · " + ha.vips.join(", ") : "") : svc ? svc.address : "") + "</text>");
     });
     if (!directors.length) {
       out.push('<text x="' + dx + '" y="' + (H / 2) + '" text-anchor="middle" fill="#8a97a8" font-size="13">no director</text>');
@@ -314,6 +317,27 @@ td.url { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12
 
   function drawServices(doc) {
     var html = [];
+    // Every director, its HA role, and which of them hold each VIP now.
+    var dirs = doc.members.filter(function (m) { return m.role === "director"; });
+    if (dirs.length) {
+      var holders = {};
+      html.push('<table id="director-ha"><thead><tr><th>Director</th><th>HA mode</th><th>Role</th><th>VIPs held</th>' +
+        "</tr></thead><tbody>");
+      dirs.forEach(function (d) {
+        var ha = d.director && d.director.ha;
+        (ha ? ha.vips : []).forEach(function (v) { (holders[v] = holders[v] || []).push(d.name); });
+        html.push('<tr data-director="' + esc(d.name) + '"><td>' + esc(d.name) + "</td><td>" +
+          esc(ha ? ha.mode + (ha.group ? " (" + ha.group + ")" : "") : d.reachable ? "?" : "unreachable") +
+          '</td><td><span class="badge ' + (ha && ha.vips.length ? "s-ok" : "s-warn") + '">' +
+          esc(ha ? ha.role : healthText(d)) + "</span></td><td>" + esc(ha ? ha.vips.join(", ") || "–" : "–") +
+          "</td></tr>");
+      });
+      html.push("</tbody></table>");
+      var vips = Object.keys(holders).sort();
+      html.push('<p class="muted" id="vip-holders">' + (vips.length ? vips.map(function (v) {
+        return "VIP <code>" + esc(v) + "</code> held by <b>" + esc(holders[v].join(", ")) + "</b>";
+      }).join(" · ") : "No director holds a VIP now.") + "</p>");
+    }
     doc.members.forEach(function (d) {
       if (!d.director) return;
       d.director.services.forEach(function (s) {

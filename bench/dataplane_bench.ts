@@ -10,9 +10,10 @@
  * - the director's CPU at a fixed 10,000 packets/s (CPU per 10 kpps).
  *
  * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS] [--methods dr,dr-user,tun]
- * [--only http,bulk,pps] [--prefix NAME]`. Needs wrk, nginx, iperf3, ethtool. Writes
+ * [--only http,bulk,pps] [--prefix NAME] [--scheduler NAME] [--close]`. Needs wrk, nginx, iperf3, ethtool. Writes
  * bench/results/dataplane-<time>.json and prints a Markdown table. `--only` skips the other parts (for quick iterations);
- * `--prefix` names the lab's namespaces (default `wcdp`). `dr` uses the in-kernel fast path for established flows
+ * `--prefix` names the lab's namespaces (default `wcdp`). `--scheduler` sets the services' scheduler (default wlc; mh
+ * lets the fast path schedule new connections in the kernel); `--close` makes every wrk request a new connection. `dr` uses the in-kernel fast path for established flows
  * (`director.fastPath: auto`), `dr-user` turns it off (`tun-nofast` for TUN); `tun-user` is TUN without the real
  * server's eBPF decapsulator.
  * The director's CPU (/proc/PID/stat) does not include the fast path's work, which runs in softirq context of the
@@ -42,6 +43,10 @@ type Variant = "dr" | "dr-user" | "tun" | "tun-nofast" | "tun-user";
 const METHODS = (flag("--methods") ?? "dr,tun").split(",") as Variant[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
+// `--scheduler NAME`: the services' scheduler (default wlc); with mh the fast path schedules SYNs in the kernel.
+const SCHEDULER = flag("--scheduler") ?? "wlc";
+// `--close`: wrk sends `Connection: close`, so every request is a new connection (SYN, FIN through the director).
+const CLOSE = Deno.args.includes("--close");
 // `--perf`: record the director with perf during the last VIP wrk run and print the top symbols.
 const PERF = Deno.args.includes("--perf");
 const HERE = new URL(".", import.meta.url).pathname;
@@ -107,7 +112,8 @@ async function dataplaneCounters(lab: Lab): Promise<{ rx: number; wakeups: numbe
 }
 
 async function wrk(lab: Lab, url: string): Promise<number> {
-  const r = await lab.topo.exec(lab.client.ns, ["wrk", "-t1", "-c32", `-d${SECONDS}s`, url], false);
+  const close = CLOSE ? ["-H", "Connection: close"] : [];
+  const r = await lab.topo.exec(lab.client.ns, ["wrk", "-t1", "-c32", `-d${SECONDS}s`, ...close, url], false);
   const m = /Requests\/sec:\s*([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
   return Number(m[1]);
@@ -207,7 +213,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
         vip: VIP,
         port,
         method,
-        scheduler: "wlc",
+        scheduler: SCHEDULER,
         health: { type: port === 9 ? "none" : "tcp", intervalMs: 2000 },
         reals: [{ address: rs.ip }],
       })),
@@ -339,7 +345,9 @@ for (const m of METHODS) {
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 const f = (n: number, d = 0) => Number.isFinite(n) ? n.toFixed(d) : "n/a";
 const lines = [
-  `Data-plane benchmark, ${SECONDS} s runs, load average ${load}`,
+  `Data-plane benchmark, ${SECONDS} s runs, scheduler ${SCHEDULER}${
+    CLOSE ? ", a new connection per request" : ""
+  }, load average ${load}`,
   "",
   "| method | wrk 1 KiB req/s direct | via VIP | ratio | director µs/req | decap µs/req | iperf3 up Gbit/s direct / VIP | ratio | down direct / VIP | ratio | up, client TSO on | ratio | max fwd pps (director CPU %) | CPU % per 10 kpps |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -8,9 +8,9 @@
  * @module
  */
 import { ipv4ToInt } from "../core/addr.ts";
-import { ETHERTYPE_IPV4, parseMac, writeEthernetHeader } from "../lb/packet/ethernet.ts";
-import { IPPROTO_TCP, writeIpv4Header } from "../lb/packet/ipv4.ts";
-import { TCP_ACK } from "../lb/packet/tcp.ts";
+import { ETHERTYPE_IPV4, parseMac, writeEthernetHeader } from "../packet/ethernet.ts";
+import { IPPROTO_TCP, writeIpv4Header } from "../packet/ipv4.ts";
+import { TCP_ACK } from "../packet/tcp.ts";
 import { PacketBatch, PacketSocket } from "../netctl/packet_socket.ts";
 
 const [ifname, dstMac, srcNet, vip, portText, secondsText, rateText = "0", flowsText = "1000"] = Deno.args;

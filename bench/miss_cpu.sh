@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU per request of webcache's cache role under the peer harness's miss load (or a hit load),
 # measured from /proc/<pid>/stat (utime + stime of the whole process, all workers), which moves far
-# less with machine load than req/s does. Starts the harness origin (../shared/bench/serve.sh, in a
+# less with machine load than req/s does. Starts the harness origin (bench/peers/serve.sh, in a
 # run dir and on a port of its own), each bundle in turn, and wrk; stops everything at the end.
 #
 #   deno task build && flock /tmp/webcache-bench.lock bench/miss_cpu.sh      # misses, 2 workers
@@ -23,7 +23,7 @@
 # faults per request (fresh memory touched: a growing heap costs a fault per 4 KiB page), errors.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${BENCH:-/work/shared/bench}
+BENCH=${BENCH:-$ROOT/bench/peers}
 MODE=${MODE:-miss}
 WORKERS=${WORKERS:-2}
 DURATION=${DURATION:-5s}

@@ -4,11 +4,11 @@
 #
 #   [ROUNDS=2] bench/workers_miss_cpu.sh WORKERS BUNDLE...   e.g. 2 /tmp/main/dist/webcache.js dist/webcache.js
 #
-# Needs the bench origin (/work/shared/bench/serve.sh; ORIGIN=URL, default http://127.0.0.1:27080) and wrk. Run it under
+# Needs the bench origin (bench/peers/serve.sh; ORIGIN=URL, default http://127.0.0.1:27080) and wrk. Run it under
 # `flock /tmp/webcache-bench.lock`. Prints per bundle: requests, CPU seconds, µs CPU per miss.
 set -Eeuo pipefail
 workers=$1; shift
-lua=/work/shared/bench/lua/bench.lua
+lua=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/peers/lua/bench.lua
 tck=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 for round in $(seq "${ROUNDS:-2}"); do

@@ -35,16 +35,20 @@ export function withoutCookies<T extends readonly (readonly [string, string])[]>
 }
 
 /**
- * Whether a peer's answer came from its storage: every sibling answer (siblings are only asked
- * for hits), and a parent's that says `X-Cache: HIT…` (a parent's miss was fetched for this
- * client, whose cookie it is).
+ * Whether a peer's answer may have come from its storage, so its Set-Cookie is not this client's:
+ * every sibling answer (siblings are only asked for hits), and an answer of any other peer
+ * (parent, hash owner: `PARENT_HIT`, `FIRST_UP_PARENT`, `FIRST_PARENT_MISS`, `CARP`, ...) unless
+ * it says `X-Cache: MISS…` (a miss was fetched for this client, whose cookie it is). Without an
+ * `X-Cache` field the answer counts as a copy: when in doubt, the cookie is dropped.
  *
- * @param hierarchy `SIBLING_HIT`, `PARENT_HIT` or another Squid hierarchy code
+ * @param hierarchy the Squid hierarchy code of the answer (`HIER_DIRECT` for the origin)
  * @param xCache the answer's `X-Cache` field
  * @returns true when its Set-Cookie must not be passed on
  */
 export function peerCopy(hierarchy: string, xCache: string | null): boolean {
-  return hierarchy === "SIBLING_HIT" || (hierarchy === "PARENT_HIT" && /^\s*HIT\b/i.test(xCache ?? ""));
+  if (hierarchy === "HIER_DIRECT" || hierarchy === "HIER_NONE") return false;
+  if (hierarchy === "SIBLING_HIT") return true;
+  return !/^\s*MISS\b/i.test(xCache ?? "");
 }
 
 /** How the body of a client response is framed. */

@@ -163,7 +163,11 @@ Deno.test("peerCopy() tells stored peer answers from a parent's fetch for this c
   assertEquals(peerCopy("SIBLING_HIT", "MISS from s"), true);
   assertEquals(peerCopy("PARENT_HIT", "HIT from p"), true);
   assertEquals(peerCopy("PARENT_HIT", "MISS from p"), false);
-  assertEquals(peerCopy("PARENT_HIT", null), false);
+  assertEquals(peerCopy("PARENT_HIT", null), true, "no X-Cache: counted as a copy");
+  assertEquals(peerCopy("FIRST_UP_PARENT", "HIT from p"), true);
+  assertEquals(peerCopy("FIRST_UP_PARENT", "MISS from p"), false);
+  assertEquals(peerCopy("CARP", "HIT from owner"), true);
+  assertEquals(peerCopy("FIRST_PARENT_MISS", "MISS from p"), false);
   assertEquals(peerCopy("HIER_DIRECT", "HIT from somewhere"), false);
 });
 

@@ -4,6 +4,10 @@
  * (`director.interface`'s) and the {@link HaNode} driving the DR/TUN data plane. The membership
  * record of this director then carries its HA role and, as MASTER, its VIPs (`webcache members`).
  *
+ * `active-active` needs none of that: every director forwards (its data plane started non-standby and
+ * quiet on ARP, `lb/dataplane/dataplane_forwarder.ts`), so this only checks there is a DR/TUN service and
+ * publishes the role `ACTIVE` with the VIPs in the membership record.
+ *
  * @module
  */
 import type { Appliance } from "../config/mod.ts";
@@ -42,6 +46,10 @@ export async function startDirectorHa(
 ): Promise<HaNode | undefined> {
   const ha = cfg.director.ha;
   if (ha.mode === "none") return undefined;
+  if (ha.mode === "active-active") {
+    startActiveActive(cfg, director, membership);
+    return undefined;
+  }
   const dataplane = director.haDataplane();
   if (!dataplane) {
     throw new HaConfigError(
@@ -103,4 +111,23 @@ export async function startDirectorHa(
   }
   if (peers().length === 0) log.warn("Director HA has no peers yet", { group: ha.vipGroup });
   return node;
+}
+
+/**
+ * `director.ha.mode: active-active`: publishes this director as ACTIVE for all its VIPs.
+ *
+ * @throws {HaConfigError} without a DR or TUN service (the router's multipath route needs the DR/TUN data plane)
+ */
+function startActiveActive(cfg: Appliance, director: Director, membership: Membership | undefined): void {
+  const d = cfg.director;
+  const packet = (m: string | undefined) => m === "dr" || m === "tun";
+  if (!d.services.some((s) => packet(s.method) || s.reals.some((r) => packet(r.method)))) {
+    throw new HaConfigError(
+      'director.ha.mode "active-active" needs a dr or tun service: the router sends the VIP to the DR/TUN data plane',
+    );
+  }
+  const vips = [...new Set(d.services.filter((s) => s.vip).map((s) => s.vip!))].join(",");
+  membership?.update({ ha: { group: d.ha.vipGroup, role: "ACTIVE", vips } });
+  director.setActiveActive({ group: d.ha.vipGroup, node: cfg.cluster.nodeName ?? Deno.hostname() });
+  log.info("Director HA active-active: forwarding for every VIP, no ARP for them", { group: d.ha.vipGroup, vips });
 }

@@ -26,6 +26,7 @@ interface DemoFlags {
   duration?: string;
   logLevel: string;
   staticPeers?: boolean;
+  directors: "1" | "2";
 }
 
 function positive(flag: string, v: string, opts: { integer?: boolean; max?: number } = {}): number {
@@ -78,6 +79,12 @@ export function demoCommand(): Command {
       ]).default("wlc"),
     )
     .option("--persistence <s>", "director persistence timeout, seconds (0 off)", "0")
+    .addOption(
+      new Option(
+        "--directors <n>",
+        "directors: 2 runs director HA (active-backup, DR/TUN in namespaces) and crashes the MASTER mid-load",
+      ).choices(["1", "2"]).default("1"),
+    )
     .option("--static-peers", "list peers and real servers in each node's config instead of cluster membership")
     .option("--json", "print the summary (and node addresses) as one JSON document on stdout")
     .option("--once", "exit right after the summary")
@@ -109,6 +116,7 @@ export function demoCommand(): Command {
         durationS: f.duration === undefined ? undefined : positive("--duration", f.duration, { max: 86400 * 365 }),
         logLevel: f.logLevel,
         membership: !f.staticPeers,
+        directors: f.directors === "2" ? 2 : 1,
       });
       Deno.exit(code);
     });

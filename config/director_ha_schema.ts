@@ -9,8 +9,14 @@
 import { z } from "zod";
 import { count, durationMs, hostPort, port } from "./_types.ts";
 
-/** HA modes. `active-active` (ECMP to several directors) is not implemented yet: the schema refuses it. */
-export const HA_MODES = ["none", "active-backup"] as const;
+/** HA modes. */
+export const HA_MODES = ["none", "active-backup", "active-active"] as const;
+
+/**
+ * Schedulers allowed with `active-active`: stateless hashes, so every director picks the same server for a
+ * flow from the same membership, whichever director the router sends a packet to.
+ */
+export const ACTIVE_ACTIVE_SCHEDULERS = ["mh", "sh", "dh"] as const;
 
 /** Schema of `director.ha`. */
 export const DirectorHaSchema = z.strictObject({
@@ -18,7 +24,13 @@ export const DirectorHaSchema = z.strictObject({
     "none: this director alone owns its VIPs (default). active-backup: one MASTER per vipGroup forwards and " +
       "answers ARP for the VIPs; the BACKUPs stay silent, watch the MASTER's heartbeat and keep its connection " +
       "table; the best BACKUP takes over (gratuitous ARP) when the heartbeat stops. Needs director.vipMode arp and " +
-      "a cluster key (cluster.keyFile / secretKey / WEBCACHE_CLUSTER_KEY), or cluster.insecure. Reload: no (restart).",
+      "a cluster key (cluster.keyFile / secretKey / WEBCACHE_CLUSTER_KEY), or cluster.insecure. " +
+      "active-active: every director forwards for the VIPs behind an ECMP router (a multipath route to the " +
+      "directors, L4 hash); no director answers ARP for a VIP; each picks the real server from the same " +
+      "stateless table (services must use scheduler mh, sh or dh, without persistence), so a flow reaches the " +
+      "same cache whichever director receives it, and a mid-flow packet a director has no entry for is " +
+      "scheduled by that table, not dropped. No heartbeat or connection sync. Needs director.vipMode arp. " +
+      "Reload: no (restart).",
   ),
   vipGroup: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default("default").describe(
     "Name of the VIP group (keepalived's vrrp_instance): directors with the same group elect one MASTER among " +

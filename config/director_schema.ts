@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { count, durationMs, durationS, host, ipv4, port } from "./_types.ts";
-import { DirectorHaSchema } from "./director_ha_schema.ts";
+import { ACTIVE_ACTIVE_SCHEDULERS, DirectorHaSchema } from "./director_ha_schema.ts";
 import { HealthCheckSchema } from "./health_schema.ts";
 
 /** IPVS scheduler names (`ipvsadm -s`), plus mh for Maglev hashing. */
@@ -83,6 +83,9 @@ export const DirectorSchema = z.strictObject({
       "director.interface (as LVS and Katran do; TUN: IP-in-IP for packets with DF that fit the tunnel); SYN, FIN " +
       "and RST, new flows, oversize TUN packets and anything unusual still take " +
       "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
+      "Exception: a DR service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
+      "kernel from the same Maglev table (their FIN/RST pass there too), and the loop enters those connections " +
+      "afterwards. " +
       "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +
       "else log why and forward everything in user space; off: always user space (about 9 µs of CPU more per " +
       "packet). The program is held by the director process only: it disappears when the process ends, also on " +
@@ -134,6 +137,26 @@ export const DirectorSchema = z.strictObject({
       code: "custom",
       path: ["ha", "mode"],
       message: `"${d.ha.mode}" needs director.vipMode arp (the VIP moves by ARP, not by an address on the host)`,
+    });
+  }
+  if (d.ha.mode === "active-active") {
+    d.services.forEach((s, i) => {
+      if (!(ACTIVE_ACTIVE_SCHEDULERS as readonly string[]).includes(s.scheduler)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "scheduler"],
+          message: `"${s.scheduler}" cannot be used with director.ha.mode active-active: every director must pick ` +
+            `the same server for a flow (use ${ACTIVE_ACTIVE_SCHEDULERS.join(", ")})`,
+        });
+      }
+      if (s.persistence.timeoutS > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "persistence", "timeoutS"],
+          message: `${s.persistence.timeoutS} cannot be used with director.ha.mode active-active: persistence ` +
+            "templates are one director's state (set 0; sh keeps a client on one server)",
+        });
+      }
     });
   }
   const seen = new Map<string, number>();

@@ -88,4 +88,9 @@ export interface DemoClusterOptions {
   membership?: boolean;
   /** Called with progress messages while starting. */
   onStep?: (msg: string) => void;
+  /**
+   * Directors: 1 (default), or 2 in director HA active-backup (namespaced DR/TUN only): director-1 (priority
+   * 200) is MASTER, director-2 its BACKUP with connection sync.
+   */
+  directors?: 1 | 2;
 }

@@ -1,5 +1,5 @@
 /**
- * The demo cluster as root: a director and three caches, each in its own network namespace on one
+ * The demo cluster as root: one or two directors and three caches, each in its own network namespace on one
  * bridge ({@link NetnsTopology}), with DR (or TUN) forwarding, so the caches answer clients
  * directly and the director only sees client-to-VIP packets. The origin, the client load and the
  * dashboard run in the demo process, on the root namespace's address on the bridge.
@@ -7,7 +7,9 @@
  * Each cache runs `webcache cache --vip VIP --forwarding dr|tun`, which puts the VIP on its
  * loopback with arp_ignore/arp_announce (and, for TUN, decapsulates IP-in-IP); the director runs
  * `webcache director` with the service's method and `director.interface: eth0`, answering ARP for
- * the VIP from user space.
+ * the VIP from user space. With `directors: 2` a second director (NET.3) runs director HA active-backup with
+ * the first: director-1 MASTER, director-2 BACKUP with connection sync; {@link NetnsCluster.killMaster} crashes
+ * the MASTER to show the takeover.
  *
  * @module
  */
@@ -108,7 +110,11 @@ export class NetnsCluster extends NodeCluster {
         const file = `${workDir}/${name}.yaml`;
         await Deno.writeTextFile(file, stringify(cfg));
         const args = ["cache", "--config", file];
-        if (mode.method === "tun") args.push("--director", director.ip);
+        // TUN: the caches accept IP-in-IP from every director (director-2 is .3).
+        if (mode.method === "tun") {
+          args.push("--director", director.ip);
+          if ((opts.directors ?? 1) > 1) args.push("--director", `${topo.net}.3`);
+        }
         const proc = await NodeProcess.spawn({ name, args, logFile: `${workDir}/${name}.log`, wrap: topo.wrap(h) });
         const node: DemoNode = {
           name,
@@ -122,46 +128,82 @@ export class NetnsCluster extends NodeCluster {
         await waitHealthy(node.admin, { proc });
         step(`${name} ${h.ip}:${HTTP_PORT} in ${h.ns}, VIP on lo (${mode.method}), ICP udp/${ICP_PORT}`);
       }
-      const dcfg = directorConfig({
-        admin: `0.0.0.0:${ADMIN_PORT}`,
-        adminAllow: admin.allow,
-        gossip: `${director.ip}:7946`,
-        ip: director.ip,
-        vip: cluster.vip.hostname,
-        port: HTTP_PORT,
-        method: mode.method,
-        interface: "eth0",
-        scheduler: opts.scheduler ?? "wlc",
-        persistenceS: opts.persistenceS ?? 0,
-        // Static plan only: with membership the director takes the live caches (and their MACs) as
-        // real servers from gossip.
-        reals: specs.map((c) => c.self),
-      }, { logLevel, plan });
-      const dfile = `${workDir}/director-1.yaml`;
-      await Deno.writeTextFile(dfile, stringify(dcfg));
-      const dproc = await NodeProcess.spawn({
-        name: "director-1",
-        args: ["director", "--config", dfile],
-        logFile: `${workDir}/director-1.log`,
-        wrap: topo.wrap(director),
-      });
-      const dnode: DemoNode = {
-        name: "director-1",
-        role: "director",
-        admin: `${director.ip}:${ADMIN_PORT}`,
-        proc: dproc,
-      };
-      cluster.nodes.unshift(dnode);
-      await waitHealthy(dnode.admin, { proc: dproc });
-      await waitRealsUp(dnode.admin, n);
-      step(
-        `director-1 ${director.ip} in ${director.ns}: ${cluster.vip.hostname}:${HTTP_PORT} -> ${n} caches ` +
-          `(${mode.method.toUpperCase()}, ${opts.scheduler ?? "wlc"})`,
-      );
+      const count = opts.directors ?? 1;
+      const haKey = count > 1 ? (plan.kind === "membership" ? plan.keyFile : await writeClusterKey(workDir)) : "";
+      const directorHosts = [director];
+      if (count > 1) directorHosts.push(await topo.addHost("dir2", 3));
+      for (const [i, host] of directorHosts.entries()) {
+        const name = `director-${i + 1}`;
+        const peer = directorHosts[1 - i];
+        const dcfg = directorConfig({
+          name,
+          admin: `0.0.0.0:${ADMIN_PORT}`,
+          adminAllow: admin.allow,
+          gossip: `${host.ip}:7946`,
+          ip: host.ip,
+          vip: cluster.vip.hostname,
+          port: HTTP_PORT,
+          method: mode.method,
+          interface: "eth0",
+          scheduler: opts.scheduler ?? "wlc",
+          persistenceS: opts.persistenceS ?? 0,
+          // Static plan only: with membership the director takes the live caches (and their MACs) as
+          // real servers from gossip.
+          reals: specs.map((c) => c.self),
+          // Two directors: director-1 first (priority 200) becomes MASTER, director-2 its BACKUP.
+          ...(peer ? { ha: { priority: i === 0 ? 200 : 100, peer: peer.ip, keyFile: haKey } } : {}),
+        }, { logLevel, plan });
+        const dfile = `${workDir}/${name}.yaml`;
+        await Deno.writeTextFile(dfile, stringify(dcfg));
+        const dproc = await NodeProcess.spawn({
+          name,
+          args: ["director", "--config", dfile],
+          logFile: `${workDir}/${name}.log`,
+          wrap: topo.wrap(host),
+        });
+        const dnode: DemoNode = { name, role: "director", admin: `${host.ip}:${ADMIN_PORT}`, proc: dproc };
+        cluster.nodes.splice(i, 0, dnode);
+        await waitHealthy(dnode.admin, { proc: dproc });
+        await waitRealsUp(dnode.admin, n);
+        if (peer) await waitHaRole(dnode.admin, i === 0 ? "MASTER" : "BACKUP");
+        step(
+          `${name} ${host.ip} in ${host.ns}: ${cluster.vip.hostname}:${HTTP_PORT} -> ${n} caches ` +
+            `(${mode.method.toUpperCase()}, ${opts.scheduler ?? "wlc"})` +
+            (peer ? `, HA ${i === 0 ? "MASTER (priority 200)" : "BACKUP (priority 100)"}` : ""),
+        );
+      }
       return cluster;
     } catch (e) {
       throw await cluster.failed(e);
     }
+  }
+
+  /**
+   * Director HA demo: kills the MASTER director with SIGKILL (a crash) and waits until another director
+   * reports MASTER.
+   *
+   * @returns who was killed, who took over, and the ms from the kill to the new MASTER's status saying so
+   * @throws {Error} without two directors, or when no director takes over within 10 s
+   */
+  async killMaster(): Promise<{ killed: string; master: string; takeoverMs: number }> {
+    const directors = this.nodes.filter((n) => n.role === "director" && !n.proc.exited);
+    if (directors.length < 2) throw new Error("Cannot show a takeover: it needs two directors (--directors 2)");
+    let master: DemoNode | undefined;
+    for (const d of directors) if ((await haRole(d.admin)) === "MASTER") master = d;
+    if (!master) throw new Error("Cannot show a takeover: no director is MASTER");
+    const t0 = performance.now();
+    master.proc.kill();
+    await master.proc.status;
+    const deadline = t0 + 10_000;
+    while (performance.now() < deadline) {
+      for (const d of directors) {
+        if (d !== master && (await haRole(d.admin)) === "MASTER") {
+          return { killed: master.name, master: d.name, takeoverMs: Math.round(performance.now() - t0) };
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`No director took over within 10 s after ${master.name} was killed`);
   }
 
   /** Runs the load from this host to the VIP. */
@@ -173,4 +215,29 @@ export class NetnsCluster extends NodeCluster {
   protected override cleanup(): Promise<void> {
     return this.#topo.destroy();
   }
+}
+
+/** The HA role a director's `/director/status` reports, or undefined (no HA, unreachable). */
+async function haRole(admin: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://${admin}/director/status`, { signal: AbortSignal.timeout(1000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return (await res.json()).ha?.role;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitHaRole(admin: string, role: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: string | undefined;
+  while (Date.now() < deadline) {
+    seen = await haRole(admin);
+    if (seen === role) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Director at ${admin} is ${seen ?? "not reporting a role"}, not ${role}, after ${timeoutMs} ms`);
 }

@@ -133,6 +133,13 @@ export interface DirectorSpec {
   reals: string[];
   /** Membership plan: take the live caches as real servers (default true). */
   realsFromMembership?: boolean;
+  /** Node name (default `director-1`). */
+  name?: string;
+  /**
+   * Director HA active-backup with one peer director: this one's priority, the peer's address, and the cluster
+   * key file that authenticates the heartbeats.
+   */
+  ha?: { priority: number; peer: string; keyFile: string };
 }
 
 /**
@@ -146,8 +153,10 @@ export function directorConfig(
   opts: { logLevel: string; plan: ClusterPlan },
 ): Record<string, unknown> {
   const fromMembership = opts.plan.kind === "membership" && d.realsFromMembership !== false;
+  const cluster: Record<string, unknown> = clusterSection(d.name ?? "director-1", opts.plan, d.gossip, d.ip);
+  if (d.ha) cluster.keyFile ??= d.ha.keyFile;
   return {
-    cluster: clusterSection("director-1", opts.plan, d.gossip, d.ip),
+    cluster,
     admin: { listen: d.admin, ...(d.adminAllow ? { allow: d.adminAllow } : {}) },
     log: { level: opts.logLevel },
     director: {
@@ -170,6 +179,18 @@ export function directorConfig(
             : { address: r.slice(0, i) };
         }),
       }],
+      ...(d.ha
+        ? {
+          ha: {
+            mode: "active-backup",
+            vipGroup: "demo",
+            priority: d.ha.priority,
+            peers: [`${d.ha.peer}:7948`],
+            // A returning director-1 would take the VIPs back; in the demo it does not return.
+            preempt: false,
+          },
+        }
+        : {}),
     },
   };
 }

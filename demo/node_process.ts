@@ -102,6 +102,13 @@ export class NodeProcess {
     }
   }
 
+  /** Kills the node at once (SIGKILL, as a crash would); `status` resolves when it is gone. */
+  kill(): void {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+
   /**
    * Stops the node: SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited and its
    * output is written.

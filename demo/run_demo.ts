@@ -55,6 +55,8 @@ export interface DemoJson {
   vip: string;
   /** URL of the demo's dashboard. */
   dashboard: string;
+  /** `--directors 2`: the MASTER crashed mid-load and who took over how fast. */
+  takeover?: { killed: string; master: string; takeoverMs: number; atRequest: number };
 }
 
 /**
@@ -172,6 +174,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     printErr(mode.error);
     return 2;
   }
+  if ((opts.directors ?? 1) > 1 && mode.network !== "netns") {
+    printErr(
+      "--directors 2: director HA needs --method dr or tun (root, network namespaces); it cannot run on loopback",
+    );
+    return 2;
+  }
   say(`webcache demo: ${mode.method.toUpperCase()} forwarding on ${mode.network}: ${mode.reason}.`);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -230,6 +238,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       `${Math.round(p.done / Math.max(0.001, p.elapsedMs / 1000))} req/s  ` +
       `hit ${p.done ? ((p.hits / p.done) * 100).toFixed(1) : "0.0"}%` + (p.errors ? `  ${p.errors} errors` : "");
     let last = { done: 0, hits: 0, errors: 0, elapsedMs: 0, fraction: 0 };
+    // --directors 2: crash the MASTER director a third of the way through; the BACKUP takes the VIP over.
+    let takeover: DemoJson["takeover"];
+    let takeoverRun: Promise<void> | undefined;
+    const ha = cluster instanceof NetnsCluster && (opts.directors ?? 1) > 1 ? cluster : undefined;
+    if (ha) say("  a third of the way through, the MASTER director is killed (SIGKILL): watch the takeover");
     const load = await cluster.runLoad({
       objects: opts.objects ?? 3000,
       exponent: opts.zipf ?? 0.8,
@@ -241,8 +254,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       onProgress: (p) => {
         last = p;
         bar.update(p.fraction, detail(p));
+        if (ha && !takeoverRun && p.fraction >= 1 / 3) {
+          const atRequest = p.done;
+          takeoverRun = ha.killMaster().then((t) => {
+            takeover = { ...t, atRequest };
+            say(
+              `\n  takeover: ${t.killed} (MASTER) killed at request ${atRequest.toLocaleString("en-US")}; ` +
+                `${t.master} is MASTER ${t.takeoverMs} ms later and forwards for the VIP (errors so far: ${last.errors})`,
+            );
+          }, (e) => say(`\n  takeover failed: ${(e as Error).message}`));
+        }
       },
     });
+    await takeoverRun;
     bar.done(last.fraction, detail(last));
     // The director's data plane and the caches' workers hand their counters to their main
     // threads every second or so: wait until they stop moving, so the summary counts everything.
@@ -269,13 +293,22 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
         originUrl: cluster.originUrl,
         vip: `${cluster.vip.hostname}:${cluster.vip.port}`,
         dashboard: dashboardUrl,
+        takeover,
       };
       printOut(JSON.stringify(doc));
     } else {
       printOut("\n" + renderSummary(summary));
+      if (takeover) {
+        printOut(
+          `Director takeover: ${takeover.killed} killed at request ${takeover.atRequest}, ${takeover.master} MASTER ` +
+            `after ${takeover.takeoverMs} ms; ${
+              Object.values(load.errors).reduce((a, b) => a + b, 0)
+            } requests failed in the whole run.`,
+        );
+      }
     }
     if (!opts.once && !stop.signal.aborted) {
-      const director = cluster.nodes.find((n) => n.role === "director");
+      const director = cluster.nodes.find((n) => n.role === "director" && !n.proc.exited);
       say(
         `\nThe cluster stays up ${opts.durationS !== undefined ? `for ${opts.durationS} s` : "until Ctrl-C"}. Try:\n` +
           `  open ${dashboardUrl}\n` +

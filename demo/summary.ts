@@ -173,7 +173,9 @@ export function buildSummary(
 ): DemoSummary {
   const { load, before, after } = input;
   const b = byName(before);
-  const director = after.members.find((m) => m.role === "director");
+  // With two directors (HA) the one still answering: a crashed MASTER reports nothing.
+  const director = after.members.find((m) => m.role === "director" && m.reachable && m.director) ??
+    after.members.find((m) => m.role === "director");
   const dirAfter = serverTotals(director);
   const dirBefore = serverTotals(director ? b.get(director.name) : undefined);
   const delta = (key: string, f: keyof ServerTotals) =>

@@ -107,6 +107,8 @@ export interface DirectorStatus {
   dataplane?: DataplaneStatus;
   /** Director HA (`director.ha`), when on: role, peers, sync counters, last takeover. */
   ha?: HaStatus;
+  /** `director.ha.mode: active-active`: the group and this node (every director forwards for every VIP). */
+  activeActive?: { group: string; node: string };
 }
 
 /** A membership record as far as the director cares (subset of `cluster/node.ts` NodeRecord). */
@@ -156,6 +158,7 @@ export class Director {
   /** Health checks run, by result (metrics). */
   readonly healthChecks = { ok: 0, failed: 0 };
   #ha: { status(): HaStatus } | undefined;
+  #activeActive: { group: string; node: string } | undefined;
 
   /**
    * Creates a director for a `director` config section (nothing starts before {@link start}).
@@ -272,6 +275,11 @@ export class Director {
   /** Attaches the HA node whose status `/director/status` shows. */
   setHa(ha: { status(): HaStatus } | undefined): void {
     this.#ha = ha;
+  }
+
+  /** Marks this director active-active (`director.ha.mode`), shown by `/director/status`. */
+  setActiveActive(aa: { group: string; node: string } | undefined): void {
+    this.#activeActive = aa;
   }
 
   /** Waits for the membership updates handed to the packet forwarders so far (tests, shutdown). */
@@ -471,6 +479,7 @@ export class Director {
       proxy: this.proxy ? { sessions: this.proxy.sessions, failures: { ...this.proxy.failures } } : undefined,
       dataplane: [...this.#forwarders.values()].map((f) => f.dataplane?.()).find((x) => x !== undefined),
       ha: this.#ha?.status(),
+      activeActive: this.#activeActive ? { ...this.#activeActive } : undefined,
     };
   }
 

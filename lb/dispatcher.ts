@@ -306,6 +306,46 @@ export class Dispatcher {
   }
 
   /**
+   * Enters a connection the in-kernel fast path scheduled by itself (a SYN to an mh service,
+   * `netctl/dr_fast_path.ts`): ESTABLISHED and installed, since the kernel already forwards its packets; its
+   * FIN or RST still reaches {@link schedule}, which moves it on and uninstalls it. A 4-tuple that already has an
+   * entry (a reused port, a retransmitted SYN) takes the kernel's choice.
+   *
+   * @param flow the client, VIP and `sport << 16 | dport`
+   * @param serverId the server the kernel chose
+   * @returns false when the server is not one of the flow's service or the table is full (the caller then
+   *   removes the kernel's flow, and the flow's next packets are scheduled here)
+   */
+  adoptConnection(flow: { saddr: number; daddr: number; ports: number }, serverId: number, nowMs: number): boolean {
+    const s = this.#servers[serverId];
+    const svc = this.findService(flow.daddr, flow.ports & 0xffff);
+    if (!s || s.removed || !svc || s.serviceId !== svc.id) return false;
+    const t = this.table;
+    const expires = nowMs + this.#timeouts[TcpState.ESTABLISHED];
+    let slot = t.lookup(flow.saddr, flow.daddr, flow.ports);
+    if (slot >= 0) {
+      if (t.server(slot) === s.id && t.state(slot) === TcpState.ESTABLISHED) {
+        t.setFlags(slot, t.flags(slot) | F_OFFLOADED);
+        t.setExpires(slot, expires);
+        return true;
+      }
+      // The kernel replaced its flow already: forget ours without removing that.
+      t.setFlags(slot, t.flags(slot) & ~F_OFFLOADED);
+      this.#removeConn(slot);
+    }
+    if (t.full) return false;
+    slot = t.insert(flow.saddr, flow.daddr, flow.ports, svc.id, s.id, TcpState.ESTABLISHED, expires);
+    t.setFlags(slot, F_OFFLOADED);
+    this.changes++;
+    this.counters.newConns++;
+    s.conns++;
+    s.activeConns++;
+    s.refreshOverload();
+    this.changeLog?.changed(slot);
+    return true;
+  }
+
+  /**
    * Re-creates a persistence template from saved state (`conn_state.ts`); the caller has checked
    * that the service is persistent with the same netmask.
    *

@@ -224,3 +224,27 @@ Deno.test("Dispatcher respects upperThreshold: overloaded at the threshold, back
   assert.equal(a.overloaded, false);
   assert.equal(addr(d, d.schedule(f("3.3.3.3"), TCP_SYN, 0)), "10.0.0.11");
 });
+
+Deno.test("Dispatcher.adoptConnection() enters a kernel-scheduled flow as ESTABLISHED and installed", () => {
+  const d = new Dispatcher({ maxConnections: 2 });
+  const removed: number[] = [];
+  d.offload = { install: () => true, remove: (_t, slot) => void removed.push(slot), lastSeenMs: () => -Infinity };
+  d.configure([three({ scheduler: "mh" })]);
+  const k = f("1.1.1.1");
+  const flow = { saddr: k.saddr, daddr: k.daddr, ports: ((k.sport << 16) | k.dport) >>> 0 };
+  const id = d.services[0].servers[1].id;
+  assert.equal(d.adoptConnection(flow, id, 0), true);
+  const s = d.server(id)!;
+  assert.deepEqual([s.conns, s.activeConns, s.inactConns, d.counters.newConns], [1, 1, 0, 1]);
+  // A retransmitted SYN the kernel scheduled again: one connection still.
+  assert.equal(d.adoptConnection(flow, id, 1), true);
+  assert.deepEqual([s.conns, s.activeConns, d.table.size], [1, 1, 1]);
+  // Its FIN reaches user space: the same server, and the kernel's flow is removed.
+  assert.equal(d.schedule(k, TCP_FIN | TCP_ACK, 2), id);
+  assert.equal(removed.length, 1);
+  assert.deepEqual([s.activeConns, s.inactConns], [0, 1]);
+  // A server of another service, or an unknown one, is refused; so is a full table.
+  assert.equal(d.adoptConnection({ ...flow, ports: flow.ports + 1 }, 999, 3), false);
+  assert.equal(d.adoptConnection({ ...flow, saddr: ipv4ToInt("2.2.2.2") }, id, 3), true);
+  assert.equal(d.adoptConnection({ ...flow, saddr: ipv4ToInt("3.3.3.3") }, id, 3), false);
+});

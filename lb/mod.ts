@@ -2,7 +2,7 @@
  * The director's decisions and forwarding: virtual services, real servers, IPVS schedulers
  * (`scheduler/`), persistence templates, the connection table with TCP state tracking, the
  * {@link Dispatcher} that combines them (pure, Worker-safe), and the forwarders (`proxy/` here;
- * `packet/` and `dataplane/` for DR/TUN belong to the data plane).
+ * `dataplane/` for DR/TUN, built on the top-level `packet/` codecs).
  *
  * The data plane uses only {@link Dispatcher}: `schedule(flow, tcpFlags, nowMs) → server id | undefined`,
  * `server(id)`, `account(...)` and `expire(nowMs)`.

@@ -65,6 +65,9 @@ export function formatStatus(st: DirectorStatus, mode: StatusMode, exact = false
     `IP Virtual Server (webcache director) connections=${st.table.entries} (max ${st.table.maxEntries})`,
   ];
   if (st.ha) out.push(...formatHaStatus(st.ha));
+  if (st.activeActive) {
+    out.push(`HA: ACTIVE (active-active) in group "${st.activeActive.group}" as ${st.activeActive.node}`);
+  }
   const n = (x: number) => largeNum(x, exact);
   if (mode === "list") {
     out.push("Prot LocalAddress:Port Scheduler Flags");

@@ -1,6 +1,6 @@
 /**
  * Linux x86_64 constants and struct sizes used by netctl (verified with cstructs.c, see
- * /work/shared/notes/dataplane.md).
+ * ../shared/notes/dataplane.md (outside the repository)).
  *
  * @module
  */

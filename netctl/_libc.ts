@@ -3,7 +3,7 @@
  * its own), plus errno handling. Private to netctl: nothing else in webcache calls libc.
  *
  * All calls are synchronous: a `nonblocking` FFI call costs a thread-pool round trip (~12 µs)
- * and loses errno, which is thread-local (see /work/shared/notes/dataplane.md).
+ * and loses errno, which is thread-local (see ../shared/notes/dataplane.md (outside the repository)).
  *
  * @module
  */
@@ -24,6 +24,8 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "buffer", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { decapsulateIpip } from "../lb/packet/ipip.ts";
+import { decapsulateIpip } from "../packet/ipip.ts";
 import { DecapAllowList, sourceAllowed } from "./decap_allow_list.ts";
 import { PacketBatch, Poller } from "./packet_socket.ts";
 import { writePacket } from "./tun_device.ts";

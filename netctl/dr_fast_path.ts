@@ -1,5 +1,5 @@
 /**
- * The director's in-kernel fast path: the program of `dr_fast_path_program.ts` with its three maps,
+ * The director's in-kernel fast path: the program of `dr_fast_path_program.ts` with its maps,
  * loaded with bpf(2) and attached at tcx ingress of the director's interface. Packets of flows the
  * user-space forwarding loop has installed (established DR and TUN connections) get their MACs
  * rewritten (TUN: an outer IPv4 header added too, when they have DF and fit the tunnel) and leave
@@ -8,6 +8,10 @@
  * kernel runs after tcx ingress (`__netif_receive_skb_core`: ETH_P_ALL taps, then tcx/tc ingress,
  * then the type-specific handlers), so a redirected packet is never also received by the loop;
  * `tests/integration/dataplane_fast_path_test.ts` checks this.
+ *
+ * New connections of mh services (`setService`): the program itself picks the real server of a SYN from the
+ * service's Maglev table, creates the flow and forwards it, and writes a record to a ring buffer that the
+ * loop drains ({@link DrFastPath.drainNewFlows}) to enter the connection in its table afterwards.
  *
  * The maps and program are owned by the process through descriptors, and the attachment is a BPF
  * link: when the process closes them or ends (also with kill -9) the program is detached and
@@ -24,6 +28,7 @@ import {
   bpfMapDelete,
   bpfMapLookup,
   bpfMapUpdate,
+  bpfMapUpdateBatch,
   closeBpfFd,
   createBpfMap,
   loadBpfProgram,
@@ -34,11 +39,20 @@ import {
   FAST_PATH_METHOD,
   FLOW_KEY_BYTES,
   FLOW_VALUE_BYTES,
+  MAGLEV_TABLE_SIZE,
+  NEW_FLOW_RECORD_BYTES,
   REAL_COUNTER_BYTES,
   REAL_OUTER_HEADER_OFFSET,
   REAL_VALUE_BYTES,
+  SERVICE_KEY_BYTES,
 } from "./dr_fast_path_program.ts";
 import { interfaceInfo } from "./interface_info.ts";
+import { BpfRingBuffer } from "./bpf_ring_buffer.ts";
+
+/** mh services whose new connections the kernel can schedule at once. */
+export const MAX_KERNEL_SERVICES = 16;
+/** Bytes of the new-flow ring buffer (about 43,000 records between two drains). */
+const NEW_FLOWS_RING_BYTES = 1 << 20;
 import { OsError } from "./_libc.ts";
 
 /** errno of {@link DrFastPath.addFlow} for a flow that was installed already. */
@@ -81,6 +95,19 @@ export interface DrFastPathOptions {
   maxReals: number;
 }
 
+/** A new connection the program scheduled (a `new_flows` record). */
+export interface KernelNewFlow {
+  /** Client address, VIP (u32) and ports. */
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  /** The real-server slot it chose. */
+  slot: number;
+  /** 0: a new connection (its SYN); else the FIN (1) and RST (4) bits of the end of one the program scheduled. */
+  kind: number;
+}
+
 /** The loaded (and possibly attached) fast path (see module doc). */
 export class DrFastPath {
   /** Interface it is attached to, if any. */
@@ -92,6 +119,10 @@ export class DrFastPath {
   readonly #reals: number;
   readonly #counters: number;
   readonly #prog: number;
+  readonly #services: number;
+  readonly #maglev: number;
+  readonly #ring: BpfRingBuffer;
+  readonly #newFlow: KernelNewFlow = { saddr: 0, daddr: 0, sport: 0, dport: 0, slot: 0, kind: 0 };
   readonly #key = new Uint8Array(FLOW_KEY_BYTES);
   readonly #keyView = new DataView(this.#key.buffer);
   readonly #flowValue = new Uint8Array(FLOW_VALUE_BYTES);
@@ -103,11 +134,12 @@ export class DrFastPath {
   readonly #counterValue = new Uint8Array(REAL_COUNTER_BYTES);
   readonly #counterView = new DataView(this.#counterValue.buffer);
 
-  private constructor(opts: DrFastPathOptions, fds: number[]) {
+  private constructor(opts: DrFastPathOptions, fds: number[], ring: BpfRingBuffer) {
     this.interface = opts.interface;
     this.maxReals = opts.maxReals;
     this.#fds = fds;
-    [this.#flows, this.#reals, this.#counters, this.#prog] = fds;
+    [this.#flows, this.#reals, this.#counters, this.#services, this.#maglev, , this.#prog] = fds;
+    this.#ring = ring;
   }
 
   /**
@@ -117,6 +149,7 @@ export class DrFastPath {
    */
   static open(opts: DrFastPathOptions): DrFastPath {
     const fds: number[] = [];
+    let ring: BpfRingBuffer | undefined;
     try {
       fds.push(createBpfMap({
         type: BPF_MAP_TYPE.hash,
@@ -135,11 +168,41 @@ export class DrFastPath {
           name: name as string,
         }));
       }
-      const insns = drFastPathProgram({ flows: fds[0], reals: fds[1], realCounters: fds[2] });
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.hash,
+        keyBytes: SERVICE_KEY_BYTES,
+        valueBytes: 4,
+        maxEntries: MAX_KERNEL_SERVICES,
+        name: "wc_dr_svcs",
+      }));
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.array,
+        keyBytes: 4,
+        valueBytes: 4,
+        maxEntries: MAX_KERNEL_SERVICES * MAGLEV_TABLE_SIZE,
+        name: "wc_dr_maglev",
+      }));
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.ringbuf,
+        keyBytes: 0,
+        valueBytes: 0,
+        maxEntries: NEW_FLOWS_RING_BYTES,
+        name: "wc_dr_newflows",
+      }));
+      const insns = drFastPathProgram({
+        flows: fds[0],
+        reals: fds[1],
+        realCounters: fds[2],
+        services: fds[3],
+        maglev: fds[4],
+        newFlows: fds[5],
+      });
       fds.push(loadBpfProgram({ type: BPF_PROG_TYPE_SCHED_CLS, insns, name: "webcache_dr" }));
-      if (opts.interface) fds.push(attachTcxIngress(fds[3], interfaceInfo(opts.interface).index, opts.interface));
-      return new DrFastPath(opts, fds);
+      ring = BpfRingBuffer.open(fds[5], NEW_FLOWS_RING_BYTES);
+      if (opts.interface) fds.push(attachTcxIngress(fds[6], interfaceInfo(opts.interface).index, opts.interface));
+      return new DrFastPath(opts, fds, ring);
     } catch (e) {
+      ring?.close();
       for (const fd of fds.reverse()) closeBpfFd(fd);
       throw e;
     }
@@ -254,8 +317,73 @@ export class DrFastPath {
     return testRunBpf(this.#prog, frame);
   }
 
+  /**
+   * Lets the program schedule new connections to `vip:port` from a Maglev table, or stops it (`owners`
+   * undefined: SYNs go to user space again).
+   *
+   * @param index the service's table, 0 .. {@link MAX_KERNEL_SERVICES} − 1
+   * @param owners per Maglev slot: the real slot that owns it, or −1 (user space decides for those clients);
+   *   {@link MAGLEV_TABLE_SIZE} entries
+   * @throws {RangeError} for a bad index or table size
+   * @throws {OsError} when the kernel refuses
+   */
+  setService(vip: number, port: number, index: number, owners: Int32Array | undefined): void {
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_KERNEL_SERVICES) {
+      throw new RangeError(`Cannot use kernel service table ${index}: tables are 0..${MAX_KERNEL_SERVICES - 1}`);
+    }
+    const key = new Uint8Array(SERVICE_KEY_BYTES);
+    const kv = new DataView(key.buffer);
+    kv.setUint32(0, vip >>> 0);
+    kv.setUint16(4, port);
+    if (!owners) {
+      bpfMapDelete(this.#services, key);
+      return;
+    }
+    if (owners.length !== MAGLEV_TABLE_SIZE) {
+      throw new RangeError(`Cannot set a Maglev table of ${owners.length} entries: it has ${MAGLEV_TABLE_SIZE}`);
+    }
+    const keys = new Uint8Array(4 * MAGLEV_TABLE_SIZE);
+    const values = new Uint8Array(4 * MAGLEV_TABLE_SIZE);
+    const k = new DataView(keys.buffer), v = new DataView(values.buffer);
+    const base = index * MAGLEV_TABLE_SIZE;
+    for (let i = 0; i < MAGLEV_TABLE_SIZE; i++) {
+      k.setUint32(4 * i, base + i, true);
+      const o = owners[i];
+      v.setUint32(4 * i, o >= 0 && o < this.maxReals ? o + 1 : 0, true);
+    }
+    const err = bpfMapUpdateBatch(this.#maglev, keys, values, MAGLEV_TABLE_SIZE);
+    if (err) throw new OsError(`Cannot write kernel Maglev table ${index}`, err);
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, base, true);
+    const e2 = bpfMapUpdate(this.#services, key, value);
+    if (e2) throw new OsError(`Cannot enable kernel scheduling of service ${index}`, e2);
+  }
+
+  /**
+   * Reads the records of the connections the program scheduled since the last call: each one's start (its
+   * SYN), and its end (FIN or RST) when that passed here too.
+   *
+   * @param onFlow called per record, in the kernel's order (the object is reused: copy what you keep)
+   * @returns records read
+   */
+  drainNewFlows(onFlow: (f: KernelNewFlow) => void): number {
+    const f = this.#newFlow;
+    return this.#ring.drain((d, off, len) => {
+      if (len < NEW_FLOW_RECORD_BYTES) return;
+      f.saddr = d.getUint32(off);
+      f.daddr = d.getUint32(off + 4);
+      f.sport = d.getUint16(off + 8);
+      f.dport = d.getUint16(off + 10);
+      const w = d.getUint32(off + 12, true);
+      f.slot = w & 0xff_ffff;
+      f.kind = w >>> 24;
+      onFlow(f);
+    });
+  }
+
   /** Detaches the program and frees it with its maps. */
   close(): void {
+    this.#ring.close();
     for (const fd of this.#fds.splice(0).reverse()) closeBpfFd(fd);
   }
 

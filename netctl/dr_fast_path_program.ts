@@ -7,7 +7,8 @@
  *
  * ```text
  * flows  (hash)  key 12 B: saddr be32 | daddr be32 | sport be16 | dport be16   (frame bytes 26..37 as on the wire)
- *                value 32 B: +0 u32 real slot  +4 pad  +8 u64 last seen (bpf_ktime_get_ns)  +16 u64 packets
+ *                value 32 B: +0 u32 real slot  +4 u32 1 = scheduled by the program (its FIN/RST stays here), else 0
+ *                            +8 u64 last seen (bpf_ktime_get_ns)  +16 u64 packets
  *                            +24 u64 bytes (IP bytes)
  * reals  (array) key u32 slot
  *                value 52 B: +0 dst MAC (6)  +6 src MAC (6)  +12 u32 egress ifindex  +16 u32 valid (1) / passed (0)
@@ -17,15 +18,26 @@
  *                            45 00 | 0000 | 0000 | 4000 | 40 04 | 0000 | director | real server)
  * real_counters (array) key u32 slot
  *                value 16 B: +0 u64 packets  +8 u64 bytes (IP bytes), written only by the program
+ * services (hash) key 8 B: VIP be32 | port be16 | 0 0          (only mh services whose SYNs the kernel schedules)
+ *                value 4 B: u32 index of the service's first entry in `maglev`
+ * maglev (array) key u32 (service index + slot), value u32: real slot + 1, 0 = user space decides
+ *                (MAGLEV_TABLE_SIZE entries per service, the Maglev table of `lb/scheduler/mh.ts`)
+ * new_flows (ringbuf) records of 16 B: flow key (12 B, as in `flows`) | u32 LE: real slot | kind << 24
+ *                (kind 0: a SYN scheduled here; else the FIN (1) / RST (4) bits of an end of such a flow)
  * ```
  *
  * What it does with a frame (Ethernet at offset 0 at tc ingress):
  *
  * ```text
  * load frame bytes 0..47 to the stack (shorter frames cannot be TCP: → TCX_NEXT)
- * not IPv4, IHL ≠ 5, protocol ≠ TCP, a fragment (MF or offset), or SYN/FIN/RST set → TCX_NEXT
- *   (state changes always reach the user-space connection table)
+ * not IPv4, IHL ≠ 5, protocol ≠ TCP, a fragment (MF or offset), or a SYN with other flags → TCX_NEXT
+ * a SYN (without ACK, FIN, RST) to a VIP:port in `services` (new connections in the kernel, Katran's way):
+ *   slot = maglev[index + maglevFlowHash(saddr) mod MAGLEV_TABLE_SIZE] − 1; no owner, or its `reals` slot invalid
+ *   or not DR → TCX_NEXT; else flows[...] = {slot} (replacing an old entry of the 4-tuple), a record to
+ *   new_flows (full → the flow is deleted again and the SYN goes to user space), and forward as below
  * look up flows[saddr, daddr, sport, dport] (only DR flows of VIP services are ever installed) → absent: TCX_NEXT
+ * FIN or RST: a flow the program did not schedule → TCX_NEXT (the user-space table sees the state change); one it
+ *   did schedule is forwarded here and recorded in new_flows (kind = the flags; full ring → TCX_NEXT)
  * look up reals[slot] → invalid (real removed, MAC unknown, not DR): TCX_NEXT
  * TUN: inner packet longer than the slot's limit (so also GSO super-frames) or without DF → TCX_NEXT (user space
  *   answers with fragmentation-needed or fragments, as IPVS does); else build the outer header on the stack from
@@ -35,12 +47,44 @@
  * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT)
  * ```
  *
+ * The hash is user space's mh hash, one definition (`lb/scheduler/mh.ts`, `fmix32` of `lb/scheduler/_hash.ts`):
+ *
+ * ```text
+ * maglevFlowHash(saddr) = fmix32(saddr as a u32, most significant byte first)
+ * fmix32(h): h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16   (32-bit arithmetic)
+ * ```
+ *
+ * {@link MAGLEV_HASH_VECTORS} are checked against both sides: the TypeScript in `lb/scheduler/mh_test.ts`, the
+ * program (run in the kernel) in `dr_fast_path_test.ts`.
+ *
  * DR forwards GSO super-frames and CHECKSUM_PARTIAL skbs as they are (the IP packet is unchanged). The TUN outer
  * header has ID 0 with DF set (RFC 6864: the ID of an atomic datagram is meaningless).
  *
  * @module
  */
-import { BPF_FUNC, EbpfProgram, FP, OP, TCX_DROP, TCX_NEXT } from "./ebpf_asm.ts";
+import { BPF_FUNC, BPF_RB_NO_WAKEUP, EbpfProgram, FP, OP, TCX_DROP, TCX_NEXT } from "./ebpf_asm.ts";
+
+/** Entries of one service's Maglev table (`MH_TABLE_SIZE` of `lb/scheduler/mh.ts`, a prime). */
+export const MAGLEV_TABLE_SIZE = 65537;
+/** Bytes of a `services` key. */
+export const SERVICE_KEY_BYTES = 8;
+/** Bytes of a `new_flows` record. */
+export const NEW_FLOW_RECORD_BYTES = 16;
+
+/**
+ * Test vectors of the Maglev flow hash: client address (u32) → slot `maglevFlowHash(saddr) mod MAGLEV_TABLE_SIZE`.
+ * Computed with a separate Python implementation of the formula in the module doc; both implementations here are
+ * tested against them.
+ */
+export const MAGLEV_HASH_VECTORS: readonly { saddr: string; slot: number }[] = [
+  { saddr: "0.0.0.0", slot: 0 },
+  { saddr: "0.0.0.1", slot: 55146 },
+  { saddr: "10.0.0.1", slot: 34948 },
+  { saddr: "10.77.0.10", slot: 7109 },
+  { saddr: "10.77.0.20", slot: 4127 },
+  { saddr: "192.168.1.20", slot: 60903 },
+  { saddr: "255.255.255.255", slot: 60745 },
+];
 
 /** Bytes of a `flows` key. */
 export const FLOW_KEY_BYTES = 12;
@@ -58,8 +102,9 @@ const BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 = 2;
 export const REAL_COUNTER_BYTES = 16;
 
 const { MOV64_IMM, MOV64_REG, ADD64_IMM, ADD64_REG, AND64_IMM, RSH64_IMM, XOR64_IMM, END_TO_BE } = OP;
+const { MUL64_IMM, MOD64_IMM, MOV32_REG, XOR64_REG, LSH64_IMM, OR64_REG } = OP;
 const { LDX_B, LDX_H, LDX_W, STX_B, STX_H, STX_W, STX_DW, ATOMIC_ADD_DW } = OP;
-const { JNE_IMM, JEQ_IMM, JGT_REG, JSET_IMM, CALL, EXIT } = OP;
+const { JNE_IMM, JEQ_IMM, JGT_REG, JSET_IMM, JA, CALL, EXIT } = OP;
 
 /** Descriptors of the program's maps. */
 export interface DrFastPathMaps {
@@ -69,6 +114,12 @@ export interface DrFastPathMaps {
   reals: number;
   /** `real_counters` array map. */
   realCounters: number;
+  /** `services` hash map (mh services scheduled in the kernel). */
+  services: number;
+  /** `maglev` array map. */
+  maglev: number;
+  /** `new_flows` ring buffer. */
+  newFlows: number;
 }
 
 /**
@@ -79,10 +130,12 @@ export interface DrFastPathMaps {
  */
 export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer> {
   const p = new EbpfProgram();
-  // Stack: fp-48 .. fp-1 holds frame bytes 0..47 (byte k at fp-48+k); fp-56 the reals key; fp-80 .. fp-61 the
-  // outer header (TUN).
+  // Stack: fp-50 .. fp-3 holds frame bytes 0..47 (byte k at fp-50+k, so the addresses at 26 and 30 are 4-aligned); fp-56 the reals key; fp-64 the services key;
+  // fp-80 .. fp-61 the outer header (TUN); fp-112 .. fp-81 a new flow's value; fp-128 .. fp-113 its record;
+  // fp-136 the maglev key.
   const outer = -80;
-  const at = (k: number) => -48 + k;
+  const newValue = -112, record = -128, maglevKey = -136, serviceKey = -64, endFlags = -140;
+  const at = (k: number) => -50 + k;
   p.op(MOV64_REG, 6, 1, 0, 0) // r6 = skb
     .op(MOV64_IMM, 2, 0, 0, 0)
     .stackPtr(3, at(0))
@@ -91,13 +144,24 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(JNE_IMM, 0, 0, "next", 0)
     .plainIpv4(at, 6, "next")
     .op(LDX_B, 1, FP, at(47), 0) // TCP flags
-    .op(JSET_IMM, 1, 0, "next", 0x07) // FIN | SYN | RST
+    .op(MOV64_REG, 2, 1, 0, 0)
+    .op(AND64_IMM, 2, 0, 0, 0x17) // ACK | RST | SYN | FIN
+    .op(JEQ_IMM, 2, 0, "syn", 0x02) // a SYN alone: a new connection
+    .op(JSET_IMM, 1, 0, "next", 0x02) // other SYNs
+    .op(AND64_IMM, 1, 0, 0, 0x05) // FIN | RST, kept for the record below
+    .op(STX_W, FP, 1, endFlags, 0)
     // r7 = flows[frame bytes 26..37]
     .loadMap(1, maps.flows)
     .stackPtr(2, at(26))
     .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
     .op(JEQ_IMM, 0, 0, "next", 0)
     .op(MOV64_REG, 7, 0, 0, 0)
+    // FIN or RST: only a flow the kernel scheduled ends here (with a record); others go to user space
+    .op(LDX_W, 1, FP, endFlags, 0)
+    .op(JEQ_IMM, 1, 0, "known", 0)
+    .op(LDX_W, 1, 7, 4, 0)
+    .op(JEQ_IMM, 1, 0, "next", 0)
+    .label("known")
     // r8 = reals[slot]
     .op(LDX_W, 1, 7, 0, 0)
     .op(STX_W, FP, 1, -56, 0)
@@ -108,6 +172,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(MOV64_REG, 8, 0, 0, 0)
     .op(LDX_W, 1, 8, 16, 0)
     .op(JEQ_IMM, 1, 0, "next", 0)
+    .label("forward")
     // r9 = IP bytes
     .op(LDX_W, 9, 6, 0, 0) // skb->len
     .op(ADD64_IMM, 9, 0, 0, -14)
@@ -159,6 +224,26 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(CALL, 0, 0, 0, BPF_FUNC.skbStoreBytes)
     .op(JNE_IMM, 0, 0, "drop", 0) // the frame has room for a header it could not get: not for user space
     .label("count")
+    // A kernel-scheduled flow's FIN or RST: record it (kind = the flags) for the loop's table
+    .op(LDX_W, 1, FP, endFlags, 0)
+    .op(JEQ_IMM, 1, 0, "stamp", 0)
+    .op(LDX_W, 2, FP, at(26), 0)
+    .op(STX_W, FP, 2, record, 0)
+    .op(LDX_W, 2, FP, at(30), 0)
+    .op(STX_W, FP, 2, record + 4, 0)
+    .op(LDX_W, 2, FP, at(34), 0)
+    .op(STX_W, FP, 2, record + 8, 0)
+    .op(LSH64_IMM, 1, 0, 0, 24)
+    .op(LDX_W, 2, 7, 0, 0)
+    .op(OR64_REG, 2, 1, 0, 0)
+    .op(STX_W, FP, 2, record + 12, 0)
+    .loadMap(1, maps.newFlows)
+    .stackPtr(2, record)
+    .op(MOV64_IMM, 3, 0, 0, NEW_FLOW_RECORD_BYTES)
+    .op(MOV64_IMM, 4, 0, 0, BPF_RB_NO_WAKEUP)
+    .op(CALL, 0, 0, 0, BPF_FUNC.ringbufOutput)
+    .op(JNE_IMM, 0, 0, "next", 0) // ring full: the loop sees the packet itself
+    .label("stamp")
     .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetNs)
     .op(STX_DW, 7, 0, 8, 0) // last seen
     .op(MOV64_IMM, 1, 0, 0, 1)
@@ -187,6 +272,100 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .label("drop")
     .op(MOV64_IMM, 0, 0, 0, TCX_DROP)
     .op(EXIT, 0, 0, 0, 0)
+    .label("syn")
+    // r7 = services[VIP, port] (the first entry of the service's Maglev table)
+    .op(LDX_W, 1, FP, at(30), 0)
+    .op(STX_W, FP, 1, serviceKey, 0)
+    .op(LDX_H, 1, FP, at(36), 0)
+    .op(STX_H, FP, 1, serviceKey + 4, 0)
+    .op(MOV64_IMM, 1, 0, 0, 0)
+    .op(STX_H, FP, 1, serviceKey + 6, 0)
+    .loadMap(1, maps.services)
+    .stackPtr(2, serviceKey)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(LDX_W, 7, 0, 0, 0)
+    // r1 = fmix32(saddr) mod MAGLEV_TABLE_SIZE (see the module doc)
+    .op(LDX_W, 1, FP, at(26), 0)
+    .op(END_TO_BE, 1, 0, 0, 32)
+    .op(MOV64_REG, 2, 1, 0, 0)
+    .op(RSH64_IMM, 2, 0, 0, 16)
+    .op(XOR64_REG, 1, 2, 0, 0)
+    .op(MUL64_IMM, 1, 0, 0, 0x85ebca6b | 0)
+    .op(MOV32_REG, 1, 1, 0, 0)
+    .op(MOV64_REG, 2, 1, 0, 0)
+    .op(RSH64_IMM, 2, 0, 0, 13)
+    .op(XOR64_REG, 1, 2, 0, 0)
+    .op(MUL64_IMM, 1, 0, 0, 0xc2b2ae35 | 0)
+    .op(MOV32_REG, 1, 1, 0, 0)
+    .op(MOV64_REG, 2, 1, 0, 0)
+    .op(RSH64_IMM, 2, 0, 0, 16)
+    .op(XOR64_REG, 1, 2, 0, 0)
+    .op(MOD64_IMM, 1, 0, 0, MAGLEV_TABLE_SIZE)
+    .op(ADD64_REG, 1, 7, 0, 0)
+    .op(STX_W, FP, 1, maglevKey, 0)
+    .loadMap(1, maps.maglev)
+    .stackPtr(2, maglevKey)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(LDX_W, 1, 0, 0, 0)
+    .op(JEQ_IMM, 1, 0, "next", 0) // no owner: user space decides
+    .op(ADD64_IMM, 1, 0, 0, -1)
+    .op(STX_W, FP, 1, -56, 0)
+    // r8 = reals[slot]: valid and DR, else user space
+    .loadMap(1, maps.reals)
+    .stackPtr(2, -56)
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(MOV64_REG, 8, 0, 0, 0)
+    .op(LDX_W, 1, 8, 16, 0)
+    .op(JEQ_IMM, 1, 0, "next", 0)
+    .op(LDX_W, 1, 8, 20, 0)
+    .op(JNE_IMM, 1, 0, "next", FAST_PATH_METHOD.dr)
+    // flows[key] = {slot}
+    .op(MOV64_IMM, 1, 0, 0, 0)
+    .op(STX_DW, FP, 1, newValue, 0)
+    .op(STX_DW, FP, 1, newValue + 8, 0)
+    .op(STX_DW, FP, 1, newValue + 16, 0)
+    .op(STX_DW, FP, 1, newValue + 24, 0)
+    .op(LDX_W, 1, FP, -56, 0)
+    .op(STX_W, FP, 1, newValue, 0)
+    .op(MOV64_IMM, 1, 0, 0, 1)
+    .op(STX_W, FP, 1, newValue + 4, 0) // scheduled here: its FIN/RST ends here too
+    .loadMap(1, maps.flows)
+    .stackPtr(2, at(26))
+    .stackPtr(3, newValue)
+    .op(MOV64_IMM, 4, 0, 0, 0) // BPF_ANY
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapUpdateElem)
+    .op(JNE_IMM, 0, 0, "next", 0)
+    // tell user space: key | slot
+    .op(LDX_W, 1, FP, at(26), 0)
+    .op(STX_W, FP, 1, record, 0)
+    .op(LDX_W, 1, FP, at(30), 0)
+    .op(STX_W, FP, 1, record + 4, 0)
+    .op(LDX_W, 1, FP, at(34), 0)
+    .op(STX_W, FP, 1, record + 8, 0)
+    .op(LDX_W, 1, FP, -56, 0)
+    .op(STX_W, FP, 1, record + 12, 0)
+    .loadMap(1, maps.newFlows)
+    .stackPtr(2, record)
+    .op(MOV64_IMM, 3, 0, 0, NEW_FLOW_RECORD_BYTES)
+    .op(MOV64_IMM, 4, 0, 0, BPF_RB_NO_WAKEUP)
+    .op(CALL, 0, 0, 0, BPF_FUNC.ringbufOutput)
+    .op(JNE_IMM, 0, 0, "unsched", 0)
+    // r7 = the new flow's value, then forward as an established flow
+    .op(MOV64_IMM, 1, 0, 0, 0)
+    .op(STX_W, FP, 1, endFlags, 0)
+    .loadMap(1, maps.flows)
+    .stackPtr(2, at(26))
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
+    .op(JEQ_IMM, 0, 0, "next", 0)
+    .op(MOV64_REG, 7, 0, 0, 0)
+    .op(JA, 0, 0, "forward", 0)
+    .label("unsched") // the ring is full: user space would not know the flow, so it schedules the SYN itself
+    .loadMap(1, maps.flows)
+    .stackPtr(2, at(26))
+    .op(CALL, 0, 0, 0, BPF_FUNC.mapDeleteElem)
     .label("next")
     .op(MOV64_IMM, 0, 0, 0, TCX_NEXT)
     .op(EXIT, 0, 0, 0, 0);

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
 import { ipv4ToInt } from "../core/addr.ts";
-import { DrFastPath } from "./dr_fast_path.ts";
+import { DrFastPath, type KernelNewFlow } from "./dr_fast_path.ts";
+import { MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "./dr_fast_path_program.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "./ebpf_asm.ts";
 import { monotonicNs } from "./ebpf.ts";
 import { requires } from "../tests/_requires.ts";
@@ -18,7 +19,18 @@ const ACK = 0x10, SYN = 0x02, FIN = 0x01, RST = 0x04, PSH = 0x08;
  * Ethernet: dst = director, src = client, 0800 | IPv4 (IHL words, flags/frag) | TCP ports, flags | payload
  * ```
  */
-function frame(o: { flags?: number; dst?: string; ihl?: number; frag?: number; proto?: number; payload?: number }) {
+function frame(
+  o: {
+    flags?: number;
+    dst?: string;
+    src?: string;
+    sport?: number;
+    ihl?: number;
+    frag?: number;
+    proto?: number;
+    payload?: number;
+  },
+) {
   const ihl = o.ihl ?? 5;
   const payload = o.payload ?? 10;
   const ipLen = ihl * 4 + 20 + payload;
@@ -32,10 +44,10 @@ function frame(o: { flags?: number; dst?: string; ihl?: number; frag?: number; p
   v.setUint16(20, o.frag ?? 0x4000); // DF
   v.setUint8(22, 64);
   v.setUint8(23, o.proto ?? 6);
-  v.setUint32(26, ipv4ToInt(CLIENT));
+  v.setUint32(26, ipv4ToInt(o.src ?? CLIENT));
   v.setUint32(30, ipv4ToInt(o.dst ?? VIP));
   const t = 14 + ihl * 4;
-  v.setUint16(t, 40000);
+  v.setUint16(t, o.sport ?? 40000);
   v.setUint16(t + 2, 80);
   v.setUint8(t + 12, 0x50);
   v.setUint8(t + 13, o.flags ?? ACK);
@@ -211,6 +223,134 @@ Deno.test({
       assertEquals(fp.flow(1, 2, 5, 80), undefined);
       assertEquals(fp.deleteFlow(1, 2, 5, 80), false);
       assertThrows(() => fp.setReal(4, REAL), RangeError, "slots are 0..3");
+    } finally {
+      fp.close();
+    }
+  },
+});
+
+Deno.test({
+  ...await requires(
+    "DrFastPath schedules a SYN to an mh service from its Maglev table (the vectors' hash), records and forwards it",
+    { root: true },
+  ),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 64, maxReals: 16 });
+    try {
+      const macOf = (slot: number) => [0x02, 0, 0, 0, 0, 0x20 + slot];
+      const owners = new Int32Array(MAGLEV_TABLE_SIZE).fill(-1);
+      MAGLEV_HASH_VECTORS.forEach((v, k) => {
+        fp.setReal(k + 1, { ...REAL, dstMac: new Uint8Array(macOf(k + 1)) });
+        owners[v.slot] = k + 1;
+      });
+      fp.setService(ipv4ToInt(VIP), 80, 2, owners);
+      const drained = () => {
+        const got: KernelNewFlow[] = [];
+        fp.drainNewFlows((f) => got.push({ ...f }));
+        return got;
+      };
+      MAGLEV_HASH_VECTORS.forEach((v, k) => {
+        const input = frame({ flags: SYN, src: v.saddr, payload: 0 });
+        const r = fp.run(input);
+        assertEquals(r.verdict, TCX_REDIRECT, `SYN from ${v.saddr}`);
+        assertEquals([...r.frame.subarray(0, 12)], [...macOf(k + 1), ...DIRECTOR_MAC], `SYN from ${v.saddr}`);
+        const f = fp.flow(ipv4ToInt(v.saddr), ipv4ToInt(VIP), 40000, 80)!;
+        assertEquals([f.slot, f.packets, f.bytes], [k + 1, 1, 40]);
+        // The rest of the flow follows the entry the SYN made.
+        assertEquals(fp.run(frame({ flags: ACK, src: v.saddr })).verdict, TCX_REDIRECT);
+      });
+      assertEquals(
+        drained(),
+        MAGLEV_HASH_VECTORS.map((v, k) => ({
+          saddr: ipv4ToInt(v.saddr),
+          daddr: ipv4ToInt(VIP),
+          sport: 40000,
+          dport: 80,
+          slot: k + 1,
+          kind: 0,
+        })),
+      );
+      assertEquals(drained(), [], "each record is read once");
+      // The end of a flow scheduled here passes here too, recorded with its flags.
+      const v0 = MAGLEV_HASH_VECTORS[1];
+      assertEquals(fp.run(frame({ flags: FIN | ACK, src: v0.saddr })).verdict, TCX_REDIRECT);
+      assertEquals(fp.run(frame({ flags: RST, src: MAGLEV_HASH_VECTORS[3].saddr })).verdict, TCX_REDIRECT);
+      assertEquals(drained().map((f) => [f.saddr, f.slot, f.kind]), [
+        [ipv4ToInt(v0.saddr), 2, FIN],
+        [ipv4ToInt(MAGLEV_HASH_VECTORS[3].saddr), 4, RST],
+      ]);
+      // A flow user space installed keeps its FIN in user space.
+      fp.addFlow(ipv4ToInt("10.8.8.8"), ipv4ToInt(VIP), 40000, 80, 1);
+      assertEquals(fp.run(frame({ flags: FIN | ACK, src: "10.8.8.8" })).verdict, TCX_NEXT);
+
+      const v = MAGLEV_HASH_VECTORS[2];
+      const passed = (why: string, f: Uint8Array) => {
+        const r = fp.run(f);
+        assertEquals(r.verdict, TCX_NEXT, why);
+        assertEquals(r.frame, new Uint8Array(f), why);
+      };
+      passed("a SYN+ACK", frame({ flags: SYN | ACK, src: v.saddr, sport: 40001 }));
+      passed("a SYN to another port", frame({ flags: SYN, src: v.saddr, sport: 40001, dst: "10.77.0.101" }));
+      passed("a SYN whose slot has no owner", frame({ flags: SYN, src: "10.9.9.9", sport: 40001 }));
+      fp.setReal(3, undefined);
+      passed("a SYN whose owner is invalid", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
+      fp.setReal(3, { ...REAL, tun: { source: 1, dest: 2, maxInnerBytes: 1480 } });
+      passed("a SYN whose owner is TUN", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
+      fp.setReal(3, REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 2, undefined);
+      passed("a SYN once the service is off", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
+      assertEquals(fp.flow(ipv4ToInt(v.saddr), ipv4ToInt(VIP), 40001, 80), undefined);
+      assertEquals(drained(), []);
+    } finally {
+      fp.close();
+    }
+  },
+});
+
+Deno.test({
+  ...await requires("DrFastPath's new-flow ring buffer wraps: 60,000 kernel-scheduled SYNs read back in order", {
+    root: true,
+  }),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
+    try {
+      fp.setReal(1, REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
+      let next = 0;
+      const read = () =>
+        fp.drainNewFlows((f) => {
+          assertEquals([f.sport, f.slot], [1024 + next, 1], `record ${next}`);
+          next++;
+        });
+      // The ring holds about 43,000 records: drain every 10,000, so the positions wrap around its end.
+      for (let i = 0; i < 60_000; i++) {
+        assertEquals(fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict, TCX_REDIRECT);
+        if (i % 10_000 === 9_999) read();
+      }
+      read();
+      assertEquals(next, 60_000);
+    } finally {
+      fp.close();
+    }
+  },
+});
+
+Deno.test({
+  ...await requires("DrFastPath passes a SYN to user space (and keeps no flow) while the new-flow ring is full", {
+    root: true,
+  }),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 65536, maxReals: 4 });
+    try {
+      fp.setReal(1, REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
+      let i = 0;
+      while (i < 60_000 && fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict === TCX_REDIRECT) i++;
+      assert(i > 40_000 && i < 50_000, `the ring took ${i} records`);
+      assertEquals(fp.flow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 1024 + i, 80), undefined);
+      assertEquals(fp.drainNewFlows(() => {}), i);
+      // Drained: the kernel schedules again.
+      assertEquals(fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict, TCX_REDIRECT);
     } finally {
       fp.close();
     }

@@ -33,13 +33,14 @@ const CMD = {
   testRun: 10n,
   progQuery: 16n,
   linkCreate: 28n,
+  updateBatch: 26n,
 };
 const ATTR_BYTES = 144;
 const LOG_BYTES = 1 << 16;
 const ENOENT = 2;
 
 /** Map types (uapi `enum bpf_map_type`). */
-export const BPF_MAP_TYPE = { hash: 1, array: 2 } as const;
+export const BPF_MAP_TYPE = { hash: 1, array: 2, ringbuf: 27 } as const;
 /** Map flag: allocate hash elements on insert instead of all at creation. */
 export const BPF_F_NO_PREALLOC = 1;
 /** Program type of tc/tcx classifiers. */
@@ -191,6 +192,20 @@ export function tcxIngressProgramCount(ifindex: number): number {
   v.setUint32(4, BPF_TCX_INGRESS, true);
   if (bpf(CMD.progQuery, a) < 0) throw new OsError("Cannot query the tcx ingress programs", errno());
   return v.getUint32(24, true);
+}
+
+/**
+ * Writes `count` elements in one call (BPF_MAP_UPDATE_BATCH): `keys` and `values` hold them back to back.
+ *
+ * @returns 0, or the errno when the kernel refused (some elements may be written then)
+ */
+export function bpfMapUpdateBatch(mapFd: number, keys: Uint8Array, values: Uint8Array, count: number): number {
+  const { a, v } = attr();
+  setU64(v, 16, addressOf(keys));
+  setU64(v, 24, addressOf(values));
+  v.setUint32(32, count, true);
+  v.setUint32(36, mapFd, true);
+  return bpf(CMD.updateBatch, a) < 0 ? errno() : 0;
 }
 
 /**

@@ -27,6 +27,9 @@ export const TCX_DROP = 2;
 /** tcx verdict: redirect (what `bpf_redirect()` returns on success). */
 export const TCX_REDIRECT = 7;
 
+/** `bpf_ringbuf_output()` flag: do not wake up a waiting reader. */
+export const BPF_RB_NO_WAKEUP = 1;
+
 /** Helper ids (uapi `enum bpf_func_id`). */
 export const BPF_FUNC = {
   mapLookupElem: 1,
@@ -37,6 +40,7 @@ export const BPF_FUNC = {
   redirect: 23,
   skbLoadBytes: 26,
   skbAdjustRoom: 50,
+  ringbufOutput: 130,
 } as const;
 
 /** Opcodes (class | size/op | mode/source) used by netctl's programs. */
@@ -46,6 +50,15 @@ export const OP = {
   ADD64_IMM: 0x07,
   ADD64_REG: 0x0f,
   SUB64_REG: 0x1f,
+  /** `dst *= imm` (imm sign-extended; the low 32 bits of the product are those of a 32-bit multiply). */
+  MUL64_IMM: 0x27,
+  /** `dst %= imm`, unsigned. */
+  MOD64_IMM: 0x97,
+  /** `dst = (u32)src`: 32-bit move, zero-extends (truncates a 64-bit value to its low 32 bits). */
+  MOV32_REG: 0xbc,
+  XOR64_REG: 0xaf,
+  LSH64_IMM: 0x67,
+  OR64_REG: 0x4f,
   AND64_IMM: 0x57,
   RSH64_IMM: 0x77,
   XOR64_IMM: 0xa7,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatMac } from "../lb/packet/ethernet.ts";
+import { formatMac } from "../packet/ethernet.ts";
 import {
   AF_INET,
   IFREQ_BYTES,

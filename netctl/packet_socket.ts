@@ -2,7 +2,7 @@
  * AF_PACKET sockets bound to one interface and EtherType, with an optional classic BPF filter and
  * PACKET_VNET_HDR, and batched receive/send through recvmmsg(2)/sendmmsg(2) over preallocated
  * buffers ({@link PacketBatch}). This is the director's packet I/O; see
- * /work/shared/notes/dataplane.md for why (no libpcap, batching, synchronous calls in a Worker).
+ * ../shared/notes/dataplane.md (outside the repository) for why (no libpcap, batching, synchronous calls in a Worker).
  *
  * `struct sockaddr_ll` (20 bytes) as bound:
  *
@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { encodeSockFilters, type SockFilter } from "../lb/packet/bpf.ts";
+import { encodeSockFilters, type SockFilter } from "../packet/bpf.ts";
 import {
   AF_PACKET,
   ETH_P_IP,

@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
 import { ipv4ToInt } from "../core/addr.ts";
-import { vipFilterProgram } from "../lb/packet/bpf.ts";
-import { ETHERTYPE_IPV4, writeEthernetHeader } from "../lb/packet/ethernet.ts";
-import { IPPROTO_TCP, writeIpv4Header } from "../lb/packet/ipv4.ts";
-import { decodeVnetHeader, VNET_HEADER_BYTES } from "../lb/packet/vnet_header.ts";
+import { vipFilterProgram } from "../packet/bpf.ts";
+import { ETHERTYPE_IPV4, writeEthernetHeader } from "../packet/ethernet.ts";
+import { IPPROTO_TCP, writeIpv4Header } from "../packet/ipv4.ts";
+import { decodeVnetHeader, VNET_HEADER_BYTES } from "../packet/vnet_header.ts";
 import { interfaceInfo, interfaceMac } from "./interface_info.ts";
 import { PacketBatch, PacketSocket, Poller } from "./packet_socket.ts";
 import { missingNetCapabilities } from "./privileges.ts";

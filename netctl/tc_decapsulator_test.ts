@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/_assert.ts";
-import { fromHex, toHex } from "../lb/packet/_hex.ts";
+import { fromHex, toHex } from "../packet/_hex.ts";
 import { TcDecapsulator, TCX_NEXT, TCX_PASS } from "./tc_decapsulator.ts";
 import { MAX_DECAP_DIRECTORS } from "./ipip_decap_program.ts";
 import { requires } from "../tests/_requires.ts";

@@ -25,7 +25,14 @@
  *
  * @module
  */
-import type { CacheFigures, DirectorFigures, ServerRow, ServiceRow, TopUrl } from "./cluster_status.ts";
+import type {
+  CacheFigures,
+  DirectorFigures,
+  DirectorHaFigures,
+  ServerRow,
+  ServiceRow,
+  TopUrl,
+} from "./cluster_status.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -177,6 +184,30 @@ function serviceRow(s: unknown, tableTemplates: number | undefined): ServiceRow 
   };
 }
 
+/**
+ * The HA role from `/director/status` (`ha` of an active-backup node, `activeActive` of an active-active one)
+ * and the VIPs held: a director without HA and an active-active one hold all their VIPs, an active-backup one
+ * only as MASTER.
+ */
+function directorHa(d: Obj, services: ServiceRow[]): DirectorHaFigures {
+  const all = [...new Set(services.map((s) => s.address.split(":")[0]).filter((v) => v !== "*"))];
+  if (isObj(d.ha)) {
+    const role = str(d.ha, ["role"], "INIT");
+    const master = str(d.ha, ["master"]);
+    return {
+      mode: str(d.ha, ["mode"], "active-backup"),
+      role,
+      group: str(d.ha, ["group"]) || undefined,
+      ...(master ? { master } : {}),
+      vips: role === "MASTER" ? all : [],
+    };
+  }
+  if (isObj(d.activeActive)) {
+    return { mode: "active-active", role: "ACTIVE", group: str(d.activeActive, ["group"]) || undefined, vips: all };
+  }
+  return { mode: "none", role: "STANDALONE", vips: all };
+}
+
 /** Whether a director's `/status` section lacks the service table (so `/director/status` must be read). */
 export function needsDirectorTable(doc: unknown): boolean {
   return isObj(at(doc, "director")) && !Array.isArray(at(doc, "director.services"));
@@ -198,6 +229,7 @@ export function extractDirector(doc: unknown): DirectorFigures | undefined {
   const fallback = services.reduce((n, s) => n + s.servers.reduce((m, r) => m + r.activeConns + r.inactiveConns, 0), 0);
   return {
     services,
+    ha: directorHa(d, services),
     // A DR/TUN data plane keeps its own table; the per-server active + inactive counts cover it.
     connections: Math.max(
       num(d, ["connections", "table.entries", "connectionTable.entries", "conntrack.entries"], fallback),

@@ -135,3 +135,28 @@ Deno.test("extractDirector() reads the director role's /director/status layout",
     ],
   );
 });
+
+Deno.test("extractDirector() reads the HA role and the VIPs the director holds", () => {
+  const services = [{ key: "10.0.0.100:80", servers: [] }, { key: "10.0.0.100:443", servers: [] }, {
+    key: "10.0.0.101:80",
+    servers: [],
+  }];
+  const ha = (extra: Record<string, unknown>) => extractDirector({ director: { services, ...extra } })?.ha;
+  const both = ["10.0.0.100", "10.0.0.101"];
+  assertEquals(ha({}), { mode: "none", role: "STANDALONE", vips: both });
+  assertEquals(ha({ ha: { mode: "active-backup", group: "g", role: "MASTER", master: "d1" } }), {
+    mode: "active-backup",
+    role: "MASTER",
+    group: "g",
+    master: "d1",
+    vips: both,
+  });
+  assertEquals(ha({ ha: { mode: "active-backup", group: "g", role: "BACKUP", master: "d1" } })?.vips, []);
+  assertEquals(ha({ ha: { mode: "active-backup", group: "g", role: "FAULT" } })?.vips, []);
+  assertEquals(ha({ activeActive: { group: "g", node: "d2" } }), {
+    mode: "active-active",
+    role: "ACTIVE",
+    group: "g",
+    vips: both,
+  });
+});

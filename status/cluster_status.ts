@@ -96,10 +96,26 @@ export interface ServiceRow {
   servers: ServerRow[];
 }
 
+/** A director's high-availability role (`director.ha`) and the VIPs it holds now. */
+export interface DirectorHaFigures {
+  /** `none`, `active-backup` or `active-active`. */
+  mode: string;
+  /** `MASTER`, `BACKUP`, `FAULT`, `INIT` (active-backup), `ACTIVE` (active-active) or `STANDALONE` (none). */
+  role: string;
+  /** VIP group (active-backup, active-active). */
+  group?: string;
+  /** The MASTER this director follows (active-backup). */
+  master?: string;
+  /** VIPs this director forwards for now: all of its VIPs unless it is an active-backup BACKUP/FAULT/INIT. */
+  vips: string[];
+}
+
 /** Director figures of one director member. */
 export interface DirectorFigures {
   /** Virtual services. */
   services: ServiceRow[];
+  /** HA role and the VIPs held (absent in documents from older nodes). */
+  ha?: DirectorHaFigures;
   /** Entries in the connection table. */
   connections: number;
   /** New connections per second over the last sample interval. */

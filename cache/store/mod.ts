@@ -8,6 +8,7 @@
  */
 import type { Appliance } from "../../config/schema.ts";
 import { DiskStore } from "./disk/disk_store.ts";
+import { openFileBudget } from "./disk/mod.ts";
 import type { CacheDirStatus } from "./disk/cache_dir.ts";
 import { createPolicy } from "./eviction/mod.ts";
 import { MemoryStore } from "./memory_store.ts";
@@ -71,6 +72,7 @@ export async function createStoreFromConfig(
     instance: opts.instance,
     ownerPid: opts.ownerPid,
     evictor: opts.evictor,
+    openFiles: openFileBudget(opts.workers ?? 1, s.dirs.length),
   });
   return new TieredStore({ memory, disk, memoryMaxObjectBytes: cache.memory.maxObjectBytes });
 }

@@ -70,6 +70,12 @@ export const GLOBAL = {
   /** Flows installed so far, and installs the kernel refused (its flow map full). */
   fastPathInstalls: 26,
   fastPathInstallFailed: 27,
+  /** New connections the fast path scheduled in the kernel (mh services) and entered in the table, and those it
+   * could not enter (table full or server gone: the kernel's flow was removed). */
+  kernelScheduled: 28,
+  kernelScheduleRejected: 29,
+  /** Ends (FIN, RST) of kernel-scheduled connections that passed in the kernel and were applied to the table. */
+  kernelEnded: 30,
 } as const;
 /** Global counter words reserved. */
 export const GLOBAL_COUNTERS = 32;

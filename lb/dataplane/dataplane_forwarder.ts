@@ -69,7 +69,9 @@ export class DataplaneForwarder implements Forwarder {
       macs: this.#macs,
       stateFile: d.stateFile,
       stateSaveIntervalMs: d.stateSaveIntervalMs,
-      ha: d.ha && d.ha.mode !== "none" ? { syncIntervalMs: d.ha.sync.intervalMs } : undefined,
+      ha: d.ha?.mode === "active-backup" ? { syncIntervalMs: d.ha.sync.intervalMs } : undefined,
+      // Active-active: every director forwards at once; the router, not ARP, sends the VIPs here.
+      quietVips: d.ha?.mode === "active-active",
     });
     await fwd.start(services);
     this.#fwd = fwd;

@@ -15,15 +15,26 @@
  * - Counters: the kernel counts packets and IP bytes per slot; {@link FastPathOffload.fold} adds
  *   what is new to the per-real and per-service counters, the dispatcher's, and the global
  *   fast-path totals, so `director status --stats` counts every packet once.
+ * - New connections in the kernel ({@link FastPathOffload.syncServices}): for an mh service whose servers
+ *   are all DR, without persistence or connection thresholds, the kernel gets the service's Maglev table
+ *   (server id per slot, only servers the scheduler may pick) and schedules SYNs itself; the loop enters
+ *   those connections in its table from the kernel's records ({@link FastPathOffload.adoptNewFlows}), before
+ *   it handles any frame it receives (so a flow's FIN never arrives before its entry). Such a flow's FIN or
+ *   RST is forwarded in the kernel too and recorded; the loop applies it to the entry, which leaves the fast
+ *   path. Other services keep the user-space path for SYNs, FINs and RSTs.
  *
  * @module
  */
 import { monotonicNs } from "../../netctl/ebpf.ts";
-import { type DrFastPath, EEXIST } from "../../netctl/dr_fast_path.ts";
+import { type DrFastPath, EEXIST, MAX_KERNEL_SERVICES } from "../../netctl/dr_fast_path.ts";
+import { MaglevHashing } from "../scheduler/mh.ts";
+import { MAGLEV_TABLE_SIZE } from "../../netctl/dr_fast_path_program.ts";
+import type { VirtualService } from "../virtual_service.ts";
 import type { ConnTable } from "../conn_table.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import type { FlowOffload } from "../flow_offload.ts";
-import { TcpState } from "../tcp_state.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TcpState } from "../tcp_state.ts";
+import type { FlowKey } from "../scheduler/mod.ts";
 import { type ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 
 /**
@@ -48,6 +59,8 @@ export class FastPathOffload implements FlowOffload {
   readonly #folded: Float64Array;
   /** Per server id: service counter slot, or -1. */
   #svcOf: Int32Array;
+  /** Kernel service tables by service key: index and the owners last written. */
+  readonly #kernelServices = new Map<string, { index: number; vip: number; port: number; owners: Int32Array }>();
 
   /**
    * @param fp the loaded, attached fast path
@@ -159,9 +172,112 @@ export class FastPathOffload implements FlowOffload {
     }
   }
 
+  /**
+   * Brings the kernel's mh service tables in step with the dispatcher (after a configuration, health or
+   * membership change, and from housekeeping); writes a table only when it changed.
+   *
+   * @param enabled false turns kernel scheduling off for every service (an HA standby data plane takes no new
+   *   connections)
+   */
+  syncServices(d: Dispatcher, enabled = true): void {
+    const seen = new Set<string>();
+    for (const svc of d.services) {
+      if (!enabled || !kernelSchedulable(svc)) continue;
+      const owners = this.#owners(d, svc);
+      let k = this.#kernelServices.get(svc.key);
+      if (!k) {
+        const used = new Set([...this.#kernelServices.values()].map((x) => x.index));
+        let index = 0;
+        while (used.has(index)) index++;
+        if (index >= MAX_KERNEL_SERVICES) continue;
+        k = { index, vip: svc.vip, port: svc.port, owners: new Int32Array(0) };
+        this.#kernelServices.set(svc.key, k);
+      }
+      seen.add(svc.key);
+      if (sameOwners(k.owners, owners)) continue;
+      try {
+        this.#fp.setService(svc.vip, svc.port, k.index, owners);
+        k.owners = owners;
+      } catch {
+        // Refused: SYNs of this service stay in user space.
+        this.#fp.setService(svc.vip, svc.port, k.index, undefined);
+        k.owners = new Int32Array(0);
+      }
+    }
+    for (const [key, k] of this.#kernelServices) {
+      if (seen.has(key)) continue;
+      this.#fp.setService(k.vip, k.port, k.index, undefined);
+      this.#kernelServices.delete(key);
+    }
+  }
+
+  /** Server id per Maglev slot, −1 where the scheduler would not pick the owner (user space decides). */
+  #owners(d: Dispatcher, svc: VirtualService): Int32Array {
+    const ids = (svc.scheduler as MaglevHashing).slots();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < 0) continue;
+      const s = d.server(id);
+      if (!s || s.removed || s.weight <= 0 || s.overloaded || !s.eligible || id >= this.#fp.maxReals) ids[i] = -1;
+    }
+    return ids;
+  }
+
+  /**
+   * Enters the connections the kernel scheduled since the last call in the dispatcher's table; a flow it
+   * cannot enter is removed from the kernel (its next packets are scheduled in user space).
+   *
+   * @returns flows read
+   */
+  adoptNewFlows(d: Dispatcher, nowMs: number): number {
+    if (this.#kernelServices.size === 0) return 0;
+    const C = this.#ctl.counters;
+    const key: FlowKey = { saddr: 0, sport: 0, daddr: 0, dport: 0 };
+    return this.#fp.drainNewFlows((f) => {
+      if (f.kind !== 0) {
+        // Its FIN or RST passed in the kernel: the entry moves on as if the loop had seen it (and leaves the
+        // fast path, so what follows comes here).
+        key.saddr = f.saddr;
+        key.daddr = f.daddr;
+        key.sport = f.sport;
+        key.dport = f.dport;
+        d.schedule(key, TCP_ACK | (f.kind & (TCP_FIN | TCP_RST)), nowMs);
+        C[GLOBAL.kernelEnded]++;
+        return;
+      }
+      const ports = ((f.sport << 16) | f.dport) >>> 0;
+      if (d.adoptConnection({ saddr: f.saddr, daddr: f.daddr, ports }, f.slot, nowMs)) {
+        C[GLOBAL.kernelScheduled]++;
+        C[GLOBAL.fastPathFlows]++;
+        C[this.#ctl.realIndex(f.slot, REAL.conns)] = d.server(f.slot)?.conns ?? 0;
+      } else {
+        C[GLOBAL.kernelScheduleRejected]++;
+        this.#fp.deleteFlow(f.saddr, f.daddr, f.sport, f.dport);
+      }
+    });
+  }
+
   /** Detaches the program (the loop ends). */
   close(): void {
     this.#ctl.counters[GLOBAL.fastPathActive] = 0;
     this.#fp.close();
   }
+}
+
+/**
+ * Whether the kernel may schedule a service's new connections: mh with the full-size table, a VIP, no
+ * persistence (templates are user-space state), and only DR servers without connection thresholds
+ * (overload changes with every connection).
+ */
+export function kernelSchedulable(svc: VirtualService): boolean {
+  return svc.schedulerName === "mh" && svc.scheduler instanceof MaglevHashing &&
+    svc.scheduler.tableSize === MAGLEV_TABLE_SIZE && !svc.transparent && svc.vip !== 0 &&
+    svc.persistTimeoutMs === 0 && svc.servers.length > 0 &&
+    svc.servers.every((s) => s.method === "dr" && s.upperThreshold === 0);
+}
+
+function sameOwners(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

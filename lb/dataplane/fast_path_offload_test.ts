@@ -3,7 +3,7 @@ import { ipv4ToInt } from "../../core/addr.ts";
 import { DrFastPath } from "../../netctl/dr_fast_path.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "../../netctl/ebpf_asm.ts";
 import { Dispatcher } from "../dispatcher.ts";
-import { TCP_ACK, TCP_FIN, TCP_SYN } from "../tcp_state.ts";
+import { TCP_ACK, TCP_FIN, TCP_SYN, TcpState } from "../tcp_state.ts";
 import { ControlBlock, GLOBAL, REAL, SVC } from "./control.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
 import { requires } from "../../tests/_requires.ts";
@@ -166,5 +166,89 @@ Deno.test({
       offload.close();
     }
     assertEquals(ctl.counters[GLOBAL.fastPathActive], 0);
+  },
+});
+
+/** A SYN from `client`:40000 to VIP:80. */
+function syn(client: string): Uint8Array {
+  const b = ack(40000);
+  new DataView(b.buffer).setUint32(26, ipv4ToInt(client));
+  b[47] = TCP_SYN;
+  return b;
+}
+
+Deno.test({
+  ...await requires(
+    "FastPathOffload gives the kernel an mh service's table; kernel-scheduled SYNs go where user space would",
+    { root: true },
+  ),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 64, maxReals: 8 });
+    try {
+      const ctl = new ControlBlock();
+      const offload = new FastPathOffload(fp, ctl, { srcMac: OUR_MAC, ifindex: 1 });
+      const d = new Dispatcher({ maxConnections: 100 });
+      d.offload = offload;
+      d.configure([
+        {
+          vip: VIP,
+          port: 80,
+          method: "dr",
+          scheduler: "mh",
+          reals: [{ address: "10.77.0.11" }, { address: "10.77.0.12" }],
+        },
+        { vip: VIP, port: 81, method: "dr", scheduler: "rr", reals: [{ address: "10.77.0.13" }] },
+      ]);
+      offload.syncReals(d, (id) => ({ mac: MACS[id % 2] }), new Int32Array(8).fill(-1));
+      offload.syncServices(d);
+      const svc = d.services[0];
+      const clients = ["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5", "10.1.0.6"];
+      const want = new Set<number>();
+      for (const c of clients) {
+        const f = { saddr: ipv4ToInt(c), sport: 40000, daddr: ipv4ToInt(VIP), dport: 80 };
+        const id = svc.scheduler.schedule(svc.eligible, f, 0)!.id;
+        want.add(id);
+        const r = fp.run(syn(c));
+        assertEquals(r.verdict, TCX_REDIRECT, c);
+        assertEquals([...r.frame.subarray(0, 6)], [...MACS[id % 2]], `${c} to server ${id}`);
+      }
+      assertEquals(want.size, 2, "the clients cover both servers");
+      assertEquals(offload.adoptNewFlows(d, 0), clients.length);
+      assertEquals(d.table.size, clients.length);
+      assertEquals(ctl.counters[GLOBAL.kernelScheduled], clients.length);
+      // The FIN reaches user space: same server, and the kernel's flow goes.
+      const f0 = { saddr: ipv4ToInt(clients[0]), sport: 40000, daddr: ipv4ToInt(VIP), dport: 80 };
+      d.schedule(f0, TCP_FIN | TCP_ACK, 1);
+      assertEquals(fp.flow(f0.saddr, f0.daddr, 40000, 80), undefined);
+      // A FIN that passes in the kernel: recorded, applied to the entry, which leaves the fast path.
+      const fin = syn(clients[1]);
+      fin[47] = TCP_FIN | TCP_ACK;
+      assertEquals(fp.run(fin).verdict, TCX_REDIRECT);
+      assertEquals(offload.adoptNewFlows(d, 2), 1);
+      assertEquals(ctl.counters[GLOBAL.kernelEnded], 1);
+      const f1 = { saddr: ipv4ToInt(clients[1]), daddr: ipv4ToInt(VIP) };
+      assertEquals(fp.flow(f1.saddr, f1.daddr, 40000, 80), undefined);
+      const slot1 = d.table.lookup(f1.saddr, f1.daddr, ((40000 << 16) | 80) >>> 0);
+      assert(slot1 >= 0 && d.table.state(slot1) !== TcpState.ESTABLISHED, "the entry moved on from ESTABLISHED");
+      // A server taken down loses its slots; kernel scheduling off (HA standby) passes every SYN on.
+      d.setHealth(0, false);
+      offload.syncServices(d);
+      for (const c of clients) {
+        const f = { saddr: ipv4ToInt(c), sport: 40001, daddr: ipv4ToInt(VIP), dport: 80 };
+        const b = syn(c);
+        new DataView(b.buffer).setUint16(34, 40001);
+        const id = svc.scheduler.schedule(svc.eligible, f, 0)?.id;
+        assertEquals(fp.run(b).verdict, id === 1 ? TCX_REDIRECT : TCX_NEXT, c);
+      }
+      offload.syncServices(d, false);
+      assertEquals(fp.run(syn("10.1.0.9")).verdict, TCX_NEXT);
+      // The rr service never reaches the kernel's scheduler.
+      const rr = syn("10.1.0.1");
+      new DataView(rr.buffer).setUint16(36, 81);
+      offload.syncServices(d);
+      assertEquals(fp.run(rr).verdict, TCX_NEXT);
+    } finally {
+      fp.close();
+    }
   },
 });

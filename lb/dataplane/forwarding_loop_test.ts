@@ -1,7 +1,7 @@
 import { assertEquals } from "../../tests/_assert.ts";
 import { ipv4ToInt } from "../../core/addr.ts";
-import { fromHex } from "../packet/_hex.ts";
-import { ACCEPT_SNAPLEN, runBpf } from "../packet/bpf.ts";
+import { fromHex } from "../../packet/_hex.ts";
+import { ACCEPT_SNAPLEN, runBpf } from "../../packet/bpf.ts";
 import { DEFAULT_TCP_TIMEOUTS } from "../tcp_state.ts";
 import type { DataplaneConfig } from "./config.ts";
 import { filterFor } from "./forwarding_loop.ts";

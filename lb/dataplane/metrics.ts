@@ -191,3 +191,20 @@ export const fastPathInstallsTotal = new Counter({
     this.inc({ result: "failed" }, sum((g) => g.fastPathInstallFailed));
   },
 });
+
+/** New connections scheduled in the kernel. */
+export const kernelScheduledTotal = new Counter({
+  name: "webcache_dataplane_kernel_scheduled_total",
+  help: "New connections of mh services whose SYN the in-kernel fast path scheduled itself, entered in the " +
+    "connection table afterwards (ok), or not entered (rejected: table full or server gone; the kernel's flow was " +
+    "removed and user space scheduled the flow's next packet); and ends (FIN, RST) of such connections forwarded " +
+    "in the kernel and applied to the table (ended).",
+  labelNames: ["result"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ result: "ok" }, sum((g) => g.kernelScheduled));
+    this.inc({ result: "rejected" }, sum((g) => g.kernelScheduleRejected));
+    this.inc({ result: "ended" }, sum((g) => g.kernelEnded));
+  },
+});

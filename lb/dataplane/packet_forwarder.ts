@@ -52,6 +52,11 @@ export interface PacketForwarderOptions {
   stateSaveIntervalMs?: number;
   /** Director HA: start in standby and keep a connection-sync journal batched this often (ms). */
   ha?: { syncIntervalMs: number };
+  /**
+   * Never answer ARP for the VIPs nor announce them (`director.ha.mode: active-active`: an ECMP router routes
+   * the VIPs to the directors' own addresses); forwarding is unchanged.
+   */
+  quietVips?: boolean;
 }
 
 /** Per-server counters as `ipvsadm -Ln --stats` shows them (in direction only: DR/TUN never see replies). */
@@ -106,6 +111,7 @@ export class PacketForwarder {
     this.#opts = opts;
     this.#inbox = opts.ha ? new SyncInbox() : undefined;
     this.#standby = opts.ha !== undefined;
+    this.#silent = opts.quietVips === true;
     this.#macs = { ...opts.macs };
     this.#stateFile = opts.stateFile ? new ConnStateFile(opts.stateFile) : undefined;
   }

@@ -10,7 +10,8 @@
  *
  * The table is filled in rounds; in each round every server takes `weight / gcd(weights)` turns,
  * each turn claiming its next preferred slot still empty, until all M slots are taken. M is prime
- * (65537 here), so every permutation visits every slot. A flow's source address picks the slot:
+ * (65537 here), so every permutation visits every slot. Turns are taken in the order of the servers'
+ * names, so the table depends only on the set of (name, weight) pairs, never on list order or ids. A flow's source address picks the slot:
  * `table[fmix32(saddr) mod M]`. When a server leaves, the slots of the others mostly keep their
  * owner (minimal disruption). Weight 0 servers get no slots.
  *
@@ -18,6 +19,17 @@
  */
 import { fmix32, gcd, stringHash } from "./_hash.ts";
 import type { FlowKey, SchedDest, Scheduler } from "./scheduler.ts";
+
+/**
+ * The hash that picks a flow's table slot: `fmix32(saddr)`, slot = hash mod M. The in-kernel DR fast path
+ * computes the same (`netctl/dr_fast_path_program.ts`, whose `MAGLEV_HASH_VECTORS` test both sides), so a
+ * SYN the kernel schedules and a packet user space schedules reach the same server.
+ *
+ * @param saddr the client address as a u32 (most significant byte first)
+ */
+export function maglevFlowHash(saddr: number): number {
+  return fmix32(saddr);
+}
 
 /** Default lookup table size: a prime well above 100 × the number of servers. */
 export const MH_TABLE_SIZE = 65537;
@@ -56,7 +68,7 @@ export class MaglevHashing implements Scheduler {
 
   /** The slot owner for the flow's source address, if it can take connections. */
   schedule(dests: readonly SchedDest[], flow: FlowKey, _nowMs: number): SchedDest | undefined {
-    return this.lookup(dests, fmix32(flow.saddr));
+    return this.lookup(dests, maglevFlowHash(flow.saddr));
   }
 
   /** The slot owner for an arbitrary 32-bit hash (used for stateless overflow scheduling). */
@@ -94,6 +106,9 @@ export function populateMaglev(dests: readonly SchedDest[], table: Int32Array): 
   const live: number[] = [];
   for (let i = 0; i < dests.length; i++) if (dests[i].weight > 0) live.push(i);
   if (live.length === 0) return 0;
+  // Turns go in key order, not list order: directors that list the same servers in another order
+  // (membership heard in another order) build the same table (director.ha.mode active-active).
+  live.sort((a, b) => (dests[a].key < dests[b].key ? -1 : dests[a].key > dests[b].key ? 1 : 0));
   const offset = new Float64Array(live.length);
   const skip = new Float64Array(live.length);
   const next = new Float64Array(live.length);

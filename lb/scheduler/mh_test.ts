@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { makeDests } from "../../tests/conformance/scheduler_suite.ts";
-import { MaglevHashing, populateMaglev } from "./mh.ts";
+import { ipv4ToInt } from "../../core/addr.ts";
+import { MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "../../netctl/dr_fast_path_program.ts";
+import { maglevFlowHash, MaglevHashing, MH_TABLE_SIZE, populateMaglev } from "./mh.ts";
 
 Deno.test("populateMaglev() fills every slot, shares by weight within 2 %", () => {
   const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 0 }]);
@@ -35,6 +37,23 @@ Deno.test("MaglevHashing.update() moves few slots of the remaining servers when 
   for (const t of after) assert.notEqual(t, 4);
 });
 
+Deno.test("populateMaglev() gives each slot the same server whatever the list order and ids", () => {
+  const d = makeDests([{ weight: 1 }, { weight: 2 }, { weight: 1 }, { weight: 3 }, { weight: 1 }]);
+  const reversed = d.map((_x, i) => ({ ...d[d.length - 1 - i], id: 100 + i }));
+  const a = new Int32Array(4099);
+  const b = new Int32Array(4099);
+  populateMaglev(d, a);
+  populateMaglev(reversed, b);
+  for (let i = 0; i < a.length; i++) assert.equal(reversed[b[i]].key, d[a[i]].key, `slot ${i}`);
+});
+
 Deno.test("MaglevHashing constructor rejects a table size below 2", () => {
   assert.throws(() => new MaglevHashing(1), RangeError);
+});
+
+Deno.test("maglevFlowHash() gives the in-kernel fast path's slot for every test vector", () => {
+  assert.equal(MH_TABLE_SIZE, MAGLEV_TABLE_SIZE);
+  for (const v of MAGLEV_HASH_VECTORS) {
+    assert.equal(maglevFlowHash(ipv4ToInt(v.saddr)) % MH_TABLE_SIZE, v.slot, v.saddr);
+  }
 });

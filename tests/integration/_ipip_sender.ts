@@ -1,7 +1,7 @@
 /**
  * Test helper process: sends one crafted IP-in-IP frame (outer IPv4 protocol 4 around an inner
  * IPv4/UDP datagram) on an interface through an AF_PACKET socket, built with the packet codecs of
- * `lb/packet/`. Run inside a namespace (`ip netns exec NS deno run ... _ipip_sender.ts ...`); needs
+ * `packet/`. Run inside a namespace (`ip netns exec NS deno run ... _ipip_sender.ts ...`); needs
  * CAP_NET_RAW there. Used to check who a TUN real server decapsulates for.
  *
  * ```text
@@ -20,10 +20,10 @@
  * @module
  */
 import { ipv4ToInt } from "../../core/addr.ts";
-import { encodeEthernetFrame, ETHERTYPE_IPV4, parseMac } from "../../lb/packet/ethernet.ts";
-import { encapsulateIpip } from "../../lb/packet/ipip.ts";
-import { IPV4_HEADER_BYTES, writeIpv4Header } from "../../lb/packet/ipv4.ts";
-import { fragmentIpv4 } from "../../lb/packet/fragment.ts";
+import { encodeEthernetFrame, ETHERTYPE_IPV4, parseMac } from "../../packet/ethernet.ts";
+import { encapsulateIpip } from "../../packet/ipip.ts";
+import { IPV4_HEADER_BYTES, writeIpv4Header } from "../../packet/ipv4.ts";
+import { fragmentIpv4 } from "../../packet/fragment.ts";
 import { PacketSocket } from "../../netctl/packet_socket.ts";
 
 const [ifname, dstMac, outerSrc, outerDst, innerSrc, innerDst, port, payloadText, mode] = Deno.args;

@@ -1,10 +1,10 @@
 /**
  * The dashboard in a real headless Chromium against a cluster of admin endpoints on loopback: a
- * director (which aggregates and serves the page) and three caches whose `/status` counters move.
+ * director (which aggregates and serves the page), its HA BACKUP, and three caches whose `/status` counters move.
  * The page loads with no console errors, shows the member count and hit ratio that
  * `/cluster/status` and the nodes' own `/status` give, works from outside admin.allow only with
- * `#token=`, shows each member's config version and a refusal with its reason, and changes when a
- * cache is stopped.
+ * `#token=`, shows each member's config version and a refusal with its reason, lists both directors with their HA
+ * roles and which one holds the VIP (and follows a takeover), and changes when a cache is stopped.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { registerDashboard } from "../../admin/dashboard.ts";
@@ -46,10 +46,12 @@ Deno.test({
       startFakeNode("cache-2", "cache", { ...access, section: cacheSection(80, 40) }),
       startFakeNode("cache-3", "cache", { ...access, section: cacheSection(50, 20) }),
     ];
+    const haOf = (role: string) => ({ mode: "active-backup", group: "lab", role, node: "x", peers: [] });
     const director = startFakeNode("director-1", "director", {
       ...access,
       section: {
         connections: 3,
+        ha: haOf("MASTER"),
         services: [{
           name: "web",
           address: "127.0.0.1:8080",
@@ -66,7 +68,12 @@ Deno.test({
         }],
       },
     });
-    const nodes = [director, ...caches];
+    // A second director, the BACKUP of the same VIP group: it holds no VIP.
+    const backup = startFakeNode("director-2", "director", {
+      ...access,
+      section: { ...director.section, ha: haOf("BACKUP") },
+    });
+    const nodes = [director, backup, ...caches];
     // cache-2 refused config version 2 (cluster.configSync); the others run it.
     const refusal = { version: 2, hash: "fedcba9876543210", reason: "director.ha.mode: needs director.vipMode arp" };
     serveMembers(
@@ -105,12 +112,23 @@ Deno.test({
         total += s.cache.hits + s.cache.misses;
       }
       assertEquals(Number(await page.getAttribute("#members-count", "data-value")), doc.totals.members);
-      assertEquals(await page.textContent("#members-count"), "4");
+      assertEquals(await page.textContent("#members-count"), "5");
       const shownRatio = Number(await page.getAttribute("#hit-ratio", "data-value"));
       assertEquals(shownRatio, doc.totals.hitRatio);
       assertEquals(shownRatio, hits / total);
       assertEquals(await page.textContent("#hit-ratio"), `${(hits / total * 100).toFixed(1)}%`);
-      assertEquals(await page.locator("#members tbody tr").count(), 4);
+      assertEquals(await page.locator("#members tbody tr").count(), 5);
+      // Every director with its role, and which one holds the VIP.
+      assertEquals(await page.locator("#director-ha tbody tr").count(), 2);
+      assert((await page.textContent('#director-ha tr[data-director="director-2"]'))?.includes("BACKUP"));
+      assertEquals(await page.textContent("#vip-holders"), "VIP 127.0.0.1 held by director-1");
+      // A takeover: the BACKUP becomes MASTER, the old MASTER BACKUP; the page follows.
+      backup.section = { ...backup.section, ha: haOf("MASTER") };
+      director.section = { ...director.section, ha: haOf("BACKUP") };
+      await waitFor(
+        async () => (await page.textContent("#vip-holders")) === "VIP 127.0.0.1 held by director-2",
+        "the VIP holder to follow a takeover",
+      );
       const refuser = await page.textContent('#members tr[data-node="cache-2"]');
       assert(refuser?.includes("v1 01234567") && refuser.includes("refused v2"), `cache-2 row: ${refuser}`);
       assert(refuser?.includes(refusal.reason), `cache-2 row shows why: ${refuser}`);
@@ -126,7 +144,7 @@ Deno.test({
 
       // Stop a cache: the page shows it down and counts one healthy member less.
       await caches[2].stop();
-      await waitFor(async () => (await page.getAttribute("#healthy-count", "data-value")) === "3", "3 healthy members");
+      await waitFor(async () => (await page.getAttribute("#healthy-count", "data-value")) === "4", "4 healthy members");
       const row = await page.textContent('#members tr[data-node="cache-3"]');
       assert(row?.includes("down"), `cache-3 row: ${row}`);
       assertEquals(errors, [], "no console errors");

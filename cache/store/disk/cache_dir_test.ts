@@ -464,3 +464,34 @@ Deno.test("CacheDir checks each block a range read sends, and reads format 1 fil
     }
   });
 });
+
+Deno.test("CacheDir with open files kept: another worker's replacement, deletion and damage are seen", async () => {
+  await withDir(async (path) => {
+    const instance = crypto.randomUUID();
+    const w0 = await open(path, { instance, evictor: true, openFiles: 16 });
+    const w1 = await open(path, { instance, evictor: false, openFiles: 16 });
+    const KEPT = 20_000; // above ALWAYS_VERIFY_BYTES: files kept open
+    try {
+      await put(w0, testMeta("http://o/r", KEPT), testBody("old", KEPT));
+      await put(w0, testMeta("http://o/d", KEPT), testBody("d", KEPT));
+      await put(w0, testMeta("http://o/x", KEPT), testBody("x", KEPT));
+      for (const k of ["r", "d", "x"]) ok(w1.get(key(k)), k); // w1 now keeps the three files open
+      // w0 stores a new version (renamed over the old file): w1 serves the new one, not its open file's.
+      await put(w0, testMeta("http://o/r", KEPT), testBody("new", KEPT));
+      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT));
+      // w0 deletes (PURGE): w1 finds nothing although it held the file open.
+      strictEqual(await w0.delete("http://o/d"), 1);
+      strictEqual(w1.get(key("d")), undefined);
+      // Damaged in place (same inode, the open file sees the new bytes): never served.
+      const f = fileOf(path, "x");
+      const bytes = await Deno.readFile(f);
+      bytes[bytes.length - 5] ^= 0x01;
+      await Deno.writeFile(f, bytes);
+      strictEqual(w1.get(key("x")), undefined);
+      strictEqual(w1.stats().damaged, 1);
+    } finally {
+      await w1.close();
+      await w0.close();
+    }
+  });
+});

@@ -43,3 +43,4 @@ export {
 } from "./entry_format.ts";
 export { crc32c } from "./crc32c.ts";
 export { StoreWriteError, type WriteFailureReason } from "./_disk_writer.ts";
+export { MAX_OPEN_FILES, openFileBudget } from "./_open_files.ts";

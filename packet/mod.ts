@@ -2,7 +2,8 @@
  * Pure packet codecs for the director's data plane: Ethernet, ARP, IPv4 with the RFC 1071
  * checksum, TCP ports and flags, IP-in-IP encapsulation, IPv4 fragmentation, ICMP fragmentation-needed,
  * virtio_net_hdr, and classic BPF socket filters as data. Nothing here does I/O, reads a clock
- * or logs; `netctl/` and `lb/dataplane/` do.
+ * or logs; `netctl/` and `lb/dataplane/` do. It sits at the top level because both use it
+ * (`netctl/` is below `lb/`).
  *
  * @module
  */

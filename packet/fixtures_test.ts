@@ -2,8 +2,8 @@
  * Decodes the golden frames captured from a real run (tests/fixtures/dataplane.md) with the
  * codecs, and checks what the data plane promises about them.
  */
-import { assert, assertEquals } from "../../tests/_assert.ts";
-import { ipv4ToInt } from "../../core/addr.ts";
+import { assert, assertEquals } from "../tests/_assert.ts";
+import { ipv4ToInt } from "../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import { ARP_REPLY, ARP_REQUEST, decodeArp } from "./arp.ts";
 import { ACCEPT_SNAPLEN, runBpf, vipFilterProgram } from "./bpf.ts";
@@ -15,7 +15,7 @@ import { decapsulateIpip } from "./ipip.ts";
 import { decodeIpv4Header, IPPROTO_ICMP } from "./ipv4.ts";
 import { decodeTcpHeader, TCP_SYN } from "./tcp.ts";
 
-const DIR = new URL("../../tests/fixtures/", import.meta.url);
+const DIR = new URL("../tests/fixtures/", import.meta.url);
 const load = (name: string) => fromHex(Deno.readTextFileSync(new URL(`${name}.hex`, DIR)));
 const VIP = ipv4ToInt("10.77.0.100");
 const CLIENT = ipv4ToInt("10.77.0.10");

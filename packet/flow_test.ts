@@ -1,5 +1,5 @@
-import { assertEquals } from "../../tests/_assert.ts";
-import { ipv4ToInt } from "../../core/addr.ts";
+import { assertEquals } from "../tests/_assert.ts";
+import { ipv4ToInt } from "../core/addr.ts";
 import { fromHex } from "./_hex.ts";
 import { FLOW_FRAGMENT, FLOW_NOT_IPV4, FLOW_NOT_TCP, FLOW_OK, FLOW_SHORT, newTcpFlow, parseTcpFlow } from "./flow.ts";
 import { TCP_SYN } from "./tcp.ts";

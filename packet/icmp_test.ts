@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "../../tests/_assert.ts";
-import { ipv4ToInt } from "../../core/addr.ts";
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
+import { ipv4ToInt } from "../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import { decodeIcmp, encodeFragNeeded, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED } from "./icmp.ts";
 

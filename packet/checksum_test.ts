@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/_assert.ts";
+import { assertEquals } from "../tests/_assert.ts";
 import { fromHex } from "./_hex.ts";
 import { internetChecksum, onesComplementSum } from "./checksum.ts";
 

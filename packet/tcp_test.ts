@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
 import { fromHex } from "./_hex.ts";
 import { decodeTcpHeader, formatTcpFlags, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "./tcp.ts";
 

@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "../../tests/_assert.ts";
-import { ipv4ToInt } from "../../core/addr.ts";
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
+import { ipv4ToInt } from "../core/addr.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import { ARP_REPLY, ARP_REQUEST, arpReplyFrame, arpRequestFrame, decodeArp, gratuitousArpFrame } from "./arp.ts";
 import { formatMac, parseMac } from "./ethernet.ts";

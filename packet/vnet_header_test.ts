@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { assertEquals, assertThrows } from "../tests/_assert.ts";
 import { internetChecksum } from "./checksum.ts";
 import { fromHex, toHex } from "./_hex.ts";
 import {
