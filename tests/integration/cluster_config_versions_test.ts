@@ -15,17 +15,26 @@ const N = 10;
 const REFUSER = 7;
 const PUBLISHER = 3;
 
-function freePort(proto: "tcp" | "udp" = "tcp"): number {
-  if (proto === "udp") {
-    const u = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-    const p = (u.addr as Deno.NetAddr).port;
-    u.close();
-    return p;
+/**
+ * A port free for both TCP and UDP (gossip binds both), taken below the kernel's ephemeral range
+ * so that outgoing connections of other processes cannot take it between this check and the bind.
+ */
+function freeGossipPort(): number {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      const l = Deno.listen({ hostname: "127.0.0.1", port });
+      try {
+        Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
+        return port;
+      } finally {
+        l.close();
+      }
+    } catch {
+      // taken: try another
+    }
   }
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
+  throw new Error("No port free for both TCP and UDP");
 }
 
 interface MemberRecord {
@@ -85,7 +94,11 @@ Deno.test("configSync: a weight change reaches 10 nodes in seconds, local keys s
       health: { type: "none" },
       reals: [{ address: "127.0.0.1", port: 9001, weight }],
     });
-    const gossip = Array.from({ length: N }, () => freePort("udp"));
+    const gossip: number[] = [];
+    while (gossip.length < N) {
+      const port = freeGossipPort();
+      if (!gossip.includes(port)) gossip.push(port);
+    }
     const file = (i: number) => `${dir}/n${i}.yaml`;
     const start = (i: number) =>
       startNode({
