@@ -41,7 +41,12 @@ interface Entry {
    * one string less kept per object).
    */
   key: string;
+  /** `[obj.meta]`, made on the first {@link MemoryStore.variants} call of a URL held only here. */
+  list?: StoredMeta[];
 }
+
+/** What {@link MemoryStore.variants} returns for a URL not held (shared, like every list it returns). */
+const NO_VARIANTS: StoredMeta[] = Object.freeze([]) as unknown as StoredMeta[];
 
 /** The policy key of a variant; see {@link Entry.key}. */
 function policyKey(primary: string, variant: string): string {
@@ -133,11 +138,14 @@ export class MemoryStore implements Store {
 
   /** The variants of a URL; the returned array is shared, do not modify it. */
   variants(primary: string): StoredMeta[] {
+    const v = this.#byPrimary.get(primary);
+    if (v === undefined) return NO_VARIANTS;
+    // A URL's only entry keeps its list itself (an entry's metadata never changes: new metadata
+    // makes a new entry), so a lookup is one hash lookup, not two.
+    if (!(v instanceof Map)) return v.list ??= [v.obj.meta];
     let list = this.#metaLists.get(primary);
     if (list) return list;
-    const v = this.#byPrimary.get(primary);
-    if (v === undefined) return [];
-    list = v instanceof Map ? [...v.values()].map((e) => e.obj.meta) : [v.obj.meta];
+    list = [...v.values()].map((e) => e.obj.meta);
     this.#metaLists.set(primary, list);
     return list;
   }

@@ -162,3 +162,22 @@ Deno.test("MemoryStore moves a URL's only variant into a map when a second one c
   assertEquals(s.delete("http://n/"), 1);
   assertEquals(s.stats().objects, 0);
 });
+
+Deno.test("MemoryStore.variants() of a URL's only entry follows replacements, metadata updates and deletes", () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  assertEquals(s.variants("http://l/"), []);
+  s.put(meta("http://l/"), bytes("a"));
+  const first = s.variants("http://l/");
+  assertEquals(first.map((m) => m.status), [200]);
+  assertEquals(s.variants("http://l/"), first, "the same list while nothing changed");
+  s.updateMeta({ ...meta("http://l/"), status: 203 });
+  assertEquals(s.variants("http://l/").map((m) => m.status), [203]);
+  s.put({ ...meta("http://l/"), status: 204 }, bytes(""));
+  assertEquals(s.variants("http://l/").map((m) => m.status), [204]);
+  s.put(meta("http://l/", "en"), bytes("b"));
+  assertEquals(s.variants("http://l/").map((m) => m.variant), ["", "en"]);
+  s.delete("http://l/", "en");
+  assertEquals(s.variants("http://l/").map((m) => `${m.variant}:${m.status}`), [":204"]);
+  s.delete("http://l/");
+  assertEquals(s.variants("http://l/"), []);
+});
