@@ -99,6 +99,34 @@ export class RawOrigin {
   }
 }
 
+/**
+ * One keep-alive HTTP/1.1 GET (no `Connection: close`), the kind the fast hit path serves; reads
+ * the response to the end of its Content-Length body.
+ */
+export async function keepAliveGet(port: number, target: string, host = "test.example"): Promise<RawResponse> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+    let buf = new Uint8Array(0);
+    const chunk = new Uint8Array(65536);
+    while (true) {
+      const n = await conn.read(chunk);
+      if (n === null) break;
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.length);
+      buf = next;
+      const end = findHeadEnd(buf, 0, buf.length);
+      if (end === -1) continue;
+      const len = Number(/content-length:\s*(\d+)/i.exec(latin1Decode(buf.subarray(0, end)))?.[1] ?? 0);
+      if (buf.length >= end + len) break;
+    }
+    return parseRaw(buf);
+  } finally {
+    conn.close();
+  }
+}
+
 /** Reads one HTTP request head from a raw connection (for RawOrigin scripts). */
 export async function readRequestHead(conn: Deno.Conn): Promise<string> {
   const buf = new Uint8Array(65536);

@@ -6,8 +6,7 @@
  * client reading a body other than its own normalised URL has been served a poisoned object.
  */
 import { assertEquals } from "../_assert.ts";
-import { findHeadEnd, latin1Decode } from "../../http/head_codec.ts";
-import { parseRaw, rawExchange, RecordingOrigin, request, startCache } from "./_cache_harness.ts";
+import { keepAliveGet, parseRaw, rawExchange, RecordingOrigin, request, startCache } from "./_cache_harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -160,41 +159,16 @@ Deno.test("cache key: targets that cannot be normalised safely get 400 and reach
   }
 });
 
-/** One keep-alive HTTP/1.1 GET (no `Connection: close`), the kind the fast hit path serves. */
-async function keepAlive(port: number, target: string, host: string) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
-    let buf = new Uint8Array(0);
-    const chunk = new Uint8Array(65536);
-    while (true) {
-      const n = await conn.read(chunk);
-      if (n === null) break;
-      const next = new Uint8Array(buf.length + n);
-      next.set(buf);
-      next.set(chunk.subarray(0, n), buf.length);
-      buf = next;
-      const end = findHeadEnd(buf, 0, buf.length);
-      if (end === -1) continue;
-      const len = Number(/content-length:\s*(\d+)/i.exec(latin1Decode(buf.subarray(0, end)))?.[1] ?? 0);
-      if (buf.length >= end + len) break;
-    }
-    return parseRaw(buf);
-  } finally {
-    conn.close();
-  }
-}
-
 Deno.test("cache key: the fast hit path keys exactly as the route does", async () => {
   const origin = echoOrigin();
   const c = startCache({ defaultOrigin: origin.url });
   try {
-    assertEquals((await keepAlive(c.port, "/x/y", "good.example")).text, "good.example /x/y");
-    assertEquals((await keepAlive(c.port, "/x/y", "good.example")).headers.get("x-cache"), "HIT from testcache");
+    assertEquals((await keepAliveGet(c.port, "/x/y", "good.example")).text, "good.example /x/y");
+    assertEquals((await keepAliveGet(c.port, "/x/y", "good.example")).headers.get("x-cache"), "HIT from testcache");
     // The same characters split differently between Host and target are not that object.
-    assertEquals((await keepAlive(c.port, "/y", "good.example/x")).status, 400);
+    assertEquals((await keepAliveGet(c.port, "/y", "good.example/x")).status, 400);
     for (const t of ["/x/../x/y", "/x/%79", "/x\\y", "/x/y#f"]) {
-      const r = await keepAlive(c.port, t, "GOOD.example:80");
+      const r = await keepAliveGet(c.port, t, "GOOD.example:80");
       assertEquals(r.text, "good.example /x/y", t);
       assertEquals(r.headers.get("x-cache"), "HIT from testcache", t);
     }

@@ -6,33 +6,7 @@
  * Authorization follow RFC 9111 §3.5.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { findHeadEnd, latin1Decode } from "../../http/head_codec.ts";
-import { parseRaw, RecordingOrigin, request, startCache } from "./_cache_harness.ts";
-
-/** One keep-alive HTTP/1.1 GET (no `Connection: close`), so a hit can take the fast path. */
-async function keepAliveGet(port: number, target: string, host = "test.example") {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
-    let buf = new Uint8Array(0);
-    const chunk = new Uint8Array(65536);
-    while (true) {
-      const n = await conn.read(chunk);
-      if (n === null) break;
-      const next = new Uint8Array(buf.length + n);
-      next.set(buf);
-      next.set(chunk.subarray(0, n), buf.length);
-      buf = next;
-      const end = findHeadEnd(buf, 0, buf.length);
-      if (end === -1) continue;
-      const len = Number(/content-length:\s*(\d+)/i.exec(latin1Decode(buf.subarray(0, end)))?.[1] ?? 0);
-      if (buf.length >= end + len) break;
-    }
-    return parseRaw(buf);
-  } finally {
-    conn.close();
-  }
-}
+import { keepAliveGet, RecordingOrigin, request, startCache } from "./_cache_harness.ts";
 
 const cookies = (r: { head: string }) => r.head.split("\r\n").filter((l) => /^set-cookie2?:/i.test(l));
 
