@@ -53,6 +53,10 @@ export function libc(): Libc {
       }
     }
     if (!lib) throw new Error("Cannot open libc through FFI", { cause: last });
+    // The first call through a symbol takes the runtime's slow path, which can itself make
+    // system calls and overwrite errno. Warm __errno_location now, so errno() right after a
+    // failed call reads that call's errno.
+    lib.symbols.__errno_location();
   }
   return lib.symbols;
 }

@@ -108,8 +108,8 @@ export class PacketSocket {
     if (fd < 0) {
       const err = errno();
       const what = `Cannot open a raw packet socket on "${ifname}"`;
-      if (err === EPERM || err === EACCES) {
-        const missing = missingNetCapabilities();
+      const missing = missingNetCapabilities();
+      if (err === EPERM || err === EACCES || missing.includes("CAP_NET_RAW")) {
         throw new PrivilegeError(privilegeMessage(what, missing.length ? missing : ["CAP_NET_RAW"]), missing, {
           cause: new OsError(what, err),
         });
