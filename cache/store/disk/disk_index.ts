@@ -57,6 +57,15 @@ export interface IndexMeta {
 /** Mutations per KV atomic operation (Deno KV allows 1000; leave room). */
 export const MAX_BATCH = 500;
 
+/**
+ * Journal events per KV value. An event serialises to about 80 bytes (an object name is 65
+ * characters), so 256 events stay well under KV's 64 KiB value limit; 1000 did not (every batch
+ * of a worker that hit more than about 800 objects per second was refused and lost).
+ */
+export const JOURNAL_CHUNK_EVENTS = 256;
+/** Journal values per KV atomic operation: 16 × ~21 KiB stays under KV's 800 KiB per commit. */
+const JOURNAL_CHUNKS_PER_COMMIT = 16;
+
 type Mutation = { key: Deno.KvKey; value?: unknown };
 
 /** A KV index with a write queue. */
@@ -155,14 +164,17 @@ export class DiskIndex {
     const journal = this.#journal;
     this.#queue = [];
     this.#journal = [];
-    // Journal events go in chunks of 1000 events per value (well under the 64 KiB value limit).
-    const muts: Mutation[] = [...queue];
-    for (let i = 0; i < journal.length; i += 1000) {
-      muts.push({ key: ["j", Date.now(), Deno.pid, this.#seq++], value: journal.slice(i, i + 1000) });
+    const batches: Mutation[][] = [];
+    for (let i = 0; i < queue.length; i += MAX_BATCH) batches.push(queue.slice(i, i + MAX_BATCH));
+    let chunks: Mutation[] = [];
+    for (let i = 0; i < journal.length; i += JOURNAL_CHUNK_EVENTS) {
+      if (chunks.length === JOURNAL_CHUNKS_PER_COMMIT) batches.push(chunks = []);
+      else if (chunks.length === 0) batches.push(chunks);
+      chunks.push({ key: ["j", Date.now(), Deno.pid, this.#seq++], value: journal.slice(i, i + JOURNAL_CHUNK_EVENTS) });
     }
-    for (let i = 0; i < muts.length; i += MAX_BATCH) {
+    for (const batch of batches) {
       const op = this.kv.atomic();
-      for (const m of muts.slice(i, i + MAX_BATCH)) {
+      for (const m of batch) {
         if (m.value === undefined) op.delete(m.key);
         else op.set(m.key, m.value);
       }
