@@ -10,13 +10,17 @@
 #   NGINX=1 ... bench/miss_cpu.sh          # nginx proxy_cache under the same load, same run
 #   ROUNDS=3 ...                           # repeat the whole set (A B A B A B)
 #   PERF=/tmp/x.data ...                   # perf record (cpu-clock, call graphs) of the target meanwhile
+#   STRACE=/tmp/x ...                      # strace -c -f of the target meanwhile (x.<name>.strace); slows it
+#   DISK=1 ...                             # the store is a cache directory (under bench/results/) with the
+#                                          # memory tier off: every hit reads the disk store
 #   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
 #
 # MODE: miss (every request a new 1 KiB URL), nostore (the same, answered with Cache-Control:
-# no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first).
+# no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first), big
+# (100 URLs of 100 KiB, warmed first).
 # WARM: warm-up before hit modes (default 3s; 12s for spread, so every worker holds every object).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request (and the
 # kernel's share of it), minor page
@@ -74,6 +78,7 @@ measure() { # name "pids" url
     nostore) args=(unique /nostore/miss- "mp$RANDOM$RANDOM" 1024) ;;
     hot) args=(static); url="$url/obj/hot?size=1024" ;;
     spread) args=(spread /obj/s 10000 1024) ;;
+    big) args=(spread /obj/b 100 102400) ;;
   esac
   if [[ $MODE != miss && $MODE != nostore ]]; then # warm-up: every object stored before measuring
     # Spread: every worker must have asked for (and copied) each of the 10,000 objects once.
@@ -95,6 +100,11 @@ measure() { # name "pids" url
       "$PROFILE.$name.cpuprofile") &
     profpid=$!
   fi
+  local stracepid=
+  if [[ -n ${STRACE:-} ]]; then # STRACE=prefix: count the target's system calls (all threads)
+    timeout -s INT "${DURATION%s}" strace -c -f -p "${pid%% *}" -o "$STRACE.$name.strace" >/dev/null 2>&1 &
+    stracepid=$!
+  fi
   if [[ -n ${PERF:-} ]]; then # PERF=file.data: also sample the target's stacks (kernel included)
     perf record -e cpu-clock -F 499 -g -p "${pid%% *}" -o "$PERF" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
     perfpid=$!
@@ -109,6 +119,7 @@ measure() { # name "pids" url
   # shellcheck disable=SC2086
   s1=$(sys_of $pid)
   [[ -z $perfpid ]] || wait "$perfpid" || true
+  [[ -z $stracepid ]] || wait "$stracepid" || true
   if [[ -n $profpid ]]; then
     wait "$profpid" && deno run -A "$ROOT/bench/cpu_profile.ts" report "$PROFILE.$name.cpuprofile" 25 >&2 || true
   fi
@@ -125,14 +136,20 @@ print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p9
 EOF
 }
 run_bundle() { # name path
-  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" inspect=
+  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" inspect= disk=()
+  if [[ -n ${DISK:-} ]]; then # a fresh cache directory, memory tier off (as bench/peers' webcache-disk)
+    local dir=$ROOT/bench/results/disk-stores/cpu-$1
+    rm -rf "$dir" && mkdir -p "$dir"
+    printf 'cache:\n  memory:\n    maxBytes: 1MiB\n    maxObjectBytes: 0\n' >"$dir.yaml"
+    disk=(--config "$dir.yaml" --cache-dir "$dir/d1" --cache-size 2GiB)
+  fi
   INSPECT_PORT=
   if [[ -n ${PROFILE:-} ]]; then
     INSPECT_PORT=$((30000 + RANDOM % 2000))
     inspect="--inspect=127.0.0.1:$INSPECT_PORT"
   fi
   # shellcheck disable=SC2086
-  env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} $inspect "$2" cache --listen "127.0.0.1:$port" \
+  env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} $inspect "$2" cache "${disk[@]}" --listen "127.0.0.1:$port" \
     --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn --admin "127.0.0.1:$((port + 1))" &
   wc=$!
   # Wait until every worker listens (/status lists each worker once it reported), not just the
@@ -148,7 +165,7 @@ run_bundle() { # name path
   kill "$wc"
   wait "$wc" 2>/dev/null || true
 }
-echo "# $(date -u +%FT%TZ) mode=$MODE workers=$WORKERS duration=$DURATION load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) mode=$MODE disk=${DISK:-0} workers=$WORKERS duration=$DURATION load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
   for b in $BUNDLES; do run_bundle "${b%%=*}" "${b#*=}"; done
   if [[ -n ${NGINX:-} ]]; then

@@ -112,7 +112,8 @@ export class CacheHandler {
   readonly #fsm: RequestFsm;
   #forwardAcl: Acl;
   #purgeAcl: Acl;
-  readonly #prepared = new WeakMap<StoredObject, PreparedHit>();
+  /** Prepared heads by stored metadata: a disk tier returns a new object per hit, the same meta. */
+  readonly #prepared = new WeakMap<StoredMeta, PreparedHit>();
   readonly #xHit: string;
   /** Raw `host\ntarget` → normalised key, so hits skip URL parsing (cleared when large). */
   readonly #keys = new Map<string, string>();
@@ -331,8 +332,8 @@ export class CacheHandler {
 
   #fastPrepared(primary: string, obj: StoredObject | undefined, now: number): FastHit | string {
     if (!obj || !obj.body) return primary;
-    let prep = this.#prepared.get(obj);
-    if (!prep) this.#prepared.set(obj, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
+    let prep = this.#prepared.get(obj.meta);
+    if (!prep) this.#prepared.set(obj.meta, prep = new PreparedHit(obj, this.#o.node, this.#xHit));
     if (prep.noCache) return primary;
     return { primary, obj, prep, now };
   }
@@ -341,7 +342,7 @@ export class CacheHandler {
     const { obj, prep } = hit;
     const age = Math.floor(prep.ageMs(hit.now) / 1000);
     try {
-      for (const b of prep.bytes(age, res)) await res.write(b);
+      for (const b of prep.bytes(age, res, obj)) await res.write(b);
     } catch {
       res.close = true;
     }

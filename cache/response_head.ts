@@ -142,15 +142,46 @@ export function headWithBody(
 /** Bodies up to this size are copied behind the head so a hit is one write; larger ones are a second write. */
 export const INLINE_BODY_BYTES = 64 * 1024;
 
+/** A reusable output buffer of at least the requested size (a `ServerResponse`). */
+export interface Scratch {
+  scratch(size: number): Uint8Array;
+}
+
+/**
+ * Writes `head` into the headroom before `body` (see `StoredObject.takeHeadroom`) and returns
+ * head and body as one view, or undefined when the object has no headroom left or too little.
+ *
+ * @param obj the stored object whose body is sent
+ * @param body `obj.body` or a subarray of it starting at its first byte
+ * @param head the response head
+ * @returns head and body in one buffer, the body not copied
+ */
+export function headInRoom(obj: StoredObject, body: Uint8Array, head: Uint8Array): Uint8Array | undefined {
+  if (!obj.takeHeadroom || !obj.body || body.byteOffset !== obj.body.byteOffset) return undefined;
+  const room = obj.takeHeadroom();
+  if (room < head.length) return undefined;
+  const out = new Uint8Array(body.buffer, body.byteOffset - head.length, head.length + body.length);
+  out.set(head);
+  return out;
+}
+
 /**
  * A stored 2xx response ready to send as a plain `GET` hit to an HTTP/1.1 keep-alive client: the
  * head minus `Age` is serialised and encoded once; a hit copies it, writes the age digits and
  * appends the body (one buffer for bodies up to {@link INLINE_BODY_BYTES}). The last buffer is
  * reused while the age (in seconds) stays the same.
+ *
+ * One `PreparedHit` serves every object that shares its metadata: a memory tier returns the same
+ * object each time, a disk tier a new object (and body) per read of the same file version, with
+ * the same `meta`. A disk tier's body is written to the client behind the head in the object's
+ * headroom (one write, no copy of the body) and never kept here: it is a view into a read buffer
+ * that this would keep alive.
  */
 export class PreparedHit {
   readonly #prefix: Uint8Array;
-  readonly #body: Uint8Array;
+  /** The body of a memory tier's object (kept with its cached buffer); undefined for disk objects. */
+  readonly #body: Uint8Array | undefined;
+  readonly #bodyBytes: number;
   #age = -1;
   #seenAge = -1;
   #bytes?: Uint8Array;
@@ -170,13 +201,14 @@ export class PreparedHit {
    * @param xCache the `X-Cache` value
    */
   constructor(obj: StoredObject, node: string, xCache: string) {
-    this.#body = obj.body!;
+    this.#bodyBytes = obj.body!.length;
+    this.#body = obj.tier === "disk" ? undefined : obj.body;
     const head = clientHead({
       status: obj.meta.status,
       headers: obj.meta.headers,
       node,
       xCache,
-      framing: { kind: "length", length: this.#body.length },
+      framing: { kind: "length", length: this.#bodyBytes },
       close: false,
       fromStore: true,
     });
@@ -206,20 +238,47 @@ export class PreparedHit {
    * The first hit at a new age is built in `scratch` (the connection's reusable buffer), so
    * objects hit rarely (most of a large working set) allocate nothing; a second hit at the same
    * age builds a buffer of its own that later hits of that second reuse as it is (hot objects).
+   * A disk object (`obj`, read for this hit) goes out in its headroom when it has some, else
+   * through `scratch` (small bodies behind the head, large ones as a second buffer).
    *
    * @param age the `Age` in whole seconds
    * @param scratch gives a reusable buffer of at least the requested size (a `ServerResponse`)
-   * @returns head and body (one buffer for small bodies; head then body for large ones)
+   * @param obj the object read for this hit when it is a disk tier's (same metadata, new body)
+   * @returns head and body (one buffer for small bodies or a body with headroom; head then body
+   *   for large ones)
    */
-  bytes(age: number, scratch?: { scratch(size: number): Uint8Array }): Uint8Array[] {
-    const inline = this.#body.length <= INLINE_BODY_BYTES;
-    if (age === this.#age && this.#bytes) return inline ? [this.#bytes] : [this.#bytes, this.#body];
+  bytes(age: number, scratch?: Scratch, obj?: StoredObject): Uint8Array[] {
+    const body = this.#body ?? obj?.body;
+    if (!body || body.length !== this.#bodyBytes) {
+      throw new TypeError("Cannot send hit: no body of the prepared length");
+    }
+    const inline = body.length <= INLINE_BODY_BYTES;
+    const stable = body === this.#body;
+    if (stable && age === this.#age && this.#bytes) return inline ? [this.#bytes] : [this.#bytes, body];
     const digits = String(age);
     const headLen = this.#prefix.length + digits.length + 4;
-    const total = headLen + (inline ? this.#body.length : 0);
-    const reuse = scratch !== undefined && age !== this.#seenAge;
-    this.#seenAge = age;
+    if (!stable && obj?.takeHeadroom) {
+      const room = obj.takeHeadroom();
+      if (room >= headLen) {
+        const out = new Uint8Array(body.buffer, body.byteOffset - headLen, headLen + body.length);
+        this.#writeHead(out, digits);
+        return [out];
+      }
+    }
+    const total = headLen + (inline ? body.length : 0);
+    const reuse = scratch !== undefined && (!stable || age !== this.#seenAge);
+    if (stable) this.#seenAge = age;
     const out = reuse ? scratch.scratch(total).subarray(0, total) : new Uint8Array(total);
+    this.#writeHead(out, digits);
+    if (inline) out.set(body, headLen);
+    if (!reuse && stable) {
+      this.#bytes = out;
+      this.#age = age;
+    }
+    return inline ? [out] : [out, body];
+  }
+
+  #writeHead(out: Uint8Array, digits: string): void {
     out.set(this.#prefix);
     let at = this.#prefix.length;
     for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
@@ -227,11 +286,5 @@ export class PreparedHit {
     out[at++] = 10;
     out[at++] = 13;
     out[at++] = 10;
-    if (inline) out.set(this.#body, at);
-    if (!reuse) {
-      this.#bytes = out;
-      this.#age = age;
-    }
-    return inline ? [out] : [out, this.#body];
   }
 }

@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
-import { clientHead, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
+import { clientHead, headInRoom, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
 import { currentAgeMs } from "./semantics/mod.ts";
 
@@ -93,6 +93,61 @@ Deno.test("PreparedHit builds the first hit of a second in the connection's scra
   assertEquals(second.buffer === scratch.buffer, false, "hit again in the same second: own buffer");
   assertEquals(p.bytes(5, { scratch: () => scratch })[0], second, "and reused after that");
   assertEquals(p.bytes(6, { scratch: () => scratch })[0].buffer, scratch.buffer);
+});
+
+/** A disk tier's object: body at `at` in a buffer of its own read, with `room` bytes of headroom before it. */
+function diskObject(text: string, room: number): StoredObject & { buf: Uint8Array } {
+  const buf = new Uint8Array(room + text.length + 16);
+  const body = buf.subarray(room, room + text.length);
+  new TextEncoder().encodeInto(text, body);
+  let left = room;
+  return {
+    ...object(body, [["content-type", "text/x"]]),
+    tier: "disk",
+    buf,
+    takeHeadroom: () => {
+      const n = left;
+      left = 0;
+      return n;
+    },
+  };
+}
+
+Deno.test("PreparedHit sends a disk object's head and body as one buffer in its headroom, without copying", () => {
+  const first = diskObject("hello", 200);
+  const p = new PreparedHit(first, "c1", "HIT from c1");
+  const want = "HTTP/1.1 200 OK\r\ncontent-type: text/x\r\nvia: 1.1 c1\r\nx-cache: HIT from c1\r\n" +
+    "content-length: 5\r\nage: 4\r\n\r\nhello";
+  const obj = diskObject("hello", 200); // the next read of the same file version: same meta, new body
+  const [one, ...rest] = p.bytes(4, undefined, obj);
+  assertEquals(rest.length, 0);
+  assertEquals(latin1Decode(one), want);
+  assertEquals(one.buffer, obj.buf.buffer, "the body is not copied");
+  assertEquals(one.byteOffset + one.length, obj.body!.byteOffset + obj.body!.length);
+  // The headroom is used once; the next response for the same object goes through the scratch buffer.
+  const scratch = new Uint8Array(4096);
+  const [again] = p.bytes(4, { scratch: () => scratch }, obj);
+  assertEquals(again.buffer, scratch.buffer);
+  assertEquals(latin1Decode(again), want);
+  // Too little headroom: the scratch buffer; a disk body is never kept by the prepared hit.
+  const tight = diskObject("world", 10);
+  const [t] = p.bytes(4, { scratch: () => scratch }, tight);
+  assertEquals(latin1Decode(t).endsWith("age: 4\r\n\r\nworld"), true);
+  assertEquals(tight.takeHeadroom!(), 0, "claimed by the attempt");
+  const [u] = p.bytes(4, undefined, diskObject("again", 0));
+  assertEquals(latin1Decode(u).endsWith("\r\n\r\nagain"), true, "the body of this read, not an earlier one");
+});
+
+Deno.test("headInRoom() writes the head before the body once, only for a body that starts the object's", () => {
+  const head = new TextEncoder().encode("HEAD\r\n\r\n");
+  const obj = diskObject("body", 64);
+  assertEquals(headInRoom(obj, obj.body!.subarray(1), head), undefined, "a range not at the start");
+  const one = headInRoom(obj, obj.body!, head)!;
+  assertEquals(latin1Decode(one), "HEAD\r\n\r\nbody");
+  assertEquals(one.buffer, obj.buf.buffer);
+  assertEquals(headInRoom(obj, obj.body!, head), undefined, "the headroom is gone");
+  assertEquals(headInRoom(diskObject("body", 3), diskObject("body", 3).body!, head), undefined);
+  assertEquals(headInRoom(object(new Uint8Array(4), []), new Uint8Array(4), head), undefined, "no headroom");
 });
 
 Deno.test("headWithBody() puts head and body in one buffer, in the scratch buffer when one is given", () => {

@@ -9,7 +9,7 @@ import { latin1Encode } from "../http/head_codec.ts";
 import { sendError } from "./client_reply.ts";
 import type { CacheContext, Exchange } from "./exchange.ts";
 import type { CacheResult } from "./metrics.ts";
-import { clientHead } from "./response_head.ts";
+import { clientHead, headInRoom } from "./response_head.ts";
 import {
   ageHeaderValue,
   contentRangeHeader,
@@ -108,7 +108,10 @@ function rangeOf(ex: Exchange, meta: StoredMeta): { start: number; end: number }
   return undefined;
 }
 
-/** Writes the head and the (ranged) body: one write for small in-memory bodies, else streamed. */
+/**
+ * Writes the head and the (ranged) body: one write for small in-memory bodies and for bodies with
+ * headroom (a disk tier's read buffer), else streamed.
+ */
 async function writeBody(
   ex: Exchange,
   obj: StoredObject,
@@ -118,6 +121,8 @@ async function writeBody(
   const { res } = ex;
   if (obj.body) {
     const body = range ? obj.body.subarray(range.start, range.end + 1) : obj.body;
+    const one = headInRoom(obj, body, head);
+    if (one) return await res.write(one);
     if (body.length <= ONE_WRITE_BYTES) {
       const buf = new Uint8Array(head.length + body.length);
       buf.set(head);

@@ -52,6 +52,13 @@ export interface StoredObject {
    */
   body?: Uint8Array;
   /**
+   * Bytes right before `body` in its buffer that belong to this lookup alone (a disk tier reads
+   * the file into room of its own). A sender may write the response head there and send head and
+   * body as one buffer without copying the body. Returns the count the first time it is called
+   * and 0 afterwards, so only one response ever writes there. Absent: no such room.
+   */
+  takeHeadroom?(): number;
+  /**
    * Opens the body (or the byte range `[start, end]`, inclusive) as a stream. Disk tiers stream
    * from the file without holding the object in memory. The stream errors if the stored data is
    * found damaged on the way.

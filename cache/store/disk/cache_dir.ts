@@ -39,7 +39,6 @@ import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts"
 import { crc32c } from "./crc32c.ts";
 import {
   BODY_BLOCK_BYTES,
-  decodeEntryHeader,
   encodeBlockTable,
   encodeEntryHeader,
   ENTRY_PEEK_BYTES,
@@ -53,6 +52,7 @@ import { DiskWriter, StoreWriteError, writeAll, type WriteFailureReason } from "
 import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
+import { HeaderMemo } from "./_header_memo.ts";
 import * as m from "./metrics.ts";
 
 const log = getLogger("cache.store.disk");
@@ -77,6 +77,14 @@ const SCRATCH = new Uint8Array(ENTRY_PEEK_BYTES);
 const SLAB_BYTES = 1024 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
+
+/**
+ * Bytes left free in the slab before each whole-object read. With the header block that precedes
+ * the body in the buffer they are the object's headroom (`StoredObject.takeHeadroom`): the sender
+ * writes the response head there and sends head and body in one write, without copying the body.
+ * 256 bytes plus the stored header block hold the response head built from the same fields.
+ */
+const HEAD_ROOM = 256;
 
 /**
  * Bodies up to this size have their CRC-32C checked on every read: checking 16 KiB costs about
@@ -256,6 +264,8 @@ export class CacheDir implements Store {
   #lastOpenSweep = 0;
   /** Verified file versions of bodies above ALWAYS_VERIFY_BYTES: name -> identity. */
   readonly #verified = new Map<string, string>();
+  /** Decoded header blocks of files read before (see `_header_memo.ts`). */
+  readonly #headers = new HeaderMemo();
   /** primary -> name and path of its plain (variant "") object; see {@link PlainName}. */
   readonly #plain = new Map<string, PlainName>();
   /** Hits not yet reported to the evictor (non-evicting workers): name -> count. */
@@ -460,6 +470,7 @@ export class CacheDir implements Store {
     this.#unflushed.get(p.ph)?.delete(name);
     this.#stash.delete(name);
     this.#verified.delete(name);
+    this.#headers.forget(name);
     this.#event({ o: "d", k: name });
   }
 
@@ -739,17 +750,20 @@ export class CacheDir implements Store {
       }
     }
     let keep = false;
+    let headroom = 0;
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
     try {
       // One read into the slab: a read shorter than the buffer reached the end of a regular
-      // file, so small objects need no fstat (open, read, close: three syscalls).
-      if (!headerOnly && SLAB_BYTES - slabUsed < SMALL_READ_BYTES) {
+      // file, so small objects need no fstat (open, read, close: three syscalls). A kept file's
+      // size is known (its fstat), so it takes exactly that much of the slab.
+      const want = kept && kept.size > 0 ? Math.min(kept.size, SMALL_READ_BYTES) : SMALL_READ_BYTES;
+      if (!headerOnly && SLAB_BYTES - slabUsed < HEAD_ROOM + want) {
         slab = new Uint8Array(SLAB_BYTES);
         slabUsed = 0;
       }
-      const into = headerOnly ? SCRATCH : slab.subarray(slabUsed, slabUsed + SMALL_READ_BYTES);
+      const into = headerOnly ? SCRATCH : slab.subarray(slabUsed + HEAD_ROOM, slabUsed + HEAD_ROOM + want);
       let n = f.readSync(into) ?? 0;
       let size = kept ? kept.size : n < into.length ? n : f.statSync().size;
       let head = into.subarray(0, n);
@@ -762,7 +776,7 @@ export class CacheDir implements Store {
         head = big.subarray(0, n);
         size = f.statSync().size;
       }
-      header = decodeEntryHeader(head);
+      header = this.#headers.decode(name, head.subarray(0, headerBytes));
       let why = insanity(header, headerBytes, size);
       if (why && size === n) {
         size = f.statSync().size; // a short read that was not the end after all
@@ -778,7 +792,10 @@ export class CacheDir implements Store {
         if (!this.#bodyVerified(f, name, header, body, kept?.stat)) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
         }
-        if (head.buffer === slab.buffer) slabUsed += (size + 7) & ~7;
+        if (head.buffer === slab.buffer) {
+          headroom = HEAD_ROOM + headerBytes;
+          slabUsed += (HEAD_ROOM + size + 7) & ~7;
+        }
         // Kept open: bodies checked once per file version, whose fstat() the kept file's check
         // supplies (an open file per small object measured slower on uniform 10,000-object loads).
         keep = body.length > ALWAYS_VERIFY_BYTES;
@@ -803,6 +820,11 @@ export class CacheDir implements Store {
       meta: header.meta,
       body,
       tier: "disk",
+      takeHeadroom: () => {
+        const n = headroom;
+        headroom = 0;
+        return n;
+      },
       openBody: (range) => {
         if (body) {
           const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
@@ -971,6 +993,7 @@ export class CacheDir implements Store {
     plain.absentAt = -Infinity;
     this.#stash.delete(name);
     this.#verified.delete(name);
+    this.#headers.forget(name);
     if (h.meta.variant !== "") {
       const marker = this.#varyMarker(p.ph);
       if (!pathExists(marker)) {

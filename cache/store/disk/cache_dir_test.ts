@@ -495,3 +495,63 @@ Deno.test("CacheDir with open files kept: another worker's replacement, deletion
     }
   });
 });
+
+Deno.test("CacheDir decodes a header again when its bytes changed: another worker's new headers, in-place damage", async () => {
+  await withDir(async (path) => {
+    const instance = crypto.randomUUID();
+    const w0 = await open(path, { instance, evictor: true });
+    const w1 = await open(path, { instance, evictor: false });
+    try {
+      const meta = (etag: string) => testMeta("http://o/h", 1000, { headers: [["etag", etag]] });
+      await put(w0, meta('"aaaa"'), testBody("h", 1000));
+      assertEquals(w1.get(key("h"))?.meta.headers, [["etag", '"aaaa"']]); // decoded and remembered
+      assertEquals(w1.get(key("h"))?.meta.headers, [["etag", '"aaaa"']]);
+      // A new version with a header block of the same length: w1 serves its headers.
+      await put(w0, meta('"bbbb"'), testBody("h", 1000));
+      assertEquals(w1.get(key("h"))?.meta.headers, [["etag", '"bbbb"']]);
+      // One header byte flipped in place (the header CRC no longer matches): never served.
+      const f = fileOf(path, "h");
+      const bytes = await Deno.readFile(f);
+      const at = new TextDecoder("latin1").decode(bytes).indexOf('"bbbb"') + 1;
+      bytes[at] = "c".charCodeAt(0);
+      await Deno.writeFile(f, bytes);
+      strictEqual(w1.get(key("h")), undefined);
+      strictEqual(w1.stats().damaged, 1);
+    } finally {
+      await w1.close();
+      await w0.close();
+    }
+  });
+});
+
+Deno.test("CacheDir gives a body read whole headroom of its own for the response head, once", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await fill(d, 2, 3000);
+      const a = d.get(key(0))!;
+      const b = d.get(key(1))!;
+      const room = b.takeHeadroom!();
+      ok(room >= 256 + 80, `headroom ${room}`);
+      strictEqual(b.takeHeadroom!(), 0, "only one response may write there");
+      // Writing the whole headroom changes neither this body nor the body read before it.
+      new Uint8Array(b.body!.buffer, b.body!.byteOffset - room, room).fill(0xff);
+      assertEquals(a.body, testBody("0", 3000));
+      assertEquals(b.body, testBody("1", 3000));
+      // A large body read through a kept file takes headroom too.
+      const k = await open(`${path}/k`, { openFiles: 4 });
+      try {
+        await put(k, testMeta("http://o/K", 100_000), testBody("K", 100_000));
+        for (let i = 0; i < 2; i++) {
+          const obj = k.get(key("K"))!;
+          ok(obj.takeHeadroom!() >= 256, `read ${i}`);
+          assertEquals(obj.body, testBody("K", 100_000));
+        }
+      } finally {
+        await k.close();
+      }
+    } finally {
+      await d.close();
+    }
+  });
+});

@@ -10,8 +10,9 @@ Deno.test("DiskIndex.flush() writes a large journal whole (KV's 64 KiB value lim
     // with a 65-character object name (as _paths.ts makes them).
     const n = 20_000;
     for (let i = 0; i < n; i++) {
-      index.journal({ o: i % 3 ? "t" : "i", k: `${i.toString(16).padStart(32, "0")}-${"f".repeat(32)}`, b: 1 } as
-        JournalEvent);
+      index.journal(
+        { o: i % 3 ? "t" : "i", k: `${i.toString(16).padStart(32, "0")}-${"f".repeat(32)}`, b: 1 } as JournalEvent,
+      );
     }
     await index.flush();
     assertEquals(errors, []);
