@@ -346,6 +346,8 @@ export class CacheHandler {
     } catch {
       res.close = true;
     }
+    // The write completed or failed: the body read for this hit is no longer used.
+    obj.release?.();
     this.#finish(req, res, {
       code: hitCode(obj),
       result: "hit",

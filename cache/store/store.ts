@@ -59,6 +59,12 @@ export interface StoredObject {
    */
   takeHeadroom?(): number;
   /**
+   * Tells the store that nothing uses `body` (or its headroom) any more, so it may reuse that
+   * memory for later reads. Call at most once, after the last use (a hit's response write has
+   * completed); never while anything still holds the body. Absent: nothing to release.
+   */
+  release?(): void;
+  /**
    * Opens the body (or the byte range `[start, end]`, inclusive) as a stream. Disk tiers stream
    * from the file without holding the object in memory. The stream errors if the stored data is
    * found damaged on the way.

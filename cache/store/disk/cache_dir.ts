@@ -53,6 +53,7 @@ import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
 import { HeaderMemo } from "./_header_memo.ts";
+import { SlabPool } from "./_slab_pool.ts";
 import * as m from "./metrics.ts";
 
 const log = getLogger("cache.store.disk");
@@ -71,12 +72,13 @@ const SCRATCH = new Uint8Array(ENTRY_PEEK_BYTES);
  * Whole-object reads go into a slab shared by consecutive lookups, and bodies are views into it:
  * allocating a buffer per hit (or copying the body out of a scratch buffer) cost more than the
  * read itself (each new ArrayBuffer is zeroed and counted as external memory by the GC). A slab
- * is replaced when less than {@link SMALL_READ_BYTES} is left and freed by the GC once no body
- * view refers to it, so a body kept long-term (a memory tier) should be copied.
+ * is replaced when too little is left; one whose reads were all released (`StoredObject.release`,
+ * after a hit's write) is reused, any other is freed by the GC once no body view refers to it
+ * (`_slab_pool.ts`), so a body kept long-term (a memory tier) should be copied.
  */
 const SLAB_BYTES = 1024 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
+/** The read slabs of this isolate (lookups are synchronous, so one pool serves every directory). */
+const slabs = new SlabPool(SLAB_BYTES);
 
 /**
  * Bytes left free in the slab before each whole-object read. With the header block that precedes
@@ -751,6 +753,7 @@ export class CacheDir implements Store {
     }
     let keep = false;
     let headroom = 0;
+    let release: (() => void) | undefined;
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
@@ -759,11 +762,8 @@ export class CacheDir implements Store {
       // file, so small objects need no fstat (open, read, close: three syscalls). A kept file's
       // size is known (its fstat), so it takes exactly that much of the slab.
       const want = kept && kept.size > 0 ? Math.min(kept.size, SMALL_READ_BYTES) : SMALL_READ_BYTES;
-      if (!headerOnly && SLAB_BYTES - slabUsed < HEAD_ROOM + want) {
-        slab = new Uint8Array(SLAB_BYTES);
-        slabUsed = 0;
-      }
-      const into = headerOnly ? SCRATCH : slab.subarray(slabUsed + HEAD_ROOM, slabUsed + HEAD_ROOM + want);
+      const room = headerOnly ? undefined : slabs.room(HEAD_ROOM + want);
+      const into = room ? room.subarray(HEAD_ROOM) : SCRATCH;
       let n = f.readSync(into) ?? 0;
       let size = kept ? kept.size : n < into.length ? n : f.statSync().size;
       let head = into.subarray(0, n);
@@ -792,9 +792,9 @@ export class CacheDir implements Store {
         if (!this.#bodyVerified(f, name, header, body, kept?.stat)) {
           throw new EntryDecodeError("Cannot load object: body checksum mismatch", 0);
         }
-        if (head.buffer === slab.buffer) {
+        if (room && head.buffer === room.buffer) {
           headroom = HEAD_ROOM + headerBytes;
-          slabUsed += (HEAD_ROOM + size + 7) & ~7;
+          release = slabs.claim(room, HEAD_ROOM + size);
         }
         // Kept open: bodies checked once per file version, whose fstat() the kept file's check
         // supplies (an open file per small object measured slower on uniform 10,000-object loads).
@@ -825,6 +825,7 @@ export class CacheDir implements Store {
         headroom = 0;
         return n;
       },
+      release,
       openBody: (range) => {
         if (body) {
           const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;

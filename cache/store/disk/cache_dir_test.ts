@@ -555,3 +555,24 @@ Deno.test("CacheDir gives a body read whole headroom of its own for the response
     }
   });
 });
+
+Deno.test("CacheDir never lets a later read overwrite a body that was not released", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { openFiles: 4 });
+    try {
+      await put(d, testMeta("http://o/K", 100_000), testBody("K", 100_000));
+      await fill(d, 2, 3000);
+      const held = d.get(key(0))!; // kept by its reader (a slow client, a memory tier)
+      // Many reads that are released at once (served hits): their slabs are reused.
+      for (let i = 0; i < 40; i++) d.get(key("K"))!.release!();
+      assertEquals(held.body, testBody("0", 3000));
+      const released = d.get(key(1))!;
+      assertEquals(released.body, testBody("1", 3000));
+      released.release!();
+      for (let i = 0; i < 40; i++) assertEquals(d.get(key("K"))!.body, testBody("K", 100_000));
+      assertEquals(held.body, testBody("0", 3000));
+    } finally {
+      await d.close();
+    }
+  });
+});
