@@ -899,7 +899,9 @@ export class CacheDir implements Store {
    * lets a store with rock directories delete an older copy only where one exists.
    */
   holds(key: ObjectKey): boolean {
-    const path = key.variant === "" ? this.#plainOf(key.primary).path : this.#pathOf(objectName(key.primary, key.variant));
+    const path = key.variant === ""
+      ? this.#plainOf(key.primary).path
+      : this.#pathOf(objectName(key.primary, key.variant));
     return pathExists(path);
   }
 

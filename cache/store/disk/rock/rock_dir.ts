@@ -48,10 +48,10 @@ import {
   encodeRecord,
   encodeSlotHeader,
   RockFormatError,
-  rockGeometry,
   type RockGeometry,
-  rockKeyHash,
+  rockGeometry,
   type RockKeyHash,
+  rockKeyHash,
   setOf,
   SLOT_HEADER_BYTES,
   type SlotHeader,
@@ -144,7 +144,13 @@ export class RockDir implements Store {
   #background: Promise<void> = Promise.resolve();
   #state: CacheDirStatus["state"] = "ready";
 
-  private constructor(path: string, file: RockFile, lock: DirLock, o: RockSettings, overflow: RockDirOptions["overflow"]) {
+  private constructor(
+    path: string,
+    file: RockFile,
+    lock: DirLock,
+    o: RockSettings,
+    overflow: RockDirOptions["overflow"],
+  ) {
     this.path = path;
     this.name = `rock:${path}`;
     this.#file = file;
@@ -169,7 +175,10 @@ export class RockDir implements Store {
    * @throws {Error} naming the directory when it cannot be created, is not writable or is locked
    */
   static async open(opts: RockDirOptions): Promise<RockDir> {
-    const g = rockGeometry(opts.maxBytes, { slotBytes: opts.slotBytes ?? DEFAULT_SLOT_BYTES, ways: opts.ways ?? DEFAULT_WAYS });
+    const g = rockGeometry(opts.maxBytes, {
+      slotBytes: opts.slotBytes ?? DEFAULT_SLOT_BYTES,
+      ways: opts.ways ?? DEFAULT_WAYS,
+    });
     const o: RockSettings = {
       maxBytes: opts.maxBytes,
       instance: opts.instance ?? processInstanceId(),
@@ -657,4 +666,3 @@ export class RockDir implements Store {
     log.info("Cache directory closed", { dir: this.path });
   }
 }
-

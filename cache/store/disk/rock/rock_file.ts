@@ -14,12 +14,12 @@ import {
   decodeRockFileHeader,
   encodeRockFileHeader,
   FILE_HEADER_BYTES,
-  type RockFileHeader,
   rockFileBytes,
+  type RockFileHeader,
   type RockGeometry,
+  SLOT_HEADER_BYTES,
   slotHeaderOffset,
   slotOffset,
-  SLOT_HEADER_BYTES,
   tableOffset,
 } from "./slot_format.ts";
 

@@ -327,7 +327,8 @@ export function decodeSlotHeader(table: Uint8Array, offset = 0): SlotHeader | un
  */
 export function slotMayHold(table: Uint8Array, offset: number, h: RockKeyHash): boolean {
   const dv = new DataView(table.buffer, table.byteOffset + offset, 20);
-  return dv.getUint32(0, true) === SLOT_MAGIC && dv.getUint32(8, true) === h.phLo && dv.getUint32(12, true) === h.phHi &&
+  return dv.getUint32(0, true) === SLOT_MAGIC && dv.getUint32(8, true) === h.phLo &&
+    dv.getUint32(12, true) === h.phHi &&
     dv.getUint32(16, true) === h.vh;
 }
 

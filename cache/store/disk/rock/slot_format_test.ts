@@ -7,8 +7,8 @@ import {
   encodeRockFileHeader,
   encodeSlotHeader,
   FILE_HEADER_BYTES,
-  RockFormatError,
   rockFileBytes,
+  RockFormatError,
   rockGeometry,
   rockKeyHash,
   setOf,
@@ -112,7 +112,7 @@ Deno.test("rockGeometry() fits whole sets and places tables and slots", () => {
   throws(() => rockGeometry(1 << 30, { slotBytes: 4096, ways: 65 }), RangeError);
 });
 
-Deno.test("rockKeyHash() is the first bytes of SHA-256, variant \"\" hashing to 0", () => {
+Deno.test('rockKeyHash() is the first bytes of SHA-256, variant "" hashing to 0', () => {
   // sha256("http://x/a") = dbf012bf e46a5772 ..., sha256("gzip") = c8d77bf4 ...
   assertEquals(rockKeyHash("http://x/a", "gzip"), { phLo: 0xbf12f0db, phHi: 0x72576ae4, vh: 0xf47bd7c8 });
   strictEqual(rockKeyHash("http://x/a", "").vh, 0);
