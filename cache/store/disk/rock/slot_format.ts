@@ -326,16 +326,19 @@ export function decodeSlotHeader(table: Uint8Array, offset = 0): SlotHeader | un
  * is checked by {@link decodeSlotHeader} afterwards, only for candidates).
  */
 export function slotMayHold(table: Uint8Array, offset: number, h: RockKeyHash): boolean {
-  const dv = new DataView(table.buffer, table.byteOffset + offset, 20);
-  return dv.getUint32(0, true) === SLOT_MAGIC && dv.getUint32(8, true) === h.phLo &&
-    dv.getUint32(12, true) === h.phHi &&
-    dv.getUint32(16, true) === h.vh;
+  return u32le(table, offset) === SLOT_MAGIC && u32le(table, offset + 8) === h.phLo &&
+    u32le(table, offset + 12) === h.phHi && u32le(table, offset + 16) === h.vh;
 }
 
 /** Whether the slot header at `offset` may belong to the primary hash (any variant). */
 export function slotMayHoldPrimary(table: Uint8Array, offset: number, h: { phLo: number; phHi: number }): boolean {
-  const dv = new DataView(table.buffer, table.byteOffset + offset, 16);
-  return dv.getUint32(0, true) === SLOT_MAGIC && dv.getUint32(8, true) === h.phLo && dv.getUint32(12, true) === h.phHi;
+  return u32le(table, offset) === SLOT_MAGIC && u32le(table, offset + 8) === h.phLo &&
+    u32le(table, offset + 12) === h.phHi;
+}
+
+/** A little-endian u32 (no DataView: lookups test every way of a set). */
+function u32le(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
 /**
