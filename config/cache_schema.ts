@@ -108,7 +108,7 @@ export const CacheDirSchema = z.strictObject({
   if (d.type !== "rock") return;
   if (d.slotBytes < 1024) {
     ctx.addIssue({ code: "custom", path: ["slotBytes"], message: `${d.slotBytes} is below the minimum 1KiB` });
-  } else if (d.size < 4096 + d.ways * (64 + d.slotBytes)) {
+  } else if (d.size < 8192 + d.ways * (64 + d.slotBytes)) {
     ctx.addIssue({
       code: "custom",
       path: ["size"],

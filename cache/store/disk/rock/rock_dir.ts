@@ -245,25 +245,37 @@ export class RockDir implements Store {
     }
   }
 
-  /** Counts the slots in use, 1024 sets per macrotask, and publishes the count to the workers. */
+  /** Counts the slots in use, one 1 MiB read of the directory per macrotask, and publishes the count. */
   async #scan(signal: AbortSignal): Promise<void> {
-    const table = new Uint8Array(this.#table.length);
     let slots = 0;
-    for (let set = 0; set < this.#g.sets; set++) {
-      if (set % 1024 === 1023) {
-        await new Promise((r) => setTimeout(r, 0));
-        if (signal.aborted) return;
-      }
-      const n = this.#file.readTable(set, table);
+    for await (const { table, n } of this.#tables(signal)) {
       for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
         if (decodeSlotHeader(table, off)) slots++;
       }
     }
+    if (signal.aborted) return;
     this.#used = { slots, scannedAt: Date.now() };
     const stat = { objects: slots, bytes: slots * this.#g.slotBytes };
     await Deno.writeTextFile(`${this.path}/rock.stat.tmp`, JSON.stringify(stat))
       .then(() => Deno.rename(`${this.path}/rock.stat.tmp`, `${this.path}/rock.stat`))
       .catch(() => {});
+  }
+
+  /**
+   * The directory in chunks of whole sets (about 1 MiB), one read each, yielding to the event
+   * loop between chunks; `first` is the first chunk's set number.
+   */
+  async *#tables(signal?: AbortSignal): AsyncIterable<{ first: number; table: Uint8Array; n: number }> {
+    const perSet = this.#g.ways * SLOT_HEADER_BYTES;
+    const setsPerChunk = Math.max(1, Math.floor((1 << 20) / perSet));
+    const table = new Uint8Array(setsPerChunk * perSet);
+    for (let first = 0; first < this.#g.sets; first += setsPerChunk) {
+      if (signal?.aborted) return;
+      const count = Math.min(setsPerChunk, this.#g.sets - first);
+      const n = this.#file.readTables(first, count, table);
+      yield { first, table, n };
+      await new Promise((r) => setTimeout(r, 0));
+    }
   }
 
   // ---- lookups ----
@@ -600,15 +612,15 @@ export class RockDir implements Store {
     return Promise.resolve(count);
   }
 
-  /** Iterates the metadata of every stored object (a scan of the whole file). */
+  /** Iterates the metadata of every stored object (a scan of the whole directory). */
   async *entries(): AsyncIterable<StoredMeta> {
-    const table = new Uint8Array(this.#table.length);
-    for (let set = 0; set < this.#g.sets; set++) {
-      if (set % 256 === 255) await new Promise((r) => setTimeout(r, 0));
-      const n = this.#file.readTable(set, table);
-      for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
+    const perSet = this.#g.ways * SLOT_HEADER_BYTES;
+    for await (const { first, table, n } of this.#tables()) {
+      for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
         const header = decodeSlotHeader(table, off);
         if (!header) continue;
+        const set = first + Math.floor(off / perSet);
+        const way = (off % perSet) / SLOT_HEADER_BYTES;
         const rec = new Uint8Array(header.recordBytes);
         const got = this.#file.readRecord(set, way, rec.length, rec);
         if (got !== rec.length || crc32c(rec) !== header.recordCrc) continue;

@@ -113,12 +113,12 @@ Deno.test("RockDir reads a damaged record as a miss, clears its slot once and co
 
 Deno.test("RockDir never serves another object's bytes under a header whose record was overwritten", async () => {
   await withDir(async (path) => {
-    const d = await open(path, { slotBytes: 4096, ways: 1, maxBytes: 4096 + 4160 });
+    const d = await open(path, { slotBytes: 4096, ways: 1, maxBytes: 8192 + 4160 });
     try {
       // One set of one way: b replaces a. Put a's header back over b's record: what a reader sees
       // when a second writer's record lands between another writer's record and header.
       await put(d, testMeta("http://o/a", 500), testBody("a", 500));
-      const g = rockGeometry(4096 + 4160, { slotBytes: 4096, ways: 1 });
+      const g = rockGeometry(8192 + 4160, { slotBytes: 4096, ways: 1 });
       const fd = fs.openSync(`${path}/${ROCK_FILE_NAME}`, "r+");
       const aHeader = new Uint8Array(64);
       fs.readSync(fd, aHeader, 0, 64, slotHeaderOffset(g, 0, 0));
@@ -137,7 +137,7 @@ Deno.test("RockDir never serves another object's bytes under a header whose reco
 Deno.test("RockDir replaces per set: the key's own way, then an empty one, then expired, then oldest", async () => {
   await withDir(async (path) => {
     // One set of 3 ways: every key lands in it.
-    const d = await open(path, { slotBytes: 4096, ways: 3, maxBytes: 4096 + 3 * 4160 });
+    const d = await open(path, { slotBytes: 4096, ways: 3, maxBytes: 8192 + 3 * 4160 });
     try {
       const t = Date.now();
       await put(d, testMeta("http://o/1", 10, { expiresAt: t + 3_600_000 }), testBody("1", 10));

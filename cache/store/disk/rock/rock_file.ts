@@ -102,6 +102,15 @@ export class RockFile {
     return fs.readSync(this.#fd, into, 0, n, tableOffset(this.header, set));
   }
 
+  /**
+   * Reads the tables of `count` consecutive sets from `firstSet` (they are contiguous in the
+   * directory) into `into`, in one system call; returns the bytes read.
+   */
+  readTables(firstSet: number, count: number, into: Uint8Array): number {
+    const n = Math.min(count * this.header.ways * SLOT_HEADER_BYTES, into.length);
+    return fs.readSync(this.#fd, into, 0, n, tableOffset(this.header, firstSet));
+  }
+
   /** Reads `length` bytes of the record of a way into `into`; returns the bytes read. */
   readRecord(set: number, way: number, length: number, into: Uint8Array): number {
     let done = 0;

@@ -8,12 +8,17 @@
  * File layout (`DIR/rock.slots`):
  *
  * ```text
- * offset 0                file header (FILE_HEADER_BYTES = 4096, the first 64 bytes used)
- * offset 4096 + s × S     set s (0 ≤ s < sets), S = setBytes = ways × 64 + ways × slotBytes:
- *                           ways × slot header (64 bytes each), the set's "table"
- *                           ways × slot (slotBytes each): the record of way w at
- *                           4096 + s × S + ways × 64 + w × slotBytes
+ * offset 0                   file header (FILE_HEADER_BYTES = 4096, the first 64 bytes used)
+ * offset 4096                the directory: sets × ways slot headers of 64 bytes, set by set
+ *                            (the "table" of set s: its ways' headers, at 4096 + s × ways × 64),
+ *                            zero-padded to a multiple of 4096
+ * offset 4096 + D            the slots, slotBytes each: the record of way w of set s at
+ *                            4096 + D + (s × ways + w) × slotBytes
  * ```
+ *
+ * The headers sit together (as Squid's and Traffic Server's directories do), apart from the
+ * records: a lookup, and every miss, reads only the directory, which is small (1/256 of the file
+ * with 16 KiB slots) and stays in the page cache; a record is read only for a hit.
  *
  * An object's set is `primary hash (high u32) mod sets`: every variant of a URL lives in one set,
  * so `variants()` reads one table. A record is the object's entry header block (the ufs object
@@ -85,8 +90,10 @@ export const ROCK_FILE_MAGIC = 0x46524357;
 export const SLOT_MAGIC = 0x4c534357;
 /** Format version written and read. */
 export const ROCK_FORMAT_VERSION = 1;
-/** Bytes reserved for the file header (one page, so set 0 starts page-aligned). */
+/** Bytes reserved for the file header (one page). */
 export const FILE_HEADER_BYTES = 4096;
+/** The directory is padded to a multiple of this, so the slots start page-aligned. */
+const PAGE_BYTES = 4096;
 /** Bytes of one slot header. */
 export const SLOT_HEADER_BYTES = 64;
 /**
@@ -166,26 +173,28 @@ export function rockGeometry(maxBytes: number, opts: { slotBytes: number; ways: 
   if (!Number.isInteger(ways) || ways < 1 || ways > MAX_WAYS) {
     throw new RangeError(`Invalid rock ways ${ways}: must be 1 to ${MAX_WAYS}`);
   }
-  const sets = Math.min(0xffff_ffff, Math.floor((maxBytes - FILE_HEADER_BYTES) / setBytesOf({ slotBytes, ways })));
+  // The directory's padding is at most a page: reserve it, so every set counted fits.
+  const perSet = ways * (SLOT_HEADER_BYTES + slotBytes);
+  const sets = Math.min(0xffff_ffff, Math.floor((maxBytes - FILE_HEADER_BYTES - PAGE_BYTES) / perSet));
   if (!(sets >= 1)) {
     throw new RangeError(`Invalid rock size ${maxBytes}: less than one set of ${ways} slots of ${slotBytes} bytes`);
   }
   return { slotBytes, ways, sets };
 }
 
-/** Bytes of one set: its table and its slots. */
-export function setBytesOf(g: { slotBytes: number; ways: number }): number {
-  return g.ways * (SLOT_HEADER_BYTES + g.slotBytes);
+/** Bytes of the directory (every slot header), padded to a page. */
+export function directoryBytes(g: RockGeometry): number {
+  return Math.ceil((g.sets * g.ways * SLOT_HEADER_BYTES) / PAGE_BYTES) * PAGE_BYTES;
 }
 
 /** Size of the whole rock file. */
 export function rockFileBytes(g: RockGeometry): number {
-  return FILE_HEADER_BYTES + g.sets * setBytesOf(g);
+  return FILE_HEADER_BYTES + directoryBytes(g) + g.sets * g.ways * g.slotBytes;
 }
 
 /** File offset of the table (the slot headers) of set `set`. */
 export function tableOffset(g: RockGeometry, set: number): number {
-  return FILE_HEADER_BYTES + set * setBytesOf(g);
+  return FILE_HEADER_BYTES + set * g.ways * SLOT_HEADER_BYTES;
 }
 
 /** File offset of the header of way `way` of set `set`. */
@@ -195,7 +204,7 @@ export function slotHeaderOffset(g: RockGeometry, set: number, way: number): num
 
 /** File offset of the record of way `way` of set `set`. */
 export function slotOffset(g: RockGeometry, set: number, way: number): number {
-  return tableOffset(g, set) + g.ways * SLOT_HEADER_BYTES + way * g.slotBytes;
+  return FILE_HEADER_BYTES + directoryBytes(g) + (set * g.ways + way) * g.slotBytes;
 }
 
 /** The set of a primary hash. */

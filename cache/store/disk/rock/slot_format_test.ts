@@ -3,6 +3,7 @@ import {
   decodeRecord,
   decodeRockFileHeader,
   decodeSlotHeader,
+  directoryBytes,
   encodeRecord,
   encodeRockFileHeader,
   encodeSlotHeader,
@@ -96,17 +97,23 @@ Deno.test("decodeRockFileHeader() rejects what is not a rock file header", () =>
   for (const c of table) throws(() => decodeRockFileHeader(c.bytes), c.error, c.description);
 });
 
-Deno.test("rockGeometry() fits whole sets and places tables and slots", () => {
+Deno.test("rockGeometry() fits whole sets; the directory comes first, then the slots", () => {
   const g = rockGeometry(1024 * 1024, { slotBytes: 16384, ways: 8 });
-  // (1 MiB - 4096) / (8 × (64 + 16384)) = 7.9 -> 7 sets
+  // (1 MiB - 4096 - 4096) / (8 × (64 + 16384)) = 7.9 -> 7 sets
   assertEquals(g, { slotBytes: 16384, ways: 8, sets: 7 });
+  strictEqual(directoryBytes(g), 4096); // 7 × 8 × 64 = 3584, padded to a page
   strictEqual(tableOffset(g, 0), 4096);
-  strictEqual(tableOffset(g, 1), 4096 + 131584);
-  strictEqual(slotHeaderOffset(g, 1, 2), 4096 + 131584 + 128);
-  strictEqual(slotOffset(g, 1, 2), 4096 + 131584 + 512 + 2 * 16384);
-  strictEqual(rockFileBytes(g), 4096 + 7 * 131584);
+  strictEqual(tableOffset(g, 1), 4096 + 512);
+  strictEqual(slotHeaderOffset(g, 1, 2), 4096 + 512 + 128);
+  strictEqual(slotOffset(g, 0, 0), 8192);
+  strictEqual(slotOffset(g, 1, 2), 8192 + 10 * 16384);
+  strictEqual(rockFileBytes(g), 8192 + 56 * 16384);
   ok(rockFileBytes(g) <= 1024 * 1024);
   strictEqual(setOf(g, { phHi: 15 }), 1);
+  // 2 GiB of 16 KiB slots: a directory of 8 MiB (1/256).
+  const big = rockGeometry(2 ** 31, { slotBytes: 16384, ways: 8 });
+  strictEqual(directoryBytes(big), Math.ceil(big.sets * 8 * 64 / 4096) * 4096);
+  ok(directoryBytes(big) <= 8.1 * 2 ** 20 && rockFileBytes(big) <= 2 ** 31);
   throws(() => rockGeometry(64 * 1024, { slotBytes: 16384, ways: 8 }), RangeError);
   throws(() => rockGeometry(1 << 30, { slotBytes: 512, ways: 8 }), RangeError);
   throws(() => rockGeometry(1 << 30, { slotBytes: 4096, ways: 65 }), RangeError);
