@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { addressOf, cString, errno, libc, OsError, setU64 } from "./_libc.ts";
+import { addressOf, cString, E2BIG, EEXIST, ENOENT, errno, errnoOrRetry, libc, OsError, setU64 } from "./_libc.ts";
 
 const SYS_BPF = 321n;
 const SYS_CLOCK_GETTIME = 228n;
@@ -37,7 +37,8 @@ const CMD = {
 };
 const ATTR_BYTES = 144;
 const LOG_BYTES = 1 << 16;
-const ENOENT = 2;
+/** How a map update fails in normal operation: the key exists (BPF_NOEXIST), the map is full. */
+const UPDATE_REFUSED = [EEXIST, E2BIG] as const;
 
 /** Map types (uapi `enum bpf_map_type`). */
 export const BPF_MAP_TYPE = { hash: 1, array: 2, ringbuf: 27 } as const;
@@ -104,8 +105,10 @@ function elemAttr(mapFd: number, key: Uint8Array, value: Uint8Array | undefined,
  * @throws {OsError} on any other failure
  */
 export function bpfMapLookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean {
-  if (bpf(CMD.lookup, elemAttr(mapFd, key, value, 0)) >= 0) return true;
-  const e = errno();
+  const attr = elemAttr(mapFd, key, value, 0);
+  if (bpf(CMD.lookup, attr) >= 0) return true;
+  const e = errnoOrRetry(() => bpf(CMD.lookup, attr), [ENOENT]);
+  if (e < 0) return true; // found after all
   if (e === ENOENT) return false;
   throw new OsError("Cannot read a BPF map element", e);
 }
@@ -116,7 +119,10 @@ export function bpfMapLookup(mapFd: number, key: Uint8Array, value: Uint8Array):
  * @returns 0, or the errno when the kernel refuses (E2BIG: the map is full)
  */
 export function bpfMapUpdate(mapFd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): number {
-  return bpf(CMD.update, elemAttr(mapFd, key, value, flags)) < 0 ? errno() : 0;
+  const attr = elemAttr(mapFd, key, value, flags);
+  if (bpf(CMD.update, attr) >= 0) return 0;
+  const e = errnoOrRetry(() => bpf(CMD.update, attr), UPDATE_REFUSED);
+  return e < 0 ? 0 : e;
 }
 
 /**
