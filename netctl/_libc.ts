@@ -61,6 +61,7 @@ const WARM_UP: { [K in keyof typeof SYMBOLS]: (s: Libc) => unknown } = {
   recvmmsg: (s) => s.recvmmsg(-1, NO_BYTES, 0, 0, null),
   sendmmsg: (s) => s.sendmmsg(-1, NO_BYTES, 0, 0),
   send: (s) => s.send(-1, NO_BYTES, 0n, 0),
+  shutdown: (s) => s.shutdown(-1, 0),
   sendto: (s) => s.sendto(-1, NO_BYTES, 0n, 0, NO_BYTES, 0),
   recv: (s) => s.recv(-1, NO_BYTES, 0n, 0),
   poll: (s) => s.poll(NO_BYTES, 0n, 0),
