@@ -83,7 +83,7 @@ export const DirectorSchema = z.strictObject({
       "director.interface (as LVS and Katran do; TUN: IP-in-IP for packets with DF that fit the tunnel); SYN, FIN " +
       "and RST, new flows, oversize TUN packets and anything unusual still take " +
       "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
-      "Exception: a DR service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
+      "Exception: a DR or TUN service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
       "kernel from the same Maglev table (their FIN/RST pass there too), and the loop enters those connections " +
       "afterwards. " +
       "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +

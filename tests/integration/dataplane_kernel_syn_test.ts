@@ -9,6 +9,8 @@
  *   scheduled every connection and forwarded its FIN, both recorded and applied to the table (metrics), the table
  *   counts every connection, and the user-space loop saw fewer than 0.5 frames per connection.
  * - sh (stateless, but not Maglev): the kernel schedules nothing (the metric stays 0).
+ * - TUN with mh: the same, and the director's capture shows every SYN leaving it IP-in-IP (the program
+ *   encapsulates it, as user space does), to the cache user space picks.
  *
  * Every namespace is removed in `finally`.
  */
@@ -17,6 +19,7 @@ import { requires } from "../_requires.ts";
 import type { Host } from "./_topology.ts";
 import {
   buildLab,
+  capture,
   curl,
   destroyLab,
   FAST_HEALTH,
@@ -27,7 +30,7 @@ import {
   VIP,
 } from "./_dataplane_lab.ts";
 
-function section(lab: Lab, scheduler: string, fastPath = "auto") {
+function section(lab: Lab, scheduler: string, fastPath = "auto", method: "dr" | "tun" = "dr") {
   return {
     interface: "eth0",
     fastPath,
@@ -35,7 +38,7 @@ function section(lab: Lab, scheduler: string, fastPath = "auto") {
     services: [{
       vip: VIP,
       port: 80,
-      method: "dr",
+      method,
       scheduler,
       health: FAST_HEALTH,
       reals: lab.caches.map((c) => ({ address: c.ip })),
@@ -133,6 +136,63 @@ Deno.test({
           const m1 = await metrics(lab);
           assertEquals(m1.kernel - m0.kernel, 0);
           assert((m1.rx - m0.rx) / 10 >= 2, `user-space frames per connection ${(m1.rx - m0.rx) / 10}`);
+        } finally {
+          await stopProc(lab, d);
+        }
+      });
+    } finally {
+      await destroyLab(lab);
+    }
+  },
+});
+
+Deno.test({
+  ...await requires(
+    "TUN fast path: the kernel schedules and encapsulates new connections of an mh service, user space enters them",
+    { netns: true, commands: ["curl", "tcpdump"] },
+  ),
+  async fn(t) {
+    const lab = await buildLab("kst");
+    try {
+      for (const c of lab.caches) await startCache(lab, c, "tun");
+      const N = 30;
+      let expected: string[] = [];
+      await t.step("reference: user space alone (fastPath off) picks one cache per client", async () => {
+        const d = await startDirector(lab, section(lab, "mh", "off", "tun"));
+        try {
+          expected = [(await newConnections(lab, lab.client, 3))[0], (await newConnections(lab, lab.client2, 3))[0]];
+        } finally {
+          await stopProc(lab, d);
+        }
+      });
+
+      await t.step("mh: every SYN scheduled and encapsulated in the kernel, entered in the table", async () => {
+        const d = await startDirector(lab, section(lab, "mh", "auto", "tun"));
+        try {
+          await settle();
+          const m0 = await metrics(lab);
+          const c0 = await serviceConns(lab);
+          // SYNs (no ACK) inside IP-in-IP leaving the director: inner TCP flags at outer 20 + inner 20 + 13.
+          const cap = await capture(lab, lab.director, "ip proto 4 and (ip[53] & 0x12) == 0x02");
+          const a = await newConnections(lab, lab.client, N);
+          const b = await newConnections(lab, lab.client2, N);
+          const syns = (await cap.stop()).filter((l) => l.includes(`> ${VIP}.80:`));
+          assertEquals(new Set(a), new Set([expected[0]]), `client: ${a}`);
+          assertEquals(new Set(b), new Set([expected[1]]), `client2: ${b}`);
+          await settle();
+          const m1 = await metrics(lab);
+          const conns = await serviceConns(lab) - c0;
+          const rxPerConn = (m1.rx - m0.rx) / (2 * N);
+          console.log(
+            `kernel-scheduled ${m1.kernel - m0.kernel} of ${2 * N} TUN connections; encapsulated SYNs seen ` +
+              `${syns.length}; user-space frames per connection ${rxPerConn.toFixed(2)}; entered ${conns}`,
+          );
+          assertEquals(m1.kernel - m0.kernel, 2 * N, "connections scheduled in the kernel");
+          assertEquals(m1.rejected, 0);
+          assertEquals(m1.ended - m0.ended, 2 * N, "ends (FIN/RST) passed in the kernel and applied to the table");
+          assertEquals(conns, 2 * N, "connections entered in the table");
+          assertEquals(syns.length, 2 * N, `SYNs leaving IP-in-IP: ${syns.slice(0, 4).join(" | ")}`);
+          assert(rxPerConn < 0.5, `user-space frames per connection ${rxPerConn}`);
         } finally {
           await stopProc(lab, d);
         }
