@@ -111,6 +111,11 @@ export interface DrFastPathOptions {
   maxFlows: number;
   /** Real-server slots (`reals` array map). */
   maxReals: number;
+  /**
+   * Forward with `bpf_redirect_peer()` into the receive path of the interface's veth peer (only for a veth
+   * whose peer is in another namespace: `vethPeerInOtherNamespace()`), else `bpf_redirect()` to its egress.
+   */
+  redirectPeer?: boolean;
 }
 
 /** A new connection the program scheduled (a `new_flows` record). */
@@ -221,7 +226,7 @@ export class DrFastPath {
         services: fds[3],
         maglev: fds[4],
         newFlows: fds[5],
-      });
+      }, { redirectPeer: opts.redirectPeer });
       fds.push(loadBpfProgram({ type: BPF_PROG_TYPE_SCHED_CLS, insns, name: "webcache_dr" }));
       ring = BpfRingBuffer.open(fds[5], NEW_FLOWS_RING_BYTES);
       if (opts.interface) fds.push(attachTcxIngress(fds[6], interfaceInfo(opts.interface).index, opts.interface));

@@ -46,7 +46,8 @@
  *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header
  * flow: last seen = now, packets += 1, bytes += len − 14 (atomic adds; a SYN scheduled here wrote them in the new
  *   value already); real_counters[slot] likewise (this CPU's value)
- * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT)
+ * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT); on a veth
+ *   whose peer is in another namespace bpf_redirect_peer(ifindex, 0): straight into the peer's receive path
  * ```
  *
  * The hash is user space's mh hash, one definition (`lb/scheduler/mh.ts`, `fmix32` of `lb/scheduler/_hash.ts`):
@@ -128,9 +129,15 @@ export interface DrFastPathMaps {
  * Builds the fast-path program.
  *
  * @param maps the map descriptors (created by the caller with the sizes above)
+ * @param opts.redirectPeer hand frames to the receive path of the interface's veth peer (`bpf_redirect_peer`)
+ *   instead of transmitting them on it (`bpf_redirect`): only for a veth whose peer is in another namespace
+ *   (`veth_peer.ts`), where it saves the backlog round of the transmit; anywhere else the kernel drops them
  * @returns the instructions
  */
-export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer> {
+export function drFastPathProgram(
+  maps: DrFastPathMaps,
+  opts: { redirectPeer?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const p = new EbpfProgram();
   // Stack: fp-50 .. fp-3 holds frame bytes 0..47 (byte k at fp-50+k, so the addresses at 26 and 30 are 4-aligned); fp-56 the reals key; fp-64 the services key;
   // fp-80 .. fp-61 the outer header (TUN); fp-112 .. fp-81 a new flow's value; fp-128 .. fp-113 its record;
@@ -271,7 +278,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(JNE_IMM, 0, 0, "next", 0)
     .op(LDX_W, 1, 8, 12, 0) // egress ifindex
     .op(MOV64_IMM, 2, 0, 0, 0)
-    .op(CALL, 0, 0, 0, BPF_FUNC.redirect)
+    .op(CALL, 0, 0, 0, opts.redirectPeer ? BPF_FUNC.redirectPeer : BPF_FUNC.redirect)
     .op(EXIT, 0, 0, 0, 0)
     .label("drop")
     .op(MOV64_IMM, 0, 0, 0, TCX_DROP)

@@ -91,6 +91,24 @@ Deno.test({
   },
 });
 
+Deno.test({
+  ...await requires("DrFastPath with redirectPeer is accepted by the kernel and redirects a known flow's packet", {
+    root: true,
+  }),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 8, maxReals: 4, redirectPeer: true });
+    try {
+      fp.setReal(2, REAL);
+      fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 2);
+      const r = fp.run(frame({ flags: ACK }));
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals([...r.frame.subarray(0, 12)], [...RS_MAC, ...DIRECTOR_MAC]);
+    } finally {
+      fp.close();
+    }
+  },
+});
+
 const PASSED: { description: string; frame: Uint8Array; setup?: "no-flow" | "invalid" | "deleted" }[] = [
   { description: "a SYN", frame: frame({ flags: SYN }) },
   { description: "a FIN", frame: frame({ flags: FIN | ACK }) },
@@ -216,7 +234,9 @@ Deno.test({
       const keys = new Uint8Array(6 * FLOW_KEY_BYTES);
       const v = new DataView(keys.buffer);
       // ports 1, 2, 9 (absent), 4, 5, 4 (deleted already)
-      [1, 2, 9, 4, 5, 4].forEach((sport, i) => writeFlowKey(v, i * FLOW_KEY_BYTES, { saddr: 1, daddr: 2, sport, dport: 80 }));
+      [1, 2, 9, 4, 5, 4].forEach((sport, i) =>
+        writeFlowKey(v, i * FLOW_KEY_BYTES, { saddr: 1, daddr: 2, sport, dport: 80 })
+      );
       assertEquals(fp.deleteFlows(keys, 6), 4);
       assertEquals([1, 2, 3, 4, 5].map((port) => fp.flow(1, 2, port, 80) !== undefined), [
         false,

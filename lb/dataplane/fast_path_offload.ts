@@ -122,6 +122,11 @@ export class FastPathOffload implements FlowOffload {
     return Date.now() - (monotonicNs() - f.lastSeenNs) / 1e6;
   }
 
+  packets(table: ConnTable, slot: number): number {
+    const ports = table.ports(slot);
+    return this.#fp.flow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff)?.packets ?? 0;
+  }
+
   /** Writes the installs queued since the last call (after the batch's frames are sent). */
   flush(): void {
     const t = this.#table;
@@ -274,6 +279,8 @@ export class FastPathOffload implements FlowOffload {
         key.daddr = f.daddr;
         key.sport = f.sport;
         key.dport = f.dport;
+        // An RST would leave a SYN_RECV entry (as the kernel enters them) in SYN_RECV: established first.
+        if ((f.kind & TCP_RST) !== 0) d.schedule(key, TCP_ACK, nowMs);
         d.schedule(key, TCP_ACK | (f.kind & (TCP_FIN | TCP_RST)), nowMs);
         C[GLOBAL.kernelEnded]++;
         return;
