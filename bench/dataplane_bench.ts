@@ -221,8 +221,8 @@ function cpuLine(c: RunCpu): string {
 }
 
 /**
- * With `--perf`, records the whole machine (cpu-clock, call graphs off) during `run` and prints the top symbols of
- * the lab's commands (wrk, nginx, ksoftirqd, the director's threads); otherwise just runs it.
+ * With `--perf`, records the whole machine (cpu-clock, call graphs off) during `run`, prints the top symbols by
+ * command and keeps the recording in /tmp for `perf report`; otherwise just runs it.
  */
 async function withPerf<T>(on: boolean, name: string, run: () => Promise<T>): Promise<T> {
   if (!PERF || !on) return await run();
@@ -240,8 +240,9 @@ async function withPerf<T>(on: boolean, name: string, run: () => Promise<T>): Pr
     stderr: "null",
   }).output();
   const lines = new TextDecoder().decode(rep.stdout).split("\n").filter((l) => /^\s+\d/.test(l));
-  progress(`perf, ${name}: top 45 (comm, symbol) of the whole machine:\n${lines.slice(0, 45).join("\n")}`);
-  await Deno.remove(file).catch(() => {});
+  progress(`perf, ${name}: top 45 (comm, symbol) of the whole machine (all in ${file}):\n${
+    lines.slice(0, 45).join("\n")
+  }`);
   return r;
 }
 
