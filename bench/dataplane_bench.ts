@@ -19,7 +19,8 @@
  * `--prefix` names the lab's namespaces (default `wcdp`). `--scheduler` sets the services' scheduler (default wlc; mh
  * lets the fast path schedule new connections in the kernel); `--close` makes every wrk request a new connection. `dr` uses the in-kernel fast path for established flows
  * (`director.fastPath: auto`), `dr-user` turns it off (`tun-nofast` for TUN); `tun-user` is TUN without the real
- * server's eBPF decapsulator.
+ * server's eBPF decapsulator; `dr-null` replaces the director by `_null_hop.ts`, the smallest in-kernel forwarder
+ * (MAC rewrite and redirect, no table): what the hop through the director's namespace costs by itself.
  * The director's CPU (/proc/PID/stat) does not include the fast path's work, which runs in softirq context of the
  * sender (client or generator), so compare the request and packet rates, not only the director's CPU.
  *
@@ -43,7 +44,8 @@ const flag = (name: string) => {
 const SECONDS = Number(Deno.args[0]?.startsWith("--") ? 4 : Deno.args[0] ?? 4);
 // `tun-user`: TUN with the user-space decapsulator only (no eBPF at tcx ingress on rs1).
 // `dr-user` / `tun-nofast`: DR / TUN with `director.fastPath: off` (every packet through the user-space loop).
-type Variant = "dr" | "dr-user" | "tun" | "tun-nofast" | "tun-user";
+// `dr-null`: no director, only `_null_hop.ts` in its namespace (the extra hop's own cost).
+type Variant = "dr" | "dr-user" | "dr-null" | "tun" | "tun-nofast" | "tun-user";
 const METHODS = (flag("--methods") ?? "dr,tun").split(",") as Variant[];
 const ONLY = new Set((flag("--only") ?? "http,bulk,pps").split(","));
 const PREFIX = flag("--prefix") ?? "wcdp";
@@ -194,7 +196,11 @@ interface RunCpu {
   machineSoftirq: number;
 }
 
-async function measuredRun(lab: Lab, url: string, pids: { nginx: number[]; director: number; helper: number; ksoftirqd: number[] }): Promise<RunCpu> {
+async function measuredRun(
+  lab: Lab,
+  url: string,
+  pids: { nginx: number[]; director: number; helper: number; ksoftirqd: number[] },
+): Promise<RunCpu> {
   const sum = async (ps: number[]) => (await Promise.all(ps.map(ticksOf))).reduce((a, b) => a + b, 0);
   const n0 = await sum(pids.nginx), d0 = await ticksOf(pids.director), h0 = await ticksOf(pids.helper);
   const k0 = await sum(pids.ksoftirqd), m0 = await machineTicks();
@@ -240,9 +246,9 @@ async function withPerf<T>(on: boolean, name: string, run: () => Promise<T>): Pr
     stderr: "null",
   }).output();
   const lines = new TextDecoder().decode(rep.stdout).split("\n").filter((l) => /^\s+\d/.test(l));
-  progress(`perf, ${name}: top 45 (comm, symbol) of the whole machine (all in ${file}):\n${
-    lines.slice(0, 45).join("\n")
-  }`);
+  progress(
+    `perf, ${name}: top 45 (comm, symbol) of the whole machine (all in ${file}):\n${lines.slice(0, 45).join("\n")}`,
+  );
   return r;
 }
 
@@ -296,6 +302,28 @@ async function pktgen(lab: Lab, dirMac: string, rate: number, director: Proc, rs
   return { sentPps: gen.sent / gen.seconds, forwardedPps: pps, directorCpuPercent: cpu };
 }
 
+/**
+ * `dr-null`: the null director (`_null_hop.ts`) in the director's namespace, forwarding every frame to `rs`, and
+ * the client's neighbour entry for the VIP pointing at it (nobody answers ARP for the VIP then).
+ */
+async function nullHop(lab: Lab, rs: Host): Promise<Proc> {
+  const hop = spawn(lab, lab.director, [Deno.execPath(), "run", "-A", `${HERE}_null_hop.ts`, "eth0", rs.mac]);
+  await hop.out.waitFor((l) => l === "ready", 20_000);
+  await lab.topo.exec(lab.client.ns, [
+    "ip",
+    "neigh",
+    "replace",
+    VIP,
+    "lladdr",
+    lab.director.mac,
+    "dev",
+    "eth0",
+    "nud",
+    "permanent",
+  ]);
+  return hop;
+}
+
 const progress = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 async function runMethod(variant: Variant) {
@@ -343,7 +371,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
     await lab.topo.exec(rs.ns, ["nft", "add rule ip wcdp_sink pre tcp dport 9 counter drop"]);
     progress(`${variant}: sink rule installed`);
     await new Promise((r) => setTimeout(r, 1000));
-    const director = await startDirector(lab, {
+    const director: Proc = variant === "dr-null" ? await nullHop(lab, rs) : await startDirector(lab, {
       interface: "eth0",
       fastPath: variant === "dr-user" || variant === "tun-nofast" ? "off" : "auto",
       services: [80, 5201, 9].map((port) => ({
@@ -380,10 +408,13 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
       await wrk(lab, direct); // warm-up of both paths (ARP, caches, the director's tables)
       await wrk(lab, via);
       const viaRun = async () => {
-        const [th0, c0] = [await threadTicks(director.p.pid), await dataplaneCounters(lab)];
+        const counters = variant === "dr-null"
+          ? () => Promise.resolve({ rx: 0, wakeups: 0, fast: 0 })
+          : () => dataplaneCounters(lab);
+        const [th0, c0] = [await threadTicks(director.p.pid), await counters()];
         const r = await measuredRun(lab, via, pids);
         await new Promise((res) => setTimeout(res, 1100)); // fast-path counters are folded once a second
-        const c1 = await dataplaneCounters(lab);
+        const c1 = await counters();
         const reqs = r.reqS * SECONDS;
         progress(
           `${variant}: VIP ${r.reqS.toFixed(0)} req/s, ${((c1.rx - c0.rx) / reqs).toFixed(2)} frames/req in user ` +
