@@ -9,6 +9,9 @@
  *   scheduled every connection and forwarded its FIN, both recorded and applied to the table (metrics), the table
  *   counts every connection, and the user-space loop saw fewer than 0.5 frames per connection.
  * - sh (stateless, but not Maglev): the kernel schedules nothing (the metric stays 0).
+ * - SYN_RECV: connections the kernel scheduled enter as SYN_RECV; one whose SYN stays alone (refused by the
+ *   cache) goes with SYN_RECV's timeout, from the table and the kernel; an idle established one outlives that
+ *   timeout (promoted to ESTABLISHED, counted active).
  * - TUN with mh: the same, and every SYN arrives at the caches IP-in-IP from the director (the program
  *   encapsulates it, as user space does), at the cache user space picks.
  *
@@ -23,6 +26,7 @@ import {
   curl,
   destroyLab,
   FAST_HEALTH,
+  keepAlive,
   type Lab,
   startCache,
   startDirector,
@@ -202,6 +206,78 @@ Deno.test({
           await stopProc(lab, d);
         }
       });
+    } finally {
+      await destroyLab(lab);
+    }
+  },
+});
+
+/** The real servers' active and inactive connection counts of service `i` (director status). */
+async function activeInactive(lab: Lab, i: number): Promise<[number, number]> {
+  const r = await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/director/status"]);
+  const servers = JSON.parse(r.stdout).services[i].servers as { activeConns: number; inactConns: number }[];
+  return [servers.reduce((a, s) => a + s.activeConns, 0), servers.reduce((a, s) => a + s.inactConns, 0)];
+}
+
+async function kernelFlows(lab: Lab): Promise<number> {
+  const m = (await lab.topo.exec(lab.director.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+  return Number(/^webcache_dataplane_fast_path_flows (\d+)/m.exec(m)?.[1] ?? NaN);
+}
+
+Deno.test({
+  ...await requires(
+    "DR fast path: kernel-scheduled connections start SYN_RECV; a lone SYN goes after its timeout, an idle one stays",
+    { netns: true, commands: ["curl"] },
+  ),
+  async fn() {
+    const lab = await buildLab("ksr");
+    try {
+      for (const c of lab.caches) await startCache(lab, c, "dr");
+      const svc = (port: number) => ({
+        vip: VIP,
+        port,
+        method: "dr",
+        scheduler: "mh",
+        health: port === 80 ? FAST_HEALTH : { type: "none" },
+        reals: lab.caches.map((c) => ({ address: c.ip })),
+      });
+      // Port 81: nobody listens on the caches, so each connection is its SYN alone (the cache answers RST).
+      const d = await startDirector(lab, {
+        interface: "eth0",
+        maxConnections: 4096,
+        timeouts: { synRecvS: 4 },
+        services: [svc(80), svc(81)],
+      });
+      try {
+        await settle();
+        const idle = keepAlive(lab, lab.client, 80);
+        try {
+          assert((await idle.request()).startsWith("rs"), "first request on the kept-alive connection");
+          for (let i = 0; i < 10; i++) {
+            const r = await curl(lab, lab.client, `http://${VIP}:81/`);
+            assertEquals(r.code, 7, `a refused connection (${i})`);
+          }
+          await settle();
+          const m = await metrics(lab);
+          assertEquals(m.kernel, 11, "all scheduled in the kernel");
+          // The lone SYNs and the new kept-alive connection: SYN_RECV (inactive) at first.
+          assertEquals((await activeInactive(lab, 1))[0], 0, "no refused connection counts as active");
+          assertEquals((await activeInactive(lab, 1))[1], 10, "refused connections in the table as SYN_RECV");
+          const flowsBefore = await kernelFlows(lab);
+          assert(flowsBefore >= 11, `kernel flows ${flowsBefore}`);
+          // Past SYN_RECV's 4 s (and a housekeeping pass): the lone SYNs are gone from the table and the kernel; the idle connection is
+          // ESTABLISHED (its ACK and request passed in the kernel), still in the table, still on its cache.
+          await new Promise((r) => setTimeout(r, 5000));
+          assertEquals(await activeInactive(lab, 1), [0, 0], "lone SYNs expired with SYN_RECV's timeout");
+          assertEquals(await activeInactive(lab, 0), [1, 0], "the idle connection promoted, not expired");
+          assertEquals(await kernelFlows(lab), flowsBefore - 10, "the lone SYNs' kernel flows removed");
+          assert((await idle.request()).startsWith("rs"), "the idle connection still works");
+        } finally {
+          await idle.close();
+        }
+      } finally {
+        await stopProc(lab, d);
+      }
     } finally {
       await destroyLab(lab);
     }
