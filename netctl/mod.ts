@@ -49,3 +49,4 @@ export {
   type RealServerSetup,
   setupRealServer,
 } from "./real_server.ts";
+export { shutdownTcpSockets, type TcpEnds } from "./socket_shutdown.ts";
