@@ -34,6 +34,7 @@ const CMD = {
   progQuery: 16n,
   linkCreate: 28n,
   updateBatch: 26n,
+  deleteBatch: 27n,
 };
 const ATTR_BYTES = 144;
 const LOG_BYTES = 1 << 16;
@@ -41,7 +42,7 @@ const LOG_BYTES = 1 << 16;
 const UPDATE_REFUSED = [EEXIST, E2BIG] as const;
 
 /** Map types (uapi `enum bpf_map_type`). */
-export const BPF_MAP_TYPE = { hash: 1, array: 2, ringbuf: 27 } as const;
+export const BPF_MAP_TYPE = { hash: 1, array: 2, percpuArray: 6, ringbuf: 27 } as const;
 /** Map flag: allocate hash elements on insert instead of all at creation. */
 export const BPF_F_NO_PREALLOC = 1;
 /** Program type of tc/tcx classifiers. */
@@ -52,6 +53,20 @@ export const BPF_TCX_INGRESS = 46;
 export const BPF_ANY = 0;
 /** Update flag: create only (EEXIST when present). */
 export const BPF_NOEXIST = 1;
+
+/**
+ * CPUs a per-CPU map holds a value for (the kernel's possible CPUs, `/sys/devices/system/cpu/possible`, e.g. `0-1`):
+ * a lookup in such a map fills that many values, each rounded up to 8 bytes.
+ */
+export function possibleCpus(): number {
+  const text = Deno.readTextFileSync("/sys/devices/system/cpu/possible").trim();
+  let n = 0;
+  for (const part of text.split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n;
+}
 
 function bpf(cmd: bigint, attr: Uint8Array<ArrayBuffer>): number {
   return Number(libc().syscall(SYS_BPF, cmd, attr, BigInt(attr.length)));
@@ -212,6 +227,21 @@ export function bpfMapUpdateBatch(mapFd: number, keys: Uint8Array, values: Uint8
   v.setUint32(32, count, true);
   v.setUint32(36, mapFd, true);
   return bpf(CMD.updateBatch, a) < 0 ? errno() : 0;
+}
+
+/**
+ * Deletes `count` elements in one call (BPF_MAP_DELETE_BATCH): `keys` holds them back to back. The kernel stops
+ * at the first key it cannot delete (ENOENT for an absent one).
+ *
+ * @returns the elements deleted before it stopped, and 0 or the errno that stopped it
+ */
+export function bpfMapDeleteBatch(mapFd: number, keys: Uint8Array, count: number): { deleted: number; err: number } {
+  const { a, v } = attr();
+  setU64(v, 16, addressOf(keys));
+  v.setUint32(32, count, true);
+  v.setUint32(36, mapFd, true);
+  const err = bpf(CMD.deleteBatch, a) < 0 ? errno() : 0;
+  return { deleted: v.getUint32(32, true), err };
 }
 
 /**
