@@ -1,7 +1,7 @@
 /**
  * `webcache cache` with a rock directory (small objects) beside a ufs one (large objects), the
  * bundle as a process with two workers over real sockets, its memory tier off so every hit
- * reads the disk: misses stored, hits from disk (from either worker), PURGE (exact and prefix),
+ * reads the disk: misses stored, hits from disk (from either worker), PURGE (exact, prefix, regex),
  * a restart, and kill -9 during heavy writes, many times, never serving a torn object.
  */
 import { ok, strictEqual } from "node:assert/strict";
@@ -99,6 +99,19 @@ Deno.test("webcache cache with rock+ufs: misses stored, hits from disk, PURGE, r
     const r1 = await fetchObject(port, "r1", SIZES[1]);
     ok(r1.xcache.startsWith("MISS") && isExpected("r1", SIZES[1], r1.body), `r1 after prefix PURGE: ${r1.xcache}`);
     strictEqual(origin.requests, 13);
+    // So does a regex purge: r2 (rock) and r4 (ufs) fetched again, the others still hits.
+    const rp = await request(port, "/", {
+      method: "PURGE",
+      host: `127.0.0.1:${port}`,
+      headers: { "x-purge-type": "regex", "x-purge-regex": "/o/r[24]\\?" },
+    });
+    strictEqual(rp.status, 200, rp.head);
+    for (let i = 0; i < 10; i++) {
+      const r = await fetchObject(port, `r${i}`, SIZES[i % 5]);
+      ok(isExpected(`r${i}`, SIZES[i % 5], r.body), `r${i} after regex PURGE`);
+      strictEqual(r.xcache.startsWith("MISS"), i === 2 || i === 4, `r${i} after regex PURGE: ${r.xcache}`);
+    }
+    strictEqual(origin.requests, 15);
     await stop(cache);
     ok(!cache.logs().includes('"level":"error"'), cache.logs());
 
@@ -109,7 +122,7 @@ Deno.test("webcache cache with rock+ufs: misses stored, hits from disk, PURGE, r
       ok(r.status === 200 && isExpected(`r${i}`, SIZES[i % 5], r.body), `r${i} after restart`);
       ok(r.xcache.startsWith("HIT"), `r${i} after restart: ${r.xcache}`);
     }
-    strictEqual(origin.requests, 13, "no origin request after the restart");
+    strictEqual(origin.requests, 15, "no origin request after the restart");
     const status = await (await fetch(`http://127.0.0.1:${cache.adminPort}/status`)).json();
     const rock = (status.store.dirs as { path: string; policy: string; state: string }[]).find((d) =>
       d.path === `${dir}/rock`
