@@ -201,7 +201,8 @@ export const CacheSchema = z.strictObject({
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
     headerTimeoutMs: durationMs(1).default(10000).describe(
-      "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
+      "Time a client has to send a complete request head once it started, and on TLS listeners to complete " +
+        "its handshake (ms); slow-loris guard.",
     ),
     sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",
