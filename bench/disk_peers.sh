@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hits served from disk: webcache-disk (memory tier off, so every hit reads the disk store) beside
+# Hits served from disk: webcache-disk and webcache-rock (a rock directory for small objects and a
+# ufs one for the rest; memory tier off, so every hit reads the disk store) beside
 # squid-disk (`cache_dir ufs`, no memory cache) and nginx-disk (proxy_cache on disk), in the
 # repository's peer harness (bench/peers/run.sh; see its -h). webcache (the same binary from its
 # memory tier) runs the hit scenarios as a reference, not as a peer.
@@ -16,4 +17,4 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export DURATION=${DURATION:-5s} ROUNDS=${ROUNDS:-1} WARMUP=${WARMUP:-1s} WARM_PASSES=${WARM_PASSES:-2}
 export SCENARIOS=${SCENARIOS:-"spread big miss"}
 export PEERS=${PEERS:-"squid-disk nginx-disk"}
-exec bash "$HERE/peers/run.sh" webcache-disk squid-disk nginx-disk webcache -b webcache "$@"
+exec bash "$HERE/peers/run.sh" webcache-rock webcache-disk squid-disk nginx-disk webcache -b webcache "$@"

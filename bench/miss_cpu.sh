@@ -17,6 +17,8 @@
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
+#   ARGS_rock="--config /tmp/rock.yaml" ... # extra `webcache cache` arguments of the bundle named "rock"
+#                                          # (e.g. BUNDLES="ufs=dist/webcache.js rock=dist/webcache.js")
 #
 # MODE: miss (every request a new 1 KiB URL), nostore (the same, answered with Cache-Control:
 # no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first), big
@@ -136,7 +138,7 @@ print(f"{name:12s} {w['rps']:9.0f} req/s  p50 {w['lat_p50_us']/1000:6.2f} ms  p9
 EOF
 }
 run_bundle() { # name path
-  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" inspect= disk=()
+  local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" ownargs="ARGS_$1" inspect= disk=()
   if [[ -n ${DISK:-} ]]; then # a fresh cache directory, memory tier off (as bench/peers' webcache-disk)
     local dir=$ROOT/bench/results/disk-stores/cpu-$1
     rm -rf "$dir" && mkdir -p "$dir"
@@ -150,7 +152,8 @@ run_bundle() { # name path
   fi
   # shellcheck disable=SC2086
   env ${!ownenv:-} deno run -A --unstable-kv --unstable-net $EXTRA ${!own:-} $inspect "$2" cache "${disk[@]}" --listen "127.0.0.1:$port" \
-    --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn --admin "127.0.0.1:$((port + 1))" &
+    --origin "$ORIGIN" --workers "$WORKERS" --access-log none --log-level warn --admin "127.0.0.1:$((port + 1))" \
+    ${!ownargs:-} &
   wc=$!
   # Wait until every worker listens (/status lists each worker once it reported), not just the
   # main thread: wrk's connections stay where they were accepted first.

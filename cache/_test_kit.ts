@@ -16,6 +16,8 @@ import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { invalidatorFor } from "./purge.ts";
 import { createPolicy } from "./store/eviction/mod.ts";
 import { MemoryStore } from "./store/memory_store.ts";
+import type { LazyCopy } from "./lazy_copy.ts";
+import type { SharedCollapse } from "./shared_collapse.ts";
 
 /** A request the scripted origin received. */
 export interface OriginSeen {
@@ -230,16 +232,26 @@ export function testStore(): MemoryStore {
  */
 export function testContext(
   store: MemoryStore,
-  opts: { config?: Partial<CacheHandlerConfig> } = {},
+  opts: { config?: Partial<CacheHandlerConfig>; sharedCollapse?: SharedCollapse; lazyCopy?: LazyCopy } = {},
 ): { ctx: CacheContext; pool: OriginPool } {
   const config = testConfig(opts.config);
   const pool = new OriginPool({ connectTimeoutMs: 1000, readTimeoutMs: 3000, maxIdlePerHost: 4 });
-  const invalidate = invalidatorFor({ store });
-  const fetch = new FetchStage({ store, pool, config, invalidate });
+  const invalidate = invalidatorFor({ store, lazyCopy: opts.lazyCopy });
+  const fetch = new FetchStage({ store, pool, config, invalidate, sharedCollapse: opts.sharedCollapse });
   const forwarded = new ForwardedHeaders([]);
   const destinations = new DestinationGuard();
   return {
-    ctx: { node: "t1", xMiss: "MISS from t1", store, config, fetch, invalidate, forwarded, destinations },
+    ctx: {
+      node: "t1",
+      xMiss: "MISS from t1",
+      store,
+      config,
+      fetch,
+      invalidate,
+      forwarded,
+      destinations,
+      lazyCopy: opts.lazyCopy,
+    },
     pool,
   };
 }

@@ -140,6 +140,25 @@ export class FetchStage {
   }
 
   /**
+   * Whether this worker holds the cross-worker claim of `key`.
+   *
+   * @param key primary cache key
+   */
+  holdsClaim(key: string): boolean {
+    return this.#collapser.holdsClaim(key);
+  }
+
+  /**
+   * Ends a claim from {@link claimOrWait} without fetching (the object turned up meanwhile).
+   *
+   * @param key primary cache key
+   * @param stored whether the object is stored somewhere now
+   */
+  releaseClaim(key: string, stored: boolean): void {
+    this.#collapser.releaseClaim(key, stored);
+  }
+
+  /**
    * Starts fetching `plan` into a new inflight.
    *
    * @param plan what to fetch

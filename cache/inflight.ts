@@ -283,6 +283,25 @@ export class Collapser {
     return this.#shared?.claimOrWait(key, waitMs);
   }
 
+  /**
+   * Whether this worker holds the cross-worker claim of `key` (see {@link SharedCollapse.holds}).
+   *
+   * @param key the primary cache key
+   */
+  holdsClaim(key: string): boolean {
+    return this.#shared?.holds(key) ?? false;
+  }
+
+  /**
+   * Ends a cross-worker claim that led to no fetch here (the object turned up after the claim).
+   *
+   * @param key the primary cache key
+   * @param stored whether the object is stored somewhere now (waiters then look it up)
+   */
+  releaseClaim(key: string, stored: boolean): void {
+    if (!this.#map.has(key)) this.#shared?.release(key, stored);
+  }
+
   /** The fetch in progress for `key`, if any that can still be joined. */
   get(key: string): Inflight | undefined {
     const f = this.#map.get(key);

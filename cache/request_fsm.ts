@@ -167,6 +167,32 @@ export class RequestFsm {
     return undefined;
   }
 
+  /**
+   * After claiming a miss across workers: whether the object turned up since this request looked
+   * it up (a claim is not a lookup; see `shared_collapse.ts`): in this worker's store, or in
+   * another worker's, which the index names (then copied here, unless this request asked already).
+   * Decided without yielding until a copy is asked for, so no other request of this worker finds
+   * the key claimed and nothing fetching it; a store that answers asynchronously (a disk tier) is
+   * not looked at again.
+   */
+  #storedMeanwhile(req: ServerRequest, plan: FetchPlan): boolean | Promise<boolean> {
+    const store = this.#ctx.store;
+    const vr = store.variants(plan.primary);
+    if (!(vr instanceof Promise)) {
+      for (const meta of vr) {
+        if (!varyMatches(meta, req.headers)) continue;
+        const got = store.get({ primary: meta.primary, variant: meta.variant });
+        if (!(got instanceof Promise) && got) return true;
+      }
+    }
+    const lazy = this.#ctx.lazyCopy;
+    if (!lazy || plan.pulled) return false;
+    const pull = lazy.pull(plan.primary);
+    if (!pull) return false;
+    plan.pulled = true;
+    return pull;
+  }
+
   /** Miss: join or lead a collapsed fetch and stream from it. */
   async #miss(ex: Exchange, plan: FetchPlan): Promise<void> {
     const { req, out } = ex;
@@ -200,6 +226,14 @@ export class RequestFsm {
       if (wait) {
         plan.waitedElsewhere = true;
         if (await wait) counters.collapsed++;
+        return await this.lookup(ex, plan);
+      }
+      const meanwhile = ctx.fetch.holdsClaim(key) && this.#storedMeanwhile(req, plan);
+      if (meanwhile instanceof Promise ? await meanwhile : meanwhile) {
+        // Another worker fetched it and released its claim between the lookup above and this
+        // claim (an origin that answers at once leaves just that gap): serve its object.
+        ctx.fetch.releaseClaim(key, true);
+        counters.collapsed++;
         return await this.lookup(ex, plan);
       }
     }

@@ -10,15 +10,24 @@
  * Slot layout (Int32Array, {@link SLOT_WORDS} words per slot, `SLOTS` slots, slot = hash & mask):
  *
  * ```text
- *  word 0   key hash      32-bit FNV-1a of the primary cache key, forced odd; 0 = free
- *  word 1   owner         claiming worker's number + 1 (the main process is worker 0)
- *  word 2   claimed at    Date.now() / 16, mod 2^31 (claim time; release time once stored)
+ *  word 0   key hash      32-bit FNV-1a of the primary cache key, forced odd; 0 = free;
+ *                         hash - 1 (even) = being claimed: words 1-3 are not written yet
+ *  word 1   owner         claiming worker's number + 1 (the main process is worker 0); 0 once released
+ *  word 2   claimed at    Date.now() / 16, mod 2^31 (claim time)
  *  word 3   outcome       0 fetching, 1 stored (look it up), 2 not stored (go yourself)
  * ```
  *
- * Claim: CAS word 0 from 0 to the hash; on success write words 1-3. Release: write the outcome to
- * word 3, `Atomics.notify` its waiters (`Atomics.waitAsync` on word 3), then CAS word 0 back to 0.
- * The object is published in the shared index before the release, so a waiter finds it at once.
+ * Claim: CAS word 0 from 0 to hash - 1; on success write words 1-3, then store the hash. Until then
+ * the words are the last claim's (its owner, its outcome), so a worker that finds the key being
+ * claimed waits like for a claim, and never reads them: reading the leftover outcome "stored" or
+ * the leftover owner "me" there made a second worker fetch the same miss (a URL fetched before, e.g.
+ * again right after a PURGE). Release: write the outcome to word 3, `Atomics.notify` its waiters
+ * (`Atomics.waitAsync` on word 3), clear the owner, then CAS word 0 back to 0. The object is
+ * published in the shared index before the release, so a waiter finds it at once.
+ *
+ * A claim is not a lookup: a worker that looked the key up, found nothing and then claimed may have
+ * claimed just after another worker stored the object and released. The caller looks once more
+ * after claiming (`request_fsm.ts`) and {@link SharedCollapse.release}s as stored when it finds it.
  * A slot held by another key (a hash collision) is not shared: that miss is fetched without a
  * cross-worker claim (as before this table existed). A claim older than `staleMs` (a fetch that
  * never released, e.g. a worker that died) is taken over.
@@ -50,6 +59,12 @@ export function keyHash(key: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h | 1;
+}
+
+/** A key's hash in the table: {@link keyHash}, except 1 (whose "being claimed" mark would be 0, free). */
+function claimHash(key: string): number {
+  const h = keyHash(key);
+  return h === 1 ? 3 : h;
 }
 
 function tick(): number {
@@ -117,30 +132,45 @@ export class SharedCollapse {
   claimOrWait(key: string, waitMs: number): Promise<boolean> | undefined {
     if (this.#held.has(key)) return undefined;
     const w = this.#words;
-    const hash = keyHash(key);
+    const hash = claimHash(key);
     const base = (hash & this.#mask) * SLOT_WORDS;
-    const prev = Atomics.compareExchange(w, base, 0, hash);
+    const claiming = hash - 1;
+    const prev = Atomics.compareExchange(w, base, 0, claiming);
     if (prev === 0) {
       this.#take(key, base, hash);
       return undefined;
     }
+    if (prev === claiming) return this.#wait(base, hash, waitMs); // another worker is claiming it
     if (prev !== hash) return undefined; // another key's slot: no cross-worker collapsing for this one
     const owner = Atomics.load(w, base + 1);
     const age = (tick() - Atomics.load(w, base + 2)) & 0x7fffffff;
-    if (owner === this.#me || age > this.#staleTicks) {
-      // Our own leftover, or a claim nobody released in time: take it over.
+    if (owner !== 0 && (owner === this.#me || age > this.#staleTicks)) {
+      // Our own leftover (this worker restarted mid-fetch), or a claim nobody released in time:
+      // take it over, unless another worker does at the same moment.
+      if (Atomics.compareExchange(w, base, hash, claiming) !== hash) return this.#wait(base, hash, waitMs);
       this.#take(key, base, hash);
       return undefined;
     }
     return this.#wait(base, hash, waitMs);
   }
 
+  /** Completes a claim: word 0 holds hash - 1 (this worker's), the other words become this claim's. */
   #take(key: string, base: number, hash: number): void {
     const w = this.#words;
     Atomics.store(w, base + 3, FETCHING);
     Atomics.store(w, base + 1, this.#me);
     Atomics.store(w, base + 2, tick());
+    Atomics.store(w, base, hash);
     this.#held.set(key, { index: base, hash });
+  }
+
+  /**
+   * Whether this worker holds the claim of `key` (it claimed it and has not released it).
+   *
+   * @param key the primary cache key
+   */
+  holds(key: string): boolean {
+    return this.#held.has(key);
   }
 
   /**
@@ -157,6 +187,7 @@ export class SharedCollapse {
     if (Atomics.load(w, h.index) !== h.hash || Atomics.load(w, h.index + 1) !== this.#me) return; // taken over
     Atomics.store(w, h.index + 3, stored ? STORED : NOT_STORED);
     Atomics.notify(w, h.index + 3);
+    Atomics.store(w, h.index + 1, 0);
     Atomics.compareExchange(w, h.index, h.hash, 0);
   }
 
@@ -169,19 +200,23 @@ export class SharedCollapse {
     const deadline = performance.now() + waitMs;
     const w = this.#words;
     for (;;) {
+      const v = Atomics.load(w, base);
       // Released: the outcome (a later claim of another key resets it to 0, "fetching": go yourself).
-      if (Atomics.load(w, base) !== hash) return Atomics.load(w, base + 3) === STORED;
-      const outcome = Atomics.load(w, base + 3);
+      if (v !== hash && v !== hash - 1) return Atomics.load(w, base + 3) === STORED;
+      // Claimed; while still being claimed, word 3 is the last claim's outcome: not read.
+      const outcome = v === hash ? Atomics.load(w, base + 3) : FETCHING;
       if (outcome !== FETCHING) return outcome === STORED;
       const left = deadline - performance.now();
       if (left <= 0) return false;
       // Woken by the release (notify) or a timer: Atomics.waitAsync alone does not keep the event
-      // loop alive, and the timer also re-checks in case a wake is missed.
-      const step = Math.min(left, RECHECK_MS);
-      const r = Atomics.waitAsync(w, base + 3, FETCHING, step);
-      if (r.async) {
+      // loop alive, and the timer also re-checks in case a wake is missed. A claim being made is
+      // complete within a few stores: look again in 1 ms.
+      const step = Math.min(left, v === hash ? RECHECK_MS : 1);
+      const r = v === hash ? Atomics.waitAsync(w, base + 3, FETCHING, step) : undefined;
+      if (!r || r.async) {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([r.value, new Promise<void>((res) => timer = setTimeout(res, step))]);
+        const timeout = new Promise<void>((res) => timer = setTimeout(res, step));
+        await (r ? Promise.race([r.value, timeout]) : timeout);
         clearTimeout(timer);
       }
     }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
-import { keyHash, SharedCollapse } from "./shared_collapse.ts";
+import { keyHash, SharedCollapse, SLOT_WORDS } from "./shared_collapse.ts";
 
 function pair() {
   const buf = SharedCollapse.allocate(16);
@@ -85,4 +85,37 @@ Deno.test("SharedCollapse: a key whose slot holds another key is not shared (bot
   assertEquals(b.claimOrWait(k2, 1000), undefined);
   assertEquals(b.held, 0, "no cross-worker claim for the colliding key");
   a.release(k1, true);
+});
+
+Deno.test("SharedCollapse: a key another worker is still claiming is waited for, never decided by the last claim's words", async () => {
+  const buf = SharedCollapse.allocate(16);
+  const a = new SharedCollapse(buf, { worker: 0 });
+  const words = new Int32Array(buf);
+  const key = "http://x/again";
+  // a fetched and stored the key once: the slot's words are a's, outcome "stored".
+  assertEquals(a.claimOrWait(key, 1000), undefined);
+  a.release(key, true);
+  // Worker 1 has just won the slot for the key and not yet written the other words (the state
+  // between its compare-and-exchange and its stores).
+  const hash = keyHash(key);
+  const base = (hash & 15) * SLOT_WORDS;
+  assertEquals(Atomics.compareExchange(words, base, 0, hash - 1), 0);
+  const wait = a.claimOrWait(key, 2000);
+  assert(wait, "a waits (it neither takes over its own old claim nor fetches beside worker 1)");
+  let settled = false;
+  wait.then(() => settled = true);
+  await new Promise((r) => setTimeout(r, 30));
+  assertEquals(settled, false, "the old outcome (stored) is not read as worker 1's");
+  // Worker 1 completes its claim, fetches, stores, releases.
+  Atomics.store(words, base + 3, 0);
+  Atomics.store(words, base + 1, 2);
+  Atomics.store(words, base + 2, Math.floor(Date.now() / 16) & 0x7fffffff);
+  Atomics.store(words, base, hash);
+  await new Promise((r) => setTimeout(r, 10));
+  assertEquals(settled, false);
+  Atomics.store(words, base + 3, 1);
+  Atomics.notify(words, base + 3);
+  Atomics.store(words, base + 1, 0);
+  Atomics.store(words, base, 0);
+  assertEquals(await wait, true, "a looks the object up");
 });

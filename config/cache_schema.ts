@@ -81,10 +81,40 @@ export const ListenerSchema = z.strictObject({
 
 /** Schema of one cache directory (Squid's cache_dir ufs DIR MB L1 L2). */
 export const CacheDirSchema = z.strictObject({
-  path: z.string().min(1).describe("Directory holding the objects and the Deno KV index."),
-  size: size().describe("Size limit, e.g. 10GiB."),
-  l1: count(1).max(256).default(16).describe("First-level subdirectories (Squid 16)."),
-  l2: count(1).max(256).default(256).describe("Second-level subdirectories per first level (Squid 256)."),
+  type: z.enum(["ufs", "rock"]).default("ufs").describe(
+    "ufs: one file per object under L1/L2 subdirectories, indexed in Deno KV (Squid's cache_dir ufs). rock: " +
+      "small objects packed into the fixed-size slots of one preallocated file (Squid's cache_dir rock, " +
+      "Traffic Server's cyclic store): storing costs no inode create and a hit no open/close, but only " +
+      "objects whose record (headers + body) fits slotBytes go there; larger ones go to the ufs directory " +
+      "when one is configured, else are not stored on disk. Rock evicts per set, oldest stored first. " +
+      "Reload: no (restart).",
+  ),
+  path: z.string().min(1).describe("Directory holding the objects and the Deno KV index (ufs) or rock.slots (rock)."),
+  size: size().describe("Size limit, e.g. 10GiB (rock: the size of its slot file, created sparse)."),
+  l1: count(1).max(256).default(16).describe("First-level subdirectories (Squid 16; ufs only)."),
+  l2: count(1).max(256).default(256).describe("Second-level subdirectories per first level (Squid 256; ufs only)."),
+  slotBytes: size(1024 * 1024).default(16 * 1024).describe(
+    "Rock only: bytes per slot, 1KiB to 1MiB (Squid's slot-size, 16KiB). The largest object rock stores is a " +
+      "slot minus its stored headers (a few hundred bytes). Larger slots take bigger objects but waste more " +
+      "space per small object (each object takes a whole slot). Changing it empties the rock file. " +
+      "Reload: no (restart).",
+  ),
+  ways: count(1).max(64).default(8).describe(
+    "Rock only: slots per set; an object may go to any slot of the set its URL hashes to. More ways keep " +
+      "more of the popular objects when sets fill unevenly, and cost a longer table read per lookup (64 " +
+      "bytes per way). Changing it empties the rock file. Reload: no (restart).",
+  ),
+}).superRefine((d, ctx) => {
+  if (d.type !== "rock") return;
+  if (d.slotBytes < 1024) {
+    ctx.addIssue({ code: "custom", path: ["slotBytes"], message: `${d.slotBytes} is below the minimum 1KiB` });
+  } else if (d.size < 8192 + d.ways * (64 + d.slotBytes)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["size"],
+      message: `${d.size} bytes hold less than one set of ${d.ways} slots of ${d.slotBytes} bytes`,
+    });
+  }
 });
 
 /** Schema of one peer cache (Squid's cache_peer). */
@@ -201,7 +231,8 @@ export const CacheSchema = z.strictObject({
       "Close a client connection idle this long between requests (ms). Lower frees sockets sooner.",
     ),
     headerTimeoutMs: durationMs(1).default(10000).describe(
-      "Time a client has to send a complete request head once it started (ms); slow-loris guard.",
+      "Time a client has to send a complete request head once it started, and on TLS listeners to complete " +
+        "its handshake (ms); slow-loris guard.",
     ),
     sendTimeoutMs: durationMs(1).default(60000).describe(
       "Close a client connection when a response write makes no progress this long (ms).",

@@ -83,9 +83,12 @@ export const DirectorSchema = z.strictObject({
       "director.interface (as LVS and Katran do; TUN: IP-in-IP for packets with DF that fit the tunnel); SYN, FIN " +
       "and RST, new flows, oversize TUN packets and anything unusual still take " +
       "the user-space loop, which keeps the connection table and every scheduler and persistence authoritative. " +
-      "Exception: a DR service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
+      "Exception: a DR or TUN service with scheduler mh (no persistence, no thresholds) has its SYNs scheduled in the " +
       "kernel from the same Maglev table (their FIN/RST pass there too), and the loop enters those connections " +
-      "afterwards. " +
+      "afterwards, as SYN_RECV (its timeout, like IPVS for a SYN) until the housekeeping sees that more than " +
+      "their SYN passed in the kernel (then ESTABLISHED, counted active), so a SYN flood's entries go after 60 s. " +
+      "On a veth whose peer is in another namespace (a container) forwarded frames go straight to the peer's " +
+      "receive path (bpf_redirect_peer), so a capture on the director shows them arriving, not leaving. " +
       "auto: use it when the kernel accepts the program (bpf(2), tcx: Linux 6.6+, CAP_BPF/CAP_NET_ADMIN), " +
       "else log why and forward everything in user space; off: always user space (about 9 µs of CPU more per " +
       "packet). The program is held by the director process only: it disappears when the process ends, also on " +

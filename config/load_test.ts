@@ -24,7 +24,15 @@ Deno.test("loadConfig() parses every section of the example appliance.yaml", asy
   assertEquals(cfg.cache.origins["www.example.org"], "http://10.20.0.5:8080");
   assertEquals(cfg.cache.maxObjectBytes, 64 * 1024 * 1024);
   assertEquals(cfg.cache.memory.maxBytes, 512 * 1024 * 1024);
-  assertEquals(cfg.cache.store.dirs[0], { path: "/var/cache/webcache/d1", size: 20 * 1024 ** 3, l1: 16, l2: 256 });
+  assertEquals(cfg.cache.store.dirs[0], {
+    type: "ufs",
+    path: "/var/cache/webcache/d1",
+    size: 20 * 1024 ** 3,
+    l1: 16,
+    l2: 256,
+    slotBytes: 16 * 1024,
+    ways: 8,
+  });
   assertEquals(cfg.cache.store.policy, "sieve");
   assertEquals(cfg.cache.peers[0].type, "sibling");
   assertEquals(cfg.cache.peering.mode, "icp");
@@ -147,6 +155,16 @@ const BAD: { description: string; yaml: string; message: string }[] = [
     yaml:
       "director:\n  services:\n    - vip: 10.0.0.1\n      reals:\n        - address: 10.0.0.2\n          weight: -1\n",
     message: "bad.yaml: director.services[0].reals[0].weight: -1 is below the minimum 0",
+  },
+  {
+    description: "a rock cache directory smaller than one set",
+    yaml: "cache:\n  store:\n    dirs:\n      - { type: rock, path: /tmp/r, size: 64KiB }\n",
+    message: "bad.yaml: cache.store.dirs[0].size: 65536 bytes hold less than one set of 8 slots of 16384 bytes",
+  },
+  {
+    description: "an unknown cache directory type",
+    yaml: "cache:\n  store:\n    dirs:\n      - { type: coss, path: /tmp/r, size: 1GiB }\n",
+    message: 'bad.yaml: cache.store.dirs[0].type: "coss" is not one of ufs, rock',
   },
   {
     description: "a document that is a list",

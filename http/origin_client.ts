@@ -39,6 +39,7 @@ import {
 } from "./head_codec.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import { closeQuietly, type Endpoint } from "./server.ts";
+import { shutdownTcpSockets } from "../netctl/socket_shutdown.ts";
 import {
   connectInsecureTls,
   type OriginConn,
@@ -373,7 +374,15 @@ export class OriginPool {
     const conn = await Deno.connect({ hostname: to.hostname, port: to.port, signal });
     conn.setNoDelay(true);
     if (!to.tls) return conn;
-    const onAbort = () => closeQuietly(conn);
+    // Deno.startTls consumes `conn`, and closing a TLS connection mid-handshake waits for the
+    // handshake: on abort, shut the socket down so the handshake ends (and frees it) at once.
+    const ends = { local: conn.localAddr, remote: conn.remoteAddr };
+    const onAbort = () => {
+      try {
+        shutdownTcpSockets([ends]);
+      } catch { /* /proc unreadable: the handshake then ends when the origin closes */ }
+      closeQuietly(conn);
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       return await startOriginTls(conn, name, this.#opts.tls ?? {});

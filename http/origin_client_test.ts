@@ -515,3 +515,46 @@ Deno.test("OriginPool request() with checkRemote: a refused peer, new or pooled,
     await origin.close();
   }
 });
+
+Deno.test("OriginPool to an https:// origin that never answers the ClientHello fails at the connect timeout", async () => {
+  // A TCP origin that accepts and stays silent: the TLS handshake must not wait forever.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const loop = (async () => {
+    for await (const c of listener) held.push(c);
+  })();
+  const pool = new OriginPool({ ...OPTS, connectTimeoutMs: 300 });
+  try {
+    const started = Date.now();
+    const err = await assertRejects(
+      () =>
+        Promise.race([
+          pool.request({ hostname: "127.0.0.1", port: listener.addr.port, tls: true, serverName: "o" }, {
+            method: "GET",
+            target: "/",
+            headers: [["host", "o"]],
+          }),
+          sleep(5000).then(() => Promise.reject(new Error("still waiting after 5 s"))),
+        ]),
+      OriginError,
+    );
+    assertEquals((err as OriginError).reason, "timeout");
+    assert(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+    // And the origin sees the connection closed (the socket was not left open mid-handshake).
+    const buf = new Uint8Array(1024);
+    const giveUp = setTimeout(() => held[0].close(), 3000);
+    let n: number | null = 0;
+    while (n !== null) n = await held[0].read(buf).catch(() => null);
+    clearTimeout(giveUp);
+    assert(Date.now() - started < 3000, `origin saw the close after ${Date.now() - started} ms`);
+  } finally {
+    pool.close();
+    listener.close();
+    await loop;
+    for (const c of held) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+  }
+});

@@ -42,7 +42,8 @@ import {
 } from "./head_codec.ts";
 import { decodeProxyHeader } from "./proxy_protocol.ts";
 import { readTlsFiles, TlsFileError, type TlsFiles } from "./tls_files.ts";
-import { proxyProtocolRefused } from "./metrics.ts";
+import { proxyProtocolRefused, tlsHandshakes } from "./metrics.ts";
+import { shutdownTcpSockets } from "../netctl/socket_shutdown.ts";
 import { Acl, formatHostPort, LOOPBACK_NETS } from "../core/addr.ts";
 import { listenError } from "../core/listen_error.ts";
 
@@ -168,6 +169,29 @@ interface ConnState {
   onExpire?: () => void;
   /** Reusable output buffer of this connection (see `ServerResponse.scratch`). */
   scratch?: Uint8Array;
+  /** A TLS connection whose handshake has not completed (close() alone does not close it). */
+  handshaking?: boolean;
+}
+
+/**
+ * Closes connections. Deno's `close()` of a TLS connection still in its handshake waits for the
+ * handshake to finish, so a client that stalls there would keep its socket: those sockets are
+ * shut down first (one /proc scan for all of them), which ends the handshake and frees them.
+ */
+function closeConns(states: Iterable<ConnState>): void {
+  const list = [...states];
+  const stuck = list.filter((s) => s.handshaking);
+  if (stuck.length > 0) {
+    try {
+      shutdownTcpSockets(stuck.map((s) => ({
+        local: s.conn.localAddr as Deno.NetAddr,
+        remote: s.conn.remoteAddr as Deno.NetAddr,
+      })));
+    } catch (e) {
+      log.warn("Cannot shut down stalled TLS handshakes", { count: stuck.length, error: e });
+    }
+  }
+  for (const s of list) closeQuietly(s.conn);
 }
 
 const TE = new TextEncoder();
@@ -388,7 +412,7 @@ export class HttpServer {
     // Deadline: cut what is left without waiting for its handlers (they end when their writes fail).
     this.#closed = true;
     clearInterval(this.#timer);
-    for (const c of this.#conns) closeQuietly(c.conn);
+    closeConns(this.#conns);
     this.#conns.clear();
   }
 
@@ -407,12 +431,13 @@ export class HttpServer {
     clearInterval(this.#timer);
     this.#stopAccepting();
     await Promise.allSettled([...this.#acceptLoops]);
-    for (const c of this.#conns) closeQuietly(c.conn);
+    closeConns(this.#conns);
     await Promise.allSettled([...this.#tasks]);
   }
 
   #sweep(): void {
     const now = Date.now();
+    const expired: ConnState[] = [];
     for (const c of this.#conns) {
       if (now > c.deadline) {
         const expire = c.onExpire;
@@ -423,10 +448,11 @@ export class HttpServer {
           expire();
           continue;
         }
-        closeQuietly(c.conn);
+        expired.push(c);
         this.#conns.delete(c);
       }
     }
+    if (expired.length > 0) closeConns(expired);
   }
 
   async #accept(l: Deno.Listener): Promise<void> {
@@ -484,6 +510,22 @@ export class HttpServer {
       return { conn, buffered: reader.takeBuffered().slice() };
     });
     try {
+      if (o.tls) {
+        // Handshake first, under the header timeout (the sweep closes a client that stalls), so a
+        // failed handshake is counted as such and not as a connection closed before a request.
+        st.deadline = Date.now() + o.headerTimeoutMs;
+        st.handshaking = true;
+        try {
+          await (conn as Deno.TlsConn).handshake();
+          tlsHandshakes.inc({ result: "ok" });
+        } catch (e) {
+          tlsHandshakes.inc({ result: "failed" });
+          log.debug("TLS handshake failed", { from: client.hostname, error: e });
+          return;
+        } finally {
+          st.handshaking = false;
+        }
+      }
       if (o.proxyProtocol) {
         st.deadline = Date.now() + o.headerTimeoutMs;
         while (true) {

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
 import { makeTestCa } from "../tests/integration/_tls_ca.ts";
 import { errorResponseBytes, HttpServer, RequestBodyError } from "./server.ts";
+import { tlsHandshakes } from "./metrics.ts";
 
 const TE = new TextEncoder();
 
@@ -133,6 +134,54 @@ Deno.test("HttpServer with tls: requests are marked tls, keep-alive works, and P
     assertEquals(server.reloadCertificates(), { ok: true, reloaded: true });
   } finally {
     conn.close();
+    await server.close();
+    await ca.remove();
+  }
+});
+
+async function handshakeCount(result: string): Promise<number> {
+  const m = await tlsHandshakes.get();
+  return m.values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+Deno.test("HttpServer with tls: failed handshakes (plain text, stalled client) are counted and closed; good ones too", async () => {
+  const ca = await makeTestCa();
+  const files = await ca.issue("s", ["IP:127.0.0.1"]);
+  const server = new HttpServer(
+    { hostname: "127.0.0.1", port: 0, maxHeaderBytes: 8192, tls: files, headerTimeoutMs: 300 },
+    async (_req, res) => {
+      await res.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+    },
+  ).start();
+  const [ok0, failed0] = [await handshakeCount("ok"), await handshakeCount("failed")];
+  try {
+    // Plain HTTP to the TLS port: the handshake fails and the connection is closed.
+    const plain = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await plain.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
+    const buf = new Uint8Array(1024);
+    while ((await plain.read(buf).catch(() => null)) !== null) { /* until closed */ }
+    plain.close();
+    assertEquals(await handshakeCount("failed"), failed0 + 1);
+    // A client that connects and says nothing is closed after the header timeout.
+    const started = Date.now();
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    // (Deno's close() alone would keep the socket open, mid-handshake, until the client left.)
+    const giveUp = setTimeout(() => silent.close(), 5000);
+    while ((await silent.read(buf).catch(() => null)) !== null) { /* until closed */ }
+    clearTimeout(giveUp);
+    try {
+      silent.close();
+    } catch { /* closed by giveUp */ }
+    const waited = Date.now() - started;
+    assert(waited >= 250 && waited < 5000, `closed after ${waited} ms`);
+    assertEquals(await handshakeCount("failed"), failed0 + 2);
+    const good = await Deno.connectTls({ hostname: "127.0.0.1", port: server.addr.port, caCerts: [ca.caPem] });
+    await good.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
+    const n = await good.read(buf);
+    assert(new TextDecoder().decode(buf.subarray(0, n ?? 0)).endsWith("ok"));
+    good.close();
+    assertEquals(await handshakeCount("ok"), ok0 + 1);
+  } finally {
     await server.close();
     await ca.remove();
   }

@@ -307,9 +307,12 @@ export class Dispatcher {
 
   /**
    * Enters a connection the in-kernel fast path scheduled by itself (a SYN to an mh service,
-   * `netctl/dr_fast_path.ts`): ESTABLISHED and installed, since the kernel already forwards its packets; its
-   * FIN or RST still reaches {@link schedule}, which moves it on and uninstalls it. A 4-tuple that already has an
-   * entry (a reused port, a retransmitted SYN) takes the kernel's choice.
+   * `netctl/dr_fast_path.ts`): installed, since the kernel already forwards its packets, and SYN_RECV with its
+   * timeout (60 s), as IPVS enters a SYN, so a SYN flood's entries go as soon as IPVS's would. {@link expire}
+   * promotes it to ESTABLISHED once the kernel forwarded more than its SYN (the offload's packet count: no
+   * per-connection work until then); its FIN or RST still reaches {@link schedule}, which moves it on and
+   * uninstalls it. A 4-tuple that already has an entry (a reused port, a retransmitted SYN) takes the kernel's
+   * choice.
    *
    * @param flow the client, VIP and `sport << 16 | dport`
    * @param serverId the server the kernel chose
@@ -321,12 +324,13 @@ export class Dispatcher {
     const svc = this.findService(flow.daddr, flow.ports & 0xffff);
     if (!s || s.removed || !svc || s.serviceId !== svc.id) return false;
     const t = this.table;
-    const expires = nowMs + this.#timeouts[TcpState.ESTABLISHED];
+    const expires = nowMs + this.#timeouts[TcpState.SYN_RECV];
     let slot = t.lookup(flow.saddr, flow.daddr, flow.ports);
     if (slot >= 0) {
-      if (t.server(slot) === s.id && t.state(slot) === TcpState.ESTABLISHED) {
+      const st = t.state(slot);
+      if (t.server(slot) === s.id && (st === TcpState.ESTABLISHED || st === TcpState.SYN_RECV)) {
         t.setFlags(slot, t.flags(slot) | F_OFFLOADED);
-        t.setExpires(slot, expires);
+        t.setExpires(slot, Math.max(t.expires(slot), expires));
         return true;
       }
       // The kernel replaced its flow already: forget ours without removing that.
@@ -334,12 +338,12 @@ export class Dispatcher {
       this.#removeConn(slot);
     }
     if (t.full) return false;
-    slot = t.insert(flow.saddr, flow.daddr, flow.ports, svc.id, s.id, TcpState.ESTABLISHED, expires);
+    slot = t.insert(flow.saddr, flow.daddr, flow.ports, svc.id, s.id, TcpState.SYN_RECV, expires);
     t.setFlags(slot, F_OFFLOADED);
     this.changes++;
     this.counters.newConns++;
     s.conns++;
-    s.activeConns++;
+    s.inactConns++;
     s.refreshOverload();
     this.changeLog?.changed(slot);
     return true;
@@ -583,7 +587,8 @@ export class Dispatcher {
         const ns = nextTcpState(st, tcpFlags);
         const s = this.#servers[t.server(slot)];
         if (ns !== st) {
-          if (st === TcpState.ESTABLISHED) this.#uninstall(slot);
+          // Leaving ESTABLISHED, or a kernel-scheduled entry's SYN_RECV (its FIN passed in the kernel): uninstall.
+          if (ns !== TcpState.ESTABLISHED) this.#uninstall(slot);
           t.setState(slot, ns);
           if (s) this.#moveCount(s, st, ns);
           if (ns === TcpState.ESTABLISHED) this.#install(slot);
@@ -659,6 +664,9 @@ export class Dispatcher {
     for (let i = 0; i < high; i++) {
       if (t.used(i) && t.expires(i) <= nowMs) {
         if ((t.flags(i) & F_OFFLOADED) !== 0) {
+          // A connection the kernel scheduled is SYN_RECV until here: established once more than its SYN
+          // passed in the kernel; a SYN alone (a flood) expires after SYN_RECV's timeout, as in IPVS.
+          if (t.state(i) === TcpState.SYN_RECV && this.offload!.packets(t, i) > 1) this.#promote(i);
           // Packets that bypassed the dispatcher did not re-arm the timeout: extend it from the last one.
           const until = this.offload!.lastSeenMs(t, i) + this.#timeouts[t.state(i)];
           if (until > nowMs) {
@@ -711,6 +719,15 @@ export class Dispatcher {
       t.remove(slot);
       if (s.removed && s.totalConns === 0) this.#freeServer(s);
     } else t.remove(slot);
+  }
+
+  /** A kernel-scheduled entry seen past its SYN: ESTABLISHED (it stays installed). */
+  #promote(slot: number): void {
+    const t = this.table;
+    t.setState(slot, TcpState.ESTABLISHED);
+    const s = this.#servers[t.server(slot)];
+    if (s) this.#moveCount(s, TcpState.SYN_RECV, TcpState.ESTABLISHED);
+    this.changeLog?.changed(slot);
   }
 
   #install(slot: number): void {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ipv4ToInt } from "../core/addr.ts";
 import { Dispatcher, type ServiceSpec } from "./dispatcher.ts";
 import type { FlowKey } from "./scheduler/mod.ts";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "./tcp_state.ts";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpState } from "./tcp_state.ts";
 
 const VIP = "10.0.0.100";
 const three = (extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
@@ -225,20 +225,27 @@ Deno.test("Dispatcher respects upperThreshold: overloaded at the threshold, back
   assert.equal(addr(d, d.schedule(f("3.3.3.3"), TCP_SYN, 0)), "10.0.0.11");
 });
 
-Deno.test("Dispatcher.adoptConnection() enters a kernel-scheduled flow as ESTABLISHED and installed", () => {
+Deno.test("Dispatcher.adoptConnection() enters a kernel-scheduled flow as SYN_RECV (60 s) and installed", () => {
   const d = new Dispatcher({ maxConnections: 2 });
   const removed: number[] = [];
-  d.offload = { install: () => true, remove: (_t, slot) => void removed.push(slot), lastSeenMs: () => -Infinity };
+  d.offload = {
+    install: () => true,
+    remove: (_t, slot) => void removed.push(slot),
+    lastSeenMs: () => -Infinity,
+    packets: () => 0,
+  };
   d.configure([three({ scheduler: "mh" })]);
   const k = f("1.1.1.1");
   const flow = { saddr: k.saddr, daddr: k.daddr, ports: ((k.sport << 16) | k.dport) >>> 0 };
   const id = d.services[0].servers[1].id;
   assert.equal(d.adoptConnection(flow, id, 0), true);
   const s = d.server(id)!;
-  assert.deepEqual([s.conns, s.activeConns, s.inactConns, d.counters.newConns], [1, 1, 0, 1]);
+  assert.deepEqual([s.conns, s.activeConns, s.inactConns, d.counters.newConns], [1, 0, 1, 1]);
+  const slot = d.table.lookup(flow.saddr, flow.daddr, flow.ports);
+  assert.deepEqual([d.table.state(slot), d.table.expires(slot)], [TcpState.SYN_RECV, 60_000]);
   // A retransmitted SYN the kernel scheduled again: one connection still.
   assert.equal(d.adoptConnection(flow, id, 1), true);
-  assert.deepEqual([s.conns, s.activeConns, d.table.size], [1, 1, 1]);
+  assert.deepEqual([s.conns, s.inactConns, d.table.size], [1, 1, 1]);
   // Its FIN reaches user space: the same server, and the kernel's flow is removed.
   assert.equal(d.schedule(k, TCP_FIN | TCP_ACK, 2), id);
   assert.equal(removed.length, 1);
@@ -247,4 +254,32 @@ Deno.test("Dispatcher.adoptConnection() enters a kernel-scheduled flow as ESTABL
   assert.equal(d.adoptConnection({ ...flow, ports: flow.ports + 1 }, 999, 3), false);
   assert.equal(d.adoptConnection({ ...flow, saddr: ipv4ToInt("2.2.2.2") }, id, 3), true);
   assert.equal(d.adoptConnection({ ...flow, saddr: ipv4ToInt("3.3.3.3") }, id, 3), false);
+});
+
+Deno.test("Dispatcher.expire() promotes a kernel-scheduled entry seen past its SYN; a lone SYN goes after 60 s", () => {
+  const d = new Dispatcher({ maxConnections: 10 });
+  const removed: number[] = [];
+  // sport 1000: the handshake's ACK and data passed in the kernel (last at 30 s); sport 1001: its SYN only.
+  const packets = new Map([[1000, 3], [1001, 1]]);
+  const seen = new Map([[1000, 30_000], [1001, 0]]);
+  d.offload = {
+    install: () => true,
+    remove: (t, slot) => void removed.push(t.ports(slot) >>> 16),
+    lastSeenMs: (t, slot) => seen.get(t.ports(slot) >>> 16)!,
+    packets: (t, slot) => packets.get(t.ports(slot) >>> 16)!,
+  };
+  d.configure([three({ scheduler: "mh" })]);
+  const id = d.services[0].servers[0].id;
+  for (const sport of [1000, 1001]) {
+    const k = f("1.1.1.1", sport);
+    assert.equal(d.adoptConnection({ saddr: k.saddr, daddr: k.daddr, ports: ((sport << 16) | 80) >>> 0 }, id, 0), true);
+  }
+  const s = d.server(id)!;
+  assert.equal(d.expire(59_999), 0);
+  assert.deepEqual([s.activeConns, s.inactConns], [0, 2]);
+  assert.equal(d.expire(60_000), 1, "the lone SYN's entry expires with SYN_RECV's timeout");
+  assert.deepEqual(removed, [1001], "and leaves the kernel");
+  const slot = d.table.lookup(ipv4ToInt("1.1.1.1"), ipv4ToInt(VIP), ((1000 << 16) | 80) >>> 0);
+  assert.deepEqual([d.table.state(slot), d.table.expires(slot)], [TcpState.ESTABLISHED, 30_000 + 900_000]);
+  assert.deepEqual([s.activeConns, s.inactConns, d.table.size], [1, 0, 1]);
 });

@@ -14,6 +14,9 @@
  * - {@link FlowOffload.lastSeenMs} when an installed entry's timeout has passed: packets that
  *   bypassed the dispatcher did not re-arm it, so the entry is extended from the offload's last-seen
  *   time instead of expiring while the flow is active.
+ * - {@link FlowOffload.packets} then too, for an entry the kernel scheduled (SYN_RECV until then): more than its
+ *   SYN passed in the kernel, so it is promoted to ESTABLISHED; otherwise it expires after SYN_RECV's timeout,
+ *   as IPVS lets a half-open connection go.
  *
  * @module
  */
@@ -36,4 +39,11 @@ export interface FlowOffload {
    * @returns wall-clock ms (the dispatcher's `nowMs` clock), or -Infinity when never or unknown
    */
   lastSeenMs(table: ConnTable, slot: number): number;
+  /**
+   * Packets the fast path forwarded for the installed entry (a kernel-scheduled flow counts its SYN): more than
+   * one means the client got past its SYN there (the handshake's ACK or data), which the dispatcher never saw.
+   *
+   * @returns the count, 0 when unknown
+   */
+  packets(table: ConnTable, slot: number): number;
 }

@@ -21,6 +21,7 @@ const flow = (sport: number): FlowKey => ({ saddr: ipv4ToInt("1.1.1.1"), sport, 
 class Recorder implements FlowOffload {
   readonly events: string[] = [];
   readonly seen = new Map<number, number>();
+  readonly packetCount = new Map<number, number>();
   accept = true;
   install(t: ConnTable, slot: number): boolean {
     this.events.push(`install ${t.ports(slot) >>> 16} -> ${t.server(slot)}`);
@@ -31,6 +32,9 @@ class Recorder implements FlowOffload {
   }
   lastSeenMs(t: ConnTable, slot: number): number {
     return this.seen.get(t.ports(slot) >>> 16) ?? -Infinity;
+  }
+  packets(t: ConnTable, slot: number): number {
+    return this.packetCount.get(t.ports(slot) >>> 16) ?? 0;
   }
 }
 

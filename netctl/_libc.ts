@@ -5,6 +5,14 @@
  * All calls are synchronous: a `nonblocking` FFI call costs a thread-pool round trip (~12 µs)
  * and loses errno, which is thread-local (see ../shared/notes/dataplane.md (outside the repository)).
  *
+ * errno is read through FFI after the failed call returned to JavaScript, so the runtime's own work
+ * in between can overwrite it: the first call through a symbol takes Deno's slow path, which made
+ * a failed socket(2) read ENOENT instead of EPERM in CI. Two defences: every symbol is called once,
+ * harmlessly, when libc opens (no call netctl relies on is a first call), and where the errno
+ * decides what happens next (EAGAIN or EINTR: try later; ENOENT: absent; EEXIST: present) a value
+ * the call does not fail with in normal operation is checked by making the call once more
+ * ({@link errnoOrRetry}); privilege errors are decided from the capabilities, not errno alone.
+ *
  * @module
  */
 
@@ -16,6 +24,7 @@ const SYMBOLS = {
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -36,6 +45,38 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 
+const NO_BYTES = new Uint8Array(16);
+const EMPTY_PATH = new Uint8Array(1);
+
+/**
+ * One harmless call per symbol (a bad descriptor, a zero length, an empty path): each fails at
+ * once without side effects, and takes the runtime's first-call path now rather than when its
+ * errno matters. Typed over every symbol, so a symbol added to the table needs its warm-up here.
+ */
+const WARM_UP: { [K in keyof typeof SYMBOLS]: (s: Libc) => unknown } = {
+  socket: (s) => s.socket(-1, 0, 0),
+  bind: (s) => s.bind(-1, NO_BYTES, 0),
+  setsockopt: (s) => s.setsockopt(-1, 0, 0, NO_BYTES, 0),
+  getsockopt: (s) => s.getsockopt(-1, 0, 0, NO_BYTES, NO_BYTES),
+  recvmmsg: (s) => s.recvmmsg(-1, NO_BYTES, 0, 0, null),
+  sendmmsg: (s) => s.sendmmsg(-1, NO_BYTES, 0, 0),
+  send: (s) => s.send(-1, NO_BYTES, 0n, 0),
+  shutdown: (s) => s.shutdown(-1, 0),
+  sendto: (s) => s.sendto(-1, NO_BYTES, 0n, 0, NO_BYTES, 0),
+  recv: (s) => s.recv(-1, NO_BYTES, 0n, 0),
+  poll: (s) => s.poll(NO_BYTES, 0n, 0),
+  ioctl: (s) => s.ioctl(-1, 0n, NO_BYTES),
+  open: (s) => s.open(EMPTY_PATH, 0),
+  read: (s) => s.read(-1, NO_BYTES, 0n),
+  write: (s) => s.write(-1, NO_BYTES, 0n),
+  close: (s) => s.close(-1),
+  mmap: (s) => s.mmap(null, 0n, 0, 0, -1, 0n),
+  munmap: (s) => s.munmap(null, 0n),
+  syscall: (s) => s.syscall(-1n, 0n, null, 0n),
+  __errno_location: (s) => s.__errno_location(),
+  strerror: (s) => s.strerror(0),
+};
+
 /**
  * Opens libc (once) and returns its symbols.
  *
@@ -54,9 +95,9 @@ export function libc(): Libc {
     }
     if (!lib) throw new Error("Cannot open libc through FFI", { cause: last });
     // The first call through a symbol takes the runtime's slow path, which can itself make
-    // system calls and overwrite errno. Warm __errno_location now, so errno() right after a
-    // failed call reads that call's errno.
+    // system calls and overwrite errno: take it now for every symbol (see the module doc).
     lib.symbols.__errno_location();
+    for (const warm of Object.values(WARM_UP)) warm(lib.symbols);
   }
   return lib.symbols;
 }
@@ -65,6 +106,36 @@ export function libc(): Libc {
 export function errno(): number {
   const p = libc().__errno_location();
   return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+/**
+ * The errno of a call that just failed, checked where it decides what the caller does: a value in
+ * `expected` (how the call fails in normal operation, e.g. EAGAIN for a non-blocking receive) is
+ * taken as read; any other may have been overwritten by the runtime between the call and the read
+ * (see the module doc), so the call is made once more and that failure's errno is returned. Use it
+ * only for calls that are harmless to repeat (a failed call did nothing: a non-blocking receive or
+ * send, a map lookup or update with the same arguments).
+ *
+ * @param again makes the same call again
+ * @param expected errno values the caller handles
+ * @param read reads errno (tests)
+ * @returns the errno (positive), or the repeated call's result negated minus one when it succeeded
+ *   (`-1 - n`, so a result of 0 is told from an errno)
+ * @example
+ * ```ts
+ * const e = errnoOrRetry(() => libc().recv(fd, buf, len, MSG_DONTWAIT), [EAGAIN, EINTR]);
+ * if (e < 0) return -1 - e; // received after all
+ * ```
+ */
+export function errnoOrRetry(
+  again: () => number | bigint,
+  expected: readonly number[],
+  read: () => number = errno,
+): number {
+  const first = read();
+  if (expected.includes(first)) return first;
+  const n = Number(again());
+  return n >= 0 ? -1 - n : read();
 }
 
 const NAMES: Record<number, string> = {
@@ -112,6 +183,12 @@ export const EACCES = 13;
 export const EAGAIN = 11;
 /** EINTR. */
 export const EINTR = 4;
+/** ENOENT. */
+export const ENOENT = 2;
+/** EEXIST. */
+export const EEXIST = 17;
+/** E2BIG. */
+export const E2BIG = 7;
 
 /**
  * Throws an {@link OsError} when a libc call returned a negative value.

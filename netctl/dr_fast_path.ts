@@ -26,12 +26,14 @@ import {
   BPF_NOEXIST,
   BPF_PROG_TYPE_SCHED_CLS,
   bpfMapDelete,
+  bpfMapDeleteBatch,
   bpfMapLookup,
   bpfMapUpdate,
   bpfMapUpdateBatch,
   closeBpfFd,
   createBpfMap,
   loadBpfProgram,
+  possibleCpus,
   testRunBpf,
 } from "./ebpf.ts";
 import {
@@ -57,6 +59,22 @@ import { OsError } from "./_libc.ts";
 
 /** errno of {@link DrFastPath.addFlow} for a flow that was installed already. */
 export const EEXIST = 17;
+const ENOENT = 2;
+
+/**
+ * Writes a flow key (client address, VIP as u32; ports as on the wire) at `offset` of `view`, in the layout of the
+ * program's `flows` map (network byte order), as {@link DrFastPath.deleteFlows} reads it.
+ */
+export function writeFlowKey(
+  view: DataView,
+  offset: number,
+  flow: { saddr: number; daddr: number; sport: number; dport: number },
+): void {
+  view.setUint32(offset, flow.saddr >>> 0);
+  view.setUint32(offset + 4, flow.daddr >>> 0);
+  view.setUint16(offset + 8, flow.sport);
+  view.setUint16(offset + 10, flow.dport);
+}
 
 /** Where packets of one real-server slot go. */
 export interface FastPathReal {
@@ -93,6 +111,11 @@ export interface DrFastPathOptions {
   maxFlows: number;
   /** Real-server slots (`reals` array map). */
   maxReals: number;
+  /**
+   * Forward with `bpf_redirect_peer()` into the receive path of the interface's veth peer (only for a veth
+   * whose peer is in another namespace: `vethPeerInOtherNamespace()`), else `bpf_redirect()` to its egress.
+   */
+  redirectPeer?: boolean;
 }
 
 /** A new connection the program scheduled (a `new_flows` record). */
@@ -131,7 +154,7 @@ export class DrFastPath {
   readonly #slotView = new DataView(this.#slot.buffer);
   readonly #realValue = new Uint8Array(REAL_VALUE_BYTES);
   readonly #realView = new DataView(this.#realValue.buffer);
-  readonly #counterValue = new Uint8Array(REAL_COUNTER_BYTES);
+  readonly #counterValue = new Uint8Array(REAL_COUNTER_BYTES * possibleCpus());
   readonly #counterView = new DataView(this.#counterValue.buffer);
 
   private constructor(opts: DrFastPathOptions, fds: number[], ring: BpfRingBuffer) {
@@ -159,15 +182,22 @@ export class DrFastPath {
         flags: BPF_F_NO_PREALLOC,
         name: "wc_dr_flows",
       }));
-      for (const [valueBytes, name] of [[REAL_VALUE_BYTES, "wc_dr_reals"], [REAL_COUNTER_BYTES, "wc_dr_rcount"]]) {
-        fds.push(createBpfMap({
-          type: BPF_MAP_TYPE.array,
-          keyBytes: 4,
-          valueBytes: valueBytes as number,
-          maxEntries: opts.maxReals,
-          name: name as string,
-        }));
-      }
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.array,
+        keyBytes: 4,
+        valueBytes: REAL_VALUE_BYTES,
+        maxEntries: opts.maxReals,
+        name: "wc_dr_reals",
+      }));
+      // Per CPU: every forwarded packet adds to its real's counters, from whichever CPU's softirq sends it; one
+      // shared value would bounce its cache line between the CPUs on each packet.
+      fds.push(createBpfMap({
+        type: BPF_MAP_TYPE.percpuArray,
+        keyBytes: 4,
+        valueBytes: REAL_COUNTER_BYTES,
+        maxEntries: opts.maxReals,
+        name: "wc_dr_rcount",
+      }));
       fds.push(createBpfMap({
         type: BPF_MAP_TYPE.hash,
         keyBytes: SERVICE_KEY_BYTES,
@@ -196,7 +226,7 @@ export class DrFastPath {
         services: fds[3],
         maglev: fds[4],
         newFlows: fds[5],
-      });
+      }, { redirectPeer: opts.redirectPeer });
       fds.push(loadBpfProgram({ type: BPF_PROG_TYPE_SCHED_CLS, insns, name: "webcache_dr" }));
       ring = BpfRingBuffer.open(fds[5], NEW_FLOWS_RING_BYTES);
       if (opts.interface) fds.push(attachTcxIngress(fds[6], interfaceInfo(opts.interface).index, opts.interface));
@@ -252,15 +282,16 @@ export class DrFastPath {
     this.#slotView.setUint32(0, slot, true);
     bpfMapLookup(this.#counters, this.#slot, this.#counterValue);
     const v = this.#counterView;
-    return { packets: Number(v.getBigUint64(0, true)), bytes: Number(v.getBigUint64(8, true)) };
+    let packets = 0n, bytes = 0n;
+    for (let off = 0; off < v.byteLength; off += REAL_COUNTER_BYTES) {
+      packets += v.getBigUint64(off, true);
+      bytes += v.getBigUint64(off + 8, true);
+    }
+    return { packets: Number(packets), bytes: Number(bytes) };
   }
 
   #setKey(saddr: number, daddr: number, sport: number, dport: number): void {
-    const k = this.#keyView;
-    k.setUint32(0, saddr >>> 0);
-    k.setUint32(4, daddr >>> 0);
-    k.setUint16(8, sport);
-    k.setUint16(10, dport);
+    writeFlowKey(this.#keyView, 0, { saddr, daddr, sport, dport });
   }
 
   /**
@@ -288,6 +319,32 @@ export class DrFastPath {
   deleteFlow(saddr: number, daddr: number, sport: number, dport: number): boolean {
     this.#setKey(saddr, daddr, sport, dport);
     return bpfMapDelete(this.#flows, this.#key);
+  }
+
+  /**
+   * Removes many flows in one bpf(2) call (BPF_MAP_DELETE_BATCH) instead of one call each; flows that are not
+   * installed are skipped.
+   *
+   * @param keys `count` flow keys back to back, {@link FLOW_KEY_BYTES} each, as {@link writeFlowKey} writes them
+   * @returns flows removed
+   */
+  deleteFlows(keys: Uint8Array, count: number): number {
+    let done = 0, deleted = 0;
+    while (done < count) {
+      const r = bpfMapDeleteBatch(this.#flows, keys.subarray(done * FLOW_KEY_BYTES), count - done);
+      deleted += r.deleted;
+      done += r.deleted;
+      if (r.err === 0) break;
+      if (r.err === ENOENT) {
+        done++; // absent: skip it
+        continue;
+      }
+      // Batches refused (an old kernel): one call each.
+      for (; done < count; done++) {
+        if (bpfMapDelete(this.#flows, keys.subarray(done * FLOW_KEY_BYTES, (done + 1) * FLOW_KEY_BYTES))) deleted++;
+      }
+    }
+    return deleted;
   }
 
   /**

@@ -16,8 +16,8 @@
  *                            TUN only: +24 u32 largest inner packet (MTU − 20)  +28 u32 partial checksum of the
  *                            template (sum of its 16-bit big-endian words)  +32 outer IPv4 header template (20 B:
  *                            45 00 | 0000 | 0000 | 4000 | 40 04 | 0000 | director | real server)
- * real_counters (array) key u32 slot
- *                value 16 B: +0 u64 packets  +8 u64 bytes (IP bytes), written only by the program
+ * real_counters (per-CPU array) key u32 slot
+ *                value 16 B per CPU: +0 u64 packets  +8 u64 bytes (IP bytes), written only by the program
  * services (hash) key 8 B: VIP be32 | port be16 | 0 0          (only mh services whose SYNs the kernel schedules)
  *                value 4 B: u32 index of the service's first entry in `maglev`
  * maglev (array) key u32 (service index + slot), value u32: real slot + 1, 0 = user space decides
@@ -32,10 +32,11 @@
  * load frame bytes 0..47 to the stack (shorter frames cannot be TCP: → TCX_NEXT)
  * not IPv4, IHL ≠ 5, protocol ≠ TCP, a fragment (MF or offset), or a SYN with other flags → TCX_NEXT
  * a SYN (without ACK, FIN, RST) to a VIP:port in `services` (new connections in the kernel, Katran's way):
- *   slot = maglev[index + maglevFlowHash(saddr) mod MAGLEV_TABLE_SIZE] − 1; no owner, or its `reals` slot invalid
- *   or not DR → TCX_NEXT; else flows[...] = {slot} (replacing an old entry of the 4-tuple), a record to
- *   new_flows (full → the flow is deleted again and the SYN goes to user space), and forward as below
- * look up flows[saddr, daddr, sport, dport] (only DR flows of VIP services are ever installed) → absent: TCX_NEXT
+ *   slot = maglev[index + maglevFlowHash(saddr) mod MAGLEV_TABLE_SIZE] − 1; no owner, or its `reals` slot invalid,
+ *   or a TUN slot and the SYN too long for the tunnel or without DF → TCX_NEXT; else flows[...] = {slot} (replacing
+ *   an old entry of the 4-tuple), a record to new_flows (full → the flow is deleted again and the SYN goes to user
+ *   space), and forward as below (DR: MACs rewritten; TUN: encapsulated)
+ * look up flows[saddr, daddr, sport, dport] (only DR and TUN flows of VIP services are ever installed) → absent: TCX_NEXT
  * FIN or RST: a flow the program did not schedule → TCX_NEXT (the user-space table sees the state change); one it
  *   did schedule is forwarded here and recorded in new_flows (kind = the flags; full ring → TCX_NEXT)
  * look up reals[slot] → invalid (real removed, MAC unknown, not DR): TCX_NEXT
@@ -43,8 +44,10 @@
  *   answers with fragmentation-needed or fragments, as IPVS does); else build the outer header on the stack from
  *   the template (tot_len = inner + 20, TOS copied, checksum = ~fold(partial + tot_len + TOS)),
  *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header
- * flow: last seen = now, packets += 1, bytes += len − 14 (atomic adds); real_counters[slot] likewise
- * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT)
+ * flow: last seen = now, packets += 1, bytes += len − 14 (atomic adds; a SYN scheduled here wrote them in the new
+ *   value already); real_counters[slot] likewise (this CPU's value)
+ * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT); on a veth
+ *   whose peer is in another namespace bpf_redirect_peer(ifindex, 0): straight into the peer's receive path
  * ```
  *
  * The hash is user space's mh hash, one definition (`lb/scheduler/mh.ts`, `fmix32` of `lb/scheduler/_hash.ts`):
@@ -126,9 +129,15 @@ export interface DrFastPathMaps {
  * Builds the fast-path program.
  *
  * @param maps the map descriptors (created by the caller with the sizes above)
+ * @param opts.redirectPeer hand frames to the receive path of the interface's veth peer (`bpf_redirect_peer`)
+ *   instead of transmitting them on it (`bpf_redirect`): only for a veth whose peer is in another namespace
+ *   (`veth_peer.ts`), where it saves the backlog round of the transmit; anywhere else the kernel drops them
  * @returns the instructions
  */
-export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer> {
+export function drFastPathProgram(
+  maps: DrFastPathMaps,
+  opts: { redirectPeer?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const p = new EbpfProgram();
   // Stack: fp-50 .. fp-3 holds frame bytes 0..47 (byte k at fp-50+k, so the addresses at 26 and 30 are 4-aligned); fp-56 the reals key; fp-64 the services key;
   // fp-80 .. fp-61 the outer header (TUN); fp-112 .. fp-81 a new flow's value; fp-128 .. fp-113 its record;
@@ -224,6 +233,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(CALL, 0, 0, 0, BPF_FUNC.skbStoreBytes)
     .op(JNE_IMM, 0, 0, "drop", 0) // the frame has room for a header it could not get: not for user space
     .label("count")
+    .op(JEQ_IMM, 7, 0, "rcount", 0) // a SYN scheduled here: its flow's value is new and counted
     // A kernel-scheduled flow's FIN or RST: record it (kind = the flags) for the loop's table
     .op(LDX_W, 1, FP, endFlags, 0)
     .op(JEQ_IMM, 1, 0, "stamp", 0)
@@ -249,7 +259,8 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(MOV64_IMM, 1, 0, 0, 1)
     .op(ATOMIC_ADD_DW, 7, 1, 16, 0)
     .op(ATOMIC_ADD_DW, 7, 9, 24, 0)
-    // real_counters[slot] (the key is still at fp-56)
+    // real_counters[slot] (the key is still at fp-56; this CPU's value)
+    .label("rcount")
     .loadMap(1, maps.realCounters)
     .stackPtr(2, -56)
     .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
@@ -267,7 +278,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(JNE_IMM, 0, 0, "next", 0)
     .op(LDX_W, 1, 8, 12, 0) // egress ifindex
     .op(MOV64_IMM, 2, 0, 0, 0)
-    .op(CALL, 0, 0, 0, BPF_FUNC.redirect)
+    .op(CALL, 0, 0, 0, opts.redirectPeer ? BPF_FUNC.redirectPeer : BPF_FUNC.redirect)
     .op(EXIT, 0, 0, 0, 0)
     .label("drop")
     .op(MOV64_IMM, 0, 0, 0, TCX_DROP)
@@ -312,7 +323,7 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(JEQ_IMM, 1, 0, "next", 0) // no owner: user space decides
     .op(ADD64_IMM, 1, 0, 0, -1)
     .op(STX_W, FP, 1, -56, 0)
-    // r8 = reals[slot]: valid and DR, else user space
+    // r8 = reals[slot]: valid, DR or TUN, else user space
     .loadMap(1, maps.reals)
     .stackPtr(2, -56)
     .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
@@ -321,7 +332,18 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(LDX_W, 1, 8, 16, 0)
     .op(JEQ_IMM, 1, 0, "next", 0)
     .op(LDX_W, 1, 8, 20, 0)
-    .op(JNE_IMM, 1, 0, "next", FAST_PATH_METHOD.dr)
+    .op(JEQ_IMM, 1, 0, "synok", FAST_PATH_METHOD.dr)
+    .op(JNE_IMM, 1, 0, "next", FAST_PATH_METHOD.tun)
+    // TUN: a SYN that will not fit the tunnel or has no DF goes to user space before a flow exists (the same test
+    // as when forwarding below, so a flow is entered only for a SYN that leaves here)
+    .op(LDX_W, 2, 6, 0, 0) // skb->len
+    .op(ADD64_IMM, 2, 0, 0, -14)
+    .op(LDX_W, 1, 8, 24, 0)
+    .op(JGT_REG, 2, 1, "next", 0)
+    .op(LDX_B, 1, FP, at(20), 0)
+    .op(AND64_IMM, 1, 0, 0, 0x40)
+    .op(JEQ_IMM, 1, 0, "next", 0)
+    .label("synok")
     // flows[key] = {slot}
     .op(MOV64_IMM, 1, 0, 0, 0)
     .op(STX_DW, FP, 1, newValue, 0)
@@ -332,6 +354,12 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(STX_W, FP, 1, newValue, 0)
     .op(MOV64_IMM, 1, 0, 0, 1)
     .op(STX_W, FP, 1, newValue + 4, 0) // scheduled here: its FIN/RST ends here too
+    .op(STX_DW, FP, 1, newValue + 16, 0) // packets: this SYN
+    .op(LDX_W, 1, 6, 0, 0) // skb->len
+    .op(ADD64_IMM, 1, 0, 0, -14)
+    .op(STX_DW, FP, 1, newValue + 24, 0) // its IP bytes
+    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetNs)
+    .op(STX_DW, FP, 0, newValue + 8, 0) // last seen
     .loadMap(1, maps.flows)
     .stackPtr(2, at(26))
     .stackPtr(3, newValue)
@@ -353,14 +381,10 @@ export function drFastPathProgram(maps: DrFastPathMaps): Uint8Array<ArrayBuffer>
     .op(MOV64_IMM, 4, 0, 0, BPF_RB_NO_WAKEUP)
     .op(CALL, 0, 0, 0, BPF_FUNC.ringbufOutput)
     .op(JNE_IMM, 0, 0, "unsched", 0)
-    // r7 = the new flow's value, then forward as an established flow
+    // forward as an established flow; r7 = 0: the new value counted the SYN already (no second lookup)
     .op(MOV64_IMM, 1, 0, 0, 0)
     .op(STX_W, FP, 1, endFlags, 0)
-    .loadMap(1, maps.flows)
-    .stackPtr(2, at(26))
-    .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
-    .op(JEQ_IMM, 0, 0, "next", 0)
-    .op(MOV64_REG, 7, 0, 0, 0)
+    .op(MOV64_IMM, 7, 0, 0, 0)
     .op(JA, 0, 0, "forward", 0)
     .label("unsched") // the ring is full: user space would not know the flow, so it schedules the SYN itself
     .loadMap(1, maps.flows)

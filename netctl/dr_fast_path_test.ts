@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../tests/_assert.ts";
 import { ipv4ToInt } from "../core/addr.ts";
-import { DrFastPath, type KernelNewFlow } from "./dr_fast_path.ts";
-import { MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "./dr_fast_path_program.ts";
+import { DrFastPath, type KernelNewFlow, writeFlowKey } from "./dr_fast_path.ts";
+import { FLOW_KEY_BYTES, MAGLEV_HASH_VECTORS, MAGLEV_TABLE_SIZE } from "./dr_fast_path_program.ts";
 import { TCX_NEXT, TCX_REDIRECT } from "./ebpf_asm.ts";
 import { monotonicNs } from "./ebpf.ts";
 import { requires } from "../tests/_requires.ts";
@@ -88,6 +88,24 @@ Deno.test({
       assertEquals(fp.realCounters(2), { packets: 2, bytes: 280 });
       assertEquals(fp.realCounters(1), { packets: 0, bytes: 0 });
     });
+  },
+});
+
+Deno.test({
+  ...await requires("DrFastPath with redirectPeer is accepted by the kernel and redirects a known flow's packet", {
+    root: true,
+  }),
+  fn() {
+    const fp = DrFastPath.open({ maxFlows: 8, maxReals: 4, redirectPeer: true });
+    try {
+      fp.setReal(2, REAL);
+      fp.addFlow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80, 2);
+      const r = fp.run(frame({ flags: ACK }));
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals([...r.frame.subarray(0, 12)], [...RS_MAC, ...DIRECTOR_MAC]);
+    } finally {
+      fp.close();
+    }
   },
 });
 
@@ -209,6 +227,30 @@ for (
 }
 
 Deno.test({
+  ...await requires("DrFastPath.deleteFlows() removes many flows in one call and skips absent ones", { root: true }),
+  fn() {
+    withFastPath((fp) => {
+      for (let port = 1; port <= 5; port++) assertEquals(fp.addFlow(1, 2, port, 80, 0), 0);
+      const keys = new Uint8Array(6 * FLOW_KEY_BYTES);
+      const v = new DataView(keys.buffer);
+      // ports 1, 2, 9 (absent), 4, 5, 4 (deleted already)
+      [1, 2, 9, 4, 5, 4].forEach((sport, i) =>
+        writeFlowKey(v, i * FLOW_KEY_BYTES, { saddr: 1, daddr: 2, sport, dport: 80 })
+      );
+      assertEquals(fp.deleteFlows(keys, 6), 4);
+      assertEquals([1, 2, 3, 4, 5].map((port) => fp.flow(1, 2, port, 80) !== undefined), [
+        false,
+        false,
+        true,
+        false,
+        false,
+      ]);
+      assertEquals(fp.deleteFlows(keys, 0), 0);
+    });
+  },
+});
+
+Deno.test({
   ...await requires("DrFastPath reports a full flow map and a flow installed twice, and rejects slots out of range", {
     root: true,
   }),
@@ -295,7 +337,9 @@ Deno.test({
       fp.setReal(3, undefined);
       passed("a SYN whose owner is invalid", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
       fp.setReal(3, { ...REAL, tun: { source: 1, dest: 2, maxInnerBytes: 1480 } });
-      passed("a SYN whose owner is TUN", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
+      passed("a SYN without DF whose owner is TUN", frame({ flags: SYN, src: v.saddr, sport: 40001, frag: 0 }));
+      fp.setReal(3, { ...REAL, tun: { source: 1, dest: 2, maxInnerBytes: 40 } });
+      passed("a SYN too long for its TUN owner's tunnel", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
       fp.setReal(3, REAL);
       fp.setService(ipv4ToInt(VIP), 80, 2, undefined);
       passed("a SYN once the service is off", frame({ flags: SYN, src: v.saddr, sport: 40001 }));
@@ -304,6 +348,41 @@ Deno.test({
     } finally {
       fp.close();
     }
+  },
+});
+
+Deno.test({
+  ...await requires(
+    "DrFastPath schedules a SYN to an mh service whose owner is TUN: encapsulated, recorded, its flow follows",
+    { root: true },
+  ),
+  fn() {
+    withFastPath((fp) => {
+      fp.setReal(3, TUN_REAL);
+      fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(3));
+      const syn = frame({ flags: SYN, payload: 0 });
+      const r = fp.run(syn);
+      assertEquals(r.verdict, TCX_REDIRECT);
+      assertEquals([...r.frame.subarray(0, 14)], [...RS_MAC, ...DIRECTOR_MAC, 0x08, 0x00]);
+      const outer = r.frame.subarray(14, 34);
+      // 45 00 | 0040 (20 + 40) | 0000 | 4000 | 40 04 | csum | 10.77.0.2 | 10.77.0.11
+      assertEquals([...outer.subarray(0, 10)], [0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 4]);
+      assertEquals([...outer.subarray(12)], [10, 77, 0, 2, 10, 77, 0, 11]);
+      assertEquals(headerChecksum(outer), 0);
+      assertEquals(r.frame.subarray(34), syn.subarray(14));
+      const got: KernelNewFlow[] = [];
+      fp.drainNewFlows((f) => got.push({ ...f }));
+      assertEquals(got.map((f) => [f.sport, f.slot, f.kind]), [[40000, 3, 0]]);
+      // The handshake's ACK and the client's FIN follow the flow in the kernel, encapsulated too.
+      const ack = fp.run(frame({ flags: ACK }));
+      assertEquals([ack.verdict, ack.frame.length], [TCX_REDIRECT, syn.length + 10 + 20]);
+      const fin = fp.run(frame({ flags: FIN | ACK, payload: 0 }));
+      assertEquals([fin.verdict, fin.frame[23 + 20]], [TCX_REDIRECT, 6]);
+      got.length = 0;
+      fp.drainNewFlows((f) => got.push({ ...f }));
+      assertEquals(got.map((f) => [f.sport, f.slot, f.kind]), [[40000, 3, FIN]]);
+      assertEquals(fp.realCounters(3).packets, 3);
+    });
   },
 });
 

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { addressOf, cString, errno, libc, OsError, setU64 } from "./_libc.ts";
+import { addressOf, cString, E2BIG, EEXIST, ENOENT, errno, errnoOrRetry, libc, OsError, setU64 } from "./_libc.ts";
 
 const SYS_BPF = 321n;
 const SYS_CLOCK_GETTIME = 228n;
@@ -34,13 +34,15 @@ const CMD = {
   progQuery: 16n,
   linkCreate: 28n,
   updateBatch: 26n,
+  deleteBatch: 27n,
 };
 const ATTR_BYTES = 144;
 const LOG_BYTES = 1 << 16;
-const ENOENT = 2;
+/** How a map update fails in normal operation: the key exists (BPF_NOEXIST), the map is full. */
+const UPDATE_REFUSED = [EEXIST, E2BIG] as const;
 
 /** Map types (uapi `enum bpf_map_type`). */
-export const BPF_MAP_TYPE = { hash: 1, array: 2, ringbuf: 27 } as const;
+export const BPF_MAP_TYPE = { hash: 1, array: 2, percpuArray: 6, ringbuf: 27 } as const;
 /** Map flag: allocate hash elements on insert instead of all at creation. */
 export const BPF_F_NO_PREALLOC = 1;
 /** Program type of tc/tcx classifiers. */
@@ -51,6 +53,20 @@ export const BPF_TCX_INGRESS = 46;
 export const BPF_ANY = 0;
 /** Update flag: create only (EEXIST when present). */
 export const BPF_NOEXIST = 1;
+
+/**
+ * CPUs a per-CPU map holds a value for (the kernel's possible CPUs, `/sys/devices/system/cpu/possible`, e.g. `0-1`):
+ * a lookup in such a map fills that many values, each rounded up to 8 bytes.
+ */
+export function possibleCpus(): number {
+  const text = Deno.readTextFileSync("/sys/devices/system/cpu/possible").trim();
+  let n = 0;
+  for (const part of text.split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n;
+}
 
 function bpf(cmd: bigint, attr: Uint8Array<ArrayBuffer>): number {
   return Number(libc().syscall(SYS_BPF, cmd, attr, BigInt(attr.length)));
@@ -104,8 +120,10 @@ function elemAttr(mapFd: number, key: Uint8Array, value: Uint8Array | undefined,
  * @throws {OsError} on any other failure
  */
 export function bpfMapLookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean {
-  if (bpf(CMD.lookup, elemAttr(mapFd, key, value, 0)) >= 0) return true;
-  const e = errno();
+  const attr = elemAttr(mapFd, key, value, 0);
+  if (bpf(CMD.lookup, attr) >= 0) return true;
+  const e = errnoOrRetry(() => bpf(CMD.lookup, attr), [ENOENT]);
+  if (e < 0) return true; // found after all
   if (e === ENOENT) return false;
   throw new OsError("Cannot read a BPF map element", e);
 }
@@ -116,7 +134,10 @@ export function bpfMapLookup(mapFd: number, key: Uint8Array, value: Uint8Array):
  * @returns 0, or the errno when the kernel refuses (E2BIG: the map is full)
  */
 export function bpfMapUpdate(mapFd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): number {
-  return bpf(CMD.update, elemAttr(mapFd, key, value, flags)) < 0 ? errno() : 0;
+  const attr = elemAttr(mapFd, key, value, flags);
+  if (bpf(CMD.update, attr) >= 0) return 0;
+  const e = errnoOrRetry(() => bpf(CMD.update, attr), UPDATE_REFUSED);
+  return e < 0 ? 0 : e;
 }
 
 /**
@@ -206,6 +227,21 @@ export function bpfMapUpdateBatch(mapFd: number, keys: Uint8Array, values: Uint8
   v.setUint32(32, count, true);
   v.setUint32(36, mapFd, true);
   return bpf(CMD.updateBatch, a) < 0 ? errno() : 0;
+}
+
+/**
+ * Deletes `count` elements in one call (BPF_MAP_DELETE_BATCH): `keys` holds them back to back. The kernel stops
+ * at the first key it cannot delete (ENOENT for an absent one).
+ *
+ * @returns the elements deleted before it stopped, and 0 or the errno that stopped it
+ */
+export function bpfMapDeleteBatch(mapFd: number, keys: Uint8Array, count: number): { deleted: number; err: number } {
+  const { a, v } = attr();
+  setU64(v, 16, addressOf(keys));
+  v.setUint32(32, count, true);
+  v.setUint32(36, mapFd, true);
+  const err = bpf(CMD.deleteBatch, a) < 0 ? errno() : 0;
+  return { deleted: v.getUint32(32, true), err };
 }
 
 /**

@@ -41,6 +41,7 @@ export const BPF_FUNC = {
   skbLoadBytes: 26,
   skbAdjustRoom: 50,
   ringbufOutput: 130,
+  redirectPeer: 155,
 } as const;
 
 /** Opcodes (class | size/op | mode/source) used by netctl's programs. */

@@ -27,7 +27,14 @@ export { type DecapStats, IpipDecapsulator } from "./ipip_decapsulator.ts";
 export { type AllowedSources, DecapAllowList, sourceAllowed } from "./decap_allow_list.ts";
 export { type TcDecapStats, TcDecapsulator } from "./tc_decapsulator.ts";
 export { ipipDecapProgram } from "./ipip_decap_program.ts";
-export { DrFastPath, type DrFastPathOptions, type FastPathFlow, type FastPathReal } from "./dr_fast_path.ts";
+export {
+  DrFastPath,
+  type DrFastPathOptions,
+  type FastPathFlow,
+  type FastPathReal,
+  writeFlowKey,
+} from "./dr_fast_path.ts";
+export { interfaceDriver, vethPeerInOtherNamespace } from "./veth_peer.ts";
 export { type DrFastPathMaps, drFastPathProgram } from "./dr_fast_path_program.ts";
 export { EbpfProgram, TCX_DROP, TCX_NEXT, TCX_PASS, TCX_REDIRECT } from "./ebpf_asm.ts";
 export { monotonicNs, tcxIngressProgramCount } from "./ebpf.ts";
@@ -42,3 +49,4 @@ export {
   type RealServerSetup,
   setupRealServer,
 } from "./real_server.ts";
+export { shutdownTcpSockets, type TcpEnds } from "./socket_shutdown.ts";

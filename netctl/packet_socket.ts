@@ -41,9 +41,14 @@ import {
   SOL_PACKET,
   SOL_SOCKET,
 } from "./_constants.ts";
-import { addressOf, check, EACCES, EAGAIN, EINTR, EPERM, errno, libc, OsError, setU64 } from "./_libc.ts";
+import { addressOf, check, EACCES, EAGAIN, EINTR, EPERM, errno, errnoOrRetry, libc, OsError, setU64 } from "./_libc.ts";
 import { type InterfaceInfo, interfaceInfo } from "./interface_info.ts";
 import { missingNetCapabilities, PrivilegeError, privilegeMessage } from "./privileges.ts";
+
+/** How a non-blocking receive or send fails when it is to be tried later. */
+const TRY_LATER = [EAGAIN, EINTR] as const;
+/** How a non-blocking send fails when the socket buffer is full. */
+const SEND_AGAIN = [EAGAIN] as const;
 
 /** Options of {@link PacketSocket.open}. */
 export interface PacketSocketOptions {
@@ -161,9 +166,11 @@ export class PacketSocket {
    * @throws {OsError} for other errors
    */
   send(frame: Uint8Array): number {
-    const n = Number(libc().send(this.fd, frame as Uint8Array<ArrayBuffer>, BigInt(frame.length), 0));
+    const send = () => libc().send(this.fd, frame as Uint8Array<ArrayBuffer>, BigInt(frame.length), 0);
+    const n = Number(send());
     if (n < 0) {
-      const err = errno();
+      const err = errnoOrRetry(send, SEND_AGAIN);
+      if (err < 0) return -1 - err; // sent after all
       if (err === EAGAIN) return -1;
       throw new OsError(`Cannot send a frame on "${this.iface.name}"`, err);
     }
@@ -179,7 +186,11 @@ export class PacketSocket {
   recv(buf: Uint8Array<ArrayBuffer>): number {
     const n = Number(libc().recv(this.fd, buf, BigInt(buf.length), MSG_DONTWAIT | MSG_TRUNC));
     if (n < 0) {
-      const err = errno();
+      const err = errnoOrRetry(
+        () => libc().recv(this.fd, buf, BigInt(buf.length), MSG_DONTWAIT | MSG_TRUNC),
+        TRY_LATER,
+      );
+      if (err < 0) return -1 - err; // received after all
       if (err === EAGAIN || err === EINTR) return -1;
       throw new OsError(`Cannot receive on "${this.iface.name}"`, err);
     }
@@ -277,11 +288,17 @@ export class PacketBatch {
    * @throws {OsError} on errors other than EAGAIN/EINTR
    */
   recv(sock: { readonly fd: number }): number {
-    const n = libc().recvmmsg(sock.fd, this.#rxMsgs, this.slots, MSG_DONTWAIT | MSG_TRUNC, null);
+    let n = libc().recvmmsg(sock.fd, this.#rxMsgs, this.slots, MSG_DONTWAIT | MSG_TRUNC, null);
     if (n < 0) {
-      const err = errno();
-      if (err === EAGAIN || err === EINTR) return 0;
-      throw new OsError(`Cannot receive on socket ${sock.fd}`, err);
+      const err = errnoOrRetry(
+        () => libc().recvmmsg(sock.fd, this.#rxMsgs, this.slots, MSG_DONTWAIT | MSG_TRUNC, null),
+        TRY_LATER,
+      );
+      if (err >= 0) {
+        if (err === EAGAIN || err === EINTR) return 0;
+        throw new OsError(`Cannot receive on socket ${sock.fd}`, err);
+      }
+      n = -1 - err; // received after all
     }
     const v = this.#rxView;
     for (let i = 0; i < n; i++) {
@@ -340,13 +357,16 @@ export class PacketBatch {
     const c = libc();
     while (sent < total) {
       const msgs = sent === 0 ? this.#txMsgs : this.#txMsgs.subarray(sent * MMSGHDR_BYTES);
-      const n = c.sendmmsg(sock.fd, msgs, total - sent, MSG_DONTWAIT);
+      let n = c.sendmmsg(sock.fd, msgs, total - sent, MSG_DONTWAIT);
       if (n < 0) {
-        const err = errno();
+        const err = errnoOrRetry(() => c.sendmmsg(sock.fd, msgs, total - sent, MSG_DONTWAIT), TRY_LATER);
         if (err === EINTR) continue;
-        // EAGAIN (buffer full) or a per-frame error (EMSGSIZE...): skip that frame and go on.
-        sent++;
-        continue;
+        if (err >= 0) {
+          // EAGAIN (buffer full) or a per-frame error (EMSGSIZE...): skip that frame and go on.
+          sent++;
+          continue;
+        }
+        n = -1 - err; // sent after all
       }
       if (n === 0) break;
       sent += n;
@@ -381,8 +401,11 @@ export class Poller {
   wait(timeoutMs: number): number {
     const n = libc().poll(this.#fds, BigInt(this.#n), timeoutMs);
     if (n < 0) {
-      if (errno() === EINTR) return 0;
-      throw new OsError("Cannot poll", errno());
+      // Checked again without blocking: a wrong errno read must not end the caller's loop.
+      const err = errnoOrRetry(() => libc().poll(this.#fds, BigInt(this.#n), 0), [EINTR]);
+      if (err < 0) return -1 - err;
+      if (err === EINTR) return 0;
+      throw new OsError("Cannot poll", err);
     }
     return n;
   }

@@ -23,13 +23,14 @@ import {
   SOL_SOCKET,
   TUNSETIFF,
 } from "./_constants.ts";
-import { check, cString, EACCES, EPERM, errno, libc, OsError } from "./_libc.ts";
+import { check, cString, EACCES, EAGAIN, EPERM, errno, errnoOrRetry, libc, OsError } from "./_libc.ts";
 import { missingNetCapabilities, PrivilegeError, privilegeMessage } from "./privileges.ts";
 
-function privileged(what: string, err: number): Error {
-  if (err === EPERM || err === EACCES) {
-    const missing = missingNetCapabilities();
-    return new PrivilegeError(privilegeMessage(what, missing.length ? missing : ["CAP_NET_RAW"]), missing, {
+function privileged(what: string, err: number, needs: "CAP_NET_RAW" | "CAP_NET_ADMIN"): Error {
+  // errno read through FFI may be wrong (see _libc.ts): a missing capability decides as well.
+  const missing = missingNetCapabilities();
+  if (err === EPERM || err === EACCES || missing.includes(needs)) {
+    return new PrivilegeError(privilegeMessage(what, missing.length ? missing : [needs]), missing, {
       cause: new OsError(what, err),
     });
   }
@@ -47,7 +48,7 @@ function privileged(what: string, err: number): Error {
 export function openIpipSocket(): number {
   const c = libc();
   const fd = c.socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_IPIP);
-  if (fd < 0) throw privileged("Cannot open a raw IP-in-IP socket", errno());
+  if (fd < 0) throw privileged("Cannot open a raw IP-in-IP socket", errno(), "CAP_NET_RAW");
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, 4 * 1024 * 1024, true);
   c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, b, 4); // best effort
@@ -67,14 +68,14 @@ export function openTunDevice(name: string): number {
   const nameBytes = new TextEncoder().encode(name);
   if (nameBytes.length === 0 || nameBytes.length > 15) throw new RangeError(`Cannot use TUN name "${name}"`);
   const fd = c.open(cString("/dev/net/tun"), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw privileged("Cannot open /dev/net/tun", errno());
+  if (fd < 0) throw privileged("Cannot open /dev/net/tun", errno(), "CAP_NET_ADMIN");
   const req = new Uint8Array(IFREQ_BYTES);
   req.set(nameBytes);
   new DataView(req.buffer).setInt16(16, IFF_TUN | IFF_NO_PI, true);
   if (c.ioctl(fd, BigInt(TUNSETIFF), req) < 0) {
     const err = errno();
     c.close(fd);
-    throw privileged(`Cannot create TUN device "${name}"`, err);
+    throw privileged(`Cannot create TUN device "${name}"`, err, "CAP_NET_ADMIN");
   }
   return fd;
 }
@@ -85,10 +86,12 @@ export function openTunDevice(name: string): number {
  * @returns bytes written, or -1 when the device queue is full
  */
 export function writePacket(fd: number, packet: Uint8Array): number {
-  const n = Number(libc().write(fd, packet as Uint8Array<ArrayBuffer>, BigInt(packet.length)));
+  const write = () => libc().write(fd, packet as Uint8Array<ArrayBuffer>, BigInt(packet.length));
+  const n = Number(write());
   if (n < 0) {
-    const err = errno();
-    if (err === 11) return -1;
+    const err = errnoOrRetry(write, [EAGAIN]);
+    if (err < 0) return -1 - err; // written after all
+    if (err === EAGAIN) return -1;
     throw new OsError(`Cannot write to descriptor ${fd}`, err);
   }
   return n;

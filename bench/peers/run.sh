@@ -11,11 +11,11 @@
 # origin: GET <url>/obj/<id>?size=<n> must return the origin's /obj/<id>?size=<n>.
 #
 # Built-ins, memory caches: squid varnish nginx-cache ats webcache deno-naive deno-naive-2p
-# Built-ins, disk caches:   squid-disk nginx-disk webcache-disk   (stores under DISK_DIR)
+# Built-ins, disk caches:   squid-disk nginx-disk webcache-disk webcache-rock   (stores under DISK_DIR)
 # Built-ins, upper bounds:  nginx-static deno-static deno-static-2p
-# webcache and webcache-disk are this repository's cache role (dist/webcache.js, built here).
+# webcache, webcache-disk and webcache-rock are this repository's cache role (dist/webcache.js, built here).
 # Default target list: squid varnish nginx-cache ats webcache squid-disk nginx-disk webcache-disk.
-# A target whose name ends in -disk is compared with the -disk peers, any other with the rest.
+# A target whose name ends in -disk or -rock is compared with the -disk peers, any other with the rest.
 #
 # Options:
 #   -c name=CMD   start CMD for target name (e.g. the Deno cache under test)
@@ -151,7 +151,7 @@ mkdir -p "$RES"
 RAW=$RES/raw.jsonl
 : > "$RAW"
 # cache stores live in tmpfs (RAM): drop the big ones once the servers are down
-trap 'log "stopping servers"; stop_all; rm -rf "$RUN_DIR/nginx-cache-store" "$RUN_DIR/ats-cache.db" "$RUN_DIR/ats/cache" "$DISK_DIR"/{webcache,nginx,squid}' EXIT
+trap 'log "stopping servers"; stop_all; rm -rf "$RUN_DIR/nginx-cache-store" "$RUN_DIR/ats-cache.db" "$RUN_DIR/ats/cache" "$DISK_DIR"/{webcache,webcache-rock,nginx,squid}' EXIT
 trap 'exit 130' INT TERM
 trap 'log "ERROR: line $LINENO: $BASH_COMMAND failed"' ERR
 

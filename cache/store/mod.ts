@@ -41,7 +41,8 @@ export interface StoreProcessOptions {
 /**
  * Builds the store of the cache role: memory only when `cache.store.dirs` is empty, otherwise a
  * memory tier (`cache.memory.maxBytes / workers`, `cache.memory.maxObjectBytes`) in front of the disk
- * directories, all evicting with `cache.store.policy`.
+ * directories (ufs and rock, see `disk/disk_store.ts`), the memory tier and ufs directories evicting
+ * with `cache.store.policy` (rock directories evict per set).
  *
  * @param cache the validated `cache` section
  * @param opts how this process shares the directories with the other workers

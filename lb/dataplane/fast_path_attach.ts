@@ -7,6 +7,7 @@
  */
 import { getLogger } from "../../core/log.ts";
 import { DrFastPath } from "../../netctl/dr_fast_path.ts";
+import { vethPeerInOtherNamespace } from "../../netctl/veth_peer.ts";
 import type { DataplaneConfig } from "./config.ts";
 import { type ControlBlock, MAX_REALS } from "./control.ts";
 import { FastPathOffload } from "./fast_path_offload.ts";
@@ -35,9 +36,21 @@ export function attachFastPath(
   link: { ifname: string; ifindex: number; mac: Uint8Array; ctl: ControlBlock },
 ): FastPathOffload | undefined {
   try {
-    const fp = DrFastPath.open({ interface: link.ifname, maxFlows: cfg.maxConnections, maxReals: MAX_REALS });
+    // A veth whose peer is in another namespace (a container's interface): frames go straight into the peer's
+    // receive path, without a second trip through the CPU's backlog.
+    const redirectPeer = vethPeerInOtherNamespace(link.ifname);
+    const fp = DrFastPath.open({
+      interface: link.ifname,
+      maxFlows: cfg.maxConnections,
+      maxReals: MAX_REALS,
+      redirectPeer,
+    });
     const offload = new FastPathOffload(fp, link.ctl, { srcMac: link.mac, ifindex: link.ifindex });
-    log.info("DR fast path attached at tcx ingress", { iface: link.ifname, maxFlows: cfg.maxConnections });
+    log.info("DR fast path attached at tcx ingress", {
+      iface: link.ifname,
+      maxFlows: cfg.maxConnections,
+      redirect: redirectPeer ? "veth peer" : "egress",
+    });
     return offload;
   } catch (e) {
     log.warn("DR fast path unavailable: every packet takes the user-space loop", {

@@ -16,7 +16,7 @@
  *   what is new to the per-real and per-service counters, the dispatcher's, and the global
  *   fast-path totals, so `director status --stats` counts every packet once.
  * - New connections in the kernel ({@link FastPathOffload.syncServices}): for an mh service whose servers
- *   are all DR, without persistence or connection thresholds, the kernel gets the service's Maglev table
+ *   are all DR or TUN, without persistence or connection thresholds, the kernel gets the service's Maglev table
  *   (server id per slot, only servers the scheduler may pick) and schedules SYNs itself; the loop enters
  *   those connections in its table from the kernel's records ({@link FastPathOffload.adoptNewFlows}), before
  *   it handles any frame it receives (so a flow's FIN never arrives before its entry). Such a flow's FIN or
@@ -26,9 +26,9 @@
  * @module
  */
 import { monotonicNs } from "../../netctl/ebpf.ts";
-import { type DrFastPath, EEXIST, MAX_KERNEL_SERVICES } from "../../netctl/dr_fast_path.ts";
+import { type DrFastPath, EEXIST, MAX_KERNEL_SERVICES, writeFlowKey } from "../../netctl/dr_fast_path.ts";
 import { MaglevHashing } from "../scheduler/mh.ts";
-import { MAGLEV_TABLE_SIZE } from "../../netctl/dr_fast_path_program.ts";
+import { FLOW_KEY_BYTES, MAGLEV_TABLE_SIZE } from "../../netctl/dr_fast_path_program.ts";
 import type { VirtualService } from "../virtual_service.ts";
 import type { ConnTable } from "../conn_table.ts";
 import type { Dispatcher } from "../dispatcher.ts";
@@ -59,6 +59,12 @@ export class FastPathOffload implements FlowOffload {
   readonly #folded: Float64Array;
   /** Per server id: service counter slot, or -1. */
   #svcOf: Int32Array;
+  /** While {@link adoptNewFlows} applies the kernel's records: removals wait here, deleted in one call after. */
+  #deferRemovals = false;
+  readonly #removals = new Uint8Array(REMOVAL_BATCH * FLOW_KEY_BYTES);
+  readonly #removalView = new DataView(this.#removals.buffer);
+  #removalCount = 0;
+  readonly #removalKey = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
   /** Kernel service tables by service key: index and the owners last written. */
   readonly #kernelServices = new Map<string, { index: number; vip: number; port: number; owners: Int32Array }>();
 
@@ -88,9 +94,25 @@ export class FastPathOffload implements FlowOffload {
 
   remove(table: ConnTable, slot: number): void {
     const ports = table.ports(slot);
+    if (this.#deferRemovals) {
+      const k = this.#removalKey;
+      k.saddr = table.saddr(slot);
+      k.daddr = table.daddr(slot);
+      k.sport = ports >>> 16;
+      k.dport = ports & 0xffff;
+      writeFlowKey(this.#removalView, this.#removalCount * FLOW_KEY_BYTES, k);
+      if (++this.#removalCount === REMOVAL_BATCH) this.#flushRemovals();
+      return;
+    }
     if (this.#fp.deleteFlow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff)) {
       this.#ctl.counters[GLOBAL.fastPathFlows]--;
     }
+  }
+
+  #flushRemovals(): void {
+    if (this.#removalCount === 0) return;
+    this.#ctl.counters[GLOBAL.fastPathFlows] -= this.#fp.deleteFlows(this.#removals, this.#removalCount);
+    this.#removalCount = 0;
   }
 
   lastSeenMs(table: ConnTable, slot: number): number {
@@ -98,6 +120,11 @@ export class FastPathOffload implements FlowOffload {
     const f = this.#fp.flow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff);
     if (!f || f.lastSeenNs === 0) return -Infinity;
     return Date.now() - (monotonicNs() - f.lastSeenNs) / 1e6;
+  }
+
+  packets(table: ConnTable, slot: number): number {
+    const ports = table.ports(slot);
+    return this.#fp.flow(table.saddr(slot), table.daddr(slot), ports >>> 16, ports & 0xffff)?.packets ?? 0;
   }
 
   /** Writes the installs queued since the last call (after the batch's frames are sent). */
@@ -231,8 +258,19 @@ export class FastPathOffload implements FlowOffload {
    */
   adoptNewFlows(d: Dispatcher, nowMs: number): number {
     if (this.#kernelServices.size === 0) return 0;
-    const C = this.#ctl.counters;
     const key: FlowKey = { saddr: 0, sport: 0, daddr: 0, dport: 0 };
+    // The flows that ended (their FIN or RST passed in the kernel) leave the kernel together, in one call.
+    this.#deferRemovals = true;
+    try {
+      return this.#drainNewFlows(d, nowMs, key);
+    } finally {
+      this.#deferRemovals = false;
+      this.#flushRemovals();
+    }
+  }
+
+  #drainNewFlows(d: Dispatcher, nowMs: number, key: FlowKey): number {
+    const C = this.#ctl.counters;
     return this.#fp.drainNewFlows((f) => {
       if (f.kind !== 0) {
         // Its FIN or RST passed in the kernel: the entry moves on as if the loop had seen it (and leaves the
@@ -241,6 +279,8 @@ export class FastPathOffload implements FlowOffload {
         key.daddr = f.daddr;
         key.sport = f.sport;
         key.dport = f.dport;
+        // An RST would leave a SYN_RECV entry (as the kernel enters them) in SYN_RECV: established first.
+        if ((f.kind & TCP_RST) !== 0) d.schedule(key, TCP_ACK, nowMs);
         d.schedule(key, TCP_ACK | (f.kind & (TCP_FIN | TCP_RST)), nowMs);
         C[GLOBAL.kernelEnded]++;
         return;
@@ -264,16 +304,19 @@ export class FastPathOffload implements FlowOffload {
   }
 }
 
+/** Removals collected while applying the kernel's records before they are deleted in one call. */
+const REMOVAL_BATCH = 1024;
+
 /**
  * Whether the kernel may schedule a service's new connections: mh with the full-size table, a VIP, no
- * persistence (templates are user-space state), and only DR servers without connection thresholds
- * (overload changes with every connection).
+ * persistence (templates are user-space state), and only DR or TUN servers (the program rewrites the MACs or
+ * encapsulates, as for established flows) without connection thresholds (overload changes with every connection).
  */
 export function kernelSchedulable(svc: VirtualService): boolean {
   return svc.schedulerName === "mh" && svc.scheduler instanceof MaglevHashing &&
     svc.scheduler.tableSize === MAGLEV_TABLE_SIZE && !svc.transparent && svc.vip !== 0 &&
     svc.persistTimeoutMs === 0 && svc.servers.length > 0 &&
-    svc.servers.every((s) => s.method === "dr" && s.upperThreshold === 0);
+    svc.servers.every((s) => (s.method === "dr" || s.method === "tun") && s.upperThreshold === 0);
 }
 
 function sameOwners(a: Int32Array, b: Int32Array): boolean {

@@ -230,6 +230,16 @@ Deno.test({
       assertEquals(fp.flow(f1.saddr, f1.daddr, 40000, 80), undefined);
       const slot1 = d.table.lookup(f1.saddr, f1.daddr, ((40000 << 16) | 80) >>> 0);
       assert(slot1 >= 0 && d.table.state(slot1) !== TcpState.ESTABLISHED, "the entry moved on from ESTABLISHED");
+      // Several ends in one drain leave the kernel together (one batched delete), each counted once.
+      const flowsBefore = ctl.counters[GLOBAL.fastPathFlows];
+      for (const c of clients.slice(2)) {
+        const b = syn(c);
+        b[47] = TCP_FIN | TCP_ACK;
+        assertEquals(fp.run(b).verdict, TCX_REDIRECT, c);
+      }
+      assertEquals(offload.adoptNewFlows(d, 3), clients.length - 2);
+      for (const c of clients.slice(2)) assertEquals(fp.flow(ipv4ToInt(c), ipv4ToInt(VIP), 40000, 80), undefined, c);
+      assertEquals(ctl.counters[GLOBAL.fastPathFlows], flowsBefore - (clients.length - 2));
       // A server taken down loses its slots; kernel scheduling off (HA standby) passes every SYN on.
       d.setHealth(0, false);
       offload.syncServices(d);

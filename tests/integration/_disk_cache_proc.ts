@@ -61,22 +61,20 @@ export interface CacheProc {
 /**
  * Starts `webcache cache --cache-dir DIR --cache-size SIZE` and waits until it answers. Pass the
  * previous `port` on restarts: in accelerator mode the Host (with its port) is part of the key.
+ * With `config`, the directories come from that YAML file instead (`dir` is not used).
  *
  * @throws {Error} with its logs when it exits or does not answer in time
  */
 export async function startCache(
   dir: string,
   origin: string,
-  opts: { port?: number; extra?: string[] } = {},
+  opts: { port?: number; extra?: string[]; config?: string } = {},
 ): Promise<CacheProc> {
   const port = opts.port ?? freePort();
   const adminPort = freePort();
   const proc = await spawnWebcache([
     "cache",
-    "--cache-dir",
-    dir,
-    "--cache-size",
-    "64MiB",
+    ...(opts.config ? ["--config", opts.config] : ["--cache-dir", dir, "--cache-size", "64MiB"]),
     "--origin",
     origin,
     "--listen",

@@ -82,8 +82,14 @@ export class Topology {
     const t = new Topology(`${prefix}${crypto.randomUUID().slice(0, 6)}`);
     await t.#addNs(t.hub);
     await t.exec(t.hub, ["ip", "link", "add", "br0", "type", "bridge"]);
-    // Forward frames at once (no STP learning delay) and do not call iptables on bridged frames.
+    // Forward frames at once (no STP learning delay) and do not call iptables on bridged frames: with
+    // br_netfilter loaded, a new namespace's bridge-nf-call-* default to 1, and every bridged frame then takes
+    // netfilter's IPv4 path (an skb extension, a route lookup, the hooks) — work a switch does not do, paid once per
+    // hop (twice for a frame through a director on the same bridge).
     await t.exec(t.hub, ["ip", "link", "set", "br0", "type", "bridge", "forward_delay", "0", "stp_state", "0"]);
+    for (const f of ["iptables", "ip6tables", "arptables"]) {
+      await t.exec(t.hub, ["sh", "-c", `f=/proc/sys/net/bridge/bridge-nf-call-${f}; [ ! -e $f ] || echo 0 > $f`]);
+    }
     await t.exec(t.hub, ["ip", "link", "set", "br0", "up"]);
     return t;
   }

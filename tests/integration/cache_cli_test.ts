@@ -48,17 +48,21 @@ Deno.test("cache cli: two workers share the port and each other's objects, PURGE
   try {
     await waitHealthy(admin, child);
     assertEquals((await request(port, "/w")).text, "from origin");
-    await sleep(200); // the object is copied into the other worker's memory tier
+    // The other worker copies the object when it first gets a request for it.
     for (let i = 0; i < 19; i++) assertEquals((await request(port, "/w")).text, "from origin");
     assertEquals(origin.count("/w"), 1, "the other worker answers from its copy");
     const purge = await request(port, "/w", { method: "PURGE" });
     assertEquals(purge.status, 200);
     assertEquals(purge.text.trim(), "Purged 2 object(s)");
     for (let i = 0; i < 20; i++) await request(port, "/w");
-    const after = origin.count("/w");
-    assert(after === 2 || after === 3, `fetched again after the PURGE (${after})`);
-    await sleep(1200); // workers report statistics every second
-    const status = await (await fetch(`http://127.0.0.1:${admin}/status`)).json();
+    assertEquals(origin.count("/w"), 2, "fetched once again after the PURGE, then copied");
+    // Workers report statistics every second (a loaded machine may take a few): wait for all 40.
+    // deno-lint-ignore no-explicit-any
+    let status: any;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      status = await (await fetch(`http://127.0.0.1:${admin}/status`)).json();
+      if (status.cache.requests.hit + status.cache.requests.miss >= 40) break;
+    }
     assertEquals(status.role, "cache");
     assertEquals(status.cache.workers, 2);
     assertEquals(status.cache.objects, 2);

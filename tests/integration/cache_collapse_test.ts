@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
 import { cacheable, request, sleep, startCache, TestOrigin, writeText } from "./_cache_harness.ts";
+import { until } from "./_cluster_harness.ts";
 
 Deno.test("cache collapse: concurrent misses make one origin request", async () => {
   const origin = new TestOrigin(async () => {
@@ -25,18 +26,19 @@ Deno.test("cache collapse: concurrent misses make one origin request", async () 
 
 Deno.test("cache collapse: waiting requests give up after collapse.waitMs and fetch themselves", async () => {
   const origin = new TestOrigin(async (_req, n) => {
-    if (n === 1) await sleep(600);
+    if (n === 1) await sleep(2000);
     return cacheable(`answer ${n}`);
   });
   const c = startCache({ defaultOrigin: origin.url, collapse: { waitMs: 100 } });
   try {
     const first = request(c.port, "/slow");
-    await sleep(50);
+    // The second request follows once the first one's fetch is at the origin (it leads).
+    await until("the first request at the origin", () => origin.count("/slow") === 1, 5000);
     const t0 = Date.now();
     const second = await request(c.port, "/slow");
     const waited = Date.now() - t0;
     assertEquals(second.status, 200);
-    assert(waited < 500, `follower waited ${waited} ms`);
+    assert(waited < 1500, `follower waited ${waited} ms (the bound is 100, the leader's fetch 2000)`);
     assertEquals((await first).text, "answer 1");
     assertEquals(origin.count("/slow"), 2);
   } finally {

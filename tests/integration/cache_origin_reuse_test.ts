@@ -9,6 +9,7 @@ import { parseRaw, rawExchange, request, type RequestOptions, sleep, startCache 
 import { findHeadEnd } from "../../http/head_codec.ts";
 import { type Answer, okResponse, type OriginSeen, ScriptedOrigin } from "./_scripted_origin.ts";
 import { counters } from "../../cache/metrics.ts";
+import { until } from "./_cluster_harness.ts";
 
 /** A forged response that must never reach a client. */
 const POISON = "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Length: 6\r\n\r\nPOISON";
@@ -216,8 +217,7 @@ Deno.test("cache origin reuse: a connection is pooled again after a clean answer
     await request(c.port, "/d");
     assertEquals(origin.accepted, 2, "the connection with a stray byte was replaced");
     assertEquals(origin.seen.find((r) => r.path === "/d")?.conn, 2);
-    await sleep(50);
-    assert(origin.closedByPeer.includes(1), "the dirty connection was closed");
+    await until("the dirty connection closed", () => origin.closedByPeer.includes(1), 5000);
   } finally {
     await c.close();
     await origin.close();

@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { parseRaw, rawExchange, sleep, startCache, writeText } from "./_cache_harness.ts";
 import { okResponse, ScriptedOrigin } from "./_scripted_origin.ts";
+import { until } from "./_cluster_harness.ts";
 import { counters } from "../../cache/metrics.ts";
 import { LoadGuard } from "../../cache/peering/load_guard.ts";
 
@@ -126,8 +127,11 @@ Deno.test("cache request body: a stalled upload answers 408 and its origin conne
     assert(took >= 250 && took < 3000, `answered after ${took} ms`);
     const up = origin.seen.find((s) => s.path === "/up")!;
     assertEquals(up.bodyDone, false);
-    await sleep(100);
-    assert(origin.closedByPeer.includes(up.conn), "the origin connection of the stalled upload was closed");
+    await until(
+      "the origin connection of the stalled upload closed",
+      () => origin.closedByPeer.includes(up.conn),
+      5000,
+    );
     // A small Content-Length body is read before the origin is asked: it never gets there.
     const small = parseRaw(
       await rawExchange(c.port, enc("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 5000),

@@ -8,7 +8,7 @@ import { setLogSink } from "../../core/log.ts";
 import { validateConfig } from "../../config/mod.ts";
 import { TlsFileError } from "../../http/tls_files.ts";
 import { HttpServer } from "../../http/server.ts";
-import { startCache, TestOrigin } from "./_cache_harness.ts";
+import { sleep, startCache, TestOrigin } from "./_cache_harness.ts";
 import { makeTestCa, type TestCa } from "./_tls_ca.ts";
 import { TlsOrigin } from "./_tls_origin.ts";
 
@@ -327,4 +327,57 @@ Deno.test("cache tls: PROXY protocol before TLS is a config error naming the key
   );
   assertStringIncludes(e.message, "cache.listen[0].proxyProtocol");
   assertStringIncludes(e.message, "not supported");
+});
+
+/** The cache's own sockets on `port` that are still connected (ss, this process's network). */
+async function establishedOn(port: number): Promise<number> {
+  const out = await new Deno.Command("ss", { args: ["-Htn", "state", "established", `sport = :${port}`] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim()).length;
+}
+
+Deno.test({
+  name: "cache tls: clients that stall before or inside the handshake are cut at the header timeout, sockets freed",
+  ignore: (await new Deno.Command("sh", { args: ["-c", "command -v ss"] }).output()).code !== 0,
+  async fn() {
+    await withCa(async (ca) => {
+      const site = await ca.issue("site", LOCAL);
+      const origin = new TestOrigin(() => new Response("ok", { headers: { "cache-control": "max-age=60" } }));
+      const cache = startCache({ defaultOrigin: origin.url, client: { headerTimeoutMs: 400 } }, [
+        { mode: "accel", tls: site },
+      ]);
+      const attackers: Deno.Conn[] = [];
+      try {
+        // 20 silent clients, and 20 that send the start of a ClientHello record and stop.
+        for (let i = 0; i < 40; i++) {
+          const c = await Deno.connect({ hostname: "127.0.0.1", port: cache.port });
+          if (i % 2) await c.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]));
+          attackers.push(c);
+        }
+        await sleep(100);
+        assertEquals(await establishedOn(cache.port), 40);
+        // Every attacker sees its connection closed soon after the timeout (bounded wait).
+        const ends = await Promise.all(attackers.map(async (c) => {
+          const started = Date.now();
+          const timer = setTimeout(() => c.close(), 8000);
+          const buf = new Uint8Array(256);
+          while ((await c.read(buf).catch(() => null)) !== null) { /* until closed */ }
+          clearTimeout(timer);
+          return Date.now() - started;
+        }));
+        assert(ends.every((ms) => ms < 5000), `closed after ${Math.max(...ends)} ms`);
+        // The server side holds none of them any more, and a real client is served.
+        assertEquals(await establishedOn(cache.port), 0);
+        const r = await curl(["--cacert", ca.caFile, `https://127.0.0.1:${cache.port}/x`]);
+        assertEquals(r.status, 200);
+      } finally {
+        for (const c of attackers) {
+          try {
+            c.close();
+          } catch { /* closed */ }
+        }
+        await cache.close();
+        await origin.close();
+      }
+    });
+  },
 });

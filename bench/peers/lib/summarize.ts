@@ -106,8 +106,8 @@ for (const sc of scenarios) {
     if (rs.length === 0) continue;
     const rps = rs.map((r) => r.rps);
     const med = median(rps);
-    // disk targets (name ends in -disk) are compared with disk peers, the others with memory peers
-    const isDisk = (n: string) => n.endsWith("-disk");
+    // disk targets (name ends in -disk or -rock) are compared with disk peers, the others with memory peers
+    const isDisk = (n: string) => n.endsWith("-disk") || n.endsWith("-rock");
     const others = peers.filter((p) => p !== t && isDisk(p) === isDisk(t) && runs(sc, p).length > 0);
     let best: string | null = null;
     for (const p of others) if (best === null || medRps(sc, p) > medRps(sc, best)) best = p;
@@ -169,7 +169,7 @@ out.push(
   } GiB, Linux ${meta.kernel}. ` +
     `Load: \`${meta.wrk}\` (wrk shares the same cores), ${meta.rounds} rounds interleaved round-robin; ` +
     `req/s are medians over rounds. Peers for the ratio: ${peers.join(", ")} ` +
-    `(a -disk target is compared with the -disk peers only).` +
+    `(a -disk or -rock target is compared with the -disk peers only).` +
     (meta.drop_caches ? " Page cache dropped before every measurement (cold)." : ""),
   "",
 );

@@ -5,11 +5,11 @@
 declare -A BUILTIN_PORT=(
   [squid]=27101 [varnish]=27102 [nginx-cache]=27103 [ats]=27104
   [deno-naive]=27105 [deno-naive-2p]=27106
-  [webcache]=27110 [webcache-disk]=27111 [squid-disk]=27112 [nginx-disk]=27113
+  [webcache]=27110 [webcache-disk]=27111 [squid-disk]=27112 [nginx-disk]=27113 [webcache-rock]=27114
   [nginx-static]=27090 [deno-static]=27091 [deno-static-2p]=27092
 )
 # webcache's admin listeners (one per webcache target)
-declare -A WEBCACHE_ADMIN_PORT=([webcache]=27120 [webcache-disk]=27121)
+declare -A WEBCACHE_ADMIN_PORT=([webcache]=27120 [webcache-disk]=27121 [webcache-rock]=27122)
 BUILTIN_BOUNDS=" nginx-static deno-static deno-static-2p "
 DENO_RUN=("${DENO:-deno}" run --quiet --no-prompt --allow-net=127.0.0.1 --allow-env=ORIGIN_URL)
 export DENO_NO_UPDATE_CHECK=1 ORIGIN_URL
@@ -121,7 +121,7 @@ WEBCACHE_JS=${WEBCACHE_JS:-$BENCH_DIR/../../dist/webcache.js}
 start_webcache_like() { # NAME PORT CONFIG [extra args...]
   local name=$1 port=$2 conf=$3
   shift 3
-  start_bg "$name" "${DENO:-deno}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer \
+  start_bg "$name" "${DENO:-deno}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer,--max-semi-space-size=16 \
     "$WEBCACHE_JS" cache --config "$conf" --origin "$ORIGIN_URL" --listen "127.0.0.1:$port" \
     --workers "${WEBCACHE_WORKERS:-$WORKERS}" --access-log none --log-level warn "$@"
 }
@@ -139,4 +139,25 @@ start_webcache-disk() {
   printf 'admin:\n  listen: 127.0.0.1:%s\ncache:\n  memory:\n    maxBytes: 1MiB\n    maxObjectBytes: 0\n' \
     "${WEBCACHE_ADMIN_PORT[webcache-disk]}" > "$conf"
   start_webcache_like webcache-disk "$1" "$conf" --cache-dir "$DISK_DIR/webcache/d1" --cache-size 2GiB
+}
+
+# webcache-rock: as webcache-disk, with Squid's usual pair of directories: a rock directory (16 KiB
+# slots) for small objects and a ufs directory for larger ones (the big scenario's 100 KiB).
+start_webcache-rock() {
+  local conf=$RUN_DIR/webcache-rock.yaml store=$DISK_DIR/webcache-rock
+  rm -rf "$store"
+  mkdir -p "$store"
+  cat > "$conf" << EOF
+admin:
+  listen: 127.0.0.1:${WEBCACHE_ADMIN_PORT[webcache-rock]}
+cache:
+  memory:
+    maxBytes: 1MiB
+    maxObjectBytes: 0
+  store:
+    dirs:
+      - { type: rock, path: $store/rock, size: 2GiB, slotBytes: 16KiB, ways: 8 }
+      - { type: ufs, path: $store/ufs, size: 2GiB }
+EOF
+  start_webcache_like webcache-rock "$1" "$conf"
 }

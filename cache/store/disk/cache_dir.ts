@@ -917,6 +917,17 @@ export class CacheDir implements Store {
     return obj;
   }
 
+  /**
+   * Whether this directory has a file for the key (one `existsSync()`; no counters, no index):
+   * lets a store with rock directories delete an older copy only where one exists.
+   */
+  holds(key: ObjectKey): boolean {
+    const path = key.variant === ""
+      ? this.#plainOf(key.primary).path
+      : this.#pathOf(objectName(key.primary, key.variant));
+    return pathExists(path);
+  }
+
   /** Starts writing an object to a temporary file; see `_disk_writer.ts`. */
   openWrite(meta: StoredMeta): StoreWriter {
     const name = objectName(meta.primary, meta.variant);

@@ -62,3 +62,80 @@ Deno.test("DiskStore.open() closes the directories it opened when a later one fa
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** A DiskStore of one rock (4 KiB slots) and, unless `rockOnly`, one ufs directory, in a temporary root. */
+async function withRockStore(rockOnly: boolean, fn: (s: DiskStore, root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "webcache-disks-" });
+  const dirs = [{ type: "rock" as const, path: `${root}/rock`, size: 4 << 20, slotBytes: 4096, ways: 4 }];
+  const store = await DiskStore.open(
+    rockOnly ? dirs : [...dirs, { type: "ufs" as const, path: `${root}/ufs`, size: 32 << 20, l1: 2, l2: 2 }],
+    { maxObjectBytes: 8 << 20 },
+  );
+  try {
+    await store.whenReady();
+    await fn(store, root);
+  } finally {
+    await store.close();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+const ufsFiles = (root: string) =>
+  [...Deno.readDirSync(`${root}/ufs`)].filter((e) => /^[0-9A-F]{2}$/.test(e.name)).flatMap((l1) =>
+    [...Deno.readDirSync(`${root}/ufs/${l1.name}`)].flatMap((l2) =>
+      [...Deno.readDirSync(`${root}/ufs/${l1.name}/${l2.name}`)].map((f) => f.name)
+    )
+  );
+
+Deno.test("DiskStore with rock and ufs: small objects in rock (no file), large ones and overflows in ufs", async () => {
+  await withRockStore(false, async (s, root) => {
+    await put(s, testMeta("http://o/small", 1000), testBody("small", 1000));
+    await put(s, testMeta("http://o/large", 50_000), testBody("large", 50_000));
+    await put(s, testMeta("http://o/unknown", -1), testBody("unknown", 20_000), 1500); // spills mid-body
+    await put(s, testMeta("http://o/unknown-small", -1), testBody("us", 2000), 500);
+    strictEqual(ufsFiles(root).length, 2, "large and unknown have files; the small ones are in rock");
+    strictEqual(s.rocks[0].stats().objects, 2);
+    for (const [k, n] of [["small", 1000], ["large", 50_000], ["unknown", 20_000], ["unknown-small", 2000]] as const) {
+      const seed = k === "unknown-small" ? "us" : k;
+      assertEquals(
+        await readAll((await s.get({ primary: `http://o/${k}`, variant: "" }))!.openBody()),
+        testBody(seed, n),
+      );
+    }
+    assertEquals(s.stats().hits, 4);
+    strictEqual(await s.get({ primary: "http://o/none", variant: "" }), undefined);
+    strictEqual(s.stats().misses, 1, "a miss in both is counted once");
+  });
+});
+
+Deno.test("DiskStore with rock and ufs: a key moving between them leaves no older copy behind", async () => {
+  await withRockStore(false, async (s, root) => {
+    const k = { primary: "http://o/k", variant: "" };
+    await put(s, testMeta(k.primary, 1000), testBody("v1", 1000));
+    await put(s, testMeta(k.primary, 50_000), testBody("v2", 50_000)); // now large: ufs, rock copy cleared
+    strictEqual(s.rocks[0].get(k), undefined);
+    assertEquals(await readAll((await s.get(k))!.openBody()), testBody("v2", 50_000));
+    await put(s, testMeta(k.primary, 900), testBody("v3", 900)); // small again: rock, ufs file deleted
+    strictEqual(ufsFiles(root).length, 0);
+    assertEquals(await readAll((await s.get(k))!.openBody()), testBody("v3", 900));
+    assertEquals((await s.variants(k.primary)).length, 1);
+    // Vary'd variants split over both are all listed, and delete() reaches both.
+    const v = (variant: string, n: number) => testMeta("http://o/v", n, { variant, vary: ["accept-encoding"] });
+    await put(s, v("gzip", 100), testBody("g", 100));
+    await put(s, v("identity", 60_000), testBody("i", 60_000));
+    assertEquals((await s.variants("http://o/v")).map((m) => m.variant).sort(), ["gzip", "identity"]);
+    strictEqual(await s.delete("http://o/v"), 2);
+    assertEquals(await s.variants("http://o/v"), []);
+  });
+});
+
+Deno.test("DiskStore with rock only does not store bodies larger than a slot", async () => {
+  await withRockStore(true, async (s) => {
+    await rejects(put(s, testMeta("http://o/large", 50_000), testBody("large", 50_000)), { reason: "toolarge" });
+    strictEqual(await s.get({ primary: "http://o/large", variant: "" }), undefined);
+    await put(s, testMeta("http://o/small", 100), testBody("small", 100));
+    ok(await s.get({ primary: "http://o/small", variant: "" }));
+    strictEqual(s.status().length, 1);
+    strictEqual(s.status()[0].objects, 1);
+  });
+});

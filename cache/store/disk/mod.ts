@@ -11,6 +11,9 @@
  * - `disk_index.ts`: the KV index with batched writes and the eviction journal.
  * - `dir_lock.ts`: the instance lock shared by the workers of one cache.
  * - `metrics.ts`: `webcache_cache_disk_*`.
+ * - `rock/`: rock directories (`cache.store.dirs[].type: rock`): small objects packed into the
+ *   slots of one file — `slot_format.ts` (the format, pure), `rock_file.ts` (pread/pwrite),
+ *   `rock_writer.ts` (buffering and overflow to ufs), `rock_dir.ts` (the `Store`).
  *
  * A hit costs one `open`/`read`/`close` of the object file: `variants()` reads the whole file (into
  * a shared slab; the body is a view) and hands it to the `get()` of the same lookup; the body's
@@ -44,3 +47,18 @@ export {
 export { crc32c } from "./crc32c.ts";
 export { StoreWriteError, type WriteFailureReason } from "./_disk_writer.ts";
 export { MAX_OPEN_FILES, openFileBudget } from "./_open_files.ts";
+export { DEFAULT_SLOT_BYTES, DEFAULT_WAYS, RockDir, type RockDirOptions } from "./rock/rock_dir.ts";
+export { ROCK_FILE_NAME, RockFile } from "./rock/rock_file.ts";
+export {
+  decodeRecord,
+  decodeRockFileHeader,
+  decodeSlotHeader,
+  encodeRecord,
+  encodeRockFileHeader,
+  encodeSlotHeader,
+  RockFormatError,
+  type RockGeometry,
+  rockGeometry,
+  rockKeyHash,
+  type SlotHeader,
+} from "./rock/slot_format.ts";

@@ -1,0 +1,680 @@
+/**
+ * A rock cache directory (Squid's `cache_dir rock`, Traffic Server's cyclic store): small objects
+ * packed into the slots of one preallocated file (`slot_format.ts`), so storing an object costs
+ * no inode, no temporary file and no rename, and a hit costs no open/close.
+ *
+ * ```text
+ * DIR/LOCK         instance lock shared by the workers (../dir_lock.ts)
+ * DIR/rock.slots   the slots (rock_file.ts), sparse, created at its full size
+ * DIR/rock.stat    objects and bytes, written by the evicting process for the other workers
+ * ```
+ *
+ * Lookup: the key's set (from the primary hash) has `ways` slots; one `pread` of the set's table
+ * (ways × 64 bytes) finds the candidates, one `pread` of the record reads the object, whose CRC
+ * and keys are checked before a byte is served. `variants()` reads the table and the records of
+ * the URL's variants, and keeps the object read for the `get()` of the same lookup, so a hit is
+ * two `pread`s. A miss is one.
+ *
+ * Store: the writer buffers the body (at most one slot) and at commit picks a way of the set
+ * (the key's own, else an empty one, else the expired one stored first, else the one stored
+ * first: per-set FIFO, like Traffic Server's cyclic store; hits write nothing, so the eviction
+ * policy option does not apply), empties its header, writes the record, then writes the header.
+ *
+ * Workers: every process of an instance opens the file and reads and writes it with positioned
+ * system calls; there is no index to share and no evicting process to coordinate, since the
+ * slot headers are the index and replacement is decided per set by whoever writes. Two workers
+ * writing one way at once, a crash or a failed write mid-record leave at worst a way whose
+ * record fails its CRC (or an empty way): a miss, never wrong bytes. A record that fails its CRC
+ * while its header stays the same across two reads is damaged: its header is cleared and counted.
+ *
+ * Purges: exact (`delete()`) clears the slot headers of the key; prefix and regex purges are
+ * bans (`../../../ban_list.ts`) checked on lookup against the stored request time, as for every
+ * store. The rock file needs no rebuild after a restart or kill -9: its headers are its index.
+ *
+ * @module
+ */
+import { getLogger } from "../../../../core/log.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../../store.ts";
+import { acquireDirLock, type DirLock, processInstanceId } from "../dir_lock.ts";
+import { isNoSpace, StoreWriteError, type WriteFailureReason } from "../_disk_writer.ts";
+import type { CacheDirStatus } from "../cache_dir.ts";
+import { decodeEntryHeader } from "../entry_format.ts";
+import * as m from "../metrics.ts";
+import { RockFile } from "./rock_file.ts";
+import { RockWriter } from "./rock_writer.ts";
+import {
+  decodeRecord,
+  decodeSlotHeader,
+  encodeRecord,
+  encodeSlotHeader,
+  RockFormatError,
+  type RockGeometry,
+  rockGeometry,
+  type RockKeyHash,
+  rockKeyHash,
+  setOf,
+  SLOT_HEADER_BYTES,
+  type SlotHeader,
+  slotMayHold,
+  slotMayHoldPrimary,
+} from "./slot_format.ts";
+import { crc32c } from "../crc32c.ts";
+
+const log = getLogger("cache.store.disk");
+
+/** Default slot size: Squid rock's default slot-size (16 KiB). */
+export const DEFAULT_SLOT_BYTES = 16 * 1024;
+/** Default ways per set: a lookup reads 8 × 64 bytes of table. */
+export const DEFAULT_WAYS = 8;
+
+/** How long an object read by `variants()` waits for the `get()` of the same lookup, ms. */
+const STASH_MS = 50;
+/** At most this many objects wait in the lookup stash (see cache_dir.ts). */
+const STASH_MAX = 32;
+/** How long "nothing stored for this URL" is believed without reading again, ms (see cache_dir.ts). */
+const ABSENT_MS = 20;
+/** Hashes of plain URLs remembered, to skip SHA-256 on each lookup. */
+const HASH_MEMO_MAX = 50_000;
+/** Read slab, shared by consecutive lookups; bodies are views into it (see cache_dir.ts). */
+const SLAB_BYTES = 1024 * 1024;
+
+/** Options of {@link RockDir.open}. */
+export interface RockDirOptions {
+  /** The directory; created if missing. */
+  path: string;
+  /** Size of the rock file in bytes (whole sets of `ways` slots fit in it). */
+  maxBytes: number;
+  /** Bytes per slot: the largest record (entry header + body) stored (default 16 KiB). */
+  slotBytes?: number;
+  /** Slots per set (default 8). */
+  ways?: number;
+  /** Instance id shared by the workers of one cache (default: this process's). */
+  instance?: string;
+  /** Pid whose liveness keeps the lock (default this process). */
+  ownerPid?: number;
+  /** Whether this process counts objects for `/status` (exactly one per instance; default true). */
+  evictor?: boolean;
+  /** How long storing pauses after ENOSPC, ms (default 5000). */
+  noSpaceBackoffMs?: number;
+  /** How often the evicting process recounts the slots in use, ms (default 60000). */
+  scanIntervalMs?: number;
+  /** Where bodies too large for a slot go (a ufs directory's writer); absent: they are not stored. */
+  overflow?: (meta: StoredMeta) => StoreWriter | Promise<StoreWriter>;
+}
+
+type RockSettings = Required<Omit<RockDirOptions, "path" | "slotBytes" | "ways" | "overflow">>;
+
+interface PlainHash extends RockKeyHash {
+  absentAt: number;
+}
+
+interface Found {
+  set: number;
+  way: number;
+  header: SlotHeader;
+}
+
+/** A rock directory; see the module doc. Open with {@link RockDir.open}. */
+export class RockDir implements Store {
+  /** `rock:<path>`. */
+  readonly name: string;
+  /** The directory path. */
+  readonly path: string;
+  /** Slot size in bytes: records (entry header + body) up to it are stored. */
+  readonly slotBytes: number;
+  readonly #g: RockGeometry;
+  readonly #file: RockFile;
+  readonly #lock: DirLock;
+  readonly #o: RockSettings;
+  readonly #overflow: RockDirOptions["overflow"];
+  readonly #table: Uint8Array;
+  readonly #hdr = new Uint8Array(SLOT_HEADER_BYTES);
+  readonly #plain = new Map<string, PlainHash>();
+  readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
+  #slab = new Uint8Array(SLAB_BYTES);
+  #slabUsed = 0;
+  #noSpaceUntil = 0;
+  #noSpaceLogged = false;
+  #used = { slots: 0, scannedAt: 0 };
+  #shared = { objects: 0, bytes: 0 };
+  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
+  readonly #m: { hits: { inc(): void }; misses: { inc(): void }; writes: { inc(): void } };
+  readonly #abort = new AbortController();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #background: Promise<void> = Promise.resolve();
+  #state: CacheDirStatus["state"] = "ready";
+
+  private constructor(
+    path: string,
+    file: RockFile,
+    lock: DirLock,
+    o: RockSettings,
+    overflow: RockDirOptions["overflow"],
+  ) {
+    this.path = path;
+    this.name = `rock:${path}`;
+    this.#file = file;
+    this.#g = file.header;
+    this.slotBytes = file.header.slotBytes;
+    this.#lock = lock;
+    this.#o = o;
+    this.#overflow = overflow;
+    this.#table = new Uint8Array(this.#g.ways * SLOT_HEADER_BYTES);
+    this.#m = {
+      hits: m.diskHits.labels({ dir: path }),
+      misses: m.diskMisses.labels({ dir: path }),
+      writes: m.diskWrites.labels({ dir: path }),
+    };
+  }
+
+  /**
+   * Opens (creating if needed) a rock directory: takes or joins its lock and opens its file (the
+   * first process of the instance creates or, when the geometry changed, empties it).
+   *
+   * @throws {RangeError} when the sizes give no valid geometry
+   * @throws {Error} naming the directory when it cannot be created, is not writable or is locked
+   */
+  static async open(opts: RockDirOptions): Promise<RockDir> {
+    const g = rockGeometry(opts.maxBytes, {
+      slotBytes: opts.slotBytes ?? DEFAULT_SLOT_BYTES,
+      ways: opts.ways ?? DEFAULT_WAYS,
+    });
+    const o: RockSettings = {
+      maxBytes: opts.maxBytes,
+      instance: opts.instance ?? processInstanceId(),
+      ownerPid: opts.ownerPid ?? Deno.pid,
+      evictor: opts.evictor ?? true,
+      noSpaceBackoffMs: opts.noSpaceBackoffMs ?? 5000,
+      scanIntervalMs: opts.scanIntervalMs ?? 60_000,
+    };
+    const path = opts.path.replace(/\/+$/, "") || "/";
+    const fail = (what: string, e: unknown): never => {
+      throw new Error(`Cannot use cache directory "${path}": ${what}: ${(e as Error).message}`, { cause: e });
+    };
+    const before = await Deno.stat(path).catch(() => undefined);
+    if (before && !before.isDirectory) throw new Error(`Cannot use cache directory "${path}": it is not a directory`);
+    if (!before) await Deno.mkdir(path, { recursive: true }).catch((e) => fail("cannot create it", e));
+    const lock = await acquireDirLock(path, { instance: o.instance, ownerPid: o.ownerPid });
+    let file: RockFile;
+    try {
+      const r = RockFile.open(path, g, { create: lock.taker });
+      file = r.file;
+      if (r.reset) log.info("Rock cache directory file created empty", { dir: path, reason: r.reset });
+      if (lock.taker) await lock.markReady();
+    } catch (e) {
+      await lock.release();
+      return fail("cannot open its rock file", e);
+    }
+    const dir = new RockDir(path, file, lock, o, opts.overflow);
+    dir.#start();
+    return dir;
+  }
+
+  #start(): void {
+    if (this.#o.evictor) {
+      this.#state = "loading";
+      this.#background = this.#scan(this.#abort.signal).catch((e) =>
+        log.warn("Cannot count rock slots", { dir: this.path, error: e })
+      ).finally(() => this.#state = "ready");
+    }
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    log.info("Cache directory opened", {
+      dir: this.path,
+      type: "rock",
+      instance: this.#o.instance,
+      sets: this.#g.sets,
+      ways: this.#g.ways,
+      slotBytes: this.#g.slotBytes,
+    });
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const [k, s] of this.#stash) if (now - s.at > STASH_MS) this.#stash.delete(k);
+    if (this.#o.evictor) {
+      if (this.#state === "ready" && now - this.#used.scannedAt >= this.#o.scanIntervalMs) {
+        this.#state = "loading";
+        this.#background = this.#scan(this.#abort.signal).catch((e) =>
+          log.warn("Cannot count rock slots", { dir: this.path, error: e })
+        ).finally(() => this.#state = "ready");
+      }
+      m.diskObjects.set({ dir: this.path }, this.#used.slots);
+      m.diskBytes.set({ dir: this.path }, this.#used.slots * this.#g.slotBytes);
+    } else {
+      Deno.readTextFile(`${this.path}/rock.stat`).then((s) => this.#shared = JSON.parse(s)).catch(() => {});
+    }
+  }
+
+  /** Counts the slots in use, one 1 MiB read of the directory per macrotask, and publishes the count. */
+  async #scan(signal: AbortSignal): Promise<void> {
+    let slots = 0;
+    for await (const { table, n } of this.#tables(signal)) {
+      for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
+        if (decodeSlotHeader(table, off)) slots++;
+      }
+    }
+    if (signal.aborted) return;
+    this.#used = { slots, scannedAt: Date.now() };
+    const stat = { objects: slots, bytes: slots * this.#g.slotBytes };
+    await Deno.writeTextFile(`${this.path}/rock.stat.tmp`, JSON.stringify(stat))
+      .then(() => Deno.rename(`${this.path}/rock.stat.tmp`, `${this.path}/rock.stat`))
+      .catch(() => {});
+  }
+
+  /**
+   * The directory in chunks of whole sets (about 1 MiB), one read each, yielding to the event
+   * loop between chunks; `first` is the first chunk's set number.
+   */
+  async *#tables(signal?: AbortSignal): AsyncIterable<{ first: number; table: Uint8Array; n: number }> {
+    const perSet = this.#g.ways * SLOT_HEADER_BYTES;
+    const setsPerChunk = Math.max(1, Math.floor((1 << 20) / perSet));
+    const table = new Uint8Array(setsPerChunk * perSet);
+    for (let first = 0; first < this.#g.sets; first += setsPerChunk) {
+      if (signal?.aborted) return;
+      const count = Math.min(setsPerChunk, this.#g.sets - first);
+      const n = this.#file.readTables(first, count, table);
+      yield { first, table, n };
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
+  // ---- lookups ----
+
+  #hashOf(primary: string, variant: string): RockKeyHash {
+    return variant === "" ? this.#plainOf(primary) : rockKeyHash(primary, variant);
+  }
+
+  #plainOf(primary: string): PlainHash {
+    let h = this.#plain.get(primary);
+    if (!h) {
+      if (this.#plain.size >= HASH_MEMO_MAX) this.#plain.clear();
+      this.#plain.set(primary, h = { ...rockKeyHash(primary, ""), absentAt: -Infinity });
+    }
+    return h;
+  }
+
+  /** Reads the table of a set into the scratch table; returns the valid bytes. */
+  #readTable(set: number): number {
+    return this.#file.readTable(set, this.#table);
+  }
+
+  /** The newest way holding the key's hashes, from the scratch table just read. */
+  #newest(n: number, set: number, h: RockKeyHash): Found | undefined {
+    let best: Found | undefined;
+    for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
+      if (!slotMayHold(this.#table, off, h)) continue;
+      const header = decodeSlotHeader(this.#table, off);
+      if (header && (!best || header.storedTime > best.header.storedTime)) best = { set, way, header };
+    }
+    return best;
+  }
+
+  /**
+   * Reads and checks the record of a way; `undefined` when it is torn, damaged or not the key's.
+   * The body is a view into the read slab.
+   */
+  #readObject(f: Found, key?: ObjectKey): StoredObject | undefined {
+    const len = f.header.recordBytes;
+    if (len > this.#g.slotBytes) return this.#damaged(f, `record length ${len} exceeds the slot`);
+    if (SLAB_BYTES - this.#slabUsed < len) {
+      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, len));
+      this.#slabUsed = 0;
+    }
+    const into = this.#slab.subarray(this.#slabUsed, this.#slabUsed + len);
+    const n = this.#file.readRecord(f.set, f.way, len, into);
+    let rec;
+    try {
+      rec = decodeRecord(into.subarray(0, n), f.header);
+    } catch (e) {
+      if (e instanceof RockFormatError) return this.#damaged(f, e.message);
+      throw e;
+    }
+    this.#slabUsed += (len + 7) & ~7;
+    const meta = rec.entry.meta;
+    if (key && (meta.primary !== key.primary || meta.variant !== key.variant)) return undefined;
+    const body = rec.body;
+    return {
+      meta,
+      body,
+      tier: "disk",
+      openBody: (range) => {
+        const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
+        return new ReadableStream({
+          start(c) {
+            if (part.length) c.enqueue(part);
+            c.close();
+          },
+        });
+      },
+    };
+  }
+
+  /**
+   * A record failed its checks. If its slot header is still the one read (no writer touched the
+   * way meanwhile), the record is damaged: the header is cleared and counted. Otherwise a writer
+   * is replacing it: a plain miss.
+   */
+  #damaged(f: Found, reason: string): undefined {
+    const now = new Uint8Array(SLOT_HEADER_BYTES);
+    this.#file.readSlotHeader(f.set, f.way, now);
+    const again = decodeSlotHeader(now);
+    if (
+      !again || again.recordCrc !== f.header.recordCrc || again.storedTime !== f.header.storedTime ||
+      again.recordBytes !== f.header.recordBytes
+    ) return undefined;
+    try {
+      this.#file.clearSlot(f.set, f.way);
+    } catch { /* a failing disk: the next read finds it again */ }
+    this.#stats.damaged++;
+    m.diskDamaged.inc({ dir: this.path });
+    log.warn("Cleared damaged rock slot", { dir: this.path, set: f.set, way: f.way, reason });
+    return undefined;
+  }
+
+  #stashKey(primary: string, variant: string): string {
+    return `${primary}\n${variant}`;
+  }
+
+  /**
+   * The stored variants of a URL (one table read, then each variant's record, which is kept for
+   * the `get()` of the same lookup). Always synchronous.
+   */
+  variants(primary: string): StoredMeta[] {
+    const p = this.#plainOf(primary);
+    const now = Date.now();
+    if (now - p.absentAt < ABSENT_MS) return [];
+    const set = setOf(this.#g, p);
+    const n = this.#readTable(set);
+    const newest = new Map<number, Found>();
+    for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
+      if (!slotMayHoldPrimary(this.#table, off, p)) continue;
+      const header = decodeSlotHeader(this.#table, off);
+      if (!header) continue;
+      const cur = newest.get(header.vh);
+      if (!cur || header.storedTime > cur.header.storedTime) newest.set(header.vh, { set, way, header });
+    }
+    if (newest.size === 0) {
+      p.absentAt = now;
+      return [];
+    }
+    const out: StoredMeta[] = [];
+    for (const f of newest.values()) {
+      const obj = this.#readObject(f);
+      if (!obj || obj.meta.primary !== primary) continue;
+      out.push(obj.meta);
+      if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
+      this.#stash.set(this.#stashKey(primary, obj.meta.variant), { obj, at: now });
+    }
+    return out;
+  }
+
+  /**
+   * Looks an object up without counting a miss (a {@link DiskStore} with rock and ufs directories
+   * asks the ufs directory next); counts a hit.
+   */
+  find(key: ObjectKey): StoredObject | undefined {
+    const sk = this.#stashKey(key.primary, key.variant);
+    const stashed = this.#stash.get(sk);
+    let obj: StoredObject | undefined;
+    if (stashed) {
+      this.#stash.delete(sk);
+      if (Date.now() - stashed.at <= STASH_MS) obj = stashed.obj;
+    }
+    if (!obj) {
+      const h = this.#hashOf(key.primary, key.variant);
+      const set = setOf(this.#g, h);
+      const f = this.#newest(this.#readTable(set), set, h);
+      if (f) obj = this.#readObject(f, key);
+    }
+    if (obj) {
+      this.#stats.hits++;
+      this.#m.hits.inc();
+    }
+    return obj;
+  }
+
+  /** Counts a miss (see {@link RockDir.find}). */
+  countMiss(): void {
+    this.#stats.misses++;
+    this.#m.misses.inc();
+  }
+
+  /** Looks an object up; counts a hit or a miss. */
+  get(key: ObjectKey): StoredObject | undefined {
+    const obj = this.find(key);
+    if (!obj) this.countMiss();
+    return obj;
+  }
+
+  /** Whether a record of `bodyBytes` with small headers may fit a slot (writers check exactly). */
+  fits(bodyBytes: number): boolean {
+    return bodyBytes >= 0 && bodyBytes <= this.#maxBody();
+  }
+
+  #maxBody(): number {
+    return this.#g.slotBytes - 128; // the smallest entry header (fixed part, CRC, a short URL)
+  }
+
+  // ---- writes ----
+
+  /** Starts storing an object; see `rock_writer.ts`. */
+  openWrite(meta: StoredMeta): StoreWriter {
+    if (Date.now() < this.#noSpaceUntil && !(meta.bodyBytes > this.#maxBody() && this.#overflow)) {
+      const err = new StoreWriteError(`Cannot store object: cache directory "${this.path}" is full`, "nospace");
+      let counted = false;
+      const refuse = () => {
+        if (!counted) this.#countFailure("nospace");
+        counted = true;
+        return Promise.reject(err);
+      };
+      return { write: refuse, commit: refuse, abort: () => {} };
+    }
+    return new RockWriter({
+      maxBodyBytes: this.#maxBody(),
+      store: (meta, body) => this.#store(meta, body),
+      overflow: this.#overflow,
+      failed: (reason, e) => this.#failed(reason, e),
+    }, meta);
+  }
+
+  /** Writes a whole object into a way of its set; false when the record does not fit a slot. */
+  #store(meta: StoredMeta, body: Uint8Array): boolean {
+    const h = this.#hashOf(meta.primary, meta.variant);
+    const { record, header } = encodeRecord(meta, body, Date.now(), h);
+    if (record.length > this.#g.slotBytes) return false;
+    this.#put(h, record, header);
+    const p = this.#plainOf(meta.primary);
+    p.absentAt = -Infinity;
+    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    this.#m.writes.inc();
+    return true;
+  }
+
+  /** Chooses a way, empties it, writes the record, then the header (see the module doc). */
+  #put(h: RockKeyHash, record: Uint8Array, header: SlotHeader, way?: number): void {
+    const set = setOf(this.#g, h);
+    if (way === undefined) way = this.#victim(set, h, header.storedTime);
+    encodeSlotHeader(header, this.#hdr);
+    try {
+      this.#file.clearSlot(set, way);
+      this.#file.writeRecord(set, way, record);
+      this.#file.writeSlotHeader(set, way, this.#hdr);
+    } catch (e) {
+      try {
+        this.#file.clearSlot(set, way);
+      } catch { /* the disk refuses even that: the record fails its CRC anyway */ }
+      const reason = isNoSpace(e) ? "nospace" : "io";
+      this.#failed(reason, e);
+      throw new StoreWriteError(`Cannot store object in "${this.path}": ${(e as Error).message}`, reason, { cause: e });
+    }
+    if (this.#noSpaceLogged) {
+      this.#noSpaceLogged = false;
+      log.info("Cache directory accepts objects again", { dir: this.path });
+    }
+  }
+
+  /**
+   * The way a new object of key `h` goes to: the key's own (other copies of the key are cleared),
+   * else an empty way, else the expired way stored first, else the way stored first.
+   */
+  #victim(set: number, h: RockKeyHash, now: number): number {
+    const n = this.#readTable(set);
+    let own = -1, empty = -1, expired = -1, oldest = -1;
+    let expiredAt = Infinity, oldestAt = Infinity;
+    for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
+      const s = decodeSlotHeader(this.#table, off);
+      if (!s) {
+        if (empty < 0) empty = way;
+        continue;
+      }
+      if (s.phLo === h.phLo && s.phHi === h.phHi && s.vh === h.vh) {
+        if (own < 0) own = way;
+        else this.#file.clearSlot(set, way);
+        continue;
+      }
+      if (s.expiresAt <= now && s.storedTime < expiredAt) [expired, expiredAt] = [way, s.storedTime];
+      if (s.storedTime < oldestAt) [oldest, oldestAt] = [way, s.storedTime];
+    }
+    if (own >= 0) return own;
+    if (empty >= 0) {
+      if (this.#o.evictor) this.#used.slots++;
+      return empty;
+    }
+    this.#stats.evictions++;
+    m.diskEvictions.inc({ dir: this.path }, 1);
+    return expired >= 0 ? expired : Math.max(0, oldest);
+  }
+
+  #countFailure(reason: WriteFailureReason): void {
+    this.#stats.writeFailures[reason] = (this.#stats.writeFailures[reason] ?? 0) + 1;
+    m.diskWriteFailures.inc({ dir: this.path, reason });
+  }
+
+  #failed(reason: WriteFailureReason, e: unknown): void {
+    this.#countFailure(reason);
+    if (reason === "nospace") {
+      this.#noSpaceUntil = Date.now() + this.#o.noSpaceBackoffMs;
+      if (!this.#noSpaceLogged) {
+        this.#noSpaceLogged = true;
+        log.warn("Cache directory is full (ENOSPC): storing paused, serving continues", {
+          dir: this.path,
+          retryMs: this.#o.noSpaceBackoffMs,
+          error: e,
+        });
+      }
+    } else if (reason === "io") {
+      log.warn("Cannot store object", { dir: this.path, error: e });
+    }
+  }
+
+  /** Rewrites the metadata of a stored object in its own way; false when absent (or no longer fitting). */
+  updateMeta(meta: StoredMeta): Promise<boolean> {
+    const h = this.#hashOf(meta.primary, meta.variant);
+    const set = setOf(this.#g, h);
+    const f = this.#newest(this.#readTable(set), set, h);
+    const obj = f && this.#readObject(f, meta);
+    if (!f || !obj) return Promise.resolve(false);
+    const body = obj.body!.slice();
+    const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h);
+    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    if (record.length > this.#g.slotBytes) {
+      this.#file.clearSlot(set, f.way);
+      return Promise.resolve(false);
+    }
+    try {
+      this.#put(h, record, header, f.way);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.resolve(true);
+  }
+
+  /** Deletes one variant, or every variant of `primary`; returns how many objects were cleared. */
+  delete(primary: string, variant?: string): Promise<number> {
+    const p = this.#plainOf(primary);
+    const set = setOf(this.#g, p);
+    const vh = variant === undefined ? undefined : this.#hashOf(primary, variant).vh;
+    const n = this.#readTable(set);
+    let count = 0;
+    for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
+      if (!slotMayHoldPrimary(this.#table, off, p)) continue;
+      const s = decodeSlotHeader(this.#table, off);
+      if (!s || (vh !== undefined && s.vh !== vh)) continue;
+      this.#file.clearSlot(set, way);
+      count++;
+    }
+    for (const k of [...this.#stash.keys()]) {
+      if (k.startsWith(primary + "\n") && (variant === undefined || k === this.#stashKey(primary, variant))) {
+        this.#stash.delete(k);
+      }
+    }
+    if (this.#o.evictor) this.#used.slots = Math.max(0, this.#used.slots - count);
+    return Promise.resolve(count);
+  }
+
+  /** Iterates the metadata of every stored object (a scan of the whole directory). */
+  async *entries(): AsyncIterable<StoredMeta> {
+    const perSet = this.#g.ways * SLOT_HEADER_BYTES;
+    for await (const { first, table, n } of this.#tables()) {
+      for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
+        const header = decodeSlotHeader(table, off);
+        if (!header) continue;
+        const set = first + Math.floor(off / perSet);
+        const way = (off % perSet) / SLOT_HEADER_BYTES;
+        const rec = new Uint8Array(header.recordBytes);
+        const got = this.#file.readRecord(set, way, rec.length, rec);
+        if (got !== rec.length || crc32c(rec) !== header.recordCrc) continue;
+        try {
+          yield decodeEntryHeader(rec).meta;
+        } catch { /* torn meanwhile */ }
+      }
+    }
+  }
+
+  /** Counters; objects and bytes (slots in use × slot size) only in the evicting process. */
+  stats(): StoreStats {
+    const ev = this.#o.evictor;
+    return {
+      objects: ev ? this.#used.slots : 0,
+      bytes: ev ? this.#used.slots * this.#g.slotBytes : 0,
+      maxBytes: ev ? this.#g.sets * this.#g.ways * this.#g.slotBytes : 0,
+      hits: this.#stats.hits,
+      misses: this.#stats.misses,
+      evictions: this.#stats.evictions,
+      damaged: this.#stats.damaged,
+      writeFailures: { ...this.#stats.writeFailures },
+    };
+  }
+
+  /** State for `/status` (the same shape as a ufs directory's; `policy` is `fifo-per-set`). */
+  status(): CacheDirStatus {
+    const ev = this.#o.evictor;
+    return {
+      path: this.path,
+      state: this.#state,
+      instance: this.#o.instance,
+      evictor: ev,
+      policy: "fifo-per-set",
+      objects: ev ? this.#used.slots : this.#shared.objects,
+      bytes: ev ? this.#used.slots * this.#g.slotBytes : this.#shared.bytes,
+      maxBytes: this.#g.sets * this.#g.ways * this.#g.slotBytes,
+      noSpace: Date.now() < this.#noSpaceUntil,
+    };
+  }
+
+  /** Resolves when the slot count has been taken (for tests and tools). */
+  whenReady(): Promise<void> {
+    return this.#background;
+  }
+
+  /** Stops the background count, closes the file and releases the lock. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    clearInterval(this.#timer);
+    await this.#background;
+    this.#stash.clear();
+    this.#file.close();
+    await this.#lock.release();
+    log.info("Cache directory closed", { dir: this.path });
+  }
+}

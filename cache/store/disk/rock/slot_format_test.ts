@@ -1,0 +1,167 @@
+import { deepStrictEqual as assertEquals, ok, strictEqual, throws } from "node:assert/strict";
+import {
+  decodeRecord,
+  decodeRockFileHeader,
+  decodeSlotHeader,
+  directoryBytes,
+  encodeRecord,
+  encodeRockFileHeader,
+  encodeSlotHeader,
+  FILE_HEADER_BYTES,
+  rockFileBytes,
+  RockFormatError,
+  rockGeometry,
+  rockKeyHash,
+  setOf,
+  type SlotHeader,
+  slotHeaderOffset,
+  slotMayHold,
+  slotMayHoldPrimary,
+  slotOffset,
+  tableOffset,
+} from "./slot_format.ts";
+import type { StoredMeta } from "../../store.ts";
+
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((x) => parseInt(x, 16)));
+
+const SLOT: SlotHeader = {
+  phLo: 0x04030201,
+  phHi: 0x08070605,
+  vh: 0x0c0b0a09,
+  recordBytes: 0x400,
+  bodyBytes: 0x100,
+  recordCrc: 0xdeadbeef,
+  storedTime: 1_700_000_000_000,
+  expiresAt: Infinity,
+  requestTime: 1_699_999_999_990,
+};
+// Made by encodeSlotHeader(SLOT) and checked field by field against the diagram in slot_format.ts:
+// "WCSL", version 1, hashes little-endian, R 0x400, body 0x100, CRC, three f64 times, zero, header CRC.
+const SLOT_HEX = "5743534c01000000" + "0102030405060708" + "090a0b0c00040000" + "00010000efbeadde" +
+  "00008056febc7842" + "000000000000f07f" + "00607f56febc7842" + "000000008e8e8dce";
+
+const FILE = { slotBytes: 16384, ways: 8, sets: 7, generation: "00112233445566778899aabbccddeeff", created: 1.7e12 };
+// encodeRockFileHeader(FILE), first 64 bytes: "WCRF", version 1, 16384, 8, 7, 0, generation, created, 0, CRC.
+const FILE_HEX = "5743524601000000" + "0040000008000000" + "0700000000000000" + "00112233445566778899aabbccddeeff" +
+  "00008056febc7842" + "0000000000000000" + "000000003a6debcc";
+
+Deno.test("encodeSlotHeader() writes the golden slot header", () => {
+  const out = new Uint8Array(64);
+  encodeSlotHeader(SLOT, out);
+  strictEqual(hex(out), SLOT_HEX);
+  assertEquals(decodeSlotHeader(unhex(SLOT_HEX)), SLOT);
+});
+
+/** The golden slot header with byte `at` set to `value`. */
+function patched(at: number, value: number): Uint8Array {
+  const b = unhex(SLOT_HEX);
+  b[at] = value;
+  return b;
+}
+
+Deno.test("decodeSlotHeader() reads an empty, torn or foreign header as nothing", () => {
+  const table: { description: string; bytes: Uint8Array }[] = [
+    { description: "all zero (empty way)", bytes: new Uint8Array(64) },
+    { description: "one flipped body bit", bytes: patched(20, 0x04) },
+    { description: "bad magic", bytes: patched(0, 0) },
+    { description: "version 2", bytes: patched(4, 2) },
+    { description: "truncated", bytes: unhex(SLOT_HEX).subarray(0, 63) },
+  ];
+  for (const c of table) strictEqual(decodeSlotHeader(c.bytes), undefined, c.description);
+});
+
+Deno.test("slotMayHold() and slotMayHoldPrimary() compare magic and hashes", () => {
+  const t = unhex("00".repeat(64) + SLOT_HEX);
+  ok(slotMayHold(t, 64, SLOT));
+  ok(!slotMayHold(t, 0, SLOT));
+  ok(!slotMayHold(t, 64, { ...SLOT, vh: 1 }));
+  ok(slotMayHoldPrimary(t, 64, { phLo: SLOT.phLo, phHi: SLOT.phHi }));
+  ok(!slotMayHoldPrimary(t, 64, { phLo: SLOT.phLo, phHi: 0 }));
+});
+
+Deno.test("encodeRockFileHeader() writes the golden file header", () => {
+  const b = encodeRockFileHeader(FILE);
+  strictEqual(b.length, FILE_HEADER_BYTES);
+  strictEqual(hex(b.subarray(0, 64)), FILE_HEX);
+  assertEquals(decodeRockFileHeader(b), FILE);
+});
+
+Deno.test("decodeRockFileHeader() rejects what is not a rock file header", () => {
+  const table: { description: string; bytes: Uint8Array; error: RegExp }[] = [
+    { description: "short", bytes: unhex(FILE_HEX).subarray(0, 40), error: /length 40 < 64/ },
+    { description: "bad magic", bytes: unhex("00" + FILE_HEX.slice(2)), error: /bad magic/ },
+    { description: "flipped bit", bytes: unhex(FILE_HEX.slice(0, 20) + "41" + FILE_HEX.slice(22)), error: /checksum/ },
+    { description: "empty (sparse) file", bytes: new Uint8Array(64), error: /bad magic 0x00000000/ },
+  ];
+  for (const c of table) throws(() => decodeRockFileHeader(c.bytes), c.error, c.description);
+});
+
+Deno.test("rockGeometry() fits whole sets; the directory comes first, then the slots", () => {
+  const g = rockGeometry(1024 * 1024, { slotBytes: 16384, ways: 8 });
+  // (1 MiB - 4096 - 4096) / (8 × (64 + 16384)) = 7.9 -> 7 sets
+  assertEquals(g, { slotBytes: 16384, ways: 8, sets: 7 });
+  strictEqual(directoryBytes(g), 4096); // 7 × 8 × 64 = 3584, padded to a page
+  strictEqual(tableOffset(g, 0), 4096);
+  strictEqual(tableOffset(g, 1), 4096 + 512);
+  strictEqual(slotHeaderOffset(g, 1, 2), 4096 + 512 + 128);
+  strictEqual(slotOffset(g, 0, 0), 8192);
+  strictEqual(slotOffset(g, 1, 2), 8192 + 10 * 16384);
+  strictEqual(rockFileBytes(g), 8192 + 56 * 16384);
+  ok(rockFileBytes(g) <= 1024 * 1024);
+  strictEqual(setOf(g, { phHi: 15 }), 1);
+  // 2 GiB of 16 KiB slots: a directory of 8 MiB (1/256).
+  const big = rockGeometry(2 ** 31, { slotBytes: 16384, ways: 8 });
+  strictEqual(directoryBytes(big), Math.ceil(big.sets * 8 * 64 / 4096) * 4096);
+  ok(directoryBytes(big) <= 8.1 * 2 ** 20 && rockFileBytes(big) <= 2 ** 31);
+  throws(() => rockGeometry(64 * 1024, { slotBytes: 16384, ways: 8 }), RangeError);
+  throws(() => rockGeometry(1 << 30, { slotBytes: 512, ways: 8 }), RangeError);
+  throws(() => rockGeometry(1 << 30, { slotBytes: 4096, ways: 65 }), RangeError);
+});
+
+Deno.test('rockKeyHash() is the first bytes of SHA-256, variant "" hashing to 0', () => {
+  // sha256("http://x/a") = dbf012bf e46a5772 ..., sha256("gzip") = c8d77bf4 ...
+  assertEquals(rockKeyHash("http://x/a", "gzip"), { phLo: 0xbf12f0db, phHi: 0x72576ae4, vh: 0xf47bd7c8 });
+  strictEqual(rockKeyHash("http://x/a", "").vh, 0);
+});
+
+function meta(over: Partial<StoredMeta> = {}): StoredMeta {
+  return {
+    primary: "http://x/a",
+    variant: "",
+    status: 200,
+    headers: [["content-type", "text/plain"], ["etag", '"1"']],
+    vary: [],
+    requestTime: 1_700_000_000_000,
+    responseTime: 1_700_000_000_010,
+    expiresAt: 1_700_000_360_000,
+    bodyBytes: 5,
+    ...over,
+  };
+}
+
+Deno.test("encodeRecord() and decodeRecord() round-trip an object and its slot header", () => {
+  const body = new TextEncoder().encode("hello");
+  const key = rockKeyHash("http://x/a", "");
+  const { record, header } = encodeRecord(meta(), body, 1_700_000_000_020, key);
+  strictEqual(header.recordBytes, record.length);
+  strictEqual(header.bodyBytes, 5);
+  strictEqual(header.expiresAt, 1_700_000_360_000);
+  const r = decodeRecord(record, header);
+  assertEquals(r.entry.meta, meta());
+  strictEqual(r.entry.storedTime, 1_700_000_000_020);
+  strictEqual(r.entry.etag, '"1"');
+  assertEquals(r.body, body);
+});
+
+Deno.test("decodeRecord() rejects a torn, short or mismatched record", () => {
+  const body = new Uint8Array(300).fill(7);
+  const { record, header } = encodeRecord(meta({ bodyBytes: 300 }), body, 1, rockKeyHash("http://x/a", ""));
+  const torn = record.slice();
+  torn[torn.length - 1] ^= 0xff; // the tail of the body from another writer
+  throws(() => decodeRecord(torn, header), /checksum mismatch/);
+  throws(() => decodeRecord(record.subarray(0, 100), header), /read 100 of/);
+  // A header of another object of the same length (a concurrent rewrite of the way).
+  const other = encodeRecord(meta({ bodyBytes: 300 }), new Uint8Array(300).fill(8), 1, rockKeyHash("http://x/a", ""));
+  throws(() => decodeRecord(record, other.header), RockFormatError);
+});
