@@ -18,7 +18,11 @@
  * Store: the writer buffers the body (at most one slot) and at commit picks a way of the set
  * (the key's own, else an empty one, else the expired one stored first, else the one stored
  * first: per-set FIFO, like Traffic Server's cyclic store; hits write nothing, so the eviction
- * policy option does not apply), empties its header, writes the record, then writes the header.
+ * policy option does not apply), writes the record, then the header: two `pwrite`s. The way's old
+ * header is not emptied first: until the new header lands it names the old record's length and
+ * CRC, which the new (or half-written) record fails, so a reader meanwhile gets a miss (and may
+ * take the way for damaged and clear it: one more miss), never the new bytes under the old header
+ * nor the old bytes under the new one.
  *
  * Workers: every process of an instance opens the file and reads and writes it with positioned
  * system calls; there is no index to share and no evicting process to coordinate, since the
@@ -545,8 +549,8 @@ export class RockDir implements Store {
   }
 
   /**
-   * Chooses a way, empties it, writes the record (none for a marker), then the header (see the
-   * module doc); returns whether the way held an "in ufs" marker of the key.
+   * Chooses a way, writes the record (none for a marker), then the header (see the module doc);
+   * returns whether the way held an "in ufs" marker of the key.
    */
   #put(h: RockKeyHash, record: Uint8Array | undefined, header: SlotHeader, way?: number): boolean {
     const set = setOf(this.#g, h);
@@ -554,7 +558,6 @@ export class RockDir implements Store {
     if (way === undefined) ({ way, ownInUfs } = this.#victim(set, h, header.storedTime, !header.inUfs));
     encodeSlotHeader(header, this.#hdr);
     try {
-      this.#file.clearSlot(set, way);
       if (record) this.#file.writeRecord(set, way, record);
       this.#file.writeSlotHeader(set, way, this.#hdr);
     } catch (e) {
