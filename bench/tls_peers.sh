@@ -93,7 +93,7 @@ start_target() {
   case $1 in
     webcache)
       render "$TLS_CONF/webcache.yaml" "$RUN/webcache.yaml" "${PORT[webcache]}"
-      start_bg webcache "${DENO[@]}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer \
+      start_bg webcache "${DENO[@]}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer,--max-semi-space-size=16 \
         dist/webcache.js cache --config "$RUN/webcache.yaml"
       ;;
     nginx)

@@ -121,7 +121,7 @@ WEBCACHE_JS=${WEBCACHE_JS:-$BENCH_DIR/../../dist/webcache.js}
 start_webcache_like() { # NAME PORT CONFIG [extra args...]
   local name=$1 port=$2 conf=$3
   shift 3
-  start_bg "$name" "${DENO:-deno}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer \
+  start_bg "$name" "${DENO:-deno}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer,--max-semi-space-size=16 \
     "$WEBCACHE_JS" cache --config "$conf" --origin "$ORIGIN_URL" --listen "127.0.0.1:$port" \
     --workers "${WEBCACHE_WORKERS:-$WORKERS}" --access-log none --log-level warn "$@"
 }
