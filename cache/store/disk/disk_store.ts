@@ -11,15 +11,17 @@
  * otherwise to the ufs directory of its URL when there is one (a body of unknown length starts in
  * rock and moves to ufs when it outgrows the slot); without a ufs directory it is not stored on
  * disk (Squid's rock-for-small, ufs-for-large). Lookups ask the rock directory first, then the
- * ufs one; storing a key in one type deletes an older copy of it in the other, so a lookup never
- * finds an older copy behind a newer one.
+ * ufs one only when the rock directory holds an "in ufs" marker of the key (written when the
+ * object went to ufs; see `rock/rock_dir.ts`), so a miss probes no ufs directory. Storing a key
+ * in ufs replaces its rock copy by the marker; storing it in rock replaces the marker and deletes
+ * the ufs copy, so a lookup never finds an older copy behind a newer one.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
 import { CacheDir, type CacheDirOptions, type CacheDirStatus } from "./cache_dir.ts";
-import { RockDir } from "./rock/rock_dir.ts";
+import { IN_UFS, RockDir } from "./rock/rock_dir.ts";
 import type { RockWriter } from "./rock/rock_writer.ts";
 
 /** Options shared by every directory of a {@link DiskStore}. */
@@ -133,14 +135,14 @@ export class DiskStore implements Store {
   }
 
   /**
-   * Variants of a URL: the rock directory's, and the ufs directory's unless rock holds the URL's
-   * only object (a response without Vary).
+   * Variants of a URL: the rock directory's, and the ufs directory's when rock holds an "in ufs"
+   * marker of the URL.
    */
   variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
     const rock = this.rockFor(primary);
     if (!rock) return this.dirFor(primary).variants(primary);
-    const r = rock.variants(primary);
-    if (this.dirs.length === 0 || r.some((m) => m.vary.length === 0)) return r;
+    const { metas: r, inUfs } = rock.variantsAndUfs(primary);
+    if (this.dirs.length === 0 || !inUfs) return r;
     const u = this.dirFor(primary).variants(primary);
     const merge = (list: StoredMeta[]) => {
       if (r.length === 0) return list;
@@ -150,13 +152,13 @@ export class DiskStore implements Store {
     return u instanceof Promise ? u.then(merge) : merge(u);
   }
 
-  /** Looks an object up: its rock directory first, then its ufs directory. */
+  /** Looks an object up: its rock directory first, then its ufs directory if rock says so. */
   get(key: ObjectKey): StoredObject | undefined {
     const rock = this.rockFor(key.primary);
     if (!rock) return this.dirFor(key.primary).get(key);
-    const obj = rock.find(key);
-    if (obj) return obj;
-    if (this.dirs.length) return this.dirFor(key.primary).get(key);
+    const obj = rock.locate(key);
+    if (obj === IN_UFS && this.dirs.length) return this.dirFor(key.primary).get(key);
+    if (obj && obj !== IN_UFS) return obj;
     rock.countMiss();
     return undefined;
   }
@@ -175,10 +177,10 @@ export class DiskStore implements Store {
         abort: () => w.abort(),
         commit: async () => {
           await w.commit();
-          if ((w as Partial<RockWriter>).spilled) await rock.delete(meta.primary, meta.variant);
-          else if (this.dirs.length) {
-            const dir = this.dirFor(meta.primary);
-            if (dir.holds(meta)) await dir.delete(meta.primary, meta.variant);
+          // Spilled: the ufs writer's commit wrote the marker. Over a marker: the ufs copy is older.
+          const rw = w as Partial<RockWriter>;
+          if (!rw.spilled && rw.replacedUfs && this.dirs.length) {
+            await this.dirFor(meta.primary).delete(meta.primary, meta.variant);
           }
         },
       };
@@ -186,7 +188,7 @@ export class DiskStore implements Store {
     return this.#ufsWrite(meta);
   }
 
-  /** A ufs writer whose commit deletes an older rock copy of the key. */
+  /** A ufs writer whose commit replaces the key's rock copy by an "in ufs" marker. */
   #ufsWrite(meta: StoredMeta): StoreWriter {
     const w = this.dirFor(meta.primary).openWrite(meta);
     const rock = this.rockFor(meta.primary);
@@ -196,7 +198,13 @@ export class DiskStore implements Store {
       abort: () => w.abort(),
       commit: async () => {
         await w.commit();
-        await rock.delete(meta.primary, meta.variant);
+        try {
+          rock.markInUfs(meta);
+        } catch (e) {
+          // No marker: the ufs object is unreachable (a miss); an older rock copy must not stay.
+          await rock.delete(meta.primary, meta.variant).catch(() => {});
+          throw e;
+        }
       },
     };
   }

@@ -139,3 +139,54 @@ Deno.test("DiskStore with rock only does not store bodies larger than a slot", a
     strictEqual(s.status()[0].objects, 1);
   });
 });
+
+Deno.test("DiskStore with rock and ufs: a lookup asks the ufs directory only when rock marks the key as there", async () => {
+  await withRockStore(false, async (s) => {
+    const ufs = s.dirs[0];
+    let probes = 0;
+    const get = ufs.get.bind(ufs), variants = ufs.variants.bind(ufs);
+    ufs.get = (k) => (probes++, get(k));
+    ufs.variants = (p) => (probes++, variants(p));
+    for (let i = 0; i < 20; i++) {
+      const primary = `http://o/miss-${i}`;
+      assertEquals(await s.variants(primary), []);
+      strictEqual(s.get({ primary, variant: "" }), undefined);
+    }
+    await put(s, testMeta("http://o/small", 1000), testBody("small", 1000));
+    ok(s.get({ primary: "http://o/small", variant: "" }));
+    strictEqual(probes, 0, "misses and rock hits probe no ufs directory");
+    await put(s, testMeta("http://o/large", 50_000), testBody("large", 50_000));
+    strictEqual((await s.variants("http://o/large")).length, 1);
+    assertEquals(
+      await readAll(s.get({ primary: "http://o/large", variant: "" })!.openBody()),
+      testBody("large", 50_000),
+    );
+    strictEqual(probes, 2, "the large object is found in ufs through its marker");
+    strictEqual(s.stats().misses, 20);
+  });
+});
+
+Deno.test("DiskStore with rock and ufs: another worker's large object is found through the shared marker", async () => {
+  const root = await Deno.makeTempDir({ prefix: "webcache-disks-" });
+  const dirs = [
+    { type: "rock" as const, path: `${root}/rock`, size: 4 << 20, slotBytes: 4096, ways: 4 },
+    { type: "ufs" as const, path: `${root}/ufs`, size: 32 << 20, l1: 2, l2: 2 },
+  ];
+  const a = await DiskStore.open(dirs, { maxObjectBytes: 8 << 20, instance: "rock-marker-test" });
+  const b = await DiskStore.open(dirs, { maxObjectBytes: 8 << 20, instance: "rock-marker-test", evictor: false });
+  try {
+    await a.whenReady();
+    const k = { primary: "http://o/k", variant: "" };
+    strictEqual(b.get(k), undefined);
+    await put(a, testMeta(k.primary, 50_000), testBody("v1", 50_000));
+    assertEquals(await readAll(b.get(k)!.openBody()), testBody("v1", 50_000));
+    // b replaces it with a small copy in rock: the marker and a's ufs copy go, a sees the new one.
+    await put(b, testMeta(k.primary, 900), testBody("v2", 900));
+    assertEquals(await readAll(a.get(k)!.openBody()), testBody("v2", 900));
+    strictEqual(a.dirs[0].holds(k), false, "the older ufs copy is deleted");
+  } finally {
+    await b.close();
+    await a.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});

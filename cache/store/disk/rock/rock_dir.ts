@@ -18,7 +18,11 @@
  * Store: the writer buffers the body (at most one slot) and at commit picks a way of the set
  * (the key's own, else an empty one, else the expired one stored first, else the one stored
  * first: per-set FIFO, like Traffic Server's cyclic store; hits write nothing, so the eviction
- * policy option does not apply), empties its header, writes the record, then writes the header.
+ * policy option does not apply), writes the record, then the header: two `pwrite`s. The way's old
+ * header is not emptied first: until the new header lands it names the old record's length and
+ * CRC, which the new (or half-written) record fails, so a reader meanwhile gets a miss (and may
+ * take the way for damaged and clear it: one more miss), never the new bytes under the old header
+ * nor the old bytes under the new one.
  *
  * Workers: every process of an instance opens the file and reads and writes it with positioned
  * system calls; there is no index to share and no evicting process to coordinate, since the
@@ -26,6 +30,15 @@
  * writing one way at once, a crash or a failed write mid-record leave at worst a way whose
  * record fails its CRC (or an empty way): a miss, never wrong bytes. A record that fails its CRC
  * while its header stays the same across two reads is damaged: its header is cleared and counted.
+ *
+ * Large objects: when an object of a key goes to the ufs directory beside this one (too large
+ * for a slot), {@link RockDir.markInUfs} writes an "in ufs" marker (a slot header without record)
+ * into the key's way, replacing any rock copy. A lookup whose newest header for the key is such
+ * a marker answers "in ufs" ({@link RockDir.locate}), and only then does the caller probe the ufs
+ * directory: a miss costs no ufs probe. Markers live in the shared file, so every worker sees
+ * every worker's; a marker evicted by the set's FIFO makes its ufs object unreachable (a miss,
+ * the object is replaced in ufs when stored again), never stale: a marker is written only after
+ * the ufs object it announces is committed, and storing the key in rock replaces it.
  *
  * Purges: exact (`delete()`) clears the slot headers of the key; prefix and regex purges are
  * bans (`../../../ban_list.ts`) checked on lookup against the stored request time, as for every
@@ -57,10 +70,14 @@ import {
   type SlotHeader,
   slotMayHold,
   slotMayHoldPrimary,
+  ufsMarker,
 } from "./slot_format.ts";
 import { crc32c } from "../crc32c.ts";
 
 const log = getLogger("cache.store.disk");
+
+/** What {@link RockDir.locate} answers when the key's object is in the ufs directory. */
+export const IN_UFS = "in-ufs";
 
 /** Default slot size: Squid rock's default slot-size (16 KiB). */
 export const DEFAULT_SLOT_BYTES = 16 * 1024;
@@ -250,7 +267,8 @@ export class RockDir implements Store {
     let slots = 0;
     for await (const { table, n } of this.#tables(signal)) {
       for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
-        if (decodeSlotHeader(table, off)) slots++;
+        const h = decodeSlotHeader(table, off);
+        if (h && !h.inUfs) slots++;
       }
     }
     if (signal.aborted) return;
@@ -314,6 +332,7 @@ export class RockDir implements Store {
    * The body is a view into the read slab.
    */
   #readObject(f: Found, key?: ObjectKey): StoredObject | undefined {
+    if (f.header.inUfs) return undefined;
     const len = f.header.recordBytes;
     if (len > this.#g.slotBytes) return this.#damaged(f, `record length ${len} exceeds the slot`);
     if (SLAB_BYTES - this.#slabUsed < len) {
@@ -380,9 +399,17 @@ export class RockDir implements Store {
    * the `get()` of the same lookup). Always synchronous.
    */
   variants(primary: string): StoredMeta[] {
+    return this.variantsAndUfs(primary).metas;
+  }
+
+  /**
+   * {@link RockDir.variants}, and whether an "in ufs" marker of the URL (any variant) is among
+   * the set's headers, so the ufs directory may hold variants too.
+   */
+  variantsAndUfs(primary: string): { metas: StoredMeta[]; inUfs: boolean } {
     const p = this.#plainOf(primary);
     const now = Date.now();
-    if (now - p.absentAt < ABSENT_MS) return [];
+    if (now - p.absentAt < ABSENT_MS) return { metas: [], inUfs: false };
     const set = setOf(this.#g, p);
     const n = this.#readTable(set);
     const newest = new Map<number, Found>();
@@ -395,17 +422,22 @@ export class RockDir implements Store {
     }
     if (newest.size === 0) {
       p.absentAt = now;
-      return [];
+      return { metas: [], inUfs: false };
     }
-    const out: StoredMeta[] = [];
+    const metas: StoredMeta[] = [];
+    let inUfs = false;
     for (const f of newest.values()) {
+      if (f.header.inUfs) {
+        inUfs = true;
+        continue;
+      }
       const obj = this.#readObject(f);
       if (!obj || obj.meta.primary !== primary) continue;
-      out.push(obj.meta);
+      metas.push(obj.meta);
       if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
       this.#stash.set(this.#stashKey(primary, obj.meta.variant), { obj, at: now });
     }
-    return out;
+    return { metas, inUfs };
   }
 
   /**
@@ -413,6 +445,15 @@ export class RockDir implements Store {
    * asks the ufs directory next); counts a hit.
    */
   find(key: ObjectKey): StoredObject | undefined {
+    const r = this.locate(key);
+    return r === IN_UFS ? undefined : r;
+  }
+
+  /**
+   * {@link RockDir.find}, answering {@link IN_UFS} when the key's newest header is an "in ufs"
+   * marker (the caller then asks the ufs directory; see the module doc).
+   */
+  locate(key: ObjectKey): StoredObject | typeof IN_UFS | undefined {
     const sk = this.#stashKey(key.primary, key.variant);
     const stashed = this.#stash.get(sk);
     let obj: StoredObject | undefined;
@@ -424,6 +465,7 @@ export class RockDir implements Store {
       const h = this.#hashOf(key.primary, key.variant);
       const set = setOf(this.#g, h);
       const f = this.#newest(this.#readTable(set), set, h);
+      if (f?.header.inUfs) return IN_UFS;
       if (f) obj = this.#readObject(f, key);
     }
     if (obj) {
@@ -477,27 +519,46 @@ export class RockDir implements Store {
     }, meta);
   }
 
-  /** Writes a whole object into a way of its set; false when the record does not fit a slot. */
-  #store(meta: StoredMeta, body: Uint8Array): boolean {
+  /**
+   * Writes a whole object into a way of its set; false when the record does not fit a slot, else
+   * whether it replaced an "in ufs" marker of the key (the ufs copy is then older: delete it).
+   */
+  #store(meta: StoredMeta, body: Uint8Array): false | { replacedUfs: boolean } {
     const h = this.#hashOf(meta.primary, meta.variant);
     const { record, header } = encodeRecord(meta, body, Date.now(), h);
     if (record.length > this.#g.slotBytes) return false;
-    this.#put(h, record, header);
+    const replacedUfs = this.#put(h, record, header);
     const p = this.#plainOf(meta.primary);
     p.absentAt = -Infinity;
     this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
     this.#m.writes.inc();
-    return true;
+    return { replacedUfs };
   }
 
-  /** Chooses a way, empties it, writes the record, then the header (see the module doc). */
-  #put(h: RockKeyHash, record: Uint8Array, header: SlotHeader, way?: number): void {
+  /**
+   * Writes an "in ufs" marker for the key of an object just committed to the ufs directory,
+   * replacing the key's rock copy if any (see the module doc).
+   *
+   * @throws {StoreWriteError} when the header cannot be written
+   */
+  markInUfs(meta: StoredMeta): void {
+    const h = this.#hashOf(meta.primary, meta.variant);
+    this.#put(h, undefined, ufsMarker(h, Date.now(), meta));
+    this.#plainOf(meta.primary).absentAt = -Infinity;
+    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+  }
+
+  /**
+   * Chooses a way, writes the record (none for a marker), then the header (see the module doc);
+   * returns whether the way held an "in ufs" marker of the key.
+   */
+  #put(h: RockKeyHash, record: Uint8Array | undefined, header: SlotHeader, way?: number): boolean {
     const set = setOf(this.#g, h);
-    if (way === undefined) way = this.#victim(set, h, header.storedTime);
+    let ownInUfs = false;
+    if (way === undefined) ({ way, ownInUfs } = this.#victim(set, h, header.storedTime, !header.inUfs));
     encodeSlotHeader(header, this.#hdr);
     try {
-      this.#file.clearSlot(set, way);
-      this.#file.writeRecord(set, way, record);
+      if (record) this.#file.writeRecord(set, way, record);
       this.#file.writeSlotHeader(set, way, this.#hdr);
     } catch (e) {
       try {
@@ -511,15 +572,16 @@ export class RockDir implements Store {
       this.#noSpaceLogged = false;
       log.info("Cache directory accepts objects again", { dir: this.path });
     }
+    return ownInUfs;
   }
 
   /**
    * The way a new object of key `h` goes to: the key's own (other copies of the key are cleared),
    * else an empty way, else the expired way stored first, else the way stored first.
    */
-  #victim(set: number, h: RockKeyHash, now: number): number {
+  #victim(set: number, h: RockKeyHash, now: number, counts: boolean): { way: number; ownInUfs: boolean } {
     const n = this.#readTable(set);
-    let own = -1, empty = -1, expired = -1, oldest = -1;
+    let own = -1, empty = -1, expired = -1, oldest = -1, ownInUfs = false;
     let expiredAt = Infinity, oldestAt = Infinity;
     for (let way = 0, off = 0; off + SLOT_HEADER_BYTES <= n; way++, off += SLOT_HEADER_BYTES) {
       const s = decodeSlotHeader(this.#table, off);
@@ -528,21 +590,24 @@ export class RockDir implements Store {
         continue;
       }
       if (s.phLo === h.phLo && s.phHi === h.phHi && s.vh === h.vh) {
-        if (own < 0) own = way;
-        else this.#file.clearSlot(set, way);
+        if (own < 0) [own, ownInUfs] = [way, s.inUfs];
+        else {
+          this.#file.clearSlot(set, way);
+          if (this.#o.evictor && !s.inUfs) this.#used.slots = Math.max(0, this.#used.slots - 1);
+        }
         continue;
       }
       if (s.expiresAt <= now && s.storedTime < expiredAt) [expired, expiredAt] = [way, s.storedTime];
       if (s.storedTime < oldestAt) [oldest, oldestAt] = [way, s.storedTime];
     }
-    if (own >= 0) return own;
+    if (own >= 0) return { way: own, ownInUfs };
     if (empty >= 0) {
-      if (this.#o.evictor) this.#used.slots++;
-      return empty;
+      if (this.#o.evictor && counts) this.#used.slots++;
+      return { way: empty, ownInUfs };
     }
     this.#stats.evictions++;
     m.diskEvictions.inc({ dir: this.path }, 1);
-    return expired >= 0 ? expired : Math.max(0, oldest);
+    return { way: expired >= 0 ? expired : Math.max(0, oldest), ownInUfs };
   }
 
   #countFailure(reason: WriteFailureReason): void {
@@ -601,7 +666,7 @@ export class RockDir implements Store {
       const s = decodeSlotHeader(this.#table, off);
       if (!s || (vh !== undefined && s.vh !== vh)) continue;
       this.#file.clearSlot(set, way);
-      count++;
+      if (!s.inUfs) count++;
     }
     for (const k of [...this.#stash.keys()]) {
       if (k.startsWith(primary + "\n") && (variant === undefined || k === this.#stashKey(primary, variant))) {
@@ -618,7 +683,7 @@ export class RockDir implements Store {
     for await (const { first, table, n } of this.#tables()) {
       for (let off = 0; off + SLOT_HEADER_BYTES <= n; off += SLOT_HEADER_BYTES) {
         const header = decodeSlotHeader(table, off);
-        if (!header) continue;
+        if (!header || header.inUfs) continue;
         const set = first + Math.floor(off / perSet);
         const way = (off % perSet) / SLOT_HEADER_BYTES;
         const rec = new Uint8Array(header.recordBytes);

@@ -134,6 +134,29 @@ Deno.test("RockDir never serves another object's bytes under a header whose reco
   });
 });
 
+Deno.test("RockDir reads a replacement stopped between its record and its header as a miss", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { slotBytes: 4096, ways: 1, maxBytes: 8192 + 4160 });
+    try {
+      // The key's own way is rewritten in place (no emptied header first): a crash after the new
+      // record, before the new header, leaves the old header over the new record.
+      await put(d, testMeta("http://o/a", 500), testBody("v1", 500));
+      const g = rockGeometry(8192 + 4160, { slotBytes: 4096, ways: 1 });
+      const fd = fs.openSync(`${path}/${ROCK_FILE_NAME}`, "r+");
+      const oldHeader = new Uint8Array(64);
+      fs.readSync(fd, oldHeader, 0, 64, slotHeaderOffset(g, 0, 0));
+      await put(d, testMeta("http://o/a", 500), testBody("v2", 500));
+      assertEquals(await readAll(d.get(key("a"))!.openBody()), testBody("v2", 500));
+      fs.writeSync(fd, oldHeader, 0, 64, slotHeaderOffset(g, 0, 0));
+      fs.closeSync(fd);
+      strictEqual(d.get(key("a")), undefined, "neither v1 (its record is gone) nor v2 under v1's header");
+      strictEqual(d.stats().hits, 1);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 Deno.test("RockDir replaces per set: the key's own way, then an empty one, then expired, then oldest", async () => {
   await withDir(async (path) => {
     // One set of 3 ways: every key lands in it.

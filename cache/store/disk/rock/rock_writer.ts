@@ -15,9 +15,10 @@ export interface RockWriterHost {
   maxBodyBytes: number;
   /**
    * Stores a whole body; returns false when its record does not fit a slot after all (long
-   * headers). Throws a {@link StoreWriteError} when the write fails.
+   * headers), else whether it replaced an "in ufs" marker. Throws a {@link StoreWriteError} when
+   * the write fails.
    */
-  store(meta: StoredMeta, body: Uint8Array): boolean;
+  store(meta: StoredMeta, body: Uint8Array): false | { replacedUfs: boolean };
   /** Opens a writer elsewhere for a body too large for a slot, or is absent. */
   overflow?: (meta: StoredMeta) => MaybePromise<StoreWriter>;
   /** Counts a failure (not the ones the overflow writer reports itself). */
@@ -34,6 +35,8 @@ export class RockWriter implements StoreWriter {
   #overflow: StoreWriter | undefined;
   /** True once the body went to the overflow writer. */
   spilled = false;
+  /** True once committed in rock over an "in ufs" marker: an older copy is in the ufs directory. */
+  replacedUfs = false;
 
   /**
    * @param host the directory
@@ -87,7 +90,9 @@ export class RockWriter implements StoreWriter {
       throw e;
     }
     const body = this.#chunks.length === 1 ? this.#chunks[0] : concat(this.#chunks, this.#bytes);
-    if (this.#host.store({ ...this.#meta, bodyBytes: this.#bytes }, body)) {
+    const stored = this.#host.store({ ...this.#meta, bodyBytes: this.#bytes }, body);
+    if (stored) {
+      this.replacedUfs = stored.replacedUfs;
       this.#done = true;
       this.#chunks = [];
       return;

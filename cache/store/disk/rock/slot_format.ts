@@ -50,7 +50,7 @@
  *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |              magic "WCSL" (0x57 0x43 0x53 0x4C)                |  0
- * |  version (u8) = 1 |  reserved (u8, 0)  |    reserved (u16, 0)  |  4
+ * |  version (u8) = 2 |    flags (u8)      |    reserved (u16, 0)  |  4
  * |                  primary hash, low u32                         |  8
  * |                  primary hash, high u32                        | 12
  * |                  variant hash (u32)                            | 16
@@ -65,21 +65,30 @@
  * +---------------------------------------------------------------+
  * ```
  *
- * Hashes: primary hash = first 8 bytes of SHA-256(primary) (low u32 = bytes 0..3 read
- * little-endian, high u32 = bytes 4..7); variant hash = first 4 bytes of SHA-256(variant), 0
- * for `""`. They only locate candidates: a read compares the full keys in the record.
+ * Flags: bit 0 set = "in ufs" marker: the key's object is in the ufs directory beside this one
+ * (too large for a slot); the way holds no record (record length, body length and record CRC 0).
+ * A lookup asks the ufs directory only when the key's newest header in its set is such a marker,
+ * so a miss costs no ufs probe. Other bits are 0.
+ *
+ * Hashes: 64-bit primary hash and 32-bit variant hash, both {@link keyHash64} (a cyrb53-style
+ * multiply-xorshift hash over the UTF-16 code units; not cryptographic); variant hash 0 for `""`.
+ * They only locate candidates: a read compares the full keys in the record, so a collision (even
+ * a crafted one) costs a miss or an eviction, never a wrong object.
  *
  * Crash and concurrency safety: a writer writes the record first, then the slot header (two
- * `pwrite`s). A reader checks the header CRC, then the record CRC over the record it read, then
- * the keys. A record torn by a crash, a failed write or a concurrent writer of the same way (any
- * order of the four writes of two writers) fails its CRC and reads as a miss, never as wrong
- * bytes.
+ * `pwrite`s; the way's old header is not emptied first). A reader checks the header CRC, then the
+ * record CRC over the record it read against the header's, then the keys. While a record is being
+ * replaced, the old header still names the old record's length and CRC: the new or half-written
+ * record fails that CRC (and, being another key's or a newer copy, it could only match by a
+ * 2^-32 chance, and then its keys are still compared). A record torn by a crash, a failed write
+ * or a concurrent writer of the same way (any order of the four writes of two writers) fails its
+ * CRC and reads as a miss, never as wrong bytes.
  *
- * Version history: 1 — first version.
+ * Version history: 1 — first version (SHA-256 hashes); 2 — flags byte ("in ufs" marker),
+ * {@link keyHash64} hashes.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { StoredMeta } from "../../store.ts";
 import { crc32c } from "../crc32c.ts";
 import { decodeEntryHeader, encodeEntryHeader, type EntryHeader, validatorsOf } from "../entry_format.ts";
@@ -89,7 +98,9 @@ export const ROCK_FILE_MAGIC = 0x46524357;
 /** "WCSL" read as a little-endian u32: the slot header magic. */
 export const SLOT_MAGIC = 0x4c534357;
 /** Format version written and read. */
-export const ROCK_FORMAT_VERSION = 1;
+export const ROCK_FORMAT_VERSION = 2;
+/** Slot header flag: the key's object is in the ufs directory (a marker, no record). */
+export const SLOT_FLAG_IN_UFS = 1;
 /** Bytes reserved for the file header (one page). */
 export const FILE_HEADER_BYTES = 4096;
 /** The directory is padded to a multiple of this, so the slots start page-aligned. */
@@ -148,6 +159,8 @@ export interface SlotHeader {
   storedTime: number;
   expiresAt: number;
   requestTime: number;
+  /** An "in ufs" marker (no record here; see the module doc). */
+  inUfs: boolean;
 }
 
 /** The hashes that locate an object. */
@@ -212,13 +225,55 @@ export function setOf(g: RockGeometry, h: { phHi: number }): number {
   return h.phHi % g.sets;
 }
 
+/**
+ * A 64-bit hash of a string's UTF-16 code units, as two u32 (cyrb53's mixing, both halves kept):
+ * fast in JavaScript (no native call, no UTF-8 encoding), well spread, not cryptographic.
+ *
+ * @param s the string
+ * @param seed a seed (different seeds give independent hashes)
+ * @returns `[hi, lo]`, each an unsigned 32-bit integer
+ */
+export function keyHash64(s: string, seed = 0): [number, number] {
+  let h1 = 0xdeadbeef ^ seed, h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return [h1 >>> 0, h2 >>> 0];
+}
+
 /** The locating hashes of a key (see the module doc). */
 export function rockKeyHash(primary: string, variant: string): RockKeyHash {
-  const p = createHash("sha256").update(primary).digest();
+  const [phHi, phLo] = keyHash64(primary);
+  return { phLo, phHi, vh: variant === "" ? 0 : keyHash64(variant, 0x9e3779b9)[1] };
+}
+
+/**
+ * The slot header of an "in ufs" marker for a key (see the module doc).
+ *
+ * @param key the key's locating hashes
+ * @param storedTime when the ufs object was stored (ms)
+ * @param meta the object's expiry and request time
+ */
+export function ufsMarker(
+  key: RockKeyHash,
+  storedTime: number,
+  meta: { expiresAt: number; requestTime: number },
+): SlotHeader {
   return {
-    phLo: p.readUInt32LE(0),
-    phHi: p.readUInt32LE(4),
-    vh: variant === "" ? 0 : createHash("sha256").update(variant).digest().readUInt32LE(0),
+    ...key,
+    recordBytes: 0,
+    bodyBytes: 0,
+    recordCrc: 0,
+    storedTime,
+    expiresAt: meta.expiresAt,
+    requestTime: meta.requestTime,
+    inUfs: true,
   };
 }
 
@@ -293,6 +348,7 @@ export function encodeSlotHeader(h: SlotHeader, out: Uint8Array, offset = 0): vo
   const dv = new DataView(s.buffer, s.byteOffset, SLOT_HEADER_BYTES);
   dv.setUint32(0, SLOT_MAGIC, true);
   s[4] = ROCK_FORMAT_VERSION;
+  s[5] = h.inUfs ? SLOT_FLAG_IN_UFS : 0;
   dv.setUint32(8, h.phLo >>> 0, true);
   dv.setUint32(12, h.phHi >>> 0, true);
   dv.setUint32(16, h.vh >>> 0, true);
@@ -327,6 +383,7 @@ export function decodeSlotHeader(table: Uint8Array, offset = 0): SlotHeader | un
     storedTime: dv.getFloat64(32, true),
     expiresAt: dv.getFloat64(40, true),
     requestTime: dv.getFloat64(48, true),
+    inUfs: (table[offset + 5] & SLOT_FLAG_IN_UFS) !== 0,
   };
 }
 
@@ -384,6 +441,7 @@ export function encodeRecord(
       storedTime,
       expiresAt: meta.expiresAt,
       requestTime: meta.requestTime,
+      inUfs: false,
     },
   };
 }

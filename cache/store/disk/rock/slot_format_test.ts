@@ -8,6 +8,7 @@ import {
   encodeRockFileHeader,
   encodeSlotHeader,
   FILE_HEADER_BYTES,
+  keyHash64,
   rockFileBytes,
   RockFormatError,
   rockGeometry,
@@ -19,6 +20,7 @@ import {
   slotMayHoldPrimary,
   slotOffset,
   tableOffset,
+  ufsMarker,
 } from "./slot_format.ts";
 import type { StoredMeta } from "../../store.ts";
 
@@ -35,22 +37,48 @@ const SLOT: SlotHeader = {
   storedTime: 1_700_000_000_000,
   expiresAt: Infinity,
   requestTime: 1_699_999_999_990,
+  inUfs: false,
 };
 // Made by encodeSlotHeader(SLOT) and checked field by field against the diagram in slot_format.ts:
-// "WCSL", version 1, hashes little-endian, R 0x400, body 0x100, CRC, three f64 times, zero, header CRC.
-const SLOT_HEX = "5743534c01000000" + "0102030405060708" + "090a0b0c00040000" + "00010000efbeadde" +
-  "00008056febc7842" + "000000000000f07f" + "00607f56febc7842" + "000000008e8e8dce";
+// "WCSL", version 2, flags 0, hashes little-endian, R 0x400, body 0x100, CRC, three f64 times, zero, header CRC.
+const SLOT_HEX = "5743534c02000000" + "0102030405060708" + "090a0b0c00040000" + "00010000efbeadde" +
+  "00008056febc7842" + "000000000000f07f" + "00607f56febc7842" + "00000000779ebe69";
+// The same header as an "in ufs" marker: flags byte 1, another header CRC.
+const MARKER_HEX = "5743534c02010000" + "0102030405060708" + "090a0b0c00040000" + "00010000efbeadde" +
+  "00008056febc7842" + "000000000000f07f" + "00607f56febc7842" + "00000000ab1d4db3";
 
 const FILE = { slotBytes: 16384, ways: 8, sets: 7, generation: "00112233445566778899aabbccddeeff", created: 1.7e12 };
-// encodeRockFileHeader(FILE), first 64 bytes: "WCRF", version 1, 16384, 8, 7, 0, generation, created, 0, CRC.
-const FILE_HEX = "5743524601000000" + "0040000008000000" + "0700000000000000" + "00112233445566778899aabbccddeeff" +
-  "00008056febc7842" + "0000000000000000" + "000000003a6debcc";
+// encodeRockFileHeader(FILE), first 64 bytes: "WCRF", version 2, 16384, 8, 7, 0, generation, created, 0, CRC.
+const FILE_HEX = "5743524602000000" + "0040000008000000" + "0700000000000000" + "00112233445566778899aabbccddeeff" +
+  "00008056febc7842" + "0000000000000000" + "00000000c37dd86b";
 
 Deno.test("encodeSlotHeader() writes the golden slot header", () => {
   const out = new Uint8Array(64);
   encodeSlotHeader(SLOT, out);
   strictEqual(hex(out), SLOT_HEX);
   assertEquals(decodeSlotHeader(unhex(SLOT_HEX)), SLOT);
+  encodeSlotHeader({ ...SLOT, inUfs: true }, out);
+  strictEqual(hex(out), MARKER_HEX);
+  assertEquals(decodeSlotHeader(unhex(MARKER_HEX)), { ...SLOT, inUfs: true });
+});
+
+Deno.test("ufsMarker() is a header without record, flagged in ufs", () => {
+  const h = ufsMarker({ phLo: 1, phHi: 2, vh: 3 }, 10, { expiresAt: 20, requestTime: 5 });
+  assertEquals(h, {
+    phLo: 1,
+    phHi: 2,
+    vh: 3,
+    recordBytes: 0,
+    bodyBytes: 0,
+    recordCrc: 0,
+    storedTime: 10,
+    expiresAt: 20,
+    requestTime: 5,
+    inUfs: true,
+  });
+  const out = new Uint8Array(64);
+  encodeSlotHeader(h, out);
+  assertEquals(decodeSlotHeader(out), h);
 });
 
 /** The golden slot header with byte `at` set to `value`. */
@@ -65,7 +93,8 @@ Deno.test("decodeSlotHeader() reads an empty, torn or foreign header as nothing"
     { description: "all zero (empty way)", bytes: new Uint8Array(64) },
     { description: "one flipped body bit", bytes: patched(20, 0x04) },
     { description: "bad magic", bytes: patched(0, 0) },
-    { description: "version 2", bytes: patched(4, 2) },
+    { description: "version 1", bytes: patched(4, 1) },
+    { description: "version 3", bytes: patched(4, 3) },
     { description: "truncated", bytes: unhex(SLOT_HEX).subarray(0, 63) },
   ];
   for (const c of table) strictEqual(decodeSlotHeader(c.bytes), undefined, c.description);
@@ -119,10 +148,21 @@ Deno.test("rockGeometry() fits whole sets; the directory comes first, then the s
   throws(() => rockGeometry(1 << 30, { slotBytes: 4096, ways: 65 }), RangeError);
 });
 
-Deno.test('rockKeyHash() is the first bytes of SHA-256, variant "" hashing to 0', () => {
-  // sha256("http://x/a") = dbf012bf e46a5772 ..., sha256("gzip") = c8d77bf4 ...
-  assertEquals(rockKeyHash("http://x/a", "gzip"), { phLo: 0xbf12f0db, phHi: 0x72576ae4, vh: 0xf47bd7c8 });
+Deno.test('rockKeyHash() is keyHash64 of the keys (golden values), variant "" hashing to 0', () => {
+  assertEquals(rockKeyHash("http://x/a", "gzip"), { phLo: 0x40fb697a, phHi: 0xb3cae58d, vh: 0xa535a710 });
   strictEqual(rockKeyHash("http://x/a", "").vh, 0);
+  strictEqual(keyHash64("a")[0], 0x82c97901);
+  ok(keyHash64("a", 1)[0] !== 0x82c97901, "the seed changes the hash");
+  // Spread: 20,000 URLs differing in one digit fall in distinct 64-bit hashes and evenly in 8 sets.
+  const seen = new Set<string>();
+  const perSet = new Array(8).fill(0);
+  for (let i = 0; i < 20_000; i++) {
+    const h = rockKeyHash(`http://127.0.0.1/obj/miss-${i}`, "");
+    seen.add(`${h.phHi}:${h.phLo}`);
+    perSet[h.phHi % 8]++;
+  }
+  strictEqual(seen.size, 20_000);
+  for (const n of perSet) ok(n > 2_200 && n < 2_800, `per set ${perSet}`);
 });
 
 function meta(over: Partial<StoredMeta> = {}): StoredMeta {
