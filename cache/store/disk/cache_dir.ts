@@ -48,12 +48,13 @@ import {
   insanity,
   validatorsOf,
 } from "./entry_format.ts";
-import { DiskWriter, StoreWriteError, writeAll, type WriteFailureReason } from "./_disk_writer.ts";
+import { DiskWriter, writeAll } from "./_disk_writer.ts";
 import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
 import { HeaderMemo } from "./_header_memo.ts";
 import { SlabPool } from "./_slab_pool.ts";
+import { WriteFailures } from "./_write_failures.ts";
 import * as m from "./metrics.ts";
 
 const log = getLogger("cache.store.disk");
@@ -292,15 +293,15 @@ export class CacheDir implements Store {
   #seq = 0;
   /** Distinguishes temp files of worker threads that share a pid. */
   readonly #token = u32hex();
-  #noSpaceUntil = 0;
-  #noSpaceLogged = false;
+  readonly #failures: WriteFailures;
   #shared = { objects: 0, bytes: 0 };
   /** Metric series of this directory (labelled once: prom-client hashes labels on every call). */
   readonly #m: { hits: { inc(): void }; misses: { inc(): void }; writes: { inc(): void } };
-  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
+  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0 };
 
   private constructor(path: string, o: Required<Omit<CacheDirOptions, "path">>, lock: DirLock, index: DiskIndex) {
     this.path = path;
+    this.#failures = new WriteFailures(path, o.noSpaceBackoffMs);
     this.name = `disk:${path}`;
     this.#o = o;
     this.#lock = lock;
@@ -937,15 +938,8 @@ export class CacheDir implements Store {
   /** Starts writing an object to a temporary file; see `_disk_writer.ts`. */
   openWrite(meta: StoredMeta): StoreWriter {
     const name = objectName(meta.primary, meta.variant);
-    if (Date.now() < this.#noSpaceUntil) {
-      const err = new StoreWriteError(`Cannot store object: cache directory "${this.path}" is full`, "nospace");
-      let counted = false;
-      const refuse = () => {
-        if (!counted) this.#countFailure("nospace");
-        counted = true;
-        return Promise.reject(err);
-      };
-      return { write: refuse, commit: refuse, abort: () => {} };
+    if (this.#failures.paused) {
+      return this.#failures.refusingWriter();
     }
     return new DiskWriter(
       {
@@ -964,7 +958,7 @@ export class CacheDir implements Store {
           }
         },
         committed: (n, h, fileBytes) => this.#committed(n, h, fileBytes),
-        failed: (reason, e) => this.#failed(reason, e),
+        failed: (reason, e) => this.#failures.failed(reason, e),
       },
       name,
       meta,
@@ -1029,32 +1023,7 @@ export class CacheDir implements Store {
     set.add(name);
     this.#event({ o: "i", k: name, b: fileBytes, e: h.meta.expiresAt, t: h.storedTime });
     this.#m.writes.inc();
-    if (this.#noSpaceLogged) {
-      this.#noSpaceLogged = false;
-      log.info("Cache directory accepts objects again", { dir: this.path });
-    }
-  }
-
-  #countFailure(reason: WriteFailureReason): void {
-    this.#stats.writeFailures[reason] = (this.#stats.writeFailures[reason] ?? 0) + 1;
-    m.diskWriteFailures.inc({ dir: this.path, reason });
-  }
-
-  #failed(reason: WriteFailureReason, e: unknown): void {
-    this.#countFailure(reason);
-    if (reason === "nospace") {
-      this.#noSpaceUntil = Date.now() + this.#o.noSpaceBackoffMs;
-      if (!this.#noSpaceLogged) {
-        this.#noSpaceLogged = true;
-        log.warn("Cache directory is full (ENOSPC): storing paused, serving continues", {
-          dir: this.path,
-          retryMs: this.#o.noSpaceBackoffMs,
-          error: e,
-        });
-      }
-    } else if (reason === "io") {
-      log.warn("Cannot store object", { dir: this.path, error: e });
-    }
+    this.#failures.stored();
   }
 
   /** Rewrites an object's header (new headers and times, same body) through a temporary file. */
@@ -1110,7 +1079,7 @@ export class CacheDir implements Store {
         this.#damaged(name, path, (e as Error).message);
         return false;
       }
-      if (e instanceof Error && (e as { code?: string }).code) this.#failed("io", e);
+      if (e instanceof Error && (e as { code?: string }).code) this.#failures.failed("io", e);
       throw e;
     } finally {
       src.close();
@@ -1165,7 +1134,7 @@ export class CacheDir implements Store {
       misses: this.#stats.misses,
       evictions: this.#stats.evictions,
       damaged: this.#stats.damaged,
-      writeFailures: { ...this.#stats.writeFailures },
+      writeFailures: { ...this.#failures.counts },
     };
   }
 
@@ -1194,7 +1163,7 @@ export class CacheDir implements Store {
         startedAt: new Date(r.startedAt).toISOString(),
         elapsedMs: (r.endedAt ?? Date.now()) - r.startedAt,
       },
-      noSpace: Date.now() < this.#noSpaceUntil,
+      noSpace: this.#failures.paused,
     };
   }
 

@@ -49,9 +49,10 @@
 import { getLogger } from "../../../../core/log.ts";
 import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../../store.ts";
 import { acquireDirLock, type DirLock, processInstanceId } from "../dir_lock.ts";
-import { isNoSpace, StoreWriteError, type WriteFailureReason } from "../_disk_writer.ts";
+import { isNoSpace, StoreWriteError } from "../_disk_writer.ts";
 import type { CacheDirStatus } from "../cache_dir.ts";
 import { decodeEntryHeader } from "../entry_format.ts";
+import { WriteFailures } from "../_write_failures.ts";
 import * as m from "../metrics.ts";
 import { RockFile } from "./rock_file.ts";
 import { RockWriter } from "./rock_writer.ts";
@@ -150,11 +151,10 @@ export class RockDir implements Store {
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
   #slab = new Uint8Array(SLAB_BYTES);
   #slabUsed = 0;
-  #noSpaceUntil = 0;
-  #noSpaceLogged = false;
+  readonly #failures: WriteFailures;
   #used = { slots: 0, scannedAt: 0 };
   #shared = { objects: 0, bytes: 0 };
-  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0, writeFailures: {} as Record<string, number> };
+  #stats = { hits: 0, misses: 0, evictions: 0, damaged: 0 };
   readonly #m: { hits: { inc(): void }; misses: { inc(): void }; writes: { inc(): void } };
   readonly #abort = new AbortController();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -169,6 +169,7 @@ export class RockDir implements Store {
     overflow: RockDirOptions["overflow"],
   ) {
     this.path = path;
+    this.#failures = new WriteFailures(path, o.noSpaceBackoffMs);
     this.name = `rock:${path}`;
     this.#file = file;
     this.#g = file.header;
@@ -501,21 +502,14 @@ export class RockDir implements Store {
 
   /** Starts storing an object; see `rock_writer.ts`. */
   openWrite(meta: StoredMeta): StoreWriter {
-    if (Date.now() < this.#noSpaceUntil && !(meta.bodyBytes > this.#maxBody() && this.#overflow)) {
-      const err = new StoreWriteError(`Cannot store object: cache directory "${this.path}" is full`, "nospace");
-      let counted = false;
-      const refuse = () => {
-        if (!counted) this.#countFailure("nospace");
-        counted = true;
-        return Promise.reject(err);
-      };
-      return { write: refuse, commit: refuse, abort: () => {} };
+    if (this.#failures.paused && !(meta.bodyBytes > this.#maxBody() && this.#overflow)) {
+      return this.#failures.refusingWriter();
     }
     return new RockWriter({
       maxBodyBytes: this.#maxBody(),
       store: (meta, body) => this.#store(meta, body),
       overflow: this.#overflow,
-      failed: (reason, e) => this.#failed(reason, e),
+      failed: (reason, e) => this.#failures.failed(reason, e),
     }, meta);
   }
 
@@ -565,13 +559,10 @@ export class RockDir implements Store {
         this.#file.clearSlot(set, way);
       } catch { /* the disk refuses even that: the record fails its CRC anyway */ }
       const reason = isNoSpace(e) ? "nospace" : "io";
-      this.#failed(reason, e);
+      this.#failures.failed(reason, e);
       throw new StoreWriteError(`Cannot store object in "${this.path}": ${(e as Error).message}`, reason, { cause: e });
     }
-    if (this.#noSpaceLogged) {
-      this.#noSpaceLogged = false;
-      log.info("Cache directory accepts objects again", { dir: this.path });
-    }
+    this.#failures.stored();
     return ownInUfs;
   }
 
@@ -608,28 +599,6 @@ export class RockDir implements Store {
     this.#stats.evictions++;
     m.diskEvictions.inc({ dir: this.path }, 1);
     return { way: expired >= 0 ? expired : Math.max(0, oldest), ownInUfs };
-  }
-
-  #countFailure(reason: WriteFailureReason): void {
-    this.#stats.writeFailures[reason] = (this.#stats.writeFailures[reason] ?? 0) + 1;
-    m.diskWriteFailures.inc({ dir: this.path, reason });
-  }
-
-  #failed(reason: WriteFailureReason, e: unknown): void {
-    this.#countFailure(reason);
-    if (reason === "nospace") {
-      this.#noSpaceUntil = Date.now() + this.#o.noSpaceBackoffMs;
-      if (!this.#noSpaceLogged) {
-        this.#noSpaceLogged = true;
-        log.warn("Cache directory is full (ENOSPC): storing paused, serving continues", {
-          dir: this.path,
-          retryMs: this.#o.noSpaceBackoffMs,
-          error: e,
-        });
-      }
-    } else if (reason === "io") {
-      log.warn("Cannot store object", { dir: this.path, error: e });
-    }
   }
 
   /** Rewrites the metadata of a stored object in its own way; false when absent (or no longer fitting). */
@@ -707,7 +676,7 @@ export class RockDir implements Store {
       misses: this.#stats.misses,
       evictions: this.#stats.evictions,
       damaged: this.#stats.damaged,
-      writeFailures: { ...this.#stats.writeFailures },
+      writeFailures: { ...this.#failures.counts },
     };
   }
 
@@ -723,7 +692,7 @@ export class RockDir implements Store {
       objects: ev ? this.#used.slots : this.#shared.objects,
       bytes: ev ? this.#used.slots * this.#g.slotBytes : this.#shared.bytes,
       maxBytes: this.#g.sets * this.#g.ways * this.#g.slotBytes,
-      noSpace: Date.now() < this.#noSpaceUntil,
+      noSpace: this.#failures.paused,
     };
   }
 
