@@ -129,3 +129,74 @@ export function isExpected(name: string, size: number, body: Uint8Array): boolea
   const want = testBody(`/o/${name}`, size);
   return body.length === want.length && body.every((v, i) => v === want[i]);
 }
+
+/** Signals the cache (default SIGTERM) and waits for it to exit. */
+export async function stopCache(c: CacheProc, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  try {
+    c.proc.kill(signal);
+  } catch { /* gone */ }
+  await c.done();
+}
+
+/**
+ * The kill -9 round trip both disk directory types must survive: each round starts the cache,
+ * asks again for every object answered 200 before (each must come back byte for byte, from disk
+ * or the origin), lets four clients write new objects of `sizes` for a random 0.4-1 s, and
+ * SIGKILLs the cache in the middle of that.
+ *
+ * @param start starts the cache (same directory and port every round)
+ * @param rounds how many kill -9 rounds
+ * @param sizes object sizes the clients cycle through
+ * @returns objects answered 200, and how many of the re-requests were hits
+ */
+export async function killDuringWrites(
+  start: () => Promise<CacheProc>,
+  rounds: number,
+  sizes: number[],
+): Promise<{ requested: number; hits: number }> {
+  const requested: { name: string; size: number }[] = [];
+  let hits = 0;
+  let cache: CacheProc | undefined;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      cache = await start();
+      const port = cache.port;
+      for (const { name, size } of requested) {
+        const r = await fetchObject(port, name, size);
+        if (r.status !== 200 || !isExpected(name, size, r.body)) {
+          throw new Error(
+            `round ${round}: ${name} (${size} bytes) came back wrong: status ${r.status}, ${r.body.length} bytes, ` +
+              `x-cache ${r.xcache}\n${cache.logs().slice(-4000)}`,
+          );
+        }
+        if (r.xcache.startsWith("HIT")) hits++;
+      }
+      let stopClients = false;
+      const clients = [0, 1, 2, 3].map(async (c) => {
+        for (let i = 0; !stopClients; i++) {
+          const name = `k${round}-${c}-${i}`;
+          const size = sizes[(i + c) % sizes.length];
+          let r;
+          try {
+            r = await fetchObject(port, name, size);
+          } catch {
+            return; // the cache was killed mid-response
+          }
+          if (r.status !== 200) continue;
+          if (!isExpected(name, size, r.body)) throw new Error(`round ${round}: ${name} was served wrong`);
+          requested.push({ name, size });
+        }
+      });
+      await new Promise((r) => setTimeout(r, 400 + Math.random() * 600));
+      cache.proc.kill("SIGKILL");
+      stopClients = true;
+      await Promise.all(clients);
+      const status = await cache.done();
+      cache = undefined;
+      if (status.signal !== "SIGKILL") throw new Error(`round ${round}: the cache exited with ${status.code} first`);
+    }
+    return { requested: requested.length, hits };
+  } finally {
+    if (cache) await stopCache(cache, "SIGKILL");
+  }
+}

@@ -7,16 +7,18 @@ import { ok, strictEqual } from "node:assert/strict";
 import { runWebcache } from "../_bin.ts";
 import { withTmpfs } from "./_mount.ts";
 import { requires } from "../_requires.ts";
-import { type CacheProc, DerivedOrigin, fetchObject, freePort, isExpected, startCache } from "./_disk_cache_proc.ts";
+import {
+  type CacheProc,
+  DerivedOrigin,
+  fetchObject,
+  freePort,
+  isExpected,
+  killDuringWrites,
+  startCache,
+  stopCache,
+} from "./_disk_cache_proc.ts";
 
 const SIZES = [1000, 40_000, 150_000, 400_000];
-
-async function stop(c: CacheProc, signal: Deno.Signal = "SIGTERM"): Promise<void> {
-  try {
-    c.proc.kill(signal);
-  } catch { /* gone */ }
-  await c.done();
-}
 
 Deno.test("webcache cache serves hits from disk after a restart, with and without the KV index", async () => {
   const dir = await Deno.makeTempDir({ prefix: "webcache-e2e-" });
@@ -30,7 +32,7 @@ Deno.test("webcache cache serves hits from disk after a restart, with and withou
       ok(r.status === 200 && isExpected(`r${i}`, SIZES[i % 4], r.body), `first fetch of r${i}`);
     }
     strictEqual(origin.requests, 12);
-    await stop(cache);
+    await stopCache(cache);
     ok(!cache.logs().includes('"level":"error"'), cache.logs());
 
     for (const withoutIndex of [false, true]) {
@@ -52,11 +54,11 @@ Deno.test("webcache cache serves hits from disk after a restart, with and withou
         strictEqual(d.rebuild, undefined);
         strictEqual(d.objects, 12);
       }
-      await stop(cache);
+      await stopCache(cache);
       cache = undefined;
     }
   } finally {
-    if (cache) await stop(cache, "SIGKILL");
+    if (cache) await stopCache(cache, "SIGKILL");
     await origin.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -65,47 +67,14 @@ Deno.test("webcache cache serves hits from disk after a restart, with and withou
 Deno.test("kill -9 of webcache cache during heavy writes, many times: every object served is complete and correct", async () => {
   const dir = await Deno.makeTempDir({ prefix: "webcache-e2e-kill-" });
   const origin = new DerivedOrigin();
-  let cache: CacheProc | undefined;
-  const requested: { name: string; size: number }[] = [];
-  let hits = 0;
   const port = freePort();
   try {
-    for (let round = 0; round < 6; round++) {
-      cache = await startCache(`${dir}/c`, origin.url, { port });
-      // Everything requested before: served (mostly from disk) byte for byte.
-      for (const { name, size } of requested) {
-        const r = await fetchObject(cache.port, name, size);
-        ok(r.status === 200 && isExpected(name, size, r.body), `round ${round}: ${name} is wrong`);
-        if (r.xcache.startsWith("HIT")) hits++;
-      }
-      // Heavy writes from 4 clients, then SIGKILL at a random moment.
-      let stopClients = false;
-      const clients = [0, 1, 2, 3].map(async (c) => {
-        for (let i = 0; !stopClients; i++) {
-          const name = `k${round}-${c}-${i}`;
-          const size = SIZES[(i + c) % 4];
-          try {
-            const r = await fetchObject(port, name, size);
-            if (r.status === 200) {
-              ok(isExpected(name, size, r.body), `${name} is wrong`);
-              requested.push({ name, size });
-            }
-          } catch {
-            return; // the cache was killed mid-response
-          }
-        }
-      });
-      await new Promise((r) => setTimeout(r, 400 + Math.random() * 600));
-      cache.proc.kill("SIGKILL");
-      stopClients = true;
-      await Promise.all(clients);
-      strictEqual((await cache.done()).signal, "SIGKILL");
-      cache = undefined;
-    }
-    ok(requested.length > 20, `only ${requested.length} objects were written`);
-    ok(hits > requested.length / 4, `only ${hits} hits from disk after restarts`);
+    const start = () => startCache(`${dir}/c`, origin.url, { port });
+    const { requested, hits } = await killDuringWrites(start, 6, SIZES);
+    console.log(`${requested} objects written over the rounds, ${hits} re-requests were disk hits`);
+    ok(requested > 20, `only ${requested} objects were written`);
+    ok(hits > requested / 4, `only ${hits} hits from disk after restarts`);
   } finally {
-    if (cache) await stop(cache, "SIGKILL");
     await origin.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -135,7 +104,7 @@ Deno.test("webcache cache refuses --cache-dir without --cache-size and a directo
     strictEqual(r.code, 1);
     ok(r.stderr.includes(`Cannot lock cache directory "${dir}": it is used by instance`), r.stderr);
   } finally {
-    if (cache) await stop(cache);
+    if (cache) await stopCache(cache);
     await origin.close();
     await Deno.remove(dir, { recursive: true });
   }
