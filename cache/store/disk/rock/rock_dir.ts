@@ -91,7 +91,7 @@ const STASH_MS = 50;
 const STASH_MAX = 32;
 /** How long "nothing stored for this URL" is believed without reading again, ms (see cache_dir.ts). */
 const ABSENT_MS = 20;
-/** Hashes of plain URLs remembered, to skip SHA-256 on each lookup. */
+/** Hashes of plain URLs remembered, to skip hashing the URL again on each lookup. */
 const HASH_MEMO_MAX = 50_000;
 /** Read slab, shared by consecutive lookups; bodies are views into it (see cache_dir.ts). */
 const SLAB_BYTES = 1024 * 1024;
