@@ -162,7 +162,15 @@ export async function killDuringWrites(
       cache = await start();
       const port = cache.port;
       for (const { name, size } of requested) {
-        const r = await fetchObject(port, name, size);
+        let r;
+        try {
+          r = await fetchObject(port, name, size);
+        } catch (e) {
+          throw new Error(
+            `round ${round}: ${name} (${size} bytes) failed: ${(e as Error).message}\n${cache.logs().slice(-4000)}`,
+            { cause: e },
+          );
+        }
         if (r.status !== 200 || !isExpected(name, size, r.body)) {
           throw new Error(
             `round ${round}: ${name} (${size} bytes) came back wrong: status ${r.status}, ${r.body.length} bytes, ` +

@@ -79,12 +79,16 @@ export async function readEntryHeader(f: Deno.FsFile, peek = ENTRY_PEEK_BYTES) {
  * @param expect the entry the caller looked up
  * @param range inclusive byte range of the body; whole body when omitted
  * @param onDamaged called once when the file turns out damaged (the caller deletes and counts it)
+ * @param opened the file, already open since the lookup (the stream owns and closes it): an object
+ *   evicted or replaced between the lookup and the first read is then still the one looked up,
+ *   instead of a response cut after its head was sent
  */
 export function fileBodyStream(
   path: string,
   expect: ExpectedEntry,
   range: { start: number; end: number } | undefined,
   onDamaged: (reason: string) => void,
+  opened?: Deno.FsFile,
 ): ReadableStream<Uint8Array> {
   const start = range?.start ?? 0;
   const end = range ? Math.min(range.end, expect.bodyBytes - 1) : expect.bodyBytes - 1;
@@ -111,7 +115,12 @@ export function fileBodyStream(
   return new ReadableStream<Uint8Array>({
     async start(controller) {
       try {
-        file = await Deno.open(path, { read: true });
+        if (opened) {
+          file = opened;
+          await file.seek(0, Deno.SeekMode.Start);
+        } else {
+          file = await Deno.open(path, { read: true });
+        }
         const { header, headerBytes } = await readEntryHeader(file);
         if (header.storedTime !== expect.storedTime || header.bodyCrc !== expect.bodyCrc) {
           throw new Error("Cannot read object body: the object was replaced since it was looked up");

@@ -59,6 +59,9 @@ import * as m from "./metrics.ts";
 
 const log = getLogger("cache.store.disk");
 
+/** How long a looked-up streaming body's open descriptor waits for its stream before it is closed, ms. */
+const STREAM_FD_HOLD_MS = 10_000;
+
 /**
  * Files up to this size are read whole on lookup with one synchronous read (and their body
  * checked at once); larger bodies stream. 256 KiB covers most web objects while a sync read of
@@ -815,8 +818,24 @@ export class CacheDir implements Store {
       }
       throw e;
     }
+    // A body that streams keeps this descriptor for its stream, so eviction or replacement between
+    // the lookup and the stream cannot cut a response whose head is already sent; unclaimed (a HEAD,
+    // a 304, a client gone) it is closed after STREAM_FD_HOLD_MS.
+    let streamFile: Deno.FsFile | undefined;
+    let holdTimer: ReturnType<typeof setTimeout> | undefined;
     if (keep) this.#open.keep(path, f);
-    else f.close();
+    else if (!body && !headerOnly && header.meta.bodyBytes > 0) {
+      streamFile = f;
+      const t = setTimeout(() => {
+        holdTimer = undefined;
+        try {
+          streamFile?.close();
+        } catch { /* closed */ }
+        streamFile = undefined;
+      }, STREAM_FD_HOLD_MS);
+      Deno.unrefTimer(t);
+      holdTimer = t;
+    } else f.close();
     const expect = {
       headerBytes,
       bodyBytes: header.meta.bodyBytes,
@@ -843,7 +862,10 @@ export class CacheDir implements Store {
             },
           });
         }
-        return fileBodyStream(path, expect, range, (reason) => this.#damaged(name, path, reason));
+        const opened = streamFile;
+        streamFile = undefined;
+        if (holdTimer !== undefined) clearTimeout(holdTimer);
+        return fileBodyStream(path, expect, range, (reason) => this.#damaged(name, path, reason), opened);
       },
     };
   }

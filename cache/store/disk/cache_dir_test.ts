@@ -174,6 +174,35 @@ Deno.test("CacheDir stops the body stream of a damaged large file at its first b
   });
 });
 
+Deno.test("CacheDir streams the large body it looked up although the file is evicted or replaced before the stream starts", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      const first = testBody("L1", 500_000);
+      await put(d, testMeta("http://o/L", first.length), first);
+      // Looked up, head sent, then (before the body stream reads) another worker evicts the file.
+      const evicted = await d.get(key("L"));
+      ok(evicted);
+      await Deno.remove(fileOf(path, "L"));
+      assertEquals(await readAll(evicted.openBody()), first);
+      // Looked up, then the object is replaced by a new version before the stream reads.
+      await put(d, testMeta("http://o/L", first.length), first);
+      const replaced = await d.get(key("L"));
+      ok(replaced);
+      const second = testBody("L2", 600_000);
+      await put(d, testMeta("http://o/L", second.length), second);
+      assertEquals(await readAll(replaced.openBody()), first);
+      // A later lookup sees the new version.
+      const now = await d.get(key("L"));
+      ok(now);
+      assertEquals(await readAll(now.openBody()), second);
+      strictEqual(d.stats().damaged, 0);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 Deno.test("CacheDir treats truncated, extended and garbage files as damaged", async () => {
   await withDir(async (path) => {
     const d = await open(path);
