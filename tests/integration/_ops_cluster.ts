@@ -11,6 +11,9 @@ import { ChunkedDecoder } from "../../http/chunked.ts";
 import { findHeadEnd, parseResponseHead } from "../../http/head_codec.ts";
 import { FAST, randomKey } from "./_cluster_harness.ts";
 
+/** Ports {@link stablePort} returned in this test process. */
+const handedOut = new Set<number>();
+
 /**
  * A loopback port below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up by
  * default), free for TCP and UDP a moment ago. A cache restarted on the same ports must not find
@@ -19,11 +22,14 @@ import { FAST, randomKey } from "./_cluster_harness.ts";
 export function stablePort(): number {
   for (let i = 0; i < 200; i++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
+    // A port handed out before may not be bound yet by the process it was meant for: never twice.
+    if (handedOut.has(port)) continue;
     try {
       const t = Deno.listen({ hostname: "127.0.0.1", port });
       const u = Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" });
       t.close();
       u.close();
+      handedOut.add(port);
       return port;
     } catch { /* taken: try another */ }
   }
