@@ -11,6 +11,8 @@ import { OriginPool } from "../http/origin_client.ts";
 import type { ServerRequest, ServerResponse } from "../http/server.ts";
 import type { CacheContext, CacheHandlerConfig, Exchange } from "./exchange.ts";
 import { FetchStage } from "./fetch_stage.ts";
+import type { FetchPlan } from "./fetch_plan.ts";
+import { cacheKey } from "./semantics/mod.ts";
 import { DestinationGuard } from "./destination_guard.ts";
 import { ForwardedHeaders } from "./forwarded_headers.ts";
 import { invalidatorFor } from "./purge.ts";
@@ -253,5 +255,21 @@ export function testContext(
       lazyCopy: opts.lazyCopy,
     },
     pool,
+  };
+}
+
+/** A GET/HEAD plan for `path` on `origin`, as `CacheHandler` builds it (not stored). */
+export function planFor(ex: Exchange, origin: ScriptedOrigin, path: string): FetchPlan {
+  const url = `${origin.url}${path}`;
+  return {
+    method: ex.req.method,
+    url,
+    primary: cacheKey(url),
+    origin: { hostname: "127.0.0.1", port: origin.port },
+    host: `127.0.0.1:${origin.port}`,
+    path,
+    headers: [],
+    reqHeaders: ex.req.headers,
+    store: false,
   };
 }

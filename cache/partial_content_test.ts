@@ -1,26 +1,8 @@
 import { assertEquals } from "../tests/_assert.ts";
-import { cacheKey } from "./semantics/mod.ts";
-import type { FetchPlan } from "./fetch_plan.ts";
 import { type PartialObject, PartialStore } from "./partial_store.ts";
 import { singleGap } from "./partial_content.ts";
 import { RequestFsm } from "./request_fsm.ts";
-import { exchange, parseRecorded, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
-import type { Exchange } from "./exchange.ts";
-
-function planFor(ex: Exchange, origin: ScriptedOrigin, path: string): FetchPlan {
-  const url = `${origin.url}${path}`;
-  return {
-    method: ex.req.method,
-    url,
-    primary: cacheKey(url),
-    origin: { hostname: "127.0.0.1", port: origin.port },
-    host: `127.0.0.1:${origin.port}`,
-    path,
-    headers: [],
-    reqHeaders: ex.req.headers,
-    store: false,
-  };
-}
+import { exchange, parseRecorded, planFor, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
 
 /** Sends `head` twice through a state machine with a partial store; returns both answers and the store. */
 async function twice(reply: string, head: string) {

@@ -5,29 +5,11 @@
  * origin request.
  */
 import { assertEquals } from "../tests/_assert.ts";
-import { cacheKey } from "./semantics/mod.ts";
-import type { FetchPlan } from "./fetch_plan.ts";
 import { LazyCopy } from "./lazy_copy.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { SharedCollapse } from "./shared_collapse.ts";
 import { SharedIndex } from "./shared_index.ts";
-import { exchange, parseRecorded, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
-import type { Exchange } from "./exchange.ts";
-
-function planFor(ex: Exchange, origin: ScriptedOrigin, path: string): FetchPlan {
-  const url = `${origin.url}${path}`;
-  return {
-    method: ex.req.method,
-    url,
-    primary: cacheKey(url),
-    origin: { hostname: "127.0.0.1", port: origin.port },
-    host: `127.0.0.1:${origin.port}`,
-    path,
-    headers: [],
-    reqHeaders: ex.req.headers,
-    store: false,
-  };
-}
+import { exchange, parseRecorded, planFor, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
 
 /** Two workers (0 and 1) of one cache. */
 function twoWorkers() {

@@ -1,25 +1,8 @@
 import { assert, assertEquals } from "../tests/_assert.ts";
 import { cacheKey } from "./semantics/mod.ts";
-import type { FetchPlan } from "./fetch_plan.ts";
 import { RequestFsm } from "./request_fsm.ts";
-import { exchange, parseRecorded, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
-import type { CacheHandlerConfig, Exchange } from "./exchange.ts";
-
-/** A GET/HEAD plan for `path` on `origin`, as `CacheHandler` builds it. */
-function planFor(ex: Exchange, origin: ScriptedOrigin, path: string): FetchPlan {
-  const url = `${origin.url}${path}`;
-  return {
-    method: ex.req.method,
-    url,
-    primary: cacheKey(url),
-    origin: { hostname: "127.0.0.1", port: origin.port },
-    host: `127.0.0.1:${origin.port}`,
-    path,
-    headers: [],
-    reqHeaders: ex.req.headers,
-    store: false,
-  };
-}
+import { exchange, parseRecorded, planFor, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
+import type { CacheHandlerConfig } from "./exchange.ts";
 
 /** Runs one request through the state machine; returns the exchange after it. */
 async function run(fsm: RequestFsm, origin: ScriptedOrigin, head: string) {
