@@ -432,108 +432,20 @@ export class OriginPool {
       // A 204 has no body and announces none (RFC 9110 15.3.5, 8.6; RFC 9112 6.1): one that does is
       // not trusted, nor is what follows it on the connection.
       // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 6.1).
-      let clean = !(resHead.status === 204 &&
+      const clean = !(resHead.status === 204 &&
         (resHead.headers.has("transfer-encoding") || (contentLength(resHead.headers, "response") ?? 0) > 0)) &&
         !(resHead.minor === 0 && resHead.headers.has("transfer-encoding"));
-      const reusable = clean && framing.kind !== "close" && resHead.minor === 1 && !/\bclose\b/.test(conn);
-      const bodyError = (e: unknown) =>
-        pc.timedOut
-          ? new OriginError(`Origin ${key} sent no body bytes in ${this.#opts.readTimeoutMs} ms`, "timeout", {
-            cause: e,
-          })
-          : new OriginError(`Cannot read body from origin ${key}: ${(e as Error).message}`, "reset", { cause: e });
-      let lateTrouble: (() => void) | undefined;
-      let finished = false;
-      const release = (ok: boolean) => {
-        if (finished) return;
-        finished = true;
-        this.#busy.delete(pc);
-        // Bytes left after the end of the response: the origin and this client disagree on
-        // where it ended (a short Content-Length, a body on a bodiless answer, chunked garbage).
-        if (ok && pc.reader.buffered > 0) clean = false;
-        const list = this.#idle.get(key) ?? [];
-        if (ok && clean && reusable && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
-          pc.onStray = () => {
-            clean = false;
-            const fn = lateTrouble;
-            lateTrouble = undefined;
-            fn?.();
-          };
-          this.#park(key, pc, list);
-        } else {
-          closeQuietly(pc.conn);
-        }
-      };
-      if (framing.kind === "none") release(true);
+      const reusable = clean && framing.kind !== "close" && resHead.minor === 1 &&
+        (conn === "" || !/\bclose\b/.test(conn));
       const s = resHead.status;
       const describes = framing.kind === "none" && s >= 200 && s !== 204 && (init.method === "HEAD" || s === 304);
-      return {
-        head: resHead,
-        framing,
+      const r = new PooledResponse(this.#ops, key, pc, resHead, framing, {
+        clean,
+        reusable,
         declaredLength: describes ? contentLength(resHead.headers, "response") : undefined,
-        onLateTrouble: (fn) => {
-          lateTrouble = fn;
-        },
-        get clean() {
-          return clean;
-        },
-        body: () => {
-          const it = pc.reader.body(framing);
-          const wait = () => this.#wait(pc);
-          const unwait = () => this.#unwait(pc);
-          return (async function* () {
-            let ok = false;
-            try {
-              while (true) {
-                // Each wait for body bytes has the read timeout too (a stalled origin body).
-                wait();
-                let step: IteratorResult<Uint8Array>;
-                try {
-                  step = await it.next();
-                } finally {
-                  unwait();
-                }
-                if (step.done) break;
-                yield step.value;
-              }
-              ok = true;
-            } catch (e) {
-              throw bodyError(e);
-            } finally {
-              release(ok);
-            }
-          })();
-        },
-        readWhole: () => {
-          if (framing.kind !== "length") {
-            throw new TypeError(`Cannot read ${framing.kind}-framed body at once: not length-delimited`);
-          }
-          const fail = (e: unknown) => {
-            this.#unwait(pc);
-            release(false);
-            return bodyError(e);
-          };
-          let got: Uint8Array | Promise<Uint8Array>;
-          try {
-            got = pc.reader.readFixed(framing.length);
-          } catch (e) {
-            throw fail(e);
-          }
-          if (!(got instanceof Promise)) {
-            release(true);
-            return got;
-          }
-          this.#wait(pc);
-          return got.then((b) => {
-            this.#unwait(pc);
-            release(true);
-            return b;
-          }, (e) => {
-            throw fail(e);
-          });
-        },
-        abort: () => release(false),
-      };
+      });
+      if (framing.kind === "none") r.release(true);
+      return r;
     } catch (e) {
       this.#unwait(pc);
       if (e instanceof OriginError || isRequestBodyFailure(e)) throw e;
@@ -600,6 +512,23 @@ export class OriginPool {
     }
   }
 
+  /** What a {@link PooledResponse} needs of its pool (made once per pool, not per response). */
+  readonly #ops: PoolOps = {
+    wait: (pc) => this.#wait(pc),
+    unwait: (pc) => this.#unwait(pc),
+    readTimeoutMs: () => this.#opts.readTimeoutMs,
+    release: (key, pc, reuse, onStray) => {
+      this.#busy.delete(pc);
+      const list = this.#idle.get(key) ?? [];
+      if (reuse && !this.#closed && list.length < this.#opts.maxIdlePerHost) {
+        pc.onStray = onStray;
+        this.#park(key, pc, list);
+      } else {
+        closeQuietly(pc.conn);
+      }
+    },
+  };
+
   /** Starts the response-header deadline of a connection. */
   #wait(pc: PooledConn): void {
     pc.deadline = Date.now() + this.#opts.readTimeoutMs;
@@ -634,6 +563,149 @@ export class OriginPool {
       closeQuietly(pc.conn);
     }
     if (this.#waiting.size === 0) this.#stopSweep();
+  }
+}
+
+/** What a {@link PooledResponse} needs of its {@link OriginPool}. */
+interface PoolOps {
+  /** Starts the read deadline of `pc`. */
+  wait(pc: PooledConn): void;
+  /** Ends it. */
+  unwait(pc: PooledConn): void;
+  /** The pool's read timeout. */
+  readTimeoutMs(): number;
+  /** Parks `pc` in the idle list when `reuse` (with `onStray` for input while idle), else closes it. */
+  release(key: string, pc: PooledConn, reuse: boolean, onStray: () => void): void;
+}
+
+/**
+ * The {@link OriginResponse} of one exchange on a pooled connection: a class rather than an object
+ * of closures, so a response costs one object, not one per method.
+ */
+class PooledResponse implements OriginResponse {
+  readonly head: ResponseHead;
+  readonly framing: BodyFraming;
+  readonly declaredLength?: number;
+  readonly #ops: PoolOps;
+  readonly #key: string;
+  readonly #pc: PooledConn;
+  #clean: boolean;
+  readonly #reusable: boolean;
+  #finished = false;
+  #lateTrouble?: () => void;
+
+  constructor(
+    ops: PoolOps,
+    key: string,
+    pc: PooledConn,
+    head: ResponseHead,
+    framing: BodyFraming,
+    o: { clean: boolean; reusable: boolean; declaredLength?: number },
+  ) {
+    this.#ops = ops;
+    this.#key = key;
+    this.#pc = pc;
+    this.head = head;
+    this.framing = framing;
+    this.declaredLength = o.declaredLength;
+    this.#clean = o.clean;
+    this.#reusable = o.reusable;
+  }
+
+  get clean(): boolean {
+    return this.#clean;
+  }
+
+  onLateTrouble(fn: () => void): void {
+    this.#lateTrouble = fn;
+  }
+
+  /** Returns the connection to the pool (when the exchange ended cleanly) or closes it; once. */
+  release(ok: boolean): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const pc = this.#pc;
+    // Bytes left after the end of the response: the origin and this client disagree on
+    // where it ended (a short Content-Length, a body on a bodiless answer, chunked garbage).
+    if (ok && pc.reader.buffered > 0) this.#clean = false;
+    this.#ops.release(this.#key, pc, ok && this.#clean && this.#reusable, this.#onStray);
+  }
+
+  /** Stray bytes arrived on the idle connection after this response. */
+  readonly #onStray = (): void => {
+    this.#clean = false;
+    const fn = this.#lateTrouble;
+    this.#lateTrouble = undefined;
+    fn?.();
+  };
+
+  #bodyError(e: unknown): OriginError {
+    return this.#pc.timedOut
+      ? new OriginError(`Origin ${this.#key} sent no body bytes in ${this.#ops.readTimeoutMs()} ms`, "timeout", {
+        cause: e,
+      })
+      : new OriginError(`Cannot read body from origin ${this.#key}: ${(e as Error).message}`, "reset", { cause: e });
+  }
+
+  async *body(): AsyncGenerator<Uint8Array> {
+    const pc = this.#pc;
+    const it = pc.reader.body(this.framing);
+    let ok = false;
+    try {
+      while (true) {
+        // Each wait for body bytes has the read timeout too (a stalled origin body).
+        this.#ops.wait(pc);
+        let step: IteratorResult<Uint8Array>;
+        try {
+          step = await it.next();
+        } finally {
+          this.#ops.unwait(pc);
+        }
+        if (step.done) break;
+        yield step.value;
+      }
+      ok = true;
+    } catch (e) {
+      throw this.#bodyError(e);
+    } finally {
+      this.release(ok);
+    }
+  }
+
+  readWhole(): Uint8Array | Promise<Uint8Array> {
+    const framing = this.framing;
+    if (framing.kind !== "length") {
+      throw new TypeError(`Cannot read ${framing.kind}-framed body at once: not length-delimited`);
+    }
+    const pc = this.#pc;
+    let got: Uint8Array | Promise<Uint8Array>;
+    try {
+      got = pc.reader.readFixed(framing.length);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+    if (!(got instanceof Promise)) {
+      this.release(true);
+      return got;
+    }
+    this.#ops.wait(pc);
+    return got.then((b) => {
+      this.#ops.unwait(pc);
+      this.release(true);
+      return b;
+    }, (e) => {
+      throw this.#fail(e);
+    });
+  }
+
+  #fail(e: unknown): OriginError {
+    this.#ops.unwait(this.#pc);
+    this.release(false);
+    return this.#bodyError(e);
+  }
+
+  abort(): void {
+    this.release(false);
   }
 }
 
