@@ -312,12 +312,16 @@ export class FetchStage {
     let storable = false;
     // Qualified private=/no-cache= fields: relayed to this client, never stored nor shared.
     let initiatorOnly: string[] | undefined;
+    // Computed once for the stored object's expiry and the clients' Age (Date and Age parsed once).
+    const initialAgeMs = correctedInitialAgeMs({
+      headers: r.head.headers.fields,
+      requestTime: t.requestTime,
+      responseTime: t.responseTime,
+    });
+    let fresh: (ReturnType<typeof freshOpts> & { initialAgeMs?: number }) | undefined;
     if (plan.store && !(plan.revalidating && status >= 500)) {
-      const d = isStorable(
-        { method: "GET", headers: plan.reqHeaders },
-        { status, headers },
-        freshOpts(this.#o.config, plan.primary),
-      );
+      fresh = freshOpts(this.#o.config, plan.primary);
+      const d = isStorable({ method: "GET", headers: plan.reqHeaders }, { status, headers }, fresh);
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
       if (storable && d.stripFields.length) initiatorOnly = d.stripFields;
     }
@@ -335,7 +339,10 @@ export class FetchStage {
         expiresAt: 0,
         bodyBytes: length ?? -1,
       };
-      meta.expiresAt = expiresAtMs(meta, freshOpts(this.#o.config, meta.primary));
+      // The stored fields keep the response's Date and Age unless a Date was added (then the age
+      // is computed from it, as before) or private="…"/no-cache="…" named one of them.
+      if (hasDate && initiatorOnly === undefined) fresh!.initialAgeMs = initialAgeMs;
+      meta.expiresAt = expiresAtMs(meta, fresh!);
       try {
         const w = this.#o.store.openWrite(meta);
         writer = w instanceof Promise ? await w : w;
@@ -356,11 +363,7 @@ export class FetchStage {
       variant,
       shareable: writer !== undefined,
       initiatorOnly,
-      initialAgeMs: correctedInitialAgeMs({
-        headers: r.head.headers.fields,
-        requestTime: t.requestTime,
-        responseTime: t.responseTime,
-      }),
+      initialAgeMs,
       responseTime: t.responseTime,
     });
     return { writer, length: r.framing.kind === "length" ? r.framing.length : undefined };

@@ -94,7 +94,8 @@ export function evaluateClientConditional(
     }
   } else {
     const ius = parseHttpDate(getHeader(reqHeaders, "if-unmodified-since"));
-    const lm = parseHttpDate(getHeader(storedHeaders, "last-modified"));
+    // The stored Last-Modified is parsed only when there is something to compare it with.
+    const lm = ius === undefined ? undefined : parseHttpDate(getHeader(storedHeaders, "last-modified"));
     if (ius !== undefined && lm !== undefined && lm > ius) return 412;
   }
   const ifNoneMatch = getHeader(reqHeaders, "if-none-match");

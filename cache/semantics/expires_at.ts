@@ -28,6 +28,11 @@ export interface ExpiresAtOptions {
   heuristicStatuses?: ReadonlySet<number>;
   /** Targeted cache-control fields in precedence order (RFC 9213); default none. */
   targetedFields?: readonly string[];
+  /**
+   * The response's corrected initial age in ms when the caller computed it already
+   * (`correctedInitialAgeMs(meta)`): saves parsing its Date and Age fields again.
+   */
+  initialAgeMs?: number;
 }
 
 /**
@@ -53,5 +58,5 @@ export function expiresAtMs(meta: CachedResponse, opts: ExpiresAtOptions): numbe
     responseTime: meta.responseTime,
     status: meta.status,
   });
-  return meta.responseTime - correctedInitialAgeMs(meta) + life.lifetimeMs;
+  return meta.responseTime - (opts.initialAgeMs ?? correctedInitialAgeMs(meta)) + life.lifetimeMs;
 }
