@@ -86,13 +86,30 @@ export function originFormUrl(
   host: string,
   target: string,
   scheme: "http" | "https" = "http",
-): { auth: NormalAuthority; pathQuery: string; url: string } | null {
+): OriginFormUrl | null {
+  const last = lastOriginForm;
+  if (last.target === target && last.host === host && last.scheme === scheme) return last.result;
   const auth = normalizeAuthority(host, scheme === "https" ? 443 : 80);
-  if (!auth) return null;
-  const pathQuery = normalizePathQuery(target);
-  if (pathQuery === null) return null;
-  return { auth, pathQuery, url: `${scheme}://${auth.host}${pathQuery}` };
+  const pathQuery = auth ? normalizePathQuery(target) : null;
+  const result = auth && pathQuery !== null ? { auth, pathQuery, url: `${scheme}://${auth.host}${pathQuery}` } : null;
+  lastOriginForm = { host, target, scheme, result };
+  return result;
 }
+
+/** What {@link originFormUrl} returns: shared between calls, never modified. */
+export type OriginFormUrl = { readonly auth: NormalAuthority; readonly pathQuery: string; readonly url: string };
+
+/**
+ * The last answer of {@link originFormUrl}: a request off the fast path (every miss) asks twice in
+ * a row, once in the fast hit lookup and once in {@link resolveRoute}, with nothing in between, so
+ * one entry saves the second normalisation without a table that could grow.
+ */
+let lastOriginForm: { host: string; target: string; scheme: string; result: OriginFormUrl | null } = {
+  host: "",
+  target: "",
+  scheme: "",
+  result: null,
+};
 
 /**
  * The cache key of a normalised absolute URL.

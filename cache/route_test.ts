@@ -1,5 +1,5 @@
 import { assertEquals } from "../tests/_assert.ts";
-import { keyUrl, resolveRoute } from "./route.ts";
+import { keyUrl, originFormUrl, resolveRoute } from "./route.ts";
 
 const cfg = {
   origins: { "a.example": "http://10.0.0.1:8080", "s.example": "https://origin.example" },
@@ -359,4 +359,19 @@ Deno.test("resolveRoute() keys https:// as http:// only when schemeInKey is fals
   assertEquals(keyUrl("http://a/x", false), "http://a/x");
   assertEquals(keyUrl("https://a:8443/x", false), "http://a:8443/x");
   assertEquals(keyUrl("https://a/x", true), "https://a/x");
+});
+
+Deno.test("originFormUrl() answers a repeated request from its last result and every other one afresh", () => {
+  const a = originFormUrl("Site.Example:80", "/a%7e?x");
+  assertEquals(a?.url, "http://site.example/a~?x");
+  // Asked again with nothing in between (the fast lookup, then the route): the same answer, not a second parse.
+  const again = originFormUrl("Site.Example:80", "/a%7e?x");
+  if (again !== a) throw new Error("originFormUrl() normalised the same request twice in a row");
+  // Any difference in host, target or scheme is a new answer, including a failure and after it.
+  assertEquals(originFormUrl("Site.Example:80", "/a%7e?x", "https")?.url, "https://site.example:80/a~?x");
+  assertEquals(originFormUrl("site.example", "/b")?.url, "http://site.example/b");
+  assertEquals(originFormUrl("bad host", "/b"), null);
+  assertEquals(originFormUrl("bad host", "/b"), null);
+  assertEquals(originFormUrl("site.example", "/b")?.url, "http://site.example/b");
+  assertEquals(originFormUrl("Site.Example:80", "/a%7e?x")?.url, "http://site.example/a~?x");
 });
