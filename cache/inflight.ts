@@ -154,16 +154,23 @@ export class Inflight {
    *
    * @returns the head, or undefined on timeout or failure
    */
-  async waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
-    if (this.head || this.error) return this.head;
+  waitHead(timeoutMs?: number): Promise<InflightHead | undefined> {
+    if (this.head || this.error) return Promise.resolve(this.head);
     if (timeoutMs === undefined) {
-      // No race and no second promise for the usual wait (the leader of a miss).
-      await new Promise<void>((r) => this.#headWaiters.push(r));
-      return this.error ? undefined : this.head;
+      // No race, no async frame, one promise for the usual wait (the leader of a miss).
+      return new Promise<InflightHead | undefined>((r) =>
+        this.#headWaiters.push(() => r(this.error ? undefined : this.head))
+      );
     }
+    return this.#waitHeadFor(timeoutMs);
+  }
+
+  async #waitHeadFor(timeoutMs: number): Promise<InflightHead | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const waits = [new Promise<void>((r) => this.#headWaiters.push(r))];
-    if (timeoutMs !== undefined) waits.push(new Promise<void>((r) => timer = setTimeout(r, timeoutMs)));
+    const waits = [
+      new Promise<void>((r) => this.#headWaiters.push(r)),
+      new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
+    ];
     await Promise.race(waits);
     clearTimeout(timer);
     return this.error ? undefined : this.head;

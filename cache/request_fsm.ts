@@ -89,7 +89,8 @@ export class RequestFsm {
   async lookup(ex: Exchange, plan: FetchPlan): Promise<void> {
     const { req, out } = ex;
     const ctx = this.#ctx;
-    const obj = await this.#find(req, plan.primary);
+    const found = this.#find(req, plan.primary);
+    const obj = found instanceof Promise ? await found : found;
     if (obj) {
       const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
       switch (d.action) {
@@ -152,17 +153,34 @@ export class RequestFsm {
     return await this.#miss(ex, plan);
   }
 
-  /** The stored variant whose Vary'd request fields match this request. */
-  async #find(req: ServerRequest, primary: string): Promise<StoredObject | undefined> {
+  /**
+   * The stored variant whose Vary'd request fields match this request. A store that answers
+   * synchronously (the memory store) gets no promise and no async frame: a miss's usual answer
+   * (no variants) comes back at once.
+   */
+  #find(req: ServerRequest, primary: string): StoredObject | undefined | Promise<StoredObject | undefined> {
     const store = this.#ctx.store;
-    // Memory stores answer synchronously: no await (and no microtask) unless a promise comes back.
     const vr = store.variants(primary);
-    for (const meta of vr instanceof Promise ? await vr : vr) {
-      if (varyMatches(meta, req.headers)) {
-        const gr = store.get({ primary: meta.primary, variant: meta.variant });
-        const obj = gr instanceof Promise ? await gr : gr;
-        if (obj) return obj;
+    if (vr instanceof Promise) return vr.then((v) => this.#findIn(req, v, 0));
+    return this.#findIn(req, vr, 0);
+  }
+
+  /** The first of `variants` from index `i` on that matches and is still stored. */
+  #findIn(
+    req: ServerRequest,
+    variants: StoredMeta[],
+    i: number,
+  ): StoredObject | undefined | Promise<StoredObject | undefined> {
+    const store = this.#ctx.store;
+    for (; i < variants.length; i++) {
+      const meta = variants[i];
+      if (!varyMatches(meta, req.headers)) continue;
+      const gr = store.get({ primary: meta.primary, variant: meta.variant });
+      if (gr instanceof Promise) {
+        const next = i + 1;
+        return gr.then((obj) => obj ?? this.#findIn(req, variants, next));
       }
+      if (gr) return gr;
     }
     return undefined;
   }

@@ -3,6 +3,7 @@ import { cacheKey } from "./semantics/mod.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { exchange, parseRecorded, planFor, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
 import type { CacheHandlerConfig } from "./exchange.ts";
+import type { Store } from "./store/store.ts";
 
 /** Runs one request through the state machine; returns the exchange after it. */
 async function run(fsm: RequestFsm, origin: ScriptedOrigin, head: string) {
@@ -360,4 +361,44 @@ Deno.test("RequestFsm: a HEAD 200 with another ETag drops the stored GET; the ne
       assertEquals([b.r.body, b.ex.out.code], ["new!", "TCP_MISS"]);
     },
   );
+});
+
+Deno.test("RequestFsm: a store answering with promises finds the matching variant past others, and a vanished one is a miss", async () => {
+  const origin = new ScriptedOrigin((req) =>
+    rawResponse(
+      200,
+      [["cache-control", "max-age=60"], ["vary", "accept-language"]],
+      `in ${req.headers.get("accept-language")}`,
+    )
+  );
+  const store = testStore();
+  const { ctx, pool } = testContext(store);
+  // The state machine looks up through an asynchronous store (a disk tier answers so); the fetch
+  // stage stores into the memory store underneath.
+  let vanish = "";
+  const asyncStore: Store = Object.create(store);
+  asyncStore.variants = (primary: string) => Promise.resolve(store.variants(primary));
+  asyncStore.get = (key) => Promise.resolve(key.variant === vanish ? undefined : store.get(key));
+  ctx.store = asyncStore;
+  const fsm = new RequestFsm(ctx);
+  try {
+    for (const lang of ["en", "de", "fr"]) {
+      const a = await run(fsm, origin, GET("/v", `Accept-Language: ${lang}\r\n`));
+      assertEquals([a.r.body, a.ex.out.code], [`in ${lang}`, "TCP_MISS"]);
+    }
+    assertEquals((await store.variants(cacheKey(`${origin.url}/v`))).length, 3);
+    for (const lang of ["fr", "de", "en"]) {
+      const b = await run(fsm, origin, GET("/v", `Accept-Language: ${lang}\r\n`));
+      assertEquals([b.r.body, b.ex.out.code], [`in ${lang}`, "TCP_MEM_HIT"]);
+    }
+    assertEquals(origin.seen.length, 3);
+    vanish = (await store.variants(cacheKey(`${origin.url}/v`))).find((m) => m.variant.includes("de"))!.variant;
+    const c = await run(fsm, origin, GET("/v", "Accept-Language: de\r\n"));
+    assertEquals([c.r.body, c.ex.out.code], ["in de", "TCP_MISS"]);
+    assertEquals(origin.seen.length, 4);
+    await fsm.settle();
+  } finally {
+    pool.close();
+    await origin.close();
+  }
 });

@@ -41,13 +41,32 @@ const ONE_WRITE_BYTES = 64 * 1024;
  */
 export async function serveInflight(ctx: CacheContext, ex: Exchange, how: InflightServe): Promise<void> {
   try {
-    await send(ctx, ex, how);
+    const sent = send(ctx, ex, how);
+    if (sent instanceof Promise) await sent;
+    else if (sent) {
+      const whole = sent;
+      // The body is already complete (a small response read at once): head and body encoded into
+      // the connection's reusable buffer, one write, no allocation, no further async frame.
+      try {
+        await ex.res.write(headWithBody(whole.text, whole.body, ex.res));
+      } catch {
+        ex.res.close = true;
+      }
+    }
   } finally {
     if (how.slot) how.f.unreserve(how.slot);
   }
 }
 
-async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promise<void> {
+/**
+ * Sends the response, or returns its head text and body when the body is complete and small
+ * enough to go out with the head in one write (the caller writes them).
+ */
+function send(
+  ctx: CacheContext,
+  ex: Exchange,
+  how: InflightServe,
+): Promise<void> | { text: string; body: Uint8Array } | undefined {
   const { req, res, out } = ex;
   const { head, xCache } = how;
   out.type = head.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
@@ -55,8 +74,8 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
     const cond = evaluateClientConditional(req.method, req.headers, head.headers, head.status);
     if (cond === 304 || cond === 412) {
       out.status = cond;
-      if (cond === 412) return await sendError(ctx, ex, { status: 412, message: "Precondition failed" });
-      return await res.write(latin1Encode(clientHead({
+      if (cond === 412) return sendError(ctx, ex, { status: 412, message: "Precondition failed" });
+      return res.write(latin1Encode(clientHead({
         status: 304,
         headers: notModifiedHeaders(head.headers),
         node: ctx.node,
@@ -92,29 +111,16 @@ async function send(ctx: CacheContext, ex: Exchange, how: InflightServe): Promis
     drop: how.follower ? head.initiatorOnly : undefined,
   });
   out.status = head.status;
-  if (noBody) {
-    try {
-      await res.write(latin1Encode(text));
-    } catch { /* client gone */ }
-    return;
-  }
-  await streamBody(ex, how, text, framing.kind === "chunked");
+  if (noBody) return res.write(latin1Encode(text)).catch(() => {/* client gone */});
+  const chunked = framing.kind === "chunked";
+  const whole = chunked ? undefined : how.f.completeBody();
+  if (whole && whole.length <= INLINE_BODY_BYTES) return { text, body: whole };
+  return streamBody(ex, how, text, chunked);
 }
 
 /** Writes the head with the body chunks as they arrive (chunk-encoded when `chunked`). */
 async function streamBody(ex: Exchange, how: InflightServe, text: string, chunked: boolean): Promise<void> {
   const { res } = ex;
-  const whole = chunked ? undefined : how.f.completeBody();
-  if (whole && whole.length <= INLINE_BODY_BYTES) {
-    // The body is already complete (a small response read at once): head and body encoded into
-    // the connection's reusable buffer, one write, no allocation.
-    try {
-      await res.write(headWithBody(text, whole, res));
-    } catch {
-      res.close = true;
-    }
-    return;
-  }
   const bytes = latin1Encode(text);
   // The head goes out together with the first body chunk (one write for small responses).
   let pending: Uint8Array | undefined = bytes;
