@@ -61,7 +61,6 @@ export class TopUrls {
       this.#urls.push(key);
       this.#counts.push(1);
       this.#errors.push(0);
-      this.#slot.set(key, this.#urls.length - 1);
       this.#up(this.#urls.length - 1);
       return;
     }
@@ -71,7 +70,6 @@ export class TopUrls {
     this.#urls[0] = key;
     this.#errors[0] = min;
     this.#counts[0] = min + 1;
-    this.#slot.set(key, 0);
     this.#down(0);
   }
 
@@ -85,41 +83,52 @@ export class TopUrls {
       .sort((a, b) => b.requests - a.requests || a.url.localeCompare(b.url)).slice(0, k);
   }
 
-  #swap(i: number, j: number): void {
-    const u = this.#urls, c = this.#counts, e = this.#errors;
-    const ui = u[i], ci = c[i], ei = e[i];
-    u[i] = u[j];
-    c[i] = c[j];
-    e[i] = e[j];
-    u[j] = ui;
-    c[j] = ci;
-    e[j] = ei;
-    this.#slot.set(u[i], i);
-    this.#slot.set(ui, j);
-  }
+  // Sifting moves a hole instead of swapping: each counter passed over moves once and has its slot
+  // set once, and the moving one is written at its final place (a stream of new URLs, every miss,
+  // sinks each newcomer through the heap's depth).
 
   #up(i: number): void {
-    const c = this.#counts;
+    const u = this.#urls, c = this.#counts, e = this.#errors;
+    const url = u[i], count = c[i], error = e[i];
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (c[parent] <= c[i]) return;
-      this.#swap(i, parent);
+      if (c[parent] <= count) break;
+      this.#move(parent, i);
       i = parent;
     }
+    this.#place(i, url, count, error);
   }
 
   #down(i: number): void {
-    const c = this.#counts;
+    const u = this.#urls, c = this.#counts, e = this.#errors;
+    const url = u[i], count = c[i], error = e[i];
     const n = c.length;
     for (;;) {
       const l = 2 * i + 1;
-      if (l >= n) return;
+      if (l >= n) break;
       const r = l + 1;
       const m = r < n && c[r] < c[l] ? r : l;
-      if (c[i] <= c[m]) return;
-      this.#swap(i, m);
+      if (count <= c[m]) break;
+      this.#move(m, i);
       i = m;
     }
+    this.#place(i, url, count, error);
+  }
+
+  /** Moves the counter at `from` to slot `to`. */
+  #move(from: number, to: number): void {
+    const url = this.#urls[from];
+    this.#urls[to] = url;
+    this.#counts[to] = this.#counts[from];
+    this.#errors[to] = this.#errors[from];
+    this.#slot.set(url, to);
+  }
+
+  #place(i: number, url: string, count: number, error: number): void {
+    this.#urls[i] = url;
+    this.#counts[i] = count;
+    this.#errors[i] = error;
+    this.#slot.set(url, i);
   }
 }
 

@@ -45,3 +45,34 @@ Deno.test("mergeTopUrls() adds the counts of each worker's list and keeps the to
   ], 2);
   assertEquals(merged, [{ url: "/b", requests: 7, error: 1 }, { url: "/c", requests: 6, error: 0 }]);
 });
+
+Deno.test("TopUrls keeps Space-Saving's bounds over a long random stream (counter slots stay right through the heap's moves)", () => {
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const t = new TopUrls(32);
+  const truth = new Map<string, number>();
+  const n = 20_000;
+  for (let i = 0; i < n; i++) {
+    // A few heavy URLs, many rare ones, and a stream of new ones (misses).
+    const r = rand();
+    const url = r < 0.3 ? `/hot${Math.floor(rand() * 4)}` : r < 0.6 ? `/warm${Math.floor(rand() * 200)}` : `/new${i}`;
+    t.record(url);
+    truth.set(url, (truth.get(url) ?? 0) + 1);
+  }
+  const all = t.top(32);
+  assertEquals(all.length, 32);
+  // Every counter overestimates by at most its error, and together they count every request.
+  let sum = 0;
+  for (const e of all) {
+    const real = truth.get(e.url) ?? 0;
+    if (e.requests < real || e.requests - e.error > real) {
+      throw new Error(`${e.url}: counted ${e.requests} (error ${e.error}), true ${real}`);
+    }
+    sum += e.requests;
+  }
+  assertEquals(sum, n);
+  // Every URL requested more than n / capacity times is tracked.
+  const tracked = new Set(all.map((e) => e.url));
+  for (const [url, c] of truth) if (c > n / 32 && !tracked.has(url)) throw new Error(`${url} (${c}) not tracked`);
+  assertEquals(t.top(4).map((e) => e.url).sort(), ["/hot0", "/hot1", "/hot2", "/hot3"]);
+});
