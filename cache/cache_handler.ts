@@ -399,9 +399,8 @@ export class CacheHandler {
     // The route's URL is normalised: it is the key, and its path is what the origin is asked.
     const primary = key ?? route.key;
     out.url = primary;
-    const viaOwn = `1.1 ${ctx.node}`;
     const via = req.headers.get("via");
-    if (via && via.split(",").some((v) => v.trim() === viaOwn)) {
+    if (via && via.split(",").some((v) => v.trim() === `1.1 ${ctx.node}`)) {
       out.status = 508;
       return await sendError(ctx, ex, {
         status: 508,

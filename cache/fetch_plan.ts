@@ -70,6 +70,17 @@ export function unconditional(plan: FetchPlan): FetchPlan {
   return { ...plan, headers, revalidating: undefined };
 }
 
+/** This node's Via entry (`1.1 <node>`), built once per node name rather than per request. */
+function viaOf(node: string): string {
+  if (node !== lastViaNode) {
+    lastViaNode = node;
+    lastVia = `1.1 ${node}`;
+  }
+  return lastVia;
+}
+let lastViaNode = "";
+let lastVia = "1.1 ";
+
 /**
  * The request fields to forward: Host first, the client's end-to-end fields (minus the client's
  * own conditionals and Range on a cacheable fetch, and the forwarding fields not trusted), then
@@ -90,7 +101,8 @@ export function forwardHeaders(
     if (opts.cacheable && CLIENT_ONLY.has(k)) continue;
     h.push([k, v]);
   }
-  h.push(["via", [req.headers.get("via"), `1.1 ${opts.node}`].filter(Boolean).join(", ")]);
+  const via = req.headers.get("via");
+  h.push(["via", via ? `${via}, ${viaOf(opts.node)}` : viaOf(opts.node)]);
   h.push(["x-forwarded-for", opts.forwarded.xForwardedFor(req.headers.get("x-forwarded-for"), req.client.hostname)]);
   return h;
 }

@@ -546,6 +546,11 @@ export class HttpServer {
           if (!(await reader.fill(4096))) return;
         }
       }
+      // The head timeout starts with a request's first byte (one handler per connection).
+      const onFirstByte = () => {
+        st.idle = false;
+        st.deadline = Date.now() + o.headerTimeoutMs;
+      };
       while (!this.#closed) {
         st.deadline = Date.now() + o.idleTimeoutMs;
         let headBytes: Uint8Array | null;
@@ -557,10 +562,7 @@ export class HttpServer {
           st.idle = reader.buffered === 0;
           st.fresh = served === 0;
           if (st.idle && !st.fresh && this.#draining && !this.#accepting) return;
-          headBytes = await reader.readHead(o.maxHeaderBytes, () => {
-            st.idle = false;
-            st.deadline = Date.now() + o.headerTimeoutMs;
-          });
+          headBytes = await reader.readHead(o.maxHeaderBytes, onFirstByte);
           st.idle = false;
           if (headBytes === null) return;
           head = parseRequestHead(headBytes);
