@@ -119,7 +119,8 @@ export class Upstream {
     source.peer = plan.origin.hostname;
     const t0 = performance.now();
     try {
-      const r = await this.#pool.request(await this.#checkedOrigin(plan), {
+      // An accelerated plan's origin is the configured one: no async check, no extra await.
+      const r = await this.#pool.request(plan.guarded ? await this.#checkedOrigin(plan) : plan.origin, {
         method,
         target: plan.path,
         headers: plan.headers,

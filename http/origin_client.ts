@@ -405,7 +405,9 @@ export class OriginPool {
         const out = pc.scratch.subarray(0, total);
         latin1EncodeInto(text, out);
         if (fixed) out.set(fixed, text.length);
-        await writeAll(pc.conn, out);
+        // Usually one write takes it all: no writeAll frame unless it did not.
+        const n = await pc.conn.write(out);
+        if (n < total) await writeAll(pc.conn, out.subarray(n));
       } else {
         await writeAll(pc.conn, fixed ? concat(latin1Encode(text), fixed) : latin1Encode(text));
       }
