@@ -242,20 +242,26 @@ export class Inflight {
     }
   }
 
+  // The waiter lists are swapped for new ones only when someone waits: a small miss's body is
+  // pushed and finished with nobody waiting on it, and needs no new array for that.
+
   #notifyHead(): void {
     const w = this.#headWaiters;
+    if (w.length === 0) return;
     this.#headWaiters = [];
     for (const f of w) f();
   }
 
   #wakeAll(): void {
     const w = this.#wake;
+    if (w.length === 0) return;
     this.#wake = [];
     for (const f of w) f();
   }
 
   #drainAll(): void {
     const w = this.#drain;
+    if (w.length === 0) return;
     this.#drain = [];
     for (const f of w) f();
   }
