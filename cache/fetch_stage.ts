@@ -22,7 +22,7 @@ import { getLogger } from "../core/log.ts";
 import type { OriginPool, OriginResponse } from "../http/origin_client.ts";
 import { type CacheHandlerConfig, type FreshnessConfig, freshOpts, type Invalidator } from "./exchange.ts";
 import { type FetchPlan, unconditional } from "./fetch_plan.ts";
-import { Collapser, Inflight } from "./inflight.ts";
+import { Collapser, Inflight, type InflightHead } from "./inflight.ts";
 import { counters } from "./metrics.ts";
 import type { DestinationGuard } from "./destination_guard.ts";
 import { ForwardedHeaders } from "./forwarded_headers.ts";
@@ -79,6 +79,14 @@ export interface StartOptions {
   leaderReads: boolean;
   /** Receives where the response came from. */
   source: FetchSource;
+}
+
+/** What {@link FetchStage} learnt when it published a response head. */
+interface Published {
+  /** The store write, when the response is stored. */
+  writer?: StoreWriter;
+  /** The body length from Content-Length, when it has one. */
+  length?: number;
 }
 
 /** A fetch that {@link FetchStage.start} began. */
@@ -194,11 +202,15 @@ export class FetchStage {
       return await this.#notModified(f, plan, r, { leaderReads, source, requestTime, responseTime });
     }
     if (sentHead) await this.#headAnswered(plan, r, { requestTime, responseTime });
-    const { writer, length } = await this.#publish(f, plan, r, {
+    // Synchronous with a synchronous store: from the head's publication to the end of a small
+    // body read at once nothing yields, so the readers woken by the head find the body complete
+    // and send head and body in one write (serve_inflight.ts) without iterating it.
+    const pub = this.#publish(f, plan, r, {
       requestTime,
       responseTime,
       peerCopy: peerCopy(source.hierarchy, r.head.headers.get("x-cache")),
     });
+    const { writer, length } = pub instanceof Promise ? await pub : pub;
     if (!writer) this.#collapser.release(key, f);
     if (r.framing.kind === "none") {
       r.abort();
@@ -281,14 +293,15 @@ export class FetchStage {
    * Decides whether the response is stored, opens the store write when it is, and publishes the
    * head to the inflight's readers.
    *
-   * @returns the store writer (none when not stored) and the body length when known
+   * @returns the store writer (none when not stored) and the body length when known; a promise
+   *   only when the store opens its write asynchronously
    */
-  async #publish(
+  #publish(
     f: Inflight,
     plan: FetchPlan,
     r: OriginResponse,
     t: { requestTime: number; responseTime: number; peerCopy: boolean },
-  ): Promise<{ writer?: StoreWriter; length?: number }> {
+  ): Published | Promise<Published> {
     const status = r.head.status;
     // Hop-by-hop fields (Transfer-Encoding among them) and Content-Length go; a Date is added if missing.
     let headers = stripHopByHop(r.head.headers.fields);
@@ -325,7 +338,7 @@ export class FetchStage {
       storable = d.storable && (length === undefined || length <= this.#o.config.maxObjectBytes);
       if (storable && d.stripFields.length) initiatorOnly = d.stripFields;
     }
-    let writer: StoreWriter | undefined;
+    let opened: StoreWriter | Promise<StoreWriter> | undefined;
     if (storable) {
       const meta: StoredMeta = {
         primary: plan.primary,
@@ -344,16 +357,12 @@ export class FetchStage {
       if (hasDate && initiatorOnly === undefined) fresh!.initialAgeMs = initialAgeMs;
       meta.expiresAt = expiresAtMs(meta, fresh!);
       try {
-        const w = this.#o.store.openWrite(meta);
-        writer = w instanceof Promise ? await w : w;
+        opened = this.#o.store.openWrite(meta);
       } catch (e) {
         log.debug("Store refused object", { url: plan.primary, error: e });
       }
     }
-    // Stray bytes after this response on its idle connection: it was probably cut wrong; drop it.
-    if (writer) r.onLateTrouble(() => void this.#o.invalidate([plan.primary]).catch(() => {}));
-    f.retainAll = writer !== undefined;
-    f.setHead({
+    const head: InflightHead = {
       kind: "response",
       status,
       reason: r.head.reason,
@@ -361,11 +370,33 @@ export class FetchStage {
       bodyBytes: length,
       vary,
       variant,
-      shareable: writer !== undefined,
+      shareable: false,
       initiatorOnly,
       initialAgeMs,
       responseTime: t.responseTime,
-    });
+    };
+    if (opened instanceof Promise) {
+      return opened.then((w) => this.#published(f, plan, r, head, w), (e) => {
+        log.debug("Store refused object", { url: plan.primary, error: e });
+        return this.#published(f, plan, r, head, undefined);
+      });
+    }
+    return this.#published(f, plan, r, head, opened);
+  }
+
+  /** Publishes the head once the store write is open (or refused). */
+  #published(
+    f: Inflight,
+    plan: FetchPlan,
+    r: OriginResponse,
+    head: InflightHead,
+    writer: StoreWriter | undefined,
+  ): Published {
+    // Stray bytes after this response on its idle connection: it was probably cut wrong; drop it.
+    if (writer) r.onLateTrouble(() => void this.#o.invalidate([plan.primary]).catch(() => {}));
+    f.retainAll = writer !== undefined;
+    head.shareable = writer !== undefined;
+    f.setHead(head);
     return { writer, length: r.framing.kind === "length" ? r.framing.length : undefined };
   }
 

@@ -84,6 +84,21 @@ Deno.test("FetchStage: a small response is stored whole (Date added, Content-Len
   });
 });
 
+Deno.test("FetchStage: a small body that came with its head is complete when the head's waiters resume (one write, no iteration)", async () => {
+  await withStage(() => rawResponse(200, [["cache-control", "max-age=60"]], "small"), async (stage, origin) => {
+    for (const path of ["/w1", "/w2"]) { // a new connection, then a pooled one
+      const p = plan(origin, path);
+      const { f, slot, task } = stage.start(p, { lead: true, leaderReads: true, source: source() });
+      const head = await f.waitHead();
+      assertEquals(head?.status, 200);
+      // serve_inflight.ts sends head and body in one write only when the body is complete here.
+      assertEquals(dec.decode(f.completeBody()), "small");
+      f.unreserve(slot!);
+      await task;
+    }
+  });
+});
+
 Deno.test("FetchStage: a chunked body above WHOLE_BODY_BYTES streams into the store", async () => {
   const big = "x".repeat(WHOLE_BODY_BYTES * 2 + 17);
   const chunked = (s: string) => {
