@@ -38,10 +38,10 @@ import type { HaDataplane, SyncCounters } from "./ha_dataplane.ts";
 import {
   decodeHaMessage,
   encodeHeartbeat,
+  encodeResync,
   encodeSync,
   HA_HEADER_BYTES,
   HaDecodeError,
-  encodeResync,
   type HaHeartbeat,
   type HaResync,
   type HaSync,
