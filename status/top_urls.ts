@@ -61,6 +61,7 @@ export class TopUrls {
       this.#urls.push(key);
       this.#counts.push(1);
       this.#errors.push(0);
+      this.#slot.set(key, this.#urls.length - 1);
       this.#up(this.#urls.length - 1);
       return;
     }
@@ -70,6 +71,7 @@ export class TopUrls {
     this.#urls[0] = key;
     this.#errors[0] = min;
     this.#counts[0] = min + 1;
+    this.#slot.set(key, 0);
     this.#down(0);
   }
 
@@ -90,19 +92,21 @@ export class TopUrls {
   #up(i: number): void {
     const u = this.#urls, c = this.#counts, e = this.#errors;
     const url = u[i], count = c[i], error = e[i];
+    const from = i;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (c[parent] <= count) break;
       this.#move(parent, i);
       i = parent;
     }
-    this.#place(i, url, count, error);
+    if (i !== from) this.#place(i, url, count, error);
   }
 
   #down(i: number): void {
     const u = this.#urls, c = this.#counts, e = this.#errors;
     const url = u[i], count = c[i], error = e[i];
     const n = c.length;
+    const from = i;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
@@ -112,7 +116,8 @@ export class TopUrls {
       this.#move(m, i);
       i = m;
     }
-    this.#place(i, url, count, error);
+    // Not moved (a tracked URL counted again, the usual hit): its slot is already right.
+    if (i !== from) this.#place(i, url, count, error);
   }
 
   /** Moves the counter at `from` to slot `to`. */
