@@ -96,7 +96,10 @@ const REAL = { dstMac: new Uint8Array(RS_MAC), srcMac: new Uint8Array(DIRECTOR_M
 const fp = DrFastPath.open({ maxFlows: 1 << 16, maxReals: 4 });
 try {
   fp.setReal(1, REAL);
-  fp.setReal(2, { ...REAL, tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 } });
+  fp.setReal(2, {
+    ...REAL,
+    tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 },
+  });
   fp.setService(VIP, 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
   const drain = () => void fp.drainNewFlows(() => {});
   const kinds: { kind: string; frame: Uint8Array; repeat: number; want: number; setup?: () => void }[] = [
@@ -152,9 +155,9 @@ try {
 console.log("ns per program run (BPF_PROG_TEST_RUN)");
 console.log("kind                                repeat    min  median");
 for (const r of rows) {
-  console.log(`${r.kind.padEnd(34)} ${String(r.repeat).padStart(7)} ${String(r.min).padStart(6)} ${
-    String(r.median).padStart(7)
-  }`);
+  console.log(
+    `${r.kind.padEnd(34)} ${String(r.repeat).padStart(7)} ${String(r.min).padStart(6)} ${String(r.median).padStart(7)}`,
+  );
 }
 
 // User space: adopt, end, expire per kernel-scheduled connection.

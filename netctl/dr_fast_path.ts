@@ -96,7 +96,10 @@ export interface FastPathReal {
 export interface FastPathFlow {
   /** Real-server slot. */
   slot: number;
-  /** CLOCK_MONOTONIC ns of its last fast-path packet (0: none yet); see `monotonicNs()`. */
+  /**
+   * CLOCK_MONOTONIC ns of its last fast-path packet, as of the kernel's last tick (the program reads the coarse
+   * clock: up to a jiffy behind `monotonicNs()`); 0: none yet.
+   */
   lastSeenNs: number;
   /** Packets forwarded by the fast path. */
   packets: number;

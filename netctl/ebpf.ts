@@ -289,7 +289,7 @@ export function timeBpfRun(progFd: number, frame: Uint8Array, repeat: number): {
 const ts = new Uint8Array(16);
 const tsView = new DataView(ts.buffer);
 
-/** CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns()`. */
+/** CLOCK_MONOTONIC in nanoseconds, the clock of `bpf_ktime_get_ns()` (`bpf_ktime_get_coarse_ns()`: as of the last tick). */
 export function monotonicNs(): number {
   libc().syscall(SYS_CLOCK_GETTIME, CLOCK_MONOTONIC, ts, 0n);
   return Number(tsView.getBigInt64(0, true)) * 1e9 + Number(tsView.getBigInt64(8, true));
