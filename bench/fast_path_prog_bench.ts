@@ -22,6 +22,9 @@
  * longer TCP to the program), so "data (known flow, TUN)" is timed with one run per call (the kernel's timer is
  * then in the figure: compare it with "data, 1 run/call, DR"). The ring is drained between calls.
  *
+ * Both with the flow map allocated on insert (the default) and preallocated (`director.fastPathPreallocate`, rows
+ * marked "prealloc").
+ *
  * User space: `--conns` (default 20,000) SYNs of distinct clients are run through the program, then the time of
  * `FastPathOffload.adoptNewFlows()` for their records is taken; then their FINs, and the drain again (records
  * applied, the flows deleted in batches); then `Dispatcher.expire()` once their TIME_WAIT has run out. Wall time
@@ -93,50 +96,54 @@ function timeKind(run: () => { verdict: number; ns: number }, want: number, afte
 const rows: { kind: string; repeat: number; min: number; median: number }[] = [];
 const REAL = { dstMac: new Uint8Array(RS_MAC), srcMac: new Uint8Array(DIRECTOR_MAC), ifindex: 1 };
 
-const fp = DrFastPath.open({ maxFlows: 1 << 16, maxReals: 4 });
-try {
-  fp.setReal(1, REAL);
-  fp.setReal(2, {
-    ...REAL,
-    tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 },
-  });
-  fp.setService(VIP, 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
-  const drain = () => void fp.drainNewFlows(() => {});
-  const kinds: { kind: string; frame: Uint8Array; repeat: number; want: number; setup?: () => void }[] = [
-    { kind: "syn (mh, DR)", frame: frame(SYN, 41000), repeat: 10_000, want: TCX_REDIRECT },
-    {
-      kind: "data (known flow, DR)",
-      frame: frame(ACK | PSH, 40000),
-      repeat: 50_000,
-      want: TCX_REDIRECT,
-      setup: () => fp.addFlow(CLIENT, VIP, 40000, 80, 1),
-    },
-    {
-      kind: "fin (kernel flow, DR)",
-      frame: frame(FIN | ACK, 42000, { payload: 0 }),
-      repeat: 10_000,
-      want: TCX_REDIRECT,
-      setup: () => void fp.run(frame(SYN, 42000)),
-    },
-    { kind: "passed (no flow)", frame: frame(ACK, 43000), repeat: 50_000, want: TCX_NEXT },
-    { kind: "data, 1 run/call, DR", frame: frame(ACK | PSH, 40000), repeat: 1, want: TCX_REDIRECT },
-    {
-      kind: "data (known flow, TUN), 1 run/call",
-      frame: frame(ACK | PSH, 44000, { dport: 81 }),
-      repeat: 1,
-      want: TCX_REDIRECT,
-      setup: () => fp.addFlow(CLIENT, VIP, 44000, 81, 2),
-    },
-  ];
-  for (const k of kinds) {
-    k.setup?.();
-    drain();
-    fp.timeRun(k.frame, k.repeat); // warm
-    drain();
-    rows.push({ kind: k.kind, repeat: k.repeat, ...timeKind(() => fp.timeRun(k.frame, k.repeat), k.want, drain) });
+for (const preallocate of [false, true]) {
+  const fp = DrFastPath.open({ maxFlows: 1 << 16, maxReals: 4, preallocate });
+  const mode = preallocate ? ", prealloc" : "";
+  try {
+    fp.setReal(1, REAL);
+    fp.setReal(2, {
+      ...REAL,
+      tun: { source: ipv4ToInt("10.77.0.2"), dest: ipv4ToInt("10.77.0.11"), maxInnerBytes: 1480 },
+    });
+    fp.setService(VIP, 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(1));
+    const drain = () => void fp.drainNewFlows(() => {});
+    const kinds: { kind: string; frame: Uint8Array; repeat: number; want: number; setup?: () => void }[] = [
+      { kind: "syn (mh, DR)", frame: frame(SYN, 41000), repeat: 10_000, want: TCX_REDIRECT },
+      {
+        kind: "data (known flow, DR)",
+        frame: frame(ACK | PSH, 40000),
+        repeat: 50_000,
+        want: TCX_REDIRECT,
+        setup: () => fp.addFlow(CLIENT, VIP, 40000, 80, 1),
+      },
+      {
+        kind: "fin (kernel flow, DR)",
+        frame: frame(FIN | ACK, 42000, { payload: 0 }),
+        repeat: 10_000,
+        want: TCX_REDIRECT,
+        setup: () => void fp.run(frame(SYN, 42000)),
+      },
+      { kind: "passed (no flow)", frame: frame(ACK, 43000), repeat: 50_000, want: TCX_NEXT },
+      { kind: "data, 1 run/call, DR", frame: frame(ACK | PSH, 40000), repeat: 1, want: TCX_REDIRECT },
+      {
+        kind: "data (known flow, TUN), 1 run/call",
+        frame: frame(ACK | PSH, 44000, { dport: 81 }),
+        repeat: 1,
+        want: TCX_REDIRECT,
+        setup: () => fp.addFlow(CLIENT, VIP, 44000, 81, 2),
+      },
+    ];
+    for (const k of kinds) {
+      k.setup?.();
+      drain();
+      fp.timeRun(k.frame, k.repeat); // warm
+      drain();
+      const t = timeKind(() => fp.timeRun(k.frame, k.repeat), k.want, drain);
+      rows.push({ kind: k.kind + mode, repeat: k.repeat, ...t });
+    }
+  } finally {
+    fp.close();
   }
-} finally {
-  fp.close();
 }
 
 const nullProg = loadBpfProgram({
@@ -161,9 +168,12 @@ for (const r of rows) {
 }
 
 // User space: adopt, end, expire per kernel-scheduled connection.
-const us = { adopt: [] as number[], end: [] as number[], expire: [] as number[] };
-for (let round = 0; round < 7; round++) {
-  const ufp = DrFastPath.open({ maxFlows: CONNS * 2, maxReals: 8 });
+const us: Record<string, number[]> = {};
+for (let round = 0; round < 14; round++) {
+  const preallocate = round % 2 === 1;
+  const mode = preallocate ? ", prealloc" : "";
+  for (const k of ["adopt", "end", "expire"]) us[k + mode] ??= [];
+  const ufp = DrFastPath.open({ maxFlows: CONNS * 2, maxReals: 8, preallocate });
   try {
     const ctl = new ControlBlock();
     const offload = new FastPathOffload(ufp, ctl, { srcMac: new Uint8Array(DIRECTOR_MAC), ifindex: 1 });
@@ -185,7 +195,7 @@ for (let round = 0; round < 7; round++) {
     }
     let t = performance.now();
     if (offload.adoptNewFlows(d, 0) !== CONNS) throw new Error("not every SYN was recorded");
-    us.adopt.push((performance.now() - t) * 1000 / CONNS);
+    us["adopt" + mode].push((performance.now() - t) * 1000 / CONNS);
     if (d.table.size !== CONNS) throw new Error(`table holds ${d.table.size}`);
     for (let i = 0; i < CONNS; i++) {
       const f = frame(FIN | ACK, sport(i), { saddr: client(i), payload: 0 });
@@ -193,10 +203,10 @@ for (let round = 0; round < 7; round++) {
     }
     t = performance.now();
     if (offload.adoptNewFlows(d, 1) !== CONNS) throw new Error("not every FIN was recorded");
-    us.end.push((performance.now() - t) * 1000 / CONNS);
+    us["end" + mode].push((performance.now() - t) * 1000 / CONNS);
     t = performance.now();
     d.expire(10 * 60_000);
-    us.expire.push((performance.now() - t) * 1000 / CONNS);
+    us["expire" + mode].push((performance.now() - t) * 1000 / CONNS);
     if (d.table.size !== 0) throw new Error(`${d.table.size} entries left after expiry`);
   } finally {
     ufp.close();
@@ -204,5 +214,5 @@ for (let round = 0; round < 7; round++) {
 }
 console.log(`\nuser space per kernel-scheduled connection (µs, ${CONNS} connections, min / median of 7)`);
 for (const [k, xs] of Object.entries(us)) {
-  console.log(`${k.padEnd(8)} ${sorted(xs)[0].toFixed(3)} / ${median(xs).toFixed(3)}`);
+  console.log(`${k.padEnd(18)} ${sorted(xs)[0].toFixed(3)} / ${median(xs).toFixed(3)}`);
 }

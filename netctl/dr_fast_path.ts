@@ -111,8 +111,13 @@ export interface FastPathFlow {
 export interface DrFastPathOptions {
   /** Interface to attach to (tcx ingress); absent: only load (for {@link DrFastPath.run}). */
   interface?: string;
-  /** Most flows (the `flows` hash map, allocated on insert). */
+  /** Most flows (the `flows` hash map, allocated on insert unless {@link preallocate}). */
   maxFlows: number;
+  /**
+   * Allocate all `maxFlows` flow entries at once (about 96 bytes each, kernel memory) instead of on insert:
+   * cheaper inserts (SYNs) and deletes (ends), memory held whether used or not.
+   */
+  preallocate?: boolean;
   /** Real-server slots (`reals` array map). */
   maxReals: number;
   /**
@@ -183,7 +188,9 @@ export class DrFastPath {
         keyBytes: FLOW_KEY_BYTES,
         valueBytes: FLOW_VALUE_BYTES,
         maxEntries: opts.maxFlows,
-        flags: BPF_F_NO_PREALLOC,
+        // Preallocated: inserts take a free element and deletes return it, without the on-demand allocator's
+        // refills and RCU frees (in this VM: SYN 35 ns, user-space delete 0.5 µs cheaper per connection).
+        flags: opts.preallocate ? 0 : BPF_F_NO_PREALLOC,
         name: "wc_dr_flows",
       }));
       fds.push(createBpfMap({
