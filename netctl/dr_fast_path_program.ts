@@ -44,7 +44,8 @@
  * TUN: inner packet longer than the slot's limit (so also GSO super-frames) or without DF → TCX_NEXT (user space
  *   answers with fragmentation-needed or fragments, as IPVS does); else build the outer header on the stack from
  *   the template (tot_len = inner + 20, TOS copied, checksum = ~fold(partial + tot_len + TOS)),
- *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header
+ *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header (into the linear data;
+ *   bpf_skb_store_bytes if it is not there)
  * flow: last seen = now (the coarse clock: CLOCK_MONOTONIC as of the last tick, a jiffy's resolution, plenty for
  *   idle timeouts of seconds, and about 13 ns per packet cheaper than bpf_ktime_get_ns in this VM), packets += 1,
  *   bytes += len − 14 (atomic adds: a flow's packets arrive on any CPU; a SYN scheduled here wrote them in the new
@@ -248,6 +249,15 @@ export function drFastPathProgram(
     .op(MOV64_IMM, 4, 0, 0, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbAdjustRoom)
     .op(JNE_IMM, 0, 0, "next", 0)
+    // the outer header straight into the linear data after the Ethernet header, else bpf_skb_store_bytes()
+    .op(LDX_W, 2, 6, SKB_DATA, 0)
+    .op(LDX_W, 3, 6, SKB_DATA_END, 0)
+    .op(MOV64_REG, 1, 2, 0, 0)
+    .op(ADD64_IMM, 1, 0, 0, 34)
+    .op(JGT_REG, 1, 3, "storeouter", 0);
+  for (let k = 0; k < 20; k += 4) p.op(LDX_W, 1, FP, outer + k, 0).op(STX_W, 2, 1, 14 + k, 0);
+  p.op(JA, 0, 0, "count", 0)
+    .label("storeouter")
     .op(MOV64_REG, 1, 6, 0, 0)
     .op(MOV64_IMM, 2, 0, 0, 14)
     .stackPtr(3, outer)
