@@ -71,7 +71,7 @@ function report(label: string, a: Totals, b: Totals): void {
 
 const HEAD = "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0 (Ubuntu)\r\nDate: Mon, 07 Dec 2026 23:40:00 GMT\r\n" +
   "Content-Type: application/octet-stream\r\nContent-Length: 1024\r\nLast-Modified: Mon, 07 Dec 2026 10:00:00 GMT\r\n" +
-  "Connection: keep-alive\r\nETag: \"%ID%-400\"\r\nCache-Control: public, max-age=3600\r\nAccept-Ranges: bytes\r\n\r\n";
+  'Connection: keep-alive\r\nETag: "%ID%-400"\r\nCache-Control: public, max-age=3600\r\nAccept-Ranges: bytes\r\n\r\n';
 
 for (const root of roots) {
   const url = (p: string) => new URL(p, "file://" + Deno.realPathSync(root) + "/").href;

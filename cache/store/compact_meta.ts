@@ -19,6 +19,11 @@
  * new list. {@link storedHeaderList} reads the fields without keeping the decoded list (the
  * observers every stored object passes through). An empty `vary` is one shared frozen array.
  *
+ * Times: a time in ms since the epoch is no small integer, so V8 boxes each such field in a heap
+ * number of its own. Only `responseTime` is kept so; `requestTime` and `expiresAt` are kept as
+ * their (small, integer) difference from it, behind own accessors like `headers`, and as they are
+ * when the difference is not a small integer (more than ~12 days, or fractions).
+ *
  * @module
  */
 import type { StoredMeta } from "./store.ts";
@@ -61,18 +66,51 @@ function unpack(packed: string): [string, string][] {
   return out;
 }
 
+/** Largest difference of two times held as a small integer (V8's 31-bit Smi: no heap number). */
+const SMALL_MS = 2 ** 30 - 1;
+
+/**
+ * A time difference as a small integer, if it is one.
+ *
+ * @param d the difference in ms
+ * @returns `d` when it is an integer of at most {@link SMALL_MS} either way, else undefined
+ */
+function small(d: number): number | undefined {
+  return Number.isInteger(d) && d <= SMALL_MS && d >= -SMALL_MS ? d : undefined;
+}
+
+/**
+ * `t - base` as a small integer when `base + (t - base)` gives `t` back exactly.
+ *
+ * @param base the time kept whole (`responseTime`)
+ * @param t another time
+ * @returns the difference, or undefined when `t` must be kept as it is
+ */
+function offset(base: number, t: number): number | undefined {
+  const d = small(t - base);
+  return d !== undefined && base + d === t ? d : undefined;
+}
+
 /** The stored form of a {@link StoredMeta} in the memory tier; see the module doc. */
 export class CompactMeta implements StoredMeta {
   readonly primary: string;
   readonly variant: string;
   readonly status: number;
   readonly vary: string[];
-  readonly requestTime: number;
   readonly responseTime: number;
-  readonly expiresAt: number;
   readonly bodyBytes: number;
   /** An own accessor (see the module doc), defined in the constructor. */
   declare headers: [string, string][];
+  /** An own accessor over `#request` (see the module doc), defined in the constructor. */
+  declare requestTime: number;
+  /** An own accessor over `#expires` (see the module doc), defined in the constructor. */
+  declare expiresAt: number;
+  /** `requestTime - responseTime` (a small integer), or `requestTime` itself when `#exact & 1`. */
+  #request: number;
+  /** `expiresAt - responseTime` (a small integer), or `expiresAt` itself when `#exact & 2`. */
+  #expires: number;
+  /** Which of `#request` and `#expires` hold the time itself rather than a difference. */
+  #exact: number;
   /** The packed fields; undefined when they could not be packed (then `#list` holds them). */
   #packed: string | undefined;
   /** The decoded (or unpackable) list, once read. */
@@ -91,6 +129,35 @@ export class CompactMeta implements StoredMeta {
     configurable: false,
   };
 
+  /** Every own accessor, shared by every instance (one map, no closure per object). */
+  static readonly #ACCESSORS: PropertyDescriptorMap = {
+    headers: CompactMeta.#HEADERS,
+    requestTime: {
+      get(this: CompactMeta): number {
+        return this.#exact & 1 ? this.#request : this.responseTime + this.#request;
+      },
+      set(this: CompactMeta, t: number) {
+        const d = offset(this.responseTime, t);
+        this.#request = d ?? t;
+        this.#exact = d === undefined ? this.#exact | 1 : this.#exact & ~1;
+      },
+      enumerable: true,
+      configurable: false,
+    },
+    expiresAt: {
+      get(this: CompactMeta): number {
+        return this.#exact & 2 ? this.#expires : this.responseTime + this.#expires;
+      },
+      set(this: CompactMeta, t: number) {
+        const d = offset(this.responseTime, t);
+        this.#expires = d ?? t;
+        this.#exact = d === undefined ? this.#exact | 2 : this.#exact & ~2;
+      },
+      enumerable: true,
+      configurable: false,
+    },
+  };
+
   /**
    * Copies a metadata record into the compact form.
    *
@@ -102,14 +169,17 @@ export class CompactMeta implements StoredMeta {
     this.variant = meta.variant;
     this.status = meta.status;
     this.vary = meta.vary.length === 0 ? NO_VARY : meta.vary;
-    this.requestTime = meta.requestTime;
     this.responseTime = meta.responseTime;
-    this.expiresAt = meta.expiresAt;
     this.bodyBytes = bodyBytes;
+    const q = offset(this.responseTime, meta.requestTime), e = offset(this.responseTime, meta.expiresAt);
+    // Each time that is not a small integer away from responseTime is kept as it is (exact).
+    this.#request = q ?? meta.requestTime;
+    this.#expires = e ?? meta.expiresAt;
+    this.#exact = (q === undefined ? 1 : 0) | (e === undefined ? 2 : 0);
     const h = meta instanceof CompactMeta ? meta.#packed : undefined;
     this.#packed = h ?? pack(meta.headers);
     this.#list = this.#packed === undefined ? meta.headers : undefined;
-    Object.defineProperty(this, "headers", CompactMeta.#HEADERS);
+    Object.defineProperties(this, CompactMeta.#ACCESSORS);
   }
 
   /**
