@@ -85,6 +85,18 @@ export const DirectorHaSchema = z.strictObject({
         "entries and repairing lost datagrams (IPVS sync_refresh_period); and always to a peer it sees for the " +
         "first time. 0: only to new peers. Reload: no (restart).",
     ),
+    gapGraceMs: count(1).max(10_000).default(50).describe(
+      "Sync batches carry a sequence number; a BACKUP that misses one (a lost datagram, its own inbox full, or " +
+        "the MASTER's heartbeat naming a later one) waits this long for it to arrive out of order, ms, then asks " +
+        "the MASTER for its whole table at once instead of waiting for fullSyncIntervalMs. Lower repairs sooner; " +
+        "too low asks for tables that reordering alone would have filled. Reload: no (restart).",
+    ),
+    resyncIntervalMs: durationMs(0).default(1000).describe(
+      "A BACKUP asks the MASTER for its whole table at most this often, ms (a MASTER also serves at most one " +
+        "full table per 200 ms, and one already on its way answers requests for older gaps). Bounds the cost of " +
+        "a lossy link: each request sends the whole table. 0: never ask (only fullSyncIntervalMs repairs). " +
+        "Reload: no (restart).",
+    ),
   }).prefault({}),
 }).prefault({});
 

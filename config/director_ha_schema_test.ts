@@ -10,7 +10,14 @@ Deno.test("director.ha: defaults are off, 100 ms heartbeats, 3 missed, sync ever
   assert.equal(ha.deadAfter, 3);
   assert.equal(ha.listen, 7948);
   assert.deepEqual(ha.peers, []);
-  assert.deepEqual(ha.sync, { enabled: true, intervalMs: 100, maxDatagramBytes: 1400, fullSyncIntervalMs: 30_000 });
+  assert.deepEqual(ha.sync, {
+    enabled: true,
+    intervalMs: 100,
+    maxDatagramBytes: 1400,
+    fullSyncIntervalMs: 30_000,
+    gapGraceMs: 50,
+    resyncIntervalMs: 1000,
+  });
 });
 
 Deno.test("director.ha: errors name the key and the value", () => {
@@ -22,6 +29,8 @@ Deno.test("director.ha: errors name the key and the value", () => {
     [{ director: { ha: { advertIntervalMs: 5 } } }, "director.ha.advertIntervalMs"],
     [{ director: { ha: { peers: ["nohost"] } } }, "director.ha.peers"],
     [{ director: { ha: { vipGroup: "a b" } } }, "director.ha.vipGroup"],
+    [{ director: { ha: { sync: { gapGraceMs: 0 } } } }, "director.ha.sync.gapGraceMs"],
+    [{ director: { ha: { sync: { resyncIntervalMs: -1 } } } }, "director.ha.sync.resyncIntervalMs"],
   ];
   for (const [raw, key] of cases) {
     assert.throws(() => validateConfig(raw), (e: unknown) => {

@@ -102,6 +102,17 @@ export interface ConnChangeLog {
 const F_PERSIST = 1;
 /** Connection-table flag: the entry is installed in the {@link Dispatcher.offload} (never saved). */
 const F_OFFLOADED = 2;
+/**
+ * A kernel-scheduled entry is looked at once this long after the kernel reported its SYN (ms): past its
+ * handshake by then, it is promoted to ESTABLISHED, so the active counts follow within about a second
+ * instead of SYN_RECV's 60 s timeout.
+ */
+export const ADOPT_PROMOTE_AFTER_MS = 1000;
+/**
+ * Most of those looks per {@link Dispatcher.expire} (each reads the kernel's flow: a map lookup). Beyond,
+ * entries wait for the timeout as before, so a flood of new connections costs housekeeping a bounded time.
+ */
+export const ADOPT_PROMOTE_MAX_CHECKS = 4096;
 
 /**
  * A virtual service as the dispatcher needs it: structurally the validated `director.services[]`
@@ -217,6 +228,9 @@ export class Dispatcher {
   #servers: (RealServer | undefined)[] = [];
   #freeIds: number[] = [];
   #templateCount = 0;
+  /** Kernel-scheduled entries to look at once: slot, due time, ... (from {@link #adoptHead}). */
+  #adopted: number[] = [];
+  #adoptHead = 0;
   #lastOverflowLogMs = -Infinity;
   #overflowSinceLog = 0;
 
@@ -309,9 +323,10 @@ export class Dispatcher {
    * Enters a connection the in-kernel fast path scheduled by itself (a SYN to an mh service,
    * `netctl/dr_fast_path.ts`): installed, since the kernel already forwards its packets, and SYN_RECV with its
    * timeout (60 s), as IPVS enters a SYN, so a SYN flood's entries go as soon as IPVS's would. {@link expire}
-   * promotes it to ESTABLISHED once the kernel forwarded more than its SYN (the offload's packet count: no
-   * per-connection work until then); its FIN or RST still reaches {@link schedule}, which moves it on and
-   * uninstalls it. A 4-tuple that already has an entry (a reused port, a retransmitted SYN) takes the kernel's
+   * promotes it to ESTABLISHED once the kernel forwarded more than its SYN (the offload's packet count, read
+   * once {@link ADOPT_PROMOTE_AFTER_MS} after adoption and again when SYN_RECV's timeout runs out: no
+   * per-packet work), so the active counts follow within about a second; its FIN or RST still reaches
+   * {@link schedule}, which moves it on and uninstalls it. A 4-tuple that already has an entry (a reused port, a retransmitted SYN) takes the kernel's
    * choice.
    *
    * @param flow the client, VIP and `sport << 16 | dport`
@@ -340,6 +355,9 @@ export class Dispatcher {
     if (t.full) return false;
     slot = t.insert(flow.saddr, flow.daddr, flow.ports, svc.id, s.id, TcpState.SYN_RECV, expires);
     t.setFlags(slot, F_OFFLOADED);
+    if (this.#adopted.length - this.#adoptHead < 2 * t.capacity) {
+      this.#adopted.push(slot, nowMs + ADOPT_PROMOTE_AFTER_MS);
+    }
     this.changes++;
     this.counters.newConns++;
     s.conns++;
@@ -658,6 +676,7 @@ export class Dispatcher {
    * @returns the number of connection entries removed
    */
   expire(nowMs: number): number {
+    this.#promoteAdopted(nowMs);
     const t = this.table;
     let n = 0;
     const high = t.highWater;
@@ -719,6 +738,30 @@ export class Dispatcher {
       t.remove(slot);
       if (s.removed && s.totalConns === 0) this.#freeServer(s);
     } else t.remove(slot);
+  }
+
+  /**
+   * Looks once at each kernel-scheduled entry adopted {@link ADOPT_PROMOTE_AFTER_MS} ago (at most
+   * {@link ADOPT_PROMOTE_MAX_CHECKS}): past its SYN in the kernel, it is ESTABLISHED now. A slot reused since
+   * is looked at the same way (the check holds for any kernel-scheduled SYN_RECV entry).
+   */
+  #promoteAdopted(nowMs: number): void {
+    const q = this.#adopted, t = this.table;
+    let h = this.#adoptHead, budget = ADOPT_PROMOTE_MAX_CHECKS;
+    for (; h < q.length && q[h + 1] <= nowMs; h += 2) {
+      const slot = q[h];
+      if (!t.used(slot) || (t.flags(slot) & F_OFFLOADED) === 0 || t.state(slot) !== TcpState.SYN_RECV) continue;
+      if (budget-- <= 0) continue; // over budget: SYN_RECV's timeout decides, as before
+      if (this.offload!.packets(t, slot) > 1) this.#promote(slot);
+    }
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h > 4096 && h * 2 > q.length) {
+      q.splice(0, h);
+      h = 0;
+    }
+    this.#adoptHead = h;
   }
 
   /** A kernel-scheduled entry seen past its SYN: ESTABLISHED (it stays installed). */

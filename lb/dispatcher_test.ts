@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ipv4ToInt } from "../core/addr.ts";
-import { Dispatcher, type ServiceSpec } from "./dispatcher.ts";
+import { ADOPT_PROMOTE_MAX_CHECKS, Dispatcher, type ServiceSpec } from "./dispatcher.ts";
 import type { FlowKey } from "./scheduler/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpState } from "./tcp_state.ts";
 
@@ -256,7 +256,7 @@ Deno.test("Dispatcher.adoptConnection() enters a kernel-scheduled flow as SYN_RE
   assert.equal(d.adoptConnection({ ...flow, saddr: ipv4ToInt("3.3.3.3") }, id, 3), false);
 });
 
-Deno.test("Dispatcher.expire() promotes a kernel-scheduled entry seen past its SYN; a lone SYN goes after 60 s", () => {
+Deno.test("Dispatcher.expire() promotes a kernel-scheduled entry seen past its SYN within 1 s; a lone SYN goes after 60 s", () => {
   const d = new Dispatcher({ maxConnections: 10 });
   const removed: number[] = [];
   // sport 1000: the handshake's ACK and data passed in the kernel (last at 30 s); sport 1001: its SYN only.
@@ -275,11 +275,45 @@ Deno.test("Dispatcher.expire() promotes a kernel-scheduled entry seen past its S
     assert.equal(d.adoptConnection({ saddr: k.saddr, daddr: k.daddr, ports: ((sport << 16) | 80) >>> 0 }, id, 0), true);
   }
   const s = d.server(id)!;
-  assert.equal(d.expire(59_999), 0);
+  assert.equal(d.expire(999), 0);
   assert.deepEqual([s.activeConns, s.inactConns], [0, 2]);
+  // A second after the kernel reported it, the established one counts as active (not after 60 s).
+  assert.equal(d.expire(1000), 0);
+  assert.deepEqual([s.activeConns, s.inactConns], [1, 1]);
+  assert.equal(d.expire(59_999), 0);
+  assert.deepEqual([s.activeConns, s.inactConns], [1, 1]);
   assert.equal(d.expire(60_000), 1, "the lone SYN's entry expires with SYN_RECV's timeout");
   assert.deepEqual(removed, [1001], "and leaves the kernel");
   const slot = d.table.lookup(ipv4ToInt("1.1.1.1"), ipv4ToInt(VIP), ((1000 << 16) | 80) >>> 0);
   assert.deepEqual([d.table.state(slot), d.table.expires(slot)], [TcpState.ESTABLISHED, 30_000 + 900_000]);
   assert.deepEqual([s.activeConns, s.inactConns, d.table.size], [1, 0, 1]);
+});
+
+Deno.test("Dispatcher: kernel-scheduled counts follow within a second, FINs move them back, looks are bounded", () => {
+  const d = new Dispatcher({ maxConnections: 3 * ADOPT_PROMOTE_MAX_CHECKS });
+  let looks = 0;
+  d.offload = {
+    install: () => true,
+    remove: () => {},
+    lastSeenMs: () => -Infinity,
+    packets: () => (looks++, 2),
+  };
+  d.configure([three({ scheduler: "mh" })]);
+  const id = d.services[0].servers[0].id;
+  const s = d.server(id)!;
+  const n = ADOPT_PROMOTE_MAX_CHECKS + 10;
+  const keys = [];
+  for (let i = 0; i < n; i++) {
+    const k = f(`1.1.${i >> 8}.${i & 255}`, 2000);
+    keys.push(k);
+    assert.ok(d.adoptConnection({ saddr: k.saddr, daddr: k.daddr, ports: ((k.sport << 16) | k.dport) >>> 0 }, id, 0));
+  }
+  d.expire(1000);
+  assert.equal(looks, ADOPT_PROMOTE_MAX_CHECKS, "one bounded round of looks");
+  assert.deepEqual([s.activeConns, s.inactConns], [ADOPT_PROMOTE_MAX_CHECKS, 10]);
+  d.expire(2000);
+  assert.equal(looks, ADOPT_PROMOTE_MAX_CHECKS, "each entry is looked at once");
+  // The kernel reports a FIN: the entry leaves the active count at once.
+  d.schedule(keys[0], TCP_FIN | TCP_ACK, 2500);
+  assert.deepEqual([s.activeConns, s.inactConns], [ADOPT_PROMOTE_MAX_CHECKS - 1, 11]);
 });

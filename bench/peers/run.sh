@@ -12,6 +12,9 @@
 #
 # Built-ins, memory caches: squid varnish nginx-cache ats webcache deno-naive deno-naive-2p
 # Built-ins, disk caches:   squid-disk nginx-disk webcache-disk webcache-rock   (stores under DISK_DIR)
+# Built-ins, before/after:  webcache-before webcache-before-disk webcache-before-rock: their namesakes
+#                           run from the bundle of BEFORE_REV (a git revision this clone has, built
+#                           here) or BEFORE_JS (a bundle), so one run shows a change before and after
 # Built-ins, upper bounds:  nginx-static deno-static deno-static-2p
 # webcache, webcache-disk and webcache-rock are this repository's cache role (dist/webcache.js, built here).
 # Default target list: squid varnish nginx-cache ats webcache squid-disk nginx-disk webcache-disk.
@@ -37,6 +40,7 @@
 #   DROP_CACHES=0                     1: before every measurement, sync and drop the kernel's page
 #                                     cache (root only; the whole machine's) so disk hits are cold
 #   WEBCACHE_WORKERS=WORKERS          webcache's --workers
+#   BEFORE_REV= BEFORE_JS=            the webcache-before targets' revision or bundle (see above)
 #
 # Scenarios:
 #   hot     one 1 KiB object, every request a hit (no per-request Lua in wrk)
@@ -151,11 +155,23 @@ mkdir -p "$RES"
 RAW=$RES/raw.jsonl
 : > "$RAW"
 # cache stores live in tmpfs (RAM): drop the big ones once the servers are down
-trap 'log "stopping servers"; stop_all; rm -rf "$RUN_DIR/nginx-cache-store" "$RUN_DIR/ats-cache.db" "$RUN_DIR/ats/cache" "$DISK_DIR"/{webcache,webcache-rock,nginx,squid}' EXIT
+trap 'log "stopping servers"; stop_all; rm -rf "$RUN_DIR/nginx-cache-store" "$RUN_DIR/ats-cache.db" "$RUN_DIR/ats/cache" "$DISK_DIR"/{webcache*,nginx,squid}' EXIT
 trap 'exit 130' INT TERM
 trap 'log "ERROR: line $LINENO: $BASH_COMMAND failed"' ERR
 
 port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+
+# ---------------------------------------------------------------- the "before" bundle
+if [[ " ${TARGETS[*]} " == *" webcache-before"* && -z ${BEFORE_JS:-} ]]; then
+  [[ -n ${BEFORE_REV:-} ]] || die "the webcache-before targets need BEFORE_REV (a git revision) or BEFORE_JS (a bundle)"
+  src=$(mktemp -d "$RUN_DIR/before-src.XXXXXX")
+  log "building the bundle of $BEFORE_REV (webcache-before targets)"
+  git -C "$BENCH_DIR/../.." archive "$BEFORE_REV" | tar -x -C "$src" || die "BEFORE_REV=$BEFORE_REV: git archive failed"
+  (cd "$src" && "$DENO" task build > /dev/null) || die "BEFORE_REV=$BEFORE_REV: deno task build failed"
+  cp "$src/dist/webcache.js" "$RUN_DIR/webcache-before.js"
+  rm -rf "$src"
+  WEBCACHE_BEFORE_JS=$RUN_DIR/webcache-before.js
+fi
 
 # ---------------------------------------------------------------- origin
 gen_data "$SMALL_SIZE" "$BIG_SIZE"

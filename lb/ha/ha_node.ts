@@ -15,6 +15,13 @@
  *   into datagrams (`sync_chunks.ts`) and sent to every peer. Each peer's first heartbeat (new epoch),
  *   a peer stepping down from MASTER (split brain healed) and the `sync.fullSyncIntervalMs` timer make
  *   it send its whole table. Received batches go to this node's data plane in any role.
+ * - Sync datagrams are numbered (the sync sequence, from 1 in each epoch) and sent one batch after
+ *   another, never interleaved. A BACKUP tracks the MASTER it follows (`sync_gap_tracker.ts`): a batch
+ *   missing for `sync.gapGraceMs` (lost, its inbox was full, or named by the MASTER's heartbeat but
+ *   never received) makes it send a sealed resync request at once, at most every
+ *   `sync.resyncIntervalMs`. The MASTER answers with its whole table unless one is already on its way
+ *   that was read after the gap, and serves at most one per 200 ms. Each BACKUP's heartbeat reports
+ *   the highest sequence it holds without a gap, so the MASTER shows how far behind it is.
  * - Every datagram is authenticated (AES-GCM, `cluster/keyring.ts`, which also refuses old and
  *   repeated nonces), then checked for its group and for a new (epoch, sequence) (`replay_guard.ts`).
  *
@@ -31,13 +38,16 @@ import type { HaDataplane, SyncCounters } from "./ha_dataplane.ts";
 import {
   decodeHaMessage,
   encodeHeartbeat,
+  encodeResync,
   encodeSync,
   HA_HEADER_BYTES,
   HaDecodeError,
   type HaHeartbeat,
+  type HaResync,
   type HaSync,
   SYNC_FULL,
   SYNC_FULL_END,
+  SYNC_FULL_START,
 } from "./message.ts";
 import {
   haDropped,
@@ -50,6 +60,7 @@ import {
 } from "./metrics.ts";
 import { ReplayGuard } from "./replay_guard.ts";
 import { chunkConnState } from "./sync_chunks.ts";
+import { type ResyncDue, SyncGapTracker } from "./sync_gap_tracker.ts";
 
 const log = getLogger("lb.ha");
 /** Bytes the keyring's envelope adds (version, nonce, tag). */
@@ -58,6 +69,8 @@ const ENVELOPE_BYTES = 1 + 12 + 16;
 const FULL_REQUEST_GAP_MS = 200;
 /** Sync datagrams sent back to back before a 1 ms pause. */
 const PACE_DATAGRAMS = 32;
+/** A full table asked of the data plane but not begun after this long is no longer awaited. */
+const FULL_PENDING_MAX_MS = 2000;
 
 /** A peer as `director status` shows it. */
 export interface HaPeerStatus {
@@ -70,6 +83,10 @@ export interface HaPeerStatus {
   lastSeenMsAgo: number;
   /** Entries in its table, by its last heartbeat. */
   entries: number;
+  /** Highest of this node's sync sequences it holds without a gap (when this node is its MASTER). */
+  syncHeld?: number;
+  /** This node's sync datagrams it lacks: last sent − held (when this node is its MASTER). */
+  syncBehind?: number;
 }
 
 /** The HA part of `/director/status`. */
@@ -97,6 +114,20 @@ export interface HaStatus {
     lastLagMs?: number;
     /** What this node's data plane did with received batches. */
     applied?: SyncCounters;
+    /** Last sync sequence this node sent (its epoch). */
+    seq: number;
+    /** BACKUP: the MASTER's stream it follows. */
+    following?: { node: string; epoch: number; held: number; highest: number; missing: number };
+    /** Missing batches that outlived `gapGraceMs`. */
+    gaps: number;
+    /** Batches that arrived out of order and filled a gap. */
+    late: number;
+    /** Batches received twice (not applied). */
+    duplicates: number;
+    /** Gaps a complete full table repaired. */
+    repaired: number;
+    /** Resync requests sent (BACKUP) and what this node did with those it received (MASTER). */
+    resync: { requested: number; served: number; coalesced: number; covered: number; refused: number };
   };
   lastTakeover?: {
     at: string;
@@ -133,6 +164,8 @@ interface Peer {
   priority: number;
   lastSeenMs: number;
   entries: number;
+  syncEpoch: number;
+  syncSeq: number;
 }
 
 /** The HA runtime of one director (see module doc). */
@@ -144,6 +177,17 @@ export class HaNode {
   readonly #epoch = Date.now();
   readonly #peers = new Map<string, Peer>();
   #seq = 0;
+  /** Sync sequence: sync datagrams sent in this epoch. */
+  #syncSeq = 0;
+  /** Sync sends in order: a batch's datagrams are numbered and sent before the next batch's. */
+  #sendChain: Promise<void> = Promise.resolve();
+  readonly #gaps: SyncGapTracker;
+  /** When a full table was asked of the data plane and has not begun yet. */
+  #fullPendingSinceMs: number | undefined;
+  /** Sync sequence of the last full table's first part. */
+  #lastFullStart = 0;
+  #deferredFull: ReturnType<typeof setTimeout> | undefined;
+  readonly #resync = { requested: 0, served: 0, coalesced: 0, covered: 0, refused: 0 };
   #conn: Deno.DatagramConn | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #recv: Promise<void> | undefined;
@@ -177,6 +221,10 @@ export class HaNode {
       advertIntervalMs: this.#c.advertIntervalMs,
       deadAfter: this.#c.deadAfter,
     });
+    this.#gaps = new SyncGapTracker({
+      graceMs: this.#c.sync.gapGraceMs,
+      resyncIntervalMs: this.#c.sync.resyncIntervalMs,
+    });
   }
 
   /** The current role. */
@@ -200,7 +248,11 @@ export class HaNode {
     } catch (e) {
       throw listenError(e, `udp ${formatHostPort({ host: this.#o.bindAddress, port: this.#c.listen })}`, "director.ha");
     }
-    this.#o.dataplane.onSync((state, full) => void this.#sendSync(state, full));
+    this.#o.dataplane.onSync((state, full) => {
+      this.#sendChain = this.#sendChain.then(() => this.#sendSync(state, full)).catch((e) =>
+        log.warn("Cannot send a sync batch", { error: (e as Error).message })
+      );
+    });
     this.#recv = this.#receiveLoop(this.#conn);
     const now = Date.now();
     this.#handle(this.#election.start(now), now);
@@ -208,7 +260,7 @@ export class HaNode {
     this.#timers.push(setInterval(() => this.#tick(), Math.max(5, Math.floor(this.#c.advertIntervalMs / 5))));
     if (this.#c.sync.enabled && this.#c.sync.fullSyncIntervalMs > 0) {
       this.#timers.push(setInterval(() => {
-        if (this.role === "MASTER") this.#o.dataplane.requestFull();
+        if (this.role === "MASTER") this.#requestFull(Date.now());
       }, this.#c.sync.fullSyncIntervalMs));
     }
     log.info("Director HA started", {
@@ -231,6 +283,8 @@ export class HaNode {
     for (const cb of this.#onStop.splice(0)) cb();
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearTimeout(this.#deferredFull);
+    this.#deferredFull = undefined;
     const out = this.#election.stop();
     if (out.advertNow) {
       // Silent first (no ARP replies that would win clients back), then the release; twice: one lost
@@ -247,6 +301,7 @@ export class HaNode {
     this.#conn = undefined;
     await this.#recv?.catch(() => {});
     await this.#apply;
+    await this.#sendChain;
   }
 
   /** The HA part of `/director/status`. */
@@ -263,15 +318,29 @@ export class HaNode {
       advertIntervalMs: this.#c.advertIntervalMs,
       masterDownIntervalMs: Math.round(this.#election.masterDownIntervalMs),
       master: this.#election.master,
-      peers: [...this.#peers.values()].map((p) => ({
-        node: p.node,
-        address: p.address,
-        role: p.role,
-        priority: p.priority,
-        lastSeenMsAgo: now - p.lastSeenMs,
-        entries: p.entries,
-      })),
-      sync: { ...this.#sync, applied: this.#o.dataplane.syncCounters() },
+      peers: [...this.#peers.values()].map((p) => {
+        const mine = this.role === "MASTER" && p.syncEpoch === this.#epoch;
+        return {
+          node: p.node,
+          address: p.address,
+          role: p.role,
+          priority: p.priority,
+          lastSeenMsAgo: now - p.lastSeenMs,
+          entries: p.entries,
+          ...(mine ? { syncHeld: p.syncSeq, syncBehind: Math.max(0, this.#syncSeq - p.syncSeq) } : {}),
+        };
+      }),
+      sync: {
+        ...this.#sync,
+        applied: this.#o.dataplane.syncCounters(),
+        seq: this.#syncSeq,
+        following: this.#following(),
+        gaps: this.#gaps.counters.gaps,
+        late: this.#gaps.counters.late,
+        duplicates: this.#gaps.counters.duplicates,
+        repaired: this.#gaps.counters.repaired,
+        resync: { ...this.#resync, requested: this.#gaps.counters.requests },
+      },
       lastTakeover: this.#lastTakeover,
       transitions: this.#transitions,
     };
@@ -281,6 +350,69 @@ export class HaNode {
     const now = Date.now();
     this.#handle(this.#election.health(this.#o.dataplane.healthy(), now), now);
     this.#handle(this.#election.tick(now), now);
+    if (this.#c.sync.enabled) {
+      const due = this.#gaps.due(this.role === "BACKUP" ? this.#election.master : undefined, now);
+      if (due) void this.#sendResync(due);
+    }
+  }
+
+  /** The MASTER this BACKUP follows and where its stream stands. */
+  #following(): HaStatus["sync"]["following"] {
+    const m = this.role === "BACKUP" ? this.#election.master : undefined;
+    if (m === undefined || m === this.#o.nodeId) return undefined;
+    return { node: m, ...this.#gaps.position(m) };
+  }
+
+  async #sendResync(due: ResyncDue): Promise<void> {
+    log.info("Director HA sync gap: asking the MASTER for its table", {
+      peer: due.target,
+      reason: due.reason,
+      missingUpTo: due.missingUpTo,
+      held: this.#gaps.position(due.target).held,
+    });
+    await this.#sendAll(encodeResync({
+      epoch: this.#epoch,
+      sequence: this.#nextSeq(),
+      nodeId: this.#o.nodeId,
+      group: this.#c.vipGroup,
+      ...due,
+    }));
+  }
+
+  /** Asks the data plane for its whole table (sent to every peer when it comes). */
+  #requestFull(now: number): void {
+    if (this.#fullPendingSinceMs === undefined || now - this.#fullPendingSinceMs >= FULL_PENDING_MAX_MS) {
+      this.#fullPendingSinceMs = now;
+    }
+    this.#o.dataplane.requestFull();
+  }
+
+  /** A BACKUP's resync request: the whole table unless one on its way already repairs its gap. */
+  #onResync(m: HaResync): void {
+    if (m.target !== this.#o.nodeId) return;
+    const now = Date.now();
+    let verdict: "served" | "coalesced" | "covered" | "refused";
+    if (this.role !== "MASTER" || !this.#c.sync.enabled) verdict = "refused";
+    else if (this.#fullPendingSinceMs !== undefined && now - this.#fullPendingSinceMs < FULL_PENDING_MAX_MS) {
+      verdict = "coalesced"; // asked, not begun: read after the gap
+    } else if (m.targetEpoch === this.#epoch && this.#lastFullStart > m.missingUpTo) verdict = "covered";
+    else {
+      verdict = "served";
+      const wait = FULL_REQUEST_GAP_MS - (now - this.#lastFullRequest);
+      if (wait <= 0) {
+        this.#lastFullRequest = now;
+        this.#requestFull(now);
+      } else if (!this.#deferredFull) {
+        this.#deferredFull = setTimeout(() => {
+          this.#deferredFull = undefined;
+          if (this.role !== "MASTER") return;
+          this.#lastFullRequest = Date.now();
+          this.#requestFull(this.#lastFullRequest);
+        }, wait);
+      }
+    }
+    this.#resync[verdict]++;
+    log.info("Director HA resync request", { peer: m.nodeId, reason: m.reason, missingUpTo: m.missingUpTo, verdict });
   }
 
   #handle(out: ElectionOutput, now: number): void {
@@ -313,7 +445,7 @@ export class HaNode {
         this.#apply = this.#apply.then(async () => {
           await this.#o.dataplane.setActive(active);
           log.info("Director HA data plane switched", { active, ms: Date.now() - t0 });
-          if ((active || this.#handoverFull) && this.#c.sync.enabled) this.#o.dataplane.requestFull();
+          if ((active || this.#handoverFull) && this.#c.sync.enabled) this.#requestFull(Date.now());
         }).catch((e) => log.error("Cannot switch the data plane", { active, error: (e as Error).message }));
       }
     }
@@ -331,8 +463,16 @@ export class HaNode {
       role,
       advertIntervalMs: this.#c.advertIntervalMs,
       entries: this.#o.dataplane.entries(),
+      ...this.#syncReport(role),
     });
     if (await this.#sendAll(msg) > 0) haHeartbeats.inc({ direction: "sent" });
+  }
+
+  /** MASTER: its own stream's last sequence. Otherwise: how far it holds the MASTER's. */
+  #syncReport(role: HaRole): { syncEpoch: number; syncSeq: number } {
+    if (role === "MASTER") return { syncEpoch: this.#syncSeq > 0 ? this.#epoch : 0, syncSeq: this.#syncSeq };
+    const f = this.#following();
+    return f ? { syncEpoch: f.epoch, syncSeq: f.held } : { syncEpoch: 0, syncSeq: 0 };
   }
 
   #nextSeq(): number {
@@ -364,16 +504,24 @@ export class HaNode {
       this.#handoverFull = false;
     }
     const overhead = HA_HEADER_BYTES + 2 * 255 + ENVELOPE_BYTES;
-    const parts = chunkConnState(state, Math.max(256, this.#c.sync.maxDatagramBytes - overhead));
+    const parts = chunkConnState(state, Math.max(256, this.#c.sync.maxDatagramBytes - overhead - 4));
+    if (full) {
+      this.#fullPendingSinceMs = undefined;
+      this.#lastFullStart = this.#syncSeq + 1;
+    }
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
-      const flags = full ? SYNC_FULL | (i === parts.length - 1 ? SYNC_FULL_END : 0) : 0;
+      const flags = full
+        ? SYNC_FULL | (i === 0 ? SYNC_FULL_START : 0) | (i === parts.length - 1 ? SYNC_FULL_END : 0)
+        : 0;
+      this.#syncSeq = (this.#syncSeq + 1) >>> 0;
       const msg = encodeSync({
         epoch: this.#epoch,
         sequence: this.#nextSeq(),
         nodeId: this.#o.nodeId,
         group: this.#c.vipGroup,
         flags,
+        syncSeq: this.#syncSeq,
         payload: encodeConnState(p),
       });
       const sent = await this.#sendAll(msg);
@@ -418,7 +566,8 @@ export class HaNode {
           continue;
         }
         if (m.type === "heartbeat") this.#onHeartbeat(m, (addr as Deno.NetAddr).hostname);
-        else this.#onSync(m);
+        else if (m.type === "sync") this.#onSync(m);
+        else this.#onResync(m);
       } catch (e) {
         haDropped.inc({ reason: e instanceof HaDecodeError ? e.reason : "decode" });
       }
@@ -439,10 +588,15 @@ export class HaNode {
       priority: m.priority,
       lastSeenMs: now,
       entries: m.entries,
+      syncEpoch: m.syncEpoch,
+      syncSeq: m.syncSeq,
     });
     if (isNew) log.info("Director HA peer seen", { peer: m.nodeId, address, role: m.role, priority: m.priority });
     const out = this.#election.heartbeat({ from: m.nodeId, priority: m.priority, role: m.role }, now);
     this.#handle(out, now);
+    if (m.role === "MASTER" && m.syncEpoch === m.epoch && m.nodeId === this.#election.master) {
+      this.#gaps.announced(m.nodeId, m.syncEpoch, m.syncSeq, now);
+    }
     if (out.advertNow && !out.to && this.role === "MASTER" && m.role === "MASTER" && m.priority > 0) {
       // Another MASTER (split brain healing): clients may have followed its ARP; take the VIPs back.
       if (now - this.#lastAnnounceMs >= 500) {
@@ -455,7 +609,7 @@ export class HaNode {
       now - this.#lastFullRequest >= FULL_REQUEST_GAP_MS
     ) {
       this.#lastFullRequest = now;
-      this.#o.dataplane.requestFull();
+      this.#requestFull(now);
     }
   }
 
@@ -470,6 +624,13 @@ export class HaNode {
       const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
       haSyncRecords.inc({ direction: "received" }, v.getUint32(24, true) + v.getUint32(28, true));
     }
-    if (!this.#o.dataplane.pushSync(m.payload)) log.warn("HA sync inbox full: batch dropped", { from: m.nodeId });
+    const push = () => {
+      if (this.#o.dataplane.pushSync(m.payload)) return true;
+      log.warn("HA sync inbox full: batch dropped", { from: m.nodeId });
+      return false;
+    };
+    // Sequenced batches of the MASTER this node follows are tracked for gaps; others are applied as they come.
+    if (m.syncSeq === undefined || m.nodeId !== this.#election.master || this.role === "MASTER") push();
+    else this.#gaps.batch(m.nodeId, m.epoch, m.syncSeq, m.flags, Date.now(), push);
   }
 }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { Keyring } from "../../cluster/keyring.ts";
+import type { ConnState } from "../conn_state_codec.ts";
+import { encodeResync } from "./message.ts";
+import { haDropped } from "./metrics.ts";
 import { DirectorHaSchema } from "../../config/director_ha_schema.ts";
 import { decodeConnState } from "../conn_state_codec.ts";
 import { ConnStateBuilder } from "./conn_state_builder.ts";
@@ -31,8 +34,12 @@ class FakeDataplane implements HaDataplane {
     this.pushed.push(p);
     return true;
   }
+  /** When set, a full-table request is answered with this table, as the Worker does. */
+  answerFull: (() => ConnState) | undefined;
   requestFull() {
     this.fullRequests++;
+    const t = this.answerFull;
+    if (t) setTimeout(() => this.send?.(t(), true), 5);
   }
   onSync(cb: NonNullable<FakeDataplane["send"]>) {
     this.send = cb;
@@ -68,9 +75,9 @@ function freePort(): number {
   return p;
 }
 
-async function until(what: string, cond: () => boolean, ms = 3000): Promise<number> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 3000): Promise<number> {
   const t0 = performance.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (performance.now() - t0 > ms) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -190,6 +197,167 @@ Deno.test("HaNode: a node with another key is ignored (both become MASTER, datag
     await until("both MASTER", () => a.node.role === "MASTER" && b.node.role === "MASTER");
     assert.equal(a.node.status().peers.length, 0);
   } finally {
+    await a.node.stop();
+    await b.node.stop();
+  }
+});
+
+/** A table of `n` established DR entries from 10.1.0.0 (`first` onwards) to 10.0.0.100:80. */
+function table(n: number, first = 0): ConnState {
+  const d = new Dispatcher({ maxConnections: 100 });
+  d.configure([{ vip: "10.0.0.100", port: 80, scheduler: "rr", method: "dr", reals: [{ address: "10.0.0.11" }] }]);
+  const bld = new ConnStateBuilder(d, Date.now());
+  for (let i = first; i < first + n; i++) {
+    bld.conn(0x0a010000 + i, 0x0a000064, (40000 + i) << 16 | 80, 0, 1, 0, 900_000);
+  }
+  return bld.build();
+}
+
+/**
+ * A UDP relay from the MASTER to the BACKUP that drops the sync datagrams `drop` picks (sealed: told
+ * from heartbeats by size, a heartbeat is under 120 bytes, a one-record sync datagram over 150).
+ */
+function relay(to: () => number) {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const r = { port: (conn.addr as Deno.NetAddr).port, dropNextSync: 0, dropped: 0, done: Promise.resolve() };
+  r.done = (async () => {
+    while (true) {
+      let data: Uint8Array;
+      try {
+        [data] = await conn.receive();
+      } catch {
+        return;
+      }
+      if (data.length > 150 && r.dropNextSync > 0) {
+        r.dropNextSync--;
+        r.dropped++;
+        continue;
+      }
+      await conn.send(data, { transport: "udp", hostname: "127.0.0.1", port: to() }).catch(() => {});
+    }
+  })();
+  return { r, close: async () => (conn.close(), await r.done) };
+}
+
+/** d1 (MASTER) sends to d2 through a dropping relay; both answer full-table requests with `full`. */
+async function lossyPair(full: () => ConnState) {
+  const { a, b } = await pair(200, 100);
+  const { r, close } = relay(() => b.node.address!.port);
+  a.peers[0] = `127.0.0.1:${r.port}`;
+  a.dp.answerFull = full;
+  b.dp.answerFull = full;
+  a.node.start();
+  b.node.start();
+  await until("d1 MASTER", () => a.node.role === "MASTER");
+  await until("d2 holds d1's first full table", () => {
+    const f = b.node.status().sync.following;
+    return f?.node === "d1" && f.held >= 1 && f.missing === 0;
+  });
+  // Past the MASTER's 200 ms between full tables.
+  await new Promise((res) => setTimeout(res, 300));
+  return { a, b, r, close };
+}
+
+const pushedRecords = (dp: FakeDataplane) => dp.pushed.reduce((n, p) => n + decodeConnState(p).conns.saddr.length, 0);
+
+Deno.test("HaNode: a lost sync datagram is asked for at once, and one full table repairs it", async () => {
+  let rows = 3;
+  const { a, b, r, close } = await lossyPair(() => table(rows));
+  try {
+    const before = pushedRecords(b.dp);
+    r.dropNextSync = 1;
+    rows = 5; // the MASTER's table now holds the flows of the lost batch
+    a.dp.send!(table(2, 3), false); // lost
+    await until("the relay dropped it", () => r.dropped === 1);
+    const t0 = performance.now();
+    a.dp.send!(table(1, 10), false); // arrives: 1 missing
+    await until("d2 repaired the gap", () => b.node.status().sync.repaired === 1, 2000);
+    const ms = performance.now() - t0;
+    const bs = b.node.status().sync, as = a.node.status().sync;
+    assert.equal(bs.resync.requested, 1);
+    assert.equal(as.resync.served, 1);
+    assert.equal(bs.gaps, 1);
+    assert.equal(as.fullTablesSent, 2);
+    assert.deepEqual(bs.following, {
+      node: "d1",
+      epoch: bs.following!.epoch,
+      held: as.seq,
+      highest: as.seq,
+      missing: 0,
+    });
+    // The flows of the lost batch arrived with the full table (5 rows) besides the later batch's 1.
+    assert.equal(pushedRecords(b.dp) - before, 1 + 5);
+    assert.ok(ms < 1000, `repaired after ${ms.toFixed(0)} ms (gap grace 50 ms), not at the 30 s full sync`);
+    // Nothing more is asked, and the MASTER sees the BACKUP caught up through its heartbeat.
+    await new Promise((res) => setTimeout(res, 1200));
+    assert.equal(b.node.status().sync.resync.requested, 1);
+    await until("d1 sees d2 caught up", () => a.node.status().peers[0]?.syncBehind === 0);
+    assert.equal(a.node.status().peers[0].syncHeld, a.node.status().sync.seq);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+    await close();
+  }
+});
+
+Deno.test("HaNode: a lost last batch is found from the MASTER's heartbeat", async () => {
+  const { a, b, r, close } = await lossyPair(() => table(4));
+  try {
+    r.dropNextSync = 1;
+    a.dp.send!(table(1, 3), false); // lost, and nothing follows it
+    await until("the relay dropped it", () => r.dropped === 1);
+    await until("d2 repaired the gap", () => b.node.status().sync.repaired === 1, 2000);
+    assert.equal(b.node.status().sync.resync.requested, 1);
+    assert.equal(a.node.status().sync.resync.served, 1);
+  } finally {
+    await a.node.stop();
+    await b.node.stop();
+    await close();
+  }
+});
+
+Deno.test("HaNode: unsealed, foreign or replayed resync requests are dropped before they cost anything", async () => {
+  const { a, b } = await pair(200, 100);
+  a.dp.answerFull = () => table(1);
+  const attacker = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    a.node.start();
+    b.node.start();
+    await until("d1 MASTER with d2", () => a.node.role === "MASTER" && a.node.status().peers.length === 1);
+    await new Promise((res) => setTimeout(res, 300));
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: a.node.address!.port };
+    const req = (nodeId: string) =>
+      encodeResync({
+        epoch: Date.now(),
+        sequence: 1,
+        nodeId,
+        group: "default",
+        reason: "gap",
+        target: "d1",
+        targetEpoch: 0,
+        missingUpTo: 0xffffffff,
+      });
+    const dropped = async () => (await haDropped.get()).values.reduce((n, v) => n + v.value, 0);
+    const full0 = a.dp.fullRequests, dropped0 = await dropped();
+    const other = await Keyring.create([btoa(String.fromCharCode(...new Uint8Array(32).fill(9)))], "test");
+    await attacker.send(req("d9"), to); // plaintext
+    await attacker.send(crypto.getRandomValues(new Uint8Array(200)), to);
+    await attacker.send(await other.seal(req("d9")), to); // another cluster's key
+    await until("3 dropped", async () => (await dropped()) - dropped0 >= 3 ? true : false);
+    assert.equal(a.dp.fullRequests, full0);
+    assert.equal(a.node.status().sync.resync.served, 0);
+    // A key holder's request is served once; the same datagram again is a replay.
+    const sealed = await (await Keyring.create([KEY], "test")).seal(req("d9"));
+    await attacker.send(sealed, to);
+    await until("served", () => a.node.status().sync.resync.served === 1);
+    await attacker.send(sealed, to);
+    await until("the replay dropped", async () => (await dropped()) - dropped0 >= 4);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(a.dp.fullRequests, full0 + 1);
+    assert.equal(a.node.status().sync.resync.served, 1);
+    assert.deepEqual(a.node.status().peers.map((p) => p.node), ["d2"], "no state kept for the requester");
+  } finally {
+    attacker.close();
     await a.node.stop();
     await b.node.stop();
   }

@@ -22,22 +22,58 @@
  * +---------------+---------------+-------------------------------+
  * |  VIP group (G bytes UTF-8) ...                                |
  * +---------------------------------------------------------------+
- * type 1, heartbeat (8 bytes):
+ * type 1, heartbeat (8 bytes; 20 since sync sequences, older senders send the first 8):
  * +---------------+---------------+-------------------------------+
  * |   priority    |     role      |    advert interval ms (u16)   |
  * +---------------+---------------+-------------------------------+
  * |          connection entries the sender holds (u32)            |
  * +---------------------------------------------------------------+
- * type 2, sync: the rest of the datagram is one connection-state batch in the format of
- *   `lb/conn_state_codec.ts` (its own magic, version and CRC-32C); a connection record with 0 ms
- *   remaining means the entry ended (expired or reset) on the MASTER.
+ * |                                                               |  8
+ * +     sync epoch: epoch of the sync stream below, 0 = none (u64) +
+ * |                                                               |
+ * +---------------------------------------------------------------+
+ * |                  sync sequence (u32)                          | 16
+ * +---------------------------------------------------------------+
+ * type 2, sync without sequence (older senders; still decoded): the rest of the datagram is one
+ *   connection-state batch in the format of `lb/conn_state_codec.ts` (its own magic, version and
+ *   CRC-32C); a connection record with 0 ms remaining means the entry ended (expired or reset) on
+ *   the MASTER.
+ * type 3, sequenced sync: as type 2 after a sync sequence:
+ * +---------------------------------------------------------------+
+ * |                  sync sequence (u32)                          |  0
+ * +---------------------------------------------------------------+
+ * |  connection-state batch ...                                   |  4
+ * +---------------------------------------------------------------+
+ * type 4, resync request (a BACKUP asks a MASTER for its whole table, 16 bytes + T):
+ * +---------------+---------------+-------------------------------+
+ * |    reason     | target len T  |          reserved (0)         |  0
+ * +---------------+---------------+-------------------------------+
+ * |                                                               |  4
+ * +           target's sync epoch the gap is in (u64)             +
+ * |                                                               |
+ * +---------------------------------------------------------------+
+ * |           highest sync sequence missing (u32)                 | 12
+ * +---------------------------------------------------------------+
+ * |  target node id (T bytes UTF-8) ...                           | 16
+ * +---------------------------------------------------------------+
  * ```
  *
  * - Epoch and sequence give replay protection on top of the envelope's (`replay_guard.ts`): a
  *   receiver accepts a sender's message only if its epoch is newer than the last one seen, or equal
  *   with a sequence not yet seen within the window. A restarted sender has a newer epoch.
  * - Flags: heartbeat none (0); sync bit 0 = part of a full table (not only changes), bit 1 = the
- *   last part of a full table.
+ *   last part of a full table, bit 2 = the first part of a full table.
+ * - Sync sequence (types 1 and 3, `sync_gap_tracker.ts`): a counter of the sender's sync datagrams
+ *   alone, from 1 in each epoch (the header's sequence also counts heartbeats, so a lost heartbeat
+ *   would look like a lost batch). A MASTER's heartbeat carries its own epoch and the last sync
+ *   sequence it sent (a BACKUP sees a lost last batch within one interval); a BACKUP's carries the
+ *   epoch of the MASTER it follows and the highest sequence it holds with nothing missing before it
+ *   (the MASTER shows how far behind each BACKUP is). 0 / 0: no stream.
+ * - Resync reasons: 1 a gap (lost or dropped batches), 2 nothing held of the target's epoch yet.
+ * - Versions: the header layout has not changed since version 1. A heartbeat of an older sender is
+ *   8 bytes long (decoded with sync epoch and sequence 0); type 2 is still decoded. An older receiver
+ *   reads the first 8 bytes of a heartbeat and refuses types 3 and 4 as unknown (counted, dropped):
+ *   upgrade BACKUPs before the MASTER, or an old BACKUP gets no sync until its MASTER is old too.
  * - Role: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT. Priority 0 in a MASTER heartbeat releases the group.
  * - The node id and the group are bounded at 255 bytes (one length byte); the group never exceeds 64
  *   (`director.ha.vipGroup`).
@@ -52,15 +88,25 @@ export const HA_MAGIC = 0x57434841;
 export const HA_VERSION = 1;
 /** Fixed header bytes before the node id. */
 export const HA_HEADER_BYTES = 22;
-/** Bytes of a heartbeat's body. */
-export const HEARTBEAT_BODY_BYTES = 8;
+/** Bytes of a heartbeat's body as this codec writes it. */
+export const HEARTBEAT_BODY_BYTES = 20;
+/** Bytes of a heartbeat's body from a sender without sync sequences (still accepted). */
+export const HEARTBEAT_BODY_BYTES_V1 = 8;
+/** Fixed bytes of a resync request's body before the target id. */
+export const RESYNC_BODY_BYTES = 16;
 /** Sync flag: part of a full table. */
 export const SYNC_FULL = 1;
 /** Sync flag: the last part of a full table. */
 export const SYNC_FULL_END = 2;
+/** Sync flag: the first part of a full table. */
+export const SYNC_FULL_START = 4;
 
 /** Message types: wire values, append only. */
-export const HaMessageType = { HEARTBEAT: 1, SYNC: 2 } as const;
+export const HaMessageType = { HEARTBEAT: 1, SYNC: 2, SYNC_SEQ: 3, RESYNC: 4 } as const;
+
+/** Why a BACKUP asks for a resync: wire values, append only. */
+export const ResyncReason = { GAP: 1, NO_STREAM: 2 } as const;
+const RESYNC_REASONS = ["", "gap", "no-stream"] as const;
 
 const ROLES: readonly HaRole[] = ["INIT", "BACKUP", "MASTER", "FAULT"];
 
@@ -86,22 +132,43 @@ export interface HaHeartbeat extends HaHeader {
   advertIntervalMs: number;
   /** Connection entries in the sender's table (status only). */
   entries: number;
+  /**
+   * Epoch of the sync stream {@link syncSeq} counts in: a MASTER's own, a BACKUP's MASTER's; 0 when
+   * none (and from older senders).
+   */
+  syncEpoch: number;
+  /** MASTER: last sync sequence sent. BACKUP: highest held with none missing before it. 0: none. */
+  syncSeq: number;
 }
 
 /** A connection-sync batch. */
 export interface HaSync extends HaHeader {
   type: "sync";
-  /** {@link SYNC_FULL} | {@link SYNC_FULL_END}. */
+  /** {@link SYNC_FULL} | {@link SYNC_FULL_END} | {@link SYNC_FULL_START}. */
   flags: number;
+  /** Sync sequence (type 3); undefined for an older sender's type 2. */
+  syncSeq?: number;
   /** An encoded connection-state batch (`encodeConnState`). */
   payload: Uint8Array;
 }
 
+/** A BACKUP's request for the whole table of the MASTER `target`. */
+export interface HaResync extends HaHeader {
+  type: "resync";
+  reason: "gap" | "no-stream";
+  /** The MASTER asked. */
+  target: string;
+  /** The target's epoch the missing batches belong to. */
+  targetEpoch: number;
+  /** Highest sync sequence missing: a full table starting after it repairs the gap. */
+  missingUpTo: number;
+}
+
 /** A decoded message. */
-export type HaMessage = HaHeartbeat | HaSync;
+export type HaMessage = HaHeartbeat | HaSync | HaResync;
 
 /** Why a datagram was refused; the `reason` label of the dropped-messages counter. */
-export type HaDecodeReason = "short" | "magic" | "version" | "type" | "role";
+export type HaDecodeReason = "short" | "magic" | "version" | "type" | "role" | "reason";
 
 /** A datagram that is not a valid HA message. */
 export class HaDecodeError extends SyntaxError {
@@ -151,6 +218,8 @@ export function encodeHeartbeat(m: Omit<HaHeartbeat, "type">): Uint8Array {
   out[off + 1] = ROLES.indexOf(m.role);
   v.setUint16(off + 2, Math.min(0xffff, m.advertIntervalMs));
   v.setUint32(off + 4, Math.min(0xffffffff, m.entries));
+  v.setBigUint64(off + 8, BigInt(Math.max(0, Math.floor(m.syncEpoch))));
+  v.setUint32(off + 16, m.syncSeq >>> 0);
   return out;
 }
 
@@ -160,8 +229,32 @@ export function encodeHeartbeat(m: Omit<HaHeartbeat, "type">): Uint8Array {
  * @throws {RangeError} for a node id or group over 255 bytes
  */
 export function encodeSync(m: Omit<HaSync, "type">): Uint8Array {
-  const { out, off } = header(m, HaMessageType.SYNC, m.flags, m.payload.length);
-  out.set(m.payload, off);
+  if (m.syncSeq === undefined) {
+    const { out, off } = header(m, HaMessageType.SYNC, m.flags, m.payload.length);
+    out.set(m.payload, off);
+    return out;
+  }
+  const { out, off } = header(m, HaMessageType.SYNC_SEQ, m.flags, 4 + m.payload.length);
+  new DataView(out.buffer).setUint32(off, m.syncSeq >>> 0);
+  out.set(m.payload, off + 4);
+  return out;
+}
+
+/**
+ * Encodes a resync request.
+ *
+ * @throws {RangeError} for a node id, group or target over 255 bytes
+ */
+export function encodeResync(m: Omit<HaResync, "type">): Uint8Array {
+  const target = enc.encode(m.target);
+  if (target.length > 255) throw new RangeError(`Target node id "${m.target}" is longer than 255 bytes`);
+  const { out, off } = header(m, HaMessageType.RESYNC, 0, RESYNC_BODY_BYTES + target.length);
+  const v = new DataView(out.buffer);
+  out[off] = RESYNC_REASONS.indexOf(m.reason);
+  out[off + 1] = target.length;
+  v.setBigUint64(off + 4, BigInt(Math.max(0, Math.floor(m.targetEpoch))));
+  v.setUint32(off + 12, m.missingUpTo >>> 0);
+  out.set(target, off + RESYNC_BODY_BYTES);
   return out;
 }
 
@@ -193,12 +286,13 @@ export function decodeHaMessage(b: Uint8Array): HaMessage {
     group: dec.decode(b.subarray(22 + idLen, off)),
   };
   if (type === HaMessageType.HEARTBEAT) {
-    if (b.length < off + HEARTBEAT_BODY_BYTES) {
+    if (b.length < off + HEARTBEAT_BODY_BYTES_V1) {
       throw new HaDecodeError(
-        `Cannot decode HA heartbeat: length ${b.length} is less than ${off + HEARTBEAT_BODY_BYTES}`,
+        `Cannot decode HA heartbeat: length ${b.length} is less than ${off + HEARTBEAT_BODY_BYTES_V1}`,
         "short",
       );
     }
+    const sequenced = b.length >= off + HEARTBEAT_BODY_BYTES;
     const role = ROLES[b[off + 1]];
     if (!role) throw new HaDecodeError(`Cannot decode HA heartbeat: role ${b[off + 1]} is unknown`, "role");
     return {
@@ -208,8 +302,31 @@ export function decodeHaMessage(b: Uint8Array): HaMessage {
       role,
       advertIntervalMs: v.getUint16(off + 2),
       entries: v.getUint32(off + 4),
+      syncEpoch: sequenced ? Number(v.getBigUint64(off + 8)) : 0,
+      syncSeq: sequenced ? v.getUint32(off + 16) : 0,
     };
   }
   if (type === HaMessageType.SYNC) return { type: "sync", ...h, flags, payload: b.slice(off) };
+  if (type === HaMessageType.SYNC_SEQ) {
+    if (b.length < off + 4) {
+      throw new HaDecodeError(`Cannot decode HA sync: length ${b.length} is less than ${off + 4}`, "short");
+    }
+    return { type: "sync", ...h, flags, syncSeq: v.getUint32(off), payload: b.slice(off + 4) };
+  }
+  if (type === HaMessageType.RESYNC) {
+    if (b.length < off + RESYNC_BODY_BYTES || b.length < off + RESYNC_BODY_BYTES + b[off + 1]) {
+      throw new HaDecodeError(`Cannot decode HA resync request: length ${b.length} is too short`, "short");
+    }
+    const reason = RESYNC_REASONS[b[off]];
+    if (!reason) throw new HaDecodeError(`Cannot decode HA resync request: reason ${b[off]} is unknown`, "reason");
+    return {
+      type: "resync",
+      ...h,
+      reason,
+      target: dec.decode(b.subarray(off + RESYNC_BODY_BYTES, off + RESYNC_BODY_BYTES + b[off + 1])),
+      targetEpoch: Number(v.getBigUint64(off + 4)),
+      missingUpTo: v.getUint32(off + 12),
+    };
+  }
   throw new HaDecodeError(`Cannot decode HA message: type ${type} is unknown`, "type");
 }

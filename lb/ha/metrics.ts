@@ -13,6 +13,11 @@
  * | webcache_director_ha_sync_records_total | counter | direction (sent, received) | connection and template records |
  * | webcache_director_ha_sync_applied_total | counter | result (conn, removed, template, unknown-server, full, decode-error, inbox-full) | BACKUP side |
  * | webcache_director_ha_sync_lag_seconds | gauge | | age of the last synced batch when it arrived (MASTER's clock to this one's) |
+ * | webcache_director_ha_sync_gaps_total | counter | | BACKUP: missing sync batches that outlived `sync.gapGraceMs` |
+ * | webcache_director_ha_sync_unordered_total | counter | kind (late, duplicate) | BACKUP: batches out of order (applied) or repeated (not applied) |
+ * | webcache_director_ha_sync_repaired_total | counter | | BACKUP: gaps a complete full table repaired |
+ * | webcache_director_ha_resyncs_total | counter | event (requested, served, coalesced, covered, refused) | resync requests sent (BACKUP) and answered (MASTER) |
+ * | webcache_director_ha_sync_peer_behind | gauge | peer | MASTER: sync datagrams a BACKUP lacks, by its heartbeat |
  *
  * @module
  */
@@ -123,5 +128,72 @@ export const haSyncLag = new Gauge({
   collect() {
     const lag = current?.()?.sync.lastLagMs;
     if (lag !== undefined) this.set(lag / 1000);
+  },
+});
+
+/** Sync gaps. */
+export const haSyncGaps = new Counter({
+  name: "webcache_director_ha_sync_gaps_total",
+  help: "Missing connection-sync batches (lost datagrams, inbox full) that did not arrive within sync.gapGraceMs.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    const s = current?.()?.sync;
+    if (s) this.inc(s.gaps);
+  },
+});
+
+/** Out-of-order and repeated batches. */
+export const haSyncUnordered = new Counter({
+  name: "webcache_director_ha_sync_unordered_total",
+  help: "Connection-sync batches that arrived late (filled a gap, applied) or twice (not applied).",
+  labelNames: ["kind"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    const s = current?.()?.sync;
+    if (!s) return;
+    this.inc({ kind: "late" }, s.late);
+    this.inc({ kind: "duplicate" }, s.duplicates);
+  },
+});
+
+/** Repaired gaps. */
+export const haSyncRepaired = new Counter({
+  name: "webcache_director_ha_sync_repaired_total",
+  help: "Sync gaps repaired by a complete full table read after them.",
+  registers: [registry],
+  collect() {
+    this.reset();
+    const s = current?.()?.sync;
+    if (s) this.inc(s.repaired);
+  },
+});
+
+/** Resync requests. */
+export const haResyncs = new Counter({
+  name: "webcache_director_ha_resyncs_total",
+  help: "Resync requests: requested (sent by this BACKUP); as MASTER: served (whole table sent), coalesced (one " +
+    "was asked already), covered (one read after the gap was on its way), refused (not MASTER).",
+  labelNames: ["event"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    const r = current?.()?.sync.resync;
+    if (!r) return;
+    for (const [event, n] of Object.entries(r)) this.inc({ event }, n);
+  },
+});
+
+/** How far behind each BACKUP is. */
+export const haSyncPeerBehind = new Gauge({
+  name: "webcache_director_ha_sync_peer_behind",
+  help: "On the MASTER: this node's sync datagrams a peer lacks (last sent minus the highest it holds without a " +
+    "gap), by the peer's last heartbeat.",
+  labelNames: ["peer"],
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const p of current?.()?.peers ?? []) if (p.syncBehind !== undefined) this.set({ peer: p.node }, p.syncBehind);
   },
 });

@@ -13,6 +13,8 @@
  *   (`conn_change_log.ts`, fed by the dispatcher's `ConnChangeLog` hook), batches built by key
  *   (`conn_state_builder.ts`) and split for datagrams (`sync_chunks.ts`); a BACKUP applies them
  *   (`sync_apply.ts`) from the shared-memory inbox (`sync_inbox.ts`).
+ * - `sync_gap_tracker.ts`: a BACKUP's pure bookkeeping of the MASTER's numbered sync batches (gaps,
+ *   late and duplicate batches, full-table repair) that decides when to ask for a resync.
  * - `status_lines.ts` and `metrics.ts`: `webcache director status` and `webcache_director_ha_*`.
  *
  * @module
@@ -21,10 +23,12 @@ export { Election, type ElectionOptions, type ElectionOutput, type HaRole, type 
 export {
   decodeHaMessage,
   encodeHeartbeat,
+  encodeResync,
   encodeSync,
   HaDecodeError,
   type HaHeartbeat,
   type HaMessage,
+  type HaResync,
   type HaSync,
 } from "./message.ts";
 export { ReplayGuard } from "./replay_guard.ts";
@@ -33,6 +37,7 @@ export type { HaDataplane, SyncCounters } from "./ha_dataplane.ts";
 export { ConnChangeJournal } from "./conn_change_log.ts";
 export { applySyncBatch, type SyncApplySummary } from "./sync_apply.ts";
 export { chunkConnState } from "./sync_chunks.ts";
+export { type ResyncDue, type SyncGapOptions, SyncGapTracker } from "./sync_gap_tracker.ts";
 export { SyncInbox } from "./sync_inbox.ts";
 export { HaLoopHook, type HaLoopInit, type HaSyncMessage } from "./loop_hook.ts";
 export { formatHaStatus } from "./status_lines.ts";

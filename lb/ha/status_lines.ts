@@ -20,7 +20,8 @@ export function formatHaStatus(ha: HaStatus): string[] {
   ];
   for (const p of [...ha.peers].sort((a, b) => a.node.localeCompare(b.node))) {
     out.push(
-      `  peer ${p.node} ${p.address} ${p.role} priority ${p.priority}, seen ${p.lastSeenMsAgo} ms ago, ${p.entries} entries`,
+      `  peer ${p.node} ${p.address} ${p.role} priority ${p.priority}, seen ${p.lastSeenMsAgo} ms ago, ${p.entries} entries` +
+        (p.syncHeld !== undefined ? `, holds sync ${p.syncHeld} (${p.syncBehind} behind)` : ""),
     );
   }
   const s = ha.sync, a = s.applied;
@@ -30,6 +31,13 @@ export function formatHaStatus(ha: HaStatus): string[] {
         ? `, applied ${a.conns} entries, ${a.removed} removals, ${a.templates} templates (unknown server ${a.unknownServer}, full ${a.full}, inbox full ${a.inboxDropped})`
         : "") +
       (s.lastLagMs !== undefined ? `, lag ${Math.round(s.lastLagMs)} ms` : ""),
+  );
+  const r = s.resync, f = s.following;
+  out.push(
+    `  sync sequence: sent ${s.seq}` +
+      (f ? `; following ${f.node}: holds ${f.held} of ${f.highest}, ${f.missing} missing` : "") +
+      `; gaps ${s.gaps}, late ${s.late}, duplicates ${s.duplicates}, repaired ${s.repaired}; resyncs requested ${r.requested}, ` +
+      `served ${r.served}, coalesced ${r.coalesced}, covered ${r.covered}, refused ${r.refused}`,
   );
   const t = ha.lastTakeover;
   out.push(

@@ -18,6 +18,9 @@
  *   with the same checks.
  * - clean stop (SIGTERM) of the MASTER: its release makes the BACKUP take over at once (< 500 ms);
  *   the old MASTER returning with preempt off stays BACKUP.
+ * - lossy sync: an nftables rule in the BACKUP's namespace drops a third of the sync datagrams (not
+ *   the heartbeats) while sessions open, with the periodic full table off; the BACKUP finds the gaps,
+ *   asks for the table and holds every entry within seconds, and a kill -9 then moves no session.
  *
  * Every namespace is removed in `finally`.
  */
@@ -45,7 +48,15 @@ const D2_IP = "10.77.0.3";
 type Conn = ReturnType<typeof keepAlive> & { cache: string };
 type Director = Proc & { file: string; host: Host; name: string };
 
-function config(lab: Lab, name: string, priority: number, preempt: boolean, peer: string, method: string) {
+function config(
+  lab: Lab,
+  name: string,
+  priority: number,
+  preempt: boolean,
+  peer: string,
+  method: string,
+  sync: Record<string, unknown> = {},
+) {
   return {
     section: {
       interface: "eth0",
@@ -58,7 +69,7 @@ function config(lab: Lab, name: string, priority: number, preempt: boolean, peer
         advertIntervalMs: 100,
         // TUN runs with peers from cluster membership (the director members' tunnel addresses).
         peers: method === "tun" ? [] : [`${peer}:7948`],
-        sync: { intervalMs: 100 },
+        sync: { intervalMs: 100, ...sync },
       },
       services: [80, 8080].map((port) => ({
         vip: VIP,
@@ -81,9 +92,10 @@ async function start(
   priority: number,
   preempt = true,
   method = "dr",
+  sync: Record<string, unknown> = {},
 ): Promise<Director> {
   const peer = host.ip === D2_IP ? lab.director.ip : D2_IP;
-  const c = config(lab, name, priority, preempt, peer, method);
+  const c = config(lab, name, priority, preempt, peer, method, sync);
   const p = await startDirector({ ...lab, director: host }, c.section, c.other);
   return { ...p, host, name };
 }
@@ -363,6 +375,76 @@ Deno.test({
       assertEquals(await cacheOf(lab, lab.client, 8080), sticky, "TUN persistence");
       assertEquals(await dl, { code: 0, bytes: 4 << 20 }, "TUN download across the takeover");
       assertEquals(await resets(), [], "RSTs from caches to clients (wrong-cache packets)");
+    } finally {
+      await Promise.all(conns.map((c) => c.close().catch(() => {})));
+      await destroyLab(lab);
+    }
+  },
+});
+
+Deno.test({
+  ...await requires(
+    "Director HA: with a third of the sync datagrams dropped, the BACKUP resyncs and a kill -9 moves no session",
+    { netns: true },
+  ),
+  async fn() {
+    const lab = await buildLab("hl");
+    const conns: Conn[] = [];
+    try {
+      const d2Host = await lab.topo.addHost("dir2", D2_IP);
+      for (const c of lab.caches) await startCache(lab, c, "dr", { ports: "80,8080" });
+      // No periodic full table: only the gap repair can bring back what is lost.
+      const sync = { fullSyncIntervalMs: 0 };
+      const d1 = await start(lab, lab.director, "d1", 200, true, "dr", sync);
+      const d2 = await start(lab, d2Host, "d2", 100, true, "dr", sync);
+      await logTime(d1, switched(true));
+      await d2.out.waitFor((l) => l.includes('"Director HA peer seen"'), 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      // Sealed heartbeats are about 84 bytes of UDP, sync datagrams with one record about 160.
+      const nft = (...args: string[]) => lab.topo.exec(d2Host.ns, ["nft", ...args]);
+      await nft("add", "table", "inet", "hlsyncdrop");
+      await nft("add", "chain", "inet", "hlsyncdrop", "in", "{ type filter hook input priority 0 ; }");
+      await nft(
+        ..."add rule inet hlsyncdrop in udp dport 7948 udp length gt 120 numgen random mod 3 eq 0 counter drop"
+          .split(" "),
+      );
+      const dropped = async () => {
+        const r = await lab.topo.exec(d2Host.ns, ["nft", "list", "table", "inet", "hlsyncdrop"]);
+        return Number(/packets (\d+)/.exec(r.stdout)?.[1] ?? 0);
+      };
+      // Sessions open until several sync datagrams were dropped (each open is a batch or two).
+      while (conns.length < 60 && (conns.length < 20 || await dropped() < 3)) {
+        conns.push(...await openConns(lab, 2));
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      const lost = await dropped();
+      assert(lost >= 3, `only ${lost} sync datagrams dropped`);
+      let s2 = (await status(lab, d2)).ha.sync;
+      for (let i = 0; i < 150 && !(s2.following?.missing === 0 && s2.following.held === s2.following.highest); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        s2 = (await status(lab, d2)).ha.sync;
+      }
+      const s1 = (await status(lab, d1)).ha;
+      console.log(
+        `lossy sync: ${conns.length} sessions, ${lost} sync datagrams dropped; d2: gaps ${s2.gaps}, resyncs ` +
+          `requested ${s2.resync.requested}, repaired ${s2.repaired}, holds ${s2.following?.held} of ` +
+          `${s2.following?.highest}; d1 served ${s1.sync.resync.served}, coalesced ${s1.sync.resync.coalesced}, ` +
+          `covered ${s1.sync.resync.covered}`,
+      );
+      assertEquals(s2.following?.missing, 0, "d2 still misses sync batches");
+      assert(s2.gaps >= 1 && s2.resync.requested >= 1 && s1.sync.resync.served >= 1, "gaps found and served");
+      const resets = await watchResets(lab);
+      const from = d2.out.lines.length;
+      d1.p.kill("SIGKILL");
+      await d1.p.status;
+      await logTime(d2, switched(true), from);
+      await assertSameCaches(conns, "after kill -9 with lossy sync");
+      assertEquals(await resets(), [], "RSTs from caches to clients (wrong-cache packets)");
+      const cli = (await lab.topo.exec(d2Host.ns, [Deno.execPath(), "run", "-A", BUNDLE, "director", "status"]))
+        .stdout;
+      assert(/sync sequence: sent \d+; gaps [1-9]/.test(cli) || /gaps [1-9]\d*, late/.test(cli), cli);
+      const m2 = (await lab.topo.exec(d2Host.ns, ["curl", "-s", "http://127.0.0.1:9090/metrics"])).stdout;
+      assert(/webcache_director_ha_resyncs_total\{event="requested"\} [1-9]/.test(m2), "d2 resync metric");
     } finally {
       await Promise.all(conns.map((c) => c.close().catch(() => {})));
       await destroyLab(lab);

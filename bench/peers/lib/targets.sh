@@ -6,10 +6,12 @@ declare -A BUILTIN_PORT=(
   [squid]=27101 [varnish]=27102 [nginx-cache]=27103 [ats]=27104
   [deno-naive]=27105 [deno-naive-2p]=27106
   [webcache]=27110 [webcache-disk]=27111 [squid-disk]=27112 [nginx-disk]=27113 [webcache-rock]=27114
+  [webcache-before]=27115 [webcache-before-disk]=27116 [webcache-before-rock]=27117
   [nginx-static]=27090 [deno-static]=27091 [deno-static-2p]=27092
 )
 # webcache's admin listeners (one per webcache target)
-declare -A WEBCACHE_ADMIN_PORT=([webcache]=27120 [webcache-disk]=27121 [webcache-rock]=27122)
+declare -A WEBCACHE_ADMIN_PORT=([webcache]=27120 [webcache-disk]=27121 [webcache-rock]=27122
+  [webcache-before]=27123 [webcache-before-disk]=27124 [webcache-before-rock]=27125)
 BUILTIN_BOUNDS=" nginx-static deno-static deno-static-2p "
 DENO_RUN=("${DENO:-deno}" run --quiet --no-prompt --allow-net=127.0.0.1 --allow-env=ORIGIN_URL)
 export DENO_NO_UPDATE_CHECK=1 ORIGIN_URL
@@ -118,38 +120,47 @@ start_nginx-disk() {
 # (default WORKERS). webcache: memory tier only. webcache-disk: one disk directory under
 # DISK_DIR and the memory tier off (cache.memory.maxObjectBytes 0), so every hit reads the disk store.
 WEBCACHE_JS=${WEBCACHE_JS:-$BENCH_DIR/../../dist/webcache.js}
+# The webcache-before* targets run the bundle of another revision (BEFORE_REV, built by run.sh into
+# $RUN_DIR/webcache-before.js, or BEFORE_JS) with the same configuration as their namesakes, so one
+# run shows the table before and after a change.
+WEBCACHE_BEFORE_JS=${BEFORE_JS:-}
 start_webcache_like() { # NAME PORT CONFIG [extra args...]
-  local name=$1 port=$2 conf=$3
+  local name=$1 port=$2 conf=$3 js=$WEBCACHE_JS
   shift 3
+  [[ $name == webcache-before* ]] && js=$WEBCACHE_BEFORE_JS
+  [[ -n $js && -f $js ]] || die "$name: no bundle (the webcache-before targets need BEFORE_REV or BEFORE_JS)"
   start_bg "$name" "${DENO:-deno}" run -A --unstable-kv --unstable-net --v8-flags=--no-memory-reducer,--max-semi-space-size=16 \
-    "$WEBCACHE_JS" cache --config "$conf" --origin "$ORIGIN_URL" --listen "127.0.0.1:$port" \
+    "$js" cache --config "$conf" --origin "$ORIGIN_URL" --listen "127.0.0.1:$port" \
     --workers "${WEBCACHE_WORKERS:-$WORKERS}" --access-log none --log-level warn "$@"
 }
 
-start_webcache() {
-  local conf=$RUN_DIR/webcache.yaml
-  printf 'admin:\n  listen: 127.0.0.1:%s\n' "${WEBCACHE_ADMIN_PORT[webcache]}" > "$conf"
-  start_webcache_like webcache "$1" "$conf"
+# webcache_memory NAME PORT: the memory tier only
+webcache_memory() {
+  local conf=$RUN_DIR/$1.yaml
+  printf 'admin:\n  listen: 127.0.0.1:%s\n' "${WEBCACHE_ADMIN_PORT[$1]}" > "$conf"
+  start_webcache_like "$1" "$2" "$conf"
 }
 
-start_webcache-disk() {
-  local conf=$RUN_DIR/webcache-disk.yaml
-  rm -rf "$DISK_DIR/webcache"
-  mkdir -p "$DISK_DIR/webcache"
+# webcache_disk NAME PORT: one ufs directory under DISK_DIR and the memory tier off
+# (cache.memory.maxObjectBytes 0), so every hit reads the disk store
+webcache_disk() {
+  local conf=$RUN_DIR/$1.yaml store=$DISK_DIR/$1
+  rm -rf "$store"
+  mkdir -p "$store"
   printf 'admin:\n  listen: 127.0.0.1:%s\ncache:\n  memory:\n    maxBytes: 1MiB\n    maxObjectBytes: 0\n' \
-    "${WEBCACHE_ADMIN_PORT[webcache-disk]}" > "$conf"
-  start_webcache_like webcache-disk "$1" "$conf" --cache-dir "$DISK_DIR/webcache/d1" --cache-size 2GiB
+    "${WEBCACHE_ADMIN_PORT[$1]}" > "$conf"
+  start_webcache_like "$1" "$2" "$conf" --cache-dir "$store/d1" --cache-size 2GiB
 }
 
-# webcache-rock: as webcache-disk, with Squid's usual pair of directories: a rock directory (16 KiB
-# slots) for small objects and a ufs directory for larger ones (the big scenario's 100 KiB).
-start_webcache-rock() {
-  local conf=$RUN_DIR/webcache-rock.yaml store=$DISK_DIR/webcache-rock
+# webcache_rock NAME PORT: as webcache_disk, with Squid's usual pair of directories: a rock directory
+# (16 KiB slots) for small objects and a ufs directory for larger ones (the big scenario's 100 KiB)
+webcache_rock() {
+  local conf=$RUN_DIR/$1.yaml store=$DISK_DIR/$1
   rm -rf "$store"
   mkdir -p "$store"
   cat > "$conf" << EOF
 admin:
-  listen: 127.0.0.1:${WEBCACHE_ADMIN_PORT[webcache-rock]}
+  listen: 127.0.0.1:${WEBCACHE_ADMIN_PORT[$1]}
 cache:
   memory:
     maxBytes: 1MiB
@@ -159,5 +170,13 @@ cache:
       - { type: rock, path: $store/rock, size: 2GiB, slotBytes: 16KiB, ways: 8 }
       - { type: ufs, path: $store/ufs, size: 2GiB }
 EOF
-  start_webcache_like webcache-rock "$1" "$conf"
+  start_webcache_like "$1" "$2" "$conf"
 }
+
+start_webcache() { webcache_memory webcache "$1"; }
+start_webcache-disk() { webcache_disk webcache-disk "$1"; }
+start_webcache-rock() { webcache_rock webcache-rock "$1"; }
+start_webcache-before() { webcache_memory webcache-before "$1"; }
+start_webcache-before-disk() { webcache_disk webcache-before-disk "$1"; }
+start_webcache-before-rock() { webcache_rock webcache-before-rock "$1"; }
+
