@@ -13,6 +13,8 @@
 #   STRACE=/tmp/x ...                      # strace -c -f of the target meanwhile (x.<name>.strace); slows it
 #   DISK=1 ...                             # the store is a cache directory (under bench/results/) with the
 #                                          # memory tier off: every hit reads the disk store
+#   SETTLE=2 ...                           # with DISK=1: seconds between start and measurement, for the
+#                                          # directory's background start-up work (subdirectories)
 #   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
@@ -164,6 +166,9 @@ run_bundle() { # name path
     sleep 0.1
   done
   curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024"
+  # A fresh cache directory's start-up work (creating its L1/L2 subdirectories, as `squid -z`
+  # does before Squid starts) runs in the background: let it finish before measuring.
+  [[ -z ${DISK:-} ]] || sleep "${SETTLE:-2}"
   measure "$1" "$wc" "http://127.0.0.1:$port"
   kill "$wc"
   wait "$wc" 2>/dev/null || true
