@@ -147,6 +147,8 @@ export class RockDir implements Store {
   readonly #overflow: RockDirOptions["overflow"];
   readonly #table: Uint8Array;
   readonly #hdr = new Uint8Array(SLOT_HEADER_BYTES);
+  /** Records are encoded here (stores are synchronous: one at a time per process). */
+  readonly #rec: Uint8Array;
   readonly #plain = new Map<string, PlainHash>();
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
   #slab = new Uint8Array(SLAB_BYTES);
@@ -178,6 +180,7 @@ export class RockDir implements Store {
     this.#o = o;
     this.#overflow = overflow;
     this.#table = new Uint8Array(this.#g.ways * SLOT_HEADER_BYTES);
+    this.#rec = new Uint8Array(this.#g.slotBytes);
     this.#m = {
       hits: m.diskHits.labels({ dir: path }),
       misses: m.diskMisses.labels({ dir: path }),
@@ -517,9 +520,9 @@ export class RockDir implements Store {
    * Writes a whole object into a way of its set; false when the record does not fit a slot, else
    * whether it replaced an "in ufs" marker of the key (the ufs copy is then older: delete it).
    */
-  #store(meta: StoredMeta, body: Uint8Array): false | { replacedUfs: boolean } {
+  #store(meta: StoredMeta, body: readonly Uint8Array[]): false | { replacedUfs: boolean } {
     const h = this.#hashOf(meta.primary, meta.variant);
-    const { record, header } = encodeRecord(meta, body, Date.now(), h);
+    const { record, header } = encodeRecord(meta, body, Date.now(), h, this.#rec);
     if (record.length > this.#g.slotBytes) return false;
     const replacedUfs = this.#put(h, record, header);
     const p = this.#plainOf(meta.primary);
@@ -608,8 +611,8 @@ export class RockDir implements Store {
     const f = this.#newest(this.#readTable(set), set, h);
     const obj = f && this.#readObject(f, meta);
     if (!f || !obj) return Promise.resolve(false);
-    const body = obj.body!.slice();
-    const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h);
+    const body = obj.body!; // a view of the read slab, copied into the record buffer
+    const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h, this.#rec);
     this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
     if (record.length > this.#g.slotBytes) {
       this.#file.clearSlot(set, f.way);
