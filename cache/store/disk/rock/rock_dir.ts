@@ -53,6 +53,8 @@ import { isNoSpace, StoreWriteError } from "../_disk_writer.ts";
 import type { CacheDirStatus } from "../cache_dir.ts";
 import { decodeEntryHeader } from "../entry_format.ts";
 import { WriteFailures } from "../_write_failures.ts";
+import { HeaderMemo } from "../_header_memo.ts";
+import { SlabPool } from "../_slab_pool.ts";
 import * as m from "../metrics.ts";
 import { RockFile } from "./rock_file.ts";
 import { RockWriter } from "./rock_writer.ts";
@@ -93,8 +95,16 @@ const STASH_MAX = 32;
 const ABSENT_MS = 20;
 /** Hashes of plain URLs remembered, to skip hashing the URL again on each lookup. */
 const HASH_MEMO_MAX = 50_000;
-/** Read slab, shared by consecutive lookups; bodies are views into it (see cache_dir.ts). */
+/** Read slabs, shared by consecutive lookups; bodies are views into them (see `../_slab_pool.ts`). */
 const SLAB_BYTES = 1024 * 1024;
+/** Released read slabs kept for reuse per directory (see cache_dir.ts). */
+const FREE_SLABS = 8;
+/**
+ * Bytes left free before each record read: with the record's entry header block they are the
+ * object's headroom (`StoredObject.takeHeadroom`), where the sender writes the response head to
+ * send head and body in one write without copying the body (as cache_dir.ts does).
+ */
+const HEAD_ROOM = 256;
 
 /** Options of {@link RockDir.open}. */
 export interface RockDirOptions {
@@ -151,8 +161,9 @@ export class RockDir implements Store {
   readonly #rec: Uint8Array;
   readonly #plain = new Map<string, PlainHash>();
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
-  #slab = new Uint8Array(SLAB_BYTES);
-  #slabUsed = 0;
+  readonly #slabs: SlabPool;
+  /** Decoded entry header blocks by slot, so a hit on a record read before decodes nothing. */
+  readonly #headers = new HeaderMemo();
   readonly #failures: WriteFailures;
   #used = { slots: 0, scannedAt: 0 };
   #shared = { objects: 0, bytes: 0 };
@@ -181,6 +192,7 @@ export class RockDir implements Store {
     this.#overflow = overflow;
     this.#table = new Uint8Array(this.#g.ways * SLOT_HEADER_BYTES);
     this.#rec = new Uint8Array(this.#g.slotBytes);
+    this.#slabs = new SlabPool(Math.max(SLAB_BYTES, HEAD_ROOM + this.#g.slotBytes), FREE_SLABS);
     this.#m = {
       hits: m.diskHits.labels({ dir: path }),
       misses: m.diskMisses.labels({ dir: path }),
@@ -251,7 +263,7 @@ export class RockDir implements Store {
 
   #tick(): void {
     const now = Date.now();
-    for (const [k, s] of this.#stash) if (now - s.at > STASH_MS) this.#stash.delete(k);
+    for (const [k, s] of this.#stash) if (now - s.at > STASH_MS) this.#unstash(k);
     if (this.#o.evictor) {
       if (this.#state === "ready" && now - this.#used.scannedAt >= this.#o.scanIntervalMs) {
         this.#state = "loading";
@@ -333,33 +345,41 @@ export class RockDir implements Store {
 
   /**
    * Reads and checks the record of a way; `undefined` when it is torn, damaged or not the key's.
-   * The body is a view into the read slab.
+   * The record goes into a read slab after {@link HEAD_ROOM} free bytes; the body is a view of it,
+   * the free bytes and the entry header block before the body are its headroom, and `release`
+   * gives the slab back (see `../_slab_pool.ts`). The entry header block is decoded through the
+   * memo: the same bytes in the same slot give the header decoded before.
    */
   #readObject(f: Found, key?: ObjectKey): StoredObject | undefined {
     if (f.header.inUfs) return undefined;
     const len = f.header.recordBytes;
     if (len > this.#g.slotBytes) return this.#damaged(f, `record length ${len} exceeds the slot`);
-    if (SLAB_BYTES - this.#slabUsed < len) {
-      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, len));
-      this.#slabUsed = 0;
-    }
-    const into = this.#slab.subarray(this.#slabUsed, this.#slabUsed + len);
+    const room = this.#slabs.room(HEAD_ROOM + len);
+    const into = room.subarray(HEAD_ROOM);
     const n = this.#file.readRecord(f.set, f.way, len, into);
     let rec;
     try {
-      rec = decodeRecord(into.subarray(0, n), f.header);
+      const slot = `${f.set}:${f.way}`;
+      rec = decodeRecord(into.subarray(0, n), f.header, (block) => this.#headers.decode(slot, block));
     } catch (e) {
       if (e instanceof RockFormatError) return this.#damaged(f, e.message);
       throw e;
     }
-    this.#slabUsed += (len + 7) & ~7;
     const meta = rec.entry.meta;
     if (key && (meta.primary !== key.primary || meta.variant !== key.variant)) return undefined;
+    const release = this.#slabs.claim(room, HEAD_ROOM + len);
+    let headroom = HEAD_ROOM + (len - rec.body.length);
     const body = rec.body;
     return {
       meta,
       body,
       tier: "disk",
+      takeHeadroom: () => {
+        const r = headroom;
+        headroom = 0;
+        return r;
+      },
+      release,
       openBody: (range) => {
         const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
         return new ReadableStream({
@@ -396,6 +416,14 @@ export class RockDir implements Store {
 
   #stashKey(primary: string, variant: string): string {
     return `${primary}\n${variant}`;
+  }
+
+  /** Drops a stashed object that no lookup took, giving its read slab back. */
+  #unstash(k: string): void {
+    const s = this.#stash.get(k);
+    if (!s) return;
+    this.#stash.delete(k);
+    s.obj.release?.();
   }
 
   /**
@@ -438,8 +466,10 @@ export class RockDir implements Store {
       const obj = this.#readObject(f);
       if (!obj || obj.meta.primary !== primary) continue;
       metas.push(obj.meta);
-      if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
-      this.#stash.set(this.#stashKey(primary, obj.meta.variant), { obj, at: now });
+      if (this.#stash.size >= STASH_MAX) this.#unstash(this.#stash.keys().next().value!);
+      const sk = this.#stashKey(primary, obj.meta.variant);
+      this.#unstash(sk);
+      this.#stash.set(sk, { obj, at: now });
     }
     return { metas, inUfs };
   }
@@ -464,6 +494,7 @@ export class RockDir implements Store {
     if (stashed) {
       this.#stash.delete(sk);
       if (Date.now() - stashed.at <= STASH_MS) obj = stashed.obj;
+      else stashed.obj.release?.();
     }
     if (!obj) {
       const h = this.#hashOf(key.primary, key.variant);
@@ -527,7 +558,7 @@ export class RockDir implements Store {
     const replacedUfs = this.#put(h, record, header);
     const p = this.#plainOf(meta.primary);
     p.absentAt = -Infinity;
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
     this.#m.writes.inc();
     return { replacedUfs };
   }
@@ -542,7 +573,7 @@ export class RockDir implements Store {
     const h = this.#hashOf(meta.primary, meta.variant);
     this.#put(h, undefined, ufsMarker(h, Date.now(), meta));
     this.#plainOf(meta.primary).absentAt = -Infinity;
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
   }
 
   /**
@@ -613,7 +644,8 @@ export class RockDir implements Store {
     if (!f || !obj) return Promise.resolve(false);
     const body = obj.body!; // a view of the read slab, copied into the record buffer
     const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h, this.#rec);
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    obj.release?.();
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
     if (record.length > this.#g.slotBytes) {
       this.#file.clearSlot(set, f.way);
       return Promise.resolve(false);
@@ -642,7 +674,7 @@ export class RockDir implements Store {
     }
     for (const k of [...this.#stash.keys()]) {
       if (k.startsWith(primary + "\n") && (variant === undefined || k === this.#stashKey(primary, variant))) {
-        this.#stash.delete(k);
+        this.#unstash(k);
       }
     }
     if (this.#o.evictor) this.#used.slots = Math.max(0, this.#used.slots - count);
@@ -709,7 +741,8 @@ export class RockDir implements Store {
     this.#abort.abort();
     clearInterval(this.#timer);
     await this.#background;
-    this.#stash.clear();
+    for (const k of [...this.#stash.keys()]) this.#unstash(k);
+    this.#headers.clear();
     this.#file.close();
     await this.#lock.release();
     log.info("Cache directory closed", { dir: this.path });

@@ -91,7 +91,13 @@
  */
 import type { StoredMeta } from "../../store.ts";
 import { crc32c, crc32cCombine } from "../crc32c.ts";
-import { decodeEntryHeader, encodeEntryHeader, type EntryHeader, validatorsOf } from "../entry_format.ts";
+import {
+  decodeEntryHeader,
+  encodeEntryHeader,
+  type EntryHeader,
+  entryHeaderLength,
+  validatorsOf,
+} from "../entry_format.ts";
 
 /** "WCRF" read as a little-endian u32: the rock file header magic. */
 export const ROCK_FILE_MAGIC = 0x46524357;
@@ -470,21 +476,31 @@ export function encodeRecord(
  *
  * @param record the R bytes read
  * @param h the slot header that pointed to it
+ * @param decodeHead decodes the entry header block (exactly its H bytes): `decodeEntryHeader`,
+ *   or a memo of it that returns the same header for the same bytes
  * @returns the entry header and a view of the body
  * @throws {RockFormatError} when the record is torn, damaged or inconsistent
  */
-export function decodeRecord(record: Uint8Array, h: SlotHeader): { entry: EntryHeader; body: Uint8Array } {
+export function decodeRecord(
+  record: Uint8Array,
+  h: SlotHeader,
+  decodeHead: (block: Uint8Array) => EntryHeader = decodeEntryHeader,
+): { entry: EntryHeader; body: Uint8Array } {
   if (record.length !== h.recordBytes) {
     throw new RockFormatError(`Cannot decode rock record: read ${record.length} of ${h.recordBytes} bytes`);
   }
   if (crc32c(record) !== h.recordCrc) throw new RockFormatError("Cannot decode rock record: checksum mismatch");
   let entry: EntryHeader;
+  let headBytes: number;
   try {
-    entry = decodeEntryHeader(record);
+    headBytes = entryHeaderLength(record);
+    if (headBytes > record.length) {
+      throw new RangeError(`header length ${headBytes} exceeds the record (${record.length} bytes)`);
+    }
+    entry = decodeHead(record.subarray(0, headBytes));
   } catch (e) {
     throw new RockFormatError(`Cannot decode rock record: ${(e as Error).message}`, { cause: e });
   }
-  const headBytes = new DataView(record.buffer, record.byteOffset + 8, 4).getUint32(0, true);
   if (headBytes + entry.meta.bodyBytes !== record.length || entry.meta.bodyBytes !== h.bodyBytes) {
     throw new RockFormatError(
       `Cannot decode rock record: ${record.length} bytes, header says ${headBytes} + ${entry.meta.bodyBytes}`,
