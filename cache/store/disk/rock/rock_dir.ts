@@ -13,12 +13,18 @@
  * (ways × 64 bytes) finds the candidates, one `pread` of the record reads the object, whose CRC
  * and keys are checked before a byte is served. `variants()` reads the table and the records of
  * the URL's variants, and keeps the object read for the `get()` of the same lookup, so a hit is
- * two `pread`s. A miss is one.
+ * two `pread`s. A miss is one. The record is read into a recycled read slab after 256 free bytes
+ * (`../_slab_pool.ts`): the body is a view of it, and the free bytes with the entry header block
+ * before the body are the object's headroom, where the response head is written so head and body
+ * go out in one write; the entry header block is decoded through a memo per slot
+ * (`../_header_memo.ts`: the same bytes give the header decoded before).
  *
  * Store: the writer buffers the body (at most one slot) and at commit picks a way of the set
  * (the key's own, else an empty one, else the expired one stored first, else the one stored
  * first: per-set FIFO, like Traffic Server's cyclic store; hits write nothing, so the eviction
- * policy option does not apply), writes the record, then the header: two `pwrite`s. The way's old
+ * policy option does not apply), encodes the record into one reused slot-sized buffer (entry
+ * header block, then the writer's chunks; one CRC pass over the body), writes the record, then the
+ * header: two `pwrite`s. The way's old
  * header is not emptied first: until the new header lands it names the old record's length and
  * CRC, which the new (or half-written) record fails, so a reader meanwhile gets a miss (and may
  * take the way for damaged and clear it: one more miss), never the new bytes under the old header

@@ -75,6 +75,10 @@
  * They only locate candidates: a read compares the full keys in the record, so a collision (even
  * a crafted one) costs a miss or an eviction, never a wrong object.
  *
+ * The record CRC covers all R bytes. A writer reads the body once: its CRC goes into the entry
+ * header, and the record CRC is combined from the entry header block's CRC and the body's
+ * (`crc32cCombine`, zlib's `crc32_combine`), which equals the CRC computed over the record.
+ *
  * Crash and concurrency safety: a writer writes the record first, then the slot header (two
  * `pwrite`s; the way's old header is not emptied first). A reader checks the header CRC, then the
  * record CRC over the record it read against the header's, then the keys. While a record is being
