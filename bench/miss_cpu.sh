@@ -15,6 +15,8 @@
 #                                          # memory tier off: every hit reads the disk store
 #   DISK=rock ...                          # the same with a rock directory (16 KiB slots) and a ufs one
 #                                          # beside it, as bench/peers' webcache-rock; fresh for each bundle
+#   SETTLE=2 ...                           # with DISK=1: seconds between start and measurement, for the
+#                                          # directory's background start-up work (subdirectories)
 #   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
@@ -173,6 +175,9 @@ run_bundle() { # name path
     sleep 0.1
   done
   curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024"
+  # A fresh cache directory's start-up work (creating its L1/L2 subdirectories, as `squid -z`
+  # does before Squid starts) runs in the background: let it finish before measuring.
+  [[ -z ${DISK:-} ]] || sleep "${SETTLE:-2}"
   measure "$1" "$wc" "http://127.0.0.1:$port"
   kill "$wc"
   wait "$wc" 2>/dev/null || true
