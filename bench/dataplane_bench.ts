@@ -14,13 +14,15 @@
  * - the director's CPU at a fixed 10,000 packets/s (CPU per 10 kpps).
  *
  * Run as root: `deno run -A --unstable-kv --unstable-net bench/dataplane_bench.ts [SECONDS] [--methods dr,dr-user,tun]
- * [--only http,bulk,pps] [--prefix NAME] [--scheduler NAME] [--close] [--rounds N] [--connections N] [--perf]`. Needs wrk, nginx, iperf3, ethtool. Writes
+ * [--only http,bulk,pps] [--prefix NAME] [--scheduler NAME] [--close] [--rounds N] [--connections N] [--perf]
+ * [--prealloc]`. Needs wrk, nginx, iperf3, ethtool. Writes
  * bench/results/dataplane-<time>.json and prints a Markdown table. `--only` skips the other parts (for quick iterations);
  * `--prefix` names the lab's namespaces (default `wcdp`). `--scheduler` sets the services' scheduler (default wlc; mh
  * lets the fast path schedule new connections in the kernel); `--close` makes every wrk request a new connection. `dr` uses the in-kernel fast path for established flows
  * (`director.fastPath: auto`), `dr-user` turns it off (`tun-nofast` for TUN); `tun-user` is TUN without the real
  * server's eBPF decapsulator; `dr-null` replaces the director by `_null_hop.ts`, the smallest in-kernel forwarder
  * (MAC rewrite and redirect, no table): what the hop through the director's namespace costs by itself.
+ * `--prealloc` sets `director.fastPathPreallocate: true` (the kernel's flow map allocated whole at start).
  * The director's CPU (/proc/PID/stat) does not include the fast path's work, which runs in softirq context of the
  * sender (client or generator), so compare the request and packet rates, not only the director's CPU.
  *
@@ -55,6 +57,8 @@ const SCHEDULER = flag("--scheduler") ?? "wlc";
 const CLOSE = Deno.args.includes("--close");
 // `--perf`: record the director with perf during the last VIP wrk run and print the top symbols.
 const PERF = Deno.args.includes("--perf");
+// `--prealloc`: `director.fastPathPreallocate: true`.
+const PREALLOC = Deno.args.includes("--prealloc");
 // `--rounds N`: interleaved direct/VIP wrk rounds (A/B/A/B...), medians reported (default 3).
 const ROUNDS = Number(flag("--rounds") ?? 3);
 // wrk connections, the same for the direct and the VIP runs.
@@ -374,6 +378,7 @@ http { access_log off; keepalive_requests 100000; server { listen 80; root ${www
     const director: Proc = variant === "dr-null" ? await nullHop(lab, rs) : await startDirector(lab, {
       interface: "eth0",
       fastPath: variant === "dr-user" || variant === "tun-nofast" ? "off" : "auto",
+      fastPathPreallocate: PREALLOC,
       services: [80, 5201, 9].map((port) => ({
         vip: VIP,
         port,

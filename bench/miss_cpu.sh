@@ -13,6 +13,10 @@
 #   STRACE=/tmp/x ...                      # strace -c -f of the target meanwhile (x.<name>.strace); slows it
 #   DISK=1 ...                             # the store is a cache directory (under bench/results/) with the
 #                                          # memory tier off: every hit reads the disk store
+#   DISK=rock ...                          # the same with a rock directory (16 KiB slots) and a ufs one
+#                                          # beside it, as bench/peers' webcache-rock; fresh for each bundle
+#   SETTLE=2 ...                           # with DISK=1: seconds between start and measurement, for the
+#                                          # directory's background start-up work (subdirectories)
 #   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
@@ -139,7 +143,14 @@ EOF
 }
 run_bundle() { # name path
   local port=$((28000 + RANDOM % 2000)) wc own="EXTRA_$1" ownenv="ENV_$1" ownargs="ARGS_$1" inspect= disk=()
-  if [[ -n ${DISK:-} ]]; then # a fresh cache directory, memory tier off (as bench/peers' webcache-disk)
+  if [[ ${DISK:-} == rock ]]; then # fresh rock + ufs directories, memory tier off (bench/peers' webcache-rock)
+    local dir=$ROOT/bench/results/disk-stores/cpu-$1
+    rm -rf "$dir" && mkdir -p "$dir"
+    printf 'cache:\n  memory:\n    maxBytes: 1MiB\n    maxObjectBytes: 0\n  store:\n    dirs:\n%s\n%s\n' \
+      "      - { type: rock, path: $dir/rock, size: 2GiB, slotBytes: 16KiB, ways: 8 }" \
+      "      - { type: ufs, path: $dir/ufs, size: 2GiB }" >"$dir.yaml"
+    disk=(--config "$dir.yaml")
+  elif [[ -n ${DISK:-} ]]; then # a fresh cache directory, memory tier off (as bench/peers' webcache-disk)
     local dir=$ROOT/bench/results/disk-stores/cpu-$1
     rm -rf "$dir" && mkdir -p "$dir"
     printf 'cache:\n  memory:\n    maxBytes: 1MiB\n    maxObjectBytes: 0\n' >"$dir.yaml"
@@ -164,6 +175,9 @@ run_bundle() { # name path
     sleep 0.1
   done
   curl -fs -o /dev/null "http://127.0.0.1:$port/obj/health?size=1024"
+  # A fresh cache directory's start-up work (creating its L1/L2 subdirectories, as `squid -z`
+  # does before Squid starts) runs in the background: let it finish before measuring.
+  [[ -z ${DISK:-} ]] || sleep "${SETTLE:-2}"
   measure "$1" "$wc" "http://127.0.0.1:$port"
   kill "$wc"
   wait "$wc" 2>/dev/null || true

@@ -33,6 +33,7 @@ import { packReplicas, type ReplicaBatch, unpackReplicas } from "./replica_batch
 import type { SharedIndex } from "./shared_index.ts";
 import type { MemoryStore, MemoryStoreObserver } from "./store/memory_store.ts";
 import type { StoredMeta } from "./store/store.ts";
+import { storedHeaderList } from "./store/compact_meta.ts";
 
 const log = getLogger("cache.lazy");
 
@@ -61,7 +62,9 @@ interface Pending {
 /** Whether a response's own Cache-Control makes every use a revalidation (never fresh for others). */
 function alwaysRevalidate(meta: StoredMeta): boolean {
   // Cache-Control or a targeted field (CDN-Cache-Control, RFC 9213): conservative either way.
-  for (const [k, v] of meta.headers) {
+  // Without keeping a decoded list on the memory tier's compact metadata: every stored object
+  // passes through here, most are never hit.
+  for (const [k, v] of storedHeaderList(meta)) {
     if (k.endsWith("cache-control") && /(^|[\s,])no-cache\s*(,|$)/i.test(v)) return true;
   }
   return false;

@@ -14,6 +14,7 @@
  * @module
  */
 import type { StoredMeta } from "./store/store.ts";
+import { storedHeaderList } from "./store/compact_meta.ts";
 
 /**
  * Objects sent together; see the module doc. The metadata is flattened into a list of strings and
@@ -69,10 +70,12 @@ function encodeBatch(metas: StoredMeta[], bodies: Uint8Array): ReplicaBatch {
     numbers[n++] = m.responseTime;
     numbers[n++] = m.expiresAt;
     numbers[n++] = m.bodyBytes;
-    numbers[n++] = m.headers.length;
+    // The holder's compact metadata keeps no decoded list for a copy (storedHeaderList).
+    const headers = storedHeaderList(m);
+    numbers[n++] = headers.length;
     numbers[n++] = m.vary.length;
     strings.push(m.primary, m.variant);
-    for (const [k, v] of m.headers) strings.push(k, v);
+    for (const [k, v] of headers) strings.push(k, v);
     for (const v of m.vary) strings.push(v);
   }
   return { numbers, strings, bodies };

@@ -16,6 +16,7 @@
  */
 import { latin1Encode, latin1EncodeInto, STATUS_TEXT } from "../http/head_codec.ts";
 import type { StoredObject } from "./store/store.ts";
+import { storedHeaderList } from "./store/compact_meta.ts";
 import { appendVia, correctedInitialAgeMs } from "./semantics/mod.ts";
 
 const OWNED = new Set(["content-length", "transfer-encoding", "age", "via", "x-cache", "connection", "keep-alive"]);
@@ -203,9 +204,11 @@ export class PreparedHit {
   constructor(obj: StoredObject, node: string, xCache: string) {
     this.#bodyBytes = obj.body!.length;
     this.#body = obj.tier === "disk" ? undefined : obj.body;
+    // Read once here and dropped: a memory object served by fast hits keeps its compact form.
+    const headers = storedHeaderList(obj.meta);
     const head = clientHead({
       status: obj.meta.status,
-      headers: obj.meta.headers,
+      headers,
       node,
       xCache,
       framing: { kind: "length", length: this.#bodyBytes },
@@ -213,11 +216,12 @@ export class PreparedHit {
       fromStore: true,
     });
     this.#prefix = latin1Encode(head.slice(0, -2) + "age: ");
-    this.contentType = obj.meta.headers.find(([k]) => k === "content-type")?.[1] ?? "-";
+    this.contentType = headers.find(([k]) => k === "content-type")?.[1] ?? "-";
     // Conservative: any cache-control field (Cache-Control or a targeted one such as
     // CDN-Cache-Control, RFC 9213) mentioning no-cache sends hits through the full evaluation.
-    this.noCache = obj.meta.headers.some(([k, v]) => k.endsWith("cache-control") && /no-cache/i.test(v));
-    this.#initialAgeMs = correctedInitialAgeMs(obj.meta);
+    this.noCache = headers.some(([k, v]) => k.endsWith("cache-control") && /no-cache/i.test(v));
+    const { requestTime, responseTime } = obj.meta;
+    this.#initialAgeMs = correctedInitialAgeMs({ headers, requestTime, responseTime });
     this.#responseTime = obj.meta.responseTime;
   }
 

@@ -2,6 +2,8 @@ import { assertEquals } from "../tests/_assert.ts";
 import { latin1Decode } from "../http/head_codec.ts";
 import { clientHead, headInRoom, headWithBody, INLINE_BODY_BYTES, peerCopy, PreparedHit } from "./response_head.ts";
 import type { StoredObject } from "./store/store.ts";
+import { MemoryStore } from "./store/memory_store.ts";
+import { CompactMeta } from "./store/compact_meta.ts";
 import { currentAgeMs } from "./semantics/mod.ts";
 
 function object(body: Uint8Array, headers: [string, string][]): StoredObject {
@@ -246,4 +248,35 @@ Deno.test("PreparedHit.ageMs() is the stored object's current age (RFC 9111 §4.
   }
   const aged = object(new Uint8Array(1), [["age", "30"]]);
   assertEquals(new PreparedHit(aged, "c1", "HIT").ageMs(aged.meta.responseTime + 2000), 32_000);
+});
+
+Deno.test("PreparedHit of a memory-tier object leaves its metadata compact and never sends a Set-Cookie", () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  const headers: [string, string][] = [
+    ["date", "Thu, 01 Jan 2026 00:00:00 GMT"],
+    ["age", "7"],
+    ["set-cookie", "s=1"],
+    ["content-type", "x/y"],
+    ["cache-control", "max-age=60"],
+  ];
+  s.put({
+    primary: "http://a/",
+    variant: "",
+    status: 200,
+    headers,
+    vary: [],
+    requestTime: 1767225600000,
+    responseTime: 1767225601000,
+    expiresAt: 1767225660000,
+    bodyBytes: 1,
+  }, new Uint8Array([65]));
+  const obj = s.get({ primary: "http://a/", variant: "" })!;
+  const hit = new PreparedHit(obj, "n", "HIT");
+  assertEquals(CompactMeta.isPacked(obj.meta as CompactMeta), true, "fast hits keep the compact form");
+  const text = latin1Decode(hit.bytes(3)[0]);
+  assertEquals(text.includes("content-type: x/y\r\ncache-control: max-age=60\r\n"), true);
+  assertEquals(/set-cookie/i.test(text), false);
+  assertEquals(hit.contentType, "x/y");
+  assertEquals(hit.ageMs(1767225601000), 8_000); // corrected initial age from the packed Date and Age
+  assertEquals(obj.meta.headers, headers);
 });

@@ -49,3 +49,47 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   for (; i < n; i++) c = T[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/** `a(x) × b(x) mod P(x)` over GF(2), reflected (bit 31 is x^0), as zlib's `multmodp`. */
+function multModP(a: number, b: number): number {
+  let m = 0x8000_0000, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** `X2N[k]` = x^(2^k) mod P(x), reflected. */
+const X2N = new Uint32Array(32);
+X2N[0] = 0x4000_0000; // x^1
+for (let k = 1; k < 32; k++) X2N[k] = multModP(X2N[k - 1], X2N[k - 1]);
+
+/**
+ * The CRC-32C of `A ‖ B` from the CRC-32C of `A`, the CRC-32C of `B` and the length of `B`,
+ * without reading either (zlib's `crc32_combine`: the CRC of `A` is shifted by `len(B)` zero
+ * bytes, i.e. multiplied by x^(8·len(B)) mod P, then the two are xored). Costs about
+ * log2(len(B)) modular multiplications, so a record that embeds its body's CRC can get its own
+ * CRC without a second pass over the body.
+ *
+ * @param crcA CRC-32C of the first part
+ * @param crcB CRC-32C of the second part (computed from 0, not continued from `crcA`)
+ * @param bytesB length of the second part in bytes (a non-negative safe integer)
+ * @returns `crc32c(A ‖ B)`
+ * @example
+ * ```ts
+ * crc32cCombine(crc32c(a), crc32c(b), b.length) === crc32c(b, crc32c(a)); // true
+ * ```
+ */
+export function crc32cCombine(crcA: number, crcB: number, bytesB: number): number {
+  // x^(8·n) mod P: multiply together x^(2^k) for each set bit k of 8·n (k starts at 3).
+  let xn = 0x8000_0000; // x^0
+  for (let k = 3, n = bytesB; n > 0; k++, n = Math.floor(n / 2)) {
+    if (n % 2) xn = multModP(X2N[k & 31], xn);
+  }
+  return (multModP(xn, crcA >>> 0) ^ crcB) >>> 0;
+}

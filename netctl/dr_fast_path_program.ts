@@ -8,7 +8,7 @@
  * ```text
  * flows  (hash)  key 12 B: saddr be32 | daddr be32 | sport be16 | dport be16   (frame bytes 26..37 as on the wire)
  *                value 32 B: +0 u32 real slot  +4 u32 1 = scheduled by the program (its FIN/RST stays here), else 0
- *                            +8 u64 last seen (bpf_ktime_get_ns)  +16 u64 packets
+ *                            +8 u64 last seen (bpf_ktime_get_coarse_ns)  +16 u64 packets
  *                            +24 u64 bytes (IP bytes)
  * reals  (array) key u32 slot
  *                value 52 B: +0 dst MAC (6)  +6 src MAC (6)  +12 u32 egress ifindex  +16 u32 valid (1) / passed (0)
@@ -29,7 +29,8 @@
  * What it does with a frame (Ethernet at offset 0 at tc ingress):
  *
  * ```text
- * load frame bytes 0..47 to the stack (shorter frames cannot be TCP: → TCX_NEXT)
+ * copy frame bytes 0..47 to the stack (from the skb's linear data; if they are not all there, with
+ *   bpf_skb_load_bytes; shorter frames cannot be TCP: → TCX_NEXT)
  * not IPv4, IHL ≠ 5, protocol ≠ TCP, a fragment (MF or offset), or a SYN with other flags → TCX_NEXT
  * a SYN (without ACK, FIN, RST) to a VIP:port in `services` (new connections in the kernel, Katran's way):
  *   slot = maglev[index + maglevFlowHash(saddr) mod MAGLEV_TABLE_SIZE] − 1; no owner, or its `reals` slot invalid,
@@ -43,10 +44,15 @@
  * TUN: inner packet longer than the slot's limit (so also GSO super-frames) or without DF → TCX_NEXT (user space
  *   answers with fragmentation-needed or fragments, as IPVS does); else build the outer header on the stack from
  *   the template (tot_len = inner + 20, TOS copied, checksum = ~fold(partial + tot_len + TOS)),
- *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header
- * flow: last seen = now, packets += 1, bytes += len − 14 (atomic adds; a SYN scheduled here wrote them in the new
- *   value already); real_counters[slot] likewise (this CPU's value)
- * rewrite the Ethernet destination and source (12 bytes) → bpf_redirect(ifindex, 0) (TCX_REDIRECT); on a veth
+ *   bpf_skb_adjust_room(+20, MAC, ENCAP_L3_IPV4) and store it after the Ethernet header (into the linear data;
+ *   bpf_skb_store_bytes if it is not there)
+ * flow: last seen = now (the coarse clock: CLOCK_MONOTONIC as of the last tick, a jiffy's resolution, plenty for
+ *   idle timeouts of seconds, and about 13 ns per packet cheaper than bpf_ktime_get_ns in this VM), packets += 1,
+ *   bytes += len − 14 (atomic adds: a flow's packets arrive on any CPU; a SYN scheduled here wrote them in the new
+ *   value already); real_counters[slot] likewise, with plain adds (this CPU's value, written by nothing else)
+ * rewrite the Ethernet destination and source (12 bytes: stores into the linear data, which the kernel made
+ *   writable before the program ran if the skb was a clone; bpf_skb_store_bytes if the frame is not linear there)
+ *   → bpf_redirect(ifindex, 0) (TCX_REDIRECT); on a veth
  *   whose peer is in another namespace bpf_redirect_peer(ifindex, 0): straight into the peer's receive path
  * ```
  *
@@ -106,7 +112,9 @@ export const REAL_COUNTER_BYTES = 16;
 
 const { MOV64_IMM, MOV64_REG, ADD64_IMM, ADD64_REG, AND64_IMM, RSH64_IMM, XOR64_IMM, END_TO_BE } = OP;
 const { MUL64_IMM, MOD64_IMM, MOV32_REG, XOR64_REG, LSH64_IMM, OR64_REG } = OP;
-const { LDX_B, LDX_H, LDX_W, STX_B, STX_H, STX_W, STX_DW, ATOMIC_ADD_DW } = OP;
+const { LDX_B, LDX_H, LDX_W, LDX_DW, STX_B, STX_H, STX_W, STX_DW, ATOMIC_ADD_DW } = OP;
+/** `struct __sk_buff` offsets of `data` and `data_end` (read as u32; the verifier makes them packet pointers). */
+const SKB_DATA = 76, SKB_DATA_END = 80;
 const { JNE_IMM, JEQ_IMM, JGT_REG, JSET_IMM, JA, CALL, EXIT } = OP;
 
 /** Descriptors of the program's maps. */
@@ -146,11 +154,27 @@ export function drFastPathProgram(
   const newValue = -112, record = -128, maglevKey = -136, serviceKey = -64, endFlags = -140;
   const at = (k: number) => -50 + k;
   p.op(MOV64_REG, 6, 1, 0, 0) // r6 = skb
+    // Frame bytes 0..47 to the stack: read straight from the skb's linear data when they are there, else (short
+    // or non-linear) through bpf_skb_load_bytes()
+    .op(LDX_W, 2, 6, SKB_DATA, 0)
+    .op(LDX_W, 3, 6, SKB_DATA_END, 0)
+    .op(MOV64_REG, 1, 2, 0, 0)
+    .op(ADD64_IMM, 1, 0, 0, 48)
+    .op(JGT_REG, 1, 3, "loadbytes", 0)
+    .op(LDX_H, 1, 2, 0, 0)
+    .op(STX_H, FP, 1, at(0), 0);
+  for (let k = 2; k < 46; k += 4) p.op(LDX_W, 1, 2, k, 0).op(STX_W, FP, 1, at(k), 0);
+  p.op(LDX_H, 1, 2, 46, 0)
+    .op(STX_H, FP, 1, at(46), 0)
+    .op(JA, 0, 0, "loaded", 0)
+    .label("loadbytes")
+    .op(MOV64_REG, 1, 6, 0, 0)
     .op(MOV64_IMM, 2, 0, 0, 0)
     .stackPtr(3, at(0))
     .op(MOV64_IMM, 4, 0, 0, 48)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbLoadBytes)
     .op(JNE_IMM, 0, 0, "next", 0)
+    .label("loaded")
     .plainIpv4(at, 6, "next")
     .op(LDX_B, 1, FP, at(47), 0) // TCP flags
     .op(MOV64_REG, 2, 1, 0, 0)
@@ -225,6 +249,15 @@ export function drFastPathProgram(
     .op(MOV64_IMM, 4, 0, 0, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbAdjustRoom)
     .op(JNE_IMM, 0, 0, "next", 0)
+    // the outer header straight into the linear data after the Ethernet header, else bpf_skb_store_bytes()
+    .op(LDX_W, 2, 6, SKB_DATA, 0)
+    .op(LDX_W, 3, 6, SKB_DATA_END, 0)
+    .op(MOV64_REG, 1, 2, 0, 0)
+    .op(ADD64_IMM, 1, 0, 0, 34)
+    .op(JGT_REG, 1, 3, "storeouter", 0);
+  for (let k = 0; k < 20; k += 4) p.op(LDX_W, 1, FP, outer + k, 0).op(STX_W, 2, 1, 14 + k, 0);
+  p.op(JA, 0, 0, "count", 0)
+    .label("storeouter")
     .op(MOV64_REG, 1, 6, 0, 0)
     .op(MOV64_IMM, 2, 0, 0, 14)
     .stackPtr(3, outer)
@@ -254,7 +287,7 @@ export function drFastPathProgram(
     .op(CALL, 0, 0, 0, BPF_FUNC.ringbufOutput)
     .op(JNE_IMM, 0, 0, "next", 0) // ring full: the loop sees the packet itself
     .label("stamp")
-    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetNs)
+    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetCoarseNs)
     .op(STX_DW, 7, 0, 8, 0) // last seen
     .op(MOV64_IMM, 1, 0, 0, 1)
     .op(ATOMIC_ADD_DW, 7, 1, 16, 0)
@@ -265,10 +298,27 @@ export function drFastPathProgram(
     .stackPtr(2, -56)
     .op(CALL, 0, 0, 0, BPF_FUNC.mapLookupElem)
     .op(JEQ_IMM, 0, 0, "rewrite", 0)
-    .op(MOV64_IMM, 1, 0, 0, 1)
-    .op(ATOMIC_ADD_DW, 0, 1, 0, 0)
-    .op(ATOMIC_ADD_DW, 0, 9, 8, 0)
+    .op(LDX_DW, 1, 0, 0, 0) // plain adds: only this CPU writes its value, and not concurrently
+    .op(ADD64_IMM, 1, 0, 0, 1)
+    .op(STX_DW, 0, 1, 0, 0)
+    .op(LDX_DW, 1, 0, 8, 0)
+    .op(ADD64_REG, 1, 9, 0, 0)
+    .op(STX_DW, 0, 1, 8, 0)
     .label("rewrite")
+    // The MACs straight into the skb's linear data (the kernel makes a cloned header writable first), else
+    // through bpf_skb_store_bytes()
+    .op(LDX_W, 2, 6, SKB_DATA, 0)
+    .op(LDX_W, 3, 6, SKB_DATA_END, 0)
+    .op(MOV64_REG, 1, 2, 0, 0)
+    .op(ADD64_IMM, 1, 0, 0, 12)
+    .op(JGT_REG, 1, 3, "storemacs", 0);
+  for (let k = 0; k < 12; k += 4) p.op(LDX_W, 1, 8, k, 0).op(STX_W, 2, 1, k, 0);
+  p.label("redirect")
+    .op(LDX_W, 1, 8, 12, 0) // egress ifindex
+    .op(MOV64_IMM, 2, 0, 0, 0)
+    .op(CALL, 0, 0, 0, opts.redirectPeer ? BPF_FUNC.redirectPeer : BPF_FUNC.redirect)
+    .op(EXIT, 0, 0, 0, 0)
+    .label("storemacs")
     .op(MOV64_REG, 1, 6, 0, 0)
     .op(MOV64_IMM, 2, 0, 0, 0)
     .op(MOV64_REG, 3, 8, 0, 0)
@@ -276,10 +326,7 @@ export function drFastPathProgram(
     .op(MOV64_IMM, 5, 0, 0, 0)
     .op(CALL, 0, 0, 0, BPF_FUNC.skbStoreBytes)
     .op(JNE_IMM, 0, 0, "next", 0)
-    .op(LDX_W, 1, 8, 12, 0) // egress ifindex
-    .op(MOV64_IMM, 2, 0, 0, 0)
-    .op(CALL, 0, 0, 0, opts.redirectPeer ? BPF_FUNC.redirectPeer : BPF_FUNC.redirect)
-    .op(EXIT, 0, 0, 0, 0)
+    .op(JA, 0, 0, "redirect", 0)
     .label("drop")
     .op(MOV64_IMM, 0, 0, 0, TCX_DROP)
     .op(EXIT, 0, 0, 0, 0)
@@ -358,7 +405,7 @@ export function drFastPathProgram(
     .op(LDX_W, 1, 6, 0, 0) // skb->len
     .op(ADD64_IMM, 1, 0, 0, -14)
     .op(STX_DW, FP, 1, newValue + 24, 0) // its IP bytes
-    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetNs)
+    .op(CALL, 0, 0, 0, BPF_FUNC.ktimeGetCoarseNs)
     .op(STX_DW, FP, 0, newValue + 8, 0) // last seen
     .loadMap(1, maps.flows)
     .stackPtr(2, at(26))

@@ -83,7 +83,10 @@ Deno.test({
       assertEquals(r.frame, expected);
       const f = fp.flow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80)!;
       assertEquals([f.slot, f.packets, f.bytes], [2, 1, 140]);
-      assert(f.lastSeenNs >= before && f.lastSeenNs <= monotonicNs(), `last seen ${f.lastSeenNs}`);
+      // The program stamps with the coarse clock (CLOCK_MONOTONIC_COARSE: the last tick, at most a jiffy behind).
+      const tick = 20e6;
+      assert(f.lastSeenNs >= before - tick && f.lastSeenNs <= monotonicNs(), `last seen ${f.lastSeenNs}`);
+      assert(f.lastSeenNs > 0, "stamped");
       fp.run(input);
       assertEquals(fp.realCounters(2), { packets: 2, bytes: 280 });
       assertEquals(fp.realCounters(1), { packets: 0, bytes: 0 });
@@ -432,6 +435,57 @@ Deno.test({
       assertEquals(fp.run(frame({ flags: SYN, sport: 1024 + i, payload: 0 })).verdict, TCX_REDIRECT);
     } finally {
       fp.close();
+    }
+  },
+});
+
+/** `map_flags` of this process's hash maps with `maxEntries` entries, from /proc/self/fdinfo. */
+function hashMapFlags(maxEntries: number): number[] {
+  const flags: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fdinfo")) {
+    let info: string;
+    try {
+      info = Deno.readTextFileSync(`/proc/self/fdinfo/${e.name}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const field = (name: string) => info.match(new RegExp(`^${name}:\\s*(\\S+)`, "m"))?.[1];
+    if (field("map_type") === "1" && field("max_entries") === String(maxEntries)) {
+      flags.push(parseInt(field("map_flags")!, 16));
+    }
+  }
+  return flags;
+}
+
+Deno.test({
+  ...await requires("DrFastPath preallocates its flow map only when asked, and forwards the same either way", {
+    root: true,
+  }),
+  fn() {
+    for (const preallocate of [false, true]) {
+      const fp = DrFastPath.open({ maxFlows: 4099, maxReals: 4, preallocate });
+      try {
+        assertEquals(hashMapFlags(4099), [preallocate ? 0 : 1], `preallocate ${preallocate}`); // BPF_F_NO_PREALLOC
+        fp.setReal(2, REAL);
+        fp.setService(ipv4ToInt(VIP), 80, 0, new Int32Array(MAGLEV_TABLE_SIZE).fill(2));
+        assertEquals(fp.run(frame({ flags: SYN })).verdict, TCX_REDIRECT);
+        assertEquals(fp.run(frame({ flags: ACK })).verdict, TCX_REDIRECT);
+        assertEquals(fp.run(frame({ flags: FIN | ACK })).verdict, TCX_REDIRECT);
+        const kinds: number[] = [];
+        fp.drainNewFlows((f) => kinds.push(f.kind));
+        assertEquals(kinds, [0, FIN]);
+        const keys = new Uint8Array(FLOW_KEY_BYTES);
+        writeFlowKey(new DataView(keys.buffer), 0, {
+          saddr: ipv4ToInt(CLIENT),
+          daddr: ipv4ToInt(VIP),
+          sport: 40000,
+          dport: 80,
+        });
+        assertEquals(fp.deleteFlows(keys, 1), 1);
+        assertEquals(fp.flow(ipv4ToInt(CLIENT), ipv4ToInt(VIP), 40000, 80), undefined);
+      } finally {
+        fp.close();
+      }
     }
   },
 });

@@ -36,6 +36,7 @@ export const BPF_FUNC = {
   mapUpdateElem: 2,
   mapDeleteElem: 3,
   ktimeGetNs: 5,
+  ktimeGetCoarseNs: 160,
   skbStoreBytes: 9,
   redirect: 23,
   skbLoadBytes: 26,

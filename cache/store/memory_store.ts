@@ -10,6 +10,7 @@
  */
 import type { EvictionPolicy, ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store.ts";
 import { LruPolicy } from "./eviction/lru.ts";
+import { CompactMeta } from "./compact_meta.ts";
 
 /** Bookkeeping bytes charged per object besides body and headers (maps, metadata). */
 export const ENTRY_OVERHEAD_BYTES = 256;
@@ -30,19 +31,6 @@ export interface MemoryStoreObserver {
   added(meta: StoredMeta): void;
   /** The last variant of `primary` went (evicted, deleted or purged). */
   gone(primary: string): void;
-}
-
-interface Entry {
-  obj: StoredObject;
-  size: number;
-  /**
-   * The policy key (kept so a hit does not build and hash a new string): `primary \n variant`, or
-   * the primary key itself for the variant `""` (URLs hold no line feed, so neither form collides;
-   * one string less kept per object).
-   */
-  key: string;
-  /** `[obj.meta]`, made on the first {@link MemoryStore.variants} call of a URL held only here. */
-  list?: StoredMeta[];
 }
 
 /** What {@link MemoryStore.variants} returns for a URL not held (shared, like every list it returns). */
@@ -72,13 +60,27 @@ function entriesOf(v: Variants): Iterable<[string, Entry]> {
 
 function sizeOf(meta: StoredMeta, bodyBytes: number): number {
   let n = ENTRY_OVERHEAD_BYTES + bodyBytes + meta.primary.length + meta.variant.length;
-  for (const [k, v] of meta.headers) n += k.length + v.length + 4;
+  for (const [k, v] of CompactMeta.headerList(meta)) n += k.length + v.length + 4;
   return n;
 }
 
-/** A stored object of the memory tier (a class: no closure and context kept per object). */
+/**
+ * A stored object of the memory tier, which is also the store's own entry for it (one heap object
+ * for both; a class: no closure and context kept per object). Its `meta` is a {@link CompactMeta}.
+ */
 class MemoryObject implements StoredObject {
-  constructor(readonly meta: StoredMeta, readonly body: Uint8Array) {}
+  /** `[meta]`, made on the first {@link MemoryStore.variants} call of a URL held only here. */
+  list: StoredMeta[] | undefined = undefined;
+
+  /**
+   * @param meta the compact metadata
+   * @param body the body
+   * @param size bytes charged for it (see the module doc)
+   * @param key the policy key (kept so a hit does not build and hash a new string): `primary \n
+   *   variant`, or the primary key itself for the variant `""` (URLs hold no line feed, so neither
+   *   form collides; one string less kept per object)
+   */
+  constructor(readonly meta: CompactMeta, readonly body: Uint8Array, readonly size: number, readonly key: string) {}
 
   openBody(range?: { start: number; end: number }): ReadableStream<Uint8Array> {
     const part = range ? this.body.subarray(range.start, range.end + 1) : this.body;
@@ -90,6 +92,9 @@ class MemoryObject implements StoredObject {
     });
   }
 }
+
+/** A stored object is its own entry: see {@link MemoryObject}. */
+type Entry = MemoryObject;
 
 /** The in-memory {@link Store}. */
 export class MemoryStore implements Store {
@@ -133,7 +138,7 @@ export class MemoryStore implements Store {
    */
   peek(primary: string): StoredObject[] {
     const v = this.#byPrimary.get(primary);
-    return v === undefined ? [] : v instanceof Map ? [...v.values()].map((e) => e.obj) : [v.obj];
+    return v === undefined ? [] : v instanceof Map ? [...v.values()] : [v];
   }
 
   /** The variants of a URL; the returned array is shared, do not modify it. */
@@ -142,10 +147,10 @@ export class MemoryStore implements Store {
     if (v === undefined) return NO_VARIANTS;
     // A URL's only entry keeps its list itself (an entry's metadata never changes: new metadata
     // makes a new entry), so a lookup is one hash lookup, not two.
-    if (!(v instanceof Map)) return v.list ??= [v.obj.meta];
+    if (!(v instanceof Map)) return v.list ??= [v.meta];
     let list = this.#metaLists.get(primary);
     if (list) return list;
-    list = [...v.values()].map((e) => e.obj.meta);
+    list = [...v.values()].map((e) => e.meta);
     this.#metaLists.set(primary, list);
     return list;
   }
@@ -159,7 +164,7 @@ export class MemoryStore implements Store {
     }
     this.#hits++;
     this.#policy.touch(e.key);
-    return e.obj;
+    return e;
   }
 
   /** Starts buffering an object; see the module doc. */
@@ -196,7 +201,7 @@ export class MemoryStore implements Store {
             off += c.length;
           }
         }
-        this.#insert({ ...meta, bodyBytes: total }, body);
+        this.#insert(meta, body);
       },
       abort: () => {
         state = "done";
@@ -212,14 +217,15 @@ export class MemoryStore implements Store {
    * @param body the body
    */
   put(meta: StoredMeta, body: Uint8Array): void {
-    this.#insert({ ...meta, bodyBytes: body.length }, body);
+    this.#insert(meta, body);
   }
 
-  #insert(meta: StoredMeta, body: Uint8Array): void {
-    const size = sizeOf(meta, body.length);
+  #insert(input: StoredMeta, body: Uint8Array): void {
+    const meta = new CompactMeta(input, body.length);
+    const size = sizeOf(input, body.length);
     this.#remove(meta.primary, meta.variant);
     const key = policyKey(meta.primary, meta.variant);
-    const e: Entry = { obj: new MemoryObject(meta, body), size, key };
+    const e = new MemoryObject(meta, body, size, key);
     const v = this.#byPrimary.get(meta.primary);
     if (v === undefined) {
       this.#byPrimary.set(meta.primary, meta.variant === "" ? e : new Map([[meta.variant, e]]));
@@ -277,8 +283,8 @@ export class MemoryStore implements Store {
   updateMeta(meta: StoredMeta): boolean {
     const e = variantOf(this.#byPrimary.get(meta.primary), meta.variant);
     if (!e) return false;
-    const body = e.obj.body!;
-    this.#insert({ ...meta, bodyBytes: body.length }, body);
+    const body = e.body;
+    this.#insert(meta, body);
     return true;
   }
 
@@ -297,7 +303,7 @@ export class MemoryStore implements Store {
 
   /** Iterates every object's metadata. */
   async *entries(): AsyncIterable<StoredMeta> {
-    for (const v of this.#byPrimary.values()) for (const [, e] of entriesOf(v)) yield e.obj.meta;
+    for (const v of this.#byPrimary.values()) for (const [, e] of entriesOf(v)) yield e.meta;
   }
 
   /** Counters for /status. */

@@ -1,4 +1,5 @@
-import { assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { CompactMeta, storedHeaderList } from "./compact_meta.ts";
 import { ENTRY_OVERHEAD_BYTES, MemoryStore } from "./memory_store.ts";
 import { LruPolicy } from "./eviction/lru.ts";
 import type { StoredMeta } from "./store.ts";
@@ -180,4 +181,37 @@ Deno.test("MemoryStore.variants() of a URL's only entry follows replacements, me
   assertEquals(s.variants("http://l/").map((m) => `${m.variant}:${m.status}`), [":204"]);
   s.delete("http://l/");
   assertEquals(s.variants("http://l/"), []);
+});
+
+Deno.test("MemoryStore keeps each object's metadata compact through store, observer, peek, entries and replacement", async () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  const seen: StoredMeta[] = [];
+  // An observer reading the fields of every object stored without keeping a list (as the lazy copy's does).
+  s.setObserver({ added: (m) => seen.push(m) + storedHeaderList(m).length, gone: () => {} });
+  const headers: [string, string][] = [["content-type", "text/plain"], ["x-a", ""], ["x-a", "2"]];
+  s.put({ ...meta("http://a/"), headers, requestTime: 1e12, responseTime: 1e12 + 5, expiresAt: 1e12 + 9 }, bytes("ab"));
+  const w = s.openWrite({ ...meta("http://b/"), headers });
+  w.write(bytes("c"));
+  w.commit();
+  const a = s.peek("http://a/")[0].meta;
+  assert(a instanceof CompactMeta && CompactMeta.isPacked(a));
+  assert(seen.every((m) => m instanceof CompactMeta && CompactMeta.isPacked(m)));
+  for await (const m of s.entries()) assert(m instanceof CompactMeta && CompactMeta.isPacked(m));
+  assertEquals(s.variants("http://a/")[0].vary.length, 0);
+  // Readers see the same fields as stored; a metadata update from a spread of the old record.
+  assertEquals([a.headers, a.requestTime, a.responseTime, a.expiresAt, a.bodyBytes], [
+    headers,
+    1e12,
+    1e12 + 5,
+    1e12 + 9,
+    2,
+  ]);
+  assertEquals(s.updateMeta({ ...a, headers: [["etag", '"2"']], expiresAt: 2e12 }), true);
+  const b = s.get({ primary: "http://a/", variant: "" })!;
+  assert(CompactMeta.isPacked(b.meta as CompactMeta));
+  assertEquals([b.meta.headers, b.meta.requestTime, b.meta.expiresAt], [[["etag", '"2"']], 1e12, 2e12]);
+  assertEquals(new TextDecoder().decode(b.body), "ab");
+  assertEquals(s.get({ primary: "http://b/", variant: "" })!.meta.headers, headers);
+  // The byte accounting counts the fields as before (names, values and 4 bytes each).
+  assertEquals(s.stats().bytes, 2 * ENTRY_OVERHEAD_BYTES + 2 + 1 + "http://a/".length + "http://b/".length + 41 + 11);
 });

@@ -46,6 +46,7 @@ export class DataplaneForwarder implements Forwarder {
     const d = this.#ctx.director as ForwarderContext["director"] & {
       vipMode?: "arp" | "nft";
       fastPath?: "auto" | "off";
+      fastPathPreallocate?: boolean;
       maxConnections?: number;
       timeouts?: Record<string, number>;
       expireQuiescentTemplate?: boolean;
@@ -63,6 +64,7 @@ export class DataplaneForwarder implements Forwarder {
       interface: d.interface,
       vipMode: d.vipMode,
       fastPath: d.fastPath,
+      fastPathPreallocate: d.fastPathPreallocate,
       maxConnections: d.maxConnections,
       timeouts: d.timeouts,
       expireQuiescentTemplate: d.expireQuiescentTemplate,

@@ -28,12 +28,12 @@ export function wantsFastPath(cfg: DataplaneConfig): boolean {
  * Loads and attaches the fast path at tcx ingress of the interface.
  *
  * @param cfg the configuration (its connection limit sizes the flow map)
- * @param link the interface name, index and MAC, and the shared counters
+ * @param link the interface name, index and MAC, the shared counters, and whether the flow map is preallocated
  * @returns the offload, or undefined when the kernel refused it (logged)
  */
 export function attachFastPath(
   cfg: DataplaneConfig,
-  link: { ifname: string; ifindex: number; mac: Uint8Array; ctl: ControlBlock },
+  link: { ifname: string; ifindex: number; mac: Uint8Array; ctl: ControlBlock; preallocate?: boolean },
 ): FastPathOffload | undefined {
   try {
     // A veth whose peer is in another namespace (a container's interface): frames go straight into the peer's
@@ -43,12 +43,14 @@ export function attachFastPath(
       interface: link.ifname,
       maxFlows: cfg.maxConnections,
       maxReals: MAX_REALS,
+      preallocate: link.preallocate,
       redirectPeer,
     });
     const offload = new FastPathOffload(fp, link.ctl, { srcMac: link.mac, ifindex: link.ifindex });
     log.info("DR fast path attached at tcx ingress", {
       iface: link.ifname,
       maxFlows: cfg.maxConnections,
+      preallocated: link.preallocate === true,
       redirect: redirectPeer ? "veth peer" : "egress",
     });
     return offload;

@@ -73,6 +73,8 @@ export interface LoopInit {
   batchSize?: number;
   /** `director.fastPath`: auto (default) loads the in-kernel DR fast path when the kernel accepts it; off never. */
   fastPath?: "auto" | "off";
+  /** `director.fastPathPreallocate`: the kernel's flow map allocated whole at start. */
+  fastPathPreallocate?: boolean;
   /** Director HA: the connection-sync inbox and batch interval (`lb/ha/loop_hook.ts`); absent: no HA. */
   ha?: HaLoopInit;
 }
@@ -158,7 +160,13 @@ export function runForwardingLoop(
       };
       if (!fastPathTried && (init.fastPath ?? "auto") !== "off" && wantsFastPath(cfg)) {
         fastPathTried = true;
-        offload = attachFastPath(cfg, { ifname: init.ifname, ifindex: iface.index, mac: ourMac, ctl });
+        offload = attachFastPath(cfg, {
+          ifname: init.ifname,
+          ifindex: iface.index,
+          mac: ourMac,
+          ctl,
+          preallocate: init.fastPathPreallocate,
+        });
       }
       if (!dispatcher) dispatcher = new Dispatcher(opts);
       else dispatcher.setOptions(opts);

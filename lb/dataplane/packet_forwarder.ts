@@ -39,6 +39,8 @@ export interface PacketForwarderOptions {
   vipMode?: "arp" | "nft";
   /** In-kernel DR fast path for established flows (`director.fastPath`): auto (default) or off. */
   fastPath?: "auto" | "off";
+  /** `director.fastPathPreallocate`: the kernel's flow map allocated whole at start (default false). */
+  fastPathPreallocate?: boolean;
   maxConnections?: number;
   timeouts?: Partial<DataplaneTimeouts>;
   expireQuiescentTemplate?: boolean;
@@ -242,6 +244,7 @@ export class PacketForwarder {
       ifname: this.#opts.interface,
       vipMode: this.#opts.vipMode ?? "arp",
       fastPath: this.#opts.fastPath ?? "auto",
+      fastPathPreallocate: this.#opts.fastPathPreallocate ?? false,
       batchSize: this.#opts.batchSize,
       state: this.#stateFile ? { restore, saveIntervalMs: this.#opts.stateSaveIntervalMs ?? 1000 } : undefined,
       ha: this.#inbox ? { inbox: this.#inbox.sab, syncIntervalMs: this.#opts.ha!.syncIntervalMs } : undefined,

@@ -4,4 +4,4 @@
  *
  * @module
  */
-export { crc32c } from "../../../core/crc32c.ts";
+export { crc32c, crc32cCombine } from "../../../core/crc32c.ts";

@@ -13,12 +13,18 @@
  * (ways × 64 bytes) finds the candidates, one `pread` of the record reads the object, whose CRC
  * and keys are checked before a byte is served. `variants()` reads the table and the records of
  * the URL's variants, and keeps the object read for the `get()` of the same lookup, so a hit is
- * two `pread`s. A miss is one.
+ * two `pread`s. A miss is one. The record is read into a recycled read slab after 256 free bytes
+ * (`../_slab_pool.ts`): the body is a view of it, and the free bytes with the entry header block
+ * before the body are the object's headroom, where the response head is written so head and body
+ * go out in one write; the entry header block is decoded through a memo per slot
+ * (`../_header_memo.ts`: the same bytes give the header decoded before).
  *
  * Store: the writer buffers the body (at most one slot) and at commit picks a way of the set
  * (the key's own, else an empty one, else the expired one stored first, else the one stored
  * first: per-set FIFO, like Traffic Server's cyclic store; hits write nothing, so the eviction
- * policy option does not apply), writes the record, then the header: two `pwrite`s. The way's old
+ * policy option does not apply), encodes the record into one reused slot-sized buffer (entry
+ * header block, then the writer's chunks; one CRC pass over the body), writes the record, then the
+ * header: two `pwrite`s. The way's old
  * header is not emptied first: until the new header lands it names the old record's length and
  * CRC, which the new (or half-written) record fails, so a reader meanwhile gets a miss (and may
  * take the way for damaged and clear it: one more miss), never the new bytes under the old header
@@ -53,6 +59,8 @@ import { isNoSpace, StoreWriteError } from "../_disk_writer.ts";
 import type { CacheDirStatus } from "../cache_dir.ts";
 import { decodeEntryHeader } from "../entry_format.ts";
 import { WriteFailures } from "../_write_failures.ts";
+import { HeaderMemo } from "../_header_memo.ts";
+import { SlabPool } from "../_slab_pool.ts";
 import * as m from "../metrics.ts";
 import { RockFile } from "./rock_file.ts";
 import { RockWriter } from "./rock_writer.ts";
@@ -93,8 +101,16 @@ const STASH_MAX = 32;
 const ABSENT_MS = 20;
 /** Hashes of plain URLs remembered, to skip hashing the URL again on each lookup. */
 const HASH_MEMO_MAX = 50_000;
-/** Read slab, shared by consecutive lookups; bodies are views into it (see cache_dir.ts). */
+/** Read slabs, shared by consecutive lookups; bodies are views into them (see `../_slab_pool.ts`). */
 const SLAB_BYTES = 1024 * 1024;
+/** Released read slabs kept for reuse per directory (see cache_dir.ts). */
+const FREE_SLABS = 8;
+/**
+ * Bytes left free before each record read: with the record's entry header block they are the
+ * object's headroom (`StoredObject.takeHeadroom`), where the sender writes the response head to
+ * send head and body in one write without copying the body (as cache_dir.ts does).
+ */
+const HEAD_ROOM = 256;
 
 /** Options of {@link RockDir.open}. */
 export interface RockDirOptions {
@@ -147,10 +163,13 @@ export class RockDir implements Store {
   readonly #overflow: RockDirOptions["overflow"];
   readonly #table: Uint8Array;
   readonly #hdr = new Uint8Array(SLOT_HEADER_BYTES);
+  /** Records are encoded here (stores are synchronous: one at a time per process). */
+  readonly #rec: Uint8Array;
   readonly #plain = new Map<string, PlainHash>();
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
-  #slab = new Uint8Array(SLAB_BYTES);
-  #slabUsed = 0;
+  readonly #slabs: SlabPool;
+  /** Decoded entry header blocks by slot, so a hit on a record read before decodes nothing. */
+  readonly #headers = new HeaderMemo();
   readonly #failures: WriteFailures;
   #used = { slots: 0, scannedAt: 0 };
   #shared = { objects: 0, bytes: 0 };
@@ -178,6 +197,8 @@ export class RockDir implements Store {
     this.#o = o;
     this.#overflow = overflow;
     this.#table = new Uint8Array(this.#g.ways * SLOT_HEADER_BYTES);
+    this.#rec = new Uint8Array(this.#g.slotBytes);
+    this.#slabs = new SlabPool(Math.max(SLAB_BYTES, HEAD_ROOM + this.#g.slotBytes), FREE_SLABS);
     this.#m = {
       hits: m.diskHits.labels({ dir: path }),
       misses: m.diskMisses.labels({ dir: path }),
@@ -248,7 +269,7 @@ export class RockDir implements Store {
 
   #tick(): void {
     const now = Date.now();
-    for (const [k, s] of this.#stash) if (now - s.at > STASH_MS) this.#stash.delete(k);
+    for (const [k, s] of this.#stash) if (now - s.at > STASH_MS) this.#unstash(k);
     if (this.#o.evictor) {
       if (this.#state === "ready" && now - this.#used.scannedAt >= this.#o.scanIntervalMs) {
         this.#state = "loading";
@@ -330,33 +351,41 @@ export class RockDir implements Store {
 
   /**
    * Reads and checks the record of a way; `undefined` when it is torn, damaged or not the key's.
-   * The body is a view into the read slab.
+   * The record goes into a read slab after {@link HEAD_ROOM} free bytes; the body is a view of it,
+   * the free bytes and the entry header block before the body are its headroom, and `release`
+   * gives the slab back (see `../_slab_pool.ts`). The entry header block is decoded through the
+   * memo: the same bytes in the same slot give the header decoded before.
    */
   #readObject(f: Found, key?: ObjectKey): StoredObject | undefined {
     if (f.header.inUfs) return undefined;
     const len = f.header.recordBytes;
     if (len > this.#g.slotBytes) return this.#damaged(f, `record length ${len} exceeds the slot`);
-    if (SLAB_BYTES - this.#slabUsed < len) {
-      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, len));
-      this.#slabUsed = 0;
-    }
-    const into = this.#slab.subarray(this.#slabUsed, this.#slabUsed + len);
+    const room = this.#slabs.room(HEAD_ROOM + len);
+    const into = room.subarray(HEAD_ROOM);
     const n = this.#file.readRecord(f.set, f.way, len, into);
     let rec;
     try {
-      rec = decodeRecord(into.subarray(0, n), f.header);
+      const slot = `${f.set}:${f.way}`;
+      rec = decodeRecord(into.subarray(0, n), f.header, (block) => this.#headers.decode(slot, block));
     } catch (e) {
       if (e instanceof RockFormatError) return this.#damaged(f, e.message);
       throw e;
     }
-    this.#slabUsed += (len + 7) & ~7;
     const meta = rec.entry.meta;
     if (key && (meta.primary !== key.primary || meta.variant !== key.variant)) return undefined;
+    const release = this.#slabs.claim(room, HEAD_ROOM + len);
+    let headroom = HEAD_ROOM + (len - rec.body.length);
     const body = rec.body;
     return {
       meta,
       body,
       tier: "disk",
+      takeHeadroom: () => {
+        const r = headroom;
+        headroom = 0;
+        return r;
+      },
+      release,
       openBody: (range) => {
         const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
         return new ReadableStream({
@@ -393,6 +422,14 @@ export class RockDir implements Store {
 
   #stashKey(primary: string, variant: string): string {
     return `${primary}\n${variant}`;
+  }
+
+  /** Drops a stashed object that no lookup took, giving its read slab back. */
+  #unstash(k: string): void {
+    const s = this.#stash.get(k);
+    if (!s) return;
+    this.#stash.delete(k);
+    s.obj.release?.();
   }
 
   /**
@@ -435,8 +472,10 @@ export class RockDir implements Store {
       const obj = this.#readObject(f);
       if (!obj || obj.meta.primary !== primary) continue;
       metas.push(obj.meta);
-      if (this.#stash.size >= STASH_MAX) this.#stash.delete(this.#stash.keys().next().value!);
-      this.#stash.set(this.#stashKey(primary, obj.meta.variant), { obj, at: now });
+      if (this.#stash.size >= STASH_MAX) this.#unstash(this.#stash.keys().next().value!);
+      const sk = this.#stashKey(primary, obj.meta.variant);
+      this.#unstash(sk);
+      this.#stash.set(sk, { obj, at: now });
     }
     return { metas, inUfs };
   }
@@ -461,6 +500,7 @@ export class RockDir implements Store {
     if (stashed) {
       this.#stash.delete(sk);
       if (Date.now() - stashed.at <= STASH_MS) obj = stashed.obj;
+      else stashed.obj.release?.();
     }
     if (!obj) {
       const h = this.#hashOf(key.primary, key.variant);
@@ -517,14 +557,14 @@ export class RockDir implements Store {
    * Writes a whole object into a way of its set; false when the record does not fit a slot, else
    * whether it replaced an "in ufs" marker of the key (the ufs copy is then older: delete it).
    */
-  #store(meta: StoredMeta, body: Uint8Array): false | { replacedUfs: boolean } {
+  #store(meta: StoredMeta, body: readonly Uint8Array[]): false | { replacedUfs: boolean } {
     const h = this.#hashOf(meta.primary, meta.variant);
-    const { record, header } = encodeRecord(meta, body, Date.now(), h);
+    const { record, header } = encodeRecord(meta, body, Date.now(), h, this.#rec);
     if (record.length > this.#g.slotBytes) return false;
     const replacedUfs = this.#put(h, record, header);
     const p = this.#plainOf(meta.primary);
     p.absentAt = -Infinity;
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
     this.#m.writes.inc();
     return { replacedUfs };
   }
@@ -539,7 +579,7 @@ export class RockDir implements Store {
     const h = this.#hashOf(meta.primary, meta.variant);
     this.#put(h, undefined, ufsMarker(h, Date.now(), meta));
     this.#plainOf(meta.primary).absentAt = -Infinity;
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
   }
 
   /**
@@ -608,9 +648,10 @@ export class RockDir implements Store {
     const f = this.#newest(this.#readTable(set), set, h);
     const obj = f && this.#readObject(f, meta);
     if (!f || !obj) return Promise.resolve(false);
-    const body = obj.body!.slice();
-    const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h);
-    this.#stash.delete(this.#stashKey(meta.primary, meta.variant));
+    const body = obj.body!; // a view of the read slab, copied into the record buffer
+    const { record, header } = encodeRecord({ ...meta, bodyBytes: body.length }, body, Date.now(), h, this.#rec);
+    obj.release?.();
+    this.#unstash(this.#stashKey(meta.primary, meta.variant));
     if (record.length > this.#g.slotBytes) {
       this.#file.clearSlot(set, f.way);
       return Promise.resolve(false);
@@ -639,7 +680,7 @@ export class RockDir implements Store {
     }
     for (const k of [...this.#stash.keys()]) {
       if (k.startsWith(primary + "\n") && (variant === undefined || k === this.#stashKey(primary, variant))) {
-        this.#stash.delete(k);
+        this.#unstash(k);
       }
     }
     if (this.#o.evictor) this.#used.slots = Math.max(0, this.#used.slots - count);
@@ -706,7 +747,8 @@ export class RockDir implements Store {
     this.#abort.abort();
     clearInterval(this.#timer);
     await this.#background;
-    this.#stash.clear();
+    for (const k of [...this.#stash.keys()]) this.#unstash(k);
+    this.#headers.clear();
     this.#file.close();
     await this.#lock.release();
     log.info("Cache directory closed", { dir: this.path });

@@ -216,3 +216,54 @@ Deno.test("RockDir empties its file when the geometry changes and refuses a fore
     await rejects(open(path), (e: Error) => e instanceof DirLockedError);
   });
 });
+
+Deno.test("RockDir hands out a hit with headroom before its body, in a read buffer given back on release", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await put(d, testMeta("http://o/h", 1000), testBody("h", 1000));
+      const a = d.get(key("h"))!;
+      const room = a.takeHeadroom!();
+      // The free bytes plus the entry header block (at least its 80-byte fixed part).
+      ok(room >= 256 + 80, `headroom ${room}`);
+      strictEqual(a.takeHeadroom!(), 0, "handed out once");
+      // A response head written there goes out with the body as one buffer, the body not copied.
+      const head = new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\n");
+      const out = new Uint8Array(a.body!.buffer, a.body!.byteOffset - head.length, head.length + a.body!.length);
+      out.set(head);
+      assertEquals(out.subarray(head.length), testBody("h", 1000));
+      // The next hit reads into the same buffer after it, its own room untouched by the first.
+      const b = d.get(key("h"))!;
+      strictEqual(b.body!.buffer, a.body!.buffer);
+      ok(b.body!.byteOffset >= a.body!.byteOffset + a.body!.length + 256);
+      assertEquals(b.body, testBody("h", 1000));
+      a.release!();
+      b.release!();
+      // Writing the head over the header block did not spoil later hits (nor the header memo).
+      const c = d.get(key("h"))!;
+      assertEquals(c.body, testBody("h", 1000));
+      assertEquals(c.meta.headers, testMeta("http://o/h", 1000).headers);
+      c.release!();
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("RockDir decodes the new headers of a slot rewritten with another version of its object", async () => {
+  await withDir(async (path) => {
+    const d = await open(path);
+    try {
+      await put(d, testMeta("http://o/v", 500, { headers: [["etag", '"one"']] }), testBody("v1", 500));
+      strictEqual(d.get(key("v"))!.meta.headers[0][1], '"one"');
+      strictEqual(d.get(key("v"))!.meta.headers[0][1], '"one"', "a second hit (the memoized header)");
+      // Same key, same way, same lengths: only the header bytes differ.
+      await put(d, testMeta("http://o/v", 500, { headers: [["etag", '"two"']] }), testBody("v2", 500));
+      const obj = d.get(key("v"))!;
+      strictEqual(obj.meta.headers[0][1], '"two"');
+      assertEquals(obj.body, testBody("v2", 500));
+    } finally {
+      await d.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 /**
- * The writer of a rock directory: buffers a body in memory (it is at most one slot) and hands it
- * whole to the directory at commit, which writes it with one `pwrite`. A body that outgrows the
+ * The writer of a rock directory: buffers a body in memory (it is at most one slot) and hands its
+ * chunks to the directory at commit, which encodes them into its reused slot buffer and writes
+ * the record with one `pwrite`. A body that outgrows the
  * slot is handed, with what was buffered, to an overflow writer (a ufs directory's) when the
  * directory has one (Squid's rock-for-small, ufs-for-large), and fails with `toolarge` otherwise.
  *
@@ -14,11 +15,11 @@ export interface RockWriterHost {
   /** Largest body the slot can take (an upper bound: the record must also fit the entry header). */
   maxBodyBytes: number;
   /**
-   * Stores a whole body; returns false when its record does not fit a slot after all (long
-   * headers), else whether it replaced an "in ufs" marker. Throws a {@link StoreWriteError} when
-   * the write fails.
+   * Stores a whole body, given as the chunks written (copied into the record, not joined
+   * first); returns false when its record does not fit a slot after all (long headers), else
+   * whether it replaced an "in ufs" marker. Throws a {@link StoreWriteError} when the write fails.
    */
-  store(meta: StoredMeta, body: Uint8Array): false | { replacedUfs: boolean };
+  store(meta: StoredMeta, body: readonly Uint8Array[]): false | { replacedUfs: boolean };
   /** Opens a writer elsewhere for a body too large for a slot, or is absent. */
   overflow?: (meta: StoredMeta) => MaybePromise<StoreWriter>;
   /** Counts a failure (not the ones the overflow writer reports itself). */
@@ -89,8 +90,7 @@ export class RockWriter implements StoreWriter {
       this.#host.failed("length", e);
       throw e;
     }
-    const body = this.#chunks.length === 1 ? this.#chunks[0] : concat(this.#chunks, this.#bytes);
-    const stored = this.#host.store({ ...this.#meta, bodyBytes: this.#bytes }, body);
+    const stored = this.#host.store({ ...this.#meta, bodyBytes: this.#bytes }, this.#chunks);
     if (stored) {
       this.replacedUfs = stored.replacedUfs;
       this.#done = true;
@@ -109,14 +109,4 @@ export class RockWriter implements StoreWriter {
     this.#chunks = [];
     await this.#overflow?.abort();
   }
-}
-
-function concat(chunks: Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }

@@ -75,6 +75,10 @@
  * They only locate candidates: a read compares the full keys in the record, so a collision (even
  * a crafted one) costs a miss or an eviction, never a wrong object.
  *
+ * The record CRC covers all R bytes. A writer reads the body once: its CRC goes into the entry
+ * header, and the record CRC is combined from the entry header block's CRC and the body's
+ * (`crc32cCombine`, zlib's `crc32_combine`), which equals the CRC computed over the record.
+ *
  * Crash and concurrency safety: a writer writes the record first, then the slot header (two
  * `pwrite`s; the way's old header is not emptied first). A reader checks the header CRC, then the
  * record CRC over the record it read against the header's, then the keys. While a record is being
@@ -90,8 +94,14 @@
  * @module
  */
 import type { StoredMeta } from "../../store.ts";
-import { crc32c } from "../crc32c.ts";
-import { decodeEntryHeader, encodeEntryHeader, type EntryHeader, validatorsOf } from "../entry_format.ts";
+import { crc32c, crc32cCombine } from "../crc32c.ts";
+import {
+  decodeEntryHeader,
+  encodeEntryHeader,
+  type EntryHeader,
+  entryHeaderLength,
+  validatorsOf,
+} from "../entry_format.ts";
 
 /** "WCRF" read as a little-endian u32: the rock file header magic. */
 export const ROCK_FILE_MAGIC = 0x46524357;
@@ -408,36 +418,55 @@ function u32le(b: Uint8Array, o: number): number {
 }
 
 /**
- * Encodes a record (entry header block + body) and the slot header describing it.
+ * Encodes a record (entry header block + body) and the slot header describing it, in one pass
+ * over the body: the body's CRC-32C goes into the entry header, and the record CRC is combined
+ * from the entry header block's CRC and the body's ({@link crc32cCombine}), not read again.
  *
  * @param meta the object's metadata (`bodyBytes` is taken from `body`)
- * @param body the whole body
+ * @param body the whole body, in one piece or in chunks (copied, never kept)
  * @param storedTime when it is stored (ms)
  * @param key its locating hashes
+ * @param into where to encode the record when it fits (a reused slot-sized buffer: the record
+ *   is then a view of it, valid until the buffer is reused); else a new buffer is allocated
  * @returns the record bytes and the slot header
  */
 export function encodeRecord(
   meta: StoredMeta,
-  body: Uint8Array,
+  body: Uint8Array | readonly Uint8Array[],
   storedTime: number,
   key: RockKeyHash,
+  into?: Uint8Array,
 ): { record: Uint8Array; header: SlotHeader } {
+  const chunks = body instanceof Uint8Array ? [body] : body;
+  let bodyBytes = 0, bodyCrc = 0;
+  for (const c of chunks) {
+    bodyCrc = crc32c(c, bodyCrc);
+    bodyBytes += c.length;
+  }
   const head = encodeEntryHeader({
-    meta: { ...meta, bodyBytes: body.length },
+    meta: { ...meta, bodyBytes },
     storedTime,
-    bodyCrc: crc32c(body),
+    bodyCrc,
     ...validatorsOf(meta.headers),
   });
-  const record = new Uint8Array(head.length + body.length);
+  const bytes = head.length + bodyBytes;
+  const record = into && into.length >= bytes ? into.subarray(0, bytes) : new Uint8Array(bytes);
   record.set(head);
-  record.set(body, head.length);
+  let o = head.length;
+  for (const c of chunks) {
+    record.set(c, o);
+    o += c.length;
+  }
+  // The entry header block ends with the CRC of its other bytes: continue it over those 4 bytes.
+  const hb = head.length;
+  const headCrc = crc32c(head.subarray(hb - 4), u32le(head, hb - 4));
   return {
     record,
     header: {
       ...key,
-      recordBytes: record.length,
-      bodyBytes: body.length,
-      recordCrc: crc32c(record),
+      recordBytes: bytes,
+      bodyBytes,
+      recordCrc: crc32cCombine(headCrc, bodyCrc, bodyBytes),
       storedTime,
       expiresAt: meta.expiresAt,
       requestTime: meta.requestTime,
@@ -451,21 +480,31 @@ export function encodeRecord(
  *
  * @param record the R bytes read
  * @param h the slot header that pointed to it
+ * @param decodeHead decodes the entry header block (exactly its H bytes): `decodeEntryHeader`,
+ *   or a memo of it that returns the same header for the same bytes
  * @returns the entry header and a view of the body
  * @throws {RockFormatError} when the record is torn, damaged or inconsistent
  */
-export function decodeRecord(record: Uint8Array, h: SlotHeader): { entry: EntryHeader; body: Uint8Array } {
+export function decodeRecord(
+  record: Uint8Array,
+  h: SlotHeader,
+  decodeHead: (block: Uint8Array) => EntryHeader = decodeEntryHeader,
+): { entry: EntryHeader; body: Uint8Array } {
   if (record.length !== h.recordBytes) {
     throw new RockFormatError(`Cannot decode rock record: read ${record.length} of ${h.recordBytes} bytes`);
   }
   if (crc32c(record) !== h.recordCrc) throw new RockFormatError("Cannot decode rock record: checksum mismatch");
   let entry: EntryHeader;
+  let headBytes: number;
   try {
-    entry = decodeEntryHeader(record);
+    headBytes = entryHeaderLength(record);
+    if (headBytes > record.length) {
+      throw new RangeError(`header length ${headBytes} exceeds the record (${record.length} bytes)`);
+    }
+    entry = decodeHead(record.subarray(0, headBytes));
   } catch (e) {
     throw new RockFormatError(`Cannot decode rock record: ${(e as Error).message}`, { cause: e });
   }
-  const headBytes = new DataView(record.buffer, record.byteOffset + 8, 4).getUint32(0, true);
   if (headBytes + entry.meta.bodyBytes !== record.length || entry.meta.bodyBytes !== h.bodyBytes) {
     throw new RockFormatError(
       `Cannot decode rock record: ${record.length} bytes, header says ${headBytes} + ${entry.meta.bodyBytes}`,

@@ -23,6 +23,7 @@ import {
   ufsMarker,
 } from "./slot_format.ts";
 import type { StoredMeta } from "../../store.ts";
+import { crc32c } from "../crc32c.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((x) => parseInt(x, 16)));
@@ -204,4 +205,23 @@ Deno.test("decodeRecord() rejects a torn, short or mismatched record", () => {
   // A header of another object of the same length (a concurrent rewrite of the way).
   const other = encodeRecord(meta({ bodyBytes: 300 }), new Uint8Array(300).fill(8), 1, rockKeyHash("http://x/a", ""));
   throws(() => decodeRecord(record, other.header), RockFormatError);
+});
+
+Deno.test("encodeRecord() writes the same record from chunks into a reused buffer, its CRC over every byte", () => {
+  const body = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7 + 3) & 0xff);
+  const key = rockKeyHash("http://x/a", "");
+  const m = meta({ bodyBytes: 3000 });
+  const whole = encodeRecord(m, body, 42, key);
+  // The record CRC is combined from the entry header's and the body's, not computed over the
+  // record: it must still be the CRC of the record's bytes, as version-2 readers check it.
+  strictEqual(whole.header.recordCrc, crc32c(whole.record));
+  const into = new Uint8Array(16 * 1024).fill(0xee);
+  const chunked = encodeRecord(m, [body.subarray(0, 1), body.subarray(1, 1500), body.subarray(1500)], 42, key, into);
+  strictEqual(chunked.record.buffer, into.buffer);
+  assertEquals(chunked.record, whole.record);
+  assertEquals(chunked.header, whole.header);
+  assertEquals(decodeRecord(chunked.record, chunked.header).body, body);
+  // A buffer too small for the record is not used.
+  const small = encodeRecord(m, body, 42, key, new Uint8Array(100));
+  assertEquals(small.record, whole.record);
 });
