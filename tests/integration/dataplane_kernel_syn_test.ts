@@ -226,69 +226,82 @@ async function kernelFlows(lab: Lab): Promise<number> {
   return Number(/^webcache_dataplane_fast_path_flows (\d+)/m.exec(m)?.[1] ?? NaN);
 }
 
-Deno.test({
-  ...await requires(
-    "DR fast path: kernel-scheduled connections start SYN_RECV; a lone SYN goes after its timeout, an idle one stays",
-    { netns: true, commands: ["curl"] },
-  ),
-  async fn() {
-    const lab = await buildLab("ksr");
-    try {
-      for (const c of lab.caches) await startCache(lab, c, "dr");
-      const svc = (port: number) => ({
+/**
+ * Runs `fn` on a DR lab whose caches run and whose director serves the VIP's `ports` with mh (port 80 health
+ * checked, others not), `maxConnections` 4096 and the given SYN_RECV timeout; stops and removes both afterwards.
+ */
+async function withMhDirector(
+  prefix: string,
+  o: { synRecvS: number; ports: number[] },
+  fn: (lab: Lab) => Promise<void>,
+): Promise<void> {
+  const lab = await buildLab(prefix);
+  try {
+    for (const c of lab.caches) await startCache(lab, c, "dr");
+    const d = await startDirector(lab, {
+      interface: "eth0",
+      maxConnections: 4096,
+      timeouts: { synRecvS: o.synRecvS },
+      services: o.ports.map((port) => ({
         vip: VIP,
         port,
         method: "dr",
         scheduler: "mh",
         health: port === 80 ? FAST_HEALTH : { type: "none" },
         reals: lab.caches.map((c) => ({ address: c.ip })),
-      });
-      // Port 81: nobody listens on the caches, so each connection is its SYN alone (the cache answers RST).
-      const d = await startDirector(lab, {
-        interface: "eth0",
-        maxConnections: 4096,
-        timeouts: { synRecvS: 6 },
-        services: [svc(80), svc(81)],
-      });
-      try {
-        await settle();
-        const idle = keepAlive(lab, lab.client, 80);
-        try {
-          assert((await idle.request()).startsWith("rs"), "first request on the kept-alive connection");
-          for (let i = 0; i < 10; i++) {
-            const r = await curl(lab, lab.client, `http://${VIP}:81/`);
-            assertEquals(r.code, 7, `a refused connection (${i})`);
-          }
-          await settle();
-          const m = await metrics(lab);
-          assertEquals(m.kernel, 11, "all scheduled in the kernel");
-          // The lone SYNs: SYN_RECV (inactive). The counts reach the status once per housekeeping pass (a second),
-          // so they are polled, well inside SYN_RECV's timeout.
-          let refused = await activeInactive(lab, 1);
-          for (const until = Date.now() + 2500; refused[1] !== 10 && Date.now() < until;) {
-            await new Promise((r) => setTimeout(r, 100));
-            refused = await activeInactive(lab, 1);
-          }
-          assertEquals(refused[0], 0, "no refused connection counts as active");
-          assertEquals(refused[1], 10, "refused connections in the table as SYN_RECV");
-          const flowsBefore = await kernelFlows(lab);
-          assert(flowsBefore >= 11, `kernel flows ${flowsBefore}`);
-          // Past SYN_RECV's 6 s (and a housekeeping pass): the lone SYNs are gone from the table and the kernel; the idle connection is
-          // ESTABLISHED (its ACK and request passed in the kernel), still in the table, still on its cache.
-          await new Promise((r) => setTimeout(r, 7500));
-          assertEquals(await activeInactive(lab, 1), [0, 0], "lone SYNs expired with SYN_RECV's timeout");
-          assertEquals(await activeInactive(lab, 0), [1, 0], "the idle connection promoted, not expired");
-          assertEquals(await kernelFlows(lab), flowsBefore - 10, "the lone SYNs' kernel flows removed");
-          assert((await idle.request()).startsWith("rs"), "the idle connection still works");
-        } finally {
-          await idle.close();
-        }
-      } finally {
-        await stopProc(lab, d);
-      }
+      })),
+    });
+    try {
+      await fn(lab);
     } finally {
-      await destroyLab(lab);
+      await stopProc(lab, d);
     }
+  } finally {
+    await destroyLab(lab);
+  }
+}
+
+Deno.test({
+  ...await requires(
+    "DR fast path: kernel-scheduled connections start SYN_RECV; a lone SYN goes after its timeout, an idle one stays",
+    { netns: true, commands: ["curl"] },
+  ),
+  async fn() {
+    // Port 81: nobody listens on the caches, so each connection is its SYN alone (the cache answers RST).
+    await withMhDirector("ksr", { synRecvS: 6, ports: [80, 81] }, async (lab) => {
+      await settle();
+      const idle = keepAlive(lab, lab.client, 80);
+      try {
+        assert((await idle.request()).startsWith("rs"), "first request on the kept-alive connection");
+        for (let i = 0; i < 10; i++) {
+          const r = await curl(lab, lab.client, `http://${VIP}:81/`);
+          assertEquals(r.code, 7, `a refused connection (${i})`);
+        }
+        await settle();
+        const m = await metrics(lab);
+        assertEquals(m.kernel, 11, "all scheduled in the kernel");
+        // The lone SYNs: SYN_RECV (inactive). The counts reach the status once per housekeeping pass (a second),
+        // so they are polled, well inside SYN_RECV's timeout.
+        let refused = await activeInactive(lab, 1);
+        for (const until = Date.now() + 2500; refused[1] !== 10 && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 100));
+          refused = await activeInactive(lab, 1);
+        }
+        assertEquals(refused[0], 0, "no refused connection counts as active");
+        assertEquals(refused[1], 10, "refused connections in the table as SYN_RECV");
+        const flowsBefore = await kernelFlows(lab);
+        assert(flowsBefore >= 11, `kernel flows ${flowsBefore}`);
+        // Past SYN_RECV's 6 s (and a housekeeping pass): the lone SYNs are gone from the table and the kernel; the idle connection is
+        // ESTABLISHED (its ACK and request passed in the kernel), still in the table, still on its cache.
+        await new Promise((r) => setTimeout(r, 7500));
+        assertEquals(await activeInactive(lab, 1), [0, 0], "lone SYNs expired with SYN_RECV's timeout");
+        assertEquals(await activeInactive(lab, 0), [1, 0], "the idle connection promoted, not expired");
+        assertEquals(await kernelFlows(lab), flowsBefore - 10, "the lone SYNs' kernel flows removed");
+        assert((await idle.request()).startsWith("rs"), "the idle connection still works");
+      } finally {
+        await idle.close();
+      }
+    });
   },
 });
 
@@ -298,46 +311,25 @@ Deno.test({
     { netns: true, commands: ["curl"] },
   ),
   async fn() {
-    const lab = await buildLab("ksa");
-    try {
-      for (const c of lab.caches) await startCache(lab, c, "dr");
-      const d = await startDirector(lab, {
-        interface: "eth0",
-        maxConnections: 4096,
-        timeouts: { synRecvS: 20 },
-        services: [{
-          vip: VIP,
-          port: 80,
-          method: "dr",
-          scheduler: "mh",
-          health: FAST_HEALTH,
-          reals: lab.caches.map((c) => ({ address: c.ip })),
-        }],
-      });
+    await withMhDirector("ksa", { synRecvS: 20, ports: [80] }, async (lab) => {
+      await settle();
+      const opened = Date.now();
+      const idle = keepAlive(lab, lab.client, 80);
       try {
-        await settle();
-        const opened = Date.now();
-        const idle = keepAlive(lab, lab.client, 80);
-        try {
-          assert((await idle.request()).startsWith("rs"), "first request on the kept-alive connection");
-          let counts = await activeInactive(lab, 0);
-          while (counts[0] !== 1 && Date.now() - opened < 15000) {
-            await new Promise((r) => setTimeout(r, 100));
-            counts = await activeInactive(lab, 0);
-          }
-          const promotedMs = Date.now() - opened;
-          console.log(`kernel-scheduled connection counted active after ${promotedMs} ms`);
-          assertEquals((await metrics(lab)).kernel, 1, "scheduled in the kernel");
-          assertEquals(counts, [1, 0], "the kept-alive connection counts as active");
-          assert(promotedMs < 6000, `counted active after ${promotedMs} ms (SYN_RECV's timeout is 20 s)`);
-        } finally {
-          await idle.close();
+        assert((await idle.request()).startsWith("rs"), "first request on the kept-alive connection");
+        let counts = await activeInactive(lab, 0);
+        while (counts[0] !== 1 && Date.now() - opened < 15000) {
+          await new Promise((r) => setTimeout(r, 100));
+          counts = await activeInactive(lab, 0);
         }
+        const promotedMs = Date.now() - opened;
+        console.log(`kernel-scheduled connection counted active after ${promotedMs} ms`);
+        assertEquals((await metrics(lab)).kernel, 1, "scheduled in the kernel");
+        assertEquals(counts, [1, 0], "the kept-alive connection counts as active");
+        assert(promotedMs < 6000, `counted active after ${promotedMs} ms (SYN_RECV's timeout is 20 s)`);
       } finally {
-        await stopProc(lab, d);
+        await idle.close();
       }
-    } finally {
-      await destroyLab(lab);
-    }
+    });
   },
 });
