@@ -190,7 +190,7 @@ Deno.test("cache fuzz: mutated requests and origin responses over sockets agains
     assert(!/webcache_cache_origin_failures_total\{[^}]*\} [1-9]/.test(metrics1), "no origin failure counted");
 
     // Phase 2: mutated origin responses to clean requests.
-    const answered: { token: string; forged: boolean }[] = [];
+    const answered: { token: string; forged: boolean; own: Set<string> }[] = [];
     const end2 = Date.now() + PHASE_MS;
     for (let i = 0; Date.now() < end2; i++) {
       const token = String(i);
@@ -199,15 +199,18 @@ Deno.test("cache fuzz: mutated requests and origin responses over sockets agains
       // Sometimes a forged response follows, at once or a little later, to desync the pool.
       const forged = rng.next() < 0.3 ? [FORGED] : [];
       const gapMs = rng.int(2) * 30;
-      scripted.set(token, { parts: [mutate(valid, rng), ...forged], gapMs, close: rng.next() < 0.3 });
+      const sent = mutate(valid, rng);
+      scripted.set(token, { parts: [sent, ...forged], gapMs, close: rng.next() < 0.3 });
       const out = await exchange(port, latin1Encode(`GET /fr/${token} HTTP/1.1\r\nHost: fuzz.example\r\n\r\n`));
-      const where = `seed ${seed}, response ${i}: ${
-        JSON.stringify(latin1Decode((scripted.get(token) as { parts: Uint8Array[] }).parts[0]))
-      }`;
+      const where = `seed ${seed}, response ${i}: ${JSON.stringify(latin1Decode(sent))}`;
       assert(out !== null, `no answer in time: ${where}`);
       const got = latin1Decode(out);
       assert(/^HTTP\/1\.1 \d{3} /.test(got), `no status line: ${where}: ${JSON.stringify(got.slice(0, 200))}`);
-      for (const m of got.matchAll(/resp-(\d+)-/g)) assertEquals(m[1], token, `another request's answer: ${where}`);
+      // The numbers its own origin answer carries: a mutation may have turned "resp-6-" into "resp-5-".
+      const own = new Set([token, ...[...latin1Decode(sent).matchAll(/resp-(\d+)-/g)].map((m) => m[1])]);
+      for (const m of got.matchAll(/resp-(\d+)-/g)) {
+        assert(own.has(m[1]), `another request's answer (${m[1]}): ${where}`);
+      }
       // Its own answer may carry it (a close-delimited body), no other may.
       if (!forged.length) {
         assert(!got.includes("FORGED"), `a forged response was served: ${where}: ${JSON.stringify(got)}`);
@@ -218,7 +221,7 @@ Deno.test("cache fuzz: mutated requests and origin responses over sockets agains
       }
       assertEquals(origin.seen.filter((s) => s.path === `/fr/${token}`).length, 1, `forwarded once: ${where}`);
       if (findHeadEnd(out, 0, out.length) !== -1 && parseRaw(out).status === 200) {
-        answered.push({ token, forged: forged.length > 0 });
+        answered.push({ token, forged: forged.length > 0, own });
       }
     }
     // Whatever was stored is the right answer for its own URL.
@@ -226,7 +229,7 @@ Deno.test("cache fuzz: mutated requests and origin responses over sockets agains
       const out = await exchange(port, latin1Encode(`GET /fr/${a.token} HTTP/1.1\r\nHost: fuzz.example\r\n\r\n`));
       assert(out !== null);
       for (const m of latin1Decode(out).matchAll(/resp-(\d+)-/g)) {
-        assertEquals(m[1], a.token, `stored for /fr/${a.token}`);
+        assert(a.own.has(m[1]), `stored for /fr/${a.token}: another request's answer (${m[1]})`);
       }
       if (!a.forged) assert(!latin1Decode(out).includes("FORGED"), `forged response stored for /fr/${a.token}`);
       else await sleep(100); // a miss gets the stray bytes again: let them arrive while idle
