@@ -27,7 +27,8 @@
 # MODE: miss (every request a new 1 KiB URL), nostore (the same, answered with Cache-Control:
 # no-store: the miss path without storing), hot (one URL), spread (10,000 URLs, warmed first), big
 # (100 URLs of 100 KiB, warmed first).
-# WARM: warm-up before hit modes (default 3s; 12s for spread, so every worker holds every object).
+# WARM: warm-up before hit modes (default 3s; 12s for spread, so every worker holds every object);
+# with MODE=miss, WARM=40s first fills the memory tier with other unique URLs (steady state).
 # Prints one line per measurement: req/s, p50/p99 ms, cores used, µs CPU per request (and the
 # kernel's share of it), minor page
 # faults per request (fresh memory touched: a growing heap costs a fault per 4 KiB page), errors.
@@ -86,11 +87,15 @@ measure() { # name "pids" url
     spread) args=(spread /obj/s 10000 1024) ;;
     big) args=(spread /obj/b 100 102400) ;;
   esac
-  if [[ $MODE != miss && $MODE != nostore ]]; then # warm-up: every object stored before measuring
+  # Warm-up: every object stored before measuring; for misses only with WARM= (the store filled
+  # first, so the measurement sees a full memory tier's steady state, evictions and full GCs included).
+  if [[ ($MODE != miss && $MODE != nostore) || -n ${WARM:-} ]]; then
     # Spread: every worker must have asked for (and copied) each of the 10,000 objects once.
     local warm=${WARM:-3s}
     [[ $MODE != spread || -n ${WARM:-} ]] || warm=12s
-    wrk -t1 -c64 -d"$warm" -s "$BENCH/lua/bench.lua" "$url" -- "${args[@]}" >/dev/null
+    local wargs=("${args[@]}")
+    [[ ${args[0]} != unique ]] || wargs[2]="${args[2]}w" # other URLs than the measurement's
+    wrk -t1 -c64 -d"$warm" -s "$BENCH/lua/bench.lua" "$url" -- "${wargs[@]}" >/dev/null
   fi
   local c0 c1 f0 f1 s0 s1 t0 t1 out hz
   hz=$(getconf CLK_TCK)
