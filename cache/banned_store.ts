@@ -18,6 +18,7 @@ import type {
   StoredObject,
   StoreStats,
   StoreWriter,
+  VariantsOpts,
 } from "./store/store.ts";
 
 const log = getLogger("cache.purge");
@@ -86,8 +87,8 @@ export class BannedStore implements Store {
   }
 
   /** The stored variants, without banned ones (which are deleted). */
-  variants(primary: string): MaybePromise<StoredMeta[]> {
-    const r = this.#inner.variants(primary);
+  variants(primary: string, opts?: VariantsOpts): MaybePromise<StoredMeta[]> {
+    const r = this.#inner.variants(primary, opts);
     return r instanceof Promise ? r.then((l) => this.#filter(l)) : this.#filter(r);
   }
 

@@ -49,9 +49,11 @@ import {
   varyKey,
   varyMatches,
 } from "./semantics/mod.ts";
-import type { StoredMeta, StoredObject } from "./store/store.ts";
+import type { StoredMeta, StoredObject, VariantsOpts } from "./store/store.ts";
 import { hitCode } from "./log_codes.ts";
 
+/** The look after a claim ignores a tier's short "absent" memo (see `VariantsOpts`). */
+const RECHECK: VariantsOpts = { recheck: true };
 /** Origin statuses that count as errors for `stale-if-error` (RFC 5861 §4): not 501 Not Implemented. */
 const STALE_IF_ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
@@ -65,6 +67,13 @@ function sharesHead(head: InflightHead | undefined, req: ServerRequest): boolean
 export class RequestFsm {
   readonly #ctx: CacheContext;
   readonly #background = new Set<Promise<void>>();
+  /**
+   * Keys this worker claimed and is looking up once more before fetching, where that look yields
+   * (a disk tier, a lazy copy): this worker's other requests for the key wait for it instead of
+   * fetching too (their claim check would let them through: the claim is this worker's). Settled
+   * once the object turned up, or once the fetch started, which they then join.
+   */
+  readonly #relooking = new Map<string, Promise<void>>();
 
   /**
    * Creates the state machine.
@@ -89,7 +98,8 @@ export class RequestFsm {
   async lookup(ex: Exchange, plan: FetchPlan): Promise<void> {
     const { req, out } = ex;
     const ctx = this.#ctx;
-    const found = this.#find(req, plan.primary);
+    // After waiting for another request's fetch, the tiers look for real (not their "absent" memo).
+    const found = this.#find(req, plan.primary, plan.waitedElsewhere ? RECHECK : undefined);
     const obj = found instanceof Promise ? await found : found;
     if (obj) {
       const d = evaluateFreshness(req.headers, obj.meta, Date.now(), freshOpts(ctx.config, plan.primary));
@@ -158,9 +168,13 @@ export class RequestFsm {
    * synchronously (the memory store) gets no promise and no async frame: a miss's usual answer
    * (no variants) comes back at once.
    */
-  #find(req: ServerRequest, primary: string): StoredObject | undefined | Promise<StoredObject | undefined> {
+  #find(
+    req: ServerRequest,
+    primary: string,
+    opts?: VariantsOpts,
+  ): StoredObject | undefined | Promise<StoredObject | undefined> {
     const store = this.#ctx.store;
-    const vr = store.variants(primary);
+    const vr = store.variants(primary, opts);
     if (vr instanceof Promise) return vr.then((v) => this.#findIn(req, v, 0));
     return this.#findIn(req, vr, 0);
   }
@@ -189,20 +203,44 @@ export class RequestFsm {
    * After claiming a miss across workers: whether the object turned up since this request looked
    * it up (a claim is not a lookup; see `shared_collapse.ts`): in this worker's store, or in
    * another worker's, which the index names (then copied here, unless this request asked already).
-   * Decided without yielding until a copy is asked for, so no other request of this worker finds
-   * the key claimed and nothing fetching it; a store that answers asynchronously (a disk tier) is
-   * not looked at again.
+   * A memory store answers without yielding; a store that answers asynchronously (a disk tier)
+   * and a lazy copy yield, and while they do this worker's other requests for the key wait in
+   * {@link RequestFsm.#relooking}.
    */
   #storedMeanwhile(req: ServerRequest, plan: FetchPlan): boolean | Promise<boolean> {
     const store = this.#ctx.store;
-    const vr = store.variants(plan.primary);
-    if (!(vr instanceof Promise)) {
-      for (const meta of vr) {
-        if (!varyMatches(meta, req.headers)) continue;
-        const got = store.get({ primary: meta.primary, variant: meta.variant });
-        if (!(got instanceof Promise) && got) return true;
+    const vr = store.variants(plan.primary, RECHECK);
+    if (vr instanceof Promise) return vr.then((list) => this.#storedMeanwhileAsync(req, plan, list, 0));
+    for (let i = 0; i < vr.length; i++) {
+      const meta = vr[i];
+      if (!varyMatches(meta, req.headers)) continue;
+      const got = store.get({ primary: meta.primary, variant: meta.variant });
+      if (got instanceof Promise) {
+        return got.then((obj) => obj !== undefined || this.#storedMeanwhileAsync(req, plan, vr, i + 1));
       }
+      if (got) return true;
     }
+    return this.#pulledMeanwhile(plan);
+  }
+
+  /** {@link RequestFsm.#storedMeanwhile} from variant `i` on, once a tier answered asynchronously. */
+  async #storedMeanwhileAsync(
+    req: ServerRequest,
+    plan: FetchPlan,
+    variants: StoredMeta[],
+    i: number,
+  ): Promise<boolean> {
+    const store = this.#ctx.store;
+    for (; i < variants.length; i++) {
+      const meta = variants[i];
+      if (!varyMatches(meta, req.headers)) continue;
+      if (await store.get({ primary: meta.primary, variant: meta.variant })) return true;
+    }
+    return await this.#pulledMeanwhile(plan);
+  }
+
+  /** Whether another worker holds the object now (the index names it): then copied here. */
+  #pulledMeanwhile(plan: FetchPlan): boolean | Promise<boolean> {
     const lazy = this.#ctx.lazyCopy;
     if (!lazy || plan.pulled) return false;
     const pull = lazy.pull(plan.primary);
@@ -238,7 +276,17 @@ export class RequestFsm {
       }
     }
     if (parseCacheControl(req.headers.get("cache-control")).noStore) plan.store = false;
+    let relooked: (() => void) | undefined;
     if (collapse.enabled && plan.store && !plan.waitedElsewhere) {
+      const looking = this.#relooking.get(key);
+      if (looking) {
+        // This worker's request that claimed the key is looking it up once more: wait for that,
+        // then join the fetch it started, or look up the object it found.
+        await looking;
+        if (ctx.fetch.joinable(key)) return await this.#miss(ex, plan);
+        plan.waitedElsewhere = true;
+        return await this.lookup(ex, plan);
+      }
       // Another worker is fetching this URL: wait for its object, then look it up again.
       const wait = ctx.fetch.claimOrWait(key, collapse.waitMs);
       if (wait) {
@@ -246,21 +294,37 @@ export class RequestFsm {
         if (await wait) counters.collapsed++;
         return await this.lookup(ex, plan);
       }
-      const meanwhile = ctx.fetch.holdsClaim(key) && this.#storedMeanwhile(req, plan);
-      if (meanwhile instanceof Promise ? await meanwhile : meanwhile) {
+      let meanwhile = ctx.fetch.holdsClaim(key) && this.#storedMeanwhile(req, plan);
+      if (meanwhile instanceof Promise) {
+        this.#relooking.set(key, new Promise<void>((resolve) => relooked = resolve));
+        try {
+          meanwhile = await meanwhile;
+        } catch {
+          meanwhile = false; // a failed look: fetch
+        }
+      }
+      if (meanwhile) {
         // Another worker fetched it and released its claim between the lookup above and this
         // claim (an origin that answers at once leaves just that gap): serve its object.
         ctx.fetch.releaseClaim(key, true);
+        this.#endRelook(key, relooked);
         counters.collapsed++;
         return await this.lookup(ex, plan);
       }
     }
     plan.onInterim = interimRelay(req, ex.res);
-    const { f, slot, task } = ctx.fetch.start(plan, {
-      lead: collapse.enabled && plan.store,
-      leaderReads: req.method !== "HEAD",
-      source: out,
-    });
+    let started;
+    try {
+      started = ctx.fetch.start(plan, {
+        lead: collapse.enabled && plan.store,
+        leaderReads: req.method !== "HEAD",
+        source: out,
+      });
+    } finally {
+      // The fetch is joinable now: the requests that waited for the look join it.
+      this.#endRelook(key, relooked);
+    }
+    const { f, slot, task } = started;
     const head = await f.waitHead();
     if (!head) {
       if (slot) f.unreserve(slot);
@@ -270,6 +334,13 @@ export class RequestFsm {
     out.status = head.status;
     await serveInflight(ctx, ex, { f, head, xCache: ctx.xMiss, slot });
     await task; // the fetch never rejects
+  }
+
+  /** Ends this request's look of {@link RequestFsm.#relooking}, if it made one. */
+  #endRelook(key: string, relooked: (() => void) | undefined): void {
+    if (!relooked) return;
+    this.#relooking.delete(key);
+    relooked();
   }
 
   /** A fetch of this URL in progress whose answer this revalidation can use, and its head. */

@@ -9,6 +9,9 @@ import { LazyCopy } from "./lazy_copy.ts";
 import { RequestFsm } from "./request_fsm.ts";
 import { SharedCollapse } from "./shared_collapse.ts";
 import { SharedIndex } from "./shared_index.ts";
+import { MemoryStore } from "./store/memory_store.ts";
+import type { StoredMeta } from "./store/store.ts";
+import { createPolicy } from "./store/eviction/mod.ts";
 import { exchange, parseRecorded, planFor, rawResponse, ScriptedOrigin, testContext, testStore } from "./_test_kit.ts";
 
 /** Two workers (0 and 1) of one cache. */
@@ -69,6 +72,36 @@ Deno.test("RequestFsm: a miss claimed just after another worker stored the objec
       w.lazy.close();
       w.pool.close();
     }
+    await origin.close();
+  }
+});
+
+/** A memory store that answers look-ups a little later, as a disk tier's index does. */
+class SlowLookupStore extends MemoryStore {
+  override variants(primary: string): StoredMeta[] {
+    const list = super.variants(primary);
+    // A promise at run time (the `Store` interface allows it; `MemoryStore`'s own type does not).
+    return new Promise<StoredMeta[]>((resolve) => setTimeout(() => resolve(list), 5)) as unknown as StoredMeta[];
+  }
+}
+
+Deno.test("RequestFsm: while a worker's claimed miss looks again in an asynchronous store, its other requests wait for it and fetch nothing", async () => {
+  const origin = new ScriptedOrigin((_req, n) => rawResponse(200, [["cache-control", "max-age=60"]], `v${n}`));
+  const store = new SlowLookupStore({ maxBytes: 64 << 20, maxObjectBytes: 8 << 20, policy: createPolicy("sieve") });
+  const claims = new SharedCollapse(SharedCollapse.allocate(64), { worker: 0 });
+  const { ctx, pool } = testContext(store, { sharedCollapse: claims });
+  const fsm = new RequestFsm(ctx);
+  try {
+    // Both requests look /k up (5 ms each); the first claims it and looks again (5 ms more),
+    // the second finds the claim this worker's own: it must wait for that look, then join.
+    const exs = [0, 1].map(() => exchange(GET("/k")));
+    await Promise.all(exs.map((ex) => fsm.lookup(ex, planFor(ex, origin, "/k"))));
+    for (const ex of exs) assertEquals(parseRecorded(ex.res.text()).body, "v1");
+    assertEquals(origin.seen.length, 1, "one origin request");
+    assertEquals(claims.held, 0, "the claim was released");
+  } finally {
+    await fsm.settle();
+    pool.close();
     await origin.close();
   }
 });

@@ -101,12 +101,22 @@ export interface StoreStats {
   writeFailures?: Record<string, number>;
 }
 
+/** Options of {@link Store.variants}. */
+export interface VariantsOpts {
+  /**
+   * Look at the tier itself even where it found the URL absent a moment ago (a disk directory
+   * believes "nothing stored" for a few ms): a request that claimed a miss looks once more before
+   * fetching, and another worker may have stored the object since.
+   */
+  recheck?: boolean;
+}
+
 /** A cache tier. */
 export interface Store {
   /** Name for logs and `/status`, e.g. `memory` or `disk:/var/cache/webcache/d1`. */
   readonly name: string;
   /** Returns the stored variants of a URL (their metadata), for Vary matching, ICP and PURGE. */
-  variants(primary: string): MaybePromise<StoredMeta[]>;
+  variants(primary: string, opts?: VariantsOpts): MaybePromise<StoredMeta[]>;
   /** Returns one object, counting a hit or a miss and telling the eviction policy of the access. */
   get(key: ObjectKey): MaybePromise<StoredObject | undefined>;
   /** Starts storing an object; nothing is visible before `commit()`. */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "./store.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter, VariantsOpts } from "./store.ts";
 
 /** Counters of a {@link TieredStore}: the sum plus each tier. */
 export interface TieredStats extends StoreStats {
@@ -61,10 +61,10 @@ export class TieredStore implements Store {
    * Variants of a URL: from memory when it knows any, else from disk. Synchronous when both
    * tiers answer synchronously (a memory tier and the disk's plain-URL fast path).
    */
-  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
+  variants(primary: string, opts?: VariantsOpts): StoredMeta[] | Promise<StoredMeta[]> {
     const mem = this.memory.variants(primary);
-    if (mem instanceof Promise) return mem.then((m) => m.length > 0 ? m : this.disk.variants(primary));
-    return mem.length > 0 ? mem : this.disk.variants(primary);
+    if (mem instanceof Promise) return mem.then((m) => m.length > 0 ? m : this.disk.variants(primary, opts));
+    return mem.length > 0 ? mem : this.disk.variants(primary, opts);
   }
 
   /** Memory first, then disk (promoting what fits); synchronous when the tiers are. */

@@ -33,7 +33,7 @@
 import { existsSync as pathExists } from "node:fs";
 import { getLogger } from "../../../core/log.ts";
 import { createPolicy, type SizedEvictionPolicy } from "../eviction/mod.ts";
-import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter, VariantsOpts } from "../store.ts";
 import { acquireDirLock, type DirLock, processInstanceId } from "./dir_lock.ts";
 import { DiskIndex, type IndexRecord, type JournalEvent } from "./disk_index.ts";
 import { crc32c } from "./crc32c.ts";
@@ -880,11 +880,11 @@ export class CacheDir implements Store {
    * whose response has no Vary has one object, under variant `""`, found by its path without
    * asking the index; the object read is kept for the `get()` that follows in the same lookup.
    */
-  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
+  variants(primary: string, opts?: VariantsOpts): StoredMeta[] | Promise<StoredMeta[]> {
     const e = this.#plainOf(primary);
     const name = e.name;
     const now = Date.now();
-    if (now - e.absentAt < ABSENT_MS) return [];
+    if (now - e.absentAt < ABSENT_MS && !opts?.recheck) return [];
     const plain = this.#load(name, { primary, variant: "" }, false, e.path, !e.known);
     e.known = plain !== undefined;
     if (plain && plain.meta.vary.length === 0) {

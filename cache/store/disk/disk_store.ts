@@ -19,7 +19,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../store.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter, VariantsOpts } from "../store.ts";
 import { CacheDir, type CacheDirOptions, type CacheDirStatus } from "./cache_dir.ts";
 import { IN_UFS, RockDir } from "./rock/rock_dir.ts";
 import type { RockWriter } from "./rock/rock_writer.ts";
@@ -138,12 +138,12 @@ export class DiskStore implements Store {
    * Variants of a URL: the rock directory's, and the ufs directory's when rock holds an "in ufs"
    * marker of the URL.
    */
-  variants(primary: string): StoredMeta[] | Promise<StoredMeta[]> {
+  variants(primary: string, opts?: VariantsOpts): StoredMeta[] | Promise<StoredMeta[]> {
     const rock = this.rockFor(primary);
-    if (!rock) return this.dirFor(primary).variants(primary);
-    const { metas: r, inUfs } = rock.variantsAndUfs(primary);
+    if (!rock) return this.dirFor(primary).variants(primary, opts);
+    const { metas: r, inUfs } = rock.variantsAndUfs(primary, opts);
     if (this.dirs.length === 0 || !inUfs) return r;
-    const u = this.dirFor(primary).variants(primary);
+    const u = this.dirFor(primary).variants(primary, opts);
     const merge = (list: StoredMeta[]) => {
       if (r.length === 0) return list;
       const seen = new Set(r.map((m) => m.variant));

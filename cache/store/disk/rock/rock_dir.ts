@@ -53,7 +53,7 @@
  * @module
  */
 import { getLogger } from "../../../../core/log.ts";
-import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter } from "../../store.ts";
+import type { ObjectKey, Store, StoredMeta, StoredObject, StoreStats, StoreWriter, VariantsOpts } from "../../store.ts";
 import { acquireDirLock, type DirLock, processInstanceId } from "../dir_lock.ts";
 import { isNoSpace, StoreWriteError } from "../_disk_writer.ts";
 import type { CacheDirStatus } from "../cache_dir.ts";
@@ -436,18 +436,18 @@ export class RockDir implements Store {
    * The stored variants of a URL (one table read, then each variant's record, which is kept for
    * the `get()` of the same lookup). Always synchronous.
    */
-  variants(primary: string): StoredMeta[] {
-    return this.variantsAndUfs(primary).metas;
+  variants(primary: string, opts?: VariantsOpts): StoredMeta[] {
+    return this.variantsAndUfs(primary, opts).metas;
   }
 
   /**
    * {@link RockDir.variants}, and whether an "in ufs" marker of the URL (any variant) is among
    * the set's headers, so the ufs directory may hold variants too.
    */
-  variantsAndUfs(primary: string): { metas: StoredMeta[]; inUfs: boolean } {
+  variantsAndUfs(primary: string, opts?: VariantsOpts): { metas: StoredMeta[]; inUfs: boolean } {
     const p = this.#plainOf(primary);
     const now = Date.now();
-    if (now - p.absentAt < ABSENT_MS) return { metas: [], inUfs: false };
+    if (now - p.absentAt < ABSENT_MS && !opts?.recheck) return { metas: [], inUfs: false };
     const set = setOf(this.#g, p);
     const n = this.#readTable(set);
     const newest = new Map<number, Found>();
