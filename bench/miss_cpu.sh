@@ -19,6 +19,8 @@
 #                                          # directory's background start-up work (subdirectories)
 #   PROFILE=/tmp/x ...                     # V8 CPU profile of each bundle (x.<name>.cpuprofile) and its
 #                                          # report (bench/cpu_profile.ts); the profiler slows the bundle
+#   ALLOCS=/tmp/x ...                      # V8 sampling heap profile of each bundle (x.<name>.heapprofile):
+#                                          # bytes allocated per function and per request (bench/alloc_profile.ts)
 #   EXTRA_new="--v8-flags=..." ...         # deno flags for the bundle named "new" only (EXTRA: for all)
 #   ENV_new="MALLOC_ARENA_MAX=1" ...       # environment of the bundle named "new" only
 #   ARGS_rock="--config /tmp/rock.yaml" ... # extra `webcache cache` arguments of the bundle named "rock"
@@ -105,7 +107,12 @@ measure() { # name "pids" url
   f0=$(faults_of $pid)
   # shellcheck disable=SC2086
   s0=$(sys_of $pid)
-  local perfpid= profpid=
+  local perfpid= profpid= allocpid=
+  if [[ -n ${ALLOCS:-} && -n ${INSPECT_PORT:-} ]]; then # samples from 1 s in until 1 s before the end
+    (sleep 1 && deno run -A "$ROOT/bench/alloc_profile.ts" record "$INSPECT_PORT" "$(( ${DURATION%s} - 2 ))" \
+      "$ALLOCS.$name.heapprofile") &
+    allocpid=$!
+  fi
   if [[ -n ${PROFILE:-} && -n ${INSPECT_PORT:-} ]]; then # samples from 1 s in until 1 s before the end
     (sleep 1 && deno run -A "$ROOT/bench/cpu_profile.ts" record "$INSPECT_PORT" "$(( ${DURATION%s} - 2 ))" \
       "$PROFILE.$name.cpuprofile") &
@@ -133,6 +140,12 @@ measure() { # name "pids" url
   [[ -z $stracepid ]] || wait "$stracepid" || true
   if [[ -n $profpid ]]; then
     wait "$profpid" && deno run -A "$ROOT/bench/cpu_profile.ts" report "$PROFILE.$name.cpuprofile" 25 >&2 || true
+  fi
+  if [[ -n $allocpid ]]; then # requests while sampling: the run's average rate over the sampled seconds
+    local sampled
+    sampled=$(python3 -c "import json,sys; print(int(json.loads(sys.argv[1])['rps'] * ($(( ${DURATION%s} - 2 )))))" "$out")
+    wait "$allocpid" && deno run -A "$ROOT/bench/alloc_profile.ts" report "$ALLOCS.$name.heapprofile" 30 "$sampled" >&2 ||
+      true
   fi
   python3 - "$name" "$out" "$c0" "$c1" "$t0" "$t1" "$hz" "$f0" "$f1" "$s0" "$s1" <<'EOF'
 import json, sys
@@ -162,7 +175,7 @@ run_bundle() { # name path
     disk=(--config "$dir.yaml" --cache-dir "$dir/d1" --cache-size 2GiB)
   fi
   INSPECT_PORT=
-  if [[ -n ${PROFILE:-} ]]; then
+  if [[ -n ${PROFILE:-}${ALLOCS:-} ]]; then
     INSPECT_PORT=$((30000 + RANDOM % 2000))
     inspect="--inspect=127.0.0.1:$INSPECT_PORT"
   fi

@@ -93,6 +93,69 @@ class MemoryObject implements StoredObject {
   }
 }
 
+/**
+ * A {@link MemoryStore} write: chunks buffered until `commit()` (one object per write; a class, not
+ * a literal of closures, so a miss allocates one object for it). A single chunk is stored as it
+ * is, several are joined.
+ */
+class MemoryWriter implements StoreWriter {
+  #chunks: Uint8Array[] | undefined;
+  #first: Uint8Array | undefined;
+  #total = 0;
+  #open = true;
+
+  /**
+   * @param store the store to insert into on commit
+   * @param meta the object's metadata
+   * @param limit largest body accepted
+   * @param tooBig counts a refused object
+   */
+  constructor(
+    readonly store: MemoryStore,
+    readonly meta: StoredMeta,
+    readonly limit: number,
+    readonly tooBig: () => void,
+  ) {}
+
+  write(chunk: Uint8Array): void {
+    if (!this.#open) throw new TypeError("Cannot write to memory store: writer is closed");
+    this.#total += chunk.length;
+    if (this.#total > this.limit) {
+      this.abort();
+      this.tooBig();
+      throw new RangeError(`Cannot store object: ${this.#total} bytes exceeds the limit of ${this.limit}`);
+    }
+    if (this.#first === undefined) this.#first = chunk;
+    else (this.#chunks ??= [this.#first]).push(chunk);
+  }
+
+  commit(): void {
+    if (!this.#open) throw new TypeError("Cannot commit to memory store: writer is closed");
+    this.#open = false;
+    const total = this.#total;
+    if (this.meta.bodyBytes >= 0 && this.meta.bodyBytes !== total) {
+      throw new RangeError(`Cannot commit object: wrote ${total} bytes, expected ${this.meta.bodyBytes}`);
+    }
+    let body: Uint8Array;
+    if (this.#chunks === undefined) body = this.#first ?? new Uint8Array(0);
+    else {
+      body = new Uint8Array(total);
+      let off = 0;
+      for (const c of this.#chunks) {
+        body.set(c, off);
+        off += c.length;
+      }
+    }
+    this.#first = this.#chunks = undefined;
+    this.store.put(this.meta, body);
+  }
+
+  abort(): void {
+    this.#open = false;
+    this.#first = this.#chunks = undefined;
+  }
+}
+
 /** A stored object is its own entry: see {@link MemoryObject}. */
 type Entry = MemoryObject;
 
@@ -169,46 +232,13 @@ export class MemoryStore implements Store {
 
   /** Starts buffering an object; see the module doc. */
   openWrite(meta: StoredMeta): StoreWriter {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    let state: "open" | "done" = "open";
-    const limit = Math.min(this.#opts.maxObjectBytes, this.#opts.maxBytes);
-    return {
-      write: (chunk: Uint8Array) => {
-        if (state !== "open") throw new TypeError("Cannot write to memory store: writer is closed");
-        total += chunk.length;
-        if (total > limit) {
-          state = "done";
-          chunks.length = 0;
-          this.#failures.toobig = (this.#failures.toobig ?? 0) + 1;
-          throw new RangeError(`Cannot store object: ${total} bytes exceeds the limit of ${limit}`);
-        }
-        chunks.push(chunk);
-      },
-      commit: () => {
-        if (state !== "open") throw new TypeError("Cannot commit to memory store: writer is closed");
-        state = "done";
-        if (meta.bodyBytes >= 0 && meta.bodyBytes !== total) {
-          throw new RangeError(`Cannot commit object: wrote ${total} bytes, expected ${meta.bodyBytes}`);
-        }
-        let body: Uint8Array;
-        if (chunks.length === 1) body = chunks[0];
-        else {
-          body = new Uint8Array(total);
-          let off = 0;
-          for (const c of chunks) {
-            body.set(c, off);
-            off += c.length;
-          }
-        }
-        this.#insert(meta, body);
-      },
-      abort: () => {
-        state = "done";
-        chunks.length = 0;
-      },
-    };
+    return new MemoryWriter(this, meta, Math.min(this.#opts.maxObjectBytes, this.#opts.maxBytes), this.#tooBig);
   }
+
+  /** Counts an object refused for its size (one function per store, handed to every writer). */
+  readonly #tooBig = (): void => {
+    this.#failures.toobig = (this.#failures.toobig ?? 0) + 1;
+  };
 
   /**
    * Stores a complete object at once (used by tests and by tiers promoting objects).
@@ -223,15 +253,24 @@ export class MemoryStore implements Store {
   #insert(input: StoredMeta, body: Uint8Array): void {
     const meta = new CompactMeta(input, body.length);
     const size = sizeOf(input, body.length);
-    this.#remove(meta.primary, meta.variant);
-    const key = policyKey(meta.primary, meta.variant);
+    const primary = meta.primary;
+    const variant = meta.variant;
+    const key = policyKey(primary, variant);
     const e = new MemoryObject(meta, body, size, key);
-    const v = this.#byPrimary.get(meta.primary);
+    // One lookup of the URL for the usual new object (no entry yet); a replacement removes the
+    // old entry first and looks again.
+    let v = this.#byPrimary.get(primary);
+    if (v !== undefined && variantOf(v, variant) !== undefined) {
+      this.#remove(primary, variant);
+      v = this.#byPrimary.get(primary);
+    }
     if (v === undefined) {
-      this.#byPrimary.set(meta.primary, meta.variant === "" ? e : new Map([[meta.variant, e]]));
-    } else if (v instanceof Map) v.set(meta.variant, e);
-    else this.#byPrimary.set(meta.primary, new Map([["", v], [meta.variant, e]]));
-    this.#metaLists.delete(meta.primary);
+      this.#byPrimary.set(primary, variant === "" ? e : new Map([[variant, e]]));
+    } else {
+      if (v instanceof Map) v.set(variant, e);
+      else this.#byPrimary.set(primary, new Map([["", v], [variant, e]]));
+      this.#metaLists.delete(primary);
+    }
     this.#bytes += size;
     this.#objects++;
     this.#policy.insert(key, size);

@@ -215,3 +215,29 @@ Deno.test("MemoryStore keeps each object's metadata compact through store, obser
   // The byte accounting counts the fields as before (names, values and 4 bytes each).
   assertEquals(s.stats().bytes, 2 * ENTRY_OVERHEAD_BYTES + 2 + 1 + "http://a/".length + "http://b/".length + 41 + 11);
 });
+
+Deno.test("MemoryStore writer keeps a single chunk as the body, and replacing a URL's only object keeps the counts", () => {
+  const s = new MemoryStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  const chunk = bytes("whole");
+  const w = s.openWrite(meta("http://a/"));
+  w.write(chunk);
+  w.commit();
+  assert(s.get({ primary: "http://a/", variant: "" })!.body === chunk);
+  assertThrows(() => w.commit(), TypeError);
+  assertThrows(() => w.write(chunk), TypeError);
+  const before = s.stats().bytes;
+  const again = s.openWrite(meta("http://a/"));
+  again.write(bytes("who"));
+  again.write(bytes("le"));
+  again.commit();
+  assertEquals(new TextDecoder().decode(s.get({ primary: "http://a/", variant: "" })!.body), "whole");
+  assertEquals(s.stats().objects, 1);
+  assertEquals(s.stats().bytes, before);
+  s.put(meta("http://a/", "accept-language:en"), bytes("en"));
+  assertEquals(s.stats().objects, 2);
+  assertEquals(s.variants("http://a/").length, 2);
+  s.put(meta("http://a/", "accept-language:en"), bytes("EN"));
+  assertEquals(s.stats().objects, 2);
+  assertEquals(s.delete("http://a/"), 2);
+  assertEquals(s.stats().bytes, 0);
+});
