@@ -54,6 +54,7 @@ import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from ".
 import { OpenFiles } from "./_open_files.ts";
 import { HeaderMemo } from "./_header_memo.ts";
 import { SlabPool } from "./_slab_pool.ts";
+import { type ReadBuffer, ReadBuffers } from "./_read_buffers.ts";
 import { WriteFailures } from "./_write_failures.ts";
 import * as m from "./metrics.ts";
 
@@ -89,6 +90,12 @@ const SLAB_BYTES = 1024 * 1024;
 const FREE_SLABS = 16;
 /** The read slabs of this isolate (lookups are synchronous, so one pool serves every directory). */
 const slabs = new SlabPool(SLAB_BYTES, FREE_SLABS);
+/**
+ * Read buffers of kept files (size known before the read), per power-of-two size class, reused
+ * most recently released first (`_read_buffers.ts`): the largest class holds a read of
+ * SMALL_READ_BYTES with its header block and headroom; as many bytes as the slabs kept are free.
+ */
+const readBuffers = new ReadBuffers(2 * SMALL_READ_BYTES, FREE_SLABS * SLAB_BYTES);
 
 /**
  * Bytes left free in the slab before each whole-object read. With the header block that precedes
@@ -764,6 +771,7 @@ export class CacheDir implements Store {
     let keep = false;
     let headroom = 0;
     let release: (() => void) | undefined;
+    let own: ReadBuffer | undefined;
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
@@ -771,8 +779,15 @@ export class CacheDir implements Store {
       // One read into the slab: a read shorter than the buffer reached the end of a regular
       // file, so small objects need no fstat (open, read, close: three syscalls). A kept file's
       // size is known (its fstat), so it takes exactly that much of the slab.
+      // A kept file's read goes into a buffer of its own, the one a finished hit gave back last
+      // (still in the CPU's caches: see _read_buffers.ts); other reads share the slabs.
       const want = kept && kept.size > 0 ? Math.min(kept.size, SMALL_READ_BYTES) : SMALL_READ_BYTES;
-      const room = headerOnly ? undefined : slabs.room(HEAD_ROOM + want);
+      own = !headerOnly && kept !== undefined && kept.size > 0 ? readBuffers.take(HEAD_ROOM + want) : undefined;
+      const room = own
+        ? own.bytes.subarray(0, HEAD_ROOM + want)
+        : headerOnly
+        ? undefined
+        : slabs.room(HEAD_ROOM + want);
       const into = room ? room.subarray(HEAD_ROOM) : SCRATCH;
       let n = f.readSync(into) ?? 0;
       let size = kept ? kept.size : n < into.length ? n : f.statSync().size;
@@ -795,6 +810,7 @@ export class CacheDir implements Store {
       if (why) throw new EntryDecodeError(`Cannot load object: ${why}`, 0);
       if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) {
         f.close();
+        own?.release();
         return undefined;
       }
       if (size <= n && !headerOnly) {
@@ -804,7 +820,8 @@ export class CacheDir implements Store {
         }
         if (room && head.buffer === room.buffer) {
           headroom = HEAD_ROOM + headerBytes;
-          release = slabs.claim(room, HEAD_ROOM + size);
+          release = own ? own.release : slabs.claim(room, HEAD_ROOM + size);
+          own = undefined;
         }
         // Kept open: bodies checked once per file version, whose fstat() the kept file's check
         // supplies (an open file per small object measured slower on uniform 10,000-object loads).
@@ -812,12 +829,14 @@ export class CacheDir implements Store {
       }
     } catch (e) {
       f.close();
+      own?.release();
       if (e instanceof SyntaxError) {
         this.#damaged(name, path, (e as Error).message);
         return undefined;
       }
       throw e;
     }
+    own?.release(); // read, but not handed out (a body that streams)
     // A body that streams keeps this descriptor for its stream, so eviction or replacement between
     // the lookup and the stream cannot cut a response whose head is already sent; unclaimed (a HEAD,
     // a 304, a client gone) it is closed after STREAM_FD_HOLD_MS.

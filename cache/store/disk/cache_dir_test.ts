@@ -605,3 +605,31 @@ Deno.test("CacheDir never lets a later read overwrite a body that was not releas
     }
   });
 });
+
+Deno.test("CacheDir reads a kept file's hit into the buffer the last finished hit gave back, never into one still held", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { openFiles: 4 });
+    try {
+      await put(d, testMeta("http://o/A", 100_000), testBody("A", 100_000));
+      await put(d, testMeta("http://o/B", 100_000), testBody("B", 100_000));
+      d.get(key("A"))!.release!(); // first reads: the files are kept open from now on
+      d.get(key("B"))!.release!();
+      const held = d.get(key("A"))!; // a hit whose write has not completed
+      const first = d.get(key("B"))!;
+      ok(first.body!.buffer !== held.body!.buffer);
+      first.release!();
+      const next = d.get(key("B"))!; // the buffer just given back (still in the CPU's caches)
+      strictEqual(next.body!.buffer, first.body!.buffer);
+      assertEquals(next.body, testBody("B", 100_000));
+      const other = d.get(key("A"))!; // next is held: another buffer
+      ok(other.body!.buffer !== next.body!.buffer && other.body!.buffer !== held.body!.buffer);
+      next.release!();
+      other.release!();
+      for (let i = 0; i < 20; i++) d.get(key(i % 2 ? "A" : "B"))!.release!();
+      assertEquals(held.body, testBody("A", 100_000), "the held body kept its bytes");
+      held.release!();
+    } finally {
+      await d.close();
+    }
+  });
+});
