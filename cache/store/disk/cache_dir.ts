@@ -52,6 +52,7 @@ import { DiskWriter, writeAll } from "./_disk_writer.ts";
 import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
+import { fileMapsAvailable, mapFile } from "./_file_map.ts";
 import { HeaderMemo } from "./_header_memo.ts";
 import { SlabPool } from "./_slab_pool.ts";
 import { type ReadBuffer, ReadBuffers } from "./_read_buffers.ts";
@@ -178,6 +179,11 @@ export interface CacheDirOptions {
    * read whole on lookup (up to SMALL_READ_BYTES) are kept.
    */
   openFiles?: number;
+  /**
+   * Whether kept files are also mapped into memory, so their hits send the body from the page
+   * cache without a read (see `_file_map.ts`). Default: when FFI is allowed (Linux, glibc).
+   */
+  mapFiles?: boolean;
   /** Whether this process evicts (exactly one per instance, e.g. worker 0; default true). */
   evictor?: boolean;
   /**
@@ -279,7 +285,7 @@ export class CacheDir implements Store {
   /** Objects read by `variants()`, waiting for the `get()` of the same lookup (see STASH_MS). */
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
   /** Object files kept open for the next hit (path -> descriptor). */
-  readonly #open: OpenFiles;
+  readonly #open: OpenFiles<Mapping>;
   #lastOpenSweep = 0;
   /** Verified file versions of bodies above ALWAYS_VERIFY_BYTES: name -> identity. */
   readonly #verified = new Map<string, string>();
@@ -317,7 +323,7 @@ export class CacheDir implements Store {
     this.#lock = lock;
     this.#index = index;
     this.#policy = createPolicy<string>(o.policy);
-    this.#open = new OpenFiles(o.openFiles);
+    this.#open = new OpenFiles<Mapping>(o.openFiles);
     this.#m = {
       hits: m.diskHits.labels({ dir: path }),
       misses: m.diskMisses.labels({ dir: path }),
@@ -347,6 +353,7 @@ export class CacheDir implements Store {
       flushMs: opts.flushMs ?? 200,
       noSpaceBackoffMs: opts.noSpaceBackoffMs ?? 5000,
       openFiles: opts.openFiles ?? 0,
+      mapFiles: opts.mapFiles ?? fileMapsAvailable(),
     };
     createPolicy(o.policy); // validate the name before touching the disk
     const path = opts.path.replace(/\/+$/, "") || "/";
@@ -744,6 +751,65 @@ export class CacheDir implements Store {
     return true;
   }
 
+  /**
+   * Maps the kept file of a version just read and checked whole (see `_file_map.ts`). The
+   * header block is decoded from the read, before any response head is written into the
+   * mapping; a mapping whose header block differs from the read's is not kept.
+   */
+  #map(
+    path: string,
+    stat: Deno.FileInfo,
+    version: string,
+    header: EntryHeader,
+    block: Uint8Array,
+  ): Mapping | undefined {
+    const headerBytes = block.length;
+    const bytes = mapFile(path, {
+      ino: stat.ino ?? -1,
+      size: stat.size,
+      mtimeMs: stat.mtime?.getTime() ?? -1,
+      ctimeMs: stat.ctime?.getTime() ?? -1,
+    });
+    if (!bytes || !sameBytes(bytes.subarray(0, headerBytes), block)) return undefined;
+    return { version, bytes, header, headerBytes, busy: false };
+  }
+
+  /**
+   * A hit served from the mapping of a kept file (checked just now: still linked, the version
+   * that was mapped). The headroom before the body (the mapped header block) is handed to one
+   * response at a time: until that response's `release()`, other hits of the mapping get none
+   * (their sender writes the head apart).
+   */
+  #fromMapping(path: string, f: Deno.FsFile, m: Mapping, key?: ObjectKey): StoredObject | undefined {
+    this.#open.keep(path, f, m);
+    const { header, headerBytes } = m;
+    if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) return undefined;
+    const body = m.bytes.subarray(headerBytes, headerBytes + header.meta.bodyBytes);
+    let mine = false;
+    return {
+      meta: header.meta,
+      body,
+      tier: "disk",
+      takeHeadroom: () => {
+        if (m.busy) return 0;
+        m.busy = mine = true;
+        return headerBytes;
+      },
+      release: () => {
+        if (mine) m.busy = mine = false;
+      },
+      openBody: (range) => {
+        const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
+        return new ReadableStream({
+          start(c) {
+            if (part.length) c.enqueue(part);
+            c.close();
+          },
+        });
+      },
+    };
+  }
+
   #load(
     name: string,
     key?: ObjectKey,
@@ -758,8 +824,15 @@ export class CacheDir implements Store {
     // fstat and close.
     let f: Deno.FsFile;
     const kept = this.#open.take(path);
-    if (kept) f = kept.file;
-    else {
+    const version = kept ? versionOf(kept.stat) : undefined;
+    if (kept?.extra && !headerOnly) {
+      if (kept.extra.version === version) return this.#fromMapping(path, kept.file, kept.extra, key);
+      kept.extra = undefined; // another version of the file: read it (and map it again)
+    }
+    if (kept) {
+      f = kept.file;
+      f.seekSync(0, Deno.SeekMode.Start);
+    } else {
       if (probe && !pathExists(path)) return this.#notFound(name);
       try {
         f = Deno.openSync(path, { read: true });
@@ -772,6 +845,7 @@ export class CacheDir implements Store {
     let headroom = 0;
     let release: (() => void) | undefined;
     let own: ReadBuffer | undefined;
+    let keptBlock: Uint8Array | undefined;
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
@@ -826,6 +900,7 @@ export class CacheDir implements Store {
         // Kept open: bodies checked once per file version, whose fstat() the kept file's check
         // supplies (an open file per small object measured slower on uniform 10,000-object loads).
         keep = body.length > ALWAYS_VERIFY_BYTES;
+        if (keep) keptBlock = head.subarray(0, headerBytes);
       }
     } catch (e) {
       f.close();
@@ -842,8 +917,15 @@ export class CacheDir implements Store {
     // a 304, a client gone) it is closed after STREAM_FD_HOLD_MS.
     let streamFile: Deno.FsFile | undefined;
     let holdTimer: ReturnType<typeof setTimeout> | undefined;
-    if (keep) this.#open.keep(path, f);
-    else if (!body && !headerOnly && header.meta.bodyBytes > 0) {
+    if (keep) {
+      // From the second read of a version on (the first opened the file by path), the file is
+      // mapped for the hits that follow.
+      let mapping = kept?.extra;
+      if (!mapping && kept && version !== undefined && this.#o.mapFiles && kept.size <= SMALL_READ_BYTES) {
+        mapping = this.#map(path, kept.stat, version, header, keptBlock!);
+      }
+      this.#open.keep(path, f, mapping);
+    } else if (!body && !headerOnly && header.meta.bodyBytes > 0) {
       streamFile = f;
       const t = setTimeout(() => {
         holdTimer = undefined;
@@ -1240,4 +1322,26 @@ export class CacheDir implements Store {
     await this.#lock.release();
     log.info("Cache directory closed", { dir: this.path });
   }
+}
+
+/** A kept file's mapping (`_file_map.ts`) with the header decoded from its version's read. */
+interface Mapping {
+  /** The file version mapped ({@link versionOf} its `fstat()`). */
+  version: string;
+  bytes: Uint8Array;
+  header: EntryHeader;
+  headerBytes: number;
+  /** A response owns the headroom before the body (its write has not completed). */
+  busy: boolean;
+}
+
+/** A file version as `fstat()` tells it: inode, times (ms), size. */
+function versionOf(st: Deno.FileInfo): string {
+  return `${st.ino}:${st.mtime?.getTime()}:${st.ctime?.getTime()}:${st.size}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
