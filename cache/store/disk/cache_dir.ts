@@ -821,7 +821,8 @@ export class CacheDir implements Store {
     // where each async file op is a trip through the blocking thread pool. Bodies beyond that
     // stream asynchronously (fileBodyStream). A file with a body above ALWAYS_VERIFY_BYTES read
     // whole stays open for the next hit (#open): fstat, seek and read instead of open, read,
-    // fstat and close.
+    // fstat and close; from its second read on it is also mapped (_file_map.ts), and a hit of the
+    // mapped version is its fstat alone.
     let f: Deno.FsFile;
     const kept = this.#open.take(path);
     const version = kept ? versionOf(kept.stat) : undefined;
