@@ -40,19 +40,25 @@ export function openFileBudget(workers: number, dirs: number, limits?: string): 
   return Math.max(0, Math.min(MAX_OPEN_FILES, Math.floor(soft / 2 / Math.max(1, workers) / Math.max(1, dirs))));
 }
 
-/** A kept descriptor handed out by {@link OpenFiles.take}, positioned at the file's start. */
-export interface TakenFile {
+/**
+ * A kept descriptor handed out by {@link OpenFiles.take} (at whatever position its last reader
+ * left it: seek before reading).
+ */
+export interface TakenFile<T = unknown> {
   file: Deno.FsFile;
+  /** What the caller kept with the descriptor ({@link OpenFiles.keep}), e.g. a mapping of the file. */
+  extra?: T;
   /** The file's size at the check. */
   size: number;
   /** The `fstat()` of the check (inode, times), for callers that identify file versions. */
   stat: Deno.FileInfo;
 }
 
-/** Open files by path, least recently used pushed out first. */
-export class OpenFiles {
+/** Open files by path, least recently used pushed out first, each with an optional `T` of the caller's. */
+export class OpenFiles<T = unknown> {
   readonly #max: number;
   readonly #files = new Map<string, Deno.FsFile>();
+  readonly #extras = new Map<string, T>();
   #sweepFrom = 0;
 
   /** @param max descriptors kept at most (0: none) */
@@ -66,34 +72,42 @@ export class OpenFiles {
   }
 
   /**
-   * The kept descriptor of `path`, rewound, if its file is still linked; otherwise closes it (if
-   * any) and returns undefined. The caller gives it back with {@link keep} or closes it.
+   * The kept descriptor of `path` (and what was kept with it), if its file is still linked;
+   * otherwise closes it (if any) and returns undefined. The caller gives it back with {@link keep}
+   * or closes it.
    */
-  take(path: string): TakenFile | undefined {
+  take(path: string): TakenFile<T> | undefined {
     const file = this.#files.get(path);
     if (!file) return undefined;
     this.#files.delete(path);
+    const extra = this.#extras.get(path);
+    this.#extras.delete(path);
     try {
       const stat = file.statSync();
       if (stat.nlink === 0 || !stat.isFile) throw new Error("unlinked");
-      file.seekSync(0, Deno.SeekMode.Start);
-      return { file, size: stat.size, stat };
+      return { file, extra, size: stat.size, stat };
     } catch {
       close(file);
       return undefined;
     }
   }
 
-  /** Keeps `file` open for `path` (the most recently used), closing the oldest beyond the bound. */
-  keep(path: string, file: Deno.FsFile): void {
+  /**
+   * Keeps `file` open for `path` (the most recently used), with `extra` if given, closing the
+   * oldest beyond the bound.
+   */
+  keep(path: string, file: Deno.FsFile, extra?: T): void {
     if (this.#max <= 0) return close(file);
     const old = this.#files.get(path);
     if (old && old !== file) close(old);
     this.#files.delete(path);
     this.#files.set(path, file);
+    if (extra === undefined) this.#extras.delete(path);
+    else this.#extras.set(path, extra);
     if (this.#files.size > this.#max) {
       const [p, f] = this.#files.entries().next().value!;
       this.#files.delete(p);
+      this.#extras.delete(p);
       close(f);
     }
   }
@@ -103,6 +117,7 @@ export class OpenFiles {
     const f = this.#files.get(path);
     if (!f) return;
     this.#files.delete(path);
+    this.#extras.delete(path);
     close(f);
   }
 
@@ -123,6 +138,7 @@ export class OpenFiles {
       } catch { /* closed or broken: drop it */ }
       if (gone) {
         this.#files.delete(p);
+        this.#extras.delete(p);
         close(f);
         closed++;
       }
@@ -135,6 +151,7 @@ export class OpenFiles {
   closeAll(): void {
     for (const f of this.#files.values()) close(f);
     this.#files.clear();
+    this.#extras.clear();
   }
 }
 

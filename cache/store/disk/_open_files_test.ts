@@ -15,22 +15,26 @@ Deno.test("openFileBudget: half the soft limit shared by workers and directories
   assert(openFileBudget(1, 1) >= 0);
 });
 
-Deno.test("OpenFiles: a kept file is handed back rewound; a replaced or deleted one never", async () => {
+Deno.test("OpenFiles: a kept file is handed back with what was kept with it; a replaced or deleted one never", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/obj`;
     await Deno.writeTextFile(path, "version 1");
-    const files = new OpenFiles(8);
+    const files = new OpenFiles<string>(8);
     const f = Deno.openSync(path, { read: true });
     f.readSync(new Uint8Array(4));
-    files.keep(path, f);
+    files.keep(path, f, "mapping of version 1");
     const t = files.take(path)!;
     assertEquals(t.size, 9);
+    assertEquals(t.extra, "mapping of version 1");
     const buf = new Uint8Array(9);
+    t.file.seekSync(0, Deno.SeekMode.Start); // handed back where its last reader left it
     t.file.readSync(buf);
     assertEquals(new TextDecoder().decode(buf), "version 1");
     assertEquals(files.take(path), undefined, "taken files are out of the cache until kept again");
     files.keep(path, t.file);
+    assertEquals(files.take(path)!.extra, undefined, "kept again without it: nothing kept with it");
+    files.keep(path, t.file, "again");
 
     // Another writer installs a new version by rename: the kept descriptor is of the old inode.
     await Deno.writeTextFile(`${dir}/tmp`, "version 2!");

@@ -52,8 +52,10 @@ import { DiskWriter, writeAll } from "./_disk_writer.ts";
 import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
+import { fileMapsAvailable, mapFile } from "./_file_map.ts";
 import { HeaderMemo } from "./_header_memo.ts";
 import { SlabPool } from "./_slab_pool.ts";
+import { type ReadBuffer, ReadBuffers } from "./_read_buffers.ts";
 import { WriteFailures } from "./_write_failures.ts";
 import * as m from "./metrics.ts";
 
@@ -89,6 +91,12 @@ const SLAB_BYTES = 1024 * 1024;
 const FREE_SLABS = 16;
 /** The read slabs of this isolate (lookups are synchronous, so one pool serves every directory). */
 const slabs = new SlabPool(SLAB_BYTES, FREE_SLABS);
+/**
+ * Read buffers of kept files (size known before the read), per power-of-two size class, reused
+ * most recently released first (`_read_buffers.ts`): the largest class holds a read of
+ * SMALL_READ_BYTES with its header block and headroom; as many bytes as the slabs kept are free.
+ */
+const readBuffers = new ReadBuffers(2 * SMALL_READ_BYTES, FREE_SLABS * SLAB_BYTES);
 
 /**
  * Bytes left free in the slab before each whole-object read. With the header block that precedes
@@ -171,6 +179,11 @@ export interface CacheDirOptions {
    * read whole on lookup (up to SMALL_READ_BYTES) are kept.
    */
   openFiles?: number;
+  /**
+   * Whether kept files are also mapped into memory, so their hits send the body from the page
+   * cache without a read (see `_file_map.ts`). Default: when FFI is allowed (Linux, glibc).
+   */
+  mapFiles?: boolean;
   /** Whether this process evicts (exactly one per instance, e.g. worker 0; default true). */
   evictor?: boolean;
   /**
@@ -272,7 +285,7 @@ export class CacheDir implements Store {
   /** Objects read by `variants()`, waiting for the `get()` of the same lookup (see STASH_MS). */
   readonly #stash = new Map<string, { obj: StoredObject; at: number }>();
   /** Object files kept open for the next hit (path -> descriptor). */
-  readonly #open: OpenFiles;
+  readonly #open: OpenFiles<Mapping>;
   #lastOpenSweep = 0;
   /** Verified file versions of bodies above ALWAYS_VERIFY_BYTES: name -> identity. */
   readonly #verified = new Map<string, string>();
@@ -310,7 +323,7 @@ export class CacheDir implements Store {
     this.#lock = lock;
     this.#index = index;
     this.#policy = createPolicy<string>(o.policy);
-    this.#open = new OpenFiles(o.openFiles);
+    this.#open = new OpenFiles<Mapping>(o.openFiles);
     this.#m = {
       hits: m.diskHits.labels({ dir: path }),
       misses: m.diskMisses.labels({ dir: path }),
@@ -340,6 +353,7 @@ export class CacheDir implements Store {
       flushMs: opts.flushMs ?? 200,
       noSpaceBackoffMs: opts.noSpaceBackoffMs ?? 5000,
       openFiles: opts.openFiles ?? 0,
+      mapFiles: opts.mapFiles ?? fileMapsAvailable(),
     };
     createPolicy(o.policy); // validate the name before touching the disk
     const path = opts.path.replace(/\/+$/, "") || "/";
@@ -737,6 +751,65 @@ export class CacheDir implements Store {
     return true;
   }
 
+  /**
+   * Maps the kept file of a version just read and checked whole (see `_file_map.ts`). The
+   * header block is decoded from the read, before any response head is written into the
+   * mapping; a mapping whose header block differs from the read's is not kept.
+   */
+  #map(
+    path: string,
+    stat: Deno.FileInfo,
+    version: string,
+    header: EntryHeader,
+    block: Uint8Array,
+  ): Mapping | undefined {
+    const headerBytes = block.length;
+    const bytes = mapFile(path, {
+      ino: stat.ino ?? -1,
+      size: stat.size,
+      mtimeMs: stat.mtime?.getTime() ?? -1,
+      ctimeMs: stat.ctime?.getTime() ?? -1,
+    });
+    if (!bytes || !sameBytes(bytes.subarray(0, headerBytes), block)) return undefined;
+    return { version, bytes, header, headerBytes, busy: false };
+  }
+
+  /**
+   * A hit served from the mapping of a kept file (checked just now: still linked, the version
+   * that was mapped). The headroom before the body (the mapped header block) is handed to one
+   * response at a time: until that response's `release()`, other hits of the mapping get none
+   * (their sender writes the head apart).
+   */
+  #fromMapping(path: string, f: Deno.FsFile, m: Mapping, key?: ObjectKey): StoredObject | undefined {
+    this.#open.keep(path, f, m);
+    const { header, headerBytes } = m;
+    if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) return undefined;
+    const body = m.bytes.subarray(headerBytes, headerBytes + header.meta.bodyBytes);
+    let mine = false;
+    return {
+      meta: header.meta,
+      body,
+      tier: "disk",
+      takeHeadroom: () => {
+        if (m.busy) return 0;
+        m.busy = mine = true;
+        return headerBytes;
+      },
+      release: () => {
+        if (mine) m.busy = mine = false;
+      },
+      openBody: (range) => {
+        const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
+        return new ReadableStream({
+          start(c) {
+            if (part.length) c.enqueue(part);
+            c.close();
+          },
+        });
+      },
+    };
+  }
+
   #load(
     name: string,
     key?: ObjectKey,
@@ -748,11 +821,19 @@ export class CacheDir implements Store {
     // where each async file op is a trip through the blocking thread pool. Bodies beyond that
     // stream asynchronously (fileBodyStream). A file with a body above ALWAYS_VERIFY_BYTES read
     // whole stays open for the next hit (#open): fstat, seek and read instead of open, read,
-    // fstat and close.
+    // fstat and close; from its second read on it is also mapped (_file_map.ts), and a hit of the
+    // mapped version is its fstat alone.
     let f: Deno.FsFile;
     const kept = this.#open.take(path);
-    if (kept) f = kept.file;
-    else {
+    const version = kept ? versionOf(kept.stat) : undefined;
+    if (kept?.extra && !headerOnly) {
+      if (kept.extra.version === version) return this.#fromMapping(path, kept.file, kept.extra, key);
+      kept.extra = undefined; // another version of the file: read it (and map it again)
+    }
+    if (kept) {
+      f = kept.file;
+      f.seekSync(0, Deno.SeekMode.Start);
+    } else {
       if (probe && !pathExists(path)) return this.#notFound(name);
       try {
         f = Deno.openSync(path, { read: true });
@@ -764,6 +845,8 @@ export class CacheDir implements Store {
     let keep = false;
     let headroom = 0;
     let release: (() => void) | undefined;
+    let own: ReadBuffer | undefined;
+    let keptBlock: Uint8Array | undefined;
     let header: EntryHeader;
     let headerBytes: number;
     let body: Uint8Array | undefined;
@@ -771,8 +854,15 @@ export class CacheDir implements Store {
       // One read into the slab: a read shorter than the buffer reached the end of a regular
       // file, so small objects need no fstat (open, read, close: three syscalls). A kept file's
       // size is known (its fstat), so it takes exactly that much of the slab.
+      // A kept file's read goes into a buffer of its own, the one a finished hit gave back last
+      // (still in the CPU's caches: see _read_buffers.ts); other reads share the slabs.
       const want = kept && kept.size > 0 ? Math.min(kept.size, SMALL_READ_BYTES) : SMALL_READ_BYTES;
-      const room = headerOnly ? undefined : slabs.room(HEAD_ROOM + want);
+      own = !headerOnly && kept !== undefined && kept.size > 0 ? readBuffers.take(HEAD_ROOM + want) : undefined;
+      const room = own
+        ? own.bytes.subarray(0, HEAD_ROOM + want)
+        : headerOnly
+        ? undefined
+        : slabs.room(HEAD_ROOM + want);
       const into = room ? room.subarray(HEAD_ROOM) : SCRATCH;
       let n = f.readSync(into) ?? 0;
       let size = kept ? kept.size : n < into.length ? n : f.statSync().size;
@@ -795,6 +885,7 @@ export class CacheDir implements Store {
       if (why) throw new EntryDecodeError(`Cannot load object: ${why}`, 0);
       if (key && (header.meta.primary !== key.primary || header.meta.variant !== key.variant)) {
         f.close();
+        own?.release();
         return undefined;
       }
       if (size <= n && !headerOnly) {
@@ -804,27 +895,38 @@ export class CacheDir implements Store {
         }
         if (room && head.buffer === room.buffer) {
           headroom = HEAD_ROOM + headerBytes;
-          release = slabs.claim(room, HEAD_ROOM + size);
+          release = own ? own.release : slabs.claim(room, HEAD_ROOM + size);
+          own = undefined;
         }
         // Kept open: bodies checked once per file version, whose fstat() the kept file's check
         // supplies (an open file per small object measured slower on uniform 10,000-object loads).
         keep = body.length > ALWAYS_VERIFY_BYTES;
+        if (keep) keptBlock = head.subarray(0, headerBytes);
       }
     } catch (e) {
       f.close();
+      own?.release();
       if (e instanceof SyntaxError) {
         this.#damaged(name, path, (e as Error).message);
         return undefined;
       }
       throw e;
     }
+    own?.release(); // read, but not handed out (a body that streams)
     // A body that streams keeps this descriptor for its stream, so eviction or replacement between
     // the lookup and the stream cannot cut a response whose head is already sent; unclaimed (a HEAD,
     // a 304, a client gone) it is closed after STREAM_FD_HOLD_MS.
     let streamFile: Deno.FsFile | undefined;
     let holdTimer: ReturnType<typeof setTimeout> | undefined;
-    if (keep) this.#open.keep(path, f);
-    else if (!body && !headerOnly && header.meta.bodyBytes > 0) {
+    if (keep) {
+      // From the second read of a version on (the first opened the file by path), the file is
+      // mapped for the hits that follow.
+      let mapping = kept?.extra;
+      if (!mapping && kept && version !== undefined && this.#o.mapFiles && kept.size <= SMALL_READ_BYTES) {
+        mapping = this.#map(path, kept.stat, version, header, keptBlock!);
+      }
+      this.#open.keep(path, f, mapping);
+    } else if (!body && !headerOnly && header.meta.bodyBytes > 0) {
       streamFile = f;
       const t = setTimeout(() => {
         holdTimer = undefined;
@@ -1221,4 +1323,26 @@ export class CacheDir implements Store {
     await this.#lock.release();
     log.info("Cache directory closed", { dir: this.path });
   }
+}
+
+/** A kept file's mapping (`_file_map.ts`) with the header decoded from its version's read. */
+interface Mapping {
+  /** The file version mapped ({@link versionOf} its `fstat()`). */
+  version: string;
+  bytes: Uint8Array;
+  header: EntryHeader;
+  headerBytes: number;
+  /** A response owns the headroom before the body (its write has not completed). */
+  busy: boolean;
+}
+
+/** A file version as `fstat()` tells it: inode, times (ms), size. */
+function versionOf(st: Deno.FileInfo): string {
+  return `${st.ino}:${st.mtime?.getTime()}:${st.ctime?.getTime()}:${st.size}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

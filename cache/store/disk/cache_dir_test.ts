@@ -605,3 +605,98 @@ Deno.test("CacheDir never lets a later read overwrite a body that was not releas
     }
   });
 });
+
+Deno.test("CacheDir reads a kept file's hit into the buffer the last finished hit gave back, never into one still held", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { openFiles: 4, mapFiles: false }); // the read path
+    try {
+      await put(d, testMeta("http://o/A", 100_000), testBody("A", 100_000));
+      await put(d, testMeta("http://o/B", 100_000), testBody("B", 100_000));
+      d.get(key("A"))!.release!(); // first reads: the files are kept open from now on
+      d.get(key("B"))!.release!();
+      const held = d.get(key("A"))!; // a hit whose write has not completed
+      const first = d.get(key("B"))!;
+      ok(first.body!.buffer !== held.body!.buffer);
+      first.release!();
+      const next = d.get(key("B"))!; // the buffer just given back (still in the CPU's caches)
+      strictEqual(next.body!.buffer, first.body!.buffer);
+      assertEquals(next.body, testBody("B", 100_000));
+      const other = d.get(key("A"))!; // next is held: another buffer
+      ok(other.body!.buffer !== next.body!.buffer && other.body!.buffer !== held.body!.buffer);
+      next.release!();
+      other.release!();
+      for (let i = 0; i < 20; i++) d.get(key(i % 2 ? "A" : "B"))!.release!();
+      assertEquals(held.body, testBody("A", 100_000), "the held body kept its bytes");
+      held.release!();
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+Deno.test("CacheDir serves a kept file's hits from its mapping, never a replaced, purged or damaged version", async () => {
+  await withDir(async (path) => {
+    const instance = crypto.randomUUID();
+    const w0 = await open(path, { instance, evictor: true, openFiles: 16 });
+    const w1 = await open(path, { instance, evictor: false, openFiles: 16, mapFiles: true });
+    const KEPT = 100_000;
+    try {
+      for (const k of ["r", "d", "x"]) await put(w0, testMeta(`http://o/${k}`, KEPT), testBody(k, KEPT));
+      for (const k of ["r", "d", "x"]) for (let i = 0; i < 2; i++) w1.get(key(k))!.release!(); // opened, then mapped
+      const a = w1.get(key("r"))!; // not released: a read buffer would never be handed out twice
+      const b = w1.get(key("r"))!;
+      strictEqual(b.body!.buffer, a.body!.buffer, "both hits show the one mapping");
+      assertEquals(b.body, testBody("r", KEPT));
+      a.release!();
+      b.release!();
+      // w0 stores a new version (renamed over the old file): w1 serves the new one, not its mapping's.
+      await put(w0, testMeta("http://o/r", KEPT), testBody("new", KEPT));
+      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT));
+      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT)); // and maps the new version
+      // w0 deletes (PURGE): w1 finds nothing although it held the file open and mapped.
+      strictEqual(await w0.delete("http://o/d"), 1);
+      strictEqual(w1.get(key("d")), undefined);
+      // Damaged in place (same inode, a new ctime): never served from the mapping.
+      const f = fileOf(path, "x");
+      const bytes = await Deno.readFile(f);
+      bytes[bytes.length >> 1] ^= 0x01; // in the body (the block table ends the file)
+      await Deno.writeFile(f, bytes);
+      strictEqual(w1.get(key("x")), undefined);
+      strictEqual(w1.stats().damaged, 1);
+    } finally {
+      await w1.close();
+      await w0.close();
+    }
+  });
+});
+
+Deno.test("CacheDir hands a mapped hit's headroom to one response at a time and never changes the file", async () => {
+  await withDir(async (path) => {
+    const d = await open(path, { openFiles: 4, mapFiles: true });
+    try {
+      const meta = testMeta("http://o/M", 100_000, { headers: [["etag", '"m1"']] });
+      await put(d, meta, testBody("M", 100_000));
+      const onDisk = await Deno.readFile(fileOf(path, "M"));
+      for (let i = 0; i < 2; i++) d.get(key("M"))!.release!(); // opened, then mapped
+      const a = d.get(key("M"))!;
+      const room = a.takeHeadroom!();
+      ok(room >= 80, `headroom ${room}`);
+      // The sender writes a response head there (the header block the mapping shows).
+      new Uint8Array(a.body!.buffer, a.body!.byteOffset - room, room).fill(0xff);
+      const b = d.get(key("M"))!; // a's write has not completed
+      strictEqual(b.body!.buffer, a.body!.buffer);
+      strictEqual(b.takeHeadroom!(), 0, "a owns the headroom until it is released");
+      assertEquals(b.meta.headers, [["etag", '"m1"']], "the header decoded before any head was written");
+      assertEquals(b.body, testBody("M", 100_000));
+      b.release!(); // releases nothing of a's
+      strictEqual(d.get(key("M"))!.takeHeadroom!(), 0);
+      a.release!();
+      const c = d.get(key("M"))!;
+      strictEqual(c.takeHeadroom!(), room, "free again once a's write completed");
+      c.release!();
+      assertEquals(await Deno.readFile(fileOf(path, "M")), onDisk, "the file is unchanged (a private mapping)");
+    } finally {
+      await d.close();
+    }
+  });
+});
