@@ -269,6 +269,12 @@ export const CacheSchema = z.strictObject({
       "Evict down to this fraction of a directory's size.",
     ),
     highWatermark: z.number().min(0.1).max(1).default(0.95).describe("Start evicting above this fraction."),
+    mapFiles: z.boolean().default(true).describe(
+      "Map the object files kept open for hits into memory (mmap, private), so a hit sends the body from the " +
+        "page cache without a read (100 KiB disk hits: 25-45 % less CPU). The one risk: a cache file truncated " +
+        "in place by something other than webcache while it is being sent kills the process (SIGBUS); webcache " +
+        "itself only renames and unlinks. false: read every hit. Needs FFI (Linux, glibc). Reload: no (restart).",
+    ),
     dirs: z.array(CacheDirSchema).default([]).describe(
       "Disk cache directories; none means memory only. Reload: no (restart).",
     ),

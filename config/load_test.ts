@@ -52,6 +52,7 @@ Deno.test("validateConfig() fills every default for an empty document", () => {
   assertEquals(cfg.icp.timeoutMs, 2000);
   assertEquals(cfg.cache.client.bodyIdleTimeoutMs, 30000);
   assertEquals(cfg.cache.client.bodyTimeoutMs, 300000);
+  assertEquals(cfg.cache.store.mapFiles, true);
 });
 
 /** Bad configurations and the exact message each must give. */
@@ -123,6 +124,11 @@ const BAD: { description: string; yaml: string; message: string }[] = [
       "cache:\n  listen:\n    - address: 0.0.0.0:443\n      proxyProtocol: true\n      tls: {cert: c.pem, key: k.pem}\n",
     message: "bad.yaml: cache.listen[0].proxyProtocol: PROXY protocol before TLS is not supported (Deno has no " +
       "server-side startTls); use a plain listener",
+  },
+  {
+    description: "mapFiles that is not a boolean",
+    yaml: "cache:\n  store:\n    mapFiles: 'yes'\n",
+    message: 'bad.yaml: cache.store.mapFiles: "yes" is a string, expected boolean',
   },
   {
     description: "watermarks the wrong way round",

@@ -74,6 +74,7 @@ export async function createStoreFromConfig(
     ownerPid: opts.ownerPid,
     evictor: opts.evictor,
     openFiles: openFileBudget(opts.workers ?? 1, s.dirs.length),
+    mapFiles: s.mapFiles,
   });
   return new TieredStore({ memory, disk, memoryMaxObjectBytes: cache.memory.maxObjectBytes });
 }
