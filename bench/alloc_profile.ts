@@ -19,6 +19,8 @@
  * @module
  */
 
+import { inspectorSession } from "./_inspector.ts";
+
 /** Average bytes between two samples (V8's default is 32 KiB; smaller sees more, costs more). */
 export const SAMPLING_BYTES = 1024;
 
@@ -42,27 +44,7 @@ interface HeapProfile {
  * @returns the profile
  */
 async function record(port: number, seconds: number): Promise<HeapProfile> {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {
-    webSocketDebuggerUrl: string;
-  }[];
-  if (targets.length === 0) throw new RangeError(`Cannot profile: no inspector target on port ${port}`);
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  ws.onmessage = (e) => {
-    const m = JSON.parse(e.data);
-    pending.get(m.id)?.(m.result);
-    pending.delete(m.id);
-  };
-  const call = (method: string, params: unknown = {}) =>
-    new Promise<unknown>((resolve) => {
-      pending.set(++id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  const { call, close } = await inspectorSession(port);
   try {
     await call("HeapProfiler.enable");
     await call("HeapProfiler.startSampling", {
@@ -73,9 +55,7 @@ async function record(port: number, seconds: number): Promise<HeapProfile> {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     return ((await call("HeapProfiler.stopSampling")) as { profile: HeapProfile }).profile;
   } finally {
-    const closed = new Promise((r) => ws.onclose = r);
-    ws.close();
-    await closed;
+    await close();
   }
 }
 

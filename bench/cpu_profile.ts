@@ -16,6 +16,8 @@
  * @module
  */
 
+import { inspectorSession } from "./_inspector.ts";
+
 /** One node of a `.cpuprofile` call tree. */
 interface ProfileNode {
   id: number;
@@ -38,27 +40,7 @@ interface Profile {
  * @returns the profile
  */
 async function record(port: number, seconds: number, intervalUs = 200): Promise<Profile> {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {
-    webSocketDebuggerUrl: string;
-  }[];
-  if (targets.length === 0) throw new RangeError(`Cannot profile: no inspector target on port ${port}`);
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  ws.onmessage = (e) => {
-    const m = JSON.parse(e.data);
-    pending.get(m.id)?.(m.result);
-    pending.delete(m.id);
-  };
-  const call = (method: string, params: unknown = {}) =>
-    new Promise<unknown>((resolve) => {
-      pending.set(++id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  const { call, close } = await inspectorSession(port);
   try {
     await call("Profiler.enable");
     await call("Profiler.setSamplingInterval", { interval: intervalUs });
@@ -66,9 +48,7 @@ async function record(port: number, seconds: number, intervalUs = 200): Promise<
     await new Promise((r) => setTimeout(r, seconds * 1000));
     return ((await call("Profiler.stop")) as { profile: Profile }).profile;
   } finally {
-    const closed = new Promise((r) => ws.onclose = r);
-    ws.close();
-    await closed;
+    await close();
   }
 }
 

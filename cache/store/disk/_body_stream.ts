@@ -68,6 +68,24 @@ export async function readEntryHeader(f: Deno.FsFile, peek = ENTRY_PEEK_BYTES) {
 }
 
 /**
+ * A body already in memory as a one-chunk stream, or the bytes of `range` in it (its end clamped
+ * to the body).
+ *
+ * @param body the whole body
+ * @param range first and last byte offsets, inclusive
+ * @returns the stream
+ */
+export function bytesBodyStream(body: Uint8Array, range?: { start: number; end: number }): ReadableStream<Uint8Array> {
+  const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
+  return new ReadableStream({
+    start(c) {
+      if (part.length) c.enqueue(part);
+      c.close();
+    },
+  });
+}
+
+/**
  * Opens a body stream.
  *
  * Format 2 (block table): the blocks covering the range are read whole, each checked against its

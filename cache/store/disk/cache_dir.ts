@@ -49,7 +49,7 @@ import {
   validatorsOf,
 } from "./entry_format.ts";
 import { DiskWriter, writeAll } from "./_disk_writer.ts";
-import { fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
+import { bytesBodyStream, fileBodyStream, readEntryHeader, readFull, readFullSync } from "./_body_stream.ts";
 import { hash128, objectName, objectRelPath, parseObjectName, subdirOf } from "./_paths.ts";
 import { OpenFiles } from "./_open_files.ts";
 import { fileMapsAvailable, mapFile } from "./_file_map.ts";
@@ -798,15 +798,7 @@ export class CacheDir implements Store {
       release: () => {
         if (mine) m.busy = mine = false;
       },
-      openBody: (range) => {
-        const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
-        return new ReadableStream({
-          start(c) {
-            if (part.length) c.enqueue(part);
-            c.close();
-          },
-        });
-      },
+      openBody: (range) => bytesBodyStream(body, range),
     };
   }
 
@@ -955,15 +947,7 @@ export class CacheDir implements Store {
       },
       release,
       openBody: (range) => {
-        if (body) {
-          const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
-          return new ReadableStream({
-            start(c) {
-              if (part.length) c.enqueue(part);
-              c.close();
-            },
-          });
-        }
+        if (body) return bytesBodyStream(body, range);
         const opened = streamFile;
         streamFile = undefined;
         if (holdTimer !== undefined) clearTimeout(holdTimer);

@@ -60,6 +60,7 @@ import type { CacheDirStatus } from "../cache_dir.ts";
 import { decodeEntryHeader } from "../entry_format.ts";
 import { WriteFailures } from "../_write_failures.ts";
 import { HeaderMemo } from "../_header_memo.ts";
+import { bytesBodyStream } from "../_body_stream.ts";
 import { SlabPool } from "../_slab_pool.ts";
 import * as m from "../metrics.ts";
 import { RockFile } from "./rock_file.ts";
@@ -386,15 +387,7 @@ export class RockDir implements Store {
         return r;
       },
       release,
-      openBody: (range) => {
-        const part = range ? body.subarray(range.start, Math.min(range.end, body.length - 1) + 1) : body;
-        return new ReadableStream({
-          start(c) {
-            if (part.length) c.enqueue(part);
-            c.close();
-          },
-        });
-      },
+      openBody: (range) => bytesBodyStream(body, range),
     };
   }
 
