@@ -494,6 +494,31 @@ Deno.test("CacheDir checks each block a range read sends, and reads format 1 fil
   });
 });
 
+/**
+ * Another worker (`w0`) replaces `r`, deletes `d` (PURGE) and damages `x` in place (same inode,
+ * new bytes and ctime); `w1`, which keeps those files open (and maybe mapped), serves the new `r`
+ * (twice: from the new version's kept file or mapping too), nothing for `d` and nothing for `x`.
+ */
+async function assertReplacedDeletedDamagedSeen(
+  path: string,
+  w0: CacheDir,
+  w1: CacheDir,
+  kept: number,
+  damageAt: (fileBytes: number) => number,
+): Promise<void> {
+  await put(w0, testMeta("http://o/r", kept), testBody("new", kept));
+  assertEquals(w1.get(key("r"))?.body, testBody("new", kept));
+  assertEquals(w1.get(key("r"))?.body, testBody("new", kept));
+  strictEqual(await w0.delete("http://o/d"), 1);
+  strictEqual(w1.get(key("d")), undefined);
+  const f = fileOf(path, "x");
+  const bytes = await Deno.readFile(f);
+  bytes[damageAt(bytes.length)] ^= 0x01;
+  await Deno.writeFile(f, bytes);
+  strictEqual(w1.get(key("x")), undefined);
+  strictEqual(w1.stats().damaged, 1);
+}
+
 Deno.test("CacheDir with open files kept: another worker's replacement, deletion and damage are seen", async () => {
   await withDir(async (path) => {
     const instance = crypto.randomUUID();
@@ -505,19 +530,7 @@ Deno.test("CacheDir with open files kept: another worker's replacement, deletion
       await put(w0, testMeta("http://o/d", KEPT), testBody("d", KEPT));
       await put(w0, testMeta("http://o/x", KEPT), testBody("x", KEPT));
       for (const k of ["r", "d", "x"]) ok(w1.get(key(k)), k); // w1 now keeps the three files open
-      // w0 stores a new version (renamed over the old file): w1 serves the new one, not its open file's.
-      await put(w0, testMeta("http://o/r", KEPT), testBody("new", KEPT));
-      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT));
-      // w0 deletes (PURGE): w1 finds nothing although it held the file open.
-      strictEqual(await w0.delete("http://o/d"), 1);
-      strictEqual(w1.get(key("d")), undefined);
-      // Damaged in place (same inode, the open file sees the new bytes): never served.
-      const f = fileOf(path, "x");
-      const bytes = await Deno.readFile(f);
-      bytes[bytes.length - 5] ^= 0x01;
-      await Deno.writeFile(f, bytes);
-      strictEqual(w1.get(key("x")), undefined);
-      strictEqual(w1.stats().damaged, 1);
+      await assertReplacedDeletedDamagedSeen(path, w0, w1, KEPT, (n) => n - 5);
     } finally {
       await w1.close();
       await w0.close();
@@ -649,20 +662,8 @@ Deno.test("CacheDir serves a kept file's hits from its mapping, never a replaced
       assertEquals(b.body, testBody("r", KEPT));
       a.release!();
       b.release!();
-      // w0 stores a new version (renamed over the old file): w1 serves the new one, not its mapping's.
-      await put(w0, testMeta("http://o/r", KEPT), testBody("new", KEPT));
-      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT));
-      assertEquals(w1.get(key("r"))?.body, testBody("new", KEPT)); // and maps the new version
-      // w0 deletes (PURGE): w1 finds nothing although it held the file open and mapped.
-      strictEqual(await w0.delete("http://o/d"), 1);
-      strictEqual(w1.get(key("d")), undefined);
-      // Damaged in place (same inode, a new ctime): never served from the mapping.
-      const f = fileOf(path, "x");
-      const bytes = await Deno.readFile(f);
-      bytes[bytes.length >> 1] ^= 0x01; // in the body (the block table ends the file)
-      await Deno.writeFile(f, bytes);
-      strictEqual(w1.get(key("x")), undefined);
-      strictEqual(w1.stats().damaged, 1);
+      // Damaged in the body (the block table ends the file).
+      await assertReplacedDeletedDamagedSeen(path, w0, w1, KEPT, (n) => n >> 1);
     } finally {
       await w1.close();
       await w0.close();
